@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Kernel image loading for x86_64 guests. Pure functions of (image bytes,
+ * guest memory): no KVM, no files, no exit. Errors fill struct err with a
+ * message that says what is wrong with the image, and return -errno:
+ *   -ENOEXEC  not a kernel we can boot (bad magic, unsupported protocol,
+ *             no PVH note, wrong ELF class/machine)
+ *   -EINVAL   truncated or internally inconsistent image
+ *   -E2BIG    does not fit in guest RAM
+ * Thread: setup only (main thread, before vCPUs run).
+ */
+#ifndef KILN_LOADER_KERNEL_H
+#define KILN_LOADER_KERNEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <asm/bootparam.h>
+
+#include "../vmm/err.h"
+#include "../vmm/memory.h"
+
+enum kernel_format {
+	KERNEL_BZIMAGE, /* Linux x86 boot protocol; entered at the 64-bit entry */
+	KERNEL_PVH,     /* ELF vmlinux with XEN_ELFNOTE_PHYS32_ENTRY; 32-bit entry */
+};
+
+struct kernel_info {
+	enum kernel_format format;
+	uint64_t entry;      /* guest-physical address to start the BSP at */
+	uint64_t load_start; /* guest-physical range the kernel occupies, */
+	uint64_t load_end;   /* including bzImage init_size (exclusive end) */
+	/* bzImage only: the setup header as found in the image, for the zero page */
+	struct setup_header hdr;
+	uint64_t initrd_addr_max; /* highest byte an initrd may occupy (inclusive) */
+};
+
+/*
+ * kernel_load - detect the format of (img, len) (bzImage by the "HdrS"
+ * signature, else ELF64) and copy the kernel into guest memory.
+ * bzImage: protocol >= 2.06 and XLF_KERNEL_64 required; the protected-mode
+ * part is copied to X86_KERNEL_LOAD_ADDR (1 MiB); [load_start, load_start +
+ * init_size) must be RAM; entry = load address + 0x200.
+ * ELF: EM_X86_64 ET_EXEC; PT_LOAD segments copied to p_paddr (filesz bytes,
+ * memsz - filesz zeroed), each checked against RAM; entry from the PVH note.
+ * Returns 0 and fills *out, or -errno with e filled.
+ */
+int kernel_load(const struct guest_mem *gm, const uint8_t *img, size_t len,
+		struct kernel_info *out, struct err *e);
+
+/*
+ * initrd_load - copy (data, len) into guest RAM at the highest 4 KiB-aligned
+ * address such that the initrd lies above kernel->load_end, ends at or below
+ * min(kernel->initrd_addr_max, ram_top - 1), and is RAM throughout.
+ * ram_top is the end of RAM below the 32-bit hole. Returns 0 and *gpa_out,
+ * or -E2BIG ("initrd of N MiB does not fit ...") with e filled.
+ */
+int initrd_load(const struct guest_mem *gm, const struct kernel_info *kernel,
+		uint64_t ram_top, const uint8_t *data, size_t len,
+		uint64_t *gpa_out, struct err *e);
+
+#endif

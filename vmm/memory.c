@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: MIT */
+#include "memory.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+
+int gm_add_region(struct guest_mem *gm, uint64_t gpa, void *hva, uint64_t size,
+		  struct err *e)
+{
+	if (size == 0 || gpa + size < gpa)
+		return err_set(e, -EINVAL,
+			       "guest memory region 0x%llx+0x%llx is empty or wraps",
+			       (unsigned long long)gpa, (unsigned long long)size);
+	if (gm->nr_regions >= GM_MAX_REGIONS)
+		return err_set(e, -ENOSPC, "too many guest memory regions (max %d)",
+			       GM_MAX_REGIONS);
+	for (unsigned i = 0; i < gm->nr_regions; i++) {
+		const struct gm_region *r = &gm->regions[i];
+		if (gpa < r->gpa + r->size && r->gpa < gpa + size)
+			return err_set(e, -EINVAL,
+				       "guest memory region 0x%llx+0x%llx overlaps 0x%llx+0x%llx",
+				       (unsigned long long)gpa, (unsigned long long)size,
+				       (unsigned long long)r->gpa,
+				       (unsigned long long)r->size);
+	}
+	gm->regions[gm->nr_regions++] = (struct gm_region){
+		.gpa = gpa, .size = size, .hva = hva };
+	gm->ram_bytes += size;
+	return 0;
+}
+
+int gm_alloc(struct guest_mem *gm, const struct gm_range *layout, unsigned nr,
+	     struct err *e)
+{
+	uint64_t total = 0;
+	for (unsigned i = 0; i < nr; i++)
+		total += layout[i].size;
+	if (total == 0)
+		return err_set(e, -EINVAL, "guest memory size is zero");
+
+	void *base = mmap(NULL, total, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (base == MAP_FAILED)
+		return err_set(e, -errno, "cannot map %llu MiB of guest memory: %s",
+			       (unsigned long long)(total >> 20), strerror(errno));
+	/* Guest RAM is big and touched sparsely; THP keeps the EPT/NPT
+	 * footprint and the fault count down. Advisory only. */
+	madvise(base, total, MADV_HUGEPAGE);
+	/* Never dump guest memory with a VMM core file. */
+	madvise(base, total, MADV_DONTDUMP);
+	gm->map_base = base;
+	gm->map_len = total;
+
+	uint8_t *hva = base;
+	for (unsigned i = 0; i < nr; i++) {
+		int rc = gm_add_region(gm, layout[i].gpa, hva, layout[i].size, e);
+		if (rc) {
+			gm_free(gm);
+			return rc;
+		}
+		hva += layout[i].size;
+	}
+	return 0;
+}
+
+void gm_free(struct guest_mem *gm)
+{
+	if (gm->map_base)
+		munmap(gm->map_base, gm->map_len);
+	memset(gm, 0, sizeof(*gm));
+}
+
+void *gm_ptr(const struct guest_mem *gm, uint64_t gpa, uint64_t len)
+{
+	if (len == 0)
+		len = 1;
+	uint64_t last = gpa + len - 1;
+	if (last < gpa)
+		return NULL; /* wraps */
+	for (unsigned i = 0; i < gm->nr_regions; i++) {
+		const struct gm_region *r = &gm->regions[i];
+		/* r->size >= 1, so r->gpa + r->size - 1 cannot wrap (checked at add). */
+		if (gpa >= r->gpa && last <= r->gpa + r->size - 1)
+			return r->hva + (gpa - r->gpa);
+	}
+	return NULL;
+}
+
+int gm_read(const struct guest_mem *gm, uint64_t gpa, void *dst, uint64_t len)
+{
+	if (len == 0)
+		return 0;
+	void *p = gm_ptr(gm, gpa, len);
+	if (!p)
+		return -EFAULT;
+	memcpy(dst, p, len);
+	return 0;
+}
+
+int gm_write(const struct guest_mem *gm, uint64_t gpa, const void *src,
+	     uint64_t len)
+{
+	if (len == 0)
+		return 0;
+	void *p = gm_ptr(gm, gpa, len);
+	if (!p)
+		return -EFAULT;
+	memcpy(p, src, len);
+	return 0;
+}

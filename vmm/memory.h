@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Guest physical memory. Nothing else in kiln computes `hva + (gpa - base)`:
+ * every access to guest memory goes through gm_ptr / gm_read / gm_write,
+ * which check (overflow-safe) that the whole range lies inside one region.
+ *
+ * Thread rules: the region table is built before any vCPU runs and is
+ * read-only afterwards, so lookups take no lock from any thread.
+ */
+#ifndef KILN_MEMORY_H
+#define KILN_MEMORY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+#define GM_MAX_REGIONS 8
+
+struct gm_region {
+	uint64_t gpa;   /* first guest-physical address */
+	uint64_t size;  /* bytes */
+	uint8_t *hva;   /* host mapping of gpa */
+};
+
+struct guest_mem {
+	struct gm_region regions[GM_MAX_REGIONS];
+	unsigned nr_regions;
+	uint64_t ram_bytes;   /* sum of region sizes */
+	void *map_base;       /* the one host mapping behind all regions, or NULL */
+	size_t map_len;
+};
+
+/*
+ * gm_add_region - describe guest RAM at (gpa, size) backed by (hva).
+ * Regions must not overlap and gpa + size must not wrap. Returns 0 or
+ * -EINVAL / -ENOSPC with e filled. Setup only (before vCPUs run).
+ * Tests use this over a calloc'd buffer.
+ */
+int gm_add_region(struct guest_mem *gm, uint64_t gpa, void *hva, uint64_t size,
+		  struct err *e);
+
+/*
+ * gm_alloc - map `bytes` of anonymous memory (MAP_NORESERVE) and describe it
+ * as guest RAM split by the ranges in (layout, nr): each layout entry gives a
+ * guest-physical start and a length; their lengths must sum to `bytes`.
+ * Returns 0 or -errno with e filled.
+ */
+struct gm_range {
+	uint64_t gpa;
+	uint64_t size;
+};
+int gm_alloc(struct guest_mem *gm, const struct gm_range *layout, unsigned nr,
+	     struct err *e);
+
+/* gm_free - unmap what gm_alloc mapped; safe on a zeroed or half-built gm. */
+void gm_free(struct guest_mem *gm);
+
+/*
+ * gm_ptr - host pointer for guest range [gpa, gpa + len), or NULL when any
+ * byte of it lies outside a single region or the range wraps. len 0 is
+ * treated as 1 (the address itself must be valid). Any thread.
+ */
+void *gm_ptr(const struct guest_mem *gm, uint64_t gpa, uint64_t len);
+
+/* gm_read / gm_write - copy to/from guest memory; 0 or -EFAULT. Any thread. */
+int gm_read(const struct guest_mem *gm, uint64_t gpa, void *dst, uint64_t len);
+int gm_write(const struct guest_mem *gm, uint64_t gpa, const void *src,
+	     uint64_t len);
+
+/* gm_is_ram - whether [gpa, gpa+len) is wholly guest RAM. Any thread. */
+static inline bool gm_is_ram(const struct guest_mem *gm, uint64_t gpa,
+			     uint64_t len)
+{
+	return gm_ptr(gm, gpa, len) != NULL;
+}
+
+#endif
