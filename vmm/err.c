@@ -5,22 +5,36 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Store "head: tail" (or just head when tail is empty), truncated to fit. */
+static void store_joined(struct err *e, const char *head, const char *tail)
+{
+	size_t cap = sizeof(e->msg);
+	size_t hl = strnlen(head, cap - 1);
+	memcpy(e->msg, head, hl);
+	size_t pos = hl;
+	if (tail[0] && pos + 2 < cap) {
+		memcpy(e->msg + pos, ": ", 2);
+		pos += 2;
+		size_t tl = strnlen(tail, cap - 1 - pos);
+		memcpy(e->msg + pos, tail, tl);
+		pos += tl;
+	}
+	e->msg[pos] = '\0';
+}
+
 int err_set(struct err *e, int code, const char *fmt, ...)
 {
 	if (!e)
 		return code;
-	char buf[sizeof(e->msg)];
+	char head[sizeof(e->msg)];
+	char old[sizeof(e->msg)];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	vsnprintf(head, sizeof(head), fmt, ap);
 	va_end(ap);
-	if (e->msg[0]) {
-		char old[sizeof(e->msg)];
-		memcpy(old, e->msg, sizeof(old));
-		snprintf(e->msg, sizeof(e->msg), "%s: %s", buf, old);
-	} else {
-		snprintf(e->msg, sizeof(e->msg), "%s", buf);
-	}
+	memcpy(old, e->msg, sizeof(old));
+	old[sizeof(old) - 1] = '\0';
+	store_joined(e, head, old);
 	e->code = code;
 	return code;
 }
@@ -29,14 +43,15 @@ void err_prefix(struct err *e, const char *fmt, ...)
 {
 	if (!e)
 		return;
-	char pre[sizeof(e->msg)];
+	char head[sizeof(e->msg)];
 	char old[sizeof(e->msg)];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(pre, sizeof(pre), fmt, ap);
+	vsnprintf(head, sizeof(head), fmt, ap);
 	va_end(ap);
 	memcpy(old, e->msg, sizeof(old));
-	snprintf(e->msg, sizeof(e->msg), "%s: %s", pre, old);
+	old[sizeof(old) - 1] = '\0';
+	store_joined(e, head, old);
 }
 
 void err_clear(struct err *e)

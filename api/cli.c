@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: MIT */
+#include "cli.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage_text[] =
+	"Usage: kiln run --kernel FILE [options]\n"
+	"       kiln --help | --version\n"
+	"\n"
+	"Run a Linux guest on KVM. The guest's serial console (COM1) is this\n"
+	"terminal; press Ctrl-A then x to quit kiln.\n"
+	"\n"
+	"Options for 'run':\n"
+	"  --kernel FILE     bzImage (Linux x86 boot protocol >= 2.06) or ELF\n"
+	"                    vmlinux with a PVH entry note (required)\n"
+	"  --initrd FILE     initial ramdisk\n"
+	"  --cmdline STR     kernel command line (default: \"" CFG_DEFAULT_CMDLINE "\")\n"
+	"  --cpus N          vCPUs, 1..64 (default 1)\n"
+	"  --memory SIZE     guest RAM, e.g. 512M, 2G (default 256M)\n"
+	"  -v, --verbose     more log output (repeat for debug)\n"
+	"\n"
+	"Exit status: 0 when the guest reboots or powers off, 1 on a VMM or guest\n"
+	"error (triple fault, KVM failure), 2 on a usage error, 128+N when ended\n"
+	"by signal N.\n";
+
+const char *cli_usage(void) { return usage_text; }
+
+static int set_string(char **dst, const char *flag, const char *val,
+		      struct err *e)
+{
+	if (!val[0])
+		return err_set(e, -EINVAL, "%s: empty value", flag);
+	free(*dst);
+	*dst = strdup(val);
+	return *dst ? 0 : err_set(e, -ENOMEM, "out of memory");
+}
+
+static int opt_kernel(struct kiln_config *c, const char *f, const char *v,
+		      struct err *e)
+{
+	return set_string(&c->kernel, f, v, e);
+}
+
+static int opt_initrd(struct kiln_config *c, const char *f, const char *v,
+		      struct err *e)
+{
+	return set_string(&c->initrd, f, v, e);
+}
+
+static int opt_cmdline(struct kiln_config *c, const char *f, const char *v,
+		       struct err *e)
+{
+	free(c->cmdline);
+	c->cmdline = strdup(v); /* an empty command line is legitimate */
+	return c->cmdline ? 0 : err_set(e, -ENOMEM, "out of memory");
+}
+
+static int opt_cpus(struct kiln_config *c, const char *f, const char *v,
+		    struct err *e)
+{
+	unsigned long long n;
+	if (cfg_parse_uint(v, CFG_MIN_VCPUS, CFG_MAX_VCPUS, &n))
+		return err_set(e, -EINVAL,
+			       "%s: expected an integer %d..%d, got '%s'", f,
+			       CFG_MIN_VCPUS, CFG_MAX_VCPUS, v);
+	c->vcpus = (unsigned)n;
+	return 0;
+}
+
+static int opt_memory(struct kiln_config *c, const char *f, const char *v,
+		      struct err *e)
+{
+	uint64_t mib;
+	if (cfg_parse_size_mib(v, &mib))
+		return err_set(e, -EINVAL,
+			       "%s: expected a size in whole MiB such as 512M or 2G, got '%s'",
+			       f, v);
+	if (mib < CFG_MIN_MEMORY_MIB || mib > CFG_MAX_MEMORY_MIB)
+		return err_set(e, -EINVAL,
+			       "%s: %s is outside %dM..%lluM", f, v,
+			       CFG_MIN_MEMORY_MIB, CFG_MAX_MEMORY_MIB);
+	c->memory_mib = mib;
+	return 0;
+}
+
+struct run_option {
+	const char *name;
+	int (*apply)(struct kiln_config *c, const char *flag, const char *val,
+		     struct err *e);
+};
+
+static const struct run_option run_options[] = {
+	{ "--kernel", opt_kernel },   { "--initrd", opt_initrd },
+	{ "--cmdline", opt_cmdline }, { "--cpus", opt_cpus },
+	{ "--memory", opt_memory },
+};
+
+/* Split "--flag=value" or take the value from the next argument. */
+static int parse_run_args(int argc, char **argv, int i,
+			  struct cli_request *req, struct err *e)
+{
+	for (; i < argc; i++) {
+		const char *arg = argv[i];
+		if (!strcmp(arg, "-v") || !strcmp(arg, "--verbose")) {
+			req->verbosity++;
+			continue;
+		}
+		if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
+			req->command = CLI_HELP;
+			return 0;
+		}
+		const char *eq = strchr(arg, '=');
+		size_t name_len = eq ? (size_t)(eq - arg) : strlen(arg);
+		const struct run_option *opt = NULL;
+		for (size_t k = 0; k < sizeof(run_options) / sizeof(*run_options); k++)
+			if (strlen(run_options[k].name) == name_len &&
+			    !strncmp(run_options[k].name, arg, name_len))
+				opt = &run_options[k];
+		if (!opt)
+			return err_set(e, -EINVAL, "unknown option '%s'", arg);
+		const char *val = eq ? eq + 1 : NULL;
+		if (!val) {
+			if (i + 1 >= argc)
+				return err_set(e, -EINVAL, "%s: missing value", opt->name);
+			val = argv[++i];
+		}
+		int rc = opt->apply(&req->config, opt->name, val, e);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+int cli_parse(int argc, char **argv, struct cli_request *req, struct err *e)
+{
+	memset(req, 0, sizeof(*req));
+	cfg_init(&req->config);
+	if (argc < 2) {
+		req->command = CLI_HELP;
+		return err_set(e, -EINVAL, "no command given");
+	}
+	const char *cmd = argv[1];
+	if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+		req->command = CLI_HELP;
+		return 0;
+	}
+	if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
+		req->command = CLI_VERSION;
+		return 0;
+	}
+	if (strcmp(cmd, "run"))
+		return err_set(e, -EINVAL, "unknown command '%s'", cmd);
+	req->command = CLI_RUN;
+	int rc = parse_run_args(argc, argv, 2, req, e);
+	if (rc || req->command != CLI_RUN)
+		return rc;
+	if (!req->config.kernel)
+		return err_set(e, -EINVAL, "--kernel: a kernel image is required");
+	return cfg_validate(&req->config, e);
+}

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Command-line front end: turns argv into a command and a config.
+ * Errors name the flag and the value at fault. Thread: main only.
+ */
+#ifndef KILN_API_CLI_H
+#define KILN_API_CLI_H
+
+#include "config.h"
+
+enum cli_command { CLI_HELP, CLI_VERSION, CLI_RUN };
+
+struct cli_request {
+	enum cli_command command;
+	struct kiln_config config; /* for CLI_RUN */
+	int verbosity;             /* -v count */
+};
+
+/*
+ * cli_parse - parse argv (argv[0] is the program). Fills *req (call
+ * cfg_fini(&req->config) afterwards, also on error). 0, or -EINVAL with e
+ * naming the flag and value.
+ */
+int cli_parse(int argc, char **argv, struct cli_request *req, struct err *e);
+
+/* cli_usage - the --help text. */
+const char *cli_usage(void);
+
+#endif

@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: MIT */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <string.h>
+
+#include "api/cli.h"
+
+static int parse(struct cli_request *req, struct err *e, int argc, char **argv)
+{
+	memset(e, 0, sizeof(*e));
+	return cli_parse(argc, argv, req, e);
+}
+
+#define ARGV(...) ((char *[]){ "kiln", __VA_ARGS__, NULL })
+#define ARGC(...) ((int)(sizeof((char *[]){ "kiln", __VA_ARGS__ }) / sizeof(char *)))
+#define PARSE(req, e, ...) parse(req, e, ARGC(__VA_ARGS__), ARGV(__VA_ARGS__))
+
+Test(cli, run_with_all_flags)
+{
+	struct cli_request req;
+	struct err e;
+	cr_assert_eq(PARSE(&req, &e, "run", "--kernel", "/k", "--initrd=/i",
+			   "--cmdline", "console=ttyS0 quiet", "--cpus", "4",
+			   "--memory", "512M", "-v"), 0, "%s", e.msg);
+	cr_assert_eq(req.command, CLI_RUN);
+	cr_assert_str_eq(req.config.kernel, "/k");
+	cr_assert_str_eq(req.config.initrd, "/i");
+	cr_assert_str_eq(cfg_cmdline(&req.config), "console=ttyS0 quiet");
+	cr_assert_eq(req.config.vcpus, 4);
+	cr_assert_eq(req.config.memory_mib, 512);
+	cr_assert_eq(req.verbosity, 1);
+	cfg_fini(&req.config);
+}
+
+Test(cli, defaults)
+{
+	struct cli_request req;
+	struct err e;
+	cr_assert_eq(PARSE(&req, &e, "run", "--kernel", "/k"), 0);
+	cr_assert_eq(req.config.vcpus, CFG_DEFAULT_VCPUS);
+	cr_assert_eq(req.config.memory_mib, CFG_DEFAULT_MEMORY_MIB);
+	cr_assert_str_eq(cfg_cmdline(&req.config), CFG_DEFAULT_CMDLINE);
+	cr_assert_null(req.config.initrd);
+	cfg_fini(&req.config);
+}
+
+Test(cli, errors_name_flag_and_value)
+{
+	struct cli_request req;
+	struct err e;
+	cr_assert_eq(PARSE(&req, &e, "run", "--kernel", "/k", "--cpus", "two"), -EINVAL);
+	cr_assert(strstr(e.msg, "--cpus") && strstr(e.msg, "'two'"), "%s", e.msg);
+	cfg_fini(&req.config);
+	cr_assert_eq(PARSE(&req, &e, "run", "--kernel", "/k", "--cpus", "65"), -EINVAL);
+	cr_assert(strstr(e.msg, "'65'"), "%s", e.msg);
+	cfg_fini(&req.config);
+	cr_assert_eq(PARSE(&req, &e, "run", "--kernel", "/k", "--cpus", "0"), -EINVAL);
+	cfg_fini(&req.config);
+	cr_assert_eq(PARSE(&req, &e, "run", "--kernel", "/k", "--memory", "12Q"), -EINVAL);
+	cr_assert(strstr(e.msg, "--memory") && strstr(e.msg, "'12Q'"), "%s", e.msg);
+	cfg_fini(&req.config);
+	cr_assert_eq(PARSE(&req, &e, "run", "--kernel", "/k", "--memory", "8M"), -EINVAL);
+	cr_assert(strstr(e.msg, "8M"), "%s", e.msg);
+	cfg_fini(&req.config);
+	cr_assert_eq(PARSE(&req, &e, "run", "--cpus", "2"), -EINVAL);
+	cr_assert(strstr(e.msg, "--kernel"), "%s", e.msg);
+	cfg_fini(&req.config);
+	cr_assert_eq(PARSE(&req, &e, "run", "--kernel"), -EINVAL);
+	cr_assert(strstr(e.msg, "missing value"), "%s", e.msg);
+	cfg_fini(&req.config);
+	cr_assert_eq(PARSE(&req, &e, "run", "--kernel", "/k", "--bogus"), -EINVAL);
+	cr_assert(strstr(e.msg, "--bogus"), "%s", e.msg);
+	cfg_fini(&req.config);
+	cr_assert_eq(PARSE(&req, &e, "launch"), -EINVAL);
+	cr_assert(strstr(e.msg, "launch"), "%s", e.msg);
+	cfg_fini(&req.config);
+}
+
+Test(cli, help_and_version)
+{
+	struct cli_request req;
+	struct err e;
+	cr_assert_eq(PARSE(&req, &e, "--help"), 0);
+	cr_assert_eq(req.command, CLI_HELP);
+	cr_assert_eq(PARSE(&req, &e, "--version"), 0);
+	cr_assert_eq(req.command, CLI_VERSION);
+	cr_assert_eq(PARSE(&req, &e, "run", "--help"), 0);
+	cr_assert_eq(req.command, CLI_HELP);
+	cr_assert(strstr(cli_usage(), "--memory"));
+}
+
+Test(config, size_parsing)
+{
+	uint64_t m;
+	cr_assert_eq(cfg_parse_size_mib("512", &m), 0);
+	cr_assert_eq(m, 512);
+	cr_assert_eq(cfg_parse_size_mib("512M", &m), 0);
+	cr_assert_eq(m, 512);
+	cr_assert_eq(cfg_parse_size_mib("2G", &m), 0);
+	cr_assert_eq(m, 2048);
+	cr_assert_eq(cfg_parse_size_mib("2GiB", &m), 0);
+	cr_assert_eq(m, 2048);
+	cr_assert_eq(cfg_parse_size_mib("1t", &m), 0);
+	cr_assert_eq(m, 1024 * 1024);
+	cr_assert_eq(cfg_parse_size_mib("4096K", &m), 0);
+	cr_assert_eq(m, 4);
+	cr_assert_eq(cfg_parse_size_mib("1000K", &m), -EINVAL); /* not whole MiB */
+	cr_assert_eq(cfg_parse_size_mib("", &m), -EINVAL);
+	cr_assert_eq(cfg_parse_size_mib("-1G", &m), -EINVAL);
+	cr_assert_eq(cfg_parse_size_mib("1.5G", &m), -EINVAL);
+	cr_assert_eq(cfg_parse_size_mib("99999999999999999999G", &m), -EINVAL);
+	cr_assert_eq(cfg_parse_size_mib("18446744073709551615T", &m), -EINVAL);
+}
+
+Test(config, validate_names_the_field)
+{
+	struct kiln_config c;
+	struct err e = { 0 };
+	cfg_init(&c);
+	cr_assert_eq(cfg_validate(&c, &e), -EINVAL);
+	cr_assert(strstr(e.msg, "boot.kernel"), "%s", e.msg);
+	c.kernel = strdup("/k");
+	c.vcpus = 99;
+	err_clear(&e);
+	cr_assert_eq(cfg_validate(&c, &e), -EINVAL);
+	cr_assert(strstr(e.msg, "machine.vcpus"), "%s", e.msg);
+	c.vcpus = 2;
+	cr_assert_eq(cfg_validate(&c, NULL), 0);
+	cfg_fini(&c);
+}

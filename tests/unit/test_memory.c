@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: MIT */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vmm/memory.h"
+
+static struct guest_mem gm;
+static uint8_t *low, *high;
+
+static void setup(void)
+{
+	memset(&gm, 0, sizeof(gm));
+	low = calloc(1, 0x10000);
+	high = calloc(1, 0x1000);
+	cr_assert_eq(gm_add_region(&gm, 0, low, 0x10000, NULL), 0);
+	cr_assert_eq(gm_add_region(&gm, 0x100000, high, 0x1000, NULL), 0);
+}
+
+static void teardown(void)
+{
+	free(low);
+	free(high);
+}
+
+TestSuite(memory, .init = setup, .fini = teardown);
+
+Test(memory, ptr_inside_regions)
+{
+	cr_assert_eq(gm_ptr(&gm, 0, 1), low);
+	cr_assert_eq(gm_ptr(&gm, 0xffff, 1), low + 0xffff);
+	cr_assert_eq(gm_ptr(&gm, 0, 0x10000), low);
+	cr_assert_eq(gm_ptr(&gm, 0x100800, 0x800), high + 0x800);
+}
+
+Test(memory, ptr_rejects_out_of_range_and_straddling)
+{
+	cr_assert_null(gm_ptr(&gm, 0x10000, 1));
+	cr_assert_null(gm_ptr(&gm, 0xffff, 2));       /* crosses the end */
+	cr_assert_null(gm_ptr(&gm, 0xfff00, 0x200));  /* gap into region 2 */
+	cr_assert_null(gm_ptr(&gm, 0x100fff, 2));
+	cr_assert_null(gm_ptr(&gm, 0x200000, 1));
+}
+
+Test(memory, ptr_overflow_safe)
+{
+	cr_assert_null(gm_ptr(&gm, UINT64_MAX, 2));
+	cr_assert_null(gm_ptr(&gm, 0x100000, UINT64_MAX));
+	cr_assert_null(gm_ptr(&gm, 1, UINT64_MAX));
+	cr_assert_null(gm_ptr(&gm, UINT64_MAX - 0xf, 0x20));
+}
+
+Test(memory, zero_length_checks_the_address)
+{
+	cr_assert_not_null(gm_ptr(&gm, 0x10, 0));
+	cr_assert_null(gm_ptr(&gm, 0x10000, 0));
+}
+
+Test(memory, read_write_roundtrip_and_efault)
+{
+	uint32_t v = 0xdeadbeef, r = 0;
+	cr_assert_eq(gm_write(&gm, 0x100ffc, &v, 4), 0);
+	cr_assert_eq(gm_read(&gm, 0x100ffc, &r, 4), 0);
+	cr_assert_eq(r, v);
+	cr_assert_eq(gm_write(&gm, 0x100ffd, &v, 4), -EFAULT);
+	cr_assert_eq(gm_read(&gm, 0x20000, &r, 4), -EFAULT);
+}
+
+Test(memory, add_region_rejects_overlap_wrap_and_overflow)
+{
+	struct err e = { 0 };
+	uint8_t buf[16];
+	cr_assert_eq(gm_add_region(&gm, 0x8000, buf, 16, &e), -EINVAL);
+	cr_assert(strstr(e.msg, "overlaps"));
+	cr_assert_eq(gm_add_region(&gm, UINT64_MAX - 4, buf, 16, NULL), -EINVAL);
+	cr_assert_eq(gm_add_region(&gm, 0x300000, buf, 0, NULL), -EINVAL);
+	for (int i = 2; i < GM_MAX_REGIONS; i++)
+		cr_assert_eq(gm_add_region(&gm, 0x1000000ULL * (uint64_t)i, buf, 16, NULL), 0);
+	cr_assert_eq(gm_add_region(&gm, 0x70000000, buf, 16, NULL), -ENOSPC);
+}
+
+Test(memory, alloc_splits_layout)
+{
+	struct guest_mem m = { 0 };
+	struct gm_range layout[] = { { 0, 1 << 20 }, { 1ULL << 32, 2 << 20 } };
+	cr_assert_eq(gm_alloc(&m, layout, 2, NULL), 0);
+	cr_assert_eq(m.ram_bytes, 3 << 20);
+	uint8_t *a = gm_ptr(&m, (1 << 20) - 1, 1);
+	uint8_t *b = gm_ptr(&m, 1ULL << 32, 1);
+	cr_assert_eq(a + 1, b); /* one mapping, regions back to back */
+	cr_assert_null(gm_ptr(&m, 1 << 20, 1));
+	gm_free(&m);
+	cr_assert_eq(m.nr_regions, 0);
+}

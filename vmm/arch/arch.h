@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What the generic VMM asks of an architecture (vmm/arch/<arch>/).
+ * All functions run on the main thread during setup unless noted.
+ */
+#ifndef KILN_ARCH_H
+#define KILN_ARCH_H
+
+#include <stdint.h>
+
+#include "../err.h"
+#include "../memory.h"
+
+struct vm;
+struct vcpu;
+
+/* arch_memory_layout - split `ram_bytes` of RAM into guest-physical ranges
+ * (around MMIO holes). Fills out[] (capacity GM_MAX_REGIONS), *nr. */
+int arch_memory_layout(uint64_t ram_bytes, struct gm_range *out, unsigned *nr,
+		       struct err *e);
+
+/* arch_vm_init - VM-wide setup before vCPUs exist (irqchip, timers). */
+int arch_vm_init(struct vm *vm, struct err *e);
+
+/* arch_devices_init - create and register the legacy platform devices. */
+int arch_devices_init(struct vm *vm, struct err *e);
+
+/* arch_load_guest - load kernel/initrd from the config, write boot tables,
+ * fill vm->boot. */
+int arch_load_guest(struct vm *vm, struct err *e);
+
+/* arch_vcpu_init - CPUID, MSRs, FPU, LAPIC, and for the boot vCPU the
+ * registers for the kernel entry. */
+int arch_vcpu_init(struct vm *vm, struct vcpu *vcpu, struct err *e);
+
+/* arch_vcpu_dump - log the vCPU's registers (fatal exits). vCPU thread. */
+void arch_vcpu_dump(struct vcpu *vcpu);
+
+/* arch_devices_destroy - free what arch_devices_init made. NULL-safe. */
+void arch_devices_destroy(struct vm *vm);
+
+#endif

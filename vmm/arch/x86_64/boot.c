@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * x86 platform bring-up: the in-kernel interrupt controllers and PIT, then
+ * the guest image: kernel, initrd, command line, memory map, MP table and
+ * the zero page or PVH start info.
+ */
+#include <errno.h>
+#include <linux/kvm.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "../../../loader/boot.h"
+#include "../../../loader/kernel.h"
+#include "../../file.h"
+#include "../../log.h"
+#include "../../vm.h"
+#include "../arch.h"
+#include "e820.h"
+#include "layout.h"
+#include "mptable.h"
+
+int arch_vm_init(struct vm *vm, struct err *e)
+{
+	/* Intel VMX needs these for real-mode emulation; AMD ignores them. */
+	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)X86_TSS_ADDR) < 0)
+		log_debug("KVM_SET_TSS_ADDR: %s", strerror(errno));
+	uint64_t idmap = X86_IDENTITY_MAP_ADDR;
+	if (ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap) < 0)
+		log_debug("KVM_SET_IDENTITY_MAP_ADDR: %s", strerror(errno));
+	/* PIC + IOAPIC + per-vCPU LAPICs in the kernel: HLT, EOIs and timer
+	 * interrupts never leave it. */
+	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
+		return err_set(e, -errno, "KVM_CREATE_IRQCHIP: %s", strerror(errno));
+	/* The PIT in the kernel too; port 0x61 (speaker) handled there. */
+	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
+		return err_set(e, -errno, "KVM_CREATE_PIT2: %s", strerror(errno));
+	return 0;
+}
+
+static int load_initrd(struct vm *vm, const struct kernel_info *k,
+		       struct boot_setup *bs, struct err *e)
+{
+	const char *path = vm->cfg->initrd;
+	if (!path)
+		return 0;
+	struct mapped_file f;
+	int rc = file_map(path, "--initrd", &f, e);
+	if (rc)
+		return rc;
+	if (f.size == 0) {
+		file_unmap(&f);
+		return err_set(e, -EINVAL, "--initrd %s: file is empty", path);
+	}
+	uint64_t top = e820_ram_top_low(vm->mem.ram_bytes);
+	rc = initrd_load(&vm->mem, k, top, f.data, f.size, &bs->initrd_gpa, e);
+	if (rc)
+		err_prefix(e, "--initrd %s", path);
+	else
+		bs->initrd_size = f.size;
+	file_unmap(&f);
+	return rc;
+}
+
+static int load_kernel(struct vm *vm, struct kernel_info *k, struct err *e)
+{
+	struct mapped_file f;
+	int rc = file_map(vm->cfg->kernel, "--kernel", &f, e);
+	if (rc)
+		return rc;
+	rc = kernel_load(&vm->mem, f.data, f.size, k, e);
+	if (rc)
+		err_prefix(e, "--kernel %s", vm->cfg->kernel);
+	file_unmap(&f);
+	return rc;
+}
+
+int arch_load_guest(struct vm *vm, struct err *e)
+{
+	struct kernel_info k;
+	int rc = load_kernel(vm, &k, e);
+	if (rc)
+		return rc;
+
+	struct boot_e820_entry e820[E820_MAX_KILN];
+	struct boot_setup bs = {
+		.cmdline_gpa = X86_CMDLINE_ADDR,
+		.e820 = e820,
+		.nr_e820 = e820_build(vm->mem.ram_bytes, e820, E820_MAX_KILN),
+	};
+	rc = load_initrd(vm, &k, &bs, e);
+	if (rc)
+		return rc;
+
+	const char *cmdline = cfg_cmdline(vm->cfg);
+	rc = cmdline_write(&vm->mem, &k, X86_CMDLINE_ADDR, X86_CMDLINE_MAX,
+			   cmdline, e);
+	if (rc) {
+		err_prefix(e, "--cmdline");
+		return rc;
+	}
+	bs.cmdline_len = (uint32_t)strlen(cmdline);
+
+	rc = mptable_write(&vm->mem, X86_MPTABLE_ADDR, vm->cfg->vcpus, e);
+	if (rc)
+		return rc;
+
+	if (k.format == KERNEL_PVH) {
+		rc = pvh_start_info_write(&vm->mem, X86_PVH_INFO_ADDR, &bs, e);
+		vm->boot = (struct arch_boot){ .pvh = true, .entry = k.entry,
+					       .boot_info = X86_PVH_INFO_ADDR };
+	} else {
+		rc = zero_page_write(&vm->mem, X86_ZERO_PAGE_ADDR, &k, &bs, e);
+		vm->boot = (struct arch_boot){ .pvh = false, .entry = k.entry,
+					       .boot_info = X86_ZERO_PAGE_ADDR };
+	}
+	log_info("kernel: %s entry 0x%llx, initrd %llu bytes at 0x%llx",
+		 k.format == KERNEL_PVH ? "ELF/PVH" : "bzImage",
+		 (unsigned long long)k.entry, (unsigned long long)bs.initrd_size,
+		 (unsigned long long)bs.initrd_gpa);
+	return rc;
+}

@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The legacy PC devices of an x86 kiln VM: COM1 (16550A at 0x3f8, IRQ 4)
+ * wired to the terminal, and the i8042 (0x60/0x64, IRQ 1) whose reset line
+ * ends the VM. Everything else on the ISA port space stays unclaimed:
+ * reads return all-ones, which is what a guest expects of an empty slot.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "../../console.h"
+#include "../../i8042.h"
+#include "../../irq.h"
+#include "../../log.h"
+#include "../../serial.h"
+#include "../../vm.h"
+#include "../arch.h"
+
+#define COM1_PORT 0x3f8
+#define COM1_IRQ 4
+#define I8042_DATA_PORT 0x60
+#define I8042_CMD_PORT 0x64
+#define I8042_KBD_IRQ 1
+#define I8042_AUX_IRQ 12
+
+/* Owned by the VM; reached from device callbacks through opaque. */
+struct x86_platform {
+	struct vm *vm;
+	struct console console;
+	struct irq_line com1_irq;
+	struct irq_line kbd_irq;
+	struct irq_line aux_irq;
+};
+
+static void com1_set_irq(void *opaque, bool level)
+{
+	struct x86_platform *p = opaque;
+	irq_line_set(&p->com1_irq, level);
+}
+
+static void com1_tx(void *opaque, const uint8_t *buf, size_t len)
+{
+	struct x86_platform *p = opaque;
+	console_tx(&p->console, buf, len);
+}
+
+static void com1_rx_ready(void *opaque)
+{
+	struct x86_platform *p = opaque;
+	console_rx_ready(&p->console);
+}
+
+static void i8042_set_irq(void *opaque, unsigned irq, bool level)
+{
+	struct x86_platform *p = opaque;
+	irq_line_set(irq == I8042_AUX_IRQ ? &p->aux_irq : &p->kbd_irq, level);
+}
+
+static void i8042_reset(void *opaque)
+{
+	struct x86_platform *p = opaque;
+	log_info("guest pulsed the i8042 reset line");
+	vm_request_exit(p->vm, VM_EXIT_GUEST_RESET, 0);
+}
+
+static int setup_serial(struct vm *vm, struct x86_platform *p, struct err *e)
+{
+	int rc = irq_line_init(vm, &p->com1_irq, COM1_IRQ, e);
+	if (rc)
+		return rc;
+	const struct serial_callbacks cb = {
+		.opaque = p, .tx = com1_tx, .irq = com1_set_irq,
+		.rx_ready = com1_rx_ready,
+	};
+	rc = serial_create(&cb, &vm->serial, e);
+	if (!rc)
+		rc = bus_register(&vm->pio, COM1_PORT, 8, serial_io, vm->serial,
+				  "COM1", e);
+	if (!rc)
+		rc = console_init(&p->console, vm, vm->serial, STDIN_FILENO,
+				  STDOUT_FILENO, e);
+	return rc;
+}
+
+static int setup_i8042(struct vm *vm, struct x86_platform *p, struct err *e)
+{
+	int rc = irq_line_init(vm, &p->kbd_irq, I8042_KBD_IRQ, e);
+	if (!rc)
+		rc = irq_line_init(vm, &p->aux_irq, I8042_AUX_IRQ, e);
+	if (rc)
+		return rc;
+	const struct i8042_callbacks cb = {
+		.opaque = p, .irq = i8042_set_irq, .reset = i8042_reset,
+	};
+	rc = i8042_create(&cb, &vm->i8042, e);
+	if (!rc)
+		rc = bus_register(&vm->pio, I8042_DATA_PORT, 1, i8042_data_io,
+				  vm->i8042, "i8042 data", e);
+	if (!rc)
+		rc = bus_register(&vm->pio, I8042_CMD_PORT, 1, i8042_cmd_io,
+				  vm->i8042, "i8042 command", e);
+	return rc;
+}
+
+int arch_devices_init(struct vm *vm, struct err *e)
+{
+	struct x86_platform *p = calloc(1, sizeof(*p));
+	if (!p)
+		return err_set(e, -ENOMEM, "out of memory");
+	p->vm = vm;
+	vm->arch = p;
+	int rc = setup_serial(vm, p, e);
+	if (!rc)
+		rc = setup_i8042(vm, p, e);
+	return rc;
+}
+
+void arch_devices_destroy(struct vm *vm)
+{
+	struct x86_platform *p = vm->arch;
+	if (!p)
+		return;
+	console_fini(&p->console);
+	serial_destroy(vm->serial);
+	i8042_destroy(vm->i8042);
+	irq_line_fini(vm, &p->com1_irq);
+	irq_line_fini(vm, &p->kbd_irq);
+	irq_line_fini(vm, &p->aux_irq);
+	free(p);
+	vm->arch = NULL;
+	vm->serial = NULL;
+	vm->i8042 = NULL;
+}

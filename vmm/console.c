@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: MIT */
+#include "console.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "evloop.h"
+#include "log.h"
+#include "serial.h"
+#include "term.h"
+#include "vm.h"
+
+#define CTRL_A 0x01
+
+void console_tx(void *opaque, const uint8_t *buf, size_t len)
+{
+	struct console *c = opaque;
+	while (len) {
+		ssize_t n = write(c->out_fd, buf, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			/* Output gone (closed pipe): the guest keeps running. */
+			return;
+		}
+		buf += n;
+		len -= (size_t)n;
+		c->bytes_out += (uint64_t)n;
+	}
+}
+
+/* Apply the Ctrl-A escape to (buf) in place; returns the bytes to send. */
+static size_t filter_escape(struct console *c, uint8_t *buf, size_t n)
+{
+	size_t out = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint8_t ch = buf[i];
+		if (c->escape) {
+			c->escape = false;
+			if (ch == 'x' || ch == 'X') {
+				vm_request_exit(c->vm, VM_EXIT_USER_QUIT, 0);
+				return out;
+			}
+			if (ch != CTRL_A)
+				continue; /* unknown escape: swallow */
+		} else if (ch == CTRL_A) {
+			c->escape = true;
+			continue;
+		}
+		buf[out++] = ch;
+	}
+	return out;
+}
+
+static void on_input(void *opaque, uint32_t events)
+{
+	struct console *c = opaque;
+	size_t room = serial_rx_room(c->serial);
+	if (room == 0) {
+		/* Stop reading until the guest drains the FIFO. Set paused
+		 * before evl_mod so a concurrent rx_ready is not lost. */
+		atomic_store(&c->paused, true);
+		evl_mod(c->vm->loop, c->in_fd, 0);
+		if (serial_rx_room(c->serial) > 0 &&
+		    atomic_exchange(&c->paused, false))
+			evl_mod(c->vm->loop, c->in_fd, EPOLLIN);
+		return;
+	}
+	uint8_t buf[64];
+	if (room > sizeof(buf))
+		room = sizeof(buf);
+	ssize_t n = read(c->in_fd, buf, room);
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0) {
+		/* EOF or error: the guest simply gets no more input. */
+		evl_del(c->vm->loop, c->in_fd);
+		c->in_fd = -1;
+		return;
+	}
+	size_t len = c->is_tty ? filter_escape(c, buf, (size_t)n) : (size_t)n;
+	serial_receive(c->serial, buf, len);
+}
+
+static void resume_input(void *arg)
+{
+	struct console *c = arg;
+	if (c->in_fd >= 0)
+		evl_mod(c->vm->loop, c->in_fd, EPOLLIN);
+}
+
+void console_rx_ready(void *opaque)
+{
+	struct console *c = opaque;
+	if (atomic_exchange(&c->paused, false))
+		evl_post(c->vm->loop, resume_input, c);
+}
+
+int console_init(struct console *c, struct vm *vm, struct serial *serial,
+		 int in_fd, int out_fd, struct err *e)
+{
+	memset(c, 0, sizeof(*c));
+	c->vm = vm;
+	c->serial = serial;
+	c->in_fd = in_fd;
+	c->out_fd = out_fd;
+	if (in_fd < 0)
+		return 0;
+	int rc = evl_add(vm->loop, in_fd, EPOLLIN, on_input, c);
+	if (rc == -EPERM) {
+		/* A regular file (or /dev/null) cannot be polled: no input. */
+		c->in_fd = -1;
+		return 0;
+	}
+	if (rc)
+		return err_set(e, rc, "console input: %s", strerror(-rc));
+	c->is_tty = term_raw_enter(in_fd);
+	return 0;
+}
+
+void console_fini(struct console *c)
+{
+	if (c->in_fd >= 0 && c->vm)
+		evl_del(c->vm->loop, c->in_fd);
+	c->in_fd = -1;
+	term_restore();
+}

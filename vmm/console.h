@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The host side of the serial console: guest output to a host fd (stdout),
+ * host input (stdin) into the UART's receive FIFO. Input is read on the
+ * event loop only while the FIFO has room, so nothing is buffered without
+ * bound; the UART's rx_ready callback resumes reading. On a terminal,
+ * Ctrl-A x quits kiln and Ctrl-A Ctrl-A sends a literal Ctrl-A.
+ */
+#ifndef KILN_CONSOLE_H
+#define KILN_CONSOLE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+struct vm;
+struct serial;
+
+struct console {
+	struct vm *vm;
+	struct serial *serial;
+	int in_fd;            /* -1 when input is closed */
+	int out_fd;
+	bool is_tty;          /* escape handling only on a terminal */
+	bool escape;          /* Ctrl-A seen, waiting for the next key */
+	atomic_bool paused;   /* FIFO was full: in_fd not watched */
+	uint64_t bytes_out;   /* guest → host (vCPU threads, under UART lock) */
+};
+
+/* console_init - watch in_fd on the VM's loop and feed (serial). Main. */
+int console_init(struct console *c, struct vm *vm, struct serial *serial,
+		 int in_fd, int out_fd, struct err *e);
+
+/* console_tx - serial tx callback: write guest bytes to out_fd. vCPU
+ * thread, UART lock held. */
+void console_tx(void *opaque, const uint8_t *buf, size_t len);
+
+/* console_rx_ready - serial rx_ready callback: the FIFO has room again.
+ * vCPU thread, UART lock held: only posts work to the loop. */
+void console_rx_ready(void *opaque);
+
+/* console_fini - stop watching input and restore the terminal. Main. */
+void console_fini(struct console *c);
+
+#endif

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * kiln: CLI → config → VM. The only place in kiln that exits the process.
+ */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "../api/cli.h"
+#include "log.h"
+#include "term.h"
+#include "vm.h"
+
+/* Make sure fds 0..2 are open, so no fd kiln opens (an eventfd, the KVM
+ * fd) can land on them and be mistaken for stdio. CI runs without stdin. */
+static void ensure_stdio_open(void)
+{
+	for (int fd = 0; fd <= 2; fd++) {
+		if (fcntl(fd, F_GETFD) >= 0)
+			continue;
+		int nfd = open("/dev/null", O_RDWR);
+		if (nfd >= 0 && nfd != fd) {
+			dup2(nfd, fd);
+			close(nfd);
+		}
+	}
+}
+
+static int run(const struct kiln_config *cfg)
+{
+	struct err e = { 0 };
+	struct vm *vm = NULL;
+	if (vm_create(cfg, &vm, &e)) {
+		log_error("%s", e.msg);
+		return 1;
+	}
+	int status = vm_run(vm);
+	vm_destroy(vm);
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	ensure_stdio_open();
+	/* A closed console pipe must not kill kiln while the guest runs. */
+	signal(SIGPIPE, SIG_IGN);
+	atexit(term_restore);
+
+	struct cli_request req;
+	struct err e = { 0 };
+	int status = 0;
+	if (cli_parse(argc, argv, &req, &e)) {
+		fprintf(stderr, "kiln: %s\nTry 'kiln --help'.\n", e.msg);
+		cfg_fini(&req.config);
+		return 2;
+	}
+	switch (req.command) {
+	case CLI_HELP:
+		fputs(cli_usage(), stdout);
+		break;
+	case CLI_VERSION:
+		printf("kiln %s\n", KILN_VERSION);
+		break;
+	case CLI_RUN:
+		log_set_level(req.verbosity >= 2   ? LOG_DEBUG
+			      : req.verbosity == 1 ? LOG_INFO
+						   : LOG_WARN);
+		status = run(&req.config);
+		break;
+	}
+	cfg_fini(&req.config);
+	return status;
+}

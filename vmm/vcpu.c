@@ -1,0 +1,246 @@
+/* SPDX-License-Identifier: MIT */
+#include "vcpu.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "arch/arch.h"
+#include "log.h"
+#include "vm.h"
+
+/* The kick signal only interrupts KVM_RUN; its handler does nothing. */
+#define VCPU_KICK_SIGNAL SIGUSR1
+
+static void kick_handler(int sig) { (void)sig; }
+
+int vcpu_signals_init(struct err *e)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = kick_handler;
+	sigemptyset(&sa.sa_mask);
+	/* No SA_RESTART: KVM_RUN must return EINTR. */
+	if (sigaction(VCPU_KICK_SIGNAL, &sa, NULL) < 0)
+		return err_set(e, -errno, "sigaction: %s", strerror(errno));
+	return 0;
+}
+
+int vcpu_create(struct vm *vm, unsigned id, struct vcpu **out, struct err *e)
+{
+	struct vcpu *v = calloc(1, sizeof(*v));
+	if (!v)
+		return err_set(e, -ENOMEM, "out of memory");
+	v->vm = vm;
+	v->id = id;
+	v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)id);
+	if (v->fd < 0) {
+		int rc = err_set(e, -errno, "KVM_CREATE_VCPU %u: %s", id,
+				 strerror(errno));
+		free(v);
+		return rc;
+	}
+	v->run = mmap(NULL, (size_t)vm->vcpu_mmap_size, PROT_READ | PROT_WRITE,
+		      MAP_SHARED, v->fd, 0);
+	if (v->run == MAP_FAILED) {
+		int rc = err_set(e, -errno, "mmap kvm_run of vCPU %u: %s", id,
+				 strerror(errno));
+		v->run = NULL;
+		vcpu_destroy(v);
+		return rc;
+	}
+	*out = v;
+	return 0;
+}
+
+/*
+ * Exit handlers: return 0 to re-enter the guest, or nonzero to end this
+ * vCPU's loop (having called vm_request_exit with the reason).
+ */
+typedef int (*exit_handler_fn)(struct vcpu *v);
+
+static int handle_io(struct vcpu *v)
+{
+	struct kvm_run *run = v->run;
+	uint8_t *data = (uint8_t *)run + run->io.data_offset;
+	bool is_write = run->io.direction == KVM_EXIT_IO_OUT;
+	/* String I/O (rep ins/outs) arrives as count consecutive items. */
+	for (uint32_t i = 0; i < run->io.count; i++, data += run->io.size) {
+		if (!bus_dispatch(&v->vm->pio, run->io.port, data, run->io.size,
+				  is_write) &&
+		    !is_write)
+			memset(data, 0xff, run->io.size);
+	}
+	return 0;
+}
+
+static int handle_mmio(struct vcpu *v)
+{
+	struct kvm_run *run = v->run;
+	uint32_t len = run->mmio.len;
+	if (len > sizeof(run->mmio.data))
+		len = sizeof(run->mmio.data);
+	if (!bus_dispatch(&v->vm->mmio, run->mmio.phys_addr, run->mmio.data,
+			  len, run->mmio.is_write) &&
+	    !run->mmio.is_write)
+		memset(run->mmio.data, 0xff, len);
+	return 0;
+}
+
+static int fatal_exit(struct vcpu *v, const char *what)
+{
+	log_error("vCPU %u: %s", v->id, what);
+	arch_vcpu_dump(v);
+	vm_request_exit(v->vm, VM_EXIT_ERROR, 1);
+	return 1;
+}
+
+static int handle_shutdown(struct vcpu *v)
+{
+	/* KVM reports a triple fault as SHUTDOWN: the guest cannot go on. */
+	return fatal_exit(v, "triple fault (KVM_EXIT_SHUTDOWN)");
+}
+
+static int handle_internal_error(struct vcpu *v)
+{
+	char what[128];
+	snprintf(what, sizeof(what), "KVM internal error, suberror %u",
+		 v->run->internal.suberror);
+	return fatal_exit(v, what);
+}
+
+static int handle_fail_entry(struct vcpu *v)
+{
+	char what[128];
+	snprintf(what, sizeof(what),
+		 "VM entry failed, hardware reason 0x%llx",
+		 (unsigned long long)v->run->fail_entry.hardware_entry_failure_reason);
+	return fatal_exit(v, what);
+}
+
+static int handle_system_event(struct vcpu *v)
+{
+	switch (v->run->system_event.type) {
+	case KVM_SYSTEM_EVENT_RESET:
+		vm_request_exit(v->vm, VM_EXIT_GUEST_RESET, 0);
+		return 1;
+	case KVM_SYSTEM_EVENT_SHUTDOWN:
+		vm_request_exit(v->vm, VM_EXIT_GUEST_POWEROFF, 0);
+		return 1;
+	default:
+		return fatal_exit(v, "unexpected system event");
+	}
+}
+
+static int handle_hlt(struct vcpu *v)
+{
+	/* With the in-kernel LAPIC, HLT never reaches us; if it does, the
+	 * guest has stopped for good (no interrupt can wake it). */
+	return fatal_exit(v, "guest halted with no way to wake up");
+}
+
+static const exit_handler_fn exit_handlers[] = {
+	[KVM_EXIT_IO] = handle_io,
+	[KVM_EXIT_MMIO] = handle_mmio,
+	[KVM_EXIT_HLT] = handle_hlt,
+	[KVM_EXIT_SHUTDOWN] = handle_shutdown,
+	[KVM_EXIT_FAIL_ENTRY] = handle_fail_entry,
+	[KVM_EXIT_INTERNAL_ERROR] = handle_internal_error,
+	[KVM_EXIT_SYSTEM_EVENT] = handle_system_event,
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static void *vcpu_thread(void *arg)
+{
+	struct vcpu *v = arg;
+	char name[16];
+	snprintf(name, sizeof(name), "kiln-vcpu%u", v->id);
+	pthread_setname_np(pthread_self(), name);
+
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, VCPU_KICK_SIGNAL);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+
+	v->first_run_ns = now_ns();
+	if (v->id == 0)
+		log_info("first KVM_RUN");
+	while (!atomic_load(&v->vm->stopping)) {
+		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
+			if (errno == EINTR || errno == EAGAIN) {
+				v->run->immediate_exit = 0;
+				continue;
+			}
+			log_error("vCPU %u: KVM_RUN: %s", v->id, strerror(errno));
+			vm_request_exit(v->vm, VM_EXIT_ERROR, 1);
+			break;
+		}
+		uint32_t reason = v->run->exit_reason;
+		if (reason < VCPU_EXIT_REASONS)
+			v->exits[reason]++;
+		exit_handler_fn fn = reason < sizeof(exit_handlers) /
+						      sizeof(exit_handlers[0])
+					     ? exit_handlers[reason]
+					     : NULL;
+		if (!fn) {
+			char what[64];
+			snprintf(what, sizeof(what), "unhandled exit reason %u",
+				 reason);
+			fatal_exit(v, what);
+			break;
+		}
+		if (fn(v))
+			break;
+	}
+	return NULL;
+}
+
+int vcpu_start(struct vcpu *vcpu, struct err *e)
+{
+	int rc = pthread_create(&vcpu->thread, NULL, vcpu_thread, vcpu);
+	if (rc)
+		return err_set(e, -rc, "cannot start vCPU %u thread: %s", vcpu->id,
+			       strerror(rc));
+	vcpu->thread_started = true;
+	return 0;
+}
+
+void vcpu_kick(struct vcpu *vcpu)
+{
+	if (!vcpu->thread_started)
+		return;
+	/* immediate_exit covers a kick that lands just before KVM_RUN. */
+	__atomic_store_n(&vcpu->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	pthread_kill(vcpu->thread, VCPU_KICK_SIGNAL);
+}
+
+void vcpu_join(struct vcpu *vcpu)
+{
+	if (!vcpu->thread_started)
+		return;
+	pthread_join(vcpu->thread, NULL);
+	vcpu->thread_started = false;
+}
+
+void vcpu_destroy(struct vcpu *vcpu)
+{
+	if (!vcpu)
+		return;
+	if (vcpu->run)
+		munmap(vcpu->run, (size_t)vcpu->vm->vcpu_mmap_size);
+	if (vcpu->fd >= 0)
+		close(vcpu->fd);
+	free(vcpu);
+}

@@ -1,0 +1,230 @@
+/* SPDX-License-Identifier: MIT */
+#include "vm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "arch/arch.h"
+#include "log.h"
+#include "vcpu.h"
+
+/* Capabilities kiln cannot work without. */
+static const struct {
+	int cap;
+	const char *name;
+} required_caps[] = {
+	{ KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP" },
+	{ KVM_CAP_IRQFD, "KVM_CAP_IRQFD" },
+	{ KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY" },
+	{ KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT" },
+	{ KVM_CAP_PIT2, "KVM_CAP_PIT2" },
+};
+
+static int open_kvm(struct vm *vm, struct err *e)
+{
+	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (vm->kvm_fd < 0)
+		return err_set(e, -errno,
+			       "cannot open /dev/kvm: %s (is the kvm module loaded and do you have access?)",
+			       strerror(errno));
+	int version = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
+	if (version != KVM_API_VERSION)
+		return err_set(e, -ENOTSUP, "KVM API version %d, expected %d",
+			       version, KVM_API_VERSION);
+	for (size_t i = 0; i < sizeof(required_caps) / sizeof(*required_caps); i++)
+		if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, required_caps[i].cap) <= 0)
+			return err_set(e, -ENOTSUP, "KVM lacks %s",
+				       required_caps[i].name);
+	int max_vcpus = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
+	if (max_vcpus <= 0)
+		max_vcpus = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_VCPUS);
+	if (max_vcpus > 0 && vm->cfg->vcpus > (unsigned)max_vcpus)
+		return err_set(e, -EINVAL,
+			       "--cpus: %u vCPUs requested, this host's KVM allows %d",
+			       vm->cfg->vcpus, max_vcpus);
+	vm->vcpu_mmap_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (vm->vcpu_mmap_size <= 0)
+		return err_set(e, -ENOTSUP, "KVM_GET_VCPU_MMAP_SIZE failed");
+	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	if (vm->vm_fd < 0)
+		return err_set(e, -errno, "KVM_CREATE_VM: %s", strerror(errno));
+	return 0;
+}
+
+static int setup_memory(struct vm *vm, struct err *e)
+{
+	struct gm_range layout[GM_MAX_REGIONS];
+	unsigned nr = 0;
+	uint64_t bytes = vm->cfg->memory_mib << 20;
+	int rc = arch_memory_layout(bytes, layout, &nr, e);
+	if (rc)
+		return rc;
+	rc = gm_alloc(&vm->mem, layout, nr, e);
+	if (rc)
+		return rc;
+	for (unsigned i = 0; i < vm->mem.nr_regions; i++) {
+		const struct gm_region *r = &vm->mem.regions[i];
+		struct kvm_userspace_memory_region slot = {
+			.slot = i,
+			.guest_phys_addr = r->gpa,
+			.memory_size = r->size,
+			.userspace_addr = (uintptr_t)r->hva,
+		};
+		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0)
+			return err_set(e, -errno,
+				       "KVM_SET_USER_MEMORY_REGION slot %u (0x%llx+0x%llx): %s",
+				       i, (unsigned long long)r->gpa,
+				       (unsigned long long)r->size, strerror(errno));
+	}
+	return 0;
+}
+
+int vm_create(const struct kiln_config *cfg, struct vm **out, struct err *e)
+{
+	struct vm *vm = calloc(1, sizeof(*vm));
+	if (!vm)
+		return err_set(e, -ENOMEM, "out of memory");
+	vm->cfg = cfg;
+	vm->kvm_fd = vm->vm_fd = -1;
+	int rc = evl_create(&vm->loop, e);
+	if (!rc)
+		rc = open_kvm(vm, e);
+	if (!rc)
+		rc = setup_memory(vm, e);
+	if (!rc)
+		rc = arch_vm_init(vm, e);
+	if (!rc)
+		rc = arch_load_guest(vm, e);
+	if (!rc)
+		rc = arch_devices_init(vm, e);
+	if (!rc)
+		rc = vcpu_signals_init(e);
+	for (unsigned i = 0; !rc && i < cfg->vcpus; i++) {
+		rc = vcpu_create(vm, i, &vm->vcpus[i], e);
+		if (!rc) {
+			vm->nr_vcpus = i + 1;
+			rc = arch_vcpu_init(vm, vm->vcpus[i], e);
+		}
+	}
+	if (rc) {
+		vm_destroy(vm);
+		return rc;
+	}
+	*out = vm;
+	return 0;
+}
+
+void vm_request_exit(struct vm *vm, enum vm_exit_reason reason, int status)
+{
+	int none = VM_EXIT_NONE;
+	if (atomic_compare_exchange_strong(&vm->exit_reason, &none, (int)reason)) {
+		atomic_store(&vm->exit_status, status);
+		evl_stop(vm->loop);
+	}
+}
+
+static void on_signal(void *opaque, uint32_t events)
+{
+	struct vm *vm = opaque;
+	struct signalfd_siginfo si;
+	if (read(vm->signal_fd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+		return;
+	log_info("signal %u received, stopping the VM", si.ssi_signo);
+	vm_request_exit(vm, VM_EXIT_SIGNAL, 128 + (int)si.ssi_signo);
+}
+
+/*
+ * SIGINT, SIGTERM and SIGHUP are blocked in every thread (the vCPU threads
+ * inherit the mask) and read from a signalfd on the loop, so a signal is an
+ * orderly stop, never an asynchronous exit with the terminal left raw.
+ */
+static int setup_signals(struct vm *vm, struct err *e)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	/* The vCPU kick signal stays blocked except inside vCPU threads. */
+	sigaddset(&set, SIGUSR1);
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL))
+		return err_set(e, -EINVAL, "pthread_sigmask failed");
+	sigdelset(&set, SIGUSR1);
+	vm->signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (vm->signal_fd < 0)
+		return err_set(e, -errno, "signalfd: %s", strerror(errno));
+	int rc = evl_add(vm->loop, vm->signal_fd, EPOLLIN, on_signal, vm);
+	if (rc)
+		return err_set(e, rc, "cannot watch signals: %s", strerror(-rc));
+	return 0;
+}
+
+static void stop_vcpus(struct vm *vm)
+{
+	atomic_store(&vm->stopping, true);
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		vcpu_kick(vm->vcpus[i]);
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		vcpu_join(vm->vcpus[i]);
+}
+
+int vm_run(struct vm *vm)
+{
+	struct err e = { 0 };
+	if (setup_signals(vm, &e)) {
+		log_error("%s", e.msg);
+		return 1;
+	}
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		if (vcpu_start(vm->vcpus[i], &e)) {
+			log_error("%s", e.msg);
+			vm_request_exit(vm, VM_EXIT_ERROR, 1);
+			break;
+		}
+	}
+	if (atomic_load(&vm->exit_reason) == VM_EXIT_NONE) {
+		int rc = evl_run(vm->loop);
+		if (rc) {
+			log_error("event loop failed: %s", strerror(-rc));
+			vm_request_exit(vm, VM_EXIT_ERROR, 1);
+		}
+	}
+	stop_vcpus(vm);
+	uint64_t exits = 0;
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		for (unsigned r = 0; r < VCPU_EXIT_REASONS; r++)
+			exits += vm->vcpus[i]->exits[r];
+	log_info("VM stopped (reason %d), %llu exits to userspace",
+		 atomic_load(&vm->exit_reason), (unsigned long long)exits);
+	return atomic_load(&vm->exit_status);
+}
+
+void vm_destroy(struct vm *vm)
+{
+	if (!vm)
+		return;
+	stop_vcpus(vm);
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		vcpu_destroy(vm->vcpus[i]);
+	arch_devices_destroy(vm);
+	if (vm->signal_fd > 0)
+		close(vm->signal_fd);
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	if (vm->kvm_fd >= 0)
+		close(vm->kvm_fd);
+	gm_free(&vm->mem);
+	bus_fini(&vm->pio);
+	bus_fini(&vm->mmio);
+	evl_destroy(vm->loop);
+	free(vm);
+}

@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * struct vm: one KVM virtual machine and everything it owns (fds, guest
+ * memory, buses, devices, vCPUs, the event loop). The main thread creates,
+ * runs and destroys it; vCPU threads only read it, apart from the atomic
+ * exit request.
+ */
+#ifndef KILN_VM_H
+#define KILN_VM_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../api/config.h"
+#include "bus.h"
+#include "err.h"
+#include "evloop.h"
+#include "memory.h"
+
+struct vcpu;
+struct serial;
+struct i8042;
+
+/* Why the VM stopped. */
+enum vm_exit_reason {
+	VM_EXIT_NONE = 0,
+	VM_EXIT_GUEST_RESET,    /* guest rebooted: kiln exits 0 */
+	VM_EXIT_GUEST_POWEROFF, /* guest powered off: kiln exits 0 */
+	VM_EXIT_SIGNAL,         /* SIGINT/SIGTERM/SIGHUP: 128 + signo */
+	VM_EXIT_USER_QUIT,      /* console escape Ctrl-A x: 0 */
+	VM_EXIT_ERROR,          /* VMM or guest error (triple fault...): 1 */
+};
+
+/* Where the boot vCPU starts; filled by arch_load_guest. */
+struct arch_boot {
+	bool pvh;             /* 32-bit PVH entry instead of the 64-bit one */
+	uint64_t entry;       /* guest-physical entry point */
+	uint64_t boot_info;   /* zero page (rsi) or hvm_start_info (rbx) */
+};
+
+struct vm {
+	const struct kiln_config *cfg; /* borrowed; outlives the vm */
+	int kvm_fd;
+	int vm_fd;
+	int vcpu_mmap_size;
+	struct guest_mem mem;
+	struct bus pio;
+	struct bus mmio;
+	struct evloop *loop;
+	int signal_fd;
+	struct arch_boot boot;
+
+	unsigned nr_vcpus;
+	struct vcpu *vcpus[64];
+
+	/* platform devices; vm->arch is the arch's private state */
+	struct serial *serial;
+	struct i8042 *i8042;
+	void *arch;
+
+	/* exit request: the first reason wins */
+	atomic_int exit_reason;
+	atomic_int exit_status;
+	atomic_bool stopping; /* vCPUs must leave KVM_RUN and return */
+};
+
+/*
+ * vm_create - open /dev/kvm, create the VM, its memory, devices and vCPUs
+ * (not yet running), and load the guest. 0 or -errno with e filled.
+ * Main thread.
+ */
+int vm_create(const struct kiln_config *cfg, struct vm **out, struct err *e);
+
+/*
+ * vm_run - start the vCPU threads and run the event loop until the VM
+ * stops; then stop and join the vCPUs. Returns the process exit status
+ * (see enum vm_exit_reason). Main thread.
+ */
+int vm_run(struct vm *vm);
+
+/* vm_destroy - free everything; copes with a half-built vm. Main thread. */
+void vm_destroy(struct vm *vm);
+
+/*
+ * vm_request_exit - ask the VM to stop for (reason) with process exit
+ * status (status). The first request wins; later ones are ignored.
+ * Any thread (vCPU threads call it on reset or fatal exits).
+ */
+void vm_request_exit(struct vm *vm, enum vm_exit_reason reason, int status);
+
+#endif
