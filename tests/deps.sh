@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Install what kiln needs to build and test, on Debian 12, as root.
+# Idempotent: installs only packages that are missing.
+set -euo pipefail
+
+packages=(
+	build-essential meson ninja-build pkg-config   # build
+	libfdt-dev libaio-dev libjson-c-dev            # runtime libraries
+	libcriterion-dev                               # unit tests
+	qemu-system-x86 busybox-static cpio xz-utils   # nested-KVM harness, guests
+	kmod python3
+)
+
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then
+	exit 0
+fi
+if [[ $(id -u) -ne 0 ]]; then
+	echo "deps: missing packages: ${missing[*]} (run as root or install them)" >&2
+	exit 1
+fi
+echo "deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
