@@ -16,6 +16,39 @@
 #define E820_TYPE_RESERVED 2
 #define E820_TYPE_ACPI 3
 
+/*
+ * PVH boot information (Xen public header arch-x86/hvm/start_info.h,
+ * version 1 layout). All addresses are guest-physical; little-endian.
+ */
+#define HVM_START_MAGIC 0x336ec578u
+
+struct hvm_start_info {
+	uint32_t magic;          /* HVM_START_MAGIC */
+	uint32_t version;        /* 1: memmap_* fields are valid */
+	uint32_t flags;
+	uint32_t nr_modules;
+	uint64_t modlist_paddr;  /* array of struct hvm_modlist_entry */
+	uint64_t cmdline_paddr;  /* NUL-terminated, 0 if none */
+	uint64_t rsdp_paddr;     /* ACPI RSDP, 0 if none */
+	uint64_t memmap_paddr;   /* array of struct hvm_memmap_table_entry */
+	uint32_t memmap_entries;
+	uint32_t reserved;
+};
+
+struct hvm_modlist_entry {
+	uint64_t paddr;
+	uint64_t size;
+	uint64_t cmdline_paddr;
+	uint64_t reserved;
+};
+
+struct hvm_memmap_table_entry {
+	uint64_t addr;
+	uint64_t size;
+	uint32_t type;           /* E820 type */
+	uint32_t reserved;
+};
+
 struct boot_setup {
 	uint64_t cmdline_gpa;   /* NUL-terminated command line already in RAM */
 	uint32_t cmdline_len;   /* strlen, without the NUL */
@@ -50,7 +83,8 @@ int zero_page_write(const struct guest_mem *gm, uint64_t gpa,
  * pvh_start_info_write - build hvm_start_info (magic 0x336ec578, version 1)
  * at (gpa) followed by its memory map (struct hvm_memmap_table_entry, e820
  * types) and, when there is an initrd, one hvm_modlist_entry; all inside one
- * 4 KiB page. cmdline_paddr and rsdp_paddr from s.
+ * 4 KiB page. cmdline_paddr and rsdp_paddr from s. Returns 0, -E2BIG when
+ * the table does not fit in the page, or -EFAULT when the page is not RAM.
  */
 int pvh_start_info_write(const struct guest_mem *gm, uint64_t gpa,
 			 const struct boot_setup *s, struct err *e);

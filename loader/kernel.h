@@ -39,14 +39,26 @@ struct kernel_info {
  * kernel_load - detect the format of (img, len) (bzImage by the "HdrS"
  * signature, else ELF64) and copy the kernel into guest memory.
  * bzImage: protocol >= 2.06 and XLF_KERNEL_64 required; the protected-mode
- * part is copied to X86_KERNEL_LOAD_ADDR (1 MiB); [load_start, load_start +
- * init_size) must be RAM; entry = load address + 0x200.
+ * part is copied to X86_KERNEL_LOAD_ADDR (1 MiB); RAM must reach from there
+ * to the kernel's runtime start (pref_address for relocatable kernels) plus
+ * init_size, which is load_end; entry = load address + 0x200.
  * ELF: EM_X86_64 ET_EXEC; PT_LOAD segments copied to p_paddr (filesz bytes,
  * memsz - filesz zeroed), each checked against RAM; entry from the PVH note.
  * Returns 0 and fills *out, or -errno with e filled.
  */
 int kernel_load(const struct guest_mem *gm, const uint8_t *img, size_t len,
 		struct kernel_info *out, struct err *e);
+
+/*
+ * bzimage_load / elf_load - the two halves of kernel_load, for an image
+ * whose format kernel_load has already recognised (bzImage: "HdrS" at
+ * 0x202; ELF: "\177ELF" at 0). Same arguments, returns and errors as
+ * kernel_load; callers other than kernel_load and tests should not need them.
+ */
+int bzimage_load(const struct guest_mem *gm, const uint8_t *img, size_t len,
+		 struct kernel_info *out, struct err *e);
+int elf_load(const struct guest_mem *gm, const uint8_t *img, size_t len,
+	     struct kernel_info *out, struct err *e);
 
 /*
  * initrd_load - copy (data, len) into guest RAM at the highest 4 KiB-aligned

@@ -1,0 +1,266 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ELF64 vmlinux loader for PVH boot.
+ *
+ * A kernel built with CONFIG_PVH carries an ELF note, owner "Xen", type
+ * XEN_ELFNOTE_PHYS32_ENTRY (18), whose descriptor is the physical address
+ * of a 32-bit protected-mode entry point (Xen public header elfnote.h;
+ * x86 PVH boot ABI in Xen's docs/misc/pvh.pandoc). We copy each PT_LOAD to
+ * its p_paddr and start there; the kernel finds hvm_start_info in %ebx.
+ *
+ * The file is untrusted: the ELF header, every program header and every
+ * note are bounds-checked against the file before use, with 64-bit
+ * arithmetic that cannot wrap, and nothing is written to guest memory
+ * until the whole image has been validated.
+ */
+#include "kernel.h"
+
+#include <elf.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <string.h>
+
+#define XEN_ELFNOTE_PHYS32_ENTRY 18
+/* below 4 GiB; the caller caps it at ram_top */
+#define PVH_INITRD_ADDR_MAX 0xffffffffull
+
+/* [off, off + n) lies inside a file of len bytes, without wrapping. */
+static bool in_file(uint64_t off, uint64_t n, size_t len)
+{
+	return off <= len && n <= len - off;
+}
+
+static uint32_t le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+static uint64_t le64(const uint8_t *p)
+{
+	return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
+}
+
+/* ELF header: class, byte order, machine, type and program header table. */
+static int ehdr_check(const uint8_t *img, size_t len, Elf64_Ehdr *eh,
+		      struct err *e)
+{
+	if (len < sizeof(*eh))
+		return err_set(
+		    e, -EINVAL,
+		    "ELF file of %zu bytes is shorter than its %zu-byte header",
+		    len, sizeof(*eh));
+	memcpy(eh, img, sizeof(*eh));
+	if (memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0)
+		return err_set(e, -ENOEXEC, "not an ELF file (bad magic)");
+	if (eh->e_ident[EI_CLASS] != ELFCLASS64)
+		return err_set(
+		    e, -ENOEXEC,
+		    "ELF class %u is not ELFCLASS64; kiln loads 64-bit kernels",
+		    eh->e_ident[EI_CLASS]);
+	if (eh->e_ident[EI_DATA] != ELFDATA2LSB)
+		return err_set(
+		    e, -ENOEXEC,
+		    "ELF data encoding %u is not little-endian (ELFDATA2LSB)",
+		    eh->e_ident[EI_DATA]);
+	if (eh->e_machine != EM_X86_64)
+		return err_set(e, -ENOEXEC,
+			       "ELF machine %u is not EM_X86_64 (%u)",
+			       eh->e_machine, EM_X86_64);
+	if (eh->e_type != ET_EXEC)
+		return err_set(e, -ENOEXEC, "ELF type %u is not ET_EXEC (%u)",
+			       eh->e_type, ET_EXEC);
+	if (eh->e_phentsize != sizeof(Elf64_Phdr))
+		return err_set(e, -EINVAL,
+			       "ELF program header size %u is not %zu",
+			       eh->e_phentsize, sizeof(Elf64_Phdr));
+	if (eh->e_phnum == 0 || eh->e_phnum == PN_XNUM)
+		return err_set(e, -ENOEXEC,
+			       "ELF program header count %u is not supported",
+			       eh->e_phnum);
+	/* e_phnum < 0xffff and e_phentsize == 56: the product cannot wrap. */
+	if (!in_file(eh->e_phoff, (uint64_t)eh->e_phnum * sizeof(Elf64_Phdr),
+		     len))
+		return err_set(e, -EINVAL,
+			       "ELF program headers at 0x%llx (%u x %zu bytes) "
+			       "end past the file end (%zu bytes)",
+			       (unsigned long long)eh->e_phoff, eh->e_phnum,
+			       sizeof(Elf64_Phdr), len);
+	return 0;
+}
+
+static void phdr_get(const uint8_t *img, const Elf64_Ehdr *eh, unsigned i,
+		     Elf64_Phdr *ph)
+{
+	memcpy(ph, img + eh->e_phoff + (uint64_t)i * sizeof(*ph), sizeof(*ph));
+}
+
+/*
+ * Walk the notes of one PT_NOTE segment (ELF gABI "Note Section": namesz,
+ * descsz, type, then name and desc each padded to 4 bytes). Sets *entry
+ * and *found when the PVH entry note is present.
+ */
+static int notes_scan(const uint8_t *img, size_t len, const Elf64_Phdr *ph,
+		      unsigned idx, uint64_t *entry, bool *found, struct err *e)
+{
+	if (!in_file(ph->p_offset, ph->p_filesz, len))
+		return err_set(
+		    e, -EINVAL,
+		    "ELF note segment %u at 0x%llx+0x%llx ends past the "
+		    "file end (%zu bytes)",
+		    idx, (unsigned long long)ph->p_offset,
+		    (unsigned long long)ph->p_filesz, len);
+	const uint8_t *p = img + ph->p_offset;
+	uint64_t left = ph->p_filesz;
+	while (left >= 12) {
+		uint64_t namesz = le32(p), descsz = le32(p + 4);
+		uint32_t type = le32(p + 8);
+		uint64_t name_pad = (namesz + 3) & ~3ull;
+		uint64_t desc_pad = (descsz + 3) & ~3ull;
+		if (name_pad > left - 12 || desc_pad > left - 12 - name_pad)
+			return err_set(
+			    e, -EINVAL,
+			    "ELF note in segment %u (name %llu bytes, "
+			    "desc %llu bytes) overruns the segment",
+			    idx, (unsigned long long)namesz,
+			    (unsigned long long)descsz);
+		const uint8_t *name = p + 12, *desc = name + name_pad;
+		if (namesz == 4 && memcmp(name, "Xen", 4) == 0 &&
+		    type == XEN_ELFNOTE_PHYS32_ENTRY) {
+			if (descsz == 4)
+				*entry = le32(desc);
+			else if (descsz == 8)
+				*entry = le64(desc);
+			else
+				return err_set(e, -EINVAL,
+					       "PVH entry note has a %llu-byte "
+					       "descriptor (need 4 or 8)",
+					       (unsigned long long)descsz);
+			*found = true;
+		}
+		p += 12 + name_pad + desc_pad;
+		left -= 12 + name_pad + desc_pad;
+	}
+	return 0;
+}
+
+/* One PT_LOAD: inside the file, filesz <= memsz, destination is RAM. */
+static int load_check(const struct guest_mem *gm, const Elf64_Phdr *ph,
+		      unsigned idx, size_t len, struct err *e)
+{
+	if (!in_file(ph->p_offset, ph->p_filesz, len))
+		return err_set(
+		    e, -EINVAL,
+		    "ELF segment %u at file offset 0x%llx+0x%llx ends "
+		    "past the file end (%zu bytes)",
+		    idx, (unsigned long long)ph->p_offset,
+		    (unsigned long long)ph->p_filesz, len);
+	if (ph->p_filesz > ph->p_memsz)
+		return err_set(
+		    e, -EINVAL,
+		    "ELF segment %u has filesz 0x%llx > memsz 0x%llx", idx,
+		    (unsigned long long)ph->p_filesz,
+		    (unsigned long long)ph->p_memsz);
+	if (!gm_is_ram(gm, ph->p_paddr, ph->p_memsz))
+		return err_set(
+		    e, -E2BIG,
+		    "ELF segment %u at 0x%llx+0x%llx is outside guest "
+		    "RAM (%llu MiB)",
+		    idx, (unsigned long long)ph->p_paddr,
+		    (unsigned long long)ph->p_memsz,
+		    (unsigned long long)(gm->ram_bytes >> 20));
+	return 0;
+}
+
+/* First pass: validate every segment, find the entry and the load span. */
+static int elf_scan(const struct guest_mem *gm, const uint8_t *img, size_t len,
+		    const Elf64_Ehdr *eh, struct kernel_info *out,
+		    struct err *e)
+{
+	uint64_t lo = UINT64_MAX, hi = 0, entry = 0;
+	bool found = false;
+
+	for (unsigned i = 0; i < eh->e_phnum; i++) {
+		Elf64_Phdr ph;
+		phdr_get(img, eh, i, &ph);
+		int rc = 0;
+		if (ph.p_type == PT_NOTE)
+			rc = notes_scan(img, len, &ph, i, &entry, &found, e);
+		else if (ph.p_type == PT_LOAD && ph.p_memsz > 0)
+			rc = load_check(gm, &ph, i, len, e);
+		if (rc)
+			return rc;
+		if (ph.p_type == PT_LOAD && ph.p_memsz > 0) {
+			/* load_check proved p_paddr + p_memsz does not wrap. */
+			if (ph.p_paddr < lo)
+				lo = ph.p_paddr;
+			if (ph.p_paddr + ph.p_memsz > hi)
+				hi = ph.p_paddr + ph.p_memsz;
+		}
+	}
+	if (hi == 0)
+		return err_set(e, -ENOEXEC,
+			       "ELF kernel has no PT_LOAD segment");
+	if (!found)
+		return err_set(
+		    e, -ENOEXEC,
+		    "ELF kernel has no PVH entry note "
+		    "(XEN_ELFNOTE_PHYS32_ENTRY); kiln boots ELF kernels "
+		    "only through PVH");
+	if (entry > UINT32_MAX)
+		return err_set(
+		    e, -EINVAL,
+		    "PVH entry 0x%llx is above 4 GiB; the PVH entry is "
+		    "entered in 32-bit mode",
+		    (unsigned long long)entry);
+	if (entry < lo || entry >= hi)
+		return err_set(e, -EINVAL,
+			       "PVH entry 0x%llx is outside the loaded kernel "
+			       "0x%llx-0x%llx",
+			       (unsigned long long)entry,
+			       (unsigned long long)lo, (unsigned long long)hi);
+	out->entry = entry;
+	out->load_start = lo;
+	out->load_end = hi;
+	return 0;
+}
+
+/* Second pass: copy p_filesz bytes and zero the rest up to p_memsz. */
+static int elf_copy(const struct guest_mem *gm, const uint8_t *img,
+		    const Elf64_Ehdr *eh, struct err *e)
+{
+	for (unsigned i = 0; i < eh->e_phnum; i++) {
+		Elf64_Phdr ph;
+		phdr_get(img, eh, i, &ph);
+		if (ph.p_type != PT_LOAD || ph.p_memsz == 0)
+			continue;
+		uint8_t *dst = gm_ptr(gm, ph.p_paddr, ph.p_memsz);
+		if (!dst)
+			return err_set(e, -EFAULT,
+				       "ELF segment %u at 0x%llx is not RAM", i,
+				       (unsigned long long)ph.p_paddr);
+		memcpy(dst, img + ph.p_offset, ph.p_filesz);
+		memset(dst + ph.p_filesz, 0, ph.p_memsz - ph.p_filesz);
+	}
+	return 0;
+}
+
+int elf_load(const struct guest_mem *gm, const uint8_t *img, size_t len,
+	     struct kernel_info *out, struct err *e)
+{
+	Elf64_Ehdr eh;
+
+	memset(out, 0, sizeof(*out));
+	int rc = ehdr_check(img, len, &eh, e);
+	if (!rc)
+		rc = elf_scan(gm, img, len, &eh, out, e);
+	if (!rc)
+		rc = elf_copy(gm, img, &eh, e);
+	if (rc) {
+		memset(out, 0, sizeof(*out));
+		return rc;
+	}
+	out->format = KERNEL_PVH;
+	out->initrd_addr_max = PVH_INITRD_ADDR_MAX;
+	return 0;
+}
