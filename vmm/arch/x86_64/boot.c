@@ -101,7 +101,8 @@ int arch_load_guest(struct vm *vm, struct err *e)
 	}
 	bs.cmdline_len = (uint32_t)strlen(cmdline);
 
-	rc = mptable_write(&vm->mem, X86_MPTABLE_ADDR, vm->cfg->vcpus, e);
+	rc = mptable_write(&vm->mem, X86_MPTABLE_ADDR, X86_MPTABLE_LIMIT,
+			  vm->cfg->vcpus, e);
 	if (rc)
 		return rc;
 
