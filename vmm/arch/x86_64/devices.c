@@ -57,7 +57,7 @@ static void i8042_set_irq(void *opaque, unsigned irq, bool level)
 	irq_line_set(irq == I8042_AUX_IRQ ? &p->aux_irq : &p->kbd_irq, level);
 }
 
-static void i8042_reset(void *opaque)
+static void platform_reset(void *opaque)
 {
 	struct x86_platform *p = opaque;
 	log_info("guest pulsed the i8042 reset line");
@@ -91,7 +91,7 @@ static int setup_i8042(struct vm *vm, struct x86_platform *p, struct err *e)
 	if (rc)
 		return rc;
 	const struct i8042_callbacks cb = {
-		.opaque = p, .irq = i8042_set_irq, .reset = i8042_reset,
+		.opaque = p, .irq = i8042_set_irq, .reset = platform_reset,
 	};
 	rc = i8042_create(&cb, &vm->i8042, e);
 	if (!rc)
