@@ -103,7 +103,9 @@ static int fatal_exit(struct vcpu *v, const char *what)
 
 static int handle_shutdown(struct vcpu *v)
 {
-	/* KVM reports a triple fault as SHUTDOWN: the guest cannot go on. */
+	/* KVM reports a triple fault as SHUTDOWN: the guest cannot go on.
+	 * On AMD, KVM has already reset the vCPU by now, so the register
+	 * dump shows the reset state rather than the faulting one. */
 	return fatal_exit(v, "triple fault (KVM_EXIT_SHUTDOWN)");
 }
 
@@ -201,7 +203,8 @@ static void *vcpu_thread(void *arg)
 			fatal_exit(v, what);
 			break;
 		}
-		if (fn(v))
+		/* A device handler may have ended the VM (a reset line). */
+		if (fn(v) || vm_exiting(v->vm))
 			break;
 	}
 	return NULL;

@@ -123,13 +123,14 @@ int vm_create(const struct kiln_config *cfg, struct vm **out, struct err *e)
 	return 0;
 }
 
-void vm_request_exit(struct vm *vm, enum vm_exit_reason reason, int status)
+bool vm_request_exit(struct vm *vm, enum vm_exit_reason reason, int status)
 {
 	int none = VM_EXIT_NONE;
-	if (atomic_compare_exchange_strong(&vm->exit_reason, &none, (int)reason)) {
-		atomic_store(&vm->exit_status, status);
-		evl_stop(vm->loop);
-	}
+	if (!atomic_compare_exchange_strong(&vm->exit_reason, &none, (int)reason))
+		return false;
+	atomic_store(&vm->exit_status, status);
+	evl_stop(vm->loop);
+	return true;
 }
 
 static void on_signal(void *opaque, uint32_t events)

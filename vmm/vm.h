@@ -86,8 +86,16 @@ void vm_destroy(struct vm *vm);
 /*
  * vm_request_exit - ask the VM to stop for (reason) with process exit
  * status (status). The first request wins; later ones are ignored.
+ * Returns true for the request that won.
  * Any thread (vCPU threads call it on reset or fatal exits).
  */
-void vm_request_exit(struct vm *vm, enum vm_exit_reason reason, int status);
+bool vm_request_exit(struct vm *vm, enum vm_exit_reason reason, int status);
+
+/* vm_exiting - whether an exit was requested. Any thread (cheap). */
+static inline bool vm_exiting(struct vm *vm)
+{
+	return atomic_load_explicit(&vm->exit_reason, memory_order_relaxed) !=
+	       VM_EXIT_NONE;
+}
 
 #endif

@@ -46,9 +46,13 @@ static uint64_t gdt_entry(uint16_t flags, uint32_t base, uint32_t limit)
 
 static struct kvm_segment seg_from_gdt(uint64_t d, uint16_t sel)
 {
+	uint32_t limit = (uint32_t)((d & 0xffff) | ((d >> 32) & 0xf0000));
+	/* KVM takes the limit in bytes: scale 4 KiB-granular limits. */
+	if ((d >> 55) & 1)
+		limit = (limit << 12) | 0xfff;
 	return (struct kvm_segment){
 		.base = (uint32_t)(((d >> 16) & 0xffffff) | ((d >> 32) & 0xff000000)),
-		.limit = (uint32_t)((d & 0xffff) | ((d >> 32) & 0xf0000)),
+		.limit = limit,
 		.selector = sel,
 		.type = (d >> 40) & 0xf,
 		.present = (d >> 47) & 1,

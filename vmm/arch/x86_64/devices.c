@@ -60,8 +60,9 @@ static void i8042_set_irq(void *opaque, unsigned irq, bool level)
 static void platform_reset(void *opaque)
 {
 	struct x86_platform *p = opaque;
-	log_info("guest pulsed the i8042 reset line");
-	vm_request_exit(p->vm, VM_EXIT_GUEST_RESET, 0);
+	/* Linux pulses the line up to ten times; report the first. */
+	if (vm_request_exit(p->vm, VM_EXIT_GUEST_RESET, 0))
+		log_info("guest pulsed the i8042 reset line");
 }
 
 static int setup_serial(struct vm *vm, struct x86_platform *p, struct err *e)
