@@ -1,0 +1,46 @@
+# shellcheck shell=bash
+# Helpers for tests/integration/t_*.sh (sourced by each test; run.sh sets KILN, GUEST,
+# TMPDIR). A test fails by exiting non-zero; use `fail` so the reason is printed.
+
+# How long one guest boot may take (seconds). Nested KVM is slow: be generous.
+: "${KILN_BOOT_TIMEOUT:=90}"
+
+fail() {
+	printf 'FAIL: %s\n' "$*" >&2
+	exit 1
+}
+
+# boot_guest OUT_FILE [kiln run args...]: run `$KILN run ARGS` with no stdin, all output
+# in OUT_FILE, bounded by KILN_BOOT_TIMEOUT. Returns kiln's status (124 on timeout).
+boot_guest() {
+	local out=$1 rc=0
+	shift
+	[[ -x ${KILN:-} ]] || fail "kiln binary not found or not executable: ${KILN:-<KILN unset>}"
+	timeout -k 5 "$KILN_BOOT_TIMEOUT" "$KILN" run "$@" </dev/null >"$out" 2>&1 || rc=$?
+	if ((rc == 124 || rc == 137)); then
+		printf 'boot_guest: kiln did not finish within %ss\n' "$KILN_BOOT_TIMEOUT" >>"$out"
+		rc=124
+	fi
+	return "$rc"
+}
+
+# show_tail FILE: the last 30 lines of FILE, indented, for failure messages.
+show_tail() {
+	printf -- '--- last 30 lines of %s ---\n' "$1" >&2
+	tail -n 30 "$1" | sed 's/^/  /' >&2
+}
+
+# expect_line FILE REGEX: FILE has a line matching the extended REGEX, or the test fails.
+expect_line() {
+	local file=$1 re=$2
+	if ! grep -Eq -- "$re" "$file"; then
+		show_tail "$file"
+		fail "no line matching /$re/ in $file"
+	fi
+}
+
+# marker_value FILE NAME: the value after "NAME " on the last line starting with it
+# (guest markers look like "KILN-CPUS 4"); carriage returns stripped.
+marker_value() {
+	tr -d '\r' <"$1" | sed -n "s/^.*$2 \\([^ ]*\\).*\$/\\1/p" | tail -n 1
+}
