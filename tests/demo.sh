@@ -2,14 +2,26 @@
 # Install, build, prepare the default guest (Debian's kernel + a busybox
 # initramfs) and boot it with kiln, the guest console on this terminal.
 # Returns kiln's exit status. Extra arguments go to `kiln run`.
+#
+# On a terminal with native KVM the guest offers a shell (exit it, or type
+# `reboot -f`, to end the VM; Ctrl-A x quits kiln). Otherwise (no terminal,
+# or no usable /dev/kvm so the VM runs inside a nested-KVM L1) the guest runs
+# the short `demo` scenario and reboots by itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tests/deps.sh
 tests/build.sh build
 tests/guest/prepare.sh
 guest=${KILN_GUEST_DIR:-$HOME/.cache/kiln/guest}
-exec tests/harness/kvm-run --timeout 600 -- build/kiln run \
+cmdline="console=ttyS0 quiet panic=-1"
+harness=(tests/harness/kvm-run --timeout 600)
+if [[ -t 0 ]] && tests/harness/kvm-run --native-check 2>/dev/null; then
+	harness+=(--interactive)
+else
+	cmdline+=" kiln.scenario=demo"
+fi
+exec "${harness[@]}" -- build/kiln run \
 	--kernel "$guest/generic/vmlinuz" \
 	--initrd "$guest/initramfs-generic.cpio.gz" \
-	--cmdline "console=ttyS0 quiet panic=-1" \
+	--cmdline "$cmdline" \
 	--cpus 2 --memory 256M "$@"

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "arch/arch.h"
+#include "file.h"
 #include "log.h"
 #include "vcpu.h"
 
@@ -88,14 +89,41 @@ static int setup_memory(struct vm *vm, struct err *e)
 	return 0;
 }
 
+/* Report unreadable input files before anything else, so the error names
+ * the file even on a host where /dev/kvm is missing. */
+static int check_inputs(const struct kiln_config *cfg, struct err *e)
+{
+	const struct {
+		const char *flag, *path;
+	} files[] = { { "--kernel", cfg->kernel }, { "--initrd", cfg->initrd } };
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		struct mapped_file f;
+		if (!files[i].path)
+			continue;
+		int rc = file_map(files[i].path, files[i].flag, &f, e);
+		if (rc)
+			return rc;
+		bool empty = f.size == 0;
+		file_unmap(&f);
+		if (empty)
+			return err_set(e, -EINVAL, "%s %s: file is empty",
+				       files[i].flag, files[i].path);
+	}
+	return 0;
+}
+
 int vm_create(const struct kiln_config *cfg, struct vm **out, struct err *e)
 {
+	int rc = check_inputs(cfg, e);
+	if (rc)
+		return rc;
+
 	struct vm *vm = calloc(1, sizeof(*vm));
 	if (!vm)
 		return err_set(e, -ENOMEM, "out of memory");
 	vm->cfg = cfg;
 	vm->kvm_fd = vm->vm_fd = -1;
-	int rc = evl_create(&vm->loop, e);
+	rc = evl_create(&vm->loop, e);
 	if (!rc)
 		rc = open_kvm(vm, e);
 	if (!rc)
