@@ -36,6 +36,15 @@ int arch_vcpu_init(struct vm *vm, struct vcpu *vcpu, struct err *e);
 /* arch_vcpu_dump - log the vCPU's registers (fatal exits). vCPU thread. */
 void arch_vcpu_dump(struct vcpu *vcpu);
 
+/*
+ * arch_irqchip_routes - the interrupt controller's fixed GSI routes (on x86:
+ * PIC pins 0-15 and IOAPIC pins 0-23, as KVM's default), written to out[0..max).
+ * Returns the count; *first_free_gsi gets the first GSI free for MSIs.
+ */
+struct kvm_irq_routing_entry;
+unsigned arch_irqchip_routes(struct kvm_irq_routing_entry *out, unsigned max,
+			     unsigned *first_free_gsi);
+
 /* arch_devices_destroy - free what arch_devices_init made. NULL-safe. */
 void arch_devices_destroy(struct vm *vm);
 

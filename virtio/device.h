@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Common virtio device state and the device/transport contract.
+ *
+ * A device (virtio/blk.c, console.c, rng.c, ...) embeds struct virtio_device
+ * and supplies one const ops table that nothing mutates. The transport
+ * (virtio/pci.c) owns the registers and the status machine; devices never
+ * see a register. Devices know nothing of KVM: they raise interrupts through
+ * the transport's callbacks and are told about queue kicks by the transport.
+ *
+ * Threads (see docs/threading.md):
+ *  - register/config accesses: vCPU threads, under vdev->lock, through the
+ *    transport. ops->config_read/config_write run there, lock held.
+ *  - activate, queue_notify, reset, and all queue processing: the event-loop
+ *    thread. The transport posts activation and reset to the loop.
+ *  - After activation the loop owns the virtqueues; the transport refuses
+ *    queue (re)configuration until the next reset (virtio 1.2 §4.1.4.3.2:
+ *    the driver must not change queue state after DRIVER_OK).
+ */
+#ifndef KILN_VIRTIO_DEVICE_H
+#define KILN_VIRTIO_DEVICE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../vmm/err.h"
+#include "../vmm/memory.h"
+#include "queue.h"
+
+#define VIRTIO_MAX_QUEUES 64
+
+struct virtio_device;
+struct evloop;
+
+struct virtio_device_ops {
+	const char *name;   /* "virtio-blk", for logs and metrics */
+	uint16_t device_id; /* virtio device type: 1 net, 2 blk, 3 console, 4 rng */
+	/* Size of the device-specific configuration structure. */
+	uint32_t config_size;
+	/* Read/write the device config at (offset, len); bounds already
+	 * checked by the transport against config_size. vCPU thread, lock held. */
+	void (*config_read)(struct virtio_device *vdev, uint32_t offset,
+			    void *buf, uint32_t len);
+	void (*config_write)(struct virtio_device *vdev, uint32_t offset,
+			     const void *buf, uint32_t len);
+	/* Driver set DRIVER_OK: start serving the queues. Loop thread.
+	 * A nonzero return sets DEVICE_NEEDS_RESET. */
+	int (*activate)(struct virtio_device *vdev);
+	/* The driver kicked queue (q). Loop thread. */
+	void (*queue_notify)(struct virtio_device *vdev, unsigned q);
+	/* Back to the initial state: stop I/O, drop queue state. Loop thread. */
+	void (*reset)(struct virtio_device *vdev);
+	/* Free the device (after the transport is gone). Main thread. */
+	void (*destroy)(struct virtio_device *vdev);
+};
+
+/* What the transport gives the device to reach the guest. */
+struct virtio_transport_ops {
+	/* Raise the used-buffer interrupt of queue (q). Loop thread. */
+	void (*signal_queue)(struct virtio_device *vdev, unsigned q);
+	/* Raise the configuration-change interrupt. Any thread, no lock. */
+	void (*signal_config)(struct virtio_device *vdev);
+};
+
+struct virtio_device {
+	const struct virtio_device_ops *ops;
+	const struct virtio_transport_ops *transport;
+	void *transport_priv;
+	const struct guest_mem *mem;
+	struct evloop *loop;
+
+	pthread_mutex_t lock;   /* guards everything below against vCPU threads */
+	uint64_t host_features; /* offered: device bits + VERSION_1 etc. */
+	uint64_t guest_features;
+	uint8_t status;
+	uint8_t config_generation;
+	bool activated;         /* activate() ran; the loop owns the queues */
+
+	unsigned nr_queues;
+	struct virtqueue queues[VIRTIO_MAX_QUEUES];
+	uint16_t queue_max_size;
+
+	/* counters for metrics (loop thread) */
+	uint64_t notifies;
+	uint64_t interrupts;
+};
+
+/*
+ * virtio_device_init - fill the common state for a device with (nr_queues)
+ * queues of at most (queue_max_size) entries offering (device_features);
+ * VIRTIO_F_VERSION_1, VIRTIO_RING_F_EVENT_IDX and VIRTIO_RING_F_INDIRECT_DESC
+ * are added. Main thread, setup.
+ */
+int virtio_device_init(struct virtio_device *vdev,
+		       const struct virtio_device_ops *ops,
+		       const struct guest_mem *mem, struct evloop *loop,
+		       unsigned nr_queues, uint16_t queue_max_size,
+		       uint64_t device_features, struct err *e);
+
+/* virtio_device_fini - release common state. */
+void virtio_device_fini(struct virtio_device *vdev);
+
+/* virtio_has_feature - negotiated feature (bit). */
+static inline bool virtio_has_feature(const struct virtio_device *vdev,
+				      unsigned bit)
+{
+	return (vdev->guest_features >> bit) & 1;
+}
+
+/*
+ * virtio_queue_signal - tell the guest queue (q) has used buffers, if the
+ * driver wants an interrupt now (event index / NO_INTERRUPT). Loop thread.
+ */
+void virtio_queue_signal(struct virtio_device *vdev, unsigned q);
+
+/*
+ * virtio_device_set_needs_reset - the driver broke the device (an
+ * impossible ring, a queue the device cannot serve): set
+ * DEVICE_NEEDS_RESET and raise a configuration interrupt (virtio 1.2
+ * §2.1.2). The VMM goes on. Any thread.
+ */
+void virtio_device_set_needs_reset(struct virtio_device *vdev,
+				   const char *why);
+
+#endif
