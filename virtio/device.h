@@ -124,4 +124,25 @@ void virtio_queue_signal(struct virtio_device *vdev, unsigned q);
 void virtio_device_set_needs_reset(struct virtio_device *vdev,
 				   const char *why);
 
+/*
+ * virtio_queue_handler - consume one popped chain: complete it now
+ * (vq_push) or keep it in flight and complete it later. Return 0 to go on,
+ * or a negative errno when the driver broke the device (needs reset).
+ * Loop thread. The chain is the handler's: it must vq_chain_fini it (or
+ * move it into its own request) in every case.
+ */
+typedef int (*virtio_queue_handler)(struct virtio_device *vdev,
+				    struct virtqueue *vq,
+				    struct vq_chain *chain);
+
+/*
+ * virtio_queue_drain - the device loop for queue (q): notifications off,
+ * pop and hand every available chain to (handle), notifications on,
+ * re-check (no lost kick), then interrupt the guest if it wants one. A
+ * broken ring or a handler error sets DEVICE_NEEDS_RESET. Returns the
+ * number of chains handled. Loop thread, device activated.
+ */
+unsigned virtio_queue_drain(struct virtio_device *vdev, unsigned q,
+			    virtio_queue_handler handle);
+
 #endif

@@ -170,23 +170,28 @@ int evl_del(struct evloop *loop, int fd)
 	return 0;
 }
 
-int evl_run(struct evloop *loop)
+int evl_run_once(struct evloop *loop, int timeout_ms)
 {
 	struct epoll_event evs[32];
+	int n = epoll_wait(loop->epfd, evs, 32, timeout_ms);
+	if (n < 0)
+		return errno == EINTR ? 0 : -errno;
+	for (int i = 0; i < n; i++) {
+		struct evl_reg *r = evs[i].data.ptr;
+		if (!r->dead)
+			r->cb(r->opaque, evs[i].events);
+	}
+	free_list(loop->graveyard);
+	loop->graveyard = NULL;
+	return n;
+}
+
+int evl_run(struct evloop *loop)
+{
 	while (!atomic_load(&loop->stop)) {
-		int n = epoll_wait(loop->epfd, evs, 32, -1);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		for (int i = 0; i < n; i++) {
-			struct evl_reg *r = evs[i].data.ptr;
-			if (!r->dead)
-				r->cb(r->opaque, evs[i].events);
-		}
-		free_list(loop->graveyard);
-		loop->graveyard = NULL;
+		int n = evl_run_once(loop, -1);
+		if (n < 0)
+			return n;
 	}
 	return 0;
 }

@@ -40,6 +40,10 @@ int evl_del(struct evloop *loop, int fd);
 
 /* evl_run - dispatch events until evl_stop. 0, or -errno on epoll failure. */
 int evl_run(struct evloop *loop);
+/* evl_run_once - wait up to timeout_ms (-1 = forever) for events and
+ * dispatch one batch. Returns the number of events dispatched, or -errno.
+ * For tests and for callers that interleave other work. */
+int evl_run_once(struct evloop *loop, int timeout_ms);
 /* evl_stop - make evl_run return after the current batch. Any thread. */
 void evl_stop(struct evloop *loop);
 /* evl_post - run fn(arg) on the loop thread soon. Any thread. 0 or -ENOMEM. */

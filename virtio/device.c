@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: MIT */
+#include "device.h"
+
+#include <errno.h>
+#include <linux/virtio_config.h>
+#include <string.h>
+
+#include "../vmm/log.h"
+
+int virtio_device_init(struct virtio_device *vdev,
+		       const struct virtio_device_ops *ops,
+		       const struct guest_mem *mem, struct evloop *loop,
+		       unsigned nr_queues, uint16_t queue_max_size,
+		       uint64_t device_features, struct err *e)
+{
+	if (nr_queues == 0 || nr_queues > VIRTIO_MAX_QUEUES)
+		return err_set(e, -EINVAL, "%s: %u queues (1..%d)", ops->name,
+			       nr_queues, VIRTIO_MAX_QUEUES);
+	vdev->ops = ops;
+	vdev->mem = mem;
+	vdev->loop = loop;
+	vdev->nr_queues = nr_queues;
+	vdev->queue_max_size = queue_max_size;
+	/* virtio 1.2 §6: a modern-only device offers VERSION_1; the ring
+	 * features are implemented once, in virtio/queue.c, for everyone. */
+	vdev->host_features = device_features | (1ULL << VIRTIO_F_VERSION_1) |
+			      (1ULL << VIRTIO_RING_F_EVENT_IDX) |
+			      (1ULL << VIRTIO_RING_F_INDIRECT_DESC);
+	pthread_mutex_init(&vdev->lock, NULL);
+	for (unsigned q = 0; q < nr_queues; q++) {
+		int rc = vq_init(&vdev->queues[q], mem, q, queue_max_size);
+		if (rc)
+			return err_set(e, rc, "%s: queue %u: bad maximum size %u",
+				       ops->name, q, queue_max_size);
+	}
+	return 0;
+}
+
+void virtio_device_fini(struct virtio_device *vdev)
+{
+	if (vdev->ops)
+		pthread_mutex_destroy(&vdev->lock);
+}
+
+void virtio_queue_signal(struct virtio_device *vdev, unsigned q)
+{
+	if (!vq_need_interrupt(&vdev->queues[q]))
+		return;
+	vdev->interrupts++;
+	vdev->transport->signal_queue(vdev, q);
+}
+
+void virtio_device_set_needs_reset(struct virtio_device *vdev, const char *why)
+{
+	static struct log_ratelimit rl;
+	pthread_mutex_lock(&vdev->lock);
+	bool already = vdev->status & VIRTIO_CONFIG_S_NEEDS_RESET;
+	/* §2.1.2: only meaningful once the driver has acknowledged us. */
+	if (vdev->status & VIRTIO_CONFIG_S_DRIVER)
+		vdev->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
+	pthread_mutex_unlock(&vdev->lock);
+	if (already)
+		return;
+	if (log_ratelimit_ok(&rl, 5))
+		log_warn("%s: device needs reset: %s", vdev->ops->name, why);
+	vdev->transport->signal_config(vdev);
+}
+
+unsigned virtio_queue_drain(struct virtio_device *vdev, unsigned q,
+			    virtio_queue_handler handle)
+{
+	struct virtqueue *vq = &vdev->queues[q];
+	unsigned handled = 0;
+	if (!vq->ready || vq->broken)
+		return 0;
+	vq_notify_disable(vq);
+	for (;;) {
+		struct vq_chain chain;
+		int rc;
+		while ((rc = vq_pop(vq, &chain)) == 1) {
+			handled++;
+			int hrc = handle(vdev, vq, &chain);
+			if (hrc < 0) {
+				virtio_device_set_needs_reset(vdev, strerror(-hrc));
+				goto out;
+			}
+		}
+		if (rc < 0) {
+			virtio_device_set_needs_reset(vdev, "broken virtqueue");
+			goto out;
+		}
+		if (!vq_notify_enable(vq))
+			break;
+		vq_notify_disable(vq);
+	}
+out:
+	virtio_queue_signal(vdev, q);
+	return handled;
+}
