@@ -19,6 +19,11 @@ static const char usage_text[] =
 	"  --cmdline STR     kernel command line (default: \"" CFG_DEFAULT_CMDLINE "\")\n"
 	"  --cpus N          vCPUs, 1..64 (default 1)\n"
 	"  --memory SIZE     guest RAM, e.g. 512M, 2G (default 256M)\n"
+	"  --disk path=FILE[,readonly=on][,serial=ID][,id=NAME]\n"
+	"                    a virtio-blk disk (repeatable; /dev/vda, vdb... in order)\n"
+	"  --console stdio|pty|file=PATH|socket=PATH|none\n"
+	"                    a virtio-console (hvc0) on that backend\n"
+	"  --rng             a virtio-rng device fed by getrandom(2)\n"
 	"  -v, --verbose     more log output (repeat for debug)\n"
 	"\n"
 	"Exit status: 0 when the guest reboots or powers off, 1 on a VMM or guest\n"
@@ -85,16 +90,40 @@ static int opt_memory(struct kiln_config *c, const char *f, const char *v,
 	return 0;
 }
 
+static int opt_disk(struct kiln_config *c, const char *f, const char *v,
+		    struct err *e)
+{
+	int rc = cfg_add_disk(c, v, e);
+	if (rc)
+		err_prefix(e, "%s %s", f, v);
+	return rc;
+}
+
+static int opt_console(struct kiln_config *c, const char *f, const char *v,
+		       struct err *e)
+{
+	return set_string(&c->console, f, v, e);
+}
+
+static int opt_rng(struct kiln_config *c, const char *f, const char *v,
+		   struct err *e)
+{
+	c->rng = true;
+	return 0;
+}
+
 struct run_option {
 	const char *name;
+	bool takes_value;
 	int (*apply)(struct kiln_config *c, const char *flag, const char *val,
 		     struct err *e);
 };
 
 static const struct run_option run_options[] = {
-	{ "--kernel", opt_kernel },   { "--initrd", opt_initrd },
-	{ "--cmdline", opt_cmdline }, { "--cpus", opt_cpus },
-	{ "--memory", opt_memory },
+	{ "--kernel", true, opt_kernel },   { "--initrd", true, opt_initrd },
+	{ "--cmdline", true, opt_cmdline }, { "--cpus", true, opt_cpus },
+	{ "--memory", true, opt_memory },   { "--disk", true, opt_disk },
+	{ "--console", true, opt_console }, { "--rng", false, opt_rng },
 };
 
 /* Split "--flag=value" or take the value from the next argument. */
@@ -121,7 +150,11 @@ static int parse_run_args(int argc, char **argv, int i,
 		if (!opt)
 			return err_set(e, -EINVAL, "unknown option '%s'", arg);
 		const char *val = eq ? eq + 1 : NULL;
-		if (!val) {
+		if (!opt->takes_value) {
+			if (val)
+				return err_set(e, -EINVAL, "%s takes no value", opt->name);
+			val = "";
+		} else if (!val) {
 			if (i + 1 >= argc)
 				return err_set(e, -EINVAL, "%s: missing value", opt->name);
 			val = argv[++i];

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,12 @@ void cfg_fini(struct kiln_config *cfg)
 	free(cfg->kernel);
 	free(cfg->initrd);
 	free(cfg->cmdline);
+	free(cfg->console);
+	for (unsigned i = 0; i < cfg->nr_disks; i++) {
+		free(cfg->disks[i].id);
+		free(cfg->disks[i].path);
+		free(cfg->disks[i].serial);
+	}
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -40,6 +47,101 @@ int cfg_validate(const struct kiln_config *cfg, struct err *e)
 			       (unsigned long long)cfg->memory_mib);
 	if (!cfg->kernel || !cfg->kernel[0])
 		return err_set(e, -EINVAL, "boot.kernel: a kernel image is required");
+	for (unsigned i = 0; i < cfg->nr_disks; i++) {
+		const struct cfg_disk *d = &cfg->disks[i];
+		if (!d->path || !d->path[0])
+			return err_set(e, -EINVAL, "disks[%u].path: required", i);
+		if (d->serial && strlen(d->serial) > CFG_SERIAL_MAX)
+			return err_set(e, -EINVAL,
+				       "disks[%u].serial: at most %d bytes, got '%s'",
+				       i, CFG_SERIAL_MAX, d->serial);
+		for (unsigned j = 0; j < i; j++)
+			if (!strcmp(cfg->disks[j].id, d->id))
+				return err_set(e, -EINVAL,
+					       "disks[%u].id: '%s' is used twice", i, d->id);
+	}
+	return 0;
+}
+
+int cfg_parse_bool(const char *s, bool *out)
+{
+	static const char *const yes[] = { "on", "true", "yes", "1" };
+	static const char *const no[] = { "off", "false", "no", "0" };
+	for (size_t i = 0; i < 4; i++) {
+		if (!strcmp(s, yes[i])) {
+			*out = true;
+			return 0;
+		}
+		if (!strcmp(s, no[i])) {
+			*out = false;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static int disk_key(struct cfg_disk *d, const char *key, const char *val,
+		    struct err *e)
+{
+	char **str = NULL;
+	if (!strcmp(key, "path"))
+		str = &d->path;
+	else if (!strcmp(key, "serial"))
+		str = &d->serial;
+	else if (!strcmp(key, "id"))
+		str = &d->id;
+	else if (!strcmp(key, "readonly")) {
+		if (cfg_parse_bool(val, &d->readonly))
+			return err_set(e, -EINVAL,
+				       "readonly: expected on or off, got '%s'", val);
+		return 0;
+	} else
+		return err_set(e, -EINVAL,
+			       "unknown key '%s' (expected path, readonly, serial, id)",
+			       key);
+	if (!*val)
+		return err_set(e, -EINVAL, "%s: empty value", key);
+	free(*str);
+	*str = strdup(val);
+	return *str ? 0 : err_set(e, -ENOMEM, "out of memory");
+}
+
+int cfg_add_disk(struct kiln_config *cfg, const char *spec, struct err *e)
+{
+	if (cfg->nr_disks >= CFG_MAX_DISKS)
+		return err_set(e, -ENOSPC, "at most %d disks", CFG_MAX_DISKS);
+	struct cfg_disk d = { 0 };
+	char *copy = strdup(spec), *save = NULL;
+	int rc = copy ? 0 : err_set(e, -ENOMEM, "out of memory");
+	for (char *tok = copy ? strtok_r(copy, ",", &save) : NULL; !rc && tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(tok, '=');
+		if (!eq && tok == copy) /* a bare path */
+			rc = disk_key(&d, "path", tok, e);
+		else if (!eq)
+			rc = err_set(e, -EINVAL, "'%s' is not key=value", tok);
+		else {
+			*eq = '\0';
+			rc = disk_key(&d, tok, eq + 1, e);
+		}
+	}
+	free(copy);
+	if (!rc && !d.path)
+		rc = err_set(e, -EINVAL, "path=FILE is required");
+	if (!rc && d.serial && strlen(d.serial) > CFG_SERIAL_MAX)
+		rc = err_set(e, -EINVAL, "serial: at most %d bytes, got '%s'",
+			     CFG_SERIAL_MAX, d.serial);
+	if (!rc && !d.id && asprintf(&d.id, "disk%u", cfg->nr_disks) < 0) {
+		d.id = NULL;
+		rc = err_set(e, -ENOMEM, "out of memory");
+	}
+	if (rc) {
+		free(d.path);
+		free(d.serial);
+		free(d.id);
+		return rc;
+	}
+	cfg->disks[cfg->nr_disks++] = d;
 	return 0;
 }
 

@@ -21,6 +21,16 @@
 #define CFG_MAX_MEMORY_MIB (1024ULL * 1024) /* 1 TiB */
 #define CFG_DEFAULT_CMDLINE "console=ttyS0 panic=-1"
 
+#define CFG_MAX_DISKS 16
+#define CFG_SERIAL_MAX 20 /* virtio-blk device ID string (VIRTIO_BLK_ID_BYTES) */
+
+struct cfg_disk {
+	char *id;     /* "disk0"... when not given */
+	char *path;
+	bool readonly;
+	char *serial; /* NULL: none */
+};
+
 struct kiln_config {
 	/* machine */
 	unsigned vcpus;
@@ -29,6 +39,11 @@ struct kiln_config {
 	char *kernel;
 	char *initrd;
 	char *cmdline; /* NULL means CFG_DEFAULT_CMDLINE */
+	/* devices */
+	struct cfg_disk disks[CFG_MAX_DISKS];
+	unsigned nr_disks;
+	char *console; /* virtio-console backend spec, NULL: no device */
+	bool rng;      /* virtio-rng */
 };
 
 /* cfg_init - fill defaults. */
@@ -49,6 +64,17 @@ const char *cfg_cmdline(const struct kiln_config *cfg);
  * no suffix means MiB). Must be a whole number of MiB. 0 or -EINVAL.
  */
 int cfg_parse_size_mib(const char *s, uint64_t *mib_out);
+
+/*
+ * cfg_parse_disk - parse "path=FILE[,readonly=on|off][,serial=ID][,id=NAME]"
+ * (a bare FILE is taken as path=FILE) and append it to cfg->disks. 0 or
+ * -EINVAL / -ENOSPC with e naming the key or value at fault (without the
+ * flag name: the caller prefixes it).
+ */
+int cfg_add_disk(struct kiln_config *cfg, const char *spec, struct err *e);
+
+/* cfg_parse_bool - "on"/"off", "true"/"false", "yes"/"no", "1"/"0". */
+int cfg_parse_bool(const char *s, bool *out);
 
 /* cfg_parse_uint - strict unsigned decimal in [min, max]; 0 or -EINVAL. */
 int cfg_parse_uint(const char *s, unsigned long long min,

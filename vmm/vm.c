@@ -135,6 +135,8 @@ int vm_create(const struct kiln_config *cfg, struct vm **out, struct err *e)
 	if (!rc)
 		rc = arch_devices_init(vm, e);
 	if (!rc)
+		rc = vm_devices_init(vm, e);
+	if (!rc)
 		rc = vcpu_signals_init(e);
 	for (unsigned i = 0; !rc && i < cfg->vcpus; i++) {
 		rc = vcpu_create(vm, i, &vm->vcpus[i], e);
@@ -228,6 +230,9 @@ int vm_run(struct vm *vm)
 		}
 	}
 	stop_vcpus(vm);
+	/* Requests the guest was told are complete are already on disk;
+	 * requests still in flight finish before kiln exits. */
+	vm_devices_drain(vm);
 	uint64_t exits = 0;
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		for (unsigned r = 0; r < VCPU_EXIT_REASONS; r++)
@@ -244,6 +249,7 @@ void vm_destroy(struct vm *vm)
 	stop_vcpus(vm);
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		vcpu_destroy(vm->vcpus[i]);
+	vm_devices_destroy(vm);
 	arch_devices_destroy(vm);
 	if (vm->signal_fd > 0)
 		close(vm->signal_fd);

@@ -14,10 +14,14 @@
 #include <stdint.h>
 
 #include "../api/config.h"
+#include "../virtio/pci.h"
 #include "bus.h"
+#include "devices.h"
 #include "err.h"
 #include "evloop.h"
+#include "irq_router.h"
 #include "memory.h"
+#include "pci.h"
 
 struct vcpu;
 struct serial;
@@ -54,6 +58,14 @@ struct vm {
 
 	unsigned nr_vcpus;
 	struct vcpu *vcpus[64];
+
+	/* interrupt routing, PCI and virtio devices (vmm/devices.c) */
+	struct irq_router router;
+	struct pci_root pci;
+	bool pci_ready;
+	struct virtio_pci_platform virtio_plat;
+	struct vm_virtio virtio[VM_MAX_VIRTIO];
+	unsigned nr_virtio;
 
 	/* platform devices; vm->arch is the arch's private state */
 	struct serial *serial;

@@ -128,3 +128,47 @@ Test(config, validate_names_the_field)
 	cr_assert_eq(cfg_validate(&c, NULL), 0);
 	cfg_fini(&c);
 }
+
+Test(cli, disks_console_rng)
+{
+	struct cli_request req;
+	struct err e;
+	cr_assert_eq(PARSE(&req, &e, "run", "--kernel", "/k", "--disk", "a.img",
+			   "--disk", "path=b.img,readonly=on,serial=SN1",
+			   "--disk=path=c.img,id=data,readonly=off", "--console",
+			   "file=/tmp/x", "--rng"), 0, "%s", e.msg);
+	cr_assert_eq(req.config.nr_disks, 3);
+	cr_assert_str_eq(req.config.disks[0].path, "a.img");
+	cr_assert_str_eq(req.config.disks[0].id, "disk0");
+	cr_assert_not(req.config.disks[0].readonly);
+	cr_assert(req.config.disks[1].readonly);
+	cr_assert_str_eq(req.config.disks[1].serial, "SN1");
+	cr_assert_str_eq(req.config.disks[2].id, "data");
+	cr_assert_str_eq(req.config.console, "file=/tmp/x");
+	cr_assert(req.config.rng);
+	cfg_fini(&req.config);
+}
+
+Test(cli, disk_errors_name_key_and_value)
+{
+	struct cli_request req;
+	struct err e;
+	cr_assert_eq(PARSE(&req, &e, "run", "--kernel", "/k", "--disk", "path=a,readonly=maybe"), -EINVAL);
+	cr_assert(strstr(e.msg, "--disk") && strstr(e.msg, "'maybe'"), "%s", e.msg);
+	cfg_fini(&req.config);
+	cr_assert_eq(PARSE(&req, &e, "run", "--kernel", "/k", "--disk", "path=a,colour=red"), -EINVAL);
+	cr_assert(strstr(e.msg, "'colour'"), "%s", e.msg);
+	cfg_fini(&req.config);
+	cr_assert_eq(PARSE(&req, &e, "run", "--kernel", "/k", "--disk", "readonly=on"), -EINVAL);
+	cr_assert(strstr(e.msg, "path=FILE"), "%s", e.msg);
+	cfg_fini(&req.config);
+	cr_assert_eq(PARSE(&req, &e, "run", "--kernel", "/k", "--disk", "path=a,serial=123456789012345678901"), -EINVAL);
+	cr_assert(strstr(e.msg, "serial"), "%s", e.msg);
+	cfg_fini(&req.config);
+	cr_assert_eq(PARSE(&req, &e, "run", "--kernel", "/k", "--disk", "a,id=x", "--disk", "b,id=x"), -EINVAL);
+	cr_assert(strstr(e.msg, "'x'"), "%s", e.msg);
+	cfg_fini(&req.config);
+	cr_assert_eq(PARSE(&req, &e, "run", "--kernel", "/k", "--rng=yes"), -EINVAL);
+	cr_assert(strstr(e.msg, "--rng"), "%s", e.msg);
+	cfg_fini(&req.config);
+}

@@ -45,6 +45,12 @@ struct kvm_irq_routing_entry;
 unsigned arch_irqchip_routes(struct kvm_irq_routing_entry *out, unsigned max,
 			     unsigned *first_free_gsi);
 
+/* arch_pci_init - initialise (root) with the arch's BAR windows and its
+ * configuration access method (x86: ports 0xCF8/0xCFC); sets
+ * vm->pci_ready. */
+struct pci_root;
+int arch_pci_init(struct vm *vm, struct pci_root *root, struct err *e);
+
 /* arch_devices_destroy - free what arch_devices_init made. NULL-safe. */
 void arch_devices_destroy(struct vm *vm);
 

@@ -13,9 +13,11 @@
 #include "../../i8042.h"
 #include "../../irq.h"
 #include "../../log.h"
+#include "../../pci.h"
 #include "../../serial.h"
 #include "../../vm.h"
 #include "../arch.h"
+#include "layout.h"
 
 #define COM1_PORT 0x3f8
 #define COM1_IRQ 4
@@ -102,6 +104,23 @@ static int setup_i8042(struct vm *vm, struct x86_platform *p, struct err *e)
 		rc = bus_register(&vm->pio, I8042_CMD_PORT, 1, i8042_cmd_io,
 				  vm->i8042, "i8042 command", e);
 	return rc;
+}
+
+int arch_pci_init(struct vm *vm, struct pci_root *root, struct err *e)
+{
+	/* BARs go in the 32-bit hole below the IOAPIC; the e820 map leaves
+	 * it out of RAM. The I/O window is unused by virtio (MMIO BARs). */
+	const struct pci_window win = {
+		.mmio_base = X86_MMIO_HOLE_START,
+		.mmio_size = X86_IOAPIC_ADDR - X86_MMIO_HOLE_START,
+		.io_base = 0xc000,
+		.io_size = 0x4000,
+	};
+	int rc = pci_root_init(root, &vm->mmio, &vm->pio, &win, e);
+	if (rc)
+		return rc;
+	vm->pci_ready = true;
+	return pci_root_register_ports(root, &vm->pio, e);
 }
 
 int arch_devices_init(struct vm *vm, struct err *e)

@@ -1,0 +1,389 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * virtio-pci modern transport: BAR 0 layout, capabilities, status machine.
+ * Common configuration registers live in virtio/pci_common.c.
+ */
+#include "pci.h"
+
+#include <errno.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_pci.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "../vmm/evloop.h"
+#include "../vmm/log.h"
+#include "pci_internal.h"
+
+/* §4.1.2: vendor 0x1af4, device 0x1040 + virtio device id. */
+#define VIRTIO_PCI_VENDOR 0x1af4
+#define VIRTIO_PCI_DEVICE_BASE 0x1040
+#define VP_ISR_QUEUE 0x1            /* §4.1.4.5: bit 0, queue interrupt */
+#define PCI_CAP_ID_VENDOR 0x09      /* vendor-specific capability */
+
+static uint32_t class_for(uint16_t device_id)
+{
+	switch (device_id) {
+	case 1: return 0x020000; /* network controller, ethernet */
+	case 2: return 0x018000; /* mass storage, other */
+	case 3: return 0x078000; /* communication, other */
+	default: return 0xff0000; /* unassigned class */
+	}
+}
+
+/* ---- event loop side ---------------------------------------------- */
+
+static void on_notify(void *opaque, uint32_t events);
+
+static void kick_all(struct virtio_pci *vp)
+{
+	for (unsigned q = 0; q < vp->vdev->nr_queues; q++)
+		if (vp->vdev->queues[q].ready)
+			vp->vdev->ops->queue_notify(vp->vdev, q);
+}
+
+static void activate_work(void *arg)
+{
+	struct virtio_pci *vp = arg;
+	struct virtio_device *vdev = vp->vdev;
+	pthread_mutex_lock(&vdev->lock);
+	bool go = vp->activate_pending && !vp->reset_pending &&
+		  (vdev->status & VIRTIO_CONFIG_S_DRIVER_OK);
+	vp->activate_pending = false;
+	pthread_mutex_unlock(&vdev->lock);
+	if (!go || vdev->activated)
+		return;
+	int rc = vdev->ops->activate ? vdev->ops->activate(vdev) : 0;
+	if (rc) {
+		virtio_device_set_needs_reset(vdev, "activation failed");
+		return;
+	}
+	vdev->activated = true;
+	/* Buffers made available before activation got no kick we acted on. */
+	kick_all(vp);
+}
+
+static void reset_work(void *arg)
+{
+	struct virtio_pci *vp = arg;
+	struct virtio_device *vdev = vp->vdev;
+	/* The device finishes in-flight I/O before we forget the queues. */
+	if (vdev->activated && vdev->ops->reset)
+		vdev->ops->reset(vdev);
+	vdev->activated = false;
+	pthread_mutex_lock(&vdev->lock);
+	virtio_pci_common_reset(vp);
+	pthread_mutex_unlock(&vdev->lock);
+}
+
+void virtio_pci_post_activate(struct virtio_pci *vp)
+{
+	if (vp->activate_pending)
+		return;
+	vp->activate_pending = true;
+	evl_post(vp->vdev->loop, activate_work, vp);
+}
+
+void virtio_pci_post_reset(struct virtio_pci *vp)
+{
+	if (vp->reset_pending)
+		return;
+	vp->reset_pending = true;
+	evl_post(vp->vdev->loop, reset_work, vp);
+}
+
+static void on_notify(void *opaque, uint32_t events)
+{
+	struct virtio_pci_notify *n = opaque;
+	struct virtio_device *vdev = n->vp->vdev;
+	uint64_t v;
+	if (read(n->fd, &v, sizeof(v)) < 0)
+		return;
+	vdev->notifies++;
+	/* Before activation the kick is remembered by the ring itself:
+	 * activate_work kicks every queue once. */
+	if (vdev->activated)
+		vdev->ops->queue_notify(vdev, n->q);
+}
+
+/* ---- interrupts --------------------------------------------------- */
+
+static void raise_vector(struct virtio_pci *vp, uint16_t vector)
+{
+	if (vector == VIRTIO_MSI_NO_VECTOR || vector >= vp->nr_vectors)
+		return; /* no INTx: without a vector there is nothing to raise */
+	pci_msix_signal(&vp->msix, vector);
+}
+
+static void signal_queue(struct virtio_device *vdev, unsigned q)
+{
+	struct virtio_pci *vp = vdev->transport_priv;
+	__atomic_or_fetch(&vp->isr, VP_ISR_QUEUE, __ATOMIC_RELAXED);
+	raise_vector(vp, __atomic_load_n(&vp->queue_vector[q], __ATOMIC_RELAXED));
+}
+
+static void signal_config(struct virtio_device *vdev)
+{
+	struct virtio_pci *vp = vdev->transport_priv;
+	__atomic_or_fetch(&vp->isr, VIRTIO_PCI_ISR_CONFIG, __ATOMIC_RELAXED);
+	raise_vector(vp, __atomic_load_n(&vp->config_vector, __ATOMIC_RELAXED));
+}
+
+static const struct virtio_transport_ops pci_transport_ops = {
+	.signal_queue = signal_queue,
+	.signal_config = signal_config,
+};
+
+static void msix_fire(void *opaque, unsigned vector)
+{
+	struct virtio_pci *vp = opaque;
+	uint64_t one = 1;
+	if (write(vp->irqfd[vector], &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_warn("%s: cannot raise MSI-X vector %u: %s", vp->pci.name,
+			 vector, strerror(errno));
+}
+
+static void msix_update(void *opaque, unsigned vector, const struct msi_msg *msg,
+			bool masked)
+{
+	struct virtio_pci *vp = opaque;
+	uint64_t addr = ((uint64_t)msg->addr_hi << 32) | msg->addr_lo;
+	vp->plat->vector_route(vp->plat->opaque, vp->gsi[vector], !masked, addr,
+			       msg->data);
+}
+
+static const struct pci_msix_ops msix_ops = {
+	.vector_update = msix_update,
+	.fire = msix_fire,
+};
+
+/* ---- BAR 0 --------------------------------------------------------- */
+
+static void bar_io(struct pci_device *dev, unsigned bar, uint64_t off,
+		   uint8_t *data, uint32_t len, bool is_write)
+{
+	struct virtio_pci *vp = container_of(dev, struct virtio_pci, pci);
+	if (bar != 0)
+		goto unclaimed;
+	if (pci_msix_bar_io(&vp->msix, bar, off, data, len, is_write))
+		return;
+	if (off < VP_COMMON_OFF + VP_COMMON_SIZE) {
+		virtio_pci_common_io(vp, off - VP_COMMON_OFF, data, len, is_write);
+		return;
+	}
+	if (off == VP_ISR_OFF && len == 1) {
+		if (!is_write)
+			data[0] = __atomic_exchange_n(&vp->isr, 0, __ATOMIC_RELAXED);
+		return;
+	}
+	if (off >= VP_DEVCFG_OFF && off < VP_DEVCFG_OFF + VP_REGION_SIZE) {
+		virtio_pci_devcfg_io(vp, off - VP_DEVCFG_OFF, data, len, is_write);
+		return;
+	}
+	if (off >= VP_NOTIFY_OFF && off < VP_NOTIFY_OFF + VP_REGION_SIZE) {
+		/* A write KVM's ioeventfd did not match (another width):
+		 * forward it through the same eventfd. */
+		uint64_t q = (off - VP_NOTIFY_OFF) / VP_NOTIFY_MULT, one = 1;
+		if (is_write && q < vp->vdev->nr_queues &&
+		    write(vp->notify[q].fd, &one, sizeof(one)) < 0)
+			log_debug("notify fallback: %s", strerror(errno));
+		if (!is_write)
+			memset(data, 0, len);
+		return;
+	}
+unclaimed:
+	if (!is_write)
+		memset(data, 0xff, len);
+}
+
+/*
+ * The PCI configuration access capability (§4.1.4.9): the driver picks a
+ * BAR, offset and length (1, 2 or 4) in the capability, then reads or
+ * writes pci_cfg_data to access that BAR location through config space.
+ */
+static bool cfgcap_window(struct virtio_pci *vp, uint32_t off, uint32_t len,
+			  uint32_t *bar_off, uint32_t *blen)
+{
+	unsigned cap = vp->pci_cfg_cap, data = cap + 16;
+	if (!cap || off + len <= data || off >= data + 4)
+		return false;
+	*bar_off = pci_cfg_get(&vp->pci, cap + 8, 4);
+	*blen = pci_cfg_get(&vp->pci, cap + 12, 4);
+	return pci_cfg_get(&vp->pci, cap + 4, 1) == 0 &&
+	       (*blen == 1 || *blen == 2 || *blen == 4) &&
+	       *bar_off <= VP_BAR_SIZE - *blen;
+}
+
+void virtio_pci_cfgcap_read(struct pci_device *dev, uint32_t off, uint32_t len,
+			    uint32_t *val)
+{
+	struct virtio_pci *vp = container_of(dev, struct virtio_pci, pci);
+	uint32_t bar_off, blen, v = 0;
+	if (!cfgcap_window(vp, off, len, &bar_off, &blen))
+		return;
+	bar_io(dev, 0, bar_off, (uint8_t *)&v, blen, false);
+	pci_cfg_set(dev, vp->pci_cfg_cap + 16, 4, v);
+	*val = pci_cfg_get(dev, off, len);
+}
+
+void virtio_pci_cfg_write(struct pci_device *dev, uint32_t off, uint32_t len,
+			  uint32_t val)
+{
+	struct virtio_pci *vp = container_of(dev, struct virtio_pci, pci);
+	uint32_t bar_off, blen;
+	pci_msix_cfg_write(&vp->msix, off, len, val);
+	if (!cfgcap_window(vp, off, len, &bar_off, &blen))
+		return;
+	uint32_t v = pci_cfg_get(dev, vp->pci_cfg_cap + 16, 4);
+	bar_io(dev, 0, bar_off, (uint8_t *)&v, blen, true);
+}
+
+static const struct pci_device_ops vp_pci_ops = {
+	.cfg_read = virtio_pci_cfgcap_read,
+	.cfg_write = virtio_pci_cfg_write,
+	.bar_io = bar_io,
+};
+
+/* ---- construction --------------------------------------------------- */
+
+static int add_cap(struct virtio_pci *vp, uint8_t type, uint32_t offset,
+		   uint32_t length, const void *extra, unsigned extra_len,
+		   struct err *e)
+{
+	/* struct virtio_pci_cap minus its id/next bytes, then extra. */
+	uint8_t body[32] = { 0 };
+	unsigned len = sizeof(struct virtio_pci_cap) - 2 + extra_len;
+	body[0] = (uint8_t)(len + 2); /* cap_len */
+	body[1] = type;               /* cfg_type */
+	body[2] = 0;                  /* bar */
+	memcpy(&body[6], &offset, 4);
+	memcpy(&body[10], &length, 4);
+	if (extra_len)
+		memcpy(&body[14], extra, extra_len);
+	return pci_add_capability(&vp->pci, PCI_CAP_ID_VENDOR, body, len, e);
+}
+
+static int add_caps(struct virtio_pci *vp, struct err *e)
+{
+	uint32_t mult = VP_NOTIFY_MULT;
+	uint32_t zero = 0;
+	int rc;
+	if ((rc = add_cap(vp, VIRTIO_PCI_CAP_COMMON_CFG, VP_COMMON_OFF,
+			  VP_COMMON_SIZE, NULL, 0, e)) < 0 ||
+	    (rc = add_cap(vp, VIRTIO_PCI_CAP_ISR_CFG, VP_ISR_OFF, 1, NULL, 0, e)) < 0 ||
+	    (rc = add_cap(vp, VIRTIO_PCI_CAP_NOTIFY_CFG, VP_NOTIFY_OFF,
+			  VP_NOTIFY_MULT * vp->vdev->nr_queues, &mult, 4, e)) < 0)
+		return rc;
+	if (vp->vdev->ops->config_size &&
+	    (rc = add_cap(vp, VIRTIO_PCI_CAP_DEVICE_CFG, VP_DEVCFG_OFF,
+			  vp->vdev->ops->config_size, NULL, 0, e)) < 0)
+		return rc;
+	/* §4.1.4.9: the PCI configuration access capability. */
+	rc = add_cap(vp, VIRTIO_PCI_CAP_PCI_CFG, 0, 0, &zero, 4, e);
+	if (rc < 0)
+		return rc;
+	vp->pci_cfg_cap = (uint8_t)rc;
+	/* bar, offset, length and pci_cfg_data are driver-writable. */
+	pci_device_set_wmask(&vp->pci, rc + 4, 1, 0xff);
+	pci_device_set_wmask(&vp->pci, rc + 8, 4, 0xffffffff);
+	pci_device_set_wmask(&vp->pci, rc + 12, 4, 0xffffffff);
+	pci_device_set_wmask(&vp->pci, rc + 16, 4, 0xffffffff);
+	return 0;
+}
+
+static int setup_vectors(struct virtio_pci *vp, struct err *e)
+{
+	vp->nr_vectors = vp->vdev->nr_queues + 1;
+	for (unsigned v = 0; v < vp->nr_vectors; v++) {
+		int rc = vp->plat->vector_alloc(vp->plat->opaque, &vp->gsi[v],
+						&vp->irqfd[v], e);
+		if (rc)
+			return rc;
+	}
+	return pci_msix_init(&vp->msix, &vp->pci, vp->nr_vectors, 0, VP_MSIX_OFF,
+			     VP_PBA_OFF, &msix_ops, vp, e);
+}
+
+static int setup_notify(struct virtio_pci *vp, struct err *e)
+{
+	uint64_t base = pci_device_bar_addr(&vp->pci, 0) + VP_NOTIFY_OFF;
+	for (unsigned q = 0; q < vp->vdev->nr_queues; q++) {
+		struct virtio_pci_notify *n = &vp->notify[q];
+		n->vp = vp;
+		n->q = q;
+		n->fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (n->fd < 0)
+			return err_set(e, -errno, "eventfd: %s", strerror(errno));
+		/* Drivers write the 16-bit queue index (§4.1.5.2). */
+		int rc = vp->plat->ioeventfd(vp->plat->opaque,
+					     base + q * VP_NOTIFY_MULT, 2, n->fd, e);
+		if (!rc)
+			rc = evl_add(vp->vdev->loop, n->fd, EPOLLIN, on_notify, n);
+		if (rc)
+			return err_set(e, rc, "%s: queue %u notification", vp->pci.name, q);
+	}
+	return 0;
+}
+
+int virtio_pci_create(struct virtio_device *vdev, struct pci_root *root,
+		      const struct virtio_pci_platform *plat,
+		      struct virtio_pci **out, struct err *e)
+{
+	struct virtio_pci *vp = calloc(1, sizeof(*vp));
+	if (!vp)
+		return err_set(e, -ENOMEM, "out of memory");
+	for (unsigned i = 0; i < VIRTIO_MAX_QUEUES; i++)
+		vp->notify[i].fd = -1;
+	for (unsigned i = 0; i <= VIRTIO_MAX_QUEUES; i++)
+		vp->irqfd[i] = -1;
+	vp->vdev = vdev;
+	vp->plat = plat;
+	vdev->transport = &pci_transport_ops;
+	vdev->transport_priv = vp;
+	virtio_pci_common_reset(vp);
+
+	uint16_t id = vdev->ops->device_id;
+	pci_device_init(&vp->pci, vdev->ops->name, &vp_pci_ops);
+	/* Revision 1: a modern-only (non-transitional) device, §4.1.2.1. */
+	pci_device_set_ids(&vp->pci, VIRTIO_PCI_VENDOR,
+			   VIRTIO_PCI_DEVICE_BASE + id, class_for(id), 1);
+	pci_device_set_subsystem(&vp->pci, VIRTIO_PCI_VENDOR, 0x40 + id);
+	int rc = pci_device_add_bar(&vp->pci, 0, VP_BAR_SIZE, PCI_BAR_MEM32, e);
+	if (!rc)
+		rc = setup_vectors(vp, e);
+	if (!rc)
+		rc = add_caps(vp, e);
+	if (!rc)
+		rc = pci_root_add_device(root, &vp->pci, PCI_SLOT_ANY, e);
+	if (!rc)
+		rc = setup_notify(vp, e);
+	if (rc) {
+		err_prefix(e, "%s", vdev->ops->name);
+		virtio_pci_destroy(vp);
+		return rc;
+	}
+	log_info("%s at PCI 00:%02x.0, BAR0 0x%llx", vdev->ops->name, vp->pci.slot,
+		 (unsigned long long)pci_device_bar_addr(&vp->pci, 0));
+	*out = vp;
+	return 0;
+}
+
+void virtio_pci_destroy(struct virtio_pci *vp)
+{
+	if (!vp)
+		return;
+	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++) {
+		if (vp->notify[q].fd < 0)
+			continue;
+		evl_del(vp->vdev->loop, vp->notify[q].fd);
+		close(vp->notify[q].fd);
+	}
+	for (unsigned v = 0; v <= VIRTIO_MAX_QUEUES; v++)
+		if (vp->irqfd[v] >= 0)
+			close(vp->irqfd[v]);
+	pci_msix_fini(&vp->msix);
+	free(vp);
+}

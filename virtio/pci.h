@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * virtio-pci modern transport (virtio 1.2 §4.1): a PCI function whose BAR 0
+ * holds the common configuration, ISR, device configuration, notification
+ * and MSI-X regions, announced through vendor-specific capabilities.
+ *
+ * The transport owns every register and the device status machine; the
+ * device (struct virtio_device) only sees activate / queue_notify / reset
+ * on the event loop. It knows nothing of KVM: the VMM supplies a platform
+ * table that turns queue notification addresses into ioeventfds and MSI-X
+ * vectors into routed irqfds.
+ *
+ * Threads: register accesses on vCPU threads (vdev->lock); activation,
+ * reset and notifications on the event-loop thread. A status write of
+ * DRIVER_OK or 0 is posted to the loop; until a reset has completed there,
+ * the status register keeps its old value (the driver polls for 0, §4.1.4.3.2).
+ */
+#ifndef KILN_VIRTIO_PCI_H
+#define KILN_VIRTIO_PCI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../vmm/err.h"
+#include "../vmm/pci.h"
+#include "../vmm/pci_msix.h"
+#include "device.h"
+
+struct virtio_pci_platform {
+	void *opaque;
+	/* Reserve an interrupt for one MSI-X vector: *gsi and an eventfd
+	 * that raises it when written. Setup. */
+	int (*vector_alloc)(void *opaque, unsigned *gsi, int *irqfd,
+			    struct err *e);
+	/* Point (gsi) at the MSI message (addr, data), or unroute it when
+	 * valid is false. vCPU threads. */
+	void (*vector_route)(void *opaque, unsigned gsi, bool valid,
+			     uint64_t addr, uint32_t data);
+	/* Have guest writes of (len) bytes to MMIO (addr) signal (fd) without
+	 * an exit to userspace. Setup. */
+	int (*ioeventfd)(void *opaque, uint64_t addr, uint32_t len, int fd,
+			 struct err *e);
+};
+
+/* One queue's notification eventfd, as registered on the event loop. */
+struct virtio_pci_notify {
+	struct virtio_pci *vp;
+	unsigned q;
+	int fd;
+};
+
+struct virtio_pci {
+	struct pci_device pci;
+	struct pci_msix msix;
+	struct virtio_device *vdev;
+	const struct virtio_pci_platform *plat;
+
+	/* common configuration registers (vdev->lock) */
+	uint32_t device_feature_select;
+	uint32_t driver_feature_select;
+	uint16_t queue_select;
+	uint16_t config_vector;
+	uint16_t queue_vector[VIRTIO_MAX_QUEUES];
+	uint16_t queue_size[VIRTIO_MAX_QUEUES];
+	uint64_t queue_desc[VIRTIO_MAX_QUEUES];
+	uint64_t queue_driver[VIRTIO_MAX_QUEUES];
+	uint64_t queue_device[VIRTIO_MAX_QUEUES];
+	bool queue_enabled[VIRTIO_MAX_QUEUES];
+	bool activate_pending;  /* DRIVER_OK posted to the loop */
+	bool reset_pending;     /* status 0 written, loop not done yet */
+	uint8_t isr;            /* ISR status (read clears), atomic */
+	uint8_t pci_cfg_cap;    /* offset of the PCI-cfg-access capability */
+
+	unsigned nr_vectors;
+	unsigned gsi[VIRTIO_MAX_QUEUES + 1];
+	int irqfd[VIRTIO_MAX_QUEUES + 1]; /* from plat->vector_alloc; ours to close */
+	struct virtio_pci_notify notify[VIRTIO_MAX_QUEUES];
+};
+
+/*
+ * virtio_pci_create - wrap (vdev) in a virtio-pci function, plug it into
+ * (root) (BARs assigned there), attach one ioeventfd per queue and one
+ * irqfd per MSI-X vector through (plat), and watch the notification fds on
+ * vdev's event loop. The device must be fully initialised. 0 or -errno
+ * with e filled. Main thread, setup.
+ */
+int virtio_pci_create(struct virtio_device *vdev, struct pci_root *root,
+		      const struct virtio_pci_platform *plat,
+		      struct virtio_pci **out, struct err *e);
+
+/* virtio_pci_destroy - unwatch and close fds, free. NULL-safe. Main thread,
+ * after the vCPUs have stopped and the device has been drained. */
+void virtio_pci_destroy(struct virtio_pci *vp);
+
+#endif

@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: MIT */
+#include "devices.h"
+
+#include <errno.h>
+#include <linux/kvm.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "../virtio/pci.h"
+#include "arch/arch.h"
+#include "log.h"
+#include "vm.h"
+
+/* ---- the KVM platform behind virtio-pci ----------------------------- */
+
+static int plat_vector_alloc(void *opaque, unsigned *gsi, int *irqfd,
+			     struct err *e)
+{
+	struct vm *vm = opaque;
+	int rc = irq_msi_alloc(&vm->router, gsi, e);
+	if (rc)
+		return rc;
+	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (fd < 0)
+		return err_set(e, -errno, "eventfd: %s", strerror(errno));
+	struct kvm_irqfd req = { .fd = (uint32_t)fd, .gsi = *gsi };
+	if (ioctl(vm->vm_fd, KVM_IRQFD, &req) < 0) {
+		rc = err_set(e, -errno, "KVM_IRQFD for GSI %u: %s", *gsi,
+			     strerror(errno));
+		close(fd);
+		return rc;
+	}
+	*irqfd = fd;
+	return 0;
+}
+
+static void plat_vector_route(void *opaque, unsigned gsi, bool valid,
+			      uint64_t addr, uint32_t data)
+{
+	struct vm *vm = opaque;
+	irq_msi_route_set(&vm->router, gsi, valid, addr, data);
+}
+
+static int plat_ioeventfd(void *opaque, uint64_t addr, uint32_t len, int fd,
+			  struct err *e)
+{
+	struct vm *vm = opaque;
+	struct kvm_ioeventfd req = { .addr = addr, .len = len, .fd = fd };
+	if (ioctl(vm->vm_fd, KVM_IOEVENTFD, &req) < 0)
+		return err_set(e, -errno, "KVM_IOEVENTFD at 0x%llx: %s",
+			       (unsigned long long)addr, strerror(errno));
+	return 0;
+}
+
+/* ---- device list ----------------------------------------------------- */
+
+static int add_virtio(struct vm *vm, struct virtio_device *vdev,
+		      void (*drain)(struct virtio_device *), struct err *e)
+{
+	if (vm->nr_virtio >= VM_MAX_VIRTIO) {
+		vdev->ops->destroy(vdev);
+		return err_set(e, -ENOSPC, "too many virtio devices (max %d)",
+			       VM_MAX_VIRTIO);
+	}
+	struct vm_virtio *d = &vm->virtio[vm->nr_virtio++];
+	d->vdev = vdev;
+	d->drain = drain;
+	return virtio_pci_create(vdev, &vm->pci, &vm->virtio_plat, &d->vp, e);
+}
+
+int vm_devices_init(struct vm *vm, struct err *e)
+{
+	vm->virtio_plat = (struct virtio_pci_platform){
+		.opaque = vm,
+		.vector_alloc = plat_vector_alloc,
+		.vector_route = plat_vector_route,
+		.ioeventfd = plat_ioeventfd,
+	};
+	int rc = irq_router_init(&vm->router, vm->vm_fd, e);
+	if (!rc)
+		rc = arch_pci_init(vm, &vm->pci, e);
+	if (!rc)
+		rc = vm_virtio_devices_create(vm, add_virtio, e);
+	return rc;
+}
+
+void vm_devices_drain(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->nr_virtio; i++)
+		if (vm->virtio[i].drain)
+			vm->virtio[i].drain(vm->virtio[i].vdev);
+}
+
+void vm_devices_destroy(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->nr_virtio; i++) {
+		struct vm_virtio *d = &vm->virtio[i];
+		virtio_pci_destroy(d->vp);
+		d->vdev->ops->destroy(d->vdev);
+	}
+	vm->nr_virtio = 0;
+	if (vm->pci_ready)
+		pci_root_fini(&vm->pci);
+	irq_router_fini(&vm->router);
+}

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The VM's PCI bus and virtio devices, built from the config: one PCI root,
+ * one virtio-pci function per device, KVM ioeventfds for queue
+ * notifications and routed irqfds for MSI-X vectors.
+ *
+ * Thread: main thread (setup, drain, teardown).
+ */
+#ifndef KILN_DEVICES_H
+#define KILN_DEVICES_H
+
+#include "err.h"
+
+struct vm;
+struct virtio_device;
+struct virtio_pci;
+
+#define VM_MAX_VIRTIO 32
+
+/* One virtio device of the VM and what it needs at shutdown. */
+struct vm_virtio {
+	struct virtio_device *vdev;
+	struct virtio_pci *vp;
+	/* Finish in-flight I/O (disks). NULL when there is nothing to wait for. */
+	void (*drain)(struct virtio_device *vdev);
+};
+
+/* A constructor hands each device it built to this (the device list). */
+typedef int (*vm_add_virtio_fn)(struct vm *vm, struct virtio_device *vdev,
+				void (*drain)(struct virtio_device *vdev),
+				struct err *e);
+
+/* vm_virtio_devices_create - build the configured virtio devices
+ * (vmm/virtio_devices.c) and pass each to (add). */
+int vm_virtio_devices_create(struct vm *vm, vm_add_virtio_fn add,
+			     struct err *e);
+
+/* vm_devices_init - PCI root and every configured virtio device. */
+int vm_devices_init(struct vm *vm, struct err *e);
+
+/* vm_devices_drain - complete in-flight I/O of every device (after the
+ * vCPUs have stopped). */
+void vm_devices_drain(struct vm *vm);
+
+/* vm_devices_destroy - tear down transports, then devices. NULL-safe parts. */
+void vm_devices_destroy(struct vm *vm);
+
+#endif
