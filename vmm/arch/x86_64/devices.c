@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The legacy PC devices of an x86 kiln VM: COM1 (16550A at 0x3f8, IRQ 4)
- * wired to the terminal, and the i8042 (0x60/0x64, IRQ 1) whose reset line
- * ends the VM. Everything else on the ISA port space stays unclaimed:
+ * wired to the terminal, the i8042 (0x60/0x64, IRQ 1) whose reset line
+ * ends the VM, and the CMOS RTC (0x70/0x71). Everything else on the ISA port space stays unclaimed:
  * reads return all-ones, which is what a guest expects of an empty slot.
  */
 #include <errno.h>
@@ -14,6 +14,7 @@
 #include "../../irq.h"
 #include "../../log.h"
 #include "../../pci.h"
+#include "../../rtc.h"
 #include "../../serial.h"
 #include "../../vm.h"
 #include "../arch.h"
@@ -25,10 +26,13 @@
 #define I8042_CMD_PORT 0x64
 #define I8042_KBD_IRQ 1
 #define I8042_AUX_IRQ 12
+#define RTC_INDEX_PORT 0x70
+#define RTC_DATA_PORT 0x71
 
 /* Owned by the VM; reached from device callbacks through opaque. */
 struct x86_platform {
 	struct vm *vm;
+	struct rtc rtc;
 	struct console console;
 	struct irq_line com1_irq;
 	struct irq_line kbd_irq;
@@ -130,7 +134,14 @@ int arch_devices_init(struct vm *vm, struct err *e)
 		return err_set(e, -ENOMEM, "out of memory");
 	p->vm = vm;
 	vm->arch = p;
-	int rc = setup_serial(vm, p, e);
+	rtc_init(&p->rtc);
+	int rc = bus_register(&vm->pio, RTC_INDEX_PORT, 1, rtc_index_io, &p->rtc,
+			      "RTC index", e);
+	if (!rc)
+		rc = bus_register(&vm->pio, RTC_DATA_PORT, 1, rtc_data_io, &p->rtc,
+				  "RTC data", e);
+	if (!rc)
+		rc = setup_serial(vm, p, e);
 	if (!rc)
 		rc = setup_i8042(vm, p, e);
 	return rc;
@@ -147,6 +158,7 @@ void arch_devices_destroy(struct vm *vm)
 	irq_line_fini(vm, &p->com1_irq);
 	irq_line_fini(vm, &p->kbd_irq);
 	irq_line_fini(vm, &p->aux_irq);
+	rtc_fini(&p->rtc);
 	free(p);
 	vm->arch = NULL;
 	vm->serial = NULL;
