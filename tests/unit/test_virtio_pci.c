@@ -1,0 +1,331 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The virtio-pci transport driven the way Linux's virtio_pci_modern driver
+ * drives it: capability walk, reset, feature negotiation, queue setup,
+ * DRIVER_OK, notifications, MSI-X, reset — plus hostile register traffic.
+ * A fake device and a fake KVM platform; a real event loop and PCI root.
+ */
+#include <criterion/criterion.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_pci.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "virtio/pci.h"
+#include "vmm/bus.h"
+#include "vmm/evloop.h"
+
+#define RAM_SIZE (1 << 20)
+
+static struct {
+	struct virtio_device vdev;
+	uint8_t config[8];
+	int activations, resets;
+	int notifies[2];
+} dev;
+
+static int fake_activate(struct virtio_device *v) { dev.activations++; return 0; }
+static void fake_notify(struct virtio_device *v, unsigned q) { dev.notifies[q]++; }
+static void fake_reset(struct virtio_device *v) { dev.resets++; }
+static void fake_destroy(struct virtio_device *v) {}
+static void fake_cfg_read(struct virtio_device *v, uint32_t off, void *buf, uint32_t len)
+{
+	memcpy(buf, dev.config + off, len);
+}
+
+static const struct virtio_device_ops fake_ops = {
+	.name = "virtio-fake", .device_id = 4, .config_size = sizeof(dev.config),
+	.config_read = fake_cfg_read, .activate = fake_activate,
+	.queue_notify = fake_notify, .reset = fake_reset, .destroy = fake_destroy,
+};
+
+/* Fake platform: irqfds are real eventfds, routes and ioeventfds recorded. */
+static struct {
+	unsigned next_gsi;
+	int routes_valid[8];
+	uint64_t ioevent_addr[4];
+	int ioevent_fd[4];
+	unsigned nr_ioevents;
+} plat;
+
+static int p_alloc(void *o, unsigned *gsi, int *fd, struct err *e)
+{
+	*gsi = plat.next_gsi++;
+	*fd = eventfd(0, EFD_NONBLOCK);
+	return *fd < 0 ? -1 : 0;
+}
+static void p_route(void *o, unsigned gsi, bool valid, uint64_t a, uint32_t d)
+{
+	if (gsi < 8)
+		plat.routes_valid[gsi] = valid;
+}
+static int p_ioevent(void *o, uint64_t addr, uint32_t len, int fd, struct err *e)
+{
+	plat.ioevent_addr[plat.nr_ioevents] = addr;
+	plat.ioevent_fd[plat.nr_ioevents++] = fd;
+	return 0;
+}
+static const struct virtio_pci_platform platform = {
+	.vector_alloc = p_alloc, .vector_route = p_route, .ioeventfd = p_ioevent,
+};
+
+static struct guest_mem gm;
+static uint8_t *ram;
+static struct bus mmio, pio;
+static struct pci_root root;
+static struct evloop *loop;
+static struct virtio_pci *vp;
+static uint64_t bar0;
+static unsigned slot;
+
+static uint32_t cfg_rd(unsigned off, unsigned len)
+{
+	return pci_root_cfg_read(&root, 0, slot, 0, off, len);
+}
+static void cfg_wr(unsigned off, unsigned len, uint32_t v)
+{
+	pci_root_cfg_write(&root, 0, slot, 0, off, len, v);
+}
+static uint64_t bar_rd(uint64_t off, unsigned len)
+{
+	uint64_t v = 0;
+	cr_assert(bus_dispatch(&mmio, bar0 + off, (uint8_t *)&v, len, false));
+	return v;
+}
+static void bar_wr(uint64_t off, unsigned len, uint64_t v)
+{
+	cr_assert(bus_dispatch(&mmio, bar0 + off, (uint8_t *)&v, len, true));
+}
+static void pump(void)
+{
+	while (evl_run_once(loop, 0) > 0)
+		;
+}
+
+static void setup(void)
+{
+	memset(&dev, 0, sizeof(dev));
+	memset(&plat, 0, sizeof(plat));
+	memset(&gm, 0, sizeof(gm));
+	memset(&mmio, 0, sizeof(mmio));
+	memset(&pio, 0, sizeof(pio));
+	ram = aligned_alloc(4096, RAM_SIZE);
+	memset(ram, 0, RAM_SIZE);
+	cr_assert_eq(gm_add_region(&gm, 0, ram, RAM_SIZE, NULL), 0);
+	cr_assert_eq(evl_create(&loop, NULL), 0);
+	struct pci_window win = { 0xc0000000, 0x10000000, 0xc000, 0x4000 };
+	cr_assert_eq(pci_root_init(&root, &mmio, &pio, &win, NULL), 0);
+	struct err e = { 0 };
+	cr_assert_eq(virtio_device_init(&dev.vdev, &fake_ops, &gm, loop, 2, 64, 1ULL << 40, &e), 0);
+	cr_assert_eq(virtio_pci_create(&dev.vdev, &root, &platform, &vp, &e), 0, "%s", e.msg);
+	slot = (unsigned)vp->pci.slot;
+	bar0 = pci_device_bar_addr(&vp->pci, 0);
+	cfg_wr(0x04, 2, 0x6); /* memory space + bus master */
+}
+
+static void teardown(void)
+{
+	virtio_pci_destroy(vp);
+	virtio_device_fini(&dev.vdev);
+	pci_root_fini(&root);
+	bus_fini(&mmio);
+	bus_fini(&pio);
+	evl_destroy(loop);
+	free(ram);
+}
+
+TestSuite(virtio_pci, .init = setup, .fini = teardown);
+
+/* Walk the capability list like virtio_pci_find_capability. */
+static unsigned find_cap(uint8_t type, uint32_t *offset, uint32_t *length)
+{
+	unsigned pos = cfg_rd(0x34, 1), hops = 0;
+	while (pos && hops++ < 48) {
+		if (cfg_rd(pos, 1) == 0x09 && cfg_rd(pos + 3, 1) == type) {
+			*offset = cfg_rd(pos + 8, 4);
+			*length = cfg_rd(pos + 12, 4);
+			return pos;
+		}
+		pos = cfg_rd(pos + 1, 1);
+	}
+	return 0;
+}
+
+Test(virtio_pci, identity_and_capabilities)
+{
+	cr_assert_eq(cfg_rd(0x00, 2), 0x1af4);
+	cr_assert_eq(cfg_rd(0x02, 2), 0x1040 + 4);
+	cr_assert_eq(cfg_rd(0x08, 1), 1, "modern-only revision");
+	uint32_t off, len;
+	cr_assert(find_cap(VIRTIO_PCI_CAP_COMMON_CFG, &off, &len));
+	cr_assert_eq(off, 0);
+	cr_assert_geq(len, 0x38);
+	cr_assert(find_cap(VIRTIO_PCI_CAP_ISR_CFG, &off, &len));
+	cr_assert(find_cap(VIRTIO_PCI_CAP_DEVICE_CFG, &off, &len));
+	cr_assert_eq(len, sizeof(dev.config));
+	unsigned pos = find_cap(VIRTIO_PCI_CAP_NOTIFY_CFG, &off, &len);
+	cr_assert(pos);
+	cr_assert_eq(cfg_rd(pos + 16, 4), 4, "notify_off_multiplier");
+	cr_assert(find_cap(VIRTIO_PCI_CAP_PCI_CFG, &off, &len));
+	cr_assert_eq(plat.nr_ioevents, 2);
+	cr_assert_eq(plat.ioevent_addr[1], bar0 + 0x3000 + 4);
+}
+
+/* Reset, negotiate, set up queue 0, DRIVER_OK. */
+static void bring_up(void)
+{
+	bar_wr(0x14, 1, 0);
+	pump();
+	cr_assert_eq(bar_rd(0x14, 1), 0);
+	bar_wr(0x14, 1, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
+	bar_wr(0x00, 4, 1);
+	uint64_t hi = bar_rd(0x04, 4);
+	cr_assert(hi & (1u << (VIRTIO_F_VERSION_1 - 32)));
+	bar_wr(0x08, 4, 0);
+	bar_wr(0x0c, 4, 1u << VIRTIO_RING_F_EVENT_IDX);
+	bar_wr(0x08, 4, 1);
+	bar_wr(0x0c, 4, 1u << (VIRTIO_F_VERSION_1 - 32));
+	bar_wr(0x14, 1, 0x3 | VIRTIO_CONFIG_S_FEATURES_OK);
+	cr_assert(bar_rd(0x14, 1) & VIRTIO_CONFIG_S_FEATURES_OK);
+	bar_wr(0x16, 2, 0);
+	cr_assert_eq(bar_rd(0x18, 2), 64);
+	bar_wr(0x18, 2, 16);
+	bar_wr(0x20, 4, 0x1000); /* desc, as two halves */
+	bar_wr(0x24, 4, 0);
+	bar_wr(0x28, 8, 0x2000);
+	bar_wr(0x30, 8, 0x3000);
+	bar_wr(0x1a, 2, 1);
+	cr_assert_eq(bar_rd(0x1a, 2), 1);
+	bar_wr(0x1c, 2, 1);
+	cr_assert_eq(bar_rd(0x1c, 2), 1);
+	bar_wr(0x14, 1, 0x3 | VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK);
+}
+
+Test(virtio_pci, linux_bring_up_activates_on_the_loop)
+{
+	bring_up();
+	cr_assert_eq(dev.activations, 0, "activation runs on the loop, not the vCPU");
+	pump();
+	cr_assert_eq(dev.activations, 1);
+	cr_assert(dev.vdev.activated);
+	cr_assert_eq(dev.notifies[0], 1, "every ready queue is kicked once");
+	cr_assert(virtio_has_feature(&dev.vdev, VIRTIO_RING_F_EVENT_IDX));
+	cr_assert(dev.vdev.queues[0].ready);
+	cr_assert_eq(dev.vdev.queues[0].size, 16);
+	/* A notify through the ioeventfd path, then through the BAR fallback. */
+	uint64_t one = 1;
+	cr_assert_eq(write(plat.ioevent_fd[0], &one, 8), 8);
+	pump();
+	cr_assert_eq(dev.notifies[0], 2);
+	bar_wr(0x3000 + 4, 4, 1);
+	pump();
+	cr_assert_eq(dev.notifies[1], 1);
+	/* Queue registers are frozen after DRIVER_OK. */
+	bar_wr(0x18, 2, 8);
+	cr_assert_eq(bar_rd(0x18, 2), 16);
+}
+
+Test(virtio_pci, features_without_version_1_are_refused)
+{
+	bar_wr(0x14, 1, 3);
+	bar_wr(0x08, 4, 0);
+	bar_wr(0x0c, 4, 0);
+	bar_wr(0x14, 1, 3 | VIRTIO_CONFIG_S_FEATURES_OK);
+	cr_assert_not(bar_rd(0x14, 1) & VIRTIO_CONFIG_S_FEATURES_OK);
+	/* Offering bits the device does not have is refused too. */
+	bar_wr(0x08, 4, 1);
+	bar_wr(0x0c, 4, (1u << (VIRTIO_F_VERSION_1 - 32)) | 0x80000000u);
+	bar_wr(0x14, 1, 3 | VIRTIO_CONFIG_S_FEATURES_OK);
+	cr_assert_not(bar_rd(0x14, 1) & VIRTIO_CONFIG_S_FEATURES_OK);
+}
+
+Test(virtio_pci, queue_outside_ram_is_not_enabled)
+{
+	bar_wr(0x16, 2, 0);
+	bar_wr(0x20, 8, RAM_SIZE - 8); /* descriptor table runs off the end */
+	bar_wr(0x28, 8, 0x2000);
+	bar_wr(0x30, 8, 0x3000);
+	bar_wr(0x1c, 2, 1);
+	cr_assert_eq(bar_rd(0x1c, 2), 0);
+	bar_wr(0x18, 2, 3); /* not a power of two */
+	bar_wr(0x20, 8, 0x1000);
+	bar_wr(0x1c, 2, 1);
+	cr_assert_eq(bar_rd(0x1c, 2), 0);
+}
+
+Test(virtio_pci, vectors_and_selectors_out_of_range)
+{
+	bar_wr(0x10, 2, 7); /* only 3 vectors */
+	cr_assert_eq(bar_rd(0x10, 2), VIRTIO_MSI_NO_VECTOR);
+	bar_wr(0x16, 2, 9); /* no queue 9 */
+	cr_assert_eq(bar_rd(0x18, 2), 0);
+	bar_wr(0x1c, 2, 1);
+	cr_assert_eq(bar_rd(0x1c, 2), 0);
+	cr_assert_eq(bar_rd(0x12, 2), 2);
+	bar_wr(0x00, 4, 5);
+	cr_assert_eq(bar_rd(0x04, 4), 0);
+}
+
+Test(virtio_pci, reset_waits_for_the_loop)
+{
+	bring_up();
+	pump();
+	bar_wr(0x14, 1, 0);
+	cr_assert_neq(bar_rd(0x14, 1), 0, "status stays set until the reset is done");
+	pump();
+	cr_assert_eq(dev.resets, 1);
+	cr_assert_eq(bar_rd(0x14, 1), 0);
+	cr_assert_not(dev.vdev.activated);
+	cr_assert_not(dev.vdev.queues[0].ready);
+	cr_assert_eq(bar_rd(0x1a, 2), VIRTIO_MSI_NO_VECTOR);
+}
+
+Test(virtio_pci, isr_reads_clear_and_config_is_bounded)
+{
+	dev.config[0] = 0xab;
+	cr_assert_eq(bar_rd(0x2000, 1), 0xab);
+	cr_assert_eq(bar_rd(0x2000 + 7, 1), 0);
+	cr_assert_eq(bar_rd(0x2000 + 6, 4), 0xffffffff, "straddles the end");
+	virtio_device_set_needs_reset(&dev.vdev, "test");
+	cr_assert_eq(bar_rd(0x1000, 1), VIRTIO_PCI_ISR_CONFIG);
+	cr_assert_eq(bar_rd(0x1000, 1), 0);
+}
+
+Test(virtio_pci, pci_cfg_access_capability)
+{
+	uint32_t off, len;
+	unsigned cap = find_cap(VIRTIO_PCI_CAP_PCI_CFG, &off, &len);
+	cr_assert(cap);
+	cfg_wr(cap + 4, 1, 0);      /* bar 0 */
+	cfg_wr(cap + 8, 4, 0x12);   /* num_queues */
+	cfg_wr(cap + 12, 4, 2);
+	cr_assert_eq(cfg_rd(cap + 16, 2), 2);
+	cfg_wr(cap + 8, 4, 0x16);   /* queue_select, written through the window */
+	cfg_wr(cap + 16, 2, 1);
+	cr_assert_eq(bar_rd(0x16, 2), 1);
+}
+
+Test(virtio_pci, random_register_traffic_is_harmless)
+{
+	srand(7);
+	for (int i = 0; i < 200000; i++) {
+		static const unsigned lens[] = { 1, 2, 4, 8 };
+		unsigned len = lens[rand() % 4];
+		uint64_t off = (uint64_t)(rand() % 0x8000) & ~(uint64_t)(len - 1);
+		uint64_t val = ((uint64_t)rand() << 32) | (uint64_t)rand();
+		if (rand() % 4 == 0)
+			val &= 0xff;
+		bool wr = rand() % 2;
+		uint8_t data[8];
+		memcpy(data, &val, 8);
+		bus_dispatch(&mmio, bar0 + off, data, len, wr);
+		if (i % 64 == 0)
+			cfg_wr((unsigned)(rand() % 256) & ~3u, 4, (uint32_t)val);
+		if (i % 16 == 0)
+			pump();
+	}
+	pump();
+	cr_assert_eq(cfg_rd(0x00, 2), 0x1af4);
+}
