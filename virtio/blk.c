@@ -1,0 +1,589 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * virtio-blk device (virtio 1.2 §5.2). Requests are popped by the common
+ * drain loop, parsed from local copies of the guest's header, dispatched by
+ * type through a table, and either completed at once or handed to the
+ * block backend; backend completions arrive on one eventfd and are
+ * published to the used ring once per batch.
+ *
+ * Request layout (§5.2.6): a 16-byte header {le32 type, le32 reserved,
+ * le64 sector} in the readable part, data (readable for OUT, writable for
+ * IN/GET_ID), and the status byte as the last byte of the writable part.
+ * The used length is the bytes written to the guest: data + status.
+ */
+#include "blk.h"
+
+#include <endian.h>
+#include <errno.h>
+#include <linux/virtio_blk.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "../vmm/evloop.h"
+#include "../vmm/log.h"
+
+#define BLK_HDR_SIZE 16
+/* Largest discard / write-zeroes range per request: 2 GiB in sectors. */
+#define BLK_DWZ_MAX_SECTORS (1u << 22)
+/* blk_start_fn results besides the VIRTIO_BLK_S_* values. */
+#define BLK_PENDING 0xfe   /* handed to the backend */
+#define BLK_NO_STATUS 0xff /* nowhere to put a status byte */
+
+struct blk_req {
+	struct vq_chain chain;    /* moved in from the drain loop */
+	struct vq_cursor status;  /* at the status byte */
+	struct blk_io io;
+	uint32_t data_len;        /* data bytes written to the guest on OK */
+	struct iovec *iov;        /* iov_inl, or a heap array */
+	struct iovec iov_inl[VQ_CHAIN_INLINE_SEGS];
+	struct blk_req *next_free;
+};
+
+struct virtio_blk {
+	struct virtio_device vdev;
+	struct blk_backend *be;
+	int done_fd;              /* the backend's completion eventfd */
+	bool watching;            /* done_fd is on the loop */
+	bool quiet;               /* reset/destroy: no used entries */
+	bool readonly;
+	uint64_t capacity;        /* sectors */
+	uint8_t serial[VIRTIO_BLK_ID_BYTES];
+	struct virtio_blk_config config; /* little-endian, fixed at create */
+	struct blk_stats stats;
+	unsigned batch;           /* used entries added, not yet published */
+	struct blk_req *free_reqs;
+	struct blk_req reqs[BLK_QUEUE_SIZE];
+};
+
+#define to_blk(v) ((struct virtio_blk *)((char *)(v) - offsetof(struct virtio_blk, vdev)))
+#define req_of(i) ((struct blk_req *)((char *)(i) - offsetof(struct blk_req, io)))
+
+/* --- request types -------------------------------------------------------- */
+
+/*
+ * Start a request whose header was validated: (rd) is the read cursor past
+ * the header, (sector) the header's sector. Returns a VIRTIO_BLK_S_* status
+ * to complete with now, or BLK_PENDING.
+ */
+typedef uint8_t (*blk_start_fn)(struct virtio_blk *blk, struct blk_req *req,
+				struct vq_cursor *rd, uint64_t sector);
+
+static bool range_ok(const struct virtio_blk *blk, uint64_t sector,
+		     uint64_t sectors)
+{
+	return sector <= blk->capacity && sectors <= blk->capacity - sector;
+}
+
+/* Describe (len) bytes of (cur) in req->iov. Returns the count or -errno. */
+static int req_iov(struct blk_req *req, struct vq_cursor *cur, uint64_t len)
+{
+	unsigned max = req->chain.nr_segs;
+
+	req->iov = req->iov_inl;
+	if (max > VQ_CHAIN_INLINE_SEGS) {
+		req->iov = malloc(max * sizeof(*req->iov));
+		if (!req->iov) {
+			req->iov = req->iov_inl;
+			return -ENOMEM;
+		}
+	}
+	return vq_cursor_iov(cur, len, req->iov, max);
+}
+
+static uint8_t submit(struct virtio_blk *blk, struct blk_req *req,
+		      enum blk_io_op op, uint64_t sector, uint64_t len,
+		      int iovcnt)
+{
+	req->io = (struct blk_io){
+		.op = op,
+		.offset = sector * BLK_SECTOR_SIZE,
+		.len = len,
+		.iov = iovcnt > 0 ? req->iov : NULL,
+		.iovcnt = iovcnt > 0 ? (unsigned)iovcnt : 0,
+	};
+	blk->be->ops->submit(blk->be, &req->io);
+	return BLK_PENDING;
+}
+
+/* IN and OUT: (len) data bytes at (cur), within the disk (§5.2.6.1). */
+static uint8_t start_rw(struct virtio_blk *blk, struct blk_req *req,
+			struct vq_cursor *cur, uint64_t sector, uint64_t len,
+			enum blk_io_op op)
+{
+	if (len % BLK_SECTOR_SIZE ||
+	    !range_ok(blk, sector, len / BLK_SECTOR_SIZE))
+		return VIRTIO_BLK_S_IOERR;
+	if (len == 0)
+		return VIRTIO_BLK_S_OK;
+	int n = req_iov(req, cur, len);
+	if (n < 0)
+		return VIRTIO_BLK_S_IOERR;
+	if (op == BLK_IO_READ)
+		req->data_len = (uint32_t)len;
+	return submit(blk, req, op, sector, len, n);
+}
+
+static uint8_t start_in(struct virtio_blk *blk, struct blk_req *req,
+			struct vq_cursor *rd, uint64_t sector)
+{
+	struct vq_cursor wr;
+
+	vq_cursor_init_write(&wr, &req->chain);
+	return start_rw(blk, req, &wr, sector, req->chain.write_len - 1,
+			BLK_IO_READ);
+}
+
+static uint8_t start_out(struct virtio_blk *blk, struct blk_req *req,
+			 struct vq_cursor *rd, uint64_t sector)
+{
+	return start_rw(blk, req, rd, sector, vq_cursor_remaining(rd),
+			BLK_IO_WRITE);
+}
+
+static uint8_t start_flush(struct virtio_blk *blk, struct blk_req *req,
+			   struct vq_cursor *rd, uint64_t sector)
+{
+	return submit(blk, req, BLK_IO_FLUSH, 0, 0, 0);
+}
+
+/* §5.2.6: the ID string, NUL-padded to 20 bytes, cut to the buffer. */
+static uint8_t start_get_id(struct virtio_blk *blk, struct blk_req *req,
+			    struct vq_cursor *rd, uint64_t sector)
+{
+	uint32_t n = req->chain.write_len - 1;
+	struct vq_cursor wr;
+
+	if (n > VIRTIO_BLK_ID_BYTES)
+		n = VIRTIO_BLK_ID_BYTES;
+	vq_cursor_init_write(&wr, &req->chain);
+	if (vq_cursor_copy_to(&wr, blk->serial, n))
+		return VIRTIO_BLK_S_IOERR;
+	req->data_len = n;
+	return VIRTIO_BLK_S_OK;
+}
+
+/*
+ * DISCARD and WRITE_ZEROES: one {le64 sector, le32 num_sectors, le32
+ * flags} segment (we offer max_*_seg = 1). §5.2.6.2: unknown flags, and
+ * unmap on a discard, are UNSUPP.
+ */
+static uint8_t start_range(struct virtio_blk *blk, struct blk_req *req,
+			   struct vq_cursor *rd, unsigned feature, bool zeroes)
+{
+	struct virtio_blk_discard_write_zeroes seg;
+	enum blk_io_op op = zeroes ? BLK_IO_WRITE_ZEROES : BLK_IO_DISCARD;
+
+	if (!(blk->vdev.host_features & (1ULL << feature)))
+		return VIRTIO_BLK_S_UNSUPP;
+	if (vq_cursor_remaining(rd) != sizeof(seg) ||
+	    vq_cursor_copy_from(rd, &seg, sizeof(seg)))
+		return VIRTIO_BLK_S_IOERR;
+	uint64_t sector = le64toh(seg.sector);
+	uint32_t sectors = le32toh(seg.num_sectors);
+	uint32_t flags = le32toh(seg.flags);
+	if (flags & ~VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP ||
+	    (!zeroes && flags))
+		return VIRTIO_BLK_S_UNSUPP;
+	if (sectors > BLK_DWZ_MAX_SECTORS || !range_ok(blk, sector, sectors))
+		return VIRTIO_BLK_S_IOERR;
+	if (zeroes && (flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP))
+		op = BLK_IO_ZERO_UNMAP;
+	return submit(blk, req, op, sector,
+		      (uint64_t)sectors * BLK_SECTOR_SIZE, 0);
+}
+
+static uint8_t start_discard(struct virtio_blk *blk, struct blk_req *req,
+			     struct vq_cursor *rd, uint64_t sector)
+{
+	return start_range(blk, req, rd, VIRTIO_BLK_F_DISCARD, false);
+}
+
+static uint8_t start_write_zeroes(struct virtio_blk *blk, struct blk_req *req,
+				  struct vq_cursor *rd, uint64_t sector)
+{
+	return start_range(blk, req, rd, VIRTIO_BLK_F_WRITE_ZEROES, true);
+}
+
+struct blk_req_type {
+	blk_start_fn start;
+	enum blk_kind kind;
+	bool modifies; /* §5.2.6.2: IOERR on a read-only device, file untouched */
+};
+
+static const struct blk_req_type req_types[] = {
+	[VIRTIO_BLK_T_IN] = { start_in, BLK_KIND_IN, false },
+	[VIRTIO_BLK_T_OUT] = { start_out, BLK_KIND_OUT, true },
+	[VIRTIO_BLK_T_FLUSH] = { start_flush, BLK_KIND_FLUSH, false },
+	[VIRTIO_BLK_T_GET_ID] = { start_get_id, BLK_KIND_GET_ID, false },
+	[VIRTIO_BLK_T_DISCARD] = { start_discard, BLK_KIND_DISCARD, true },
+	[VIRTIO_BLK_T_WRITE_ZEROES] = { start_write_zeroes,
+					BLK_KIND_WRITE_ZEROES, true },
+};
+
+/* --- request lifecycle -------------------------------------------------- */
+
+/*
+ * Parse and start (req). The header is copied out of the chain and only
+ * the copy is looked at: the guest may rewrite its buffers meanwhile.
+ */
+static uint8_t blk_start(struct virtio_blk *blk, struct blk_req *req)
+{
+	struct virtio_blk_outhdr hdr;
+	struct vq_cursor rd;
+
+	if (req->chain.err || req->chain.write_len == 0) {
+		blk->stats.malformed++;
+		return BLK_NO_STATUS;
+	}
+	vq_cursor_init_write(&req->status, &req->chain);
+	vq_cursor_skip(&req->status, req->chain.write_len - 1);
+	vq_cursor_init_read(&rd, &req->chain);
+	if (vq_cursor_copy_from(&rd, &hdr, BLK_HDR_SIZE)) {
+		blk->stats.malformed++;
+		return VIRTIO_BLK_S_IOERR;
+	}
+	uint32_t type = le32toh(hdr.type);
+	const struct blk_req_type *t =
+		type < sizeof(req_types) / sizeof(req_types[0]) ? &req_types[type]
+								 : NULL;
+	if (!t || !t->start) {
+		blk->stats.requests[BLK_KIND_UNSUPP]++;
+		return VIRTIO_BLK_S_UNSUPP;
+	}
+	blk->stats.requests[t->kind]++;
+	if (t->modifies && blk->readonly)
+		return VIRTIO_BLK_S_IOERR;
+	return t->start(blk, req, &rd, le64toh(hdr.sector));
+}
+
+/*
+ * Write the status, add the used element (published by the caller, once
+ * per batch), and recycle (req).
+ */
+static void blk_finish(struct virtio_blk *blk, struct blk_req *req,
+		       uint8_t status)
+{
+	struct virtqueue *vq = &blk->vdev.queues[0];
+	uint32_t used = 0;
+
+	if (status != BLK_NO_STATUS) {
+		vq_cursor_copy_to(&req->status, &status, 1);
+		used = (status == VIRTIO_BLK_S_OK ? req->data_len : 0) + 1;
+	}
+	if (status != VIRTIO_BLK_S_OK)
+		blk->stats.errors++;
+	if (!blk->quiet && vq_add_used(vq, req->chain.head, used) == 0)
+		blk->batch++;
+	vq_chain_fini(&req->chain);
+	if (req->iov != req->iov_inl)
+		free(req->iov);
+	req->iov = req->iov_inl;
+	req->next_free = blk->free_reqs;
+	blk->free_reqs = req;
+	blk->stats.inflight--;
+}
+
+/* Publish what blk_finish added and interrupt the driver if it wants. */
+static void blk_publish(struct virtio_blk *blk)
+{
+	if (!blk->batch)
+		return;
+	blk->batch = 0;
+	vq_publish(&blk->vdev.queues[0]);
+	if (blk->vdev.transport)
+		virtio_queue_signal(&blk->vdev, 0);
+}
+
+/* virtio_queue_handler: take one chain from the drain loop. */
+static int blk_handle(struct virtio_device *vdev, struct virtqueue *vq,
+		      struct vq_chain *chain)
+{
+	struct virtio_blk *blk = to_blk(vdev);
+	struct blk_req *req = blk->free_reqs;
+
+	if (!req) {
+		/* More chains than descriptors: the ring lied about itself. */
+		vq_chain_fini(chain);
+		return -EOVERFLOW;
+	}
+	blk->free_reqs = req->next_free;
+	req->chain = *chain; /* move: the chain's heap array is req's now */
+	chain->heap = NULL;
+	chain->heap_cap = 0;
+	req->data_len = 0;
+	if (++blk->stats.inflight > blk->stats.inflight_max)
+		blk->stats.inflight_max = blk->stats.inflight;
+	uint8_t status = blk_start(blk, req);
+	/* Finished now: published by blk_queue_notify after the drain. */
+	if (status != BLK_PENDING)
+		blk_finish(blk, req, status);
+	return 0;
+}
+
+/* blk_done_fn: the backend finished (io). */
+static void blk_io_done(void *opaque, struct blk_io *io)
+{
+	static struct log_ratelimit rl;
+	struct virtio_blk *blk = opaque;
+	struct blk_req *req = req_of(io);
+	uint8_t status = VIRTIO_BLK_S_OK;
+
+	if (io->res == -EOPNOTSUPP) {
+		status = VIRTIO_BLK_S_UNSUPP;
+	} else if (io->res) {
+		status = VIRTIO_BLK_S_IOERR;
+		if (log_ratelimit_ok(&rl, 5))
+			log_warn("%s: I/O error at byte %llu: %s", blk->be->path,
+				 (unsigned long long)io->offset,
+				 strerror(-io->res));
+	} else if (io->op == BLK_IO_READ) {
+		blk->stats.bytes_read += io->len;
+	} else if (io->op == BLK_IO_WRITE) {
+		blk->stats.bytes_written += io->len;
+	}
+	blk_finish(blk, req, status);
+}
+
+/* The completion eventfd is readable: collect one batch. */
+static void blk_on_done(void *opaque, uint32_t events)
+{
+	struct virtio_blk *blk = opaque;
+	uint64_t count;
+
+	/* Clear first: completions after this read make it readable again. */
+	if (read(blk->done_fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
+		log_warn("%s: completion eventfd: %s", blk->be->path,
+			 strerror(errno));
+	blk->be->ops->poll(blk->be, blk_io_done, blk);
+	blk_publish(blk);
+}
+
+/* Wait for every request in the backend; (report) them to the driver. */
+static void blk_wait_all(struct virtio_blk *blk, bool report)
+{
+	blk->quiet = !report;
+	blk->be->ops->drain(blk->be, blk_io_done, blk);
+	blk->quiet = false;
+	if (report)
+		blk_publish(blk);
+	blk->batch = 0;
+}
+
+/* --- device ops ----------------------------------------------------------- */
+
+static void blk_config_read(struct virtio_device *vdev, uint32_t offset,
+			    void *buf, uint32_t len)
+{
+	memcpy(buf, (const uint8_t *)&to_blk(vdev)->config + offset, len);
+}
+
+/* No CONFIG_WCE: every field is read-only to the driver (§5.2.4). */
+static void blk_config_write(struct virtio_device *vdev, uint32_t offset,
+			     const void *buf, uint32_t len)
+{
+}
+
+static int blk_activate(struct virtio_device *vdev)
+{
+	return 0;
+}
+
+static void blk_queue_notify(struct virtio_device *vdev, unsigned q)
+{
+	struct virtio_blk *blk = to_blk(vdev);
+
+	if (q != 0)
+		return;
+	virtio_queue_drain(vdev, 0, blk_handle);
+	blk->be->ops->kick(blk->be);
+	blk_publish(blk);
+}
+
+/*
+ * Reset (§4.1.4.3.2 via the transport): wait for every request already in
+ * the backend, so none writes into guest memory or the file afterwards;
+ * nothing is reported to the driver, which is forgetting the queue. The
+ * transport then resets the virtqueue structs.
+ */
+static void blk_reset(struct virtio_device *vdev)
+{
+	blk_wait_all(to_blk(vdev), false);
+}
+
+static void blk_ops_destroy(struct virtio_device *vdev)
+{
+	blk_destroy(to_blk(vdev));
+}
+
+static const struct virtio_device_ops blk_ops = {
+	.name = "virtio-blk",
+	.device_id = VIRTIO_ID_BLOCK,
+	.config_size = sizeof(struct virtio_blk_config),
+	.config_read = blk_config_read,
+	.config_write = blk_config_write,
+	.activate = blk_activate,
+	.queue_notify = blk_queue_notify,
+	.reset = blk_reset,
+	.destroy = blk_ops_destroy,
+};
+
+/* --- construction ------------------------------------------------------- */
+
+static unsigned log2u(uint32_t v)
+{
+	unsigned n = 0;
+
+	while (v >>= 1)
+		n++;
+	return n;
+}
+
+/* Features and the config space (§5.2.3, §5.2.4), little-endian. */
+static uint64_t blk_setup_config(struct virtio_blk *blk)
+{
+	const struct blk_backend *be = blk->be;
+	struct virtio_blk_config *c = &blk->config;
+	uint32_t lbs = be->logical_block, pbs = be->physical_block;
+	uint64_t f = (1ULL << VIRTIO_BLK_F_SEG_MAX) |
+		     (1ULL << VIRTIO_BLK_F_BLK_SIZE) |
+		     (1ULL << VIRTIO_BLK_F_TOPOLOGY) |
+		     (1ULL << VIRTIO_BLK_F_FLUSH);
+
+	c->capacity = htole64(blk->capacity);
+	c->seg_max = htole32(BLK_SEG_MAX);
+	c->blk_size = htole32(lbs);
+	c->physical_block_exp = (uint8_t)log2u(pbs / lbs);
+	c->min_io_size = htole16((uint16_t)(pbs / lbs));
+	if (blk->readonly)
+		return f | (1ULL << VIRTIO_BLK_F_RO);
+	f |= 1ULL << VIRTIO_BLK_F_WRITE_ZEROES;
+	c->max_write_zeroes_sectors = htole32(BLK_DWZ_MAX_SECTORS);
+	c->max_write_zeroes_seg = htole32(1);
+	c->write_zeroes_may_unmap = be->can_punch;
+	if (be->can_punch) {
+		f |= 1ULL << VIRTIO_BLK_F_DISCARD;
+		c->max_discard_sectors = htole32(BLK_DWZ_MAX_SECTORS);
+		c->max_discard_seg = htole32(1);
+		c->discard_sector_alignment = htole32(pbs / BLK_SECTOR_SIZE);
+	}
+	return f;
+}
+
+static int blk_open_backend(struct virtio_blk *blk, const struct blk_config *cfg,
+			    struct err *e)
+{
+	struct blk_backend_config bc = {
+		.path = cfg->path,
+		.readonly = cfg->readonly,
+		.engine = cfg->engine,
+		.buffered = cfg->buffered,
+		.max_inflight = BLK_QUEUE_SIZE,
+	};
+
+	blk->done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (blk->done_fd < 0)
+		return err_set(e, -errno, "%s: eventfd: %s", cfg->path,
+			       strerror(errno));
+	return blk_backend_open(&bc, blk->done_fd, &blk->be, e);
+}
+
+int blk_create(const struct blk_config *cfg, const struct guest_mem *mem,
+	       struct evloop *loop, struct virtio_blk **out, struct err *e)
+{
+	struct virtio_blk *blk;
+	size_t serial_len = cfg->serial ? strlen(cfg->serial) : 0;
+	int rc;
+
+	if (!cfg->path || !cfg->path[0])
+		return err_set(e, -EINVAL, "virtio-blk: no path");
+	if (serial_len > VIRTIO_BLK_ID_BYTES)
+		return err_set(e, -EINVAL, "%s: serial '%s' is longer than %d "
+			       "bytes", cfg->path, cfg->serial,
+			       VIRTIO_BLK_ID_BYTES);
+	blk = calloc(1, sizeof(*blk));
+	if (!blk)
+		return err_set(e, -ENOMEM, "%s: out of memory", cfg->path);
+	blk->done_fd = -1;
+	blk->readonly = cfg->readonly;
+	memcpy(blk->serial, cfg->serial ? cfg->serial : "", serial_len);
+	for (unsigned i = BLK_QUEUE_SIZE; i-- > 0;) {
+		blk->reqs[i].iov = blk->reqs[i].iov_inl;
+		blk->reqs[i].next_free = blk->free_reqs;
+		blk->free_reqs = &blk->reqs[i];
+	}
+	rc = blk_open_backend(blk, cfg, e);
+	if (rc)
+		goto err;
+	blk->capacity = blk->be->size / BLK_SECTOR_SIZE;
+	rc = virtio_device_init(&blk->vdev, &blk_ops, mem, loop, 1,
+				BLK_QUEUE_SIZE, blk_setup_config(blk), e);
+	if (rc)
+		goto err;
+	rc = evl_add(loop, blk->done_fd, EPOLLIN, blk_on_done, blk);
+	if (rc) {
+		err_set(e, rc, "%s: event loop: %s", cfg->path, strerror(-rc));
+		goto err;
+	}
+	blk->watching = true;
+	log_info("%s: virtio-blk, %llu sectors, %s engine%s%s", cfg->path,
+		 (unsigned long long)blk->capacity, blk->be->ops->name,
+		 blk->be->direct ? ", O_DIRECT" : "",
+		 blk->readonly ? ", read-only" : "");
+	*out = blk;
+	return 0;
+err:
+	blk_destroy(blk);
+	return rc;
+}
+
+void blk_destroy(struct virtio_blk *blk)
+{
+	if (!blk)
+		return;
+	if (blk->be) {
+		blk_wait_all(blk, false);
+		blk->be->ops->close(blk->be);
+	}
+	if (blk->watching)
+		evl_del(blk->vdev.loop, blk->done_fd);
+	if (blk->done_fd >= 0)
+		close(blk->done_fd);
+	virtio_device_fini(&blk->vdev);
+	free(blk);
+}
+
+/* --- public helpers ----------------------------------------------------- */
+
+struct virtio_device *blk_vdev(struct virtio_blk *blk)
+{
+	return &blk->vdev;
+}
+
+void blk_drain(struct virtio_blk *blk)
+{
+	blk_wait_all(blk, true);
+}
+
+void blk_vdev_drain(struct virtio_device *vdev)
+{
+	blk_drain(to_blk(vdev));
+}
+
+const struct blk_stats *blk_get_stats(const struct virtio_blk *blk)
+{
+	return &blk->stats;
+}
+
+uint64_t blk_capacity(const struct virtio_blk *blk)
+{
+	return blk->capacity;
+}
+
+const struct blk_backend *blk_backend_of(const struct virtio_blk *blk)
+{
+	return blk->be;
+}

@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * virtio-blk (virtio 1.2 §5.2): one request queue served on the event
+ * loop, many requests in flight, completions from the block backend
+ * (virtio/backend/) through one eventfd per device.
+ *
+ * Offered: SEG_MAX, BLK_SIZE, TOPOLOGY, FLUSH; RO when read-only;
+ * WRITE_ZEROES when writable; DISCARD when writable and the file can punch
+ * holes (probed at open). Not offered: CONFIG_WCE (the config space is
+ * read-only to the driver), MQ, SIZE_MAX, GEOMETRY.
+ *
+ * Nothing is lost: reset, blk_drain and destroy wait for every request
+ * already handed to the backend; a write the guest was told is complete is
+ * in the backing file, and durable after a completed FLUSH.
+ *
+ * Threads: blk_create and destroy on the main thread (setup/teardown);
+ * everything else on the event-loop thread (the transport calls the ops
+ * there), except config reads by vCPU threads through the transport.
+ */
+#ifndef KILN_VIRTIO_BLK_H
+#define KILN_VIRTIO_BLK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../vmm/err.h"
+#include "../vmm/memory.h"
+#include "backend/blk_backend.h"
+#include "device.h"
+
+#define BLK_QUEUE_SIZE 256             /* queue maximum, and requests in flight */
+#define BLK_SEG_MAX (BLK_QUEUE_SIZE - 2) /* data segments (header, status aside) */
+
+struct evloop;
+struct virtio_blk;
+
+struct blk_config {
+	const char *path;
+	bool readonly;
+	const char *serial;    /* device ID, at most 20 bytes; NULL: none */
+	enum blk_engine engine; /* BLK_ENGINE_AIO (default) or _SYNC */
+	bool buffered;         /* aio: do not use O_DIRECT */
+};
+
+/* Request kinds, for the counters. */
+enum blk_kind {
+	BLK_KIND_IN,
+	BLK_KIND_OUT,
+	BLK_KIND_FLUSH,
+	BLK_KIND_GET_ID,
+	BLK_KIND_DISCARD,
+	BLK_KIND_WRITE_ZEROES,
+	BLK_KIND_UNSUPP,    /* unknown type: completed VIRTIO_BLK_S_UNSUPP */
+	BLK_KIND_NR,
+};
+
+/* Counters for metrics (loop thread writes; readers take a snapshot). */
+struct blk_stats {
+	uint64_t requests[BLK_KIND_NR];
+	uint64_t bytes_read;
+	uint64_t bytes_written;
+	uint64_t errors;     /* completed with a status other than OK */
+	uint64_t malformed;  /* no status byte or a short header */
+	unsigned inflight;
+	unsigned inflight_max;
+};
+
+/*
+ * blk_create - a virtio-blk device over the file or block device
+ * (cfg->path), opened read-only when (cfg->readonly), with the device ID
+ * (cfg->serial), over guest memory (mem), taking completions on (loop).
+ * A size that is not a multiple of 512 is rounded down with a warning.
+ * Returns 0 with *out set, or -errno with (e) naming the path (missing,
+ * a directory, permission denied: "use readonly=on", serial too long).
+ * The caller sets vdev->transport (virtio_pci_create) before activation.
+ * Main thread, setup.
+ */
+int blk_create(const struct blk_config *cfg, const struct guest_mem *mem,
+	       struct evloop *loop, struct virtio_blk **out, struct err *e);
+
+/* blk_vdev - the common device state of (blk), for the transport. Any thread. */
+struct virtio_device *blk_vdev(struct virtio_blk *blk);
+
+/*
+ * blk_drain - wait for every request of (blk) in flight in the backend,
+ * complete them to the driver (used ring, interrupt), and return when none
+ * is left. For shutdown and pause. Loop thread (or main after the loop
+ * stopped).
+ */
+void blk_drain(struct virtio_blk *blk);
+
+/* blk_vdev_drain - blk_drain for the device of (vdev), for the VM's device
+ * list (struct vm_virtio.drain). Same thread rule. */
+void blk_vdev_drain(struct virtio_device *vdev);
+
+/*
+ * blk_destroy - drain (without reporting to the driver: the transport may
+ * be gone), close the file and free (blk). NULL-safe. Same as
+ * ops->destroy. Main thread, teardown.
+ */
+void blk_destroy(struct virtio_blk *blk);
+
+/* blk_stats - the counters of (blk). Loop thread (or a racy snapshot). */
+const struct blk_stats *blk_get_stats(const struct virtio_blk *blk);
+
+/* blk_capacity - the disk size in 512-byte sectors. Any thread. */
+uint64_t blk_capacity(const struct virtio_blk *blk);
+
+/* blk_backend_of - the backend of (blk), for tests and logs. Any thread. */
+const struct blk_backend *blk_backend_of(const struct virtio_blk *blk);
+
+#endif
