@@ -876,6 +876,20 @@ Test(blk_fs, readonly_file_needs_readonly_on, .init = setup_aio,
 	cr_assert_eq(try_create(p, true, NULL, &e), 0, "%s", e.msg);
 }
 
+/* A file system that refuses O_DIRECT (EINVAL at open): sysfs here, and
+ * tmpfs before Linux 6.6. The aio engine reopens the file buffered. */
+Test(blk_fs, odirect_refused_falls_back, .init = setup_aio, .fini = teardown)
+{
+	const char *p = "/sys/kernel/notes";
+	struct err e;
+
+	if (access(p, R_OK))
+		cr_skip_test("%s not readable", p);
+	cr_assert_eq(try_create(p, true, NULL, &e), 0, "%s", e.msg);
+	cr_assert_not(blk_backend_of(T.blk)->direct);
+	cr_assert_eq(blk_capacity(T.blk), blk_backend_of(T.blk)->size / 512);
+}
+
 Test(blk_fs, odd_size_rounds_down_and_config, .init = setup_aio,
      .fini = teardown)
 {
