@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include "cli.h"
 
+#include "../virtio/backend/chr.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +104,9 @@ static int opt_disk(struct kiln_config *c, const char *f, const char *v,
 static int opt_console(struct kiln_config *c, const char *f, const char *v,
 		       struct err *e)
 {
+	struct chr_config cc;
+	if (chr_parse(v, &cc, e))
+		return e ? e->code : -EINVAL;
 	return set_string(&c->console, f, v, e);
 }
 

@@ -35,6 +35,12 @@ typedef int (*vm_add_virtio_fn)(struct vm *vm, struct virtio_device *vdev,
 int vm_virtio_devices_create(struct vm *vm, vm_add_virtio_fn add,
 			     struct err *e);
 
+/* vm_console_uses_stdin - whether the virtio console reads stdin (then the
+ * UART console must not). */
+struct kiln_config;
+#include <stdbool.h>
+bool vm_console_uses_stdin(const struct kiln_config *cfg);
+
 /* vm_devices_init - PCI root and every configured virtio device. */
 int vm_devices_init(struct vm *vm, struct err *e);
 

@@ -2,20 +2,58 @@
 /* Build the virtio devices named in the config (disks, console, rng). */
 #include <errno.h>
 
+#include "../virtio/backend/chr.h"
+#include "../virtio/console.h"
+#include "../virtio/rng.h"
 #include "devices.h"
+#include "log.h"
 #include "vm.h"
+
+bool vm_console_uses_stdin(const struct kiln_config *cfg)
+{
+	struct chr_config cc;
+	return cfg->console && chr_parse(cfg->console, &cc, NULL) == 0 &&
+	       chr_config_uses_stdin(&cc);
+}
+
+static void console_quit(void *opaque)
+{
+	vm_request_exit(opaque, VM_EXIT_USER_QUIT, 0);
+}
+
+static int create_console(struct vm *vm, vm_add_virtio_fn add, struct err *e)
+{
+	struct chr_config cc;
+	int rc = chr_parse(vm->cfg->console, &cc, e);
+	if (rc) {
+		err_prefix(e, "--console");
+		return rc;
+	}
+	struct virtio_console *con;
+	rc = virtcon_create(&cc, &vm->mem, vm->loop, console_quit, vm, &con, e);
+	if (rc) {
+		err_prefix(e, "--console %s", vm->cfg->console);
+		return rc;
+	}
+	return add(vm, virtcon_vdev(con), NULL, e);
+}
+
+static int create_rng(struct vm *vm, vm_add_virtio_fn add, struct err *e)
+{
+	struct virtio_rng *rng;
+	int rc = rng_create(&vm->mem, vm->loop, &rng, e);
+	return rc ? rc : add(vm, rng_vdev(rng), NULL, e);
+}
 
 int vm_virtio_devices_create(struct vm *vm, vm_add_virtio_fn add, struct err *e)
 {
 	const struct kiln_config *cfg = vm->cfg;
-	(void)add;
-	/* Device models land one by one; refuse what is not wired yet rather
-	 * than boot a guest without the device it was promised. */
 	if (cfg->nr_disks)
 		return err_set(e, -ENOTSUP, "--disk: virtio-blk is not available in this build yet");
+	int rc = 0;
 	if (cfg->console)
-		return err_set(e, -ENOTSUP, "--console: virtio-console is not available in this build yet");
-	if (cfg->rng)
-		return err_set(e, -ENOTSUP, "--rng: virtio-rng is not available in this build yet");
-	return 0;
+		rc = create_console(vm, add, e);
+	if (!rc && cfg->rng)
+		rc = create_rng(vm, add, e);
+	return rc;
 }

@@ -84,8 +84,10 @@ static int setup_serial(struct vm *vm, struct x86_platform *p, struct err *e)
 	if (!rc)
 		rc = bus_register(&vm->pio, COM1_PORT, 8, serial_io, vm->serial,
 				  "COM1", e);
+	/* One reader of stdin: the virtio console when it is on stdio. */
+	int in_fd = vm_console_uses_stdin(vm->cfg) ? -1 : STDIN_FILENO;
 	if (!rc)
-		rc = console_init(&p->console, vm, vm->serial, STDIN_FILENO,
+		rc = console_init(&p->console, vm, vm->serial, in_fd,
 				  STDOUT_FILENO, e);
 	return rc;
 }
