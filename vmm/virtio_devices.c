@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Build the virtio devices named in the config (disks, console, rng). */
-#include <errno.h>
-
 #include "../virtio/backend/chr.h"
+#include "../virtio/blk.h"
 #include "../virtio/console.h"
 #include "../virtio/rng.h"
 #include "devices.h"
@@ -45,13 +44,32 @@ static int create_rng(struct vm *vm, vm_add_virtio_fn add, struct err *e)
 	return rc ? rc : add(vm, rng_vdev(rng), NULL, e);
 }
 
+static int create_disk(struct vm *vm, const struct cfg_disk *d,
+		       vm_add_virtio_fn add, struct err *e)
+{
+	const struct blk_config bc = {
+		.path = d->path,
+		.readonly = d->readonly,
+		.serial = d->serial,
+	};
+	struct virtio_blk *blk;
+	int rc = blk_create(&bc, &vm->mem, vm->loop, &blk, e);
+	if (rc) {
+		err_prefix(e, "--disk %s", d->id);
+		return rc;
+	}
+	return add(vm, blk_vdev(blk), blk_vdev_drain, e);
+}
+
 int vm_virtio_devices_create(struct vm *vm, vm_add_virtio_fn add, struct err *e)
 {
 	const struct kiln_config *cfg = vm->cfg;
-	if (cfg->nr_disks)
-		return err_set(e, -ENOTSUP, "--disk: virtio-blk is not available in this build yet");
 	int rc = 0;
-	if (cfg->console)
+	/* Disks first, in order: the guest names them vda, vdb, ... by PCI
+	 * slot order. */
+	for (unsigned i = 0; !rc && i < cfg->nr_disks; i++)
+		rc = create_disk(vm, &cfg->disks[i], add, e);
+	if (!rc && cfg->console)
 		rc = create_console(vm, add, e);
 	if (!rc && cfg->rng)
 		rc = create_rng(vm, add, e);
