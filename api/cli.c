@@ -23,6 +23,8 @@ static const char usage_text[] =
 	"  --memory SIZE     guest RAM, e.g. 512M, 2G (default 256M)\n"
 	"  --disk path=FILE[,readonly=on][,serial=ID][,id=NAME]\n"
 	"                    a virtio-blk disk (repeatable; /dev/vda, vdb... in order)\n"
+	"  --net tap=NAME[,mac=MAC][,id=NAME]\n"
+	"                    a virtio-net NIC on a host tap device (repeatable)\n"
 	"  --console stdio|pty|file=PATH|socket=PATH|none\n"
 	"                    a virtio-console (hvc0) on that backend\n"
 	"  --rng             a virtio-rng device fed by getrandom(2)\n"
@@ -101,6 +103,15 @@ static int opt_disk(struct kiln_config *c, const char *f, const char *v,
 	return rc;
 }
 
+static int opt_net(struct kiln_config *c, const char *f, const char *v,
+		   struct err *e)
+{
+	int rc = cfg_add_net(c, v, e);
+	if (rc)
+		err_prefix(e, "%s %s", f, v);
+	return rc;
+}
+
 static int opt_console(struct kiln_config *c, const char *f, const char *v,
 		       struct err *e)
 {
@@ -129,6 +140,7 @@ static const struct run_option run_options[] = {
 	{ "--cmdline", true, opt_cmdline }, { "--cpus", true, opt_cpus },
 	{ "--memory", true, opt_memory },   { "--disk", true, opt_disk },
 	{ "--console", true, opt_console }, { "--rng", false, opt_rng },
+	{ "--net", true, opt_net },
 };
 
 /* Split "--flag=value" or take the value from the next argument. */

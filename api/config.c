@@ -26,6 +26,10 @@ void cfg_fini(struct kiln_config *cfg)
 		free(cfg->disks[i].path);
 		free(cfg->disks[i].serial);
 	}
+	for (unsigned i = 0; i < cfg->nr_nets; i++) {
+		free(cfg->nets[i].id);
+		free(cfg->nets[i].tap);
+	}
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -60,6 +64,95 @@ int cfg_validate(const struct kiln_config *cfg, struct err *e)
 				return err_set(e, -EINVAL,
 					       "disks[%u].id: '%s' is used twice", i, d->id);
 	}
+	for (unsigned i = 0; i < cfg->nr_nets; i++) {
+		const struct cfg_net *n = &cfg->nets[i];
+		if (!n->tap || !n->tap[0] || strlen(n->tap) > CFG_IFNAME_MAX)
+			return err_set(e, -EINVAL,
+				       "nets[%u].tap: expected an interface name of 1..%d bytes, got '%s'",
+				       i, CFG_IFNAME_MAX, n->tap ? n->tap : "");
+		for (unsigned j = 0; j < i; j++) {
+			if (!strcmp(cfg->nets[j].tap, n->tap))
+				return err_set(e, -EINVAL,
+					       "nets[%u].tap: '%s' is used twice", i, n->tap);
+			if (cfg->nets[j].id && n->id && !strcmp(cfg->nets[j].id, n->id))
+				return err_set(e, -EINVAL,
+					       "nets[%u].id: '%s' is used twice", i, n->id);
+		}
+	}
+	return 0;
+}
+
+int cfg_parse_mac(const char *s, uint8_t mac[6])
+{
+	unsigned b[6];
+	char tail;
+	if (strlen(s) != 17 ||
+	    sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3],
+		   &b[4], &b[5], &tail) != 6)
+		return -EINVAL;
+	for (int i = 0; i < 6; i++) {
+		if (!isxdigit((unsigned char)s[i * 3]) ||
+		    !isxdigit((unsigned char)s[i * 3 + 1]))
+			return -EINVAL;
+		mac[i] = (uint8_t)b[i];
+	}
+	return (mac[0] & 1) ? -EINVAL : 0; /* a NIC address is unicast */
+}
+
+static int net_key(struct cfg_net *n, const char *key, const char *val,
+		   struct err *e)
+{
+	if (!strcmp(key, "mac")) {
+		if (cfg_parse_mac(val, n->mac))
+			return err_set(e, -EINVAL,
+				       "mac: expected a unicast address like 52:54:00:12:34:56, got '%s'",
+				       val);
+		n->mac_set = true;
+		return 0;
+	}
+	char **str = !strcmp(key, "tap") ? &n->tap : !strcmp(key, "id") ? &n->id : NULL;
+	if (!str)
+		return err_set(e, -EINVAL, "unknown key '%s' (expected tap, mac, id)", key);
+	if (!*val)
+		return err_set(e, -EINVAL, "%s: empty value", key);
+	free(*str);
+	*str = strdup(val);
+	return *str ? 0 : err_set(e, -ENOMEM, "out of memory");
+}
+
+int cfg_add_net(struct kiln_config *cfg, const char *spec, struct err *e)
+{
+	if (cfg->nr_nets >= CFG_MAX_NETS)
+		return err_set(e, -ENOSPC, "at most %d network devices", CFG_MAX_NETS);
+	struct cfg_net n = { 0 };
+	char *copy = strdup(spec), *save = NULL;
+	int rc = copy ? 0 : err_set(e, -ENOMEM, "out of memory");
+	for (char *tok = copy ? strtok_r(copy, ",", &save) : NULL; !rc && tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(tok, '=');
+		if (!eq) {
+			rc = err_set(e, -EINVAL, "'%s' is not key=value", tok);
+			break;
+		}
+		*eq = '\0';
+		rc = net_key(&n, tok, eq + 1, e);
+	}
+	free(copy);
+	if (!rc && !n.tap)
+		rc = err_set(e, -EINVAL, "tap=NAME is required");
+	if (!rc && strlen(n.tap) > CFG_IFNAME_MAX)
+		rc = err_set(e, -EINVAL, "tap: '%s' is longer than %d bytes", n.tap,
+			     CFG_IFNAME_MAX);
+	if (!rc && !n.id && asprintf(&n.id, "net%u", cfg->nr_nets) < 0) {
+		n.id = NULL;
+		rc = err_set(e, -ENOMEM, "out of memory");
+	}
+	if (rc) {
+		free(n.tap);
+		free(n.id);
+		return rc;
+	}
+	cfg->nets[cfg->nr_nets++] = n;
 	return 0;
 }
 

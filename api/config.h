@@ -31,6 +31,16 @@ struct cfg_disk {
 	char *serial; /* NULL: none */
 };
 
+#define CFG_MAX_NETS 8
+#define CFG_IFNAME_MAX 15 /* IFNAMSIZ - 1 */
+
+struct cfg_net {
+	char *id;      /* "net0"... when not given */
+	char *tap;     /* host tap device name */
+	uint8_t mac[6];
+	bool mac_set;  /* false: kiln generates one */
+};
+
 struct kiln_config {
 	/* machine */
 	unsigned vcpus;
@@ -42,6 +52,8 @@ struct kiln_config {
 	/* devices */
 	struct cfg_disk disks[CFG_MAX_DISKS];
 	unsigned nr_disks;
+	struct cfg_net nets[CFG_MAX_NETS];
+	unsigned nr_nets;
 	char *console; /* virtio-console backend spec, NULL: no device */
 	bool rng;      /* virtio-rng */
 };
@@ -72,6 +84,16 @@ int cfg_parse_size_mib(const char *s, uint64_t *mib_out);
  * flag name: the caller prefixes it).
  */
 int cfg_add_disk(struct kiln_config *cfg, const char *spec, struct err *e);
+
+/*
+ * cfg_add_net - parse "tap=NAME[,mac=XX:XX:XX:XX:XX:XX][,id=NAME]" and
+ * append it to cfg->nets. 0 or -EINVAL / -ENOSPC with e naming the key or
+ * value (the caller prefixes the flag).
+ */
+int cfg_add_net(struct kiln_config *cfg, const char *spec, struct err *e);
+
+/* cfg_parse_mac - "52:54:00:12:34:56" → bytes; rejects multicast. */
+int cfg_parse_mac(const char *s, uint8_t mac[6]);
 
 /* cfg_parse_bool - "on"/"off", "true"/"false", "yes"/"no", "1"/"0". */
 int cfg_parse_bool(const char *s, bool *out);

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Build the virtio devices named in the config (disks, console, rng). */
+#include <errno.h>
+
 #include "../virtio/backend/chr.h"
 #include "../virtio/blk.h"
 #include "../virtio/console.h"
@@ -69,6 +71,8 @@ int vm_virtio_devices_create(struct vm *vm, vm_add_virtio_fn add, struct err *e)
 	 * slot order. */
 	for (unsigned i = 0; !rc && i < cfg->nr_disks; i++)
 		rc = create_disk(vm, &cfg->disks[i], add, e);
+	if (!rc && cfg->nr_nets)
+		rc = err_set(e, -ENOTSUP, "--net: virtio-net is not available in this build yet");
 	if (!rc && cfg->console)
 		rc = create_console(vm, add, e);
 	if (!rc && cfg->rng)

@@ -172,3 +172,32 @@ Test(cli, disk_errors_name_key_and_value)
 	cr_assert(strstr(e.msg, "--rng"), "%s", e.msg);
 	cfg_fini(&req.config);
 }
+
+Test(cli, nets)
+{
+	struct cli_request req;
+	struct err e;
+	cr_assert_eq(PARSE(&req, &e, "run", "--kernel", "/k", "--net", "tap=kt0,mac=52:54:00:12:34:56",
+			   "--net", "tap=kt1"), 0, "%s", e.msg);
+	cr_assert_eq(req.config.nr_nets, 2);
+	cr_assert_str_eq(req.config.nets[0].tap, "kt0");
+	cr_assert(req.config.nets[0].mac_set);
+	cr_assert_eq(req.config.nets[0].mac[5], 0x56);
+	cr_assert_not(req.config.nets[1].mac_set);
+	cr_assert_str_eq(req.config.nets[1].id, "net1");
+	cfg_fini(&req.config);
+	cr_assert_eq(PARSE(&req, &e, "run", "--kernel", "/k", "--net", "tap=kt0,mac=01:00:00:00:00:01"), -EINVAL);
+	cr_assert(strstr(e.msg, "unicast"), "%s", e.msg);
+	cfg_fini(&req.config);
+	cr_assert_eq(PARSE(&req, &e, "run", "--kernel", "/k", "--net", "tap=kt0,mac=52:54:00:12:34"), -EINVAL);
+	cfg_fini(&req.config);
+	cr_assert_eq(PARSE(&req, &e, "run", "--kernel", "/k", "--net", "tap=averyveryverylongname"), -EINVAL);
+	cr_assert(strstr(e.msg, "longer"), "%s", e.msg);
+	cfg_fini(&req.config);
+	cr_assert_eq(PARSE(&req, &e, "run", "--kernel", "/k", "--net", "tap=a", "--net", "tap=a"), -EINVAL);
+	cr_assert(strstr(e.msg, "twice"), "%s", e.msg);
+	cfg_fini(&req.config);
+	cr_assert_eq(PARSE(&req, &e, "run", "--kernel", "/k", "--net", "mac=52:54:00:12:34:56"), -EINVAL);
+	cr_assert(strstr(e.msg, "tap=NAME"), "%s", e.msg);
+	cfg_fini(&req.config);
+}
