@@ -103,10 +103,26 @@ static void on_notify(void *opaque, uint32_t events)
 	if (read(n->fd, &v, sizeof(v)) < 0)
 		return;
 	vdev->notifies++;
+	if (n->vp->held) {
+		n->vp->held_kicks |= 1ULL << n->q;
+		return;
+	}
 	/* Before activation the kick is remembered by the ring itself:
 	 * activate_work kicks every queue once. */
 	if (vdev->activated)
 		vdev->ops->queue_notify(vdev, n->q);
+}
+
+void virtio_pci_hold(struct virtio_pci *vp, bool hold)
+{
+	vp->held = hold;
+	if (hold)
+		return;
+	uint64_t kicks = vp->held_kicks;
+	vp->held_kicks = 0;
+	for (unsigned q = 0; q < vp->vdev->nr_queues; q++)
+		if ((kicks >> q) & 1 && vp->vdev->activated)
+			vp->vdev->ops->queue_notify(vp->vdev, q);
 }
 
 /* ---- interrupts --------------------------------------------------- */

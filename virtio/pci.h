@@ -75,6 +75,8 @@ struct virtio_pci {
 	unsigned gsi[VIRTIO_MAX_QUEUES + 1];
 	int irqfd[VIRTIO_MAX_QUEUES + 1]; /* from plat->vector_alloc; ours to close */
 	struct virtio_pci_notify notify[VIRTIO_MAX_QUEUES];
+	bool held;              /* VM paused: kicks are remembered, not run */
+	uint64_t held_kicks;    /* bit q: queue q was kicked while held */
 };
 
 /*
@@ -87,6 +89,13 @@ struct virtio_pci {
 int virtio_pci_create(struct virtio_device *vdev, struct pci_root *root,
 		      const struct virtio_pci_platform *plat,
 		      struct virtio_pci **out, struct err *e);
+
+/*
+ * virtio_pci_hold - while (hold), queue kicks are only remembered; on
+ * release every remembered kick is delivered to the device. For VM pause.
+ * Loop thread.
+ */
+void virtio_pci_hold(struct virtio_pci *vp, bool hold);
 
 /* virtio_pci_destroy - unwatch and close fds, free. NULL-safe. Main thread,
  * after the vCPUs have stopped and the device has been drained. */

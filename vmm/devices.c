@@ -93,6 +93,12 @@ void vm_devices_drain(struct vm *vm)
 			vm->virtio[i].drain(vm->virtio[i].vdev);
 }
 
+void vm_devices_pause(struct vm *vm, bool pause)
+{
+	for (unsigned i = 0; i < vm->nr_virtio; i++)
+		virtio_pci_hold(vm->virtio[i].vp, pause);
+}
+
 void vm_devices_destroy(struct vm *vm)
 {
 	for (unsigned i = 0; i < vm->nr_virtio; i++) {

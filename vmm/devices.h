@@ -48,6 +48,10 @@ int vm_devices_init(struct vm *vm, struct err *e);
  * vCPUs have stopped). */
 void vm_devices_drain(struct vm *vm);
 
+/* vm_devices_pause - hold (or release) queue kicks of every device while
+ * the VM is paused. Loop thread. */
+void vm_devices_pause(struct vm *vm, bool pause);
+
 /* vm_devices_destroy - tear down transports, then devices. NULL-safe parts. */
 void vm_devices_destroy(struct vm *vm);
 

@@ -9,9 +9,9 @@
 #include <unistd.h>
 
 #include "../api/cli.h"
+#include "../api/vmctl.h"
 #include "log.h"
 #include "term.h"
-#include "vm.h"
 
 /* Make sure fds 0..2 are open, so no fd kiln opens (an eventfd, the KVM
  * fd) can land on them and be mistaken for stdio. CI runs without stdin. */
@@ -28,18 +28,6 @@ static void ensure_stdio_open(void)
 	}
 }
 
-static int run(const struct kiln_config *cfg)
-{
-	struct err e = { 0 };
-	struct vm *vm = NULL;
-	if (vm_create(cfg, &vm, &e)) {
-		log_error("%s", e.msg);
-		return 1;
-	}
-	int status = vm_run(vm);
-	vm_destroy(vm);
-	return status;
-}
 
 int main(int argc, char **argv)
 {
@@ -67,7 +55,7 @@ int main(int argc, char **argv)
 		log_set_level(req.verbosity >= 2   ? LOG_DEBUG
 			      : req.verbosity == 1 ? LOG_INFO
 						   : LOG_WARN);
-		status = run(&req.config);
+		status = vmctl_main(&req.config, &(struct vmctl_options){ 0 });
 		break;
 	}
 	cfg_fini(&req.config);

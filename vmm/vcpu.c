@@ -164,6 +164,20 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+/* Pause: acknowledge, then wait until the pause is lifted or the VM stops.
+ * The vCPU's registers stay in KVM untouched meanwhile. */
+static void vcpu_park(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->nr_parked++;
+	pthread_cond_broadcast(&vm->parked_cond);
+	while (atomic_load(&vm->pause_requested) && !atomic_load(&vm->stopping))
+		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+	vm->nr_parked--;
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
@@ -180,6 +194,8 @@ static void *vcpu_thread(void *arg)
 	if (v->id == 0)
 		log_info("first KVM_RUN");
 	while (!atomic_load(&v->vm->stopping)) {
+		if (atomic_load(&v->vm->pause_requested))
+			vcpu_park(v);
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				v->run->immediate_exit = 0;

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
-#include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "arch/arch.h"
@@ -112,7 +112,8 @@ static int check_inputs(const struct kiln_config *cfg, struct err *e)
 	return 0;
 }
 
-int vm_create(const struct kiln_config *cfg, struct vm **out, struct err *e)
+int vm_create(const struct kiln_config *cfg, struct evloop *loop,
+	      struct vm **out, struct err *e)
 {
 	int rc = check_inputs(cfg, e);
 	if (rc)
@@ -123,9 +124,11 @@ int vm_create(const struct kiln_config *cfg, struct vm **out, struct err *e)
 		return err_set(e, -ENOMEM, "out of memory");
 	vm->cfg = cfg;
 	vm->kvm_fd = vm->vm_fd = -1;
-	rc = evl_create(&vm->loop, e);
-	if (!rc)
-		rc = open_kvm(vm, e);
+	pthread_mutex_init(&vm->pause_lock, NULL);
+	pthread_cond_init(&vm->pause_cond, NULL);
+	pthread_cond_init(&vm->parked_cond, NULL);
+	vm->loop = loop;
+	rc = open_kvm(vm, e);
 	if (!rc)
 		rc = setup_memory(vm, e);
 	if (!rc)
@@ -163,72 +166,41 @@ bool vm_request_exit(struct vm *vm, enum vm_exit_reason reason, int status)
 	return true;
 }
 
-static void on_signal(void *opaque, uint32_t events)
-{
-	struct vm *vm = opaque;
-	struct signalfd_siginfo si;
-	if (read(vm->signal_fd, &si, sizeof(si)) != (ssize_t)sizeof(si))
-		return;
-	log_info("signal %u received, stopping the VM", si.ssi_signo);
-	vm_request_exit(vm, VM_EXIT_SIGNAL, 128 + (int)si.ssi_signo);
-}
-
-/*
- * SIGINT, SIGTERM and SIGHUP are blocked in every thread (the vCPU threads
- * inherit the mask) and read from a signalfd on the loop, so a signal is an
- * orderly stop, never an asynchronous exit with the terminal left raw.
- */
-static int setup_signals(struct vm *vm, struct err *e)
-{
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	/* The vCPU kick signal stays blocked except inside vCPU threads. */
-	sigaddset(&set, SIGUSR1);
-	if (pthread_sigmask(SIG_BLOCK, &set, NULL))
-		return err_set(e, -EINVAL, "pthread_sigmask failed");
-	sigdelset(&set, SIGUSR1);
-	vm->signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (vm->signal_fd < 0)
-		return err_set(e, -errno, "signalfd: %s", strerror(errno));
-	int rc = evl_add(vm->loop, vm->signal_fd, EPOLLIN, on_signal, vm);
-	if (rc)
-		return err_set(e, rc, "cannot watch signals: %s", strerror(-rc));
-	return 0;
-}
-
 static void stop_vcpus(struct vm *vm)
 {
 	atomic_store(&vm->stopping, true);
+	pthread_mutex_lock(&vm->pause_lock);
+	pthread_cond_broadcast(&vm->pause_cond); /* release parked vCPUs */
+	pthread_mutex_unlock(&vm->pause_lock);
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		vcpu_kick(vm->vcpus[i]);
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		vcpu_join(vm->vcpus[i]);
 }
 
-int vm_run(struct vm *vm)
+static uint64_t mono_ns(void)
 {
-	struct err e = { 0 };
-	if (setup_signals(vm, &e)) {
-		log_error("%s", e.msg);
-		return 1;
-	}
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+int vm_start(struct vm *vm, struct err *e)
+{
+	int rc;
+	vm->start_ns = mono_ns();
 	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
-		if (vcpu_start(vm->vcpus[i], &e)) {
-			log_error("%s", e.msg);
-			vm_request_exit(vm, VM_EXIT_ERROR, 1);
-			break;
-		}
-	}
-	if (atomic_load(&vm->exit_reason) == VM_EXIT_NONE) {
-		int rc = evl_run(vm->loop);
+		rc = vcpu_start(vm->vcpus[i], e);
 		if (rc) {
-			log_error("event loop failed: %s", strerror(-rc));
 			vm_request_exit(vm, VM_EXIT_ERROR, 1);
+			return rc;
 		}
 	}
+	return 0;
+}
+
+int vm_finish(struct vm *vm)
+{
 	stop_vcpus(vm);
 	/* Requests the guest was told are complete are already on disk;
 	 * requests still in flight finish before kiln exits. */
@@ -242,6 +214,57 @@ int vm_run(struct vm *vm)
 	return atomic_load(&vm->exit_status);
 }
 
+int vm_pause(struct vm *vm, unsigned timeout_ms)
+{
+	if (atomic_exchange(&vm->pause_requested, true))
+		return -EALREADY;
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		vcpu_kick(vm->vcpus[i]);
+	struct timespec deadline;
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += timeout_ms / 1000;
+	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	int rc = 0;
+	pthread_mutex_lock(&vm->pause_lock);
+	while (vm->nr_parked < vm->nr_vcpus && !rc)
+		rc = pthread_cond_timedwait(&vm->parked_cond, &vm->pause_lock, &deadline);
+	vm->paused = vm->nr_parked == vm->nr_vcpus;
+	pthread_mutex_unlock(&vm->pause_lock);
+	if (!vm->paused) {
+		vm_resume(vm);
+		return -ETIMEDOUT;
+	}
+	vm_devices_pause(vm, true);
+	return 0;
+}
+
+int vm_resume(struct vm *vm)
+{
+	if (!atomic_load(&vm->pause_requested))
+		return -EALREADY;
+	pthread_mutex_lock(&vm->pause_lock);
+	bool was_paused = vm->paused;
+	vm->paused = false;
+	atomic_store(&vm->pause_requested, false);
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
+	if (was_paused)
+		vm_devices_pause(vm, false);
+	return 0;
+}
+
+bool vm_is_paused(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	bool p = vm->paused;
+	pthread_mutex_unlock(&vm->pause_lock);
+	return p;
+}
+
 void vm_destroy(struct vm *vm)
 {
 	if (!vm)
@@ -251,15 +274,15 @@ void vm_destroy(struct vm *vm)
 		vcpu_destroy(vm->vcpus[i]);
 	vm_devices_destroy(vm);
 	arch_devices_destroy(vm);
-	if (vm->signal_fd > 0)
-		close(vm->signal_fd);
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);
 	if (vm->kvm_fd >= 0)
 		close(vm->kvm_fd);
 	gm_free(&vm->mem);
+	pthread_mutex_destroy(&vm->pause_lock);
+	pthread_cond_destroy(&vm->pause_cond);
+	pthread_cond_destroy(&vm->parked_cond);
 	bus_fini(&vm->pio);
 	bus_fini(&vm->mmio);
-	evl_destroy(vm->loop);
 	free(vm);
 }

@@ -53,7 +53,6 @@ struct vm {
 	struct bus pio;
 	struct bus mmio;
 	struct evloop *loop;
-	int signal_fd;
 	struct arch_boot boot;
 
 	unsigned nr_vcpus;
@@ -76,21 +75,49 @@ struct vm {
 	atomic_int exit_reason;
 	atomic_int exit_status;
 	atomic_bool stopping; /* vCPUs must leave KVM_RUN and return */
+
+	/* pause: vCPUs park on pause_cond until pause_requested clears */
+	pthread_mutex_t pause_lock;
+	pthread_cond_t pause_cond;    /* vCPUs wait here while paused */
+	pthread_cond_t parked_cond;   /* the pauser waits here for acks */
+	atomic_bool pause_requested;
+	unsigned nr_parked;
+	bool paused;                  /* every vCPU parked (pause_lock) */
+	uint64_t start_ns;            /* CLOCK_MONOTONIC at vm_start */
 };
 
 /*
  * vm_create - open /dev/kvm, create the VM, its memory, devices and vCPUs
- * (not yet running), and load the guest. 0 or -errno with e filled.
- * Main thread.
+ * (not yet running), and load the guest. (loop) is borrowed: the VM's
+ * devices live on it and vm_request_exit stops it. 0 or -errno with e
+ * filled. Main thread.
  */
-int vm_create(const struct kiln_config *cfg, struct vm **out, struct err *e);
+int vm_create(const struct kiln_config *cfg, struct evloop *loop,
+	      struct vm **out, struct err *e);
 
 /*
- * vm_run - start the vCPU threads and run the event loop until the VM
- * stops; then stop and join the vCPUs. Returns the process exit status
- * (see enum vm_exit_reason). Main thread.
+ * vm_start - start the vCPU threads; the caller runs the loop until
+ * vm_request_exit stops it, then calls vm_finish. 0 or -errno. Main thread.
  */
-int vm_run(struct vm *vm);
+int vm_start(struct vm *vm, struct err *e);
+
+/* vm_finish - after the loop has stopped: stop and join the vCPUs, drain
+ * devices; returns the exit status. Main thread. */
+int vm_finish(struct vm *vm);
+
+/*
+ * vm_pause - park every vCPU outside KVM_RUN (the guest makes no progress)
+ * and hold back queue kicks; waits up to timeout_ms for every vCPU's ack.
+ * 0, -EALREADY when already paused, -ETIMEDOUT. Loop thread.
+ */
+int vm_pause(struct vm *vm, unsigned timeout_ms);
+
+/* vm_resume - let parked vCPUs run again and deliver held kicks.
+ * 0, or -EALREADY when not paused. Loop thread. */
+int vm_resume(struct vm *vm);
+
+/* vm_is_paused - whether vm_pause completed and no resume followed. */
+bool vm_is_paused(struct vm *vm);
 
 /* vm_destroy - free everything; copes with a half-built vm. Main thread. */
 void vm_destroy(struct vm *vm);

@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: MIT */
+#include "vmctl.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "../vmm/evloop.h"
+#include "../vmm/log.h"
+#include "../vmm/vm.h"
+#include "vmctl_internal.h"
+
+const char *vm_state_name(enum vm_state s)
+{
+	static const char *const names[] = { "configuring", "running", "paused",
+					     "stopped" };
+	return (unsigned)s < 4 ? names[s] : "?";
+}
+
+/* Which actions each state allows, as data (docs/api.md has the same table). */
+static const struct {
+	enum vm_action action;
+	unsigned from; /* bit mask of states */
+} allowed[] = {
+	{ VMA_CONFIGURE, 1u << VMS_CONFIGURING },
+	{ VMA_BOOT, 1u << VMS_CONFIGURING },
+	{ VMA_PAUSE, 1u << VMS_RUNNING },
+	{ VMA_RESUME, 1u << VMS_PAUSED },
+	{ VMA_SHUTDOWN, 1u << VMS_RUNNING },
+	{ VMA_STOP, (1u << VMS_CONFIGURING) | (1u << VMS_RUNNING) | (1u << VMS_PAUSED) },
+	{ VMA_DEVICE_ADD, 1u << VMS_CONFIGURING },
+};
+
+int vmctl_check(struct vmctl *c, enum vm_action a, const char *what,
+		struct err *e)
+{
+	for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
+		if (allowed[i].action == a && (allowed[i].from >> c->state) & 1)
+			return 0;
+	return err_set(e, -EBUSY, "%s: not possible while the VM is %s", what,
+		       vm_state_name(c->state));
+}
+
+void vmctl_set_state(struct vmctl *c, enum vm_state s)
+{
+	if (c->state == s)
+		return;
+	c->state = s;
+	vmctl_notify_state(c);
+}
+
+int vmctl_boot(struct vmctl *c, struct err *e)
+{
+	int rc = vmctl_check(c, VMA_BOOT, "boot", e);
+	if (!rc)
+		rc = cfg_validate(&c->cfg, e);
+	if (!rc)
+		rc = vm_create(&c->cfg, c->loop, &c->vm, e);
+	if (!rc)
+		rc = vm_start(c->vm, e);
+	if (rc) {
+		vm_destroy(c->vm);
+		c->vm = NULL;
+		return rc;
+	}
+	vmctl_set_state(c, VMS_RUNNING);
+	return 0;
+}
+
+static void on_signal(void *opaque, uint32_t events)
+{
+	struct vmctl *c = opaque;
+	struct signalfd_siginfo si;
+	if (read(c->signal_fd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+		return;
+	log_info("signal %u received, stopping", si.ssi_signo);
+	c->exit_status = 128 + (int)si.ssi_signo;
+	if (c->vm)
+		vm_request_exit(c->vm, VM_EXIT_SIGNAL, c->exit_status);
+	else
+		evl_stop(c->loop);
+}
+
+/*
+ * SIGINT, SIGTERM and SIGHUP are blocked in every thread (vCPU threads
+ * inherit the mask) and read from a signalfd on the loop: a signal is an
+ * orderly stop, never an asynchronous exit with the terminal left raw.
+ * SIGUSR1, the vCPU kick, stays blocked outside vCPU threads.
+ */
+static int setup_signals(struct vmctl *c, struct err *e)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL))
+		return err_set(e, -EINVAL, "pthread_sigmask failed");
+	sigdelset(&set, SIGUSR1);
+	c->signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (c->signal_fd < 0)
+		return err_set(e, -errno, "signalfd: %s", strerror(errno));
+	int rc = evl_add(c->loop, c->signal_fd, EPOLLIN, on_signal, c);
+	return rc ? err_set(e, rc, "cannot watch signals: %s", strerror(-rc)) : 0;
+}
+
+static void vmctl_fini(struct vmctl *c)
+{
+	vmctl_api_fini(c);
+	vm_destroy(c->vm);
+	if (c->signal_fd >= 0) {
+		evl_del(c->loop, c->signal_fd);
+		close(c->signal_fd);
+	}
+	evl_destroy(c->loop);
+	cfg_fini(&c->cfg);
+}
+
+int vmctl_main(struct kiln_config *cfg, const struct vmctl_options *opt)
+{
+	struct vmctl c = { .signal_fd = -1, .state = VMS_CONFIGURING };
+	struct err e = { 0 };
+	c.cfg = *cfg;
+	memset(cfg, 0, sizeof(*cfg)); /* moved */
+	int rc = evl_create(&c.loop, &e);
+	if (!rc)
+		rc = setup_signals(&c, &e);
+	if (!rc && opt->api_socket)
+		rc = vmctl_api_init(&c, opt->api_socket, &e);
+	if (!rc && c.cfg.kernel)
+		rc = vmctl_boot(&c, &e);
+	if (rc) {
+		log_error("%s", e.msg);
+		vmctl_fini(&c);
+		return 1;
+	}
+	int lrc = evl_run(c.loop);
+	if (lrc)
+		log_error("event loop failed: %s", strerror(-lrc));
+	if (c.vm) {
+		c.exit_status = vm_finish(c.vm);
+		c.stop_reason = atomic_load(&c.vm->exit_reason);
+	}
+	vmctl_set_state(&c, VMS_STOPPED);
+	vmctl_api_flush(&c);
+	int status = lrc ? 1 : c.exit_status;
+	vmctl_fini(&c);
+	return status;
+}

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vmctl: the process's one VM, its lifecycle and its control plane.
+ *
+ * It owns the event loop, signal handling, the current configuration and,
+ * once booted, the struct vm. States and the actions that move between
+ * them are a table (api/vmctl.c, docs/api.md):
+ *
+ *   configuring --boot--> running --pause--> paused --resume--> running
+ *   configuring/running/paused --stop, guest reset or poweroff--> stopped
+ *
+ * kiln exits when the VM reaches `stopped`. Thread: main (loop) thread.
+ */
+#ifndef KILN_API_VMCTL_H
+#define KILN_API_VMCTL_H
+
+#include "config.h"
+
+enum vm_state { VMS_CONFIGURING, VMS_RUNNING, VMS_PAUSED, VMS_STOPPED };
+
+/* vm_state_name - "configuring", "running", "paused", "stopped". */
+const char *vm_state_name(enum vm_state s);
+
+struct vmctl_options {
+	const char *api_socket; /* NULL: no control socket */
+};
+
+/*
+ * vmctl_main - run kiln's control loop with (cfg) (moved in: vmctl owns
+ * it). With a kernel in cfg the VM boots at once; otherwise it waits for
+ * vm.configure / vm.boot over the API socket. Returns the process exit
+ * status (0 after a guest reset/poweroff, 1 on errors, 128+N on signal N).
+ */
+int vmctl_main(struct kiln_config *cfg, const struct vmctl_options *opt);
+
+#endif

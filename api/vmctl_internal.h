@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/* Private to api/vmctl*.c. Main (loop) thread only. */
+#ifndef KILN_API_VMCTL_INTERNAL_H
+#define KILN_API_VMCTL_INTERNAL_H
+
+#include "../vmm/err.h"
+#include "vmctl.h"
+
+struct evloop;
+struct vm;
+struct api_server;
+
+enum vm_action {
+	VMA_CONFIGURE, VMA_BOOT, VMA_PAUSE, VMA_RESUME, VMA_SHUTDOWN, VMA_STOP,
+	VMA_DEVICE_ADD,
+};
+
+struct vmctl {
+	struct evloop *loop;
+	int signal_fd;
+	struct kiln_config cfg; /* owned; the VM borrows it once booted */
+	enum vm_state state;
+	struct vm *vm;          /* NULL until booted */
+	struct api_server *server;
+	int exit_status;
+	int stop_reason;        /* enum vm_exit_reason once stopped */
+};
+
+/* vmctl_check - (a) allowed in the current state? -EBUSY naming it. */
+int vmctl_check(struct vmctl *c, enum vm_action a, const char *what,
+		struct err *e);
+/* vmctl_boot - create and start the VM from c->cfg. */
+int vmctl_boot(struct vmctl *c, struct err *e);
+/* vmctl_set_state - change state and tell subscribers. */
+void vmctl_set_state(struct vmctl *c, enum vm_state s);
+
+/* The API side (api/vmctl_api.c). */
+int vmctl_api_init(struct vmctl *c, const char *path, struct err *e);
+void vmctl_api_fini(struct vmctl *c);
+void vmctl_notify_state(struct vmctl *c);
+/* vmctl_api_flush - give clients a moment to receive the last events. */
+void vmctl_api_flush(struct vmctl *c);
+
+#endif
