@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <linux/kvm.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
@@ -57,7 +58,7 @@ static int plat_ioeventfd(void *opaque, uint64_t addr, uint32_t len, int fd,
 /* ---- device list ----------------------------------------------------- */
 
 static int add_virtio(struct vm *vm, struct virtio_device *vdev,
-		      void (*drain)(struct virtio_device *), struct err *e)
+		      const struct vm_virtio_desc *desc, struct err *e)
 {
 	if (vm->nr_virtio >= VM_MAX_VIRTIO) {
 		vdev->ops->destroy(vdev);
@@ -66,7 +67,10 @@ static int add_virtio(struct vm *vm, struct virtio_device *vdev,
 	}
 	struct vm_virtio *d = &vm->virtio[vm->nr_virtio++];
 	d->vdev = vdev;
-	d->drain = drain;
+	d->drain = desc->drain;
+	d->stats = desc->stats;
+	d->dev = desc->dev;
+	snprintf(d->id, sizeof(d->id), "%s", desc->id);
 	return virtio_pci_create(vdev, &vm->pci, &vm->virtio_plat, &d->vp, e);
 }
 

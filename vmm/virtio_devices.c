@@ -10,6 +10,47 @@
 #include "log.h"
 #include "vm.h"
 
+/* Counters of each device kind, by name, for vm.metrics. */
+static void blk_stats_emit(void *dev, vm_stat_emit_fn emit,
+			   void *ctx)
+{
+	static const char *const kinds[BLK_KIND_NR] = {
+		[BLK_KIND_IN] = "requests_read", [BLK_KIND_OUT] = "requests_write",
+		[BLK_KIND_FLUSH] = "requests_flush", [BLK_KIND_GET_ID] = "requests_get_id",
+		[BLK_KIND_DISCARD] = "requests_discard",
+		[BLK_KIND_WRITE_ZEROES] = "requests_write_zeroes",
+		[BLK_KIND_UNSUPP] = "requests_unsupported",
+	};
+	const struct blk_stats *st = blk_get_stats(dev);
+	for (unsigned k = 0; k < BLK_KIND_NR; k++)
+		if (kinds[k])
+			emit(ctx, kinds[k], st->requests[k]);
+	emit(ctx, "bytes_read", st->bytes_read);
+	emit(ctx, "bytes_written", st->bytes_written);
+	emit(ctx, "errors", st->errors);
+	emit(ctx, "malformed", st->malformed);
+	emit(ctx, "inflight_max", st->inflight_max);
+}
+
+static void console_stats_emit(void *dev, vm_stat_emit_fn emit,
+			       void *ctx)
+{
+	struct virtcon_stats st;
+	virtcon_get_stats(dev, &st);
+	emit(ctx, "bytes_in", st.bytes_in);
+	emit(ctx, "bytes_out", st.bytes_out);
+	emit(ctx, "dropped", st.dropped);
+}
+
+static void rng_stats_emit(void *dev, vm_stat_emit_fn emit,
+			   void *ctx)
+{
+	struct rng_stats st;
+	rng_get_stats(dev, &st);
+	emit(ctx, "bytes", st.bytes);
+	emit(ctx, "requests", st.requests);
+}
+
 bool vm_console_uses_stdin(const struct kiln_config *cfg)
 {
 	struct chr_config cc;
@@ -36,14 +77,18 @@ static int create_console(struct vm *vm, vm_add_virtio_fn add, struct err *e)
 		err_prefix(e, "--console %s", vm->cfg->console);
 		return rc;
 	}
-	return add(vm, virtcon_vdev(con), NULL, e);
+	const struct vm_virtio_desc desc = { "console", NULL, con, console_stats_emit };
+	return add(vm, virtcon_vdev(con), &desc, e);
 }
 
 static int create_rng(struct vm *vm, vm_add_virtio_fn add, struct err *e)
 {
 	struct virtio_rng *rng;
 	int rc = rng_create(&vm->mem, vm->loop, &rng, e);
-	return rc ? rc : add(vm, rng_vdev(rng), NULL, e);
+	if (rc)
+		return rc;
+	const struct vm_virtio_desc desc = { "rng", NULL, rng, rng_stats_emit };
+	return add(vm, rng_vdev(rng), &desc, e);
 }
 
 static int create_disk(struct vm *vm, const struct cfg_disk *d,
@@ -60,7 +105,8 @@ static int create_disk(struct vm *vm, const struct cfg_disk *d,
 		err_prefix(e, "--disk %s", d->id);
 		return rc;
 	}
-	return add(vm, blk_vdev(blk), blk_vdev_drain, e);
+	const struct vm_virtio_desc desc = { d->id, blk_vdev_drain, blk, blk_stats_emit };
+	return add(vm, blk_vdev(blk), &desc, e);
 }
 
 int vm_virtio_devices_create(struct vm *vm, vm_add_virtio_fn add, struct err *e)
