@@ -1,0 +1,295 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * virtio-net device (virtio 1.2 §5.1). Template: struct (net_internal.h),
+ * ops table, queue processing (net_tx.c: transmitq; net_rx.c: receiveq),
+ * backend callback, create/destroy.
+ *
+ * Every packet is a 12-byte struct virtio_net_hdr_v1 then the frame
+ * (§5.1.6). The backend uses the same layout, so transmit chains go to it
+ * as they are (writev of the guest's readable segments). Received packets
+ * are read whole into one bounce buffer and copied out across as many
+ * receive buffers as they need (§5.1.6.4, MRG_RXBUF), which keeps at most
+ * one packet outside the kernel's queue.
+ */
+#include "net_internal.h"
+
+#include <endian.h>
+#include <errno.h>
+#include <linux/if_ether.h>
+#include <linux/virtio_ids.h>
+#include <linux/virtio_net.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../vmm/evloop.h"
+#include "../vmm/log.h"
+
+#define F(bit) (1ULL << (bit))
+/* §5.1.3; the ECN bits need the TSO ones, TSO needs CSUM (§5.1.3.1). */
+#define NET_FEATURES                                                           \
+	(F(VIRTIO_NET_F_MAC) | F(VIRTIO_NET_F_STATUS) | F(VIRTIO_NET_F_CSUM) | \
+	 F(VIRTIO_NET_F_GUEST_CSUM) | F(VIRTIO_NET_F_HOST_TSO4) |              \
+	 F(VIRTIO_NET_F_HOST_TSO6) | F(VIRTIO_NET_F_HOST_ECN) |                \
+	 F(VIRTIO_NET_F_GUEST_TSO4) | F(VIRTIO_NET_F_GUEST_TSO6) |             \
+	 F(VIRTIO_NET_F_GUEST_ECN) | F(VIRTIO_NET_F_MRG_RXBUF))
+/* mac, status, max_virtqueue_pairs, mtu: the fields up to mtu (§5.1.4). */
+#define NET_CONFIG_SIZE (offsetof(struct virtio_net_config, mtu) + 2)
+
+void net_signal(struct virtio_net *net, unsigned q)
+{
+	if (net->vdev.transport)
+		virtio_queue_signal(&net->vdev, q);
+}
+
+/* Watch the backend for what we can use now: input while receive buffers
+ * may be there, output room while a packet waits for it. */
+void net_be_watch(struct virtio_net *net)
+{
+	uint32_t ev = 0;
+	if (net->active && !net->be_dead) {
+		if (!net->rx_waiting)
+			ev |= EPOLLIN;
+		if (net->tx_blocked)
+			ev |= EPOLLOUT;
+	}
+	if (!net->watching || ev == net->events)
+		return;
+	int rc = evl_mod(net->vdev.loop, net->be->fd, ev);
+	if (rc)
+		log_warn("virtio-net %s: epoll: %s", net->be->name,
+			 strerror(-rc));
+	else
+		net->events = ev;
+}
+
+/* The backend hung up or failed for good: stop watching it (epoll would
+ * report the hang-up forever). Packets to it are dropped from now on. */
+void net_be_gone(struct virtio_net *net, const char *why)
+{
+	if (net->be_dead)
+		return;
+	log_warn("virtio-net %s: backend gone (%s); packets are dropped",
+		 net->be->name, why);
+	net->be_dead = true;
+	if (net->watching)
+		evl_del(net->vdev.loop, net->be->fd);
+	net->watching = false;
+}
+
+/* --- config space (§5.1.4): vCPU thread, vdev->lock held -------------- */
+
+static void net_config_read(struct virtio_device *vdev, uint32_t offset,
+			    void *buf, uint32_t len)
+{
+	struct virtio_net_config cfg;
+	memset(&cfg, 0, sizeof(cfg));
+	memcpy(cfg.mac, to_net(vdev)->mac, sizeof(cfg.mac));
+	/* The link is always up (§5.1.4.2: with STATUS the driver reads it
+	 * here); max_virtqueue_pairs means 1 without MQ; mtu is 0 without
+	 * F_MTU. Little-endian, as every virtio 1.x field. */
+	cfg.status = htole16(VIRTIO_NET_S_LINK_UP);
+	cfg.max_virtqueue_pairs = htole16(1);
+	memcpy(buf, (const uint8_t *)&cfg + offset, len);
+}
+
+static void net_config_write(struct virtio_device *vdev, uint32_t offset,
+			     const void *buf, uint32_t len)
+{
+	/* §5.1.4.2: the driver must not write these fields: ignore. */
+}
+
+/* --- backend events (loop thread) ------------------------------------- */
+
+static void on_backend(void *opaque, uint32_t events)
+{
+	struct virtio_net *net = opaque;
+	/* Reported even while we watch for nothing: act on it first. */
+	if (events & (EPOLLERR | EPOLLHUP)) {
+		net_be_gone(net, events & EPOLLERR ? "error" : "hang-up");
+		/* What waits is dropped now, and completed. */
+		if (net->active && net->tx_count)
+			net_tx_resume(net);
+		return;
+	}
+	if (!net->active)
+		return;
+	if (events & EPOLLOUT)
+		net_tx_resume(net);
+	if (events & EPOLLIN)
+		net_rx_process(net);
+}
+
+/* --- device ops (loop thread) ----------------------------------------- */
+
+static int net_activate(struct virtio_device *vdev)
+{
+	struct virtio_net *net = to_net(vdev);
+	/* What the tap may hand the guest follows its GUEST_* features. */
+	int rc = net->be->ops->set_offload(net->be, vdev->guest_features);
+	if (rc) {
+		log_warn("virtio-net %s: cannot set offloads: %s",
+			 net->be->name, strerror(-rc));
+		return rc;
+	}
+	net->active = true;
+	net->rx_waiting = false;
+	net_be_watch(net);
+	net_tx_kick(net);
+	return 0;
+}
+
+static void net_queue_notify(struct virtio_device *vdev, unsigned q)
+{
+	struct virtio_net *net = to_net(vdev);
+	if (!net->active)
+		return;
+	if (q == NET_TXQ)
+		net_tx_kick(net);
+	else if (q == NET_RXQ)
+		net_rx_kick(net);
+}
+
+/* Stop I/O and forget the queues (the transport resets them): chains in
+ * flight are dropped, not completed, and so is a packet read ahead. */
+static void net_reset(struct virtio_device *vdev)
+{
+	struct virtio_net *net = to_net(vdev);
+	net->active = false;
+	net_rx_drop(net);
+	net_tx_drop(net);
+	net_be_watch(net);
+}
+
+static void net_destroy_vdev(struct virtio_device *vdev)
+{
+	struct virtio_net *net = to_net(vdev);
+	net_reset(vdev);
+	if (net->watching)
+		evl_del(vdev->loop, net->be->fd);
+	net_backend_close(net->be);
+	free(net->rx_buf);
+	virtio_device_fini(vdev);
+	free(net);
+}
+
+static const struct virtio_device_ops net_ops = {
+    .name = "virtio-net",
+    .device_id = VIRTIO_ID_NET,
+    .config_size = NET_CONFIG_SIZE,
+    .config_read = net_config_read,
+    .config_write = net_config_write,
+    .activate = net_activate,
+    .queue_notify = net_queue_notify,
+    .reset = net_reset,
+    .destroy = net_destroy_vdev,
+};
+
+/* --- construction ------------------------------------------------------- */
+
+static int check_mac(const uint8_t mac[6], struct err *e)
+{
+	static const uint8_t zero[6];
+	if (mac[0] & 1)
+		return err_set(e, -EINVAL,
+			       "virtio-net: MAC "
+			       "%02x:%02x:%02x:%02x:%02x:%02x is multicast",
+			       mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+	if (!memcmp(mac, zero, sizeof(zero)))
+		return err_set(e, -EINVAL, "virtio-net: MAC is all zeroes");
+	return 0;
+}
+
+int net_create_backend(const struct net_config *cfg, struct net_backend *be,
+		       const struct guest_mem *mem, struct evloop *loop,
+		       struct virtio_net **out, struct err *e)
+{
+	int rc = check_mac(cfg->mac, e);
+	if (rc) {
+		net_backend_close(be);
+		return rc;
+	}
+	struct virtio_net *net = calloc(1, sizeof(*net));
+	if (!net) {
+		net_backend_close(be);
+		return err_set(e, -ENOMEM, "virtio-net: out of memory");
+	}
+	net->be = be;
+	memcpy(net->mac, cfg->mac, sizeof(net->mac));
+	net->rx_buf = malloc(NET_RX_BUF);
+	if (!net->rx_buf) {
+		rc = err_set(e, -ENOMEM, "virtio-net: out of memory");
+		goto err;
+	}
+	rc = virtio_device_init(&net->vdev, &net_ops, mem, loop, 2,
+				NET_QUEUE_SIZE, NET_FEATURES, e);
+	if (rc)
+		goto err;
+	/* Registered with no events: nothing is read before activation. */
+	rc = evl_add(loop, be->fd, 0, on_backend, net);
+	if (rc) {
+		err_set(e, rc, "virtio-net %s: event loop: %s", be->name,
+			strerror(-rc));
+		goto err;
+	}
+	net->watching = true;
+	log_info("virtio-net: %s %s, MAC %02x:%02x:%02x:%02x:%02x:%02x",
+		 be->ops->kind, be->name, net->mac[0], net->mac[1], net->mac[2],
+		 net->mac[3], net->mac[4], net->mac[5]);
+	*out = net;
+	return 0;
+err:
+	net_destroy_vdev(&net->vdev);
+	return rc;
+}
+
+int net_create(const struct net_config *cfg, const struct guest_mem *mem,
+	       struct evloop *loop, struct virtio_net **out, struct err *e)
+{
+	struct tap *tap;
+	if (!cfg->tap)
+		return err_set(e, -EINVAL, "virtio-net: no tap interface");
+	int rc = check_mac(cfg->mac, e);
+	if (rc)
+		return rc;
+	rc = tap_open(cfg->tap, NET_HDR_LEN, &tap, e);
+	if (rc)
+		return rc;
+	return net_create_backend(cfg, tap_backend(tap), mem, loop, out, e);
+}
+
+struct virtio_device *net_vdev(struct virtio_net *net)
+{
+	return &net->vdev;
+}
+
+void net_destroy(struct virtio_net *net)
+{
+	if (net)
+		net_destroy_vdev(&net->vdev);
+}
+
+void net_get_stats(const struct virtio_net *net, struct net_stats *out)
+{
+	*out = net->stats;
+}
+
+void net_random_mac(uint8_t mac[6])
+{
+	if (getrandom(mac, 6, GRND_NONBLOCK) != 6) {
+		/* No entropy yet: time and pid still tell VMs apart. */
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		uint64_t v = (uint64_t)ts.tv_nsec ^
+			     ((uint64_t)ts.tv_sec << 30) ^
+			     ((uint64_t)getpid() << 40);
+		for (int i = 0; i < 6; i++)
+			mac[i] = (uint8_t)(v >> (8 * i));
+	}
+	/* IEEE 802: bit 1 of the first byte = locally administered, bit 0
+	 * = group; we want a local unicast address. */
+	mac[0] = (uint8_t)((mac[0] & 0xfe) | 0x02);
+}

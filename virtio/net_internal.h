@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * virtio-net internals shared by net.c (config, ops, backend events,
+ * construction), net_tx.c (transmitq) and net_rx.c (receiveq). Not for
+ * other modules: they use net.h. Every function here runs on the
+ * event-loop thread.
+ */
+#ifndef KILN_VIRTIO_NET_INTERNAL_H
+#define KILN_VIRTIO_NET_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "net.h"
+
+#ifndef container_of
+#define container_of(ptr, type, member)                                        \
+	((type *)((char *)(ptr)-offsetof(type, member)))
+#endif
+
+/* The bounce buffer for one received packet, header included. */
+#define NET_RX_BUF (NET_HDR_LEN + NET_MAX_FRAME)
+
+struct virtio_net {
+	struct virtio_device vdev;
+	struct net_backend *be;
+	uint8_t mac[6];
+	bool watching;	 /* be->fd is registered on the loop */
+	uint32_t events; /* what we watch it for now */
+	bool be_dead;	 /* the backend hung up: no more backend I/O */
+	bool active;	 /* between activate and reset: the queues are ours */
+	/* Receive: one packet read ahead at most (rx_len bytes in rx_buf),
+	 * and the receive chains popped for it, oldest first. */
+	bool rx_waiting; /* out of buffers: backend unwatched until a kick */
+	bool rx_added;	 /* used entries added, not yet published */
+	size_t rx_len;	 /* pending packet, header included; 0: none */
+	uint8_t *rx_buf;
+	unsigned rx_nheld;
+	uint64_t rx_held_bytes;
+	struct vq_chain rx_held[NET_QUEUE_SIZE];
+	/* Transmit: chains popped but not yet sent, oldest first; they wait
+	 * for the backend while it is full (at most the ring's worth). */
+	bool tx_blocked; /* the backend said EAGAIN: wait for EPOLLOUT */
+	unsigned tx_first, tx_count;
+	struct vq_chain tx[NET_QUEUE_SIZE];
+	struct net_stats stats;
+};
+
+static inline struct virtio_net *to_net(struct virtio_device *vdev)
+{
+	return container_of(vdev, struct virtio_net, vdev);
+}
+
+/* net_signal - interrupt the driver for queue (q) if it wants one. */
+void net_signal(struct virtio_net *net, unsigned q);
+
+/* net_be_watch - watch the backend of (net) for what can be used now:
+ * input unless out of receive buffers, output room while blocked. */
+void net_be_watch(struct virtio_net *net);
+
+/* net_be_gone - the backend failed for good (why): stop watching it;
+ * packets to it are dropped from now on. */
+void net_be_gone(struct virtio_net *net, const char *why);
+
+/* net_tx_kick - the driver kicked the transmitq: drain it (net_tx.c). */
+void net_tx_kick(struct virtio_net *net);
+
+/* net_tx_resume - the backend has room (or is gone): send what waits,
+ * then drain the ring. */
+void net_tx_resume(struct virtio_net *net);
+
+/* net_tx_drop - forget every waiting transmit chain (reset). */
+void net_tx_drop(struct virtio_net *net);
+
+/* net_rx_process - move packets from the backend into receive buffers
+ * (net_rx.c). */
+void net_rx_process(struct virtio_net *net);
+
+/* net_rx_kick - the driver kicked the receiveq (posted buffers). */
+void net_rx_kick(struct virtio_net *net);
+
+/* net_rx_drop - forget the packet read ahead and held chains (reset). */
+void net_rx_drop(struct virtio_net *net);
+
+#endif
