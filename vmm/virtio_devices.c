@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* Build the virtio devices named in the config (disks, console, rng). */
 #include <errno.h>
+#include <string.h>
 
 #include "../virtio/backend/chr.h"
 #include "../virtio/blk.h"
 #include "../virtio/console.h"
+#include "../virtio/net.h"
 #include "../virtio/rng.h"
 #include "devices.h"
 #include "log.h"
@@ -49,6 +51,39 @@ static void rng_stats_emit(void *dev, vm_stat_emit_fn emit,
 	rng_get_stats(dev, &st);
 	emit(ctx, "bytes", st.bytes);
 	emit(ctx, "requests", st.requests);
+}
+
+static void net_stats_emit(void *dev, vm_stat_emit_fn emit, void *ctx)
+{
+	struct net_stats st;
+	net_get_stats(dev, &st);
+	emit(ctx, "rx_packets", st.rx_packets);
+	emit(ctx, "rx_bytes", st.rx_bytes);
+	emit(ctx, "rx_dropped", st.rx_dropped);
+	emit(ctx, "tx_packets", st.tx_packets);
+	emit(ctx, "tx_bytes", st.tx_bytes);
+	emit(ctx, "tx_dropped", st.tx_dropped);
+	emit(ctx, "tx_malformed", st.tx_malformed);
+}
+
+static int create_net(struct vm *vm, const struct cfg_net *n,
+		      vm_add_virtio_fn add, struct err *e)
+{
+	struct net_config nc = { .tap = n->tap };
+	if (n->mac_set)
+		memcpy(nc.mac, n->mac, 6);
+	else
+		net_random_mac(nc.mac);
+	struct virtio_net *net;
+	int rc = net_create(&nc, &vm->mem, vm->loop, &net, e);
+	if (rc) {
+		err_prefix(e, "--net %s", n->id);
+		return rc;
+	}
+	log_info("%s: tap %s, MAC %02x:%02x:%02x:%02x:%02x:%02x", n->id, n->tap,
+		 nc.mac[0], nc.mac[1], nc.mac[2], nc.mac[3], nc.mac[4], nc.mac[5]);
+	const struct vm_virtio_desc desc = { n->id, NULL, net, net_stats_emit };
+	return add(vm, net_vdev(net), &desc, e);
 }
 
 bool vm_console_uses_stdin(const struct kiln_config *cfg)
@@ -117,8 +152,8 @@ int vm_virtio_devices_create(struct vm *vm, vm_add_virtio_fn add, struct err *e)
 	 * slot order. */
 	for (unsigned i = 0; !rc && i < cfg->nr_disks; i++)
 		rc = create_disk(vm, &cfg->disks[i], add, e);
-	if (!rc && cfg->nr_nets)
-		rc = err_set(e, -ENOTSUP, "--net: virtio-net is not available in this build yet");
+	for (unsigned i = 0; !rc && i < cfg->nr_nets; i++)
+		rc = create_net(vm, &cfg->nets[i], add, e);
 	if (!rc && cfg->console)
 		rc = create_console(vm, add, e);
 	if (!rc && cfg->rng)

@@ -1,0 +1,41 @@
+#!/usr/bin/env python3
+"""Host side of t_40: receive 32 MiB from the guest on HOST:5001 and send
+32 MiB to the guest on GUEST:5002; print both sha256 sums.
+usage: net_peer.py HOST_IP GUEST_IP"""
+import hashlib, os, socket, sys, threading, time
+
+SIZE = 32 << 20
+host_ip, guest_ip = sys.argv[1], sys.argv[2]
+results = {}
+
+def receive():
+    srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind((host_ip, 5001)); srv.listen(1); srv.settimeout(240)
+    conn, _ = srv.accept(); conn.settimeout(120)
+    h, got = hashlib.sha256(), 0
+    while got < SIZE:
+        chunk = conn.recv(min(1 << 20, SIZE - got))
+        if not chunk:
+            break
+        h.update(chunk); got += len(chunk)
+    conn.close()
+    results["from_guest"] = "%s %d" % (h.hexdigest(), got)
+
+def send():
+    data = os.urandom(SIZE)
+    deadline = time.time() + 240
+    while True:
+        try:
+            s = socket.create_connection((guest_ip, 5002), timeout=5); break
+        except OSError:
+            if time.time() > deadline:
+                results["to_guest"] = "connect failed"; return
+            time.sleep(0.5)
+    s.settimeout(120); s.sendall(data); s.close()
+    results["to_guest"] = "%s %d" % (hashlib.sha256(data).hexdigest(), SIZE)
+
+threads = [threading.Thread(target=f) for f in (receive, send)]
+for t in threads: t.start()
+for t in threads: t.join()
+print("PEER-FROM-GUEST", results.get("from_guest", "none"))
+print("PEER-TO-GUEST", results.get("to_guest", "none"))

@@ -1,0 +1,51 @@
+#!/bin/bash
+# timeout: 400
+# virtio-net on two taps, inside a private network namespace (nothing here
+# touches the machine's real network; addresses are link-local): the guest
+# sees the configured MAC, pings both host ends, and moves 32 MiB each way
+# over TCP with matching sha256; the host pings the guest; kiln exits 0.
+set -euo pipefail
+if [[ -z ${KILN_IN_NETNS:-} ]]; then
+	exec unshare --net env KILN_IN_NETNS=1 bash "$0" "$@"
+fi
+# shellcheck source=SCRIPTDIR/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+cd "$TMPDIR"
+ip link set lo up
+
+"$KILN" run --kernel "$GUEST/generic/vmlinuz" --initrd "$GUEST/initramfs-generic.cpio.gz" \
+	--cmdline "console=ttyS0 quiet panic=-1 kiln.scenario=net" --cpus 2 --memory 512M \
+	--net tap=kt0,mac=52:54:00:12:34:56 --net tap=kt1 </dev/null >console.log 2>&1 &
+pid=$!
+for _ in $(seq 100); do
+	ip link show kt1 >/dev/null 2>&1 && break
+	kill -0 "$pid" 2>/dev/null || { show_tail console.log; fail "kiln exited before creating its taps"; }
+	sleep 0.1
+done
+ip addr add 169.254.77.1/24 dev kt0 && ip link set kt0 up
+ip addr add 169.254.78.1/24 dev kt1 && ip link set kt1 up
+py=$(command -v /usr/bin/python3 python3 | head -n 1)
+"$py" "$here/net_peer.py" 169.254.77.1 169.254.77.2 >peer.log 2>&1 &
+peer=$!
+for _ in $(seq 600); do
+	grep -q KILN-NET-LISTENING console.log && break
+	kill -0 "$pid" 2>/dev/null || break
+	sleep 0.2
+done
+busybox ping -c 3 -W 2 169.254.77.2 >ping.log 2>&1 && host_ping=ok || host_ping=failed
+rc=0
+timeout 300 tail --pid="$pid" -f /dev/null || kill -KILL "$pid"
+wait "$pid" || rc=$?
+wait "$peer" || true
+cat peer.log
+((rc == 0)) || { show_tail console.log; fail "kiln exited $rc"; }
+expect_line console.log 'KILN-NET-MAC eth0 52:54:00:12:34:56'
+expect_line console.log 'KILN-NET-MAC eth1 [0-9a-f:]{17}'
+expect_line console.log 'KILN-PING0 ok'
+expect_line console.log 'KILN-PING1 ok'
+[[ $host_ping == ok ]] || { cat ping.log; fail "the host could not ping the guest"; }
+out=$(marker_value console.log KILN-OUT-SHA256)
+grep -q "PEER-FROM-GUEST $out $((32 << 20))" peer.log || fail "guest->host transfer: guest sent $out, peer got $(grep FROM peer.log)"
+to=$(sed -n 's/^PEER-TO-GUEST //p' peer.log)
+expect_line console.log "KILN-IN-SHA256 ${to%% *} $((32 << 20))"
