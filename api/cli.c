@@ -28,6 +28,8 @@ static const char usage_text[] =
 	"  --console stdio|pty|file=PATH|socket=PATH|none\n"
 	"                    a virtio-console (hvc0) on that backend\n"
 	"  --rng             a virtio-rng device fed by getrandom(2)\n"
+	"  --acpi on|off     ACPI tables (default on; off leaves the MP table only,\n"
+	"                    for kernels without ACPI)\n"
 	"  -v, --verbose     more log output (repeat for debug)\n"
 	"\n"
 	"Exit status: 0 when the guest reboots or powers off, 1 on a VMM or guest\n"
@@ -121,6 +123,14 @@ static int opt_console(struct kiln_config *c, const char *f, const char *v,
 	return set_string(&c->console, f, v, e);
 }
 
+static int opt_acpi(struct kiln_config *c, const char *f, const char *v,
+		    struct err *e)
+{
+	if (cfg_parse_bool(v, &c->acpi))
+		return err_set(e, -EINVAL, "%s: expected on or off, got '%s'", f, v);
+	return 0;
+}
+
 static int opt_rng(struct kiln_config *c, const char *f, const char *v,
 		   struct err *e)
 {
@@ -140,7 +150,7 @@ static const struct run_option run_options[] = {
 	{ "--cmdline", true, opt_cmdline }, { "--cpus", true, opt_cpus },
 	{ "--memory", true, opt_memory },   { "--disk", true, opt_disk },
 	{ "--console", true, opt_console }, { "--rng", false, opt_rng },
-	{ "--net", true, opt_net },
+	{ "--net", true, opt_net },         { "--acpi", true, opt_acpi },
 };
 
 /* Split "--flag=value" or take the value from the next argument. */

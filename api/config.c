@@ -13,6 +13,7 @@ void cfg_init(struct kiln_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->vcpus = CFG_DEFAULT_VCPUS;
 	cfg->memory_mib = CFG_DEFAULT_MEMORY_MIB;
+	cfg->acpi = true;
 }
 
 void cfg_fini(struct kiln_config *cfg)

@@ -56,6 +56,7 @@ struct kiln_config {
 	unsigned nr_nets;
 	char *console; /* virtio-console backend spec, NULL: no device */
 	bool rng;      /* virtio-rng */
+	bool acpi;     /* ACPI tables (default on); the MP table is always there */
 };
 
 /* cfg_init - fill defaults. */

@@ -49,7 +49,7 @@ else
 fi
 
 step "guest images"
-if ! tests/guest/prepare.sh; then
+if ! tests/guest/prepare.sh --cloud; then
 	echo "guest preparation failed"
 	failed=$((failed + 1))
 else

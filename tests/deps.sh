@@ -9,6 +9,7 @@ packages=(
 	libcriterion-dev                               # unit tests
 	qemu-system-x86 busybox-static cpio xz-utils   # nested-KVM harness, guests
 	kmod python3
+	acpica-tools                                   # ACPI table checks (iasl, acpiexec)
 )
 
 missing=()

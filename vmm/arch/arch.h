@@ -51,6 +51,11 @@ unsigned arch_irqchip_routes(struct kvm_irq_routing_entry *out, unsigned max,
 struct pci_root;
 int arch_pci_init(struct vm *vm, struct pci_root *root, struct err *e);
 
+/* arch_request_shutdown - ask the guest to shut down gracefully (x86:
+ * ctrl-alt-del on the keyboard and the ACPI power button). 0, or -errno
+ * when the guest cannot be told. Loop thread. */
+int arch_request_shutdown(struct vm *vm);
+
 /* arch_devices_destroy - free what arch_devices_init made. NULL-safe. */
 void arch_devices_destroy(struct vm *vm);
 

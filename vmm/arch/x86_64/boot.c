@@ -15,6 +15,7 @@
 #include "../../log.h"
 #include "../../vm.h"
 #include "../arch.h"
+#include "acpi.h"
 #include "e820.h"
 #include "layout.h"
 #include "mptable.h"
@@ -105,6 +106,19 @@ int arch_load_guest(struct vm *vm, struct err *e)
 			  vm->cfg->vcpus, e);
 	if (rc)
 		return rc;
+
+	if (vm->cfg->acpi) {
+		const struct acpi_config ac = {
+			.nr_cpus = vm->cfg->vcpus,
+			.pci_mmio_base = X86_PCI_MMIO_BASE,
+			.pci_mmio_size = X86_PCI_MMIO_SIZE,
+			.pci_io_base = X86_PCI_IO_BASE,
+			.pci_io_size = X86_PCI_IO_SIZE,
+		};
+		rc = acpi_build(&vm->mem, &ac, &bs.rsdp_gpa, e);
+		if (rc)
+			return rc;
+	}
 
 	if (k.format == KERNEL_PVH) {
 		rc = pvh_start_info_write(&vm->mem, X86_PVH_INFO_ADDR, &bs, e);

@@ -15,6 +15,7 @@
 #include "../../log.h"
 #include "../../pci.h"
 #include "../../rtc.h"
+#include "acpi_pm.h"
 #include "../../serial.h"
 #include "../../vm.h"
 #include "../arch.h"
@@ -33,6 +34,9 @@
 struct x86_platform {
 	struct vm *vm;
 	struct rtc rtc;
+	struct acpi_pm pm;
+	bool pm_ready;
+	struct irq_line sci;
 	struct console console;
 	struct irq_line com1_irq;
 	struct irq_line kbd_irq;
@@ -69,6 +73,53 @@ static void platform_reset(void *opaque)
 	/* Linux pulses the line up to ten times; report the first. */
 	if (vm_request_exit(p->vm, VM_EXIT_GUEST_RESET, 0))
 		log_info("guest pulsed the i8042 reset line");
+}
+
+static void pm_sci(void *opaque, bool level)
+{
+	struct x86_platform *p = opaque;
+	irq_line_set(&p->sci, level);
+}
+
+static void pm_poweroff(void *opaque)
+{
+	struct x86_platform *p = opaque;
+	if (vm_request_exit(p->vm, VM_EXIT_GUEST_POWEROFF, 0))
+		log_info("guest powered off (ACPI S5)");
+}
+
+static void pm_reset(void *opaque)
+{
+	struct x86_platform *p = opaque;
+	if (vm_request_exit(p->vm, VM_EXIT_GUEST_RESET, 0))
+		log_info("guest reset through the ACPI reset register");
+}
+
+/* The ACPI PM register block (power off, reset, power button, timer). */
+static int setup_acpi_pm(struct vm *vm, struct x86_platform *p, struct err *e)
+{
+	int rc = irq_line_init(vm, &p->sci, ACPI_SCI_GSI, e);
+	if (rc)
+		return rc;
+	const struct acpi_pm_callbacks cb = {
+		.opaque = p, .sci = pm_sci, .poweroff = pm_poweroff,
+		.reset = pm_reset,
+	};
+	acpi_pm_init(&p->pm, &cb);
+	p->pm_ready = true;
+	return bus_register(&vm->pio, ACPI_PM_IO_BASE, ACPI_PM_IO_LEN, acpi_pm_io,
+			    &p->pm, "ACPI PM", e);
+}
+
+int arch_request_shutdown(struct vm *vm)
+{
+	struct x86_platform *p = vm->arch;
+	/* Like a keyboard's ctrl-alt-del (init decides what it means) and,
+	 * with ACPI, like pressing the power button (acpid/logind act on it). */
+	int rc = i8042_send_ctrl_alt_del(vm->i8042);
+	if (p->pm_ready && acpi_pm_press_power_button(&p->pm))
+		rc = 0;
+	return rc;
 }
 
 static int setup_serial(struct vm *vm, struct x86_platform *p, struct err *e)
@@ -117,10 +168,10 @@ int arch_pci_init(struct vm *vm, struct pci_root *root, struct err *e)
 	/* BARs go in the 32-bit hole below the IOAPIC; the e820 map leaves
 	 * it out of RAM. The I/O window is unused by virtio (MMIO BARs). */
 	const struct pci_window win = {
-		.mmio_base = X86_MMIO_HOLE_START,
-		.mmio_size = X86_IOAPIC_ADDR - X86_MMIO_HOLE_START,
-		.io_base = 0xc000,
-		.io_size = 0x4000,
+		.mmio_base = X86_PCI_MMIO_BASE,
+		.mmio_size = X86_PCI_MMIO_SIZE,
+		.io_base = X86_PCI_IO_BASE,
+		.io_size = X86_PCI_IO_SIZE,
 	};
 	int rc = pci_root_init(root, &vm->mmio, &vm->pio, &win, e);
 	if (rc)
@@ -146,6 +197,8 @@ int arch_devices_init(struct vm *vm, struct err *e)
 		rc = setup_serial(vm, p, e);
 	if (!rc)
 		rc = setup_i8042(vm, p, e);
+	if (!rc && vm->cfg->acpi)
+		rc = setup_acpi_pm(vm, p, e);
 	return rc;
 }
 
@@ -161,6 +214,9 @@ void arch_devices_destroy(struct vm *vm)
 	irq_line_fini(vm, &p->kbd_irq);
 	irq_line_fini(vm, &p->aux_irq);
 	rtc_fini(&p->rtc);
+	if (p->pm_ready)
+		acpi_pm_fini(&p->pm);
+	irq_line_fini(vm, &p->sci);
 	free(p);
 	vm->arch = NULL;
 	vm->serial = NULL;

@@ -46,4 +46,14 @@
 
 #define X86_MAX_VCPUS 64
 
+/* PCI BAR windows: MMIO in the 32-bit hole below the IOAPIC, I/O above
+ * the legacy ports (virtio uses MMIO BARs only). */
+#define X86_PCI_MMIO_BASE X86_MMIO_HOLE_START
+#define X86_PCI_MMIO_SIZE (X86_IOAPIC_ADDR - X86_MMIO_HOLE_START)
+#define X86_PCI_IO_BASE 0xc000
+#define X86_PCI_IO_SIZE 0x4000
+
+/* ACPI tables (RSDP first) in the BIOS area 0xe0000..0xeffff, below the
+ * MP table; e820 reserves 0x9fc00..0x100000. */
+
 #endif

@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * JSON-RPC 2.0 for the control socket: one request in, at most one
+ * response out, dispatched through a const table of methods. The kiln
+ * methods (vm.*, disk.add, net.add, events.subscribe) call into the VM
+ * through struct api_vm_ops, which the VM side implements.
+ *
+ * Error codes: the JSON-RPC ones, plus kiln's -32000 (the call does not
+ * fit the VM state), -32001 (configuration error; error.data.field names
+ * the field path) and -32002 (a server limit). See docs/api.md.
+ *
+ * Thread: the event-loop thread (the ops are called from it). The parser
+ * and dispatcher themselves keep no global state.
+ */
+#ifndef KILN_API_JSONRPC_H
+#define KILN_API_JSONRPC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <json-c/json.h>
+
+#include "config.h"
+
+enum jsonrpc_code {
+	JSONRPC_PARSE_ERROR = -32700,
+	JSONRPC_INVALID_REQUEST = -32600,
+	JSONRPC_METHOD_NOT_FOUND = -32601,
+	JSONRPC_INVALID_PARAMS = -32602,
+	JSONRPC_INTERNAL_ERROR = -32603,
+	JSONRPC_STATE_ERROR = -32000,  /* kiln: wrong VM state for the call */
+	JSONRPC_CONFIG_ERROR = -32001, /* kiln: bad field; data.field */
+	JSONRPC_LIMIT_ERROR = -32002,  /* kiln: too many clients */
+};
+
+struct jsonrpc_error {
+	int code;          /* enum jsonrpc_code */
+	char message[512];
+	char field[128];   /* "" or the field path, sent as error.data.field */
+};
+
+/* What a method expects in "params". */
+enum jsonrpc_params {
+	JSONRPC_PARAMS_NONE,   /* absent, null, {} or [] */
+	JSONRPC_PARAMS_OBJECT, /* a JSON object (required) */
+};
+
+/*
+ * A method handler: fills (*result) (a new reference; NULL means {}) and
+ * returns 0, or fills (err) and returns non-zero. (ctx) is the table's
+ * context, (params) the request's params (NULL when absent; borrowed).
+ */
+typedef int (*jsonrpc_handler)(void *ctx, struct json_object *params,
+			       struct json_object **result,
+			       struct jsonrpc_error *err);
+
+struct jsonrpc_method {
+	const char *name;
+	jsonrpc_handler fn;
+	enum jsonrpc_params params;
+};
+
+/*
+ * jsonrpc_handle - parse one request from (line, len) (no newline needed),
+ * run it through (table) of (n) methods with (ctx), and return the response
+ * object to send (a new reference), or NULL when nothing is to be sent (a
+ * notification). Parse errors and invalid requests are always answered,
+ * with id null when the id could not be read. Thread: the caller's.
+ */
+struct json_object *jsonrpc_handle(const char *line, size_t len,
+				   const struct jsonrpc_method *table, size_t n,
+				   void *ctx);
+
+/*
+ * jsonrpc_error_response - a response object {"jsonrpc":"2.0","error":
+ * {...},"id":id} for (err) and (id) (borrowed; NULL = null). New reference.
+ */
+struct json_object *jsonrpc_error_response(const struct jsonrpc_error *err,
+					   struct json_object *id);
+
+/*
+ * jsonrpc_set_error - fill (err) with (code) and a printf-style message;
+ * returns -1 so handlers can `return jsonrpc_set_error(...)`.
+ */
+int jsonrpc_set_error(struct jsonrpc_error *err, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* ---- the kiln methods ---- */
+
+/*
+ * The VM side. Every op runs on the event-loop thread and returns 0 or a
+ * negative errno, with (e) saying why. Errno -> JSON-RPC code:
+ *   -EALREADY, -EBUSY, -EPERM, -EAGAIN          -> -32000 state error
+ *   -EINVAL, -ENOSPC, -EEXIST, -ENOENT, -ENODEV -> -32001 config error
+ *                                  (data.field = the "path: " prefix of e)
+ *   anything else                               -> -32603 internal error
+ * A NULL op makes its method answer -32601 (not available).
+ */
+struct api_vm_ops {
+	/* configure - take (cfg) (already strict-parsed and cfg_validate'd).
+	 * To keep it, move the contents out and cfg_init(cfg); the caller
+	 * cfg_fini's whatever is left, on success and on failure. */
+	int (*configure)(void *vm_ctx, struct kiln_config *cfg, struct err *e);
+	int (*boot)(void *vm_ctx, struct err *e);
+	int (*pause)(void *vm_ctx, struct err *e);
+	int (*resume)(void *vm_ctx, struct err *e);
+	/* shutdown - graceful: ctrl-alt-del / ACPI power button */
+	int (*shutdown)(void *vm_ctx, struct err *e);
+	/* stop - immediate */
+	int (*stop)(void *vm_ctx, struct err *e);
+	/* info - {"state", "config", "uptime_ms", "pid", ...}; new reference,
+	 * NULL on failure */
+	struct json_object *(*info)(void *vm_ctx);
+	/* metrics - exits by reason, per-device counters; as info */
+	struct json_object *(*metrics)(void *vm_ctx);
+	/* disk_add / net_add - (params) is one disk / net object that already
+	 * passed schema_disk_from_json / schema_net_from_json (borrowed). */
+	int (*disk_add)(void *vm_ctx, struct json_object *params, struct err *e);
+	int (*net_add)(void *vm_ctx, struct json_object *params, struct err *e);
+};
+
+/* The context the kiln methods run with: one per call. */
+struct api_call {
+	const struct api_vm_ops *ops;
+	void *vm_ctx;
+	bool subscribe; /* out: events.subscribe was called */
+};
+
+/* The kiln method table (ctx: struct api_call *) and its length. */
+extern const struct jsonrpc_method jsonrpc_kiln_methods[];
+extern const size_t jsonrpc_kiln_methods_count;
+
+#endif

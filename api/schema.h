@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The JSON form of the config model: one schema for config files
+ * (--config FILE.json) and for the API (vm.configure, disk.add, net.add).
+ *
+ *   {"machine": {"vcpus": 2, "memory_mib": 512},
+ *    "boot": {"kernel": "/k", "initrd": "/i", "cmdline": "console=ttyS0"},
+ *    "disks": [{"id": "root", "path": "/x.img", "readonly": false,
+ *               "serial": "S1"}],
+ *    "nets": [{"id": "net0", "tap": "kt0", "mac": "52:54:00:12:34:56"}],
+ *    "console": "stdio", "rng": true}
+ *
+ * Parsing is strict: unknown fields and wrong types are errors, and every
+ * error starts with the field path and says what was expected and what was
+ * found ("disks[1].readonly: expected boolean, got \"yes\""). Absent fields
+ * and sections keep their cfg_init defaults; null means absent for the
+ * optional strings (initrd, cmdline, console, serial, mac).
+ *
+ * Thread: any (pure functions; nothing global).
+ */
+#ifndef KILN_API_SCHEMA_H
+#define KILN_API_SCHEMA_H
+
+#include <stddef.h>
+
+#include <json-c/json.h>
+
+#include "config.h"
+
+/* Inputs larger than this are refused (files and API lines alike). */
+#define SCHEMA_MAX_TEXT (1024 * 1024)
+
+/*
+ * schema_config_from_json - fill (cfg) from the JSON object (obj).
+ * *cfg is initialised here (cfg_init); call cfg_fini afterwards, also on
+ * error. Does not call cfg_validate (a missing kernel is its business).
+ * Returns 0, -EINVAL with (e) naming the field path, or -ENOMEM.
+ */
+int schema_config_from_json(struct json_object *obj, struct kiln_config *cfg,
+			    struct err *e);
+
+/*
+ * schema_config_to_json - the effective config of (cfg) as a new object
+ * (every field present; unset optional strings as null, cmdline as
+ * cfg_cmdline). The caller owns the reference. NULL only when out of memory.
+ */
+struct json_object *schema_config_to_json(const struct kiln_config *cfg);
+
+/*
+ * schema_config_from_file - read the JSON file (path) into (cfg) as
+ * schema_config_from_json does (cfg_init first; cfg_fini afterwards).
+ * Errors start with the file name: "vm.json: line 3, column 9: ...",
+ * "vm.json: machine.vcpus: ...". 0 or -errno.
+ */
+int schema_config_from_file(const char *path, struct kiln_config *cfg,
+			    struct err *e);
+
+/*
+ * schema_disk_from_json - parse one disk object (obj) into (d) (zeroed
+ * here; free its strings with schema_disk_fini). Field paths in errors
+ * start with (where), e.g. "params" or "disks[2]". An absent id stays
+ * NULL (the caller picks "diskN"). 0 or -EINVAL / -ENOMEM.
+ */
+int schema_disk_from_json(struct json_object *obj, const char *where,
+			  struct cfg_disk *d, struct err *e);
+/* schema_disk_fini - free the strings of (d) and zero it. */
+void schema_disk_fini(struct cfg_disk *d);
+
+/* schema_net_from_json - the same for one net object into (n). */
+int schema_net_from_json(struct json_object *obj, const char *where,
+			 struct cfg_net *n, struct err *e);
+/* schema_net_fini - free the strings of (n) and zero it. */
+void schema_net_fini(struct cfg_net *n);
+
+/*
+ * schema_parse_text - parse exactly one JSON value from (buf, len) in
+ * json-c's strict mode (no trailing text besides whitespace, no NUL bytes,
+ * nesting at most 32 deep). Returns the new object in (*out) (NULL for a
+ * JSON null) and 0, or -EINVAL with (e) saying where ("offset 12: ...")
+ * and why.
+ */
+int schema_parse_text(const char *buf, size_t len, struct json_object **out,
+		      struct err *e);
+
+/*
+ * schema_describe - the JSON text of (v) for error messages, cut to about
+ * 40 bytes with "..." (strings come out quoted). Writes into (buf, size)
+ * and returns buf.
+ */
+const char *schema_describe(struct json_object *v, char *buf, size_t size);
+
+#endif
