@@ -225,6 +225,16 @@ static int config_error(struct jsonrpc_error *err, const struct err *e)
 	return -1;
 }
 
+/* "method: message", unless the op already put the method in front. */
+static int method_error(struct jsonrpc_error *err, int code,
+			const char *method, const char *msg)
+{
+	size_t n = strlen(method);
+	if (!strncmp(msg, method, n) && msg[n] == ':')
+		return jsonrpc_set_error(err, code, "%s", msg);
+	return jsonrpc_set_error(err, code, "%s: %s", method, msg);
+}
+
 /* Map an op's -errno (documented in jsonrpc.h) to a JSON-RPC error. */
 static int op_error(const char *method, int rc, struct err *e,
 		    struct jsonrpc_error *err)
@@ -236,8 +246,7 @@ static int op_error(const char *method, int rc, struct err *e,
 	case -EBUSY:
 	case -EPERM:
 	case -EAGAIN:
-		return jsonrpc_set_error(err, JSONRPC_STATE_ERROR, "%s: %s",
-					 method, e->msg);
+		return method_error(err, JSONRPC_STATE_ERROR, method, e->msg);
 	case -EINVAL:
 	case -ENOSPC:
 	case -EEXIST:
@@ -245,8 +254,7 @@ static int op_error(const char *method, int rc, struct err *e,
 	case -ENODEV:
 		return config_error(err, e);
 	default:
-		return jsonrpc_set_error(err, JSONRPC_INTERNAL_ERROR, "%s: %s",
-					 method, e->msg);
+		return method_error(err, JSONRPC_INTERNAL_ERROR, method, e->msg);
 	}
 }
 

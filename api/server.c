@@ -50,8 +50,8 @@ struct api_client {
 	bool dead;
 	bool wr_shut;
 	uint32_t events;   /* the current epoll mask */
-	char *in;          /* IN_CAP bytes once the first byte arrives */
-	size_t in_len;
+	char *in;          /* grows up to IN_CAP */
+	size_t in_len, in_cap;
 	size_t scanned;    /* in[0..scanned) holds no '\n' */
 	char *out;
 	size_t out_off, out_len, out_cap;
@@ -234,7 +234,7 @@ static void line_too_large(struct api_client *c)
 	log_warn("api: a request line over 1 MiB; disconnecting the client");
 	free(c->in);
 	c->in = NULL;
-	c->in_len = c->scanned = 0;
+	c->in_len = c->in_cap = c->scanned = 0;
 	c->state = C_DRAIN;
 	struct json_object *resp = jsonrpc_error_response(&err, NULL);
 	if (resp)
@@ -264,6 +264,25 @@ static void process_lines(struct api_client *c)
 	memmove(c->in, c->in + start, c->in_len - start);
 	c->in_len -= start;
 	c->scanned -= start;
+	if (!c->in_len && c->in_cap > 65536) { /* after a big request */
+		free(c->in);
+		c->in = NULL;
+		c->in_cap = 0;
+	}
+}
+
+/* Make room to read: double the input buffer, up to IN_CAP. */
+static int grow_input(struct api_client *c)
+{
+	if (c->in_len < c->in_cap)
+		return 0;
+	size_t cap = c->in_cap ? c->in_cap * 2 : 4096;
+	char *n = realloc(c->in, cap < IN_CAP ? cap : IN_CAP);
+	if (!n)
+		return -ENOMEM;
+	c->in = n;
+	c->in_cap = cap < IN_CAP ? cap : IN_CAP;
+	return 0;
 }
 
 /* After EOF: serve what is left (a last line may lack its '\n'), then
@@ -313,15 +332,15 @@ static void client_drain(struct api_client *c)
 
 static void client_read(struct api_client *c)
 {
-	if (!c->in && !(c->in = malloc(IN_CAP))) {
-		client_kill(c);
-		return;
-	}
 	for (size_t budget = 0; budget < READ_BUDGET && !c->dead;) {
 		if (c->state != C_OPEN || pending(c) >= OUT_HIGH ||
 		    c->in_len == IN_CAP)
 			break;
-		ssize_t n = recv(c->fd, c->in + c->in_len, IN_CAP - c->in_len,
+		if (grow_input(c)) {
+			client_kill(c);
+			return;
+		}
+		ssize_t n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len,
 				 MSG_DONTWAIT);
 		if (n < 0 && errno == EINTR)
 			continue;

@@ -1,0 +1,396 @@
+/* SPDX-License-Identifier: MIT */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api/schema.h"
+
+static const char full_json[] =
+	"{\"machine\": {\"vcpus\": 2, \"memory_mib\": 512},"
+	" \"boot\": {\"kernel\": \"/k\", \"initrd\": \"/i\", \"cmdline\": \"console=ttyS0\"},"
+	" \"disks\": [{\"id\": \"root\", \"path\": \"/x.img\", \"readonly\": false, \"serial\": \"S1\"},"
+	"            {\"id\": \"data\", \"path\": \"/y.img\", \"readonly\": true, \"serial\": null}],"
+	" \"nets\": [{\"id\": \"net0\", \"tap\": \"kt0\", \"mac\": \"52:54:00:12:34:56\"},"
+	"          {\"id\": \"lan\", \"tap\": \"kt1\", \"mac\": null}],"
+	" \"console\": \"socket=/run/c.sock\", \"rng\": true}";
+
+static struct json_object *parse(const char *text)
+{
+	struct json_object *obj = NULL;
+	struct err e = { 0 };
+	cr_assert_eq(schema_parse_text(text, strlen(text), &obj, &e), 0,
+		     "%s: %s", text, e.msg);
+	return obj;
+}
+
+/* Parse (text) as a config: the return code, with e->msg set. */
+static int load(const char *text, struct kiln_config *cfg, struct err *e)
+{
+	struct json_object *obj = parse(text);
+	memset(e, 0, sizeof(*e));
+	int rc = schema_config_from_json(obj, cfg, e);
+	json_object_put(obj);
+	return rc;
+}
+
+Test(schema, full_config_round_trips)
+{
+	struct kiln_config cfg;
+	struct err e;
+	cr_assert_eq(load(full_json, &cfg, &e), 0, "%s", e.msg);
+	cr_assert_eq(cfg.vcpus, 2);
+	cr_assert_eq(cfg.memory_mib, 512);
+	cr_assert_str_eq(cfg.kernel, "/k");
+	cr_assert_str_eq(cfg.initrd, "/i");
+	cr_assert_str_eq(cfg.cmdline, "console=ttyS0");
+	cr_assert_eq(cfg.nr_disks, 2);
+	cr_assert_str_eq(cfg.disks[0].id, "root");
+	cr_assert_str_eq(cfg.disks[0].serial, "S1");
+	cr_assert(cfg.disks[1].readonly);
+	cr_assert_null(cfg.disks[1].serial);
+	cr_assert_eq(cfg.nr_nets, 2);
+	cr_assert(cfg.nets[0].mac_set);
+	cr_assert_eq(cfg.nets[0].mac[5], 0x56);
+	cr_assert_not(cfg.nets[1].mac_set);
+	cr_assert_str_eq(cfg.console, "socket=/run/c.sock");
+	cr_assert(cfg.rng);
+	cr_assert_eq(cfg_validate(&cfg, &e), 0, "%s", e.msg);
+
+	struct json_object *in = parse(full_json), *out = schema_config_to_json(&cfg);
+	cr_assert(json_object_equal(in, out), "%s",
+		  json_object_to_json_string(out));
+	json_object_put(in);
+	json_object_put(out);
+	cfg_fini(&cfg);
+}
+
+Test(schema, defaults_and_effective_config)
+{
+	struct kiln_config cfg;
+	struct err e;
+	cr_assert_eq(load("{\"boot\": {\"kernel\": \"/k\"}}", &cfg, &e), 0, "%s", e.msg);
+	cr_assert_eq(cfg.vcpus, CFG_DEFAULT_VCPUS);
+	cr_assert_eq(cfg.memory_mib, CFG_DEFAULT_MEMORY_MIB);
+	cr_assert_null(cfg.cmdline);
+	cr_assert_null(cfg.console);
+	cr_assert_not(cfg.rng);
+
+	struct json_object *out = schema_config_to_json(&cfg);
+	struct json_object *want = parse(
+		"{\"machine\": {\"vcpus\": 1, \"memory_mib\": 256},"
+		" \"boot\": {\"kernel\": \"/k\", \"initrd\": null, \"cmdline\": \""
+		CFG_DEFAULT_CMDLINE "\"}, \"disks\": [], \"nets\": [],"
+		" \"console\": null, \"rng\": false}");
+	cr_assert(json_object_equal(out, want), "%s", json_object_to_json_string(out));
+
+	/* The effective config reads back to itself. */
+	struct kiln_config again;
+	cr_assert_eq(schema_config_from_json(out, &again, &e), 0, "%s", e.msg);
+	struct json_object *out2 = schema_config_to_json(&again);
+	cr_assert(json_object_equal(out, out2));
+	json_object_put(out);
+	json_object_put(out2);
+	json_object_put(want);
+	cfg_fini(&cfg);
+	cfg_fini(&again);
+}
+
+Test(schema, default_ids_and_nulls)
+{
+	struct kiln_config cfg;
+	struct err e;
+	cr_assert_eq(load("{\"disks\": [{\"path\": \"/a\"}, {\"path\": \"/b\", \"serial\": null}],"
+			  " \"nets\": [{\"tap\": \"t0\"}], \"console\": null,"
+			  " \"boot\": {\"initrd\": null, \"cmdline\": \"\"}}", &cfg, &e), 0,
+		     "%s", e.msg);
+	cr_assert_str_eq(cfg.disks[0].id, "disk0");
+	cr_assert_str_eq(cfg.disks[1].id, "disk1");
+	cr_assert_str_eq(cfg.nets[0].id, "net0");
+	cr_assert_not(cfg.nets[0].mac_set);
+	cr_assert_null(cfg.console);
+	cr_assert_str_eq(cfg_cmdline(&cfg), ""); /* an empty command line is legitimate */
+	cfg_fini(&cfg);
+}
+
+Test(schema, missing_kernel_is_left_to_validation)
+{
+	struct kiln_config cfg;
+	struct err e;
+	cr_assert_eq(load("{\"machine\": {\"vcpus\": 4}}", &cfg, &e), 0, "%s", e.msg);
+	memset(&e, 0, sizeof(e));
+	cr_assert_eq(cfg_validate(&cfg, &e), -EINVAL);
+	cr_assert(!strncmp(e.msg, "boot.kernel: ", 13), "%s", e.msg);
+	cfg_fini(&cfg);
+}
+
+struct bad_case {
+	const char *json;
+	const char *msg;
+};
+
+static void check_bad(const struct bad_case *cases, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct kiln_config cfg;
+		struct err e;
+		cr_assert_eq(load(cases[i].json, &cfg, &e), -EINVAL, "%s", cases[i].json);
+		cr_assert_str_eq(e.msg, cases[i].msg, "for %s", cases[i].json);
+		cfg_fini(&cfg);
+	}
+}
+
+#define CHECK_BAD(arr) check_bad(arr, sizeof(arr) / sizeof(arr[0]))
+
+Test(schema, wrong_types_and_ranges_name_the_field)
+{
+	static const struct bad_case cases[] = {
+		{ "{\"machine\": {\"vcpus\": \"two\"}}", "machine.vcpus: expected integer 1..64, got \"two\"" },
+		{ "{\"machine\": {\"vcpus\": 0}}", "machine.vcpus: expected integer 1..64, got 0" },
+		{ "{\"machine\": {\"vcpus\": 65}}", "machine.vcpus: expected integer 1..64, got 65" },
+		{ "{\"machine\": {\"vcpus\": -1}}", "machine.vcpus: expected integer 1..64, got -1" },
+		{ "{\"machine\": {\"vcpus\": 2.0}}", "machine.vcpus: expected integer 1..64, got 2.0" },
+		{ "{\"machine\": {\"vcpus\": 18446744073709551615}}",
+		  "machine.vcpus: expected integer 1..64, got 18446744073709551615" },
+		{ "{\"machine\": {\"vcpus\": null}}", "machine.vcpus: expected integer 1..64, got null" },
+		{ "{\"machine\": {\"memory_mib\": 8}}", "machine.memory_mib: expected integer 16..1048576, got 8" },
+		{ "{\"machine\": {\"memory_mib\": \"512M\"}}", "machine.memory_mib: expected integer 16..1048576, got \"512M\"" },
+		{ "{\"machine\": []}", "machine: expected object, got []" },
+		{ "{\"machine\": null}", "machine: expected object, got null" },
+		{ "{\"boot\": {\"kernel\": 5}}", "boot.kernel: expected string of 1..4095 bytes, got 5" },
+		{ "{\"boot\": {\"kernel\": \"\"}}", "boot.kernel: expected string of 1..4095 bytes, got \"\"" },
+		{ "{\"boot\": {\"kernel\": \"a\\u0000b\"}}", "boot.kernel: contains a NUL character" },
+		{ "{\"boot\": {\"cmdline\": [\"quiet\"]}}", "boot.cmdline: expected string, got [\"quiet\"]" },
+		{ "{\"boot\": \"/k\"}", "boot: expected object, got \"/k\"" },
+		{ "{\"disks\": {}}", "disks: expected array of at most 16 objects, got {}" },
+		{ "{\"disks\": [\"/x.img\"]}", "disks[0]: expected object, got \"/x.img\"" },
+		{ "{\"disks\": [{\"path\": \"/a\"}, {\"path\": \"/b\", \"readonly\": \"yes\"}]}",
+		  "disks[1].readonly: expected boolean, got \"yes\"" },
+		{ "{\"disks\": [{\"readonly\": true}]}", "disks[0].path: missing (expected string of 1..4095 bytes)" },
+		{ "{\"disks\": [{\"path\": \"/a\", \"serial\": \"123456789012345678901\"}]}",
+		  "disks[0].serial: expected string of 1..20 bytes, got \"123456789012345678901\"" },
+		{ "{\"disks\": [{\"path\": \"/a\", \"id\": 7}]}", "disks[0].id: expected string of 1..64 bytes, got 7" },
+		{ "{\"nets\": [{\"tap\": \"0123456789abcdef\"}]}",
+		  "nets[0].tap: expected string of 1..15 bytes, got \"0123456789abcdef\"" },
+		{ "{\"nets\": [{\"mac\": \"52:54:00:12:34:56\"}]}", "nets[0].tap: missing (expected string of 1..15 bytes)" },
+		{ "{\"console\": \"bogus\"}",
+		  "console: expected \"stdio\", \"pty\", \"none\", \"file=PATH\" or \"socket=PATH\", got \"bogus\"" },
+		{ "{\"console\": \"file=\"}",
+		  "console: expected \"stdio\", \"pty\", \"none\", \"file=PATH\" or \"socket=PATH\", got \"file=\"" },
+		{ "{\"console\": true}",
+		  "console: expected \"stdio\", \"pty\", \"none\", \"file=PATH\" or \"socket=PATH\", got true" },
+		{ "{\"rng\": \"yes\"}", "rng: expected boolean, got \"yes\"" },
+		{ "{\"rng\": 1}", "rng: expected boolean, got 1" },
+		{ "[1]", "config: expected object, got [1]" },
+		{ "\"vm\"", "config: expected object, got \"vm\"" },
+		{ "{\"boot\": {\"kernel\": 1234567890123456789012345678901234567890123}}",
+		  "boot.kernel: expected string of 1..4095 bytes, got 18446744073709551615" }, /* json-c saturates */
+		{ "{\"machine\": {\"memory_mib\": 1e3}}", "machine.memory_mib: expected integer 16..1048576, got 1e3" },
+		{ "{\"boot\": {\"initrd\": {\"a\": \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}}}",
+		  "boot.initrd: expected string of 1..4095 bytes, got {\"a\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa..." },
+	};
+	CHECK_BAD(cases);
+}
+
+Test(schema, unknown_fields_at_every_level)
+{
+	static const struct bad_case cases[] = {
+		{ "{\"machin\": {}}", "machin: unknown field (known: machine, boot, disks, nets, console, rng)" },
+		{ "{\"machine\": {\"vpcus\": 2}}", "machine.vpcus: unknown field (known: vcpus, memory_mib)" },
+		{ "{\"boot\": {\"kernal\": \"/k\"}}", "boot.kernal: unknown field (known: kernel, initrd, cmdline)" },
+		{ "{\"disks\": [{\"path\": \"/a\"}, {\"path\": \"/b\", \"ro\": true}]}",
+		  "disks[1].ro: unknown field (known: id, path, readonly, serial)" },
+		{ "{\"nets\": [{\"tap\": \"t\", \"ip\": \"10.0.0.1\"}]}", "nets[0].ip: unknown field (known: id, tap, mac)" },
+	};
+	CHECK_BAD(cases);
+}
+
+Test(schema, bad_macs)
+{
+	static const char *const macs[] = {
+		"\"52:54:00:12:34\"",    "\"52:54:00:12:34:56:78\"", "\"52-54-00-12-34-56\"",
+		"\"zz:54:00:12:34:56\"", "\"01:00:5e:00:00:01\"",    "\" 52:54:00:12:34:5\"",
+		"\"5:54:00:12:34:567\"", "\"\"",                     "5254001234",
+	};
+	for (size_t i = 0; i < sizeof(macs) / sizeof(macs[0]); i++) {
+		char json[128], want[160];
+		snprintf(json, sizeof(json), "{\"nets\": [{\"tap\": \"t0\", \"mac\": %s}]}", macs[i]);
+		snprintf(want, sizeof(want),
+			 "nets[0].mac: expected unicast MAC address like \"52:54:00:12:34:56\", got %s",
+			 macs[i]);
+		struct bad_case c = { json, want };
+		check_bad(&c, 1);
+	}
+	/* Upper case is fine; it comes back in lower case. */
+	struct kiln_config cfg;
+	struct err e;
+	cr_assert_eq(load("{\"nets\": [{\"tap\": \"t0\", \"mac\": \"52:54:00:AB:CD:EF\"}]}", &cfg, &e), 0);
+	struct json_object *out = schema_config_to_json(&cfg), *nets, *mac;
+	json_object_object_get_ex(out, "nets", &nets);
+	json_object_object_get_ex(json_object_array_get_idx(nets, 0), "mac", &mac);
+	cr_assert_str_eq(json_object_get_string(mac), "52:54:00:ab:cd:ef");
+	json_object_put(out);
+	cfg_fini(&cfg);
+}
+
+Test(schema, too_many_disks_and_nets)
+{
+	char json[4096] = "{\"disks\": [";
+	for (int i = 0; i <= CFG_MAX_DISKS; i++)
+		strcat(json, i ? ", {\"path\": \"/d\"}" : "{\"path\": \"/d\"}");
+	strcat(json, "]}");
+	struct bad_case c = { json, "disks: at most 16 entries, got 17" };
+	check_bad(&c, 1);
+
+	strcpy(json, "{\"nets\": [");
+	for (int i = 0; i <= CFG_MAX_NETS; i++)
+		strcat(json, i ? ", {\"tap\": \"t\"}" : "{\"tap\": \"t\"}");
+	strcat(json, "]}");
+	struct bad_case n = { json, "nets: at most 8 entries, got 9" };
+	check_bad(&n, 1);
+}
+
+Test(schema, duplicate_ids_are_left_to_validation)
+{
+	struct kiln_config cfg;
+	struct err e;
+	cr_assert_eq(load("{\"boot\": {\"kernel\": \"/k\"}, \"disks\": [{\"id\": \"a\", \"path\": \"/1\"},"
+			  " {\"id\": \"a\", \"path\": \"/2\"}]}", &cfg, &e), 0);
+	memset(&e, 0, sizeof(e));
+	cr_assert_eq(cfg_validate(&cfg, &e), -EINVAL);
+	cr_assert(strstr(e.msg, "disks[1].id"), "%s", e.msg);
+	cfg_fini(&cfg);
+}
+
+Test(schema, one_disk_or_net_object)
+{
+	struct cfg_disk d;
+	struct cfg_net n;
+	struct err e = { 0 };
+	struct json_object *o = parse("{\"path\": \"/x\", \"readonly\": true}");
+	cr_assert_eq(schema_disk_from_json(o, "params", &d, &e), 0, "%s", e.msg);
+	cr_assert_str_eq(d.path, "/x");
+	cr_assert(d.readonly);
+	cr_assert_null(d.id);
+	schema_disk_fini(&d);
+	json_object_put(o);
+
+	o = parse("{\"path\": \"/x\", \"readonly\": \"yes\"}");
+	cr_assert_eq(schema_disk_from_json(o, "params", &d, &e), -EINVAL);
+	cr_assert_str_eq(e.msg, "params.readonly: expected boolean, got \"yes\"");
+	json_object_put(o);
+
+	memset(&e, 0, sizeof(e));
+	o = parse("{\"tap\": \"kt0\", \"mac\": \"52:54:00:00:00:01\"}");
+	cr_assert_eq(schema_net_from_json(o, "", &n, &e), 0, "%s", e.msg);
+	cr_assert_str_eq(n.tap, "kt0");
+	cr_assert(n.mac_set);
+	schema_net_fini(&n);
+	json_object_put(o);
+
+	o = parse("[]");
+	cr_assert_eq(schema_net_from_json(o, "", &n, &e), -EINVAL);
+	cr_assert_str_eq(e.msg, "value: expected object, got []");
+	json_object_put(o);
+}
+
+Test(schema, text_parsing)
+{
+	static const struct {
+		const char *text;
+		const char *msg; /* NULL: parses */
+	} cases[] = {
+		{ "{\"a\": 1}", NULL },
+		{ "  {\"a\": 1}  \r\n", NULL },
+		{ "42", NULL },
+		{ "null", NULL },
+		{ "{\"a\": 1} x", "line 1, column 10: invalid JSON (unexpected character)" },
+		{ "{}{}", "line 1, column 3: invalid JSON (unexpected character)" },
+		{ "{\"a\": ", "line 1, column 7: invalid JSON (unexpected end of data)" },
+		{ "{\"a\":\n 1,}", "line 2, column 4: invalid JSON (unexpected character)" },
+		{ "", "line 1, column 1: invalid JSON (unexpected end of data)" },
+		{ "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]",
+		  "line 1, column 33: invalid JSON (nesting too deep)" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct json_object *o = NULL;
+		struct err e = { 0 };
+		int rc = schema_parse_text(cases[i].text, strlen(cases[i].text), &o, &e);
+		if (!cases[i].msg) {
+			cr_assert_eq(rc, 0, "%s: %s", cases[i].text, e.msg);
+		} else {
+			cr_assert_eq(rc, -EINVAL, "%s", cases[i].text);
+			cr_assert_str_eq(e.msg, cases[i].msg, "for %s", cases[i].text);
+		}
+		json_object_put(o);
+	}
+	/* A NUL byte inside the text is refused, not silently cut off. */
+	struct json_object *o = NULL;
+	struct err e = { 0 };
+	cr_assert_eq(schema_parse_text("{}\0{}", 5, &o, &e), -EINVAL);
+	cr_assert_str_eq(e.msg, "line 1, column 3: invalid JSON (a NUL byte)");
+}
+
+static char *write_temp(const char *text)
+{
+	char *path = strdup("/tmp/kiln-schema-XXXXXX.json");
+	int fd = mkstemps(path, 5);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	return path;
+}
+
+Test(schema, config_files)
+{
+	struct kiln_config cfg;
+	struct err e = { 0 };
+	char *path = write_temp(full_json);
+	cr_assert_eq(schema_config_from_file(path, &cfg, &e), 0, "%s", e.msg);
+	cr_assert_eq(cfg.nr_disks, 2);
+	cfg_fini(&cfg);
+	unlink(path);
+	free(path);
+
+	static const struct {
+		const char *text;
+		const char *tail; /* the message after "PATH: " */
+	} bad[] = {
+		{ "{\"machine\": {\n  \"vcpus\": 2,\n  }\n}\n",
+		  "line 3, column 3: invalid JSON (unexpected character)" },
+		{ "{\"machine\": {\"vcpus\": \"two\"}}\n",
+		  "machine.vcpus: expected integer 1..64, got \"two\"" },
+		{ "", "line 1, column 1: invalid JSON (unexpected end of data)" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char want[512];
+		path = write_temp(bad[i].text);
+		memset(&e, 0, sizeof(e));
+		cr_assert_eq(schema_config_from_file(path, &cfg, &e), -EINVAL);
+		snprintf(want, sizeof(want), "%s: %s", path, bad[i].tail);
+		cr_assert_str_eq(e.msg, want);
+		cfg_fini(&cfg);
+		unlink(path);
+		free(path);
+	}
+	memset(&e, 0, sizeof(e));
+	cr_assert_eq(schema_config_from_file("/nonexistent/vm.json", &cfg, &e), -ENOENT);
+	cr_assert_str_eq(e.msg, "/nonexistent/vm.json: No such file or directory");
+	memset(&e, 0, sizeof(e));
+	cr_assert_eq(schema_config_from_file("/tmp", &cfg, &e), -EINVAL);
+	cr_assert_str_eq(e.msg, "/tmp: not a regular file");
+}
+
+Test(schema, oversized_file)
+{
+	char *path = write_temp("");
+	cr_assert_eq(truncate(path, SCHEMA_MAX_TEXT + 1), 0);
+	struct kiln_config cfg;
+	struct err e = { 0 };
+	cr_assert_eq(schema_config_from_file(path, &cfg, &e), -EFBIG);
+	cr_assert(strstr(e.msg, "too large (limit 1 MiB)"), "%s", e.msg);
+	unlink(path);
+	free(path);
+}

@@ -1,0 +1,563 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The control socket on a real Unix socket in a temp dir, with real client
+ * sockets; the event loop is driven by hand with evl_run_once.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api/ctl.h"
+#include "api/server.h"
+#include "vmm/evloop.h"
+
+static struct evloop *loop;
+static struct api_server *srv;
+static char dir[64];
+static char path[128];
+static size_t info_pad;       /* bytes of padding in vm.info results */
+static bool notify_on_boot;   /* vm.boot sends a notification */
+
+static int t_boot(void *ctx, struct err *e)
+{
+	if (notify_on_boot) {
+		struct json_object *p = json_object_new_object();
+		json_object_object_add(p, "state", json_object_new_string("running"));
+		api_server_notify(srv, "vm.state", p);
+		json_object_put(p);
+	}
+	return 0;
+}
+
+static int t_pause(void *ctx, struct err *e)
+{
+	return err_set(e, -EALREADY, "the VM is paused already");
+}
+
+static struct json_object *t_info(void *ctx)
+{
+	struct json_object *o = json_object_new_object();
+	char *pad = calloc(1, info_pad + 1);
+	memset(pad, 'x', info_pad);
+	json_object_object_add(o, "state", json_object_new_string("configuring"));
+	json_object_object_add(o, "pad", json_object_new_string(pad));
+	free(pad);
+	return o;
+}
+
+static const struct api_vm_ops ops = { .boot = t_boot, .pause = t_pause, .info = t_info };
+
+static void setup(void)
+{
+	struct err e = { 0 };
+	strcpy(dir, "/tmp/kiln-api-XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/api.sock", dir);
+	cr_assert_eq(evl_create(&loop, &e), 0);
+	cr_assert_eq(api_server_create(path, loop, &ops, NULL, &srv, &e), 0, "%s", e.msg);
+	info_pad = 0;
+	notify_on_boot = false;
+}
+
+static void teardown(void)
+{
+	api_server_destroy(srv);
+	evl_destroy(loop);
+	unlink(path);
+	rmdir(dir);
+}
+
+TestSuite(server, .init = setup, .fini = teardown, .timeout = 60);
+
+static void pump(int rounds)
+{
+	for (int i = 0; i < rounds; i++)
+		evl_run_once(loop, 0);
+}
+
+static int client(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	strcpy(sa.sun_path, path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0, "%s", strerror(errno));
+	pump(2);
+	return fd;
+}
+
+/* Send all of (buf) while running the loop; 0 or -errno. */
+static int send_all(int fd, const char *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = send(fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n < 0 && errno == EAGAIN) {
+			evl_run_once(loop, 10);
+			continue;
+		}
+		if (n < 0)
+			return -errno;
+		buf += n;
+		len -= (size_t)n;
+	}
+	pump(3);
+	return 0;
+}
+
+static void send_str(int fd, const char *s)
+{
+	cr_assert_eq(send_all(fd, s, strlen(s)), 0);
+}
+
+/* Read one line (without '\n') into a malloc'd string, running the loop;
+ * NULL at EOF or after 5 s. */
+static char *read_line(int fd)
+{
+	static char buf[1 << 16];
+	struct timespec t0, t;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		ssize_t n = recv(fd, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
+		char *nl = n > 0 ? memchr(buf, '\n', (size_t)n) : NULL;
+		if (nl) {
+			size_t len = (size_t)(nl - buf) + 1;
+			cr_assert_eq(recv(fd, buf, len, 0), (ssize_t)len);
+			return strndup(buf, len - 1);
+		}
+		if (n == 0 || (n < 0 && errno != EAGAIN))
+			return NULL;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if (t.tv_sec - t0.tv_sec > 5)
+			return NULL;
+		evl_run_once(loop, 5);
+	}
+}
+
+/* The next line must be JSON with (key) equal to the JSON text (want). */
+static void expect_member(int fd, const char *key, const char *want)
+{
+	char *line = read_line(fd);
+	cr_assert_not_null(line, "no line (waiting for %s = %s)", key, want);
+	struct json_object *o = json_tokener_parse(line), *v = NULL;
+	cr_assert(json_object_object_get_ex(o, key, &v), "%s", line);
+	cr_assert_str_eq(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN), want,
+			 "in %s", line);
+	json_object_put(o);
+	free(line);
+}
+
+static bool at_eof(int fd)
+{
+	char *line = read_line(fd);
+	free(line);
+	return !line;
+}
+
+#define BOOT(id) "{\"jsonrpc\":\"2.0\",\"method\":\"vm.boot\",\"id\":" #id "}\n"
+
+Test(server, request_and_response)
+{
+	int fd = client();
+	send_str(fd, BOOT(1));
+	char *line = read_line(fd);
+	cr_assert_str_eq(line, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}");
+	free(line);
+	send_str(fd, "{\"jsonrpc\":\"2.0\",\"method\":\"vm.pause\",\"id\":\"p\"}\r\n");
+	expect_member(fd, "error", "{\"code\":-32000,\"message\":\"vm.pause: the VM is paused already\"}");
+	close(fd);
+}
+
+Test(server, socket_mode_is_0600)
+{
+	struct stat st;
+	cr_assert_eq(stat(path, &st), 0);
+	cr_assert(S_ISSOCK(st.st_mode));
+	cr_assert_eq(st.st_mode & 0777, 0600);
+}
+
+Test(server, junk_line_then_a_good_one)
+{
+	int fd = client();
+	send_str(fd, "%%% not json\n\n   \n");
+	expect_member(fd, "error",
+		      "{\"code\":-32700,\"message\":\"parse error: line 1, column 1: invalid JSON (unexpected character)\"}");
+	send_str(fd, BOOT(2));
+	expect_member(fd, "id", "2");
+	send_str(fd, "{\"jsonrpc\":\"2.0\",\"method\":\"vm.frobnicate\",\"id\":3}\n");
+	expect_member(fd, "error", "{\"code\":-32601,\"message\":\"method not found: \\\"vm.frobnicate\\\"\"}");
+	close(fd);
+}
+
+Test(server, partial_lines_and_pipelining)
+{
+	int fd = client();
+	static const char req[] = "{\"jsonrpc\":\"2.0\",\"method\":\"vm.boot\",\"id\":7}\r\n";
+	for (size_t i = 0; i < sizeof(req) - 1; i++) /* a byte at a time */
+		cr_assert_eq(send_all(fd, req + i, 1), 0);
+	expect_member(fd, "id", "7");
+	send_str(fd, BOOT(8) BOOT(9) "{\"jsonrpc\":\"2.0\",");
+	expect_member(fd, "id", "8");
+	expect_member(fd, "id", "9");
+	send_str(fd, "\"method\":\"vm.boot\",\"id\":10}\n");
+	expect_member(fd, "id", "10");
+	close(fd);
+}
+
+Test(server, oversized_line_is_refused_and_the_server_lives_on)
+{
+	int fd = client();
+	size_t big = 4 * 1024 * 1024;
+	char *junk = malloc(big);
+	memset(junk, 'a', big);
+	junk[big - 1] = '\n';
+	int rc = send_all(fd, junk, big); /* may end with EPIPE: we are cut off */
+	cr_assert(rc == 0 || rc == -EPIPE || rc == -ECONNRESET, "%d", rc);
+	free(junk);
+	expect_member(fd, "error", "{\"code\":-32600,\"message\":\"message too large (limit 1 MiB)\"}");
+	cr_assert(at_eof(fd));
+	close(fd);
+	pump(5);
+	cr_assert_eq(api_server_clients(srv), 0);
+
+	/* Exactly at the limit is fine. */
+	fd = client();
+	char *edge = malloc(API_MAX_LINE + 1);
+	memset(edge, ' ', API_MAX_LINE);
+	memcpy(edge + API_MAX_LINE - strlen(BOOT(5)) + 1, BOOT(5), strlen(BOOT(5)));
+	cr_assert_eq(send_all(fd, edge, API_MAX_LINE + 1), 0);
+	free(edge);
+	expect_member(fd, "id", "5");
+	int other = client();
+	send_str(other, BOOT(11));
+	expect_member(other, "id", "11");
+	close(fd);
+	close(other);
+}
+
+Test(server, sixty_four_clients_and_the_sixty_fifth)
+{
+	int fds[API_MAX_CLIENTS];
+	for (int i = 0; i < API_MAX_CLIENTS; i++)
+		fds[i] = client();
+	cr_assert_eq(api_server_clients(srv), API_MAX_CLIENTS);
+	int extra = client();
+	expect_member(extra, "error", "{\"code\":-32002,\"message\":\"too many clients (limit 64)\"}");
+	cr_assert(at_eof(extra));
+	close(extra);
+	for (int i = 0; i < API_MAX_CLIENTS; i++) {
+		char req[96];
+		snprintf(req, sizeof(req), "{\"jsonrpc\":\"2.0\",\"method\":\"vm.boot\",\"id\":%d}\n", i);
+		send_str(fds[i], req);
+	}
+	for (int i = 0; i < API_MAX_CLIENTS; i++) {
+		char id[16];
+		snprintf(id, sizeof(id), "%d", i);
+		expect_member(fds[i], "id", id);
+	}
+	close(fds[0]);
+	pump(3);
+	int again = client();
+	send_str(again, BOOT(99));
+	expect_member(again, "id", "99");
+	close(again);
+	for (int i = 1; i < API_MAX_CLIENTS; i++)
+		close(fds[i]);
+	pump(5);
+	cr_assert_eq(api_server_clients(srv), 0);
+}
+
+Test(server, clients_that_vanish)
+{
+	int a = client(), b = client(), c = client();
+	send_str(a, "{\"jsonrpc\":\"2.0\",\"meth"); /* half a request */
+	close(a);
+	send_str(b, BOOT(1)); /* a whole one, gone before the answer */
+	close(b);
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	send_str(c, "{\"jsonrpc\":");
+	close(c);
+	pump(10);
+	cr_assert_eq(api_server_clients(srv), 0);
+	int d = client();
+	send_str(d, BOOT(2));
+	expect_member(d, "id", "2");
+	close(d);
+}
+
+Test(server, half_close_still_gets_its_answers)
+{
+	int fd = client();
+	send_str(fd, BOOT(1) "{\"jsonrpc\":\"2.0\",\"method\":\"vm.boot\",\"id\":2}");
+	shutdown(fd, SHUT_WR);
+	expect_member(fd, "id", "1");
+	expect_member(fd, "id", "2"); /* the last line had no '\n' */
+	cr_assert(at_eof(fd));
+	close(fd);
+	pump(3);
+	cr_assert_eq(api_server_clients(srv), 0);
+}
+
+Test(server, a_pipelining_client_is_slowed_not_dropped)
+{
+	int fd = client();
+	info_pad = 16 * 1024; /* 300 answers: ~5 MiB, more than the output cap */
+	char req[96];
+	for (int i = 0; i < 300; i++) {
+		snprintf(req, sizeof(req), "{\"jsonrpc\":\"2.0\",\"method\":\"vm.info\",\"id\":%d}\n", i);
+		send_str(fd, req);
+	}
+	for (int i = 0; i < 300; i++) {
+		char id[16];
+		snprintf(id, sizeof(id), "%d", i);
+		expect_member(fd, "id", id);
+	}
+	close(fd);
+}
+
+Test(server, notifications_reach_subscribers_only)
+{
+	int sub = client(), other = client();
+	send_str(sub, "{\"jsonrpc\":\"2.0\",\"method\":\"events.subscribe\",\"id\":1}\n");
+	expect_member(sub, "result", "{}");
+	struct json_object *p = json_object_new_object();
+	json_object_object_add(p, "state", json_object_new_string("paused"));
+	api_server_notify(srv, "vm.state", p);
+	json_object_put(p);
+	char *line = read_line(sub);
+	cr_assert_str_eq(line, "{\"jsonrpc\":\"2.0\",\"method\":\"vm.state\",\"params\":{\"state\":\"paused\"}}");
+	free(line);
+	/* The other client's next line is its own answer, not the event. */
+	send_str(other, BOOT(2));
+	expect_member(other, "id", "2");
+
+	/* From inside an op: the answer and the event both arrive. */
+	notify_on_boot = true;
+	send_str(other, BOOT(3));
+	expect_member(other, "id", "3");
+	expect_member(sub, "params", "{\"state\":\"running\"}");
+	close(sub);
+	close(other);
+}
+
+Test(server, a_subscriber_that_never_reads_is_dropped)
+{
+	int sub = client(), other = client();
+	send_str(sub, "{\"jsonrpc\":\"2.0\",\"method\":\"events.subscribe\",\"id\":1}\n");
+	expect_member(sub, "result", "{}");
+	char *pad = malloc(65536);
+	memset(pad, 'y', 65535);
+	pad[65535] = '\0';
+	struct json_object *p = json_object_new_string(pad);
+	free(pad);
+	for (int i = 0; i < 100 && api_server_clients(srv) == 2; i++) {
+		api_server_notify(srv, "log", p);
+		pump(1);
+	}
+	json_object_put(p);
+	cr_assert_eq(api_server_clients(srv), 1);
+	send_str(other, BOOT(4));
+	expect_member(other, "id", "4");
+	close(sub);
+	close(other);
+}
+
+Test(server, stale_socket_is_replaced_live_one_refused)
+{
+	struct err e = { 0 };
+	struct api_server *second = NULL;
+	cr_assert_eq(api_server_create(path, loop, &ops, NULL, &second, &e), -EADDRINUSE);
+	char want[256];
+	snprintf(want, sizeof(want), "another kiln is listening on %s", path);
+	cr_assert_str_eq(e.msg, want);
+
+	/* A socket file nobody listens on (a crashed kiln) is replaced. */
+	char stale[160];
+	snprintf(stale, sizeof(stale), "%s/stale.sock", dir);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	strcpy(sa.sun_path, stale);
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	close(fd);
+	memset(&e, 0, sizeof(e));
+	cr_assert_eq(api_server_create(stale, loop, &ops, NULL, &second, &e), 0, "%s", e.msg);
+	api_server_destroy(second);
+	cr_assert_eq(access(stale, F_OK), -1, "destroy unlinks the socket");
+
+	/* A regular file is not ours to remove. */
+	char plain[160];
+	snprintf(plain, sizeof(plain), "%s/plain", dir);
+	close(open(plain, O_CREAT | O_WRONLY, 0600));
+	memset(&e, 0, sizeof(e));
+	cr_assert_eq(api_server_create(plain, loop, &ops, NULL, &second, &e), -EEXIST);
+	snprintf(want, sizeof(want), "%s exists and is not a socket", plain);
+	cr_assert_str_eq(e.msg, want);
+	unlink(plain);
+
+	memset(&e, 0, sizeof(e));
+	cr_assert_eq(api_server_create("/tmp/" "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+				       "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", loop, &ops,
+				       NULL, &second, &e), -ENAMETOOLONG);
+}
+
+Test(server, destroy_disconnects_clients)
+{
+	int fd = client();
+	send_str(fd, BOOT(1));
+	expect_member(fd, "id", "1");
+	api_server_destroy(srv);
+	srv = NULL;
+	cr_assert(at_eof(fd));
+	cr_assert_eq(access(path, F_OK), -1);
+	close(fd);
+}
+
+/* ---- kiln ctl against the server ---- */
+
+struct ctl_run {
+	int status;
+	char out[8192];
+	char err[2048];
+};
+
+static void slurp(int fd, char *buf, size_t cap)
+{
+	size_t len = strlen(buf);
+	ssize_t n;
+	while (len + 1 < cap && (n = read(fd, buf + len, cap - 1 - len)) > 0)
+		len += (size_t)n;
+	buf[len] = '\0';
+}
+
+/* Run ctl_main in a child while this process serves the socket. Before
+ * each loop round, (tick) may act (e.g. send notifications). */
+static void run_ctl(struct ctl_run *r, char **argv, void (*tick)(int round))
+{
+	int out[2], err[2];
+	cr_assert_eq(pipe2(out, O_NONBLOCK), 0);
+	cr_assert_eq(pipe2(err, O_NONBLOCK), 0);
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (!pid) {
+		dup2(out[1], 1);
+		dup2(err[1], 2);
+		int argc = 0;
+		while (argv[argc])
+			argc++;
+		int status = ctl_main(argc, argv);
+		fflush(NULL);
+		_exit(status);
+	}
+	close(out[1]);
+	close(err[1]);
+	memset(r, 0, sizeof(*r));
+	int st;
+	for (int round = 0; waitpid(pid, &st, WNOHANG) == 0; round++) {
+		if (tick)
+			tick(round);
+		if (loop)
+			evl_run_once(loop, 10);
+		else
+			usleep(10000);
+		slurp(out[0], r->out, sizeof(r->out));
+		slurp(err[0], r->err, sizeof(r->err));
+	}
+	slurp(out[0], r->out, sizeof(r->out));
+	slurp(err[0], r->err, sizeof(r->err));
+	close(out[0]);
+	close(err[0]);
+	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+Test(server, ctl_prints_results_and_errors)
+{
+	struct ctl_run r;
+	run_ctl(&r, (char *[]){ "ctl", "--socket", path, "vm.info", NULL }, NULL);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert(strstr(r.out, "\"state\": \"configuring\""), "%s", r.out);
+	run_ctl(&r, (char *[]){ "ctl", "--socket", path, "--timeout=5", "vm.boot", "{}", NULL }, NULL);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_str_eq(r.out, "{}\n");
+
+	run_ctl(&r, (char *[]){ "ctl", "--socket", path, "vm.pause", NULL }, NULL);
+	cr_assert_eq(r.status, 1);
+	cr_assert_str_eq(r.out, "");
+	cr_assert_str_eq(r.err, "kiln ctl: error -32000 (state): vm.pause: the VM is paused already\n");
+
+	run_ctl(&r, (char *[]){ "ctl", "--socket=" , "x", NULL }, NULL);
+	cr_assert_eq(r.status, 2);
+	run_ctl(&r, (char *[]){ "ctl", "--socket", path, "disk.add", "{\"path\": ", NULL }, NULL);
+	cr_assert_eq(r.status, 2);
+	cr_assert(strstr(r.err, "JSON-PARAMS"), "%s", r.err);
+	run_ctl(&r, (char *[]){ "ctl", "--socket", path, "vm.boot", "{\"x\": 1}", NULL }, NULL);
+	cr_assert_eq(r.status, 1);
+	cr_assert(strstr(r.err, "error -32602 (invalid params): vm.boot: takes no params"), "%s", r.err);
+}
+
+Test(server, ctl_connection_errors_name_the_path)
+{
+	struct ctl_run r;
+	char missing[160];
+	snprintf(missing, sizeof(missing), "%s/nobody.sock", dir);
+	run_ctl(&r, (char *[]){ "ctl", "--socket", missing, "vm.info", NULL }, NULL);
+	cr_assert_eq(r.status, 1);
+	char want[256];
+	snprintf(want, sizeof(want), "kiln ctl: cannot connect to %s: No such file or directory\n", missing);
+	cr_assert_str_eq(r.err, want);
+}
+
+Test(server, ctl_times_out)
+{
+	/* Nobody runs the loop: the request is never answered. */
+	struct ctl_run r;
+	struct evloop *saved = loop;
+	loop = NULL;
+	run_ctl(&r, (char *[]){ "ctl", "--socket", path, "--timeout", "1", "vm.info", NULL }, NULL);
+	loop = saved;
+	cr_assert_eq(r.status, 1);
+	char want[256];
+	snprintf(want, sizeof(want), "kiln ctl: no answer from %s within 1 s\n", path);
+	cr_assert_str_eq(r.err, want);
+}
+
+/* Once the ctl client is connected, wait a little (its subscription),
+ * send two events, then end the server so --subscribe sees EOF. */
+static void events_tick(int round)
+{
+	static int start = -1;
+	if (!srv)
+		return;
+	if (start < 0 && api_server_clients(srv) == 1)
+		start = round;
+	if (start < 0)
+		return;
+	struct json_object *p = json_object_new_object();
+	json_object_object_add(p, "n", json_object_new_int(round - start));
+	if (round - start == 20 || round - start == 21)
+		api_server_notify(srv, "vm.state", p);
+	json_object_put(p);
+	if (round - start == 30) {
+		api_server_destroy(srv);
+		srv = NULL;
+	}
+}
+
+Test(server, ctl_subscribe_prints_events_until_eof)
+{
+	struct ctl_run r;
+	run_ctl(&r, (char *[]){ "ctl", "--socket", path, "--subscribe", NULL }, events_tick);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_str_eq(r.out,
+			 "{\"jsonrpc\":\"2.0\",\"method\":\"vm.state\",\"params\":{\"n\":20}}\n"
+			 "{\"jsonrpc\":\"2.0\",\"method\":\"vm.state\",\"params\":{\"n\":21}}\n");
+}
