@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include "cli.h"
 
+#include "schema.h"
+
 #include "../virtio/backend/chr.h"
 
 #include <errno.h>
@@ -9,6 +11,8 @@
 
 static const char usage_text[] =
 	"Usage: kiln run --kernel FILE [options]\n"
+	"       kiln run --api-socket PATH [options]\n"
+	"       kiln ctl --socket PATH METHOD [JSON-PARAMS]\n"
 	"       kiln --help | --version\n"
 	"\n"
 	"Run a Linux guest on KVM. The guest's serial console (COM1) is this\n"
@@ -30,6 +34,10 @@ static const char usage_text[] =
 	"  --rng             a virtio-rng device fed by getrandom(2)\n"
 	"  --acpi on|off     ACPI tables (default on; off leaves the MP table only,\n"
 	"                    for kernels without ACPI)\n"
+	"  --config FILE     a JSON config (docs/api.md); flags override it\n"
+	"  --api-socket PATH serve the JSON-RPC control socket at PATH; without\n"
+	"                    --kernel, wait for vm.configure and vm.boot there\n"
+	"  --print-config    print the effective config as JSON and exit\n"
 	"  -v, --verbose     more log output (repeat for debug)\n"
 	"\n"
 	"Exit status: 0 when the guest reboots or powers off, 1 on a VMM or guest\n"
@@ -153,6 +161,36 @@ static const struct run_option run_options[] = {
 	{ "--net", true, opt_net },         { "--acpi", true, opt_acpi },
 };
 
+/* Options about the run rather than the VM; they take effect in both
+ * parsing passes' first one only. */
+static bool run_flag(struct cli_request *req, const char *arg, int argc,
+		     char **argv, int *i, int *rc, struct err *e)
+{
+	const char **dst = NULL;
+	size_t n = strlen(arg);
+	if (!strncmp(arg, "--api-socket", 12) && (n == 12 || arg[12] == '='))
+		dst = &req->api_socket;
+	else if (!strncmp(arg, "--config", 8) && (n == 8 || arg[8] == '='))
+		dst = &req->config_file;
+	else if (!strcmp(arg, "--print-config")) {
+		req->print_config = true;
+		return true;
+	} else
+		return false;
+	const char *eq = strchr(arg, '=');
+	if (eq) {
+		*dst = eq + 1;
+	} else if (*i + 1 < argc) {
+		*dst = argv[++*i];
+	} else {
+		*rc = err_set(e, -EINVAL, "%s: missing value", arg);
+		return true;
+	}
+	if (!**dst)
+		*rc = err_set(e, -EINVAL, "%.*s: empty value", (int)(eq ? eq - arg : (long)n), arg);
+	return true;
+}
+
 /* Split "--flag=value" or take the value from the next argument. */
 static int parse_run_args(int argc, char **argv, int i,
 			  struct cli_request *req, struct err *e)
@@ -166,6 +204,12 @@ static int parse_run_args(int argc, char **argv, int i,
 		if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
 			req->command = CLI_HELP;
 			return 0;
+		}
+		int frc = 0;
+		if (run_flag(req, arg, argc, argv, &i, &frc, e)) {
+			if (frc)
+				return frc;
+			continue;
 		}
 		const char *eq = strchr(arg, '=');
 		size_t name_len = eq ? (size_t)(eq - arg) : strlen(arg);
@@ -210,12 +254,29 @@ int cli_parse(int argc, char **argv, struct cli_request *req, struct err *e)
 		req->command = CLI_VERSION;
 		return 0;
 	}
+	if (!strcmp(cmd, "ctl")) {
+		req->command = CLI_CTL;
+		return 0;
+	}
 	if (strcmp(cmd, "run"))
 		return err_set(e, -EINVAL, "unknown command '%s'", cmd);
 	req->command = CLI_RUN;
 	int rc = parse_run_args(argc, argv, 2, req, e);
 	if (rc || req->command != CLI_RUN)
 		return rc;
+	if (req->config_file) {
+		/* The file is the base; flags on the command line override it. */
+		cfg_fini(&req->config);
+		rc = schema_config_from_file(req->config_file, &req->config, e);
+		if (rc)
+			return rc;
+		rc = parse_run_args(argc, argv, 2, req, e);
+		if (rc)
+			return rc;
+	}
+	/* With a control socket the VM may be configured later over it. */
+	if (!req->config.kernel && req->api_socket)
+		return 0;
 	if (!req->config.kernel)
 		return err_set(e, -EINVAL, "--kernel: a kernel image is required");
 	return cfg_validate(&req->config, e);

@@ -8,12 +8,15 @@
 
 #include "config.h"
 
-enum cli_command { CLI_HELP, CLI_VERSION, CLI_RUN };
+enum cli_command { CLI_HELP, CLI_VERSION, CLI_RUN, CLI_CTL };
 
 struct cli_request {
 	enum cli_command command;
 	struct kiln_config config; /* for CLI_RUN */
 	int verbosity;             /* -v count */
+	const char *api_socket;    /* --api-socket (borrowed from argv) */
+	const char *config_file;   /* --config (borrowed from argv) */
+	bool print_config;         /* --print-config: print the JSON and exit */
 };
 
 /*

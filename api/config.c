@@ -52,6 +52,11 @@ int cfg_validate(const struct kiln_config *cfg, struct err *e)
 			       (unsigned long long)cfg->memory_mib);
 	if (!cfg->kernel || !cfg->kernel[0])
 		return err_set(e, -EINVAL, "boot.kernel: a kernel image is required");
+	return cfg_validate_devices(cfg, e);
+}
+
+int cfg_validate_devices(const struct kiln_config *cfg, struct err *e)
+{
 	for (unsigned i = 0; i < cfg->nr_disks; i++) {
 		const struct cfg_disk *d = &cfg->disks[i];
 		if (!d->path || !d->path[0])

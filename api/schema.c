@@ -71,6 +71,7 @@ static const struct field root_fields[] = {
 	{ .name = "console", .kind = F_CONSOLE, .off = CFG_OFF(console),
 	  .flags = F_NULLABLE, .max = PATH_MAX - 1 },
 	{ .name = "rng", .kind = F_BOOL, .off = CFG_OFF(rng) },
+	{ .name = "acpi", .kind = F_BOOL, .off = CFG_OFF(acpi) },
 };
 static const struct section root_section = SECTION(root_fields);
 

@@ -1,15 +1,273 @@
 /* SPDX-License-Identifier: MIT */
-/* The control socket side of vmctl. */
+/*
+ * The control socket side of vmctl: api_vm_ops implemented on the VM's
+ * lifecycle, state-change events for subscribers, info and metrics.
+ * Everything here runs on the event-loop thread.
+ */
 #include <errno.h>
+#include <json-c/json.h>
+#include <linux/kvm.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "../vmm/arch/arch.h"
+#include "../vmm/devices.h"
+#include "../vmm/log.h"
+#include "../vmm/vcpu.h"
+#include "../vmm/vm.h"
+#include "../virtio/device.h"
+#include "jsonrpc.h"
+#include "schema.h"
+#include "server.h"
 #include "vmctl_internal.h"
+
+#define PAUSE_TIMEOUT_MS 5000
+
+static int op_configure(void *ctx, struct kiln_config *cfg, struct err *e)
+{
+	struct vmctl *c = ctx;
+	int rc = vmctl_check(c, VMA_CONFIGURE, "vm.configure", e);
+	if (rc)
+		return rc;
+	cfg_fini(&c->cfg);
+	c->cfg = *cfg; /* moved */
+	cfg_init(cfg);
+	vmctl_notify_state(c);
+	return 0;
+}
+
+static int op_boot(void *ctx, struct err *e)
+{
+	struct vmctl *c = ctx;
+	int rc = vmctl_check(c, VMA_BOOT, "vm.boot", e);
+	if (rc)
+		return rc;
+	if (!c->cfg.kernel)
+		return err_set(e, -EINVAL, "boot.kernel: not configured (call vm.configure first)");
+	return vmctl_boot(c, e);
+}
+
+static int op_pause(void *ctx, struct err *e)
+{
+	struct vmctl *c = ctx;
+	int rc = vmctl_check(c, VMA_PAUSE, "vm.pause", e);
+	if (rc)
+		return rc;
+	rc = vm_pause(c->vm, PAUSE_TIMEOUT_MS);
+	if (rc)
+		return err_set(e, rc == -ETIMEDOUT ? -EAGAIN : rc,
+			       "vm.pause: vCPUs did not stop within %d ms",
+			       PAUSE_TIMEOUT_MS);
+	vmctl_set_state(c, VMS_PAUSED);
+	return 0;
+}
+
+static int op_resume(void *ctx, struct err *e)
+{
+	struct vmctl *c = ctx;
+	int rc = vmctl_check(c, VMA_RESUME, "vm.resume", e);
+	if (rc)
+		return rc;
+	vm_resume(c->vm);
+	vmctl_set_state(c, VMS_RUNNING);
+	return 0;
+}
+
+static int op_shutdown(void *ctx, struct err *e)
+{
+	struct vmctl *c = ctx;
+	int rc = vmctl_check(c, VMA_SHUTDOWN, "vm.shutdown", e);
+	if (rc)
+		return rc;
+	rc = arch_request_shutdown(c->vm);
+	if (rc)
+		return err_set(e, -EAGAIN,
+			       "vm.shutdown: the guest cannot take the request now (%s)",
+			       strerror(-rc));
+	return 0;
+}
+
+static int op_stop(void *ctx, struct err *e)
+{
+	struct vmctl *c = ctx;
+	int rc = vmctl_check(c, VMA_STOP, "vm.stop", e);
+	if (rc)
+		return rc;
+	c->exit_status = 0;
+	if (c->vm) {
+		/* Release parked vCPUs; vm_finish then stops and joins them. */
+		if (vm_is_paused(c->vm))
+			vm_resume(c->vm);
+		vm_request_exit(c->vm, VM_EXIT_USER_QUIT, 0);
+	} else {
+		evl_stop(c->loop);
+	}
+	return 0;
+}
+
+static int op_disk_add(void *ctx, struct json_object *params, struct err *e)
+{
+	struct vmctl *c = ctx;
+	int rc = vmctl_check(c, VMA_DEVICE_ADD, "disk.add", e);
+	if (rc)
+		return rc;
+	if (c->cfg.nr_disks >= CFG_MAX_DISKS)
+		return err_set(e, -ENOSPC, "disks: at most %d", CFG_MAX_DISKS);
+	struct cfg_disk d = { 0 };
+	rc = schema_disk_from_json(params, "params", &d, e);
+	if (rc)
+		return rc;
+	c->cfg.disks[c->cfg.nr_disks++] = d;
+	rc = cfg_validate_devices(&c->cfg, e);
+	if (rc)
+		schema_disk_fini(&c->cfg.disks[--c->cfg.nr_disks]);
+	return rc;
+}
+
+static int op_net_add(void *ctx, struct json_object *params, struct err *e)
+{
+	struct vmctl *c = ctx;
+	int rc = vmctl_check(c, VMA_DEVICE_ADD, "net.add", e);
+	if (rc)
+		return rc;
+	if (c->cfg.nr_nets >= CFG_MAX_NETS)
+		return err_set(e, -ENOSPC, "nets: at most %d", CFG_MAX_NETS);
+	struct cfg_net n = { 0 };
+	rc = schema_net_from_json(params, "params", &n, e);
+	if (rc)
+		return rc;
+	c->cfg.nets[c->cfg.nr_nets++] = n;
+	rc = cfg_validate_devices(&c->cfg, e);
+	if (rc)
+		schema_net_fini(&c->cfg.nets[--c->cfg.nr_nets]);
+	return rc;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static struct json_object *op_info(void *ctx)
+{
+	struct vmctl *c = ctx;
+	struct json_object *o = json_object_new_object();
+	json_object_object_add(o, "state", json_object_new_string(vm_state_name(c->state)));
+	json_object_object_add(o, "pid", json_object_new_int(getpid()));
+	uint64_t up = c->vm ? (now_ns() - c->vm->start_ns) / 1000000 : 0;
+	json_object_object_add(o, "uptime_ms", json_object_new_int64((int64_t)up));
+	json_object_object_add(o, "config", schema_config_to_json(&c->cfg));
+	return o;
+}
+
+/* KVM exit reasons worth naming; the rest are reported by number. */
+static const char *exit_name(unsigned r)
+{
+	static const char *const names[] = {
+		[KVM_EXIT_IO] = "io", [KVM_EXIT_MMIO] = "mmio",
+		[KVM_EXIT_HLT] = "hlt", [KVM_EXIT_SHUTDOWN] = "shutdown",
+		[KVM_EXIT_INTR] = "intr", [KVM_EXIT_FAIL_ENTRY] = "fail_entry",
+		[KVM_EXIT_INTERNAL_ERROR] = "internal_error",
+		[KVM_EXIT_SYSTEM_EVENT] = "system_event",
+	};
+	return r < sizeof(names) / sizeof(names[0]) ? names[r] : NULL;
+}
+
+static void emit_stat(void *ctx, const char *key, uint64_t value)
+{
+	json_object_object_add(ctx, key, json_object_new_int64((int64_t)value));
+}
+
+static struct json_object *op_metrics(void *ctx)
+{
+	struct vmctl *c = ctx;
+	struct json_object *o = json_object_new_object();
+	struct json_object *exits = json_object_new_object();
+	struct json_object *devs = json_object_new_array();
+	uint64_t total = 0;
+	for (unsigned r = 0; c->vm && r < VCPU_EXIT_REASONS; r++) {
+		uint64_t n = 0;
+		for (unsigned i = 0; i < c->vm->nr_vcpus; i++)
+			n += __atomic_load_n(&c->vm->vcpus[i]->exits[r], __ATOMIC_RELAXED);
+		if (!n)
+			continue;
+		char buf[16];
+		const char *name = exit_name(r);
+		if (!name) {
+			snprintf(buf, sizeof(buf), "reason_%u", r);
+			name = buf;
+		}
+		emit_stat(exits, name, n);
+		total += n;
+	}
+	emit_stat(exits, "total", total);
+	for (unsigned i = 0; c->vm && i < c->vm->nr_virtio; i++) {
+		const struct vm_virtio *d = &c->vm->virtio[i];
+		struct json_object *dev = json_object_new_object();
+		json_object_object_add(dev, "id", json_object_new_string(d->id));
+		json_object_object_add(dev, "type", json_object_new_string(d->vdev->ops->name));
+		emit_stat(dev, "notifies", d->vdev->notifies);
+		emit_stat(dev, "interrupts", d->vdev->interrupts);
+		if (d->stats)
+			d->stats(d->dev, emit_stat, dev);
+		json_object_array_add(devs, dev);
+	}
+	json_object_object_add(o, "state", json_object_new_string(vm_state_name(c->state)));
+	json_object_object_add(o, "exits", exits);
+	json_object_object_add(o, "devices", devs);
+	return o;
+}
+
+static const struct api_vm_ops vmctl_ops = {
+	.configure = op_configure, .boot = op_boot, .pause = op_pause,
+	.resume = op_resume, .shutdown = op_shutdown, .stop = op_stop,
+	.info = op_info, .metrics = op_metrics, .disk_add = op_disk_add,
+	.net_add = op_net_add,
+};
 
 int vmctl_api_init(struct vmctl *c, const char *path, struct err *e)
 {
-	(void)c;
-	return err_set(e, -ENOTSUP, "--api-socket %s: the control socket is not available in this build yet", path);
+	return api_server_create(path, c->loop, &vmctl_ops, c, &c->server, e);
 }
 
-void vmctl_api_fini(struct vmctl *c) { (void)c; }
-void vmctl_notify_state(struct vmctl *c) { (void)c; }
-void vmctl_api_flush(struct vmctl *c) { (void)c; }
+void vmctl_api_fini(struct vmctl *c)
+{
+	api_server_destroy(c->server);
+	c->server = NULL;
+}
+
+void vmctl_notify_state(struct vmctl *c)
+{
+	if (!c->server)
+		return;
+	struct json_object *p = json_object_new_object();
+	json_object_object_add(p, "state", json_object_new_string(vm_state_name(c->state)));
+	if (c->state == VMS_STOPPED) {
+		static const char *const why[] = {
+			[VM_EXIT_NONE] = "stop", [VM_EXIT_GUEST_RESET] = "guest-reset",
+			[VM_EXIT_GUEST_POWEROFF] = "guest-poweroff",
+			[VM_EXIT_SIGNAL] = "signal", [VM_EXIT_USER_QUIT] = "stop",
+			[VM_EXIT_ERROR] = "error",
+		};
+		unsigned r = (unsigned)c->stop_reason;
+		json_object_object_add(p, "reason", json_object_new_string(
+			r < sizeof(why) / sizeof(why[0]) && why[r] ? why[r] : "stop"));
+		json_object_object_add(p, "exit_status", json_object_new_int(c->exit_status));
+	}
+	api_server_notify(c->server, "vm.state_changed", p);
+	json_object_put(p);
+}
+
+void vmctl_api_flush(struct vmctl *c)
+{
+	if (!c->server)
+		return;
+	/* The loop has stopped; give queued responses and the final event a
+	 * bounded moment to reach the clients. */
+	for (int i = 0; i < 20 && evl_run_once(c->loop, 10) > 0; i++)
+		;
+}

@@ -8,7 +8,11 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
 #include "../api/cli.h"
+#include "../api/ctl.h"
+#include "../api/schema.h"
 #include "../api/vmctl.h"
 #include "log.h"
 #include "term.h"
@@ -28,6 +32,17 @@ static void ensure_stdio_open(void)
 	}
 }
 
+
+static int print_config(const struct kiln_config *cfg)
+{
+	struct json_object *o = schema_config_to_json(cfg);
+	if (!o)
+		return 1;
+	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+						       JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+	return 0;
+}
 
 int main(int argc, char **argv)
 {
@@ -51,11 +66,19 @@ int main(int argc, char **argv)
 	case CLI_VERSION:
 		printf("kiln %s\n", KILN_VERSION);
 		break;
+	case CLI_CTL:
+		status = ctl_main(argc - 1, argv + 1);
+		break;
 	case CLI_RUN:
 		log_set_level(req.verbosity >= 2   ? LOG_DEBUG
 			      : req.verbosity == 1 ? LOG_INFO
 						   : LOG_WARN);
-		status = vmctl_main(&req.config, &(struct vmctl_options){ 0 });
+		if (req.print_config) {
+			status = print_config(&req.config);
+			break;
+		}
+		status = vmctl_main(&req.config, &(struct vmctl_options){
+							 .api_socket = req.api_socket });
 		break;
 	}
 	cfg_fini(&req.config);

@@ -15,7 +15,7 @@ static const char full_json[] =
 	"            {\"id\": \"data\", \"path\": \"/y.img\", \"readonly\": true, \"serial\": null}],"
 	" \"nets\": [{\"id\": \"net0\", \"tap\": \"kt0\", \"mac\": \"52:54:00:12:34:56\"},"
 	"          {\"id\": \"lan\", \"tap\": \"kt1\", \"mac\": null}],"
-	" \"console\": \"socket=/run/c.sock\", \"rng\": true}";
+	" \"console\": \"socket=/run/c.sock\", \"rng\": true, \"acpi\": true}";
 
 static struct json_object *parse(const char *text)
 {
@@ -83,7 +83,7 @@ Test(schema, defaults_and_effective_config)
 		"{\"machine\": {\"vcpus\": 1, \"memory_mib\": 256},"
 		" \"boot\": {\"kernel\": \"/k\", \"initrd\": null, \"cmdline\": \""
 		CFG_DEFAULT_CMDLINE "\"}, \"disks\": [], \"nets\": [],"
-		" \"console\": null, \"rng\": false}");
+		" \"console\": null, \"rng\": false, \"acpi\": true}");
 	cr_assert(json_object_equal(out, want), "%s", json_object_to_json_string(out));
 
 	/* The effective config reads back to itself. */
@@ -197,7 +197,7 @@ Test(schema, wrong_types_and_ranges_name_the_field)
 Test(schema, unknown_fields_at_every_level)
 {
 	static const struct bad_case cases[] = {
-		{ "{\"machin\": {}}", "machin: unknown field (known: machine, boot, disks, nets, console, rng)" },
+		{ "{\"machin\": {}}", "machin: unknown field (known: machine, boot, disks, nets, console, rng, acpi)" },
 		{ "{\"machine\": {\"vpcus\": 2}}", "machine.vpcus: unknown field (known: vcpus, memory_mib)" },
 		{ "{\"boot\": {\"kernal\": \"/k\"}}", "boot.kernal: unknown field (known: kernel, initrd, cmdline)" },
 		{ "{\"disks\": [{\"path\": \"/a\"}, {\"path\": \"/b\", \"ro\": true}]}",

@@ -1,0 +1,66 @@
+#!/bin/bash
+# timeout: 300
+# The JSON-RPC control socket end to end (issue 5's check): kiln starts with
+# only --api-socket; junk and unknown methods get their error codes; a bad
+# config is refused naming the field; a good one boots; pause stops the
+# guest's output and vm.info says paused; resume restarts it; metrics show
+# the disk I/O; a 4 MiB message and 50 clients do not disturb the VM;
+# vm.shutdown (ctrl-alt-del, ACPI on) makes the guest reboot and kiln exit 0.
+set -euo pipefail
+# shellcheck source=SCRIPTDIR/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+cd "$TMPDIR"
+sock=$TMPDIR/api.sock
+head -c $((4 << 20)) /dev/urandom >a.img
+ctl() { "$KILN" ctl --socket "$sock" --timeout 30 "$@"; }
+
+"$KILN" run --api-socket "$sock" </dev/null >console.log 2>&1 &
+pid=$!
+for _ in $(seq 100); do [[ -S $sock ]] && break; sleep 0.1; done
+[[ -S $sock ]] || { show_tail console.log; fail "no control socket"; }
+[[ $(stat -c %a "$sock") == 600 ]] || fail "socket mode is $(stat -c %a "$sock"), not 600"
+
+ctl vm.info | grep -q '"state": *"configuring"' || fail "vm.info before boot is not 'configuring'"
+if ctl vm.configure '{"machine":{"vcpus":"two"}}' 2>bad.err; then fail "a bad config was accepted"; fi
+grep -q 'machine.vcpus' bad.err || { cat bad.err; fail "the error does not name machine.vcpus"; }
+ctl vm.configure "{\"machine\":{\"vcpus\":2,\"memory_mib\":256},
+	\"boot\":{\"kernel\":\"$GUEST/generic/vmlinuz\",\"initrd\":\"$GUEST/initramfs-generic.cpio.gz\",
+	\"cmdline\":\"console=ttyS0 quiet panic=-1 kiln.scenario=ticks\"},
+	\"disks\":[{\"id\":\"data\",\"path\":\"$TMPDIR/a.img\"}]}" >/dev/null
+ctl vm.boot >/dev/null
+if ctl vm.boot 2>twice.err; then fail "booting twice was accepted"; fi
+for _ in $(seq 600); do grep -q 'KILN-TICK 5' console.log && break; sleep 0.1; done
+grep -q 'KILN-TICK 5' console.log || { show_tail console.log; fail "the guest does not tick"; }
+
+ctl vm.pause >/dev/null
+ctl vm.info | grep -q '"state": *"paused"' || fail "vm.info does not say paused"
+before=$(grep -c KILN-TICK console.log)
+sleep 3
+after=$(grep -c KILN-TICK console.log)
+((after <= before + 1)) || fail "the guest kept printing while paused ($before -> $after ticks)"
+ctl vm.resume >/dev/null
+sleep 2
+resumed=$(grep -c KILN-TICK console.log)
+((resumed > after + 2)) || fail "the guest did not continue after resume ($after -> $resumed)"
+
+ctl vm.metrics >metrics.json
+grep -q '"bytes_read": *[1-9]' metrics.json || { cat metrics.json; fail "metrics show no disk reads"; }
+grep -q '"io"' metrics.json || { cat metrics.json; fail "metrics show no exits by reason"; }
+
+py=$(command -v /usr/bin/python3 python3 | head -n 1)
+"$py" "$here/api_abuse.py" "$sock" | tee abuse.log
+grep -q BAD abuse.log && fail "a hostile client disturbed the control socket"
+(($(grep -c OK abuse.log) == 4)) || fail "not every abuse check ran"
+kill -0 "$pid" || fail "kiln died under the hostile clients"
+n=$(grep -c KILN-TICK console.log)
+sleep 1
+(($(grep -c KILN-TICK console.log) > n)) || fail "the guest stopped ticking after the hostile clients"
+
+ctl vm.shutdown >/dev/null
+rc=0
+timeout 60 tail --pid="$pid" -f /dev/null || { kill -KILL "$pid"; fail "kiln did not exit after vm.shutdown"; }
+wait "$pid" || rc=$?
+expect_line console.log 'KILN-CTRL-ALT-DEL'
+((rc == 0)) || { show_tail console.log; fail "kiln exited $rc after vm.shutdown"; }
+[[ ! -e $sock ]] || fail "the socket file was left behind"
