@@ -116,9 +116,14 @@ static int op_disk_add(void *ctx, struct json_object *params, struct err *e)
 	if (c->cfg.nr_disks >= CFG_MAX_DISKS)
 		return err_set(e, -ENOSPC, "disks: at most %d", CFG_MAX_DISKS);
 	struct cfg_disk d = { 0 };
-	rc = schema_disk_from_json(params, "params", &d, e);
+	rc = schema_disk_from_json(params, "", &d, e);
 	if (rc)
 		return rc;
+	if (!d.id && asprintf(&d.id, "disk%u", c->cfg.nr_disks) < 0) {
+		d.id = NULL;
+		schema_disk_fini(&d);
+		return err_set(e, -ENOMEM, "out of memory");
+	}
 	c->cfg.disks[c->cfg.nr_disks++] = d;
 	rc = cfg_validate_devices(&c->cfg, e);
 	if (rc)
@@ -135,9 +140,14 @@ static int op_net_add(void *ctx, struct json_object *params, struct err *e)
 	if (c->cfg.nr_nets >= CFG_MAX_NETS)
 		return err_set(e, -ENOSPC, "nets: at most %d", CFG_MAX_NETS);
 	struct cfg_net n = { 0 };
-	rc = schema_net_from_json(params, "params", &n, e);
+	rc = schema_net_from_json(params, "", &n, e);
 	if (rc)
 		return rc;
+	if (!n.id && asprintf(&n.id, "net%u", c->cfg.nr_nets) < 0) {
+		n.id = NULL;
+		schema_net_fini(&n);
+		return err_set(e, -ENOMEM, "out of memory");
+	}
 	c->cfg.nets[c->cfg.nr_nets++] = n;
 	rc = cfg_validate_devices(&c->cfg, e);
 	if (rc)

@@ -48,6 +48,19 @@ else
 	failed=$((failed + 1))
 fi
 
+step "fuzzing (libFuzzer, bounded)"
+fout=$(mktemp)
+tests/fuzz/run.sh 2>&1 | tee "$fout"
+line=$(grep -aoE 'fuzz: [0-9]+ passed, [0-9]+ failed' "$fout" | tail -n 1)
+if [[ -z $line ]]; then
+	failed=$((failed + 1))
+else
+	read -r _ fp _ ff _ <<<"${line//,/}"
+	passed=$((passed + fp))
+	failed=$((failed + ff))
+fi
+rm -f "$fout"
+
 step "guest images"
 if ! tests/guest/prepare.sh --cloud; then
 	echo "guest preparation failed"

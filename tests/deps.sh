@@ -10,6 +10,7 @@ packages=(
 	qemu-system-x86 busybox-static cpio xz-utils   # nested-KVM harness, guests
 	kmod python3
 	acpica-tools                                   # ACPI table checks (iasl, acpiexec)
+	clang libclang-rt-14-dev                       # libFuzzer targets
 )
 
 missing=()
