@@ -61,8 +61,11 @@ int vmctl_boot(struct vmctl *c, struct err *e)
 		rc = cfg_validate(&c->cfg, e);
 	if (!rc)
 		rc = vm_create(&c->cfg, c->loop, &c->vm, e);
-	if (!rc)
+	if (!rc) {
+		c->vm->on_device_error = vmctl_device_error;
+		c->vm->on_device_error_opaque = c;
 		rc = vm_start(c->vm, e);
+	}
 	if (rc) {
 		vm_destroy(c->vm);
 		c->vm = NULL;

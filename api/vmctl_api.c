@@ -272,6 +272,18 @@ void vmctl_notify_state(struct vmctl *c)
 	json_object_put(p);
 }
 
+void vmctl_device_error(void *opaque, const char *id, const char *why)
+{
+	struct vmctl *c = opaque;
+	if (!c->server)
+		return;
+	struct json_object *p = json_object_new_object();
+	json_object_object_add(p, "device", json_object_new_string(id));
+	json_object_object_add(p, "error", json_object_new_string(why));
+	api_server_notify(c->server, "device.error", p);
+	json_object_put(p);
+}
+
 void vmctl_api_flush(struct vmctl *c)
 {
 	if (!c->server)

@@ -38,6 +38,8 @@ void vmctl_set_state(struct vmctl *c, enum vm_state s);
 int vmctl_api_init(struct vmctl *c, const char *path, struct err *e);
 void vmctl_api_fini(struct vmctl *c);
 void vmctl_notify_state(struct vmctl *c);
+/* vmctl_device_error - a device broke (NEEDS_RESET): tell subscribers. */
+void vmctl_device_error(void *opaque, const char *id, const char *why);
 /* vmctl_api_flush - give clients a moment to receive the last events. */
 void vmctl_api_flush(struct vmctl *c);
 

@@ -63,6 +63,8 @@ void virtio_device_set_needs_reset(struct virtio_device *vdev, const char *why)
 		return;
 	if (log_ratelimit_ok(&rl, 5))
 		log_warn("%s: device needs reset: %s", vdev->ops->name, why);
+	if (vdev->error_hook)
+		vdev->error_hook(vdev->error_opaque, vdev, why);
 	vdev->transport->signal_config(vdev);
 }
 

@@ -82,6 +82,11 @@ struct virtio_device {
 	struct virtqueue queues[VIRTIO_MAX_QUEUES];
 	uint16_t queue_max_size;
 
+	/* Told when the device goes NEEDS_RESET (any thread; may be NULL). */
+	void (*error_hook)(void *opaque, struct virtio_device *vdev,
+			   const char *why);
+	void *error_opaque;
+
 	/* counters for metrics (loop thread) */
 	uint64_t notifies;
 	uint64_t interrupts;

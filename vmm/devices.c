@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <linux/kvm.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
@@ -55,6 +56,38 @@ static int plat_ioeventfd(void *opaque, uint64_t addr, uint32_t len, int fd,
 	return 0;
 }
 
+/* ---- device errors --------------------------------------------------- */
+
+struct device_error {
+	struct vm *vm;
+	const char *id;
+	char why[96];
+};
+
+static void device_error_work(void *arg)
+{
+	struct device_error *de = arg;
+	if (de->vm->on_device_error)
+		de->vm->on_device_error(de->vm->on_device_error_opaque, de->id,
+					de->why);
+	free(de);
+}
+
+/* NEEDS_RESET may be set on a vCPU thread: hand the event to the loop. */
+static void device_error_hook(void *opaque, struct virtio_device *vdev,
+			      const char *why)
+{
+	struct vm_virtio *d = opaque;
+	struct device_error *de = calloc(1, sizeof(*de));
+	if (!de)
+		return;
+	de->vm = d->vm;
+	de->id = d->id;
+	snprintf(de->why, sizeof(de->why), "%s", why);
+	if (evl_post(d->vm->loop, device_error_work, de))
+		free(de);
+}
+
 /* ---- device list ----------------------------------------------------- */
 
 static int add_virtio(struct vm *vm, struct virtio_device *vdev,
@@ -70,6 +103,9 @@ static int add_virtio(struct vm *vm, struct virtio_device *vdev,
 	d->drain = desc->drain;
 	d->stats = desc->stats;
 	d->dev = desc->dev;
+	d->vm = vm;
+	vdev->error_hook = device_error_hook;
+	vdev->error_opaque = d;
 	snprintf(d->id, sizeof(d->id), "%s", desc->id);
 	return virtio_pci_create(vdev, &vm->pci, &vm->virtio_plat, &d->vp, e);
 }

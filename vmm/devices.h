@@ -28,6 +28,7 @@ struct vm_virtio {
 	struct virtio_device *vdev;
 	struct virtio_pci *vp;
 	char id[32];  /* the config's id: "disk0", "console", "rng" */
+	struct vm *vm;
 	/* Finish in-flight I/O (disks). NULL when there is nothing to wait for. */
 	void (*drain)(struct virtio_device *vdev);
 	/* Device-specific counters of (dev). Loop thread. */

@@ -66,6 +66,10 @@ struct vm {
 	struct vm_virtio virtio[VM_MAX_VIRTIO];
 	unsigned nr_virtio;
 
+	/* Device errors for the control plane (loop thread; may be NULL). */
+	void (*on_device_error)(void *opaque, const char *id, const char *why);
+	void *on_device_error_opaque;
+
 	/* platform devices; vm->arch is the arch's private state */
 	struct serial *serial;
 	struct i8042 *i8042;

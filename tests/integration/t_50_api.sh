@@ -21,7 +21,10 @@ for _ in $(seq 100); do [[ -S $sock ]] && break; sleep 0.1; done
 [[ -S $sock ]] || { show_tail console.log; fail "no control socket"; }
 [[ $(stat -c %a "$sock") == 600 ]] || fail "socket mode is $(stat -c %a "$sock"), not 600"
 
-ctl vm.info | grep -q '"state": *"configuring"' || fail "vm.info before boot is not 'configuring'"
+"$KILN" ctl --socket "$sock" --subscribe >events.log 2>&1 &
+sub=$!
+ctl vm.info >info0.json
+grep -q '"state": *"configuring"' info0.json || fail "vm.info before boot is not 'configuring'"
 if ctl vm.configure '{"machine":{"vcpus":"two"}}' 2>bad.err; then fail "a bad config was accepted"; fi
 grep -q 'machine.vcpus' bad.err || { cat bad.err; fail "the error does not name machine.vcpus"; }
 ctl vm.configure "{\"machine\":{\"vcpus\":2,\"memory_mib\":256},
@@ -34,7 +37,8 @@ for _ in $(seq 600); do grep -q 'KILN-TICK 5' console.log && break; sleep 0.1; d
 grep -q 'KILN-TICK 5' console.log || { show_tail console.log; fail "the guest does not tick"; }
 
 ctl vm.pause >/dev/null
-ctl vm.info | grep -q '"state": *"paused"' || fail "vm.info does not say paused"
+ctl vm.info >info1.json
+grep -q '"state": *"paused"' info1.json || fail "vm.info does not say paused"
 before=$(grep -c KILN-TICK console.log)
 sleep 3
 after=$(grep -c KILN-TICK console.log)
@@ -64,3 +68,8 @@ wait "$pid" || rc=$?
 expect_line console.log 'KILN-CTRL-ALT-DEL'
 ((rc == 0)) || { show_tail console.log; fail "kiln exited $rc after vm.shutdown"; }
 [[ ! -e $sock ]] || fail "the socket file was left behind"
+wait "$sub" || true
+for s in running paused stopped; do
+	grep -q "\"state\": *\"$s\"" events.log || { cat events.log; fail "no vm.state_changed event for $s"; }
+done
+grep -q '"reason": *"guest-reset"' events.log || { cat events.log; fail "the stop event does not say guest-reset"; }

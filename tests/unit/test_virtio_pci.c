@@ -282,13 +282,22 @@ Test(virtio_pci, reset_waits_for_the_loop)
 	cr_assert_eq(bar_rd(0x1a, 2), VIRTIO_MSI_NO_VECTOR);
 }
 
+static int hook_calls;
+static void error_hook(void *o, struct virtio_device *v, const char *why)
+{
+	hook_calls++;
+}
+
 Test(virtio_pci, isr_reads_clear_and_config_is_bounded)
 {
+	dev.vdev.error_hook = error_hook;
+	hook_calls = 0;
 	dev.config[0] = 0xab;
 	cr_assert_eq(bar_rd(0x2000, 1), 0xab);
 	cr_assert_eq(bar_rd(0x2000 + 7, 1), 0);
 	cr_assert_eq(bar_rd(0x2000 + 6, 4), 0xffffffff, "straddles the end");
 	virtio_device_set_needs_reset(&dev.vdev, "test");
+	cr_assert_eq(hook_calls, 1, "the control plane hears of the error once");
 	cr_assert_eq(bar_rd(0x1000, 1), VIRTIO_PCI_ISR_CONFIG);
 	cr_assert_eq(bar_rd(0x1000, 1), 0);
 }
