@@ -1,0 +1,127 @@
+#!/bin/bash
+# The benchmark proper; runs where /dev/kvm works (inside L1 via tests/harness/kvm-run).
+#   bench/inner.sh --kiln PATH --out DIR --rounds N [--quick]
+# Everything runs in a private network namespace (taps, link-local 169.254.80.0/24).
+# kiln and QEMU alternate within each round (the order flips every round). Raw figures go to
+# DIR/raw.tsv; bench/report.py turns them into the table (stdout) and DIR/summary.tsv.
+set -euo pipefail
+if [[ -z ${KILN_BENCH_NETNS:-} ]]; then
+	exec unshare --net env KILN_BENCH_NETNS=1 bash "$0" "$@"
+fi
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+KILN= OUT= ROUNDS=3 QUICK=0
+while (($#)); do
+	case $1 in
+	--kiln) KILN=$2; shift 2 ;;
+	--out) OUT=$2; shift 2 ;;
+	--rounds) ROUNDS=$2; shift 2 ;;
+	--quick) QUICK=1; shift ;;
+	*) echo "inner.sh: unknown argument $1" >&2; exit 2 ;;
+	esac
+done
+: "${KILN_GUEST_DIR:?}"
+G=$KILN_GUEST_DIR
+KERNEL=$G/generic/vmlinuz
+INITRD_BOOT=$G/bench-boot-initramfs.cpio.gz
+INITRD_TOOLS=$G/bench-initramfs.cpio.gz
+CPUS=${KILN_BENCH_CPUS:-1}
+PY=$(command -v /usr/bin/python3 python3 | head -n1)
+RAW=$OUT/raw.tsv
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/kiln-bench.XXXXXX")
+mkdir -p "$OUT"
+: >"$RAW"
+FAILS=0
+if ((QUICK)); then RT=2 FIO_JOBS=quick MEMS=(128) XROUNDS=1; else RT=10 FIO_JOBS=all MEMS=(128 2048) XROUNDS=$(( ROUNDS < 3 ? ROUNDS : 3 )); fi
+
+note() { printf 'bench: %s\n' "$*" >&2; [[ -n ${KILN_IO_DIR:-} ]] && printf 'bench: %s\n' "$*" >"$KILN_IO_DIR/current" 2>/dev/null || true; }
+
+cmdline() { echo "console=ttyS0 quiet panic=-1 kiln.scenario=$1${2:+ $2}"; }
+
+# vm_cmd VMM SCENARIO MEM_MIB INITRD EXTRA_CMDLINE DEVICES(disk|net|none): sets CMD
+vm_cmd() {
+	local vmm=$1 sc=$2 mem=$3 initrd=$4 extra=$5 dev=$6
+	if [[ $vmm == kiln ]]; then
+		CMD=("$KILN" run --kernel "$KERNEL" --initrd "$initrd" --cmdline "$(cmdline "$sc" "$extra")"
+			--cpus "$CPUS" --memory "${mem}M" -v)
+		[[ $dev == disk ]] && CMD+=(--disk path=/dev/ram0)
+		[[ $dev == net ]] && CMD+=(--net tap=bt0,mac=52:54:00:12:34:56)
+	else
+		CMD=(qemu-system-x86_64 -accel kvm -M pc -nodefaults -no-user-config -nographic -no-reboot
+			-serial stdio -cpu host -smp "$CPUS" -m "$mem" -kernel "$KERNEL" -initrd "$initrd"
+			-append "$(cmdline "$sc" "$extra")")
+		[[ $dev == disk ]] && CMD+=(-drive if=none,id=d0,file=/dev/ram0,format=raw,cache=none,aio=native
+			-device virtio-blk-pci,drive=d0,disable-legacy=on)
+		[[ $dev == net ]] && CMD+=(-netdev tap,id=n0,ifname=bt0,script=no,downscript=no,vhost=off
+			-device virtio-net-pci,netdev=n0,disable-legacy=on,mac=52:54:00:12:34:56)
+	fi
+	return 0
+}
+
+# run_vm PHASE ROUND VMM TIMEOUT [vmm.py options] -- : runs CMD through vmm.py, appends raw rows
+run_vm() {
+	local phase=$1 round=$2 vmm=$3 to=$4 res log
+	shift 4
+	log=$WORK/$phase-$round-$vmm.log
+	note "$phase round $round: $vmm"
+	res=$("$PY" "$HERE/vmm.py" --timeout "$to" --log "$log" "$@" -- "${CMD[@]}") || true
+	printf '%s\n' "$res" | awk -v p="$phase" -v r="$round" -v v="$vmm" 'NF { k = $1; $1 = ""; sub(/^ /, ""); print p "\t" r "\t" v "\t" k "\t" $0 }' >>"$RAW"
+	if ! grep -q '^rc 0$' <<<"$res" || ! grep -q '^guest_rc 0$' <<<"$res"; then
+		FAILS=$((FAILS + 1))
+		echo "bench: $phase round $round $vmm FAILED:" >&2
+		printf '%s\n' "$res" | sed 's/^/  /' >&2
+		tail -n 15 "$log" | sed 's/^/  | /' >&2
+	fi
+}
+
+order() { if (($1 % 2)); then echo kiln qemu; else echo qemu kiln; fi; }
+
+ip link set lo up
+# The disk: a RAM block device in L1 (L1's /tmp is tmpfs, which refuses O_DIRECT).
+modprobe -d "$G/generic/modules" brd rd_nr=1 rd_size=$((512 * 1024)) max_part=0 2>/dev/null ||
+	modprobe brd rd_nr=1 rd_size=$((512 * 1024)) max_part=0
+[[ -b /dev/ram0 ]] || { echo "bench: no /dev/ram0 (brd)" >&2; exit 1; }
+dd if=/dev/zero of=/dev/ram0 bs=1M count=512 oflag=direct status=none
+iperf3 -s >"$WORK/iperf3-server.log" 2>&1 &
+IPERF_PID=$!
+trap 'kill $IPERF_PID 2>/dev/null; rm -rf "$WORK"' EXIT
+NETUP='ip link show bt0 && ip addr replace 169.254.80.1/24 dev bt0 && ip link set bt0 up'
+
+for ((r = 1; r <= ROUNDS; r++)); do
+	for v in $(order "$r"); do
+		vm_cmd "$v" boot 256 "$INITRD_BOOT" "" none
+		run_vm boot "$r" "$v" 120
+	done
+done
+for ((r = 1; r <= XROUNDS; r++)); do
+	for v in $(order "$r"); do
+		vm_cmd "$v" boot 256 "$INITRD_BOOT" "" none
+		run_vm strace "$r" "$v" 300 --strace "$WORK/strace.out"
+	done
+done
+for m in "${MEMS[@]}"; do
+	for ((r = 1; r <= XROUNDS; r++)); do
+		for v in $(order "$r"); do
+			vm_cmd "$v" idle "$m" "$INITRD_BOOT" "bench.idle=5" none
+			run_vm "mem$m" "$r" "$v" 150 --mem-mib "$m" --idle-settle 2
+		done
+	done
+done
+for ((r = 1; r <= ROUNDS; r++)); do
+	for v in $(order "$r"); do
+		vm_cmd "$v" fio 512 "$INITRD_TOOLS" "bench.rt=$RT bench.jobs=$FIO_JOBS" disk
+		run_vm fio "$r" "$v" $((6 * RT + 240))
+	done
+done
+for ((r = 1; r <= ROUNDS; r++)); do
+	for v in $(order "$r"); do
+		vm_cmd "$v" iperf3 512 "$INITRD_TOOLS" "bench.rt=$RT" net
+		run_vm net "$r" "$v" $((2 * RT + 240)) --netup "$NETUP"
+	done
+done
+note "report"
+"$PY" "$HERE/report.py" "$RAW" "$OUT/summary.tsv"
+# The caller (run.sh) may be outside this VM: hand the raw figures back on stdout.
+echo "KILN-BENCH-RAW-BEGIN"
+cat "$RAW"
+echo "KILN-BENCH-RAW-END"
+((FAILS == 0)) || { echo "bench: $FAILS VM run(s) failed" >&2; exit 1; }

@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""Turn bench/inner.sh's raw.tsv (phase, round, vmm, key, value) into the table.
+usage: report.py RAW.tsv SUMMARY.tsv   (table on stdout; SUMMARY gets metric/kiln/qemu/ratio)"""
+import collections, statistics, sys
+
+raw = collections.defaultdict(lambda: collections.defaultdict(dict))  # [phase][vmm][round][key]
+for line in open(sys.argv[1]):
+    f = line.rstrip("\r\n").split("\t")
+    if len(f) != 5:
+        continue
+    phase, rnd, vmm, key, val = f
+    raw[phase][vmm].setdefault(rnd, {})[key] = val
+
+def num(v):
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return None
+
+def med(phase, vmm, fn):
+    vals = []
+    for rnd, d in raw[phase][vmm].items():
+        if d.get("rc") != "0" or d.get("guest_rc") != "0":
+            continue
+        try:
+            v = fn(d)
+        except (KeyError, TypeError, ValueError, ZeroDivisionError):
+            v = None
+        if v is not None:
+            vals.append(v)
+    return (statistics.median(vals), len(vals)) if vals else (None, 0)
+
+def key(k):
+    return lambda d: num(d[k])
+
+FIO = ["randread-4k-qd1", "randread-4k-qd32", "randwrite-4k-qd1", "randwrite-4k-qd32", "read-1m", "write-1m"]
+
+def fio_field(job, what):
+    def f(d):
+        v = d["fio_" + job].split()  # rkb rbw riops wkb wbw wiops
+        rd = float(v[0]) > 0
+        if what == "iops":
+            return float(v[2] if rd else v[5])
+        return float(v[1] if rd else v[4]) * 1024 / 1e6  # MB/s
+    return f
+
+def fio_gib(d):
+    return sum(float(v.split()[0]) + float(v.split()[3]) for k, v in d.items() if k.startswith("fio_")) / 2**20
+
+def net_gib(d):
+    return sum(float(d[k].split()[0]) for k in ("iperf_tx", "iperf_rx")) / 1024
+
+def per_gib(gib, guest_excluded):
+    def f(d):
+        c = float(d["bench_cpu_s"]) - (float(d["bench_guest_s"]) if guest_excluded else 0)
+        return c / gib(d)
+    return f
+
+rows = [
+    ("boot: start -> KILN-GUEST-UP (ms)", "boot", key("marker_ms"), "low"),
+    ("boot: start -> process exit (ms)", "boot", key("exit_ms"), "low"),
+    ("VMM start-up: start -> first KVM_RUN (ms)", ("boot", "strace"), (key("startup_ms"), key("strace_startup_ms")), "low"),
+    ("  same, both under strace (ms)", "strace", key("strace_startup_ms"), "low"),
+    ("exits to userspace, start -> marker (strace)", "strace", key("strace_exits_to_marker"), "low"),
+    ("exits to userspace, start -> exit (strace)", "strace", key("strace_exits_to_exit"), "low"),
+    ("exits to userspace, start -> exit (kiln -v)", "boot", key("exits"), "low"),
+    ("memory overhead, 128 MiB guest (KiB)", "mem128", key("overhead_kb"), "low"),
+    ("memory overhead, 2 GiB guest (KiB)", "mem2048", key("overhead_kb"), "low"),
+]
+for j in FIO:
+    rows.append(("fio %s IOPS" % j, "fio", fio_field(j, "iops"), "high"))
+    rows.append(("fio %s MB/s" % j, "fio", fio_field(j, "mbs"), "high"))
+rows += [
+    ("iperf3 guest->host (Mbit/s)", "net", lambda d: float(d["iperf_tx"].split()[1]), "high"),
+    ("iperf3 host->guest (Mbit/s)", "net", lambda d: float(d["iperf_rx"].split()[1]), "high"),
+    ("VMM CPU s/GiB, disk (user+sys)", "fio", per_gib(fio_gib, False), "low"),
+    ("VMM CPU s/GiB, disk (user+sys - guest)", "fio", per_gib(fio_gib, True), "low"),
+    ("VMM CPU s/GiB, net (user+sys)", "net", per_gib(net_gib, False), "low"),
+    ("VMM CPU s/GiB, net (user+sys - guest)", "net", per_gib(net_gib, True), "low"),
+]
+
+def fmt(v):
+    if v is None:
+        return "-"
+    if abs(v) >= 100:
+        return "{:,.0f}".format(v)
+    return "{:.3g}".format(v)
+
+out = open(sys.argv[2], "w")
+out.write("metric\tkiln\tqemu\tratio_kiln_over_qemu\tn_kiln\tn_qemu\tbetter\n")
+w = max(len(r[0]) for r in rows)
+print("%-*s %12s %12s %8s %5s" % (w, "metric (median of rounds)", "kiln", "QEMU", "kiln/QEMU", "n"))
+for name, phase, fn, better in rows:
+    if isinstance(phase, tuple):
+        k, nk = med(phase[0], "kiln", fn[0])
+        q, nq = med(phase[1], "qemu", fn[1])
+    else:
+        k, nk = med(phase, "kiln", fn)
+        q, nq = med(phase, "qemu", fn)
+    if k is None and q is None:
+        continue
+    ratio = k / q if k is not None and q else None
+    print("%-*s %12s %12s %8s %2d/%d" % (w, name, fmt(k), fmt(q), "%.2f" % ratio if ratio is not None else "-", nk, nq))
+    out.write("%s\t%s\t%s\t%s\t%d\t%d\t%s\n" % (name, "" if k is None else k, "" if q is None else q,
+                                               "" if ratio is None else "%.4f" % ratio, nk, nq, better))

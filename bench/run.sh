@@ -1,0 +1,53 @@
+#!/bin/bash
+# kiln vs QEMU benchmark: the one command.
+#   bench/run.sh [--quick] [--rounds N] [--timeout SECONDS]
+# Builds kiln (ninja -C build) and the bench guest (bench/prepare.sh), then runs
+# bench/inner.sh in ONE session of tests/harness/kvm-run (nested KVM when this machine has
+# no usable /dev/kvm). Prints the table (medians of the rounds, kiln/QEMU ratio) and writes
+# raw.tsv and summary.tsv to ${KILN_BENCH_OUT:-build/bench} (the paths are printed).
+# --quick: 1 round, boot + exits + memory at 128 MiB + one 2 s fio job + 2 s iperf3 each
+# way: proves the benchmark runs (CI); exit 0 when everything ran, whatever the figures.
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/.." && pwd)
+QUICK=() ROUNDS=5 TIMEOUT=
+while (($#)); do
+	case $1 in
+	--quick) QUICK=(--quick); ROUNDS=1; shift ;;
+	--rounds) ROUNDS=${2:?}; shift 2 ;;
+	--timeout) TIMEOUT=${2:?}; shift 2 ;;
+	-h | --help) sed -n '2,9p' "$0" | sed 's/^# *//'; exit 0 ;;
+	*) echo "bench/run.sh: unknown argument: $1" >&2; exit 2 ;;
+	esac
+done
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || { echo "bench/run.sh: --rounds needs a positive number" >&2; exit 2; }
+# Budget: ~3.5 min per full round (boot, strace, 2 memory sizes, 6 fio jobs, iperf3) + L1.
+[[ -n $TIMEOUT ]] || if ((${#QUICK[@]})); then TIMEOUT=900; else TIMEOUT=$((600 + ROUNDS * 300)); fi
+OUT=${KILN_BENCH_OUT:-$REPO/build/bench}
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+cd "$REPO"
+if [[ ${KILN_BENCH_NO_BUILD:-0} != 1 ]]; then
+	[[ -d build ]] || meson setup build >&2
+	ninja -C build >&2
+fi
+"$HERE/prepare.sh"
+need() { command -v "$1" >/dev/null || { echo "bench/run.sh: $1 missing (apt-get install $2)" >&2; exit 1; }; }
+need qemu-system-x86_64 qemu-system-x86
+need strace strace
+need iperf3 iperf3
+log=$OUT/session.log
+# kvm-run's --retries 0: a retried session would double the time; a hang fails the run.
+tests/harness/kvm-run --timeout "$TIMEOUT" --mem 6144 --retries 0 -- \
+	bench/inner.sh --kiln "$REPO/build/kiln" --out /tmp/kiln-bench-out --rounds "$ROUNDS" "${QUICK[@]}" \
+	2>&1 | tee "$log" | grep --line-buffered -v -e '^KILN-BENCH-RAW' -e $'^[a-z0-9]*\t[0-9]*\t\(kiln\|qemu\)\t' &&
+	rc=${PIPESTATUS[0]} || rc=${PIPESTATUS[0]}
+tr -d '\r' <"$log" | sed -n '/^KILN-BENCH-RAW-BEGIN$/,/^KILN-BENCH-RAW-END$/p' | sed '1d;$d' >"$OUT/raw.tsv"
+if [[ -s $OUT/raw.tsv ]]; then
+	python3 "$HERE/report.py" "$OUT/raw.tsv" "$OUT/summary.tsv" >/dev/null
+	echo "bench: summary: $OUT/summary.tsv (raw: $OUT/raw.tsv, session log: $log)"
+else
+	echo "bench: no figures came back (session log: $log)" >&2
+	((rc)) || rc=1
+fi
+exit "$rc"

@@ -1,0 +1,2 @@
+# Boot benchmark: nothing to do; /init prints KILN-RESULT and reboots.
+true

@@ -1,0 +1,22 @@
+# Network benchmark: iperf3 client against the host's server (169.254.80.1, private netns
+# of the benchmark) over eth0 = the tap. Guest->host (client sends), then host->guest (-R).
+#   KILN-IPERF tx|rx MBYTES MBITS_PER_S   (receiver side figures)
+arg() { sed -n "s/.*$1=\([^ ]*\).*/\1/p" /proc/cmdline; }
+t=$(arg bench.rt); t=${t:-10}
+ip link set lo up
+ip link set eth0 up && ip addr add 169.254.80.2/24 dev eth0
+ok=
+for i in $(seq 120); do ping -c 1 -W 1 169.254.80.1 >/dev/null 2>&1 && { ok=1; break; }; sleep 0.5; done
+[ -n "$ok" ] || { echo "KILN-ERROR host 169.254.80.1 unreachable"; exit 1; }
+rc=0
+one() { # DIR [ -R ]
+	d=$1; shift
+	iperf3 -c 169.254.80.1 -t "$t" -f m "$@" >/tmp/ip.out 2>&1 || { echo "KILN-ERROR iperf3 $d: $(tail -c 300 /tmp/ip.out)"; rc=1; return; }
+	awk -v d="$d" '/receiver/ { for (i = 1; i <= NF; i++) { if ($i == "MBytes") mb = $(i-1); if ($i == "Mbits/sec") r = $(i-1) } }
+		END { print "KILN-IPERF", d, mb, r }' /tmp/ip.out
+}
+echo KILN-BENCH-START
+one tx
+one rx -R
+echo KILN-BENCH-END
+exit $rc
