@@ -1,16 +1,18 @@
 #!/bin/bash
 # kiln vs QEMU benchmark: the one command.
 #   bench/run.sh [--quick] [--rounds N] [--timeout SECONDS]
-# Builds kiln (ninja -C build) and the bench guest (bench/prepare.sh), then runs
+# Builds kiln (ninja -C build; KILN_BENCH_NO_BUILD=1 skips it) and the bench guest (bench/prepare.sh), then runs
 # bench/inner.sh in ONE session of tests/harness/kvm-run (nested KVM when this machine has
 # no usable /dev/kvm). Prints the table (medians of the rounds, kiln/QEMU ratio) and writes
 # raw.tsv and summary.tsv to ${KILN_BENCH_OUT:-build/bench} (the paths are printed).
-# --quick: 1 round, boot + exits + memory at 128 MiB + one 2 s fio job + 2 s iperf3 each
-# way: proves the benchmark runs (CI); exit 0 when everything ran, whatever the figures.
+# Default 3 rounds (5 s per fio job and iperf3 direction; KILN_BENCH_RT=S to change).
+# --quick: 1 round, boot + exits (QEMU under strace) + memory at 128 MiB + one 2 s fio job +
+# 2 s iperf3 each way: proves the benchmark runs (CI); exit 0 when everything ran,
+# whatever the figures.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
-QUICK=() ROUNDS=5 TIMEOUT=
+QUICK=() ROUNDS=3 TIMEOUT=
 while (($#)); do
 	case $1 in
 	--quick) QUICK=(--quick); ROUNDS=1; shift ;;
@@ -21,8 +23,9 @@ while (($#)); do
 	esac
 done
 [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || { echo "bench/run.sh: --rounds needs a positive number" >&2; exit 2; }
-# Budget: ~3.5 min per full round (boot, strace, 2 memory sizes, 6 fio jobs, iperf3) + L1.
-[[ -n $TIMEOUT ]] || if ((${#QUICK[@]})); then TIMEOUT=900; else TIMEOUT=$((600 + ROUNDS * 300)); fi
+# Budget: ~6 min for the strace boots + ~4 min per round (boot, 2 memory sizes, 6 fio jobs,
+# iperf3) + L1; --quick takes ~7 min.
+[[ -n $TIMEOUT ]] || if ((${#QUICK[@]})); then TIMEOUT=900; else TIMEOUT=$((900 + ROUNDS * 360)); fi
 OUT=${KILN_BENCH_OUT:-$REPO/build/bench}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
