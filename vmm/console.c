@@ -12,8 +12,6 @@
 #include "term.h"
 #include "vm.h"
 
-#define CTRL_A 0x01
-
 void console_tx(void *opaque, const uint8_t *buf, size_t len)
 {
 	struct console *c = opaque;
@@ -29,29 +27,6 @@ void console_tx(void *opaque, const uint8_t *buf, size_t len)
 		len -= (size_t)n;
 		c->bytes_out += (uint64_t)n;
 	}
-}
-
-/* Apply the Ctrl-A escape to (buf) in place; returns the bytes to send. */
-static size_t filter_escape(struct console *c, uint8_t *buf, size_t n)
-{
-	size_t out = 0;
-	for (size_t i = 0; i < n; i++) {
-		uint8_t ch = buf[i];
-		if (c->escape) {
-			c->escape = false;
-			if (ch == 'x' || ch == 'X') {
-				vm_request_exit(c->vm, VM_EXIT_USER_QUIT, 0);
-				return out;
-			}
-			if (ch != CTRL_A)
-				continue; /* unknown escape: swallow */
-		} else if (ch == CTRL_A) {
-			c->escape = true;
-			continue;
-		}
-		buf[out++] = ch;
-	}
-	return out;
 }
 
 static void on_input(void *opaque, uint32_t events)
@@ -80,7 +55,13 @@ static void on_input(void *opaque, uint32_t events)
 		c->in_fd = -1;
 		return;
 	}
-	size_t len = c->is_tty ? filter_escape(c, buf, (size_t)n) : (size_t)n;
+	size_t len = (size_t)n;
+	if (c->is_tty) {
+		bool quit;
+		len = term_escape_filter(&c->escape, buf, len, &quit);
+		if (quit)
+			vm_request_exit(c->vm, VM_EXIT_USER_QUIT, 0);
+	}
 	serial_receive(c->serial, buf, len);
 }
 

@@ -21,6 +21,31 @@ bool term_raw_enter(int fd)
 	return true;
 }
 
+#define CTRL_A 0x01
+
+size_t term_escape_filter(bool *pending, uint8_t *buf, size_t n, bool *quit)
+{
+	size_t out = 0;
+	*quit = false;
+	for (size_t i = 0; i < n; i++) {
+		uint8_t ch = buf[i];
+		if (*pending) {
+			*pending = false;
+			if (ch == 'x' || ch == 'X') {
+				*quit = true;
+				return out;
+			}
+			if (ch != CTRL_A)
+				continue; /* unknown escape: swallowed */
+		} else if (ch == CTRL_A) {
+			*pending = true;
+			continue;
+		}
+		buf[out++] = ch;
+	}
+	return out;
+}
+
 void term_restore(void)
 {
 	if (saved_fd < 0)

@@ -19,8 +19,8 @@
 
 #include "../../vmm/evloop.h"
 #include "../../vmm/log.h"
+#include "../../vmm/term.h"
 
-#define CTRL_A 0x01
 #define UNIX_PATH sizeof(((struct sockaddr_un *)0)->sun_path)
 #define EXPECTED "expected stdio, pty, file=PATH, socket=PATH or none"
 
@@ -309,28 +309,13 @@ size_t chr_write(struct chr *c, const void *buf, size_t len)
 
 /* --- input ------------------------------------------------------------ */
 
-/* Apply the Ctrl-A escape (as vmm/console.c does) to (buf) in place;
- * returns the bytes left to deliver. */
+/* Apply the terminal escape (vmm/term.c, shared with the UART console). */
 static size_t filter_escape(struct chr *c, uint8_t *buf, size_t n)
 {
-	size_t out = 0;
-	for (size_t i = 0; i < n; i++) {
-		uint8_t ch = buf[i];
-		if (c->escape) {
-			c->escape = false;
-			if (ch == 'x' || ch == 'X') {
-				if (c->ev.quit)
-					c->ev.quit(c->ev.opaque);
-				return out;
-			}
-			if (ch != CTRL_A)
-				continue; /* unknown escape: swallowed */
-		} else if (ch == CTRL_A) {
-			c->escape = true;
-			continue;
-		}
-		buf[out++] = ch;
-	}
+	bool quit;
+	size_t out = term_escape_filter(&c->escape, buf, n, &quit);
+	if (quit && c->ev.quit)
+		c->ev.quit(c->ev.opaque);
 	return out;
 }
 
