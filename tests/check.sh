@@ -22,6 +22,26 @@ count_unit() {
 	echo "unit: $p passed, $f failed"
 }
 
+# run_counted NAME COMMAND...: run a suite that ends with "NAME: N passed,
+# N failed" and add its counts; a suite that reports nothing counts as one
+# failure.
+run_counted() {
+	local name=$1 out line p f
+	shift
+	out=$(mktemp)
+	"$@" 2>&1 | tee "$out"
+	line=$(grep -aoE "$name: [0-9]+ passed, [0-9]+ failed" "$out" | tail -n 1)
+	rm -f "$out"
+	if [[ -z $line ]]; then
+		echo "$name: the run did not report results"
+		failed=$((failed + 1))
+		return
+	fi
+	read -r _ p _ f _ <<<"${line//,/}"
+	passed=$((passed + p))
+	failed=$((failed + f))
+}
+
 run_unit() {
 	local dir=$1
 	if ! meson test -C "$dir" --suite unit --print-errorlogs; then
@@ -49,17 +69,7 @@ else
 fi
 
 step "fuzzing (libFuzzer, bounded)"
-fout=$(mktemp)
-tests/fuzz/run.sh 2>&1 | tee "$fout"
-line=$(grep -aoE 'fuzz: [0-9]+ passed, [0-9]+ failed' "$fout" | tail -n 1)
-if [[ -z $line ]]; then
-	failed=$((failed + 1))
-else
-	read -r _ fp _ ff _ <<<"${line//,/}"
-	passed=$((passed + fp))
-	failed=$((failed + ff))
-fi
-rm -f "$fout"
+run_counted fuzz tests/fuzz/run.sh
 
 step "guest images"
 if ! tests/guest/prepare.sh --cloud; then
@@ -67,18 +77,8 @@ if ! tests/guest/prepare.sh --cloud; then
 	failed=$((failed + 1))
 else
 	step "integration tests (real guests on KVM)"
-	out=$(mktemp)
-	tests/harness/kvm-run --timeout 1500 -- tests/integration/run.sh "$root/build" 2>&1 | tee "$out"
-	line=$(grep -aoE 'integration: [0-9]+ passed, [0-9]+ failed' "$out" | tail -n 1)
-	if [[ -z $line ]]; then
-		echo "integration: the run did not report results"
-		failed=$((failed + 1))
-	else
-		read -r _ ip _ if_ _ <<<"${line//,/}"
-		passed=$((passed + ip))
-		failed=$((failed + if_))
-	fi
-	rm -f "$out"
+	run_counted integration tests/harness/kvm-run --timeout 1500 -- \
+		tests/integration/run.sh "$root/build"
 fi
 
 echo
