@@ -149,16 +149,28 @@ int cfg_add_net(struct kiln_config *cfg, const char *spec, struct err *e)
 	if (!rc && strlen(n.tap) > CFG_IFNAME_MAX)
 		rc = err_set(e, -EINVAL, "tap: '%s' is longer than %d bytes", n.tap,
 			     CFG_IFNAME_MAX);
-	if (!rc && !n.id && asprintf(&n.id, "net%u", cfg->nr_nets) < 0) {
-		n.id = NULL;
-		rc = err_set(e, -ENOMEM, "out of memory");
-	}
 	if (rc) {
 		free(n.tap);
 		free(n.id);
 		return rc;
 	}
 	cfg->nets[cfg->nr_nets++] = n;
+	return cfg_fill_ids(cfg, e);
+}
+
+int cfg_fill_ids(struct kiln_config *cfg, struct err *e)
+{
+	for (unsigned i = 0; i < cfg->nr_disks; i++)
+		if (!cfg->disks[i].id &&
+		    asprintf(&cfg->disks[i].id, "disk%u", i) < 0) {
+			cfg->disks[i].id = NULL;
+			return err_set(e, -ENOMEM, "out of memory");
+		}
+	for (unsigned i = 0; i < cfg->nr_nets; i++)
+		if (!cfg->nets[i].id && asprintf(&cfg->nets[i].id, "net%u", i) < 0) {
+			cfg->nets[i].id = NULL;
+			return err_set(e, -ENOMEM, "out of memory");
+		}
 	return 0;
 }
 
@@ -230,10 +242,6 @@ int cfg_add_disk(struct kiln_config *cfg, const char *spec, struct err *e)
 	if (!rc && d.serial && strlen(d.serial) > CFG_SERIAL_MAX)
 		rc = err_set(e, -EINVAL, "serial: at most %d bytes, got '%s'",
 			     CFG_SERIAL_MAX, d.serial);
-	if (!rc && !d.id && asprintf(&d.id, "disk%u", cfg->nr_disks) < 0) {
-		d.id = NULL;
-		rc = err_set(e, -ENOMEM, "out of memory");
-	}
 	if (rc) {
 		free(d.path);
 		free(d.serial);
@@ -241,7 +249,7 @@ int cfg_add_disk(struct kiln_config *cfg, const char *spec, struct err *e)
 		return rc;
 	}
 	cfg->disks[cfg->nr_disks++] = d;
-	return 0;
+	return cfg_fill_ids(cfg, e);
 }
 
 int cfg_parse_uint(const char *s, unsigned long long min,

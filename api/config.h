@@ -68,6 +68,10 @@ void cfg_fini(struct kiln_config *cfg);
  * naming the field ("machine.vcpus: ..."). */
 int cfg_validate(const struct kiln_config *cfg, struct err *e);
 
+/* cfg_fill_ids - name every disk and net that has no id yet after its
+ * index ("disk0", "net1"). 0 or -ENOMEM. */
+int cfg_fill_ids(struct kiln_config *cfg, struct err *e);
+
 /* cfg_validate_devices - the device part of cfg_validate (ids, paths, taps
  * unique and well-formed), for devices added one by one. */
 int cfg_validate_devices(const struct kiln_config *cfg, struct err *e);

@@ -327,12 +327,8 @@ static int parse_disks(const struct field *f, struct json_object *v,
 		if (rc)
 			return rc;
 		cfg->nr_disks++;
-		if (!d->id && asprintf(&d->id, "disk%zu", i) < 0) {
-			d->id = NULL;
-			return err_set(e, -ENOMEM, "out of memory");
-		}
 	}
-	return 0;
+	return cfg_fill_ids(cfg, e);
 }
 
 static int parse_nets(const struct field *f, struct json_object *v,
@@ -350,12 +346,8 @@ static int parse_nets(const struct field *f, struct json_object *v,
 		if (rc)
 			return rc;
 		cfg->nr_nets++;
-		if (!n->id && asprintf(&n->id, "net%zu", i) < 0) {
-			n->id = NULL;
-			return err_set(e, -ENOMEM, "out of memory");
-		}
 	}
-	return 0;
+	return cfg_fill_ids(cfg, e);
 }
 
 static struct json_object *emit_disks(const struct field *f, const void *base)

@@ -119,13 +119,10 @@ static int op_disk_add(void *ctx, struct json_object *params, struct err *e)
 	rc = schema_disk_from_json(params, "", &d, e);
 	if (rc)
 		return rc;
-	if (!d.id && asprintf(&d.id, "disk%u", c->cfg.nr_disks) < 0) {
-		d.id = NULL;
-		schema_disk_fini(&d);
-		return err_set(e, -ENOMEM, "out of memory");
-	}
 	c->cfg.disks[c->cfg.nr_disks++] = d;
-	rc = cfg_validate_devices(&c->cfg, e);
+	rc = cfg_fill_ids(&c->cfg, e);
+	if (!rc)
+		rc = cfg_validate_devices(&c->cfg, e);
 	if (rc)
 		schema_disk_fini(&c->cfg.disks[--c->cfg.nr_disks]);
 	return rc;
@@ -143,13 +140,10 @@ static int op_net_add(void *ctx, struct json_object *params, struct err *e)
 	rc = schema_net_from_json(params, "", &n, e);
 	if (rc)
 		return rc;
-	if (!n.id && asprintf(&n.id, "net%u", c->cfg.nr_nets) < 0) {
-		n.id = NULL;
-		schema_net_fini(&n);
-		return err_set(e, -ENOMEM, "out of memory");
-	}
 	c->cfg.nets[c->cfg.nr_nets++] = n;
-	rc = cfg_validate_devices(&c->cfg, e);
+	rc = cfg_fill_ids(&c->cfg, e);
+	if (!rc)
+		rc = cfg_validate_devices(&c->cfg, e);
 	if (rc)
 		schema_net_fini(&c->cfg.nets[--c->cfg.nr_nets]);
 	return rc;
