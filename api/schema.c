@@ -312,42 +312,55 @@ static int check_array(const struct field *f, struct json_object *v,
 	return 0;
 }
 
-static int parse_disks(const struct field *f, struct json_object *v,
-		       void *base, const char *path, struct err *e)
+/* One array element parser: disks and nets differ only in this. */
+typedef int (*item_parse_fn)(struct json_object *obj, const char *where,
+			     struct kiln_config *cfg, unsigned i, struct err *e);
+
+static int disk_item(struct json_object *obj, const char *where,
+		     struct kiln_config *cfg, unsigned i, struct err *e)
 {
-	struct kiln_config *cfg = base;
+	int rc = schema_disk_from_json(obj, where, &cfg->disks[i], e);
+	if (!rc)
+		cfg->nr_disks = i + 1;
+	return rc;
+}
+
+static int net_item(struct json_object *obj, const char *where,
+		    struct kiln_config *cfg, unsigned i, struct err *e)
+{
+	int rc = schema_net_from_json(obj, where, &cfg->nets[i], e);
+	if (!rc)
+		cfg->nr_nets = i + 1;
+	return rc;
+}
+
+static int parse_items(const struct field *f, struct json_object *v,
+		       struct kiln_config *cfg, const char *path,
+		       item_parse_fn parse, struct err *e)
+{
 	if (check_array(f, v, path, e))
 		return -EINVAL;
 	for (size_t i = 0; i < json_object_array_length(v); i++) {
 		char where[48];
 		snprintf(where, sizeof(where), "%s[%zu]", path, i);
-		struct cfg_disk *d = &cfg->disks[cfg->nr_disks];
-		int rc = schema_disk_from_json(json_object_array_get_idx(v, i),
-					       where, d, e);
+		int rc = parse(json_object_array_get_idx(v, i), where, cfg,
+			       (unsigned)i, e);
 		if (rc)
 			return rc;
-		cfg->nr_disks++;
 	}
 	return cfg_fill_ids(cfg, e);
+}
+
+static int parse_disks(const struct field *f, struct json_object *v,
+		       void *base, const char *path, struct err *e)
+{
+	return parse_items(f, v, base, path, disk_item, e);
 }
 
 static int parse_nets(const struct field *f, struct json_object *v,
 		      void *base, const char *path, struct err *e)
 {
-	struct kiln_config *cfg = base;
-	if (check_array(f, v, path, e))
-		return -EINVAL;
-	for (size_t i = 0; i < json_object_array_length(v); i++) {
-		char where[48];
-		snprintf(where, sizeof(where), "%s[%zu]", path, i);
-		struct cfg_net *n = &cfg->nets[cfg->nr_nets];
-		int rc = schema_net_from_json(json_object_array_get_idx(v, i),
-					      where, n, e);
-		if (rc)
-			return rc;
-		cfg->nr_nets++;
-	}
-	return cfg_fill_ids(cfg, e);
+	return parse_items(f, v, base, path, net_item, e);
 }
 
 static struct json_object *emit_disks(const struct field *f, const void *base)
