@@ -9,7 +9,6 @@
 #include <linux/kvm.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "../vmm/arch/arch.h"
@@ -149,20 +148,13 @@ static int op_net_add(void *ctx, struct json_object *params, struct err *e)
 	return rc;
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 static struct json_object *op_info(void *ctx)
 {
 	struct vmctl *c = ctx;
 	struct json_object *o = json_object_new_object();
 	json_object_object_add(o, "state", json_object_new_string(vm_state_name(c->state)));
 	json_object_object_add(o, "pid", json_object_new_int(getpid()));
-	uint64_t up = c->vm ? (now_ns() - c->vm->start_ns) / 1000000 : 0;
+	uint64_t up = c->vm ? vm_uptime_ms(c->vm) : 0;
 	json_object_object_add(o, "uptime_ms", json_object_new_int64((int64_t)up));
 	json_object_object_add(o, "config", schema_config_to_json(&c->cfg));
 	return o;

@@ -25,7 +25,6 @@ void console_tx(void *opaque, const uint8_t *buf, size_t len)
 		}
 		buf += n;
 		len -= (size_t)n;
-		c->bytes_out += (uint64_t)n;
 	}
 }
 

@@ -27,7 +27,6 @@ struct console {
 	bool is_tty;          /* escape handling only on a terminal */
 	bool escape;          /* Ctrl-A seen, waiting for the next key */
 	atomic_bool paused;   /* FIFO was full: in_fd not watched */
-	uint64_t bytes_out;   /* guest → host (vCPU threads, under UART lock) */
 };
 
 /* console_init - watch in_fd on the VM's loop and feed (serial). Main. */

@@ -9,7 +9,6 @@
 static _Atomic int current_level = LOG_WARN;
 
 void log_set_level(enum log_level level) { current_level = level; }
-enum log_level log_get_level(void) { return current_level; }
 
 void log_msg(enum log_level level, const char *fmt, ...)
 {

@@ -8,7 +8,6 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "arch/arch.h"
@@ -157,13 +156,6 @@ static const exit_handler_fn exit_handlers[] = {
 	[KVM_EXIT_SYSTEM_EVENT] = handle_system_event,
 };
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 /* Pause: acknowledge, then wait until the pause is lifted or the VM stops.
  * The vCPU's registers stay in KVM untouched meanwhile. */
 static void vcpu_park(struct vcpu *v)
@@ -190,7 +182,6 @@ static void *vcpu_thread(void *arg)
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 
-	v->first_run_ns = now_ns();
 	if (v->id == 0)
 		log_info("first KVM_RUN");
 	while (!atomic_load(&v->vm->stopping)) {

@@ -28,7 +28,6 @@ struct vcpu {
 	/* exits to userspace by KVM exit reason (owned by the vCPU thread;
 	 * read by others only after join or as approximate metrics) */
 	uint64_t exits[VCPU_EXIT_REASONS];
-	uint64_t first_run_ns; /* CLOCK_MONOTONIC of the first KVM_RUN */
 };
 
 /* vcpu_create - KVM_CREATE_VCPU and map kvm_run. Main thread. */

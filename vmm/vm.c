@@ -185,6 +185,11 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+uint64_t vm_uptime_ms(const struct vm *vm)
+{
+	return (mono_ns() - vm->start_ns) / 1000000;
+}
+
 int vm_start(struct vm *vm, struct err *e)
 {
 	int rc;

@@ -56,7 +56,7 @@ struct vm {
 	struct arch_boot boot;
 
 	unsigned nr_vcpus;
-	struct vcpu *vcpus[64];
+	struct vcpu *vcpus[CFG_MAX_VCPUS];
 
 	/* interrupt routing, PCI and virtio devices (vmm/devices.c) */
 	struct irq_router router;
@@ -119,6 +119,9 @@ int vm_pause(struct vm *vm, unsigned timeout_ms);
 /* vm_resume - let parked vCPUs run again and deliver held kicks.
  * 0, or -EALREADY when not paused. Loop thread. */
 int vm_resume(struct vm *vm);
+
+/* vm_uptime_ms - milliseconds since vm_start. Any thread. */
+uint64_t vm_uptime_ms(const struct vm *vm);
 
 /* vm_is_paused - whether vm_pause completed and no resume followed. */
 bool vm_is_paused(struct vm *vm);

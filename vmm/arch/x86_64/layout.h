@@ -44,8 +44,6 @@
 #define X86_TSS_ADDR 0xfffbd000ULL
 #define X86_IDENTITY_MAP_ADDR 0xfffbc000ULL
 
-#define X86_MAX_VCPUS 64
-
 /* PCI BAR windows: MMIO in the 32-bit hole below the IOAPIC, I/O above
  * the legacy ports (virtio uses MMIO BARs only). */
 #define X86_PCI_MMIO_BASE X86_MMIO_HOLE_START
