@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 int gm_add_region(struct guest_mem *gm, uint64_t gpa, void *hva, uint64_t size,
 		  struct err *e)
@@ -61,6 +62,29 @@ int gm_alloc(struct guest_mem *gm, const struct gm_range *layout, unsigned nr,
 		}
 		hva += layout[i].size;
 	}
+	return 0;
+}
+
+int gm_zero(const struct guest_mem *gm, uint64_t gpa, uint64_t len)
+{
+	if (len == 0)
+		return 0;
+	uint8_t *p = gm_ptr(gm, gpa, len);
+	if (!p)
+		return -EFAULT;
+	uint8_t *map_end = (uint8_t *)gm->map_base + gm->map_len;
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t first = ((uintptr_t)p + page - 1) & ~(page - 1);
+	uintptr_t last = ((uintptr_t)p + len) & ~(page - 1);
+	bool ours = gm->map_base && p >= (uint8_t *)gm->map_base &&
+		    p + len <= map_end;
+	if (ours && first < last &&
+	    madvise((void *)first, last - first, MADV_DONTNEED) == 0) {
+		memset(p, 0, first - (uintptr_t)p);
+		memset((void *)last, 0, (uintptr_t)p + len - last);
+		return 0;
+	}
+	memset(p, 0, len);
 	return 0;
 }
 

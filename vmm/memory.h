@@ -69,6 +69,14 @@ int gm_read(const struct guest_mem *gm, uint64_t gpa, void *dst, uint64_t len);
 int gm_write(const struct guest_mem *gm, uint64_t gpa, const void *src,
 	     uint64_t len);
 
+/*
+ * gm_zero - make guest range [gpa, gpa + len) read as zeroes; 0 or -EFAULT.
+ * Whole pages of gm_alloc'd memory are dropped (MADV_DONTNEED) rather than
+ * written, so zeroing memory the guest has not touched yet costs no page
+ * allocation; partial pages and memory from gm_add_region are memset.
+ */
+int gm_zero(const struct guest_mem *gm, uint64_t gpa, uint64_t len);
+
 /* gm_is_ram - whether [gpa, gpa+len) is wholly guest RAM. Any thread. */
 static inline bool gm_is_ram(const struct guest_mem *gm, uint64_t gpa,
 			     uint64_t len)

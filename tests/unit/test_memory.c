@@ -93,3 +93,45 @@ Test(memory, alloc_splits_layout)
 	gm_free(&m);
 	cr_assert_eq(m.nr_regions, 0);
 }
+
+/* gm_zero clears exactly the range, on mapped (madvise) and added memory. */
+static void check_zeroed(struct guest_mem *m, uint64_t gpa, uint64_t span,
+			 uint64_t zlo, uint64_t zlen)
+{
+	uint8_t *p = gm_ptr(m, gpa, span);
+	cr_assert_not_null(p);
+	for (uint64_t i = 0; i < span; i++) {
+		bool inside = i >= zlo && i < zlo + zlen;
+		cr_assert_eq(p[i], inside ? 0 : 0xab, "byte 0x%llx",
+			     (unsigned long long)i);
+	}
+}
+
+Test(memory, zero_clears_exactly_the_range)
+{
+	struct guest_mem m = { 0 };
+	struct gm_range layout[] = { { 0, 1 << 20 } };
+	cr_assert_eq(gm_alloc(&m, layout, 1, NULL), 0);
+	uint8_t *p = gm_ptr(&m, 0, 1 << 20);
+	/* Unaligned at both ends, several whole pages in between. */
+	memset(p, 0xab, 1 << 20);
+	cr_assert_eq(gm_zero(&m, 0x1234, 0x5000), 0);
+	check_zeroed(&m, 0, 0x8000, 0x1234, 0x5000);
+	/* Within one page. */
+	memset(p, 0xab, 1 << 20);
+	cr_assert_eq(gm_zero(&m, 0x10010, 0x20), 0);
+	check_zeroed(&m, 0x10000, 0x1000, 0x10, 0x20);
+	cr_assert_eq(gm_zero(&m, 0x100, 0), 0);
+	cr_assert_eq(gm_zero(&m, (1 << 20) - 8, 16), -EFAULT);
+	gm_free(&m);
+
+	/* Memory the caller added: plain memset. */
+	uint8_t *buf = malloc(0x3000);
+	cr_assert_not_null(buf);
+	memset(buf, 0xab, 0x3000);
+	struct guest_mem a = { 0 };
+	cr_assert_eq(gm_add_region(&a, 0x1000, buf, 0x3000, NULL), 0);
+	cr_assert_eq(gm_zero(&a, 0x1800, 0x2000), 0);
+	check_zeroed(&a, 0x1000, 0x3000, 0x800, 0x2000);
+	free(buf);
+}
