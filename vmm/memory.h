@@ -17,6 +17,8 @@
 #include "err.h"
 
 #define GM_MAX_REGIONS 8
+/* Host alignment of guest RAM, so KVM can map it with 2 MiB pages. */
+#define GM_HUGE_ALIGN (2ULL << 20)
 
 struct gm_region {
 	uint64_t gpa;   /* first guest-physical address */
@@ -42,7 +44,8 @@ int gm_add_region(struct guest_mem *gm, uint64_t gpa, void *hva, uint64_t size,
 		  struct err *e);
 
 /*
- * gm_alloc - map `bytes` of anonymous memory (MAP_NORESERVE) and describe it
+ * gm_alloc - map `bytes` of anonymous memory (MAP_NORESERVE, GM_HUGE_ALIGN
+ * aligned, transparent huge pages advised) and describe it
  * as guest RAM split by the ranges in (layout, nr): each layout entry gives a
  * guest-physical start and a length; their lengths must sum to `bytes`.
  * Returns 0 or -errno with e filled.
