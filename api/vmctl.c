@@ -2,6 +2,7 @@
 #include "vmctl.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -72,6 +73,9 @@ int vmctl_boot(struct vmctl *c, struct err *e)
 		return rc;
 	}
 	vmctl_set_state(c, VMS_RUNNING);
+	/* Building the VM (tables, config, loaders) freed more heap than the
+	 * running VM keeps; hand it back rather than hold it resident. */
+	malloc_trim(0);
 	return 0;
 }
 
