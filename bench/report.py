@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Turn bench/inner.sh's raw.tsv (phase, round, vmm, key, value) into the table.
-usage: report.py RAW.tsv SUMMARY.tsv   (table on stdout; SUMMARY gets metric/kiln/qemu/ratio)"""
+usage: report.py RAW.tsv SUMMARY.tsv   (table on stdout; SUMMARY gets metric/kiln/qemu/ratio;
+the last line, "bench: N passed, N failed", counts VM runs that completed and complete rows)"""
 import collections, statistics, sys
 
 raw = collections.defaultdict(lambda: collections.defaultdict(dict))  # [phase][vmm][round][key]
@@ -57,13 +58,14 @@ def per_gib(gib, guest_excluded):
     return f
 
 rows = [
-    ("boot: start -> KILN-GUEST-UP (ms)", "boot", key("marker_ms"), "low"),
-    ("boot: start -> process exit (ms)", "boot", key("exit_ms"), "low"),
+    ("boot bzImage: start -> KILN-GUEST-UP (ms)", "boot", key("marker_ms"), "low"),
+    ("boot bzImage: start -> process exit (ms)", "boot", key("exit_ms"), "low"),
+    ("boot vmlinux (PVH): start -> KILN-GUEST-UP (ms)", "bootpvh", key("marker_ms"), "low"),
+    ("boot vmlinux (PVH): start -> process exit (ms)", "bootpvh", key("exit_ms"), "low"),
     ("VMM start-up: start -> first KVM_RUN (ms)", ("boot", "strace"), (key("startup_ms"), key("strace_startup_ms")), "low"),
     ("  same, both under strace (ms)", "strace", key("strace_startup_ms"), "low"),
     ("exits to userspace, start -> marker (strace)", "strace", key("strace_exits_to_marker"), "low"),
     ("exits to userspace, start -> exit (strace)", "strace", key("strace_exits_to_exit"), "low"),
-    ("exits to userspace, start -> exit (kiln -v)", "boot", key("exits"), "low"),
     ("memory overhead, 128 MiB guest (KiB)", "mem128", key("overhead_kb"), "low"),
     ("memory overhead, 2 GiB guest (KiB)", "mem2048", key("overhead_kb"), "low"),
 ]
@@ -87,6 +89,7 @@ def fmt(v):
     return "{:.3g}".format(v)
 
 out = open(sys.argv[2], "w")
+complete = incomplete = 0
 out.write("metric\tkiln\tqemu\tratio_kiln_over_qemu\tn_kiln\tn_qemu\tbetter\n")
 w = max(len(r[0]) for r in rows)
 print("%-*s %12s %12s %8s %5s" % (w, "metric (median of rounds)", "kiln", "QEMU", "kiln/QEMU", "n"))
@@ -100,6 +103,29 @@ for name, phase, fn, better in rows:
     if k is None and q is None:
         continue
     ratio = k / q if k is not None and q else None
+    if ratio is None:
+        incomplete += 1
+    else:
+        complete += 1
     print("%-*s %12s %12s %8s %2d/%d" % (w, name, fmt(k), fmt(q), "%.2f" % ratio if ratio is not None else "-", nk, nq))
     out.write("%s\t%s\t%s\t%s\t%d\t%d\t%s\n" % (name, "" if k is None else k, "" if q is None else q,
                                                "" if ratio is None else "%.4f" % ratio, nk, nq, better))
+
+# kiln's own count of its exits (-v), a cross-check of the strace figure; QEMU has none.
+k, nk = med("boot", "kiln", key("exits"))
+if k is not None:
+    print("%-*s %12s %12s %8s %2d/-" % (w, "exits to userspace, start -> exit (kiln -v)", fmt(k), "", "", nk))
+
+# Tally for CI (bench/run.sh --quick): a VM run passes when both the VMM and the guest's
+# scenario exited 0; a table row passes when it has a kiln figure, a QEMU figure and a ratio.
+runs_ok = runs_bad = 0
+for phase in raw.values():
+    for rounds in phase.values():
+        for d in rounds.values():
+            if d.get("rc") == "0" and d.get("guest_rc") == "0":
+                runs_ok += 1
+            else:
+                runs_bad += 1
+print("bench: %d VM runs ok, %d failed; %d rows complete, %d incomplete"
+      % (runs_ok, runs_bad, complete, incomplete))
+print("bench: %d passed, %d failed" % (runs_ok + complete, runs_bad + incomplete))

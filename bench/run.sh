@@ -47,10 +47,13 @@ tests/harness/kvm-run --timeout "$TIMEOUT" --mem 6144 --retries 0 -- \
 	rc=${PIPESTATUS[0]} || rc=${PIPESTATUS[0]}
 tr -d '\r' <"$log" | sed -n '/^KILN-BENCH-RAW-BEGIN$/,/^KILN-BENCH-RAW-END$/p' | sed '1d;$d' >"$OUT/raw.tsv"
 if [[ -s $OUT/raw.tsv ]]; then
-	python3 "$HERE/report.py" "$OUT/raw.tsv" "$OUT/summary.tsv" >/dev/null
 	echo "bench: summary: $OUT/summary.tsv (raw: $OUT/raw.tsv, session log: $log)"
+	tally=$(python3 "$HERE/report.py" "$OUT/raw.tsv" "$OUT/summary.tsv" | grep '^bench: ')
+	echo "$tally"
+	grep -q '^bench: [0-9]* passed, 0 failed$' <<<"$tally" || ((rc)) || rc=1
 else
 	echo "bench: no figures came back (session log: $log)" >&2
+	echo "bench: 0 passed, 1 failed"
 	((rc)) || rc=1
 fi
 exit "$rc"

@@ -2,7 +2,7 @@
 # The whole test suite, from a fresh Debian 12 machine:
 #   install dependencies → build → unit tests (plain and ASan/UBSan) →
 #   guest images → integration tests on real KVM (natively, or inside a
-#   nested-KVM L1 when this machine has no /dev/kvm).
+#   nested-KVM L1 when this machine has no /dev/kvm) → the benchmark's quick mode.
 # Ends with "N passed, N failed"; exit status 0 only when nothing failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -81,6 +81,11 @@ else
 	# cut at 15 min and the session retried once by kvm-run.
 	run_counted integration tests/harness/kvm-run --timeout 900 -- \
 		tests/integration/run.sh "$root/build"
+
+	step "benchmark, quick (proves bench/run.sh still runs; no thresholds)"
+	# kiln and QEMU side by side, one round of every phase; a VM run or a table row
+	# that did not complete counts as a failure, the figures themselves never do.
+	run_counted bench env KILN_BENCH_NO_BUILD=1 bench/run.sh --quick
 fi
 
 echo

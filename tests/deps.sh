@@ -11,6 +11,7 @@ packages=(
 	kmod python3
 	acpica-tools                                   # ACPI table checks (iasl, acpiexec)
 	clang libclang-rt-14-dev                       # libFuzzer targets
+	strace iperf3                                  # benchmark (bench/run.sh): QEMU's exits, host end of the net test
 )
 
 missing=()
