@@ -62,6 +62,7 @@ rows = [
     ("boot bzImage: start -> process exit (ms)", "boot", key("exit_ms"), "low"),
     ("boot vmlinux (PVH): start -> KILN-GUEST-UP (ms)", "bootpvh", key("marker_ms"), "low"),
     ("boot vmlinux (PVH): start -> process exit (ms)", "bootpvh", key("exit_ms"), "low"),
+    ("tiny guest (16 MiB, prints, resets): start -> exit (ms)", "tiny", key("exit_ms"), "low"),
     ("VMM start-up: start -> first KVM_RUN (ms)", ("boot", "strace"), (key("startup_ms"), key("strace_startup_ms")), "low"),
     ("  same, both under strace (ms)", "strace", key("strace_startup_ms"), "low"),
     ("exits to userspace, start -> marker (strace)", "strace", key("strace_exits_to_marker"), "low"),

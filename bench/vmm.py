@@ -9,6 +9,7 @@ stdout+stderr (console and log) is read line by line and copied to stderr... no:
 file given by --log. Markers:
   'first KVM_RUN' (kiln -v)   -> startup_ms
   'KILN-GUEST-UP'             -> marker_ms
+  'KILN-TINY-HELLO'           -> marker_ms, guest_rc 0 (the tiny guest has no /init)
   'KILN-IDLE'                 -> after --idle-settle s: RSS from /proc/PID/smaps
   'KILN-BENCH-START'/'-END'   -> the VMM's CPU time (utime+stime, and guest_time) between
   'KILN-FIO ...', 'KILN-IPERF ...', 'N exits to userspace' -> copied
@@ -112,6 +113,10 @@ while True:
         elif line.startswith("KILN-FIO ") or line.startswith("KILN-IPERF "):
             f = line.split()
             out["%s_%s" % (f[0][5:].lower(), f[1])] = " ".join(f[2:])
+        elif "KILN-TINY-HELLO" in line:
+            # the tiny guest (tests/integration/mkguest.py): its line is its success
+            out.setdefault("marker_ms", now)
+            out["guest_rc"] = "0"
         elif line.startswith("KILN-RESULT"):
             out["guest_rc"] = line.split("rc=")[-1].strip()
         elif "KILN-ERROR" in line:
