@@ -77,20 +77,32 @@ vm_cmd() {
 	return 0
 }
 
-# run_vm PHASE ROUND VMM TIMEOUT [vmm.py options] -- : runs CMD through vmm.py, appends raw rows
+# run_vm PHASE ROUND VMM TIMEOUT [vmm.py options] -- : runs CMD through vmm.py, appends raw rows.
+# A run that fails (VMM or guest status not 0, or timed out) is reported with its log tail
+# and repeated once: under nested KVM on TCG an L2 guest now and then stops making progress
+# (docs/performance.md, "Limits"). Both attempts count in FAILS/RETRIED; only the second
+# one's figures go to raw.tsv.
+RETRIED=0
 run_vm() {
-	local phase=$1 round=$2 vmm=$3 to=$4 res log
+	local phase=$1 round=$2 vmm=$3 to=$4 res log attempt
 	shift 4
-	log=$WORK/$phase-$round-$vmm.log
-	note "$phase round $round: $vmm"
-	res=$("$PY" "$HERE/vmm.py" --timeout "$to" --log "$log" "$@" -- "${CMD[@]}") || true
-	printf '%s\n' "$res" | awk -v p="$phase" -v r="$round" -v v="$vmm" 'NF { k = $1; $1 = ""; sub(/^ /, ""); print p "\t" r "\t" v "\t" k "\t" $0 }' >>"$RAW"
-	if ! grep -q '^rc 0$' <<<"$res" || ! grep -q '^guest_rc 0$' <<<"$res"; then
-		FAILS=$((FAILS + 1))
-		echo "bench: $phase round $round $vmm FAILED:" >&2
+	for attempt in 1 2; do
+		log=$WORK/$phase-$round-$vmm-$attempt.log
+		note "$phase round $round: $vmm$([[ $attempt == 1 ]] || echo ' (repeat)')"
+		res=$("$PY" "$HERE/vmm.py" --timeout "$to" --log "$log" "$@" -- "${CMD[@]}") || true
+		if grep -q '^rc 0$' <<<"$res" && grep -q '^guest_rc 0$' <<<"$res"; then
+			break
+		fi
+		echo "bench: $phase round $round $vmm FAILED (attempt $attempt):" >&2
 		printf '%s\n' "$res" | sed 's/^/  /' >&2
 		tail -n 15 "$log" | sed 's/^/  | /' >&2
-	fi
+		if ((attempt == 2)); then
+			FAILS=$((FAILS + 1))
+		else
+			RETRIED=$((RETRIED + 1))
+		fi
+	done
+	printf '%s\n' "$res" | awk -v p="$phase" -v r="$round" -v v="$vmm" 'NF { k = $1; $1 = ""; sub(/^ /, ""); print p "\t" r "\t" v "\t" k "\t" $0 }' >>"$RAW"
 }
 
 order() { if (($1 % 2)); then echo kiln qemu; else echo qemu kiln; fi; }
@@ -134,13 +146,13 @@ done
 for ((r = 1; r <= ROUNDS; r++)); do
 	for v in $(order "$r"); do
 		vm_cmd "$v" fio 512 "$INITRD_TOOLS" "bench.rt=$RT bench.jobs=$FIO_JOBS" disk
-		run_vm fio "$r" "$v" $((6 * RT + 240))
+		run_vm fio "$r" "$v" $((6 * RT + 120))
 	done
 done
 for ((r = 1; r <= ROUNDS; r++)); do
 	for v in $(order "$r"); do
 		vm_cmd "$v" iperf3 512 "$INITRD_TOOLS" "bench.rt=$RT" net
-		run_vm net "$r" "$v" $((2 * RT + 240)) --netup "$NETUP"
+		run_vm net "$r" "$v" $((2 * RT + 120)) --netup "$NETUP"
 	done
 done
 note "report"
@@ -149,4 +161,5 @@ note "report"
 echo "KILN-BENCH-RAW-BEGIN"
 cat "$RAW"
 echo "KILN-BENCH-RAW-END"
-((FAILS == 0)) || { echo "bench: $FAILS VM run(s) failed" >&2; exit 1; }
+((RETRIED == 0)) || echo "bench: $RETRIED VM run(s) failed once and were repeated (see above)" >&2
+((FAILS == 0)) || { echo "bench: $FAILS VM run(s) failed twice" >&2; exit 1; }
