@@ -38,7 +38,6 @@ cp "$G/generic/vmlinuz" "$G/generic/vmlinux" "$G/bench-boot-initramfs.cpio.gz" \
 TINY=$WORK/img/tiny.elf
 BZIMAGE=$WORK/img/vmlinuz
 VMLINUX=$WORK/img/vmlinux
-KERNEL=$BZIMAGE
 INITRD_BOOT=$WORK/img/bench-boot-initramfs.cpio.gz
 INITRD_TOOLS=$WORK/img/bench-initramfs.cpio.gz
 mkdir -p "$OUT"
@@ -57,17 +56,17 @@ note() { printf 'bench: %s\n' "$*" >&2; [[ -n ${KILN_IO_DIR:-} ]] && printf 'ben
 
 cmdline() { echo "console=ttyS0 quiet panic=-1 kiln.scenario=$1${2:+ $2}"; }
 
-# vm_cmd VMM SCENARIO MEM_MIB INITRD EXTRA_CMDLINE DEVICES(disk|net|none): sets CMD
+# vm_cmd VMM KERNEL SCENARIO MEM_MIB INITRD EXTRA_CMDLINE DEVICES(disk|net|none): sets CMD
 vm_cmd() {
-	local vmm=$1 sc=$2 mem=$3 initrd=$4 extra=$5 dev=$6
+	local vmm=$1 kernel=$2 sc=$3 mem=$4 initrd=$5 extra=$6 dev=$7
 	if [[ $vmm == kiln ]]; then
-		CMD=("$KILN" run --kernel "$KERNEL" ${initrd:+--initrd "$initrd"} --cmdline "$(cmdline "$sc" "$extra")"
+		CMD=("$KILN" run --kernel "$kernel" ${initrd:+--initrd "$initrd"} --cmdline "$(cmdline "$sc" "$extra")"
 			--cpus "$CPUS" --memory "${mem}M" -v)
 		[[ $dev == disk ]] && CMD+=(--disk path=/dev/ram0)
 		[[ $dev == net ]] && CMD+=(--net tap=bt0,mac=52:54:00:12:34:56)
 	else
 		CMD=(qemu-system-x86_64 -accel kvm -M pc -nodefaults -no-user-config -nographic -no-reboot
-			-serial stdio -cpu host -smp "$CPUS" -m "$mem" -kernel "$KERNEL" ${initrd:+-initrd "$initrd"}
+			-serial stdio -cpu host -smp "$CPUS" -m "$mem" -kernel "$kernel" ${initrd:+-initrd "$initrd"}
 			-append "$(cmdline "$sc" "$extra")")
 		[[ $dev == disk ]] && CMD+=(-drive if=none,id=d0,file=/dev/ram0,format=raw,cache=none,aio=native
 			-device virtio-blk-pci,drive=d0,disable-legacy=on)
@@ -120,38 +119,38 @@ NETUP='ip link show bt0 && ip addr replace 169.254.80.1/24 dev bt0 && ip link se
 
 for ((r = 1; r <= ROUNDS; r++)); do
 	for v in $(order "$r"); do
-		KERNEL=$BZIMAGE vm_cmd "$v" boot 256 "$INITRD_BOOT" "" none
+		vm_cmd "$v" "$BZIMAGE" boot 256 "$INITRD_BOOT" "" none
 		run_vm boot "$r" "$v" 120
-		KERNEL=$VMLINUX vm_cmd "$v" boot 256 "$INITRD_BOOT" "" none
+		vm_cmd "$v" "$VMLINUX" boot 256 "$INITRD_BOOT" "" none
 		run_vm bootpvh "$r" "$v" 120
-		KERNEL=$TINY vm_cmd "$v" tiny 16 "" "" none
+		vm_cmd "$v" "$TINY" tiny 16 "" "" none
 		run_vm tiny "$r" "$v" 60
 	done
 done
 for ((r = 1; r <= SROUNDS; r++)); do
 	for v in $(order "$r"); do
 		[[ " $STRACE_VMMS " == *" $v "* ]] || continue
-		vm_cmd "$v" boot 256 "$INITRD_BOOT" "" none
+		vm_cmd "$v" "$BZIMAGE" boot 256 "$INITRD_BOOT" "" none
 		run_vm strace "$r" "$v" 300 --strace "$WORK/strace.out"
 	done
 done
 for m in "${MEMS[@]}"; do
 	for ((r = 1; r <= XROUNDS; r++)); do
 		for v in $(order "$r"); do
-			vm_cmd "$v" idle "$m" "$INITRD_BOOT" "bench.idle=5" none
+			vm_cmd "$v" "$BZIMAGE" idle "$m" "$INITRD_BOOT" "bench.idle=5" none
 			run_vm "mem$m" "$r" "$v" 150 --mem-mib "$m" --idle-settle 2
 		done
 	done
 done
 for ((r = 1; r <= ROUNDS; r++)); do
 	for v in $(order "$r"); do
-		vm_cmd "$v" fio 512 "$INITRD_TOOLS" "bench.rt=$RT bench.jobs=$FIO_JOBS" disk
+		vm_cmd "$v" "$BZIMAGE" fio 512 "$INITRD_TOOLS" "bench.rt=$RT bench.jobs=$FIO_JOBS" disk
 		run_vm fio "$r" "$v" $((6 * RT + 120))
 	done
 done
 for ((r = 1; r <= ROUNDS; r++)); do
 	for v in $(order "$r"); do
-		vm_cmd "$v" iperf3 512 "$INITRD_TOOLS" "bench.rt=$RT" net
+		vm_cmd "$v" "$BZIMAGE" iperf3 512 "$INITRD_TOOLS" "bench.rt=$RT" net
 		run_vm net "$r" "$v" $((2 * RT + 120)) --netup "$NETUP"
 	done
 done

@@ -367,18 +367,6 @@ static int walk_chain(struct virtqueue *vq, uint16_t head, struct walk *w)
 
 /* --- consuming ---------------------------------------------------------- */
 
-static void chain_clear(struct vq_chain *c)
-{
-	c->head = 0;
-	c->err = 0;
-	c->nr_read = 0;
-	c->nr_segs = 0;
-	c->read_len = 0;
-	c->write_len = 0;
-	c->heap_cap = 0;
-	c->heap = NULL;
-}
-
 /* The driver broke the ring: log why, and refuse service until reset. */
 static int vq_fail(struct virtqueue *vq, int err, const char *why,
 		   const char *what, unsigned value)
@@ -395,7 +383,8 @@ int vq_pop(struct virtqueue *vq, struct vq_chain *chain)
 	uint16_t avail_idx, pending, head;
 	int rc;
 
-	chain_clear(chain);
+	chain->head = 0;
+	vq_chain_clear(chain);
 	if (vq->broken)
 		return -EIO;
 	if (!vq->ready)

@@ -266,6 +266,20 @@ static inline const struct iovec *vq_chain_segs(const struct vq_chain *c)
  */
 void vq_chain_fini(struct vq_chain *c);
 
+/* Empty (c) without freeing: its heap array must be released or moved
+ * already. The segment array itself is left as it is (it is large, and
+ * counts say what of it is valid). */
+static inline void vq_chain_clear(struct vq_chain *c)
+{
+	c->err = 0;
+	c->nr_read = 0;
+	c->nr_segs = 0;
+	c->read_len = 0;
+	c->write_len = 0;
+	c->heap_cap = 0;
+	c->heap = NULL;
+}
+
 /*
  * vq_cursor_init_read / vq_cursor_init_write - a cursor (cur) at the start
  * of (chain)'s readable / writable part. Thread: the chain's owner.

@@ -14,13 +14,7 @@
 void vq_chain_fini(struct vq_chain *c)
 {
 	free(c->heap);
-	c->heap = NULL;
-	c->heap_cap = 0;
-	c->err = 0;
-	c->nr_read = 0;
-	c->nr_segs = 0;
-	c->read_len = 0;
-	c->write_len = 0;
+	vq_chain_clear(c);
 }
 
 void vq_cursor_init_read(struct vq_cursor *cur, const struct vq_chain *chain)

@@ -401,15 +401,24 @@ static void fill_read(uint8_t *data, uint32_t len, uint8_t v)
 	memset(data + 1, 0xff, len - 1);
 }
 
+/* Each register is one port: anything but a non-empty access at its
+ * offset 0 reads as open bus and writes nowhere. */
+static bool one_port_access(uint64_t offset, uint8_t *data, uint32_t len,
+			    bool is_write)
+{
+	if (offset == 0 && len)
+		return true;
+	if (!is_write)
+		memset(data, 0xff, len);
+	return false;
+}
+
 void i8042_data_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,
 		   bool is_write)
 {
 	struct i8042 *k = opaque;
-	if (offset != 0 || !len) {
-		if (!is_write)
-			memset(data, 0xff, len);
+	if (!one_port_access(offset, data, len, is_write))
 		return;
-	}
 	pthread_mutex_lock(&k->lock);
 	if (!is_write) {
 		fill_read(data, len, data_read(k));
@@ -430,11 +439,8 @@ void i8042_cmd_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,
 		  bool is_write)
 {
 	struct i8042 *k = opaque;
-	if (offset != 0 || !len) {
-		if (!is_write)
-			memset(data, 0xff, len);
+	if (!one_port_access(offset, data, len, is_write))
 		return;
-	}
 	pthread_mutex_lock(&k->lock);
 	if (!is_write) {
 		fill_read(data, len, status_read(&k->st));
