@@ -63,32 +63,43 @@ main() {
 	# shellcheck disable=SC2064
 	trap "rm -rf '$scratch'" EXIT
 
-	local passed=0 failed=0 name limit start secs rc log failed_names=()
+	# A failed test runs once more (KILN_IT_RETRIES=0: never): under nested KVM on TCG an
+	# L2 guest occasionally crashes or stops making progress whatever the VMM (see
+	# docs/testing.md). The first failure is printed in full either way, and a test that
+	# passes only on its second attempt is named in the summary.
+	local retries=${KILN_IT_RETRIES:-1}
+	local passed=0 failed=0 name limit start secs rc log attempt failed_names=() flaky=()
 	for t in "${tests[@]}"; do
 		name=$(basename "$t" .sh)
 		limit=$(test_timeout "$t")
 		[[ -n ${KILN_IO_DIR:-} ]] && printf '%s\n' "$name" >"$KILN_IO_DIR/current"
-		mkdir -p "$scratch/$name"
-		log=$scratch/$name.log
-		start=$SECONDS
-		rc=0
-		(
-			cd "$(dirname "$HERE")/.." # repo root
-			TMPDIR=$scratch/$name timeout -k 10 "$limit" bash "$t"
-		) </dev/null >"$log" 2>&1 || rc=$?
-		secs=$((SECONDS - start))
+		for ((attempt = 0; attempt <= retries; attempt++)); do
+			rm -rf "$scratch/$name"
+			mkdir -p "$scratch/$name"
+			log=$scratch/$name.log
+			start=$SECONDS
+			rc=0
+			(
+				cd "$(dirname "$HERE")/.." # repo root
+				TMPDIR=$scratch/$name timeout -k 10 "$limit" bash "$t"
+			) </dev/null >"$log" 2>&1 || rc=$?
+			secs=$((SECONDS - start))
+			((rc == 0)) && break
+			((rc == 124 || rc == 137)) && echo "timed out after ${limit}s" >>"$log"
+			echo "FAIL $name (${secs}s) status $rc$( ((attempt < retries)) && echo ', running it again')"
+			sed 's/^/    /' "$log"
+		done
 		if ((rc == 0)); then
 			passed=$((passed + 1))
-			echo "PASS $name (${secs}s)"
+			((attempt == 0)) || flaky+=("$name")
+			echo "PASS $name (${secs}s)$( ((attempt == 0)) || echo ' on attempt '$((attempt + 1)))"
 		else
 			failed=$((failed + 1))
 			failed_names+=("$name")
-			((rc == 124 || rc == 137)) && echo "timed out after ${limit}s" >>"$log"
-			echo "FAIL $name (${secs}s) status $rc"
-			sed 's/^/    /' "$log"
 		fi
 	done
 	[[ -n ${KILN_IO_DIR:-} ]] && printf '%s\n' "(between tests)" >"$KILN_IO_DIR/current"
+	((${#flaky[@]} == 0)) || echo "passed only on a second attempt: ${flaky[*]}"
 	((failed == 0)) || echo "failed: ${failed_names[*]}"
 	echo "integration: $passed passed, $failed failed"
 	((failed == 0))
