@@ -31,16 +31,34 @@ show_tail() {
 }
 
 # expect_line FILE REGEX: FILE has a line matching the extended REGEX, or the test fails.
+# Carriage returns (the guest's console writes CRLF) are stripped first, so a marker can
+# be matched whole: '^KILN-CPUS 4$' does not match "KILN-CPUS 40".
 expect_line() {
 	local file=$1 re=$2
-	if ! grep -Eq -- "$re" "$file"; then
+	if ! tr -d '\r' <"$file" | grep -Eq -- "$re"; then
 		show_tail "$file"
 		fail "no line matching /$re/ in $file"
 	fi
 }
 
-# marker_value FILE NAME: the value after "NAME " on the last line starting with it
+# marker_value FILE NAME: the value after "NAME " on the last line that starts with it
 # (guest markers look like "KILN-CPUS 4"); carriage returns stripped.
 marker_value() {
-	tr -d '\r' <"$1" | sed -n "s/^.*$2 \\([^ ]*\\).*\$/\\1/p" | tail -n 1
+	tr -d '\r' <"$1" | sed -n "s/^$2 \\([^ ]*\\).*\$/\\1/p" | tail -n 1
+}
+
+# expect_marker FILE NAME VALUE: the guest's last "NAME ..." line carries exactly VALUE.
+expect_marker() {
+	local got
+	got=$(marker_value "$1" "$2")
+	if [[ $got != "$3" ]]; then
+		show_tail "$1"
+		fail "$2 is '${got:-<missing>}', expected '$3'"
+	fi
+}
+
+# expect_result FILE: the scenario ran to its end without a failing step (init
+# runs scenarios with sh -e and prints "KILN-RESULT rc=N").
+expect_result() {
+	expect_line "$1" '^KILN-RESULT rc=0$'
 }

@@ -12,12 +12,13 @@ rc=0
 boot_guest "$out" --kernel "$GUEST/generic/vmlinuz" --initrd "$GUEST/initramfs-generic.cpio.gz" \
 	--cmdline "console=ttyS0 quiet panic=-1 kiln.scenario=info" --cpus 4 --memory 512M || rc=$?
 
-expect_line "$out" 'KILN-GUEST-UP'
-expect_line "$out" 'KILN-CPUS 4'
+expect_line "$out" '^KILN-GUEST-UP$'
+expect_marker "$out" KILN-CPUS 4
+expect_marker "$out" KILN-ACPI on
 mem=$(marker_value "$out" KILN-MEMTOTAL-KB)
 [[ $mem =~ ^[0-9]+$ ]] || fail "no KILN-MEMTOTAL-KB value in the console output"
 ((mem >= 400000 && mem <= 524288)) || fail "MemTotal $mem kB is not about 512 MiB"
-expect_line "$out" 'KILN-RESULT rc=0'
+expect_result "$out"
 ((rc == 0)) || {
 	show_tail "$out"
 	fail "kiln exited with status $rc"

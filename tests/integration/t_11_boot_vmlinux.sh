@@ -11,9 +11,9 @@ rc=0
 boot_guest "$out" --kernel "$GUEST/generic/vmlinux" --initrd "$GUEST/initramfs-generic.cpio.gz" \
 	--cmdline "console=ttyS0 quiet panic=-1 kiln.scenario=info" --cpus 2 --memory 512M || rc=$?
 
-expect_line "$out" 'KILN-GUEST-UP'
-expect_line "$out" 'KILN-CPUS 2'
-expect_line "$out" 'KILN-RESULT rc=0'
+expect_line "$out" '^KILN-GUEST-UP$'
+expect_marker "$out" KILN-CPUS 2
+expect_result "$out"
 ((rc == 0)) || {
 	show_tail "$out"
 	fail "kiln exited with status $rc"

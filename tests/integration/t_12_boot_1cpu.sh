@@ -12,7 +12,7 @@ out=$TMPDIR/console.log
 	--cmdline "console=ttyS0 quiet panic=-1 kiln.scenario=info" </dev/null >"$out" 2>&1 &
 pid=$!
 deadline=$((SECONDS + KILN_BOOT_TIMEOUT))
-until grep -q 'KILN-RESULT' "$out"; do
+until grep -q '^KILN-RESULT' "$out"; do
 	if ! kill -0 "$pid" 2>/dev/null || ((SECONDS > deadline)); then
 		kill -KILL "$pid" 2>/dev/null || true
 		show_tail "$out"
@@ -31,6 +31,6 @@ echo "result marker to kiln exit: ${ms} ms"
 mem=$(marker_value "$out" KILN-MEMTOTAL-KB)
 [[ $mem =~ ^[0-9]+$ ]] || fail "no KILN-MEMTOTAL-KB value"
 ((mem >= 180000 && mem <= 262144)) || fail "MemTotal $mem kB is not about 256 MiB"
-expect_line "$out" 'KILN-RESULT rc=0'
+expect_result "$out"
 ((rc == 0)) || { show_tail "$out"; fail "kiln exited with status $rc"; }
 ((ms < 10000)) || fail "kiln took ${ms} ms to exit after the guest rebooted (bound 10 s)"

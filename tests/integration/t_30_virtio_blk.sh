@@ -24,27 +24,30 @@ boot_guest boot1.log "${common[@]}" --cmdline "console=ttyS0 quiet panic=-1 kiln
 	--disk path=a.img,serial=KILN-A --disk b.img --disk path=c.img,readonly=on \
 	--disk path=d.img || rc=$?
 ((rc == 0)) || { show_tail boot1.log; fail "first boot: kiln exited $rc"; }
-expect_line boot1.log 'KILN-RESULT rc=0'
-expect_line boot1.log 'KILN-DISK vda sectors=32768 ro=0 serial=KILN-A'
-expect_line boot1.log 'KILN-DISK vdc sectors=8192 ro=1'
+expect_result boot1.log
+expect_line boot1.log '^KILN-DISK vda sectors=32768 ro=0 serial=KILN-A$'
+expect_line boot1.log '^KILN-DISK vdb sectors=32768 ro=0 serial=$'
+expect_line boot1.log '^KILN-DISK vdc sectors=8192 ro=1 serial=$'
+expect_line boot1.log '^KILN-DISK vdd sectors=65536 ro=0 serial=$'
 
 want=$(sha256sum <a.img | cut -d' ' -f1)
 got=$(marker_value boot1.log KILN-VDA-SHA256)
 [[ $got == "$want" ]] || fail "vda sha256 in the guest $got != host $want"
 
-expect_line boot1.log 'KILN-VDB-WRITE ok'
+expect_line boot1.log '^KILN-VDB-WRITE ok$'
 want=$(marker_value boot1.log KILN-VDB-SHA256)
 got=$(head -c $((8 << 20)) b.img | sha256sum | cut -d' ' -f1)
 [[ $got == "$want" ]] || fail "b.img holds $got, the guest wrote $want"
 [[ $(marker_value boot1.log KILN-VDB-READBACK) == "$want" ]] || fail "O_DIRECT read-back of vdb differs"
 
-expect_line boot1.log 'KILN-VDC-WRITE refused'
+expect_line boot1.log '^KILN-VDC-WRITE refused$'
 [[ $(sha256sum <c.img) == "$c_before" ]] || fail "c.img changed although it was read-only"
-expect_line boot1.log 'KILN-FS-WRITE ok'
+expect_line boot1.log '^KILN-FS-WRITE ok$'
 
 rc=0
 boot_guest boot2.log "${common[@]}" --cmdline "console=ttyS0 quiet panic=-1 kiln.scenario=disks-verify" \
 	--disk path=d.img,readonly=on || rc=$?
 ((rc == 0)) || { show_tail boot2.log; fail "second boot: kiln exited $rc"; }
+expect_result boot2.log
 got=$(marker_value boot2.log KILN-FS-SHA256)
 [[ $got == "$want" ]] || { show_tail boot2.log; fail "file on ext2 after reboot: $got, expected $want"; }

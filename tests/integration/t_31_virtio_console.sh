@@ -50,5 +50,5 @@ rc=0
 timeout 120 tail --pid="$pid" -f /dev/null || kill -KILL "$pid"
 wait "$pid" || rc=$?
 grep -q 'client got: hello-from-hvc0' client.log || { cat client.log; show_tail boot2.log; fail "socket client did not receive the guest's line"; }
-expect_line boot2.log 'KILN-HVC-READ ping-from-host'
+expect_line boot2.log '^KILN-HVC-READ ping-from-host$'
 ((rc == 0)) || { show_tail boot2.log; fail "kiln exited $rc"; }

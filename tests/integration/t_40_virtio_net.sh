@@ -40,12 +40,13 @@ wait "$pid" || rc=$?
 wait "$peer" || true
 cat peer.log
 ((rc == 0)) || { show_tail console.log; fail "kiln exited $rc"; }
-expect_line console.log 'KILN-NET-MAC eth0 52:54:00:12:34:56'
-expect_line console.log 'KILN-NET-MAC eth1 [0-9a-f:]{17}'
-expect_line console.log 'KILN-PING0 ok'
-expect_line console.log 'KILN-PING1 ok'
+expect_result console.log
+expect_line console.log '^KILN-NET-MAC eth0 52:54:00:12:34:56$'
+expect_line console.log '^KILN-NET-MAC eth1 ([0-9a-f]{2}:){5}[0-9a-f]{2}$'
+expect_line console.log '^KILN-PING0 ok$'
+expect_line console.log '^KILN-PING1 ok$'
 [[ $host_ping == ok ]] || { cat ping.log; fail "the host could not ping the guest"; }
 out=$(marker_value console.log KILN-OUT-SHA256)
 grep -q "PEER-FROM-GUEST $out $((32 << 20))" peer.log || fail "guest->host transfer: guest sent $out, peer got $(grep FROM peer.log)"
 to=$(sed -n 's/^PEER-TO-GUEST //p' peer.log)
-expect_line console.log "KILN-IN-SHA256 ${to%% *} $((32 << 20))"
+expect_line console.log "^KILN-IN-SHA256 ${to%% *} $((32 << 20))$"

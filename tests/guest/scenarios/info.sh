@@ -1,6 +1,7 @@
 #!/bin/sh
-# Report what the guest sees: CPU count, memory, kernel release.
+# Report what the guest sees: CPU count, memory, kernel release, whether it
+# found ACPI tables (t_15 boots with --acpi off).
 echo "KILN-CPUS $(grep -c '^processor' /proc/cpuinfo)"
 echo "KILN-MEMTOTAL-KB $(awk '/^MemTotal:/ { print $2 }' /proc/meminfo)"
 echo "KILN-KERNEL $(uname -r)"
-exit 0
+if [ -d /sys/firmware/acpi/tables ]; then echo "KILN-ACPI on"; else echo "KILN-ACPI off"; fi

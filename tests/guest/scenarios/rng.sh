@@ -4,4 +4,4 @@ n=$(dd if=/dev/hwrng bs=4096 count=1 2>/dev/null | wc -c)
 echo "KILN-RNG-BYTES $n"
 a=$(dd if=/dev/hwrng bs=64 count=1 2>/dev/null | sha256sum)
 b=$(dd if=/dev/hwrng bs=64 count=1 2>/dev/null | sha256sum)
-[ "$a" != "$b" ] && echo "KILN-RNG-DIFFERS"
+if [ "$a" != "$b" ]; then echo "KILN-RNG-DIFFERS"; fi
