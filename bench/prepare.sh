@@ -22,12 +22,13 @@ TOOLS=(fio iperf3)
 DEB_DIR=$KILN_GUEST_DIR/bench-debs
 
 # tool_packages: the tools plus every library package in their dependency closure
-# (perl, python and friends are not libraries the binaries load).
+# (perl, python and friends are not libraries the binaries load). zlib1g is a library
+# without the lib prefix: a warm machine has it installed, a fresh minimal one does not.
 tool_packages() {
 	apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks \
 		--no-replaces --no-enhances --no-pre-depends "${TOOLS[@]}" 2>/dev/null |
 		grep -v '^[ <]' | sort -u |
-		grep -E "^($(IFS='|'; echo "${TOOLS[*]}")|lib.*)$" | grep -vE '^lib.*(perl|python)'
+		grep -E "^($(IFS='|'; echo "${TOOLS[*]}")|lib.*|zlib1g)$" | grep -vE '^lib.*(perl|python)'
 }
 
 # fetch_debs: download the packages once into $DEB_DIR (its .list records what is there).

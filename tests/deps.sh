@@ -8,7 +8,7 @@ packages=(
 	libfdt-dev libaio-dev libjson-c-dev            # runtime libraries
 	libcriterion-dev                               # unit tests
 	qemu-system-x86 busybox-static cpio xz-utils   # nested-KVM harness, guests
-	kmod python3
+	kmod python3 iproute2                          # guests' modules; test scripts; taps (t_40, bench)
 	acpica-tools                                   # ACPI table checks (iasl, acpiexec)
 	clang libclang-rt-14-dev                       # libFuzzer targets
 	strace iperf3                                  # benchmark (bench/run.sh): QEMU's exits, host end of the net test
