@@ -8,6 +8,7 @@ packages=(
 	libfdt-dev libaio-dev libjson-c-dev            # runtime libraries
 	libcriterion-dev                               # unit tests
 	qemu-system-x86 busybox-static cpio xz-utils   # nested-KVM harness, guests
+	zstd lz4                                       # guest kernels (the cloud bzImage is LZ4)
 	kmod python3 iproute2                          # guests' modules; test scripts; taps (t_40, bench)
 	acpica-tools                                   # ACPI table checks (iasl, acpiexec)
 	clang libclang-rt-14-dev                       # libFuzzer targets
