@@ -25,6 +25,11 @@ def serial_print(text):
 RESET = out_byte(0x64, 0xFE)          # i8042 pulse reset line
 HALT_LOOP = bytes([0xF4, 0xEB, 0xFD])  # hlt; jmp back to hlt
 UD2 = bytes([0x0F, 0x0B])             # invalid opcode, no IDT: triple fault
+UNMAPPED = 0x40000000                 # 1 GiB: above the tiny guests' RAM, no memory slot
+
+def jmp_abs(addr):
+    """mov eax, addr; jmp eax (32-bit protected mode, flat CS)."""
+    return bytes([0xB8]) + struct.pack("<I", addr) + bytes([0xFF, 0xE0])
 
 GUESTS = {
     # Prints a line on COM1, then pulses the reset line: kiln exits 0.
@@ -35,6 +40,11 @@ GUESTS = {
     "halt": bytes([0xFA]) + HALT_LOOP,
     # Resets at once: the cheapest whole VM lifecycle.
     "reset": RESET + HALT_LOOP,
+    # Jumps to a guest-physical address with no memory behind it: KVM must
+    # fetch the next instruction from there to emulate it and cannot, so it
+    # gives up (KVM_EXIT_INTERNAL_ERROR, emulation failure): kiln must exit 1
+    # with a register dump showing where the guest went.
+    "jump-unmapped": serial_print("KILN-TINY-JUMP\n") + jmp_abs(UNMAPPED) + HALT_LOOP,
 }
 
 def pvh_note(entry):

@@ -2,7 +2,9 @@
 # timeout: 90
 # Hand-assembled PVH guests (tests/integration/mkguest.py) check VMM behaviour
 # without Linux: serial output + i8042 reset → exit 0; triple fault → exit 1
-# with a register dump; SIGTERM while the guest halts → orderly exit 143.
+# with a register dump; SIGTERM while the guest halts → orderly exit 143; a
+# jump to an address with no memory (KVM cannot emulate the fetch: internal
+# error) → exit 1 with a register dump.
 set -euo pipefail
 # shellcheck source=SCRIPTDIR/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -10,7 +12,8 @@ here=$(dirname "${BASH_SOURCE[0]}")
 
 py=$(command -v /usr/bin/python3 python3 | head -n 1)
 "$py" "$here/mkguest.py" hello-reset "$TMPDIR/hello-reset.elf" triple-fault \
-	"$TMPDIR/triple-fault.elf" halt "$TMPDIR/halt.elf" reset "$TMPDIR/reset.elf"
+	"$TMPDIR/triple-fault.elf" halt "$TMPDIR/halt.elf" reset "$TMPDIR/reset.elf" \
+	jump-unmapped "$TMPDIR/jump-unmapped.elf"
 
 # 1. Output on COM1 reaches stdout; the reset line ends kiln with status 0.
 rc=0
@@ -43,3 +46,17 @@ echo "SIGTERM to exit: ${ms} ms"
 rc=0
 boot_guest "$TMPDIR/reset.log" --kernel "$TMPDIR/reset.elf" --memory 16M || rc=$?
 ((rc == 0)) || { show_tail "$TMPDIR/reset.log"; fail "reset guest: kiln exited $rc"; }
+
+# 5. KVM gives up on the guest (KVM_EXIT_INTERNAL_ERROR: the guest jumped to
+# 0x40000000, where there is no memory, and KVM cannot fetch the instruction
+# there to emulate it): a guest error, status 1, the error and the registers in
+# the log, rip at the address the guest jumped to.
+rc=0
+boot_guest "$TMPDIR/internal.log" --kernel "$TMPDIR/jump-unmapped.elf" --memory 16M || rc=$?
+((rc == 1)) || { show_tail "$TMPDIR/internal.log"; fail "jump-unmapped: kiln exited $rc, expected 1"; }
+expect_line "$TMPDIR/internal.log" '^KILN-TINY-JUMP'
+expect_line "$TMPDIR/internal.log" '^kiln: error: vCPU 0: KVM internal error, suberror 1$'
+expect_line "$TMPDIR/internal.log" '^kiln: error: vCPU 0 registers:$'
+expect_line "$TMPDIR/internal.log" '^kiln: error: +rip=0000000040000000 rsp=[0-9a-f]{16} rflags=[0-9a-f]{16}$'
+expect_line "$TMPDIR/internal.log" '^kiln: error: +cr0=[0-9a-f]{16} cr2=[0-9a-f]{16} cr3=[0-9a-f]{16} cr4=[0-9a-f]{16} efer=[0-9a-f]{16}$'
+expect_line "$TMPDIR/internal.log" '^kiln: error: +cs +sel=0010 base=0{16} limit=ffffffff type=b p=1 dpl=0 db=1 l=0 g=1$'
