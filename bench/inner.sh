@@ -22,7 +22,8 @@ done
 : "${KILN_GUEST_DIR:?}"
 G=$KILN_GUEST_DIR
 CPUS=${KILN_BENCH_CPUS:-1}
-PY=$(command -v /usr/bin/python3 python3 | head -n1)
+PY=/usr/bin/python3
+[[ -x $PY ]] || PY=$(command -v python3)
 RAW=$OUT/raw.tsv
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/kiln-bench.XXXXXX")
 # Images are read from a local copy: under kvm-run the guest cache is on 9p, whose reads

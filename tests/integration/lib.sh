@@ -5,6 +5,12 @@
 # How long one guest boot may take (seconds). Nested KVM is slow: be generous.
 : "${KILN_BOOT_TIMEOUT:=90}"
 
+# The Python for helper scripts: /usr/bin/python3 (Debian's, what deps.sh installs)
+# before any other on PATH. Not `command -v A B | head -n 1`: under pipefail, head
+# closing the pipe early can end the test with SIGPIPE (status 141).
+PY=/usr/bin/python3
+[[ -x $PY ]] || PY=$(command -v python3) || PY=python3
+
 fail() {
 	printf 'FAIL: %s\n' "$*" >&2
 	exit 1

@@ -10,7 +10,7 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 here=$(dirname "${BASH_SOURCE[0]}")
 
-py=$(command -v /usr/bin/python3 python3 | head -n 1)
+py=$PY
 "$py" "$here/mkguest.py" hello-reset "$TMPDIR/hello-reset.elf" triple-fault \
 	"$TMPDIR/triple-fault.elf" halt "$TMPDIR/halt.elf" reset "$TMPDIR/reset.elf" \
 	jump-unmapped "$TMPDIR/jump-unmapped.elf"

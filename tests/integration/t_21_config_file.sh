@@ -35,7 +35,7 @@ rc=0
 rc=0
 "$KILN" run --config vm.json --cpus 2 --memory 384M --acpi on --print-config >merged.json 2>merged.err || rc=$?
 ((rc == 0)) || { cat merged.err; fail "--print-config with overriding flags exited $rc"; }
-py=$(command -v /usr/bin/python3 python3 | head -n 1)
+py=$PY
 # The merged config, field by field (also proves it is JSON).
 "$py" - file.json merged.json "$GUEST" "$TMPDIR" <<'EOF' || fail "--print-config output is not the expected config"
 import json, sys

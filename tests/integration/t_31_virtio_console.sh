@@ -26,7 +26,7 @@ grep -q '^hello-from-hvc0' hvc.txt || { show_tail boot1.log; fail "hvc.txt lacks
 sock=$TMPDIR/hvc.sock
 "$KILN" run "${common[@]}" --console "socket=$sock" </dev/null >boot2.log 2>&1 &
 pid=$!
-py=$(command -v /usr/bin/python3 python3 | head -n 1)
+py=$PY
 "$py" - "$sock" >client.log 2>&1 <<'PY' || true
 import socket, sys, time
 path = sys.argv[1]

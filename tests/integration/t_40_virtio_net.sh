@@ -25,7 +25,7 @@ for _ in $(seq 100); do
 done
 ip addr add 169.254.77.1/24 dev kt0 && ip link set kt0 up
 ip addr add 169.254.78.1/24 dev kt1 && ip link set kt1 up
-py=$(command -v /usr/bin/python3 python3 | head -n 1)
+py=$PY
 "$py" "$here/net_peer.py" 169.254.77.1 169.254.77.2 >peer.log 2>&1 &
 peer=$!
 for _ in $(seq 600); do

@@ -52,7 +52,7 @@ ctl vm.metrics >metrics.json
 grep -q '"bytes_read": *[1-9]' metrics.json || { cat metrics.json; fail "metrics show no disk reads"; }
 grep -q '"io"' metrics.json || { cat metrics.json; fail "metrics show no exits by reason"; }
 
-py=$(command -v /usr/bin/python3 python3 | head -n 1)
+py=$PY
 "$py" "$here/api_abuse.py" "$sock" | tee abuse.log
 grep -q BAD abuse.log && fail "a hostile client disturbed the control socket"
 (($(grep -c OK abuse.log) == 4)) || fail "not every abuse check ran"

@@ -24,7 +24,7 @@ fi
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$TMPDIR"
 ip link set lo up
-py=$(command -v /usr/bin/python3 python3 | head -n 1)
+py=$PY
 kver=$(<"$GUEST/generic/version")
 moddir=$GUEST/generic/modules/lib/modules/$kver/kernel/drivers/acpi
 [[ -f $moddir/button.ko ]] || fail "no button.ko in $moddir"
