@@ -3,7 +3,8 @@
 #   install dependencies → build → guest images (the loader unit tests read the
 #   Debian kernel) → unit tests (plain and ASan/UBSan) → bounded fuzzing →
 #   integration tests on real KVM (natively, or inside a nested-KVM L1 when this
-#   machine has no /dev/kvm) → the benchmark's quick mode.
+#   machine has no /dev/kvm) → sabotage (do those tests fail against a broken
+#   kiln?) → the benchmark's quick mode.
 #
 # Every stage is counted from its runner's own record and checked against the
 # number of tests it was expected to run (a stage that ran nothing, or fewer
@@ -144,6 +145,11 @@ if ((images_ok)); then
 	read -r n_it idle total < <(tests/integration/run.sh --budget)
 	run_counted integration "$n_it" tests/harness/kvm-run --timeout "$total" --idle-timeout "$idle" -- \
 		tests/integration/run.sh "$root/build"
+
+	step "sabotage: the tests above fail against a broken kiln"
+	# tests/sabotage/*.patch: one-line sabotages of kiln, each naming the test
+	# that must catch it; a sabotage no test catches is a failure here.
+	run_counted sabotage "$(ls tests/sabotage/*.patch | wc -l)" tests/sabotage/run.sh
 
 	step "benchmark, quick (proves bench/run.sh still runs; no thresholds)"
 	# kiln and QEMU side by side, one round of every phase; a VM run or a table

@@ -4,8 +4,8 @@
 # crash, leak, sanitizer report or slow input (-timeout) in that time and
 # ends on its own within an outer bound. Ends with "fuzz: N passed, N failed".
 # Corpora live in build-fuzz/ between runs.
-#   tests/fuzz/run.sh           build and run every target
-#   tests/fuzz/run.sh --count   print how many targets there are
+#   tests/fuzz/run.sh [TARGET...]   build and run every target (or the named ones)
+#   tests/fuzz/run.sh --count       print how many targets there are
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 targets=(fuzz_queue fuzz_api)
@@ -13,6 +13,7 @@ if [[ ${1:-} == --count ]]; then
 	echo "${#targets[@]}"
 	exit 0
 fi
+(($#)) && targets=("$@")
 secs=${KILN_FUZZ_SECONDS:-30}
 out=build-fuzz
 mkdir -p "$out"
@@ -49,6 +50,7 @@ for t in "${targets[@]}"; do
 		passed=$((passed + 1))
 	else
 		echo "FAIL $t"
+		grep -aE '(ERROR|SUMMARY): ' "$out/$t.log" | head -n 4
 		tail -n 40 "$out/$t.log"
 		failed=$((failed + 1))
 	fi
