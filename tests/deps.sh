@@ -9,7 +9,7 @@ packages=(
 	libcriterion-dev                               # unit tests
 	qemu-system-x86 busybox-static cpio xz-utils   # nested-KVM harness, guests
 	zstd lz4                                       # guest kernels (the cloud bzImage is LZ4)
-	kmod python3 iproute2                          # guests' modules; test scripts; taps (t_40, bench)
+	kmod python3 iproute2 git                      # guests' modules; test scripts; taps; sabotage copies
 	acpica-tools                                   # ACPI table checks (iasl, acpiexec)
 	clang libclang-rt-14-dev                       # libFuzzer targets
 	strace iperf3                                  # benchmark (bench/run.sh): QEMU's exits, host end of the net test

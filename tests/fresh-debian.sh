@@ -180,9 +180,10 @@ kill_root_procs() {
 	sleep 1
 }
 
-# mounts_under DIR: mount points below DIR, innermost last (mountinfo order).
+# mounts_under DIR: DIR (when it is one) and the mount points below it, innermost last
+# (mountinfo order).
 mounts_under() {
-	awk -v r="$1/" 'index($5, r) == 1 { print $5 }' /proc/self/mountinfo
+	awk -v r="$1/" 'index($5 "/", r) == 1 { print $5 }' /proc/self/mountinfo
 }
 unmount_all() {
 	local m
@@ -308,6 +309,10 @@ in_root() { "${IN_ROOT[@]}" "$@"; }
 # mount_system: /proc, /sys, /dev, /dev/pts, /dev/shm (the host's, recursively) and a
 # fresh /run, as a booted system has them.
 mount_system() {
+	# The root itself a mount point, as / is on a booted system: without it, anything in
+	# the chroot that remounts / (a test's mount(NULL, "/", MS_REC|MS_PRIVATE) before it
+	# builds a private /dev) fails with EINVAL, which a real machine never does.
+	mount --bind "$ROOT" "$ROOT"
 	mount -t proc -o nosuid,nodev,noexec proc "$ROOT/proc"
 	mount --rbind /sys "$ROOT/sys"
 	mount --rbind /dev "$ROOT/dev"

@@ -21,6 +21,7 @@ when nothing failed.
 """
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -93,9 +94,17 @@ def main():
                 os.path.getmtime(rpath) >= r["starttime"] - 1:
             try:
                 with open(rpath) as f:
-                    rep = json.load(f)
-            except (OSError, ValueError):
+                    text = f.read()
+                rep = json.loads(text)
+            except OSError:
                 rep = None
+            except ValueError:
+                # Criterion 2.4.1 writes assertion messages into the JSON
+                # without escaping their quotes, so a report with a failed
+                # assertion on a string may not parse: count its cases from
+                # the status fields, which it always writes plainly.
+                rep = {"test_suites": [{"tests": [
+                    {"status": m} for m in re.findall(r'"status": "([A-Z]+)"', text)]}]}
         ok_cases = 0
         if rep is not None:
             for suite in rep.get("test_suites", []):

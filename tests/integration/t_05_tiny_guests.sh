@@ -1,5 +1,6 @@
 #!/bin/bash
 # timeout: 90
+# no-retry: the triple fault below is on purpose, not the environment's
 # Hand-assembled PVH guests (tests/integration/mkguest.py) check VMM behaviour
 # without Linux: serial output + i8042 reset → exit 0; triple fault → exit 1
 # with a register dump; SIGTERM while the guest halts → orderly exit 143; a

@@ -15,18 +15,24 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$TMPDIR"
 : "${KILN_BOOT_TIMEOUT:=90}"
-clean() { tr -d '\r' <"$1"; }
-gib=$((1 << 30))
+
+# boot_big WHAT LOG MIN_TIMEOUT CMDLINE_EXTRA KILN_ARGS...: boot scenario "big",
+# leave the console with CRs stripped in LOG's .txt twin, and fail unless kiln
+# exited 0 and the scenario finished with rc=0.
+boot_big() {
+	local what=$1 log=$2 min=$3 extra=$4 rc=0
+	shift 4
+	KILN_BOOT_TIMEOUT=$((KILN_BOOT_TIMEOUT > min ? KILN_BOOT_TIMEOUT : min)) \
+		boot_guest "$log" --kernel "$GUEST/generic/vmlinuz" --initrd "$GUEST/initramfs-generic.cpio.gz" \
+		--cmdline "console=ttyS0 quiet panic=-1 kiln.scenario=big$extra" "$@" || rc=$?
+	tr -d '\r' <"$log" >"${log%.log}.txt"
+	((rc == 0)) || { show_tail "$log"; fail "$what: kiln exited $rc"; }
+	grep -qx 'KILN-RESULT rc=0' "${log%.log}.txt" || { show_tail "$log"; fail "$what: the scenario did not finish with rc=0"; }
+}
 
 # 1. Sixteen vCPUs.
 start=$SECONDS
-rc=0
-KILN_BOOT_TIMEOUT=$((KILN_BOOT_TIMEOUT > 240 ? KILN_BOOT_TIMEOUT : 240)) \
-	boot_guest cpus.log --kernel "$GUEST/generic/vmlinuz" --initrd "$GUEST/initramfs-generic.cpio.gz" \
-	--cmdline "console=ttyS0 quiet panic=-1 kiln.scenario=big" --cpus 16 --memory 512M || rc=$?
-clean cpus.log >cpus.txt
-((rc == 0)) || { show_tail cpus.log; fail "16 vCPUs: kiln exited $rc"; }
-grep -qx 'KILN-RESULT rc=0' cpus.txt || { show_tail cpus.log; fail "16 vCPUs: the scenario did not finish with rc=0"; }
+boot_big "16 vCPUs" cpus.log 240 "" --cpus 16 --memory 512M
 grep -qx 'KILN-CPUS 16' cpus.txt || { grep '^KILN-CPUS' cpus.txt; fail "16 vCPUs: /proc/cpuinfo does not list exactly 16 processors"; }
 grep -qx 'KILN-CPUS-ONLINE 0-15' cpus.txt || { grep '^KILN-CPUS' cpus.txt; fail "16 vCPUs: the online CPUs are not exactly 0-15"; }
 echo "ok: 16 vCPUs online ($((SECONDS - start)) s)"
@@ -34,13 +40,7 @@ echo "ok: 16 vCPUs online ($((SECONDS - start)) s)"
 # 2. Four GiB: 3 GiB below the 32-bit hole, 1 GiB above 4 GiB.
 fill=${KILN_BIG_FILL_MIB:-256}
 start=$SECONDS
-rc=0
-KILN_BOOT_TIMEOUT=$((KILN_BOOT_TIMEOUT > 300 ? KILN_BOOT_TIMEOUT : 300)) \
-	boot_guest mem.log --kernel "$GUEST/generic/vmlinuz" --initrd "$GUEST/initramfs-generic.cpio.gz" \
-	--cmdline "console=ttyS0 quiet panic=-1 kiln.scenario=big kiln.fill_mib=$fill" --cpus 2 --memory 4G || rc=$?
-clean mem.log >mem.txt
-((rc == 0)) || { show_tail mem.log; fail "4 GiB: kiln exited $rc"; }
-grep -qx 'KILN-RESULT rc=0' mem.txt || { show_tail mem.log; fail "4 GiB: the scenario did not finish with rc=0"; }
+boot_big "4 GiB" mem.log 300 " kiln.fill_mib=$fill" --cpus 2 --memory 4G
 
 # MemTotal: 4 GiB less what the kernel keeps (its image, struct pages: about
 # 1.6% here, 4,007,268 kB measured); the EBDA and BIOS area are 385 KiB.

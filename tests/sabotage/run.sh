@@ -62,7 +62,7 @@ for p in "${patches[@]}"; do
 	ok=1
 	for t in $tests; do
 		# The test's own failure report: from its FAIL line to the next result line.
-		block=$(awk -v t="$t" '/^(PASS|FAIL) / { on = ($2 == t) } on' "$out")
+		block=$(awk -v t="$t" '/^(PASS|FAIL) / { on = ($1 == "FAIL" && $2 == t) } on' "$out")
 		if [[ -z $block ]]; then
 			ok=0
 			echo "sabotage: ${p##*/}: $t did not fail"
