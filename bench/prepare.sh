@@ -56,7 +56,9 @@ stage_tools() {
 	local root=$1 x lib t bin libpath
 	x=$(mktemp -d "$KILN_GUEST_DIR/.benchx.XXXXXX")
 	for d in "$DEB_DIR"/*.deb; do dpkg-deb -x "$d" "$x" || die "dpkg-deb -x $d failed"; done
-	libpath=$x/lib/x86_64-linux-gnu:$x/usr/lib/x86_64-linux-gnu
+	# ceph/: librados finds libceph-common there through its RUNPATH, which points at the
+	# host's /usr/lib (a warm machine has it through qemu-block-extra, a fresh one not).
+	libpath=$x/lib/x86_64-linux-gnu:$x/usr/lib/x86_64-linux-gnu:$x/usr/lib/x86_64-linux-gnu/ceph
 	mkdir -p "$root/lib/x86_64-linux-gnu" "$root/lib64"
 	for t in "${TOOLS[@]}"; do
 		bin=$x/usr/bin/$t
