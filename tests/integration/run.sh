@@ -73,12 +73,13 @@ guest_trouble() {
 environment_failure() {
 	local f
 	grep -q '^# no-retry' "$1" && return 1
-	while IFS= read -r -d '' f; do
+	for f in "$2"/*.log "$2"/*/*.log; do
+		[[ -f $f ]] || continue
 		grep -aq 'triple fault (KVM_EXIT_SHUTDOWN)' "$f" || continue
 		grep -aqE 'KILN-GUEST-UP|Linux version|\[ *[0-9]+\.[0-9]+\]' "$f" && continue
 		printf '%s\n' "${f##*/}"
 		return 0
-	done < <(find "$2" -type f -name '*.log' -print0 2>/dev/null)
+	done
 	return 1
 }
 
