@@ -101,6 +101,21 @@ budget() {
 	echo "$n $((max + 60)) $total"
 }
 
+# summary PASSED FAILED "FAILED NAMES" "FLAKY NAMES": the closing lines that
+# check.sh reads (run.sh's and session.sh's); status 0 only when nothing failed.
+summary() {
+	local -a flaky_names
+	read -r -a flaky_names <<<"$4"
+	(($2 == 0)) || echo "failed: $3"
+	if ((${#flaky_names[@]})); then
+		echo "integration flaky: $4"
+		echo "integration: $1 passed, $2 failed, ${#flaky_names[@]} flaky"
+	else
+		echo "integration: $1 passed, $2 failed"
+	fi
+	(($2 == 0))
+}
+
 main() {
 	(($# >= 1)) || usage
 	if [[ $1 == --budget ]]; then
@@ -175,14 +190,9 @@ main() {
 		fi
 	done
 	[[ -n ${KILN_IO_DIR:-} ]] && printf '%s\n' "(between tests)" >"$KILN_IO_DIR/current"
-	((failed == 0)) || echo "failed: ${failed_names[*]}"
-	if ((${#flaky[@]})); then
-		echo "integration flaky: ${flaky[*]}"
-		echo "integration: $passed passed, $failed failed, ${#flaky[@]} flaky"
-	else
-		echo "integration: $passed passed, $failed failed"
-	fi
-	((failed == 0))
+	summary "$passed" "$failed" "${failed_names[*]}" "${flaky[*]}"
 }
 
+# Sourced (by session.sh) for summary() only.
+[[ ${BASH_SOURCE[0]} == "$0" ]] || return 0
 main "$@"

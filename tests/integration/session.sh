@@ -72,11 +72,6 @@ for t in "${all[@]}"; do
 	esac
 done
 echo
-((failed == 0)) || echo "failed: ${failed_names[*]}"
-if ((${#flaky[@]})); then
-	echo "integration flaky: ${flaky[*]}"
-	echo "integration: $passed passed, $failed failed, ${#flaky[@]} flaky"
-else
-	echo "integration: $passed passed, $failed failed"
-fi
-((failed == 0))
+# shellcheck source=SCRIPTDIR/run.sh
+. "$HERE/run.sh"
+summary "$passed" "$failed" "${failed_names[*]}" "${flaky[*]}"
