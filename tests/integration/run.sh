@@ -173,7 +173,7 @@ main() {
 			((rc == 0)) && break
 			why=
 			if ((attempt < retries)) && why=$(environment_failure "$t" "$scratch/$name"); then
-				echo "FAIL $name (${secs}s) status $rc: early guest triple fault in $why (the nested environment's, see docs/testing.md), running it again"
+				echo "FAIL $name (${secs}s) status $rc: the guest of $why died or hung before printing a line (the nested environment's, see docs/testing.md), running it again"
 			else
 				echo "FAIL $name (${secs}s) status $rc"
 			fi
