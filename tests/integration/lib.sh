@@ -68,3 +68,18 @@ expect_marker() {
 expect_result() {
 	expect_line "$1" '^KILN-RESULT rc=0$'
 }
+
+# summary PASSED FAILED "FAILED NAMES" "FLAKY NAMES": the closing lines that
+# check.sh reads (run.sh's and session.sh's); status 0 only when nothing failed.
+summary() {
+	local -a flaky_names
+	read -r -a flaky_names <<<"$4"
+	(($2 == 0)) || echo "failed: $3"
+	if ((${#flaky_names[@]})); then
+		echo "integration flaky: $4"
+		echo "integration: $1 passed, $2 failed, ${#flaky_names[@]} flaky"
+	else
+		echo "integration: $1 passed, $2 failed"
+	fi
+	(($2 == 0))
+}

@@ -12,6 +12,8 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 DEFAULT_TIMEOUT=120
+# shellcheck source=SCRIPTDIR/lib.sh
+. "$HERE/lib.sh" # summary()
 
 usage() {
 	echo "usage: $0 BUILD_DIR [TEST_NAME...]" >&2
@@ -101,21 +103,6 @@ budget() {
 	echo "$n $((max + 60)) $total"
 }
 
-# summary PASSED FAILED "FAILED NAMES" "FLAKY NAMES": the closing lines that
-# check.sh reads (run.sh's and session.sh's); status 0 only when nothing failed.
-summary() {
-	local -a flaky_names
-	read -r -a flaky_names <<<"$4"
-	(($2 == 0)) || echo "failed: $3"
-	if ((${#flaky_names[@]})); then
-		echo "integration flaky: $4"
-		echo "integration: $1 passed, $2 failed, ${#flaky_names[@]} flaky"
-	else
-		echo "integration: $1 passed, $2 failed"
-	fi
-	(($2 == 0))
-}
-
 main() {
 	(($# >= 1)) || usage
 	if [[ $1 == --budget ]]; then
@@ -193,6 +180,4 @@ main() {
 	summary "$passed" "$failed" "${failed_names[*]}" "${flaky[*]}"
 }
 
-# Sourced (by session.sh) for summary() only.
-[[ ${BASH_SOURCE[0]} == "$0" ]] || return 0
 main "$@"

@@ -72,6 +72,6 @@ for t in "${all[@]}"; do
 	esac
 done
 echo
-# shellcheck source=SCRIPTDIR/run.sh
-. "$HERE/run.sh"
+# shellcheck source=SCRIPTDIR/lib.sh
+. "$HERE/lib.sh"
 summary "$passed" "$failed" "${failed_names[*]}" "${flaky[*]}"
