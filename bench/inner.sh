@@ -98,12 +98,15 @@ run_vm() {
 		echo "bench: $phase round $round $vmm FAILED (attempt $attempt):" >&2
 		printf '%s\n' "$res" | sed 's/^/  /' >&2
 		tail -n 15 "$log" | sed 's/^/  | /' >&2
-		# The early failure: the guest printed nothing and the VMM ended on its own
-		# (kiln reports the triple fault and exits 1; QEMU with -no-reboot exits 0
-		# on the reset). A timeout, or any failure after guest output, counts.
-		if ((attempt == 1)) && ! grep -aqE 'KILN-GUEST-UP|KILN-TINY' "$log" &&
-			{ grep -aq 'triple fault (KVM_EXIT_SHUTDOWN)' "$log" || { [[ $vmm == qemu ]] && grep -q '^rc 0$' <<<"$res"; }; }; then
-			echo "bench: an early guest triple fault (the environment's, docs/testing.md): repeating once" >&2
+		# The early failure: the guest printed nothing, not even the kernel's
+		# banner, and either the VMM ended on its own (kiln reports the triple
+		# fault and exits 1; QEMU with -no-reboot exits 0 on the reset) or the run
+		# timed out (the hang form, as in tests/integration/run.sh). Any failure
+		# after guest output counts at once.
+		if ((attempt == 1)) && ! grep -aqE 'KILN-GUEST-UP|KILN-TINY|Linux version|\[ *[0-9]+\.[0-9]+\]' "$log" &&
+			{ grep -aq 'triple fault (KVM_EXIT_SHUTDOWN)' "$log" || grep -q '^rc timeout$' <<<"$res" ||
+				{ [[ $vmm == qemu ]] && grep -q '^rc 0$' <<<"$res"; }; }; then
+			echo "bench: an early guest triple fault or hang (the environment's, docs/testing.md): repeating once" >&2
 			continue
 		fi
 		FAILS=$((FAILS + 1))

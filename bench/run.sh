@@ -62,6 +62,12 @@ if [[ -s $OUT/raw.tsv ]]; then
 		echo "bench flaky: ${flaky[*]}"
 		tally="${tally%$'\n'*}"$'\n'"$(tail -n 1 <<<"$tally"), ${#flaky[@]} flaky"
 	fi
+	# A failed VM run's report scrolled past long ago: repeat it next to the tally, where a
+	# CI log's tail shows it.
+	if tr -d '\r' <"$log" | grep -q '^bench: .* FAILED (attempt'; then
+		echo "bench: the failed VM runs, again:"
+		tr -d '\r' <"$log" | sed -n '/^bench: .* FAILED (attempt/,/^bench: [a-z0-9]* round /p' | grep -v '^bench: [a-z0-9]* round ' | head -n 80
+	fi
 	echo "$tally"
 else
 	echo "bench: no figures came back (session log: $log)" >&2
