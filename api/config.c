@@ -34,11 +34,6 @@ void cfg_fini(struct kiln_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 }
 
-const char *cfg_cmdline(const struct kiln_config *cfg)
-{
-	return cfg->cmdline ? cfg->cmdline : CFG_DEFAULT_CMDLINE;
-}
-
 int cfg_validate(const struct kiln_config *cfg, struct err *e)
 {
 	if (cfg->vcpus < CFG_MIN_VCPUS || cfg->vcpus > CFG_MAX_VCPUS)

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The VM configuration model. One model for every front end: CLI flags
- * (api/cli.c) produce it today; a config file and the JSON API will produce
- * the same struct. Validation reports the field at fault and the reason.
+ * Parsing and validating the VM configuration (the model itself, plain data,
+ * is vmm/machine/config.h). CLI flags (api/cli.c), config files and the
+ * JSON API (api/schema.c) all produce the same struct. Validation reports
+ * the field at fault and the reason.
  * Thread: main thread only.
  */
 #ifndef KILN_API_CONFIG_H
@@ -11,53 +12,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../vmm/err.h"
-
-#define CFG_MIN_VCPUS 1
-#define CFG_MAX_VCPUS 64
-#define CFG_DEFAULT_VCPUS 1
-#define CFG_DEFAULT_MEMORY_MIB 256
-#define CFG_MIN_MEMORY_MIB 16
-#define CFG_MAX_MEMORY_MIB (1024ULL * 1024) /* 1 TiB */
-#define CFG_DEFAULT_CMDLINE "console=ttyS0 panic=-1"
-
-#define CFG_MAX_DISKS 16
-#define CFG_SERIAL_MAX 20 /* virtio-blk device ID string (VIRTIO_BLK_ID_BYTES) */
-
-struct cfg_disk {
-	char *id;     /* "disk0"... when not given */
-	char *path;
-	bool readonly;
-	char *serial; /* NULL: none */
-};
-
-#define CFG_MAX_NETS 8
-#define CFG_IFNAME_MAX 15 /* IFNAMSIZ - 1 */
-
-struct cfg_net {
-	char *id;      /* "net0"... when not given */
-	char *tap;     /* host tap device name */
-	uint8_t mac[6];
-	bool mac_set;  /* false: kiln generates one */
-};
-
-struct kiln_config {
-	/* machine */
-	unsigned vcpus;
-	uint64_t memory_mib;
-	/* boot: strings are owned (heap) or NULL */
-	char *kernel;
-	char *initrd;
-	char *cmdline; /* NULL means CFG_DEFAULT_CMDLINE */
-	/* devices */
-	struct cfg_disk disks[CFG_MAX_DISKS];
-	unsigned nr_disks;
-	struct cfg_net nets[CFG_MAX_NETS];
-	unsigned nr_nets;
-	char *console; /* virtio-console backend spec, NULL: no device */
-	bool rng;      /* virtio-rng */
-	bool acpi;     /* ACPI tables (default on); the MP table is always there */
-};
+#include "../vmm/base/err.h"
+#include "../vmm/machine/config.h"
 
 /* cfg_init - fill defaults. */
 void cfg_init(struct kiln_config *cfg);
@@ -75,9 +31,6 @@ int cfg_fill_ids(struct kiln_config *cfg, struct err *e);
 /* cfg_validate_devices - the device part of cfg_validate (ids, paths, taps
  * unique and well-formed), for devices added one by one. */
 int cfg_validate_devices(const struct kiln_config *cfg, struct err *e);
-
-/* cfg_cmdline - the effective kernel command line. */
-const char *cfg_cmdline(const struct kiln_config *cfg);
 
 /*
  * cfg_parse_size_mib - parse a memory size: a number with an optional

@@ -27,8 +27,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "../vmm/evloop.h"
-#include "../vmm/log.h"
+#include "../vmm/base/evloop.h"
+#include "../vmm/base/log.h"
 
 #define OUT_HIGH (1024 * 1024)          /* stop reading requests above this */
 #define IN_CAP (API_MAX_LINE + 1)       /* a full line and its '\n' */

@@ -19,7 +19,7 @@
 
 #include <json-c/json.h>
 
-#include "../vmm/err.h"
+#include "../vmm/base/err.h"
 #include "jsonrpc.h"
 
 #define API_MAX_LINE (1024 * 1024)      /* request line, without '\n' */

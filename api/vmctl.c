@@ -11,9 +11,9 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#include "../vmm/evloop.h"
-#include "../vmm/log.h"
-#include "../vmm/vm.h"
+#include "../vmm/base/evloop.h"
+#include "../vmm/base/log.h"
+#include "../vmm/machine/vm.h"
 #include "vmctl_internal.h"
 
 const char *vm_state_name(enum vm_state s)

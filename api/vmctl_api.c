@@ -12,10 +12,10 @@
 #include <unistd.h>
 
 #include "../vmm/arch/arch.h"
-#include "../vmm/devices.h"
-#include "../vmm/log.h"
-#include "../vmm/vcpu.h"
-#include "../vmm/vm.h"
+#include "../vmm/machine/devices.h"
+#include "../vmm/base/log.h"
+#include "../vmm/machine/vcpu.h"
+#include "../vmm/machine/vm.h"
 #include "../virtio/device.h"
 #include "jsonrpc.h"
 #include "schema.h"

@@ -3,7 +3,7 @@
 #ifndef KILN_API_VMCTL_INTERNAL_H
 #define KILN_API_VMCTL_INTERNAL_H
 
-#include "../vmm/err.h"
+#include "../vmm/base/err.h"
 #include "vmctl.h"
 
 struct evloop;

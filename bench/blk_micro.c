@@ -33,8 +33,8 @@
 
 #include "tests/fakes/vq_driver.h"
 #include "virtio/blk.h"
-#include "vmm/evloop.h"
-#include "vmm/log.h"
+#include "vmm/base/evloop.h"
+#include "vmm/base/log.h"
 
 #define REQ_LEN 4096u
 #define QSZ 256u

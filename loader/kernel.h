@@ -17,8 +17,8 @@
 
 #include <asm/bootparam.h>
 
-#include "../vmm/err.h"
-#include "../vmm/memory.h"
+#include "../vmm/base/err.h"
+#include "../vmm/base/memory.h"
 
 enum kernel_format {
 	KERNEL_BZIMAGE, /* Linux x86 boot protocol; entered at the 64-bit entry */

@@ -23,8 +23,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "../vmm/evloop.h"
-#include "../vmm/log.h"
+#include "../vmm/base/evloop.h"
+#include "../vmm/base/log.h"
 
 #define BLK_HDR_SIZE 16
 /* Largest discard / write-zeroes range per request: 2 GiB in sectors. */

@@ -23,8 +23,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../vmm/err.h"
-#include "../vmm/memory.h"
+#include "../vmm/base/err.h"
+#include "../vmm/base/memory.h"
 #include "backend/blk_backend.h"
 #include "device.h"
 

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../vmm/log.h"
+#include "../vmm/base/log.h"
 
 #ifndef container_of
 #define container_of(ptr, type, member)                                        \

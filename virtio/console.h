@@ -34,8 +34,8 @@
 
 #include <stdint.h>
 
-#include "../vmm/err.h"
-#include "../vmm/memory.h"
+#include "../vmm/base/err.h"
+#include "../vmm/base/memory.h"
 #include "backend/chr.h"
 #include "device.h"
 

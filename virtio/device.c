@@ -5,7 +5,7 @@
 #include <linux/virtio_config.h>
 #include <string.h>
 
-#include "../vmm/log.h"
+#include "../vmm/base/log.h"
 
 int virtio_device_init(struct virtio_device *vdev,
 		       const struct virtio_device_ops *ops,

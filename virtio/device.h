@@ -25,8 +25,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../vmm/err.h"
-#include "../vmm/memory.h"
+#include "../vmm/base/err.h"
+#include "../vmm/base/memory.h"
 #include "queue.h"
 
 #define VIRTIO_MAX_QUEUES 64

@@ -25,8 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../vmm/evloop.h"
-#include "../vmm/log.h"
+#include "../vmm/base/evloop.h"
+#include "../vmm/base/log.h"
 
 #define F(bit) (1ULL << (bit))
 /* §5.1.3; the ECN bits need the TSO ones, TSO needs CSUM (§5.1.3.1). */

@@ -27,8 +27,8 @@
 
 #include <stdint.h>
 
-#include "../vmm/err.h"
-#include "../vmm/memory.h"
+#include "../vmm/base/err.h"
+#include "../vmm/base/memory.h"
 #include "backend/tap.h"
 #include "device.h"
 

@@ -9,7 +9,7 @@
 #include <linux/if_ether.h>
 #include <string.h>
 
-#include "../vmm/log.h"
+#include "../vmm/base/log.h"
 
 /* A transmit chain is a header then one frame, all device-readable. */
 static bool tx_malformed(const struct vq_chain *ch)

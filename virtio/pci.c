@@ -14,8 +14,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "../vmm/evloop.h"
-#include "../vmm/log.h"
+#include "../vmm/base/evloop.h"
+#include "../vmm/base/log.h"
 #include "pci_internal.h"
 
 /* §4.1.2: vendor 0x1af4, device 0x1040 + virtio device id. */

@@ -21,9 +21,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../vmm/err.h"
-#include "../vmm/pci.h"
-#include "../vmm/pci_msix.h"
+#include "../vmm/base/err.h"
+#include "../vmm/base/pci.h"
+#include "../vmm/base/pci_msix.h"
 #include "device.h"
 
 struct virtio_pci_platform {

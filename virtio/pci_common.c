@@ -10,7 +10,7 @@
 #include <linux/virtio_pci.h>
 #include <string.h>
 
-#include "../vmm/log.h"
+#include "../vmm/base/log.h"
 #include "pci_internal.h"
 
 static struct virtqueue *selected(struct virtio_pci *vp)

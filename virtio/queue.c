@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../vmm/log.h"
+#include "../vmm/base/log.h"
 
 /* Guest-caused warnings from all queues share one budget per second. */
 static struct log_ratelimit vq_log_rl;

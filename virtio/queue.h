@@ -43,7 +43,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-#include "../vmm/memory.h"
+#include "../vmm/base/memory.h"
 
 /* §2.7: Queue Size is a power of 2, at most 32768. */
 #define VQ_MAX_SIZE 32768

@@ -18,8 +18,8 @@
 
 #include <stdint.h>
 
-#include "../vmm/err.h"
-#include "../vmm/memory.h"
+#include "../vmm/base/err.h"
+#include "../vmm/base/memory.h"
 #include "device.h"
 
 #define RNG_QUEUE_SIZE 64

@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 #include "../../virtio/queue.h"
-#include "../../vmm/memory.h"
+#include "../../vmm/base/memory.h"
 
 #define VQD_MAX_REGIONS 4
 #define VQD_NO_MEM UINT64_MAX /* vqd_alloc failure */

@@ -28,7 +28,7 @@
 
 #include "tests/fakes/vq_driver.h"
 #include "virtio/queue.h"
-#include "vmm/log.h"
+#include "vmm/base/log.h"
 
 #define RING_GPA 0x1000ULL
 #define AREA_GPA 0x8000ULL

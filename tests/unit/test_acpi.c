@@ -15,8 +15,8 @@
 #include <unistd.h>
 
 #include "vmm/arch/x86_64/acpi.h"
-#include "vmm/arch/x86_64/acpi_pm.h"
-#include "vmm/arch/x86_64/aml.h"
+#include "vmm/devices/acpi_pm.h"
+#include "vmm/base/aml.h"
 
 #define RAM_SIZE (1u << 20)
 

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "vmm/arch/x86_64/aml.h"
+#include "vmm/base/aml.h"
 
 static struct aml_buf b;
 

@@ -22,8 +22,8 @@
 
 #include "tests/fakes/vq_driver.h"
 #include "virtio/blk.h"
-#include "vmm/evloop.h"
-#include "vmm/log.h"
+#include "vmm/base/evloop.h"
+#include "vmm/base/log.h"
 
 #define MEM_LEN (16u << 20)
 #define RING_GPA 0x1000ULL

@@ -17,8 +17,8 @@
 #include <unistd.h>
 
 #include "virtio/backend/chr.h"
-#include "vmm/evloop.h"
-#include "vmm/log.h"
+#include "vmm/base/evloop.h"
+#include "vmm/base/log.h"
 
 static struct evloop *loop;
 static struct chr *chr;

@@ -16,8 +16,8 @@
 
 #include "tests/fakes/vq_driver.h"
 #include "virtio/console.h"
-#include "vmm/evloop.h"
-#include "vmm/log.h"
+#include "vmm/base/evloop.h"
+#include "vmm/base/log.h"
 
 #define MEM_LEN 0x100000ULL
 #define RX_RING 0x1000ULL

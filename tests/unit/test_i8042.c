@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vmm/i8042.h"
+#include "vmm/devices/i8042.h"
 
 struct fix {
 	struct i8042 *k;

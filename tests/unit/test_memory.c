@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vmm/memory.h"
+#include "vmm/base/memory.h"
 
 static struct guest_mem gm;
 static uint8_t *low, *high;

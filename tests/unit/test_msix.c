@@ -11,7 +11,7 @@
 #include <stdatomic.h>
 #include <string.h>
 
-#include "vmm/pci_msix.h"
+#include "vmm/base/pci_msix.h"
 
 #define NR_VEC 8
 #define TABLE 0x2000u

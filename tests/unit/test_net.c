@@ -27,8 +27,8 @@
 
 #include "tests/fakes/vq_driver.h"
 #include "virtio/net.h"
-#include "vmm/evloop.h"
-#include "vmm/log.h"
+#include "vmm/base/evloop.h"
+#include "vmm/base/log.h"
 
 #define MEM_LEN 0x400000ULL
 #define RX_RING 0x1000ULL

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vmm/pci.h"
+#include "vmm/base/pci.h"
 
 #define MMIO_BASE 0xc0000000ull
 #define MMIO_SIZE 0x3e000000ull /* up to 0xfe000000 */

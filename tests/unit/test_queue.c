@@ -12,7 +12,7 @@
 
 #include "tests/fakes/vq_driver.h"
 #include "virtio/queue.h"
-#include "vmm/log.h"
+#include "vmm/base/log.h"
 
 #define A_GPA 0x0ULL      /* region A: rings and heap */
 #define A_LEN 0x40000ULL

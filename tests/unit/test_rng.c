@@ -11,8 +11,8 @@
 
 #include "tests/fakes/vq_driver.h"
 #include "virtio/rng.h"
-#include "vmm/evloop.h"
-#include "vmm/log.h"
+#include "vmm/base/evloop.h"
+#include "vmm/base/log.h"
 
 #define MEM_LEN 0x400000ULL /* 4 MiB */
 #define RING 0x1000ULL

@@ -2,7 +2,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "vmm/rtc.h"
+#include "vmm/devices/rtc.h"
 
 static time_t fake_now;
 static time_t fake_clock(void) { return fake_now; }

@@ -19,7 +19,7 @@
 
 #include "api/ctl.h"
 #include "api/server.h"
-#include "vmm/evloop.h"
+#include "vmm/base/evloop.h"
 
 static struct evloop *loop;
 static struct api_server *srv;

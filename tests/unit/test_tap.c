@@ -26,7 +26,7 @@
 #include <unistd.h>
 
 #include "virtio/backend/tap.h"
-#include "vmm/log.h"
+#include "vmm/base/log.h"
 
 #define ETH_P_TEST 0x88b5 /* IEEE 802 local experimental ethertype */
 

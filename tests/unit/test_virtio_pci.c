@@ -14,8 +14,8 @@
 #include <unistd.h>
 
 #include "virtio/pci.h"
-#include "vmm/bus.h"
-#include "vmm/evloop.h"
+#include "vmm/base/bus.h"
+#include "vmm/base/evloop.h"
 
 #define RAM_SIZE (1 << 20)
 

@@ -35,7 +35,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../vmm/log.h"
+#include "../../vmm/base/log.h"
 #include "blk_backend.h"
 
 struct aio_slot {

@@ -31,7 +31,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-#include "../../vmm/err.h"
+#include "../../vmm/base/err.h"
 
 #define BLK_SECTOR_SIZE 512u
 

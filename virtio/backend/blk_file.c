@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../vmm/log.h"
+#include "../../vmm/base/log.h"
 
 /* --- engines ------------------------------------------------------------ */
 

@@ -17,9 +17,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "../../vmm/evloop.h"
-#include "../../vmm/log.h"
-#include "../../vmm/term.h"
+#include "../../vmm/base/evloop.h"
+#include "../../vmm/base/log.h"
+#include "../../vmm/base/term.h"
 
 #define UNIX_PATH sizeof(((struct sockaddr_un *)0)->sun_path)
 #define EXPECTED "expected stdio, pty, file=PATH, socket=PATH or none"

@@ -25,8 +25,8 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "../../vmm/evloop.h"
-#include "../../vmm/log.h"
+#include "../../vmm/base/evloop.h"
+#include "../../vmm/base/log.h"
 
 #define PTY_POLL_NS (250 * 1000 * 1000L)
 

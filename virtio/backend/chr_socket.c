@@ -19,8 +19,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "../../vmm/evloop.h"
-#include "../../vmm/log.h"
+#include "../../vmm/base/evloop.h"
+#include "../../vmm/base/log.h"
 
 struct sock_priv {
 	int listen_fd;

@@ -20,8 +20,8 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "../../vmm/log.h"
-#include "../../vmm/term.h"
+#include "../../vmm/base/log.h"
+#include "../../vmm/base/term.h"
 
 /* Pick the output fd: fd 1 itself, or a non-blocking reopen of it. */
 static void stdio_output(struct chr *c)

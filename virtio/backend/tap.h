@@ -30,7 +30,7 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
-#include "../../vmm/err.h"
+#include "../../vmm/base/err.h"
 
 struct net_backend;
 

@@ -8,8 +8,8 @@
 
 #include <stdint.h>
 
-#include "../err.h"
-#include "../memory.h"
+#include "../base/err.h"
+#include "../base/memory.h"
 
 struct vm;
 struct vcpu;

@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "acpi_pm.h"
-#include "aml.h"
+#include "../../devices/acpi_pm.h"
+#include "../../base/aml.h"
 #include "layout.h"
 
 #define ACPI_OEM_ID "KILN  "

@@ -26,8 +26,8 @@
 
 #include <stdint.h>
 
-#include "../../err.h"
-#include "../../memory.h"
+#include "../../base/err.h"
+#include "../../base/memory.h"
 
 #define ACPI_TABLES_ADDR 0xe0000ULL  /* RSDP here, the rest follows */
 #define ACPI_TABLES_LIMIT 0xf0000ULL /* exclusive; the MP table follows */

@@ -11,9 +11,9 @@
 
 #include "../../../loader/boot.h"
 #include "../../../loader/kernel.h"
-#include "../../file.h"
-#include "../../log.h"
-#include "../../vm.h"
+#include "../../base/file.h"
+#include "../../base/log.h"
+#include "../../machine/vm.h"
 #include "../arch.h"
 #include "acpi.h"
 #include "e820.h"

@@ -13,9 +13,9 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
-#include "../../log.h"
-#include "../../vcpu.h"
-#include "../../vm.h"
+#include "../../base/log.h"
+#include "../../machine/vcpu.h"
+#include "../../machine/vm.h"
 #include "../arch.h"
 #include "cpu.h"
 #include "layout.h"

@@ -3,7 +3,7 @@
 #ifndef KILN_X86_CPU_H
 #define KILN_X86_CPU_H
 
-#include "../../err.h"
+#include "../../base/err.h"
 
 struct vm;
 struct vcpu;

@@ -12,8 +12,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
-#include "../../vcpu.h"
-#include "../../vm.h"
+#include "../../machine/vcpu.h"
+#include "../../machine/vm.h"
 #include "cpu.h"
 
 #define CPUID_MAX_ENTRIES 256

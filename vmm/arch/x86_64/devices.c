@@ -9,15 +9,15 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "../../console.h"
-#include "../../i8042.h"
-#include "../../irq.h"
-#include "../../log.h"
-#include "../../pci.h"
-#include "../../rtc.h"
-#include "acpi_pm.h"
-#include "../../serial.h"
-#include "../../vm.h"
+#include "../../devices/console.h"
+#include "../../devices/i8042.h"
+#include "../../base/irq.h"
+#include "../../base/log.h"
+#include "../../base/pci.h"
+#include "../../devices/rtc.h"
+#include "../../devices/acpi_pm.h"
+#include "../../devices/serial.h"
+#include "../../machine/vm.h"
 #include "../arch.h"
 #include "layout.h"
 
@@ -98,7 +98,7 @@ static void pm_reset(void *opaque)
 /* The ACPI PM register block (power off, reset, power button, timer). */
 static int setup_acpi_pm(struct vm *vm, struct x86_platform *p, struct err *e)
 {
-	int rc = irq_line_init(vm, &p->sci, ACPI_SCI_GSI, e);
+	int rc = irq_line_init(vm->vm_fd, &p->sci, ACPI_SCI_GSI, e);
 	if (rc)
 		return rc;
 	const struct acpi_pm_callbacks cb = {
@@ -122,9 +122,14 @@ int arch_request_shutdown(struct vm *vm)
 	return rc;
 }
 
+static void console_quit(void *opaque)
+{
+	vm_request_exit(opaque, VM_EXIT_USER_QUIT, 0);
+}
+
 static int setup_serial(struct vm *vm, struct x86_platform *p, struct err *e)
 {
-	int rc = irq_line_init(vm, &p->com1_irq, COM1_IRQ, e);
+	int rc = irq_line_init(vm->vm_fd, &p->com1_irq, COM1_IRQ, e);
 	if (rc)
 		return rc;
 	const struct serial_callbacks cb = {
@@ -138,16 +143,16 @@ static int setup_serial(struct vm *vm, struct x86_platform *p, struct err *e)
 	/* One reader of stdin: the virtio console when it is on stdio. */
 	int in_fd = vm_console_uses_stdin(vm->cfg) ? -1 : STDIN_FILENO;
 	if (!rc)
-		rc = console_init(&p->console, vm, vm->serial, in_fd,
-				  STDOUT_FILENO, e);
+		rc = console_init(&p->console, vm->loop, vm->serial, in_fd,
+				  STDOUT_FILENO, console_quit, vm, e);
 	return rc;
 }
 
 static int setup_i8042(struct vm *vm, struct x86_platform *p, struct err *e)
 {
-	int rc = irq_line_init(vm, &p->kbd_irq, I8042_KBD_IRQ, e);
+	int rc = irq_line_init(vm->vm_fd, &p->kbd_irq, I8042_KBD_IRQ, e);
 	if (!rc)
-		rc = irq_line_init(vm, &p->aux_irq, I8042_AUX_IRQ, e);
+		rc = irq_line_init(vm->vm_fd, &p->aux_irq, I8042_AUX_IRQ, e);
 	if (rc)
 		return rc;
 	const struct i8042_callbacks cb = {
@@ -210,13 +215,13 @@ void arch_devices_destroy(struct vm *vm)
 	console_fini(&p->console);
 	serial_destroy(vm->serial);
 	i8042_destroy(vm->i8042);
-	irq_line_fini(vm, &p->com1_irq);
-	irq_line_fini(vm, &p->kbd_irq);
-	irq_line_fini(vm, &p->aux_irq);
+	irq_line_fini(&p->com1_irq);
+	irq_line_fini(&p->kbd_irq);
+	irq_line_fini(&p->aux_irq);
 	rtc_fini(&p->rtc);
 	if (p->pm_ready)
 		acpi_pm_fini(&p->pm);
-	irq_line_fini(vm, &p->sci);
+	irq_line_fini(&p->sci);
 	free(p);
 	vm->arch = NULL;
 	vm->serial = NULL;

@@ -23,8 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../../err.h"
-#include "../../memory.h"
+#include "../../base/err.h"
+#include "../../base/memory.h"
 
 /* Highest vCPU count: APIC ids are 8 bits, 0xff is the broadcast id and
  * the IOAPIC takes id nr_cpus. */

@@ -6,11 +6,10 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include "evloop.h"
-#include "log.h"
+#include "../base/evloop.h"
+#include "../base/log.h"
 #include "serial.h"
-#include "term.h"
-#include "vm.h"
+#include "../base/term.h"
 
 void console_tx(void *opaque, const uint8_t *buf, size_t len)
 {
@@ -36,10 +35,10 @@ static void on_input(void *opaque, uint32_t events)
 		/* Stop reading until the guest drains the FIFO. Set paused
 		 * before evl_mod so a concurrent rx_ready is not lost. */
 		atomic_store(&c->paused, true);
-		evl_mod(c->vm->loop, c->in_fd, 0);
+		evl_mod(c->loop, c->in_fd, 0);
 		if (serial_rx_room(c->serial) > 0 &&
 		    atomic_exchange(&c->paused, false))
-			evl_mod(c->vm->loop, c->in_fd, EPOLLIN);
+			evl_mod(c->loop, c->in_fd, EPOLLIN);
 		return;
 	}
 	uint8_t buf[64];
@@ -50,7 +49,7 @@ static void on_input(void *opaque, uint32_t events)
 		return;
 	if (n <= 0) {
 		/* EOF or error: the guest simply gets no more input. */
-		evl_del(c->vm->loop, c->in_fd);
+		evl_del(c->loop, c->in_fd);
 		c->in_fd = -1;
 		return;
 	}
@@ -59,7 +58,7 @@ static void on_input(void *opaque, uint32_t events)
 		bool quit;
 		len = term_escape_filter(&c->escape, buf, len, &quit);
 		if (quit)
-			vm_request_exit(c->vm, VM_EXIT_USER_QUIT, 0);
+			c->quit(c->quit_opaque);
 	}
 	serial_receive(c->serial, buf, len);
 }
@@ -68,27 +67,30 @@ static void resume_input(void *arg)
 {
 	struct console *c = arg;
 	if (c->in_fd >= 0)
-		evl_mod(c->vm->loop, c->in_fd, EPOLLIN);
+		evl_mod(c->loop, c->in_fd, EPOLLIN);
 }
 
 void console_rx_ready(void *opaque)
 {
 	struct console *c = opaque;
 	if (atomic_exchange(&c->paused, false))
-		evl_post(c->vm->loop, resume_input, c);
+		evl_post(c->loop, resume_input, c);
 }
 
-int console_init(struct console *c, struct vm *vm, struct serial *serial,
-		 int in_fd, int out_fd, struct err *e)
+int console_init(struct console *c, struct evloop *loop, struct serial *serial,
+		 int in_fd, int out_fd, void (*quit)(void *), void *quit_opaque,
+		 struct err *e)
 {
 	memset(c, 0, sizeof(*c));
-	c->vm = vm;
+	c->loop = loop;
+	c->quit = quit;
+	c->quit_opaque = quit_opaque;
 	c->serial = serial;
 	c->in_fd = in_fd;
 	c->out_fd = out_fd;
 	if (in_fd < 0)
 		return 0;
-	int rc = evl_add(vm->loop, in_fd, EPOLLIN, on_input, c);
+	int rc = evl_add(loop, in_fd, EPOLLIN, on_input, c);
 	if (rc == -EPERM) {
 		/* A regular file (or /dev/null) cannot be polled: no input. */
 		c->in_fd = -1;
@@ -102,8 +104,8 @@ int console_init(struct console *c, struct vm *vm, struct serial *serial,
 
 void console_fini(struct console *c)
 {
-	if (c->in_fd >= 0 && c->vm)
-		evl_del(c->vm->loop, c->in_fd);
+	if (c->in_fd >= 0 && c->loop)
+		evl_del(c->loop, c->in_fd);
 	c->in_fd = -1;
 	term_restore();
 }

@@ -17,7 +17,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "err.h"
+#include "../base/err.h"
 
 #define RTC_CMOS_SIZE 128
 

@@ -10,9 +10,9 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "../virtio/pci.h"
-#include "arch/arch.h"
-#include "log.h"
+#include "../../virtio/pci.h"
+#include "../arch/arch.h"
+#include "../base/log.h"
 #include "vm.h"
 
 /* ---- the KVM platform behind virtio-pci ----------------------------- */
@@ -118,7 +118,7 @@ int vm_devices_init(struct vm *vm, struct err *e)
 		.vector_route = plat_vector_route,
 		.ioeventfd = plat_ioeventfd,
 	};
-	int rc = irq_router_init(&vm->router, vm->vm_fd, e);
+	int rc = irq_router_init(&vm->router, vm->vm_fd, arch_irqchip_routes, e);
 	if (!rc)
 		rc = arch_pci_init(vm, &vm->pci, e);
 	if (!rc)

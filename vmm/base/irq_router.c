@@ -6,7 +6,6 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
-#include "arch/arch.h"
 #include "log.h"
 
 static size_t table_bytes(void)
@@ -37,7 +36,8 @@ static int push_table(struct irq_router *r)
 	return 0;
 }
 
-int irq_router_init(struct irq_router *r, int vm_fd, struct err *e)
+int irq_router_init(struct irq_router *r, int vm_fd, irq_fixed_routes_fn fixed,
+		    struct err *e)
 {
 	memset(r, 0, sizeof(*r));
 	r->vm_fd = vm_fd;
@@ -45,8 +45,7 @@ int irq_router_init(struct irq_router *r, int vm_fd, struct err *e)
 	r->table = calloc(1, table_bytes());
 	if (!r->table)
 		return err_set(e, -ENOMEM, "out of memory");
-	r->nr_fixed = arch_irqchip_routes(r->table->entries, IRQ_ROUTER_MAX,
-					  &r->first_msi_gsi);
+	r->nr_fixed = fixed(r->table->entries, IRQ_ROUTER_MAX, &r->first_msi_gsi);
 	r->next_gsi = r->first_msi_gsi;
 	int rc = push_table(r);
 	if (rc)

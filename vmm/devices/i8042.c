@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
+#include "../base/log.h"
 
 /* Status register (port 0x64 read). */
 #define STR_OBF 0x01

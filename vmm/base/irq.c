@@ -9,9 +9,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "vm.h"
-
-int irq_line_init(struct vm *vm, struct irq_line *line, unsigned gsi,
+int irq_line_init(int vm_fd, struct irq_line *line, unsigned gsi,
 		  struct err *e)
 {
 	memset(line, 0, sizeof(*line));
@@ -20,8 +18,9 @@ int irq_line_init(struct vm *vm, struct irq_line *line, unsigned gsi,
 		return err_set(e, -errno, "eventfd for GSI %u: %s", gsi,
 			       strerror(errno));
 	line->gsi = gsi;
+	line->vm_fd = vm_fd;
 	struct kvm_irqfd req = { .fd = (uint32_t)line->efd, .gsi = gsi };
-	if (ioctl(vm->vm_fd, KVM_IRQFD, &req) < 0) {
+	if (ioctl(vm_fd, KVM_IRQFD, &req) < 0) {
 		int rc = err_set(e, -errno, "KVM_IRQFD for GSI %u: %s", gsi,
 				 strerror(errno));
 		close(line->efd);
@@ -43,14 +42,14 @@ void irq_line_set(struct irq_line *line, bool level)
 	line->level = level;
 }
 
-void irq_line_fini(struct vm *vm, struct irq_line *line)
+void irq_line_fini(struct irq_line *line)
 {
 	if (line->efd <= 0)
 		return;
 	struct kvm_irqfd req = { .fd = (uint32_t)line->efd, .gsi = line->gsi,
 				 .flags = KVM_IRQFD_FLAG_DEASSIGN };
-	if (vm && vm->vm_fd >= 0)
-		ioctl(vm->vm_fd, KVM_IRQFD, &req);
+	if (line->vm_fd >= 0)
+		ioctl(line->vm_fd, KVM_IRQFD, &req);
 	close(line->efd);
 	line->efd = -1;
 }

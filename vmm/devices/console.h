@@ -14,13 +14,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "err.h"
+#include "../base/err.h"
 
-struct vm;
+struct evloop;
 struct serial;
 
 struct console {
-	struct vm *vm;
+	struct evloop *loop;
+	void (*quit)(void *opaque); /* Ctrl-A x */
+	void *quit_opaque;
 	struct serial *serial;
 	int in_fd;            /* -1 when input is closed */
 	int out_fd;
@@ -29,9 +31,11 @@ struct console {
 	atomic_bool paused;   /* FIFO was full: in_fd not watched */
 };
 
-/* console_init - watch in_fd on the VM's loop and feed (serial). Main. */
-int console_init(struct console *c, struct vm *vm, struct serial *serial,
-		 int in_fd, int out_fd, struct err *e);
+/* console_init - watch in_fd on (loop) and feed (serial); Ctrl-A x on a
+ * terminal calls quit(quit_opaque) on the loop thread. Main thread. */
+int console_init(struct console *c, struct evloop *loop, struct serial *serial,
+		 int in_fd, int out_fd, void (*quit)(void *), void *quit_opaque,
+		 struct err *e);
 
 /* console_tx - serial tx callback: write guest bytes to out_fd. vCPU
  * thread, UART lock held. */

@@ -40,7 +40,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "err.h"
+#include "../base/err.h"
 
 struct i8042; /* opaque device */
 

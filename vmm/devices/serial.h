@@ -41,7 +41,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "err.h"
+#include "../base/err.h"
 
 struct serial; /* opaque device */
 

@@ -13,15 +13,15 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../api/config.h"
-#include "../virtio/pci.h"
-#include "bus.h"
+#include "config.h"
+#include "../../virtio/pci.h"
+#include "../base/bus.h"
 #include "devices.h"
-#include "err.h"
-#include "evloop.h"
-#include "irq_router.h"
-#include "memory.h"
-#include "pci.h"
+#include "../base/err.h"
+#include "../base/evloop.h"
+#include "../base/irq_router.h"
+#include "../base/memory.h"
+#include "../base/pci.h"
 
 struct vcpu;
 struct serial;

@@ -37,8 +37,14 @@ struct irq_router {
 	struct kvm_irq_routing *table; /* scratch for KVM_SET_GSI_ROUTING */
 };
 
-/* irq_router_init - fixed routes from the arch; installs the table. */
-int irq_router_init(struct irq_router *r, int vm_fd, struct err *e);
+/* The interrupt controller's fixed routes (the arch's): written to
+ * out[0..max), returns the count, *first_free_gsi = first GSI for MSIs. */
+typedef unsigned (*irq_fixed_routes_fn)(struct kvm_irq_routing_entry *out,
+					unsigned max, unsigned *first_free_gsi);
+
+/* irq_router_init - the fixed routes from (fixed), then installs the table. */
+int irq_router_init(struct irq_router *r, int vm_fd, irq_fixed_routes_fn fixed,
+		    struct err *e);
 /* irq_router_fini - free; safe on a zeroed router. */
 void irq_router_fini(struct irq_router *r);
 

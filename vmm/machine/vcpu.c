@@ -10,8 +10,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "arch/arch.h"
-#include "log.h"
+#include "../arch/arch.h"
+#include "../base/log.h"
 #include "vm.h"
 
 /* The kick signal only interrupts KVM_RUN; its handler does nothing. */

@@ -13,9 +13,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "arch/arch.h"
-#include "file.h"
-#include "log.h"
+#include "../arch/arch.h"
+#include "../base/file.h"
+#include "../base/log.h"
 #include "vcpu.h"
 
 /* Capabilities kiln cannot work without. */

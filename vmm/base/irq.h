@@ -12,9 +12,8 @@
 
 #include "err.h"
 
-struct vm;
-
 struct irq_line {
+	int vm_fd;    /* the KVM VM the irqfd is registered with */
 	int efd;      /* eventfd registered as irqfd for gsi */
 	unsigned gsi;
 	bool level;   /* last level reported by the device */
@@ -22,7 +21,7 @@ struct irq_line {
 
 /* irq_line_init - create the eventfd and register it with KVM_IRQFD for
  * (gsi). Main thread, setup. */
-int irq_line_init(struct vm *vm, struct irq_line *line, unsigned gsi,
+int irq_line_init(int vm_fd, struct irq_line *line, unsigned gsi,
 		  struct err *e);
 
 /* irq_line_set - record the device's line level; a 0→1 change injects one
@@ -30,6 +29,6 @@ int irq_line_init(struct vm *vm, struct irq_line *line, unsigned gsi,
 void irq_line_set(struct irq_line *line, bool level);
 
 /* irq_line_fini - deregister and close. Safe on a zeroed line. */
-void irq_line_fini(struct vm *vm, struct irq_line *line);
+void irq_line_fini(struct irq_line *line);
 
 #endif

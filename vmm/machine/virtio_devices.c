@@ -3,13 +3,13 @@
 #include <errno.h>
 #include <string.h>
 
-#include "../virtio/backend/chr.h"
-#include "../virtio/blk.h"
-#include "../virtio/console.h"
-#include "../virtio/net.h"
-#include "../virtio/rng.h"
+#include "../../virtio/backend/chr.h"
+#include "../../virtio/blk.h"
+#include "../../virtio/console.h"
+#include "../../virtio/net.h"
+#include "../../virtio/rng.h"
 #include "devices.h"
-#include "log.h"
+#include "../base/log.h"
 #include "vm.h"
 
 /* Counters of each device kind, by name, for vm.metrics. */

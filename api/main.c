@@ -10,12 +10,12 @@
 
 #include <json-c/json.h>
 
-#include "../api/cli.h"
-#include "../api/ctl.h"
-#include "../api/schema.h"
-#include "../api/vmctl.h"
-#include "log.h"
-#include "term.h"
+#include "cli.h"
+#include "ctl.h"
+#include "schema.h"
+#include "vmctl.h"
+#include "../vmm/base/log.h"
+#include "../vmm/base/term.h"
 
 /* Make sure fds 0..2 are open, so no fd kiln opens (an eventfd, the KVM
  * fd) can land on them and be mistaken for stdio. CI runs without stdin. */
