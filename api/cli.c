@@ -126,8 +126,10 @@ static int opt_console(struct kiln_config *c, const char *f, const char *v,
 		       struct err *e)
 {
 	struct chr_config cc;
-	if (chr_parse(v, &cc, e))
+	if (chr_parse(v, &cc, e)) {
+		err_prefix(e, "%s", f);
 		return e ? e->code : -EINVAL;
+	}
 	return set_string(&c->console, f, v, e);
 }
 

@@ -2,6 +2,9 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -48,6 +51,48 @@ int cfg_validate(const struct kiln_config *cfg, struct err *e)
 	if (!cfg->kernel || !cfg->kernel[0])
 		return err_set(e, -EINVAL, "boot.kernel: a kernel image is required");
 	return cfg_validate_devices(cfg, e);
+}
+
+/* Open (path) as kiln will: 0, or -errno with the reason in e. */
+static int check_file(const char *path, int flags, bool need_data,
+		      bool block_ok, struct err *e)
+{
+	int fd = open(path, flags | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return err_set(e, -errno, "%s", strerror(errno));
+	struct stat st;
+	int rc = 0;
+	if (fstat(fd, &st) < 0)
+		rc = err_set(e, -errno, "%s", strerror(errno));
+	else if (!S_ISREG(st.st_mode) && !(block_ok && S_ISBLK(st.st_mode)))
+		rc = err_set(e, -EINVAL, block_ok ? "not a regular file or block device"
+						  : "not a regular file");
+	else if (need_data && st.st_size == 0)
+		rc = err_set(e, -EINVAL, "file is empty");
+	close(fd);
+	return rc;
+}
+
+int cfg_check_files(const struct kiln_config *cfg, struct err *e)
+{
+	int rc = 0;
+	if (cfg->kernel && (rc = check_file(cfg->kernel, O_RDONLY, true, false, e))) {
+		err_field(e, "boot.kernel");
+		return rc;
+	}
+	if (cfg->initrd && (rc = check_file(cfg->initrd, O_RDONLY, true, false, e))) {
+		err_field(e, "boot.initrd");
+		return rc;
+	}
+	for (unsigned i = 0; i < cfg->nr_disks; i++) {
+		const struct cfg_disk *d = &cfg->disks[i];
+		rc = check_file(d->path, d->readonly ? O_RDONLY : O_RDWR, false, true, e);
+		if (rc) {
+			err_field(e, "disks[%u].path", i);
+			return rc;
+		}
+	}
+	return 0;
 }
 
 int cfg_validate_devices(const struct kiln_config *cfg, struct err *e)

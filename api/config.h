@@ -28,6 +28,15 @@ int cfg_validate(const struct kiln_config *cfg, struct err *e);
  * index ("disk0", "net1"). 0 or -ENOMEM. */
 int cfg_fill_ids(struct kiln_config *cfg, struct err *e);
 
+/*
+ * cfg_check_files - the files the config names exist and kiln may use them:
+ * kernel and initrd readable, non-empty regular files; each disk a regular
+ * file or block device kiln may open for reading (and writing unless
+ * readonly). 0 or -errno with e->field naming the value ("disks[1].path").
+ * For vm.configure and disk.add, so a bad path fails there and not at boot.
+ */
+int cfg_check_files(const struct kiln_config *cfg, struct err *e);
+
 /* cfg_validate_devices - the device part of cfg_validate (ids, paths, taps
  * unique and well-formed), for devices added one by one. */
 int cfg_validate_devices(const struct kiln_config *cfg, struct err *e);

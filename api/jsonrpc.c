@@ -221,7 +221,10 @@ static void field_of(const char *msg, char *field, size_t size)
 static int config_error(struct jsonrpc_error *err, const struct err *e)
 {
 	jsonrpc_set_error(err, JSONRPC_CONFIG_ERROR, "%s", e->msg);
-	field_of(e->msg, err->field, sizeof(err->field));
+	if (e->field[0])
+		snprintf(err->field, sizeof(err->field), "%s", e->field);
+	else
+		field_of(e->msg, err->field, sizeof(err->field));
 	return -1;
 }
 
@@ -241,6 +244,9 @@ static int op_error(const char *method, int rc, struct err *e,
 {
 	if (!e->msg[0])
 		snprintf(e->msg, sizeof(e->msg), "%s", strerror(-rc));
+	/* The machine named the config value at fault (api/errmap.c). */
+	if (e->field[0] && rc != -EALREADY && rc != -EBUSY)
+		return config_error(err, e);
 	switch (rc) {
 	case -EALREADY:
 	case -EBUSY:

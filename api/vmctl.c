@@ -13,6 +13,7 @@
 
 #include "../vmm/base/evloop.h"
 #include "../vmm/base/log.h"
+#include "errmap.h"
 #include "../vmm/machine/vm.h"
 #include "vmctl_internal.h"
 
@@ -140,8 +141,8 @@ int vmctl_main(struct kiln_config *cfg, const struct vmctl_options *opt)
 		rc = setup_signals(&c, &e);
 	if (!rc && opt->api_socket)
 		rc = vmctl_api_init(&c, opt->api_socket, &e);
-	if (!rc && c.cfg.kernel)
-		rc = vmctl_boot(&c, &e);
+	if (!rc && c.cfg.kernel && (rc = vmctl_boot(&c, &e)))
+		errmap_apply(&c.cfg, &e, ERRMAP_CLI);
 	if (rc) {
 		log_error("%s", e.msg);
 		vmctl_fini(&c);

@@ -17,6 +17,7 @@
 #include "../vmm/machine/vcpu.h"
 #include "../vmm/machine/vm.h"
 #include "../virtio/device.h"
+#include "errmap.h"
 #include "jsonrpc.h"
 #include "schema.h"
 #include "server.h"
@@ -30,6 +31,10 @@ static int op_configure(void *ctx, struct kiln_config *cfg, struct err *e)
 	int rc = vmctl_check(c, VMA_CONFIGURE, "vm.configure", e);
 	if (rc)
 		return rc;
+	if (cfg_check_files(cfg, e)) {
+		errmap_apply(cfg, e, ERRMAP_JSON);
+		return -EINVAL;
+	}
 	cfg_fini(&c->cfg);
 	c->cfg = *cfg; /* moved */
 	cfg_init(cfg);
@@ -45,7 +50,10 @@ static int op_boot(void *ctx, struct err *e)
 		return rc;
 	if (!c->cfg.kernel)
 		return err_set(e, -EINVAL, "boot.kernel: not configured (call vm.configure first)");
-	return vmctl_boot(c, e);
+	rc = vmctl_boot(c, e);
+	if (rc && errmap_apply(&c->cfg, e, ERRMAP_JSON))
+		rc = -EINVAL; /* a config value at fault: -32001 with data.field */
+	return rc;
 }
 
 static int op_pause(void *ctx, struct err *e)
@@ -122,6 +130,12 @@ static int op_disk_add(void *ctx, struct json_object *params, struct err *e)
 	rc = cfg_fill_ids(&c->cfg, e);
 	if (!rc)
 		rc = cfg_validate_devices(&c->cfg, e);
+	if (!rc && cfg_check_files(&c->cfg, e)) {
+		/* disk.add's params are the disk itself: the path is "path". */
+		snprintf(e->field, sizeof(e->field), "path");
+		err_prefix(e, "path %s", d.path);
+		rc = -EINVAL;
+	}
 	if (rc)
 		schema_disk_fini(&c->cfg.disks[--c->cfg.nr_disks]);
 	return rc;

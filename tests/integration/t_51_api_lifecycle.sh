@@ -124,7 +124,29 @@ for m in vm.pause vm.resume vm.shutdown; do
 	refused -32000 "$m: not possible while the VM is configuring" "$m"
 done
 refused -32001 "boot.kernel: not configured (call vm.configure first)" vm.boot
+# Files are checked at configure time, errors name the JSON field (not a CLI flag).
+refused -32001 "boot.kernel $TMPDIR/nope: No such file or directory" vm.configure "{\"boot\": {\"kernel\": \"$TMPDIR/nope\"}}"
+refused -32001 "boot.initrd $TMPDIR: not a regular file" vm.configure "{\"boot\": {\"kernel\": \"$TMPDIR/mods.tar\", \"initrd\": \"$TMPDIR\"}}"
+refused -32001 "disks[0].path $TMPDIR/nope.img: No such file or directory" vm.configure "{\"boot\": {\"kernel\": \"$TMPDIR/mods.tar\"}, \"disks\": [{\"path\": \"$TMPDIR/nope.img\"}]}"
+# A file that exists but is no kernel fails at vm.boot: -32001 with data.field.
+ok vm.configure "{\"boot\": {\"kernel\": \"$TMPDIR/mods.tar\"}}"
+"$py" - "$sock" "$TMPDIR/mods.tar" <<'EOF' || fail "vm.boot of a non-kernel: not a -32001 naming boot.kernel"
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(b'{"jsonrpc": "2.0", "id": 1, "method": "vm.boot"}\n')
+buf = b""
+while not buf.endswith(b"\n"):
+    buf += s.recv(65536)
+e = json.loads(buf)["error"]
+print("vm.boot of a non-kernel:", json.dumps(e))
+assert e["code"] == -32001, e
+assert e["data"]["field"] == "boot.kernel", e
+assert e["message"].startswith("boot.kernel %s: " % sys.argv[2]), e
+assert "--" not in e["message"], e
+EOF
 ok vm.configure "$(boot_json lifecycle)"
+refused -32001 "path $TMPDIR/nope.img: No such file or directory" disk.add "{\"path\": \"$TMPDIR/nope.img\"}"
 ok disk.add "{\"path\": \"$TMPDIR/mods.tar\", \"readonly\": true, \"serial\": \"KILN-MODS\"}"
 refused -32001 "disks[1].id: 'disk0' is used twice" disk.add "{\"id\": \"disk0\", \"path\": \"$TMPDIR/mods.tar\"}"
 ok net.add "{\"tap\": \"kt51\", \"mac\": \"$mac\"}"

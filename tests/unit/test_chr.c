@@ -149,18 +149,18 @@ static void reject(const char *spec, const char *msg)
 
 Test(chr, parse_rejects)
 {
-	reject("foo", "--console: unknown backend 'foo' (expected stdio, "
+	reject("foo", "unknown backend 'foo' (expected stdio, "
 		      "pty, file=PATH, socket=PATH or none)");
-	reject("tcp=1.2.3.4", "--console: unknown backend 'tcp' (expected "
+	reject("tcp=1.2.3.4", "unknown backend 'tcp' (expected "
 			      "stdio, pty, file=PATH, socket=PATH or none)");
-	reject("", "--console: empty value (expected stdio, pty, file=PATH, "
+	reject("", "empty value (expected stdio, pty, file=PATH, "
 		   "socket=PATH or none)");
-	reject(NULL, "--console: empty value (expected stdio, pty, "
+	reject(NULL, "empty value (expected stdio, pty, "
 		     "file=PATH, socket=PATH or none)");
-	reject("file", "--console: 'file' needs a path: file=PATH");
-	reject("socket=", "--console: 'socket' needs a path: socket=PATH");
-	reject("stdio=1", "--console: 'stdio' takes no value (got 'stdio=1')");
-	reject("STDIO", "--console: unknown backend 'STDIO' (expected stdio, "
+	reject("file", "'file' needs a path: file=PATH");
+	reject("socket=", "'socket' needs a path: socket=PATH");
+	reject("stdio=1", "'stdio' takes no value (got 'stdio=1')");
+	reject("STDIO", "unknown backend 'STDIO' (expected stdio, "
 			"pty, file=PATH, socket=PATH or none)");
 	char big[200] = "socket=/";
 	memset(big + 8, 'a', 150);

@@ -46,7 +46,7 @@ int chr_parse(const char *spec, struct chr_config *out, struct err *e)
 {
 	if (!spec || !*spec)
 		return err_set(e, -EINVAL,
-			       "--console: empty value (" EXPECTED ")");
+			       "empty value (" EXPECTED ")");
 	const char *eq = strchr(spec, '=');
 	size_t nlen = eq ? (size_t)(eq - spec) : strlen(spec);
 	for (size_t i = 0; i < sizeof(spellings) / sizeof(spellings[0]); i++) {
@@ -56,30 +56,30 @@ int chr_parse(const char *spec, struct chr_config *out, struct err *e)
 		if (!spellings[i].takes_path && eq)
 			return err_set(
 			    e, -EINVAL,
-			    "--console: '%s' takes no value (got '%s')", name,
+			    "'%s' takes no value (got '%s')", name,
 			    spec);
 		if (spellings[i].takes_path && (!eq || !eq[1]))
 			return err_set(e, -EINVAL,
-				       "--console: '%s' needs a path: %s=PATH",
+				       "'%s' needs a path: %s=PATH",
 				       name, name);
 		memset(out, 0, sizeof(*out));
 		out->kind = spellings[i].kind;
 		out->in_fd = out->out_fd = -1;
 		if (eq && strlen(eq + 1) >= sizeof(out->path))
 			return err_set(e, -ENAMETOOLONG,
-				       "--console: %s path is too long", name);
+				       "%s path is too long", name);
 		if (eq)
 			strcpy(out->path, eq + 1);
 		if (out->kind == CHR_SOCKET && strlen(out->path) >= UNIX_PATH)
 			return err_set(
 			    e, -ENAMETOOLONG,
-			    "--console: socket path '%s' is too long "
+			    "socket path '%s' is too long "
 			    "(at most %zu bytes)",
 			    out->path, UNIX_PATH - 1);
 		return 0;
 	}
 	return err_set(e, -EINVAL,
-		       "--console: unknown backend '%.*s' (" EXPECTED ")",
+		       "unknown backend '%.*s' (" EXPECTED ")",
 		       (int)nlen, spec);
 }
 

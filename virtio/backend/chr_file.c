@@ -35,7 +35,7 @@ static int file_open(struct chr *c, const struct chr_config *cfg, struct err *e)
 			  O_NONBLOCK,
 		      0644);
 	if (fd < 0)
-		return err_set(e, -errno, "--console file=%s: %s", cfg->path,
+		return err_set(e, -errno, "file=%s: %s", cfg->path,
 			       strerror(errno));
 	snprintf(c->path, sizeof(c->path), "%s", cfg->path);
 	chr_out_mode(c, fd);

@@ -92,18 +92,18 @@ static int pty_setup(struct chr *c, struct err *e)
 	int rc;
 	if (grantpt(m) < 0 || unlockpt(m) < 0 ||
 	    fcntl(m, F_SETFL, fcntl(m, F_GETFL) | O_NONBLOCK) < 0)
-		return err_set(e, -errno, "--console pty: %s", strerror(errno));
+		return err_set(e, -errno, "pty: %s", strerror(errno));
 	rc = ptsname_r(m, c->path, sizeof(c->path));
 	if (rc)
-		return err_set(e, -rc, "--console pty: ptsname: %s",
+		return err_set(e, -rc, "pty: ptsname: %s",
 			       strerror(rc));
 	rc = pty_make_raw(m);
 	if (rc)
-		return err_set(e, rc, "--console pty: raw mode: %s",
+		return err_set(e, rc, "pty: raw mode: %s",
 			       strerror(-rc));
 	int s = open(c->path, O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (s < 0)
-		return err_set(e, -errno, "--console pty: %s: %s", c->path,
+		return err_set(e, -errno, "pty: %s: %s", c->path,
 			       strerror(errno));
 	close(s); /* from now on, HUP means "nobody attached" */
 	return 0;
@@ -113,12 +113,12 @@ static int pty_open(struct chr *c, const struct chr_config *cfg, struct err *e)
 {
 	struct pty_priv *p = calloc(1, sizeof(*p));
 	if (!p)
-		return err_set(e, -ENOMEM, "--console pty: out of memory");
+		return err_set(e, -ENOMEM, "pty: out of memory");
 	p->timer_fd = -1;
 	c->priv = p;
 	c->kind_fd = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (c->kind_fd < 0)
-		return err_set(e, -errno, "--console pty: /dev/ptmx: %s",
+		return err_set(e, -errno, "pty: /dev/ptmx: %s",
 			       strerror(errno));
 	int rc = pty_setup(c, e);
 	if (rc)
@@ -126,11 +126,11 @@ static int pty_open(struct chr *c, const struct chr_config *cfg, struct err *e)
 	p->timer_fd =
 	    timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (p->timer_fd < 0)
-		return err_set(e, -errno, "--console pty: timerfd: %s",
+		return err_set(e, -errno, "pty: timerfd: %s",
 			       strerror(errno));
 	rc = evl_add(c->loop, p->timer_fd, EPOLLIN, pty_on_timer, c);
 	if (rc)
-		return err_set(e, rc, "--console pty: %s", strerror(-rc));
+		return err_set(e, rc, "pty: %s", strerror(-rc));
 	p->timer_watched = true;
 	pty_timer_arm(c, true);
 	c->watch_hup = true; /* notice the user leaving while input is paused */

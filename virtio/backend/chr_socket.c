@@ -34,7 +34,7 @@ static int sock_addr(const char *path, struct sockaddr_un *sa, struct err *e)
 	sa->sun_family = AF_UNIX;
 	if (strlen(path) >= sizeof(sa->sun_path))
 		return err_set(e, -ENAMETOOLONG,
-			       "--console socket=%s: path is too long (at most "
+			       "socket=%s: path is too long (at most "
 			       "%zu bytes)",
 			       path, sizeof(sa->sun_path) - 1);
 	strcpy(sa->sun_path, path);
@@ -53,29 +53,29 @@ static int sock_clear_stale(const char *path, const struct sockaddr_un *sa,
 	if (lstat(path, &st) < 0)
 		return errno == ENOENT
 			   ? 0
-			   : err_set(e, -errno, "--console socket=%s: %s", path,
+			   : err_set(e, -errno, "socket=%s: %s", path,
 				     strerror(errno));
 	if (!S_ISSOCK(st.st_mode))
 		return err_set(
 		    e, -EEXIST,
-		    "--console socket=%s: exists and is not a socket", path);
+		    "socket=%s: exists and is not a socket", path);
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return err_set(e, -errno, "--console socket=%s: %s", path,
+		return err_set(e, -errno, "socket=%s: %s", path,
 			       strerror(errno));
 	int rc = connect(fd, (const struct sockaddr *)sa, sizeof(*sa));
 	int err = errno;
 	close(fd);
 	if (rc == 0)
 		return err_set(e, -EADDRINUSE,
-			       "--console socket=%s: another process is "
+			       "socket=%s: another process is "
 			       "listening there",
 			       path);
 	if (err != ECONNREFUSED)
-		return err_set(e, -err, "--console socket=%s: %s", path,
+		return err_set(e, -err, "socket=%s: %s", path,
 			       strerror(err));
 	if (unlink(path) < 0)
-		return err_set(e, -errno, "--console socket=%s: stale: %s",
+		return err_set(e, -errno, "socket=%s: stale: %s",
 			       path, strerror(errno));
 	log_info("virtio-console: replaced stale socket %s", path);
 	return 0;
@@ -122,7 +122,7 @@ static int sock_open(struct chr *c, const struct chr_config *cfg, struct err *e)
 		return rc;
 	struct sock_priv *p = calloc(1, sizeof(*p));
 	if (!p)
-		return err_set(e, -ENOMEM, "--console socket: out of memory");
+		return err_set(e, -ENOMEM, "socket: out of memory");
 	p->listen_fd = -1;
 	c->priv = p;
 	snprintf(c->path, sizeof(c->path), "%s", cfg->path);
@@ -132,18 +132,18 @@ static int sock_open(struct chr *c, const struct chr_config *cfg, struct err *e)
 	p->listen_fd =
 	    socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (p->listen_fd < 0)
-		return err_set(e, -errno, "--console socket=%s: %s", c->path,
+		return err_set(e, -errno, "socket=%s: %s", c->path,
 			       strerror(errno));
 	if (bind(p->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		return err_set(e, -errno, "--console socket=%s: bind: %s",
+		return err_set(e, -errno, "socket=%s: bind: %s",
 			       c->path, strerror(errno));
 	p->bound = true;
 	if (listen(p->listen_fd, 1) < 0)
-		return err_set(e, -errno, "--console socket=%s: listen: %s",
+		return err_set(e, -errno, "socket=%s: listen: %s",
 			       c->path, strerror(errno));
 	rc = evl_add(c->loop, p->listen_fd, EPOLLIN, sock_on_accept, c);
 	if (rc)
-		return err_set(e, rc, "--console socket=%s: %s", c->path,
+		return err_set(e, rc, "socket=%s: %s", c->path,
 			       strerror(-rc));
 	p->watched = true;
 	c->watch_hup = true; /* notice a client leaving while input is paused */

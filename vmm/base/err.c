@@ -54,10 +54,35 @@ void err_prefix(struct err *e, const char *fmt, ...)
 	store_joined(e, head, old);
 }
 
+void err_field(struct err *e, const char *fmt, ...)
+{
+	if (!e)
+		return;
+	char head[sizeof(e->field)];
+	char old[sizeof(e->field)];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(head, sizeof(head), fmt, ap);
+	va_end(ap);
+	memcpy(old, e->field, sizeof(old));
+	old[sizeof(old) - 1] = '\0';
+	const char *sep = old[0] && old[0] != '[' ? "." : "";
+	/* Cut to fit: a field path is short; truncation only shortens it. */
+	size_t hl = strnlen(head, sizeof(e->field) - 1);
+	memcpy(e->field, head, hl);
+	size_t pos = hl;
+	for (const char *s = sep; *s && pos + 1 < sizeof(e->field); s++)
+		e->field[pos++] = *s;
+	size_t ol = strnlen(old, sizeof(e->field) - 1 - pos);
+	memcpy(e->field + pos, old, ol);
+	e->field[pos + ol] = '\0';
+}
+
 void err_clear(struct err *e)
 {
 	if (!e)
 		return;
 	e->code = 0;
+	e->field[0] = '\0';
 	e->msg[0] = '\0';
 }

@@ -9,8 +9,16 @@
 
 #include <stddef.h>
 
+/*
+ * (field) is the configuration path of the value at fault, as the machine
+ * config (vmm/machine/config.h) spells it: "boot.kernel", "disks[1].path",
+ * "console". Below api/ nothing knows whether a value came from a flag, a
+ * config file or a JSON request; api/ turns the path into the flag or the
+ * JSON field its user wrote. Empty when the error is not about one value.
+ */
 struct err {
 	int code;       /* negative errno, 0 when no error was recorded */
+	char field[64];
 	char msg[512];
 };
 
@@ -24,6 +32,15 @@ int err_set(struct err *e, int code, const char *fmt, ...)
 
 /* err_prefix - prepend "prefix: " to the recorded message (e may be NULL). */
 void err_prefix(struct err *e, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/*
+ * err_field - name the config value at fault: "name" when no field is
+ * recorded yet, else "name.FIELD" (or "nameFIELD" when FIELD starts with
+ * '['), so each level adds its part: a backend says "path", the builder
+ * "disks[1]", giving "disks[1].path". e may be NULL. Any thread.
+ */
+void err_field(struct err *e, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 /* err_clear - forget any recorded error. */

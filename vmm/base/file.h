@@ -14,12 +14,11 @@ struct mapped_file {
 };
 
 /*
- * file_map - map (path) read-only. (what) names the file's role in errors:
- * "--kernel /x: No such file or directory", "--initrd /y: is a directory".
- * 0 or -errno with e filled.
+ * file_map - map (path) read-only. 0 or -errno with e filled; the message
+ * does not repeat the path (the caller names the file's role with
+ * err_field, and the front end shows the path the user gave).
  */
-int file_map(const char *path, const char *what, struct mapped_file *out,
-	     struct err *e);
+int file_map(const char *path, struct mapped_file *out, struct err *e);
 
 /* file_unmap - release a mapping; safe on a zeroed struct. */
 void file_unmap(struct mapped_file *f);

@@ -66,9 +66,10 @@ static void net_stats_emit(void *dev, vm_stat_emit_fn emit, void *ctx)
 	emit(ctx, "tx_malformed", st.tx_malformed);
 }
 
-static int create_net(struct vm *vm, const struct cfg_net *n,
-		      vm_add_virtio_fn add, struct err *e)
+static int create_net(struct vm *vm, unsigned index, vm_add_virtio_fn add,
+		      struct err *e)
 {
+	const struct cfg_net *n = &vm->cfg->nets[index];
 	struct net_config nc = { .tap = n->tap };
 	if (n->mac_set)
 		memcpy(nc.mac, n->mac, 6);
@@ -77,7 +78,7 @@ static int create_net(struct vm *vm, const struct cfg_net *n,
 	struct virtio_net *net;
 	int rc = net_create(&nc, &vm->mem, vm->loop, &net, e);
 	if (rc) {
-		err_prefix(e, "--net %s", n->id);
+		err_field(e, "nets[%u]", index);
 		return rc;
 	}
 	log_info("%s: tap %s, MAC %02x:%02x:%02x:%02x:%02x:%02x", n->id, n->tap,
@@ -102,14 +103,11 @@ static int create_console(struct vm *vm, vm_add_virtio_fn add, struct err *e)
 {
 	struct chr_config cc;
 	int rc = chr_parse(vm->cfg->console, &cc, e);
-	if (rc) {
-		err_prefix(e, "--console");
-		return rc;
-	}
 	struct virtio_console *con;
-	rc = virtcon_create(&cc, &vm->mem, vm->loop, console_quit, vm, &con, e);
+	if (!rc)
+		rc = virtcon_create(&cc, &vm->mem, vm->loop, console_quit, vm, &con, e);
 	if (rc) {
-		err_prefix(e, "--console %s", vm->cfg->console);
+		err_field(e, "console");
 		return rc;
 	}
 	const struct vm_virtio_desc desc = { "console", NULL, con, console_stats_emit };
@@ -126,9 +124,10 @@ static int create_rng(struct vm *vm, vm_add_virtio_fn add, struct err *e)
 	return add(vm, rng_vdev(rng), &desc, e);
 }
 
-static int create_disk(struct vm *vm, const struct cfg_disk *d,
-		       vm_add_virtio_fn add, struct err *e)
+static int create_disk(struct vm *vm, unsigned index, vm_add_virtio_fn add,
+		       struct err *e)
 {
+	const struct cfg_disk *d = &vm->cfg->disks[index];
 	const struct blk_config bc = {
 		.path = d->path,
 		.readonly = d->readonly,
@@ -137,7 +136,7 @@ static int create_disk(struct vm *vm, const struct cfg_disk *d,
 	struct virtio_blk *blk;
 	int rc = blk_create(&bc, &vm->mem, vm->loop, &blk, e);
 	if (rc) {
-		err_prefix(e, "--disk %s", d->id);
+		err_field(e, "disks[%u]", index);
 		return rc;
 	}
 	const struct vm_virtio_desc desc = { d->id, blk_vdev_drain, blk, blk_stats_emit };
@@ -151,9 +150,9 @@ int vm_virtio_devices_create(struct vm *vm, vm_add_virtio_fn add, struct err *e)
 	/* Disks first, in order: the guest names them vda, vdb, ... by PCI
 	 * slot order. */
 	for (unsigned i = 0; !rc && i < cfg->nr_disks; i++)
-		rc = create_disk(vm, &cfg->disks[i], add, e);
+		rc = create_disk(vm, i, add, e);
 	for (unsigned i = 0; !rc && i < cfg->nr_nets; i++)
-		rc = create_net(vm, &cfg->nets[i], add, e);
+		rc = create_net(vm, i, add, e);
 	if (!rc && cfg->console)
 		rc = create_console(vm, add, e);
 	if (!rc && cfg->rng)

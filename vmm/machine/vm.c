@@ -48,10 +48,12 @@ static int open_kvm(struct vm *vm, struct err *e)
 	int max_vcpus = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
 	if (max_vcpus <= 0)
 		max_vcpus = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_VCPUS);
-	if (max_vcpus > 0 && vm->cfg->vcpus > (unsigned)max_vcpus)
+	if (max_vcpus > 0 && vm->cfg->vcpus > (unsigned)max_vcpus) {
+		err_field(e, "machine.vcpus");
 		return err_set(e, -EINVAL,
-			       "--cpus: %u vCPUs requested, this host's KVM allows %d",
+			       "%u vCPUs requested, this host's KVM allows %d",
 			       vm->cfg->vcpus, max_vcpus);
+	}
 	vm->vcpu_mmap_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
 	if (vm->vcpu_mmap_size <= 0)
 		return err_set(e, -ENOTSUP, "KVM_GET_VCPU_MMAP_SIZE failed");
@@ -94,20 +96,21 @@ static int setup_memory(struct vm *vm, struct err *e)
 static int check_inputs(const struct kiln_config *cfg, struct err *e)
 {
 	const struct {
-		const char *flag, *path;
-	} files[] = { { "--kernel", cfg->kernel }, { "--initrd", cfg->initrd } };
+		const char *field, *path;
+	} files[] = { { "boot.kernel", cfg->kernel }, { "boot.initrd", cfg->initrd } };
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		struct mapped_file f;
 		if (!files[i].path)
 			continue;
-		int rc = file_map(files[i].path, files[i].flag, &f, e);
-		if (rc)
-			return rc;
-		bool empty = f.size == 0;
+		int rc = file_map(files[i].path, &f, e);
+		bool empty = !rc && f.size == 0;
 		file_unmap(&f);
 		if (empty)
-			return err_set(e, -EINVAL, "%s %s: file is empty",
-				       files[i].flag, files[i].path);
+			rc = err_set(e, -EINVAL, "file is empty");
+		if (rc) {
+			err_field(e, "%s", files[i].field);
+			return rc;
+		}
 	}
 	return 0;
 }

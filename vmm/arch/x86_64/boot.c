@@ -46,17 +46,18 @@ static int load_initrd(struct vm *vm, const struct kernel_info *k,
 	if (!path)
 		return 0;
 	struct mapped_file f;
-	int rc = file_map(path, "--initrd", &f, e);
-	if (rc)
-		return rc;
-	if (f.size == 0) {
+	int rc = file_map(path, &f, e);
+	if (!rc && f.size == 0)
+		rc = err_set(e, -EINVAL, "file is empty");
+	if (rc) {
 		file_unmap(&f);
-		return err_set(e, -EINVAL, "--initrd %s: file is empty", path);
+		err_field(e, "boot.initrd");
+		return rc;
 	}
 	uint64_t top = e820_ram_top_low(vm->mem.ram_bytes);
 	rc = initrd_load(&vm->mem, k, top, f.data, f.size, &bs->initrd_gpa, e);
 	if (rc)
-		err_prefix(e, "--initrd %s", path);
+		err_field(e, "boot.initrd");
 	else
 		bs->initrd_size = f.size;
 	file_unmap(&f);
@@ -66,12 +67,11 @@ static int load_initrd(struct vm *vm, const struct kernel_info *k,
 static int load_kernel(struct vm *vm, struct kernel_info *k, struct err *e)
 {
 	struct mapped_file f;
-	int rc = file_map(vm->cfg->kernel, "--kernel", &f, e);
+	int rc = file_map(vm->cfg->kernel, &f, e);
+	if (!rc)
+		rc = kernel_load(&vm->mem, f.data, f.size, k, e);
 	if (rc)
-		return rc;
-	rc = kernel_load(&vm->mem, f.data, f.size, k, e);
-	if (rc)
-		err_prefix(e, "--kernel %s", vm->cfg->kernel);
+		err_field(e, "boot.kernel");
 	file_unmap(&f);
 	return rc;
 }
@@ -97,7 +97,7 @@ int arch_load_guest(struct vm *vm, struct err *e)
 	rc = cmdline_write(&vm->mem, &k, X86_CMDLINE_ADDR, X86_CMDLINE_MAX,
 			   cmdline, e);
 	if (rc) {
-		err_prefix(e, "--cmdline");
+		err_field(e, "boot.cmdline");
 		return rc;
 	}
 	bs.cmdline_len = (uint32_t)strlen(cmdline);
