@@ -13,11 +13,8 @@
 #include <string.h>
 
 #include "../vmm/base/log.h"
+#include "../vmm/base/container_of.h"
 
-#ifndef container_of
-#define container_of(ptr, type, member)                                        \
-	((type *)((char *)(ptr)-offsetof(type, member)))
-#endif
 
 #define BOUNCE 4096
 

@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../vmm/base/device.h"
 #include "../vmm/base/err.h"
 #include "../vmm/base/memory.h"
 #include "queue.h"
@@ -33,6 +34,7 @@
 
 struct virtio_device;
 struct evloop;
+struct state_buf;
 
 struct virtio_device_ops {
 	const char *name;   /* "virtio-blk", for logs and metrics */
@@ -54,6 +56,25 @@ struct virtio_device_ops {
 	void (*reset)(struct virtio_device *vdev);
 	/* Free the device (after the transport is gone). Main thread. */
 	void (*destroy)(struct virtio_device *vdev);
+
+	/*
+	 * The device's part of the common device ops (vmm/base/device.h); the
+	 * transport does the rest (holding kicks, its registers, the common
+	 * virtio state). All optional, all on the loop thread.
+	 * quiesce: stop watching backend fds; complete in-flight requests and
+	 * publish them (used ring + interrupt) before returning; after it the
+	 * device writes no guest memory until resume. 0 or -errno.
+	 */
+	int (*quiesce)(struct virtio_device *vdev);
+	void (*resume)(struct virtio_device *vdev);
+	/* save/restore: the device-specific state (config space contents the
+	 * driver can change, device-side counters of the ring); the common
+	 * virtio state is saved by virtio/device_state.c. */
+	void (*save)(struct virtio_device *vdev, struct state_buf *out);
+	int (*restore)(struct virtio_device *vdev, struct state_buf *in,
+		       struct err *e);
+	/* stats: device-specific counters for metrics. */
+	void (*stats)(struct virtio_device *vdev, dev_stat_fn emit, void *ctx);
 };
 
 /* What the transport gives the device to reach the guest. */

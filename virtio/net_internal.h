@@ -13,11 +13,8 @@
 #include <stdint.h>
 
 #include "net.h"
+#include "../vmm/base/container_of.h"
 
-#ifndef container_of
-#define container_of(ptr, type, member)                                        \
-	((type *)((char *)(ptr)-offsetof(type, member)))
-#endif
 
 /* The bounce buffer for one received packet, header included. */
 #define NET_RX_BUF (NET_HDR_LEN + NET_MAX_FRAME)

@@ -5,16 +5,13 @@
  * reset has nothing to drop.
  */
 #include "rng.h"
+#include "../vmm/base/container_of.h"
 
 #include <errno.h>
 #include <linux/virtio_ids.h>
 #include <stdlib.h>
 #include <sys/random.h>
 
-#ifndef container_of
-#define container_of(ptr, type, member)                                        \
-	((type *)((char *)(ptr)-offsetof(type, member)))
-#endif
 
 #define RNG_REQUESTQ 0
 #define BOUNCE 4096

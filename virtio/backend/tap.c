@@ -7,6 +7,7 @@
  * TUNSETOFFLOAD says what the reader (the guest) can take.
  */
 #include "tap.h"
+#include "../../vmm/base/container_of.h"
 
 #include <ctype.h>
 #include <endian.h>
@@ -22,10 +23,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#ifndef container_of
-#define container_of(ptr, type, member)                                        \
-	((type *)((char *)(ptr)-offsetof(type, member)))
-#endif
 
 #define TUN_PATH "/dev/net/tun"
 

@@ -44,11 +44,8 @@
 
 #include "bus.h"
 #include "err.h"
+#include "container_of.h"
 
-#ifndef container_of
-#define container_of(ptr, type, member)                                        \
-	((type *)((char *)(ptr)-offsetof(type, member)))
-#endif
 
 #define PCI_NR_SLOTS 32
 #define PCI_CFG_SIZE 256 /* conventional config space, PCI 3.0 §6.1 */

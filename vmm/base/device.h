@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The one device object. Every device of a VM, legacy (UART, i8042, RTC,
+ * ACPI PM block, PCI host bridge) or virtio, embeds struct device and sits
+ * on the VM's device list (struct device_list, owned by struct vm). The
+ * machine reaches devices only through this list and the ops table: metrics
+ * come from ops->stats, ACPI nodes from ops->describe, pause from
+ * ops->quiesce, teardown from ops->destroy; snapshots will use save and
+ * restore. A device finds its own struct with container_of.
+ *
+ * Every op may be NULL when the device has nothing to do for it (an RTC
+ * has nothing in flight to quiesce; a virtio-pci function needs no ACPI
+ * node). The ops table is const and shared by all devices of a kind.
+ *
+ * Threads: quiesce, resume, save, restore, stats and describe run on the
+ * loop thread (describe and destroy also on the main thread during setup
+ * and teardown, which is the loop thread before and after it runs).
+ */
+#ifndef KILN_DEVICE_H
+#define KILN_DEVICE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "container_of.h"
+#include "err.h"
+
+struct device;
+struct state_buf;
+struct aml_buf;
+
+/* Receives one named counter of a device. */
+typedef void (*dev_stat_fn)(void *ctx, const char *key, uint64_t value);
+
+struct device_ops {
+	/*
+	 * quiesce - from now until resume the device writes no guest memory,
+	 * raises no interrupt and stops watching its backend fds. In-flight
+	 * I/O completes (and its used entries are published) before it
+	 * returns. Called with every vCPU parked. 0 or -errno (then the
+	 * caller resumes the devices already quiesced).
+	 */
+	int (*quiesce)(struct device *dev);
+	/* resume - undo quiesce; deliver what was held (kicks, input). */
+	void (*resume)(struct device *dev);
+	/* save - append the device's state (quiesced) as plain data. */
+	int (*save)(struct device *dev, struct state_buf *out);
+	/* restore - load state written by save into a device built from the
+	 * same config, before the vCPUs run. 0 or -errno with e filled. */
+	int (*restore)(struct device *dev, struct state_buf *in, struct err *e);
+	/* stats - emit the device's counters (the metrics API's numbers). */
+	void (*stats)(struct device *dev, dev_stat_fn emit, void *ctx);
+	/* describe - append the device's ACPI node to the \_SB scope. */
+	void (*describe)(struct device *dev, struct aml_buf *scope);
+	/* destroy - free the device; it is off the list already. */
+	void (*destroy)(struct device *dev);
+};
+
+struct device {
+	char id[32];                   /* "disk0", "com1": unique in the VM */
+	const char *kind;              /* "uart-16550a", "virtio-blk": metrics' "type" */
+	const struct device_ops *ops;
+};
+
+/* device_init - fill the header (id is copied, cut to fit; kind is a
+ * string constant). */
+void device_init(struct device *dev, const struct device_ops *ops,
+		 const char *kind, const char *id);
+
+/* The VM's devices in creation order (which is also PCI slot order). */
+struct device_list {
+	struct device **items;
+	unsigned count;
+	unsigned cap;
+};
+
+void device_list_init(struct device_list *l);
+/* device_list_add - append (dev). 0 or -ENOMEM (dev is not destroyed). */
+int device_list_add(struct device_list *l, struct device *dev, struct err *e);
+/* device_list_find - the device with (id), or NULL. */
+struct device *device_list_find(const struct device_list *l, const char *id);
+/* device_list_quiesce - quiesce every device in order; if one fails, the
+ * ones before it are resumed and its error is returned. */
+int device_list_quiesce(struct device_list *l, struct err *e);
+/* device_list_resume - resume every device, in reverse order. */
+void device_list_resume(struct device_list *l);
+/* device_list_describe - every device's ACPI node into (scope), in order. */
+void device_list_describe(const struct device_list *l, struct aml_buf *scope);
+/* device_list_destroy - destroy every device, newest first; empties the
+ * list and frees its array. */
+void device_list_destroy(struct device_list *l);
+
+#define device_list_foreach(l, d)                                              \
+	for (unsigned d##_i = 0; d##_i < (l)->count; d##_i++)                 \
+		for (struct device *d = (l)->items[d##_i]; d; d = NULL)
+
+#endif
