@@ -11,8 +11,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../vmm/arch/arch.h"
-#include "../vmm/machine/devices.h"
 #include "../vmm/base/log.h"
 #include "../vmm/machine/vcpu.h"
 #include "../vmm/machine/vm.h"
@@ -62,11 +60,9 @@ static int op_pause(void *ctx, struct err *e)
 	int rc = vmctl_check(c, VMA_PAUSE, "vm.pause", e);
 	if (rc)
 		return rc;
-	rc = vm_pause(c->vm, PAUSE_TIMEOUT_MS);
+	rc = vm_pause(c->vm, PAUSE_TIMEOUT_MS, e);
 	if (rc)
-		return err_set(e, rc == -ETIMEDOUT ? -EAGAIN : rc,
-			       "vm.pause: vCPUs did not stop within %d ms",
-			       PAUSE_TIMEOUT_MS);
+		return err_set(e, rc == -ETIMEDOUT ? -EAGAIN : rc, "vm.pause");
 	vmctl_set_state(c, VMS_PAUSED);
 	return 0;
 }
@@ -88,7 +84,7 @@ static int op_shutdown(void *ctx, struct err *e)
 	int rc = vmctl_check(c, VMA_SHUTDOWN, "vm.shutdown", e);
 	if (rc)
 		return rc;
-	rc = arch_request_shutdown(c->vm);
+	rc = vm_request_shutdown(c->vm);
 	if (rc)
 		return err_set(e, -EAGAIN,
 			       "vm.shutdown: the guest cannot take the request now (%s)",
@@ -199,10 +195,11 @@ static struct json_object *op_metrics(void *ctx)
 	struct json_object *exits = json_object_new_object();
 	struct json_object *devs = json_object_new_array();
 	uint64_t total = 0;
-	for (unsigned r = 0; c->vm && r < VCPU_EXIT_REASONS; r++) {
-		uint64_t n = 0;
-		for (unsigned i = 0; i < c->vm->nr_vcpus; i++)
-			n += __atomic_load_n(&c->vm->vcpus[i]->exits[r], __ATOMIC_RELAXED);
+	uint64_t counts[VCPU_EXIT_REASONS] = { 0 };
+	if (c->vm)
+		vm_exit_counts(c->vm, counts, VCPU_EXIT_REASONS);
+	for (unsigned r = 0; r < VCPU_EXIT_REASONS; r++) {
+		uint64_t n = counts[r];
 		if (!n)
 			continue;
 		char buf[16];
@@ -215,15 +212,16 @@ static struct json_object *op_metrics(void *ctx)
 		total += n;
 	}
 	emit_stat(exits, "total", total);
-	for (unsigned i = 0; c->vm && i < c->vm->nr_virtio; i++) {
-		const struct vm_virtio *d = &c->vm->virtio[i];
+	const struct device_list *list = c->vm ? vm_devices(c->vm) : NULL;
+	for (unsigned i = 0; list && i < list->count; i++) {
+		struct device *d = list->items[i];
+		/* Devices with counters; the rest are listed by vm.info. */
+		if (!d->ops->stats)
+			continue;
 		struct json_object *dev = json_object_new_object();
 		json_object_object_add(dev, "id", json_object_new_string(d->id));
-		json_object_object_add(dev, "type", json_object_new_string(d->vdev->ops->name));
-		emit_stat(dev, "notifies", d->vdev->notifies);
-		emit_stat(dev, "interrupts", d->vdev->interrupts);
-		if (d->stats)
-			d->stats(d->dev, emit_stat, dev);
+		json_object_object_add(dev, "type", json_object_new_string(d->kind));
+		d->ops->stats(d, emit_stat, dev);
 		json_object_array_add(devs, dev);
 	}
 	json_object_object_add(o, "state", json_object_new_string(vm_state_name(c->state)));

@@ -59,8 +59,8 @@ struct virtio_blk {
 	struct blk_req reqs[BLK_QUEUE_SIZE];
 };
 
-#define to_blk(v) ((struct virtio_blk *)((char *)(v) - offsetof(struct virtio_blk, vdev)))
-#define req_of(i) ((struct blk_req *)((char *)(i) - offsetof(struct blk_req, io)))
+#define to_blk(v) container_of(v, struct virtio_blk, vdev)
+#define req_of(i) container_of(i, struct blk_req, io)
 
 /* --- request types -------------------------------------------------------- */
 
@@ -419,6 +419,36 @@ static void blk_ops_destroy(struct virtio_device *vdev)
 	blk_destroy(to_blk(vdev));
 }
 
+/* Pause: every request in flight completes, and its used entry and
+ * interrupt go out, before the pause is acknowledged. Kicks are held by
+ * the transport meanwhile, so nothing new starts. */
+static int blk_quiesce(struct virtio_device *vdev)
+{
+	blk_wait_all(to_blk(vdev), true);
+	return 0;
+}
+
+static void blk_stats_emit(struct virtio_device *vdev, dev_stat_fn emit,
+			   void *ctx)
+{
+	static const char *const kinds[BLK_KIND_NR] = {
+		[BLK_KIND_IN] = "requests_read", [BLK_KIND_OUT] = "requests_write",
+		[BLK_KIND_FLUSH] = "requests_flush", [BLK_KIND_GET_ID] = "requests_get_id",
+		[BLK_KIND_DISCARD] = "requests_discard",
+		[BLK_KIND_WRITE_ZEROES] = "requests_write_zeroes",
+		[BLK_KIND_UNSUPP] = "requests_unsupported",
+	};
+	const struct blk_stats *st = &to_blk(vdev)->stats;
+	for (unsigned k = 0; k < BLK_KIND_NR; k++)
+		if (kinds[k])
+			emit(ctx, kinds[k], st->requests[k]);
+	emit(ctx, "bytes_read", st->bytes_read);
+	emit(ctx, "bytes_written", st->bytes_written);
+	emit(ctx, "errors", st->errors);
+	emit(ctx, "malformed", st->malformed);
+	emit(ctx, "inflight_max", st->inflight_max);
+}
+
 static const struct virtio_device_ops blk_ops = {
 	.name = "virtio-blk",
 	.device_id = VIRTIO_ID_BLOCK,
@@ -429,6 +459,8 @@ static const struct virtio_device_ops blk_ops = {
 	.queue_notify = blk_queue_notify,
 	.reset = blk_reset,
 	.destroy = blk_ops_destroy,
+	.quiesce = blk_quiesce,
+	.stats = blk_stats_emit,
 };
 
 /* --- construction ------------------------------------------------------- */

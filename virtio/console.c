@@ -24,6 +24,7 @@ struct virtio_console {
 	virtcon_quit_fn quit;
 	void *quit_opaque;
 	bool active;	 /* between activate and reset: the queues are ours */
+	bool quiesced;	 /* VM paused: no input, no completions */
 	bool rx_waiting; /* input paused until the driver posts buffers */
 	bool rx_held;	 /* rx_chain popped, waiting for input */
 	struct vq_chain rx_chain;
@@ -154,7 +155,7 @@ static int tx_take(struct virtio_device *vdev, struct virtqueue *vq,
 static void on_writable(void *opaque)
 {
 	struct virtio_console *con = opaque;
-	if (con->active && tx_flush(con))
+	if (con->active && !con->quiesced && tx_flush(con))
 		virtio_queue_signal(&con->vdev, VIRTCON_TXQ);
 }
 
@@ -233,8 +234,8 @@ static void rx_process(struct virtio_console *con)
 static void on_input(void *opaque)
 {
 	struct virtio_console *con = opaque;
-	if (!con->active) {
-		chr_input_pause(con->chr); /* activate resumes */
+	if (!con->active || con->quiesced) {
+		chr_input_pause(con->chr); /* activate / resume resumes */
 		return;
 	}
 	rx_process(con);
@@ -289,6 +290,41 @@ static void virtcon_reset(struct virtio_device *vdev)
 	tx_drop(con);
 }
 
+/* Pause: output already taken goes out now if the backend has room (and
+ * its chains complete); input stops. Output that does not fit waits in its
+ * chains, which the guest cannot see completed until resume. */
+static int virtcon_quiesce(struct virtio_device *vdev)
+{
+	struct virtio_console *con = to_con(vdev);
+	if (con->active && tx_flush(con))
+		virtio_queue_signal(vdev, VIRTCON_TXQ);
+	con->quiesced = true;
+	chr_input_pause(con->chr);
+	return 0;
+}
+
+static void virtcon_resume(struct virtio_device *vdev)
+{
+	struct virtio_console *con = to_con(vdev);
+	con->quiesced = false;
+	if (!con->active)
+		return;
+	if (!con->rx_waiting)
+		chr_input_resume(con->chr);
+	if (tx_flush(con))
+		virtio_queue_signal(vdev, VIRTCON_TXQ);
+}
+
+static void virtcon_stats_emit(struct virtio_device *vdev, dev_stat_fn emit,
+			       void *ctx)
+{
+	struct virtcon_stats st;
+	virtcon_get_stats(to_con(vdev), &st);
+	emit(ctx, "bytes_in", st.bytes_in);
+	emit(ctx, "bytes_out", st.bytes_out);
+	emit(ctx, "dropped", st.dropped);
+}
+
 static void virtcon_destroy_vdev(struct virtio_device *vdev)
 {
 	struct virtio_console *con = to_con(vdev);
@@ -308,6 +344,9 @@ static const struct virtio_device_ops virtcon_ops = {
     .queue_notify = virtcon_queue_notify,
     .reset = virtcon_reset,
     .destroy = virtcon_destroy_vdev,
+    .quiesce = virtcon_quiesce,
+    .resume = virtcon_resume,
+    .stats = virtcon_stats_emit,
 };
 
 int virtcon_create(const struct chr_config *cfg, const struct guest_mem *mem,

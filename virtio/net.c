@@ -50,7 +50,7 @@ void net_signal(struct virtio_net *net, unsigned q)
 void net_be_watch(struct virtio_net *net)
 {
 	uint32_t ev = 0;
-	if (net->active && !net->be_dead) {
+	if (net->active && !net->be_dead && !net->quiesced) {
 		if (!net->rx_waiting)
 			ev |= EPOLLIN;
 		if (net->tx_blocked)
@@ -110,12 +110,13 @@ static void on_backend(void *opaque, uint32_t events)
 	/* Reported even while we watch for nothing: act on it first. */
 	if (events & (EPOLLERR | EPOLLHUP)) {
 		net_be_gone(net, events & EPOLLERR ? "error" : "hang-up");
-		/* What waits is dropped now, and completed. */
-		if (net->active && net->tx_count)
+		/* What waits is dropped now, and completed (after a pause). */
+		if (net->active && net->tx_count && !net->quiesced)
 			net_tx_resume(net);
 		return;
 	}
-	if (!net->active)
+	/* An event of the batch that was fetched before the pause. */
+	if (!net->active || net->quiesced)
 		return;
 	if (events & EPOLLOUT)
 		net_tx_resume(net);
@@ -164,6 +165,46 @@ static void net_reset(struct virtio_device *vdev)
 	net_be_watch(net);
 }
 
+/*
+ * Pause: stop watching the tap, so no packet reaches guest memory until
+ * resume (the kernel queues them on the tap meanwhile, up to its limit).
+ * A packet already read ahead stays in rx_buf. Transmit chains waiting for
+ * room in the tap stay popped; they complete after resume.
+ */
+static int net_quiesce(struct virtio_device *vdev)
+{
+	struct virtio_net *net = to_net(vdev);
+	net->quiesced = true;
+	net_be_watch(net);
+	return 0;
+}
+
+static void net_resume(struct virtio_device *vdev)
+{
+	struct virtio_net *net = to_net(vdev);
+	net->quiesced = false;
+	net_be_watch(net);
+	if (!net->active)
+		return;
+	if (net->tx_count && (net->be_dead || !net->tx_blocked))
+		net_tx_resume(net); /* the backend went away while paused */
+	if (net->rx_len && !net->rx_waiting)
+		net_rx_process(net); /* the packet read ahead before the pause */
+}
+
+static void net_stats_emit(struct virtio_device *vdev, dev_stat_fn emit,
+			   void *ctx)
+{
+	const struct net_stats *st = &to_net(vdev)->stats;
+	emit(ctx, "rx_packets", st->rx_packets);
+	emit(ctx, "rx_bytes", st->rx_bytes);
+	emit(ctx, "rx_dropped", st->rx_dropped);
+	emit(ctx, "tx_packets", st->tx_packets);
+	emit(ctx, "tx_bytes", st->tx_bytes);
+	emit(ctx, "tx_dropped", st->tx_dropped);
+	emit(ctx, "tx_malformed", st->tx_malformed);
+}
+
 static void net_destroy_vdev(struct virtio_device *vdev)
 {
 	struct virtio_net *net = to_net(vdev);
@@ -186,6 +227,9 @@ static const struct virtio_device_ops net_ops = {
     .queue_notify = net_queue_notify,
     .reset = net_reset,
     .destroy = net_destroy_vdev,
+    .quiesce = net_quiesce,
+    .resume = net_resume,
+    .stats = net_stats_emit,
 };
 
 /* --- construction ------------------------------------------------------- */

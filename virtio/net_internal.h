@@ -27,6 +27,7 @@ struct virtio_net {
 	uint32_t events; /* what we watch it for now */
 	bool be_dead;	 /* the backend hung up: no more backend I/O */
 	bool active;	 /* between activate and reset: the queues are ours */
+	bool quiesced;	 /* VM paused: the backend is not watched */
 	/* Receive: one packet read ahead at most (rx_len bytes in rx_buf),
 	 * and the receive chains popped for it, oldest first. */
 	bool rx_waiting; /* out of buffers: backend unwatched until a kick */

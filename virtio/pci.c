@@ -37,6 +37,7 @@ static uint32_t class_for(uint16_t device_id)
 /* ---- event loop side ---------------------------------------------- */
 
 static void on_notify(void *opaque, uint32_t events);
+static void signal_config(struct virtio_device *vdev);
 
 static void kick_all(struct virtio_pci *vp)
 {
@@ -49,6 +50,11 @@ static void activate_work(void *arg)
 {
 	struct virtio_pci *vp = arg;
 	struct virtio_device *vdev = vp->vdev;
+	if (vp->held) {
+		/* Paused: activation would start backend I/O; resume runs it. */
+		vp->held_activate = true;
+		return;
+	}
 	pthread_mutex_lock(&vdev->lock);
 	bool go = vp->activate_pending && !vp->reset_pending &&
 		  (vdev->status & VIRTIO_CONFIG_S_DRIVER_OK);
@@ -70,6 +76,10 @@ static void reset_work(void *arg)
 {
 	struct virtio_pci *vp = arg;
 	struct virtio_device *vdev = vp->vdev;
+	if (vp->held) {
+		vp->held_reset = true;
+		return;
+	}
 	/* The device finishes in-flight I/O before we forget the queues. */
 	if (vdev->activated && vdev->ops->reset)
 		vdev->ops->reset(vdev);
@@ -79,12 +89,26 @@ static void reset_work(void *arg)
 	pthread_mutex_unlock(&vdev->lock);
 }
 
+/* A post that fails (no memory for the work item) must not leave the
+ * status machine waiting forever: the device reports NEEDS_RESET, and the
+ * driver's reset (or a later DRIVER_OK) posts again. vdev->lock held. */
+static void post_failed(struct virtio_pci *vp, const char *what)
+{
+	log_warn("%s: cannot schedule %s (out of memory)", vp->pci.name, what);
+	vp->vdev->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
+	vp->vdev->config_generation++;
+	signal_config(vp->vdev);
+}
+
 void virtio_pci_post_activate(struct virtio_pci *vp)
 {
 	if (vp->activate_pending)
 		return;
 	vp->activate_pending = true;
-	evl_post(vp->vdev->loop, activate_work, vp);
+	if (evl_post(vp->vdev->loop, activate_work, vp)) {
+		vp->activate_pending = false;
+		post_failed(vp, "activation");
+	}
 }
 
 void virtio_pci_post_reset(struct virtio_pci *vp)
@@ -92,7 +116,13 @@ void virtio_pci_post_reset(struct virtio_pci *vp)
 	if (vp->reset_pending)
 		return;
 	vp->reset_pending = true;
-	evl_post(vp->vdev->loop, reset_work, vp);
+	if (evl_post(vp->vdev->loop, reset_work, vp)) {
+		/* Do the register part now: the driver polls for status 0,
+		 * and the loop will not come back for it. */
+		vp->reset_pending = false;
+		virtio_pci_common_reset(vp);
+		post_failed(vp, "reset");
+	}
 }
 
 static void on_notify(void *opaque, uint32_t events)
@@ -118,6 +148,15 @@ void virtio_pci_hold(struct virtio_pci *vp, bool hold)
 	vp->held = hold;
 	if (hold)
 		return;
+	/* What came in while held, in the order it would have run. */
+	if (vp->held_reset) {
+		vp->held_reset = false;
+		reset_work(vp);
+	}
+	if (vp->held_activate) {
+		vp->held_activate = false;
+		activate_work(vp);
+	}
 	uint64_t kicks = vp->held_kicks;
 	vp->held_kicks = 0;
 	for (unsigned q = 0; q < vp->vdev->nr_queues; q++)
@@ -344,13 +383,17 @@ static int setup_notify(struct virtio_pci *vp, struct err *e)
 	return 0;
 }
 
-int virtio_pci_create(struct virtio_device *vdev, struct pci_root *root,
+int virtio_pci_create(struct virtio_device *vdev, const char *id,
+		      struct pci_root *root,
 		      const struct virtio_pci_platform *plat,
 		      struct virtio_pci **out, struct err *e)
 {
 	struct virtio_pci *vp = calloc(1, sizeof(*vp));
-	if (!vp)
+	if (!vp) {
+		vdev->ops->destroy(vdev);
 		return err_set(e, -ENOMEM, "out of memory");
+	}
+	device_init(&vp->dev, &virtio_pci_device_ops, vdev->ops->name, id);
 	for (unsigned i = 0; i < VIRTIO_MAX_QUEUES; i++)
 		vp->notify[i].fd = -1;
 	for (unsigned i = 0; i <= VIRTIO_MAX_QUEUES; i++)
@@ -361,12 +404,12 @@ int virtio_pci_create(struct virtio_device *vdev, struct pci_root *root,
 	vdev->transport_priv = vp;
 	virtio_pci_common_reset(vp);
 
-	uint16_t id = vdev->ops->device_id;
+	uint16_t type = vdev->ops->device_id;
 	pci_device_init(&vp->pci, vdev->ops->name, &vp_pci_ops);
 	/* Revision 1: a modern-only (non-transitional) device, §4.1.2.1. */
 	pci_device_set_ids(&vp->pci, VIRTIO_PCI_VENDOR,
-			   VIRTIO_PCI_DEVICE_BASE + id, class_for(id), 1);
-	pci_device_set_subsystem(&vp->pci, VIRTIO_PCI_VENDOR, 0x40 + id);
+			   VIRTIO_PCI_DEVICE_BASE + type, class_for(type), 1);
+	pci_device_set_subsystem(&vp->pci, VIRTIO_PCI_VENDOR, 0x40 + type);
 	int rc = pci_device_add_bar(&vp->pci, 0, VP_BAR_SIZE, PCI_BAR_MEM32, e);
 	if (!rc)
 		rc = setup_vectors(vp, e);
@@ -379,6 +422,7 @@ int virtio_pci_create(struct virtio_device *vdev, struct pci_root *root,
 	if (rc) {
 		err_prefix(e, "%s", vdev->ops->name);
 		virtio_pci_destroy(vp);
+		vdev->ops->destroy(vdev);
 		return rc;
 	}
 	log_info("%s at PCI 00:%02x.0, BAR0 0x%llx", vdev->ops->name, vp->pci.slot,

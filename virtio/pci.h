@@ -50,6 +50,7 @@ struct virtio_pci_notify {
 };
 
 struct virtio_pci {
+	struct device dev;      /* on the VM's device list (virtio/pci_device.c) */
 	struct pci_device pci;
 	struct pci_msix msix;
 	struct virtio_device *vdev;
@@ -77,16 +78,21 @@ struct virtio_pci {
 	struct virtio_pci_notify notify[VIRTIO_MAX_QUEUES];
 	bool held;              /* VM paused: kicks are remembered, not run */
 	uint64_t held_kicks;    /* bit q: queue q was kicked while held */
+	bool held_activate;     /* DRIVER_OK came just before the pause */
+	bool held_reset;        /* so did a reset */
 };
 
 /*
- * virtio_pci_create - wrap (vdev) in a virtio-pci function, plug it into
- * (root) (BARs assigned there), attach one ioeventfd per queue and one
- * irqfd per MSI-X vector through (plat), and watch the notification fds on
- * vdev's event loop. The device must be fully initialised. 0 or -errno
- * with e filled. Main thread, setup.
+ * virtio_pci_create - wrap (vdev) in a virtio-pci function named (id) on
+ * the device list, plug it into (root) (BARs assigned there), attach one
+ * ioeventfd per queue and one irqfd per MSI-X vector through (plat), and
+ * watch the notification fds on vdev's event loop. The device must be fully
+ * initialised; from here on the function owns it (vp->dev's destroy op
+ * frees both; on failure vdev is freed too). 0 or -errno with e filled.
+ * Main thread, setup.
  */
-int virtio_pci_create(struct virtio_device *vdev, struct pci_root *root,
+int virtio_pci_create(struct virtio_device *vdev, const char *id,
+		      struct pci_root *root,
 		      const struct virtio_pci_platform *plat,
 		      struct virtio_pci **out, struct err *e);
 
@@ -97,8 +103,13 @@ int virtio_pci_create(struct virtio_device *vdev, struct pci_root *root,
  */
 void virtio_pci_hold(struct virtio_pci *vp, bool hold);
 
-/* virtio_pci_destroy - unwatch and close fds, free. NULL-safe. Main thread,
- * after the vCPUs have stopped and the device has been drained. */
+/* virtio_pci_destroy - unwatch and close fds, free the transport (not the
+ * device). NULL-safe. Main thread, after the vCPUs have stopped and the
+ * device has been drained. The device list uses vp->dev.ops->destroy,
+ * which also frees the device. */
 void virtio_pci_destroy(struct virtio_pci *vp);
+
+/* The device-object ops of every virtio-pci function (virtio/pci_device.c). */
+extern const struct device_ops virtio_pci_device_ops;
 
 #endif

@@ -111,6 +111,16 @@ static void rng_destroy_vdev(struct virtio_device *vdev)
 	free(rng);
 }
 
+static void rng_stats_emit(struct virtio_device *vdev, dev_stat_fn emit,
+			   void *ctx)
+{
+	const struct virtio_rng *rng = container_of(vdev, struct virtio_rng, vdev);
+	emit(ctx, "bytes", rng->stats.bytes);
+	emit(ctx, "requests", rng->stats.requests);
+}
+
+/* No quiesce: entropy is served only on a kick, which the transport holds
+ * while paused; nothing is ever in flight. */
 static const struct virtio_device_ops rng_ops = {
     .name = "virtio-rng",
     .device_id = VIRTIO_ID_RNG,
@@ -121,6 +131,7 @@ static const struct virtio_device_ops rng_ops = {
     .queue_notify = rng_queue_notify,
     .reset = rng_reset,
     .destroy = rng_destroy_vdev,
+    .stats = rng_stats_emit,
 };
 
 int rng_create(const struct guest_mem *mem, struct evloop *loop,

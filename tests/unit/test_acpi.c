@@ -15,17 +15,65 @@
 #include <unistd.h>
 
 #include "vmm/arch/x86_64/acpi.h"
-#include "vmm/devices/acpi_pm.h"
+#include "vmm/arch/x86_64/pci_host.h"
 #include "vmm/base/aml.h"
+#include "vmm/base/device.h"
+#include "vmm/devices/acpi_pm.h"
+#include "vmm/devices/i8042_dev.h"
+#include "vmm/devices/rtc_dev.h"
+#include "vmm/devices/serial_dev.h"
 
 #define RAM_SIZE (1u << 20)
 
 static uint8_t *ram;
 static struct guest_mem gm;
 
+/* The devices whose nodes the DSDT holds: real device objects, as the
+ * x86 platform creates them, on a list the DSDT is generated from. */
+static struct device_list devs;
+
+static const struct pci_host_windows default_windows = {
+	.mmio_base = 0xc0000000,
+	.mmio_size = 0xfec00000 - 0xc0000000,
+	.io_base = 0xc000,
+	.io_size = 0x4000,
+};
+
+static void add_dev(struct device *d)
+{
+	struct err e = {0};
+	cr_assert_eq(device_list_add(&devs, d, &e), 0, "%s", e.msg);
+}
+
+static void make_devices(const struct pci_host_windows *w)
+{
+	struct err e = {0};
+	device_list_destroy(&devs);
+	device_list_init(&devs);
+	struct device *host;
+	cr_assert_eq(pci_host_create(w, &host, &e), 0, "%s", e.msg);
+	add_dev(host);
+	const struct serial_callbacks scb = {0};
+	const struct aml_isa_res com1 = {1, {{0x3f8, 8}}, 4};
+	struct serial_dev *sd;
+	cr_assert_eq(serial_dev_create("com1", "COM1", 1, &com1, &scb, &sd, &e), 0);
+	add_dev(&sd->dev);
+	const struct i8042_callbacks kcb = {0};
+	const struct aml_isa_res kbc = {2, {{0x60, 1}, {0x64, 1}}, 1};
+	struct i8042_dev *kd;
+	cr_assert_eq(i8042_dev_create("i8042", &kbc, &kcb, &kd, &e), 0);
+	add_dev(&kd->dev);
+	const struct aml_isa_res rtc = {1, {{0x70, 2}}, 8};
+	struct rtc_dev *rd;
+	cr_assert_eq(rtc_dev_create("rtc", &rtc, &rd, &e), 0);
+	add_dev(&rd->dev);
+}
+
 static void setup(void)
 {
 	struct err e = {0};
+	device_list_init(&devs);
+	make_devices(&default_windows);
 	ram = calloc(1, RAM_SIZE);
 	cr_assert_not_null(ram);
 	memset(&gm, 0, sizeof(gm));
@@ -34,6 +82,7 @@ static void setup(void)
 
 static void teardown(void)
 {
+	device_list_destroy(&devs);
 	free(ram);
 }
 
@@ -43,10 +92,7 @@ static struct acpi_config config(unsigned nr_cpus)
 {
 	return (struct acpi_config){
 	    .nr_cpus = nr_cpus,
-	    .pci_mmio_base = 0xc0000000,
-	    .pci_mmio_size = 0xfec00000 - 0xc0000000,
-	    .pci_io_base = 0xc000,
-	    .pci_io_size = 0x4000,
+	    .devices = &devs,
 	};
 }
 
@@ -277,17 +323,20 @@ Test(acpi, bad_configs_are_rejected)
 	cr_assert_eq(acpi_build(&gm, &c, &rsdp, &e), -EINVAL);
 	c = config(ACPI_MAX_CPUS + 1);
 	cr_assert_eq(acpi_build(&gm, &c, &rsdp, &e), -EINVAL);
-	c = config(1);
-	c.pci_mmio_base = 0xf0000000;
-	c.pci_mmio_size = 0x20000000;
-	cr_assert_eq(acpi_build(&gm, &c, &rsdp, &e), -EINVAL);
-	c = config(1);
-	c.pci_io_base = 0x800;
-	cr_assert_eq(acpi_build(&gm, &c, &rsdp, &e), -EINVAL);
-	c = config(1);
-	c.pci_mmio64_base = 0xffffffff00000000ull;
-	c.pci_mmio64_size = 0x200000000ull;
-	cr_assert_eq(acpi_build(&gm, &c, &rsdp, &e), -EINVAL, "%s", e.msg);
+	/* The host bridge refuses windows it cannot describe. */
+	struct device *host = NULL;
+	struct pci_host_windows w = default_windows;
+	w.mmio_base = 0xf0000000;
+	w.mmio_size = 0x20000000;
+	cr_assert_eq(pci_host_create(&w, &host, &e), -EINVAL);
+	w = default_windows;
+	w.io_base = 0x800;
+	cr_assert_eq(pci_host_create(&w, &host, &e), -EINVAL);
+	w = default_windows;
+	w.mmio64_base = 0xffffffff00000000ull;
+	w.mmio64_size = 0x200000000ull;
+	cr_assert_eq(pci_host_create(&w, &host, &e), -EINVAL, "%s", e.msg);
+	cr_assert_null(host);
 	cr_assert_eq(rsdp, 0);
 	cr_assert_eq(sum(ram, RAM_SIZE), 0, "guest memory was written");
 }
@@ -417,9 +466,11 @@ Test(acpi, acpica_tools_accept_tables)
 
 Test(acpi, qword_window_when_configured)
 {
+	struct pci_host_windows w = default_windows;
+	w.mmio64_base = 0x8000000000ull;
+	w.mmio64_size = 0x1000000000ull;
+	make_devices(&w);
 	struct acpi_config c = config(1);
-	c.pci_mmio64_base = 0x8000000000ull;
-	c.pci_mmio64_size = 0x1000000000ull;
 	struct err e = {0};
 	uint64_t rsdp;
 	cr_assert_eq(acpi_build(&gm, &c, &rsdp, &e), 0, "%s", e.msg);

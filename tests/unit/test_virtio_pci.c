@@ -119,7 +119,7 @@ static void setup(void)
 	cr_assert_eq(pci_root_init(&root, &mmio, &pio, &win, NULL), 0);
 	struct err e = { 0 };
 	cr_assert_eq(virtio_device_init(&dev.vdev, &fake_ops, &gm, loop, 2, 64, 1ULL << 40, &e), 0);
-	cr_assert_eq(virtio_pci_create(&dev.vdev, &root, &platform, &vp, &e), 0, "%s", e.msg);
+	cr_assert_eq(virtio_pci_create(&dev.vdev, "vp0", &root, &platform, &vp, &e), 0, "%s", e.msg);
 	slot = (unsigned)vp->pci.slot;
 	bar0 = pci_device_bar_addr(&vp->pci, 0);
 	cfg_wr(0x04, 2, 0x6); /* memory space + bus master */

@@ -6,6 +6,7 @@
 #ifndef KILN_ARCH_H
 #define KILN_ARCH_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "../base/err.h"
@@ -22,12 +23,20 @@ int arch_memory_layout(uint64_t ram_bytes, struct gm_range *out, unsigned *nr,
 /* arch_vm_init - VM-wide setup before vCPUs exist (irqchip, timers). */
 int arch_vm_init(struct vm *vm, struct err *e);
 
-/* arch_devices_init - create and register the legacy platform devices. */
-int arch_devices_init(struct vm *vm, struct err *e);
+/* arch_devices_init - create the legacy platform devices, put them on the
+ * VM's device list and their registers on its buses. (stdin_free): the
+ * serial console may read stdin; (acpi): the ACPI PM block too. */
+int arch_devices_init(struct vm *vm, bool stdin_free, bool acpi,
+		      struct err *e);
 
-/* arch_load_guest - load kernel/initrd from the config, write boot tables,
- * fill vm->boot. */
+/* arch_load_guest - load kernel/initrd from the config, write the boot
+ * structures that do not depend on devices (command line, memory map, MP
+ * table, zero page), fill vm->boot. */
 int arch_load_guest(struct vm *vm, struct err *e);
+
+/* arch_boot_tables - the tables that describe the devices (ACPI, from the
+ * VM's device list); after every device exists. */
+int arch_boot_tables(struct vm *vm, struct err *e);
 
 /* arch_vcpu_init - CPUID, MSRs, FPU, LAPIC, and for the boot vCPU the
  * registers for the kernel entry. */

@@ -454,3 +454,28 @@ void aml_res_end(struct aml_buf *r)
 	aml_byte(r, RES_END_TAG);
 	aml_byte(r, 0); /* checksum 0: the template is treated as valid */
 }
+
+void aml_put_template(struct aml_buf *b, struct aml_buf *r)
+{
+	aml_res_end(r);
+	if (r->err && !b->err)
+		b->err = r->err;
+	aml_buffer(b, r->data, r->len);
+	aml_fini(r);
+}
+
+void aml_isa_device(struct aml_buf *b, const char *name, const char *hid,
+		    uint8_t uid, const struct aml_isa_res *res)
+{
+	size_t dev = aml_device_open(b, name);
+	aml_name_eisaid(b, "_HID", hid);
+	aml_name_integer(b, "_UID", uid);
+	struct aml_buf r;
+	aml_init(&r);
+	for (unsigned i = 0; i < res->nio && i < 2; i++)
+		aml_res_io(&r, res->io[i].port, res->io[i].port, 1, res->io[i].len);
+	aml_res_irq_noflags(&r, res->irq);
+	aml_name(b, "_CRS");
+	aml_put_template(b, &r);
+	aml_close(b, dev);
+}

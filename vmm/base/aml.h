@@ -186,4 +186,26 @@ void aml_res_qword_memory(struct aml_buf *r, uint64_t min, uint64_t max,
 /* EndTag with checksum 0 ("treat as valid") - 6.4.2.9 */
 void aml_res_end(struct aml_buf *r);
 
+/* aml_put_template - end the resource template (r), append it to (b) as a
+ * Buffer and free (r); an error in (r) becomes (b)'s. */
+void aml_put_template(struct aml_buf *b, struct aml_buf *r);
+
+/* An ISA device's fixed resources: up to two I/O ranges and one IRQ. */
+struct aml_isa_res {
+	uint8_t nio;
+	struct {
+		uint16_t port;
+		uint8_t len;
+	} io[2];
+	uint8_t irq;
+};
+
+/*
+ * aml_isa_device - append Device (name) { _HID (hid), _UID (uid), _CRS }
+ * with (res) as its I/O ports and IRQ: how a legacy device tells the
+ * guest's PNP layer where it is (ACPI 6.x 6.1.5, 6.4.2).
+ */
+void aml_isa_device(struct aml_buf *b, const char *name, const char *hid,
+		    uint8_t uid, const struct aml_isa_res *res);
+
 #endif

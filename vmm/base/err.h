@@ -12,9 +12,9 @@
 /*
  * (field) is the configuration path of the value at fault, as the machine
  * config (vmm/machine/config.h) spells it: "boot.kernel", "disks[1].path",
- * "console". Below api/ nothing knows whether a value came from a flag, a
- * config file or a JSON request; api/ turns the path into the flag or the
- * JSON field its user wrote. Empty when the error is not about one value.
+ * "console". Below the front ends nothing knows whether a value came from a
+ * flag, a config file or a JSON request; the front end turns the path into
+ * the flag or the JSON field its user wrote. Empty when the error is not about one value.
  */
 struct err {
 	int code;       /* negative errno, 0 when no error was recorded */

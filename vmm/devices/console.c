@@ -30,6 +30,8 @@ void console_tx(void *opaque, const uint8_t *buf, size_t len)
 static void on_input(void *opaque, uint32_t events)
 {
 	struct console *c = opaque;
+	if (c->held)
+		return; /* an event of the batch fetched before the hold */
 	size_t room = serial_rx_room(c->serial);
 	if (room == 0) {
 		/* Stop reading until the guest drains the FIFO. Set paused
@@ -66,7 +68,7 @@ static void on_input(void *opaque, uint32_t events)
 static void resume_input(void *arg)
 {
 	struct console *c = arg;
-	if (c->in_fd >= 0)
+	if (c->in_fd >= 0 && !c->held)
 		evl_mod(c->loop, c->in_fd, EPOLLIN);
 }
 
@@ -100,6 +102,17 @@ int console_init(struct console *c, struct evloop *loop, struct serial *serial,
 		return err_set(e, rc, "console input: %s", strerror(-rc));
 	c->is_tty = term_raw_enter(in_fd);
 	return 0;
+}
+
+void console_hold(struct console *c, bool hold)
+{
+	c->held = hold;
+	if (c->in_fd < 0)
+		return;
+	if (hold)
+		evl_mod(c->loop, c->in_fd, 0);
+	else if (!atomic_load(&c->paused))
+		evl_mod(c->loop, c->in_fd, EPOLLIN);
 }
 
 void console_fini(struct console *c)

@@ -29,6 +29,7 @@ struct console {
 	bool is_tty;          /* escape handling only on a terminal */
 	bool escape;          /* Ctrl-A seen, waiting for the next key */
 	atomic_bool paused;   /* FIFO was full: in_fd not watched */
+	bool held;            /* VM paused: in_fd not watched (loop thread) */
 };
 
 /* console_init - watch in_fd on (loop) and feed (serial); Ctrl-A x on a
@@ -44,6 +45,10 @@ void console_tx(void *opaque, const uint8_t *buf, size_t len);
 /* console_rx_ready - serial rx_ready callback: the FIFO has room again.
  * vCPU thread, UART lock held: only posts work to the loop. */
 void console_rx_ready(void *opaque);
+
+/* console_hold - stop (hold) or restart reading input, for VM pause: while
+ * held nothing reaches the UART. Loop thread. */
+void console_hold(struct console *c, bool hold);
 
 /* console_fini - stop watching input and restore the terminal. Main. */
 void console_fini(struct console *c);

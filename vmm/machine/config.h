@@ -2,10 +2,11 @@
 /*
  * The machine's configuration as plain data: what the builder
  * (vmm/machine/devices.c) turns into a VM. Every front end produces it:
- * CLI flags, a config file and the JSON API (api/config.c parses and
- * validates it; api/schema.c maps it to and from JSON). Nothing here knows
- * where a value came from: errors the machine reports name the config path
- * ("disks[1].path"), and api/ turns that into a flag or a JSON field.
+ * CLI flags, a config file and the JSON API (the front ends parse,
+ * validate and map it to and from JSON). Nothing here knows where a value
+ * came from: errors the machine reports name the config path
+ * ("disks[1].path"), and the front end turns that into a flag or a JSON
+ * field.
  */
 #ifndef KILN_MACHINE_CONFIG_H
 #define KILN_MACHINE_CONFIG_H

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "../arch/arch.h"
+#include "builder.h"
 #include "../base/file.h"
 #include "../base/log.h"
 #include "vcpu.h"
@@ -131,6 +132,7 @@ int vm_create(const struct kiln_config *cfg, struct evloop *loop,
 	pthread_cond_init(&vm->pause_cond, NULL);
 	pthread_cond_init(&vm->parked_cond, NULL);
 	vm->loop = loop;
+	device_list_init(&vm->devices);
 	rc = open_kvm(vm, e);
 	if (!rc)
 		rc = setup_memory(vm, e);
@@ -138,10 +140,17 @@ int vm_create(const struct kiln_config *cfg, struct evloop *loop,
 		rc = arch_vm_init(vm, e);
 	if (!rc)
 		rc = arch_load_guest(vm, e);
+	if (!rc) {
+		rc = irq_router_init(&vm->router, vm->vm_fd, arch_irqchip_routes, e);
+		vm->router_ready = !rc;
+	}
 	if (!rc)
-		rc = arch_devices_init(vm, e);
+		rc = arch_devices_init(vm, builder_stdin_free(cfg), cfg->acpi, e);
 	if (!rc)
-		rc = vm_devices_init(vm, e);
+		rc = builder_pci_devices(vm, e);
+	/* Boot tables last: they describe the devices that now exist. */
+	if (!rc)
+		rc = arch_boot_tables(vm, e);
 	if (!rc)
 		rc = vcpu_signals_init(e);
 	for (unsigned i = 0; !rc && i < cfg->vcpus; i++) {
@@ -212,17 +221,19 @@ int vm_finish(struct vm *vm)
 	stop_vcpus(vm);
 	/* Requests the guest was told are complete are already on disk;
 	 * requests still in flight finish before kiln exits. */
-	vm_devices_drain(vm);
-	uint64_t exits = 0;
-	for (unsigned i = 0; i < vm->nr_vcpus; i++)
-		for (unsigned r = 0; r < VCPU_EXIT_REASONS; r++)
-			exits += vm->vcpus[i]->exits[r];
+	struct err e = { 0 };
+	if (device_list_quiesce(&vm->devices, &e))
+		log_warn("at exit: %s", e.msg);
+	uint64_t counts[VCPU_EXIT_REASONS], exits = 0;
+	vm_exit_counts(vm, counts, VCPU_EXIT_REASONS);
+	for (unsigned r = 0; r < VCPU_EXIT_REASONS; r++)
+		exits += counts[r];
 	log_info("VM stopped (reason %d), %llu exits to userspace",
 		 atomic_load(&vm->exit_reason), (unsigned long long)exits);
 	return atomic_load(&vm->exit_status);
 }
 
-int vm_pause(struct vm *vm, unsigned timeout_ms)
+int vm_pause(struct vm *vm, unsigned timeout_ms, struct err *e)
 {
 	if (atomic_exchange(&vm->pause_requested, true))
 		return -EALREADY;
@@ -244,9 +255,19 @@ int vm_pause(struct vm *vm, unsigned timeout_ms)
 	pthread_mutex_unlock(&vm->pause_lock);
 	if (!vm->paused) {
 		vm_resume(vm);
-		return -ETIMEDOUT;
+		return err_set(e, -ETIMEDOUT, "vCPUs did not stop within %u ms",
+			       timeout_ms);
 	}
-	vm_devices_pause(vm, true);
+	/* vCPUs parked: no register access can start new device work. */
+	rc = device_list_quiesce(&vm->devices, e);
+	if (rc) {
+		/* None is left quiesced: release only the vCPUs. */
+		pthread_mutex_lock(&vm->pause_lock);
+		vm->paused = false;
+		pthread_mutex_unlock(&vm->pause_lock);
+		vm_resume(vm);
+		return rc;
+	}
 	return 0;
 }
 
@@ -254,15 +275,49 @@ int vm_resume(struct vm *vm)
 {
 	if (!atomic_load(&vm->pause_requested))
 		return -EALREADY;
+	/* Devices first: what they held (kicks, input) goes out before the
+	 * vCPUs run again. */
+	if (vm->paused)
+		device_list_resume(&vm->devices);
 	pthread_mutex_lock(&vm->pause_lock);
-	bool was_paused = vm->paused;
 	vm->paused = false;
 	atomic_store(&vm->pause_requested, false);
 	pthread_cond_broadcast(&vm->pause_cond);
 	pthread_mutex_unlock(&vm->pause_lock);
-	if (was_paused)
-		vm_devices_pause(vm, false);
 	return 0;
+}
+
+int vm_add_device(struct vm *vm, struct device *dev, struct err *e)
+{
+	if (device_list_find(&vm->devices, dev->id)) {
+		err_set(e, -EEXIST, "device id '%s' is used twice", dev->id);
+		dev->ops->destroy(dev);
+		return -EEXIST;
+	}
+	int rc = device_list_add(&vm->devices, dev, e);
+	if (rc)
+		dev->ops->destroy(dev);
+	return rc;
+}
+
+const struct device_list *vm_devices(const struct vm *vm)
+{
+	return &vm->devices;
+}
+
+void vm_exit_counts(const struct vm *vm, uint64_t *out, unsigned nr)
+{
+	for (unsigned r = 0; r < nr && r < VCPU_EXIT_REASONS; r++) {
+		out[r] = 0;
+		for (unsigned i = 0; i < vm->nr_vcpus; i++)
+			out[r] += __atomic_load_n(&vm->vcpus[i]->exits[r],
+						  __ATOMIC_RELAXED);
+	}
+}
+
+int vm_request_shutdown(struct vm *vm)
+{
+	return arch_request_shutdown(vm);
 }
 
 bool vm_is_paused(struct vm *vm)
@@ -280,8 +335,15 @@ void vm_destroy(struct vm *vm)
 	stop_vcpus(vm);
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		vcpu_destroy(vm->vcpus[i]);
-	vm_devices_destroy(vm);
+	/* Devices first (newest first: transports before what they use),
+	 * then what their callbacks reached: the arch's wiring, the bus,
+	 * the interrupt routes. */
+	device_list_destroy(&vm->devices);
 	arch_devices_destroy(vm);
+	if (vm->pci_ready)
+		pci_root_fini(&vm->pci);
+	if (vm->router_ready)
+		irq_router_fini(&vm->router);
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);
 	if (vm->kvm_fd >= 0)

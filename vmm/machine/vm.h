@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * struct vm: one KVM virtual machine and everything it owns (fds, guest
- * memory, buses, devices, vCPUs, the event loop). The main thread creates,
- * runs and destroys it; vCPU threads only read it, apart from the atomic
- * exit request.
+ * memory, buses, the device list, vCPUs). The main thread creates, runs and
+ * destroys it; vCPU threads only read it, apart from the atomic exit
+ * request. The control plane uses the functions below, never the
+ * struct's insides: devices through vm_devices, counters through
+ * vm_exit_counts.
  */
 #ifndef KILN_VM_H
 #define KILN_VM_H
@@ -16,7 +18,7 @@
 #include "config.h"
 #include "../../virtio/pci.h"
 #include "../base/bus.h"
-#include "devices.h"
+#include "../base/device.h"
 #include "../base/err.h"
 #include "../base/evloop.h"
 #include "../base/irq_router.h"
@@ -24,8 +26,6 @@
 #include "../base/pci.h"
 
 struct vcpu;
-struct serial;
-struct i8042;
 
 /* Why the VM stopped. */
 enum vm_exit_reason {
@@ -58,21 +58,21 @@ struct vm {
 	unsigned nr_vcpus;
 	struct vcpu *vcpus[CFG_MAX_VCPUS];
 
-	/* interrupt routing, PCI and virtio devices (vmm/devices.c) */
+	/* Every device, legacy and virtio, in creation order. */
+	struct device_list devices;
+
+	/* interrupt routing and the PCI bus (the builder sets them up) */
 	struct irq_router router;
+	bool router_ready;
 	struct pci_root pci;
 	bool pci_ready;
 	struct virtio_pci_platform virtio_plat;
-	struct vm_virtio virtio[VM_MAX_VIRTIO];
-	unsigned nr_virtio;
 
 	/* Device errors for the control plane (loop thread; may be NULL). */
 	void (*on_device_error)(void *opaque, const char *id, const char *why);
 	void *on_device_error_opaque;
 
-	/* platform devices; vm->arch is the arch's private state */
-	struct serial *serial;
-	struct i8042 *i8042;
+	/* the arch's private state (its platform devices' wiring) */
 	void *arch;
 
 	/* exit request: the first reason wins */
@@ -86,7 +86,7 @@ struct vm {
 	pthread_cond_t parked_cond;   /* the pauser waits here for acks */
 	atomic_bool pause_requested;
 	unsigned nr_parked;
-	bool paused;                  /* every vCPU parked (pause_lock) */
+	bool paused;                  /* vCPUs parked, devices quiesced */
 	uint64_t start_ns;            /* CLOCK_MONOTONIC at vm_start */
 };
 
@@ -110,15 +110,33 @@ int vm_start(struct vm *vm, struct err *e);
 int vm_finish(struct vm *vm);
 
 /*
- * vm_pause - park every vCPU outside KVM_RUN (the guest makes no progress)
- * and hold back queue kicks; waits up to timeout_ms for every vCPU's ack.
- * 0, -EALREADY when already paused, -ETIMEDOUT. Loop thread.
+ * vm_pause - park every vCPU outside KVM_RUN (waiting up to timeout_ms for
+ * every vCPU's ack), then quiesce every device: in-flight I/O completes and
+ * is published, backends are no longer watched. When it returns 0 nothing
+ * writes guest memory or raises an interrupt until vm_resume.
+ * 0, -EALREADY when already paused, -ETIMEDOUT, or a device's error (the
+ * VM then runs on). Loop thread.
  */
-int vm_pause(struct vm *vm, unsigned timeout_ms);
+int vm_pause(struct vm *vm, unsigned timeout_ms, struct err *e);
 
-/* vm_resume - let parked vCPUs run again and deliver held kicks.
- * 0, or -EALREADY when not paused. Loop thread. */
+/* vm_resume - resume the devices (held kicks and input are delivered) and
+ * let the vCPUs run. 0, or -EALREADY when not paused. Loop thread. */
 int vm_resume(struct vm *vm);
+
+/* vm_add_device - put (dev) on the VM's device list; the VM owns it from
+ * now on (on failure it is destroyed). Main thread, setup. */
+int vm_add_device(struct vm *vm, struct device *dev, struct err *e);
+
+/* vm_devices - the device list (metrics, info). Loop thread. */
+const struct device_list *vm_devices(const struct vm *vm);
+
+/* vm_exit_counts - KVM exits to userspace by reason, summed over the vCPUs,
+ * into out[0..nr) (nr <= VCPU_EXIT_REASONS). Any thread (relaxed reads). */
+void vm_exit_counts(const struct vm *vm, uint64_t *out, unsigned nr);
+
+/* vm_request_shutdown - ask the guest to shut down (the arch's way: on x86
+ * ctrl-alt-del and the ACPI power button). 0 or -errno. Loop thread. */
+int vm_request_shutdown(struct vm *vm);
 
 /* vm_uptime_ms - milliseconds since vm_start. Any thread. */
 uint64_t vm_uptime_ms(const struct vm *vm);

@@ -18,6 +18,7 @@
 
 #include "../../devices/acpi_pm.h"
 #include "../../base/aml.h"
+#include "../../base/device.h"
 #include "layout.h"
 
 #define ACPI_OEM_ID "KILN  "
@@ -86,83 +87,6 @@ static void seal(uint8_t *p, size_t len)
 
 /* ---- DSDT (5.2.11.1) ---------------------------------------------- */
 
-/* Append a finished resource template (r) as a Buffer, and free it. */
-static void put_template(struct aml_buf *b, struct aml_buf *r)
-{
-	aml_res_end(r);
-	if (r->err && !b->err)
-		b->err = r->err;
-	aml_buffer(b, r->data, r->len);
-	aml_fini(r);
-}
-
-/*
- * \_SB.PCI0: PCI host bridge (ACPI 6.x 6.1.5, PCI Firmware Spec 3.x 4.1):
- * bus 0 only (Linux then scans one bus, not 256), the 0xcf8 config ports
- * as a consumer range, and the windows it forwards to PCI.
- */
-static void dsdt_pci0(struct aml_buf *b, const struct acpi_config *cfg)
-{
-	size_t dev = aml_device_open(b, "PCI0");
-	aml_name_eisaid(b, "_HID", "PNP0A03");
-	aml_name_integer(b, "_UID", 0);
-	aml_name_integer(b, "_BBN", 0);
-	aml_name_integer(b, "_SEG", 0);
-
-	struct aml_buf r;
-	aml_init(&r);
-	aml_res_word_bus(&r, 0, 0);
-	aml_res_io(&r, 0xcf8, 0xcf8, 1, 8);
-	aml_res_dword_io(&r, 0x0000, 0x0cf7);
-	aml_res_dword_io(&r, 0x0d00, 0xffff);
-	if (cfg->pci_mmio_size)
-		aml_res_dword_memory(
-		    &r, (uint32_t)cfg->pci_mmio_base,
-		    (uint32_t)(cfg->pci_mmio_base + cfg->pci_mmio_size - 1),
-		    false);
-	if (cfg->pci_mmio64_size)
-		aml_res_qword_memory(
-		    &r, cfg->pci_mmio64_base,
-		    cfg->pci_mmio64_base + cfg->pci_mmio64_size - 1, false);
-	aml_name(b, "_CRS");
-	put_template(b, &r);
-	aml_close(b, dev);
-}
-
-/* Legacy ISA devices, described so Linux's PNP drivers bind to them. */
-struct legacy_dev {
-	const char *name;
-	const char *hid;
-	uint8_t uid;
-	uint8_t nio;
-	struct {
-		uint16_t port;
-		uint8_t len;
-	} io[2];
-	uint8_t irq;
-};
-
-static const struct legacy_dev legacy_devs[] = {
-    {"COM1", "PNP0501", 1, 1, {{0x3f8, 8}}, 4},		  /* 16550A */
-    {"PS2K", "PNP0303", 0, 2, {{0x60, 1}, {0x64, 1}}, 1}, /* i8042 */
-    {"RTC", "PNP0B00", 0, 1, {{0x70, 2}}, 8},		  /* CMOS RTC */
-};
-
-static void dsdt_legacy(struct aml_buf *b, const struct legacy_dev *d)
-{
-	size_t dev = aml_device_open(b, d->name);
-	aml_name_eisaid(b, "_HID", d->hid);
-	aml_name_integer(b, "_UID", d->uid);
-	struct aml_buf r;
-	aml_init(&r);
-	for (unsigned i = 0; i < d->nio; i++)
-		aml_res_io(&r, d->io[i].port, d->io[i].port, 1, d->io[i].len);
-	aml_res_irq_noflags(&r, d->irq);
-	aml_name(b, "_CRS");
-	put_template(b, &r);
-	aml_close(b, dev);
-}
-
 /* \_Sx packages (7.4.2): {SLP_TYPa, SLP_TYPb, reserved, reserved}. */
 static void dsdt_sleep_state(struct aml_buf *b, const char *name,
 			     uint8_t slp_typ)
@@ -181,11 +105,10 @@ static int build_dsdt(struct aml_buf *b, const struct acpi_config *cfg)
 {
 	struct acpi_header h = {0};
 	aml_bytes(b, &h, sizeof(h));
+	/* Each device describes itself (vmm/base/device.h). */
 	size_t sb = aml_scope_open(b, "\\_SB");
-	dsdt_pci0(b, cfg);
-	for (size_t i = 0; i < sizeof(legacy_devs) / sizeof(legacy_devs[0]);
-	     i++)
-		dsdt_legacy(b, &legacy_devs[i]);
+	if (cfg->devices)
+		device_list_describe(cfg->devices, b);
 	aml_close(b, sb);
 	dsdt_sleep_state(b, "\\_S0", 0);
 	dsdt_sleep_state(b, "\\_S5", ACPI_PM_SLP_TYP_S5);
@@ -361,26 +284,6 @@ static int check_config(const struct acpi_config *cfg, struct err *e)
 		return err_set(e, -EINVAL,
 			       "ACPI tables for %u vCPUs: need 1..%d",
 			       cfg->nr_cpus, ACPI_MAX_CPUS);
-	if (cfg->pci_mmio_size &&
-	    (cfg->pci_mmio_base >= X86_MMIO_HOLE_END ||
-	     cfg->pci_mmio_size > X86_MMIO_HOLE_END - cfg->pci_mmio_base))
-		return err_set(
-		    e, -EINVAL,
-		    "PCI MMIO window 0x%llx+0x%llx is not below 4 GiB",
-		    (unsigned long long)cfg->pci_mmio_base,
-		    (unsigned long long)cfg->pci_mmio_size);
-	if (cfg->pci_mmio64_size &&
-	    cfg->pci_mmio64_size - 1 > UINT64_MAX - cfg->pci_mmio64_base)
-		return err_set(e, -EINVAL,
-			       "64-bit PCI MMIO window 0x%llx+0x%llx wraps",
-			       (unsigned long long)cfg->pci_mmio64_base,
-			       (unsigned long long)cfg->pci_mmio64_size);
-	if (cfg->pci_io_size && (cfg->pci_io_base < 0xd00 ||
-				 cfg->pci_io_size > 0x10000 - cfg->pci_io_base))
-		return err_set(e, -EINVAL,
-			       "PCI I/O window 0x%x+0x%x is outside the "
-			       "host bridge window 0xd00-0xffff",
-			       cfg->pci_io_base, cfg->pci_io_size);
 	return 0;
 }
 

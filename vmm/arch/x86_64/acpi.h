@@ -36,14 +36,13 @@
 /* APIC ids are 8 bits, 0xff is broadcast, the IOAPIC takes id nr_cpus. */
 #define ACPI_MAX_CPUS 254
 
+struct device_list;
+
 struct acpi_config {
 	unsigned nr_cpus;	/* 1..ACPI_MAX_CPUS */
-	uint64_t pci_mmio_base; /* 32-bit PCI MMIO window, below 4 GiB */
-	uint64_t pci_mmio_size;
-	uint64_t pci_mmio64_base; /* optional 64-bit window; size 0 = none */
-	uint64_t pci_mmio64_size;
-	uint16_t pci_io_base; /* where kiln puts I/O BARs; must lie in */
-	uint16_t pci_io_size; /* the 0xd00-0xffff window (0 = none) */
+	/* The devices whose nodes the DSDT's \_SB holds: each describes
+	 * itself (ops->describe). NULL: none. */
+	const struct device_list *devices;
 };
 
 /* System description table header (5.2.6, 36 bytes) */

@@ -107,18 +107,9 @@ int arch_load_guest(struct vm *vm, struct err *e)
 	if (rc)
 		return rc;
 
-	if (vm->cfg->acpi) {
-		const struct acpi_config ac = {
-			.nr_cpus = vm->cfg->vcpus,
-			.pci_mmio_base = X86_PCI_MMIO_BASE,
-			.pci_mmio_size = X86_PCI_MMIO_SIZE,
-			.pci_io_base = X86_PCI_IO_BASE,
-			.pci_io_size = X86_PCI_IO_SIZE,
-		};
-		rc = acpi_build(&vm->mem, &ac, &bs.rsdp_gpa, e);
-		if (rc)
-			return rc;
-	}
+	/* Written by arch_boot_tables once the devices exist. */
+	if (vm->cfg->acpi)
+		bs.rsdp_gpa = ACPI_RSDP_ADDR;
 
 	if (k.format == KERNEL_PVH) {
 		rc = pvh_start_info_write(&vm->mem, X86_PVH_INFO_ADDR, &bs, e);
@@ -134,4 +125,16 @@ int arch_load_guest(struct vm *vm, struct err *e)
 		 (unsigned long long)k.entry, (unsigned long long)bs.initrd_size,
 		 (unsigned long long)bs.initrd_gpa);
 	return rc;
+}
+
+int arch_boot_tables(struct vm *vm, struct err *e)
+{
+	if (!vm->cfg->acpi)
+		return 0;
+	const struct acpi_config ac = {
+		.nr_cpus = vm->cfg->vcpus,
+		.devices = &vm->devices,
+	};
+	uint64_t rsdp;
+	return acpi_build(&vm->mem, &ac, &rsdp, e);
 }

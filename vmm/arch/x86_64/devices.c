@@ -1,25 +1,28 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The legacy PC devices of an x86 kiln VM: COM1 (16550A at 0x3f8, IRQ 4)
- * wired to the terminal, the i8042 (0x60/0x64, IRQ 1) whose reset line
- * ends the VM, and the CMOS RTC (0x70/0x71). Everything else on the ISA port space stays unclaimed:
- * reads return all-ones, which is what a guest expects of an empty slot.
+ * The legacy PC devices of an x86 kiln VM, each one device on the VM's list:
+ * COM1 (16550A at 0x3f8, IRQ 4) wired to the terminal, the i8042 (0x60/0x64,
+ * IRQ 1) whose reset line ends the VM, the CMOS RTC (0x70/0x71, IRQ 8),
+ * the ACPI PM block and the PCI host bridge (its ACPI node, vmm/arch/x86_64/
+ * pci_host.c). Everything else on the ISA port space stays unclaimed: reads
+ * return all-ones, which is what a guest expects of an empty slot.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "../../devices/console.h"
-#include "../../devices/i8042.h"
 #include "../../base/irq.h"
 #include "../../base/log.h"
 #include "../../base/pci.h"
-#include "../../devices/rtc.h"
-#include "../../devices/acpi_pm.h"
-#include "../../devices/serial.h"
+#include "../../devices/acpi_pm_dev.h"
+#include "../../devices/console.h"
+#include "../../devices/i8042_dev.h"
+#include "../../devices/rtc_dev.h"
+#include "../../devices/serial_dev.h"
 #include "../../machine/vm.h"
 #include "../arch.h"
 #include "layout.h"
+#include "pci_host.h"
 
 #define COM1_PORT 0x3f8
 #define COM1_IRQ 4
@@ -29,15 +32,21 @@
 #define I8042_AUX_IRQ 12
 #define RTC_INDEX_PORT 0x70
 #define RTC_DATA_PORT 0x71
+#define RTC_IRQ 8
 
-/* Owned by the VM; reached from device callbacks through opaque. */
+/*
+ * What the legacy devices' callbacks reach (opaque = this): interrupt lines,
+ * the host console and the VM. Owned by the VM (vm->arch); it outlives the
+ * devices on the list, which are destroyed first.
+ */
 struct x86_platform {
 	struct vm *vm;
-	struct rtc rtc;
-	struct acpi_pm pm;
-	bool pm_ready;
+	struct serial_dev *com1;
+	struct i8042_dev *kbc;
+	struct acpi_pm_dev *pm; /* NULL without ACPI */
 	struct irq_line sci;
 	struct console console;
+	bool console_ready;
 	struct irq_line com1_irq;
 	struct irq_line kbd_irq;
 	struct irq_line aux_irq;
@@ -59,6 +68,13 @@ static void com1_rx_ready(void *opaque)
 {
 	struct x86_platform *p = opaque;
 	console_rx_ready(&p->console);
+}
+
+static void com1_input_hold(void *opaque, bool hold)
+{
+	struct x86_platform *p = opaque;
+	if (p->console_ready)
+		console_hold(&p->console, hold);
 }
 
 static void i8042_set_irq(void *opaque, unsigned irq, bool level)
@@ -95,6 +111,11 @@ static void pm_reset(void *opaque)
 		log_info("guest reset through the ACPI reset register");
 }
 
+static void console_quit(void *opaque)
+{
+	vm_request_exit(opaque, VM_EXIT_USER_QUIT, 0);
+}
+
 /* The ACPI PM register block (power off, reset, power button, timer). */
 static int setup_acpi_pm(struct vm *vm, struct x86_platform *p, struct err *e)
 {
@@ -105,10 +126,15 @@ static int setup_acpi_pm(struct vm *vm, struct x86_platform *p, struct err *e)
 		.opaque = p, .sci = pm_sci, .poweroff = pm_poweroff,
 		.reset = pm_reset,
 	};
-	acpi_pm_init(&p->pm, &cb);
-	p->pm_ready = true;
+	rc = acpi_pm_dev_create("acpi-pm", &cb, &p->pm, e);
+	if (!rc)
+		rc = vm_add_device(vm, &p->pm->dev, e);
+	if (rc) {
+		p->pm = NULL;
+		return rc;
+	}
 	return bus_register(&vm->pio, ACPI_PM_IO_BASE, ACPI_PM_IO_LEN, acpi_pm_io,
-			    &p->pm, "ACPI PM", e);
+			    &p->pm->pm, "ACPI PM", e);
 }
 
 int arch_request_shutdown(struct vm *vm)
@@ -116,18 +142,14 @@ int arch_request_shutdown(struct vm *vm)
 	struct x86_platform *p = vm->arch;
 	/* Like a keyboard's ctrl-alt-del (init decides what it means) and,
 	 * with ACPI, like pressing the power button (acpid/logind act on it). */
-	int rc = i8042_send_ctrl_alt_del(vm->i8042);
-	if (p->pm_ready && acpi_pm_press_power_button(&p->pm))
+	int rc = i8042_send_ctrl_alt_del(p->kbc->kbc);
+	if (p->pm && acpi_pm_dev_press_power_button(p->pm))
 		rc = 0;
 	return rc;
 }
 
-static void console_quit(void *opaque)
-{
-	vm_request_exit(opaque, VM_EXIT_USER_QUIT, 0);
-}
-
-static int setup_serial(struct vm *vm, struct x86_platform *p, struct err *e)
+static int setup_serial(struct vm *vm, struct x86_platform *p, bool stdin_free,
+			struct err *e)
 {
 	int rc = irq_line_init(vm->vm_fd, &p->com1_irq, COM1_IRQ, e);
 	if (rc)
@@ -136,15 +158,24 @@ static int setup_serial(struct vm *vm, struct x86_platform *p, struct err *e)
 		.opaque = p, .tx = com1_tx, .irq = com1_set_irq,
 		.rx_ready = com1_rx_ready,
 	};
-	rc = serial_create(&cb, &vm->serial, e);
+	const struct aml_isa_res res = { 1, { { COM1_PORT, 8 } }, COM1_IRQ };
+	rc = serial_dev_create("com1", "COM1", 1, &res, &cb, &p->com1, e);
 	if (!rc)
-		rc = bus_register(&vm->pio, COM1_PORT, 8, serial_io, vm->serial,
-				  "COM1", e);
+		rc = vm_add_device(vm, &p->com1->dev, e);
+	if (rc) {
+		p->com1 = NULL;
+		return rc;
+	}
+	p->com1->input_hold = com1_input_hold;
+	p->com1->input_opaque = p;
+	rc = bus_register(&vm->pio, COM1_PORT, 8, serial_io, p->com1->uart,
+			  "COM1", e);
 	/* One reader of stdin: the virtio console when it is on stdio. */
-	int in_fd = vm_console_uses_stdin(vm->cfg) ? -1 : STDIN_FILENO;
+	int in_fd = stdin_free ? STDIN_FILENO : -1;
 	if (!rc)
-		rc = console_init(&p->console, vm->loop, vm->serial, in_fd,
+		rc = console_init(&p->console, vm->loop, p->com1->uart, in_fd,
 				  STDOUT_FILENO, console_quit, vm, e);
+	p->console_ready = !rc;
 	return rc;
 }
 
@@ -158,13 +189,38 @@ static int setup_i8042(struct vm *vm, struct x86_platform *p, struct err *e)
 	const struct i8042_callbacks cb = {
 		.opaque = p, .irq = i8042_set_irq, .reset = platform_reset,
 	};
-	rc = i8042_create(&cb, &vm->i8042, e);
+	const struct aml_isa_res res = {
+		2, { { I8042_DATA_PORT, 1 }, { I8042_CMD_PORT, 1 } }, I8042_KBD_IRQ
+	};
+	rc = i8042_dev_create("i8042", &res, &cb, &p->kbc, e);
 	if (!rc)
-		rc = bus_register(&vm->pio, I8042_DATA_PORT, 1, i8042_data_io,
-				  vm->i8042, "i8042 data", e);
+		rc = vm_add_device(vm, &p->kbc->dev, e);
+	if (rc) {
+		p->kbc = NULL;
+		return rc;
+	}
+	rc = bus_register(&vm->pio, I8042_DATA_PORT, 1, i8042_data_io,
+			  p->kbc->kbc, "i8042 data", e);
 	if (!rc)
 		rc = bus_register(&vm->pio, I8042_CMD_PORT, 1, i8042_cmd_io,
-				  vm->i8042, "i8042 command", e);
+				  p->kbc->kbc, "i8042 command", e);
+	return rc;
+}
+
+static int setup_rtc(struct vm *vm, struct err *e)
+{
+	const struct aml_isa_res res = { 1, { { RTC_INDEX_PORT, 2 } }, RTC_IRQ };
+	struct rtc_dev *rd;
+	int rc = rtc_dev_create("rtc", &res, &rd, e);
+	if (!rc)
+		rc = vm_add_device(vm, &rd->dev, e);
+	if (rc)
+		return rc;
+	rc = bus_register(&vm->pio, RTC_INDEX_PORT, 1, rtc_index_io, &rd->rtc,
+			  "RTC index", e);
+	if (!rc)
+		rc = bus_register(&vm->pio, RTC_DATA_PORT, 1, rtc_data_io, &rd->rtc,
+				  "RTC data", e);
 	return rc;
 }
 
@@ -182,27 +238,32 @@ int arch_pci_init(struct vm *vm, struct pci_root *root, struct err *e)
 	if (rc)
 		return rc;
 	vm->pci_ready = true;
-	return pci_root_register_ports(root, &vm->pio, e);
+	rc = pci_root_register_ports(root, &vm->pio, e);
+	const struct pci_host_windows hw = {
+		.mmio_base = X86_PCI_MMIO_BASE, .mmio_size = X86_PCI_MMIO_SIZE,
+		.io_base = X86_PCI_IO_BASE, .io_size = X86_PCI_IO_SIZE,
+	};
+	struct device *host;
+	if (!rc)
+		rc = pci_host_create(&hw, &host, e);
+	if (!rc)
+		rc = vm_add_device(vm, host, e);
+	return rc;
 }
 
-int arch_devices_init(struct vm *vm, struct err *e)
+int arch_devices_init(struct vm *vm, bool stdin_free, bool acpi, struct err *e)
 {
 	struct x86_platform *p = calloc(1, sizeof(*p));
 	if (!p)
 		return err_set(e, -ENOMEM, "out of memory");
 	p->vm = vm;
 	vm->arch = p;
-	rtc_init(&p->rtc);
-	int rc = bus_register(&vm->pio, RTC_INDEX_PORT, 1, rtc_index_io, &p->rtc,
-			      "RTC index", e);
+	int rc = setup_rtc(vm, e);
 	if (!rc)
-		rc = bus_register(&vm->pio, RTC_DATA_PORT, 1, rtc_data_io, &p->rtc,
-				  "RTC data", e);
-	if (!rc)
-		rc = setup_serial(vm, p, e);
+		rc = setup_serial(vm, p, stdin_free, e);
 	if (!rc)
 		rc = setup_i8042(vm, p, e);
-	if (!rc && vm->cfg->acpi)
+	if (!rc && acpi)
 		rc = setup_acpi_pm(vm, p, e);
 	return rc;
 }
@@ -212,18 +273,12 @@ void arch_devices_destroy(struct vm *vm)
 	struct x86_platform *p = vm->arch;
 	if (!p)
 		return;
-	console_fini(&p->console);
-	serial_destroy(vm->serial);
-	i8042_destroy(vm->i8042);
+	if (p->console_ready)
+		console_fini(&p->console);
 	irq_line_fini(&p->com1_irq);
 	irq_line_fini(&p->kbd_irq);
 	irq_line_fini(&p->aux_irq);
-	rtc_fini(&p->rtc);
-	if (p->pm_ready)
-		acpi_pm_fini(&p->pm);
 	irq_line_fini(&p->sci);
 	free(p);
 	vm->arch = NULL;
-	vm->serial = NULL;
-	vm->i8042 = NULL;
 }

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A virtio-pci function as one device of the VM (vmm/base/device.h): the
+ * transport's half of each op, then the device's own (virtio_device_ops
+ * quiesce/resume/save/restore/stats). Loop thread.
+ */
+#include <errno.h>
+
+#include "pci.h"
+
+static struct virtio_pci *to_vp(struct device *dev)
+{
+	return container_of(dev, struct virtio_pci, dev);
+}
+
+/*
+ * Kicks are held first, so nothing new starts; then the device stops its
+ * backends and completes what is in flight (publishing used entries and
+ * raising their interrupts before it returns). After that the function
+ * neither touches guest memory nor interrupts the guest until resume.
+ */
+static int vp_quiesce(struct device *dev)
+{
+	struct virtio_pci *vp = to_vp(dev);
+	struct virtio_device *vdev = vp->vdev;
+	virtio_pci_hold(vp, true);
+	int rc = vdev->ops->quiesce ? vdev->ops->quiesce(vdev) : 0;
+	if (rc)
+		virtio_pci_hold(vp, false);
+	return rc;
+}
+
+static void vp_resume(struct device *dev)
+{
+	struct virtio_pci *vp = to_vp(dev);
+	struct virtio_device *vdev = vp->vdev;
+	if (vdev->ops->resume)
+		vdev->ops->resume(vdev);
+	virtio_pci_hold(vp, false); /* delivers the held kicks */
+}
+
+static void vp_stats(struct device *dev, dev_stat_fn emit, void *ctx)
+{
+	struct virtio_device *vdev = to_vp(dev)->vdev;
+	emit(ctx, "notifies", vdev->notifies);
+	emit(ctx, "interrupts", vdev->interrupts);
+	if (vdev->ops->stats)
+		vdev->ops->stats(vdev, emit, ctx);
+}
+
+/* The transport goes first (its fds point at the device), then the device
+ * finishes in-flight I/O in its own destroy. */
+static void vp_destroy(struct device *dev)
+{
+	struct virtio_pci *vp = to_vp(dev);
+	struct virtio_device *vdev = vp->vdev;
+	virtio_pci_destroy(vp);
+	vdev->ops->destroy(vdev);
+}
+
+const struct device_ops virtio_pci_device_ops = {
+	.quiesce = vp_quiesce,
+	.resume = vp_resume,
+	.stats = vp_stats,
+	.destroy = vp_destroy,
+};

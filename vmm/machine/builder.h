@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The builder: turns the machine config into devices on the VM's list.
+ * It maps each config entry to the device's own config struct (blk_config,
+ * net_config, chr_config), creates the device, puts it behind its transport
+ * and names the config path in any error (err_field: "disks[1]").
+ * Thread: main thread, during vm_create.
+ */
+#ifndef KILN_BUILDER_H
+#define KILN_BUILDER_H
+
+#include <stdbool.h>
+
+#include "../base/err.h"
+#include "config.h"
+
+struct vm;
+
+/* builder_stdin_free - whether stdin is left for the serial console (no
+ * virtio console reads it). */
+bool builder_stdin_free(const struct kiln_config *cfg);
+
+/* builder_pci_devices - the interrupt router, the PCI root (through the
+ * arch) and one virtio-pci function per configured device, in the order
+ * disks, nets, console, rng (the guest names disks by PCI slot order). */
+int builder_pci_devices(struct vm *vm, struct err *e);
+
+#endif
