@@ -3,7 +3,7 @@
 
 #include "schema.h"
 
-#include "../virtio/backend/chr.h"
+#include "../vmm/machine/builder.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -125,8 +125,7 @@ static int opt_net(struct kiln_config *c, const char *f, const char *v,
 static int opt_console(struct kiln_config *c, const char *f, const char *v,
 		       struct err *e)
 {
-	struct chr_config cc;
-	if (chr_parse(v, &cc, e)) {
+	if (builder_check_console(v, e)) {
 		err_prefix(e, "%s", f);
 		return e ? e->code : -EINVAL;
 	}

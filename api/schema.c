@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../virtio/backend/chr.h"
+#include "../vmm/machine/builder.h"
 
 enum fkind { F_U32, F_U64, F_BOOL, F_STR, F_MAC, F_CONSOLE, F_OBJECT,
 	     F_DISKS, F_NETS, F_NR_KINDS };
@@ -245,8 +245,7 @@ static int parse_console(const struct field *f, struct json_object *v,
 	const char *s = NULL;
 	if (v && check_string(f, v, path, &s, e))
 		return -EINVAL;
-	struct chr_config cc;
-	if (s && chr_parse(s, &cc, NULL))
+	if (s && builder_check_console(s, NULL))
 		return bad_value(e, f, path, v);
 	return store_string((char **)((char *)base + f->off), s, e);
 }

@@ -14,7 +14,6 @@
 #include "../vmm/base/log.h"
 #include "../vmm/machine/vcpu.h"
 #include "../vmm/machine/vm.h"
-#include "../virtio/device.h"
 #include "errmap.h"
 #include "jsonrpc.h"
 #include "schema.h"

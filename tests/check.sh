@@ -114,6 +114,9 @@ if ! tests/build.sh build; then
 	finish
 fi
 
+step "layers (docs/architecture.md's include rule)"
+run_counted layers 6 tests/layers.sh
+
 step "guest images"
 images_ok=1
 if ! tests/guest/prepare.sh --cloud; then

@@ -20,6 +20,11 @@ struct vm;
  * virtio console reads it). */
 bool builder_stdin_free(const struct kiln_config *cfg);
 
+/* builder_check_console - whether (spec) is a console backend the builder
+ * can make ("stdio", "pty", "file=PATH", ...): 0, or -EINVAL with e saying
+ * what is wrong (without the field name). For the front ends' parsers. */
+int builder_check_console(const char *spec, struct err *e);
+
 /* builder_pci_devices - the interrupt router, the PCI root (through the
  * arch) and one virtio-pci function per configured device, in the order
  * disks, nets, console, rng (the guest names disks by PCI slot order). */
