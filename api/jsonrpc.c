@@ -272,6 +272,15 @@ static int method_error(struct jsonrpc_error *err, int code,
 	return jsonrpc_set_error(err, code, "%s: %s", method, msg);
 }
 
+/* Whether (msg) starts with a field path ("disks[1].path: ...") other than
+ * the method's own name ("vm.boot: ..."). */
+static bool names_field(const char *method, const char *msg)
+{
+	char field[128];
+	field_of(msg, field, sizeof(field));
+	return field[0] && strcmp(field, method);
+}
+
 /* Map an op's -errno (documented in jsonrpc.h) to a JSON-RPC error. */
 static int op_error(const char *method, int rc, struct err *e,
 		    struct jsonrpc_error *err)
@@ -292,7 +301,12 @@ static int op_error(const char *method, int rc, struct err *e,
 	case -EEXIST:
 	case -ENOENT:
 	case -ENODEV:
-		return config_error(err, e);
+		/* -32001 promises data.field. A failure that names no config
+		 * value ("cannot open /dev/kvm: No such file or directory") is
+		 * the VMM's, whatever its errno. */
+		if (names_field(method, e->msg))
+			return config_error(err, e);
+		return method_error(err, JSONRPC_INTERNAL_ERROR, method, e->msg);
 	default:
 		return method_error(err, JSONRPC_INTERNAL_ERROR, method, e->msg);
 	}

@@ -126,7 +126,8 @@ int jsonrpc_set_error(struct jsonrpc_error *err, int code, const char *fmt, ...)
  *                                  (data.field = e->field), any other errno
  *   -EPERM, -EAGAIN                             -> -32000 state error
  *   -EINVAL, -ENOSPC, -EEXIST, -ENOENT, -ENODEV -> -32001 config error
- *                                  (data.field = the "path: " prefix of e)
+ *                                  (data.field = the "path: " prefix of e),
+ *                     or -32603 when e's message starts with no such path
  *   anything else                               -> -32603 internal error
  * A NULL op makes its method answer -32601 (not available).
  */

@@ -13,6 +13,7 @@
 struct fake_vm {
 	int rc;             /* what every op returns */
 	const char *msg;    /* and the message it sets */
+	const char *field;  /* and the config field it names (NULL: none) */
 	int calls;
 	const char *last;   /* the last op called */
 	struct kiln_config cfg; /* taken by configure */
@@ -24,7 +25,11 @@ static int fake_result(struct fake_vm *vm, const char *op, struct err *e)
 {
 	vm->calls++;
 	vm->last = op;
-	return vm->rc ? err_set(e, vm->rc, "%s", vm->msg) : 0;
+	if (!vm->rc)
+		return 0;
+	if (vm->field)
+		err_field(e, "%s", vm->field);
+	return err_set(e, vm->rc, "%s", vm->msg);
 }
 
 static int f_configure(void *ctx, struct kiln_config *cfg, struct err *e)
@@ -235,7 +240,9 @@ Test(jsonrpc, op_errnos_map_to_codes)
 		{ -EALREADY, JSONRPC_STATE_ERROR, "vm.boot: the VM is running (booting twice?)" },
 		{ -EBUSY, JSONRPC_STATE_ERROR, "vm.boot: the VM is running (booting twice?)" },
 		{ -EPERM, JSONRPC_STATE_ERROR, "vm.boot: the VM is running (booting twice?)" },
-		{ -EINVAL, JSONRPC_CONFIG_ERROR, "the VM is running (booting twice?)" },
+		/* -32001 promises a field: without one, the VMM failed. */
+		{ -EINVAL, JSONRPC_INTERNAL_ERROR, "vm.boot: the VM is running (booting twice?)" },
+		{ -ENOENT, JSONRPC_INTERNAL_ERROR, "vm.boot: the VM is running (booting twice?)" },
 		{ -EIO, JSONRPC_INTERNAL_ERROR, "vm.boot: the VM is running (booting twice?)" },
 	};
 	vm.msg = "the VM is running (booting twice?)";
@@ -249,6 +256,32 @@ Test(jsonrpc, op_errnos_map_to_codes)
 	vm.msg = "vm.boot: not possible while the VM is running";
 	expect_error("{\"jsonrpc\": \"2.0\", \"method\": \"vm.boot\", \"id\": 1}",
 		     JSONRPC_STATE_ERROR, "vm.boot: not possible while the VM is running", "1");
+	/* A message that starts with a path is about that field... */
+	vm.rc = -EINVAL;
+	vm.msg = "machine.vcpus: 64 is more than the host has";
+	struct json_object *r = handle("{\"jsonrpc\": \"2.0\", \"method\": \"vm.boot\", \"id\": 1}");
+	struct json_object *err = member(r, "error");
+	cr_assert_eq(json_object_get_int(member(err, "code")), JSONRPC_CONFIG_ERROR);
+	cr_assert_str_eq(json_object_get_string(member(member(err, "data"), "field")), "machine.vcpus");
+	json_object_put(r);
+	/* ...but the method's own name is not a field. */
+	vm.msg = "vm.boot: cannot open /dev/kvm";
+	expect_error("{\"jsonrpc\": \"2.0\", \"method\": \"vm.boot\", \"id\": 1}",
+		     JSONRPC_INTERNAL_ERROR, "vm.boot: cannot open /dev/kvm", "1");
+	/* A named field makes -32001 whatever the errno, except the state
+	 * ones. */
+	vm.rc = -EIO;
+	vm.field = "boot.kernel";
+	vm.msg = "boot.kernel /k: not a bzImage or ELF kernel";
+	r = handle("{\"jsonrpc\": \"2.0\", \"method\": \"vm.boot\", \"id\": 1}");
+	err = member(r, "error");
+	cr_assert_eq(json_object_get_int(member(err, "code")), JSONRPC_CONFIG_ERROR);
+	cr_assert_str_eq(json_object_get_string(member(member(err, "data"), "field")), "boot.kernel");
+	json_object_put(r);
+	vm.rc = -EBUSY;
+	expect_error("{\"jsonrpc\": \"2.0\", \"method\": \"vm.boot\", \"id\": 1}",
+		     JSONRPC_STATE_ERROR, NULL, "1");
+	vm.field = NULL;
 	/* No message from the op: strerror. */
 	vm.rc = -EIO;
 	vm.msg = "";
