@@ -10,7 +10,18 @@
 #include <string.h>
 
 #include "schema.h"
-#include "vmctl.h"
+
+/*
+ * The VM states vm.info and vm.metrics report. Written out rather than
+ * taken from vm_state_name() (api/vmctl.c): that would pull the whole VM
+ * into every user of the dispatcher (tests/fuzz/run.sh builds fuzz_api
+ * from a short list of files). test_jsonrpc holds the two together.
+ */
+#define STATE_SCHEMA                                                         \
+	"{\"type\": \"string\","                                              \
+	" \"enum\": [\"configuring\", \"running\", \"paused\", \"stopped\"],"    \
+	" \"description\": \"the VM state; docs/api.md says which methods each" \
+	" one accepts\"}"
 
 /* OpenRPC's error object: the code and what it means. */
 static struct json_object *error_object(const struct jsonrpc_code_info *ci)
@@ -142,25 +153,6 @@ static struct json_object *method_object(const struct jsonrpc_method *m,
 	return o;
 }
 
-/* The VM states vm.info and vm.metrics report. */
-static struct json_object *state_schema(void)
-{
-	struct json_object *o = json_object_new_object();
-	struct json_object *e = json_object_new_array();
-	if (!o || !e) {
-		json_object_put(o);
-		json_object_put(e);
-		return NULL;
-	}
-	for (enum vm_state s = VMS_CONFIGURING; s <= VMS_STOPPED; s++)
-		json_object_array_add(e, json_object_new_string(vm_state_name(s)));
-	json_object_object_add(o, "type", json_object_new_string("string"));
-	json_object_object_add(o, "enum", e);
-	json_object_object_add(o, "description", json_object_new_string(
-		"the VM state; docs/api.md says which methods each one accepts"));
-	return o;
-}
-
 /* components.errors: every code kiln answers, by name ("parse error" as
  * "parse_error": OpenRPC component keys take no spaces). */
 static struct json_object *error_components(void)
@@ -211,7 +203,7 @@ struct json_object *openrpc_document(const struct jsonrpc_method *table,
 	struct json_object *methods = json_object_new_array();
 	if (!schemas || !doc || !methods)
 		goto fail;
-	json_object_object_add(schemas, "state", state_schema());
+	json_object_object_add(schemas, "state", json_tokener_parse(STATE_SCHEMA));
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *m = method_object(&table[i], schemas);
 		if (!m)
