@@ -19,17 +19,18 @@
 
 #include <json-c/json.h>
 
+#include "jsonrpc.h"
 #include "schema.h"
 
 #define CTL_MAX_LINE (64 * 1024 * 1024) /* a response line, generously */
 
-static const char usage_text[] =
+static const char usage_head[] =
 	"Usage: kiln ctl --socket PATH [--timeout SECONDS] METHOD [JSON-PARAMS]\n"
 	"       kiln ctl --socket PATH --subscribe\n"
 	"\n"
-	"Send one JSON-RPC request to a running kiln and print the result.\n"
-	"Methods: vm.configure, vm.boot, vm.pause, vm.resume, vm.shutdown,\n"
-	"vm.stop, vm.info, vm.metrics, disk.add, net.add (see docs/api.md).\n"
+	"Send one JSON-RPC request to a running kiln and print the result.\n";
+
+static const char usage_tail[] =
 	"\n"
 	"  --socket PATH      the control socket of the kiln to talk to\n"
 	"  --timeout SECONDS  give up after this long (default 30; 0 = never)\n"
@@ -42,7 +43,40 @@ static const char usage_text[] =
 	"Exit status: 0 on success, 1 on an error answer or when kiln cannot be\n"
 	"reached, 2 on a usage error.\n";
 
-const char *ctl_usage(void) { return usage_text; }
+static void append(char *buf, size_t size, const char *s)
+{
+	size_t used = strlen(buf);
+	snprintf(buf + used, size - used, "%s", s);
+}
+
+/* The method list comes from the dispatcher's table, so a new method shows
+ * up here without anyone remembering to add it. Lines up to 72 columns. */
+static void append_methods(char *buf, size_t size)
+{
+	const char *head = "Methods (docs/api.md; rpc.discover describes them):";
+	size_t col = strlen(head);
+	append(buf, size, head);
+	for (size_t i = 0; i < jsonrpc_kiln_methods_count; i++) {
+		const char *name = jsonrpc_kiln_methods[i].name;
+		size_t len = strlen(name) + 1; /* with its ',' or '.' */
+		bool wrap = col + 1 + len > 72;
+		append(buf, size, wrap ? "\n" : " ");
+		append(buf, size, name);
+		append(buf, size, i + 1 < jsonrpc_kiln_methods_count ? "," : ".\n");
+		col = (wrap ? 0 : col + 1) + len;
+	}
+}
+
+const char *ctl_usage(void)
+{
+	static char text[sizeof(usage_head) + sizeof(usage_tail) + 1024];
+	if (!text[0]) {
+		append(text, sizeof(text), usage_head);
+		append_methods(text, sizeof(text));
+		append(text, sizeof(text), usage_tail);
+	}
+	return text;
+}
 
 struct ctl {
 	const char *path;
@@ -161,19 +195,8 @@ static int ctl_connect(struct ctl *c)
 
 static const char *code_name(int code)
 {
-	static const struct {
-		int code;
-		const char *name;
-	} names[] = {
-		{ -32700, "parse error" },     { -32600, "invalid request" },
-		{ -32601, "method not found" }, { -32602, "invalid params" },
-		{ -32603, "internal error" },  { -32000, "state" },
-		{ -32001, "configuration" },   { -32002, "limit" },
-	};
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (names[i].code == code)
-			return names[i].name;
-	return "error";
+	const struct jsonrpc_code_info *ci = jsonrpc_code_info(code);
+	return ci ? ci->name : "error";
 }
 
 /* Print an error response; returns the exit status 1. */
@@ -344,7 +367,7 @@ static int parse_args(int argc, char **argv, struct ctl *c)
 		bool missing = false;
 		const char *v;
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			fputs(usage_text, stdout);
+			fputs(ctl_usage(), stdout);
 			return 0;
 		} else if (!strcmp(argv[i], "--subscribe")) {
 			c->subscribe = true;
@@ -362,7 +385,7 @@ static int parse_args(int argc, char **argv, struct ctl *c)
 		} else if (missing || (argv[i][0] == '-' && argv[i][1])) {
 			fprintf(stderr, "kiln ctl: %s '%s'\n%s",
 				missing ? "missing value for" : "unknown option",
-				argv[i], usage_text);
+				argv[i], ctl_usage());
 			return 2;
 		} else if (npos < 3) {
 			positional[npos++] = argv[i];
@@ -376,7 +399,7 @@ static int parse_args(int argc, char **argv, struct ctl *c)
 			  : !c->subscribe && !npos ? "a METHOD is required"
 			  : NULL;
 	if (why) {
-		fprintf(stderr, "kiln ctl: %s\n%s", why, usage_text);
+		fprintf(stderr, "kiln ctl: %s\n%s", why, ctl_usage());
 		return 2;
 	}
 	return -1; /* go on */

@@ -14,6 +14,10 @@ static const char *v_disk(const struct kiln_config *c, unsigned i)
 {
 	return i < c->nr_disks ? c->disks[i].id : NULL;
 }
+static const char *v_disk_path(const struct kiln_config *c, unsigned i)
+{
+	return i < c->nr_disks ? c->disks[i].path : NULL;
+}
 static const char *v_net(const struct kiln_config *c, unsigned i)
 {
 	return i < c->nr_nets ? c->nets[i].id : NULL;
@@ -30,6 +34,7 @@ static const struct {
 	{ "boot.cmdline", "--cmdline", NULL },
 	{ "machine.vcpus", "--cpus", NULL },
 	{ "machine.memory_mib", "--memory", NULL },
+	{ "disks[].path", "--disk", v_disk_path },
 	{ "disks", "--disk", v_disk },
 	{ "nets", "--net", v_net },
 	{ "console", "--console", NULL }, /* backend messages start with their spec */
@@ -37,18 +42,47 @@ static const struct {
 	{ "acpi", "--acpi", NULL },
 };
 
+/*
+ * Does (field) fall under (pattern)? A pattern is a path where "[]" stands
+ * for any index ("disks[].path"); the field may go deeper (".x", "[N]")
+ * after the pattern ends. The index matched, if any, goes to *index.
+ */
+static bool field_matches(const char *field, const char *pattern,
+			  unsigned *index)
+{
+	const char *f = field;
+	for (const char *p = pattern; *p; p++) {
+		if (p[0] == '[' && p[1] == ']') {
+			char *end;
+			if (*f != '[')
+				return false;
+			*index = (unsigned)strtoul(f + 1, &end, 10);
+			if (end == f + 1 || *end != ']')
+				return false;
+			f = end + 1;
+			p++;
+			continue;
+		}
+		if (*f++ != *p)
+			return false;
+	}
+	if (*f == '[') {
+		char *end;
+		*index = (unsigned)strtoul(f + 1, &end, 10);
+		return *end == ']';
+	}
+	return *f == '\0' || *f == '.';
+}
+
 bool errmap_apply(const struct kiln_config *cfg, struct err *e,
 		  enum errmap_style style)
 {
 	if (!e || !e->field[0])
 		return false;
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
-		size_t n = strlen(fields[i].path);
-		const char *rest = e->field + n;
-		if (strncmp(e->field, fields[i].path, n) ||
-		    (*rest && *rest != '.' && *rest != '['))
+		unsigned index = 0;
+		if (!field_matches(e->field, fields[i].path, &index))
 			continue;
-		unsigned index = *rest == '[' ? (unsigned)strtoul(rest + 1, NULL, 10) : 0;
 		const char *value = fields[i].value ? fields[i].value(cfg, index) : NULL;
 		const char *name = style == ERRMAP_CLI ? fields[i].flag : e->field;
 		char head[160];

@@ -11,7 +11,41 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "openrpc.h"
 #include "schema.h"
+
+/* The names are what kiln ctl prints ("error -32001 (configuration)");
+ * docs/api.md's error table must match (tests/unit/test_api_docs.c). */
+const struct jsonrpc_code_info jsonrpc_codes[] = {
+	{ JSONRPC_PARSE_ERROR, "parse error",
+	  "the line is not valid JSON; the message gives line, column and why" },
+	{ JSONRPC_INVALID_REQUEST, "invalid request",
+	  "not a JSON-RPC 2.0 request object (a batch, a wrong or unknown "
+	  "member), or a line over 1 MiB" },
+	{ JSONRPC_METHOD_NOT_FOUND, "method not found",
+	  "unknown method, or one this kiln does not implement" },
+	{ JSONRPC_INVALID_PARAMS, "invalid params",
+	  "params of the wrong shape for the method" },
+	{ JSONRPC_INTERNAL_ERROR, "internal error",
+	  "the VMM failed (out of memory, a KVM error...); the message says what" },
+	{ JSONRPC_STATE_ERROR, "state",
+	  "the call does not fit the VM state (the message names it), or the "
+	  "VM cannot act on it now" },
+	{ JSONRPC_CONFIG_ERROR, "configuration",
+	  "a config value is wrong; the message starts with its path, which "
+	  "error.data.field holds" },
+	{ JSONRPC_LIMIT_ERROR, "limit", "too many clients (sent on connect)" },
+};
+const size_t jsonrpc_codes_count =
+	sizeof(jsonrpc_codes) / sizeof(jsonrpc_codes[0]);
+
+const struct jsonrpc_code_info *jsonrpc_code_info(int code)
+{
+	for (size_t i = 0; i < jsonrpc_codes_count; i++)
+		if (jsonrpc_codes[i].code == code)
+			return &jsonrpc_codes[i];
+	return NULL;
+}
 
 int jsonrpc_set_error(struct jsonrpc_error *err, int code, const char *fmt, ...)
 {
@@ -238,6 +272,15 @@ static int method_error(struct jsonrpc_error *err, int code,
 	return jsonrpc_set_error(err, code, "%s: %s", method, msg);
 }
 
+/* Whether (msg) starts with a field path ("disks[1].path: ...") other than
+ * the method's own name ("vm.boot: ..."). */
+static bool names_field(const char *method, const char *msg)
+{
+	char field[128];
+	field_of(msg, field, sizeof(field));
+	return field[0] && strcmp(field, method);
+}
+
 /* Map an op's -errno (documented in jsonrpc.h) to a JSON-RPC error. */
 static int op_error(const char *method, int rc, struct err *e,
 		    struct jsonrpc_error *err)
@@ -258,7 +301,12 @@ static int op_error(const char *method, int rc, struct err *e,
 	case -EEXIST:
 	case -ENOENT:
 	case -ENODEV:
-		return config_error(err, e);
+		/* -32001 promises data.field. A failure that names no config
+		 * value ("cannot open /dev/kvm: No such file or directory") is
+		 * the VMM's, whatever its errno. */
+		if (names_field(method, e->msg))
+			return config_error(err, e);
+		return method_error(err, JSONRPC_INTERNAL_ERROR, method, e->msg);
 	default:
 		return method_error(err, JSONRPC_INTERNAL_ERROR, method, e->msg);
 	}
@@ -385,18 +433,109 @@ static int m_subscribe(void *ctx, struct json_object *params,
 	return 0;
 }
 
+static int m_discover(void *ctx, struct json_object *params,
+		      struct json_object **result, struct jsonrpc_error *err)
+{
+	*result = openrpc_document(jsonrpc_kiln_methods,
+				   jsonrpc_kiln_methods_count);
+	if (!*result)
+		return jsonrpc_set_error(err, JSONRPC_INTERNAL_ERROR,
+					 "rpc.discover: cannot build the document");
+	return 0;
+}
+
+/* ---- the method table ---- */
+
+/* Results, as JSON Schema text for rpc.discover. */
+#define RESULT_EMPTY "{\"type\": \"object\", \"additionalProperties\": false}"
+#define RESULT_INFO                                                          \
+	"{\"type\": \"object\","                                              \
+	" \"required\": [\"state\", \"config\", \"uptime_ms\", \"pid\"],"         \
+	" \"properties\": {"                                                   \
+	"  \"state\": {\"$ref\": \"#/components/schemas/state\"},"              \
+	"  \"config\": {\"type\": \"object\", \"description\": \"the effective"  \
+	" config: every field of #/components/schemas/config present, unset"   \
+	" strings as null, cmdline as the guest gets it\"},"                   \
+	"  \"uptime_ms\": {\"type\": \"integer\", \"minimum\": 0},"              \
+	"  \"pid\": {\"type\": \"integer\"},"                                  \
+	"  \"devices\": {\"type\": \"array\", \"description\": \"every device"    \
+	" of the machine once booted, legacy ones included\","                 \
+	"   \"items\": {\"type\": \"object\", \"required\": [\"id\", \"type\"],"   \
+	"    \"properties\": {\"id\": {\"type\": \"string\"},"                   \
+	"     \"type\": {\"type\": \"string\"}}}}}}"
+#define COUNTER "{\"type\": \"integer\", \"minimum\": 0}"
+#define RESULT_METRICS                                                       \
+	"{\"type\": \"object\", \"required\": [\"state\", \"exits\", \"devices\"]," \
+	" \"properties\": {"                                                   \
+	"  \"state\": {\"$ref\": \"#/components/schemas/state\"},"              \
+	"  \"exits\": {\"type\": \"object\", \"description\": \"vCPU exits by"   \
+	" reason (io, mmio, hlt, ..., reason_N) and their total\","            \
+	"   \"required\": [\"total\"], \"additionalProperties\": " COUNTER "}," \
+	"  \"devices\": {\"type\": \"array\", \"items\": {\"type\": \"object\","  \
+	"   \"description\": \"every device with counters: virtio ones have"  \
+	" notifies and interrupts, then their own\","                         \
+	"   \"required\": [\"id\", \"type\"],"                                   \
+	"   \"properties\": {\"id\": {\"type\": \"string\"},"                   \
+	"    \"type\": {\"type\": \"string\"}},"                                \
+	"   \"additionalProperties\": " COUNTER "}}}}"
+#define RESULT_DISCOVER                                                      \
+	"{\"type\": \"object\", \"required\": [\"openrpc\", \"info\", \"methods\"]," \
+	" \"description\": \"this OpenRPC document (https://spec.open-rpc.org)\"}"
+
+/* What each method may answer besides -32602 (see jsonrpc.h). A method
+ * whose op is NULL answers -32601. */
+#define ERRORS(...) ((const int[]){ __VA_ARGS__, 0 })
+#define ERRORS_CONFIG ERRORS(JSONRPC_METHOD_NOT_FOUND, JSONRPC_STATE_ERROR, \
+			     JSONRPC_CONFIG_ERROR, JSONRPC_INTERNAL_ERROR)
+#define ERRORS_STATE ERRORS(JSONRPC_METHOD_NOT_FOUND, JSONRPC_STATE_ERROR, \
+			    JSONRPC_INTERNAL_ERROR)
+#define ERRORS_REPORT ERRORS(JSONRPC_METHOD_NOT_FOUND, JSONRPC_INTERNAL_ERROR)
+
 const struct jsonrpc_method jsonrpc_kiln_methods[] = {
-	{ "vm.configure", m_configure, JSONRPC_PARAMS_OBJECT },
-	{ "vm.boot", m_boot, JSONRPC_PARAMS_NONE },
-	{ "vm.pause", m_pause, JSONRPC_PARAMS_NONE },
-	{ "vm.resume", m_resume, JSONRPC_PARAMS_NONE },
-	{ "vm.shutdown", m_shutdown, JSONRPC_PARAMS_NONE },
-	{ "vm.stop", m_stop, JSONRPC_PARAMS_NONE },
-	{ "vm.info", m_info, JSONRPC_PARAMS_NONE },
-	{ "vm.metrics", m_metrics, JSONRPC_PARAMS_NONE },
-	{ "disk.add", m_disk_add, JSONRPC_PARAMS_OBJECT },
-	{ "net.add", m_net_add, JSONRPC_PARAMS_OBJECT },
-	{ "events.subscribe", m_subscribe, JSONRPC_PARAMS_NONE },
+	{ .name = "vm.configure", .fn = m_configure,
+	  .params = JSONRPC_PARAMS_OBJECT, .params_schema = "config",
+	  .summary = "Replace the whole configuration (before vm.boot)",
+	  .result_schema = RESULT_EMPTY, .errors = ERRORS_CONFIG },
+	{ .name = "vm.boot", .fn = m_boot, .params = JSONRPC_PARAMS_NONE,
+	  .summary = "Build the VM from the configuration and run its vCPUs",
+	  .result_schema = RESULT_EMPTY, .errors = ERRORS_CONFIG },
+	{ .name = "vm.pause", .fn = m_pause, .params = JSONRPC_PARAMS_NONE,
+	  .summary = "Park the vCPUs; the devices go quiet",
+	  .result_schema = RESULT_EMPTY, .errors = ERRORS_STATE },
+	{ .name = "vm.resume", .fn = m_resume, .params = JSONRPC_PARAMS_NONE,
+	  .summary = "Run a paused VM again",
+	  .result_schema = RESULT_EMPTY, .errors = ERRORS_STATE },
+	{ .name = "vm.shutdown", .fn = m_shutdown, .params = JSONRPC_PARAMS_NONE,
+	  .summary = "Ask the guest to power off (ACPI power button or "
+		     "ctrl-alt-del); it does so later",
+	  .result_schema = RESULT_EMPTY, .errors = ERRORS_STATE },
+	{ .name = "vm.stop", .fn = m_stop, .params = JSONRPC_PARAMS_NONE,
+	  .summary = "Stop the VM at once",
+	  .result_schema = RESULT_EMPTY, .errors = ERRORS_STATE },
+	{ .name = "vm.info", .fn = m_info, .params = JSONRPC_PARAMS_NONE,
+	  .summary = "The state, the effective configuration, uptime and pid",
+	  .result_schema = RESULT_INFO, .errors = ERRORS_REPORT },
+	{ .name = "vm.metrics", .fn = m_metrics, .params = JSONRPC_PARAMS_NONE,
+	  .summary = "vCPU exits by reason and per-device counters",
+	  .result_schema = RESULT_METRICS, .errors = ERRORS_REPORT },
+	{ .name = "disk.add", .fn = m_disk_add, .params = JSONRPC_PARAMS_OBJECT,
+	  .params_schema = "disk",
+	  .summary = "Append one disk to the configuration (before vm.boot)",
+	  .result_schema = RESULT_EMPTY, .errors = ERRORS_CONFIG },
+	{ .name = "net.add", .fn = m_net_add, .params = JSONRPC_PARAMS_OBJECT,
+	  .params_schema = "net",
+	  .summary = "Append one network device to the configuration "
+		     "(before vm.boot)",
+	  .result_schema = RESULT_EMPTY, .errors = ERRORS_CONFIG },
+	{ .name = "events.subscribe", .fn = m_subscribe,
+	  .params = JSONRPC_PARAMS_NONE,
+	  .summary = "Receive vm.state_changed and device.error notifications "
+		     "on this connection",
+	  .result_schema = RESULT_EMPTY, .errors = ERRORS(0) },
+	{ .name = "rpc.discover", .fn = m_discover, .params = JSONRPC_PARAMS_NONE,
+	  .summary = "This description of the API, an OpenRPC document",
+	  .result_schema = RESULT_DISCOVER,
+	  .errors = ERRORS(JSONRPC_INTERNAL_ERROR) },
 };
 const size_t jsonrpc_kiln_methods_count =
 	sizeof(jsonrpc_kiln_methods) / sizeof(jsonrpc_kiln_methods[0]);

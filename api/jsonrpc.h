@@ -3,11 +3,12 @@
  * JSON-RPC 2.0 for the control socket: one request in, at most one
  * response out, dispatched through a const table of methods. The kiln
  * methods (vm.*, disk.add, net.add, events.subscribe) call into the VM
- * through struct api_vm_ops, which the VM side implements.
+ * through struct api_vm_ops, which the VM side implements; rpc.discover
+ * describes them all in an OpenRPC document built from these tables.
  *
  * Error codes: the JSON-RPC ones, plus kiln's -32000 (the call does not
  * fit the VM state), -32001 (configuration error; error.data.field names
- * the field path) and -32002 (a server limit). See docs/api.md.
+ * the field path) and -32002 (a server limit): jsonrpc_codes[].
  *
  * Thread: the event-loop thread (the ops are called from it). The parser
  * and dispatcher themselves keep no global state.
@@ -32,6 +33,23 @@ enum jsonrpc_code {
 	JSONRPC_CONFIG_ERROR = -32001, /* kiln: bad field; data.field */
 	JSONRPC_LIMIT_ERROR = -32002,  /* kiln: too many clients */
 };
+
+/*
+ * One row per error code kiln answers. The one table behind rpc.discover's
+ * error lists, kiln ctl's error names and docs/api.md's error table (a
+ * unit test compares that table with this one).
+ */
+struct jsonrpc_code_info {
+	int code;            /* enum jsonrpc_code */
+	const char *name;    /* short: "invalid params", "state" */
+	const char *meaning; /* when kiln sends it */
+};
+
+extern const struct jsonrpc_code_info jsonrpc_codes[];
+extern const size_t jsonrpc_codes_count;
+
+/* jsonrpc_code_info - the row of (code), or NULL if kiln has no such code. */
+const struct jsonrpc_code_info *jsonrpc_code_info(int code);
 
 struct jsonrpc_error {
 	int code;          /* enum jsonrpc_code */
@@ -58,6 +76,19 @@ struct jsonrpc_method {
 	const char *name;
 	jsonrpc_handler fn;
 	enum jsonrpc_params params;
+	/* What rpc.discover says about the method (api/openrpc.c); dispatch
+	 * does not read these. */
+	const char *summary;
+	/* JSONRPC_PARAMS_OBJECT: the name of the schema the params object
+	 * follows, one of schema_json_schemas() ("config", "disk", "net"). */
+	const char *params_schema;
+	/* The JSON Schema of the result, as JSON text; "#/components/schemas/X"
+	 * refers to schema_json_schemas()'s X. */
+	const char *result_schema;
+	/* The codes the method itself answers, 0-terminated. -32602 is implied
+	 * (dispatch checks every method's params); -32700 and -32600 are about
+	 * the request line, not a method. */
+	const int *errors;
 };
 
 /*
@@ -90,9 +121,13 @@ int jsonrpc_set_error(struct jsonrpc_error *err, int code, const char *fmt, ...)
 /*
  * The VM side. Every op runs on the event-loop thread and returns 0 or a
  * negative errno, with (e) saying why. Errno -> JSON-RPC code:
- *   -EALREADY, -EBUSY, -EPERM, -EAGAIN          -> -32000 state error
+ *   -EALREADY, -EBUSY                           -> -32000 state error
+ *   e->field set (a config value at fault)      -> -32001 config error
+ *                                  (data.field = e->field), any other errno
+ *   -EPERM, -EAGAIN                             -> -32000 state error
  *   -EINVAL, -ENOSPC, -EEXIST, -ENOENT, -ENODEV -> -32001 config error
- *                                  (data.field = the "path: " prefix of e)
+ *                                  (data.field = the "path: " prefix of e),
+ *                     or -32603 when e's message starts with no such path
  *   anything else                               -> -32603 internal error
  * A NULL op makes its method answer -32601 (not available).
  */
@@ -126,7 +161,9 @@ struct api_call {
 	bool subscribe; /* out: events.subscribe was called */
 };
 
-/* The kiln method table (ctx: struct api_call *) and its length. */
+/* The kiln method table (ctx: struct api_call *) and its length. Every
+ * method in it is documented in docs/api.md (tests/unit/test_api_docs.c
+ * fails otherwise); rpc.discover describes it. */
 extern const struct jsonrpc_method jsonrpc_kiln_methods[];
 extern const size_t jsonrpc_kiln_methods_count;
 

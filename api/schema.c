@@ -3,7 +3,9 @@
  * JSON <-> struct kiln_config. Every field is a row in a table naming its
  * JSON key, kind, offset and limits; one parse and one emit function per
  * kind walk those rows, so the reader and the writer cannot disagree and
- * the round trip holds by construction.
+ * the round trip holds by construction. The same rows give the JSON Schema
+ * that rpc.discover publishes (schema_json_schemas), with the defaults
+ * taken from emitting a default config, so it cannot drift either.
  */
 #include "schema.h"
 
@@ -23,7 +25,11 @@ enum fkind { F_U32, F_U64, F_BOOL, F_STR, F_MAC, F_CONSOLE, F_OBJECT,
 
 #define F_NULLABLE 1u /* JSON null = unset (NULL) */
 #define F_EMPTY_OK 2u /* "" is a legitimate value */
-#define F_REQUIRED 4u
+#define F_REQUIRED 4u /* the parser refuses an object without it */
+/* Not required by the parser but by cfg_validate (vm.configure, vm.boot):
+ * a config file may leave it to --kernel, or to a later vm.configure. The
+ * JSON Schema calls it required and not nullable. */
+#define F_NEEDED 8u
 
 struct section;
 
@@ -35,6 +41,7 @@ struct field {
 	long long min, max; /* integers: range; strings: max bytes (0: none) */
 	const struct section *sub; /* F_OBJECT: same base, nested object */
 	const char *dflt;          /* F_STR: emitted when unset */
+	const char *doc;           /* the JSON Schema's "description" */
 };
 
 struct section {
@@ -45,50 +52,65 @@ struct section {
 #define SECTION(arr) { arr, sizeof(arr) / sizeof(arr[0]) }
 #define CFG_OFF(m) offsetof(struct kiln_config, m)
 
-#define INT(n, o, lo, hi, k) { .name = n, .kind = k, .off = o, .min = lo, .max = hi }
-#define STR(n, o, fl, len) { .name = n, .kind = F_STR, .off = o, .flags = fl, .max = len }
+#define INT(n, o, lo, hi, k, d) \
+	{ .name = n, .kind = k, .off = o, .min = lo, .max = hi, .doc = d }
+#define STR(n, o, fl, len, d) \
+	{ .name = n, .kind = F_STR, .off = o, .flags = fl, .max = len, .doc = d }
 
 static const struct field machine_fields[] = {
-	INT("vcpus", CFG_OFF(vcpus), CFG_MIN_VCPUS, CFG_MAX_VCPUS, F_U32),
+	INT("vcpus", CFG_OFF(vcpus), CFG_MIN_VCPUS, CFG_MAX_VCPUS, F_U32,
+	    "virtual CPUs"),
 	INT("memory_mib", CFG_OFF(memory_mib), CFG_MIN_MEMORY_MIB,
-	    CFG_MAX_MEMORY_MIB, F_U64),
+	    CFG_MAX_MEMORY_MIB, F_U64, "guest memory in MiB"),
 };
 static const struct section machine_section = SECTION(machine_fields);
 
 static const struct field boot_fields[] = {
-	STR("kernel", CFG_OFF(kernel), F_NULLABLE, PATH_MAX - 1),
-	STR("initrd", CFG_OFF(initrd), F_NULLABLE, PATH_MAX - 1),
+	STR("kernel", CFG_OFF(kernel), F_NULLABLE | F_NEEDED, PATH_MAX - 1,
+	    "bzImage or PVH vmlinux: a readable, non-empty regular file"),
+	STR("initrd", CFG_OFF(initrd), F_NULLABLE, PATH_MAX - 1,
+	    "initial ramdisk: a readable, non-empty regular file"),
 	{ .name = "cmdline", .kind = F_STR, .off = CFG_OFF(cmdline),
-	  .flags = F_NULLABLE | F_EMPTY_OK, .dflt = CFG_DEFAULT_CMDLINE },
+	  .flags = F_NULLABLE | F_EMPTY_OK, .dflt = CFG_DEFAULT_CMDLINE,
+	  .doc = "kernel command line; \"\" is a valid, empty one" },
 };
 static const struct section boot_section = SECTION(boot_fields);
 
 static const struct field root_fields[] = {
 	{ .name = "machine", .kind = F_OBJECT, .sub = &machine_section },
 	{ .name = "boot", .kind = F_OBJECT, .sub = &boot_section },
-	{ .name = "disks", .kind = F_DISKS, .max = CFG_MAX_DISKS },
-	{ .name = "nets", .kind = F_NETS, .max = CFG_MAX_NETS },
+	{ .name = "disks", .kind = F_DISKS, .max = CFG_MAX_DISKS,
+	  .doc = "virtio-blk devices: /dev/vda, vdb... in this order" },
+	{ .name = "nets", .kind = F_NETS, .max = CFG_MAX_NETS,
+	  .doc = "virtio-net devices on host tap devices" },
 	{ .name = "console", .kind = F_CONSOLE, .off = CFG_OFF(console),
-	  .flags = F_NULLABLE, .max = PATH_MAX - 1 },
-	{ .name = "rng", .kind = F_BOOL, .off = CFG_OFF(rng) },
-	{ .name = "acpi", .kind = F_BOOL, .off = CFG_OFF(acpi) },
+	  .flags = F_NULLABLE, .max = PATH_MAX - 1,
+	  .doc = "virtio-console backend, as --console; null: no device" },
+	{ .name = "rng", .kind = F_BOOL, .off = CFG_OFF(rng), .doc = "virtio-rng" },
+	{ .name = "acpi", .kind = F_BOOL, .off = CFG_OFF(acpi),
+	  .doc = "ACPI tables; false leaves only the MP table" },
 };
 static const struct section root_section = SECTION(root_fields);
 
 #define DISK_OFF(m) offsetof(struct cfg_disk, m)
 static const struct field disk_fields[] = {
-	STR("id", DISK_OFF(id), 0, 64),
-	STR("path", DISK_OFF(path), F_REQUIRED, PATH_MAX - 1),
+	STR("id", DISK_OFF(id), 0, 64, "unique; default \"diskN\" (N: its index)"),
+	STR("path", DISK_OFF(path), F_REQUIRED, PATH_MAX - 1,
+	    "image file or block device; kiln must be able to open it "
+	    "read-write, or read-only when readonly"),
 	{ .name = "readonly", .kind = F_BOOL, .off = DISK_OFF(readonly) },
-	STR("serial", DISK_OFF(serial), F_NULLABLE, CFG_SERIAL_MAX),
+	STR("serial", DISK_OFF(serial), F_NULLABLE, CFG_SERIAL_MAX,
+	    "the virtio-blk ID string"),
 };
 static const struct section disk_section = SECTION(disk_fields);
 
 #define NET_OFF(m) offsetof(struct cfg_net, m)
 static const struct field net_fields[] = {
-	STR("id", NET_OFF(id), 0, 64),
-	STR("tap", NET_OFF(tap), F_REQUIRED, CFG_IFNAME_MAX),
-	{ .name = "mac", .kind = F_MAC, .off = NET_OFF(mac), .flags = F_NULLABLE },
+	STR("id", NET_OFF(id), 0, 64, "unique; default \"netN\" (N: its index)"),
+	STR("tap", NET_OFF(tap), F_REQUIRED, CFG_IFNAME_MAX,
+	    "host tap interface name; unique"),
+	{ .name = "mac", .kind = F_MAC, .off = NET_OFF(mac), .flags = F_NULLABLE,
+	  .doc = "unicast; null: kiln generates one" },
 };
 static const struct section net_section = SECTION(net_fields);
 
@@ -380,19 +402,132 @@ static struct json_object *emit_nets(const struct field *f, const void *base)
 	return a;
 }
 
+/* ---- per-kind JSON Schema ---- */
+
+/*
+ * What cfg_parse_mac and chr_parse accept, as ECMA-262 patterns for the
+ * JSON Schema (a unicast MAC has an even first octet). tests/unit/
+ * test_schema.c holds both patterns against those functions.
+ */
+#define MAC_PATTERN "^[0-9A-Fa-f][02468ACEace](:[0-9A-Fa-f]{2}){5}$"
+#define CONSOLE_PATTERN "^(stdio|pty|none|(file|socket)=.+)$"
+
+static struct json_object *section_schema(const struct section *s,
+					  struct json_object *dflt);
+
+/* A JSON Schema {"type": ...}; a field that takes null takes it here too,
+ * unless cfg_validate refuses the null later (F_NEEDED). */
+static struct json_object *typed(const struct field *f, const char *type)
+{
+	struct json_object *o = json_object_new_object();
+	struct json_object *t = json_object_new_string(type);
+	if ((f->flags & F_NULLABLE) && !(f->flags & F_NEEDED)) {
+		struct json_object *both = json_object_new_array();
+		json_object_array_add(both, t);
+		json_object_array_add(both, json_object_new_string("null"));
+		t = both;
+	}
+	json_object_object_add(o, "type", t);
+	return o;
+}
+
+static struct json_object *schema_int(const struct field *f,
+				      struct json_object *dflt)
+{
+	struct json_object *o = typed(f, "integer");
+	json_object_object_add(o, "minimum", json_object_new_int64(f->min));
+	json_object_object_add(o, "maximum", json_object_new_int64(f->max));
+	return o;
+}
+
+static struct json_object *schema_bool(const struct field *f,
+				       struct json_object *dflt)
+{
+	return typed(f, "boolean");
+}
+
+/* Lengths: kiln counts bytes, JSON Schema characters; for the ASCII
+ * that paths and names mostly are, the same. */
+static struct json_object *schema_str(const struct field *f,
+				      struct json_object *dflt)
+{
+	struct json_object *o = typed(f, "string");
+	json_object_object_add(o, "minLength", json_object_new_int(
+		f->flags & F_EMPTY_OK ? 0 : 1));
+	if (f->max)
+		json_object_object_add(o, "maxLength", json_object_new_int64(f->max));
+	return o;
+}
+
+static struct json_object *with_pattern(struct json_object *o,
+					const char *pattern)
+{
+	json_object_object_add(o, "pattern", json_object_new_string(pattern));
+	return o;
+}
+
+static struct json_object *schema_mac(const struct field *f,
+				      struct json_object *dflt)
+{
+	return with_pattern(schema_str(f, dflt), MAC_PATTERN);
+}
+
+static struct json_object *schema_console(const struct field *f,
+					  struct json_object *dflt)
+{
+	return with_pattern(schema_str(f, dflt), CONSOLE_PATTERN);
+}
+
+static struct json_object *schema_object(const struct field *f,
+					 struct json_object *dflt)
+{
+	return section_schema(f->sub, dflt);
+}
+
+/* An array of (item), which schema_json_schemas() publishes by that name. */
+static struct json_object *schema_items(const struct field *f,
+					const char *item)
+{
+	char ref[64];
+	snprintf(ref, sizeof(ref), "#/components/schemas/%s", item);
+	struct json_object *o = typed(f, "array");
+	struct json_object *items = json_object_new_object();
+	json_object_object_add(items, "$ref", json_object_new_string(ref));
+	json_object_object_add(o, "items", items);
+	json_object_object_add(o, "maxItems", json_object_new_int64(f->max));
+	return o;
+}
+
+static struct json_object *schema_disks(const struct field *f,
+					struct json_object *dflt)
+{
+	return schema_items(f, "disk");
+}
+
+static struct json_object *schema_nets(const struct field *f,
+				       struct json_object *dflt)
+{
+	return schema_items(f, "net");
+}
+
+/* How a kind is read, written and described; one row per kind. */
+typedef struct json_object *(*schema_fn)(const struct field *f,
+					 struct json_object *dflt);
+
 static const struct {
 	parse_fn parse;
 	emit_fn emit;
+	schema_fn schema; /* (dflt): the emitted default, for F_OBJECT's fields */
 } kinds[F_NR_KINDS] = {
-	[F_U32] = { parse_int, emit_int },
-	[F_U64] = { parse_int, emit_int },
-	[F_BOOL] = { parse_bool, emit_bool },
-	[F_STR] = { parse_str, emit_str },
-	[F_MAC] = { parse_mac, emit_mac },
-	[F_CONSOLE] = { parse_console, emit_str },
-	[F_OBJECT] = { parse_object, emit_object },
-	[F_DISKS] = { parse_disks, emit_disks },
-	[F_NETS] = { parse_nets, emit_nets },
+	[F_U32] = { parse_int, emit_int, schema_int },
+	[F_U64] = { parse_int, emit_int, schema_int },
+	[F_BOOL] = { parse_bool, emit_bool, schema_bool },
+	[F_STR] = { parse_str, emit_str, schema_str },
+	[F_MAC] = { parse_mac, emit_mac, schema_mac },
+	[F_CONSOLE] = { parse_console, emit_str, schema_console },
+	[F_OBJECT] = { parse_object, emit_object, schema_object },
+	[F_DISKS] = { parse_disks, emit_disks, schema_disks },
+	[F_NETS] = { parse_nets, emit_nets, schema_nets },
 };
 
 /* ---- sections ---- */
@@ -449,6 +584,97 @@ static struct json_object *emit_section(const struct section *s,
 		json_object_object_add(obj, f->name, kinds[f->kind].emit(f, base));
 	}
 	return obj;
+}
+
+/* ---- JSON Schema of a section ---- */
+
+/* Whether a config without (f) is refused: by the parser or by
+ * cfg_validate; an object is needed when one of its fields is. */
+static bool field_required(const struct field *f)
+{
+	if (f->flags & (F_REQUIRED | F_NEEDED))
+		return true;
+	for (size_t i = 0; f->kind == F_OBJECT && i < f->sub->nr; i++)
+		if (field_required(&f->sub->fields[i]))
+			return true;
+	return false;
+}
+
+/* The default is what emitting a default config gives (dflt) - except
+ * for required fields, and for a null that the field would not take (an
+ * absent id: the caller names it "diskN"). Objects carry theirs inside. */
+static void add_default(struct json_object *fs, const struct field *f,
+			struct json_object *dflt)
+{
+	if (f->kind == F_OBJECT || field_required(f) ||
+	    (!dflt && !(f->flags & F_NULLABLE)))
+		return;
+	json_object_object_add(fs, "default", json_object_get(dflt));
+}
+
+/* {"type": "object", "properties": {...}, "required": [...],
+ * "additionalProperties": false} for (s), with defaults from (dflt), the
+ * section emitted from a default config. */
+static struct json_object *section_schema(const struct section *s,
+					  struct json_object *dflt)
+{
+	struct json_object *o = json_object_new_object();
+	struct json_object *props = json_object_new_object();
+	struct json_object *req = json_object_new_array();
+	for (size_t i = 0; i < s->nr; i++) {
+		const struct field *f = &s->fields[i];
+		struct json_object *d = NULL;
+		json_object_object_get_ex(dflt, f->name, &d);
+		struct json_object *fs = kinds[f->kind].schema(f, d);
+		if (f->doc)
+			json_object_object_add(fs, "description",
+					       json_object_new_string(f->doc));
+		add_default(fs, f, d);
+		if (field_required(f))
+			json_object_array_add(req, json_object_new_string(f->name));
+		json_object_object_add(props, f->name, fs);
+	}
+	json_object_object_add(o, "type", json_object_new_string("object"));
+	json_object_object_add(o, "properties", props);
+	if (json_object_array_length(req))
+		json_object_object_add(o, "required", req);
+	else
+		json_object_put(req);
+	/* The parser refuses unknown fields. */
+	json_object_object_add(o, "additionalProperties",
+			       json_object_new_boolean(false));
+	return o;
+}
+
+struct json_object *schema_json_schemas(void)
+{
+	static const struct cfg_disk no_disk;
+	static const struct cfg_net no_net;
+	struct kiln_config cfg;
+	cfg_init(&cfg); /* no strings: nothing to cfg_fini */
+	const struct {
+		const char *name;
+		const struct section *s;
+		const void *dflt; /* a default object of the section */
+		const char *doc;
+	} objs[] = {
+		{ "config", &root_section, &cfg,
+		  "A VM configuration: vm.configure's params, a --config file" },
+		{ "disk", &disk_section, &no_disk,
+		  "One virtio-blk disk: an entry of disks, disk.add's params" },
+		{ "net", &net_section, &no_net,
+		  "One virtio-net device: an entry of nets, net.add's params" },
+	};
+	struct json_object *out = json_object_new_object();
+	for (size_t i = 0; out && i < sizeof(objs) / sizeof(objs[0]); i++) {
+		struct json_object *d = emit_section(objs[i].s, objs[i].dflt);
+		struct json_object *sch = section_schema(objs[i].s, d);
+		json_object_put(d);
+		json_object_object_add(sch, "description",
+				       json_object_new_string(objs[i].doc));
+		json_object_object_add(out, objs[i].name, sch);
+	}
+	return out;
 }
 
 /* ---- public ---- */

@@ -73,6 +73,17 @@ int schema_net_from_json(struct json_object *obj, const char *where,
 void schema_net_fini(struct cfg_net *n);
 
 /*
+ * schema_json_schemas - the JSON Schemas (draft 7, as OpenRPC 1.x uses)
+ * of the objects this file parses, built from the same field table:
+ * {"config": {...}, "disk": {...}, "net": {...}}. Types, ranges, lengths,
+ * patterns, defaults (those of cfg_init), required fields (the parser's and
+ * cfg_validate's), no unknown fields. Arrays refer to their items as
+ * {"$ref": "#/components/schemas/disk"}, where rpc.discover puts them.
+ * A new reference; NULL only when out of memory.
+ */
+struct json_object *schema_json_schemas(void);
+
+/*
  * schema_parse_text - parse exactly one JSON value from (buf, len) in
  * json-c's strict mode (no trailing text besides whitespace, no NUL bytes,
  * nesting at most 32 deep). Returns the new object in (*out) (NULL for a

@@ -166,6 +166,16 @@ static struct json_object *op_info(void *ctx)
 	uint64_t up = c->vm ? vm_uptime_ms(c->vm) : 0;
 	json_object_object_add(o, "uptime_ms", json_object_new_int64((int64_t)up));
 	json_object_object_add(o, "config", schema_config_to_json(&c->cfg));
+	/* The machine's devices, legacy ones included, once it exists. */
+	struct json_object *devs = json_object_new_array();
+	const struct device_list *list = c->vm ? vm_devices(c->vm) : NULL;
+	for (unsigned i = 0; list && i < list->count; i++) {
+		struct json_object *d = json_object_new_object();
+		json_object_object_add(d, "id", json_object_new_string(list->items[i]->id));
+		json_object_object_add(d, "type", json_object_new_string(list->items[i]->kind));
+		json_object_array_add(devs, d);
+	}
+	json_object_object_add(o, "devices", devs);
 	return o;
 }
 

@@ -5,12 +5,15 @@
 #include <string.h>
 
 #include "api/jsonrpc.h"
+#include "api/openrpc.h"
 #include "api/schema.h"
+#include "api/vmctl.h"
 
 /* A fake VM: records calls, returns what the test sets. */
 struct fake_vm {
 	int rc;             /* what every op returns */
 	const char *msg;    /* and the message it sets */
+	const char *field;  /* and the config field it names (NULL: none) */
 	int calls;
 	const char *last;   /* the last op called */
 	struct kiln_config cfg; /* taken by configure */
@@ -22,7 +25,11 @@ static int fake_result(struct fake_vm *vm, const char *op, struct err *e)
 {
 	vm->calls++;
 	vm->last = op;
-	return vm->rc ? err_set(e, vm->rc, "%s", vm->msg) : 0;
+	if (!vm->rc)
+		return 0;
+	if (vm->field)
+		err_field(e, "%s", vm->field);
+	return err_set(e, vm->rc, "%s", vm->msg);
 }
 
 static int f_configure(void *ctx, struct kiln_config *cfg, struct err *e)
@@ -233,7 +240,9 @@ Test(jsonrpc, op_errnos_map_to_codes)
 		{ -EALREADY, JSONRPC_STATE_ERROR, "vm.boot: the VM is running (booting twice?)" },
 		{ -EBUSY, JSONRPC_STATE_ERROR, "vm.boot: the VM is running (booting twice?)" },
 		{ -EPERM, JSONRPC_STATE_ERROR, "vm.boot: the VM is running (booting twice?)" },
-		{ -EINVAL, JSONRPC_CONFIG_ERROR, "the VM is running (booting twice?)" },
+		/* -32001 promises a field: without one, the VMM failed. */
+		{ -EINVAL, JSONRPC_INTERNAL_ERROR, "vm.boot: the VM is running (booting twice?)" },
+		{ -ENOENT, JSONRPC_INTERNAL_ERROR, "vm.boot: the VM is running (booting twice?)" },
 		{ -EIO, JSONRPC_INTERNAL_ERROR, "vm.boot: the VM is running (booting twice?)" },
 	};
 	vm.msg = "the VM is running (booting twice?)";
@@ -247,6 +256,32 @@ Test(jsonrpc, op_errnos_map_to_codes)
 	vm.msg = "vm.boot: not possible while the VM is running";
 	expect_error("{\"jsonrpc\": \"2.0\", \"method\": \"vm.boot\", \"id\": 1}",
 		     JSONRPC_STATE_ERROR, "vm.boot: not possible while the VM is running", "1");
+	/* A message that starts with a path is about that field... */
+	vm.rc = -EINVAL;
+	vm.msg = "machine.vcpus: 64 is more than the host has";
+	struct json_object *r = handle("{\"jsonrpc\": \"2.0\", \"method\": \"vm.boot\", \"id\": 1}");
+	struct json_object *err = member(r, "error");
+	cr_assert_eq(json_object_get_int(member(err, "code")), JSONRPC_CONFIG_ERROR);
+	cr_assert_str_eq(json_object_get_string(member(member(err, "data"), "field")), "machine.vcpus");
+	json_object_put(r);
+	/* ...but the method's own name is not a field. */
+	vm.msg = "vm.boot: cannot open /dev/kvm";
+	expect_error("{\"jsonrpc\": \"2.0\", \"method\": \"vm.boot\", \"id\": 1}",
+		     JSONRPC_INTERNAL_ERROR, "vm.boot: cannot open /dev/kvm", "1");
+	/* A named field makes -32001 whatever the errno, except the state
+	 * ones. */
+	vm.rc = -EIO;
+	vm.field = "boot.kernel";
+	vm.msg = "boot.kernel /k: not a bzImage or ELF kernel";
+	r = handle("{\"jsonrpc\": \"2.0\", \"method\": \"vm.boot\", \"id\": 1}");
+	err = member(r, "error");
+	cr_assert_eq(json_object_get_int(member(err, "code")), JSONRPC_CONFIG_ERROR);
+	cr_assert_str_eq(json_object_get_string(member(member(err, "data"), "field")), "boot.kernel");
+	json_object_put(r);
+	vm.rc = -EBUSY;
+	expect_error("{\"jsonrpc\": \"2.0\", \"method\": \"vm.boot\", \"id\": 1}",
+		     JSONRPC_STATE_ERROR, NULL, "1");
+	vm.field = NULL;
 	/* No message from the op: strerror. */
 	vm.rc = -EIO;
 	vm.msg = "";
@@ -408,4 +443,149 @@ Test(jsonrpc, error_response_shape)
 			 "\"message\":\"boot.kernel: missing\",\"data\":{\"field\":\"boot.kernel\"}}}");
 	json_object_put(r);
 	json_object_put(id);
+}
+
+/* ---- rpc.discover ---- */
+
+static struct json_object *discover(void)
+{
+	return expect_result("{\"jsonrpc\": \"2.0\", \"id\": 1, \"method\": \"rpc.discover\"}");
+}
+
+static bool has_error(struct json_object *errors, int code)
+{
+	for (size_t i = 0; i < json_object_array_length(errors); i++)
+		if (json_object_get_int(member(json_object_array_get_idx(errors, i), "code")) == code)
+			return true;
+	return false;
+}
+
+Test(jsonrpc, discover_is_an_openrpc_document)
+{
+	struct json_object *doc = discover();
+	cr_assert_str_eq(json_object_get_string(member(doc, "openrpc")), "1.2.6");
+	struct json_object *info = member(doc, "info");
+	cr_assert_str_eq(json_object_get_string(member(info, "title")), "kiln");
+	cr_assert_str_eq(json_object_get_string(member(info, "version")), KILN_VERSION);
+	struct json_object *schemas = member(member(doc, "components"), "schemas");
+	static const char *const names[] = { "config", "disk", "net", "state" };
+	for (size_t i = 0; i < 4; i++)
+		cr_assert_str_eq(json_object_get_string(member(member(schemas, names[i]), "type")),
+				 i < 3 ? "object" : "string");
+	/* Every code of the table, by name. */
+	struct json_object *errors = member(member(doc, "components"), "errors");
+	cr_assert_eq(json_object_object_length(errors), (int)jsonrpc_codes_count);
+	cr_assert_eq(json_object_get_int(member(member(errors, "parse_error"), "code")), -32700);
+	cr_assert_eq(json_object_get_int(member(member(errors, "configuration"), "code")), -32001);
+	cr_assert_eq(vm.calls, 0, "rpc.discover does not ask the VM");
+	json_object_put(doc);
+	expect_error("{\"jsonrpc\": \"2.0\", \"id\": 2, \"method\": \"rpc.discover\", \"params\": {\"x\": 1}}",
+		     JSONRPC_INVALID_PARAMS, "rpc.discover: takes no params, got {\"x\":1}", "2");
+}
+
+/* The document lists the dispatcher's methods, in its order, with the
+ * params its table row says and the errors it lists plus -32602. */
+Test(jsonrpc, discover_describes_every_method_of_the_table)
+{
+	struct json_object *doc = discover();
+	struct json_object *methods = member(doc, "methods");
+	cr_assert_eq(json_object_array_length(methods), jsonrpc_kiln_methods_count);
+	for (size_t i = 0; i < jsonrpc_kiln_methods_count; i++) {
+		const struct jsonrpc_method *t = &jsonrpc_kiln_methods[i];
+		struct json_object *m = json_object_array_get_idx(methods, i);
+		cr_assert_str_eq(json_object_get_string(member(m, "name")), t->name);
+		cr_assert_not_null(t->summary, "%s has no summary", t->name);
+		struct json_object *rs = member(member(m, "result"), "schema");
+		cr_assert(json_object_object_get_ex(rs, "type", NULL) ||
+			  json_object_object_get_ex(rs, "$ref", NULL), "%s", t->name);
+		struct json_object *errors = member(m, "errors");
+		cr_assert(has_error(errors, JSONRPC_INVALID_PARAMS), "%s", t->name);
+		for (const int *c = t->errors; *c; c++)
+			cr_assert(has_error(errors, *c), "%s: %d", t->name, *c);
+		size_t listed = 1;
+		for (const int *c = t->errors; *c; c++)
+			listed += *c != JSONRPC_INVALID_PARAMS;
+		cr_assert_eq(json_object_array_length(errors), listed, "%s", t->name);
+		struct json_object *params = member(m, "params");
+		if (t->params == JSONRPC_PARAMS_NONE)
+			cr_assert_eq(json_object_array_length(params), 0, "%s", t->name);
+		else
+			cr_assert_str_eq(json_object_get_string(member(m, "paramStructure")),
+					 "by-name", "%s", t->name);
+	}
+	json_object_put(doc);
+}
+
+/* Params of an object method are the fields of its schema, by name. */
+static void expect_params(struct json_object *doc, const char *method,
+			  const char *schema, const char *required)
+{
+	struct json_object *methods = member(doc, "methods"), *m = NULL;
+	for (size_t i = 0; i < json_object_array_length(methods) && !m; i++)
+		if (!strcmp(json_object_get_string(member(json_object_array_get_idx(methods, i), "name")), method))
+			m = json_object_array_get_idx(methods, i);
+	cr_assert_not_null(m, "%s", method);
+	char ref[64];
+	snprintf(ref, sizeof(ref), "#/components/schemas/%s", schema);
+	cr_assert_str_eq(json_object_get_string(member(member(m, "x-kiln-params-schema"), "$ref")), ref);
+	struct json_object *props = member(member(member(member(doc, "components"), "schemas"),
+						   schema), "properties");
+	struct json_object *params = member(m, "params");
+	cr_assert_eq(json_object_array_length(params), (size_t)json_object_object_length(props));
+	for (size_t i = 0; i < json_object_array_length(params); i++) {
+		struct json_object *p = json_object_array_get_idx(params, i);
+		const char *name = json_object_get_string(member(p, "name"));
+		cr_assert(json_object_equal(member(p, "schema"), member(props, name)), "%s.%s", method, name);
+		cr_assert_eq(json_object_get_boolean(member(p, "required")), !strcmp(name, required),
+			     "%s.%s", method, name);
+	}
+}
+
+Test(jsonrpc, discover_params_come_from_the_schema)
+{
+	struct json_object *doc = discover();
+	expect_params(doc, "vm.configure", "config", "boot");
+	expect_params(doc, "disk.add", "disk", "path");
+	expect_params(doc, "net.add", "net", "tap");
+	json_object_put(doc);
+}
+
+Test(jsonrpc, discover_state_schema_lists_the_states)
+{
+	struct json_object *doc = discover();
+	struct json_object *e = member(member(member(member(doc, "components"), "schemas"), "state"), "enum");
+	cr_assert_eq(json_object_array_length(e), 4);
+	for (int s = VMS_CONFIGURING; s <= VMS_STOPPED; s++)
+		cr_assert_str_eq(json_object_get_string(json_object_array_get_idx(e, (size_t)s)),
+				 vm_state_name((enum vm_state)s));
+	json_object_put(doc);
+}
+
+/* A row the document cannot describe makes it fail, not lie. */
+Test(jsonrpc, discover_refuses_inconsistent_rows)
+{
+	const struct jsonrpc_method bad[] = {
+		{ .name = "a", .result_schema = "{not json", .errors = (const int[]){ 0 } },
+		{ .name = "b", .params = JSONRPC_PARAMS_OBJECT, .params_schema = "nope",
+		  .result_schema = "{}", .errors = (const int[]){ 0 } },
+		{ .name = "c", .result_schema = "{}", .errors = (const int[]){ -1, 0 } },
+		{ .name = "d", .errors = (const int[]){ 0 } },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		cr_assert_null(openrpc_document(&bad[i], 1), "row %s", bad[i].name);
+	struct json_object *ok = openrpc_document(jsonrpc_kiln_methods, 1);
+	cr_assert_not_null(ok);
+	json_object_put(ok);
+}
+
+Test(jsonrpc, code_table)
+{
+	cr_assert_str_eq(jsonrpc_code_info(JSONRPC_CONFIG_ERROR)->name, "configuration");
+	cr_assert_str_eq(jsonrpc_code_info(-32700)->name, "parse error");
+	cr_assert_null(jsonrpc_code_info(-32099));
+	for (size_t i = 0; i < jsonrpc_codes_count; i++) {
+		cr_assert(jsonrpc_codes[i].name[0] && jsonrpc_codes[i].meaning[0]);
+		cr_assert_eq(jsonrpc_code_info(jsonrpc_codes[i].code), &jsonrpc_codes[i],
+			     "code %d twice", jsonrpc_codes[i].code);
+	}
 }

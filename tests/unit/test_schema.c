@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "api/schema.h"
+#include "virtio/backend/chr.h"
 
 static const char full_json[] =
 	"{\"machine\": {\"vcpus\": 2, \"memory_mib\": 512},"
@@ -393,4 +395,261 @@ Test(schema, oversized_file)
 	cr_assert(strstr(e.msg, "too large (limit 1 MiB)"), "%s", e.msg);
 	unlink(path);
 	free(path);
+}
+
+/* ---- the JSON Schema (schema_json_schemas) says what the parser does ---- */
+
+static struct json_object *json_schema(const char *name)
+{
+	struct json_object *all = schema_json_schemas(), *s = NULL;
+	cr_assert(json_object_object_get_ex(all, name, &s), "no schema %s", name);
+	json_object_get(s);
+	json_object_put(all);
+	return s;
+}
+
+static struct json_object *get(struct json_object *o, const char *key)
+{
+	struct json_object *v = NULL;
+	cr_assert(json_object_object_get_ex(o, key, &v), "no %s in %s", key,
+		  json_object_to_json_string(o));
+	return v;
+}
+
+/* regexec of the schema's (pattern) agrees with (accepts) on (samples). */
+static void pattern_agrees(const char *pattern, const char *const *samples,
+			   size_t n, bool (*accepts)(const char *))
+{
+	regex_t re;
+	cr_assert_eq(regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB), 0, "%s", pattern);
+	for (size_t i = 0; i < n; i++)
+		cr_assert_eq(regexec(&re, samples[i], 0, NULL, 0) == 0, accepts(samples[i]),
+			     "pattern %s and the parser disagree on \"%s\"", pattern, samples[i]);
+	regfree(&re);
+}
+
+static bool mac_ok(const char *s)
+{
+	uint8_t mac[6];
+	return cfg_parse_mac(s, mac) == 0;
+}
+
+static bool console_ok(const char *s)
+{
+	struct chr_config cc;
+	return chr_parse(s, &cc, NULL) == 0;
+}
+
+Test(schema, json_schema_patterns_match_the_parsers)
+{
+	static const char *const macs[] = {
+		"52:54:00:12:34:56", "02:00:00:00:00:01", "AA:BB:CC:DD:EE:FF",
+		"01:00:00:00:00:00", "ff:ff:ff:ff:ff:ff", "Ab:00:00:00:00:00",
+		"52:54:00:12:34", "52-54-00-12-34-56", "52:54:00:12:34:5g",
+		"52:54:00:12:34:567", " 52:54:00:12:34:56", "+5:54:00:12:34:56",
+		"5:54:00:12:34:56", "", "52:54:00:12:34:56:",
+	};
+	static const char *const consoles[] = {
+		"stdio", "pty", "none", "file=/x", "socket=/run/c.sock", "file=a=b",
+		"file=", "socket=", "file", "socket", "stdio=x", "none=", "tty",
+		"STDIO", "", " stdio",
+	};
+	struct json_object *net = json_schema("net"), *config = json_schema("config");
+	pattern_agrees(json_object_get_string(get(get(get(net, "properties"), "mac"), "pattern")),
+		       macs, sizeof(macs) / sizeof(macs[0]), mac_ok);
+	pattern_agrees(json_object_get_string(get(get(get(config, "properties"), "console"), "pattern")),
+		       consoles, sizeof(consoles) / sizeof(consoles[0]), console_ok);
+	json_object_put(net);
+	json_object_put(config);
+}
+
+typedef int (*parse_obj_fn)(struct json_object *obj);
+
+static int parse_config(struct json_object *obj)
+{
+	struct kiln_config cfg;
+	struct err e = { 0 };
+	int rc = schema_config_from_json(obj, &cfg, &e);
+	cfg_fini(&cfg);
+	return rc;
+}
+
+static int parse_disk(struct json_object *obj)
+{
+	struct cfg_disk d;
+	struct err e = { 0 };
+	int rc = schema_disk_from_json(obj, "", &d, &e);
+	schema_disk_fini(&d);
+	return rc;
+}
+
+static int parse_net(struct json_object *obj)
+{
+	struct cfg_net n;
+	struct err e = { 0 };
+	int rc = schema_net_from_json(obj, "", &n, &e);
+	schema_net_fini(&n);
+	return rc;
+}
+
+/* Set (key) in (target) to (v) (taken), parse (root): accepted? */
+static bool accepted_with(struct json_object *root, struct json_object *target,
+			  const char *key, struct json_object *v, parse_obj_fn parse_obj)
+{
+	json_object_object_add(target, key, v);
+	return parse_obj(root) == 0;
+}
+
+static struct json_object *string_of(int64_t len)
+{
+	char *s = malloc((size_t)len + 1);
+	memset(s, 'a', (size_t)len);
+	s[len] = '\0';
+	struct json_object *o = json_object_new_string(s);
+	free(s);
+	return o;
+}
+
+/*
+ * For every integer range and string length of (props), the parser takes
+ * the bounds and refuses one past them. (target) is where the fields go
+ * inside (root), which holds what else the parser requires.
+ */
+static void limits_agree(struct json_object *props, struct json_object *root,
+			 struct json_object *target, parse_obj_fn parse_obj)
+{
+	json_object_object_foreach(props, key, val) {
+		struct json_object *old = NULL, *lo = NULL, *hi = NULL, *sub;
+		if (json_object_object_get_ex(target, key, &old))
+			json_object_get(old);
+		if (json_object_object_get_ex(val, "properties", &sub)) {
+			struct json_object *obj = json_object_new_object();
+			json_object_object_add(target, key, obj);
+			limits_agree(sub, root, obj, parse_obj);
+		} else if (json_object_object_get_ex(val, "minimum", &lo) &&
+			   json_object_object_get_ex(val, "maximum", &hi)) {
+			int64_t min = json_object_get_int64(lo), max = json_object_get_int64(hi);
+			cr_assert(accepted_with(root, target, key, json_object_new_int64(min), parse_obj), "%s", key);
+			cr_assert(accepted_with(root, target, key, json_object_new_int64(max), parse_obj), "%s", key);
+			cr_assert_not(accepted_with(root, target, key, json_object_new_int64(min - 1), parse_obj), "%s", key);
+			cr_assert_not(accepted_with(root, target, key, json_object_new_int64(max + 1), parse_obj), "%s", key);
+		} else if (json_object_object_get_ex(val, "maxLength", &hi) &&
+			   !json_object_object_get_ex(val, "pattern", NULL)) {
+			int64_t max = json_object_get_int64(hi);
+			cr_assert(accepted_with(root, target, key, string_of(max), parse_obj), "%s", key);
+			cr_assert_not(accepted_with(root, target, key, string_of(max + 1), parse_obj), "%s", key);
+			cr_assert_not(accepted_with(root, target, key, string_of(0), parse_obj), "%s", key);
+		}
+		if (old)
+			json_object_object_add(target, key, old);
+		else
+			json_object_object_del(target, key);
+	}
+}
+
+Test(schema, json_schema_limits_match_the_parser)
+{
+	static const struct {
+		const char *schema, *base;
+		parse_obj_fn parse_obj;
+	} objs[] = {
+		{ "config", "{}", parse_config },
+		{ "disk", "{\"path\": \"/x\"}", parse_disk },
+		{ "net", "{\"tap\": \"t\"}", parse_net },
+	};
+	for (size_t i = 0; i < sizeof(objs) / sizeof(objs[0]); i++) {
+		struct json_object *s = json_schema(objs[i].schema), *root = parse(objs[i].base);
+		cr_assert_eq(objs[i].parse_obj(root), 0, "%s", objs[i].base);
+		limits_agree(get(s, "properties"), root, root, objs[i].parse_obj);
+		json_object_put(root);
+		json_object_put(s);
+	}
+}
+
+static void expect_required(struct json_object *s, const char *names)
+{
+	struct json_object *req = NULL;
+	char got[128] = "";
+	json_object_object_get_ex(s, "required", &req);
+	for (size_t i = 0; req && i < json_object_array_length(req); i++) {
+		size_t used = strlen(got);
+		snprintf(got + used, sizeof(got) - used, "%s%s", i ? "," : "",
+			 json_object_get_string(json_object_array_get_idx(req, i)));
+	}
+	cr_assert_str_eq(got, names);
+}
+
+/* Required: what the parser or cfg_validate refuses a config without. */
+Test(schema, json_schema_required_fields)
+{
+	struct json_object *config = json_schema("config"), *disk = json_schema("disk"),
+			   *net = json_schema("net");
+	expect_required(config, "boot");
+	expect_required(get(get(config, "properties"), "boot"), "kernel");
+	expect_required(get(get(config, "properties"), "machine"), "");
+	expect_required(disk, "path");
+	expect_required(net, "tap");
+	struct kiln_config cfg;
+	struct err e;
+	cr_assert_eq(load("{\"boot\": {\"kernel\": \"/k\"}}", &cfg, &e), 0);
+	cr_assert_eq(cfg_validate(&cfg, &e), 0, "%s", e.msg);
+	cfg_fini(&cfg);
+	cr_assert_eq(load("{\"boot\": {}}", &cfg, &e), 0);
+	cr_assert_neq(cfg_validate(&cfg, &e), 0);
+	cfg_fini(&cfg);
+	cr_assert_neq(load("{\"disks\": [{}]}", &cfg, &e), 0);
+	cfg_fini(&cfg);
+	cr_assert_neq(load("{\"nets\": [{}]}", &cfg, &e), 0);
+	cfg_fini(&cfg);
+	json_object_put(config);
+	json_object_put(disk);
+	json_object_put(net);
+}
+
+/* Each "default" is what a config without the field comes out with. */
+static void defaults_agree(struct json_object *props, struct json_object *effective)
+{
+	json_object_object_foreach(props, key, val) {
+		struct json_object *dflt, *sub;
+		if (json_object_object_get_ex(val, "properties", &sub))
+			defaults_agree(sub, get(effective, key));
+		else if (json_object_object_get_ex(val, "default", &dflt))
+			cr_assert(json_object_equal(dflt, get(effective, key)),
+				  "%s: schema default %s, effective %s", key,
+				  json_object_to_json_string(dflt),
+				  json_object_to_json_string(get(effective, key)));
+	}
+}
+
+/* The effective config (vm.info's) of (text). New reference. */
+static struct json_object *effective(const char *text)
+{
+	struct kiln_config cfg;
+	struct err e;
+	cr_assert_eq(load(text, &cfg, &e), 0, "%s", e.msg);
+	struct json_object *eff = schema_config_to_json(&cfg);
+	cfg_fini(&cfg);
+	return eff;
+}
+
+Test(schema, json_schema_defaults_are_the_effective_ones)
+{
+	struct json_object *eff = effective("{\"boot\": {\"kernel\": \"/k\"}}");
+	struct json_object *devs = effective("{\"disks\": [{\"path\": \"/x\"}],"
+					     " \"nets\": [{\"tap\": \"t\"}]}");
+	struct json_object *config = json_schema("config"), *disk = json_schema("disk"),
+			   *net = json_schema("net");
+	defaults_agree(get(config, "properties"), eff);
+	defaults_agree(get(disk, "properties"), json_object_array_get_idx(get(devs, "disks"), 0));
+	defaults_agree(get(net, "properties"), json_object_array_get_idx(get(devs, "nets"), 0));
+	struct json_object *vcpus = get(get(get(get(config, "properties"), "machine"), "properties"), "vcpus");
+	cr_assert_eq(json_object_get_int(get(vcpus, "default")), CFG_DEFAULT_VCPUS);
+	cr_assert_eq(json_object_get_int(get(vcpus, "maximum")), CFG_MAX_VCPUS);
+	cr_assert_not(json_object_object_get_ex(get(get(disk, "properties"), "id"), "default", NULL),
+		      "an absent id is named after its index, not null");
+	json_object_put(eff);
+	json_object_put(devs);
+	json_object_put(config);
+	json_object_put(disk);
+	json_object_put(net);
 }
