@@ -65,6 +65,22 @@ def meson_results(build):
     return res
 
 
+# Sanitizer reports a test binary printed. Criterion's workers are forked
+# processes whose exit status the runner does not pass on, so a leak or a
+# UBSan finding in a passing case would otherwise go unnoticed.
+SANITIZER = re.compile(r"ERROR: (LeakSanitizer|AddressSanitizer)|runtime error: |"
+                       r"WARNING: ThreadSanitizer|SUMMARY: UndefinedBehaviorSanitizer")
+
+
+def sanitizer_finding(r):
+    for key in ("stdout", "stderr"):
+        m = SANITIZER.search((r or {}).get(key) or "")
+        if m:
+            line = (r[key][m.start():].splitlines() or [""])[0]
+            return line.strip()[:160]
+    return None
+
+
 def report_of(cmd):
     for a in cmd[1:]:
         if a.startswith("--json="):
@@ -119,6 +135,9 @@ def main():
             problems.append("meson result %s (exit status %s)" % (r["result"], r.get("returncode")))
         if r is not None and rep is None:
             problems.append("no criterion report (%s)" % rpath)
+        finding = sanitizer_finding(r)
+        if finding:
+            problems.append("sanitizer report: %s" % finding)
         n = want or 0
         if problems:
             good = min(ok_cases, n)
