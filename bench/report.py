@@ -25,7 +25,7 @@ def med(phase, vmm, fn):
             continue
         try:
             v = fn(d)
-        except (KeyError, TypeError, ValueError, ZeroDivisionError):
+        except (KeyError, IndexError, TypeError, ValueError, ZeroDivisionError):
             v = None
         if v is not None:
             vals.append(v)

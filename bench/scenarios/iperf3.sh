@@ -12,8 +12,12 @@ rc=0
 one() { # DIR [ -R ]
 	d=$1; shift
 	iperf3 -c 169.254.80.1 -t "$t" -f m "$@" >/tmp/ip.out 2>&1 || { echo "KILN-ERROR iperf3 $d: $(tail -c 300 /tmp/ip.out)"; rc=1; return; }
-	awk -v d="$d" '/receiver/ { for (i = 1; i <= NF; i++) { if ($i == "MBytes") mb = $(i-1); if ($i == "Mbits/sec") r = $(i-1) } }
-		END { print "KILN-IPERF", d, mb, r }' /tmp/ip.out
+	line=$(awk -v d="$d" '/receiver/ { for (i = 1; i <= NF; i++) { if ($i == "MBytes") mb = $(i-1); if ($i == "Mbits/sec") r = $(i-1) } }
+		END { if (mb != "" && r != "") print "KILN-IPERF", d, mb, r }' /tmp/ip.out)
+	# iperf3 said it succeeded but its summary has no receiver figures: a
+	# failure to see, not a row to drop silently.
+	[ -n "$line" ] || { echo "KILN-ERROR iperf3 $d: no receiver line: $(tail -c 400 /tmp/ip.out | tr '\n' '|')"; rc=1; return; }
+	echo "$line"
 }
 echo KILN-BENCH-START
 one tx
