@@ -3,6 +3,8 @@
 #ifndef KILN_LOG_H
 #define KILN_LOG_H
 
+#include <stdatomic.h>
+
 enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 
 /* log_set_level - messages above level are dropped (default LOG_WARN). */
@@ -17,13 +19,34 @@ void log_msg(enum log_level level, const char *fmt, ...)
 #define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
 
 /*
- * log_ratelimited - for guest-caused events: true at most `burst` times per
- * second for the given counter state. Any thread (state is per call site).
+ * Rate limiting for guest-caused events, one state per call site:
+ *
+ *	static struct log_ratelimit rl;
+ *	if (log_ratelimit_ok(&rl, 5))
+ *		log_warn("...");
+ *
+ * A window opens at the first event after the previous one has lasted a
+ * second; at most (burst) events pass in it. A zero-filled state (static,
+ * calloc, memset) is ready to use.
+ *
+ * Threads: any, concurrently on the same state (vCPU threads and the loop
+ * thread share call sites). Lock-free: the window start and the count live
+ * in one atomic word, so a window rolls over and takes its first event in
+ * one compare-exchange, and a suppressed event only reads the word.
  */
 struct log_ratelimit {
-	long long window_start_ms;
-	unsigned count;
+	/* window start and count, packed (log.c); private */
+	_Atomic unsigned long long state;
 };
+
+/* log_ratelimit_ok - whether the event may be logged: true (1) at most
+ * (burst) times per one-second window of (rl), else 0; burst 0 never
+ * passes, and bursts above 2^20 - 1 count as that. Any thread. */
 int log_ratelimit_ok(struct log_ratelimit *rl, unsigned burst);
+
+/* log_ratelimit_ok_at - log_ratelimit_ok at (now_ms), milliseconds on a
+ * monotonic clock (>= 0), for tests. Any thread. */
+int log_ratelimit_ok_at(struct log_ratelimit *rl, unsigned burst,
+			long long now_ms);
 
 #endif
