@@ -1,5 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* Leveled logging to stderr, prefixed "kiln: ". Any thread. */
+/*
+ * Leveled logging to stderr: one line "kiln: <level>: <message>" per call
+ * (level "error", "warning", "info" or "debug"), preceded by a carriage
+ * return for terminals in raw mode. Any thread: each line is written with
+ * one call, so lines from different threads do not mix.
+ */
 #ifndef KILN_LOG_H
 #define KILN_LOG_H
 
@@ -7,9 +12,12 @@
 
 enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 
-/* log_set_level - messages above level are dropped (default LOG_WARN). */
+/* log_set_level - messages above (level) are dropped (default LOG_WARN).
+ * Any thread. */
 void log_set_level(enum log_level level);
 
+/* log_msg - format (fmt, ...) and write it at (level) unless that is above
+ * the current level; the message is cut at 1023 bytes. Any thread. */
 void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
