@@ -6,15 +6,18 @@
  * completions), console input, timers, signals (a signalfd) and the API
  * socket and its clients are all served here, so device state touched from
  * callbacks needs no lock against other callbacks. Other threads hand work
- * to the loop with evl_post.
+ * to the loop with evl_post_work (a work item the caller owns, cannot fail)
+ * or evl_post (allocates, may fail).
  *
  * Thread rules: evl_create/evl_destroy on the main thread;
  * evl_add/evl_mod/evl_del/evl_run/evl_run_once on the loop thread (or
- * before it runs). evl_stop and evl_post from any thread.
+ * before it runs). evl_stop, evl_post, evl_post_work and evl_cancel_work
+ * from any thread.
  */
 #ifndef KILN_EVLOOP_H
 #define KILN_EVLOOP_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "err.h"
@@ -25,6 +28,22 @@ struct evloop;
 typedef void (*evl_cb)(void *opaque, uint32_t events);
 /* evl_work_fn - a function posted to run once on the loop thread. */
 typedef void (*evl_work_fn)(void *arg);
+
+/*
+ * A work item its owner embeds (in a device, say) and posts with
+ * evl_post_work: no allocation, so posting cannot fail. Zero-filled is
+ * ready to use. The fields are the loop's (under its work lock); the owner
+ * only passes the item around. While queued, the item must stay valid: an
+ * owner that goes away first cancels it (evl_cancel_work).
+ */
+struct evl_work {
+	evl_work_fn fn;
+	void *arg;
+	struct evl_work *next;
+	uint64_t seq; /* posting order: a run takes what came before it */
+	bool queued;  /* on the loop's list */
+	bool heap;    /* evl_post's own: freed when it runs */
+};
 
 /* evl_create - make a loop. 0 or -errno with e filled. */
 int evl_create(struct evloop **out, struct err *e);
@@ -59,7 +78,29 @@ int evl_run_once(struct evloop *loop, int timeout_ms);
 void evl_stop(struct evloop *loop);
 /* evl_post - run fn(arg) once on the loop thread, soon (evl_run or
  * evl_run_once wakes for it), after the work posted before it. Any thread,
- * also the loop's own callbacks. 0 or -ENOMEM (then nothing will run). */
+ * also the loop's own callbacks. 0 or -ENOMEM (then nothing will run):
+ * prefer evl_post_work where a failure would leave something pending. */
 int evl_post(struct evloop *loop, evl_work_fn fn, void *arg);
+
+/*
+ * evl_post_work - evl_post with the caller's work item (w): run fn(arg)
+ * once on the loop thread, soon, in posting order with all posted work.
+ * Cannot fail. Idempotent while pending: if (w) is queued and has not
+ * started, nothing changes (the pending fn and arg stand) and it returns
+ * false; otherwise it queues w and returns true. From the moment fn starts,
+ * w may be posted again (also by fn itself: it then runs in a later
+ * batch), so a post that races with a run is never lost. Any thread.
+ */
+bool evl_post_work(struct evloop *loop, struct evl_work *w, evl_work_fn fn,
+		   void *arg);
+
+/*
+ * evl_cancel_work - take (w) off the queue if it is queued, so its pending
+ * fn does not run. Returns true when it was queued. It does not wait for an
+ * fn already running: to be sure fn neither runs nor will, call it on the
+ * loop thread or while the loop does not run (teardown), once no other
+ * thread can post w again, e.g. before freeing w's owner. Any thread.
+ */
+bool evl_cancel_work(struct evloop *loop, struct evl_work *w);
 
 #endif

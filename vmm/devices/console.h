@@ -15,8 +15,8 @@
 #include <stdint.h>
 
 #include "../base/err.h"
+#include "../base/evloop.h"
 
-struct evloop;
 struct serial;
 
 struct console {
@@ -29,6 +29,7 @@ struct console {
 	bool is_tty;          /* escape handling only on a terminal */
 	bool escape;          /* Ctrl-A seen, waiting for the next key */
 	atomic_bool paused;   /* FIFO was full: in_fd not watched */
+	struct evl_work resume; /* posted by rx_ready: watch in_fd again */
 };
 
 /* console_init - watch in_fd on (loop) and feed (serial); Ctrl-A x on a
@@ -45,7 +46,8 @@ void console_tx(void *opaque, const uint8_t *buf, size_t len);
  * vCPU thread, UART lock held: only posts work to the loop. */
 void console_rx_ready(void *opaque);
 
-/* console_fini - stop watching input and restore the terminal. Main. */
+/* console_fini - stop watching input, drop a pending resume, and restore
+ * the terminal. Main thread, with the vCPUs stopped. */
 void console_fini(struct console *c);
 
 #endif
