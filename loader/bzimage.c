@@ -1,26 +1,24 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * bzImage loader: Linux x86 boot protocol (Documentation/arch/x86/boot.rst).
+ * bzImage loader: the Linux x86 boot protocol (the kernel's x86/boot.rst).
  *
  * We only use the 64-bit entry point: the real-mode setup code is never
- * run, the protected-mode part is copied to 1 MiB and the BSP starts in
- * long mode at load address + 0x200 with the zero page in %rsi
+ * run, the protected-mode part is copied to the load address and the BSP
+ * starts in long mode at load address + 0x200 with the zero page in %rsi
  * (boot.rst, "64-bit Boot Protocol").
  *
- * Where it goes: always X86_KERNEL_LOAD_ADDR (1 MiB), like most VMMs. A
- * relocatable kernel then moves itself to its runtime start (pref_address,
- * usually 16 MiB); a non-relocatable one is linked for pref_address and its
- * decompressor writes there too. Either way the memory it needs is the
- * range from 1 MiB to runtime start + init_size, and that is what we check
- * and report as [load_start, load_end).
+ * Where it goes: the caller's base (kiln's x86_64 layout: 1 MiB, like most
+ * VMMs). A relocatable kernel then moves itself to its runtime start
+ * (pref_address, usually 16 MiB); a non-relocatable one is linked for
+ * pref_address and its decompressor writes there too. Either way the memory
+ * it needs is the range from the load address to runtime start + init_size,
+ * and that is what we check and report as [load_start, load_end).
  */
 #include "kernel.h"
 
 #include <errno.h>
 #include <stdbool.h>
 #include <string.h>
-
-#include "../vmm/arch/x86_64/layout.h"
 
 /* struct setup_header starts at setup_sects, offset 0x1f1 */
 #define HDR_OFFSET 0x1f1
@@ -147,10 +145,15 @@ static int runtime_start(const struct setup_header *hdr, uint64_t load,
  * runtime image (runtime start + init_size), all of which must be RAM.
  */
 static int kernel_span(const struct guest_mem *gm,
-		       const struct setup_header *hdr, uint64_t pm_size,
-		       uint64_t *lo, uint64_t *hi, struct err *e)
+		       const struct setup_header *hdr, uint64_t load,
+		       uint64_t pm_size, uint64_t *lo, uint64_t *hi,
+		       struct err *e)
 {
-	uint64_t load = X86_KERNEL_LOAD_ADDR, run = 0;
+	uint64_t run = 0;
+	if (load > UINT64_MAX - pm_size)
+		return err_set(
+		    e, -E2BIG, "bzImage load address 0x%llx + 0x%llx overflows",
+		    (unsigned long long)load, (unsigned long long)pm_size);
 	int rc = runtime_start(hdr, load, &run, e);
 	if (rc)
 		return rc;
@@ -176,8 +179,8 @@ static int kernel_span(const struct guest_mem *gm,
 	return 0;
 }
 
-int bzimage_load(const struct guest_mem *gm, const uint8_t *img, size_t len,
-		 struct kernel_info *out, struct err *e)
+int bzimage_load(const struct guest_mem *gm, uint64_t base, const uint8_t *img,
+		 size_t len, struct kernel_info *out, struct err *e)
 {
 	struct setup_header hdr;
 	uint64_t pm_off = 0, pm_size = 0, lo = 0, hi = 0;
@@ -189,19 +192,19 @@ int bzimage_load(const struct guest_mem *gm, const uint8_t *img, size_t len,
 	if (!rc)
 		rc = pm_part(&hdr, len, &pm_off, &pm_size, e);
 	if (!rc)
-		rc = kernel_span(gm, &hdr, pm_size, &lo, &hi, e);
+		rc = kernel_span(gm, &hdr, base, pm_size, &lo, &hi, e);
 	if (rc)
 		return rc;
 
 	/* Everything is checked: only now touch guest memory. */
-	if (gm_write(gm, X86_KERNEL_LOAD_ADDR, img + pm_off, pm_size))
+	if (gm_write(gm, base, img + pm_off, pm_size))
 		return err_set(
 		    e, -EFAULT,
 		    "cannot copy the bzImage protected-mode part to 0x%llx",
-		    (unsigned long long)X86_KERNEL_LOAD_ADDR);
+		    (unsigned long long)base);
 
 	out->format = KERNEL_BZIMAGE;
-	out->entry = X86_KERNEL_LOAD_ADDR + BZ_ENTRY64_OFFSET;
+	out->entry = base + BZ_ENTRY64_OFFSET;
 	out->load_start = lo;
 	out->load_end = hi;
 	out->hdr = hdr;

@@ -7,6 +7,8 @@
  * of a 32-bit protected-mode entry point (Xen public header elfnote.h;
  * x86 PVH boot ABI in Xen's docs/misc/pvh.pandoc). We copy each PT_LOAD to
  * its p_paddr and start there; the kernel finds hvm_start_info in %ebx.
+ * Segments must lie in the caller's kernel area (at or above base): below
+ * it are the boot tables the caller writes after loading.
  *
  * The file is untrusted: the ELF header, every program header and every
  * note are bounds-checked against the file before use, with 64-bit
@@ -144,9 +146,11 @@ static int notes_scan(const uint8_t *img, size_t len, const Elf64_Phdr *ph,
 	return 0;
 }
 
-/* One PT_LOAD: inside the file, filesz <= memsz, destination is RAM. */
-static int load_check(const struct guest_mem *gm, const Elf64_Phdr *ph,
-		      unsigned idx, size_t len, struct err *e)
+/* One PT_LOAD: inside the file, filesz <= memsz, destination is RAM in
+ * the kernel area (at or above base). */
+static int load_check(const struct guest_mem *gm, uint64_t base,
+		      const Elf64_Phdr *ph, unsigned idx, size_t len,
+		      struct err *e)
 {
 	if (!in_file(ph->p_offset, ph->p_filesz, len))
 		return err_set(
@@ -169,13 +173,20 @@ static int load_check(const struct guest_mem *gm, const Elf64_Phdr *ph,
 		    idx, (unsigned long long)ph->p_paddr,
 		    (unsigned long long)ph->p_memsz,
 		    (unsigned long long)(gm->ram_bytes >> 20));
+	if (ph->p_paddr < base)
+		return err_set(
+		    e, -EINVAL,
+		    "ELF segment %u at 0x%llx starts below the kernel area "
+		    "at 0x%llx",
+		    idx, (unsigned long long)ph->p_paddr,
+		    (unsigned long long)base);
 	return 0;
 }
 
 /* First pass: validate every segment, find the entry and the load span. */
-static int elf_scan(const struct guest_mem *gm, const uint8_t *img, size_t len,
-		    const Elf64_Ehdr *eh, struct kernel_info *out,
-		    struct err *e)
+static int elf_scan(const struct guest_mem *gm, uint64_t base,
+		    const uint8_t *img, size_t len, const Elf64_Ehdr *eh,
+		    struct kernel_info *out, struct err *e)
 {
 	uint64_t lo = UINT64_MAX, hi = 0, entry = 0;
 	bool found = false;
@@ -187,7 +198,7 @@ static int elf_scan(const struct guest_mem *gm, const uint8_t *img, size_t len,
 		if (ph.p_type == PT_NOTE)
 			rc = notes_scan(img, len, &ph, i, &entry, &found, e);
 		else if (ph.p_type == PT_LOAD && ph.p_memsz > 0)
-			rc = load_check(gm, &ph, i, len, e);
+			rc = load_check(gm, base, &ph, i, len, e);
 		if (rc)
 			return rc;
 		if (ph.p_type == PT_LOAD && ph.p_memsz > 0) {
@@ -246,15 +257,15 @@ static int elf_copy(const struct guest_mem *gm, const uint8_t *img,
 	return 0;
 }
 
-int elf_load(const struct guest_mem *gm, const uint8_t *img, size_t len,
-	     struct kernel_info *out, struct err *e)
+int elf_load(const struct guest_mem *gm, uint64_t base, const uint8_t *img,
+	     size_t len, struct kernel_info *out, struct err *e)
 {
 	Elf64_Ehdr eh;
 
 	memset(out, 0, sizeof(*out));
 	int rc = ehdr_check(img, len, &eh, e);
 	if (!rc)
-		rc = elf_scan(gm, img, len, &eh, out, e);
+		rc = elf_scan(gm, base, img, len, &eh, out, e);
 	if (!rc)
 		rc = elf_copy(gm, img, &eh, e);
 	if (rc) {

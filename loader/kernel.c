@@ -13,8 +13,9 @@ struct kernel_format_desc {
 	const char *name;
 	size_t magic_off; /* where the magic sits in the file */
 	char magic[4];
-	int (*load)(const struct guest_mem *gm, const uint8_t *img, size_t len,
-		    struct kernel_info *out, struct err *e);
+	int (*load)(const struct guest_mem *gm, uint64_t base,
+		    const uint8_t *img, size_t len, struct kernel_info *out,
+		    struct err *e);
 };
 
 /*
@@ -35,8 +36,8 @@ static bool magic_matches(const struct kernel_format_desc *f,
 	return memcmp(img + f->magic_off, f->magic, sizeof(f->magic)) == 0;
 }
 
-int kernel_load(const struct guest_mem *gm, const uint8_t *img, size_t len,
-		struct kernel_info *out, struct err *e)
+int kernel_load(const struct guest_mem *gm, uint64_t base, const uint8_t *img,
+		size_t len, struct kernel_info *out, struct err *e)
 {
 	memset(out, 0, sizeof(*out));
 	if (!img || len == 0)
@@ -46,7 +47,7 @@ int kernel_load(const struct guest_mem *gm, const uint8_t *img, size_t len,
 	for (size_t i = 0; i < n; i++) {
 		const struct kernel_format_desc *f = &kernel_formats[i];
 		if (magic_matches(f, img, len))
-			return f->load(gm, img, len, out, e);
+			return f->load(gm, base, img, len, out, e);
 	}
 	return err_set(e, -ENOEXEC,
 		       "not a kernel image (%zu bytes): no bzImage \"HdrS\" "

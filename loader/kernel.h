@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Kernel image loading for x86_64 guests. Pure functions of (image bytes,
- * guest memory): no KVM, no files, no exit. Errors fill struct err with a
- * message that says what is wrong with the image, and return -errno:
+ * guest memory, the addresses the caller's memory map gives them): no KVM,
+ * no files, no exit, and no knowledge of the machine's layout. Errors fill
+ * struct err with a message that says what is wrong with the image, and
+ * return -errno:
  *   -ENOEXEC  not a kernel we can boot (bad magic, unsupported protocol,
  *             no PVH note, wrong ELF class/machine)
- *   -EINVAL   truncated or internally inconsistent image
+ *   -EINVAL   truncated or internally inconsistent image, or one that
+ *             wants memory below the caller's kernel area
  *   -E2BIG    does not fit in guest RAM
  * Thread: setup only (main thread, before vCPUs run).
  */
@@ -37,17 +40,21 @@ struct kernel_info {
 
 /*
  * kernel_load - detect the format of (img, len) (bzImage by the "HdrS"
- * signature, else ELF64) and copy the kernel into guest memory.
+ * signature, else ELF64) and copy the kernel into guest memory (gm), into
+ * the kernel area that starts at (base), a guest-physical address the
+ * caller's memory map keeps free for it (x86_64: 1 MiB, above its boot
+ * tables).
  * bzImage: protocol >= 2.06 and XLF_KERNEL_64 required; the protected-mode
- * part is copied to X86_KERNEL_LOAD_ADDR (1 MiB); RAM must reach from there
- * to the kernel's runtime start (pref_address for relocatable kernels) plus
- * init_size, which is load_end; entry = load address + 0x200.
+ * part is copied to base; RAM must reach from there to the kernel's runtime
+ * start (pref_address for relocatable kernels) plus init_size, which is
+ * load_end; entry = base + 0x200.
  * ELF: EM_X86_64 ET_EXEC; PT_LOAD segments copied to p_paddr (filesz bytes,
- * memsz - filesz zeroed), each checked against RAM; entry from the PVH note.
+ * memsz - filesz zeroed), each checked to lie in RAM at or above base
+ * (-EINVAL below it); entry from the PVH note.
  * Returns 0 and fills *out, or -errno with e filled.
  */
-int kernel_load(const struct guest_mem *gm, const uint8_t *img, size_t len,
-		struct kernel_info *out, struct err *e);
+int kernel_load(const struct guest_mem *gm, uint64_t base, const uint8_t *img,
+		size_t len, struct kernel_info *out, struct err *e);
 
 /*
  * bzimage_load / elf_load - the two halves of kernel_load, for an image
@@ -55,16 +62,17 @@ int kernel_load(const struct guest_mem *gm, const uint8_t *img, size_t len,
  * 0x202; ELF: "\177ELF" at 0). Same arguments, returns and errors as
  * kernel_load; callers other than kernel_load and tests should not need them.
  */
-int bzimage_load(const struct guest_mem *gm, const uint8_t *img, size_t len,
-		 struct kernel_info *out, struct err *e);
-int elf_load(const struct guest_mem *gm, const uint8_t *img, size_t len,
-	     struct kernel_info *out, struct err *e);
+int bzimage_load(const struct guest_mem *gm, uint64_t base, const uint8_t *img,
+		 size_t len, struct kernel_info *out, struct err *e);
+int elf_load(const struct guest_mem *gm, uint64_t base, const uint8_t *img,
+	     size_t len, struct kernel_info *out, struct err *e);
 
 /*
  * initrd_load - copy (data, len) into guest RAM at the highest 4 KiB-aligned
  * address such that the initrd lies above kernel->load_end, ends at or below
  * min(kernel->initrd_addr_max, ram_top - 1), and is RAM throughout.
- * ram_top is the end of RAM below the 32-bit hole. Returns 0 and *gpa_out,
+ * (ram_top) is the caller's exclusive limit for the initrd (x86_64: the
+ * end of RAM below the 32-bit MMIO hole). Returns 0 and *gpa_out,
  * or -E2BIG ("initrd of N MiB does not fit ...") with e filled.
  */
 int initrd_load(const struct guest_mem *gm, const struct kernel_info *kernel,

@@ -15,7 +15,9 @@
  *
  * Threads: blk_create and destroy on the main thread (setup/teardown);
  * everything else on the event-loop thread (the transport calls the ops
- * there), except config reads by vCPU threads through the transport.
+ * there), except config space accesses, which vCPU threads make through
+ * the transport (reads; writes are ignored), and the accessors marked
+ * "Any thread".
  */
 #ifndef KILN_VIRTIO_BLK_H
 #define KILN_VIRTIO_BLK_H
@@ -72,7 +74,8 @@ struct blk_stats {
  * A size that is not a multiple of 512 is rounded down with a warning.
  * Returns 0 with *out set, or -errno with (e) naming the path (missing,
  * a directory, permission denied: "use readonly=on", serial too long).
- * The caller sets vdev->transport (virtio_pci_create) before activation.
+ * The caller attaches a transport before activation (virtio_pci_create
+ * sets vdev->transport).
  * Main thread, setup.
  */
 int blk_create(const struct blk_config *cfg, const struct guest_mem *mem,
@@ -84,8 +87,8 @@ struct virtio_device *blk_vdev(struct virtio_blk *blk);
 /*
  * blk_drain - wait for every request of (blk) in flight in the backend,
  * complete them to the driver (used ring, interrupt), and return when none
- * is left. For shutdown and pause. Loop thread (or main after the loop
- * stopped).
+ * is left. For shutdown (pause does not drain). Loop thread (or main after
+ * the loop stopped).
  */
 void blk_drain(struct virtio_blk *blk);
 
@@ -100,7 +103,7 @@ void blk_vdev_drain(struct virtio_device *vdev);
  */
 void blk_destroy(struct virtio_blk *blk);
 
-/* blk_stats - the counters of (blk). Loop thread (or a racy snapshot). */
+/* blk_get_stats - the counters of (blk). Loop thread (or a racy snapshot). */
 const struct blk_stats *blk_get_stats(const struct virtio_blk *blk);
 
 /* blk_capacity - the disk size in 512-byte sectors. Any thread. */

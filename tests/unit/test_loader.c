@@ -17,6 +17,8 @@
 
 #define MiB (1ull << 20)
 #define RAM_SIZE (256 * MiB)
+/* The kernel area the caller gives the loader (kiln's x86_64 layout: 1 MiB). */
+#define BASE 0x100000ull
 
 static uint8_t *ram;
 static struct guest_mem gm;
@@ -101,7 +103,7 @@ static int load_copy(const uint8_t *img, size_t len, struct kernel_info *ki,
 	uint8_t *copy = malloc(len ? len : 1);
 	cr_assert_not_null(copy);
 	memcpy(copy, img, len);
-	int rc = kernel_load(&gm, copy, len, ki, e);
+	int rc = kernel_load(&gm, BASE, copy, len, ki, e);
 	free(copy);
 	return rc;
 }
@@ -141,7 +143,7 @@ Test(loader, bzimage_real)
 	size_t len, off, size;
 	uint8_t *img = guest_file("vmlinuz", &len);
 
-	cr_assert_eq(kernel_load(&gm, img, len, &ki, &e), 0, "%s", e.msg);
+	cr_assert_eq(kernel_load(&gm, BASE, img, len, &ki, &e), 0, "%s", e.msg);
 	cr_assert_eq(ki.format, KERNEL_BZIMAGE);
 	cr_assert_eq(ki.entry, 0x100200);
 	cr_assert_geq(ki.hdr.version, 0x206);
@@ -198,7 +200,7 @@ Test(loader, bzimage_mutations)
 			img[at] = (uint8_t)rng();
 		}
 		err_clear(&e);
-		int rc = kernel_load(&gm, img, len, &ki, &e);
+		int rc = kernel_load(&gm, BASE, img, len, &ki, &e);
 		if (rc)
 			expect_fail(rc, &e, 0, "bz mutation");
 		else
@@ -216,7 +218,8 @@ Test(loader, bzimage_ram_too_small)
 	uint8_t *img = guest_file("vmlinuz", &len);
 	free(ram);
 	ram_setup(8 * MiB);
-	expect_fail(kernel_load(&gm, img, len, &ki, &e), &e, -E2BIG, "8 MiB");
+	expect_fail(kernel_load(&gm, BASE, img, len, &ki, &e), &e, -E2BIG,
+		    "8 MiB");
 	cr_assert(strstr(e.msg, "8 MiB"), "%s", e.msg);
 	free(img);
 }
@@ -233,6 +236,33 @@ Test(loader, bzimage_old_protocol)
 	expect_fail(load_copy(img, sizeof(img), &ki, &e), &e, -ENOEXEC, "2.04");
 	cr_assert(strstr(e.msg, "2.04"), "%s", e.msg);
 	cr_assert(strstr(e.msg, "2.06"), "%s", e.msg);
+}
+
+/* The load address is the caller's: the image, the entry and the span
+ * follow it; nothing lands at 1 MiB; an address that wraps is refused. */
+Test(loader, bzimage_at_the_callers_base)
+{
+	struct kernel_info ki;
+	struct err e = {0};
+	size_t len, off, size;
+	uint8_t *img = guest_file("vmlinuz", &len);
+	const uint64_t base = 2 * MiB;
+
+	cr_assert_eq(kernel_load(&gm, base, img, len, &ki, &e), 0, "%s", e.msg);
+	cr_assert_eq(ki.entry, base + 0x200);
+	cr_assert_eq(ki.load_start, base);
+	cr_assert_geq(ki.load_end, ki.hdr.pref_address + ki.hdr.init_size);
+	bz_pm(img, &off, &size);
+	cr_assert_eq(memcmp(ram + base, img + off, size), 0,
+		     "protected-mode part differs at the base");
+	for (uint64_t i = BASE; i < base; i++)
+		cr_assert_eq(ram[i], 0, "byte at 0x%llx written",
+			     (unsigned long long)i);
+
+	err_clear(&e);
+	expect_fail(kernel_load(&gm, UINT64_MAX - 4096, img, len, &ki, &e), &e,
+		    -E2BIG, "wrapping base");
+	free(img);
 }
 
 /* ---- real vmlinux via PVH --------------------------------------------- */
@@ -256,7 +286,7 @@ Test(loader, vmlinux_real)
 	size_t len;
 	uint8_t *img = guest_file("vmlinux", &len);
 
-	cr_assert_eq(kernel_load(&gm, img, len, &ki, &e), 0, "%s", e.msg);
+	cr_assert_eq(kernel_load(&gm, BASE, img, len, &ki, &e), 0, "%s", e.msg);
 	cr_assert_eq(ki.format, KERNEL_PVH);
 	cr_assert_eq(ki.entry, pvh_entry_by_search(img, len));
 	cr_assert(ki.entry >= ki.load_start && ki.entry < ki.load_end);
@@ -335,7 +365,7 @@ Test(loader, vmlinux_mutations, .timeout = 100)
 			img[at] = (uint8_t)rng();
 		}
 		err_clear(&e);
-		int rc = kernel_load(&gm, img, len, &ki, &e);
+		int rc = kernel_load(&gm, BASE, img, len, &ki, &e);
 		if (rc)
 			expect_fail(rc, &e, 0, "elf mutation");
 		else
@@ -357,7 +387,7 @@ Test(loader, vmlinux_wrong_machine_and_small_ram)
 	memcpy(&eh, img, sizeof(eh));
 	eh.e_machine = EM_AARCH64;
 	memcpy(img, &eh, sizeof(eh));
-	expect_fail(kernel_load(&gm, img, len, &ki, &e), &e, -ENOEXEC,
+	expect_fail(kernel_load(&gm, BASE, img, len, &ki, &e), &e, -ENOEXEC,
 		    "aarch64");
 	cr_assert(strstr(e.msg, "EM_X86_64"), "%s", e.msg);
 
@@ -366,7 +396,8 @@ Test(loader, vmlinux_wrong_machine_and_small_ram)
 	free(ram);
 	ram_setup(8 * MiB);
 	err_clear(&e);
-	expect_fail(kernel_load(&gm, img, len, &ki, &e), &e, -E2BIG, "8 MiB");
+	expect_fail(kernel_load(&gm, BASE, img, len, &ki, &e), &e, -E2BIG,
+		    "8 MiB");
 	cr_assert(strstr(e.msg, "outside guest RAM"), "%s", e.msg);
 	free(img);
 }
@@ -454,6 +485,24 @@ static size_t make_elf(uint8_t *buf, size_t cap, const struct elf_spec *s)
 	memcpy(buf + sizeof(eh), ph, sizeof(ph));
 	memset(buf + ELF_PAYLOAD, 0xa5, s->filesz);
 	return ELF_PAYLOAD + s->filesz;
+}
+
+/* A segment below the caller's kernel area would overlap its boot tables. */
+Test(loader, elf_below_the_base)
+{
+	uint8_t buf[4096];
+	struct kernel_info ki;
+	struct err e = {0};
+	size_t len = make_elf(buf, sizeof(buf), &elf_ok);
+
+	expect_fail(kernel_load(&gm, elf_ok.paddr + 1, buf, len, &ki, &e), &e,
+		    -EINVAL, "segment below base");
+	cr_assert(strstr(e.msg, "below the kernel area"), "%s", e.msg);
+	cr_assert_eq(ram[elf_ok.paddr], 0, "segment written anyway");
+	err_clear(&e);
+	cr_assert_eq(kernel_load(&gm, elf_ok.paddr, buf, len, &ki, &e), 0, "%s",
+		     e.msg);
+	cr_assert_eq(ki.load_start, elf_ok.paddr);
 }
 
 static int load_spec(const struct elf_spec *s, struct kernel_info *ki,
@@ -649,7 +698,7 @@ Test(loader, initrd_after_real_kernel)
 	size_t len;
 	uint64_t gpa;
 	uint8_t *img = guest_file("vmlinuz", &len);
-	cr_assert_eq(kernel_load(&gm, img, len, &ki, &e), 0, "%s", e.msg);
+	cr_assert_eq(kernel_load(&gm, BASE, img, len, &ki, &e), 0, "%s", e.msg);
 	uint8_t *data = pattern(MiB);
 	cr_assert_eq(initrd_load(&gm, &ki, RAM_SIZE, data, MiB, &gpa, &e), 0,
 		     "%s", e.msg);
@@ -684,7 +733,7 @@ Test(loader, zero_page_fields)
 	struct boot_params bp;
 	size_t len;
 	uint8_t *img = guest_file("vmlinuz", &len);
-	cr_assert_eq(kernel_load(&gm, img, len, &ki, &e), 0, "%s", e.msg);
+	cr_assert_eq(kernel_load(&gm, BASE, img, len, &ki, &e), 0, "%s", e.msg);
 	memset(ram + 0x7000, 0xee, 4096); /* everything unset must be zeroed */
 
 	cr_assert_eq(zero_page_write(&gm, 0x7000, &ki, &setup3, &e), 0, "%s",

@@ -19,20 +19,16 @@ struct evl_reg {
 	struct evl_reg *next; /* in loop->regs, or in loop->graveyard */
 };
 
-struct evl_work {
-	evl_work_fn fn;
-	void *arg;
-	struct evl_work *next;
-};
-
 struct evloop {
 	int epfd;
 	int wake_fd; /* eventfd: evl_stop and evl_post wake the loop through it */
 	atomic_bool stop;
 	struct evl_reg *regs;
 	struct evl_reg *graveyard; /* freed after the current batch */
+	/* work_lock guards the work list and every item on it. */
 	pthread_mutex_t work_lock;
 	struct evl_work *work_head, *work_tail;
+	uint64_t work_seq; /* the next item's evl_work.seq */
 };
 
 static struct evl_reg *find_reg(struct evloop *loop, int fd)
@@ -43,18 +39,34 @@ static struct evl_reg *find_reg(struct evloop *loop, int fd)
 	return NULL;
 }
 
+/*
+ * Run what was posted before now, in order; what is posted meanwhile
+ * (also by the functions run here) waits for the next wakeup, so a
+ * function that re-posts itself cannot starve the fds. Items leave the
+ * list one at a time, under the lock, so evl_cancel_work can always find a
+ * queued item on the list, and an item is free to be posted again as soon
+ * as it is off the list: before its function runs.
+ */
 static void run_posted_work(struct evloop *loop)
 {
 	pthread_mutex_lock(&loop->work_lock);
-	struct evl_work *w = loop->work_head;
-	loop->work_head = loop->work_tail = NULL;
-	pthread_mutex_unlock(&loop->work_lock);
-	while (w) {
-		struct evl_work *next = w->next;
-		w->fn(w->arg);
-		free(w);
-		w = next;
+	uint64_t end = loop->work_seq;
+	struct evl_work *w;
+	while ((w = loop->work_head) && w->seq < end) {
+		loop->work_head = w->next;
+		if (!loop->work_head)
+			loop->work_tail = NULL;
+		w->queued = false;
+		evl_work_fn fn = w->fn;
+		void *arg = w->arg;
+		bool heap = w->heap;
+		pthread_mutex_unlock(&loop->work_lock);
+		if (heap)
+			free(w);
+		fn(arg);
+		pthread_mutex_lock(&loop->work_lock);
 	}
+	pthread_mutex_unlock(&loop->work_lock);
 }
 
 static void on_wake(void *opaque, uint32_t events)
@@ -109,10 +121,14 @@ void evl_destroy(struct evloop *loop)
 		return;
 	free_list(loop->regs);
 	free_list(loop->graveyard);
+	/* Work never run: evl_post's items are ours to free; embedded ones
+	 * are their owners', left unqueued. */
 	struct evl_work *w = loop->work_head;
 	while (w) {
 		struct evl_work *next = w->next;
-		free(w);
+		w->queued = false;
+		if (w->heap)
+			free(w);
 		w = next;
 	}
 	if (loop->epfd >= 0)
@@ -209,20 +225,68 @@ void evl_stop(struct evloop *loop)
 	wake(loop);
 }
 
-int evl_post(struct evloop *loop, evl_work_fn fn, void *arg)
+/* Append (w) to the work list. work_lock held. */
+static void work_append(struct evloop *loop, struct evl_work *w, evl_work_fn fn,
+			void *arg)
 {
-	struct evl_work *w = calloc(1, sizeof(*w));
-	if (!w)
-		return -ENOMEM;
 	w->fn = fn;
 	w->arg = arg;
-	pthread_mutex_lock(&loop->work_lock);
+	w->next = NULL;
+	w->seq = loop->work_seq++;
+	w->queued = true;
 	if (loop->work_tail)
 		loop->work_tail->next = w;
 	else
 		loop->work_head = w;
 	loop->work_tail = w;
+}
+
+int evl_post(struct evloop *loop, evl_work_fn fn, void *arg)
+{
+	struct evl_work *w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	w->heap = true;
+	pthread_mutex_lock(&loop->work_lock);
+	work_append(loop, w, fn, arg);
 	pthread_mutex_unlock(&loop->work_lock);
 	wake(loop);
 	return 0;
+}
+
+bool evl_post_work(struct evloop *loop, struct evl_work *w, evl_work_fn fn,
+		   void *arg)
+{
+	pthread_mutex_lock(&loop->work_lock);
+	bool post = !w->queued;
+	if (post) {
+		w->heap = false;
+		work_append(loop, w, fn, arg);
+	}
+	pthread_mutex_unlock(&loop->work_lock);
+	/* Already queued: its post has woken the loop, or is about to. */
+	if (post)
+		wake(loop);
+	return post;
+}
+
+bool evl_cancel_work(struct evloop *loop, struct evl_work *w)
+{
+	pthread_mutex_lock(&loop->work_lock);
+	bool was = w->queued;
+	if (was) {
+		/* queued means on the list (run_posted_work keeps it so). */
+		struct evl_work **pp = &loop->work_head, *prev = NULL;
+		while (*pp != w) {
+			prev = *pp;
+			pp = &(*pp)->next;
+		}
+		*pp = w->next;
+		if (loop->work_tail == w)
+			loop->work_tail = prev;
+		w->next = NULL;
+		w->queued = false;
+	}
+	pthread_mutex_unlock(&loop->work_lock);
+	return was;
 }

@@ -75,8 +75,10 @@ static void resume_input(void *arg)
 void console_rx_ready(void *opaque)
 {
 	struct console *c = opaque;
+	/* c->resume is ours, so the post cannot fail: a failed evl_post here
+	 * would have left input paused for good (paused already cleared). */
 	if (atomic_exchange(&c->paused, false))
-		evl_post(c->loop, resume_input, c);
+		evl_post_work(c->loop, &c->resume, resume_input, c);
 }
 
 int console_init(struct console *c, struct evloop *loop, struct serial *serial,
@@ -117,6 +119,8 @@ void console_hold(struct console *c, bool hold)
 
 void console_fini(struct console *c)
 {
+	if (c->loop)
+		evl_cancel_work(c->loop, &c->resume);
 	if (c->in_fd >= 0 && c->loop)
 		evl_del(c->loop, c->in_fd);
 	c->in_fd = -1;

@@ -15,8 +15,8 @@
 #include <stdint.h>
 
 #include "../base/err.h"
+#include "../base/evloop.h"
 
-struct evloop;
 struct serial;
 
 struct console {
@@ -30,6 +30,7 @@ struct console {
 	bool escape;          /* Ctrl-A seen, waiting for the next key */
 	atomic_bool paused;   /* FIFO was full: in_fd not watched */
 	bool held;            /* VM paused: in_fd not watched (loop thread) */
+	struct evl_work resume; /* posted by rx_ready: watch in_fd again */
 };
 
 /* console_init - watch in_fd on (loop) and feed (serial); Ctrl-A x on a
@@ -50,7 +51,8 @@ void console_rx_ready(void *opaque);
  * held nothing reaches the UART. Loop thread. */
 void console_hold(struct console *c, bool hold);
 
-/* console_fini - stop watching input and restore the terminal. Main. */
+/* console_fini - stop watching input, drop a pending resume, and restore
+ * the terminal. Main thread, with the vCPUs stopped. */
 void console_fini(struct console *c);
 
 #endif

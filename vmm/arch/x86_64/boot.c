@@ -69,7 +69,8 @@ static int load_kernel(struct vm *vm, struct kernel_info *k, struct err *e)
 	struct mapped_file f;
 	int rc = file_map(vm->cfg->kernel, &f, e);
 	if (!rc)
-		rc = kernel_load(&vm->mem, f.data, f.size, k, e);
+		rc = kernel_load(&vm->mem, X86_KERNEL_LOAD_ADDR, f.data, f.size,
+				 k, e);
 	if (rc)
 		err_field(e, "boot.kernel");
 	file_unmap(&f);

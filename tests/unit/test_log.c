@@ -1,0 +1,190 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * log_ratelimit (vmm/base/log.c): the window rules on an explicit clock,
+ * and the thread rule: many threads hammering one state never let more
+ * than the burst through in a window, with a fixed clock, a clock that
+ * steps from window to window, and the real clock.
+ */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "vmm/base/log.h"
+
+#define NTHREADS 8
+
+static long long mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+	nanosleep(&ts, NULL);
+}
+
+Test(log_ratelimit, burst_then_quiet_until_the_window_ends)
+{
+	struct log_ratelimit rl = {0};
+	long long t = 50000;
+	for (int i = 0; i < 5; i++)
+		cr_assert(log_ratelimit_ok_at(&rl, 5, t), "event %d", i);
+	cr_assert_not(log_ratelimit_ok_at(&rl, 5, t));
+	cr_assert_not(log_ratelimit_ok_at(&rl, 5, t + 999));
+	/* A new window opens a second after the first one did. */
+	cr_assert(log_ratelimit_ok_at(&rl, 5, t + 1000));
+	for (int i = 1; i < 5; i++)
+		cr_assert(log_ratelimit_ok_at(&rl, 5, t + 1500), "event %d", i);
+	cr_assert_not(log_ratelimit_ok_at(&rl, 5, t + 1999));
+	/* A long silence: the next window opens at the next event. */
+	cr_assert(log_ratelimit_ok_at(&rl, 5, t + 100000));
+}
+
+Test(log_ratelimit, zeroed_state_and_edge_cases)
+{
+	struct log_ratelimit rl = {0};
+	/* A zero-filled state passes even at clock 0. */
+	cr_assert(log_ratelimit_ok_at(&rl, 1, 0));
+	cr_assert_not(log_ratelimit_ok_at(&rl, 1, 0));
+	/* A clock read just before the window opened (another thread's
+	 * stale now) counts in that window; it does not open a new one. */
+	struct log_ratelimit r2 = {0};
+	cr_assert(log_ratelimit_ok_at(&r2, 1, 7000));
+	cr_assert_not(log_ratelimit_ok_at(&r2, 1, 6999));
+	/* Burst 0 never passes. */
+	struct log_ratelimit r3 = {0};
+	cr_assert_not(log_ratelimit_ok_at(&r3, 0, 1000));
+	/* A huge burst is capped, not wrapped into the window bits. */
+	struct log_ratelimit r4 = {0};
+	unsigned passed = 0;
+	for (unsigned i = 0; i < (1u << 20) + 10; i++)
+		passed += log_ratelimit_ok_at(&r4, ~0u, 42) ? 1 : 0;
+	cr_assert_eq(passed, (1u << 20) - 1);
+	cr_assert(log_ratelimit_ok_at(&r4, ~0u, 1042), "next window");
+}
+
+Test(log_ratelimit, real_clock_single_thread)
+{
+	struct log_ratelimit rl = {0};
+	long long t0 = mono_ms();
+	unsigned passed = 0;
+	for (int i = 0; i < 1000; i++)
+		passed += log_ratelimit_ok(&rl, 3) ? 1 : 0;
+	long long windows = (mono_ms() - t0) / 1000 + 1;
+	cr_assert_geq(passed, 3);
+	cr_assert_leq(passed, 3 * windows);
+}
+
+/* --- many threads, one state ---------------------------------------------- */
+
+struct hammer {
+	struct log_ratelimit rl;
+	unsigned burst;
+	_Atomic long long clock; /* the fake clock; < 0: use the real one */
+	atomic_bool go, stop;
+	atomic_uint passed;
+	atomic_uint calls;
+	unsigned iterations; /* per thread; 0: until stop */
+};
+
+static void *hammer_thread(void *arg)
+{
+	struct hammer *h = arg;
+	while (!atomic_load(&h->go))
+		;
+	for (unsigned i = 0;
+	     h->iterations ? i < h->iterations : !atomic_load(&h->stop); i++) {
+		long long now = atomic_load(&h->clock);
+		int ok = now < 0 ? log_ratelimit_ok(&h->rl, h->burst)
+				 : log_ratelimit_ok_at(&h->rl, h->burst, now);
+		if (ok)
+			atomic_fetch_add(&h->passed, 1);
+		atomic_fetch_add_explicit(&h->calls, 1, memory_order_relaxed);
+	}
+	return NULL;
+}
+
+static void hammer_start(struct hammer *h, pthread_t *t)
+{
+	for (int i = 0; i < NTHREADS; i++)
+		cr_assert_eq(pthread_create(&t[i], NULL, hammer_thread, h), 0);
+	atomic_store(&h->go, true);
+}
+
+static void hammer_join(struct hammer *h, pthread_t *t)
+{
+	atomic_store(&h->stop, true);
+	for (int i = 0; i < NTHREADS; i++)
+		pthread_join(t[i], NULL);
+}
+
+/* A small burst, and a large one (a racy counter loses increments and
+ * lets extra events through). */
+Test(log_ratelimit, threads_fixed_clock_pass_exactly_burst)
+{
+	static const unsigned bursts[] = {7, 20000};
+	for (unsigned b = 0; b < 2; b++) {
+		struct hammer *h = calloc(1, sizeof(*h));
+		cr_assert(h);
+		h->burst = bursts[b];
+		h->clock = 123456;
+		h->iterations = 50000;
+		pthread_t t[NTHREADS];
+		hammer_start(h, t);
+		hammer_join(h, t);
+		unsigned calls = atomic_load(&h->calls);
+		unsigned passed = atomic_load(&h->passed);
+		cr_assert_eq(calls, NTHREADS * 50000u);
+		cr_assert_eq(passed, bursts[b], "%u passed, burst %u", passed,
+			     bursts[b]);
+		free(h);
+	}
+}
+
+/*
+ * The clock steps a full window at a time while the threads run. In each
+ * window exactly the burst passes: wait for it, give the threads time to
+ * let an extra one through, check none did, then step.
+ */
+Test(log_ratelimit, threads_stepping_clock_pass_burst_per_window)
+{
+	static struct hammer h = {.burst = 4, .clock = 1000};
+	pthread_t t[NTHREADS];
+	hammer_start(&h, t);
+	for (unsigned w = 1; w <= 20; w++) {
+		unsigned want = h.burst * w;
+		for (int i = 0; i < 5000 && atomic_load(&h.passed) < want; i++)
+			sleep_ms(1);
+		unsigned calls = atomic_load(&h.calls);
+		while (atomic_load(&h.calls) < calls + 20000)
+			sleep_ms(1);
+		unsigned passed = atomic_load(&h.passed);
+		cr_assert_eq(passed, want, "window %u: %u passed, want %u", w,
+			     passed, want);
+		atomic_fetch_add(&h.clock, 1000);
+	}
+	hammer_join(&h, t);
+}
+
+Test(log_ratelimit, threads_real_clock_at_most_burst_per_second)
+{
+	static struct hammer h = {.burst = 5, .clock = -1};
+	pthread_t t[NTHREADS];
+	long long t0 = mono_ms();
+	hammer_start(&h, t);
+	sleep_ms(1300);
+	hammer_join(&h, t);
+	/* Windows open at least a second apart: in the elapsed time there
+	 * were at most elapsed/1000 + 1 of them. */
+	long long windows = (mono_ms() - t0) / 1000 + 1;
+	unsigned passed = atomic_load(&h.passed);
+	cr_assert_geq(passed, 2 * h.burst, "two windows in 1.3 s");
+	cr_assert_leq(passed, h.burst * windows, "%u passed in %lld windows",
+		      passed, windows);
+}
