@@ -424,7 +424,7 @@ static void blk_ops_destroy(struct virtio_device *vdev)
  * the transport meanwhile, so nothing new starts. */
 static int blk_quiesce(struct virtio_device *vdev)
 {
-	blk_wait_all(to_blk(vdev), true);
+	blk_drain(to_blk(vdev));
 	return 0;
 }
 
@@ -598,11 +598,6 @@ struct virtio_device *blk_vdev(struct virtio_blk *blk)
 void blk_drain(struct virtio_blk *blk)
 {
 	blk_wait_all(blk, true);
-}
-
-void blk_vdev_drain(struct virtio_device *vdev)
-{
-	blk_drain(to_blk(vdev));
 }
 
 const struct blk_stats *blk_get_stats(const struct virtio_blk *blk)

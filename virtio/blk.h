@@ -87,14 +87,11 @@ struct virtio_device *blk_vdev(struct virtio_blk *blk);
 /*
  * blk_drain - wait for every request of (blk) in flight in the backend,
  * complete them to the driver (used ring, interrupt), and return when none
- * is left. For shutdown (pause does not drain). Loop thread (or main after
- * the loop stopped).
+ * is left. What the device's quiesce op does (vm.pause, and at exit before
+ * the devices are destroyed). Loop thread (or main after the loop stopped).
  */
 void blk_drain(struct virtio_blk *blk);
 
-/* blk_vdev_drain - blk_drain for the device of (vdev), for the VM's device
- * list (struct vm_virtio.drain). Same thread rule. */
-void blk_vdev_drain(struct virtio_device *vdev);
 
 /*
  * blk_destroy - drain (without reporting to the driver: the transport may

@@ -37,7 +37,6 @@ static uint32_t class_for(uint16_t device_id)
 /* ---- event loop side ---------------------------------------------- */
 
 static void on_notify(void *opaque, uint32_t events);
-static void signal_config(struct virtio_device *vdev);
 
 static void kick_all(struct virtio_pci *vp)
 {
@@ -89,26 +88,14 @@ static void reset_work(void *arg)
 	pthread_mutex_unlock(&vdev->lock);
 }
 
-/* A post that fails (no memory for the work item) must not leave the
- * status machine waiting forever: the device reports NEEDS_RESET, and the
- * driver's reset (or a later DRIVER_OK) posts again. vdev->lock held. */
-static void post_failed(struct virtio_pci *vp, const char *what)
-{
-	log_warn("%s: cannot schedule %s (out of memory)", vp->pci.name, what);
-	vp->vdev->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
-	vp->vdev->config_generation++;
-	signal_config(vp->vdev);
-}
-
+/* The work items are the function's own (evl_post_work cannot fail), so
+ * DRIVER_OK and reset can never stay pending for want of memory. */
 void virtio_pci_post_activate(struct virtio_pci *vp)
 {
 	if (vp->activate_pending)
 		return;
 	vp->activate_pending = true;
-	if (evl_post(vp->vdev->loop, activate_work, vp)) {
-		vp->activate_pending = false;
-		post_failed(vp, "activation");
-	}
+	evl_post_work(vp->vdev->loop, &vp->activate_item, activate_work, vp);
 }
 
 void virtio_pci_post_reset(struct virtio_pci *vp)
@@ -116,13 +103,7 @@ void virtio_pci_post_reset(struct virtio_pci *vp)
 	if (vp->reset_pending)
 		return;
 	vp->reset_pending = true;
-	if (evl_post(vp->vdev->loop, reset_work, vp)) {
-		/* Do the register part now: the driver polls for status 0,
-		 * and the loop will not come back for it. */
-		vp->reset_pending = false;
-		virtio_pci_common_reset(vp);
-		post_failed(vp, "reset");
-	}
+	evl_post_work(vp->vdev->loop, &vp->reset_item, reset_work, vp);
 }
 
 static void on_notify(void *opaque, uint32_t events)
@@ -435,6 +416,8 @@ void virtio_pci_destroy(struct virtio_pci *vp)
 {
 	if (!vp)
 		return;
+	evl_cancel_work(vp->vdev->loop, &vp->activate_item);
+	evl_cancel_work(vp->vdev->loop, &vp->reset_item);
 	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++) {
 		if (vp->notify[q].fd < 0)
 			continue;

@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "../vmm/base/err.h"
+#include "../vmm/base/evloop.h"
 #include "../vmm/base/pci.h"
 #include "../vmm/base/pci_msix.h"
 #include "device.h"
@@ -69,6 +70,8 @@ struct virtio_pci {
 	bool queue_enabled[VIRTIO_MAX_QUEUES];
 	bool activate_pending;  /* DRIVER_OK posted to the loop */
 	bool reset_pending;     /* status 0 written, loop not done yet */
+	struct evl_work activate_item; /* our own work items: posting them */
+	struct evl_work reset_item;    /* cannot fail */
 	uint8_t isr;            /* ISR status (read clears), atomic */
 	uint8_t pci_cfg_cap;    /* offset of the PCI-cfg-access capability */
 
