@@ -429,6 +429,8 @@ static const struct virtio_device_ops blk_ops = {
 	.queue_notify = blk_queue_notify,
 	.reset = blk_reset,
 	.destroy = blk_ops_destroy,
+	.save = blk_save,
+	.restore = blk_restore,
 };
 
 /* --- construction ------------------------------------------------------- */
@@ -561,6 +563,11 @@ void blk_destroy(struct virtio_blk *blk)
 struct virtio_device *blk_vdev(struct virtio_blk *blk)
 {
 	return &blk->vdev;
+}
+
+struct virtio_blk *blk_of_vdev(struct virtio_device *vdev)
+{
+	return to_blk(vdev);
 }
 
 void blk_drain(struct virtio_blk *blk)

@@ -186,6 +186,8 @@ static const struct virtio_device_ops net_ops = {
     .queue_notify = net_queue_notify,
     .reset = net_reset,
     .destroy = net_destroy_vdev,
+    .save = net_save,
+    .restore = net_restore,
 };
 
 /* --- construction ------------------------------------------------------- */
