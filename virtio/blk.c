@@ -461,6 +461,8 @@ static const struct virtio_device_ops blk_ops = {
 	.destroy = blk_ops_destroy,
 	.quiesce = blk_quiesce,
 	.stats = blk_stats_emit,
+	.save = blk_save,
+	.restore = blk_restore,
 };
 
 /* --- construction ------------------------------------------------------- */
@@ -593,6 +595,11 @@ void blk_destroy(struct virtio_blk *blk)
 struct virtio_device *blk_vdev(struct virtio_blk *blk)
 {
 	return &blk->vdev;
+}
+
+struct virtio_blk *blk_of_vdev(struct virtio_device *vdev)
+{
+	return to_blk(vdev);
 }
 
 void blk_drain(struct virtio_blk *blk)

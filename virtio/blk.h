@@ -109,4 +109,25 @@ uint64_t blk_capacity(const struct virtio_blk *blk);
 /* blk_backend_of - the backend of (blk), for tests and logs. Any thread. */
 const struct blk_backend *blk_backend_of(const struct virtio_blk *blk);
 
+/* blk_of_vdev - the virtio-blk device whose common state is (vdev) (which
+ * must be one: ops->name "virtio-blk"). Any thread. */
+struct virtio_blk *blk_of_vdev(struct virtio_device *vdev);
+
+struct state_buf;
+
+/*
+ * blk_save / blk_restore - the virtio-blk part of a snapshot (blk_state.c),
+ * its virtio_device_ops save/restore. The driver can change nothing of
+ * virtio-blk beyond the common state (the config space is read-only: no
+ * CONFIG_WCE), so the section holds the config space the driver read
+ * (restore refuses another one: a disk resized or opened read-only since)
+ * and the number of requests in flight. Save requires a quiesced device
+ * (blk_drain): requests in the backend are not saved, and a section
+ * recording any makes restore fail with -EINVAL rather than lose them.
+ * Loop thread.
+ */
+void blk_save(struct virtio_device *vdev, struct state_buf *out);
+int blk_restore(struct virtio_device *vdev, struct state_buf *in,
+		struct err *e);
+
 #endif

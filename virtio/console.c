@@ -4,7 +4,7 @@
  * table, queue processing (tx_take/tx_flush, rx_process), backend
  * callbacks, create/destroy.
  */
-#include "console.h"
+#include "console_internal.h"
 
 #include <errno.h>
 #include <linux/virtio_console.h>
@@ -17,27 +17,6 @@
 
 
 #define BOUNCE 4096
-
-struct virtio_console {
-	struct virtio_device vdev;
-	struct chr *chr;
-	virtcon_quit_fn quit;
-	void *quit_opaque;
-	bool active;	 /* between activate and reset: the queues are ours */
-	bool quiesced;	 /* VM paused: no input, no completions */
-	bool rx_waiting; /* input paused until the driver posts buffers */
-	bool rx_held;	 /* rx_chain popped, waiting for input */
-	struct vq_chain rx_chain;
-	/* Transmit chains popped but not completed, oldest first: they wait
-	 * for output room. At most the queue size (chains in flight). */
-	struct vq_chain tx[VIRTCON_QUEUE_SIZE];
-	unsigned tx_first, tx_count;
-	struct vq_cursor tx_cur; /* position in tx[tx_first] */
-	bool tx_cur_ok;
-	bool tx_busy;	     /* tx_flush running: no re-entry */
-	uint16_t cols, rows; /* §5.3.4, when F_SIZE is offered */
-	struct virtcon_stats stats;
-};
 
 static struct virtio_console *to_con(struct virtio_device *vdev)
 {
@@ -266,6 +245,9 @@ static void virtcon_queue_notify(struct virtio_device *vdev, unsigned q)
 	if (!con->active)
 		return;
 	if (q == VIRTCON_TXQ) {
+		/* Output that waits goes first: after a restore the backend
+		 * has room but no writable event will say so. */
+		tx_flush(con);
 		virtio_queue_drain(vdev, VIRTCON_TXQ, tx_take);
 	} else if (q == VIRTCON_RXQ && con->rx_waiting) {
 		/* New receive buffers: watch input again. */
@@ -347,6 +329,8 @@ static const struct virtio_device_ops virtcon_ops = {
     .quiesce = virtcon_quiesce,
     .resume = virtcon_resume,
     .stats = virtcon_stats_emit,
+    .save = virtcon_save,
+    .restore = virtcon_restore,
 };
 
 int virtcon_create(const struct chr_config *cfg, const struct guest_mem *mem,

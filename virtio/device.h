@@ -171,4 +171,34 @@ typedef int (*virtio_queue_handler)(struct virtio_device *vdev,
 unsigned virtio_queue_drain(struct virtio_device *vdev, unsigned q,
 			    virtio_queue_handler handle);
 
+/*
+ * virtio_device_save - append the common state of (vdev) to (out) as a
+ * section named after the device (ops->name): offered and negotiated
+ * features, status, config generation, whether it was activated, each
+ * queue's size, ring addresses, ring features, flags and indexes; then
+ * ops->save (if any) for the device's own part. The device must be
+ * quiesced. Loop thread, vCPUs parked.
+ */
+void virtio_device_save(struct virtio_device *vdev, struct state_buf *out);
+
+/*
+ * virtio_device_restore - load what virtio_device_save wrote from (in)
+ * into (vdev), built from the same config over guest memory already
+ * restored. Checked before applied: offered features, queue count and
+ * maximum equal; FEATURES_OK only with an acceptable feature set; each
+ * queue through vq_set_size / vq_enable as the transport enables queues;
+ * with DRIVER_OK, the rings in guest memory agree with the indexes. A
+ * running device is reset first. Then ops->restore reads the device part;
+ * contract for it: the queues are restored and vdev->activated says
+ * whether the saved device was activated; if so the hook leaves the device
+ * serving its queues as ops->activate would, without taking new chains
+ * (chains it had taken are rebuilt with vq_chain_at); the transport kicks
+ * the queues afterwards. A device without the hook gets ops->activate when
+ * it was activated (which may serve its queues at once, as virtio-rng's
+ * does). Returns 0, or -EINVAL / the hook's error with (e) filled. Loop
+ * thread, before vCPUs run.
+ */
+int virtio_device_restore(struct virtio_device *vdev, struct state_buf *in,
+			  struct err *e);
+
 #endif

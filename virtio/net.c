@@ -230,6 +230,8 @@ static const struct virtio_device_ops net_ops = {
     .quiesce = net_quiesce,
     .resume = net_resume,
     .stats = net_stats_emit,
+    .save = net_save,
+    .restore = net_restore,
 };
 
 /* --- construction ------------------------------------------------------- */

@@ -81,4 +81,14 @@ void net_rx_kick(struct virtio_net *net);
 /* net_rx_drop - forget the packet read ahead and held chains (reset). */
 void net_rx_drop(struct virtio_net *net);
 
+struct state_buf;
+
+/* net_save / net_restore - virtio-net's part of a snapshot (net_state.c),
+ * its virtio_device_ops save/restore: MAC, link status, receive chains
+ * held and the packet read ahead, transmit chains waiting, the receive
+ * wait. Restore follows virtio_device_restore's contract for hooks. */
+void net_save(struct virtio_device *vdev, struct state_buf *out);
+int net_restore(struct virtio_device *vdev, struct state_buf *in,
+		struct err *e);
+
 #endif

@@ -115,4 +115,29 @@ void virtio_pci_destroy(struct virtio_pci *vp);
 /* The device-object ops of every virtio-pci function (virtio/pci_device.c). */
 extern const struct device_ops virtio_pci_device_ops;
 
+struct state_buf;
+
+/*
+ * virtio_pci_save - append the state of (vp) to (out): section
+ * "virtio-pci" (feature and queue selectors, config and queue MSI-X
+ * vectors, per-queue registers, ISR, posted activation/reset), then
+ * pci_func_save, pci_msix_save and virtio_device_save. The device must be
+ * quiesced (nothing in flight). Loop thread, vCPUs parked.
+ */
+void virtio_pci_save(struct virtio_pci *vp, struct state_buf *out);
+
+/*
+ * virtio_pci_restore - load what virtio_pci_save wrote from (in) into (vp),
+ * built from the same config over guest memory already restored: each
+ * section is checked before it is applied (vectors in range, registers
+ * matching the queues, see the callees). MSI-X routes are re-programmed
+ * through the platform; a posted activation or reset is posted again; an
+ * activated device has every ready queue kicked, now or when (vp) is
+ * released if it is held (virtio_pci_hold). Returns 0, or -EINVAL /
+ * -ENOMEM / the device's error with (e) filled; on failure the device is
+ * left stopped and must be destroyed. Loop thread, before vCPUs run.
+ */
+int virtio_pci_restore(struct virtio_pci *vp, struct state_buf *in,
+		       struct err *e);
+
 #endif

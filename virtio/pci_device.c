@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 
+#include "../vmm/base/state.h"
 #include "pci.h"
 
 static struct virtio_pci *to_vp(struct device *dev)
@@ -39,6 +40,17 @@ static void vp_resume(struct device *dev)
 	virtio_pci_hold(vp, false); /* delivers the held kicks */
 }
 
+static int vp_save(struct device *dev, struct state_buf *out)
+{
+	virtio_pci_save(to_vp(dev), out);
+	return state_check(out, dev->id, NULL);
+}
+
+static int vp_restore(struct device *dev, struct state_buf *in, struct err *e)
+{
+	return virtio_pci_restore(to_vp(dev), in, e);
+}
+
 static void vp_stats(struct device *dev, dev_stat_fn emit, void *ctx)
 {
 	struct virtio_device *vdev = to_vp(dev)->vdev;
@@ -61,6 +73,8 @@ static void vp_destroy(struct device *dev)
 const struct device_ops virtio_pci_device_ops = {
 	.quiesce = vp_quiesce,
 	.resume = vp_resume,
+	.save = vp_save,
+	.restore = vp_restore,
 	.stats = vp_stats,
 	.destroy = vp_destroy,
 };

@@ -513,3 +513,29 @@ bool vq_notify_enable(struct virtqueue *vq)
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	return load16(&vq->avail->idx) != vq->last_avail_idx;
 }
+
+/* --- restore -------------------------------------------------------------- */
+
+int vq_chain_at(struct virtqueue *vq, uint16_t head, struct vq_chain *chain)
+{
+	struct walk w = { .gm = vq->gm, .chain = chain };
+	int rc;
+
+	chain->head = 0;
+	vq_chain_clear(chain);
+	if (!vq->ready || head >= vq->size)
+		return -EINVAL;
+	rc = walk_chain(vq, head, &w);
+	if (rc) {
+		vq_chain_fini(chain);
+		return rc;
+	}
+	if (chain->err) {
+		/* As vq_pop: the chain carries its error, no segments. */
+		rc = chain->err;
+		vq_chain_fini(chain);
+		chain->err = rc;
+	}
+	chain->head = head;
+	return 0;
+}

@@ -337,4 +337,18 @@ static inline size_t vq_cursor_consumed(const struct vq_cursor *cur)
 	return cur->consumed;
 }
 
+/* --- restore ------------------------------------------------------------ */
+
+/*
+ * vq_chain_at - rebuild into (chain) (empty, as for vq_pop) the chain whose
+ * head descriptor is (head): one the device had taken from the ring before
+ * a snapshot and not yet returned. While a chain is in flight its
+ * descriptors belong to the device, so the walk finds what vq_pop found;
+ * it validates exactly as vq_pop does (chain->err likewise). Indexes,
+ * counters and the broken flag are left alone. Returns 0, -EINVAL (queue
+ * not ready, head out of range, a ring rule broken), -EFAULT, -ELOOP or
+ * -EOVERFLOW; on error (chain) is left empty. Thread: event loop (restore).
+ */
+int vq_chain_at(struct virtqueue *vq, uint16_t head, struct vq_chain *chain);
+
 #endif

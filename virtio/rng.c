@@ -132,6 +132,9 @@ static const struct virtio_device_ops rng_ops = {
     .reset = rng_reset,
     .destroy = rng_destroy_vdev,
     .stats = rng_stats_emit,
+    /* No save/restore hooks: requests complete at once and there is no
+     * config space, so the common virtio state is all of it (restore
+     * calls activate for an activated device). */
 };
 
 int rng_create(const struct guest_mem *mem, struct evloop *loop,

@@ -523,3 +523,9 @@ void pci_root_for_each_device(struct pci_root *root,
 		if (root->slots[s])
 			fn(root->slots[s], opaque);
 }
+
+uint32_t pci_device_bar_reg(const struct pci_device *dev, unsigned d,
+			    uint32_t written)
+{
+	return d < PCI_NR_BARS ? bar_reg_value(dev, d, written) : 0;
+}

@@ -291,4 +291,36 @@ uint32_t pci_cfg_get(const struct pci_device *dev, unsigned off, unsigned len);
 void pci_cfg_set(struct pci_device *dev, unsigned off, unsigned len,
 		 uint32_t val);
 
+/*
+ * pci_device_bar_reg - the value BAR register (d) of (dev) holds after the
+ * guest writes (written) to it: the size mask when sizing, else the
+ * assigned address (0 for an unimplemented BAR or d >= PCI_NR_BARS). For
+ * checking restored config space. Any thread.
+ */
+uint32_t pci_device_bar_reg(const struct pci_device *dev, unsigned d,
+			    uint32_t written);
+
+struct state_buf;
+
+/*
+ * pci_func_save - append the configuration state of function (dev) to
+ * (out) as section "pci-function": its slot, its BARs as assigned, and
+ * the 256 bytes of config space (command register, BAR registers as
+ * programmed, every writable byte). Owner state tied to config space
+ * (MSI-X) is saved by its own module. Loop thread, vCPUs parked.
+ */
+void pci_func_save(const struct pci_device *dev, struct state_buf *out);
+
+/*
+ * pci_func_restore - load a section written by pci_func_save from (in)
+ * into (dev), a function built from the same config: slot and BARs must
+ * match, read-only config bits must equal dev's, each BAR register must
+ * hold its address or its size mask. Then the writable and
+ * write-1-to-clear bits are applied and BAR decoding follows the restored
+ * command register. Owner hooks are not called. Returns 0, or -EINVAL with
+ * (e) filled, (dev) then unchanged. Loop thread, before vCPUs run.
+ */
+int pci_func_restore(struct pci_device *dev, struct state_buf *in,
+		     struct err *e);
+
 #endif

@@ -147,4 +147,25 @@ bool pci_msix_get_vector(struct pci_msix *m, unsigned vector,
 /* pci_msix_pending - (vector)'s PBA bit (false if out of range). Any thread. */
 bool pci_msix_pending(struct pci_msix *m, unsigned vector);
 
+struct state_buf;
+
+/*
+ * pci_msix_save - append (m)'s state (Enable, Function Mask, every table
+ * entry, the PBA) to (out) as section "pci-msix". Loop thread, vCPUs
+ * parked.
+ */
+void pci_msix_save(const struct pci_msix *m, struct state_buf *out);
+
+/*
+ * pci_msix_restore - load a section written by pci_msix_save from (in)
+ * into (m), set up with the same vector count. Checked first: vector
+ * control holds only the Mask bit, no PBA bit past the last vector, no
+ * pending vector unmasked. Then Enable / Function Mask are mirrored into
+ * the message control register and ops->vector_update is called for every
+ * vector (message and effective mask), as table writes do. Nothing fires.
+ * Returns 0, or -EINVAL / -ENOMEM with (e) filled, (m) then unchanged.
+ * Loop thread, before vCPUs run.
+ */
+int pci_msix_restore(struct pci_msix *m, struct state_buf *in, struct err *e);
+
 #endif

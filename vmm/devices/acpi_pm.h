@@ -138,4 +138,25 @@ void acpi_pm_get_state(struct acpi_pm *pm, struct acpi_pm_state *out);
  */
 void acpi_pm_set_state(struct acpi_pm *pm, const struct acpi_pm_state *st);
 
+struct state_buf;
+struct err;
+
+/*
+ * acpi_pm_save - append (pm)'s guest-visible state (PM1 status, enable,
+ * control, the timer value now) to (out) as section "acpi-pm". Not const:
+ * reading the timer notices a pending TMR_STS, as any access would. Loop
+ * thread, vCPUs parked.
+ */
+void acpi_pm_save(struct acpi_pm *pm, struct state_buf *out);
+
+/*
+ * acpi_pm_restore - load a section written by acpi_pm_save from (in) into
+ * (pm) through acpi_pm_set_state (the timer continues from the saved value;
+ * cb->sci reports the restored level if it changed). Every value is checked
+ * first. Returns 0, or -EINVAL with (e) filled (wrong kind or version,
+ * truncated, bits the block cannot hold), (pm) then unchanged. Loop thread,
+ * before vCPUs run.
+ */
+int acpi_pm_restore(struct acpi_pm *pm, struct state_buf *in, struct err *e);
+
 #endif

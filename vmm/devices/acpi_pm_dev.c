@@ -4,9 +4,22 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "../base/state.h"
+
 static struct acpi_pm_dev *to_pd(struct device *dev)
 {
 	return container_of(dev, struct acpi_pm_dev, dev);
+}
+
+static int pd_save(struct device *dev, struct state_buf *out)
+{
+	acpi_pm_save(&to_pd(dev)->pm, out);
+	return state_check(out, dev->id, NULL);
+}
+
+static int pd_restore(struct device *dev, struct state_buf *in, struct err *e)
+{
+	return acpi_pm_restore(&to_pd(dev)->pm, in, e);
 }
 
 static void pd_stats(struct device *dev, dev_stat_fn emit, void *ctx)
@@ -22,6 +35,8 @@ static void pd_destroy(struct device *dev)
 }
 
 static const struct device_ops acpi_pm_dev_ops = {
+	.save = pd_save,
+	.restore = pd_restore,
 	.stats = pd_stats,
 	.destroy = pd_destroy,
 };

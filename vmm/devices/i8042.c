@@ -5,7 +5,7 @@
  * keyboard commands) and what Linux's drivers/input/serio/i8042.c and
  * drivers/input/keyboard/atkbd.c probe; comments cite the behaviour used.
  */
-#include "i8042.h"
+#include "i8042_internal.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -43,15 +43,6 @@
 #define KBD_BAT_OK 0xaa
 #define KBD_ECHO 0xee
 #define KBD_TYPEMATIC_DEFAULT 0x2b /* 10.9 cps, 500 ms */
-
-struct i8042 {
-	pthread_mutex_t lock;
-	struct i8042_callbacks cb;
-	struct i8042_state st;
-	bool line[2];   /* levels reported: [0] IRQ 1, [1] IRQ 12 */
-	bool reset_req; /* set under the lock, reported after unlocking */
-	struct log_ratelimit rl;
-};
 
 static void state_power_on(struct i8042_state *st)
 {
@@ -535,4 +526,9 @@ void i8042_destroy(struct i8042 *k)
 		return;
 	pthread_mutex_destroy(&k->lock);
 	free(k);
+}
+
+void i8042_update_irqs_locked(struct i8042 *k)
+{
+	update_irqs(k, true);
 }

@@ -138,4 +138,23 @@ void i8042_reset(struct i8042 *k);
 /* i8042_get_state - copy the state of (k) into (*out). Any thread. */
 void i8042_get_state(struct i8042 *k, struct i8042_state *out);
 
+struct state_buf;
+
+/*
+ * i8042_save - append the guest-visible state of (k) (struct i8042_state:
+ * controller RAM, output port, pending commands, output queue, keyboard
+ * settings) to (out) as section "i8042". Loop thread, vCPUs parked.
+ */
+void i8042_save(const struct i8042 *k, struct state_buf *out);
+
+/*
+ * i8042_restore - load a section written by i8042_save from (in) into (k);
+ * every value is checked before any is applied, then IRQ 1 / IRQ 12 are
+ * re-derived and reported through cb->irq where they changed. Returns 0, or
+ * -EINVAL with (e) filled (wrong kind or version, truncated, a value the
+ * controller cannot hold), (k) then unchanged. Loop thread, before vCPUs
+ * run.
+ */
+int i8042_restore(struct i8042 *k, struct state_buf *in, struct err *e);
+
 #endif

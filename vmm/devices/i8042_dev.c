@@ -4,9 +4,22 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "../base/state.h"
+
 static struct i8042_dev *to_kd(struct device *dev)
 {
 	return container_of(dev, struct i8042_dev, dev);
+}
+
+static int kd_save(struct device *dev, struct state_buf *out)
+{
+	i8042_save(to_kd(dev)->kbc, out);
+	return state_check(out, dev->id, NULL);
+}
+
+static int kd_restore(struct device *dev, struct state_buf *in, struct err *e)
+{
+	return i8042_restore(to_kd(dev)->kbc, in, e);
 }
 
 static void kd_describe(struct device *dev, struct aml_buf *scope)
@@ -22,6 +35,8 @@ static void kd_destroy(struct device *dev)
 }
 
 static const struct device_ops i8042_dev_ops = {
+	.save = kd_save,
+	.restore = kd_restore,
 	.describe = kd_describe,
 	.destroy = kd_destroy,
 };

@@ -45,4 +45,21 @@ void rtc_index_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,
 void rtc_data_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,
 		 bool is_write);
 
+struct state_buf;
+
+/*
+ * rtc_save - append (rtc)'s state (index, CMOS bytes, guest time offset)
+ * to (out) as section "mc146818-rtc". Loop thread, vCPUs parked.
+ */
+void rtc_save(const struct rtc *rtc, struct state_buf *out);
+
+/*
+ * rtc_restore - load a section written by rtc_save from (in) into (rtc),
+ * checked before applied; the clock then reads host time plus the saved
+ * offset. Returns 0, or -EINVAL with (e) filled (wrong kind or version,
+ * truncated, a value the RTC cannot hold), (rtc) then unchanged. No
+ * interrupt lines (the RTC raises none). Loop thread, before vCPUs run.
+ */
+int rtc_restore(struct rtc *rtc, struct state_buf *in, struct err *e);
+
 #endif

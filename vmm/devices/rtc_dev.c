@@ -4,9 +4,22 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "../base/state.h"
+
 static struct rtc_dev *to_rd(struct device *dev)
 {
 	return container_of(dev, struct rtc_dev, dev);
+}
+
+static int rd_save(struct device *dev, struct state_buf *out)
+{
+	rtc_save(&to_rd(dev)->rtc, out);
+	return state_check(out, dev->id, NULL);
+}
+
+static int rd_restore(struct device *dev, struct state_buf *in, struct err *e)
+{
+	return rtc_restore(&to_rd(dev)->rtc, in, e);
 }
 
 static void rd_describe(struct device *dev, struct aml_buf *scope)
@@ -22,6 +35,8 @@ static void rd_destroy(struct device *dev)
 }
 
 static const struct device_ops rtc_dev_ops = {
+	.save = rd_save,
+	.restore = rd_restore,
 	.describe = rd_describe,
 	.destroy = rd_destroy,
 };

@@ -5,7 +5,7 @@
  * (drivers/tty/serial/8250/8250_port.c: autoconfig, autoconfig_16550a,
  * serial8250_do_startup), the comment says so.
  */
-#include "serial.h"
+#include "serial_internal.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -71,15 +71,6 @@ enum {
 #define MSR_RI 0x40
 #define MSR_DCD 0x80
 #define MSR_DELTA 0x0f
-
-struct serial {
-	pthread_mutex_t lock;
-	struct serial_callbacks cb;
-	struct serial_regs r;
-	bool irq_level;  /* level last reported through cb.irq */
-	bool rx_blocked; /* the host was told "no room"; owe it an rx_ready */
-	struct log_ratelimit rl;
-};
 
 /* Receive capacity: 16 with FIFOs, a single holding register without. */
 static unsigned rx_capacity(const struct serial_regs *r)
@@ -440,4 +431,9 @@ void serial_destroy(struct serial *s)
 		return;
 	pthread_mutex_destroy(&s->lock);
 	free(s);
+}
+
+void serial_update_irq_locked(struct serial *s)
+{
+	update_irq(s);
 }

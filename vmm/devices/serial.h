@@ -144,4 +144,22 @@ void serial_reset(struct serial *s);
  */
 void serial_get_regs(struct serial *s, struct serial_regs *out);
 
+struct state_buf;
+
+/*
+ * serial_save - append the guest-visible state of (s) (every register, the
+ * RX FIFO, the armed THRE interrupt) to (out) as section "uart-16550a".
+ * Callbacks and host flow control are not saved. Loop thread, vCPUs parked.
+ */
+void serial_save(const struct serial *s, struct state_buf *out);
+
+/*
+ * serial_restore - load a section written by serial_save from (in) into
+ * (s); every value is checked before any is applied, then the interrupt
+ * line is re-derived and reported through cb->irq if it changed. Returns 0,
+ * or -EINVAL with (e) filled (wrong kind or version, truncated, a value the
+ * device cannot hold), (s) then unchanged. Loop thread, before vCPUs run.
+ */
+int serial_restore(struct serial *s, struct state_buf *in, struct err *e);
+
 #endif

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "../base/state.h"
+
 static struct serial_dev *to_sd(struct device *dev)
 {
 	return container_of(dev, struct serial_dev, dev);
@@ -27,6 +29,17 @@ static void sd_resume(struct device *dev)
 		sd->input_hold(sd->input_opaque, false);
 }
 
+static int sd_save(struct device *dev, struct state_buf *out)
+{
+	serial_save(to_sd(dev)->uart, out);
+	return state_check(out, dev->id, NULL);
+}
+
+static int sd_restore(struct device *dev, struct state_buf *in, struct err *e)
+{
+	return serial_restore(to_sd(dev)->uart, in, e);
+}
+
 static void sd_describe(struct device *dev, struct aml_buf *scope)
 {
 	struct serial_dev *sd = to_sd(dev);
@@ -46,6 +59,8 @@ static void sd_destroy(struct device *dev)
 static const struct device_ops serial_dev_ops = {
 	.quiesce = sd_quiesce,
 	.resume = sd_resume,
+	.save = sd_save,
+	.restore = sd_restore,
 	.describe = sd_describe,
 	.destroy = sd_destroy,
 };
