@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include "config.h"
 
+#include "../vmm/base/file.h"
+
 #include <ctype.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -57,17 +59,13 @@ int cfg_validate(const struct kiln_config *cfg, struct err *e)
 static int check_file(const char *path, int flags, bool need_data,
 		      bool block_ok, struct err *e)
 {
-	int fd = open(path, flags | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0)
-		return err_set(e, -errno, "%s", strerror(errno));
+	int fd;
 	struct stat st;
-	int rc = 0;
-	if (fstat(fd, &st) < 0)
-		rc = err_set(e, -errno, "%s", strerror(errno));
-	else if (!S_ISREG(st.st_mode) && !(block_ok && S_ISBLK(st.st_mode)))
-		rc = err_set(e, -EINVAL, block_ok ? "not a regular file or block device"
-						  : "not a regular file");
-	else if (need_data && st.st_size == 0)
+	int rc = file_open_checked(path, flags | O_NOCTTY | O_NONBLOCK, block_ok,
+				   &fd, &st, e);
+	if (rc)
+		return rc;
+	if (need_data && st.st_size == 0)
 		rc = err_set(e, -EINVAL, "file is empty");
 	close(fd);
 	return rc;

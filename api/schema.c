@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../vmm/base/file.h"
 #include "../vmm/machine/builder.h"
 
 enum fkind { F_U32, F_U64, F_BOOL, F_STR, F_MAC, F_CONSOLE, F_OBJECT,
@@ -810,16 +811,12 @@ int schema_parse_text(const char *buf, size_t len, struct json_object **out,
 static int read_small_file(const char *path, char **out, size_t *len_out,
 			   struct err *e)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return err_set(e, -errno, "%s", strerror(errno));
+	int fd;
 	struct stat st;
-	int rc = 0;
-	if (fstat(fd, &st) < 0)
-		rc = err_set(e, -errno, "%s", strerror(errno));
-	else if (!S_ISREG(st.st_mode))
-		rc = err_set(e, -EINVAL, "not a regular file");
-	else if (st.st_size > SCHEMA_MAX_TEXT)
+	int rc = file_open_checked(path, O_RDONLY, false, &fd, &st, e);
+	if (rc)
+		return rc;
+	if (st.st_size > SCHEMA_MAX_TEXT)
 		rc = err_set(e, -EFBIG, "%lld bytes is too large (limit 1 MiB)",
 			     (long long)st.st_size);
 	char *buf = rc ? NULL : malloc((size_t)st.st_size + 1);

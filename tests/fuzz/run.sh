@@ -22,7 +22,7 @@ cflags=(-std=gnu11 -D_GNU_SOURCE -DKILN_VERSION=\"fuzz\" -g -O1 -I. -fsanitize=f
 
 declare -A sources=(
 	[fuzz_queue]="tests/fuzz/fuzz_queue.c virtio/queue.c virtio/queue_chain.c tests/fakes/vq_driver.c vmm/base/memory.c vmm/base/err.c vmm/base/log.c"
-	[fuzz_api]="tests/fuzz/fuzz_api.c api/jsonrpc.c api/openrpc.c api/schema.c api/config.c virtio/backend/chr_core.c virtio/backend/chr_stdio.c virtio/backend/chr_pty.c virtio/backend/chr_file.c virtio/backend/chr_socket.c vmm/machine/config_check.c vmm/base/term.c vmm/base/evloop.c vmm/base/err.c vmm/base/log.c"
+	[fuzz_api]="tests/fuzz/fuzz_api.c api/jsonrpc.c api/openrpc.c api/schema.c api/config.c virtio/backend/chr_core.c virtio/backend/chr_stdio.c virtio/backend/chr_pty.c virtio/backend/chr_file.c virtio/backend/chr_socket.c vmm/machine/config_check.c vmm/base/file.c vmm/base/term.c vmm/base/evloop.c vmm/base/err.c vmm/base/log.c"
 )
 declare -A libs=([fuzz_queue]="" [fuzz_api]="-ljson-c -lpthread")
 # Inputs long enough to reach every field: fuzz_queue's largest queue (256)

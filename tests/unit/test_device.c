@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "vmm/arch/x86_64/pci_host.h"
 #include "vmm/base/device.h"
@@ -108,6 +109,11 @@ Test(device, a_failed_quiesce_resumes_the_ones_before)
 
 /* ---- every legacy device object: save, restore into a twin, save ---- */
 
+/* The clocks the RTC and the PM timer read, stopped: the two saves being
+ * compared happen at different host times. */
+static time_t fixed_time(void) { return 1764650000; }
+static uint64_t fixed_ns(void) { return 123456789000ull; }
+
 static struct device *make(int kind)
 {
 	struct err e = {0};
@@ -128,12 +134,14 @@ static struct device *make(int kind)
 	case 2: {
 		struct rtc_dev *rd;
 		cr_assert_eq(rtc_dev_create("rtc", &res, &rd, &e), 0);
+		rd->rtc.now = fixed_time;
 		return &rd->dev;
 	}
 	default: {
 		const struct acpi_pm_callbacks cb = {0};
 		struct acpi_pm_dev *pd;
 		cr_assert_eq(acpi_pm_dev_create("acpi-pm", &cb, &pd, &e), 0);
+		pd->pm.now_ns = fixed_ns;
 		return &pd->dev;
 	}
 	}

@@ -22,19 +22,25 @@ static void store_joined(struct err *e, const char *head, const char *tail)
 	e->msg[pos] = '\0';
 }
 
+/* Put the formatted (fmt, ap) in front of the message kept so far. */
+static void prepend(struct err *e, const char *fmt, va_list ap)
+{
+	char head[sizeof(e->msg)];
+	char old[sizeof(e->msg)];
+	vsnprintf(head, sizeof(head), fmt, ap);
+	memcpy(old, e->msg, sizeof(old));
+	old[sizeof(old) - 1] = '\0';
+	store_joined(e, head, old);
+}
+
 int err_set(struct err *e, int code, const char *fmt, ...)
 {
 	if (!e)
 		return code;
-	char head[sizeof(e->msg)];
-	char old[sizeof(e->msg)];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(head, sizeof(head), fmt, ap);
+	prepend(e, fmt, ap);
 	va_end(ap);
-	memcpy(old, e->msg, sizeof(old));
-	old[sizeof(old) - 1] = '\0';
-	store_joined(e, head, old);
 	e->code = code;
 	return code;
 }
@@ -43,15 +49,10 @@ void err_prefix(struct err *e, const char *fmt, ...)
 {
 	if (!e)
 		return;
-	char head[sizeof(e->msg)];
-	char old[sizeof(e->msg)];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(head, sizeof(head), fmt, ap);
+	prepend(e, fmt, ap);
 	va_end(ap);
-	memcpy(old, e->msg, sizeof(old));
-	old[sizeof(old) - 1] = '\0';
-	store_joined(e, head, old);
 }
 
 void err_field(struct err *e, const char *fmt, ...)
