@@ -11,14 +11,8 @@
  *     to_json(from_json(to_json(cfg))) == to_json(cfg);
  *   - the whole input, parsed as a config text, never crashes or leaks.
  *
- * Build and run (not wired into meson):
- *   clang -std=gnu11 -D_GNU_SOURCE -g -O1 -I. \
- *     -fsanitize=fuzzer,address,undefined \
- *     tests/fuzz/fuzz_api.c api/jsonrpc.c api/schema.c api/config.c \
- *     virtio/backend/chr_*.c vmm/term.c vmm/evloop.c vmm/err.c vmm/log.c \
- *     -ljson-c -lpthread -o /tmp/fuzz_api
- *   mkdir -p /tmp/fuzz_api_corpus
- *   /tmp/fuzz_api -max_total_time=60 -max_len=4096 /tmp/fuzz_api_corpus
+ * Build and run: tests/fuzz/run.sh fuzz_api (the one list of its sources and
+ * flags; KILN_FUZZ_SECONDS sets how long).
  */
 #include <errno.h>
 #include <stdint.h>

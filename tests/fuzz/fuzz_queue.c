@@ -13,14 +13,8 @@
  * straddling). Every returned segment must lie inside the fake RAM, and
  * reading/writing every byte of each chain must stay clean under ASan.
  *
- * Build and run (not wired into meson):
- *   clang -std=gnu11 -D_GNU_SOURCE -g -O1 -I. \
- *     -fsanitize=fuzzer,address,undefined \
- *     tests/fuzz/fuzz_queue.c virtio/queue.c virtio/queue_chain.c \
- *     tests/fakes/vq_driver.c vmm/memory.c vmm/err.c vmm/log.c \
- *     -o /tmp/fuzz_queue
- *   mkdir -p /tmp/fuzz_queue_corpus
- *   /tmp/fuzz_queue -max_total_time=300 /tmp/fuzz_queue_corpus
+ * Build and run: tests/fuzz/run.sh fuzz_queue (the one list of its sources and
+ * flags; KILN_FUZZ_SECONDS sets how long).
  */
 #include <stdint.h>
 #include <stdlib.h>
