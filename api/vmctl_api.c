@@ -157,6 +157,15 @@ static int op_net_add(void *ctx, struct json_object *params, struct err *e)
 	return rc;
 }
 
+/* {"id", "type"} of one device: how vm.info and vm.metrics name it. */
+static struct json_object *device_json(const struct device *d)
+{
+	struct json_object *o = json_object_new_object();
+	json_object_object_add(o, "id", json_object_new_string(d->id));
+	json_object_object_add(o, "type", json_object_new_string(d->kind));
+	return o;
+}
+
 static struct json_object *op_info(void *ctx)
 {
 	struct vmctl *c = ctx;
@@ -169,12 +178,8 @@ static struct json_object *op_info(void *ctx)
 	/* The machine's devices, legacy ones included, once it exists. */
 	struct json_object *devs = json_object_new_array();
 	const struct device_list *list = c->vm ? vm_devices(c->vm) : NULL;
-	for (unsigned i = 0; list && i < list->count; i++) {
-		struct json_object *d = json_object_new_object();
-		json_object_object_add(d, "id", json_object_new_string(list->items[i]->id));
-		json_object_object_add(d, "type", json_object_new_string(list->items[i]->kind));
-		json_object_array_add(devs, d);
-	}
+	for (unsigned i = 0; list && i < list->count; i++)
+		json_object_array_add(devs, device_json(list->items[i]));
 	json_object_object_add(o, "devices", devs);
 	return o;
 }
@@ -227,9 +232,7 @@ static struct json_object *op_metrics(void *ctx)
 		/* Devices with counters; the rest are listed by vm.info. */
 		if (!d->ops->stats)
 			continue;
-		struct json_object *dev = json_object_new_object();
-		json_object_object_add(dev, "id", json_object_new_string(d->id));
-		json_object_object_add(dev, "type", json_object_new_string(d->kind));
+		struct json_object *dev = device_json(d);
 		d->ops->stats(d, emit_stat, dev);
 		json_object_array_add(devs, dev);
 	}
