@@ -85,10 +85,10 @@ if ! dd if=/dev/zero of="$TMPDIR/probe" bs=4096 count=1 oflag=direct status=none
 			mnt=$TMPDIR/mnt
 			disk=$mnt/disk.img
 		else
-			echo "note: no ext2 on /dev/ram0 ($(tr '\n' ' ' <mkfs.out)); the disk is in $TMPDIR"
+			fail "no ext2 on /dev/ram0 for an O_DIRECT disk: $(tr '\n' ' ' <mkfs.out)"
 		fi
 	else
-		echo "note: no brd module; the disk is in $TMPDIR"
+		fail "no brd module for an O_DIRECT disk (L1's $TMPDIR refuses O_DIRECT)"
 	fi
 fi
 rm -f "$TMPDIR/probe"
