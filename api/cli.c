@@ -3,13 +3,13 @@
 
 #include "schema.h"
 
-#include "../vmm/machine/builder.h"
-
 #include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const char usage_text[] =
+static const char usage_head[] =
 	"Usage: kiln run --kernel FILE [options]\n"
 	"       kiln run --api-socket PATH [options]\n"
 	"       kiln ctl --socket PATH METHOD [JSON-PARAMS]\n"
@@ -24,14 +24,9 @@ static const char usage_text[] =
 	"  --initrd FILE     initial ramdisk\n"
 	"  --cmdline STR     kernel command line (default: \"" CFG_DEFAULT_CMDLINE "\")\n"
 	"  --cpus N          vCPUs, 1..64 (default 1)\n"
-	"  --memory SIZE     guest RAM, e.g. 512M, 2G (default 256M)\n"
-	"  --disk path=FILE[,readonly=on][,serial=ID][,id=NAME]\n"
-	"                    a virtio-blk disk (repeatable; /dev/vda, vdb... in order)\n"
-	"  --net tap=NAME[,mac=MAC][,id=NAME]\n"
-	"                    a virtio-net NIC on a host tap device (repeatable)\n"
-	"  --console stdio|pty|file=PATH|socket=PATH|none\n"
-	"                    a virtio-console (hvc0) on that backend\n"
-	"  --rng             a virtio-rng device fed by getrandom(2)\n"
+	"  --memory SIZE     guest RAM, e.g. 512M, 2G (default 256M)\n";
+/* Then one entry per device kind (cfg_kinds), then these. */
+static const char usage_tail[] =
 	"  --acpi on|off     ACPI tables (default on; off leaves the MP table only,\n"
 	"                    for kernels without ACPI)\n"
 	"  --config FILE     a JSON config (docs/api.md); flags override it\n"
@@ -44,7 +39,37 @@ static const char usage_text[] =
 	"error (triple fault, KVM failure), 2 on a usage error, 128+N when ended\n"
 	"by signal N.\n";
 
-const char *cli_usage(void) { return usage_text; }
+static char usage_text[4096];
+static pthread_once_t usage_once = PTHREAD_ONCE_INIT;
+
+static void build_usage(void)
+{
+	size_t used = (size_t)snprintf(usage_text, sizeof(usage_text), "%s", usage_head);
+	for (const struct cfg_kind *const *k = cfg_kinds; *k && used < sizeof(usage_text); k++) {
+		char flag[64];
+		snprintf(flag, sizeof(flag), "--%s%s%s", (*k)->name,
+			 (*k)->form == CFG_FLAG ? "" : " ",
+			 (*k)->form == CFG_FLAG ? "" : (*k)->usage);
+		/* A short flag shares its line with the description. */
+		if (strlen(flag) <= 16)
+			used += (size_t)snprintf(usage_text + used, sizeof(usage_text) - used,
+						 "  %-16s  %s%s\n", flag, (*k)->doc,
+						 (*k)->form == CFG_LIST ? " (repeatable)" : "");
+		else
+			used += (size_t)snprintf(usage_text + used, sizeof(usage_text) - used,
+						 "  %s\n                    %s%s\n", flag,
+						 (*k)->doc,
+						 (*k)->form == CFG_LIST ? " (repeatable)" : "");
+	}
+	if (used < sizeof(usage_text))
+		snprintf(usage_text + used, sizeof(usage_text) - used, "%s", usage_tail);
+}
+
+const char *cli_usage(void)
+{
+	pthread_once(&usage_once, build_usage);
+	return usage_text;
+}
 
 static int set_string(char **dst, const char *flag, const char *val,
 		      struct err *e)
@@ -104,46 +129,11 @@ static int opt_memory(struct kiln_config *c, const char *f, const char *v,
 	return 0;
 }
 
-static int opt_disk(struct kiln_config *c, const char *f, const char *v,
-		    struct err *e)
-{
-	int rc = cfg_add_disk(c, v, e);
-	if (rc)
-		err_prefix(e, "%s %s", f, v);
-	return rc;
-}
-
-static int opt_net(struct kiln_config *c, const char *f, const char *v,
-		   struct err *e)
-{
-	int rc = cfg_add_net(c, v, e);
-	if (rc)
-		err_prefix(e, "%s %s", f, v);
-	return rc;
-}
-
-static int opt_console(struct kiln_config *c, const char *f, const char *v,
-		       struct err *e)
-{
-	if (builder_check_console(v, e)) {
-		err_prefix(e, "%s", f);
-		return e ? e->code : -EINVAL;
-	}
-	return set_string(&c->console, f, v, e);
-}
-
 static int opt_acpi(struct kiln_config *c, const char *f, const char *v,
 		    struct err *e)
 {
 	if (cfg_parse_bool(v, &c->acpi))
 		return err_set(e, -EINVAL, "%s: expected on or off, got '%s'", f, v);
-	return 0;
-}
-
-static int opt_rng(struct kiln_config *c, const char *f, const char *v,
-		   struct err *e)
-{
-	c->rng = true;
 	return 0;
 }
 
@@ -157,10 +147,20 @@ struct run_option {
 static const struct run_option run_options[] = {
 	{ "--kernel", true, opt_kernel },   { "--initrd", true, opt_initrd },
 	{ "--cmdline", true, opt_cmdline }, { "--cpus", true, opt_cpus },
-	{ "--memory", true, opt_memory },   { "--disk", true, opt_disk },
-	{ "--console", true, opt_console }, { "--rng", false, opt_rng },
-	{ "--net", true, opt_net },         { "--acpi", true, opt_acpi },
+	{ "--memory", true, opt_memory },   { "--acpi", true, opt_acpi },
 };
+
+/* --disk, --net, --console, --rng...: one flag per device kind. */
+static int opt_device(struct kiln_config *c, const struct cfg_kind *kind,
+		      const char *f, const char *v, struct err *e)
+{
+	int rc = cfg_add_device(c, kind, v, e);
+	if (rc && kind->form == CFG_FLAG)
+		err_prefix(e, "%s", f);
+	else if (rc)
+		err_prefix(e, "%s %s", f, v);
+	return rc;
+}
 
 /* Options about the run rather than the VM; they take effect in both
  * parsing passes' first one only. */
@@ -219,17 +219,32 @@ static int parse_run_args(int argc, char **argv, int i,
 			if (strlen(run_options[k].name) == name_len &&
 			    !strncmp(run_options[k].name, arg, name_len))
 				opt = &run_options[k];
-		if (!opt)
+		const struct cfg_kind *kind =
+			!opt && name_len > 2 && !strncmp(arg, "--", 2)
+				? cfg_kind_find(arg + 2, name_len - 2) : NULL;
+		if (!opt && !kind)
 			return err_set(e, -EINVAL, "unknown option '%s'", arg);
+		const char *name = opt ? opt->name : arg;
+		bool takes_value = opt ? opt->takes_value : kind->form != CFG_FLAG;
 		const char *val = eq ? eq + 1 : NULL;
-		if (!opt->takes_value) {
+		if (!takes_value) {
 			if (val)
-				return err_set(e, -EINVAL, "%s takes no value", opt->name);
+				return err_set(e, -EINVAL, "%.*s takes no value",
+					       (int)name_len, name);
 			val = "";
 		} else if (!val) {
 			if (i + 1 >= argc)
-				return err_set(e, -EINVAL, "%s: missing value", opt->name);
+				return err_set(e, -EINVAL, "%.*s: missing value",
+					       (int)name_len, name);
 			val = argv[++i];
+		}
+		if (kind) {
+			char flag[48];
+			snprintf(flag, sizeof(flag), "--%s", kind->name);
+			int rc = opt_device(&req->config, kind, flag, val, e);
+			if (rc)
+				return rc;
+			continue;
 		}
 		int rc = opt->apply(&req->config, opt->name, val, e);
 		if (rc)

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "../vmm/base/file.h"
+#include "../vmm/machine/builder.h"
 
 #include <ctype.h>
 #include <fcntl.h>
@@ -21,22 +22,88 @@ void cfg_init(struct kiln_config *cfg)
 	cfg->acpi = true;
 }
 
+/* The owned strings of (spec), a spec of (kind), freed and NULL. */
+static void spec_clear(const struct cfg_kind *kind, void *spec)
+{
+	for (size_t i = 0; spec && i < kind->spec.nr; i++) {
+		const struct cfg_field *f = &kind->spec.fields[i];
+		if (f->type == CFG_FT_STR || f->type == CFG_FT_CONSOLE) {
+			char **p = (char **)((char *)spec + f->off);
+			free(*p);
+			*p = NULL;
+		}
+	}
+	if (spec)
+		memset(spec, 0, kind->spec_size);
+}
+
+static void device_fini(struct cfg_device *d)
+{
+	spec_clear(d->kind, d->spec);
+	free(d->spec);
+	free(d->id);
+	memset(d, 0, sizeof(*d));
+}
+
 void cfg_fini(struct kiln_config *cfg)
 {
 	free(cfg->kernel);
 	free(cfg->initrd);
 	free(cfg->cmdline);
-	free(cfg->console);
-	for (unsigned i = 0; i < cfg->nr_disks; i++) {
-		free(cfg->disks[i].id);
-		free(cfg->disks[i].path);
-		free(cfg->disks[i].serial);
-	}
-	for (unsigned i = 0; i < cfg->nr_nets; i++) {
-		free(cfg->nets[i].id);
-		free(cfg->nets[i].tap);
-	}
+	for (unsigned i = 0; i < cfg->nr_devices; i++)
+		device_fini(&cfg->devices[i]);
 	memset(cfg, 0, sizeof(*cfg));
+}
+
+int cfg_device_new(struct kiln_config *cfg, const struct cfg_kind *kind,
+		   struct cfg_device **out, struct err *e)
+{
+	struct cfg_device *d = kind->form == CFG_LIST ? NULL : cfg_nth(cfg, kind, 0);
+	if (d) { /* the one device of its kind: start it afresh */
+		spec_clear(kind, d->spec);
+		*out = d;
+		return 0;
+	}
+	if (cfg_count(cfg, kind) >= kind->max)
+		return err_set(e, -ENOSPC, "at most %u %s", kind->max, kind->key);
+	if (cfg->nr_devices >= CFG_MAX_DEVICES)
+		return err_set(e, -ENOSPC, "at most %d devices", CFG_MAX_DEVICES);
+	/* calloc(1, 0) may answer NULL: a kind without fields gets a byte. */
+	void *spec = calloc(1, kind->spec_size ? kind->spec_size : 1);
+	if (!spec)
+		return err_set(e, -ENOMEM, "out of memory");
+	d = &cfg->devices[cfg->nr_devices++];
+	*d = (struct cfg_device){ .kind = kind, .spec = spec };
+	*out = d;
+	return 0;
+}
+
+void cfg_device_remove(struct kiln_config *cfg, struct cfg_device *dev)
+{
+	unsigned i = (unsigned)(dev - cfg->devices);
+	if (i >= cfg->nr_devices)
+		return;
+	device_fini(dev);
+	memmove(dev, dev + 1, (cfg->nr_devices - i - 1) * sizeof(*dev));
+	cfg->nr_devices--;
+	memset(&cfg->devices[cfg->nr_devices], 0, sizeof(*dev));
+}
+
+int cfg_fill_ids(struct kiln_config *cfg, struct err *e)
+{
+	for (unsigned i = 0; i < cfg->nr_devices; i++) {
+		struct cfg_device *d = &cfg->devices[i];
+		if (d->id)
+			continue;
+		int n = d->kind->form == CFG_LIST
+				? asprintf(&d->id, "%s%u", d->kind->name, cfg_index(cfg, d))
+				: asprintf(&d->id, "%s", d->kind->name);
+		if (n < 0) {
+			d->id = NULL;
+			return err_set(e, -ENOMEM, "out of memory");
+		}
+	}
+	return 0;
 }
 
 int cfg_validate(const struct kiln_config *cfg, struct err *e)
@@ -55,39 +122,56 @@ int cfg_validate(const struct kiln_config *cfg, struct err *e)
 	return cfg_validate_devices(cfg, e);
 }
 
-/* Open (path) as kiln will: 0, or -errno with the reason in e. */
-static int check_file(const char *path, int flags, bool need_data,
-		      bool block_ok, struct err *e)
+/* "disks[1]" or "console": where (d) is in the config. */
+static const char *device_path(const struct kiln_config *cfg,
+			       const struct cfg_device *d, char *buf, size_t size)
 {
-	int fd;
-	struct stat st;
-	int rc = file_open_checked(path, flags | O_NOCTTY | O_NONBLOCK, block_ok,
-				   &fd, &st, e);
-	if (rc)
-		return rc;
-	if (need_data && st.st_size == 0)
-		rc = err_set(e, -EINVAL, "file is empty");
-	close(fd);
-	return rc;
+	if (d->kind->form == CFG_LIST)
+		snprintf(buf, size, "%s[%u]", d->kind->key, cfg_index(cfg, d));
+	else
+		snprintf(buf, size, "%s", d->kind->key);
+	return buf;
 }
 
-int cfg_check_files(const struct kiln_config *cfg, struct err *e)
+static const char *str_at(const struct cfg_device *d, const struct cfg_field *f)
 {
-	int rc = 0;
-	if (cfg->kernel && (rc = check_file(cfg->kernel, O_RDONLY, true, false, e))) {
-		err_field(e, "boot.kernel");
-		return rc;
+	return *(char *const *)((const char *)d->spec + f->off);
+}
+
+const char *cfg_field_string(const struct cfg_device *dev, const char *field)
+{
+	for (size_t i = 0; i < dev->kind->spec.nr; i++) {
+		const struct cfg_field *f = &dev->kind->spec.fields[i];
+		if ((f->type == CFG_FT_STR || f->type == CFG_FT_CONSOLE) &&
+		    !strcmp(f->name, field))
+			return str_at(dev, f);
 	}
-	if (cfg->initrd && (rc = check_file(cfg->initrd, O_RDONLY, true, false, e))) {
-		err_field(e, "boot.initrd");
-		return rc;
-	}
-	for (unsigned i = 0; i < cfg->nr_disks; i++) {
-		const struct cfg_disk *d = &cfg->disks[i];
-		rc = check_file(d->path, d->readonly ? O_RDONLY : O_RDWR, false, true, e);
-		if (rc) {
-			err_field(e, "disks[%u].path", i);
-			return rc;
+	return NULL;
+}
+
+/* One device's strings: required ones set, each within its length, and
+ * unique ones not used by an earlier device of the kind. */
+static int validate_device(const struct kiln_config *cfg,
+			   const struct cfg_device *d, const char *at,
+			   struct err *e)
+{
+	for (size_t i = 0; i < d->kind->spec.nr; i++) {
+		const struct cfg_field *f = &d->kind->spec.fields[i];
+		if (f->type != CFG_FT_STR && f->type != CFG_FT_CONSOLE)
+			continue;
+		const char *v = str_at(d, f);
+		if ((f->flags & CFG_F_REQUIRED) && (!v || !v[0]))
+			return err_set(e, -EINVAL, "%s.%s: required", at, f->name);
+		if (v && f->max && strlen(v) > (size_t)f->max)
+			return err_set(e, -EINVAL, "%s.%s: at most %lld bytes, got '%s'",
+				       at, f->name, f->max, v);
+		if (!v || !(f->flags & CFG_F_UNIQUE))
+			continue;
+		for (const struct cfg_device *o = cfg->devices; o < d; o++) {
+			const char *ov = o->kind == d->kind ? str_at(o, f) : NULL;
+			if (ov && !strcmp(ov, v))
+				return err_set(e, -EINVAL, "%s.%s: '%s' is used twice",
+					       at, f->name, v);
 		}
 	}
 	return 0;
@@ -95,36 +179,207 @@ int cfg_check_files(const struct kiln_config *cfg, struct err *e)
 
 int cfg_validate_devices(const struct kiln_config *cfg, struct err *e)
 {
-	for (unsigned i = 0; i < cfg->nr_disks; i++) {
-		const struct cfg_disk *d = &cfg->disks[i];
-		if (!d->path || !d->path[0])
-			return err_set(e, -EINVAL, "disks[%u].path: required", i);
-		if (d->serial && strlen(d->serial) > CFG_SERIAL_MAX)
-			return err_set(e, -EINVAL,
-				       "disks[%u].serial: at most %d bytes, got '%s'",
-				       i, CFG_SERIAL_MAX, d->serial);
-		for (unsigned j = 0; j < i; j++)
-			if (!strcmp(cfg->disks[j].id, d->id))
-				return err_set(e, -EINVAL,
-					       "disks[%u].id: '%s' is used twice", i, d->id);
+	for (const struct cfg_kind *const *k = cfg_kinds; *k; k++)
+		if (cfg_count(cfg, *k) > (*k)->max)
+			return err_set(e, -EINVAL, "%s: at most %u entries, got %u",
+				       (*k)->key, (*k)->max, cfg_count(cfg, *k));
+	for (unsigned i = 0; i < cfg->nr_devices; i++) {
+		const struct cfg_device *d = &cfg->devices[i];
+		char at[48];
+		device_path(cfg, d, at, sizeof(at));
+		int rc = validate_device(cfg, d, at, e);
+		if (rc)
+			return rc;
+		for (unsigned j = 0; d->id && j < i; j++)
+			if (cfg->devices[j].id && !strcmp(cfg->devices[j].id, d->id))
+				return err_set(e, -EINVAL, "%s.id: '%s' is used twice",
+					       at, d->id);
 	}
-	for (unsigned i = 0; i < cfg->nr_nets; i++) {
-		const struct cfg_net *n = &cfg->nets[i];
-		if (!n->tap || !n->tap[0] || strlen(n->tap) > CFG_IFNAME_MAX)
-			return err_set(e, -EINVAL,
-				       "nets[%u].tap: expected an interface name of 1..%d bytes, got '%s'",
-				       i, CFG_IFNAME_MAX, n->tap ? n->tap : "");
-		for (unsigned j = 0; j < i; j++) {
-			if (!strcmp(cfg->nets[j].tap, n->tap))
-				return err_set(e, -EINVAL,
-					       "nets[%u].tap: '%s' is used twice", i, n->tap);
-			if (cfg->nets[j].id && n->id && !strcmp(cfg->nets[j].id, n->id))
-				return err_set(e, -EINVAL,
-					       "nets[%u].id: '%s' is used twice", i, n->id);
+	return 0;
+}
+
+/* Open (path) as kiln will: 0, or -errno with the reason in e. */
+static int check_file(const char *path, struct err *e)
+{
+	int fd;
+	struct stat st;
+	int rc = file_open_checked(path, O_RDONLY | O_NOCTTY | O_NONBLOCK, false,
+				   &fd, &st, e);
+	if (rc)
+		return rc;
+	if (st.st_size == 0)
+		rc = err_set(e, -EINVAL, "file is empty");
+	close(fd);
+	return rc;
+}
+
+int cfg_check_device(const struct cfg_device *dev, struct err *e)
+{
+	return dev->kind->check ? dev->kind->check(dev->spec, e) : 0;
+}
+
+int cfg_check_files(const struct kiln_config *cfg, struct err *e)
+{
+	int rc = 0;
+	if (cfg->kernel && (rc = check_file(cfg->kernel, e))) {
+		err_field(e, "boot.kernel");
+		return rc;
+	}
+	if (cfg->initrd && (rc = check_file(cfg->initrd, e))) {
+		err_field(e, "boot.initrd");
+		return rc;
+	}
+	for (unsigned i = 0; i < cfg->nr_devices; i++) {
+		rc = cfg_check_device(&cfg->devices[i], e);
+		if (rc) {
+			char at[48];
+			err_field(e, "%s", device_path(cfg, &cfg->devices[i], at, sizeof(at)));
+			return rc;
 		}
 	}
 	return 0;
 }
+
+/* ---- the command line's device values ---- */
+
+/* Set (f) of (spec) from the text (v); errors name the key. */
+static int set_field(const struct cfg_field *f, void *spec, const char *v,
+		     struct err *e)
+{
+	void *p = (char *)spec + f->off;
+	unsigned long long n;
+	switch (f->type) {
+	case CFG_FT_BOOL:
+		if (cfg_parse_bool(v, p))
+			return err_set(e, -EINVAL, "%s: expected on or off, got '%s'",
+				       f->name, v);
+		return 0;
+	case CFG_FT_U32:
+	case CFG_FT_U64:
+		if (cfg_parse_uint(v, (unsigned long long)f->min,
+				   (unsigned long long)f->max, &n))
+			return err_set(e, -EINVAL,
+				       "%s: expected an integer %lld..%lld, got '%s'",
+				       f->name, f->min, f->max, v);
+		if (f->type == CFG_FT_U32)
+			*(unsigned *)p = (unsigned)n;
+		else
+			*(uint64_t *)p = n;
+		return 0;
+	case CFG_FT_MAC: {
+		struct cfg_mac *m = p;
+		if (cfg_parse_mac(v, m->b))
+			return err_set(e, -EINVAL,
+				       "%s: expected a unicast address like 52:54:00:12:34:56, got '%s'",
+				       f->name, v);
+		m->set = true;
+		return 0;
+	}
+	case CFG_FT_CONSOLE:
+		if (builder_check_console(v, e))
+			return e ? e->code : -EINVAL;
+		break;
+	case CFG_FT_STR:
+		if (!v[0] && !(f->flags & CFG_F_EMPTY_OK))
+			return err_set(e, -EINVAL, "%s: empty value", f->name);
+		if (f->max && strlen(v) > (size_t)f->max)
+			return err_set(e, -EINVAL, "%s: at most %lld bytes, got '%s'",
+				       f->name, f->max, v);
+		break;
+	default:
+		return err_set(e, -EINVAL, "%s: not settable here", f->name);
+	}
+	char *copy = strdup(v);
+	if (!copy)
+		return err_set(e, -ENOMEM, "out of memory");
+	free(*(char **)p);
+	*(char **)p = copy;
+	return 0;
+}
+
+/* One "key=value" of a list device. */
+static int set_key(struct cfg_device *d, const char *key, const char *val,
+		   struct err *e)
+{
+	const struct cfg_section *s = &d->kind->spec;
+	for (size_t i = 0; i < s->nr; i++)
+		if (!strcmp(s->fields[i].name, key))
+			return set_field(&s->fields[i], d->spec, val, e);
+	if (strcmp(key, "id")) {
+		char known[128] = "";
+		for (size_t i = 0; i < s->nr; i++) {
+			size_t used = strlen(known);
+			snprintf(known + used, sizeof(known) - used, "%s, ",
+				 s->fields[i].name);
+		}
+		return err_set(e, -EINVAL, "unknown key '%s' (expected %sid)", key,
+			       known);
+	}
+	if (!val[0])
+		return err_set(e, -EINVAL, "id: empty value");
+	if (strlen(val) > CFG_ID_MAX)
+		return err_set(e, -EINVAL, "id: at most %d bytes, got '%s'",
+			       CFG_ID_MAX, val);
+	char *copy = strdup(val);
+	if (!copy)
+		return err_set(e, -ENOMEM, "out of memory");
+	free(d->id);
+	d->id = copy;
+	return 0;
+}
+
+static int parse_list_value(struct cfg_device *d, const char *text,
+			    struct err *e)
+{
+	char *copy = strdup(text), *save = NULL;
+	int rc = copy ? 0 : err_set(e, -ENOMEM, "out of memory");
+	for (char *tok = copy ? strtok_r(copy, ",", &save) : NULL; !rc && tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(tok, '=');
+		if (!eq && tok == copy && d->kind->bare) /* "--disk FILE" */
+			rc = set_key(d, d->kind->bare, tok, e);
+		else if (!eq)
+			rc = err_set(e, -EINVAL, "'%s' is not key=value", tok);
+		else {
+			*eq = '\0';
+			rc = set_key(d, tok, eq + 1, e);
+		}
+	}
+	free(copy);
+	for (size_t i = 0; !rc && i < d->kind->spec.nr; i++) {
+		const struct cfg_field *f = &d->kind->spec.fields[i];
+		if ((f->flags & CFG_F_REQUIRED) && !str_at(d, f))
+			rc = err_set(e, -EINVAL, "%s=%s is required", f->name,
+				     f->hint ? f->hint : "VALUE");
+	}
+	return rc;
+}
+
+int cfg_add_device(struct kiln_config *cfg, const struct cfg_kind *kind,
+		   const char *text, struct err *e)
+{
+	struct cfg_device *d;
+	int rc = cfg_device_new(cfg, kind, &d, e);
+	if (rc)
+		return rc;
+	switch (kind->form) {
+	case CFG_LIST:
+		rc = parse_list_value(d, text, e);
+		break;
+	case CFG_VALUE:
+		rc = set_field(&kind->spec.fields[0], d->spec, text, e);
+		break;
+	case CFG_FLAG:
+		break;
+	}
+	if (rc) {
+		cfg_device_remove(cfg, d);
+		return rc;
+	}
+	return cfg_fill_ids(cfg, e);
+}
+
+/* ---- values ---- */
 
 int cfg_parse_mac(const char *s, uint8_t mac[6])
 {
@@ -143,75 +398,6 @@ int cfg_parse_mac(const char *s, uint8_t mac[6])
 	return (mac[0] & 1) ? -EINVAL : 0; /* a NIC address is unicast */
 }
 
-static int net_key(struct cfg_net *n, const char *key, const char *val,
-		   struct err *e)
-{
-	if (!strcmp(key, "mac")) {
-		if (cfg_parse_mac(val, n->mac))
-			return err_set(e, -EINVAL,
-				       "mac: expected a unicast address like 52:54:00:12:34:56, got '%s'",
-				       val);
-		n->mac_set = true;
-		return 0;
-	}
-	char **str = !strcmp(key, "tap") ? &n->tap : !strcmp(key, "id") ? &n->id : NULL;
-	if (!str)
-		return err_set(e, -EINVAL, "unknown key '%s' (expected tap, mac, id)", key);
-	if (!*val)
-		return err_set(e, -EINVAL, "%s: empty value", key);
-	free(*str);
-	*str = strdup(val);
-	return *str ? 0 : err_set(e, -ENOMEM, "out of memory");
-}
-
-int cfg_add_net(struct kiln_config *cfg, const char *spec, struct err *e)
-{
-	if (cfg->nr_nets >= CFG_MAX_NETS)
-		return err_set(e, -ENOSPC, "at most %d network devices", CFG_MAX_NETS);
-	struct cfg_net n = { 0 };
-	char *copy = strdup(spec), *save = NULL;
-	int rc = copy ? 0 : err_set(e, -ENOMEM, "out of memory");
-	for (char *tok = copy ? strtok_r(copy, ",", &save) : NULL; !rc && tok;
-	     tok = strtok_r(NULL, ",", &save)) {
-		char *eq = strchr(tok, '=');
-		if (!eq) {
-			rc = err_set(e, -EINVAL, "'%s' is not key=value", tok);
-			break;
-		}
-		*eq = '\0';
-		rc = net_key(&n, tok, eq + 1, e);
-	}
-	free(copy);
-	if (!rc && !n.tap)
-		rc = err_set(e, -EINVAL, "tap=NAME is required");
-	if (!rc && strlen(n.tap) > CFG_IFNAME_MAX)
-		rc = err_set(e, -EINVAL, "tap: '%s' is longer than %d bytes", n.tap,
-			     CFG_IFNAME_MAX);
-	if (rc) {
-		free(n.tap);
-		free(n.id);
-		return rc;
-	}
-	cfg->nets[cfg->nr_nets++] = n;
-	return cfg_fill_ids(cfg, e);
-}
-
-int cfg_fill_ids(struct kiln_config *cfg, struct err *e)
-{
-	for (unsigned i = 0; i < cfg->nr_disks; i++)
-		if (!cfg->disks[i].id &&
-		    asprintf(&cfg->disks[i].id, "disk%u", i) < 0) {
-			cfg->disks[i].id = NULL;
-			return err_set(e, -ENOMEM, "out of memory");
-		}
-	for (unsigned i = 0; i < cfg->nr_nets; i++)
-		if (!cfg->nets[i].id && asprintf(&cfg->nets[i].id, "net%u", i) < 0) {
-			cfg->nets[i].id = NULL;
-			return err_set(e, -ENOMEM, "out of memory");
-		}
-	return 0;
-}
-
 int cfg_parse_bool(const char *s, bool *out)
 {
 	static const char *const yes[] = { "on", "true", "yes", "1" };
@@ -227,67 +413,6 @@ int cfg_parse_bool(const char *s, bool *out)
 		}
 	}
 	return -EINVAL;
-}
-
-static int disk_key(struct cfg_disk *d, const char *key, const char *val,
-		    struct err *e)
-{
-	char **str = NULL;
-	if (!strcmp(key, "path"))
-		str = &d->path;
-	else if (!strcmp(key, "serial"))
-		str = &d->serial;
-	else if (!strcmp(key, "id"))
-		str = &d->id;
-	else if (!strcmp(key, "readonly")) {
-		if (cfg_parse_bool(val, &d->readonly))
-			return err_set(e, -EINVAL,
-				       "readonly: expected on or off, got '%s'", val);
-		return 0;
-	} else
-		return err_set(e, -EINVAL,
-			       "unknown key '%s' (expected path, readonly, serial, id)",
-			       key);
-	if (!*val)
-		return err_set(e, -EINVAL, "%s: empty value", key);
-	free(*str);
-	*str = strdup(val);
-	return *str ? 0 : err_set(e, -ENOMEM, "out of memory");
-}
-
-int cfg_add_disk(struct kiln_config *cfg, const char *spec, struct err *e)
-{
-	if (cfg->nr_disks >= CFG_MAX_DISKS)
-		return err_set(e, -ENOSPC, "at most %d disks", CFG_MAX_DISKS);
-	struct cfg_disk d = { 0 };
-	char *copy = strdup(spec), *save = NULL;
-	int rc = copy ? 0 : err_set(e, -ENOMEM, "out of memory");
-	for (char *tok = copy ? strtok_r(copy, ",", &save) : NULL; !rc && tok;
-	     tok = strtok_r(NULL, ",", &save)) {
-		char *eq = strchr(tok, '=');
-		if (!eq && tok == copy) /* a bare path */
-			rc = disk_key(&d, "path", tok, e);
-		else if (!eq)
-			rc = err_set(e, -EINVAL, "'%s' is not key=value", tok);
-		else {
-			*eq = '\0';
-			rc = disk_key(&d, tok, eq + 1, e);
-		}
-	}
-	free(copy);
-	if (!rc && !d.path)
-		rc = err_set(e, -EINVAL, "path=FILE is required");
-	if (!rc && d.serial && strlen(d.serial) > CFG_SERIAL_MAX)
-		rc = err_set(e, -EINVAL, "serial: at most %d bytes, got '%s'",
-			     CFG_SERIAL_MAX, d.serial);
-	if (rc) {
-		free(d.path);
-		free(d.serial);
-		free(d.id);
-		return rc;
-	}
-	cfg->disks[cfg->nr_disks++] = d;
-	return cfg_fill_ids(cfg, e);
 }
 
 int cfg_parse_uint(const char *s, unsigned long long min,

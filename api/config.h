@@ -24,22 +24,56 @@ void cfg_fini(struct kiln_config *cfg);
  * naming the field ("machine.vcpus: ..."). */
 int cfg_validate(const struct kiln_config *cfg, struct err *e);
 
-/* cfg_fill_ids - name every disk and net that has no id yet after its
- * index ("disk0", "net1"). 0 or -ENOMEM. */
+/* cfg_validate_devices - the device part of cfg_validate: required fields
+ * set, strings within their lengths, at most each kind's maximum, ids
+ * unique among all devices and unique fields (a tap) within their kind. */
+int cfg_validate_devices(const struct kiln_config *cfg, struct err *e);
+
+/* cfg_fill_ids - name every list device that has no id yet after its
+ * kind and index among its kind ("disk0", "net1"); the others after their
+ * kind ("console"). 0 or -ENOMEM. */
 int cfg_fill_ids(struct kiln_config *cfg, struct err *e);
 
 /*
  * cfg_check_files - the files the config names exist and kiln may use them:
- * kernel and initrd readable, non-empty regular files; each disk a regular
- * file or block device kiln may open for reading (and writing unless
- * readonly). 0 or -errno with e->field naming the value ("disks[1].path").
- * For vm.configure and disk.add, so a bad path fails there and not at boot.
+ * kernel and initrd readable, non-empty regular files; each device's
+ * backing files as its kind's check says (a disk: a regular file or block
+ * device kiln may open for reading, and writing unless readonly). 0 or
+ * -errno with e->field naming the value ("disks[1].path"). For
+ * vm.configure and <kind>.add, so a bad path fails there and not at boot.
  */
 int cfg_check_files(const struct kiln_config *cfg, struct err *e);
 
-/* cfg_validate_devices - the device part of cfg_validate (ids, paths, taps
- * unique and well-formed), for devices added one by one. */
-int cfg_validate_devices(const struct kiln_config *cfg, struct err *e);
+/* cfg_check_device - cfg_check_files for one device; e->field names the
+ * value within the device ("path"). */
+int cfg_check_device(const struct cfg_device *dev, struct err *e);
+
+/*
+ * cfg_device_new - a new, empty device of (kind) at the end of cfg's list
+ * (spec zeroed, no id), or for a kind that has at most one device, the one
+ * already there, emptied. 0 or -ENOSPC ("at most 16 disks") / -ENOMEM.
+ */
+int cfg_device_new(struct kiln_config *cfg, const struct cfg_kind *kind,
+		   struct cfg_device **out, struct err *e);
+
+/* cfg_device_remove - free (dev)'s strings and spec and take it off the
+ * list (the devices after it move up). */
+void cfg_device_remove(struct kiln_config *cfg, struct cfg_device *dev);
+
+/*
+ * cfg_add_device - parse a command-line device value of (kind) and add the
+ * device: for a list kind "key=value,..." with the kind's fields and id (a
+ * bare first value sets its bare field: "--disk FILE"); for a value kind
+ * the value itself ("--console stdio"); for a flag kind nothing. 0 or
+ * -EINVAL / -ENOSPC with e naming the key or value at fault (without the
+ * flag name: the caller prefixes it).
+ */
+int cfg_add_device(struct kiln_config *cfg, const struct cfg_kind *kind,
+		   const char *text, struct err *e);
+
+/* cfg_field_string - the string value of (field) of (dev) (a CFG_FT_STR
+ * or CFG_FT_CONSOLE field called so), or NULL: for messages. */
+const char *cfg_field_string(const struct cfg_device *dev, const char *field);
 
 /*
  * cfg_parse_size_mib - parse a memory size: a number with an optional
@@ -47,21 +81,6 @@ int cfg_validate_devices(const struct kiln_config *cfg, struct err *e);
  * no suffix means MiB). Must be a whole number of MiB. 0 or -EINVAL.
  */
 int cfg_parse_size_mib(const char *s, uint64_t *mib_out);
-
-/*
- * cfg_parse_disk - parse "path=FILE[,readonly=on|off][,serial=ID][,id=NAME]"
- * (a bare FILE is taken as path=FILE) and append it to cfg->disks. 0 or
- * -EINVAL / -ENOSPC with e naming the key or value at fault (without the
- * flag name: the caller prefixes it).
- */
-int cfg_add_disk(struct kiln_config *cfg, const char *spec, struct err *e);
-
-/*
- * cfg_add_net - parse "tap=NAME[,mac=XX:XX:XX:XX:XX:XX][,id=NAME]" and
- * append it to cfg->nets. 0 or -EINVAL / -ENOSPC with e naming the key or
- * value (the caller prefixes the flag).
- */
-int cfg_add_net(struct kiln_config *cfg, const char *spec, struct err *e);
 
 /* cfg_parse_mac - "52:54:00:12:34:56" → bytes; rejects multicast. */
 int cfg_parse_mac(const char *s, uint8_t mac[6]);

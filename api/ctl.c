@@ -56,13 +56,13 @@ static void append_methods(char *buf, size_t size)
 	const char *head = "Methods (docs/api.md; rpc.discover describes them):";
 	size_t col = strlen(head);
 	append(buf, size, head);
-	for (size_t i = 0; i < jsonrpc_kiln_methods_count; i++) {
-		const char *name = jsonrpc_kiln_methods[i].name;
+	for (size_t i = 0; i < jsonrpc_kiln_count(); i++) {
+		const char *name = jsonrpc_kiln_table()[i].name;
 		size_t len = strlen(name) + 1; /* with its ',' or '.' */
 		bool wrap = col + 1 + len > 72;
 		append(buf, size, wrap ? "\n" : " ");
 		append(buf, size, name);
-		append(buf, size, i + 1 < jsonrpc_kiln_methods_count ? "," : ".\n");
+		append(buf, size, i + 1 < jsonrpc_kiln_count() ? "," : ".\n");
 		col = (wrap ? 0 : col + 1) + len;
 	}
 }

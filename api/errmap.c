@@ -10,19 +10,6 @@ typedef const char *(*value_fn)(const struct kiln_config *cfg, unsigned index);
 
 static const char *v_kernel(const struct kiln_config *c, unsigned i) { return c->kernel; }
 static const char *v_initrd(const struct kiln_config *c, unsigned i) { return c->initrd; }
-static const char *v_disk(const struct kiln_config *c, unsigned i)
-{
-	return i < c->nr_disks ? c->disks[i].id : NULL;
-}
-static const char *v_disk_path(const struct kiln_config *c, unsigned i)
-{
-	return i < c->nr_disks ? c->disks[i].path : NULL;
-}
-static const char *v_net(const struct kiln_config *c, unsigned i)
-{
-	return i < c->nr_nets ? c->nets[i].id : NULL;
-}
-
 /* Config path (its first component) → CLI flag and the value to show. */
 static const struct {
 	const char *path;
@@ -34,12 +21,8 @@ static const struct {
 	{ "boot.cmdline", "--cmdline", NULL },
 	{ "machine.vcpus", "--cpus", NULL },
 	{ "machine.memory_mib", "--memory", NULL },
-	{ "disks[].path", "--disk", v_disk_path },
-	{ "disks", "--disk", v_disk },
-	{ "nets", "--net", v_net },
-	{ "console", "--console", NULL }, /* backend messages start with their spec */
-	{ "rng", "--rng", NULL },
 	{ "acpi", "--acpi", NULL },
+	/* then the device kinds: see device_flag */
 };
 
 /*
@@ -74,23 +57,62 @@ static bool field_matches(const char *field, const char *pattern,
 	return *f == '\0' || *f == '.';
 }
 
+/*
+ * A device's field ("disks[1].path", "nets[0]", "console") → its kind's
+ * flag ("--disk") and the value to show: the string the user gave for the
+ * field when there is one, else the device's id; nothing for a kind of
+ * which there is one (its messages start with the value).
+ */
+static bool device_flag(const struct kiln_config *cfg, const char *field,
+			char *flag, size_t size, const char **value)
+{
+	for (const struct cfg_kind *const *k = cfg_kinds; *k; k++) {
+		char pattern[48];
+		unsigned index = 0;
+		snprintf(pattern, sizeof(pattern), "%s%s", (*k)->key,
+			 (*k)->form == CFG_LIST ? "[]" : "");
+		if (!field_matches(field, pattern, &index))
+			continue;
+		snprintf(flag, size, "--%s", (*k)->name);
+		*value = NULL;
+		if ((*k)->form != CFG_LIST)
+			return true;
+		const struct cfg_device *d = cfg_nth(cfg, *k, index);
+		const char *sub = strchr(field, ']');
+		if (d && sub && sub[1] == '.')
+			*value = cfg_field_string(d, sub + 2);
+		if (d && !*value)
+			*value = d->id;
+		return true;
+	}
+	return false;
+}
+
 bool errmap_apply(const struct kiln_config *cfg, struct err *e,
 		  enum errmap_style style)
 {
 	if (!e || !e->field[0])
 		return false;
-	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+	const char *name = NULL, *value = NULL;
+	char flag[48];
+	for (size_t i = 0; !name && i < sizeof(fields) / sizeof(fields[0]); i++) {
 		unsigned index = 0;
 		if (!field_matches(e->field, fields[i].path, &index))
 			continue;
-		const char *value = fields[i].value ? fields[i].value(cfg, index) : NULL;
-		const char *name = style == ERRMAP_CLI ? fields[i].flag : e->field;
-		char head[160];
-		snprintf(head, sizeof(head), "%s%s%s", name, value ? " " : "",
-			 value ? value : "");
-		err_prefix(e, "%s", head);
+		value = fields[i].value ? fields[i].value(cfg, index) : NULL;
+		name = fields[i].flag;
+	}
+	if (!name && device_flag(cfg, e->field, flag, sizeof(flag), &value))
+		name = flag;
+	if (!name) {
+		err_prefix(e, "%s", e->field);
 		return true;
 	}
-	err_prefix(e, "%s", e->field);
+	if (style == ERRMAP_JSON)
+		name = e->field;
+	char head[160];
+	snprintf(head, sizeof(head), "%s%s%s", name, value ? " " : "",
+		 value ? value : "");
+	err_prefix(e, "%s", head);
 	return true;
 }

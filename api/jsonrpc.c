@@ -7,6 +7,7 @@
 #include "jsonrpc.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -205,6 +206,8 @@ static int dispatch(const struct request *req, const struct jsonrpc_method *tabl
 		return jsonrpc_set_error(err, JSONRPC_INVALID_PARAMS,
 					 "%s: params: expected object, got %s", m->name,
 					 schema_describe(req->params, got, sizeof(got)));
+	if (m->fn_with)
+		return m->fn_with(ctx, m->data, req->params, result, err);
 	return m->fn(ctx, req->params, result, err);
 }
 
@@ -393,36 +396,27 @@ static int m_metrics(void *ctx, struct json_object *params,
 	return report(ctx, "vm.metrics", true, result, err);
 }
 
-static int m_disk_add(void *ctx, struct json_object *params,
-		      struct json_object **result, struct jsonrpc_error *err)
+/* <kind>.add: (data) is the kind (a row of cfg_kinds). */
+static int m_device_add(void *ctx, const void *data, struct json_object *params,
+			struct json_object **result, struct jsonrpc_error *err)
 {
 	struct api_call *c = ctx;
-	struct cfg_disk d;
+	const struct cfg_kind *kind = data;
+	char method[48];
+	snprintf(method, sizeof(method), "%s.add", kind->name);
+	if (!c->ops->device_add)
+		return unavailable(err, method);
+	/* The params alone first: their errors are the request's, whatever
+	 * the VM's state. */
+	struct kiln_config scratch;
 	struct err e = { 0 };
-	if (!c->ops->disk_add)
-		return unavailable(err, "disk.add");
-	int rc = schema_disk_from_json(params, "", &d, &e);
-	schema_disk_fini(&d);
+	cfg_init(&scratch);
+	int rc = schema_device_from_json(params, "", &scratch, kind, &e);
+	cfg_fini(&scratch);
 	if (rc)
 		return config_error(err, &e);
-	rc = c->ops->disk_add(c->vm_ctx, params, &e);
-	return rc ? op_error("disk.add", rc, &e, err) : 0;
-}
-
-static int m_net_add(void *ctx, struct json_object *params,
-		     struct json_object **result, struct jsonrpc_error *err)
-{
-	struct api_call *c = ctx;
-	struct cfg_net n;
-	struct err e = { 0 };
-	if (!c->ops->net_add)
-		return unavailable(err, "net.add");
-	int rc = schema_net_from_json(params, "", &n, &e);
-	schema_net_fini(&n);
-	if (rc)
-		return config_error(err, &e);
-	rc = c->ops->net_add(c->vm_ctx, params, &e);
-	return rc ? op_error("net.add", rc, &e, err) : 0;
+	rc = c->ops->device_add(c->vm_ctx, kind, params, &e);
+	return rc ? op_error(method, rc, &e, err) : 0;
 }
 
 static int m_subscribe(void *ctx, struct json_object *params,
@@ -436,8 +430,7 @@ static int m_subscribe(void *ctx, struct json_object *params,
 static int m_discover(void *ctx, struct json_object *params,
 		      struct json_object **result, struct jsonrpc_error *err)
 {
-	*result = openrpc_document(jsonrpc_kiln_methods,
-				   jsonrpc_kiln_methods_count);
+	*result = openrpc_document(jsonrpc_kiln_table(), jsonrpc_kiln_count());
 	if (!*result)
 		return jsonrpc_set_error(err, JSONRPC_INTERNAL_ERROR,
 					 "rpc.discover: cannot build the document");
@@ -491,7 +484,7 @@ static int m_discover(void *ctx, struct json_object *params,
 			    JSONRPC_INTERNAL_ERROR)
 #define ERRORS_REPORT ERRORS(JSONRPC_METHOD_NOT_FOUND, JSONRPC_INTERNAL_ERROR)
 
-const struct jsonrpc_method jsonrpc_kiln_methods[] = {
+static const struct jsonrpc_method vm_methods[] = {
 	{ .name = "vm.configure", .fn = m_configure,
 	  .params = JSONRPC_PARAMS_OBJECT, .params_schema = "config",
 	  .summary = "Replace the whole configuration (before vm.boot)",
@@ -518,15 +511,10 @@ const struct jsonrpc_method jsonrpc_kiln_methods[] = {
 	{ .name = "vm.metrics", .fn = m_metrics, .params = JSONRPC_PARAMS_NONE,
 	  .summary = "vCPU exits by reason and per-device counters",
 	  .result_schema = RESULT_METRICS, .errors = ERRORS_REPORT },
-	{ .name = "disk.add", .fn = m_disk_add, .params = JSONRPC_PARAMS_OBJECT,
-	  .params_schema = "disk",
-	  .summary = "Append one disk to the configuration (before vm.boot)",
-	  .result_schema = RESULT_EMPTY, .errors = ERRORS_CONFIG },
-	{ .name = "net.add", .fn = m_net_add, .params = JSONRPC_PARAMS_OBJECT,
-	  .params_schema = "net",
-	  .summary = "Append one network device to the configuration "
-		     "(before vm.boot)",
-	  .result_schema = RESULT_EMPTY, .errors = ERRORS_CONFIG },
+};
+
+/* After the <kind>.add methods. */
+static const struct jsonrpc_method other_methods[] = {
 	{ .name = "events.subscribe", .fn = m_subscribe,
 	  .params = JSONRPC_PARAMS_NONE,
 	  .summary = "Receive vm.state_changed and device.error notifications "
@@ -537,5 +525,53 @@ const struct jsonrpc_method jsonrpc_kiln_methods[] = {
 	  .result_schema = RESULT_DISCOVER,
 	  .errors = ERRORS(JSONRPC_INTERNAL_ERROR) },
 };
-const size_t jsonrpc_kiln_methods_count =
-	sizeof(jsonrpc_kiln_methods) / sizeof(jsonrpc_kiln_methods[0]);
+#define NR(a) (sizeof(a) / sizeof((a)[0]))
+#define MAX_KINDS 16
+
+/* vm_methods, one <kind>.add per kind that has it (cfg_kinds), then
+ * other_methods. Built once; read-only afterwards. */
+static struct jsonrpc_method table[NR(vm_methods) + MAX_KINDS + NR(other_methods)];
+static size_t table_len;
+static char add_names[MAX_KINDS][48];
+static char add_summaries[MAX_KINDS][160];
+static pthread_once_t table_once = PTHREAD_ONCE_INIT;
+/* At file scope, where a compound literal lives as long as the program (in
+ * build_table it would end with the call). */
+static const int *const add_errors = ERRORS_CONFIG;
+
+static void build_table(void)
+{
+	size_t n = 0, nk = 0;
+	for (size_t i = 0; i < NR(vm_methods); i++)
+		table[n++] = vm_methods[i];
+	for (const struct cfg_kind *const *k = cfg_kinds; *k && nk < MAX_KINDS; k++) {
+		if (!(*k)->addable)
+			continue;
+		snprintf(add_names[nk], sizeof(add_names[nk]), "%s.add", (*k)->name);
+		snprintf(add_summaries[nk], sizeof(add_summaries[nk]),
+			 "Append one %s to the configuration (before vm.boot): %s",
+			 (*k)->name, (*k)->doc);
+		table[n++] = (struct jsonrpc_method){
+			.name = add_names[nk], .fn_with = m_device_add, .data = *k,
+			.params = JSONRPC_PARAMS_OBJECT, .params_schema = (*k)->name,
+			.summary = add_summaries[nk], .result_schema = RESULT_EMPTY,
+			.errors = add_errors,
+		};
+		nk++;
+	}
+	for (size_t i = 0; i < NR(other_methods); i++)
+		table[n++] = other_methods[i];
+	table_len = n;
+}
+
+const struct jsonrpc_method *jsonrpc_kiln_table(void)
+{
+	pthread_once(&table_once, build_table);
+	return table;
+}
+
+size_t jsonrpc_kiln_count(void)
+{
+	pthread_once(&table_once, build_table);
+	return table_len;
+}

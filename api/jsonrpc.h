@@ -72,15 +72,24 @@ typedef int (*jsonrpc_handler)(void *ctx, struct json_object *params,
 			       struct json_object **result,
 			       struct jsonrpc_error *err);
 
+/* A handler that also gets its method's (data): one function serving
+ * several methods (the <kind>.add ones). */
+typedef int (*jsonrpc_handler_with)(void *ctx, const void *data,
+				    struct json_object *params,
+				    struct json_object **result,
+				    struct jsonrpc_error *err);
+
 struct jsonrpc_method {
 	const char *name;
-	jsonrpc_handler fn;
+	jsonrpc_handler fn;         /* or: */
+	jsonrpc_handler_with fn_with;
+	const void *data;           /* fn_with's */
 	enum jsonrpc_params params;
 	/* What rpc.discover says about the method (api/openrpc.c); dispatch
 	 * does not read these. */
 	const char *summary;
 	/* JSONRPC_PARAMS_OBJECT: the name of the schema the params object
-	 * follows, one of schema_json_schemas() ("config", "disk", "net"). */
+	 * follows, one of schema_json_schemas() ("config", "disk", ...). */
 	const char *params_schema;
 	/* The JSON Schema of the result, as JSON text; "#/components/schemas/X"
 	 * refers to schema_json_schemas()'s X. */
@@ -148,10 +157,10 @@ struct api_vm_ops {
 	struct json_object *(*info)(void *vm_ctx);
 	/* metrics - exits by reason, per-device counters; as info */
 	struct json_object *(*metrics)(void *vm_ctx);
-	/* disk_add / net_add - (params) is one disk / net object that already
-	 * passed schema_disk_from_json / schema_net_from_json (borrowed). */
-	int (*disk_add)(void *vm_ctx, struct json_object *params, struct err *e);
-	int (*net_add)(void *vm_ctx, struct json_object *params, struct err *e);
+	/* device_add - <kind>.add: (params) is one device object of (kind)
+	 * that already passed schema_device_from_json (borrowed). */
+	int (*device_add)(void *vm_ctx, const struct cfg_kind *kind,
+			  struct json_object *params, struct err *e);
 };
 
 /* The context the kiln methods run with: one per call. */
@@ -161,10 +170,12 @@ struct api_call {
 	bool subscribe; /* out: events.subscribe was called */
 };
 
-/* The kiln method table (ctx: struct api_call *) and its length. Every
- * method in it is documented in docs/api.md (tests/unit/test_api_docs.c
- * fails otherwise); rpc.discover describes it. */
-extern const struct jsonrpc_method jsonrpc_kiln_methods[];
-extern const size_t jsonrpc_kiln_methods_count;
+/* The kiln method table (ctx: struct api_call *) and its length: the vm.*
+ * methods, one <kind>.add per device kind that has one (cfg_kinds), then
+ * events.subscribe and rpc.discover. Every method in it is documented in
+ * docs/api.md (tests/unit/test_api_docs.c fails otherwise); rpc.discover
+ * describes it. Any thread. */
+const struct jsonrpc_method *jsonrpc_kiln_table(void);
+size_t jsonrpc_kiln_count(void);
 
 #endif

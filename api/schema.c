@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,99 +22,90 @@
 #include "../vmm/base/file.h"
 #include "../vmm/machine/builder.h"
 
-enum fkind { F_U32, F_U64, F_BOOL, F_STR, F_MAC, F_CONSOLE, F_OBJECT,
-	     F_DISKS, F_NETS, F_NR_KINDS };
-
-#define F_NULLABLE 1u /* JSON null = unset (NULL) */
-#define F_EMPTY_OK 2u /* "" is a legitimate value */
-#define F_REQUIRED 4u /* the parser refuses an object without it */
-/* Not required by the parser but by cfg_validate (vm.configure, vm.boot):
- * a config file may leave it to --kernel, or to a later vm.configure. The
- * JSON Schema calls it required and not nullable. */
-#define F_NEEDED 8u
-
-struct section;
-
-struct field {
-	const char *name;
-	enum fkind kind;
-	size_t off;
-	unsigned flags;
-	long long min, max; /* integers: range; strings: max bytes (0: none) */
-	const struct section *sub; /* F_OBJECT: same base, nested object */
-	const char *dflt;          /* F_STR: emitted when unset */
-	const char *doc;           /* the JSON Schema's "description" */
-};
-
-struct section {
-	const struct field *fields;
-	size_t nr;
-};
+/* The kinds of field are the config model's (struct cfg_field); their
+ * shorter names here. */
+#define F_U32 CFG_FT_U32
+#define F_U64 CFG_FT_U64
+#define F_BOOL CFG_FT_BOOL
+#define F_STR CFG_FT_STR
+#define F_MAC CFG_FT_MAC
+#define F_CONSOLE CFG_FT_CONSOLE
+#define F_OBJECT CFG_FT_OBJECT
+#define F_DEVICES CFG_FT_DEVICES
+#define F_NR_KINDS CFG_FT_NR
+#define F_NULLABLE CFG_F_NULLABLE
+#define F_EMPTY_OK CFG_F_EMPTY_OK
+#define F_REQUIRED CFG_F_REQUIRED
+#define F_NEEDED CFG_F_NEEDED
 
 #define SECTION(arr) { arr, sizeof(arr) / sizeof(arr[0]) }
 #define CFG_OFF(m) offsetof(struct kiln_config, m)
 
 #define INT(n, o, lo, hi, k, d) \
-	{ .name = n, .kind = k, .off = o, .min = lo, .max = hi, .doc = d }
+	{ .name = n, .type = k, .off = o, .min = lo, .max = hi, .doc = d }
 #define STR(n, o, fl, len, d) \
-	{ .name = n, .kind = F_STR, .off = o, .flags = fl, .max = len, .doc = d }
+	{ .name = n, .type = F_STR, .off = o, .flags = fl, .max = len, .doc = d }
 
-static const struct field machine_fields[] = {
+static const struct cfg_field machine_fields[] = {
 	INT("vcpus", CFG_OFF(vcpus), CFG_MIN_VCPUS, CFG_MAX_VCPUS, F_U32,
 	    "virtual CPUs"),
 	INT("memory_mib", CFG_OFF(memory_mib), CFG_MIN_MEMORY_MIB,
 	    CFG_MAX_MEMORY_MIB, F_U64, "guest memory in MiB"),
 };
-static const struct section machine_section = SECTION(machine_fields);
+static const struct cfg_section machine_section = SECTION(machine_fields);
 
-static const struct field boot_fields[] = {
+static const struct cfg_field boot_fields[] = {
 	STR("kernel", CFG_OFF(kernel), F_NULLABLE | F_NEEDED, PATH_MAX - 1,
 	    "bzImage or PVH vmlinux: a readable, non-empty regular file"),
 	STR("initrd", CFG_OFF(initrd), F_NULLABLE, PATH_MAX - 1,
 	    "initial ramdisk: a readable, non-empty regular file"),
-	{ .name = "cmdline", .kind = F_STR, .off = CFG_OFF(cmdline),
+	{ .name = "cmdline", .type = F_STR, .off = CFG_OFF(cmdline),
 	  .flags = F_NULLABLE | F_EMPTY_OK, .dflt = CFG_DEFAULT_CMDLINE,
 	  .doc = "kernel command line; \"\" is a valid, empty one" },
 };
-static const struct section boot_section = SECTION(boot_fields);
+static const struct cfg_section boot_section = SECTION(boot_fields);
 
-static const struct field root_fields[] = {
-	{ .name = "machine", .kind = F_OBJECT, .sub = &machine_section },
-	{ .name = "boot", .kind = F_OBJECT, .sub = &boot_section },
-	{ .name = "disks", .kind = F_DISKS, .max = CFG_MAX_DISKS,
-	  .doc = "virtio-blk devices: /dev/vda, vdb... in this order" },
-	{ .name = "nets", .kind = F_NETS, .max = CFG_MAX_NETS,
-	  .doc = "virtio-net devices on host tap devices" },
-	{ .name = "console", .kind = F_CONSOLE, .off = CFG_OFF(console),
-	  .flags = F_NULLABLE, .max = PATH_MAX - 1,
-	  .doc = "virtio-console backend, as --console; null: no device" },
-	{ .name = "rng", .kind = F_BOOL, .off = CFG_OFF(rng), .doc = "virtio-rng" },
-	{ .name = "acpi", .kind = F_BOOL, .off = CFG_OFF(acpi),
-	  .doc = "ACPI tables; false leaves only the MP table" },
-};
-static const struct section root_section = SECTION(root_fields);
+/* The id every list device has besides its kind's fields; its offset is
+ * into struct cfg_device (parse_item and emit_item know). */
+static const struct cfg_field id_field =
+	STR("id", offsetof(struct cfg_device, id), 0, CFG_ID_MAX,
+	    "unique among all devices; default the kind and its index "
+	    "among its kind (\"disk0\")");
 
-#define DISK_OFF(m) offsetof(struct cfg_disk, m)
-static const struct field disk_fields[] = {
-	STR("id", DISK_OFF(id), 0, 64, "unique; default \"diskN\" (N: its index)"),
-	STR("path", DISK_OFF(path), F_REQUIRED, PATH_MAX - 1,
-	    "image file or block device; kiln must be able to open it "
-	    "read-write, or read-only when readonly"),
-	{ .name = "readonly", .kind = F_BOOL, .off = DISK_OFF(readonly) },
-	STR("serial", DISK_OFF(serial), F_NULLABLE, CFG_SERIAL_MAX,
-	    "the virtio-blk ID string"),
-};
-static const struct section disk_section = SECTION(disk_fields);
+/* machine, boot, one field per device kind (cfg_kinds), acpi. */
+#define ROOT_FIXED 3
+static struct cfg_field root_fields[ROOT_FIXED + 16];
+static struct cfg_section root_section = { root_fields, 0 };
+static pthread_once_t root_once = PTHREAD_ONCE_INIT;
 
-#define NET_OFF(m) offsetof(struct cfg_net, m)
-static const struct field net_fields[] = {
-	STR("id", NET_OFF(id), 0, 64, "unique; default \"netN\" (N: its index)"),
-	STR("tap", NET_OFF(tap), F_REQUIRED, CFG_IFNAME_MAX,
-	    "host tap interface name; unique"),
-	{ .name = "mac", .kind = F_MAC, .off = NET_OFF(mac), .flags = F_NULLABLE,
-	  .doc = "unicast; null: kiln generates one" },
-};
-static const struct section net_section = SECTION(net_fields);
+static void build_root(void)
+{
+	size_t n = 0;
+	root_fields[n++] = (struct cfg_field){ .name = "machine", .type = F_OBJECT,
+					   .sub = &machine_section };
+	root_fields[n++] = (struct cfg_field){ .name = "boot", .type = F_OBJECT,
+					   .sub = &boot_section };
+	for (const struct cfg_kind *const *k = cfg_kinds;
+	     *k && n < sizeof(root_fields) / sizeof(root_fields[0]) - 1; k++) {
+		const struct cfg_kind *kd = *k;
+		root_fields[n++] = (struct cfg_field){
+			.name = kd->key, .type = F_DEVICES, .kind = kd, .max = kd->max,
+			/* a value kind's one field says what the value is */
+			.flags = kd->form == CFG_VALUE ? F_NULLABLE : 0,
+			.doc = kd->form == CFG_VALUE ? kd->spec.fields[0].doc : kd->doc,
+		};
+	}
+	root_fields[n++] = (struct cfg_field){
+		.name = "acpi", .type = F_BOOL, .off = CFG_OFF(acpi),
+		.doc = "ACPI tables; false leaves only the MP table" };
+	root_section.nr = n;
+}
+
+static const struct cfg_section *root(void)
+{
+	pthread_once(&root_once, build_root);
+	return &root_section;
+}
 
 /* ---- messages ---- */
 
@@ -130,9 +122,9 @@ const char *schema_describe(struct json_object *v, char *buf, size_t size)
 }
 
 /* "expected ..." for a field, shared by type and value errors. */
-static const char *expected(const struct field *f, char *buf, size_t size)
+static const char *expected(const struct cfg_field *f, char *buf, size_t size)
 {
-	switch (f->kind) {
+	switch (f->type) {
 	case F_U32:
 	case F_U64:
 		snprintf(buf, size, "integer %lld..%lld", f->min, f->max);
@@ -152,13 +144,19 @@ static const char *expected(const struct field *f, char *buf, size_t size)
 		return "\"stdio\", \"pty\", \"none\", \"file=PATH\" or \"socket=PATH\"";
 	case F_OBJECT:
 		return "object";
+	case F_DEVICES:
+		if (f->kind->form == CFG_VALUE)
+			return expected(&f->kind->spec.fields[0], buf, size);
+		if (f->kind->form == CFG_FLAG)
+			return "boolean";
+		/* fall through */
 	default:
 		snprintf(buf, size, "array of at most %lld objects", f->max);
 	}
 	return buf;
 }
 
-static int bad_value(struct err *e, const struct field *f, const char *path,
+static int bad_value(struct err *e, const struct cfg_field *f, const char *path,
 		     struct json_object *v)
 {
 	char exp[96], got[64];
@@ -178,17 +176,27 @@ static void join_path(char *buf, size_t size, const char *prefix,
 
 /* ---- per-kind parse and emit ---- */
 
-typedef int (*parse_fn)(const struct field *f, struct json_object *v,
+typedef int (*parse_fn)(const struct cfg_field *f, struct json_object *v,
 			void *base, const char *path, struct err *e);
-typedef struct json_object *(*emit_fn)(const struct field *f,
+typedef struct json_object *(*emit_fn)(const struct cfg_field *f,
 				       const void *base);
+typedef struct json_object *(*schema_fn)(const struct cfg_field *f,
+					 struct json_object *dflt);
 
-static int parse_section(const struct section *s, struct json_object *obj,
+/* How a type of field is read, written and described; one row per type. */
+struct field_ops {
+	parse_fn parse;
+	emit_fn emit;
+	schema_fn schema; /* (dflt): the emitted default, for F_OBJECT's fields */
+};
+static const struct field_ops kinds[F_NR_KINDS];
+
+static int parse_section(const struct cfg_section *s, struct json_object *obj,
 			 void *base, const char *prefix, struct err *e);
-static struct json_object *emit_section(const struct section *s,
+static struct json_object *emit_section(const struct cfg_section *s,
 					const void *base);
 
-static int parse_int(const struct field *f, struct json_object *v,
+static int parse_int(const struct cfg_field *f, struct json_object *v,
 		     void *base, const char *path, struct err *e)
 {
 	if (!json_object_is_type(v, json_type_int))
@@ -197,22 +205,22 @@ static int parse_int(const struct field *f, struct json_object *v,
 	int64_t x = json_object_get_int64(v);
 	if (x < f->min || x > f->max)
 		return bad_value(e, f, path, v);
-	if (f->kind == F_U32)
+	if (f->type == F_U32)
 		*(unsigned *)((char *)base + f->off) = (unsigned)x;
 	else
 		*(uint64_t *)((char *)base + f->off) = (uint64_t)x;
 	return 0;
 }
 
-static struct json_object *emit_int(const struct field *f, const void *base)
+static struct json_object *emit_int(const struct cfg_field *f, const void *base)
 {
 	const char *p = (const char *)base + f->off;
-	if (f->kind == F_U32)
+	if (f->type == F_U32)
 		return json_object_new_int64(*(const unsigned *)p);
 	return json_object_new_int64((int64_t) * (const uint64_t *)p);
 }
 
-static int parse_bool(const struct field *f, struct json_object *v,
+static int parse_bool(const struct cfg_field *f, struct json_object *v,
 		      void *base, const char *path, struct err *e)
 {
 	if (!json_object_is_type(v, json_type_boolean))
@@ -221,13 +229,13 @@ static int parse_bool(const struct field *f, struct json_object *v,
 	return 0;
 }
 
-static struct json_object *emit_bool(const struct field *f, const void *base)
+static struct json_object *emit_bool(const struct cfg_field *f, const void *base)
 {
 	return json_object_new_boolean(*(const bool *)((const char *)base + f->off));
 }
 
 /* A string value that fits (f): 0 with *out pointing into v, or -EINVAL. */
-static int check_string(const struct field *f, struct json_object *v,
+static int check_string(const struct cfg_field *f, struct json_object *v,
 			const char *path, const char **out, struct err *e)
 {
 	if (!json_object_is_type(v, json_type_string))
@@ -253,7 +261,7 @@ static int store_string(char **dst, const char *s, struct err *e)
 	return 0;
 }
 
-static int parse_str(const struct field *f, struct json_object *v,
+static int parse_str(const struct cfg_field *f, struct json_object *v,
 		     void *base, const char *path, struct err *e)
 {
 	const char *s = NULL;
@@ -262,7 +270,7 @@ static int parse_str(const struct field *f, struct json_object *v,
 	return store_string((char **)((char *)base + f->off), s, e);
 }
 
-static int parse_console(const struct field *f, struct json_object *v,
+static int parse_console(const struct cfg_field *f, struct json_object *v,
 			 void *base, const char *path, struct err *e)
 {
 	const char *s = NULL;
@@ -273,7 +281,7 @@ static int parse_console(const struct field *f, struct json_object *v,
 	return store_string((char **)((char *)base + f->off), s, e);
 }
 
-static struct json_object *emit_str(const struct field *f, const void *base)
+static struct json_object *emit_str(const struct cfg_field *f, const void *base)
 {
 	const char *s = *(char *const *)((const char *)base + f->off);
 	if (!s)
@@ -281,34 +289,34 @@ static struct json_object *emit_str(const struct field *f, const void *base)
 	return s ? json_object_new_string(s) : NULL;
 }
 
-static int parse_mac(const struct field *f, struct json_object *v,
+static int parse_mac(const struct cfg_field *f, struct json_object *v,
 		     void *base, const char *path, struct err *e)
 {
-	struct cfg_net *n = base;
+	struct cfg_mac *m = (struct cfg_mac *)((char *)base + f->off);
 	const char *s = NULL;
 	if (v && check_string(f, v, path, &s, e))
 		return -EINVAL;
-	n->mac_set = false;
+	m->set = false;
 	if (!s)
 		return 0;
-	if (cfg_parse_mac(s, n->mac))
+	if (cfg_parse_mac(s, m->b))
 		return bad_value(e, f, path, v);
-	n->mac_set = true;
+	m->set = true;
 	return 0;
 }
 
-static struct json_object *emit_mac(const struct field *f, const void *base)
+static struct json_object *emit_mac(const struct cfg_field *f, const void *base)
 {
-	const struct cfg_net *n = base;
-	if (!n->mac_set)
+	const struct cfg_mac *m = (const struct cfg_mac *)((const char *)base + f->off);
+	if (!m->set)
 		return NULL;
 	char s[18];
-	snprintf(s, sizeof(s), "%02x:%02x:%02x:%02x:%02x:%02x", n->mac[0],
-		 n->mac[1], n->mac[2], n->mac[3], n->mac[4], n->mac[5]);
+	snprintf(s, sizeof(s), "%02x:%02x:%02x:%02x:%02x:%02x", m->b[0], m->b[1],
+		 m->b[2], m->b[3], m->b[4], m->b[5]);
 	return json_object_new_string(s);
 }
 
-static int parse_object(const struct field *f, struct json_object *v,
+static int parse_object(const struct cfg_field *f, struct json_object *v,
 			void *base, const char *path, struct err *e)
 {
 	if (!json_object_is_type(v, json_type_object))
@@ -316,13 +324,13 @@ static int parse_object(const struct field *f, struct json_object *v,
 	return parse_section(f->sub, v, base, path, e);
 }
 
-static struct json_object *emit_object(const struct field *f, const void *base)
+static struct json_object *emit_object(const struct cfg_field *f, const void *base)
 {
 	return emit_section(f->sub, base);
 }
 
-/* Shared by disks and nets: the array shape and its length. */
-static int check_array(const struct field *f, struct json_object *v,
+/* A list kind's array: its shape and its length. */
+static int check_array(const struct cfg_field *f, struct json_object *v,
 		       const char *path, struct err *e)
 {
 	if (!json_object_is_type(v, json_type_array))
@@ -334,72 +342,146 @@ static int check_array(const struct field *f, struct json_object *v,
 	return 0;
 }
 
-/* One array element parser: disks and nets differ only in this. */
-typedef int (*item_parse_fn)(struct json_object *obj, const char *where,
-			     struct kiln_config *cfg, unsigned i, struct err *e);
+static int unknown_field(const struct cfg_section *s, const char *path,
+			 bool with_id, struct err *e);
 
-static int disk_item(struct json_object *obj, const char *where,
-		     struct kiln_config *cfg, unsigned i, struct err *e)
+/* One list device's object: "id" and the fields of its kind. */
+static int parse_item(struct cfg_device *d, struct json_object *obj,
+		      const char *where, struct err *e)
 {
-	int rc = schema_disk_from_json(obj, where, &cfg->disks[i], e);
-	if (!rc)
-		cfg->nr_disks = i + 1;
-	return rc;
-}
-
-static int net_item(struct json_object *obj, const char *where,
-		    struct kiln_config *cfg, unsigned i, struct err *e)
-{
-	int rc = schema_net_from_json(obj, where, &cfg->nets[i], e);
-	if (!rc)
-		cfg->nr_nets = i + 1;
-	return rc;
-}
-
-static int parse_items(const struct field *f, struct json_object *v,
-		       struct kiln_config *cfg, const char *path,
-		       item_parse_fn parse, struct err *e)
-{
-	if (check_array(f, v, path, e))
-		return -EINVAL;
-	for (size_t i = 0; i < json_object_array_length(v); i++) {
-		char where[48];
-		snprintf(where, sizeof(where), "%s[%zu]", path, i);
-		int rc = parse(json_object_array_get_idx(v, i), where, cfg,
-			       (unsigned)i, e);
+	const struct cfg_section *s = &d->kind->spec;
+	char path[160];
+	json_object_object_foreach(obj, key, val) {
+		const struct cfg_field *f = NULL;
+		void *base = d->spec;
+		if (!strcmp(key, id_field.name)) {
+			f = &id_field;
+			base = d;
+		}
+		for (size_t i = 0; i < s->nr && !f; i++)
+			if (!strcmp(s->fields[i].name, key))
+				f = &s->fields[i];
+		join_path(path, sizeof(path), where, key);
+		if (!f)
+			return unknown_field(s, path, true, e);
+		if (!val && !(f->flags & F_NULLABLE))
+			return bad_value(e, f, path, val);
+		int rc = kinds[f->type].parse(f, val, base, path, e);
 		if (rc)
 			return rc;
 	}
-	return cfg_fill_ids(cfg, e);
+	for (size_t i = 0; i < s->nr; i++) {
+		const struct cfg_field *f = &s->fields[i];
+		if ((f->flags & F_REQUIRED) &&
+		    !json_object_object_get_ex(obj, f->name, NULL)) {
+			char exp[96];
+			join_path(path, sizeof(path), where, f->name);
+			return err_set(e, -EINVAL, "%s: missing (expected %s)",
+				       path, expected(f, exp, sizeof(exp)));
+		}
+	}
+	return 0;
 }
 
-static int parse_disks(const struct field *f, struct json_object *v,
-		       void *base, const char *path, struct err *e)
+static int check_object(struct json_object *obj, const char *where,
+			struct err *e);
+
+int schema_device_from_json(struct json_object *obj, const char *where,
+			    struct kiln_config *cfg, const struct cfg_kind *kind,
+			    struct err *e)
 {
-	return parse_items(f, v, base, path, disk_item, e);
+	struct cfg_device *d;
+	int rc = check_object(obj, where, e);
+	if (!rc)
+		rc = cfg_device_new(cfg, kind, &d, e);
+	if (rc)
+		return rc;
+	rc = parse_item(d, obj, where, e);
+	if (rc)
+		cfg_device_remove(cfg, d);
+	return rc;
 }
 
-static int parse_nets(const struct field *f, struct json_object *v,
-		      void *base, const char *path, struct err *e)
+/* The devices of one kind: an array of objects (a list kind), the value of
+ * its one field or null (a value kind), true or false (a flag kind). */
+static int parse_devices(const struct cfg_field *f, struct json_object *v,
+			 void *base, const char *path, struct err *e)
 {
-	return parse_items(f, v, base, path, net_item, e);
+	struct kiln_config *cfg = base;
+	const struct cfg_kind *kind = f->kind;
+	struct cfg_device *d = kind->form == CFG_LIST ? NULL : cfg_nth(cfg, kind, 0);
+	int rc = 0;
+	switch (kind->form) {
+	case CFG_LIST:
+		if (check_array(f, v, path, e))
+			return -EINVAL;
+		for (size_t i = 0; !rc && i < json_object_array_length(v); i++) {
+			char where[48];
+			snprintf(where, sizeof(where), "%s[%zu]", path, i);
+			rc = schema_device_from_json(json_object_array_get_idx(v, i),
+						     where, cfg, kind, e);
+		}
+		break;
+	case CFG_VALUE:
+		if (!v) { /* null: none */
+			if (d)
+				cfg_device_remove(cfg, d);
+			return 0;
+		}
+		rc = cfg_device_new(cfg, kind, &d, e);
+		if (!rc)
+			rc = kinds[kind->spec.fields[0].type].parse(
+				&kind->spec.fields[0], v, d->spec, path, e);
+		if (rc && d)
+			cfg_device_remove(cfg, d);
+		break;
+	case CFG_FLAG:
+		if (!json_object_is_type(v, json_type_boolean))
+			return bad_value(e, f, path, v);
+		if (!json_object_get_boolean(v)) {
+			if (d)
+				cfg_device_remove(cfg, d);
+			return 0;
+		}
+		rc = cfg_device_new(cfg, kind, &d, e);
+		break;
+	}
+	return rc ? rc : cfg_fill_ids(cfg, e);
 }
 
-static struct json_object *emit_disks(const struct field *f, const void *base)
+static struct json_object *emit_item(const struct cfg_device *d)
+{
+	struct json_object *obj = json_object_new_object();
+	if (!obj)
+		return NULL;
+	json_object_object_add(obj, id_field.name, kinds[F_STR].emit(&id_field, d));
+	for (size_t i = 0; i < d->kind->spec.nr; i++) {
+		const struct cfg_field *f = &d->kind->spec.fields[i];
+		json_object_object_add(obj, f->name, kinds[f->type].emit(f, d->spec));
+	}
+	return obj;
+}
+
+static struct json_object *emit_devices(const struct cfg_field *f, const void *base)
 {
 	const struct kiln_config *cfg = base;
-	struct json_object *a = json_object_new_array();
-	for (unsigned i = 0; a && i < cfg->nr_disks; i++)
-		json_object_array_add(a, emit_section(&disk_section, &cfg->disks[i]));
-	return a;
-}
-
-static struct json_object *emit_nets(const struct field *f, const void *base)
-{
-	const struct kiln_config *cfg = base;
-	struct json_object *a = json_object_new_array();
-	for (unsigned i = 0; a && i < cfg->nr_nets; i++)
-		json_object_array_add(a, emit_section(&net_section, &cfg->nets[i]));
+	const struct cfg_kind *kind = f->kind;
+	const struct cfg_device *d = cfg_nth(cfg, kind, 0);
+	struct json_object *a;
+	switch (kind->form) {
+	case CFG_VALUE:
+		return d ? kinds[kind->spec.fields[0].type].emit(&kind->spec.fields[0],
+								 d->spec)
+			 : NULL;
+	case CFG_FLAG:
+		return json_object_new_boolean(d != NULL);
+	case CFG_LIST:
+		break;
+	}
+	a = json_object_new_array();
+	for (unsigned i = 0; a && i < cfg->nr_devices; i++)
+		if (cfg->devices[i].kind == kind)
+			json_object_array_add(a, emit_item(&cfg->devices[i]));
 	return a;
 }
 
@@ -413,12 +495,12 @@ static struct json_object *emit_nets(const struct field *f, const void *base)
 #define MAC_PATTERN "^[0-9A-Fa-f][02468ACEace](:[0-9A-Fa-f]{2}){5}$"
 #define CONSOLE_PATTERN "^(stdio|pty|none|(file|socket)=.+)$"
 
-static struct json_object *section_schema(const struct section *s,
+static struct json_object *section_schema(const struct cfg_section *s,
 					  struct json_object *dflt);
 
 /* A JSON Schema {"type": ...}; a field that takes null takes it here too,
  * unless cfg_validate refuses the null later (F_NEEDED). */
-static struct json_object *typed(const struct field *f, const char *type)
+static struct json_object *typed(const struct cfg_field *f, const char *type)
 {
 	struct json_object *o = json_object_new_object();
 	struct json_object *t = json_object_new_string(type);
@@ -432,7 +514,7 @@ static struct json_object *typed(const struct field *f, const char *type)
 	return o;
 }
 
-static struct json_object *schema_int(const struct field *f,
+static struct json_object *schema_int(const struct cfg_field *f,
 				      struct json_object *dflt)
 {
 	struct json_object *o = typed(f, "integer");
@@ -441,7 +523,7 @@ static struct json_object *schema_int(const struct field *f,
 	return o;
 }
 
-static struct json_object *schema_bool(const struct field *f,
+static struct json_object *schema_bool(const struct cfg_field *f,
 				       struct json_object *dflt)
 {
 	return typed(f, "boolean");
@@ -449,7 +531,7 @@ static struct json_object *schema_bool(const struct field *f,
 
 /* Lengths: kiln counts bytes, JSON Schema characters; for the ASCII
  * that paths and names mostly are, the same. */
-static struct json_object *schema_str(const struct field *f,
+static struct json_object *schema_str(const struct cfg_field *f,
 				      struct json_object *dflt)
 {
 	struct json_object *o = typed(f, "string");
@@ -467,26 +549,26 @@ static struct json_object *with_pattern(struct json_object *o,
 	return o;
 }
 
-static struct json_object *schema_mac(const struct field *f,
+static struct json_object *schema_mac(const struct cfg_field *f,
 				      struct json_object *dflt)
 {
 	return with_pattern(schema_str(f, dflt), MAC_PATTERN);
 }
 
-static struct json_object *schema_console(const struct field *f,
+static struct json_object *schema_console(const struct cfg_field *f,
 					  struct json_object *dflt)
 {
 	return with_pattern(schema_str(f, dflt), CONSOLE_PATTERN);
 }
 
-static struct json_object *schema_object(const struct field *f,
+static struct json_object *schema_object(const struct cfg_field *f,
 					 struct json_object *dflt)
 {
 	return section_schema(f->sub, dflt);
 }
 
 /* An array of (item), which schema_json_schemas() publishes by that name. */
-static struct json_object *schema_items(const struct field *f,
+static struct json_object *schema_items(const struct cfg_field *f,
 					const char *item)
 {
 	char ref[64];
@@ -499,27 +581,28 @@ static struct json_object *schema_items(const struct field *f,
 	return o;
 }
 
-static struct json_object *schema_disks(const struct field *f,
-					struct json_object *dflt)
+/* A list kind: an array of its items, published under the kind's name; a
+ * value kind: its one field's; a flag kind: a boolean. */
+static struct json_object *schema_devices(const struct cfg_field *f,
+					  struct json_object *dflt)
 {
-	return schema_items(f, "disk");
+	const struct cfg_kind *kind = f->kind;
+	switch (kind->form) {
+	case CFG_VALUE: {
+		/* the field, nullable, at the kind's key */
+		struct cfg_field one = kind->spec.fields[0];
+		one.flags |= F_NULLABLE;
+		return kinds[one.type].schema(&one, dflt);
+	}
+	case CFG_FLAG:
+		return typed(f, "boolean");
+	case CFG_LIST:
+		break;
+	}
+	return schema_items(f, kind->name);
 }
 
-static struct json_object *schema_nets(const struct field *f,
-				       struct json_object *dflt)
-{
-	return schema_items(f, "net");
-}
-
-/* How a kind is read, written and described; one row per kind. */
-typedef struct json_object *(*schema_fn)(const struct field *f,
-					 struct json_object *dflt);
-
-static const struct {
-	parse_fn parse;
-	emit_fn emit;
-	schema_fn schema; /* (dflt): the emitted default, for F_OBJECT's fields */
-} kinds[F_NR_KINDS] = {
+static const struct field_ops kinds[F_NR_KINDS] = {
 	[F_U32] = { parse_int, emit_int, schema_int },
 	[F_U64] = { parse_int, emit_int, schema_int },
 	[F_BOOL] = { parse_bool, emit_bool, schema_bool },
@@ -527,44 +610,45 @@ static const struct {
 	[F_MAC] = { parse_mac, emit_mac, schema_mac },
 	[F_CONSOLE] = { parse_console, emit_str, schema_console },
 	[F_OBJECT] = { parse_object, emit_object, schema_object },
-	[F_DISKS] = { parse_disks, emit_disks, schema_disks },
-	[F_NETS] = { parse_nets, emit_nets, schema_nets },
+	[F_DEVICES] = { parse_devices, emit_devices, schema_devices },
 };
 
 /* ---- sections ---- */
 
-static int unknown_field(const struct section *s, const char *path,
-			 struct err *e)
+static int unknown_field(const struct cfg_section *s, const char *path,
+			 bool with_id, struct err *e)
 {
 	char known[160] = "";
+	if (with_id)
+		snprintf(known, sizeof(known), "%s", id_field.name);
 	for (size_t i = 0; i < s->nr; i++) {
 		size_t used = strlen(known);
 		snprintf(known + used, sizeof(known) - used, "%s%s",
-			 i ? ", " : "", s->fields[i].name);
+			 used ? ", " : "", s->fields[i].name);
 	}
 	return err_set(e, -EINVAL, "%s: unknown field (known: %s)", path, known);
 }
 
-static int parse_section(const struct section *s, struct json_object *obj,
+static int parse_section(const struct cfg_section *s, struct json_object *obj,
 			 void *base, const char *prefix, struct err *e)
 {
 	char path[160];
 	json_object_object_foreach(obj, key, val) {
-		const struct field *f = NULL;
+		const struct cfg_field *f = NULL;
 		for (size_t i = 0; i < s->nr && !f; i++)
 			if (!strcmp(s->fields[i].name, key))
 				f = &s->fields[i];
 		join_path(path, sizeof(path), prefix, key);
 		if (!f)
-			return unknown_field(s, path, e);
+			return unknown_field(s, path, false, e);
 		if (!val && !(f->flags & F_NULLABLE))
 			return bad_value(e, f, path, val);
-		int rc = kinds[f->kind].parse(f, val, base, path, e);
+		int rc = kinds[f->type].parse(f, val, base, path, e);
 		if (rc)
 			return rc;
 	}
 	for (size_t i = 0; i < s->nr; i++) {
-		const struct field *f = &s->fields[i];
+		const struct cfg_field *f = &s->fields[i];
 		if ((f->flags & F_REQUIRED) &&
 		    !json_object_object_get_ex(obj, f->name, NULL)) {
 			char exp[96];
@@ -576,13 +660,13 @@ static int parse_section(const struct section *s, struct json_object *obj,
 	return 0;
 }
 
-static struct json_object *emit_section(const struct section *s,
+static struct json_object *emit_section(const struct cfg_section *s,
 					const void *base)
 {
 	struct json_object *obj = json_object_new_object();
 	for (size_t i = 0; obj && i < s->nr; i++) {
-		const struct field *f = &s->fields[i];
-		json_object_object_add(obj, f->name, kinds[f->kind].emit(f, base));
+		const struct cfg_field *f = &s->fields[i];
+		json_object_object_add(obj, f->name, kinds[f->type].emit(f, base));
 	}
 	return obj;
 }
@@ -591,11 +675,11 @@ static struct json_object *emit_section(const struct section *s,
 
 /* Whether a config without (f) is refused: by the parser or by
  * cfg_validate; an object is needed when one of its fields is. */
-static bool field_required(const struct field *f)
+static bool field_required(const struct cfg_field *f)
 {
 	if (f->flags & (F_REQUIRED | F_NEEDED))
 		return true;
-	for (size_t i = 0; f->kind == F_OBJECT && i < f->sub->nr; i++)
+	for (size_t i = 0; f->type == F_OBJECT && i < f->sub->nr; i++)
 		if (field_required(&f->sub->fields[i]))
 			return true;
 	return false;
@@ -604,10 +688,10 @@ static bool field_required(const struct field *f)
 /* The default is what emitting a default config gives (dflt) - except
  * for required fields, and for a null that the field would not take (an
  * absent id: the caller names it "diskN"). Objects carry theirs inside. */
-static void add_default(struct json_object *fs, const struct field *f,
+static void add_default(struct json_object *fs, const struct cfg_field *f,
 			struct json_object *dflt)
 {
-	if (f->kind == F_OBJECT || field_required(f) ||
+	if (f->type == F_OBJECT || field_required(f) ||
 	    (!dflt && !(f->flags & F_NULLABLE)))
 		return;
 	json_object_object_add(fs, "default", json_object_get(dflt));
@@ -616,17 +700,17 @@ static void add_default(struct json_object *fs, const struct field *f,
 /* {"type": "object", "properties": {...}, "required": [...],
  * "additionalProperties": false} for (s), with defaults from (dflt), the
  * section emitted from a default config. */
-static struct json_object *section_schema(const struct section *s,
+static struct json_object *section_schema(const struct cfg_section *s,
 					  struct json_object *dflt)
 {
 	struct json_object *o = json_object_new_object();
 	struct json_object *props = json_object_new_object();
 	struct json_object *req = json_object_new_array();
 	for (size_t i = 0; i < s->nr; i++) {
-		const struct field *f = &s->fields[i];
+		const struct cfg_field *f = &s->fields[i];
 		struct json_object *d = NULL;
 		json_object_object_get_ex(dflt, f->name, &d);
-		struct json_object *fs = kinds[f->kind].schema(f, d);
+		struct json_object *fs = kinds[f->type].schema(f, d);
 		if (f->doc)
 			json_object_object_add(fs, "description",
 					       json_object_new_string(f->doc));
@@ -647,34 +731,47 @@ static struct json_object *section_schema(const struct section *s,
 	return o;
 }
 
+/* The schema of one list device of (kind): "id" and the kind's fields. */
+static struct json_object *item_schema(const struct cfg_kind *kind)
+{
+	struct cfg_field fields[1 + 16];
+	size_t n = 0;
+	fields[n++] = id_field;
+	for (size_t i = 0; i < kind->spec.nr && n < sizeof(fields) / sizeof(fields[0]); i++)
+		fields[n++] = kind->spec.fields[i];
+	const struct cfg_section s = { fields, n };
+	/* The defaults: what an empty device emits. */
+	struct cfg_device empty = { .kind = kind };
+	empty.spec = calloc(1, kind->spec_size ? kind->spec_size : 1);
+	struct json_object *d = empty.spec ? emit_item(&empty) : NULL;
+	free(empty.spec);
+	struct json_object *sch = section_schema(&s, d);
+	json_object_put(d);
+	char doc[256];
+	snprintf(doc, sizeof(doc), "One device: %s; an entry of %s%s%s%s", kind->doc,
+		 kind->key, kind->addable ? ", " : "", kind->addable ? kind->name : "",
+		 kind->addable ? ".add's params" : "");
+	json_object_object_add(sch, "description", json_object_new_string(doc));
+	return sch;
+}
+
 struct json_object *schema_json_schemas(void)
 {
-	static const struct cfg_disk no_disk;
-	static const struct cfg_net no_net;
 	struct kiln_config cfg;
 	cfg_init(&cfg); /* no strings: nothing to cfg_fini */
-	const struct {
-		const char *name;
-		const struct section *s;
-		const void *dflt; /* a default object of the section */
-		const char *doc;
-	} objs[] = {
-		{ "config", &root_section, &cfg,
-		  "A VM configuration: vm.configure's params, a --config file" },
-		{ "disk", &disk_section, &no_disk,
-		  "One virtio-blk disk: an entry of disks, disk.add's params" },
-		{ "net", &net_section, &no_net,
-		  "One virtio-net device: an entry of nets, net.add's params" },
-	};
 	struct json_object *out = json_object_new_object();
-	for (size_t i = 0; out && i < sizeof(objs) / sizeof(objs[0]); i++) {
-		struct json_object *d = emit_section(objs[i].s, objs[i].dflt);
-		struct json_object *sch = section_schema(objs[i].s, d);
-		json_object_put(d);
-		json_object_object_add(sch, "description",
-				       json_object_new_string(objs[i].doc));
-		json_object_object_add(out, objs[i].name, sch);
-	}
+	if (!out)
+		return NULL;
+	struct json_object *d = emit_section(root(), &cfg);
+	struct json_object *sch = section_schema(root(), d);
+	json_object_put(d);
+	json_object_object_add(sch, "description",
+			       json_object_new_string("A VM configuration: vm.configure's "
+						      "params, a --config file"));
+	json_object_object_add(out, "config", sch);
+	for (const struct cfg_kind *const *k = cfg_kinds; *k; k++)
+		if ((*k)->form == CFG_LIST)
+			json_object_object_add(out, (*k)->name, item_schema(*k));
 	return out;
 }
 
@@ -697,51 +794,12 @@ int schema_config_from_json(struct json_object *obj, struct kiln_config *cfg,
 	cfg_init(cfg);
 	if (check_object(obj, "config", e))
 		return -EINVAL;
-	return parse_section(&root_section, obj, cfg, "", e);
+	return parse_section(root(), obj, cfg, "", e);
 }
 
 struct json_object *schema_config_to_json(const struct kiln_config *cfg)
 {
-	return emit_section(&root_section, cfg);
-}
-
-void schema_disk_fini(struct cfg_disk *d)
-{
-	free(d->id);
-	free(d->path);
-	free(d->serial);
-	memset(d, 0, sizeof(*d));
-}
-
-int schema_disk_from_json(struct json_object *obj, const char *where,
-			  struct cfg_disk *d, struct err *e)
-{
-	memset(d, 0, sizeof(*d));
-	int rc = check_object(obj, where, e);
-	if (!rc)
-		rc = parse_section(&disk_section, obj, d, where, e);
-	if (rc)
-		schema_disk_fini(d);
-	return rc;
-}
-
-void schema_net_fini(struct cfg_net *n)
-{
-	free(n->id);
-	free(n->tap);
-	memset(n, 0, sizeof(*n));
-}
-
-int schema_net_from_json(struct json_object *obj, const char *where,
-			 struct cfg_net *n, struct err *e)
-{
-	memset(n, 0, sizeof(*n));
-	int rc = check_object(obj, where, e);
-	if (!rc)
-		rc = parse_section(&net_section, obj, n, where, e);
-	if (rc)
-		schema_net_fini(n);
-	return rc;
+	return emit_section(root(), cfg);
 }
 
 /* ---- text and files ---- */

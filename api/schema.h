@@ -56,26 +56,21 @@ int schema_config_from_file(const char *path, struct kiln_config *cfg,
 			    struct err *e);
 
 /*
- * schema_disk_from_json - parse one disk object (obj) into (d) (zeroed
- * here; free its strings with schema_disk_fini). Field paths in errors
- * start with (where), e.g. "params" or "disks[2]". An absent id stays
- * NULL (the caller picks "diskN"). 0 or -EINVAL / -ENOMEM.
+ * schema_device_from_json - parse one device object of the list kind
+ * (kind) from (obj) and append it to (cfg) ("id" and the kind's fields; an
+ * absent id stays NULL: cfg_fill_ids names it). Field paths in errors start
+ * with (where), e.g. "" (a <kind>.add's params) or "disks[2]". On error
+ * nothing is added. 0 or -EINVAL / -ENOSPC / -ENOMEM.
  */
-int schema_disk_from_json(struct json_object *obj, const char *where,
-			  struct cfg_disk *d, struct err *e);
-/* schema_disk_fini - free the strings of (d) and zero it. */
-void schema_disk_fini(struct cfg_disk *d);
-
-/* schema_net_from_json - the same for one net object into (n). */
-int schema_net_from_json(struct json_object *obj, const char *where,
-			 struct cfg_net *n, struct err *e);
-/* schema_net_fini - free the strings of (n) and zero it. */
-void schema_net_fini(struct cfg_net *n);
+int schema_device_from_json(struct json_object *obj, const char *where,
+			    struct kiln_config *cfg, const struct cfg_kind *kind,
+			    struct err *e);
 
 /*
  * schema_json_schemas - the JSON Schemas (draft 7, as OpenRPC 1.x uses)
- * of the objects this file parses, built from the same field table:
- * {"config": {...}, "disk": {...}, "net": {...}}. Types, ranges, lengths,
+ * of the objects this file parses, built from the same field tables:
+ * {"config": {...}} and one per list kind of device (cfg_kinds) by its
+ * name: "disk", "net". Types, ranges, lengths,
  * patterns, defaults (those of cfg_init), required fields (the parser's and
  * cfg_validate's), no unknown fields. Arrays refer to their items as
  * {"$ref": "#/components/schemas/disk"}, where rpc.discover puts them.

@@ -217,8 +217,8 @@ static void handle_line(struct api_client *c, char *line, size_t len)
 		return; /* blank lines are ignored */
 	struct api_call call = { .ops = c->srv->ops, .vm_ctx = c->srv->vm_ctx };
 	struct json_object *resp =
-		jsonrpc_handle(line, len, jsonrpc_kiln_methods,
-			       jsonrpc_kiln_methods_count, &call);
+		jsonrpc_handle(line, len, jsonrpc_kiln_table(),
+			       jsonrpc_kiln_count(), &call);
 	if (call.subscribe)
 		c->subscribed = true;
 	if (resp)

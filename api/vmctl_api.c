@@ -109,51 +109,35 @@ static int op_stop(void *ctx, struct err *e)
 	return 0;
 }
 
-static int op_disk_add(void *ctx, struct json_object *params, struct err *e)
+static int op_device_add(void *ctx, const struct cfg_kind *kind,
+			 struct json_object *params, struct err *e)
 {
 	struct vmctl *c = ctx;
-	int rc = vmctl_check(c, VMA_DEVICE_ADD, "disk.add", e);
+	char method[48];
+	snprintf(method, sizeof(method), "%s.add", kind->name);
+	int rc = vmctl_check(c, VMA_DEVICE_ADD, method, e);
 	if (rc)
 		return rc;
-	if (c->cfg.nr_disks >= CFG_MAX_DISKS)
-		return err_set(e, -ENOSPC, "disks: at most %d", CFG_MAX_DISKS);
-	struct cfg_disk d = { 0 };
-	rc = schema_disk_from_json(params, "", &d, e);
+	if (cfg_count(&c->cfg, kind) >= kind->max)
+		return err_set(e, -ENOSPC, "%s: at most %u", kind->key, kind->max);
+	rc = schema_device_from_json(params, "", &c->cfg, kind, e);
 	if (rc)
 		return rc;
-	c->cfg.disks[c->cfg.nr_disks++] = d;
+	struct cfg_device *d = &c->cfg.devices[c->cfg.nr_devices - 1];
 	rc = cfg_fill_ids(&c->cfg, e);
 	if (!rc)
 		rc = cfg_validate_devices(&c->cfg, e);
-	if (!rc && cfg_check_files(&c->cfg, e)) {
-		/* disk.add's params are the disk itself: the path is "path". */
-		snprintf(e->field, sizeof(e->field), "path");
-		err_prefix(e, "path %s", d.path);
-		rc = -EINVAL;
+	if (!rc && (rc = cfg_check_device(d, e))) {
+		/* <kind>.add's params are the device itself: the field at
+		 * fault is named as it is in them ("path"), with its value. */
+		const char *v = cfg_field_string(d, e->field);
+		if (v)
+			err_prefix(e, "%s %s", e->field, v);
+		else if (e->field[0])
+			err_prefix(e, "%s", e->field);
 	}
 	if (rc)
-		schema_disk_fini(&c->cfg.disks[--c->cfg.nr_disks]);
-	return rc;
-}
-
-static int op_net_add(void *ctx, struct json_object *params, struct err *e)
-{
-	struct vmctl *c = ctx;
-	int rc = vmctl_check(c, VMA_DEVICE_ADD, "net.add", e);
-	if (rc)
-		return rc;
-	if (c->cfg.nr_nets >= CFG_MAX_NETS)
-		return err_set(e, -ENOSPC, "nets: at most %d", CFG_MAX_NETS);
-	struct cfg_net n = { 0 };
-	rc = schema_net_from_json(params, "", &n, e);
-	if (rc)
-		return rc;
-	c->cfg.nets[c->cfg.nr_nets++] = n;
-	rc = cfg_fill_ids(&c->cfg, e);
-	if (!rc)
-		rc = cfg_validate_devices(&c->cfg, e);
-	if (rc)
-		schema_net_fini(&c->cfg.nets[--c->cfg.nr_nets]);
+		cfg_device_remove(&c->cfg, d);
 	return rc;
 }
 
@@ -245,8 +229,7 @@ static struct json_object *op_metrics(void *ctx)
 static const struct api_vm_ops vmctl_ops = {
 	.configure = op_configure, .boot = op_boot, .pause = op_pause,
 	.resume = op_resume, .shutdown = op_shutdown, .stop = op_stop,
-	.info = op_info, .metrics = op_metrics, .disk_add = op_disk_add,
-	.net_add = op_net_add,
+	.info = op_info, .metrics = op_metrics, .device_add = op_device_add,
 };
 
 int vmctl_api_init(struct vmctl *c, const char *path, struct err *e)

@@ -74,7 +74,8 @@ static struct json_object *f_info(void *ctx)
 	return turn++ % 3 ? json_object_new_object() : NULL;
 }
 
-static int f_add(void *ctx, struct json_object *params, struct err *e)
+static int f_add(void *ctx, const struct cfg_kind *kind,
+		 struct json_object *params, struct err *e)
 {
 	return outcome(e);
 }
@@ -82,8 +83,7 @@ static int f_add(void *ctx, struct json_object *params, struct err *e)
 static const struct api_vm_ops ops = {
 	.configure = f_configure, .boot = f_simple,  .pause = f_simple,
 	.resume = f_simple,       .shutdown = NULL,  .stop = f_simple,
-	.info = f_info,           .metrics = f_info, .disk_add = f_add,
-	.net_add = f_add,
+	.info = f_info,           .metrics = f_info, .device_add = f_add,
 };
 
 static void check_response(struct json_object *r)
@@ -115,8 +115,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
 		struct api_call call = { .ops = &ops };
-		struct json_object *r = jsonrpc_handle(p, len, jsonrpc_kiln_methods,
-						       jsonrpc_kiln_methods_count, &call);
+		struct json_object *r = jsonrpc_handle(p, len, jsonrpc_kiln_table(),
+						       jsonrpc_kiln_count(), &call);
 		if (r)
 			check_response(r);
 		json_object_put(r);

@@ -91,9 +91,9 @@ static const struct row *find_row(const struct row *rows, size_t n,
 
 static const struct jsonrpc_method *find_method(const char *name)
 {
-	for (size_t i = 0; i < jsonrpc_kiln_methods_count; i++)
-		if (!strcmp(jsonrpc_kiln_methods[i].name, name))
-			return &jsonrpc_kiln_methods[i];
+	for (size_t i = 0; i < jsonrpc_kiln_count(); i++)
+		if (!strcmp(jsonrpc_kiln_table()[i].name, name))
+			return &jsonrpc_kiln_table()[i];
 	return NULL;
 }
 
@@ -101,8 +101,8 @@ Test(api_docs, every_method_is_documented_and_every_documented_one_exists)
 {
 	struct row rows[MAX_ROWS];
 	size_t n = doc_table(read_docs(), "## Methods", rows);
-	for (size_t i = 0; i < jsonrpc_kiln_methods_count; i++) {
-		const char *name = jsonrpc_kiln_methods[i].name;
+	for (size_t i = 0; i < jsonrpc_kiln_count(); i++) {
+		const char *name = jsonrpc_kiln_table()[i].name;
 		cr_expect_not_null(find_row(rows, n, name),
 				   "method %s is in the dispatcher (api/jsonrpc.c) but not "
 				   "in docs/api.md's methods table", name);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "api/cli.h"
+#include "cfg_access.h"
 
 static int parse(struct cli_request *req, struct err *e, int argc, char **argv)
 {
@@ -137,15 +138,15 @@ Test(cli, disks_console_rng)
 			   "--disk", "path=b.img,readonly=on,serial=SN1",
 			   "--disk=path=c.img,id=data,readonly=off", "--console",
 			   "file=/tmp/x", "--rng"), 0, "%s", e.msg);
-	cr_assert_eq(req.config.nr_disks, 3);
-	cr_assert_str_eq(req.config.disks[0].path, "a.img");
-	cr_assert_str_eq(req.config.disks[0].id, "disk0");
-	cr_assert_not(req.config.disks[0].readonly);
-	cr_assert(req.config.disks[1].readonly);
-	cr_assert_str_eq(req.config.disks[1].serial, "SN1");
-	cr_assert_str_eq(req.config.disks[2].id, "data");
-	cr_assert_str_eq(req.config.console, "file=/tmp/x");
-	cr_assert(req.config.rng);
+	cr_assert_eq(NR(&req.config, "disk"), 3);
+	cr_assert_str_eq(DISK(&req.config, 0)->path, "a.img");
+	cr_assert_str_eq(ID(&req.config, "disk", 0), "disk0");
+	cr_assert_not(DISK(&req.config, 0)->readonly);
+	cr_assert(DISK(&req.config, 1)->readonly);
+	cr_assert_str_eq(DISK(&req.config, 1)->serial, "SN1");
+	cr_assert_str_eq(ID(&req.config, "disk", 2), "data");
+	cr_assert_str_eq(CONSOLE(&req.config), "file=/tmp/x");
+	cr_assert(NR(&req.config, "rng"));
 	cfg_fini(&req.config);
 }
 
@@ -179,12 +180,12 @@ Test(cli, nets)
 	struct err e;
 	cr_assert_eq(PARSE(&req, &e, "run", "--kernel", "/k", "--net", "tap=kt0,mac=52:54:00:12:34:56",
 			   "--net", "tap=kt1"), 0, "%s", e.msg);
-	cr_assert_eq(req.config.nr_nets, 2);
-	cr_assert_str_eq(req.config.nets[0].tap, "kt0");
-	cr_assert(req.config.nets[0].mac_set);
-	cr_assert_eq(req.config.nets[0].mac[5], 0x56);
-	cr_assert_not(req.config.nets[1].mac_set);
-	cr_assert_str_eq(req.config.nets[1].id, "net1");
+	cr_assert_eq(NR(&req.config, "net"), 2);
+	cr_assert_str_eq(NET(&req.config, 0)->tap, "kt0");
+	cr_assert(NET(&req.config, 0)->mac.set);
+	cr_assert_eq(NET(&req.config, 0)->mac.b[5], 0x56);
+	cr_assert_not(NET(&req.config, 1)->mac.set);
+	cr_assert_str_eq(ID(&req.config, "net", 1), "net1");
 	cfg_fini(&req.config);
 	cr_assert_eq(PARSE(&req, &e, "run", "--kernel", "/k", "--net", "tap=kt0,mac=01:00:00:00:00:01"), -EINVAL);
 	cr_assert(strstr(e.msg, "unicast"), "%s", e.msg);
@@ -192,7 +193,7 @@ Test(cli, nets)
 	cr_assert_eq(PARSE(&req, &e, "run", "--kernel", "/k", "--net", "tap=kt0,mac=52:54:00:12:34"), -EINVAL);
 	cfg_fini(&req.config);
 	cr_assert_eq(PARSE(&req, &e, "run", "--kernel", "/k", "--net", "tap=averyveryverylongname"), -EINVAL);
-	cr_assert(strstr(e.msg, "longer"), "%s", e.msg);
+	cr_assert(strstr(e.msg, "tap: at most 15 bytes"), "%s", e.msg);
 	cfg_fini(&req.config);
 	cr_assert_eq(PARSE(&req, &e, "run", "--kernel", "/k", "--net", "tap=a", "--net", "tap=a"), -EINVAL);
 	cr_assert(strstr(e.msg, "twice"), "%s", e.msg);

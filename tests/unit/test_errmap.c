@@ -7,6 +7,7 @@
 
 #include "api/config.h"
 #include "api/errmap.h"
+#include "cfg_access.h"
 
 static struct kiln_config cfg;
 
@@ -15,8 +16,8 @@ static void setup(void)
 	struct err e = {0};
 	cfg_init(&cfg);
 	cfg.kernel = strdup("/boot/vmlinuz");
-	cr_assert_eq(cfg_add_disk(&cfg, "path=/a.img", &e), 0, "%s", e.msg);
-	cr_assert_eq(cfg_add_disk(&cfg, "path=/b.img,id=data", &e), 0, "%s", e.msg);
+	cr_assert_eq(cfg_add_device(&cfg, kind_named("disk"), "path=/a.img", &e), 0, "%s", e.msg);
+	cr_assert_eq(cfg_add_device(&cfg, kind_named("disk"), "path=/b.img,id=data", &e), 0, "%s", e.msg);
 	cr_assert_eq(cfg_fill_ids(&cfg, &e), 0);
 }
 

@@ -8,6 +8,7 @@
 #include "api/openrpc.h"
 #include "api/schema.h"
 #include "api/vmctl.h"
+#include "cfg_access.h"
 
 /* A fake VM: records calls, returns what the test sets. */
 struct fake_vm {
@@ -18,6 +19,7 @@ struct fake_vm {
 	const char *last;   /* the last op called */
 	struct kiln_config cfg; /* taken by configure */
 	struct json_object *last_params;
+	const struct cfg_kind *last_kind;
 	bool info_null;
 };
 
@@ -74,9 +76,11 @@ static struct json_object *f_metrics(void *ctx)
 	return o;
 }
 
-static int f_device_add(void *ctx, struct json_object *params, struct err *e)
+static int f_device_add(void *ctx, const struct cfg_kind *kind,
+			struct json_object *params, struct err *e)
 {
 	struct fake_vm *vm = ctx;
+	vm->last_kind = kind;
 	json_object_put(vm->last_params);
 	vm->last_params = json_object_get(params);
 	return fake_result(vm, "device_add", e);
@@ -85,8 +89,7 @@ static int f_device_add(void *ctx, struct json_object *params, struct err *e)
 static const struct api_vm_ops fake_ops = {
 	.configure = f_configure, .boot = f_boot,         .pause = f_pause,
 	.resume = f_resume,       .shutdown = f_shutdown, .stop = f_stop,
-	.info = f_info,           .metrics = f_metrics,   .disk_add = f_device_add,
-	.net_add = f_device_add,
+	.info = f_info,           .metrics = f_metrics,   .device_add = f_device_add,
 };
 
 static struct fake_vm vm;
@@ -109,8 +112,8 @@ TestSuite(jsonrpc, .init = setup, .fini = teardown);
 
 static struct json_object *handle(const char *line)
 {
-	return jsonrpc_handle(line, strlen(line), jsonrpc_kiln_methods,
-			      jsonrpc_kiln_methods_count, &call);
+	return jsonrpc_handle(line, strlen(line), jsonrpc_kiln_table(),
+			      jsonrpc_kiln_count(), &call);
 }
 
 static struct json_object *member(struct json_object *o, const char *key)
@@ -354,7 +357,7 @@ Test(jsonrpc, configure_takes_a_strict_config)
 		"  \"disks\": [{\"path\": \"/d\"}]}}"));
 	cr_assert_eq(vm.cfg.vcpus, 3);
 	cr_assert_str_eq(vm.cfg.kernel, "/k");
-	cr_assert_str_eq(vm.cfg.disks[0].id, "disk0");
+	cr_assert_str_eq(ID(&vm.cfg, "disk", 0), "disk0");
 
 	struct json_object *r = handle(
 		"{\"jsonrpc\": \"2.0\", \"id\": 2, \"method\": \"vm.configure\", \"params\":"
@@ -489,9 +492,9 @@ Test(jsonrpc, discover_describes_every_method_of_the_table)
 {
 	struct json_object *doc = discover();
 	struct json_object *methods = member(doc, "methods");
-	cr_assert_eq(json_object_array_length(methods), jsonrpc_kiln_methods_count);
-	for (size_t i = 0; i < jsonrpc_kiln_methods_count; i++) {
-		const struct jsonrpc_method *t = &jsonrpc_kiln_methods[i];
+	cr_assert_eq(json_object_array_length(methods), jsonrpc_kiln_count());
+	for (size_t i = 0; i < jsonrpc_kiln_count(); i++) {
+		const struct jsonrpc_method *t = &jsonrpc_kiln_table()[i];
 		struct json_object *m = json_object_array_get_idx(methods, i);
 		cr_assert_str_eq(json_object_get_string(member(m, "name")), t->name);
 		cr_assert_not_null(t->summary, "%s has no summary", t->name);
@@ -573,7 +576,7 @@ Test(jsonrpc, discover_refuses_inconsistent_rows)
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		cr_assert_null(openrpc_document(&bad[i], 1), "row %s", bad[i].name);
-	struct json_object *ok = openrpc_document(jsonrpc_kiln_methods, 1);
+	struct json_object *ok = openrpc_document(jsonrpc_kiln_table(), 1);
 	cr_assert_not_null(ok);
 	json_object_put(ok);
 }

@@ -9,6 +9,7 @@
 
 #include "api/schema.h"
 #include "virtio/backend/chr.h"
+#include "cfg_access.h"
 
 static const char full_json[] =
 	"{\"machine\": {\"vcpus\": 2, \"memory_mib\": 512},"
@@ -48,17 +49,17 @@ Test(schema, full_config_round_trips)
 	cr_assert_str_eq(cfg.kernel, "/k");
 	cr_assert_str_eq(cfg.initrd, "/i");
 	cr_assert_str_eq(cfg.cmdline, "console=ttyS0");
-	cr_assert_eq(cfg.nr_disks, 2);
-	cr_assert_str_eq(cfg.disks[0].id, "root");
-	cr_assert_str_eq(cfg.disks[0].serial, "S1");
-	cr_assert(cfg.disks[1].readonly);
-	cr_assert_null(cfg.disks[1].serial);
-	cr_assert_eq(cfg.nr_nets, 2);
-	cr_assert(cfg.nets[0].mac_set);
-	cr_assert_eq(cfg.nets[0].mac[5], 0x56);
-	cr_assert_not(cfg.nets[1].mac_set);
-	cr_assert_str_eq(cfg.console, "socket=/run/c.sock");
-	cr_assert(cfg.rng);
+	cr_assert_eq(NR(&cfg, "disk"), 2);
+	cr_assert_str_eq(ID(&cfg, "disk", 0), "root");
+	cr_assert_str_eq(DISK(&cfg, 0)->serial, "S1");
+	cr_assert(DISK(&cfg, 1)->readonly);
+	cr_assert_null(DISK(&cfg, 1)->serial);
+	cr_assert_eq(NR(&cfg, "net"), 2);
+	cr_assert(NET(&cfg, 0)->mac.set);
+	cr_assert_eq(NET(&cfg, 0)->mac.b[5], 0x56);
+	cr_assert_not(NET(&cfg, 1)->mac.set);
+	cr_assert_str_eq(CONSOLE(&cfg), "socket=/run/c.sock");
+	cr_assert(NR(&cfg, "rng"));
 	cr_assert_eq(cfg_validate(&cfg, &e), 0, "%s", e.msg);
 
 	struct json_object *in = parse(full_json), *out = schema_config_to_json(&cfg);
@@ -77,8 +78,8 @@ Test(schema, defaults_and_effective_config)
 	cr_assert_eq(cfg.vcpus, CFG_DEFAULT_VCPUS);
 	cr_assert_eq(cfg.memory_mib, CFG_DEFAULT_MEMORY_MIB);
 	cr_assert_null(cfg.cmdline);
-	cr_assert_null(cfg.console);
-	cr_assert_not(cfg.rng);
+	cr_assert_null(CONSOLE(&cfg));
+	cr_assert_not(NR(&cfg, "rng"));
 
 	struct json_object *out = schema_config_to_json(&cfg);
 	struct json_object *want = parse(
@@ -108,11 +109,11 @@ Test(schema, default_ids_and_nulls)
 			  " \"nets\": [{\"tap\": \"t0\"}], \"console\": null,"
 			  " \"boot\": {\"initrd\": null, \"cmdline\": \"\"}}", &cfg, &e), 0,
 		     "%s", e.msg);
-	cr_assert_str_eq(cfg.disks[0].id, "disk0");
-	cr_assert_str_eq(cfg.disks[1].id, "disk1");
-	cr_assert_str_eq(cfg.nets[0].id, "net0");
-	cr_assert_not(cfg.nets[0].mac_set);
-	cr_assert_null(cfg.console);
+	cr_assert_str_eq(ID(&cfg, "disk", 0), "disk0");
+	cr_assert_str_eq(ID(&cfg, "disk", 1), "disk1");
+	cr_assert_str_eq(ID(&cfg, "net", 0), "net0");
+	cr_assert_not(NET(&cfg, 0)->mac.set);
+	cr_assert_null(CONSOLE(&cfg));
 	cr_assert_str_eq(cfg_cmdline(&cfg), ""); /* an empty command line is legitimate */
 	cfg_fini(&cfg);
 }
@@ -268,34 +269,39 @@ Test(schema, duplicate_ids_are_left_to_validation)
 
 Test(schema, one_disk_or_net_object)
 {
-	struct cfg_disk d;
-	struct cfg_net n;
+	struct kiln_config cfg;
 	struct err e = { 0 };
+	cfg_init(&cfg);
 	struct json_object *o = parse("{\"path\": \"/x\", \"readonly\": true}");
-	cr_assert_eq(schema_disk_from_json(o, "params", &d, &e), 0, "%s", e.msg);
-	cr_assert_str_eq(d.path, "/x");
-	cr_assert(d.readonly);
-	cr_assert_null(d.id);
-	schema_disk_fini(&d);
+	cr_assert_eq(schema_device_from_json(o, "params", &cfg, kind_named("disk"), &e),
+		     0, "%s", e.msg);
+	cr_assert_eq(NR(&cfg, "disk"), 1);
+	cr_assert_str_eq(DISK(&cfg, 0)->path, "/x");
+	cr_assert(DISK(&cfg, 0)->readonly);
+	cr_assert_null(ID(&cfg, "disk", 0));
 	json_object_put(o);
 
 	o = parse("{\"path\": \"/x\", \"readonly\": \"yes\"}");
-	cr_assert_eq(schema_disk_from_json(o, "params", &d, &e), -EINVAL);
+	cr_assert_eq(schema_device_from_json(o, "params", &cfg, kind_named("disk"), &e),
+		     -EINVAL);
 	cr_assert_str_eq(e.msg, "params.readonly: expected boolean, got \"yes\"");
+	cr_assert_eq(NR(&cfg, "disk"), 1, "a refused device is not added");
 	json_object_put(o);
 
 	memset(&e, 0, sizeof(e));
 	o = parse("{\"tap\": \"kt0\", \"mac\": \"52:54:00:00:00:01\"}");
-	cr_assert_eq(schema_net_from_json(o, "", &n, &e), 0, "%s", e.msg);
-	cr_assert_str_eq(n.tap, "kt0");
-	cr_assert(n.mac_set);
-	schema_net_fini(&n);
+	cr_assert_eq(schema_device_from_json(o, "", &cfg, kind_named("net"), &e), 0,
+		     "%s", e.msg);
+	cr_assert_str_eq(NET(&cfg, 0)->tap, "kt0");
+	cr_assert(NET(&cfg, 0)->mac.set);
+	cr_assert_eq(NET(&cfg, 0)->mac.b[5], 1);
 	json_object_put(o);
 
 	o = parse("[]");
-	cr_assert_eq(schema_net_from_json(o, "", &n, &e), -EINVAL);
+	cr_assert_eq(schema_device_from_json(o, "", &cfg, kind_named("net"), &e), -EINVAL);
 	cr_assert_str_eq(e.msg, "value: expected object, got []");
 	json_object_put(o);
+	cfg_fini(&cfg);
 }
 
 Test(schema, text_parsing)
@@ -351,7 +357,7 @@ Test(schema, config_files)
 	struct err e = { 0 };
 	char *path = write_temp(full_json);
 	cr_assert_eq(schema_config_from_file(path, &cfg, &e), 0, "%s", e.msg);
-	cr_assert_eq(cfg.nr_disks, 2);
+	cr_assert_eq(NR(&cfg, "disk"), 2);
 	cfg_fini(&cfg);
 	unlink(path);
 	free(path);
@@ -474,22 +480,24 @@ static int parse_config(struct json_object *obj)
 	return rc;
 }
 
+static int parse_kind(struct json_object *obj, const char *kind)
+{
+	struct kiln_config cfg;
+	struct err e = { 0 };
+	cfg_init(&cfg);
+	int rc = schema_device_from_json(obj, "", &cfg, kind_named(kind), &e);
+	cfg_fini(&cfg);
+	return rc;
+}
+
 static int parse_disk(struct json_object *obj)
 {
-	struct cfg_disk d;
-	struct err e = { 0 };
-	int rc = schema_disk_from_json(obj, "", &d, &e);
-	schema_disk_fini(&d);
-	return rc;
+	return parse_kind(obj, "disk");
 }
 
 static int parse_net(struct json_object *obj)
 {
-	struct cfg_net n;
-	struct err e = { 0 };
-	int rc = schema_net_from_json(obj, "", &n, &e);
-	schema_net_fini(&n);
-	return rc;
+	return parse_kind(obj, "net");
 }
 
 /* Set (key) in (target) to (v) (taken), parse (root): accepted? */

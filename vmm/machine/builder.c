@@ -11,11 +11,7 @@
 #include <unistd.h>
 
 #include "../../virtio/backend/chr.h"
-#include "../../virtio/blk.h"
-#include "../../virtio/console.h"
-#include "../../virtio/net.h"
 #include "../../virtio/pci.h"
-#include "../../virtio/rng.h"
 #include "../arch/arch.h"
 #include "../base/log.h"
 #include "vm.h"
@@ -101,8 +97,8 @@ static void device_error_hook(void *opaque, struct virtio_device *vdev,
 /* ---- one virtio-pci function per device ------------------------------ */
 
 /* Owns (vdev) from here: on failure it is freed. */
-static int add_virtio(struct vm *vm, struct virtio_device *vdev,
-		      const char *id, struct err *e)
+int builder_add_virtio(struct vm *vm, struct virtio_device *vdev,
+		       const char *id, struct err *e)
 {
 	struct virtio_pci *vp;
 	int rc = virtio_pci_create(vdev, id, &vm->pci, &vm->virtio_plat, &vp, e);
@@ -113,79 +109,33 @@ static int add_virtio(struct vm *vm, struct virtio_device *vdev,
 	return vm_add_device(vm, &vp->dev, e);
 }
 
-static int create_disk(struct vm *vm, unsigned index, struct err *e)
-{
-	const struct cfg_disk *d = &vm->cfg->disks[index];
-	const struct blk_config bc = {
-		.path = d->path,
-		.readonly = d->readonly,
-		.serial = d->serial,
-	};
-	struct virtio_blk *blk;
-	int rc = blk_create(&bc, &vm->mem, vm->loop, &blk, e);
-	if (!rc)
-		rc = add_virtio(vm, blk_vdev(blk), d->id, e);
-	if (rc)
-		err_field(e, "disks[%u]", index);
-	return rc;
-}
-
-static int create_net(struct vm *vm, unsigned index, struct err *e)
-{
-	const struct cfg_net *n = &vm->cfg->nets[index];
-	struct net_config nc = { .tap = n->tap };
-	if (n->mac_set)
-		memcpy(nc.mac, n->mac, 6);
-	else
-		net_random_mac(nc.mac);
-	struct virtio_net *net;
-	int rc = net_create(&nc, &vm->mem, vm->loop, &net, e);
-	if (!rc) {
-		log_info("%s: tap %s, MAC %02x:%02x:%02x:%02x:%02x:%02x", n->id,
-			 n->tap, nc.mac[0], nc.mac[1], nc.mac[2], nc.mac[3],
-			 nc.mac[4], nc.mac[5]);
-		rc = add_virtio(vm, net_vdev(net), n->id, e);
-	}
-	if (rc)
-		err_field(e, "nets[%u]", index);
-	return rc;
-}
-
 bool builder_stdin_free(const struct kiln_config *cfg)
 {
-	struct chr_config cc;
-	return !(cfg->console && chr_parse(cfg->console, &cc, NULL) == 0 &&
-		 chr_config_uses_stdin(&cc));
+	for (unsigned i = 0; i < cfg->nr_devices; i++) {
+		const struct cfg_device *d = &cfg->devices[i];
+		const struct cfg_section *s = &d->kind->spec;
+		for (size_t f = 0; f < s->nr; f++) {
+			if (s->fields[f].type != CFG_FT_CONSOLE)
+				continue;
+			const char *spec = *(char *const *)((const char *)d->spec +
+							     s->fields[f].off);
+			struct chr_config cc;
+			if (spec && chr_parse(spec, &cc, NULL) == 0 &&
+			    chr_config_uses_stdin(&cc))
+				return false;
+		}
+	}
+	return true;
 }
 
-static void console_quit(void *opaque)
+/* Name the config entry of (dev) in (e): "disks[1]", "console". */
+static void device_field(const struct kiln_config *cfg,
+			 const struct cfg_device *dev, struct err *e)
 {
-	vm_request_exit(opaque, VM_EXIT_USER_QUIT, 0);
-}
-
-static int create_console(struct vm *vm, struct err *e)
-{
-	struct chr_config cc;
-	struct virtio_console *con;
-	int rc = chr_parse(vm->cfg->console, &cc, e);
-	if (!rc)
-		rc = virtcon_create(&cc, &vm->mem, vm->loop, console_quit, vm, &con, e);
-	if (!rc)
-		rc = add_virtio(vm, virtcon_vdev(con), "console", e);
-	if (rc)
-		err_field(e, "console");
-	return rc;
-}
-
-static int create_rng(struct vm *vm, struct err *e)
-{
-	struct virtio_rng *rng;
-	int rc = rng_create(&vm->mem, vm->loop, &rng, e);
-	if (!rc)
-		rc = add_virtio(vm, rng_vdev(rng), "rng", e);
-	if (rc)
-		err_field(e, "rng");
-	return rc;
+	if (dev->kind->form == CFG_LIST)
+		err_field(e, "%s[%u]", dev->kind->key, cfg_index(cfg, dev));
+	else
+		err_field(e, "%s", dev->kind->key);
 }
 
 int builder_pci_devices(struct vm *vm, struct err *e)
@@ -198,15 +148,17 @@ int builder_pci_devices(struct vm *vm, struct err *e)
 		.ioeventfd = plat_ioeventfd,
 	};
 	int rc = arch_pci_init(vm, &vm->pci, e);
-	/* Disks first, in order: the guest names them vda, vdb, ... by PCI
-	 * slot order. */
-	for (unsigned i = 0; !rc && i < cfg->nr_disks; i++)
-		rc = create_disk(vm, i, e);
-	for (unsigned i = 0; !rc && i < cfg->nr_nets; i++)
-		rc = create_net(vm, i, e);
-	if (!rc && cfg->console)
-		rc = create_console(vm, e);
-	if (!rc && cfg->rng)
-		rc = create_rng(vm, e);
+	/* Kind by kind in table order (disks first: the guest names them vda,
+	 * vdb, ... by PCI slot order), each kind's devices in config order. */
+	for (const struct cfg_kind *const *k = cfg_kinds; !rc && *k; k++) {
+		for (unsigned i = 0; !rc && i < cfg->nr_devices; i++) {
+			const struct cfg_device *dev = &cfg->devices[i];
+			if (dev->kind != *k)
+				continue;
+			rc = dev->kind->create(vm, dev, e);
+			if (rc)
+				device_field(cfg, dev, e);
+		}
+	}
 	return rc;
 }

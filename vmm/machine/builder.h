@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The builder: turns the machine config into devices on the VM's list.
- * It maps each config entry to the device's own config struct (blk_config,
- * net_config, chr_config), creates the device, puts it behind its transport
- * and names the config path in any error (err_field: "disks[1]").
+ * Each device's kind (a row of cfg_kinds, vmm/machine/kinds.c) maps its
+ * config entry to the device's own config struct (blk_config, net_config,
+ * chr_config) and creates it; the builder puts it behind its transport and
+ * names the config path in any error (err_field: "disks[1]").
  * Thread: main thread, during vm_create.
  */
 #ifndef KILN_BUILDER_H
@@ -15,6 +16,7 @@
 #include "config.h"
 
 struct vm;
+struct virtio_device;
 
 /* builder_stdin_free - whether stdin is left for the serial console (no
  * virtio console reads it). */
@@ -25,9 +27,15 @@ bool builder_stdin_free(const struct kiln_config *cfg);
  * what is wrong (without the field name). For the front ends' parsers. */
 int builder_check_console(const char *spec, struct err *e);
 
+/* builder_add_virtio - put (vdev) (owned from here: freed on failure)
+ * behind a virtio-pci function named (id) and on the VM's device list.
+ * For the kinds' create functions. */
+int builder_add_virtio(struct vm *vm, struct virtio_device *vdev,
+		       const char *id, struct err *e);
+
 /* builder_pci_devices - the interrupt router, the PCI root (through the
- * arch) and one virtio-pci function per configured device, in the order
- * disks, nets, console, rng (the guest names disks by PCI slot order). */
+ * arch) and one virtio-pci function per configured device, kinds in
+ * cfg_kinds order (the guest names disks by PCI slot order). */
 int builder_pci_devices(struct vm *vm, struct err *e);
 
 #endif

@@ -1,18 +1,29 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The machine's configuration as plain data: what the builder
- * (vmm/machine/devices.c) turns into a VM. Every front end produces it:
+ * (vmm/machine/builder.c) turns into a VM. Every front end produces it:
  * CLI flags, a config file and the JSON API (the front ends parse,
  * validate and map it to and from JSON). Nothing here knows where a value
  * came from: errors the machine reports name the config path
  * ("disks[1].path"), and the front end turns that into a flag or a JSON
  * field.
+ *
+ * Devices are one list of struct cfg_device, each pointing at its kind: a
+ * row of cfg_kinds (vmm/machine/kinds.c) that says everything the front
+ * ends and the builder need to know about the kind - its config fields
+ * (which drive the JSON parser and writer, the JSON Schema, the CLI's
+ * key=value parser and validation alike), its names and its create
+ * function. Adding a kind of device is one row there and its spec struct
+ * here; no front end names a kind.
  */
 #ifndef KILN_MACHINE_CONFIG_H
 #define KILN_MACHINE_CONFIG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+#include "../base/err.h"
 
 #define CFG_MIN_VCPUS 1
 #define CFG_MAX_VCPUS 64
@@ -24,22 +35,119 @@
 
 #define CFG_MAX_DISKS 16
 #define CFG_SERIAL_MAX 20 /* virtio-blk device ID string (VIRTIO_BLK_ID_BYTES) */
+#define CFG_MAX_NETS 8
+#define CFG_IFNAME_MAX 15 /* IFNAMSIZ - 1 */
+#define CFG_ID_MAX 64
+/* Every kind's own maximum, added up, fits (tests/unit/test_config.c). */
+#define CFG_MAX_DEVICES 32
+
+/* ---- describing a config field ---------------------------------------- */
+
+enum cfg_ftype {
+	CFG_FT_U32,     /* unsigned */
+	CFG_FT_U64,     /* uint64_t */
+	CFG_FT_BOOL,    /* bool */
+	CFG_FT_STR,     /* char *, owned */
+	CFG_FT_MAC,     /* struct cfg_mac */
+	CFG_FT_CONSOLE, /* char *, owned: a chr backend spec ("stdio", "file=P") */
+	CFG_FT_OBJECT,  /* a nested object: (sub) at the same base */
+	CFG_FT_DEVICES, /* the devices of (kind) */
+	CFG_FT_NR
+};
+
+#define CFG_F_NULLABLE 1u /* JSON null = unset (NULL) */
+#define CFG_F_EMPTY_OK 2u /* "" is a legitimate value */
+#define CFG_F_REQUIRED 4u /* an entry without it is refused */
+/* Not required by the parser but by cfg_validate (vm.configure, vm.boot):
+ * a config file may leave it to --kernel, or to a later vm.configure. The
+ * JSON Schema calls it required and not nullable. */
+#define CFG_F_NEEDED 8u
+#define CFG_F_UNIQUE 16u /* no two devices of the kind share the value */
+
+struct cfg_section;
+struct cfg_kind;
+
+struct cfg_field {
+	const char *name;
+	enum cfg_ftype type;
+	size_t off; /* from the base: struct kiln_config, or a device's spec */
+	unsigned flags;
+	long long min, max; /* integers: range; strings: max bytes (0: none) */
+	const struct cfg_section *sub; /* CFG_FT_OBJECT */
+	const struct cfg_kind *kind;   /* CFG_FT_DEVICES */
+	const char *dflt;              /* CFG_FT_STR: emitted when unset */
+	const char *hint;              /* the CLI's placeholder: path=FILE */
+	const char *doc;               /* the JSON Schema's "description" */
+};
+
+struct cfg_section {
+	const struct cfg_field *fields;
+	size_t nr;
+};
+
+struct cfg_mac {
+	uint8_t b[6];
+	bool set; /* false: kiln generates one */
+};
+
+/* ---- device kinds ------------------------------------------------------ */
+
+struct vm;
+struct cfg_device;
+
+enum cfg_form {
+	CFG_LIST,  /* "disks": [{...}, ...]; --disk k=v,... (repeatable) */
+	CFG_VALUE, /* at most one; its single field is the value:
+		    * "console": "stdio" (null: none); --console stdio */
+	CFG_FLAG,  /* at most one, no fields: "rng": true; --rng */
+};
+
+struct cfg_kind {
+	const char *name; /* "disk": the flag --disk, the method disk.add,
+			   * the device type in vm.info, ids disk0, disk1 */
+	const char *key;  /* the config field: "disks" */
+	enum cfg_form form;
+	unsigned max; /* how many one VM may have */
+	size_t spec_size;
+	struct cfg_section spec; /* the fields of one device (not its id) */
+	const char *bare;  /* CFG_LIST: the field a CLI value without key= sets */
+	const char *usage; /* the CLI value's form: "path=FILE[,readonly=on]..." */
+	const char *doc;   /* one device, for --help, the schema, *.add */
+	bool addable;      /* a <name>.add API method appends one */
+	/* check - whether what (spec) names exists and kiln may use it (a
+	 * disk's file), for vm.configure and <name>.add; NULL: nothing to
+	 * check. 0, or -errno with e->field naming the spec's field. */
+	int (*check)(const void *spec, struct err *e);
+	/* create - build the device (dev, of this kind) on (vm); the builder
+	 * calls it once per device, kinds in table order (disks first: the
+	 * guest names them vda, vdb... by PCI slot). */
+	int (*create)(struct vm *vm, const struct cfg_device *dev, struct err *e);
+};
+
+/* The kinds, in the order the builder creates them; NULL-terminated. */
+extern const struct cfg_kind *const cfg_kinds[];
+
+/* ---- the model --------------------------------------------------------- */
 
 struct cfg_disk {
-	char *id;     /* "disk0"... when not given */
 	char *path;
 	bool readonly;
 	char *serial; /* NULL: none */
 };
 
-#define CFG_MAX_NETS 8
-#define CFG_IFNAME_MAX 15 /* IFNAMSIZ - 1 */
-
 struct cfg_net {
-	char *id;      /* "net0"... when not given */
-	char *tap;     /* host tap device name */
-	uint8_t mac[6];
-	bool mac_set;  /* false: kiln generates one */
+	char *tap; /* host tap device name */
+	struct cfg_mac mac;
+};
+
+struct cfg_console {
+	char *backend; /* "stdio", "pty", "file=PATH", "socket=PATH", "none" */
+};
+
+struct cfg_device {
+	const struct cfg_kind *kind;
+	char *id;   /* CFG_LIST: "disk0"... when not given; else the kind's name */
+	void *spec; /* kind->spec_size bytes (struct cfg_disk...), owned */
 };
 
 struct kiln_config {
@@ -50,14 +158,10 @@ struct kiln_config {
 	char *kernel;
 	char *initrd;
 	char *cmdline; /* NULL means CFG_DEFAULT_CMDLINE */
-	/* devices */
-	struct cfg_disk disks[CFG_MAX_DISKS];
-	unsigned nr_disks;
-	struct cfg_net nets[CFG_MAX_NETS];
-	unsigned nr_nets;
-	char *console; /* virtio-console backend spec, NULL: no device */
-	bool rng;      /* virtio-rng */
-	bool acpi;     /* ACPI tables (default on); the MP table is always there */
+	/* devices, in the order they were given */
+	struct cfg_device devices[CFG_MAX_DEVICES];
+	unsigned nr_devices;
+	bool acpi; /* ACPI tables (default on); the MP table is always there */
 };
 
 /* cfg_cmdline - the effective kernel command line. */
@@ -65,5 +169,22 @@ static inline const char *cfg_cmdline(const struct kiln_config *cfg)
 {
 	return cfg->cmdline ? cfg->cmdline : CFG_DEFAULT_CMDLINE;
 }
+
+/* cfg_kind_find - the kind called (name) (n bytes), or NULL. */
+const struct cfg_kind *cfg_kind_find(const char *name, size_t n);
+
+/* cfg_count - how many devices of (kind) (cfg) has. */
+unsigned cfg_count(const struct kiln_config *cfg, const struct cfg_kind *kind);
+
+/* cfg_nth - the (index)th device of (kind), or NULL. */
+struct cfg_device *cfg_nth(const struct kiln_config *cfg,
+			   const struct cfg_kind *kind, unsigned index);
+
+/* cfg_index - the index of (dev) among the devices of its kind. */
+unsigned cfg_index(const struct kiln_config *cfg, const struct cfg_device *dev);
+
+/* cfg_spec - the spec of the (index)th device of the kind called (name),
+ * or NULL: for code and tests that know which kind they hold. */
+void *cfg_spec(const struct kiln_config *cfg, const char *name, unsigned index);
 
 #endif

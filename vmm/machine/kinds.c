@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One row per kind of configurable device: its config fields, its names
+ * and its create function. The CLI, the config file and JSON API parsers,
+ * the JSON Schema that rpc.discover publishes, --help, validation, the
+ * <kind>.add methods and the builder all iterate this table; none of them
+ * names a kind. Adding a kind is its device file, its spec struct
+ * (config.h) and a row here.
+ */
+#include "config.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../../virtio/backend/chr.h"
+#include "../../virtio/blk.h"
+#include "../../virtio/console.h"
+#include "../../virtio/net.h"
+#include "../../virtio/rng.h"
+#include "../base/file.h"
+#include "../base/log.h"
+#include "builder.h"
+#include "vm.h"
+
+#define SPEC(arr) { arr, sizeof(arr) / sizeof(arr[0]) }
+#define STR(n, type_, o, fl, len, h, d)                                     \
+	{ .name = n, .type = CFG_FT_STR, .off = offsetof(type_, o),       \
+	  .flags = fl, .max = len, .hint = h, .doc = d }
+
+/* ---- disk: virtio-blk ---------------------------------------------------- */
+
+static const struct cfg_field disk_fields[] = {
+	STR("path", struct cfg_disk, path, CFG_F_REQUIRED, PATH_MAX - 1, "FILE",
+	    "image file or block device; kiln must be able to open it "
+	    "read-write, or read-only when readonly"),
+	{ .name = "readonly", .type = CFG_FT_BOOL,
+	  .off = offsetof(struct cfg_disk, readonly), .hint = "on|off" },
+	STR("serial", struct cfg_disk, serial, CFG_F_NULLABLE, CFG_SERIAL_MAX,
+	    "ID", "the virtio-blk ID string"),
+};
+
+static int check_disk(const void *spec, struct err *e)
+{
+	const struct cfg_disk *d = spec;
+	int fd;
+	struct stat st;
+	int rc = file_open_checked(d->path,
+				   (d->readonly ? O_RDONLY : O_RDWR) | O_NOCTTY | O_NONBLOCK,
+				   true, &fd, &st, e);
+	if (rc) {
+		err_field(e, "path");
+		return rc;
+	}
+	close(fd);
+	return 0;
+}
+
+static int create_disk(struct vm *vm, const struct cfg_device *dev,
+		       struct err *e)
+{
+	const struct cfg_disk *d = dev->spec;
+	const struct blk_config bc = {
+		.path = d->path,
+		.readonly = d->readonly,
+		.serial = d->serial,
+	};
+	struct virtio_blk *blk;
+	int rc = blk_create(&bc, &vm->mem, vm->loop, &blk, e);
+	return rc ? rc : builder_add_virtio(vm, blk_vdev(blk), dev->id, e);
+}
+
+static const struct cfg_kind kind_disk = {
+	.name = "disk",
+	.key = "disks",
+	.form = CFG_LIST,
+	.max = CFG_MAX_DISKS,
+	.spec_size = sizeof(struct cfg_disk),
+	.spec = SPEC(disk_fields),
+	.bare = "path",
+	.usage = "path=FILE[,readonly=on][,serial=ID][,id=NAME]",
+	.doc = "a virtio-blk disk; /dev/vda, vdb... in order",
+	.addable = true,
+	.check = check_disk,
+	.create = create_disk,
+};
+
+/* ---- net: virtio-net on a tap device ------------------------------------- */
+
+static const struct cfg_field net_fields[] = {
+	STR("tap", struct cfg_net, tap, CFG_F_REQUIRED | CFG_F_UNIQUE,
+	    CFG_IFNAME_MAX, "NAME", "host tap interface name; unique"),
+	{ .name = "mac", .type = CFG_FT_MAC, .off = offsetof(struct cfg_net, mac),
+	  .flags = CFG_F_NULLABLE, .hint = "MAC",
+	  .doc = "unicast; null: kiln generates one" },
+};
+
+static int create_net(struct vm *vm, const struct cfg_device *dev,
+		      struct err *e)
+{
+	const struct cfg_net *n = dev->spec;
+	struct net_config nc = { .tap = n->tap };
+	if (n->mac.set)
+		memcpy(nc.mac, n->mac.b, 6);
+	else
+		net_random_mac(nc.mac);
+	struct virtio_net *net;
+	int rc = net_create(&nc, &vm->mem, vm->loop, &net, e);
+	if (rc)
+		return rc;
+	log_info("%s: tap %s, MAC %02x:%02x:%02x:%02x:%02x:%02x", dev->id,
+		 n->tap, nc.mac[0], nc.mac[1], nc.mac[2], nc.mac[3], nc.mac[4],
+		 nc.mac[5]);
+	return builder_add_virtio(vm, net_vdev(net), dev->id, e);
+}
+
+static const struct cfg_kind kind_net = {
+	.name = "net",
+	.key = "nets",
+	.form = CFG_LIST,
+	.max = CFG_MAX_NETS,
+	.spec_size = sizeof(struct cfg_net),
+	.spec = SPEC(net_fields),
+	.usage = "tap=NAME[,mac=MAC][,id=NAME]",
+	.doc = "a virtio-net NIC on a host tap device",
+	.addable = true,
+	.create = create_net,
+};
+
+/* ---- console: virtio-console --------------------------------------------- */
+
+static const struct cfg_field console_fields[] = {
+	{ .name = "backend", .type = CFG_FT_CONSOLE,
+	  .off = offsetof(struct cfg_console, backend), .flags = CFG_F_NULLABLE,
+	  .max = PATH_MAX - 1,
+	  .doc = "virtio-console backend, as --console; null: no device" },
+};
+
+static void console_quit(void *opaque)
+{
+	vm_request_exit(opaque, VM_EXIT_USER_QUIT, 0);
+}
+
+static int create_console(struct vm *vm, const struct cfg_device *dev,
+			  struct err *e)
+{
+	const struct cfg_console *c = dev->spec;
+	struct chr_config cc;
+	struct virtio_console *con;
+	int rc = chr_parse(c->backend, &cc, e);
+	if (!rc)
+		rc = virtcon_create(&cc, &vm->mem, vm->loop, console_quit, vm, &con, e);
+	return rc ? rc : builder_add_virtio(vm, virtcon_vdev(con), dev->id, e);
+}
+
+static const struct cfg_kind kind_console = {
+	.name = "console",
+	.key = "console",
+	.form = CFG_VALUE,
+	.max = 1,
+	.spec_size = sizeof(struct cfg_console),
+	.spec = SPEC(console_fields),
+	.usage = "stdio|pty|file=PATH|socket=PATH|none",
+	.doc = "a virtio-console (hvc0) on that backend",
+	.create = create_console,
+};
+
+/* ---- rng: virtio-rng ------------------------------------------------------ */
+
+static int create_rng(struct vm *vm, const struct cfg_device *dev,
+		      struct err *e)
+{
+	struct virtio_rng *rng;
+	int rc = rng_create(&vm->mem, vm->loop, &rng, e);
+	return rc ? rc : builder_add_virtio(vm, rng_vdev(rng), dev->id, e);
+}
+
+static const struct cfg_kind kind_rng = {
+	.name = "rng",
+	.key = "rng",
+	.form = CFG_FLAG,
+	.max = 1,
+	.doc = "a virtio-rng device fed by getrandom(2)",
+	.create = create_rng,
+};
+
+const struct cfg_kind *const cfg_kinds[] = {
+	&kind_disk, &kind_net, &kind_console, &kind_rng, NULL,
+};
