@@ -140,7 +140,13 @@ main() {
 	for t in "${tests[@]}"; do
 		name=$(basename "$t" .sh)
 		limit=$(test_timeout "$t")
-		[[ -n ${KILN_IO_DIR:-} ]] && printf '%s\n' "$name" >"$KILN_IO_DIR/current"
+		if [[ -n ${KILN_IO_DIR:-} ]]; then
+			printf '%s\n' "$name" >"$KILN_IO_DIR/current"
+			# kvm-run's silence bound while this test runs: it prints only
+			# at its end (and between attempts), so its own timeout plus a
+			# minute.
+			printf '%s\n' $((limit + 60)) >"$KILN_IO_DIR/idle"
+		fi
 		for ((attempt = 0; ; attempt++)); do
 			rm -rf "${scratch:?}/$name"
 			mkdir -p "$scratch/$name"
@@ -176,7 +182,10 @@ main() {
 			failed_names+=("$name")
 		fi
 	done
-	[[ -n ${KILN_IO_DIR:-} ]] && printf '%s\n' "(between tests)" >"$KILN_IO_DIR/current"
+	if [[ -n ${KILN_IO_DIR:-} ]]; then
+		printf '%s\n' "(between tests)" >"$KILN_IO_DIR/current"
+		rm -f "$KILN_IO_DIR/idle"
+	fi
 	summary "$passed" "$failed" "${failed_names[*]}" "${flaky[*]}"
 }
 
