@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../vmm/base/evloop.h"
 #include "../vmm/base/log.h"
 #include "../vmm/base/container_of.h"
 
@@ -64,11 +65,35 @@ static void tx_drop(struct virtio_console *con)
 	con->tx_cur_ok = false;
 }
 
+static void tx_more_work(void *arg);
+
+/* A new loop callback starts: its share of output (VIRTCON_TX_BUDGET). */
+static void tx_new_turn(struct virtio_console *con)
+{
+	con->tx_budget = VIRTCON_TX_BUDGET;
+}
+
+/* Bytes of the current chain still to output: its readable part, cut at
+ * VIRTCON_TX_MAX_CHAIN (the cursor counts what was taken, also across a
+ * snapshot). */
+static size_t tx_left(const struct virtio_console *con)
+{
+	size_t taken = vq_cursor_consumed(&con->tx_cur);
+	size_t left = vq_cursor_remaining(&con->tx_cur);
+	if (taken >= VIRTCON_TX_MAX_CHAIN)
+		return 0;
+	return left < VIRTCON_TX_MAX_CHAIN - taken
+		   ? left
+		   : VIRTCON_TX_MAX_CHAIN - taken;
+}
+
 /*
  * Copy waiting chains to the backend, oldest first, completing each with
- * used length 0 (the device wrote nothing, §5.3.6.2) once all its bytes
- * are taken. Stops when the backend has no room; its writable callback
- * brings us back. Returns whether a chain was completed.
+ * used length 0 (the device wrote nothing, §5.3.6.2) once its bytes are
+ * taken, up to VIRTCON_TX_MAX_CHAIN of them (the rest is dropped: see
+ * console.h). Stops when the backend has no room (its writable callback
+ * brings us back) or this callback's budget is spent (tx_more, posted,
+ * brings us back). Returns whether a chain was completed.
  */
 static bool tx_flush(struct virtio_console *con)
 {
@@ -87,16 +112,32 @@ static bool tx_flush(struct virtio_console *con)
 			con->tx_cur_ok = true;
 		}
 		size_t left;
-		while ((left = vq_cursor_remaining(&con->tx_cur))) {
+		while ((left = tx_left(con))) {
+			if (con->tx_budget == 0) {
+				evl_post_work(con->vdev.loop, &con->tx_more,
+					      tx_more_work, con);
+				goto out;
+			}
 			size_t n = chr_write_room(con->chr);
 			n = n < left ? n : left;
 			n = n < sizeof(bounce) ? n : sizeof(bounce);
+			n = n < con->tx_budget ? n : con->tx_budget;
 			if (n == 0)
 				goto out;
 			vq_cursor_copy_from(&con->tx_cur, bounce, n);
 			/* Within the room: the backend takes all n. */
 			chr_write(con->chr, bounce, n);
 			con->stats.bytes_out += n;
+			con->tx_budget -= n;
+		}
+		size_t cut = vq_cursor_remaining(&con->tx_cur);
+		if (cut) {
+			static struct log_ratelimit rl;
+			con->stats.tx_truncated += cut;
+			if (log_ratelimit_ok(&rl, 5))
+				log_warn("virtio-console: transmit buffer over "
+					 "%u bytes: %zu bytes dropped",
+					 VIRTCON_TX_MAX_CHAIN, cut);
 		}
 		vq_push(vq, ch->head, 0);
 		vq_chain_fini(ch);
@@ -134,8 +175,18 @@ static int tx_take(struct virtio_device *vdev, struct virtqueue *vq,
 static void on_writable(void *opaque)
 {
 	struct virtio_console *con = opaque;
-	if (con->active && !con->quiesced && tx_flush(con))
+	if (!con->active || con->quiesced)
+		return;
+	tx_new_turn(con);
+	if (tx_flush(con))
 		virtio_queue_signal(&con->vdev, VIRTCON_TXQ);
+}
+
+/* Output left over by the budget. A reset or paused device ignores it
+ * (reset drops the chains; resume flushes them). */
+static void tx_more_work(void *arg)
+{
+	on_writable(arg);
 }
 
 /* --- receiveq: host to guest ----------------------------------------- */
@@ -143,12 +194,22 @@ static void on_writable(void *opaque)
 /*
  * Get a receive chain into con->rx_chain. Returns 1 when one is held, 0
  * when the driver has none (input is then paused until it kicks), -1 on
- * a broken ring. Chains that cannot take bytes are completed empty.
+ * a broken ring. Chains that cannot take bytes are completed empty, at
+ * most VIRTIO_DRAIN_BUDGET per call: past that (a driver re-offering them
+ * forever) input waits as if there were none, for a kick posted to the
+ * loop, so other fds go first.
  */
 static int rx_get(struct virtio_console *con, bool *pushed)
 {
 	struct virtqueue *vq = &con->vdev.queues[VIRTCON_RXQ];
+	unsigned bad = 0;
 	while (!con->rx_held) {
+		if (bad == VIRTIO_DRAIN_BUDGET) {
+			chr_input_pause(con->chr);
+			con->rx_waiting = true;
+			virtio_queue_kick_later(&con->vdev, VIRTCON_RXQ);
+			return 0;
+		}
 		int rc = vq_pop(vq, &con->rx_chain);
 		if (rc < 0) {
 			virtio_device_set_needs_reset(&con->vdev,
@@ -174,6 +235,7 @@ static int rx_get(struct virtio_console *con, bool *pushed)
 			vq_push(vq, con->rx_chain.head, 0);
 			vq_chain_fini(&con->rx_chain);
 			*pushed = true;
+			bad++;
 			continue;
 		}
 		con->rx_held = true;
@@ -235,6 +297,7 @@ static int virtcon_activate(struct virtio_device *vdev)
 	con->active = true;
 	con->rx_waiting = false;
 	chr_input_resume(con->chr);
+	tx_new_turn(con);
 	virtio_queue_drain(vdev, VIRTCON_TXQ, tx_take);
 	return 0;
 }
@@ -247,6 +310,7 @@ static void virtcon_queue_notify(struct virtio_device *vdev, unsigned q)
 	if (q == VIRTCON_TXQ) {
 		/* Output that waits goes first: after a restore the backend
 		 * has room but no writable event will say so. */
+		tx_new_turn(con);
 		tx_flush(con);
 		virtio_queue_drain(vdev, VIRTCON_TXQ, tx_take);
 	} else if (q == VIRTCON_RXQ && con->rx_waiting) {
@@ -264,6 +328,7 @@ static void virtcon_reset(struct virtio_device *vdev)
 	struct virtio_console *con = to_con(vdev);
 	con->active = false;
 	con->rx_waiting = false;
+	evl_cancel_work(vdev->loop, &con->tx_more);
 	if (con->chr)
 		chr_input_pause(con->chr);
 	if (con->rx_held)
@@ -272,12 +337,14 @@ static void virtcon_reset(struct virtio_device *vdev)
 	tx_drop(con);
 }
 
-/* Pause: output already taken goes out now if the backend has room (and
- * its chains complete); input stops. Output that does not fit waits in its
- * chains, which the guest cannot see completed until resume. */
+/* Pause: output already taken goes out now if the backend has room and
+ * this callback's budget allows (its chains complete); input stops. Output
+ * that does not fit waits in its chains, which the guest cannot see
+ * completed until resume. */
 static int virtcon_quiesce(struct virtio_device *vdev)
 {
 	struct virtio_console *con = to_con(vdev);
+	tx_new_turn(con);
 	if (con->active && tx_flush(con))
 		virtio_queue_signal(vdev, VIRTCON_TXQ);
 	con->quiesced = true;
@@ -293,6 +360,7 @@ static void virtcon_resume(struct virtio_device *vdev)
 		return;
 	if (!con->rx_waiting)
 		chr_input_resume(con->chr);
+	tx_new_turn(con);
 	if (tx_flush(con))
 		virtio_queue_signal(vdev, VIRTCON_TXQ);
 }
@@ -305,6 +373,7 @@ static void virtcon_stats_emit(struct virtio_device *vdev, dev_stat_fn emit,
 	emit(ctx, "bytes_in", st.bytes_in);
 	emit(ctx, "bytes_out", st.bytes_out);
 	emit(ctx, "dropped", st.dropped);
+	emit(ctx, "tx_truncated", st.tx_truncated);
 }
 
 static void virtcon_destroy_vdev(struct virtio_device *vdev)

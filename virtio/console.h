@@ -9,7 +9,9 @@
  *    buffer; when it is full the remaining chains stay in flight (not
  *    completed) until the backend reports room, so the guest waits
  *    instead of losing output. Backends with nowhere to send output (none,
- *    a socket without client, a pty nobody opened) discard it.
+ *    a socket without client, a pty nobody opened) discard it. At most
+ *    VIRTCON_TX_MAX_CHAIN bytes of a chain are output, and at most
+ *    VIRTCON_TX_BUDGET bytes per loop callback.
  *  - guest input: read from the backend only into posted receive buffers;
  *    with none posted kiln stops watching the input fd until the guest
  *    kicks the receiveq, and the kernel holds the input meanwhile.
@@ -42,6 +44,22 @@
 #define VIRTCON_RXQ 0
 #define VIRTCON_TXQ 1
 #define VIRTCON_QUEUE_SIZE 128
+/*
+ * Bytes of one transmit chain that reach the backend; the rest is dropped
+ * (counted in tx_truncated) and the chain completes as usual. A chain may
+ * name up to 1024 segments of up to 4 GiB in all, each pointing at the
+ * same guest buffer, so without a cap 128 chains could make a file=
+ * console write 512 GiB. Linux's hvc driver sends at most a page per
+ * buffer; 1 MiB leaves every known driver whole.
+ */
+#define VIRTCON_TX_MAX_CHAIN (1024 * 1024)
+/*
+ * Output bytes one event-loop callback hands to the backend. A file=
+ * backend writes synchronously, so this bounds the time the loop spends
+ * on one console; the rest goes out in later callbacks (posted to the
+ * loop), with the chains in flight meanwhile.
+ */
+#define VIRTCON_TX_BUDGET (256 * 1024)
 
 struct virtio_console;
 struct evloop;
@@ -56,6 +74,7 @@ struct virtcon_stats {
 	uint64_t rx_buffers; /* receive chains completed */
 	uint64_t tx_buffers; /* transmit chains completed */
 	uint64_t dropped;    /* output the backend discarded */
+	uint64_t tx_truncated; /* bytes past VIRTCON_TX_MAX_CHAIN, dropped */
 };
 
 /*

@@ -29,6 +29,8 @@ struct virtio_console {
 	struct vq_cursor tx_cur; /* position in tx[tx_first] */
 	bool tx_cur_ok;
 	bool tx_busy;	     /* tx_flush running: no re-entry */
+	size_t tx_budget;    /* output bytes left in this loop callback */
+	struct evl_work tx_more; /* output left over by the budget, posted */
 	uint16_t cols, rows; /* §5.3.4, when F_SIZE is offered */
 	struct virtcon_stats stats;
 };

@@ -27,6 +27,10 @@ int virtio_device_init(struct virtio_device *vdev,
 			      (1ULL << VIRTIO_RING_F_EVENT_IDX) |
 			      (1ULL << VIRTIO_RING_F_INDIRECT_DESC);
 	pthread_mutex_init(&vdev->lock, NULL);
+	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++) {
+		vdev->drain_rest[q].vdev = vdev;
+		vdev->drain_rest[q].q = q;
+	}
 	for (unsigned q = 0; q < nr_queues; q++) {
 		int rc = vq_init(&vdev->queues[q], mem, q, queue_max_size);
 		if (rc)
@@ -38,8 +42,12 @@ int virtio_device_init(struct virtio_device *vdev,
 
 void virtio_device_fini(struct virtio_device *vdev)
 {
-	if (vdev->ops)
-		pthread_mutex_destroy(&vdev->lock);
+	if (!vdev->ops)
+		return;
+	/* The loop must not run a posted drain of a freed device. */
+	if (vdev->loop)
+		virtio_device_cancel_drains(vdev);
+	pthread_mutex_destroy(&vdev->lock);
 }
 
 void virtio_queue_signal(struct virtio_device *vdev, unsigned q)
@@ -68,6 +76,37 @@ void virtio_device_set_needs_reset(struct virtio_device *vdev, const char *why)
 	vdev->transport->signal_config(vdev);
 }
 
+/*
+ * The rest of a drain that spent its budget: kick the queue the way the
+ * driver would, so a paused transport holds it and a device that was
+ * reset meanwhile ignores it (its queue_notify checks its own state, and
+ * virtio_queue_drain a queue that is no longer ready).
+ */
+static void drain_rest_work(void *arg)
+{
+	struct virtio_drain_rest *rest = arg;
+	struct virtio_device *vdev = rest->vdev;
+	if (vdev->transport && vdev->transport->kick)
+		vdev->transport->kick(vdev, rest->q);
+	else if (vdev->activated)
+		vdev->ops->queue_notify(vdev, rest->q);
+}
+
+void virtio_queue_kick_later(struct virtio_device *vdev, unsigned q)
+{
+	evl_post_work(vdev->loop, &vdev->drain_rest[q].work, drain_rest_work,
+		      &vdev->drain_rest[q]);
+}
+
+uint64_t virtio_device_cancel_drains(struct virtio_device *vdev)
+{
+	uint64_t mask = 0;
+	for (unsigned q = 0; q < vdev->nr_queues; q++)
+		if (evl_cancel_work(vdev->loop, &vdev->drain_rest[q].work))
+			mask |= 1ULL << q;
+	return mask;
+}
+
 unsigned virtio_queue_drain(struct virtio_device *vdev, unsigned q,
 			    virtio_queue_handler handle)
 {
@@ -78,8 +117,9 @@ unsigned virtio_queue_drain(struct virtio_device *vdev, unsigned q,
 	vq_notify_disable(vq);
 	for (;;) {
 		struct vq_chain chain;
-		int rc;
-		while ((rc = vq_pop(vq, &chain)) == 1) {
+		int rc = 0;
+		while (handled < VIRTIO_DRAIN_BUDGET &&
+		       (rc = vq_pop(vq, &chain)) == 1) {
 			handled++;
 			int hrc = handle(vdev, vq, &chain);
 			if (hrc < 0) {
@@ -90,6 +130,14 @@ unsigned virtio_queue_drain(struct virtio_device *vdev, unsigned q,
 		if (rc < 0) {
 			virtio_device_set_needs_reset(vdev, "broken virtqueue");
 			goto out;
+		}
+		if (handled == VIRTIO_DRAIN_BUDGET) {
+			/* More may wait (a spurious kick costs one ring
+			 * scan). Notifications stay off: we come back on
+			 * our own, after the fds ready now had their turn. */
+			vdev->drains_reposted++;
+			virtio_queue_kick_later(vdev, q);
+			break;
 		}
 		if (!vq_notify_enable(vq))
 			break;

@@ -27,10 +27,21 @@
 
 #include "../vmm/base/device.h"
 #include "../vmm/base/err.h"
+#include "../vmm/base/evloop.h"
 #include "../vmm/base/memory.h"
 #include "queue.h"
 
 #define VIRTIO_MAX_QUEUES 64
+
+/*
+ * Chains one virtio_queue_drain call hands to its handler before it lets
+ * the loop serve other fds. The largest queue our devices offer is 256
+ * entries (virtio-blk, virtio-net), so a well-behaved driver's full ring
+ * is served in one call; only a driver that keeps re-offering buffers
+ * while we drain (a vCPU bumping avail->idx as fast as we consume) gets
+ * past it, and then the rest of its work is re-posted to the loop.
+ */
+#define VIRTIO_DRAIN_BUDGET 256
 
 struct virtio_device;
 struct evloop;
@@ -83,6 +94,20 @@ struct virtio_transport_ops {
 	void (*signal_queue)(struct virtio_device *vdev, unsigned q);
 	/* Raise the configuration-change interrupt. Any thread, no lock. */
 	void (*signal_config)(struct virtio_device *vdev);
+	/* Kick queue (q) as the driver's notification would: remembered
+	 * while the transport is held (VM paused), dropped before activation.
+	 * virtio_queue_drain uses it to come back for work it left over.
+	 * Loop thread. Optional: without it the device's queue_notify is
+	 * called directly while vdev->activated. */
+	void (*kick)(struct virtio_device *vdev, unsigned q);
+};
+
+/* A drain left over by virtio_queue_drain (budget spent), posted to the
+ * loop: names its queue so the work function can kick it. */
+struct virtio_drain_rest {
+	struct evl_work work;
+	struct virtio_device *vdev;
+	unsigned q;
 };
 
 struct virtio_device {
@@ -111,6 +136,11 @@ struct virtio_device {
 	/* counters for metrics (loop thread) */
 	uint64_t notifies;
 	uint64_t interrupts;
+	uint64_t drains_reposted; /* drains that spent their budget */
+
+	/* Per queue: the rest of a drain that spent its budget, posted to
+	 * the loop (loop thread; cancelled by virtio_device_fini). */
+	struct virtio_drain_rest drain_rest[VIRTIO_MAX_QUEUES];
 };
 
 /*
@@ -125,7 +155,9 @@ int virtio_device_init(struct virtio_device *vdev,
 		       unsigned nr_queues, uint16_t queue_max_size,
 		       uint64_t device_features, struct err *e);
 
-/* virtio_device_fini - release common state. */
+/* virtio_device_fini - release common state; a drain still posted to the
+ * loop is cancelled (call it before freeing the device). Loop thread, or
+ * while the loop does not run. */
 void virtio_device_fini(struct virtio_device *vdev);
 
 /* virtio_has_feature - negotiated feature (bit). */
@@ -165,11 +197,30 @@ typedef int (*virtio_queue_handler)(struct virtio_device *vdev,
  * virtio_queue_drain - the device loop for queue (q): notifications off,
  * pop and hand every available chain to (handle), notifications on,
  * re-check (no lost kick), then interrupt the guest if it wants one. A
- * broken ring or a handler error sets DEVICE_NEEDS_RESET. Returns the
- * number of chains handled. Loop thread, device activated.
+ * broken ring or a handler error sets DEVICE_NEEDS_RESET. At most
+ * VIRTIO_DRAIN_BUDGET chains per call: past it notifications stay off and
+ * a kick of (q) is posted to the loop (transport->kick, or queue_notify),
+ * so other fds are served before the device goes on; a transport that is
+ * held remembers that kick, a reset device ignores it. Returns the number
+ * of chains handled. Loop thread, device activated.
  */
 unsigned virtio_queue_drain(struct virtio_device *vdev, unsigned q,
 			    virtio_queue_handler handle);
+
+/*
+ * virtio_queue_kick_later - post a kick of queue (q) to the loop (see
+ * virtio_queue_drain for how it is delivered): for a device loop that
+ * spent its budget with guest work left. Idempotent while posted. Loop
+ * thread.
+ */
+void virtio_queue_kick_later(struct virtio_device *vdev, unsigned q);
+
+/*
+ * virtio_device_cancel_drains - take every posted left-over drain of
+ * (vdev) off the loop. Returns a mask, bit q for each queue that had one
+ * (the caller may turn them into kicks of its own). Loop thread.
+ */
+uint64_t virtio_device_cancel_drains(struct virtio_device *vdev);
 
 /*
  * virtio_device_save - append the common state of (vdev) to (out) as a

@@ -65,13 +65,20 @@ static bool rx_gso_ok(const struct virtio_device *vdev, uint8_t gso_type)
 
 /*
  * Hold receive chains until they can take (need) bytes or (max) are held.
- * Returns 1 when done, 0 when the ring is empty (a kick is armed), -1 when
- * the driver broke the ring.
+ * Returns 1 when done, 0 when the ring is empty (a kick is armed) or
+ * VIRTIO_DRAIN_BUDGET unusable buffers were handed back in this call (a
+ * driver re-offering them forever; a kick is posted to the loop, so other
+ * fds go first), -1 when the driver broke the ring.
  */
 static int rx_gather(struct virtio_net *net, size_t need, unsigned max)
 {
 	struct virtqueue *vq = &net->vdev.queues[NET_RXQ];
+	unsigned bad = 0;
 	while (net->rx_held_bytes < need && net->rx_nheld < max) {
+		if (bad == VIRTIO_DRAIN_BUDGET) {
+			virtio_queue_kick_later(&net->vdev, NET_RXQ);
+			return 0;
+		}
 		struct vq_chain *c = &net->rx_held[net->rx_nheld];
 		int rc = vq_pop(vq, c);
 		if (rc < 0) {
@@ -92,6 +99,7 @@ static int rx_gather(struct virtio_net *net, size_t need, unsigned max)
 			vq_add_used(vq, c->head, 0);
 			vq_chain_fini(c);
 			net->rx_added = true;
+			bad++;
 			continue;
 		}
 		net->rx_held_bytes += c->write_len;

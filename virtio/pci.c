@@ -79,6 +79,9 @@ static void reset_work(void *arg)
 		vp->held_reset = true;
 		return;
 	}
+	/* Left-over drains belong to the queues we forget (were one to
+	 * run, the reset device would ignore it: this just saves the scan). */
+	virtio_device_cancel_drains(vdev);
 	/* The device finishes in-flight I/O before we forget the queues. */
 	if (vdev->activated && vdev->ops->reset)
 		vdev->ops->reset(vdev);
@@ -106,6 +109,21 @@ void virtio_pci_post_reset(struct virtio_pci *vp)
 	evl_post_work(vp->vdev->loop, &vp->reset_item, reset_work, vp);
 }
 
+/* A kick of queue (q): the driver's, or a drain's left-over work
+ * (virtio_transport_ops.kick). */
+static void kick_queue(struct virtio_device *vdev, unsigned q)
+{
+	struct virtio_pci *vp = vdev->transport_priv;
+	if (vp->held) {
+		vp->held_kicks |= 1ULL << q;
+		return;
+	}
+	/* Before activation the kick is remembered by the ring itself:
+	 * activate_work kicks every queue once. */
+	if (vdev->activated)
+		vdev->ops->queue_notify(vdev, q);
+}
+
 static void on_notify(void *opaque, uint32_t events)
 {
 	struct virtio_pci_notify *n = opaque;
@@ -114,14 +132,7 @@ static void on_notify(void *opaque, uint32_t events)
 	if (read(n->fd, &v, sizeof(v)) < 0)
 		return;
 	vdev->notifies++;
-	if (n->vp->held) {
-		n->vp->held_kicks |= 1ULL << n->q;
-		return;
-	}
-	/* Before activation the kick is remembered by the ring itself:
-	 * activate_work kicks every queue once. */
-	if (vdev->activated)
-		vdev->ops->queue_notify(vdev, n->q);
+	kick_queue(vdev, n->q);
 }
 
 void virtio_pci_hold(struct virtio_pci *vp, bool hold)
@@ -171,6 +182,7 @@ static void signal_config(struct virtio_device *vdev)
 static const struct virtio_transport_ops pci_transport_ops = {
 	.signal_queue = signal_queue,
 	.signal_config = signal_config,
+	.kick = kick_queue,
 };
 
 static void msix_fire(void *opaque, unsigned vector)
@@ -418,6 +430,8 @@ void virtio_pci_destroy(struct virtio_pci *vp)
 		return;
 	evl_cancel_work(vp->vdev->loop, &vp->activate_item);
 	evl_cancel_work(vp->vdev->loop, &vp->reset_item);
+	/* A left-over drain would kick through us: gone with us. */
+	virtio_device_cancel_drains(vp->vdev);
 	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++) {
 		if (vp->notify[q].fd < 0)
 			continue;

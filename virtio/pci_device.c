@@ -25,6 +25,9 @@ static int vp_quiesce(struct device *dev)
 	struct virtio_pci *vp = to_vp(dev);
 	struct virtio_device *vdev = vp->vdev;
 	virtio_pci_hold(vp, true);
+	/* Drains left over by their budget would only be held on arrival:
+	 * hold them now, so nothing for the device waits on the loop. */
+	vp->held_kicks |= virtio_device_cancel_drains(vdev);
 	int rc = vdev->ops->quiesce ? vdev->ops->quiesce(vdev) : 0;
 	if (rc)
 		virtio_pci_hold(vp, false);

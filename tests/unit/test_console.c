@@ -12,6 +12,8 @@
 #include <linux/virtio_config.h>
 #include <linux/virtio_console.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "tests/fakes/vq_driver.h"
@@ -277,6 +279,103 @@ Test(console, tx_backpressure_keeps_chains_in_flight)
 	cr_assert_eq(vqd_used_idx(&txd), CHAINS);
 	for (int i = 0; i < CHAINS; i++)
 		expect_used(&txd, 0);
+}
+
+/* Replace the console by one whose output goes to a regular file (written
+ * through, as file= is): returns the file's fd (closed by the caller). */
+static int con_to_file(void)
+{
+	int fd = memfd_create("console-out", MFD_CLOEXEC);
+	cr_assert_geq(fd, 0);
+	virtcon_destroy(con);
+	struct chr_config cfg = {.kind = CHR_FDS, .in_fd = -1, .out_fd = fd};
+	struct err e = {0};
+	cr_assert_eq(virtcon_create(&cfg, &mem.gm, loop, on_quit, NULL, &con, &e),
+		     0, "%s", e.msg);
+	vdev = virtcon_vdev(con);
+	vdev->transport = &transport;
+	return fd;
+}
+
+static off_t file_size(int fd)
+{
+	struct stat st;
+	cr_assert_eq(fstat(fd, &st), 0);
+	return st.st_size;
+}
+
+/* One chain of 1024 readable segments, all the same 4 KiB guest buffer:
+ * 4 MiB of output from 4 KiB of guest memory. */
+enum { ALIAS_SEGS = 1024, ALIAS_LEN = 4096 };
+static void offer_aliased_chain(void)
+{
+	static struct vqd_buf b[ALIAS_SEGS];
+	uint64_t gpa = gbuf(&txd, ALIAS_LEN, NULL);
+	memset(vqd_hva(&txd, gpa, ALIAS_LEN), 'x', ALIAS_LEN);
+	for (int i = 0; i < ALIAS_SEGS; i++)
+		b[i] = (struct vqd_buf){gpa, ALIAS_LEN, false};
+	cr_assert_geq(vqd_add_indirect(&txd, b, ALIAS_SEGS), 0);
+}
+
+Test(console, one_callback_writes_at_most_the_budget)
+{
+	int fd = con_to_file();
+	activate();
+	offer_aliased_chain();
+	vdev->ops->queue_notify(vdev, VIRTCON_TXQ);
+	off_t n = file_size(fd);
+	cr_assert_leq(n, VIRTCON_TX_BUDGET, "one kick wrote %lld bytes",
+		      (long long)n);
+	cr_assert_gt(n, 0);
+	cr_assert_eq(vqd_used_idx(&txd), 0, "in flight until output is done");
+	close(fd);
+}
+
+Test(console, a_chain_outputs_at_most_the_cap)
+{
+	int fd = con_to_file();
+	activate();
+	offer_aliased_chain();
+	vdev->ops->queue_notify(vdev, VIRTCON_TXQ);
+	for (int i = 0; i < 64 && vqd_used_idx(&txd) == 0; i++)
+		evl_run_once(loop, 0);
+	/* Completed as usual, with its output cut at the cap. */
+	expect_used(&txd, 0);
+	cr_assert_eq(file_size(fd), VIRTCON_TX_MAX_CHAIN);
+	struct virtcon_stats st;
+	virtcon_get_stats(con, &st);
+	cr_assert_eq(st.bytes_out, VIRTCON_TX_MAX_CHAIN);
+	cr_assert_eq(st.tx_truncated,
+		     (uint64_t)ALIAS_SEGS * ALIAS_LEN - VIRTCON_TX_MAX_CHAIN);
+	cr_assert(!needs_reset());
+	/* The console goes on. */
+	cr_assert_eq(tx_str("next\n"), 0);
+	vdev->ops->queue_notify(vdev, VIRTCON_TXQ);
+	expect_used(&txd, 0);
+	cr_assert_eq(file_size(fd), VIRTCON_TX_MAX_CHAIN + 5);
+	close(fd);
+}
+
+Test(console, output_left_over_waits_while_paused_and_is_dropped_on_reset)
+{
+	int fd = con_to_file();
+	activate();
+	offer_aliased_chain();
+	vdev->ops->queue_notify(vdev, VIRTCON_TXQ);
+	cr_assert_eq(vdev->ops->quiesce(vdev), 0);
+	off_t paused = file_size(fd);
+	for (int i = 0; i < 8; i++)
+		evl_run_once(loop, 0);
+	cr_assert_eq(file_size(fd), paused, "output while paused");
+	vdev->ops->resume(vdev);
+	evl_run_once(loop, 0);
+	cr_assert_gt(file_size(fd), paused);
+	vdev->ops->reset(vdev);
+	off_t at_reset = file_size(fd);
+	for (int i = 0; i < 8; i++)
+		evl_run_once(loop, 0);
+	cr_assert_eq(file_size(fd), at_reset, "output after reset");
+	close(fd);
 }
 
 Test(console, rx_without_buffers_loses_nothing)
