@@ -157,6 +157,7 @@ static void setup(const struct opts *o, enum blk_engine engine)
 	B.vdev = blk_vdev(B.blk);
 	B.vdev->transport = &transport;
 	B.vdev->guest_features = B.vdev->host_features;
+	B.vdev->negotiated_features = B.vdev->guest_features; /* FEATURES_OK */
 	B.vdev->status = VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_DRIVER_OK;
 	B.sectors = blk_capacity(B.blk);
 	rc = vqd_init(&B.drv, &B.mem.gm, QSZ, RING_GPA, HEAP_GPA,

@@ -16,6 +16,9 @@
  *  - After activation the loop owns the virtqueues; the transport refuses
  *    queue (re)configuration until the next reset (virtio 1.2 §4.1.4.3.2:
  *    the driver must not change queue state after DRIVER_OK).
+ *  - Features: devices see only negotiated_features (offered & accepted,
+ *    frozen at FEATURES_OK); a DRIVER_OK without an accepted FEATURES_OK
+ *    never activates the device (it goes DEVICE_NEEDS_RESET instead).
  */
 #ifndef KILN_VIRTIO_DEVICE_H
 #define KILN_VIRTIO_DEVICE_H
@@ -119,7 +122,23 @@ struct virtio_device {
 
 	pthread_mutex_t lock;   /* guards everything below against vCPU threads */
 	uint64_t host_features; /* offered: device bits + VERSION_1 etc. */
+	/* The driver_feature register: what the driver writes, accepted or
+	 * not. Transport only; devices never read it. */
 	uint64_t guest_features;
+	/*
+	 * What the device acts on (virtio_has_feature): host_features &
+	 * guest_features, frozen when the transport accepts FEATURES_OK
+	 * (virtio 1.2 §3.1.1), 0 before and after a reset. Written only
+	 * under lock: on a vCPU thread at FEATURES_OK, on the loop by reset
+	 * (device stopped) and restore (vCPUs parked). Devices read it on the
+	 * loop without the lock, and only once activated: activation is
+	 * posted at DRIVER_OK, which the transport honours only after an
+	 * accepted FEATURES_OK, and the loop takes vdev->lock to see
+	 * DRIVER_OK before it activates; that lock hand-over orders the
+	 * freeze before every device read. Nothing writes it again until
+	 * the reset, which stops the device first.
+	 */
+	uint64_t negotiated_features;
 	uint8_t status;
 	uint8_t config_generation;
 	bool activated;         /* activate() ran; the loop owns the queues */
@@ -160,11 +179,12 @@ int virtio_device_init(struct virtio_device *vdev,
  * while the loop does not run. */
 void virtio_device_fini(struct virtio_device *vdev);
 
-/* virtio_has_feature - negotiated feature (bit). */
+/* virtio_has_feature - (bit) was offered and accepted at FEATURES_OK.
+ * Loop thread, device activated (see negotiated_features). */
 static inline bool virtio_has_feature(const struct virtio_device *vdev,
 				      unsigned bit)
 {
-	return (vdev->guest_features >> bit) & 1;
+	return bit < 64 && ((vdev->negotiated_features >> bit) & 1);
 }
 
 /*
@@ -224,8 +244,8 @@ uint64_t virtio_device_cancel_drains(struct virtio_device *vdev);
 
 /*
  * virtio_device_save - append the common state of (vdev) to (out) as a
- * section named after the device (ops->name): offered and negotiated
- * features, status, config generation, whether it was activated, each
+ * section named after the device (ops->name): offered and driver
+ * features (the negotiated set is derived again on restore), status, config generation, whether it was activated, each
  * queue's size, ring addresses, ring features, flags and indexes; then
  * ops->save (if any) for the device's own part. The device must be
  * quiesced. Loop thread, vCPUs parked.
@@ -236,7 +256,8 @@ void virtio_device_save(struct virtio_device *vdev, struct state_buf *out);
  * virtio_device_restore - load what virtio_device_save wrote from (in)
  * into (vdev), built from the same config over guest memory already
  * restored. Checked before applied: offered features, queue count and
- * maximum equal; FEATURES_OK only with an acceptable feature set; each
+ * maximum equal; FEATURES_OK only with an acceptable feature set, and
+ * activation only with FEATURES_OK; ring features only negotiated ones; each
  * queue through vq_set_size / vq_enable as the transport enables queues;
  * with DRIVER_OK, the rings in guest memory agree with the indexes. A
  * running device is reset first. Then ops->restore reads the device part;

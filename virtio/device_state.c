@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The common virtio state as plain data: negotiated features, device
- * status, config generation, whether the device was activated, and every
+ * The common virtio state as plain data: the driver's features (the
+ * negotiated set follows from them and FEATURES_OK), device status, config generation, whether the device was activated, and every
  * virtqueue's configuration and ring position (virtio 1.2 §2.7). The
  * device-specific part follows, written by ops->save.
  *
@@ -100,7 +100,21 @@ static int load_header(struct virtio_device *vdev, struct state_buf *in,
 		return err_set(e, -EINVAL,
 			       "%s state: FEATURES_OK with features 0x%llx",
 			       name, (unsigned long long)vs->guest_features);
+	/* The transport activates only after an accepted FEATURES_OK. */
+	if (vs->activated && !(vs->status & VIRTIO_CONFIG_S_FEATURES_OK))
+		return err_set(e, -EINVAL,
+			       "%s state: activated without FEATURES_OK", name);
 	return 0;
+}
+
+/* What the device acts on: not saved, it follows from the status and the
+ * driver's features as the transport froze them at FEATURES_OK. */
+static uint64_t negotiated(const struct virtio_device *vdev,
+			   const struct vdev_state *vs)
+{
+	return (vs->status & VIRTIO_CONFIG_S_FEATURES_OK)
+		       ? vs->guest_features & vdev->host_features
+		       : 0;
 }
 
 /* A queue that is not ready is in its reset state, bar size and addresses
@@ -154,6 +168,25 @@ static int load_queue(struct virtio_device *vdev, struct state_buf *in,
 	return 0;
 }
 
+/* The rings use no feature that was not negotiated (the transport takes
+ * them from negotiated_features). */
+static int ring_features_check(struct virtio_device *vdev,
+			       const struct vdev_state *vs, struct err *e)
+{
+	uint64_t f = negotiated(vdev, vs);
+	bool event_idx = f & (1ULL << VIRTIO_RING_F_EVENT_IDX);
+	bool indirect = f & (1ULL << VIRTIO_RING_F_INDIRECT_DESC);
+	for (unsigned q = 0; q < vdev->nr_queues; q++) {
+		const struct virtqueue *vq = &vs->queues[q];
+		if ((vq->event_idx && !event_idx) || (vq->indirect && !indirect))
+			return err_set(e, -EINVAL,
+				       "%s state: queue %u uses ring features "
+				       "not negotiated",
+				       vdev->ops->name, q);
+	}
+	return 0;
+}
+
 static uint16_t ring_idx(const uint16_t *p)
 {
 	return le16toh(__atomic_load_n(p, __ATOMIC_RELAXED));
@@ -199,6 +232,7 @@ static void apply(struct virtio_device *vdev, const struct vdev_state *vs)
 	vdev->activated = false;
 	pthread_mutex_lock(&vdev->lock);
 	vdev->guest_features = vs->guest_features;
+	vdev->negotiated_features = negotiated(vdev, vs);
 	vdev->status = vs->status;
 	vdev->config_generation = vs->config_generation;
 	pthread_mutex_unlock(&vdev->lock);
@@ -220,6 +254,8 @@ int virtio_device_restore(struct virtio_device *vdev, struct state_buf *in,
 	int rc = load_header(vdev, in, &vs, e);
 	for (unsigned q = 0; !rc && q < vdev->nr_queues; q++)
 		rc = load_queue(vdev, in, q, &vs.queues[q], e);
+	if (!rc)
+		rc = ring_features_check(vdev, &vs, e);
 	if (!rc)
 		rc = rings_check(vdev, &vs, e);
 	if (rc)

@@ -126,11 +126,19 @@ static void on_backend(void *opaque, uint32_t events)
 
 /* --- device ops (loop thread) ----------------------------------------- */
 
+/* What the tap may hand the guest follows its GUEST_* features: the
+ * negotiated ones only (offered and accepted at FEATURES_OK), never what
+ * the driver wrote to the feature register. Loop thread, activating. */
+int net_set_offload(struct virtio_net *net)
+{
+	return net->be->ops->set_offload(net->be,
+					 net->vdev.negotiated_features);
+}
+
 static int net_activate(struct virtio_device *vdev)
 {
 	struct virtio_net *net = to_net(vdev);
-	/* What the tap may hand the guest follows its GUEST_* features. */
-	int rc = net->be->ops->set_offload(net->be, vdev->guest_features);
+	int rc = net_set_offload(net);
 	if (rc) {
 		log_warn("virtio-net %s: cannot set offloads: %s",
 			 net->be->name, strerror(-rc));

@@ -50,6 +50,9 @@ static inline struct virtio_net *to_net(struct virtio_device *vdev)
 	return container_of(vdev, struct virtio_net, vdev);
 }
 
+/* net_set_offload - tell the backend which offloads the driver takes,
+ * from the negotiated features only. 0 or -errno. Loop thread. */
+int net_set_offload(struct virtio_net *net);
 /* net_signal - interrupt the driver for queue (q) if it wants one. */
 void net_signal(struct virtio_net *net, unsigned q);
 

@@ -146,7 +146,7 @@ static int rebuild(struct virtio_net *net, unsigned q, const uint16_t *heads,
  * state (activate would forget that the receiveq waits for a kick). */
 static int go_live(struct virtio_net *net, struct err *e)
 {
-	int rc = net->be->ops->set_offload(net->be, net->vdev.guest_features);
+	int rc = net_set_offload(net);
 	if (rc)
 		return err_set(e, rc, "virtio-net %s: cannot set offloads: %s",
 			       net->be->name, strerror(-rc));

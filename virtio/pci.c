@@ -54,13 +54,30 @@ static void activate_work(void *arg)
 		vp->held_activate = true;
 		return;
 	}
+	/* Taking the lock also makes the vCPU's writes before DRIVER_OK
+	 * (negotiated_features, queue registers) visible here. */
 	pthread_mutex_lock(&vdev->lock);
 	bool go = vp->activate_pending && !vp->reset_pending &&
 		  (vdev->status & VIRTIO_CONFIG_S_DRIVER_OK);
+	bool negotiated = vdev->status & VIRTIO_CONFIG_S_FEATURES_OK;
 	vp->activate_pending = false;
 	pthread_mutex_unlock(&vdev->lock);
 	if (!go || vdev->activated)
 		return;
+	/*
+	 * §3.1.1: DRIVER_OK comes after an accepted FEATURES_OK. Without one
+	 * nothing was negotiated and the device must not run on whatever the
+	 * driver wrote. The spec gives the device no way to refuse
+	 * DRIVER_OK itself (only FEATURES_OK may be dropped, step 6), but
+	 * has it set DEVICE_NEEDS_RESET when it cannot go on (§2.1.2): the
+	 * status keeps what the driver wrote, the queues are never served,
+	 * and a reset recovers. FEATURES_OK cannot arrive later
+	 * (set_status), so this check cannot race with it.
+	 */
+	if (!negotiated) {
+		virtio_device_set_needs_reset(vdev, "DRIVER_OK without FEATURES_OK");
+		return;
+	}
 	int rc = vdev->ops->activate ? vdev->ops->activate(vdev) : 0;
 	if (rc) {
 		virtio_device_set_needs_reset(vdev, "activation failed");

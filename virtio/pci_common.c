@@ -36,6 +36,7 @@ void virtio_pci_common_reset(struct virtio_pci *vp)
 		vq_reset(&vdev->queues[q]);
 	vdev->status = 0;
 	vdev->guest_features = 0;
+	vdev->negotiated_features = 0;
 	vp->activate_pending = false;
 	vp->reset_pending = false;
 	__atomic_store_n(&vp->isr, 0, __ATOMIC_RELAXED);
@@ -66,8 +67,10 @@ static uint64_t get_gfeat(struct virtio_pci *vp)
 static void set_gfeat(struct virtio_pci *vp, uint64_t v)
 {
 	unsigned sel = vp->driver_feature_select;
-	/* §3.1.1: features are fixed once FEATURES_OK is set. */
-	if (sel >= 2 || (vp->vdev->status & VIRTIO_CONFIG_S_FEATURES_OK))
+	/* §3.1.1: features are fixed once FEATURES_OK is set; after DRIVER_OK
+	 * (with or without it) nothing can be negotiated until a reset. */
+	if (sel >= 2 || (vp->vdev->status & (VIRTIO_CONFIG_S_FEATURES_OK |
+					     VIRTIO_CONFIG_S_DRIVER_OK)))
 		return;
 	uint64_t mask = 0xffffffffULL << (32 * sel);
 	vp->vdev->guest_features = (vp->vdev->guest_features & ~mask) |
@@ -133,7 +136,8 @@ static void set_qen(struct virtio_pci *vp, uint64_t v)
 	if (v != 1 || !queue_writable(vp))
 		return; /* §4.1.4.3.2: writing 0 is not allowed */
 	struct virtqueue *vq = &vp->vdev->queues[q];
-	vq_set_features(vq, vp->vdev->guest_features);
+	/* 0 before FEATURES_OK: freeze_features sets them again then. */
+	vq_set_features(vq, vp->vdev->negotiated_features);
 	int rc = vq_set_size(vq, vp->queue_size[q]);
 	if (!rc)
 		rc = vq_set_addrs(vq, vp->queue_desc[q], vp->queue_driver[q],
@@ -157,6 +161,19 @@ static bool features_acceptable(struct virtio_device *vdev)
 	return !(g & ~vdev->host_features) && (g & (1ULL << VIRTIO_F_VERSION_1));
 }
 
+/*
+ * FEATURES_OK accepted: the set the device will act on is fixed here, and
+ * the rings of queues the driver enabled too early (before FEATURES_OK,
+ * against §3.1.1 step 7) follow it too. vCPU thread, lock held, device
+ * not activated (DRIVER_OK is not set yet).
+ */
+static void freeze_features(struct virtio_device *vdev)
+{
+	vdev->negotiated_features = vdev->guest_features & vdev->host_features;
+	for (unsigned q = 0; q < vdev->nr_queues; q++)
+		vq_set_features(&vdev->queues[q], vdev->negotiated_features);
+}
+
 static void set_status(struct virtio_pci *vp, uint64_t v)
 {
 	struct virtio_device *vdev = vp->vdev;
@@ -170,14 +187,22 @@ static void set_status(struct virtio_pci *vp, uint64_t v)
 	/* §2.1.2: the driver never clears bits; keep NEEDS_RESET. */
 	val |= vdev->status & VIRTIO_CONFIG_S_NEEDS_RESET;
 	if ((val & VIRTIO_CONFIG_S_FEATURES_OK) &&
-	    !(vdev->status & VIRTIO_CONFIG_S_FEATURES_OK) &&
-	    !features_acceptable(vdev)) {
-		/* §3.1.1 step 6: FEATURES_OK does not stick; the driver sees it. */
-		val &= (uint8_t)~VIRTIO_CONFIG_S_FEATURES_OK;
+	    !(vdev->status & VIRTIO_CONFIG_S_FEATURES_OK)) {
+		/* §3.1.1 step 6: a refused FEATURES_OK does not stick; the
+		 * driver sees it. Refused too once DRIVER_OK is set: the
+		 * features must be settled before the device runs, and a
+		 * DRIVER_OK without them has already failed (activate_work). */
+		if (!features_acceptable(vdev) ||
+		    (vdev->status & VIRTIO_CONFIG_S_DRIVER_OK))
+			val &= (uint8_t)~VIRTIO_CONFIG_S_FEATURES_OK;
+		else
+			freeze_features(vdev);
 	}
 	bool driver_ok = (val & VIRTIO_CONFIG_S_DRIVER_OK) &&
 			 !(vdev->status & VIRTIO_CONFIG_S_DRIVER_OK);
 	vdev->status = val;
+	/* Posted even without FEATURES_OK: activate_work refuses it there,
+	 * where DEVICE_NEEDS_RESET can be raised without this lock. */
 	if (driver_ok)
 		virtio_pci_post_activate(vp);
 }

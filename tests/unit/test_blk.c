@@ -185,6 +185,7 @@ static void start_dev(bool readonly, const char *serial)
 	T.vdev = blk_vdev(T.blk);
 	T.vdev->transport = &fake_transport;
 	T.vdev->guest_features = T.vdev->host_features;
+	T.vdev->negotiated_features = T.vdev->guest_features; /* FEATURES_OK */
 	T.vdev->status = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
 			 VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK;
 	cr_assert_eq(vqd_init(&T.drv, &T.mem.gm, QSZ, RING_GPA, HEAP_GPA,

@@ -114,6 +114,7 @@ static void activate(void)
 	cr_assert_eq(vqd_init(&txd, &mem.gm, QSZ, TX_RING, TX_HEAP, HEAP_LEN),
 		     0);
 	vdev->guest_features = vdev->host_features;
+	vdev->negotiated_features = vdev->guest_features; /* FEATURES_OK */
 	vdev->status = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
 		       VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK;
 	cr_assert_eq(vqd_attach(&rxd, &vdev->queues[VIRTCON_RXQ],

@@ -56,6 +56,7 @@ static void setup(void)
 	vdev->transport = &transport;
 	cr_assert_eq(vqd_init(&drv, &mem.gm, QSZ, RING, HEAP, HEAP_LEN), 0);
 	vdev->guest_features = vdev->host_features;
+	vdev->negotiated_features = vdev->guest_features; /* FEATURES_OK */
 	vdev->status = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
 		       VIRTIO_CONFIG_S_FEATURES_OK;
 	cr_assert_eq(

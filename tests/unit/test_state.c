@@ -1644,6 +1644,12 @@ static void snapshot(struct vm *a, struct vm *b, struct state_buf *b1)
 	blob_eq(b1, &b2);
 	state_fini(&b2);
 	same_registers(a, b);
+	/* What the device acts on, derived again from the restored state. */
+	cr_assert_eq(b->vdev->negotiated_features,
+		     a->vdev->negotiated_features);
+	if (bar_rd(a, 0x14, 1) & S_FOK)
+		cr_assert_eq(a->vdev->negotiated_features,
+			     a->features & a->vdev->host_features);
 	for (unsigned q = 0; q < a->nq; q++)
 		drv_clone(&b->drv[q], &a->drv[q], &b->gm);
 	b->features = a->features;
@@ -1866,6 +1872,18 @@ Test(state_blk, virtio_refuses_bad_blobs)
 	cr_assert_eq(
 	    restore_fresh_mutated(a, disk_b, &b1, c + HDR + 8 + 7, 0x80, &e),
 	    -EINVAL, "features");
+	/* Activated without FEATURES_OK: the transport never does that. */
+	cr_assert_eq(restore_fresh_mutated(a, disk_b, &b1, c + HDR + 8 + 8,
+					   S_ACK | S_DRV | S_DOK, &e),
+		     -EINVAL, "DRIVER_OK without FEATURES_OK");
+	cr_assert(strstr(e.msg, "FEATURES_OK"), "%s", e.msg);
+	/* A ring using EVENT_IDX the driver did not accept (bit 29). */
+	size_t ev = c + HDR + 8 + 3;
+	cr_assert(b1.data[ev] & 0x20);
+	cr_assert_eq(restore_fresh_mutated(a, disk_b, &b1, ev,
+					   b1.data[ev] & ~0x20, &e),
+		     -EINVAL, "ring features");
+	cr_assert(strstr(e.msg, "ring features"), "%s", e.msg);
 	/* Guest memory that is not the saved one: the rings disagree. */
 	b = vm_make(VK_BLK, disk_b);
 	cr_assert_eq(restore_bytes(vp_restore_fn, b->vp, b1.data, b1.len, &e),

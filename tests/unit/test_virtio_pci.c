@@ -6,13 +6,18 @@
  * A fake device and a fake KVM platform; a real event loop and PCI root.
  */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <linux/virtio_config.h>
+#include <linux/virtio_net.h>
 #include <linux/virtio_pci.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include "virtio/net.h"
 #include "virtio/pci.h"
 #include "vmm/base/bus.h"
 #include "vmm/base/evloop.h"
@@ -136,7 +141,8 @@ static void pump(void)
 		;
 }
 
-static void setup(void)
+/* Guest RAM, the event loop and an empty PCI root. */
+static void machine_up(void)
 {
 	memset(&dev, 0, sizeof(dev));
 	memset(&plat, 0, sizeof(plat));
@@ -149,23 +155,40 @@ static void setup(void)
 	cr_assert_eq(evl_create(&loop, NULL), 0);
 	struct pci_window win = { 0xc0000000, 0x10000000, 0xc000, 0x4000 };
 	cr_assert_eq(pci_root_init(&root, &mmio, &pio, &win, NULL), 0);
+}
+
+/* (vdev) behind a virtio-pci function, BAR 0 decoded. */
+static void transport_up(struct virtio_device *vdev)
+{
 	struct err e = { 0 };
-	cr_assert_eq(virtio_device_init(&dev.vdev, &fake_ops, &gm, loop, 2, 64, 1ULL << 40, &e), 0);
-	cr_assert_eq(virtio_pci_create(&dev.vdev, "vp0", &root, &platform, &vp, &e), 0, "%s", e.msg);
+	cr_assert_eq(virtio_pci_create(vdev, "vp0", &root, &platform, &vp, &e), 0, "%s", e.msg);
 	slot = (unsigned)vp->pci.slot;
 	bar0 = pci_device_bar_addr(&vp->pci, 0);
 	cfg_wr(0x04, 2, 0x6); /* memory space + bus master */
+}
+
+static void setup(void)
+{
+	machine_up();
+	struct err e = { 0 };
+	cr_assert_eq(virtio_device_init(&dev.vdev, &fake_ops, &gm, loop, 2, 64, 1ULL << 40, &e), 0);
+	transport_up(&dev.vdev);
+}
+
+static void machine_down(void)
+{
+	pci_root_fini(&root);
+	bus_fini(&mmio);
+	bus_fini(&pio);
+	evl_destroy(loop);
+	free(ram);
 }
 
 static void teardown(void)
 {
 	virtio_pci_destroy(vp);
 	virtio_device_fini(&dev.vdev);
-	pci_root_fini(&root);
-	bus_fini(&mmio);
-	bus_fini(&pio);
-	evl_destroy(loop);
-	free(ram);
+	machine_down();
 }
 
 TestSuite(virtio_pci, .init = setup, .fini = teardown);
@@ -405,4 +428,229 @@ Test(virtio_pci, random_register_traffic_is_harmless)
 	}
 	pump();
 	cr_assert_eq(cfg_rd(0x00, 2), 0x1af4);
+}
+
+/* --- feature negotiation (virtio 1.2 §2.2, §3.1.1) -----------------------
+ * The device acts on the features offered and accepted at FEATURES_OK, and
+ * on nothing the driver writes afterwards or instead. */
+
+#define S_AD (VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER)
+#define S_FOK VIRTIO_CONFIG_S_FEATURES_OK
+#define S_DOK VIRTIO_CONFIG_S_DRIVER_OK
+#define BIT(b) (1ULL << (b))
+
+static void write_driver_features(uint64_t f)
+{
+	bar_wr(0x08, 4, 0);
+	bar_wr(0x0c, 4, (uint32_t)f);
+	bar_wr(0x08, 4, 1);
+	bar_wr(0x0c, 4, f >> 32);
+}
+
+static uint64_t read_driver_features(void)
+{
+	bar_wr(0x08, 4, 0);
+	uint64_t f = bar_rd(0x0c, 4);
+	bar_wr(0x08, 4, 1);
+	return f | bar_rd(0x0c, 4) << 32;
+}
+
+static uint64_t read_device_features(void)
+{
+	bar_wr(0x00, 4, 0);
+	uint64_t f = bar_rd(0x04, 4);
+	bar_wr(0x00, 4, 1);
+	return f | bar_rd(0x04, 4) << 32;
+}
+
+/* Every feature bit as the device asks for it. */
+static uint64_t device_view(const struct virtio_device *v)
+{
+	uint64_t f = 0;
+	for (unsigned b = 0; b < 64; b++)
+		if (virtio_has_feature(v, b))
+			f |= BIT(b);
+	return f;
+}
+
+static void reset_and_wait(void)
+{
+	bar_wr(0x14, 1, 0);
+	pump();
+	cr_assert_eq(bar_rd(0x14, 1), 0);
+}
+
+Test(virtio_pci, driver_ok_without_features_ok_does_not_activate)
+{
+	dev.vdev.error_hook = error_hook;
+	hook_calls = 0;
+	reset_and_wait();
+	bar_wr(0x14, 1, S_AD);
+	write_driver_features(BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_RING_F_EVENT_IDX));
+	bar_wr(0x14, 1, S_AD | S_DOK); /* FEATURES_OK skipped */
+	pump();
+	cr_assert_eq(dev.activations, 0, "the device never ran");
+	cr_assert_not(dev.vdev.activated);
+	cr_assert_eq(device_view(&dev.vdev), 0, "nothing was negotiated");
+	uint8_t st = (uint8_t)bar_rd(0x14, 1);
+	cr_assert(st & VIRTIO_CONFIG_S_NEEDS_RESET, "status 0x%x", st);
+	cr_assert_eq(hook_calls, 1);
+	cr_assert(bar_rd(0x1000, 1) & VIRTIO_PCI_ISR_CONFIG, "driver told");
+	/* Kicks go nowhere. */
+	bar_wr(0x3000, 2, 0);
+	pump();
+	cr_assert_eq(dev.notifies[0], 0);
+	/* A reset and a proper bring-up recover the device. */
+	bring_up();
+	pump();
+	cr_assert_eq(dev.activations, 1);
+	cr_assert_not(bar_rd(0x14, 1) & VIRTIO_CONFIG_S_NEEDS_RESET);
+}
+
+Test(virtio_pci, driver_ok_after_refused_features_sees_nothing)
+{
+	reset_and_wait();
+	bar_wr(0x14, 1, S_AD);
+	/* Bit 3 and bit 41 were never offered. */
+	uint64_t want = BIT(VIRTIO_F_VERSION_1) | BIT(3) | BIT(41) | BIT(40);
+	cr_assert_eq(read_device_features() & (BIT(3) | BIT(41)), 0);
+	write_driver_features(want);
+	bar_wr(0x14, 1, S_AD | S_FOK);
+	cr_assert_not(bar_rd(0x14, 1) & S_FOK, "refused");
+	/* The driver goes on regardless, in one write and then another. */
+	bar_wr(0x14, 1, S_AD | S_FOK | S_DOK);
+	cr_assert_not(bar_rd(0x14, 1) & S_FOK);
+	pump();
+	cr_assert_eq(dev.activations, 0);
+	cr_assert_eq(device_view(&dev.vdev), 0, "device saw 0x%llx",
+		     (unsigned long long)device_view(&dev.vdev));
+}
+
+Test(virtio_pci, features_written_after_driver_ok_are_ignored)
+{
+	reset_and_wait();
+	bar_wr(0x14, 1, S_AD);
+	write_driver_features(BIT(VIRTIO_F_VERSION_1));
+	bar_wr(0x14, 1, S_AD | S_DOK);
+	pump();
+	/* After DRIVER_OK the feature register is dead... */
+	write_driver_features(BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_RING_F_EVENT_IDX) | BIT(3));
+	cr_assert_eq(read_driver_features(), BIT(VIRTIO_F_VERSION_1));
+	/* ...and FEATURES_OK can no longer be accepted. */
+	bar_wr(0x14, 1, S_AD | S_FOK | S_DOK);
+	cr_assert_not(bar_rd(0x14, 1) & S_FOK);
+	pump();
+	cr_assert_eq(dev.activations, 0);
+	cr_assert_eq(device_view(&dev.vdev), 0);
+}
+
+Test(virtio_pci, features_are_frozen_at_features_ok)
+{
+	/* bring_up accepts EVENT_IDX and VERSION_1 out of the offer. */
+	uint64_t accepted = BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_RING_F_EVENT_IDX);
+	bring_up();
+	write_driver_features(~0ULL); /* after FEATURES_OK and DRIVER_OK */
+	pump();
+	cr_assert_eq(dev.activations, 1);
+	cr_assert_eq(device_view(&dev.vdev), accepted);
+	write_driver_features(BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_RING_F_INDIRECT_DESC));
+	cr_assert_eq(read_driver_features(), accepted);
+	cr_assert_eq(device_view(&dev.vdev), accepted);
+	cr_assert(dev.vdev.queues[0].event_idx);
+	cr_assert_not(dev.vdev.queues[0].indirect);
+}
+
+/* --- the same through virtio-net: what reaches the backend's offloads --- */
+
+static struct {
+	struct net_backend be;
+	int peer;
+	int offload_calls;
+	uint64_t offload; /* the last set_offload argument */
+} rec;
+static struct virtio_net *vnet;
+
+static ssize_t rec_recv(struct net_backend *be, const struct iovec *iov, int cnt)
+{
+	return -EAGAIN;
+}
+static ssize_t rec_send(struct net_backend *be, const struct iovec *iov, int cnt)
+{
+	ssize_t n = 0;
+	for (int i = 0; i < cnt; i++)
+		n += (ssize_t)iov[i].iov_len;
+	return n;
+}
+static int rec_set_offload(struct net_backend *be, uint64_t features)
+{
+	rec.offload_calls++;
+	rec.offload = features;
+	return 0;
+}
+static void rec_close(struct net_backend *be) { close(be->fd); }
+
+static const struct net_backend_ops rec_ops = {
+	.kind = "recorder", .recv = rec_recv, .send = rec_send,
+	.set_offload = rec_set_offload, .close = rec_close,
+};
+
+static void net_setup(void)
+{
+	machine_up();
+	memset(&rec, 0, sizeof(rec));
+	int sv[2];
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK, 0, sv), 0);
+	rec.be.ops = &rec_ops;
+	rec.be.fd = sv[0];
+	rec.peer = sv[1];
+	snprintf(rec.be.name, sizeof(rec.be.name), "recorder");
+	struct net_config cfg = { .mac = { 0x52, 0x54, 0, 1, 2, 3 } };
+	struct err e = { 0 };
+	cr_assert_eq(net_create_backend(&cfg, &rec.be, &gm, loop, &vnet, &e), 0, "%s", e.msg);
+	transport_up(net_vdev(vnet));
+}
+
+static void net_teardown(void)
+{
+	virtio_pci_destroy(vp);
+	net_destroy(vnet);
+	close(rec.peer);
+	machine_down();
+}
+
+TestSuite(virtio_pci_net, .init = net_setup, .fini = net_teardown);
+
+Test(virtio_pci_net, offloads_get_only_offered_and_accepted_bits)
+{
+	struct virtio_device *v = net_vdev(vnet);
+	uint64_t offered = read_device_features();
+	cr_assert_eq(offered & BIT(VIRTIO_NET_F_GUEST_UFO), 0, "kiln offers no UFO");
+	cr_assert(offered & BIT(VIRTIO_NET_F_GUEST_CSUM));
+	/* The bypass: UFO asked for, FEATURES_OK refused, DRIVER_OK anyway. */
+	reset_and_wait();
+	bar_wr(0x14, 1, S_AD);
+	write_driver_features(BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_NET_F_GUEST_CSUM) |
+			      BIT(VIRTIO_NET_F_GUEST_UFO));
+	bar_wr(0x14, 1, S_AD | S_FOK);
+	cr_assert_not(bar_rd(0x14, 1) & S_FOK);
+	bar_wr(0x14, 1, S_AD | S_DOK);
+	pump();
+	cr_assert_eq(rec.offload_calls, 0, "offloads set to 0x%llx",
+		     (unsigned long long)rec.offload);
+	cr_assert_not(virtio_has_feature(v, VIRTIO_NET_F_GUEST_UFO));
+	/* A proper bring-up taking all that is offered; UFO written after
+	 * FEATURES_OK and after DRIVER_OK changes nothing. */
+	reset_and_wait();
+	bar_wr(0x14, 1, S_AD);
+	write_driver_features(offered);
+	bar_wr(0x14, 1, S_AD | S_FOK);
+	cr_assert(bar_rd(0x14, 1) & S_FOK);
+	write_driver_features(offered | BIT(VIRTIO_NET_F_GUEST_UFO));
+	bar_wr(0x14, 1, S_AD | S_FOK | S_DOK);
+	write_driver_features(offered | BIT(VIRTIO_NET_F_GUEST_UFO));
+	pump();
+	cr_assert_eq(rec.offload_calls, 1);
+	cr_assert_eq(rec.offload, offered, "offloads from 0x%llx, offered 0x%llx",
+		     (unsigned long long)rec.offload, (unsigned long long)offered);
+	cr_assert_eq(device_view(v), offered);
 }

@@ -84,8 +84,9 @@ int tap_open(const char *name, unsigned vnet_hdr_len, struct tap **out,
 /*
  * tap_set_offload - map negotiated guest features (features) to
  * TUNSETOFFLOAD: GUEST_CSUM -> TUN_F_CSUM, and with it GUEST_TSO4/6 ->
- * TUN_F_TSO4/6, GUEST_ECN -> TUN_F_TSO_ECN, GUEST_UFO -> TUN_F_UFO (TSO
- * needs checksum offload, §5.1.3.1). 0 or -errno. Loop thread.
+ * TUN_F_TSO4/6, GUEST_ECN -> TUN_F_TSO_ECN (TSO needs checksum offload,
+ * §5.1.3.1). Only what virtio-net offers is mapped: GUEST_UFO and the
+ * other bits are ignored. 0 or -errno. Loop thread.
  */
 int tap_set_offload(struct tap *tap, uint64_t features);
 
