@@ -45,12 +45,14 @@ static int load_initrd(struct vm *vm, const struct kernel_info *k,
 	const char *path = vm->cfg->initrd;
 	if (!path)
 		return 0;
-	struct mapped_file f;
-	int rc = file_map(path, &f, e);
+	/* A private snapshot: what initrd_load copies cannot change or
+	 * vanish (SIGBUS) under it. It goes into guest RAM, so RAM bounds it. */
+	struct file_snapshot f;
+	int rc = file_read_private(path, vm->mem.ram_bytes, &f, e);
 	if (!rc && f.size == 0)
 		rc = err_set(e, -EINVAL, "file is empty");
 	if (rc) {
-		file_unmap(&f);
+		file_snapshot_free(&f);
 		err_field(e, "boot.initrd");
 		return rc;
 	}
@@ -60,20 +62,22 @@ static int load_initrd(struct vm *vm, const struct kernel_info *k,
 		err_field(e, "boot.initrd");
 	else
 		bs->initrd_size = f.size;
-	file_unmap(&f);
+	file_snapshot_free(&f);
 	return rc;
 }
 
 static int load_kernel(struct vm *vm, struct kernel_info *k, struct err *e)
 {
-	struct mapped_file f;
-	int rc = file_map(vm->cfg->kernel, &f, e);
+	/* The loader validates, then copies: both must see the same bytes,
+	 * so it gets a private snapshot, never a mapping of the live file. */
+	struct file_snapshot f;
+	int rc = file_read_private(vm->cfg->kernel, vm->mem.ram_bytes, &f, e);
 	if (!rc)
 		rc = kernel_load(&vm->mem, X86_KERNEL_LOAD_ADDR, f.data, f.size,
 				 k, e);
 	if (rc)
 		err_field(e, "boot.kernel");
-	file_unmap(&f);
+	file_snapshot_free(&f);
 	return rc;
 }
 
