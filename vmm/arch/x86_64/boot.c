@@ -39,16 +39,31 @@ int arch_vm_init(struct vm *vm, struct err *e)
 	return 0;
 }
 
+/*
+ * Read a kernel or initrd into a private snapshot: what the loader
+ * validates and copies cannot change or vanish (SIGBUS) under it. All of
+ * it goes into guest RAM, so guest RAM bounds the read.
+ */
+static int read_image(const struct vm *vm, const char *path,
+		      struct file_snapshot *f, struct err *e)
+{
+	int rc = file_read_private(path, vm->mem.ram_bytes, f, e);
+	if (rc == -EFBIG) {
+		err_clear(e);
+		rc = err_set(e, -E2BIG, "larger than guest RAM (%llu MiB)",
+			     (unsigned long long)(vm->mem.ram_bytes >> 20));
+	}
+	return rc;
+}
+
 static int load_initrd(struct vm *vm, const struct kernel_info *k,
 		       struct boot_setup *bs, struct err *e)
 {
 	const char *path = vm->cfg->initrd;
 	if (!path)
 		return 0;
-	/* A private snapshot: what initrd_load copies cannot change or
-	 * vanish (SIGBUS) under it. It goes into guest RAM, so RAM bounds it. */
 	struct file_snapshot f;
-	int rc = file_read_private(path, vm->mem.ram_bytes, &f, e);
+	int rc = read_image(vm, path, &f, e);
 	if (!rc && f.size == 0)
 		rc = err_set(e, -EINVAL, "file is empty");
 	if (rc) {
@@ -68,10 +83,8 @@ static int load_initrd(struct vm *vm, const struct kernel_info *k,
 
 static int load_kernel(struct vm *vm, struct kernel_info *k, struct err *e)
 {
-	/* The loader validates, then copies: both must see the same bytes,
-	 * so it gets a private snapshot, never a mapping of the live file. */
 	struct file_snapshot f;
-	int rc = file_read_private(vm->cfg->kernel, vm->mem.ram_bytes, &f, e);
+	int rc = read_image(vm, vm->cfg->kernel, &f, e);
 	if (!rc)
 		rc = kernel_load(&vm->mem, X86_KERNEL_LOAD_ADDR, f.data, f.size,
 				 k, e);
