@@ -5,9 +5,6 @@
 #include "../vmm/machine/builder.h"
 
 #include <ctype.h>
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <stdio.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -201,15 +198,10 @@ int cfg_validate_devices(const struct kiln_config *cfg, struct err *e)
 /* Open (path) as kiln will: 0, or -errno with the reason in e. */
 static int check_file(const char *path, struct err *e)
 {
-	int fd;
-	struct stat st;
-	int rc = file_open_checked(path, O_RDONLY | O_NOCTTY | O_NONBLOCK, false,
-				   &fd, &st, e);
-	if (rc)
-		return rc;
-	if (st.st_size == 0)
+	uint64_t size = 0;
+	int rc = file_size_checked(path, &size, e);
+	if (!rc && size == 0)
 		rc = err_set(e, -EINVAL, "file is empty");
-	close(fd);
 	return rc;
 }
 

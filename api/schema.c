@@ -10,14 +10,11 @@
 #include "schema.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "../vmm/base/file.h"
 #include "../vmm/machine/builder.h"
@@ -865,56 +862,19 @@ int schema_parse_text(const char *buf, size_t len, struct json_object **out,
 		       line, col, why);
 }
 
-/* Read a whole regular file of at most SCHEMA_MAX_TEXT bytes. */
-static int read_small_file(const char *path, char **out, size_t *len_out,
-			   struct err *e)
-{
-	int fd;
-	struct stat st;
-	int rc = file_open_checked(path, O_RDONLY, false, &fd, &st, e);
-	if (rc)
-		return rc;
-	if (st.st_size > SCHEMA_MAX_TEXT)
-		rc = err_set(e, -EFBIG, "%lld bytes is too large (limit 1 MiB)",
-			     (long long)st.st_size);
-	char *buf = rc ? NULL : malloc((size_t)st.st_size + 1);
-	if (!rc && !buf)
-		rc = err_set(e, -ENOMEM, "out of memory");
-	size_t len = 0;
-	while (!rc && len <= (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + len, (size_t)st.st_size + 1 - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			rc = err_set(e, -errno, "%s", strerror(errno));
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-	}
-	close(fd);
-	if (!rc && len > (size_t)st.st_size)
-		rc = err_set(e, -EFBIG, "the file grew while being read");
-	if (rc) {
-		free(buf);
-		return rc;
-	}
-	*out = buf;
-	*len_out = len;
-	return 0;
-}
-
 int schema_config_from_file(const char *path, struct kiln_config *cfg,
 			    struct err *e)
 {
 	cfg_init(cfg);
-	char *text = NULL;
-	size_t len = 0;
-	int rc = read_small_file(path, &text, &len, e);
+	/* Non-blocking open and a bounded private read: a FIFO or a file
+	 * rewritten meanwhile gives an error, never a hang or a torn parse. */
+	struct file_snapshot text;
+	int rc = file_read_private(path, SCHEMA_MAX_TEXT, &text, e);
 	struct json_object *obj = NULL;
-	if (!rc) {
-		rc = schema_parse_text(text, len, &obj, e);
-		free(text);
-	}
+	if (!rc)
+		rc = schema_parse_text(text.data ? (const char *)text.data : "",
+				       text.size, &obj, e);
+	file_snapshot_free(&text);
 	if (!rc)
 		rc = schema_config_from_json(obj, cfg, e);
 	json_object_put(obj);

@@ -13,7 +13,11 @@
  * The file is untrusted: the ELF header, every program header and every
  * note are bounds-checked against the file before use, with 64-bit
  * arithmetic that cannot wrap, and nothing is written to guest memory
- * until the whole image has been validated.
+ * until the whole image has been validated. The copy then works only from
+ * the segment list the validation kept (struct elf_plan), never from the
+ * headers a second time: if the bytes changed in between (a caller that
+ * hands us a mapping of a live file), what is copied is still exactly what
+ * was checked.
  */
 #include "kernel.h"
 
@@ -25,6 +29,20 @@
 #define XEN_ELFNOTE_PHYS32_ENTRY 18
 /* below 4 GiB; the caller caps it at ram_top */
 #define PVH_INITRD_ADDR_MAX 0xffffffffull
+/* vmlinux has 4 or 5 PT_LOAD segments; the cap keeps the plan on the stack. */
+#define ELF_MAX_LOADS 32
+
+/* One validated PT_LOAD: file range [off, off + filesz) to paddr, then
+ * memsz - filesz zero bytes. */
+struct elf_seg {
+	uint64_t off, filesz, paddr, memsz;
+};
+
+/* What elf_scan proved and elf_copy does: the only source for the copy. */
+struct elf_plan {
+	unsigned nr;
+	struct elf_seg seg[ELF_MAX_LOADS];
+};
 
 /* [off, off + n) lies inside a file of len bytes, without wrapping. */
 static bool in_file(uint64_t off, uint64_t n, size_t len)
@@ -183,10 +201,31 @@ static int load_check(const struct guest_mem *gm, uint64_t base,
 	return 0;
 }
 
-/* First pass: validate every segment, find the entry and the load span. */
+/* Keep a validated PT_LOAD for elf_copy. */
+static int plan_add(struct elf_plan *plan, const Elf64_Phdr *ph, unsigned idx,
+		    struct err *e)
+{
+	if (plan->nr == ELF_MAX_LOADS)
+		return err_set(e, -EINVAL,
+			       "ELF segment %u: more than %d PT_LOAD segments",
+			       idx, ELF_MAX_LOADS);
+	plan->seg[plan->nr++] = (struct elf_seg){
+	    .off = ph->p_offset,
+	    .filesz = ph->p_filesz,
+	    .paddr = ph->p_paddr,
+	    .memsz = ph->p_memsz,
+	};
+	return 0;
+}
+
+/*
+ * First pass: validate every segment, find the entry and the load span,
+ * and record the PT_LOAD segments in (plan).
+ */
 static int elf_scan(const struct guest_mem *gm, uint64_t base,
 		    const uint8_t *img, size_t len, const Elf64_Ehdr *eh,
-		    struct kernel_info *out, struct err *e)
+		    struct elf_plan *plan, struct kernel_info *out,
+		    struct err *e)
 {
 	uint64_t lo = UINT64_MAX, hi = 0, entry = 0;
 	bool found = false;
@@ -199,6 +238,8 @@ static int elf_scan(const struct guest_mem *gm, uint64_t base,
 			rc = notes_scan(img, len, &ph, i, &entry, &found, e);
 		else if (ph.p_type == PT_LOAD && ph.p_memsz > 0)
 			rc = load_check(gm, base, &ph, i, len, e);
+		if (!rc && ph.p_type == PT_LOAD && ph.p_memsz > 0)
+			rc = plan_add(plan, &ph, i, e);
 		if (rc)
 			return rc;
 		if (ph.p_type == PT_LOAD && ph.p_memsz > 0) {
@@ -236,23 +277,23 @@ static int elf_scan(const struct guest_mem *gm, uint64_t base,
 	return 0;
 }
 
-/* Second pass: copy p_filesz bytes and zero the rest up to p_memsz. */
+/*
+ * Second pass: for each segment elf_scan validated, copy filesz bytes and
+ * zero the rest up to memsz. The headers are not read again.
+ */
 static int elf_copy(const struct guest_mem *gm, const uint8_t *img,
-		    const Elf64_Ehdr *eh, struct err *e)
+		    const struct elf_plan *plan, struct err *e)
 {
-	for (unsigned i = 0; i < eh->e_phnum; i++) {
-		Elf64_Phdr ph;
-		phdr_get(img, eh, i, &ph);
-		if (ph.p_type != PT_LOAD || ph.p_memsz == 0)
-			continue;
-		uint8_t *dst = gm_ptr(gm, ph.p_paddr, ph.p_memsz);
+	for (unsigned i = 0; i < plan->nr; i++) {
+		const struct elf_seg *s = &plan->seg[i];
+		uint8_t *dst = gm_ptr(gm, s->paddr, s->memsz);
 		if (!dst)
 			return err_set(e, -EFAULT,
-				       "ELF segment %u at 0x%llx is not RAM", i,
-				       (unsigned long long)ph.p_paddr);
-		memcpy(dst, img + ph.p_offset, ph.p_filesz);
+				       "ELF load segment %u at 0x%llx is not RAM",
+				       i, (unsigned long long)s->paddr);
+		memcpy(dst, img + s->off, s->filesz);
 		/* The kernel's bss (17 MiB for Debian's): dropped, not written. */
-		gm_zero(gm, ph.p_paddr + ph.p_filesz, ph.p_memsz - ph.p_filesz);
+		gm_zero(gm, s->paddr + s->filesz, s->memsz - s->filesz);
 	}
 	return 0;
 }
@@ -261,13 +302,14 @@ int elf_load(const struct guest_mem *gm, uint64_t base, const uint8_t *img,
 	     size_t len, struct kernel_info *out, struct err *e)
 {
 	Elf64_Ehdr eh;
+	struct elf_plan plan = {0};
 
 	memset(out, 0, sizeof(*out));
 	int rc = ehdr_check(img, len, &eh, e);
 	if (!rc)
-		rc = elf_scan(gm, base, img, len, &eh, out, e);
+		rc = elf_scan(gm, base, img, len, &eh, &plan, out, e);
 	if (!rc)
-		rc = elf_copy(gm, img, &eh, e);
+		rc = elf_copy(gm, img, &plan, e);
 	if (rc) {
 		memset(out, 0, sizeof(*out));
 		return rc;

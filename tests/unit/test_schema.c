@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "api/schema.h"
@@ -401,6 +402,28 @@ Test(schema, oversized_file)
 	cr_assert(strstr(e.msg, "too large (limit 1 MiB)"), "%s", e.msg);
 	unlink(path);
 	free(path);
+}
+
+/*
+ * A config file path naming a FIFO: the open must not wait for a writer
+ * (issue 13). The alarm turns a hang into a failed test.
+ */
+Test(schema, fifo_config_file_is_refused_at_once, .timeout = 20)
+{
+	char dir[] = "/tmp/kiln-schema-fifo-XXXXXX", path[64];
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/vm.json", dir);
+	cr_assert_eq(mkfifo(path, 0600), 0, "mkfifo: %s", strerror(errno));
+	struct kiln_config cfg;
+	struct err e = { 0 };
+	alarm(5);
+	int rc = schema_config_from_file(path, &cfg, &e);
+	alarm(0);
+	unlink(path);
+	rmdir(dir);
+	cr_assert_eq(rc, -EINVAL, "rc %d (%s)", rc, e.msg);
+	cr_assert(strstr(e.msg, "not a regular file"), "%s", e.msg);
+	cfg_fini(&cfg);
 }
 
 /* ---- the JSON Schema (schema_json_schemas) says what the parser does ---- */

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -11,7 +12,7 @@
 int file_open_checked(const char *path, int flags, bool block_ok, int *fd,
 		      struct stat *st, struct err *e)
 {
-	*fd = open(path, flags | O_CLOEXEC);
+	*fd = open(path, flags | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (*fd < 0)
 		return err_set(e, -errno, "%s", strerror(errno));
 	int rc = 0;
@@ -20,6 +21,11 @@ int file_open_checked(const char *path, int flags, bool block_ok, int *fd,
 	else if (!S_ISREG(st->st_mode) && !(block_ok && S_ISBLK(st->st_mode)))
 		rc = err_set(e, -EINVAL, block_ok ? "not a regular file or block device"
 						  : "not a regular file");
+	/* Regular files and block devices ignore O_NONBLOCK for reads today;
+	 * clear it anyway so the caller gets the semantics it asked for. */
+	else if (!(flags & O_NONBLOCK) &&
+		 fcntl(*fd, F_SETFL, fcntl(*fd, F_GETFL) & ~O_NONBLOCK) < 0)
+		rc = err_set(e, -errno, "%s", strerror(errno));
 	if (rc) {
 		close(*fd);
 		*fd = -1;
@@ -27,29 +33,117 @@ int file_open_checked(const char *path, int flags, bool block_ok, int *fd,
 	return rc;
 }
 
-int file_map(const char *path, struct mapped_file *out, struct err *e)
+int file_size_checked(const char *path, uint64_t *size, struct err *e)
 {
-	memset(out, 0, sizeof(*out));
 	int fd;
 	struct stat st;
+	int rc = file_open_checked(path, O_RDONLY | O_NONBLOCK, false, &fd, &st,
+				   e);
+	if (rc)
+		return rc;
+	*size = (uint64_t)st.st_size;
+	close(fd);
+	return 0;
+}
+
+/* "1 MiB" for whole MiB, else bytes: limits as the user thinks of them. */
+static const char *limit_str(uint64_t n, char *buf, size_t sz)
+{
+	if (n >= (1ull << 20) && !(n & ((1ull << 20) - 1)))
+		snprintf(buf, sz, "%llu MiB", (unsigned long long)(n >> 20));
+	else
+		snprintf(buf, sz, "%llu bytes", (unsigned long long)n);
+	return buf;
+}
+
+/*
+ * Read up to (want) bytes; fewer only at end of file. *got says how many.
+ * EINTR is retried; any other error is returned.
+ */
+static int read_full(int fd, uint8_t *buf, size_t want, size_t *got,
+		     struct err *e)
+{
+	size_t len = 0;
+	while (len < want) {
+		ssize_t n = read(fd, buf + len, want - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return err_set(e, -errno, "read: %s", strerror(errno));
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	*got = len;
+	return 0;
+}
+
+int file_read_private(const char *path, uint64_t max,
+		      struct file_snapshot *out, struct err *e)
+{
+	char lbuf[32];
+	int fd;
+	struct stat st;
+
+	memset(out, 0, sizeof(*out));
 	int rc = file_open_checked(path, O_RDONLY, false, &fd, &st, e);
 	if (rc)
 		return rc;
-	if (st.st_size > 0) {
-		void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE,
-			       fd, 0);
-		if (p == MAP_FAILED)
-			rc = err_set(e, -errno, "mmap: %s", strerror(errno));
-		else
-			*out = (struct mapped_file){ p, (size_t)st.st_size };
+	uint64_t size = (uint64_t)st.st_size;
+	if (size > max || size >= SIZE_MAX - 1) {
+		close(fd);
+		return err_set(e, -EFBIG, "%llu bytes is too large (limit %s)",
+			       (unsigned long long)size,
+			       limit_str(max, lbuf, sizeof(lbuf)));
 	}
+	/*
+	 * One byte more than fstat said: a file that grew shows as a full
+	 * read, one that shrank as a short read. Anonymous memory rather
+	 * than malloc: an initrd can be hundreds of MiB, and munmap gives it
+	 * back to the system as soon as it is in guest RAM.
+	 */
+	size_t want = (size_t)size + 1;
+	uint8_t *buf = mmap(NULL, want, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (buf == MAP_FAILED) {
+		rc = err_set(e, -errno, "cannot allocate %zu bytes: %s", want,
+			     strerror(errno));
+		close(fd);
+		return rc;
+	}
+	size_t got = 0;
+	rc = read_full(fd, buf, want, &got, e);
 	close(fd);
-	return rc;
+	if (!rc && got > size)
+		rc = err_set(e, -EAGAIN,
+			     "changed while being read (grew past the %llu "
+			     "bytes it had when opened)",
+			     (unsigned long long)size);
+	else if (!rc && got < size)
+		rc = err_set(e, -EAGAIN,
+			     "changed while being read (shrank: %zu of the "
+			     "%llu bytes it had when opened)",
+			     got, (unsigned long long)size);
+	/* The snapshot is only ever read: a stray write faults at once. */
+	if (!rc && mprotect(buf, want, PROT_READ) < 0)
+		rc = err_set(e, -errno, "mprotect: %s", strerror(errno));
+	if (rc) {
+		munmap(buf, want);
+		return rc;
+	}
+	out->data = size ? buf : NULL;
+	out->size = (size_t)size;
+	out->mapped = want;
+	if (!size) {
+		munmap(buf, want);
+		out->mapped = 0;
+	}
+	return 0;
 }
 
-void file_unmap(struct mapped_file *f)
+void file_snapshot_free(struct file_snapshot *f)
 {
-	if (f->data)
-		munmap((void *)f->data, f->size);
+	if (f->mapped)
+		munmap((void *)f->data, f->mapped);
 	memset(f, 0, sizeof(*f));
 }

@@ -1,5 +1,15 @@
 /* SPDX-License-Identifier: MIT */
-/* Read-only mappings of input files (kernel, initrd). Main thread. */
+/*
+ * Input files the user names (kernel, initrd, config file, disk images).
+ * Two rules, because the event loop runs these on its thread and the files
+ * may change while kiln reads them:
+ *  - every open is non-blocking, and the type is checked before any read:
+ *    a FIFO or a device that waits on open cannot stall the loop;
+ *  - a file that is parsed is read once into private memory and only that
+ *    snapshot is validated and copied: a rewrite or truncation meanwhile
+ *    cannot change what was checked, nor raise SIGBUS.
+ * Main (event-loop) thread.
+ */
 #ifndef KILN_FILE_H
 #define KILN_FILE_H
 
@@ -9,16 +19,21 @@
 
 #include "err.h"
 
-struct mapped_file {
+/* A private, read-only copy of a whole file. */
+struct file_snapshot {
 	const uint8_t *data; /* NULL for an empty file */
 	size_t size;
+	size_t mapped; /* length of the anonymous mapping behind data */
 };
 
 struct stat;
 
 /*
- * file_open_checked - open (path) with (flags) (O_CLOEXEC added) and check
- * what it is: a regular file, or also a block device when (block_ok).
+ * file_open_checked - open (path) with (flags) (O_CLOEXEC and O_NOCTTY
+ * added) and check what it is: a regular file, or also a block device when
+ * (block_ok). The open itself is always O_NONBLOCK, so a FIFO without a
+ * writer or a slow device fails the type check instead of blocking; the
+ * flag is cleared again unless (flags) asked for it.
  * 0 with *fd and *st filled, or -errno with e saying why (without the
  * path: the caller names the file's role).
  */
@@ -26,13 +41,24 @@ int file_open_checked(const char *path, int flags, bool block_ok, int *fd,
 		      struct stat *st, struct err *e);
 
 /*
- * file_map - map (path) read-only. 0 or -errno with e filled; the message
- * does not repeat the path (the caller names the file's role with
- * err_field, and the front end shows the path the user gave).
+ * file_size_checked - what a later file_read_private would find without
+ * reading it: 0 with *size for a regular file, or -errno with e filled.
  */
-int file_map(const char *path, struct mapped_file *out, struct err *e);
+int file_size_checked(const char *path, uint64_t *size, struct err *e);
 
-/* file_unmap - release a mapping; safe on a zeroed struct. */
-void file_unmap(struct mapped_file *f);
+/*
+ * file_read_private - read the whole regular file (path), at most (max)
+ * bytes, into private anonymous memory (read-only once filled). -EFBIG
+ * when it is larger than max; -EAGAIN when it grew or shrank between
+ * fstat and the end of the read ("changed while being read"). 0 or -errno
+ * with e filled; the message does not repeat the path (the caller names
+ * the file's role with err_field, and the front end shows the path the
+ * user gave).
+ */
+int file_read_private(const char *path, uint64_t max,
+		      struct file_snapshot *out, struct err *e);
+
+/* file_snapshot_free - release a snapshot; safe on a zeroed struct. */
+void file_snapshot_free(struct file_snapshot *f);
 
 #endif

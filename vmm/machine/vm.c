@@ -100,13 +100,11 @@ static int check_inputs(const struct kiln_config *cfg, struct err *e)
 		const char *field, *path;
 	} files[] = { { "boot.kernel", cfg->kernel }, { "boot.initrd", cfg->initrd } };
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		struct mapped_file f;
+		uint64_t size = 0;
 		if (!files[i].path)
 			continue;
-		int rc = file_map(files[i].path, &f, e);
-		bool empty = !rc && f.size == 0;
-		file_unmap(&f);
-		if (empty)
+		int rc = file_size_checked(files[i].path, &size, e);
+		if (!rc && size == 0)
 			rc = err_set(e, -EINVAL, "file is empty");
 		if (rc) {
 			err_field(e, "%s", files[i].field);

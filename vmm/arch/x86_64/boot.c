@@ -39,18 +39,35 @@ int arch_vm_init(struct vm *vm, struct err *e)
 	return 0;
 }
 
+/*
+ * Read a kernel or initrd into a private snapshot: what the loader
+ * validates and copies cannot change or vanish (SIGBUS) under it. All of
+ * it goes into guest RAM, so guest RAM bounds the read.
+ */
+static int read_image(const struct vm *vm, const char *path,
+		      struct file_snapshot *f, struct err *e)
+{
+	int rc = file_read_private(path, vm->mem.ram_bytes, f, e);
+	if (rc == -EFBIG) {
+		err_clear(e);
+		rc = err_set(e, -E2BIG, "larger than guest RAM (%llu MiB)",
+			     (unsigned long long)(vm->mem.ram_bytes >> 20));
+	}
+	return rc;
+}
+
 static int load_initrd(struct vm *vm, const struct kernel_info *k,
 		       struct boot_setup *bs, struct err *e)
 {
 	const char *path = vm->cfg->initrd;
 	if (!path)
 		return 0;
-	struct mapped_file f;
-	int rc = file_map(path, &f, e);
+	struct file_snapshot f;
+	int rc = read_image(vm, path, &f, e);
 	if (!rc && f.size == 0)
 		rc = err_set(e, -EINVAL, "file is empty");
 	if (rc) {
-		file_unmap(&f);
+		file_snapshot_free(&f);
 		err_field(e, "boot.initrd");
 		return rc;
 	}
@@ -60,20 +77,20 @@ static int load_initrd(struct vm *vm, const struct kernel_info *k,
 		err_field(e, "boot.initrd");
 	else
 		bs->initrd_size = f.size;
-	file_unmap(&f);
+	file_snapshot_free(&f);
 	return rc;
 }
 
 static int load_kernel(struct vm *vm, struct kernel_info *k, struct err *e)
 {
-	struct mapped_file f;
-	int rc = file_map(vm->cfg->kernel, &f, e);
+	struct file_snapshot f;
+	int rc = read_image(vm, vm->cfg->kernel, &f, e);
 	if (!rc)
 		rc = kernel_load(&vm->mem, X86_KERNEL_LOAD_ADDR, f.data, f.size,
 				 k, e);
 	if (rc)
 		err_field(e, "boot.kernel");
-	file_unmap(&f);
+	file_snapshot_free(&f);
 	return rc;
 }
 
