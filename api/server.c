@@ -49,6 +49,7 @@ struct api_client {
 	bool subscribed;
 	bool dead;
 	bool wr_shut;
+	bool hup;          /* the peer closed both ways: answers are dropped */
 	uint32_t events;   /* the current epoll mask */
 	char *in;          /* grows up to IN_CAP */
 	size_t in_len, in_cap;
@@ -137,7 +138,7 @@ static void client_update_events(struct api_client *c)
 /* Queue (data, len) plus '\n'; disconnect the client past the cap. */
 static void client_queue_line(struct api_client *c, const char *data, size_t len)
 {
-	if (c->dead)
+	if (c->dead || c->hup)
 		return;
 	if (pending(c) + len + 1 > API_MAX_OUTPUT) {
 		log_warn("api: a client does not read its output (%zu bytes queued); disconnecting",
@@ -371,8 +372,20 @@ static void on_client(void *opaque, uint32_t events)
 	struct api_client *c = opaque;
 	struct api_server *s = c->srv;
 	enter(s);
-	if (events & (EPOLLERR | EPOLLHUP))
-		client_kill(c); /* the peer vanished, maybe mid-request */
+	if (events & EPOLLERR)
+		client_kill(c); /* a reset: nothing more can be read */
+	/* A hang-up (the peer closed both ways) still leaves what the peer
+	 * sent before closing in the socket (a script that sends vm.boot and
+	 * vm.stop and exits): read and serve all of it. Its answers have
+	 * nowhere to go and are dropped (client_queue_line); the read reaches
+	 * EOF and closes the client once its input is served. Until then
+	 * epoll keeps reporting HUP, so a read cut short by the budget
+	 * resumes on the next wakeup. */
+	if (events & EPOLLHUP) {
+		events |= EPOLLIN;
+		c->hup = true;
+		c->out_off = c->out_len = 0; /* undeliverable now */
+	}
 	if (!c->dead && (events & EPOLLOUT))
 		client_flush(c);
 	/* Output drained below the mark: serve lines already buffered. */

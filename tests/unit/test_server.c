@@ -27,9 +27,11 @@ static char dir[64];
 static char path[128];
 static size_t info_pad;       /* bytes of padding in vm.info results */
 static bool notify_on_boot;   /* vm.boot sends a notification */
+static int boots;             /* vm.boot calls served */
 
 static int t_boot(void *ctx, struct err *e)
 {
+	boots++;
 	if (notify_on_boot) {
 		struct json_object *p = json_object_new_object();
 		json_object_object_add(p, "state", json_object_new_string("running"));
@@ -67,6 +69,7 @@ static void setup(void)
 	cr_assert_eq(api_server_create(path, loop, &ops, NULL, &srv, &e), 0, "%s", e.msg);
 	info_pad = 0;
 	notify_on_boot = false;
+	boots = 0;
 }
 
 static void teardown(void)
@@ -305,6 +308,20 @@ Test(server, half_close_still_gets_its_answers)
 	cr_assert(at_eof(fd));
 	close(fd);
 	pump(3);
+	cr_assert_eq(api_server_clients(srv), 0);
+}
+
+/* A client that sends a request and closes at once: the server sees the
+ * data and the hang-up in one wakeup, and must still serve the request
+ * (vm.stop sent by a script that does not wait for the answer). */
+Test(server, a_request_sent_just_before_close_is_served)
+{
+	int fd = client();
+	const char *req = BOOT(1) "{\"jsonrpc\":\"2.0\",\"method\":\"vm.boot\",\"id\":2}";
+	cr_assert_eq(send(fd, req, strlen(req), MSG_NOSIGNAL), (ssize_t)strlen(req));
+	close(fd); /* before the loop ran: data and EPOLLHUP arrive together */
+	pump(5);
+	cr_assert_eq(boots, 2, "%d of 2 requests served", boots);
 	cr_assert_eq(api_server_clients(srv), 0);
 }
 
