@@ -247,11 +247,14 @@ Test(server, oversized_line_is_refused_and_the_server_lives_on)
 	close(other);
 }
 
-Test(server, sixty_four_clients_and_the_sixty_fifth)
+/* 64 clients mid-request: the 65th is refused, as nobody can give way. */
+Test(server, sixty_four_busy_clients_and_the_sixty_fifth)
 {
 	int fds[API_MAX_CLIENTS];
-	for (int i = 0; i < API_MAX_CLIENTS; i++)
+	for (int i = 0; i < API_MAX_CLIENTS; i++) {
 		fds[i] = client();
+		send_str(fds[i], "{\"jsonrpc\":\"2.0\","); /* half a request */
+	}
 	cr_assert_eq(api_server_clients(srv), API_MAX_CLIENTS);
 	int extra = client();
 	expect_member(extra, "error", "{\"code\":-32002,\"message\":\"too many clients (limit 64)\"}");
@@ -259,7 +262,7 @@ Test(server, sixty_four_clients_and_the_sixty_fifth)
 	close(extra);
 	for (int i = 0; i < API_MAX_CLIENTS; i++) {
 		char req[96];
-		snprintf(req, sizeof(req), "{\"jsonrpc\":\"2.0\",\"method\":\"vm.boot\",\"id\":%d}\n", i);
+		snprintf(req, sizeof(req), "\"method\":\"vm.boot\",\"id\":%d}\n", i);
 		send_str(fds[i], req);
 	}
 	for (int i = 0; i < API_MAX_CLIENTS; i++) {
@@ -277,6 +280,68 @@ Test(server, sixty_four_clients_and_the_sixty_fifth)
 		close(fds[i]);
 	pump(5);
 	cr_assert_eq(api_server_clients(srv), 0);
+}
+
+/* 64 idle clients must not lock everyone out: the 65th displaces the one
+ * silent the longest, a non-subscriber before a subscriber. */
+Test(server, a_full_table_of_idle_clients_lets_a_newcomer_in)
+{
+	int fds[API_MAX_CLIENTS];
+	for (int i = 0; i < API_MAX_CLIENTS; i++)
+		fds[i] = client();
+	/* The oldest subscribes: the oldest non-subscriber is fds[1]. */
+	send_str(fds[0], "{\"jsonrpc\":\"2.0\",\"method\":\"events.subscribe\",\"id\":0}\n");
+	expect_member(fds[0], "id", "0");
+	cr_assert_eq(api_server_clients(srv), API_MAX_CLIENTS);
+	int extra = client();
+	send_str(extra, BOOT(65));
+	expect_member(extra, "id", "65");
+	expect_member(fds[1], "error",
+		      "{\"code\":-32002,\"message\":\"closed: idle while the client table was full\"}");
+	cr_assert(at_eof(fds[1]));
+	cr_assert_eq(api_server_clients(srv), API_MAX_CLIENTS);
+	/* Everybody else is still served. */
+	for (int i = 0; i < API_MAX_CLIENTS; i++) {
+		if (i == 1)
+			continue;
+		send_str(fds[i], BOOT(7));
+		expect_member(fds[i], "id", "7");
+	}
+	close(extra);
+	for (int i = 0; i < API_MAX_CLIENTS; i++)
+		close(fds[i]);
+	pump(5);
+	cr_assert_eq(api_server_clients(srv), 0);
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec t = { ms / 1000, (ms % 1000) * 1000000 };
+	nanosleep(&t, NULL);
+}
+
+/* A client silent for the idle timeout is closed with a reason; one that
+ * keeps talking and a subscriber waiting for events are not. */
+Test(server, idle_clients_are_closed_after_the_timeout)
+{
+	cr_assert_eq(api_server_set_idle_timeout(srv, 200), 0);
+	int idle = client(), busy = client(), sub = client();
+	send_str(sub, "{\"jsonrpc\":\"2.0\",\"method\":\"events.subscribe\",\"id\":1}\n");
+	expect_member(sub, "id", "1");
+	for (int i = 0; i < 10; i++) { /* 500 ms: past 1.5 x the timeout */
+		sleep_ms(50);
+		send_str(busy, BOOT(2));
+		expect_member(busy, "id", "2");
+	}
+	expect_member(idle, "error",
+		      "{\"code\":-32002,\"message\":\"closed: idle for too long\"}");
+	cr_assert(at_eof(idle));
+	cr_assert_eq(api_server_clients(srv), 2);
+	send_str(sub, BOOT(3));
+	expect_member(sub, "id", "3");
+	close(idle);
+	close(busy);
+	close(sub);
 }
 
 Test(server, clients_that_vanish)
