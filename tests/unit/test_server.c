@@ -18,7 +18,9 @@
 #include <unistd.h>
 
 #include "api/ctl.h"
+#include "api/event_limit.h"
 #include "api/server.h"
+#include "api/vmctl_internal.h"
 #include "vmm/base/evloop.h"
 
 static struct evloop *loop;
@@ -642,4 +644,119 @@ Test(server, ctl_subscribe_prints_events_until_eof)
 	cr_assert_str_eq(r.out,
 			 "{\"jsonrpc\":\"2.0\",\"method\":\"vm.state\",\"params\":{\"n\":20}}\n"
 			 "{\"jsonrpc\":\"2.0\",\"method\":\"vm.state\",\"params\":{\"n\":21}}\n");
+}
+
+/* ---- device.error through vmctl, rate-limited per device ---- */
+
+static void events_setup(void)
+{
+	struct err e = { 0 };
+	strcpy(dir, "/tmp/kiln-api-XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/api.sock", dir);
+	cr_assert_eq(evl_create(&loop, &e), 0);
+	srv = NULL;
+}
+
+TestSuite(device_events, .init = events_setup, .fini = teardown, .timeout = 60);
+
+/* Count the device.error lines per device that arrive within (ms), and
+ * the total of their "suppressed" members. */
+struct seen_events {
+	int disk, net, summaries;
+	uint64_t suppressed;
+	bool eof;
+};
+
+static void collect_events(int fd, int ms, struct seen_events *seen)
+{
+	static char buf[1 << 16];
+	static size_t have;
+	struct timespec t0, t;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		evl_run_once(loop, 5);
+		ssize_t n = recv(fd, buf + have, sizeof(buf) - have, MSG_DONTWAIT);
+		if (n == 0)
+			seen->eof = true;
+		if (n > 0)
+			have += (size_t)n;
+		char *nl;
+		while ((nl = memchr(buf, '\n', have))) {
+			*nl = 0;
+			struct json_object *o = json_tokener_parse(buf), *p, *v;
+			cr_assert(json_object_object_get_ex(o, "params", &p), "%s", buf);
+			cr_assert(json_object_object_get_ex(p, "device", &v), "%s", buf);
+			bool disk = !strcmp(json_object_get_string(v), "disk0");
+			if (json_object_object_get_ex(p, "suppressed", &v)) {
+				seen->summaries++;
+				seen->suppressed += json_object_get_uint64(v);
+			} else {
+				disk ? seen->disk++ : seen->net++;
+			}
+			json_object_put(o);
+			size_t used = (size_t)(nl - buf) + 1;
+			memmove(buf, nl + 1, have - used);
+			have -= used;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if (seen->eof || (t.tv_sec - t0.tv_sec) * 1000 +
+					 (t.tv_nsec - t0.tv_nsec) / 1000000 > ms)
+			return;
+	}
+}
+
+/* A guest that cycles a device through NEEDS_RESET raises device.error as
+ * fast as it can: subscribers get a few, then one summary with the count,
+ * and stay connected. Each device has its own budget. */
+Test(device_events, a_flood_of_device_errors_is_limited_and_summed_up)
+{
+	struct vmctl c = { .loop = loop, .signal_fd = -1, .summary_fd = -1 };
+	struct err e = { 0 };
+	cr_assert_eq(vmctl_api_init(&c, path, &e), 0, "%s", e.msg);
+	srv = c.server;
+	int fd = client();
+	send_str(fd, "{\"jsonrpc\":\"2.0\",\"method\":\"events.subscribe\",\"id\":1}\n");
+	expect_member(fd, "id", "1");
+
+	enum { FLOOD = 100000 };
+	for (int i = 0; i < FLOOD; i++)
+		vmctl_device_error(&c, "disk0", "broken virtqueue");
+	vmctl_device_error(&c, "net0", "broken virtqueue");
+	struct seen_events seen = { 0 };
+	collect_events(fd, 300, &seen);
+	cr_assert_not(seen.eof, "the subscriber was dropped");
+	cr_assert_eq(seen.disk, EVENT_LIMIT_BURST);
+	cr_assert_eq(seen.net, 1);
+	cr_assert_eq(seen.summaries, 0, "the summary comes after a while");
+
+	collect_events(fd, EVENT_LIMIT_SUMMARY_MS + 500, &seen);
+	cr_assert_eq(seen.summaries, 1);
+	cr_assert_eq(seen.suppressed, FLOOD - EVENT_LIMIT_BURST);
+	cr_assert_eq(seen.disk, EVENT_LIMIT_BURST);
+	cr_assert_eq(api_server_clients(srv), 1);
+
+	close(fd);
+	srv = NULL;
+	vmctl_api_fini(&c);
+}
+
+/* The bucket itself: a burst, then one event per refill period. */
+Test(device_events, the_bucket_refills_one_event_per_period)
+{
+	struct event_limit l = { 0 };
+	uint64_t t = 1000;
+	for (int i = 0; i < EVENT_LIMIT_BURST; i++)
+		cr_assert(event_limit_take(&l, t));
+	cr_assert_not(event_limit_take(&l, t));
+	cr_assert_not(event_limit_take(&l, t + EVENT_LIMIT_REFILL_MS - 1));
+	cr_assert(event_limit_take(&l, t + EVENT_LIMIT_REFILL_MS));
+	cr_assert_not(event_limit_take(&l, t + EVENT_LIMIT_REFILL_MS));
+	cr_assert_eq(event_limit_suppressed(&l), 3);
+	cr_assert_eq(event_limit_suppressed(&l), 0);
+	/* Quiet long enough: a full burst again. */
+	t += 100 * EVENT_LIMIT_REFILL_MS;
+	for (int i = 0; i < EVENT_LIMIT_BURST; i++)
+		cr_assert(event_limit_take(&l, t));
+	cr_assert_not(event_limit_take(&l, t));
 }
