@@ -323,18 +323,23 @@ static void sleep_ms(long ms)
 }
 
 /* A client silent for the idle timeout is closed with a reason; one that
- * keeps talking and a subscriber waiting for events are not. */
+ * keeps talking and a subscriber waiting for events are not. The timeout
+ * is long against the busy client's pauses, so a loaded machine does not
+ * make the busy one look idle. */
 Test(server, idle_clients_are_closed_after_the_timeout)
 {
-	cr_assert_eq(api_server_set_idle_timeout(srv, 200), 0);
+	cr_assert_eq(api_server_set_idle_timeout(srv, 1000), 0);
 	int idle = client(), busy = client(), sub = client();
 	send_str(sub, "{\"jsonrpc\":\"2.0\",\"method\":\"events.subscribe\",\"id\":1}\n");
 	expect_member(sub, "id", "1");
-	for (int i = 0; i < 10; i++) { /* 500 ms: past 1.5 x the timeout */
-		sleep_ms(50);
+	struct pollfd pf = { .fd = idle, .events = POLLIN };
+	int rounds = 0;
+	for (; rounds < 400 && poll(&pf, 1, 0) == 0; rounds++) {
+		sleep_ms(20);
 		send_str(busy, BOOT(2));
 		expect_member(busy, "id", "2");
 	}
+	cr_assert_gt(rounds, 20, "closed after %d rounds: too early", rounds);
 	expect_member(idle, "error",
 		      "{\"code\":-32002,\"message\":\"closed: idle for too long\"}");
 	cr_assert(at_eof(idle));
@@ -720,20 +725,25 @@ Test(device_events, a_flood_of_device_errors_is_limited_and_summed_up)
 	expect_member(fd, "id", "1");
 
 	enum { FLOOD = 100000 };
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (int i = 0; i < FLOOD; i++)
 		vmctl_device_error(&c, "disk0", "broken virtqueue");
 	vmctl_device_error(&c, "net0", "broken virtqueue");
 	struct seen_events seen = { 0 };
 	collect_events(fd, 300, &seen);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	/* A slow machine may see the bucket refill during the flood. */
+	long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	int most = EVENT_LIMIT_BURST + (int)(ms / EVENT_LIMIT_REFILL_MS);
 	cr_assert_not(seen.eof, "the subscriber was dropped");
-	cr_assert_eq(seen.disk, EVENT_LIMIT_BURST);
+	cr_assert(seen.disk >= EVENT_LIMIT_BURST && seen.disk <= most,
+		  "%d events in %ld ms", seen.disk, ms);
 	cr_assert_eq(seen.net, 1);
-	cr_assert_eq(seen.summaries, 0, "the summary comes after a while");
 
 	collect_events(fd, EVENT_LIMIT_SUMMARY_MS + 500, &seen);
-	cr_assert_eq(seen.summaries, 1);
-	cr_assert_eq(seen.suppressed, FLOOD - EVENT_LIMIT_BURST);
-	cr_assert_eq(seen.disk, EVENT_LIMIT_BURST);
+	cr_assert_geq(seen.summaries, 1);
+	cr_assert_eq(seen.disk + seen.suppressed, FLOOD, "every error accounted for");
 	cr_assert_eq(api_server_clients(srv), 1);
 
 	close(fd);
