@@ -35,7 +35,7 @@ const struct jsonrpc_code_info jsonrpc_codes[] = {
 	{ JSONRPC_CONFIG_ERROR, "configuration",
 	  "a config value is wrong; the message starts with its path, which "
 	  "error.data.field holds" },
-	{ JSONRPC_LIMIT_ERROR, "limit", "too many clients (sent on connect)" },
+	{ JSONRPC_LIMIT_ERROR, "limit", "too many clients, or closed as idle (sent before closing)" },
 };
 const size_t jsonrpc_codes_count =
 	sizeof(jsonrpc_codes) / sizeof(jsonrpc_codes[0]);

@@ -13,6 +13,14 @@
  * entry point (accept, client I/O, notify) returns, so an api_vm_ops
  * callback that calls api_server_notify cannot pull a client out from
  * under the request being served.
+ *
+ * The client table is small (API_MAX_CLIENTS), so clients that hold a slot
+ * and do nothing must not lock everyone else out: a client that neither
+ * sent nor received anything for the idle timeout is closed (subscribers
+ * excepted: waiting for events is their job), and a newcomer that finds
+ * the table full displaces the client silent the longest that has no
+ * request in flight, non-subscribers first. Each gets an error line that
+ * says why before it is closed.
  */
 #include "server.h"
 
@@ -24,7 +32,9 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../vmm/base/evloop.h"
@@ -49,6 +59,8 @@ struct api_client {
 	bool subscribed;
 	bool dead;
 	bool wr_shut;
+	bool hup;          /* the peer closed both ways: answers are dropped */
+	uint64_t last_active; /* ms (monotonic): last byte received or sent */
 	uint32_t events;   /* the current epoll mask */
 	char *in;          /* grows up to IN_CAP */
 	size_t in_len, in_cap;
@@ -65,6 +77,8 @@ struct api_server {
 	void *vm_ctx;
 	int fd;
 	int reserve_fd; /* closed to accept-and-refuse when out of fds */
+	int timer_fd;   /* ticks every idle_ms / 2: the idle sweep */
+	unsigned idle_ms;
 	char *path;
 	dev_t dev;
 	ino_t ino;
@@ -76,6 +90,13 @@ struct api_server {
 
 static void client_flush(struct api_client *c);
 static void process_lines(struct api_client *c);
+
+static uint64_t now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}
 
 /* ---- client lifetime ---- */
 
@@ -137,7 +158,7 @@ static void client_update_events(struct api_client *c)
 /* Queue (data, len) plus '\n'; disconnect the client past the cap. */
 static void client_queue_line(struct api_client *c, const char *data, size_t len)
 {
-	if (c->dead)
+	if (c->dead || c->hup)
 		return;
 	if (pending(c) + len + 1 > API_MAX_OUTPUT) {
 		log_warn("api: a client does not read its output (%zu bytes queued); disconnecting",
@@ -191,6 +212,7 @@ static void client_flush(struct api_client *c)
 			return;
 		}
 		c->out_off += (size_t)n;
+		c->last_active = now_ms();
 	}
 	if (c->dead)
 		return;
@@ -355,6 +377,7 @@ static void client_read(struct api_client *c)
 			return;
 		}
 		c->in_len += (size_t)n;
+		c->last_active = now_ms();
 		budget += (size_t)n;
 		process_lines(c);
 		/* A full buffer without a '\n': the line is over the limit. */
@@ -371,8 +394,20 @@ static void on_client(void *opaque, uint32_t events)
 	struct api_client *c = opaque;
 	struct api_server *s = c->srv;
 	enter(s);
-	if (events & (EPOLLERR | EPOLLHUP))
-		client_kill(c); /* the peer vanished, maybe mid-request */
+	if (events & EPOLLERR)
+		client_kill(c); /* a reset: nothing more can be read */
+	/* A hang-up (the peer closed both ways) still leaves what the peer
+	 * sent before closing in the socket (a script that sends vm.boot and
+	 * vm.stop and exits): read and serve all of it. Its answers have
+	 * nowhere to go and are dropped (client_queue_line); the read reaches
+	 * EOF and closes the client once its input is served. Until then
+	 * epoll keeps reporting HUP, so a read cut short by the budget
+	 * resumes on the next wakeup. */
+	if (events & EPOLLHUP) {
+		events |= EPOLLIN;
+		c->hup = true;
+		c->out_off = c->out_len = 0; /* undeliverable now */
+	}
 	if (!c->dead && (events & EPOLLOUT))
 		client_flush(c);
 	/* Output drained below the mark: serve lines already buffered. */
@@ -386,6 +421,80 @@ static void on_client(void *opaque, uint32_t events)
 	if (!c->dead && (events & EPOLLIN))
 		c->state == C_DRAIN ? client_drain(c) : client_read(c);
 	leave(s);
+}
+
+/* ---- idle clients ---- */
+
+/* Tell (c) why it is closed (best effort: the line goes out only if its
+ * socket has room), then close it. */
+static void client_close_idle(struct api_client *c, const char *why)
+{
+	struct jsonrpc_error err;
+	jsonrpc_set_error(&err, JSONRPC_LIMIT_ERROR, "%s", why);
+	struct json_object *resp = jsonrpc_error_response(&err, NULL);
+	if (resp)
+		client_send_json(c, resp);
+	json_object_put(resp);
+	client_kill(c);
+}
+
+/* The table is full: close the client silent the longest among those
+ * with no request in flight (nothing buffered either way), a
+ * non-subscriber if there is one. Returns whether a slot was freed. */
+static bool evict_idlest(struct api_server *s)
+{
+	struct api_client *best = NULL;
+	for (struct api_client *c = s->clients; c; c = c->next) {
+		if (c->state != C_OPEN || c->in_len || pending(c))
+			continue;
+		/* The list runs newest first: on a tie the older one wins. */
+		if (!best || (best->subscribed && !c->subscribed) ||
+		    (best->subscribed == c->subscribed &&
+		     c->last_active <= best->last_active))
+			best = c;
+	}
+	if (!best)
+		return false;
+	log_warn("api: %d clients already; closing the one idle for %llu ms",
+		 API_MAX_CLIENTS,
+		 (unsigned long long)(now_ms() - best->last_active));
+	client_close_idle(best, "closed: idle while the client table was full");
+	return true;
+}
+
+static void on_idle_tick(void *opaque, uint32_t events)
+{
+	struct api_server *s = opaque;
+	uint64_t ticks;
+	if (read(s->timer_fd, &ticks, sizeof(ticks)) < 0)
+		return; /* EAGAIN: a tick already consumed */
+	uint64_t now = now_ms();
+	enter(s);
+	for (struct api_client *c = s->clients, *next; c; c = next) {
+		next = c->next;
+		if (!c->subscribed && now - c->last_active >= s->idle_ms) {
+			log_info("api: closing a client idle for %llu ms",
+				 (unsigned long long)(now - c->last_active));
+			client_close_idle(c, "closed: idle for too long");
+		}
+	}
+	leave(s);
+}
+
+static int arm_idle_timer(struct api_server *s)
+{
+	unsigned half = s->idle_ms / 2 ? s->idle_ms / 2 : 1;
+	struct itimerspec its = {
+		.it_interval = { half / 1000, (long)(half % 1000) * 1000000 },
+	};
+	its.it_value = its.it_interval;
+	return timerfd_settime(s->timer_fd, 0, &its, NULL) ? -errno : 0;
+}
+
+int api_server_set_idle_timeout(struct api_server *s, unsigned ms)
+{
+	s->idle_ms = ms ? ms : 1;
+	return arm_idle_timer(s);
 }
 
 /* ---- accepting ---- */
@@ -432,6 +541,7 @@ static void client_new(struct api_server *s, int fd)
 	c->srv = s;
 	c->fd = fd;
 	c->events = EPOLLIN;
+	c->last_active = now_ms();
 	c->next = s->clients;
 	s->clients = c;
 	s->nr_clients++;
@@ -451,8 +561,9 @@ static void on_accept(void *opaque, uint32_t events)
 			continue;
 		if (fd < 0)
 			break; /* EAGAIN, or an error to retry on the next wakeup */
-		if (s->nr_clients >= API_MAX_CLIENTS) {
-			log_warn("api: %d clients already; refusing one", API_MAX_CLIENTS);
+		if (s->nr_clients >= API_MAX_CLIENTS && !evict_idlest(s)) {
+			log_warn("api: %d clients already, all busy; refusing one",
+				 API_MAX_CLIENTS);
 			refuse(fd, JSONRPC_LIMIT_ERROR,
 			       "too many clients (limit 64)");
 			continue;
@@ -569,6 +680,22 @@ int api_server_create(const char *path, struct evloop *loop,
 	s->vm_ctx = vm_ctx;
 	s->fd = -1;
 	s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	s->idle_ms = API_IDLE_TIMEOUT_MS;
+	s->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (s->timer_fd < 0) {
+		rc = err_set(e, -errno, "%s: timerfd: %s", path, strerror(errno));
+		api_server_destroy(s);
+		return rc;
+	}
+	rc = arm_idle_timer(s);
+	if (!rc)
+		rc = evl_add(loop, s->timer_fd, EPOLLIN, on_idle_tick, s);
+	if (rc) {
+		close(s->timer_fd);
+		s->timer_fd = -1;
+		api_server_destroy(s);
+		return err_set(e, rc, "%s: idle timer: %s", path, strerror(-rc));
+	}
 	rc = server_listen(s, &sa, e);
 	if (rc) {
 		api_server_destroy(s);
@@ -596,6 +723,10 @@ void api_server_destroy(struct api_server *s)
 	}
 	if (s->reserve_fd >= 0)
 		close(s->reserve_fd);
+	if (s->timer_fd >= 0) {
+		evl_del(s->loop, s->timer_fd);
+		close(s->timer_fd);
+	}
 	free(s->path);
 	free(s);
 }

@@ -7,8 +7,11 @@
  * (longer: a -32600 error, then the client is disconnected); responses and
  * notifications queue per client up to API_MAX_OUTPUT bytes (a client that
  * does not read them is disconnected; the loop never blocks on a client);
- * at most API_MAX_CLIENTS clients (the next one gets a -32002 error line
- * and is closed).
+ * at most API_MAX_CLIENTS clients: when the table is full a newcomer
+ * displaces the client idle the longest with no request in flight (only
+ * when every client is mid-request does it get a -32002 error line and is
+ * closed). A client that is not subscribed to events and neither sent nor
+ * received a byte for API_IDLE_TIMEOUT_MS is closed.
  *
  * Thread: everything here runs on the event-loop thread. Other threads
  * that want to send a notification post a function with evl_post() that
@@ -25,6 +28,7 @@
 #define API_MAX_LINE (1024 * 1024)      /* request line, without '\n' */
 #define API_MAX_OUTPUT (4 * 1024 * 1024) /* queued output per client */
 #define API_MAX_CLIENTS 64
+#define API_IDLE_TIMEOUT_MS (60 * 1000) /* silent non-subscribers closed */
 
 struct evloop;
 struct api_server;
@@ -51,6 +55,12 @@ int api_server_create(const char *path, struct evloop *loop,
  */
 void api_server_notify(struct api_server *s, const char *method,
 		       struct json_object *params);
+
+/* api_server_set_idle_timeout - close non-subscribed clients silent for
+ * (ms) (0 counts as 1) instead of API_IDLE_TIMEOUT_MS; the sweep runs
+ * every ms / 2, so a client goes between ms and 1.5 ms. For tests. 0 or
+ * -errno. Loop thread. */
+int api_server_set_idle_timeout(struct api_server *s, unsigned ms);
 
 /* api_server_clients - the number of connected clients (for tests). */
 unsigned api_server_clients(const struct api_server *s);

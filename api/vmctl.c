@@ -132,7 +132,8 @@ static void vmctl_fini(struct vmctl *c)
 
 int vmctl_main(struct kiln_config *cfg, const struct vmctl_options *opt)
 {
-	struct vmctl c = { .signal_fd = -1, .state = VMS_CONFIGURING };
+	struct vmctl c = { .signal_fd = -1, .summary_fd = -1,
+			   .state = VMS_CONFIGURING };
 	struct err e = { 0 };
 	c.cfg = *cfg;
 	memset(cfg, 0, sizeof(*cfg)); /* moved */

@@ -8,13 +8,19 @@
 #include <json-c/json.h>
 #include <linux/kvm.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "../vmm/base/evloop.h"
 #include "../vmm/base/log.h"
 #include "../vmm/machine/vcpu.h"
 #include "../vmm/machine/vm.h"
 #include "errmap.h"
+#include "event_limit.h"
 #include "jsonrpc.h"
 #include "schema.h"
 #include "server.h"
@@ -232,8 +238,108 @@ static const struct api_vm_ops vmctl_ops = {
 	.info = op_info, .metrics = op_metrics, .device_add = op_device_add,
 };
 
+/* ---- device.error, rate-limited per device ---- */
+
+struct device_events {
+	struct device_events *next;
+	struct event_limit limit;
+	char why[96];  /* the last error, for the summary */
+	char id[];
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}
+
+static void send_device_error(struct vmctl *c, const char *id, const char *why,
+			      uint64_t suppressed)
+{
+	struct json_object *p = json_object_new_object();
+	json_object_object_add(p, "device", json_object_new_string(id));
+	if (suppressed) {
+		char msg[160];
+		snprintf(msg, sizeof(msg),
+			 "%llu more errors suppressed (the last: %s)",
+			 (unsigned long long)suppressed, why);
+		json_object_object_add(p, "error", json_object_new_string(msg));
+		json_object_object_add(p, "suppressed",
+				       json_object_new_uint64(suppressed));
+	} else {
+		json_object_object_add(p, "error", json_object_new_string(why));
+	}
+	api_server_notify(c->server, "device.error", p);
+	json_object_put(p);
+}
+
+/* The summary timer: one event per device that had errors suppressed. */
+static void on_summary(void *opaque, uint32_t events)
+{
+	struct vmctl *c = opaque;
+	uint64_t ticks;
+	if (read(c->summary_fd, &ticks, sizeof(ticks)) < 0)
+		return;
+	c->summary_armed = false;
+	for (struct device_events *d = c->dev_events; d; d = d->next) {
+		uint64_t n = event_limit_suppressed(&d->limit);
+		if (n && c->server)
+			send_device_error(c, d->id, d->why, n);
+	}
+}
+
+static struct device_events *device_events_of(struct vmctl *c, const char *id)
+{
+	for (struct device_events *d = c->dev_events; d; d = d->next)
+		if (!strcmp(d->id, id))
+			return d;
+	size_t len = strlen(id) + 1;
+	struct device_events *d = calloc(1, sizeof(*d) + len);
+	if (!d)
+		return NULL;
+	memcpy(d->id, id, len);
+	d->next = c->dev_events;
+	c->dev_events = d;
+	return d;
+}
+
+void vmctl_device_error(void *opaque, const char *id, const char *why)
+{
+	struct vmctl *c = opaque;
+	if (!c->server)
+		return;
+	struct device_events *d = device_events_of(c, id);
+	if (!d) { /* no memory for the limit: the event still goes out */
+		send_device_error(c, id, why, 0);
+		return;
+	}
+	snprintf(d->why, sizeof(d->why), "%s", why);
+	if (event_limit_take(&d->limit, now_ms())) {
+		send_device_error(c, id, why, 0);
+		return;
+	}
+	if (c->summary_armed || c->summary_fd < 0)
+		return;
+	struct itimerspec its = {
+		.it_value = { EVENT_LIMIT_SUMMARY_MS / 1000,
+			      (EVENT_LIMIT_SUMMARY_MS % 1000) * 1000000L },
+	};
+	if (!timerfd_settime(c->summary_fd, 0, &its, NULL))
+		c->summary_armed = true;
+}
+
 int vmctl_api_init(struct vmctl *c, const char *path, struct err *e)
 {
+	c->summary_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (c->summary_fd < 0)
+		return err_set(e, -errno, "timerfd: %s", strerror(errno));
+	int rc = evl_add(c->loop, c->summary_fd, EPOLLIN, on_summary, c);
+	if (rc) {
+		close(c->summary_fd);
+		c->summary_fd = -1;
+		return err_set(e, rc, "cannot watch a timer: %s", strerror(-rc));
+	}
 	return api_server_create(path, c->loop, &vmctl_ops, c, &c->server, e);
 }
 
@@ -241,6 +347,16 @@ void vmctl_api_fini(struct vmctl *c)
 {
 	api_server_destroy(c->server);
 	c->server = NULL;
+	if (c->summary_fd >= 0) {
+		evl_del(c->loop, c->summary_fd);
+		close(c->summary_fd);
+		c->summary_fd = -1;
+	}
+	while (c->dev_events) {
+		struct device_events *d = c->dev_events;
+		c->dev_events = d->next;
+		free(d);
+	}
 }
 
 void vmctl_notify_state(struct vmctl *c)
@@ -265,22 +381,17 @@ void vmctl_notify_state(struct vmctl *c)
 	json_object_put(p);
 }
 
-void vmctl_device_error(void *opaque, const char *id, const char *why)
-{
-	struct vmctl *c = opaque;
-	if (!c->server)
-		return;
-	struct json_object *p = json_object_new_object();
-	json_object_object_add(p, "device", json_object_new_string(id));
-	json_object_object_add(p, "error", json_object_new_string(why));
-	api_server_notify(c->server, "device.error", p);
-	json_object_put(p);
-}
 
 void vmctl_api_flush(struct vmctl *c)
 {
 	if (!c->server)
 		return;
+	/* Errors still waiting for their summary are told now. */
+	for (struct device_events *d = c->dev_events; d; d = d->next) {
+		uint64_t n = event_limit_suppressed(&d->limit);
+		if (n)
+			send_device_error(c, d->id, d->why, n);
+	}
 	/* The loop has stopped; give queued responses and the final event a
 	 * bounded moment to reach the clients. */
 	for (int i = 0; i < 20 && evl_run_once(c->loop, 10) > 0; i++)

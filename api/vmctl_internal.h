@@ -3,12 +3,15 @@
 #ifndef KILN_API_VMCTL_INTERNAL_H
 #define KILN_API_VMCTL_INTERNAL_H
 
+#include <stdbool.h>
+
 #include "../vmm/base/err.h"
 #include "vmctl.h"
 
 struct evloop;
 struct vm;
 struct api_server;
+struct device_events;
 
 enum vm_action {
 	VMA_CONFIGURE, VMA_BOOT, VMA_PAUSE, VMA_RESUME, VMA_SHUTDOWN, VMA_STOP,
@@ -22,6 +25,11 @@ struct vmctl {
 	enum vm_state state;
 	struct vm *vm;          /* NULL until booted */
 	struct api_server *server;
+	/* device.error rate limits, one per device that reported an error,
+	 * and the timer that sends the summaries of suppressed ones. */
+	struct device_events *dev_events;
+	int summary_fd;         /* timerfd; -1 before vmctl_api_init */
+	bool summary_armed;
 	int exit_status;
 	int stop_reason;        /* enum vm_exit_reason once stopped */
 };
@@ -38,7 +46,9 @@ void vmctl_set_state(struct vmctl *c, enum vm_state s);
 int vmctl_api_init(struct vmctl *c, const char *path, struct err *e);
 void vmctl_api_fini(struct vmctl *c);
 void vmctl_notify_state(struct vmctl *c);
-/* vmctl_device_error - a device broke (NEEDS_RESET): tell subscribers. */
+/* vmctl_device_error - a device broke (NEEDS_RESET): tell subscribers, at
+ * most EVENT_LIMIT_BURST at once and then one a second per device; the
+ * rest are counted and summed up in one event a second later. */
 void vmctl_device_error(void *opaque, const char *id, const char *why);
 /* vmctl_api_flush - give clients a moment to receive the last events. */
 void vmctl_api_flush(struct vmctl *c);

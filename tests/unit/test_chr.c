@@ -372,6 +372,29 @@ Test(chr, socket_stale_replaced_live_and_file_refused)
 	cr_assert_eq(access(path, F_OK), 0);
 }
 
+/* The socket file is the console of the guest: only its owner may connect
+ * (0600, whatever the umask), and close unlinks only the file it bound,
+ * never one somebody put at the path since. */
+Test(chr, socket_is_0600_and_close_spares_a_replacement)
+{
+	mode_t old = umask(0);
+	open_socket();
+	umask(old);
+	struct stat st;
+	cr_assert_eq(stat(path, &st), 0);
+	cr_assert(S_ISSOCK(st.st_mode));
+	cr_assert_eq(st.st_mode & 0777, 0600, "mode %o", st.st_mode & 0777);
+
+	/* Someone removes ours and puts their own file there. */
+	cr_assert_eq(unlink(path), 0);
+	FILE *f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fclose(f);
+	chr_close(chr);
+	chr = NULL;
+	cr_assert_eq(access(path, F_OK), 0, "the replacement was unlinked");
+}
+
 /* --- pty -------------------------------------------------------------- */
 
 Test(chr, pty_write_master_read_slave)

@@ -137,3 +137,20 @@ Test(memory, zero_clears_exactly_the_range)
 	check_zeroed(&a, 0x1000, 0x3000, 0x800, 0x2000);
 	free(buf);
 }
+
+/* Memory the caller added has no mapping (map_base is NULL): gm_zero must
+ * not form map_base + map_len, arithmetic on a null pointer. GCC does not
+ * instrument a zero offset, clang's -fsanitize=pointer-overflow does
+ * ("applying zero offset to null pointer"), so this fails in a clang
+ * UBSan build without the fix. */
+Test(memory, zero_on_added_memory_does_no_null_arithmetic)
+{
+	uint8_t buf[64];
+	memset(buf, 0xab, sizeof(buf));
+	struct guest_mem a = { 0 };
+	cr_assert_eq(gm_add_region(&a, 0x1000, buf, sizeof(buf), NULL), 0);
+	cr_assert_null(a.map_base);
+	cr_assert_eq(gm_zero(&a, 0x1000, sizeof(buf)), 0);
+	for (size_t i = 0; i < sizeof(buf); i++)
+		cr_assert_eq(buf[i], 0);
+}

@@ -5,12 +5,17 @@
  * seeded random-access fuzz.
  */
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "vmm/base/evloop.h"
+#include "vmm/devices/console.h"
 #include "vmm/devices/serial.h"
 
 enum { THR = 0, IER = 1, IIR = 2, FCR = 2, LCR = 3, MCR = 4, LSR = 5,
@@ -548,4 +553,106 @@ Test(serial, random_access_fuzz)
 	out(LCR, 0);
 	out(IER, 0);
 	cr_assert_not(F.level);
+}
+
+/* ---- the host side: guest output to a stdout nobody reads ---- */
+
+static void no_quit(void *opaque)
+{
+}
+
+struct stalled {
+	struct evloop *loop;
+	struct serial *s;
+	struct console con;
+	int pipe[2];
+	size_t pipe_cap;
+};
+
+static void stalled_open(struct stalled *t)
+{
+	struct err e = { 0 };
+	cr_assert_eq(evl_create(&t->loop, &e), 0);
+	cr_assert_eq(pipe2(t->pipe, O_CLOEXEC), 0);
+	int cap = fcntl(t->pipe[1], F_GETPIPE_SZ);
+	cr_assert_gt(cap, 0);
+	t->pipe_cap = (size_t)cap;
+	struct serial_callbacks cb = { &t->con, console_tx, NULL, NULL };
+	cr_assert_eq(serial_create(&cb, &t->s, &e), 0, "%s", e.msg);
+	cr_assert_eq(console_init(&t->con, t->loop, t->s, -1, t->pipe[1],
+				  no_quit, NULL, &e), 0, "%s", e.msg);
+}
+
+static void stalled_close(struct stalled *t)
+{
+	console_fini(&t->con);
+	serial_destroy(t->s);
+	evl_destroy(t->loop);
+	close(t->pipe[0]);
+	close(t->pipe[1]);
+}
+
+/* The guest writes 1 MiB through THR, as a vCPU would (UART lock held),
+ * while nobody reads the host's end: every write returns (the test's
+ * timeout catches a blocked one), what the pipe and the buffer hold is
+ * kept in order, the rest is counted as dropped, and a reader that shows
+ * up later gets everything kept. */
+Test(serial_console, a_stdout_nobody_reads_never_blocks_the_uart, .timeout = 60)
+{
+	struct stalled t;
+	stalled_open(&t);
+	enum { N = 1 << 20 };
+	for (size_t i = 0; i < N; i++) {
+		uint8_t v = (uint8_t)(i % 251);
+		serial_io(t.s, THR, &v, 1, true);
+	}
+	size_t kept = t.pipe_cap + CONSOLE_OUT_CAP;
+	cr_assert_eq(console_out_dropped(&t.con.out), N - kept);
+
+	/* A reader comes: the loop drains the buffer into the pipe. */
+	static uint8_t got[2 * (1 << 20)];
+	size_t have = 0;
+	for (int i = 0; i < 2000 && have < kept; i++) {
+		evl_run_once(t.loop, 5);
+		ssize_t n = read(t.pipe[0], got + have, sizeof(got) - have);
+		cr_assert_gt(n, 0);
+		have += (size_t)n;
+	}
+	for (int i = 0; i < 20; i++)
+		evl_run_once(t.loop, 1);
+	cr_assert_eq(fcntl(t.pipe[0], F_SETFL, O_NONBLOCK), 0);
+	ssize_t extra = read(t.pipe[0], got + have, sizeof(got) - have);
+	cr_assert_eq(extra, -1, "more than was kept");
+	cr_assert_eq(have, kept);
+	for (size_t i = 0; i < kept; i++)
+		cr_assert_eq(got[i], (uint8_t)(i % 251), "byte %zu", i);
+
+	/* Output flows again, straight through. */
+	uint8_t v = 'x';
+	serial_io(t.s, THR, &v, 1, true);
+	cr_assert_eq(read(t.pipe[0], got, 1), 1);
+	cr_assert_eq(got[0], 'x');
+	stalled_close(&t);
+}
+
+/* Stopping the VM with output still stuck: console_fini gives it a
+ * bounded moment, never waits for the reader. */
+Test(serial_console, fini_does_not_wait_for_a_stalled_reader, .timeout = 60)
+{
+	struct stalled t;
+	stalled_open(&t);
+	for (size_t i = 0; i < t.pipe_cap + 1000; i++) {
+		uint8_t v = 'y';
+		serial_io(t.s, THR, &v, 1, true);
+	}
+	struct timespec a, b;
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	console_fini(&t.con);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	long ms = (b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000;
+	cr_assert_lt(ms, CONSOLE_OUT_FINAL_MS + 1000, "%ld ms", ms);
+	serial_destroy(t.s);
+	evl_destroy(t.loop);
+	close(t.pipe[0]);
+	close(t.pipe[1]);
 }

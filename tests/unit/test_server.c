@@ -18,7 +18,9 @@
 #include <unistd.h>
 
 #include "api/ctl.h"
+#include "api/event_limit.h"
 #include "api/server.h"
+#include "api/vmctl_internal.h"
 #include "vmm/base/evloop.h"
 
 static struct evloop *loop;
@@ -27,9 +29,11 @@ static char dir[64];
 static char path[128];
 static size_t info_pad;       /* bytes of padding in vm.info results */
 static bool notify_on_boot;   /* vm.boot sends a notification */
+static int boots;             /* vm.boot calls served */
 
 static int t_boot(void *ctx, struct err *e)
 {
+	boots++;
 	if (notify_on_boot) {
 		struct json_object *p = json_object_new_object();
 		json_object_object_add(p, "state", json_object_new_string("running"));
@@ -67,6 +71,7 @@ static void setup(void)
 	cr_assert_eq(api_server_create(path, loop, &ops, NULL, &srv, &e), 0, "%s", e.msg);
 	info_pad = 0;
 	notify_on_boot = false;
+	boots = 0;
 }
 
 static void teardown(void)
@@ -244,11 +249,14 @@ Test(server, oversized_line_is_refused_and_the_server_lives_on)
 	close(other);
 }
 
-Test(server, sixty_four_clients_and_the_sixty_fifth)
+/* 64 clients mid-request: the 65th is refused, as nobody can give way. */
+Test(server, sixty_four_busy_clients_and_the_sixty_fifth)
 {
 	int fds[API_MAX_CLIENTS];
-	for (int i = 0; i < API_MAX_CLIENTS; i++)
+	for (int i = 0; i < API_MAX_CLIENTS; i++) {
 		fds[i] = client();
+		send_str(fds[i], "{\"jsonrpc\":\"2.0\","); /* half a request */
+	}
 	cr_assert_eq(api_server_clients(srv), API_MAX_CLIENTS);
 	int extra = client();
 	expect_member(extra, "error", "{\"code\":-32002,\"message\":\"too many clients (limit 64)\"}");
@@ -256,7 +264,7 @@ Test(server, sixty_four_clients_and_the_sixty_fifth)
 	close(extra);
 	for (int i = 0; i < API_MAX_CLIENTS; i++) {
 		char req[96];
-		snprintf(req, sizeof(req), "{\"jsonrpc\":\"2.0\",\"method\":\"vm.boot\",\"id\":%d}\n", i);
+		snprintf(req, sizeof(req), "\"method\":\"vm.boot\",\"id\":%d}\n", i);
 		send_str(fds[i], req);
 	}
 	for (int i = 0; i < API_MAX_CLIENTS; i++) {
@@ -274,6 +282,73 @@ Test(server, sixty_four_clients_and_the_sixty_fifth)
 		close(fds[i]);
 	pump(5);
 	cr_assert_eq(api_server_clients(srv), 0);
+}
+
+/* 64 idle clients must not lock everyone out: the 65th displaces the one
+ * silent the longest, a non-subscriber before a subscriber. */
+Test(server, a_full_table_of_idle_clients_lets_a_newcomer_in)
+{
+	int fds[API_MAX_CLIENTS];
+	for (int i = 0; i < API_MAX_CLIENTS; i++)
+		fds[i] = client();
+	/* The oldest subscribes: the oldest non-subscriber is fds[1]. */
+	send_str(fds[0], "{\"jsonrpc\":\"2.0\",\"method\":\"events.subscribe\",\"id\":0}\n");
+	expect_member(fds[0], "id", "0");
+	cr_assert_eq(api_server_clients(srv), API_MAX_CLIENTS);
+	int extra = client();
+	send_str(extra, BOOT(65));
+	expect_member(extra, "id", "65");
+	expect_member(fds[1], "error",
+		      "{\"code\":-32002,\"message\":\"closed: idle while the client table was full\"}");
+	cr_assert(at_eof(fds[1]));
+	cr_assert_eq(api_server_clients(srv), API_MAX_CLIENTS);
+	/* Everybody else is still served. */
+	for (int i = 0; i < API_MAX_CLIENTS; i++) {
+		if (i == 1)
+			continue;
+		send_str(fds[i], BOOT(7));
+		expect_member(fds[i], "id", "7");
+	}
+	close(extra);
+	for (int i = 0; i < API_MAX_CLIENTS; i++)
+		close(fds[i]);
+	pump(5);
+	cr_assert_eq(api_server_clients(srv), 0);
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec t = { ms / 1000, (ms % 1000) * 1000000 };
+	nanosleep(&t, NULL);
+}
+
+/* A client silent for the idle timeout is closed with a reason; one that
+ * keeps talking and a subscriber waiting for events are not. The timeout
+ * is long against the busy client's pauses, so a loaded machine does not
+ * make the busy one look idle. */
+Test(server, idle_clients_are_closed_after_the_timeout)
+{
+	cr_assert_eq(api_server_set_idle_timeout(srv, 1000), 0);
+	int idle = client(), busy = client(), sub = client();
+	send_str(sub, "{\"jsonrpc\":\"2.0\",\"method\":\"events.subscribe\",\"id\":1}\n");
+	expect_member(sub, "id", "1");
+	struct pollfd pf = { .fd = idle, .events = POLLIN };
+	int rounds = 0;
+	for (; rounds < 400 && poll(&pf, 1, 0) == 0; rounds++) {
+		sleep_ms(20);
+		send_str(busy, BOOT(2));
+		expect_member(busy, "id", "2");
+	}
+	cr_assert_gt(rounds, 20, "closed after %d rounds: too early", rounds);
+	expect_member(idle, "error",
+		      "{\"code\":-32002,\"message\":\"closed: idle for too long\"}");
+	cr_assert(at_eof(idle));
+	cr_assert_eq(api_server_clients(srv), 2);
+	send_str(sub, BOOT(3));
+	expect_member(sub, "id", "3");
+	close(idle);
+	close(busy);
+	close(sub);
 }
 
 Test(server, clients_that_vanish)
@@ -305,6 +380,20 @@ Test(server, half_close_still_gets_its_answers)
 	cr_assert(at_eof(fd));
 	close(fd);
 	pump(3);
+	cr_assert_eq(api_server_clients(srv), 0);
+}
+
+/* A client that sends a request and closes at once: the server sees the
+ * data and the hang-up in one wakeup, and must still serve the request
+ * (vm.stop sent by a script that does not wait for the answer). */
+Test(server, a_request_sent_just_before_close_is_served)
+{
+	int fd = client();
+	const char *req = BOOT(1) "{\"jsonrpc\":\"2.0\",\"method\":\"vm.boot\",\"id\":2}";
+	cr_assert_eq(send(fd, req, strlen(req), MSG_NOSIGNAL), (ssize_t)strlen(req));
+	close(fd); /* before the loop ran: data and EPOLLHUP arrive together */
+	pump(5);
+	cr_assert_eq(boots, 2, "%d of 2 requests served", boots);
 	cr_assert_eq(api_server_clients(srv), 0);
 }
 
@@ -560,4 +649,124 @@ Test(server, ctl_subscribe_prints_events_until_eof)
 	cr_assert_str_eq(r.out,
 			 "{\"jsonrpc\":\"2.0\",\"method\":\"vm.state\",\"params\":{\"n\":20}}\n"
 			 "{\"jsonrpc\":\"2.0\",\"method\":\"vm.state\",\"params\":{\"n\":21}}\n");
+}
+
+/* ---- device.error through vmctl, rate-limited per device ---- */
+
+static void events_setup(void)
+{
+	struct err e = { 0 };
+	strcpy(dir, "/tmp/kiln-api-XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/api.sock", dir);
+	cr_assert_eq(evl_create(&loop, &e), 0);
+	srv = NULL;
+}
+
+TestSuite(device_events, .init = events_setup, .fini = teardown, .timeout = 60);
+
+/* Count the device.error lines per device that arrive within (ms), and
+ * the total of their "suppressed" members. */
+struct seen_events {
+	int disk, net, summaries;
+	uint64_t suppressed;
+	bool eof;
+};
+
+static void collect_events(int fd, int ms, struct seen_events *seen)
+{
+	static char buf[1 << 16];
+	static size_t have;
+	struct timespec t0, t;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		evl_run_once(loop, 5);
+		ssize_t n = recv(fd, buf + have, sizeof(buf) - have, MSG_DONTWAIT);
+		if (n == 0)
+			seen->eof = true;
+		if (n > 0)
+			have += (size_t)n;
+		char *nl;
+		while ((nl = memchr(buf, '\n', have))) {
+			*nl = 0;
+			struct json_object *o = json_tokener_parse(buf), *p, *v;
+			cr_assert(json_object_object_get_ex(o, "params", &p), "%s", buf);
+			cr_assert(json_object_object_get_ex(p, "device", &v), "%s", buf);
+			bool disk = !strcmp(json_object_get_string(v), "disk0");
+			if (json_object_object_get_ex(p, "suppressed", &v)) {
+				seen->summaries++;
+				seen->suppressed += json_object_get_uint64(v);
+			} else {
+				disk ? seen->disk++ : seen->net++;
+			}
+			json_object_put(o);
+			size_t used = (size_t)(nl - buf) + 1;
+			memmove(buf, nl + 1, have - used);
+			have -= used;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if (seen->eof || (t.tv_sec - t0.tv_sec) * 1000 +
+					 (t.tv_nsec - t0.tv_nsec) / 1000000 > ms)
+			return;
+	}
+}
+
+/* A guest that cycles a device through NEEDS_RESET raises device.error as
+ * fast as it can: subscribers get a few, then one summary with the count,
+ * and stay connected. Each device has its own budget. */
+Test(device_events, a_flood_of_device_errors_is_limited_and_summed_up)
+{
+	struct vmctl c = { .loop = loop, .signal_fd = -1, .summary_fd = -1 };
+	struct err e = { 0 };
+	cr_assert_eq(vmctl_api_init(&c, path, &e), 0, "%s", e.msg);
+	srv = c.server;
+	int fd = client();
+	send_str(fd, "{\"jsonrpc\":\"2.0\",\"method\":\"events.subscribe\",\"id\":1}\n");
+	expect_member(fd, "id", "1");
+
+	enum { FLOOD = 100000 };
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int i = 0; i < FLOOD; i++)
+		vmctl_device_error(&c, "disk0", "broken virtqueue");
+	vmctl_device_error(&c, "net0", "broken virtqueue");
+	struct seen_events seen = { 0 };
+	collect_events(fd, 300, &seen);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	/* A slow machine may see the bucket refill during the flood. */
+	long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	int most = EVENT_LIMIT_BURST + (int)(ms / EVENT_LIMIT_REFILL_MS);
+	cr_assert_not(seen.eof, "the subscriber was dropped");
+	cr_assert(seen.disk >= EVENT_LIMIT_BURST && seen.disk <= most,
+		  "%d events in %ld ms", seen.disk, ms);
+	cr_assert_eq(seen.net, 1);
+
+	collect_events(fd, EVENT_LIMIT_SUMMARY_MS + 500, &seen);
+	cr_assert_geq(seen.summaries, 1);
+	cr_assert_eq(seen.disk + seen.suppressed, FLOOD, "every error accounted for");
+	cr_assert_eq(api_server_clients(srv), 1);
+
+	close(fd);
+	srv = NULL;
+	vmctl_api_fini(&c);
+}
+
+/* The bucket itself: a burst, then one event per refill period. */
+Test(device_events, the_bucket_refills_one_event_per_period)
+{
+	struct event_limit l = { 0 };
+	uint64_t t = 1000;
+	for (int i = 0; i < EVENT_LIMIT_BURST; i++)
+		cr_assert(event_limit_take(&l, t));
+	cr_assert_not(event_limit_take(&l, t));
+	cr_assert_not(event_limit_take(&l, t + EVENT_LIMIT_REFILL_MS - 1));
+	cr_assert(event_limit_take(&l, t + EVENT_LIMIT_REFILL_MS));
+	cr_assert_not(event_limit_take(&l, t + EVENT_LIMIT_REFILL_MS));
+	cr_assert_eq(event_limit_suppressed(&l), 3);
+	cr_assert_eq(event_limit_suppressed(&l), 0);
+	/* Quiet long enough: a full burst again. */
+	t += 100 * EVENT_LIMIT_REFILL_MS;
+	for (int i = 0; i < EVENT_LIMIT_BURST; i++)
+		cr_assert(event_limit_take(&l, t));
+	cr_assert_not(event_limit_take(&l, t));
 }

@@ -5,7 +5,9 @@
  * wait for someone to connect); a client gets input and output with
  * backpressure; when it leaves, kiln accepts the next one. A second client
  * while one is connected is closed at once, so two people never type into
- * one console unknowingly.
+ * one console unknowingly. The socket file is mode 0600 (only its owner
+ * reaches the console), and at close it is unlinked only if it is still
+ * the file kiln bound.
  */
 #include "chr.h"
 
@@ -26,6 +28,8 @@ struct sock_priv {
 	int listen_fd;
 	bool watched;
 	bool bound; /* we created the socket file: unlink it at close */
+	dev_t dev;  /* ... if the file at the path is still that one */
+	ino_t ino;
 };
 
 static int sock_addr(const char *path, struct sockaddr_un *sa, struct err *e)
@@ -134,10 +138,23 @@ static int sock_open(struct chr *c, const struct chr_config *cfg, struct err *e)
 	if (p->listen_fd < 0)
 		return err_set(e, -errno, "socket=%s: %s", c->path,
 			       strerror(errno));
-	if (bind(p->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+	/* The socket is the guest's console: owner only. Linux takes the
+	 * file's mode from the socket inode at bind time, so the path is never
+	 * reachable with looser permissions; the chmod covers the rest. */
+	if (fchmod(p->listen_fd, 0600) < 0 ||
+	    bind(p->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		return err_set(e, -errno, "socket=%s: bind: %s",
 			       c->path, strerror(errno));
+	struct stat st;
+	if (chmod(c->path, 0600) < 0 || stat(c->path, &st) < 0) {
+		rc = err_set(e, -errno, "socket=%s: %s", c->path,
+			     strerror(errno));
+		unlink(c->path);
+		return rc;
+	}
 	p->bound = true;
+	p->dev = st.st_dev;
+	p->ino = st.st_ino;
 	if (listen(p->listen_fd, 1) < 0)
 		return err_set(e, -errno, "socket=%s: listen: %s",
 			       c->path, strerror(errno));
@@ -161,7 +178,11 @@ static void sock_close(struct chr *c)
 		evl_del(c->loop, p->listen_fd);
 	if (p->listen_fd >= 0)
 		close(p->listen_fd);
-	if (p->bound)
+	/* Only if the file is still the one we bound: somebody may have
+	 * removed ours and put their own there since. */
+	struct stat st;
+	if (p->bound && !stat(c->path, &st) && st.st_dev == p->dev &&
+	    st.st_ino == p->ino)
 		unlink(c->path);
 	free(p);
 }

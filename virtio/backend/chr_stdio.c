@@ -5,7 +5,7 @@
  *
  * Output must not block the loop, but O_NONBLOCK on fd 1 would change the
  * open file description kiln shares with its parent shell and with the
- * UART console (whose writes expect a blocking fd). So a terminal or pipe
+ * UART console (which reopens its own, console_out.c). So a terminal or pipe
  * is reopened through /proc/self/fd/1: a new description of the same
  * terminal or pipe, with its own O_NONBLOCK. A socket is written with
  * MSG_DONTWAIT instead, and a regular file is written through.

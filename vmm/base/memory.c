@@ -86,12 +86,14 @@ int gm_zero(const struct guest_mem *gm, uint64_t gpa, uint64_t len)
 	uint8_t *p = gm_ptr(gm, gpa, len);
 	if (!p)
 		return -EFAULT;
-	uint8_t *map_end = (uint8_t *)gm->map_base + gm->map_len;
 	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
 	uintptr_t first = ((uintptr_t)p + page - 1) & ~(page - 1);
 	uintptr_t last = ((uintptr_t)p + len) & ~(page - 1);
-	bool ours = gm->map_base && p >= (uint8_t *)gm->map_base &&
-		    p + len <= map_end;
+	/* Only memory gm_alloc mapped may be madvised away. Without a mapping
+	 * map_base is NULL and map_base + map_len would be arithmetic on a
+	 * null pointer (undefined even with a zero offset): test it first. */
+	uint8_t *map = gm->map_base;
+	bool ours = map && p >= map && p + len <= map + gm->map_len;
 	if (ours && first < last &&
 	    madvise((void *)first, last - first, MADV_DONTNEED) == 0) {
 		memset(p, 0, first - (uintptr_t)p);

@@ -14,17 +14,7 @@
 void console_tx(void *opaque, const uint8_t *buf, size_t len)
 {
 	struct console *c = opaque;
-	while (len) {
-		ssize_t n = write(c->out_fd, buf, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			/* Output gone (closed pipe): the guest keeps running. */
-			return;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
+	console_out_write(&c->out, buf, len);
 }
 
 static void on_input(void *opaque, uint32_t events)
@@ -91,17 +81,24 @@ int console_init(struct console *c, struct evloop *loop, struct serial *serial,
 	c->quit_opaque = quit_opaque;
 	c->serial = serial;
 	c->in_fd = in_fd;
-	c->out_fd = out_fd;
+	int rc = console_out_init(&c->out, loop, out_fd, e);
+	if (rc) {
+		c->in_fd = -1;
+		return rc;
+	}
 	if (in_fd < 0)
 		return 0;
-	int rc = evl_add(loop, in_fd, EPOLLIN, on_input, c);
+	rc = evl_add(loop, in_fd, EPOLLIN, on_input, c);
 	if (rc == -EPERM) {
 		/* A regular file (or /dev/null) cannot be polled: no input. */
 		c->in_fd = -1;
 		return 0;
 	}
-	if (rc)
+	if (rc) {
+		console_out_fini(&c->out);
+		c->in_fd = -1;
 		return err_set(e, rc, "console input: %s", strerror(-rc));
+	}
 	c->is_tty = term_raw_enter(in_fd);
 	return 0;
 }
@@ -124,5 +121,6 @@ void console_fini(struct console *c)
 	if (c->in_fd >= 0 && c->loop)
 		evl_del(c->loop, c->in_fd);
 	c->in_fd = -1;
+	console_out_fini(&c->out);
 	term_restore();
 }
