@@ -111,6 +111,8 @@ static const int loop_syscalls[] = {
 	SCMP_SYS(shutdown),
 	SCMP_SYS(getsockopt),
 	SCMP_SYS(timerfd_settime), /* the pty backend's slave poll */
+	SCMP_SYS(poll),            /* ... and its zero-timeout check */
+	SCMP_SYS(ppoll),
 	SCMP_SYS(unlink),          /* the API and console sockets at exit */
 	SCMP_SYS(unlinkat),
 	SCMP_SYS(getrandom),
