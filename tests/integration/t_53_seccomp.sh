@@ -1,6 +1,6 @@
 #!/bin/bash
 # timeout: 480
-# seccomp (docs/security.md "seccomp"), with the default --seccomp on:
+# seccomp (docs/security.md "seccomp"), with --seccomp on:
 #  A. while a guest with every kind of device runs, every kiln thread (main and
 #     each vCPU, /proc/PID/task/*/status) is under a filter ("Seccomp: 2"), the
 #     guest keeps running, and vm.stop over the API ends kiln with 0;
@@ -42,7 +42,7 @@ stop_kiln() {
 }
 
 # ---- A. every thread filtered while the guest runs ----
-"$KILN" run "${guest[@]}" --api-socket "$TMPDIR/a.sock" </dev/null >a.log 2>&1 &
+"$KILN" run "${guest[@]}" --seccomp on --api-socket "$TMPDIR/a.sock" </dev/null >a.log 2>&1 &
 pid=$!
 wait_ticks a.log 3 "$pid"
 nthreads=0
@@ -66,7 +66,7 @@ for kind in vcpu loop; do
 	loop) thread='main' ;;
 	esac
 	rc=0
-	KILN_TEST_FORBIDDEN_SYSCALL=$kind KILN=$hooks boot_guest "b-$kind.log" "${guest[@]}" || rc=$?
+	KILN_TEST_FORBIDDEN_SYSCALL=$kind KILN=$hooks boot_guest "b-$kind.log" "${guest[@]}" --seccomp on || rc=$?
 	((rc == 159)) || { show_tail "b-$kind.log"; fail "B ($kind): kiln exited $rc, expected 159 (128 + SIGSYS)"; }
 	expect_line "b-$kind.log" "^kiln: seccomp: thread $thread made a forbidden syscall execve \\(59\\); stopping kiln$"
 	echo "B: $kind: $(tr -d '\r' <"b-$kind.log" | grep -a 'kiln: seccomp:')"
