@@ -29,8 +29,9 @@ static const char usage_head[] =
 static const char usage_tail[] =
 	"  --acpi on|off     ACPI tables (default on; off leaves the MP table only,\n"
 	"                    for kernels without ACPI)\n"
-	"  --seccomp on|log|off  per-thread syscall filters (default on: a syscall\n"
-	"                    outside kiln's allow-list kills it; log: only logged)\n"
+	"  --seccomp on|log|off  per-thread syscall filters (default off; on: a\n"
+	"                    syscall outside kiln's allow-list stops it; log: only\n"
+	"                    logged by the kernel)\n"
 	"  --config FILE     a JSON config (docs/api.md); flags override it\n"
 	"  --api-socket PATH serve the JSON-RPC control socket at PATH; without\n"
 	"                    --kernel, wait for vm.configure and vm.boot there\n"

@@ -42,7 +42,7 @@ Test(cli, defaults)
 	cr_assert_eq(req.config.memory_mib, CFG_DEFAULT_MEMORY_MIB);
 	cr_assert_str_eq(cfg_cmdline(&req.config), CFG_DEFAULT_CMDLINE);
 	cr_assert_null(req.config.initrd);
-	cr_assert_eq(req.config.seccomp, CFG_SECCOMP_ON);
+	cr_assert_eq(req.config.seccomp, CFG_DEFAULT_SECCOMP);
 	cfg_fini(&req.config);
 }
 

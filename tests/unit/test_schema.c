@@ -82,7 +82,7 @@ Test(schema, defaults_and_effective_config)
 	cr_assert_null(cfg.cmdline);
 	cr_assert_null(CONSOLE(&cfg));
 	cr_assert_not(NR(&cfg, "rng"));
-	cr_assert_eq(cfg.seccomp, CFG_SECCOMP_ON);
+	cr_assert_eq(cfg.seccomp, CFG_DEFAULT_SECCOMP);
 
 	struct json_object *out = schema_config_to_json(&cfg);
 	struct json_object *want = parse(
@@ -90,7 +90,7 @@ Test(schema, defaults_and_effective_config)
 		" \"boot\": {\"kernel\": \"/k\", \"initrd\": null, \"cmdline\": \""
 		CFG_DEFAULT_CMDLINE "\"}, \"disks\": [], \"nets\": [],"
 		" \"console\": null, \"rng\": false, \"acpi\": true,"
-		" \"seccomp\": \"on\"}");
+		" \"seccomp\": \"off\"}");
 	cr_assert(json_object_equal(out, want), "%s", json_object_to_json_string(out));
 
 	/* The effective config reads back to itself. */

@@ -13,9 +13,9 @@
  *  - openat never with O_CREAT (after setup kiln only reopens what exists:
  *    /dev/null for the API's fd reserve, a pty's slave).
  *
- * The lists come from strace of every integration test's guests (docs/
- * security.md says how to redo that) and are checked by those tests,
- * which run with the default "on".
+ * The lists follow the code paths each thread runs after its filter point;
+ * docs/security.md says how to check them against real guests (log mode,
+ * or strace).
  *
  * A violation in "on" mode is SCMP_ACT_TRAP: the kernel sends SIGSYS to
  * the thread, whose handler (async-signal-safe: fixed strings, write(2),
