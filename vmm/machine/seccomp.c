@@ -68,6 +68,7 @@ static const int common_syscalls[] = {
 	SCMP_SYS(clock_nanosleep),
 	SCMP_SYS(nanosleep),
 	SCMP_SYS(sched_yield),
+	SCMP_SYS(getrandom), /* libc and json-c seeds, whichever thread first */
 	SCMP_SYS(exit),
 	SCMP_SYS(exit_group),
 };
@@ -95,6 +96,7 @@ static const int loop_syscalls[] = {
 	SCMP_SYS(lseek),
 	SCMP_SYS(io_submit),
 	SCMP_SYS(io_getevents),
+	SCMP_SYS(io_pgetevents),
 	SCMP_SYS(io_cancel),
 	SCMP_SYS(io_destroy),
 	SCMP_SYS(fsync),
@@ -116,7 +118,6 @@ static const int loop_syscalls[] = {
 	SCMP_SYS(ppoll),
 	SCMP_SYS(unlink),          /* the API and console sockets at exit */
 	SCMP_SYS(unlinkat),
-	SCMP_SYS(getrandom),
 };
 
 /* ioctl requests after setup, besides the arch's vCPU ones. */
