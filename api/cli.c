@@ -29,6 +29,9 @@ static const char usage_head[] =
 static const char usage_tail[] =
 	"  --acpi on|off     ACPI tables (default on; off leaves the MP table only,\n"
 	"                    for kernels without ACPI)\n"
+	"  --seccomp on|log|off  per-thread syscall filters (default off; on: a\n"
+	"                    syscall outside kiln's allow-list stops it; log: only\n"
+	"                    logged by the kernel)\n"
 	"  --config FILE     a JSON config (docs/api.md); flags override it\n"
 	"  --api-socket PATH serve the JSON-RPC control socket at PATH; without\n"
 	"                    --kernel, wait for vm.configure and vm.boot there\n"
@@ -137,6 +140,15 @@ static int opt_acpi(struct kiln_config *c, const char *f, const char *v,
 	return 0;
 }
 
+static int opt_seccomp(struct kiln_config *c, const char *f, const char *v,
+		       struct err *e)
+{
+	if (cfg_parse_enum(cfg_seccomp_names, v, &c->seccomp))
+		return err_set(e, -EINVAL, "%s: expected on, log or off, got '%s'",
+			       f, v);
+	return 0;
+}
+
 struct run_option {
 	const char *name;
 	bool takes_value;
@@ -148,6 +160,7 @@ static const struct run_option run_options[] = {
 	{ "--kernel", true, opt_kernel },   { "--initrd", true, opt_initrd },
 	{ "--cmdline", true, opt_cmdline }, { "--cpus", true, opt_cpus },
 	{ "--memory", true, opt_memory },   { "--acpi", true, opt_acpi },
+	{ "--seccomp", true, opt_seccomp },
 };
 
 /* --disk, --net, --console, --rng...: one flag per device kind. */

@@ -17,6 +17,7 @@ void cfg_init(struct kiln_config *cfg)
 	cfg->vcpus = CFG_DEFAULT_VCPUS;
 	cfg->memory_mib = CFG_DEFAULT_MEMORY_MIB;
 	cfg->acpi = true;
+	cfg->seccomp = CFG_DEFAULT_SECCOMP;
 }
 
 /* The owned strings of (spec), a spec of (kind), freed and NULL. */

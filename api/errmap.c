@@ -22,6 +22,7 @@ static const struct {
 	{ "machine.vcpus", "--cpus", NULL },
 	{ "machine.memory_mib", "--memory", NULL },
 	{ "acpi", "--acpi", NULL },
+	{ "seccomp", "--seccomp", NULL },
 	/* then the device kinds: see device_flag */
 };
 

@@ -29,6 +29,7 @@
 #define F_CONSOLE CFG_FT_CONSOLE
 #define F_OBJECT CFG_FT_OBJECT
 #define F_DEVICES CFG_FT_DEVICES
+#define F_ENUM CFG_FT_ENUM
 #define F_NR_KINDS CFG_FT_NR
 #define F_NULLABLE CFG_F_NULLABLE
 #define F_EMPTY_OK CFG_F_EMPTY_OK
@@ -69,8 +70,8 @@ static const struct cfg_field id_field =
 	    "unique among all devices; default the kind and its index "
 	    "among its kind (\"disk0\")");
 
-/* machine, boot, one field per device kind (cfg_kinds), acpi. */
-#define ROOT_FIXED 3
+/* machine, boot, one field per device kind (cfg_kinds), acpi, seccomp. */
+#define ROOT_FIXED 4
 static struct cfg_field root_fields[ROOT_FIXED + 16];
 static struct cfg_section root_section = { root_fields, 0 };
 static pthread_once_t root_once = PTHREAD_ONCE_INIT;
@@ -95,6 +96,11 @@ static void build_root(void)
 	root_fields[n++] = (struct cfg_field){
 		.name = "acpi", .type = F_BOOL, .off = CFG_OFF(acpi),
 		.doc = "ACPI tables; false leaves only the MP table" };
+	root_fields[n++] = (struct cfg_field){
+		.name = "seccomp", .type = F_ENUM, .off = CFG_OFF(seccomp),
+		.names = cfg_seccomp_names,
+		.doc = "seccomp filters per thread: on kills kiln on a syscall "
+		       "outside the allow-list, log only logs it, off installs none" };
 	root_section.nr = n;
 }
 
@@ -141,6 +147,17 @@ static const char *expected(const struct cfg_field *f, char *buf, size_t size)
 		return "\"stdio\", \"pty\", \"none\", \"file=PATH\" or \"socket=PATH\"";
 	case F_OBJECT:
 		return "object";
+	case F_ENUM: {
+		size_t used = 0;
+		buf[0] = '\0';
+		for (size_t i = 0; f->names[i] && used < size; i++) {
+			snprintf(buf + used, size - used, "%s\"%s\"",
+				 i == 0 ? "" : f->names[i + 1] ? ", " : " or ",
+				 f->names[i]);
+			used = strlen(buf);
+		}
+		break;
+	}
 	case F_DEVICES:
 		if (f->kind->form == CFG_VALUE)
 			return expected(&f->kind->spec.fields[0], buf, size);
@@ -284,6 +301,22 @@ static struct json_object *emit_str(const struct cfg_field *f, const void *base)
 	if (!s)
 		s = f->dflt;
 	return s ? json_object_new_string(s) : NULL;
+}
+
+static int parse_enum(const struct cfg_field *f, struct json_object *v,
+		      void *base, const char *path, struct err *e)
+{
+	if (!json_object_is_type(v, json_type_string) ||
+	    cfg_parse_enum(f->names, json_object_get_string(v),
+			   (unsigned *)((char *)base + f->off)))
+		return bad_value(e, f, path, v);
+	return 0;
+}
+
+static struct json_object *emit_enum(const struct cfg_field *f, const void *base)
+{
+	unsigned i = *(const unsigned *)((const char *)base + f->off);
+	return json_object_new_string(f->names[i]);
 }
 
 static int parse_mac(const struct cfg_field *f, struct json_object *v,
@@ -558,6 +591,17 @@ static struct json_object *schema_console(const struct cfg_field *f,
 	return with_pattern(schema_str(f, dflt), CONSOLE_PATTERN);
 }
 
+static struct json_object *schema_enum(const struct cfg_field *f,
+				       struct json_object *dflt)
+{
+	struct json_object *o = typed(f, "string");
+	struct json_object *names = json_object_new_array();
+	for (size_t i = 0; f->names[i]; i++)
+		json_object_array_add(names, json_object_new_string(f->names[i]));
+	json_object_object_add(o, "enum", names);
+	return o;
+}
+
 static struct json_object *schema_object(const struct cfg_field *f,
 					 struct json_object *dflt)
 {
@@ -608,6 +652,7 @@ static const struct field_ops kinds[F_NR_KINDS] = {
 	[F_CONSOLE] = { parse_console, emit_str, schema_console },
 	[F_OBJECT] = { parse_object, emit_object, schema_object },
 	[F_DEVICES] = { parse_devices, emit_devices, schema_devices },
+	[F_ENUM] = { parse_enum, emit_enum, schema_enum },
 };
 
 /* ---- sections ---- */

@@ -42,7 +42,35 @@ Test(cli, defaults)
 	cr_assert_eq(req.config.memory_mib, CFG_DEFAULT_MEMORY_MIB);
 	cr_assert_str_eq(cfg_cmdline(&req.config), CFG_DEFAULT_CMDLINE);
 	cr_assert_null(req.config.initrd);
+	cr_assert_eq(req.config.seccomp, CFG_DEFAULT_SECCOMP);
 	cfg_fini(&req.config);
+}
+
+Test(cli, seccomp_flag)
+{
+	struct cli_request req;
+	struct err e;
+	static const struct {
+		char *arg;
+		unsigned want;
+	} ok[] = { { "on", CFG_SECCOMP_ON }, { "log", CFG_SECCOMP_LOG },
+		   { "off", CFG_SECCOMP_OFF } };
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		cr_assert_eq(PARSE(&req, &e, "run", "--kernel", "/k", "--seccomp", ok[i].arg), 0,
+			     "%s", e.msg);
+		cr_assert_eq(req.config.seccomp, ok[i].want, "--seccomp %s", ok[i].arg);
+		cfg_fini(&req.config);
+	}
+	cr_assert_eq(PARSE(&req, &e, "run", "--kernel", "/k", "--seccomp=log"), 0, "%s", e.msg);
+	cr_assert_eq(req.config.seccomp, CFG_SECCOMP_LOG);
+	cfg_fini(&req.config);
+	static char *const bad[] = { "On", "1", "", "kill", "trap" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cr_assert_eq(PARSE(&req, &e, "run", "--kernel", "/k", "--seccomp", bad[i]), -EINVAL,
+			     "--seccomp '%s'", bad[i]);
+		cr_assert(strstr(e.msg, "--seccomp") && strstr(e.msg, "on, log or off"), "%s", e.msg);
+		cfg_fini(&req.config);
+	}
 }
 
 Test(cli, errors_name_flag_and_value)

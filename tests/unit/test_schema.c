@@ -19,7 +19,8 @@ static const char full_json[] =
 	"            {\"id\": \"data\", \"path\": \"/y.img\", \"readonly\": true, \"serial\": null}],"
 	" \"nets\": [{\"id\": \"net0\", \"tap\": \"kt0\", \"mac\": \"52:54:00:12:34:56\"},"
 	"          {\"id\": \"lan\", \"tap\": \"kt1\", \"mac\": null}],"
-	" \"console\": \"socket=/run/c.sock\", \"rng\": true, \"acpi\": true}";
+	" \"console\": \"socket=/run/c.sock\", \"rng\": true, \"acpi\": true,"
+	" \"seccomp\": \"log\"}";
 
 static struct json_object *parse(const char *text)
 {
@@ -61,6 +62,7 @@ Test(schema, full_config_round_trips)
 	cr_assert_not(NET(&cfg, 1)->mac.set);
 	cr_assert_str_eq(CONSOLE(&cfg), "socket=/run/c.sock");
 	cr_assert(NR(&cfg, "rng"));
+	cr_assert_eq(cfg.seccomp, CFG_SECCOMP_LOG);
 	cr_assert_eq(cfg_validate(&cfg, &e), 0, "%s", e.msg);
 
 	struct json_object *in = parse(full_json), *out = schema_config_to_json(&cfg);
@@ -81,13 +83,15 @@ Test(schema, defaults_and_effective_config)
 	cr_assert_null(cfg.cmdline);
 	cr_assert_null(CONSOLE(&cfg));
 	cr_assert_not(NR(&cfg, "rng"));
+	cr_assert_eq(cfg.seccomp, CFG_DEFAULT_SECCOMP);
 
 	struct json_object *out = schema_config_to_json(&cfg);
 	struct json_object *want = parse(
 		"{\"machine\": {\"vcpus\": 1, \"memory_mib\": 256},"
 		" \"boot\": {\"kernel\": \"/k\", \"initrd\": null, \"cmdline\": \""
 		CFG_DEFAULT_CMDLINE "\"}, \"disks\": [], \"nets\": [],"
-		" \"console\": null, \"rng\": false, \"acpi\": true}");
+		" \"console\": null, \"rng\": false, \"acpi\": true,"
+		" \"seccomp\": \"off\"}");
 	cr_assert(json_object_equal(out, want), "%s", json_object_to_json_string(out));
 
 	/* The effective config reads back to itself. */
@@ -187,6 +191,9 @@ Test(schema, wrong_types_and_ranges_name_the_field)
 		  "console: expected \"stdio\", \"pty\", \"none\", \"file=PATH\" or \"socket=PATH\", got true" },
 		{ "{\"rng\": \"yes\"}", "rng: expected boolean, got \"yes\"" },
 		{ "{\"rng\": 1}", "rng: expected boolean, got 1" },
+		{ "{\"seccomp\": \"kill\"}", "seccomp: expected \"on\", \"log\" or \"off\", got \"kill\"" },
+		{ "{\"seccomp\": false}", "seccomp: expected \"on\", \"log\" or \"off\", got false" },
+		{ "{\"seccomp\": null}", "seccomp: expected \"on\", \"log\" or \"off\", got null" },
 		{ "[1]", "config: expected object, got [1]" },
 		{ "\"vm\"", "config: expected object, got \"vm\"" },
 		{ "{\"boot\": {\"kernel\": 1234567890123456789012345678901234567890123}}",
@@ -201,7 +208,7 @@ Test(schema, wrong_types_and_ranges_name_the_field)
 Test(schema, unknown_fields_at_every_level)
 {
 	static const struct bad_case cases[] = {
-		{ "{\"machin\": {}}", "machin: unknown field (known: machine, boot, disks, nets, console, rng, acpi)" },
+		{ "{\"machin\": {}}", "machin: unknown field (known: machine, boot, disks, nets, console, rng, acpi, seccomp)" },
 		{ "{\"machine\": {\"vpcus\": 2}}", "machine.vpcus: unknown field (known: vcpus, memory_mib)" },
 		{ "{\"boot\": {\"kernal\": \"/k\"}}", "boot.kernal: unknown field (known: kernel, initrd, cmdline)" },
 		{ "{\"disks\": [{\"path\": \"/a\"}, {\"path\": \"/b\", \"ro\": true}]}",

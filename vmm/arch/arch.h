@@ -7,6 +7,7 @@
 #define KILN_ARCH_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "../base/err.h"
@@ -44,6 +45,11 @@ int arch_vcpu_init(struct vm *vm, struct vcpu *vcpu, struct err *e);
 
 /* arch_vcpu_dump - log the vCPU's registers (fatal exits). vCPU thread. */
 void arch_vcpu_dump(struct vcpu *vcpu);
+
+/* arch_seccomp_vcpu_ioctls - the ioctl requests the arch's vCPU exit paths
+ * make (arch_vcpu_dump), for the vCPU threads' seccomp allow-list; their
+ * number in *nr. */
+const unsigned long *arch_seccomp_vcpu_ioctls(size_t *nr);
 
 /*
  * arch_irqchip_routes - the interrupt controller's fixed GSI routes (on x86:

@@ -2,6 +2,7 @@
 /* Finding devices in the config model (pure functions; any thread). */
 #include "config.h"
 
+#include <errno.h>
 #include <string.h>
 
 const struct cfg_kind *cfg_kind_find(const char *name, size_t n)
@@ -42,4 +43,21 @@ void *cfg_spec(const struct kiln_config *cfg, const char *name, unsigned index)
 	const struct cfg_kind *k = cfg_kind_find(name, strlen(name));
 	struct cfg_device *d = k ? cfg_nth(cfg, k, index) : NULL;
 	return d ? d->spec : NULL;
+}
+
+const char *const cfg_seccomp_names[] = {
+	[CFG_SECCOMP_ON] = "on",
+	[CFG_SECCOMP_LOG] = "log",
+	[CFG_SECCOMP_OFF] = "off",
+	NULL,
+};
+
+int cfg_parse_enum(const char *const *names, const char *s, unsigned *out)
+{
+	for (unsigned i = 0; s && names[i]; i++)
+		if (!strcmp(names[i], s)) {
+			*out = i;
+			return 0;
+		}
+	return -EINVAL;
 }

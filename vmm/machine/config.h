@@ -52,6 +52,7 @@ enum cfg_ftype {
 	CFG_FT_CONSOLE, /* char *, owned: a chr backend spec ("stdio", "file=P") */
 	CFG_FT_OBJECT,  /* a nested object: (sub) at the same base */
 	CFG_FT_DEVICES, /* the devices of (kind) */
+	CFG_FT_ENUM,    /* unsigned: an index into (names), given by name */
 	CFG_FT_NR
 };
 
@@ -76,6 +77,7 @@ struct cfg_field {
 	const struct cfg_section *sub; /* CFG_FT_OBJECT */
 	const struct cfg_kind *kind;   /* CFG_FT_DEVICES */
 	const char *dflt;              /* CFG_FT_STR: emitted when unset */
+	const char *const *names;      /* CFG_FT_ENUM: NULL-terminated */
 	const char *hint;              /* the CLI's placeholder: path=FILE */
 	const char *doc;               /* the JSON Schema's "description" */
 };
@@ -129,6 +131,24 @@ extern const struct cfg_kind *const cfg_kinds[];
 
 /* ---- the model --------------------------------------------------------- */
 
+/* What the seccomp filters (vmm/machine/seccomp.c) do with a syscall
+ * outside a thread's allow-list; docs/security.md. */
+enum cfg_seccomp {
+	CFG_SECCOMP_ON,  /* kill kiln, naming the thread and the syscall */
+	CFG_SECCOMP_LOG, /* allow it and let the kernel log it */
+	CFG_SECCOMP_OFF, /* no filter at all */
+};
+
+/* Off until the integration tests have run with "on" (every test passing
+ * with the filters killing on a violation); docs/security.md. */
+#define CFG_DEFAULT_SECCOMP CFG_SECCOMP_OFF
+
+/* "on", "log", "off": the names of enum cfg_seccomp, NULL-terminated. */
+extern const char *const cfg_seccomp_names[];
+
+/* cfg_parse_enum - the index of (s) in (names) into *out; 0 or -EINVAL. */
+int cfg_parse_enum(const char *const *names, const char *s, unsigned *out);
+
 struct cfg_disk {
 	char *path;
 	bool readonly;
@@ -162,6 +182,7 @@ struct kiln_config {
 	struct cfg_device devices[CFG_MAX_DEVICES];
 	unsigned nr_devices;
 	bool acpi; /* ACPI tables (default on); the MP table is always there */
+	unsigned seccomp; /* enum cfg_seccomp (default CFG_DEFAULT_SECCOMP) */
 };
 
 /* cfg_cmdline - the effective kernel command line. */

@@ -12,6 +12,7 @@
 
 #include "../arch/arch.h"
 #include "../base/log.h"
+#include "seccomp.h"
 #include "vm.h"
 
 /* The kick signal only interrupts KVM_RUN; its handler does nothing. */
@@ -181,6 +182,20 @@ static void *vcpu_thread(void *arg)
 	sigemptyset(&set);
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+
+	/* Setup done: from here on only the vCPU allow-list; no guest code
+	 * before every thread has its filter (vm_wait_filters). */
+	struct err e = { 0 };
+	if (seccomp_install(SECCOMP_THREAD_VCPU,
+			    v->vm->cfg ? v->vm->cfg->seccomp : CFG_SECCOMP_OFF,
+			    name, &e)) {
+		log_error("vCPU %u: %s", v->id, e.msg);
+		vm_request_exit(v->vm, VM_EXIT_ERROR, 1);
+		return NULL;
+	}
+	seccomp_test_hook(SECCOMP_THREAD_VCPU);
+	if (!vm_wait_filters(v->vm))
+		return NULL;
 
 	if (v->id == 0)
 		log_info("first KVM_RUN");

@@ -17,6 +17,7 @@
 #include "builder.h"
 #include "../base/file.h"
 #include "../base/log.h"
+#include "seccomp.h"
 #include "vcpu.h"
 
 /* Capabilities kiln cannot work without. */
@@ -200,17 +201,44 @@ uint64_t vm_uptime_ms(const struct vm *vm)
 	return (mono_ns() - vm->start_ns) / 1000000;
 }
 
+bool vm_wait_filters(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	while (!vm->filters_ready && !atomic_load(&vm->stopping))
+		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+	bool go = vm->filters_ready && !atomic_load(&vm->stopping);
+	pthread_mutex_unlock(&vm->pause_lock);
+	return go;
+}
+
+/* The main thread's filter goes in after the vCPU threads exist (they
+ * would inherit it on top of their own) and before they run the guest:
+ * they wait for filters_ready. */
+static int install_loop_filter(struct vm *vm, struct err *e)
+{
+	int rc = seccomp_install(SECCOMP_THREAD_LOOP,
+				 vm->cfg ? vm->cfg->seccomp : CFG_SECCOMP_OFF,
+				 "main", e);
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->filters_ready = true;
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
+	return rc;
+}
+
 int vm_start(struct vm *vm, struct err *e)
 {
-	int rc;
+	int rc = 0;
 	vm->start_ns = mono_ns();
-	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+	for (unsigned i = 0; i < vm->nr_vcpus && !rc; i++)
 		rc = vcpu_start(vm->vcpus[i], e);
-		if (rc) {
-			vm_request_exit(vm, VM_EXIT_ERROR, 1);
-			return rc;
-		}
+	if (!rc)
+		rc = install_loop_filter(vm, e);
+	if (rc) {
+		vm_request_exit(vm, VM_EXIT_ERROR, 1);
+		return rc;
 	}
+	seccomp_test_hook(SECCOMP_THREAD_LOOP);
 	return 0;
 }
 

@@ -87,6 +87,10 @@ struct vm {
 	atomic_bool pause_requested;
 	unsigned nr_parked;
 	bool paused;                  /* vCPUs parked, devices quiesced */
+	/* The main thread's seccomp filter is in (or failed, and the VM is
+	 * exiting): vCPUs wait on pause_cond for it before their first
+	 * KVM_RUN, so no guest code runs while any kiln thread is unfiltered. */
+	bool filters_ready;
 	uint64_t start_ns;            /* CLOCK_MONOTONIC at vm_start */
 };
 
@@ -98,6 +102,11 @@ struct vm {
  */
 int vm_create(const struct kiln_config *cfg, struct evloop *loop,
 	      struct vm **out, struct err *e);
+
+/* vm_wait_filters - block until the main thread's seccomp filter is in;
+ * false when the VM stops meanwhile. vCPU thread, before its first
+ * KVM_RUN. */
+bool vm_wait_filters(struct vm *vm);
 
 /*
  * vm_start - start the vCPU threads; the caller runs the loop until

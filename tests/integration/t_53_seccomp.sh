@@ -1,0 +1,88 @@
+#!/bin/bash
+# timeout: 480
+# seccomp (docs/security.md "seccomp"), with --seccomp on:
+#  A. while a guest with every kind of device runs, every kiln thread (main and
+#     each vCPU, /proc/PID/task/*/status) is under a filter ("Seccomp: 2"), the
+#     guest keeps running, and vm.stop over the API ends kiln with 0;
+#  B. build/kiln-test-hooks (the test hook, tests/hooks/seccomp_hook.c) makes one
+#     thread of each kind call execve right after its filter is in
+#     (KILN_TEST_FORBIDDEN_SYSCALL=vcpu|loop): kiln dies with 159 (128 + SIGSYS)
+#     and the message names the thread and the syscall;
+#  C. with --seccomp off the same hook's execve fails harmlessly and the guest
+#     runs on (so B's deaths are the filter's doing); with --seccomp log too.
+set -euo pipefail
+# shellcheck source=SCRIPTDIR/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$TMPDIR"
+hooks=$(dirname "$KILN")/kiln-test-hooks
+[[ -x $hooks ]] || fail "no $hooks (meson builds it next to kiln)"
+truncate -s 8M a.img
+guest=(--kernel "$GUEST/generic/vmlinuz" --initrd "$GUEST/initramfs-generic.cpio.gz"
+	--cmdline "console=ttyS0 quiet panic=-1 kiln.scenario=ticks" --cpus 2 --memory 256M
+	--disk path=a.img --console file=hvc.txt --rng)
+
+# wait_ticks LOG N PID: until the guest printed tick N (or kiln died / 180 s).
+wait_ticks() {
+	for _ in $(seq 1800); do
+		grep -aq "KILN-TICK $2\b" "$1" && return 0
+		kill -0 "$3" 2>/dev/null || { show_tail "$1"; fail "kiln exited before the guest ticked $2 times"; }
+		sleep 0.1
+	done
+	show_tail "$1"
+	fail "the guest did not tick $2 times in 180 s"
+}
+
+# stop_kiln SOCK PID LOG: vm.stop, then kiln must exit 0 within 30 s.
+stop_kiln() {
+	"$KILN" ctl --socket "$1" --timeout 30 vm.stop >/dev/null || { show_tail "$3"; fail "vm.stop failed"; }
+	local rc=0
+	timeout 30 tail --pid="$2" -f /dev/null || kill -KILL "$2"
+	wait "$2" || rc=$?
+	((rc == 0)) || { show_tail "$3"; fail "kiln exited $rc after vm.stop, expected 0"; }
+}
+
+# ---- A. every thread filtered while the guest runs ----
+"$KILN" run "${guest[@]}" --seccomp on --api-socket "$TMPDIR/a.sock" </dev/null >a.log 2>&1 &
+pid=$!
+wait_ticks a.log 3 "$pid"
+nthreads=0
+for status in /proc/"$pid"/task/*/status; do
+	name=$(sed -n 's/^Name:[[:space:]]*//p' "$status")
+	mode=$(sed -n 's/^Seccomp:[[:space:]]*//p' "$status")
+	[[ $mode == 2 ]] || fail "thread $name of kiln has Seccomp: ${mode:-<none>}, expected 2 (filter)"
+	nthreads=$((nthreads + 1))
+done
+((nthreads == 3)) || fail "kiln has $nthreads threads, expected 3 (main and two vCPUs)"
+n=$(grep -ac KILN-TICK a.log)
+sleep 1
+(($(grep -ac KILN-TICK a.log) > n)) || fail "the guest stopped ticking under the filters"
+stop_kiln "$TMPDIR/a.sock" "$pid" a.log
+echo "A: $nthreads threads with Seccomp: 2; vm.stop exited 0"
+
+# ---- B. a forbidden syscall on each kind of thread ----
+for kind in vcpu loop; do
+	case $kind in
+	vcpu) thread='kiln-vcpu[0-9]+' ;;
+	loop) thread='main' ;;
+	esac
+	rc=0
+	KILN_TEST_FORBIDDEN_SYSCALL=$kind KILN=$hooks boot_guest "b-$kind.log" "${guest[@]}" --seccomp on || rc=$?
+	((rc == 159)) || { show_tail "b-$kind.log"; fail "B ($kind): kiln exited $rc, expected 159 (128 + SIGSYS)"; }
+	expect_line "b-$kind.log" "^kiln: seccomp: thread $thread made a forbidden syscall execve \\(59\\); stopping kiln$"
+	echo "B: $kind: $(tr -d '\r' <"b-$kind.log" | grep -a 'kiln: seccomp:')"
+done
+
+# ---- C. the same hook without the kill: off, then log ----
+for mode in off log; do
+	KILN_TEST_FORBIDDEN_SYSCALL=vcpu "$hooks" run "${guest[@]}" --seccomp "$mode" \
+		--api-socket "$TMPDIR/c-$mode.sock" </dev/null >"c-$mode.log" 2>&1 &
+	pid=$!
+	wait_ticks "c-$mode.log" 3 "$pid"
+	if [[ $mode == off ]]; then
+		mode_seen=$(sed -n 's/^Seccomp:[[:space:]]*//p' /proc/"$pid"/status)
+		[[ $mode_seen == 0 ]] || fail "--seccomp off: the main thread has Seccomp: $mode_seen"
+	fi
+	stop_kiln "$TMPDIR/c-$mode.sock" "$pid" "c-$mode.log"
+	grep -aq 'forbidden syscall' "c-$mode.log" && fail "--seccomp $mode: kiln reported a forbidden syscall"
+	echo "C: --seccomp $mode: the hook's execve did not stop kiln"
+done

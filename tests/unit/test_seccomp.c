@@ -1,0 +1,211 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The seccomp allow-lists (vmm/machine/seccomp.c), loaded for real: each
+ * case forks a child that installs one thread kind's filter and makes one
+ * syscall, allowed or not. A forbidden one must end the child with
+ * SECCOMP_EXIT_STATUS and the message naming the thread and the syscall
+ * ("on"); "log" lets it through; "off" installs nothing. The argument
+ * rules are held here too: ioctl requests, PROT_EXEC, socket domains,
+ * openat's O_CREAT.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "vmm/machine/config.h"
+#include "vmm/machine/seccomp.h"
+
+/* What a child did: its exit status (-1: killed by a signal) and what it
+ * wrote to stderr. */
+struct outcome {
+	int status;
+	char msg[512];
+};
+
+typedef long (*probe_fn)(void);
+
+/* Install (kind)'s filter in (mode) in a child, run (probe); the child
+ * exits 0 when the probe's call went through, 1 when not, 100 when the
+ * filter could not be installed. */
+static struct outcome in_child(enum seccomp_thread kind, unsigned mode,
+			       probe_fn probe)
+{
+	int pfd[2];
+	cr_assert_eq(pipe(pfd), 0);
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		dup2(pfd[1], STDERR_FILENO);
+		struct err e = { 0 };
+		if (seccomp_install(kind, mode, "test-thread", &e)) {
+			(void)!write(STDERR_FILENO, e.msg, strlen(e.msg));
+			_exit(100);
+		}
+		/* exit_group, not _exit: ASan's _exit makes syscalls the
+		 * filter refuses. */
+		syscall(SYS_exit_group, probe() >= 0 ? 0 : 1);
+	}
+	close(pfd[1]);
+	struct outcome o = { 0 };
+	size_t got = 0;
+	ssize_t n;
+	while ((n = read(pfd[0], o.msg + got, sizeof(o.msg) - 1 - got)) > 0)
+		got += (size_t)n;
+	close(pfd[0]);
+	int ws;
+	cr_assert_eq(waitpid(pid, &ws, 0), pid);
+	o.status = WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
+	return o;
+}
+
+static void expect_allowed(enum seccomp_thread kind, probe_fn probe, const char *what)
+{
+	struct outcome o = in_child(kind, CFG_SECCOMP_ON, probe);
+	cr_assert_eq(o.status, 0, "%s on the %s thread: status %d, stderr '%s'", what,
+		     seccomp_thread_kind_name(kind), o.status, o.msg);
+}
+
+static void expect_killed(enum seccomp_thread kind, probe_fn probe,
+			  const char *syscall_name)
+{
+	struct outcome o = in_child(kind, CFG_SECCOMP_ON, probe);
+	cr_assert_eq(o.status, SECCOMP_EXIT_STATUS,
+		     "%s on the %s thread: status %d, stderr '%s'", syscall_name,
+		     seccomp_thread_kind_name(kind), o.status, o.msg);
+	char want[96];
+	snprintf(want, sizeof(want), "thread test-thread made a forbidden syscall %s (",
+		 syscall_name);
+	cr_assert(strstr(o.msg, want), "want '%s' in '%s'", want, o.msg);
+}
+
+/* Probes: each makes one raw syscall. A filter here never fails a call
+ * (it traps or logs), so any result means the call went through: an EBADF
+ * on fd -1 says the kernel saw it. ENOSYS would be a filter's errno. */
+static long gone_through(long r)
+{
+	return r >= 0 || errno != ENOSYS ? 0 : -1;
+}
+static long p_getpid(void) { return gone_through(syscall(SYS_getpid)); }
+static long p_write(void) { return gone_through(syscall(SYS_write, -1, "", 0)); }
+static long p_execve(void) { return gone_through(syscall(SYS_execve, NULL, NULL, NULL)); }
+static long p_ptrace(void) { return gone_through(syscall(SYS_ptrace, -1, 0, 0, 0)); }
+static long p_kvm_run(void) { return gone_through(syscall(SYS_ioctl, -1, KVM_RUN, 0)); }
+static long p_kvm_create_vm(void) { return gone_through(syscall(SYS_ioctl, -1, KVM_CREATE_VM, 0)); }
+static long p_kvm_create_vcpu(void) { return gone_through(syscall(SYS_ioctl, -1, KVM_CREATE_VCPU, 0)); }
+static long p_tcgets(void) { return gone_through(syscall(SYS_ioctl, -1, TCGETS, 0)); }
+static long p_tiocsti(void) { return gone_through(syscall(SYS_ioctl, -1, TIOCSTI, "x")); }
+static long p_epoll_wait(void) { return gone_through(syscall(SYS_epoll_wait, -1, NULL, 1, 0)); }
+static long p_accept4(void) { return gone_through(syscall(SYS_accept4, -1, NULL, NULL, 0)); }
+static long p_unix_socket(void) { return gone_through(syscall(SYS_socket, AF_UNIX, SOCK_STREAM, 0)); }
+static long p_inet_socket(void) { return gone_through(syscall(SYS_socket, AF_INET, SOCK_STREAM, 0)); }
+static long p_netlink_socket(void) { return gone_through(syscall(SYS_socket, AF_NETLINK, SOCK_RAW, 0)); }
+static long p_mmap_rw(void)
+{
+	return syscall(SYS_mmap, NULL, 4096, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) == (long)MAP_FAILED ? -1 : 0;
+}
+static long p_mmap_exec(void)
+{
+	return syscall(SYS_mmap, NULL, 4096, PROT_READ | PROT_EXEC,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) == (long)MAP_FAILED ? -1 : 0;
+}
+static long p_mprotect_exec(void)
+{
+	static char page[4096] __attribute__((aligned(4096)));
+	return gone_through(syscall(SYS_mprotect, page, sizeof(page), PROT_READ | PROT_EXEC));
+}
+static long p_open_devnull(void) { return gone_through(syscall(SYS_openat, AT_FDCWD, "/dev/null", O_RDONLY)); }
+static long p_open_creat(void)
+{
+	return gone_through(syscall(SYS_openat, AT_FDCWD, "/nonexistent-dir/x", O_WRONLY | O_CREAT, 0600));
+}
+static long p_clone(void) { return gone_through(syscall(SYS_clone, ~0ul, NULL, NULL, NULL, 0)); }
+static long p_get_seccomp(void) { return prctl(PR_GET_SECCOMP) == 0 ? 0 : -1; }
+
+Test(seccomp, both_kinds_allow_the_basics)
+{
+	for (int k = 0; k < SECCOMP_THREAD_NR; k++) {
+		expect_allowed(k, p_getpid, "getpid");
+		expect_allowed(k, p_write, "write");
+		expect_allowed(k, p_mmap_rw, "mmap read-write");
+	}
+}
+
+Test(seccomp, forbidden_syscalls_kill_naming_thread_and_syscall)
+{
+	for (int k = 0; k < SECCOMP_THREAD_NR; k++) {
+		expect_killed(k, p_execve, "execve");
+		expect_killed(k, p_ptrace, "ptrace");
+		expect_killed(k, p_clone, "clone");
+	}
+}
+
+Test(seccomp, no_executable_memory)
+{
+	for (int k = 0; k < SECCOMP_THREAD_NR; k++) {
+		expect_killed(k, p_mmap_exec, "mmap");
+		expect_killed(k, p_mprotect_exec, "mprotect");
+	}
+}
+
+Test(seccomp, ioctl_requests_per_thread_kind)
+{
+	expect_allowed(SECCOMP_THREAD_VCPU, p_kvm_run, "KVM_RUN");
+	expect_killed(SECCOMP_THREAD_VCPU, p_kvm_create_vm, "ioctl");
+	expect_killed(SECCOMP_THREAD_VCPU, p_kvm_create_vcpu, "ioctl");
+	expect_killed(SECCOMP_THREAD_VCPU, p_tiocsti, "ioctl");
+	expect_killed(SECCOMP_THREAD_LOOP, p_kvm_run, "ioctl");
+	expect_killed(SECCOMP_THREAD_LOOP, p_kvm_create_vm, "ioctl");
+	expect_killed(SECCOMP_THREAD_LOOP, p_tiocsti, "ioctl");
+	expect_allowed(SECCOMP_THREAD_LOOP, p_tcgets, "TCGETS");
+}
+
+Test(seccomp, loop_only_syscalls_stay_off_vcpus)
+{
+	expect_allowed(SECCOMP_THREAD_LOOP, p_epoll_wait, "epoll_wait");
+	expect_allowed(SECCOMP_THREAD_LOOP, p_accept4, "accept4");
+	expect_killed(SECCOMP_THREAD_VCPU, p_epoll_wait, "epoll_wait");
+	expect_killed(SECCOMP_THREAD_VCPU, p_accept4, "accept4");
+	expect_killed(SECCOMP_THREAD_VCPU, p_open_devnull, "openat");
+}
+
+Test(seccomp, sockets_are_unix_only)
+{
+	expect_allowed(SECCOMP_THREAD_LOOP, p_unix_socket, "socket(AF_UNIX)");
+	expect_killed(SECCOMP_THREAD_LOOP, p_inet_socket, "socket");
+	expect_killed(SECCOMP_THREAD_LOOP, p_netlink_socket, "socket");
+	expect_killed(SECCOMP_THREAD_VCPU, p_unix_socket, "socket");
+}
+
+Test(seccomp, openat_without_create_only)
+{
+	expect_allowed(SECCOMP_THREAD_LOOP, p_open_devnull, "openat /dev/null");
+	expect_killed(SECCOMP_THREAD_LOOP, p_open_creat, "openat");
+}
+
+Test(seccomp, log_mode_lets_it_through)
+{
+	struct outcome o = in_child(SECCOMP_THREAD_VCPU, CFG_SECCOMP_LOG, p_execve);
+	cr_assert_eq(o.status, 0, "status %d, stderr '%s'", o.status, o.msg);
+	cr_assert_eq(o.msg[0], '\0', "%s", o.msg);
+}
+
+Test(seccomp, off_installs_nothing)
+{
+	struct outcome o = in_child(SECCOMP_THREAD_LOOP, CFG_SECCOMP_OFF, p_get_seccomp);
+	cr_assert_eq(o.status, 0, "status %d, stderr '%s'", o.status, o.msg);
+	o = in_child(SECCOMP_THREAD_LOOP, CFG_SECCOMP_ON, p_get_seccomp);
+	cr_assert_eq(o.status, SECCOMP_EXIT_STATUS, "status %d, stderr '%s'", o.status, o.msg);
+}
