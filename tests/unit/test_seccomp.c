@@ -9,6 +9,7 @@
  * openat's O_CREAT.
  */
 #include <criterion/criterion.h>
+#include <time.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
@@ -150,6 +151,20 @@ Test(seccomp, forbidden_syscalls_kill_naming_thread_and_syscall)
 		expect_killed(k, p_ptrace, "ptrace");
 		expect_killed(k, p_clone, "clone");
 	}
+}
+
+/* The RTC converts the host time on a vCPU thread; glibc's first
+ * conversion opens /etc/localtime, which that thread may not do. */
+static long p_gmtime(void)
+{
+	time_t t = 0;
+	struct tm tm;
+	return gmtime_r(&t, &tm) ? 1 : 0;
+}
+
+Test(seccomp, a_vcpu_may_convert_the_time)
+{
+	expect_allowed(SECCOMP_THREAD_VCPU, p_gmtime, "gmtime_r");
 }
 
 Test(seccomp, no_executable_memory)
