@@ -372,45 +372,17 @@ static int check_array(const struct cfg_field *f, struct json_object *v,
 	return 0;
 }
 
-static int unknown_field(const struct cfg_section *s, const char *path,
-			 bool with_id, struct err *e);
+static int parse_fields(const struct cfg_section *s, struct json_object *obj,
+			void *base, const char *prefix,
+			const struct cfg_field *extra, void *extra_base,
+			struct err *e);
 
-/* One list device's object: "id" and the fields of its kind. */
+/* One list device's object: "id" (at the device) and the fields of its
+ * kind (at its spec). */
 static int parse_item(struct cfg_device *d, struct json_object *obj,
 		      const char *where, struct err *e)
 {
-	const struct cfg_section *s = &d->kind->spec;
-	char path[160];
-	json_object_object_foreach(obj, key, val) {
-		const struct cfg_field *f = NULL;
-		void *base = d->spec;
-		if (!strcmp(key, id_field.name)) {
-			f = &id_field;
-			base = d;
-		}
-		for (size_t i = 0; i < s->nr && !f; i++)
-			if (!strcmp(s->fields[i].name, key))
-				f = &s->fields[i];
-		join_path(path, sizeof(path), where, key);
-		if (!f)
-			return unknown_field(s, path, true, e);
-		if (!val && !(f->flags & F_NULLABLE))
-			return bad_value(e, f, path, val);
-		int rc = kinds[f->type].parse(f, val, base, path, e);
-		if (rc)
-			return rc;
-	}
-	for (size_t i = 0; i < s->nr; i++) {
-		const struct cfg_field *f = &s->fields[i];
-		if ((f->flags & F_REQUIRED) &&
-		    !json_object_object_get_ex(obj, f->name, NULL)) {
-			char exp[96];
-			join_path(path, sizeof(path), where, f->name);
-			return err_set(e, -EINVAL, "%s: missing (expected %s)",
-				       path, expected(f, exp, sizeof(exp)));
-		}
-	}
-	return 0;
+	return parse_fields(&d->kind->spec, obj, d->spec, where, &id_field, d, e);
 }
 
 static int check_object(struct json_object *obj, const char *where,
@@ -658,11 +630,11 @@ static const struct field_ops kinds[F_NR_KINDS] = {
 /* ---- sections ---- */
 
 static int unknown_field(const struct cfg_section *s, const char *path,
-			 bool with_id, struct err *e)
+			 const struct cfg_field *extra, struct err *e)
 {
 	char known[160] = "";
-	if (with_id)
-		snprintf(known, sizeof(known), "%s", id_field.name);
+	if (extra)
+		snprintf(known, sizeof(known), "%s", extra->name);
 	for (size_t i = 0; i < s->nr; i++) {
 		size_t used = strlen(known);
 		snprintf(known + used, sizeof(known) - used, "%s%s",
@@ -671,21 +643,31 @@ static int unknown_field(const struct cfg_section *s, const char *path,
 	return err_set(e, -EINVAL, "%s: unknown field (known: %s)", path, known);
 }
 
-static int parse_section(const struct cfg_section *s, struct json_object *obj,
-			 void *base, const char *prefix, struct err *e)
+/* The fields of (s) at (base), and (extra), when given, at (extra_base):
+ * unknown fields, nulls where none is taken and missing required fields
+ * are errors naming the path. */
+static int parse_fields(const struct cfg_section *s, struct json_object *obj,
+			void *base, const char *prefix,
+			const struct cfg_field *extra, void *extra_base,
+			struct err *e)
 {
 	char path[160];
 	json_object_object_foreach(obj, key, val) {
 		const struct cfg_field *f = NULL;
+		void *at = base;
+		if (extra && !strcmp(extra->name, key)) {
+			f = extra;
+			at = extra_base;
+		}
 		for (size_t i = 0; i < s->nr && !f; i++)
 			if (!strcmp(s->fields[i].name, key))
 				f = &s->fields[i];
 		join_path(path, sizeof(path), prefix, key);
 		if (!f)
-			return unknown_field(s, path, false, e);
+			return unknown_field(s, path, extra, e);
 		if (!val && !(f->flags & F_NULLABLE))
 			return bad_value(e, f, path, val);
-		int rc = kinds[f->type].parse(f, val, base, path, e);
+		int rc = kinds[f->type].parse(f, val, at, path, e);
 		if (rc)
 			return rc;
 	}
@@ -700,6 +682,12 @@ static int parse_section(const struct cfg_section *s, struct json_object *obj,
 		}
 	}
 	return 0;
+}
+
+static int parse_section(const struct cfg_section *s, struct json_object *obj,
+			 void *base, const char *prefix, struct err *e)
+{
+	return parse_fields(s, obj, base, prefix, NULL, NULL, e);
 }
 
 static struct json_object *emit_section(const struct cfg_section *s,
