@@ -14,6 +14,7 @@ packages=(
 	acpica-tools                                   # ACPI table checks (iasl, acpiexec)
 	clang libclang-rt-14-dev                       # libFuzzer targets
 	strace iperf3                                  # benchmark (bench/run.sh): QEMU's exits, host end of the net test
+	gdb                                            # hang reports: where a kiln that did not finish was (tests/integration/lib.sh)
 )
 
 missing=()

@@ -17,17 +17,60 @@ fail() {
 }
 
 # boot_guest OUT_FILE [kiln run args...]: run `$KILN run ARGS` with no stdin, all output
-# in OUT_FILE, bounded by KILN_BOOT_TIMEOUT. Returns kiln's status (124 on timeout).
+# in OUT_FILE, bounded by KILN_BOOT_TIMEOUT. Returns kiln's status (124 on timeout, after
+# wait_kiln's hang report).
 boot_guest() {
-	local out=$1 rc=0
+	local out=$1 rc=0 pid
 	shift
 	[[ -x ${KILN:-} ]] || fail "kiln binary not found or not executable: ${KILN:-<KILN unset>}"
-	timeout -k 5 "$KILN_BOOT_TIMEOUT" "$KILN" run "$@" </dev/null >"$out" 2>&1 || rc=$?
-	if ((rc == 124 || rc == 137)); then
+	"$KILN" run "$@" </dev/null >"$out" 2>&1 &
+	pid=$!
+	wait_kiln "$pid" "$KILN_BOOT_TIMEOUT" "$out" || rc=$?
+	if ((rc == 124)); then
 		printf 'boot_guest: kiln did not finish within %ss\n' "$KILN_BOOT_TIMEOUT" >>"$out"
-		rc=124
 	fi
 	return "$rc"
+}
+
+# wait_kiln PID SECONDS LOG: wait up to SECONDS for the kiln process PID (a child of this
+# shell) and return its status. When it is still running then, print hang_report to
+# stderr (the test's own output, which run.sh shows in full for a failed test; the
+# guest's console in LOG keeps its last lines for show_tail), note it in LOG, end kiln
+# (TERM, then KILL 5 s later) and return 124.
+wait_kiln() {
+	local pid=$1 secs=$2 log=$3 rc=0
+	if ! timeout "$secs" tail -s 0.2 --pid="$pid" -f /dev/null; then
+		if kill -0 "$pid" 2>/dev/null; then
+			echo "wait_kiln: kiln still running after ${secs}s; hang report in the test's output" >>"$log"
+			hang_report "$pid" >&2
+			kill -TERM "$pid" 2>/dev/null
+			timeout 5 tail -s 0.2 --pid="$pid" -f /dev/null || kill -KILL "$pid" 2>/dev/null
+			wait "$pid" 2>/dev/null
+			return 124
+		fi
+	fi
+	wait "$pid" || rc=$?
+	return "$rc"
+}
+
+# hang_report PID: where each thread of a kiln that did not finish is: its name, state
+# and kernel wait channel (and kernel stack when readable), then gdb's backtrace of every
+# thread. A hang is otherwise just "did not finish"; this tells a guest that stopped
+# (vCPU threads in KVM_RUN, loop in epoll_wait) from kiln stuck on itself (a thread in
+# futex_wait, with the lock it waits for in its backtrace).
+hang_report() {
+	local pid=$1 task
+	echo "hang_report: kiln (pid $pid) still running; its threads:"
+	for task in /proc/"$pid"/task/*; do
+		[[ -d $task ]] || continue
+		printf '  %s %-16s state=%s wchan=%s\n' "${task##*/}" "$(cat "$task/comm" 2>/dev/null)" \
+			"$(awk '{print $3}' "$task/stat" 2>/dev/null)" "$(cat "$task/wchan" 2>/dev/null)"
+		sed 's/^/      /' "$task/stack" 2>/dev/null | head -n 12
+	done
+	if command -v gdb >/dev/null; then
+		timeout 60 gdb -p "$pid" -batch -nx -ex 'set pagination off' -ex 'thread apply all bt 12' \
+			</dev/null 2>&1 | grep -E '^(Thread|#)' | head -n 200
+	fi
 }
 
 # show_tail FILE: the last 30 lines of FILE, indented, for failure messages.

@@ -22,8 +22,8 @@ until grep -q '^KILN-RESULT' "$out"; do
 done
 marker_at=$(date +%s%N)
 rc=0
-timeout 30 tail --pid="$pid" -f /dev/null || { kill -KILL "$pid"; fail "kiln still running 30 s after the guest's reboot"; }
-wait "$pid" || rc=$?
+wait_kiln "$pid" 30 "$out" || rc=$?
+((rc != 124)) || { show_tail "$out"; fail "kiln still running 30 s after the guest's reboot"; }
 ms=$((($(date +%s%N) - marker_at) / 1000000))
 echo "result marker to kiln exit: ${ms} ms"
 

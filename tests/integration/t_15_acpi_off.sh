@@ -12,8 +12,8 @@ out=$TMPDIR/console.log
 	</dev/null >"$out" 2>&1 &
 pid=$!
 rc=0
-timeout "$KILN_BOOT_TIMEOUT" tail --pid="$pid" -f /dev/null || { kill -KILL "$pid"; fail "kiln did not finish"; }
-wait "$pid" || rc=$?
+wait_kiln "$pid" "$KILN_BOOT_TIMEOUT" "$out" || rc=$?
+((rc != 124)) || { show_tail "$out"; fail "kiln did not finish"; }
 ((rc == 0)) || { show_tail "$out"; fail "kiln exited $rc"; }
 expect_result "$out"
 expect_marker "$out" KILN-ACPI off

@@ -35,8 +35,7 @@ for _ in $(seq 600); do
 done
 busybox ping -c 3 -W 2 169.254.77.2 >ping.log 2>&1 && host_ping=ok || host_ping=failed
 rc=0
-timeout 300 tail --pid="$pid" -f /dev/null || kill -KILL "$pid"
-wait "$pid" || rc=$?
+wait_kiln "$pid" 300 console.log || rc=$?
 wait "$peer" || true
 cat peer.log
 ((rc == 0)) || { show_tail console.log; fail "kiln exited $rc"; }

@@ -63,8 +63,8 @@ sleep 1
 
 ctl vm.shutdown >/dev/null
 rc=0
-timeout 60 tail --pid="$pid" -f /dev/null || { kill -KILL "$pid"; fail "kiln did not exit after vm.shutdown"; }
-wait "$pid" || rc=$?
+wait_kiln "$pid" 60 console.log || rc=$?
+((rc != 124)) || { show_tail console.log; fail "kiln did not exit after vm.shutdown"; }
 expect_line console.log 'KILN-CTRL-ALT-DEL'
 ((rc == 0)) || { show_tail console.log; fail "kiln exited $rc after vm.shutdown"; }
 [[ ! -e $sock ]] || fail "the socket file was left behind"

@@ -77,8 +77,8 @@ start_kiln() {
 # wait_exit SECONDS: kiln's exit status in $rc (fails if it is still running).
 wait_exit() {
 	rc=0
-	timeout "$1" tail --pid="$pid" -f /dev/null || { kill -KILL "$pid"; show_tail "$log"; fail "kiln still running $1 s later"; }
-	wait "$pid" || rc=$?
+	wait_kiln "$pid" "$1" "$log" || rc=$?
+	((rc != 124)) || { show_tail "$log"; fail "kiln still running $1 s later"; }
 	timeout 10 tail --pid="$sub" -f /dev/null || kill "$sub"
 	wait "$sub" 2>/dev/null || true
 }
