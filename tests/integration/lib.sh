@@ -43,6 +43,7 @@ wait_kiln() {
 		if kill -0 "$pid" 2>/dev/null; then
 			echo "wait_kiln: kiln still running after ${secs}s; hang report in the test's output" >>"$log"
 			hang_report "$pid" >&2
+			show_tail "$log"
 			kill -TERM "$pid" 2>/dev/null
 			timeout 5 tail -s 0.2 --pid="$pid" -f /dev/null || kill -KILL "$pid" 2>/dev/null
 			wait "$pid" 2>/dev/null
@@ -68,7 +69,7 @@ hang_report() {
 		sed 's/^/      /' "$task/stack" 2>/dev/null | head -n 12
 	done
 	if command -v gdb >/dev/null; then
-		timeout 60 gdb -p "$pid" -batch -nx -ex 'set pagination off' -ex 'thread apply all bt 12' \
+		timeout 45 gdb -p "$pid" -batch -nx -ex 'set pagination off' -ex 'thread apply all bt 12' \
 			</dev/null 2>&1 | grep -E '^(Thread|#)' | head -n 200
 	fi
 }

@@ -45,7 +45,7 @@ want_disks = [{"id": "data", "path": tmp + "/data.img", "readonly": True, "seria
 boot = {"kernel": guest + "/generic/vmlinuz", "initrd": guest + "/initramfs-generic.cpio.gz",
         "cmdline": "console=ttyS0 quiet panic=-1 kiln.scenario=config"}
 want_file = {"machine": {"vcpus": 1, "memory_mib": 256}, "boot": boot, "disks": want_disks,
-             "nets": [], "console": None, "rng": False, "acpi": False, "seccomp": "off"}
+             "nets": [], "console": None, "rng": False, "acpi": False, "seccomp": "on"}
 want_merged = dict(want_file, machine={"vcpus": 2, "memory_mib": 384}, acpi=True)
 ok = True
 for name, got, want in (("file", f, want_file), ("merged", m, want_merged)):

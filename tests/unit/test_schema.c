@@ -91,7 +91,7 @@ Test(schema, defaults_and_effective_config)
 		" \"boot\": {\"kernel\": \"/k\", \"initrd\": null, \"cmdline\": \""
 		CFG_DEFAULT_CMDLINE "\"}, \"disks\": [], \"nets\": [],"
 		" \"console\": null, \"rng\": false, \"acpi\": true,"
-		" \"seccomp\": \"off\"}");
+		" \"seccomp\": \"on\"}");
 	cr_assert(json_object_equal(out, want), "%s", json_object_to_json_string(out));
 
 	/* The effective config reads back to itself. */

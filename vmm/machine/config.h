@@ -139,9 +139,9 @@ enum cfg_seccomp {
 	CFG_SECCOMP_OFF, /* no filter at all */
 };
 
-/* Off until the integration tests have run with "on" (every test passing
- * with the filters killing on a violation); docs/security.md. */
-#define CFG_DEFAULT_SECCOMP CFG_SECCOMP_OFF
+/* On: every integration test runs with the filters killing on a
+ * violation (docs/security.md). */
+#define CFG_DEFAULT_SECCOMP CFG_SECCOMP_ON
 
 /* "on", "log", "off": the names of enum cfg_seccomp, NULL-terminated. */
 extern const char *const cfg_seccomp_names[];
