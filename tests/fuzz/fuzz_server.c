@@ -13,6 +13,7 @@
  * within a bounded number of loop rounds; it has no client left after.
  *
  *   byte 0   chunk sizes: low and high nibble, alternating, index CHUNKS
+ *            (the first MAX_CHUNKS chunks; the rest is sent at once)
  *   then     the byte stream
  *
  * Build and run: tests/fuzz/run.sh fuzz_server.
@@ -36,6 +37,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 static const size_t CHUNKS[16] = { 1, 2, 3, 4, 5, 7, 8, 13, 16, 31, 64,
 				   100, 256, 1000, 4096, 65536 };
+
+#define MAX_CHUNKS 16
 
 static struct evloop *loop;
 static struct api_server *srv;
@@ -164,7 +167,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	pump(); /* accept */
 	for (size_t off = 0, i = 0; off < size; i++) {
-		size_t n = sizes[i & 1] < size - off ? sizes[i & 1] : size - off;
+		/* After MAX_CHUNKS chunks the rest goes at once (a 1-byte split
+		 * of a 4 KiB input would be 4096 loop rounds). */
+		size_t want = i < MAX_CHUNKS ? sizes[i & 1] : size - off;
+		size_t n = want < size - off ? want : size - off;
 		ssize_t w = send(fd, data + off, n, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (w < 0 && errno != EAGAIN)
 			break; /* the server hung up (it may, for a bad client) */
