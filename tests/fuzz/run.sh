@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the libFuzzer targets with clang and run them, up to nproc at a
 # time, each for KILN_FUZZ_RUNS executions (default 1000000) bounded by
-# KILN_FUZZ_SECONDS (default 90) of its own time (-1 runs: only the time
+# KILN_FUZZ_SECONDS (default 60) of its own time (-1 runs: only the time
 # bound; docs/testing.md has each target's rate and what a run reaches). A target passes when
 # libFuzzer finds no crash, leak, sanitizer report or slow input (-timeout)
 # and ends on its own within an outer bound. Ends with
@@ -21,7 +21,7 @@ if [[ ${1:-} == --count ]]; then
 fi
 (($#)) && targets=("$@")
 runs=${KILN_FUZZ_RUNS:-1000000}
-secs=${KILN_FUZZ_SECONDS:-90}
+secs=${KILN_FUZZ_SECONDS:-60}
 jobs=${KILN_FUZZ_JOBS:-$(nproc)}
 out=build-fuzz
 mkdir -p "$out"
