@@ -26,6 +26,9 @@
  *                  on virtio-console's input pipe (nothing for blk/rng)
  *   9 offer        u8 queue, u8 head: put (head) in queue's avail ring and
  *                  publish it (the ring of the bring-up layout)
+ *  10 pause        u8 rounds: quiesce the function as vm.pause does, save
+ *                  its state (the snapshot's save half), run the loop
+ *                  (rounds mod 4) times while held, resume
  *
  * Bounded: at most MAX_OPS operations, every loop run is non-blocking and
  * at most 8 rounds.
@@ -59,6 +62,7 @@
 #include "virtio/net.h"
 #include "virtio/rng.h"
 #include "vmm/base/log.h"
+#include "vmm/base/state.h"
 
 #define RAM_LEN 0x10000u
 #define BAR_SIZE 0x8000u
@@ -223,6 +227,21 @@ static void kick(unsigned q, bool through_bar)
 		abort();
 }
 
+static void pause_resume(unsigned rounds)
+{
+	struct device *dev = &T.vp->dev;
+	if (dev->ops->quiesce(dev))
+		return;
+	struct state_buf st;
+	state_init(&st);
+	if (dev->ops->save(dev, &st))
+		abort(); /* a quiesced function always saves */
+	state_fini(&st);
+	for (unsigned i = 0; i < rounds; i++)
+		evl_run_once(T.m.loop, 0);
+	dev->ops->resume(dev);
+}
+
 static void host_input(unsigned kind, const uint8_t *p, size_t n)
 {
 	if (kind == 1 && T.peer >= 0)
@@ -374,7 +393,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	for (unsigned n = 0; in.left && n < MAX_OPS; n++) {
 		uint8_t op = (uint8_t)take(&in, 1);
-		switch (op % 10) {
+		switch (op % 11) {
 		case 0: {
 			uint64_t off = take(&in, 2) % BAR_SIZE;
 			unsigned len = 1u << (take(&in, 1) & 3);
@@ -436,6 +455,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			offer(q, (uint16_t)(take(&in, 1) % QSIZE));
 			break;
 		}
+		case 10:
+			pause_resume((unsigned)take(&in, 1) % 4);
+			break;
 		}
 	}
 	vpm_pump(&T.m, 8);

@@ -102,7 +102,7 @@ seed("fuzz_config", "empty_object", "{}")
 
 # --- virtio driver sequences (fuzz_virtio) -----------------------------------
 # ops: 0 BAR wr, 1 BAR rd, 2 cfg wr, 3 cfg rd, 4 RAM wr, 5 kick, 6 run,
-#      7 bring-up, 8 host input, 9 offer; rings: Q_DESC(q) = 0x1000 + 0x1000 q
+#      7 bring-up, 8 host input, 9 offer, 10 pause; rings: Q_DESC(q) = 0x1000 + 0x1000 q
 VARIANT = {"blk": 0, "blk_ro": 1, "blk_aio": 2, "net": 3, "console": 4, "rng": 5}
 F_NEXT, F_WRITE = 1, 2
 
@@ -182,6 +182,12 @@ rng = bytes([VARIANT["rng"]]) + UP
 seed("fuzz_virtio", "rng", rng + desc(0, 0, 0x9000, 64, F_WRITE) + offer(0, 0) + kick(0) + RUN)
 seed("fuzz_virtio", "rng_chain", rng + desc(0, 0, 0x9000, 16, F_WRITE | F_NEXT, 1)
      + desc(0, 1, 0x9100, 4096, F_WRITE) + offer(0, 0) + kick(0, True) + RUN)
+# vm.pause in the middle: a request kicked, the function quiesced (in-flight
+# I/O completed), saved, held over loop runs, resumed (op 10).
+PAUSE = bytes([10, 3])
+seed("fuzz_virtio", "blk_aio_pause", bytes([VARIANT["blk_aio"]]) + UP + blk_req(1, 2, 512, True)[:-2] + PAUSE + RUN)
+seed("fuzz_virtio", "net_pause", net + net_rx + PAUSE + net_in + net_tx + RUN)
+seed("fuzz_virtio", "console_pause", con + con_rx + PAUSE + bytes([8, 4]) + b"abc\n" + RUN + con_tx)
 # Register traffic without the bring-up macro: the driver's own steps,
 # config space (MSI-X capability) and the MSI-X table.
 manual = bytes([VARIANT["rng"]])
