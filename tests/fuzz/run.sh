@@ -132,6 +132,7 @@ for t in "${targets[@]}"; do
 		wait -n
 		running=$((running - 1))
 	fi
+	rm -f "$out/$t.rc" # no result from an earlier run counts for this one
 	(run_target "$t" >"$out/$t.result" 2>&1; echo $? >"$out/$t.rc"; cat "$out/$t.result") &
 	running=$((running + 1))
 done
