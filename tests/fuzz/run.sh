@@ -1,69 +1,148 @@
 #!/usr/bin/env bash
-# Build the libFuzzer targets with clang and run each for a bounded time
-# (KILN_FUZZ_SECONDS, default 30). A target passes when libFuzzer finds no
-# crash, leak, sanitizer report or slow input (-timeout) in that time and
-# ends on its own within an outer bound. Ends with "fuzz: N passed, N failed".
-# Corpora live in build-fuzz/ between runs.
+# Build the libFuzzer targets with clang and run them, up to nproc at a
+# time, each for KILN_FUZZ_RUNS executions (default 1000000) bounded by
+# KILN_FUZZ_SECONDS (default 60) of its own time (-1 runs: only the time
+# bound; docs/testing.md has each target's rate and what a run reaches). A target passes when
+# libFuzzer finds no crash, leak, sanitizer report or slow input (-timeout)
+# and ends on its own within an outer bound. Ends with
+# "fuzz: N passed, N failed".
+# Each target starts from its committed seeds (tests/fuzz/corpus/TARGET,
+# read as a second corpus directory) plus what earlier runs found
+# (build-fuzz/TARGET.corpus, where new inputs go); the JSON targets use the
+# dictionary tests/fuzz/dict/json.dict. tests/fuzz/seeds.py writes the seeds.
 #   tests/fuzz/run.sh [TARGET...]   build and run every target (or the named ones)
 #   tests/fuzz/run.sh --count       print how many targets there are
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
-targets=(fuzz_queue fuzz_api)
+targets=(fuzz_queue fuzz_api fuzz_virtio fuzz_pio fuzz_loader fuzz_server fuzz_config)
 if [[ ${1:-} == --count ]]; then
 	echo "${#targets[@]}"
 	exit 0
 fi
 (($#)) && targets=("$@")
-secs=${KILN_FUZZ_SECONDS:-30}
+runs=${KILN_FUZZ_RUNS:-1000000}
+secs=${KILN_FUZZ_SECONDS:-60}
+jobs=${KILN_FUZZ_JOBS:-$(nproc)}
 out=build-fuzz
 mkdir -p "$out"
 cflags=(-std=gnu11 -D_GNU_SOURCE -DKILN_VERSION=\"fuzz\" -g -O1 -I. -fsanitize=fuzzer,address,undefined
 	-fno-sanitize-recover=undefined)
 
-# fuzz_api parses requests with the real config code, whose device kinds
-# (vmm/machine/kinds.c) carry their create functions: it links the whole
-# core, as kiln does (without main).
+# The whole core, as kiln links it (without main): the config's device
+# kinds carry their create functions, so anything that parses a config
+# needs it all.
 core=$(ls vmm/base/*.c vmm/devices/*.c vmm/machine/*.c vmm/arch/x86_64/*.c virtio/*.c \
 	virtio/backend/*.c loader/*.c api/*.c | grep -v '^api/main\.c$' | tr '\n' ' ')
+corelibs="-ljson-c -laio -lfdt -lseccomp -lpthread"
 declare -A sources=(
 	[fuzz_queue]="tests/fuzz/fuzz_queue.c virtio/queue.c virtio/queue_chain.c tests/fakes/vq_driver.c vmm/base/memory.c vmm/base/err.c vmm/base/log.c"
 	[fuzz_api]="tests/fuzz/fuzz_api.c $core"
+	[fuzz_virtio]="tests/fuzz/fuzz_virtio.c tests/fakes/vpci_machine.c $core"
+	[fuzz_pio]="tests/fuzz/fuzz_pio.c tests/fakes/vpci_machine.c $core"
+	[fuzz_loader]="tests/fuzz/fuzz_loader.c $core"
+	[fuzz_server]="tests/fuzz/fuzz_server.c $core"
+	[fuzz_config]="tests/fuzz/fuzz_config.c $core"
 )
-declare -A libs=([fuzz_queue]="" [fuzz_api]="-ljson-c -laio -lfdt -lseccomp -lpthread")
+declare -A libs=([fuzz_queue]="" [fuzz_api]="$corelibs" [fuzz_virtio]="$corelibs"
+	[fuzz_pio]="$corelibs" [fuzz_loader]="$corelibs" [fuzz_server]="$corelibs"
+	[fuzz_config]="$corelibs")
 # Inputs long enough to reach every field: fuzz_queue's largest queue (256)
 # takes 3 header bytes + a 4096-byte descriptor table + a 518-byte avail ring
-# + the 32 KiB buffer area; fuzz_api's requests are JSON lines.
-declare -A max_len=([fuzz_queue]=37385 [fuzz_api]=16384)
+# + the 32 KiB buffer area; fuzz_api's and fuzz_server's requests are JSON
+# lines (a config with every device kind fits in 4 KiB; longer inputs only
+# cost time); fuzz_virtio and fuzz_pio are operation sequences (a bring-up and a
+# few requests fit in 2 KiB); fuzz_loader's images are headers and a few
+# segments (the file is split into kernel and initrd); a config file.
+declare -A max_len=([fuzz_queue]=37385 [fuzz_api]=4096 [fuzz_virtio]=4096 [fuzz_pio]=2048
+	[fuzz_loader]=65536 [fuzz_server]=4096 [fuzz_config]=8192)
+declare -A dicts=([fuzz_api]=json [fuzz_server]=json [fuzz_config]=json)
 
+# Every source once (one object per source, the same flags for all
+# targets), compiled in parallel; then one link per target.
+objs=$out/obj
+mkdir -p "$objs"
+declare -A want=()
+for t in "${targets[@]}"; do
+	if [[ -z ${sources[$t]:-} ]]; then
+		echo "run.sh: no fuzz target '$t'" >&2
+		exit 2
+	fi
+	for s in ${sources[$t]}; do want[$s]=1; done
+done
+obj() { echo "$objs/$(echo "$1" | tr / _).o"; }
+rm -f "$objs"/*.o
+# shellcheck disable=SC2086
+printf '%s\n' "${!want[@]}" | xargs -P "$jobs" -I{} sh -c \
+	'src=$0 dir=$1; shift; exec clang "$@" -fsanitize=fuzzer-no-link -c "$src" -o "$dir/$(echo "$src" | tr / _).o"' \
+	{} "$objs" "${cflags[@]/-fsanitize=fuzzer,/-fsanitize=}" -I/usr/include/json-c >"$out/compile.log" 2>&1
+
+# run_target T: link and run T; prints its PASS/FAIL lines into $out/T.result.
+run_target() {
+	local t=$1 o list=() seeds=() dict=()
+	for s in ${sources[$t]}; do
+		o=$(obj "$s")
+		if [[ ! -f $o ]]; then
+			echo "FAIL $t: build failed ($s)"
+			grep -A5 "$s" "$out/compile.log" | head -n 20
+			return 1
+		fi
+		list+=("$o")
+	done
+	# shellcheck disable=SC2086
+	if ! clang "${cflags[@]}" "${list[@]}" ${libs[$t]} -o "$out/$t" 2>"$out/$t.build.log"; then
+		echo "FAIL $t: link failed"
+		tail -n 20 "$out/$t.build.log"
+		return 1
+	fi
+	mkdir -p "$out/$t.corpus"
+	[[ -d tests/fuzz/corpus/$t ]] && seeds=("tests/fuzz/corpus/$t")
+	[[ -n ${dicts[$t]:-} ]] && dict=("-dict=tests/fuzz/dict/${dicts[$t]}.dict")
+	# -timeout: one input taking over 10 s is a finding (a guest-driven loop
+	# without a budget); the outer timeout catches a target that never stops.
+	local t0=$SECONDS
+	if timeout -k 10 $((secs + 60)) "$out/$t" -runs="$runs" -max_total_time="$secs" -timeout=10 \
+		-max_len="${max_len[$t]}" -artifact_prefix="$out/$t-" -print_final_stats=1 "${dict[@]}" \
+		"$out/$t.corpus" "${seeds[@]}" >"$out/$t.log" 2>&1; then
+		local n cov
+		n=$(grep -ao 'stat::number_of_executed_units: *[0-9]*' "$out/$t.log" | tail -n1 | grep -o '[0-9]*$')
+		cov=$(grep -aoE '#[0-9]+.*cov: [0-9]+ ft: [0-9]+' "$out/$t.log" | tail -n1 | grep -oE 'cov: [0-9]+ ft: [0-9]+')
+		echo "PASS $t (${n:-?} inputs in $((SECONDS - t0))s, $(grep -ao 'exec/s: [0-9]*' "$out/$t.log" | tail -n1), $cov)"
+		if ((runs > 0 && ${n:-0} < runs)); then
+			echo "note: $t reached ${n:-0} of $runs executions within ${secs}s"
+		fi
+		return 0
+	fi
+	echo "FAIL $t"
+	grep -aE '(ERROR|SUMMARY): ' "$out/$t.log" | head -n 4
+	tail -n 40 "$out/$t.log"
+	return 1
+}
+
+# ASan without its malloc fill and with a 16 MiB quarantine (default: fill
+# the first 4 KiB of every allocation, 256 MiB): json-c's tables and the
+# devices' structures made those fills and the page faults of an ever-new
+# quarantine half of fuzz_api's time. Use-after-free is still caught for
+# the last 16 MiB freed. A caller's ASAN_OPTIONS come after, so they win.
+export ASAN_OPTIONS=max_malloc_fill_size=0:quarantine_size_mb=16${ASAN_OPTIONS:+:$ASAN_OPTIONS}
+
+# Up to $jobs targets at a time; each prints its result when it ends.
+running=0
+for t in "${targets[@]}"; do
+	if ((running >= jobs)); then
+		wait -n
+		running=$((running - 1))
+	fi
+	rm -f "$out/$t.rc" # no result from an earlier run counts for this one
+	(run_target "$t" >"$out/$t.result" 2>&1; echo $? >"$out/$t.rc"; cat "$out/$t.result") &
+	running=$((running + 1))
+done
+wait
 passed=0
 failed=0
 for t in "${targets[@]}"; do
-	# One object per source, compiled in parallel, then one link.
-	objs=$out/$t.obj
-	rm -rf "$objs"
-	mkdir -p "$objs"
-	# shellcheck disable=SC2086
-	if ! printf '%s\n' ${sources[$t]} | xargs -P "$(nproc)" -I{} sh -c \
-		'src=$0 dir=$1; shift; exec clang "$@" -fsanitize=fuzzer-no-link -c "$src" -o "$dir/$(echo "$src" | tr / _).o"' \
-		{} "$objs" "${cflags[@]/-fsanitize=fuzzer,/-fsanitize=}" -I/usr/include/json-c 2>"$out/$t.build.log" ||
-		! clang "${cflags[@]}" "$objs"/*.o ${libs[$t]} -o "$out/$t" 2>>"$out/$t.build.log"; then
-		echo "FAIL $t: build failed"
-		tail -n 20 "$out/$t.build.log"
-		failed=$((failed + 1))
-		continue
-	fi
-	mkdir -p "$out/$t.corpus"
-	# -timeout: one input taking over 10 s is a finding (a guest-driven loop
-	# without a budget); the outer timeout catches a target that never stops.
-	if timeout -k 10 $((secs + 60)) "$out/$t" -max_total_time="$secs" -timeout=10 \
-		-max_len="${max_len[$t]}" -artifact_prefix="$out/$t-" -print_final_stats=1 "$out/$t.corpus" \
-		>"$out/$t.log" 2>&1; then
-		echo "PASS $t ($(grep -m1 -o 'stat::number_of_executed_units: *[0-9]*' "$out/$t.log" | grep -o '[0-9]*$') inputs in ${secs}s)"
+	if [[ $(cat "$out/$t.rc" 2>/dev/null) == 0 ]]; then
 		passed=$((passed + 1))
 	else
-		echo "FAIL $t"
-		grep -aE '(ERROR|SUMMARY): ' "$out/$t.log" | head -n 4
-		tail -n 40 "$out/$t.log"
 		failed=$((failed + 1))
 	fi
 done

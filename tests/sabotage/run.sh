@@ -9,7 +9,7 @@
 # unrelated things, so one build and one nested session serve them all); the
 # named tests then run against that broken kiln (integration tests without
 # retries, through tests/integration/session.sh, which survives a lost L1; fuzz
-# targets for KILN_FUZZ_SECONDS, default 60).
+# targets for KILN_FUZZ_SECONDS, default 60, without a bound on executions).
 # A sabotage is caught when every test it names FAILS and its own failure
 # report (from its FAIL line to the next result line) matches REGEX. An
 # integration test that failed some other way runs once more; a sabotage
@@ -56,7 +56,7 @@ if ((${#it_tests[@]})); then
 		tests/integration/session.sh "$work/build" "${it_tests[@]}") 2>&1 | tee -a "$out"
 fi
 if ((${#fuzz[@]})); then
-	(cd "$work" && KILN_FUZZ_SECONDS=${KILN_FUZZ_SECONDS:-60} tests/fuzz/run.sh "${fuzz[@]}") 2>&1 | tee -a "$out"
+	(cd "$work" && KILN_FUZZ_SECONDS=${KILN_FUZZ_SECONDS:-60} KILN_FUZZ_RUNS=${KILN_FUZZ_RUNS:--1} tests/fuzz/run.sh "${fuzz[@]}") 2>&1 | tee -a "$out"
 fi
 
 # judge PATCH OUT: whether every test PATCH names failed in OUT with output

@@ -3,7 +3,8 @@
  * The virtio-pci transport driven the way Linux's virtio_pci_modern driver
  * drives it: capability walk, reset, feature negotiation, queue setup,
  * DRIVER_OK, notifications, MSI-X, reset — plus hostile register traffic.
- * A fake device and a fake KVM platform; a real event loop and PCI root.
+ * A fake device and a fake KVM platform; a real event loop and PCI root
+ * (tests/fakes/vpci_machine.c, shared with the fuzz targets).
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -13,10 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "tests/fakes/vpci_machine.h"
 #include "virtio/net.h"
 #include "virtio/pci.h"
 #include "vmm/base/bus.h"
@@ -79,65 +80,35 @@ static const struct virtio_device_ops fake_ops = {
 	.queue_notify = fake_notify, .reset = fake_reset, .destroy = fake_destroy,
 };
 
-/* Fake platform: irqfds are real eventfds, routes and ioeventfds recorded. */
-static struct {
-	unsigned next_gsi;
-	int routes_valid[8];
-	uint64_t ioevent_addr[4];
-	int ioevent_fd[4];
-	unsigned nr_ioevents;
-} plat;
-
-static int p_alloc(void *o, unsigned *gsi, int *fd, struct err *e)
-{
-	*gsi = plat.next_gsi++;
-	*fd = eventfd(0, EFD_NONBLOCK);
-	return *fd < 0 ? -1 : 0;
-}
-static void p_route(void *o, unsigned gsi, bool valid, uint64_t a, uint32_t d)
-{
-	if (gsi < 8)
-		plat.routes_valid[gsi] = valid;
-}
-static int p_ioevent(void *o, uint64_t addr, uint32_t len, int fd, struct err *e)
-{
-	plat.ioevent_addr[plat.nr_ioevents] = addr;
-	plat.ioevent_fd[plat.nr_ioevents++] = fd;
-	return 0;
-}
-static const struct virtio_pci_platform platform = {
-	.vector_alloc = p_alloc, .vector_route = p_route, .ioeventfd = p_ioevent,
-};
-
-static struct guest_mem gm;
-static struct bus mmio, pio;
-static struct pci_root root;
-static struct evloop *loop;
+/* Guest RAM, event loop, buses, PCI root and a fake platform whose irqfds
+ * are real eventfds and whose ioeventfds are recorded (tests/fakes). */
+static struct vpci_machine M;
+static struct virtio_pci_platform platform;
 static struct virtio_pci *vp;
 static uint64_t bar0;
 static unsigned slot;
 
 static uint32_t cfg_rd(unsigned off, unsigned len)
 {
-	return pci_root_cfg_read(&root, 0, slot, 0, off, len);
+	return pci_root_cfg_read(&M.root, 0, slot, 0, off, len);
 }
 static void cfg_wr(unsigned off, unsigned len, uint32_t v)
 {
-	pci_root_cfg_write(&root, 0, slot, 0, off, len, v);
+	pci_root_cfg_write(&M.root, 0, slot, 0, off, len, v);
 }
 static uint64_t bar_rd(uint64_t off, unsigned len)
 {
 	uint64_t v = 0;
-	cr_assert(bus_dispatch(&mmio, bar0 + off, (uint8_t *)&v, len, false));
+	cr_assert(bus_dispatch(&M.mmio, bar0 + off, (uint8_t *)&v, len, false));
 	return v;
 }
 static void bar_wr(uint64_t off, unsigned len, uint64_t v)
 {
-	cr_assert(bus_dispatch(&mmio, bar0 + off, (uint8_t *)&v, len, true));
+	cr_assert(bus_dispatch(&M.mmio, bar0 + off, (uint8_t *)&v, len, true));
 }
 static void pump(void)
 {
-	while (evl_run_once(loop, 0) > 0)
+	while (evl_run_once(M.loop, 0) > 0)
 		;
 }
 
@@ -145,23 +116,16 @@ static void pump(void)
 static void machine_up(void)
 {
 	memset(&dev, 0, sizeof(dev));
-	memset(&plat, 0, sizeof(plat));
-	memset(&gm, 0, sizeof(gm));
-	memset(&mmio, 0, sizeof(mmio));
-	memset(&pio, 0, sizeof(pio));
 	ram = aligned_alloc(4096, RAM_SIZE);
 	memset(ram, 0, RAM_SIZE);
-	cr_assert_eq(gm_add_region(&gm, 0, ram, RAM_SIZE, NULL), 0);
-	cr_assert_eq(evl_create(&loop, NULL), 0);
-	struct pci_window win = { 0xc0000000, 0x10000000, 0xc000, 0x4000 };
-	cr_assert_eq(pci_root_init(&root, &mmio, &pio, &win, NULL), 0);
+	cr_assert_eq(vpm_init(&M, ram, RAM_SIZE, &platform), 0);
 }
 
 /* (vdev) behind a virtio-pci function, BAR 0 decoded. */
 static void transport_up(struct virtio_device *vdev)
 {
 	struct err e = { 0 };
-	cr_assert_eq(virtio_pci_create(vdev, "vp0", &root, &platform, &vp, &e), 0, "%s", e.msg);
+	cr_assert_eq(virtio_pci_create(vdev, "vp0", &M.root, &platform, &vp, &e), 0, "%s", e.msg);
 	slot = (unsigned)vp->pci.slot;
 	bar0 = pci_device_bar_addr(&vp->pci, 0);
 	cfg_wr(0x04, 2, 0x6); /* memory space + bus master */
@@ -171,16 +135,13 @@ static void setup(void)
 {
 	machine_up();
 	struct err e = { 0 };
-	cr_assert_eq(virtio_device_init(&dev.vdev, &fake_ops, &gm, loop, 2, 64, 1ULL << 40, &e), 0);
+	cr_assert_eq(virtio_device_init(&dev.vdev, &fake_ops, &M.gm, M.loop, 2, 64, 1ULL << 40, &e), 0);
 	transport_up(&dev.vdev);
 }
 
 static void machine_down(void)
 {
-	pci_root_fini(&root);
-	bus_fini(&mmio);
-	bus_fini(&pio);
-	evl_destroy(loop);
+	vpm_fini(&M);
 	free(ram);
 }
 
@@ -224,8 +185,8 @@ Test(virtio_pci, identity_and_capabilities)
 	cr_assert(pos);
 	cr_assert_eq(cfg_rd(pos + 16, 4), 4, "notify_off_multiplier");
 	cr_assert(find_cap(VIRTIO_PCI_CAP_PCI_CFG, &off, &len));
-	cr_assert_eq(plat.nr_ioevents, 2);
-	cr_assert_eq(plat.ioevent_addr[1], bar0 + 0x3000 + 4);
+	cr_assert_eq(M.nr_ioevents, 2);
+	cr_assert_eq(M.ioevent_addr[1], bar0 + 0x3000 + 4);
 }
 
 /* Reset, negotiate, set up queue 0, DRIVER_OK. */
@@ -261,7 +222,7 @@ static void bring_up(void)
 Test(virtio_pci, linux_bring_up_activates_on_the_loop)
 {
 	bring_up();
-	cr_assert_eq(dev.activations, 0, "activation runs on the loop, not the vCPU");
+	cr_assert_eq(dev.activations, 0, "activation runs on the M.loop, not the vCPU");
 	pump();
 	cr_assert_eq(dev.activations, 1);
 	cr_assert(dev.vdev.activated);
@@ -271,7 +232,7 @@ Test(virtio_pci, linux_bring_up_activates_on_the_loop)
 	cr_assert_eq(dev.vdev.queues[0].size, 16);
 	/* A notify through the ioeventfd path, then through the BAR fallback. */
 	uint64_t one = 1;
-	cr_assert_eq(write(plat.ioevent_fd[0], &one, 8), 8);
+	cr_assert_eq(write(M.ioevent_fd[0], &one, 8), 8);
 	pump();
 	cr_assert_eq(dev.notifies[0], 2);
 	bar_wr(0x3000 + 4, 4, 1);
@@ -349,26 +310,26 @@ Test(virtio_pci, left_over_drains_are_held_while_paused_and_dropped_on_reset)
 	dev.drains = true;
 	offer_desc0();
 	uint64_t one = 1;
-	cr_assert_eq(write(plat.ioevent_fd[0], &one, 8), 8);
-	evl_run_once(loop, 0);
+	cr_assert_eq(write(M.ioevent_fd[0], &one, 8), 8);
+	evl_run_once(M.loop, 0);
 	cr_assert_eq(dev.handled, VIRTIO_DRAIN_BUDGET);
 
 	cr_assert_eq(vp->dev.ops->quiesce(&vp->dev), 0);
 	for (int i = 0; i < 5; i++)
-		evl_run_once(loop, 0);
+		evl_run_once(M.loop, 0);
 	cr_assert_eq(dev.handled, VIRTIO_DRAIN_BUDGET, "drained while paused");
 	vp->dev.ops->resume(&vp->dev);
 	cr_assert_eq(dev.handled, 2 * VIRTIO_DRAIN_BUDGET, "held kick on resume");
-	evl_run_once(loop, 0);
+	evl_run_once(M.loop, 0);
 	cr_assert_eq(dev.handled, 3 * VIRTIO_DRAIN_BUDGET);
 
 	bar_wr(0x14, 1, 0); /* the driver resets the device */
 	for (int i = 0; i < 5; i++)
-		evl_run_once(loop, 0);
+		evl_run_once(M.loop, 0);
 	cr_assert_eq(dev.resets, 1);
 	unsigned long at_reset = dev.handled;
 	for (int i = 0; i < 5; i++)
-		evl_run_once(loop, 0);
+		evl_run_once(M.loop, 0);
 	cr_assert_eq(dev.handled, at_reset);
 	cr_assert_leq(at_reset, 4 * VIRTIO_DRAIN_BUDGET);
 }
@@ -420,7 +381,7 @@ Test(virtio_pci, random_register_traffic_is_harmless)
 		bool wr = rand() % 2;
 		uint8_t data[8];
 		memcpy(data, &val, 8);
-		bus_dispatch(&mmio, bar0 + off, data, len, wr);
+		bus_dispatch(&M.mmio, bar0 + off, data, len, wr);
 		if (i % 64 == 0)
 			cfg_wr((unsigned)(rand() % 256) & ~3u, 4, (uint32_t)val);
 		if (i % 16 == 0)
@@ -606,7 +567,7 @@ static void net_setup(void)
 	snprintf(rec.be.name, sizeof(rec.be.name), "recorder");
 	struct net_config cfg = { .mac = { 0x52, 0x54, 0, 1, 2, 3 } };
 	struct err e = { 0 };
-	cr_assert_eq(net_create_backend(&cfg, &rec.be, &gm, loop, &vnet, &e), 0, "%s", e.msg);
+	cr_assert_eq(net_create_backend(&cfg, &rec.be, &M.gm, M.loop, &vnet, &e), 0, "%s", e.msg);
 	transport_up(net_vdev(vnet));
 }
 
