@@ -29,7 +29,7 @@ declare -A sources=(
 	[fuzz_queue]="tests/fuzz/fuzz_queue.c virtio/queue.c virtio/queue_chain.c tests/fakes/vq_driver.c vmm/base/memory.c vmm/base/err.c vmm/base/log.c"
 	[fuzz_api]="tests/fuzz/fuzz_api.c $core"
 )
-declare -A libs=([fuzz_queue]="" [fuzz_api]="-ljson-c -laio -lfdt -lseccomp -lpthread")
+declare -A libs=([fuzz_queue]="" [fuzz_api]="-ljson-c -laio -lfdt -lseccomp -lcap-ng -lpthread")
 # Inputs long enough to reach every field: fuzz_queue's largest queue (256)
 # takes 3 header bytes + a 4096-byte descriptor table + a 518-byte avail ring
 # + the 32 KiB buffer area; fuzz_api's requests are JSON lines.
