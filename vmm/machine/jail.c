@@ -44,7 +44,7 @@ static void ignore_signal(int sig)
 
 int jail_pidns_fork(int *status, struct err *e)
 {
-	static const int forwarded[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+	static const int forwarded[] = { SIGINT, SIGTERM, SIGHUP };
 	sigset_t set, old;
 	sigemptyset(&set);
 	for (size_t i = 0; i < sizeof(forwarded) / sizeof(*forwarded); i++)
@@ -137,17 +137,21 @@ int jail_cgroup_join(const struct cfg_jail *j, struct err *e)
 	if (!j->cgroup)
 		return 0;
 	int rc = 0;
-	if (mkdir(j->cgroup, 0755) < 0 && errno != EEXIST)
-		rc = err_set(e, -errno, "cannot create it: %s", strerror(errno));
-	if (!rc && j->cpu_max && (rc = write_file(j->cgroup, "cpu.max", j->cpu_max, e)))
+	if (mkdir(j->cgroup, 0755) < 0 && errno != EEXIST) {
+		err_field(e, "jail.cgroup");
+		return err_set(e, -errno, "cannot create it: %s", strerror(errno));
+	}
+	if (j->cpu_max && (rc = write_file(j->cgroup, "cpu.max", j->cpu_max, e))) {
 		err_field(e, "jail.cpu_max");
-	if (!rc && j->memory_max &&
-	    (rc = write_file(j->cgroup, "memory.max", j->memory_max, e)))
+		return rc;
+	}
+	if (j->memory_max &&
+	    (rc = write_file(j->cgroup, "memory.max", j->memory_max, e))) {
 		err_field(e, "jail.memory_max");
+		return rc;
+	}
 	/* "0": the writing process, in any PID namespace. */
-	if (!rc)
-		rc = write_file(j->cgroup, "cgroup.procs", "0", e);
-	if (rc)
+	if ((rc = write_file(j->cgroup, "cgroup.procs", "0", e)))
 		err_field(e, "jail.cgroup");
 	return rc;
 }
@@ -305,7 +309,11 @@ int jail_enter(const struct cfg_jail *j, const char *const *binds, size_t nr,
 		err_field(e, "jail.dir");
 		return rc;
 	}
-	return drop_privileges(j, threads, e);
+	rc = drop_privileges(j, threads, e);
+	/* A change of uid cleared the parent-death signal. */
+	if (!rc && in_pidns)
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+	return rc;
 }
 
 /*

@@ -31,7 +31,7 @@
 /*
  * jail_pidns_fork - unshare a PID namespace and fork. Returns 0 in the
  * child (pid 1 of the new namespace), which goes on to run the VM. The
- * parent waits for it, passing SIGINT, SIGTERM, SIGHUP and SIGQUIT on, and
+ * parent waits for it, passing SIGINT, SIGTERM and SIGHUP on, and
  * returns 1 with the child's status in *status (its exit code, or 128+N
  * when a signal N ended it). -errno with (e) naming jail.dir on failure.
  */

@@ -1,0 +1,85 @@
+#!/bin/bash
+# timeout: 400
+# No root needed (docs/security.md "Running without root"): kiln runs as an
+# ordinary user - uid 4243, no capabilities, its only extra group the one
+# /dev/kvm belongs to - on files that user owns, with a tap that root made
+# for that user (`ip tuntap add ... user 4243`; kiln attaches to it through
+# /dev/net/tun). The guest boots, writes its disk, pings the host over the
+# NIC; the user stops it over the API socket; kiln exits 0.
+# Also: the same user cannot attach to a tap made for someone else (the
+# error says why).
+set -euo pipefail
+if [[ -z ${KILN_IN_NETNS:-} ]]; then
+	exec unshare --net env KILN_IN_NETNS=1 bash "$0" "$@"
+fi
+# shellcheck source=SCRIPTDIR/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$TMPDIR"
+ip link set lo up
+uid=4243
+# /dev/kvm's group: "kvm" where it exists (Debian's udev rules make the
+# device root:kvm 0660); a numeric one otherwise (L1 has no such group).
+kvm_gid=$(getent group kvm | cut -d: -f3 || true)
+if [[ -z $kvm_gid ]]; then
+	kvm_gid=4244
+	chgrp "$kvm_gid" /dev/kvm
+fi
+[[ $(stat -c %g /dev/kvm) == "$kvm_gid" ]] || chgrp "$kvm_gid" /dev/kvm
+chmod g+rw /dev/kvm
+# /dev/net/tun is 0666 under udev; L1's devtmpfs makes it 0600.
+chmod 0666 /dev/net/tun
+
+# Everything the user's kiln opens is the user's (the guest images live in
+# root's cache, which the user cannot read).
+home=$(mktemp -d /tmp/kiln-t55.XXXXXX)
+cleanup() { rm -rf "$home"; }
+trap cleanup EXIT
+cp "$GUEST/generic/vmlinuz" "$GUEST/initramfs-generic.cpio.gz" "$KILN" "$home/"
+truncate -s 8M "$home/a.img"
+mkdir "$home/run"
+chown -R "$uid:$uid" "$home"
+chmod 0755 "$home"
+ip tuntap add kt5 mode tap user "$uid"
+ip addr add 169.254.79.1/24 dev kt5 && ip link set kt5 up
+ip tuntap add kt6 mode tap user 4245 # someone else's
+
+as_user() {
+	setpriv --reuid "$uid" --regid "$uid" --groups "$kvm_gid" --inh-caps=-all \
+		--bounding-set=-all -- "$@"
+}
+
+# Someone else's tap: refused with the reason.
+rc=0
+as_user "$home/kiln" run --kernel "$home/vmlinuz" --net tap=kt6 </dev/null >other.log 2>&1 || rc=$?
+((rc == 1)) || { cat other.log; fail "someone else's tap: kiln exited $rc, expected 1"; }
+grep -q "tap kt6: permission denied" other.log || { cat other.log; fail "someone else's tap: no reason given"; }
+
+as_user "$home/kiln" run --kernel "$home/vmlinuz" --initrd "$home/initramfs-generic.cpio.gz" \
+	--cmdline "console=ttyS0 quiet panic=-1 kiln.scenario=jail" --cpus 2 --memory 256M \
+	--disk path="$home/a.img" --net tap=kt5 --seccomp on --api-socket "$home/run/api.sock" \
+	</dev/null >console.log 2>&1 &
+pid=$!
+for _ in $(seq 1800); do
+	grep -aq 'KILN-TICK 3\b' console.log && break
+	kill -0 "$pid" 2>/dev/null || { show_tail console.log; fail "kiln exited before the guest ticked"; }
+	sleep 0.1
+done
+grep -aq 'KILN-TICK 3\b' console.log || { show_tail console.log; fail "the guest did not tick in 180 s"; }
+field() { sed -n "s/^$2:[[:space:]]*//p" "/proc/$pid/status"; }
+[[ $(field Uid) == "$uid"$'\t'"$uid"$'\t'"$uid"$'\t'"$uid" ]] || fail "kiln's Uid: $(field Uid)"
+[[ $(field CapEff) == 0000000000000000 && $(field CapPrm) == 0000000000000000 ]] ||
+	fail "kiln has capabilities: CapEff $(field CapEff) CapPrm $(field CapPrm)"
+[[ $(field Groups | tr -d ' ') == "$kvm_gid" ]] || fail "kiln's groups: $(field Groups)"
+echo "kiln $pid: uid $uid, groups $kvm_gid, CapEff $(field CapEff)"
+
+as_user "$home/kiln" ctl --socket "$home/run/api.sock" --timeout 30 vm.stop >/dev/null ||
+	{ show_tail console.log; fail "vm.stop (as uid $uid) failed"; }
+rc=0
+wait_kiln "$pid" 30 console.log || rc=$?
+((rc == 0)) || { show_tail console.log; fail "kiln exited $rc after vm.stop, expected 0"; }
+[[ ! -e $home/run/api.sock ]] || fail "the API socket is left behind"
+expect_line console.log '^KILN-PING ok$'
+marker=$(marker_value console.log KILN-DISK-MARKER)
+[[ -n $marker && $(marker_value console.log KILN-DISK-READBACK) == "$marker" ]] || { show_tail console.log; fail "the guest's disk read-back differs"; }
+[[ $(head -n 1 "$home/a.img" | tr -d '\0') == "KILN-JAIL-DISK $marker" ]] || fail "a.img does not hold the guest's marker"
+echo "guest: disk written, ping over kt5 ok; kiln exited 0"
