@@ -17,8 +17,8 @@ static const char full_json[] =
 	" \"boot\": {\"kernel\": \"/k\", \"initrd\": \"/i\", \"cmdline\": \"console=ttyS0\"},"
 	" \"disks\": [{\"id\": \"root\", \"path\": \"/x.img\", \"readonly\": false, \"serial\": \"S1\"},"
 	"            {\"id\": \"data\", \"path\": \"/y.img\", \"readonly\": true, \"serial\": null}],"
-	" \"nets\": [{\"id\": \"net0\", \"tap\": \"kt0\", \"mac\": \"52:54:00:12:34:56\"},"
-	"          {\"id\": \"lan\", \"tap\": \"kt1\", \"mac\": null}],"
+	" \"nets\": [{\"id\": \"net0\", \"tap\": \"kt0\", \"mac\": \"52:54:00:12:34:56\", \"fd\": 0},"
+	"          {\"id\": \"lan\", \"tap\": \"kt1\", \"mac\": null, \"fd\": 5}],"
 	" \"console\": \"socket=/run/c.sock\", \"rng\": true, \"acpi\": true,"
 	" \"seccomp\": \"log\", \"jail\": {\"dir\": \"/srv/jail\", \"uid\": 4242, \"gid\": 0,"
 	" \"cgroup\": \"/sys/fs/cgroup/vm\", \"cpu_max\": \"50000 100000\", \"memory_max\": null}}";
@@ -215,7 +215,7 @@ Test(schema, unknown_fields_at_every_level)
 		{ "{\"boot\": {\"kernal\": \"/k\"}}", "boot.kernal: unknown field (known: kernel, initrd, cmdline)" },
 		{ "{\"disks\": [{\"path\": \"/a\"}, {\"path\": \"/b\", \"ro\": true}]}",
 		  "disks[1].ro: unknown field (known: id, path, readonly, serial)" },
-		{ "{\"nets\": [{\"tap\": \"t\", \"ip\": \"10.0.0.1\"}]}", "nets[0].ip: unknown field (known: id, tap, mac)" },
+		{ "{\"nets\": [{\"tap\": \"t\", \"ip\": \"10.0.0.1\"}]}", "nets[0].ip: unknown field (known: id, tap, mac, fd)" },
 	};
 	CHECK_BAD(cases);
 }

@@ -168,6 +168,7 @@ struct cfg_disk {
 
 struct cfg_net {
 	char *tap; /* host tap device name */
+	unsigned fd; /* > 0: an inherited fd attached to it; 0: open it */
 	struct cfg_mac mac;
 };
 
