@@ -111,10 +111,14 @@ static int write_file(const char *dir, const char *name, const char *val,
 int jail_check(const struct cfg_jail *j, struct err *e)
 {
 	struct stat st;
-	if (j->dir && (stat(j->dir, &st) < 0 || !S_ISDIR(st.st_mode))) {
+	if (j->dir && stat(j->dir, &st) < 0) {
 		err_field(e, "jail.dir");
-		return err_set(e, errno == ENOENT ? -ENOENT : -ENOTDIR,
-			       errno == ENOENT ? "no such directory" : "not a directory");
+		return err_set(e, -errno, "%s", errno == ENOENT ? "no such directory"
+							      : strerror(errno));
+	}
+	if (j->dir && !S_ISDIR(st.st_mode)) {
+		err_field(e, "jail.dir");
+		return err_set(e, -ENOTDIR, "not a directory");
 	}
 	if (j->cgroup) {
 		char parent[PATH_MAX];
@@ -300,7 +304,8 @@ int jail_enter(const struct cfg_jail *j, const char *const *binds, size_t nr,
 	tzset();
 	/* The bounding and ambient sets go first, while CAP_SETPCAP is
 	 * still ours; the effective set still holds what mount needs. */
-	capng_get_caps_process();
+	if (capng_get_caps_process() < 0)
+		return err_set(e, -EPERM, "libcap-ng: cannot read the capabilities");
 	capng_clear(CAPNG_SELECT_BOUNDS | CAPNG_SELECT_AMBIENT);
 	if (capng_apply(CAPNG_SELECT_BOUNDS | CAPNG_SELECT_AMBIENT) < 0)
 		return err_set(e, -EPERM, "libcap-ng: cannot clear the bounding set");
