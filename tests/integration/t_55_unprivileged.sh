@@ -56,19 +56,18 @@ as_user "$home/kiln" run --kernel "$home/vmlinuz" --net tap=kt6 </dev/null >othe
 ((rc == 1)) || { cat other.log; fail "someone else's tap: kiln exited $rc, expected 1"; }
 grep -q "tap kt6: permission denied" other.log || { cat other.log; fail "someone else's tap: no reason given"; }
 
-# tap_fd_helper TAP CMD...: as root, open TAP through /dev/net/tun (attached
-# with IFF_TAP | IFF_NO_PI | IFF_VNET_HDR) as fd 9, then exec CMD with it:
-# what a privileged manager does for an unprivileged kiln (--net fd=9).
-tap_fd_helper() {
-	"$PY" - "$@" <<'PYEOF'
+# tap_fd_helper TAP CMD... (a python program, run as "$PY" -c "$tap_fd_helper"
+# TAP CMD...): as root, open TAP through /dev/net/tun (attached with IFF_TAP |
+# IFF_NO_PI | IFF_VNET_HDR) as fd 9, then exec CMD with it, in the same
+# process (so $! is kiln's pid): what a privileged manager does for an
+# unprivileged kiln (--net tap=TAP,fd=9).
+tap_fd_helper='
 import fcntl, os, struct, sys
 fd = os.open("/dev/net/tun", os.O_RDWR)
 fcntl.ioctl(fd, 0x400454ca, struct.pack("16sH", sys.argv[1].encode(), 0x0002 | 0x1000 | 0x4000))
 os.dup2(fd, 9)
-os.dup2(os.open("/dev/null", os.O_RDONLY), 0)  # this script was stdin
 os.execvp(sys.argv[2], sys.argv[2:])
-PYEOF
-}
+'
 
 # boot LABEL NET_FLAG [PREFIX...]: boot the guest as the user with NET_FLAG,
 # check kiln's credentials while it runs, stop it as the user, check the
@@ -117,4 +116,4 @@ boot by-name tap=kt5
 ip link del kt5
 ip tuntap add kt7 mode tap
 ip addr add 169.254.79.1/24 dev kt7 && ip link set kt7 up
-boot by-fd tap=kt7,fd=9 tap_fd_helper kt7
+boot by-fd tap=kt7,fd=9 "$PY" -c "$tap_fd_helper" kt7
