@@ -32,6 +32,14 @@ static const char usage_tail[] =
 	"  --seccomp on|log|off  per-thread syscall filters (default off; on: a\n"
 	"                    syscall outside kiln's allow-list stops it; log: only\n"
 	"                    logged by the kernel)\n"
+	"  --jail DIR        once the VM is built, pivot into DIR in new mount,\n"
+	"                    PID, IPC, UTS and network namespaces, with no\n"
+	"                    capabilities and no_new_privs (needs root;\n"
+	"                    docs/security.md)\n"
+	"  --uid N, --gid N  the numeric user and group kiln becomes in the jail\n"
+	"  --cgroup PATH     join (and create) this cgroup v2 directory first\n"
+	"  --cgroup-cpu-max \"MAX PERIOD\", --cgroup-memory-max BYTES\n"
+	"                    written to its cpu.max and memory.max\n"
 	"  --config FILE     a JSON config (docs/api.md); flags override it\n"
 	"  --api-socket PATH serve the JSON-RPC control socket at PATH; without\n"
 	"                    --kernel, wait for vm.configure and vm.boot there\n"
@@ -42,7 +50,7 @@ static const char usage_tail[] =
 	"error (triple fault, KVM failure), 2 on a usage error, 128+N when ended\n"
 	"by signal N.\n";
 
-static char usage_text[4096];
+static char usage_text[8192];
 static pthread_once_t usage_once = PTHREAD_ONCE_INIT;
 
 static void build_usage(void)
@@ -149,6 +157,52 @@ static int opt_seccomp(struct kiln_config *c, const char *f, const char *v,
 	return 0;
 }
 
+static int opt_jail(struct kiln_config *c, const char *f, const char *v,
+		    struct err *e)
+{
+	return set_string(&c->jail.dir, f, v, e);
+}
+
+static int opt_id(unsigned *dst, const char *f, const char *v, struct err *e)
+{
+	unsigned long long n;
+	if (cfg_parse_uint(v, 0, CFG_JAIL_KEEP_ID - 1, &n))
+		return err_set(e, -EINVAL, "%s: expected a number 0..%u, got '%s'",
+			       f, CFG_JAIL_KEEP_ID - 1, v);
+	*dst = (unsigned)n;
+	return 0;
+}
+
+static int opt_uid(struct kiln_config *c, const char *f, const char *v,
+		   struct err *e)
+{
+	return opt_id(&c->jail.uid, f, v, e);
+}
+
+static int opt_gid(struct kiln_config *c, const char *f, const char *v,
+		   struct err *e)
+{
+	return opt_id(&c->jail.gid, f, v, e);
+}
+
+static int opt_cgroup(struct kiln_config *c, const char *f, const char *v,
+		      struct err *e)
+{
+	return set_string(&c->jail.cgroup, f, v, e);
+}
+
+static int opt_cpu_max(struct kiln_config *c, const char *f, const char *v,
+		       struct err *e)
+{
+	return set_string(&c->jail.cpu_max, f, v, e);
+}
+
+static int opt_memory_max(struct kiln_config *c, const char *f, const char *v,
+			  struct err *e)
+{
+	return set_string(&c->jail.memory_max, f, v, e);
+}
+
 struct run_option {
 	const char *name;
 	bool takes_value;
@@ -160,7 +214,11 @@ static const struct run_option run_options[] = {
 	{ "--kernel", true, opt_kernel },   { "--initrd", true, opt_initrd },
 	{ "--cmdline", true, opt_cmdline }, { "--cpus", true, opt_cpus },
 	{ "--memory", true, opt_memory },   { "--acpi", true, opt_acpi },
-	{ "--seccomp", true, opt_seccomp },
+	{ "--seccomp", true, opt_seccomp }, { "--jail", true, opt_jail },
+	{ "--uid", true, opt_uid },         { "--gid", true, opt_gid },
+	{ "--cgroup", true, opt_cgroup },
+	{ "--cgroup-cpu-max", true, opt_cpu_max },
+	{ "--cgroup-memory-max", true, opt_memory_max },
 };
 
 /* --disk, --net, --console, --rng...: one flag per device kind. */

@@ -18,6 +18,7 @@ void cfg_init(struct kiln_config *cfg)
 	cfg->memory_mib = CFG_DEFAULT_MEMORY_MIB;
 	cfg->acpi = true;
 	cfg->seccomp = CFG_DEFAULT_SECCOMP;
+	cfg->jail.uid = cfg->jail.gid = CFG_JAIL_KEEP_ID;
 }
 
 /* The owned strings of (spec), a spec of (kind), freed and NULL. */
@@ -48,6 +49,10 @@ void cfg_fini(struct kiln_config *cfg)
 	free(cfg->kernel);
 	free(cfg->initrd);
 	free(cfg->cmdline);
+	free(cfg->jail.dir);
+	free(cfg->jail.cgroup);
+	free(cfg->jail.cpu_max);
+	free(cfg->jail.memory_max);
 	for (unsigned i = 0; i < cfg->nr_devices; i++)
 		device_fini(&cfg->devices[i]);
 	memset(cfg, 0, sizeof(*cfg));
@@ -117,7 +122,30 @@ int cfg_validate(const struct kiln_config *cfg, struct err *e)
 			       (unsigned long long)cfg->memory_mib);
 	if (!cfg->kernel || !cfg->kernel[0])
 		return err_set(e, -EINVAL, "boot.kernel: a kernel image is required");
-	return cfg_validate_devices(cfg, e);
+	int rc = cfg_validate_jail(&cfg->jail, e);
+	return rc ? rc : cfg_validate_devices(cfg, e);
+}
+
+int cfg_validate_jail(const struct cfg_jail *j, struct err *e)
+{
+	if (j->dir && j->dir[0] != '/')
+		return err_set(e, -EINVAL, "jail.dir: an absolute path, got '%s'", j->dir);
+	if (j->dir && !strcmp(j->dir, "/"))
+		return err_set(e, -EINVAL, "jail.dir: '/' is no jail");
+	if (!j->dir && j->uid != CFG_JAIL_KEEP_ID)
+		return err_set(e, -EINVAL, "jail.uid: only with jail.dir (--uid needs --jail)");
+	if (!j->dir && j->gid != CFG_JAIL_KEEP_ID)
+		return err_set(e, -EINVAL, "jail.gid: only with jail.dir (--gid needs --jail)");
+	if (j->cgroup && j->cgroup[0] != '/')
+		return err_set(e, -EINVAL, "jail.cgroup: an absolute path, got '%s'",
+			       j->cgroup);
+	if (!j->cgroup && j->cpu_max)
+		return err_set(e, -EINVAL,
+			       "jail.cpu_max: only with jail.cgroup (--cgroup-cpu-max needs --cgroup)");
+	if (!j->cgroup && j->memory_max)
+		return err_set(e, -EINVAL,
+			       "jail.memory_max: only with jail.cgroup (--cgroup-memory-max needs --cgroup)");
+	return 0;
 }
 
 /* "disks[1]" or "console": where (d) is in the config. */

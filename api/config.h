@@ -24,6 +24,11 @@ void cfg_fini(struct kiln_config *cfg);
  * naming the field ("machine.vcpus: ..."). */
 int cfg_validate(const struct kiln_config *cfg, struct err *e);
 
+/* cfg_validate_jail - the jail's fields agree: absolute paths, uid/gid
+ * only with a directory, cpu.max/memory.max only with a cgroup. 0 or
+ * -EINVAL naming the field. Any thread. */
+int cfg_validate_jail(const struct cfg_jail *j, struct err *e);
+
 /* cfg_validate_devices - the device part of cfg_validate: required fields
  * set, strings within their lengths, at most each kind's maximum, ids
  * unique among all devices and unique fields (a tap) within their kind. */

@@ -10,6 +10,10 @@ typedef const char *(*value_fn)(const struct kiln_config *cfg, unsigned index);
 
 static const char *v_kernel(const struct kiln_config *c, unsigned i) { return c->kernel; }
 static const char *v_initrd(const struct kiln_config *c, unsigned i) { return c->initrd; }
+static const char *v_jail(const struct kiln_config *c, unsigned i) { return c->jail.dir; }
+static const char *v_cgroup(const struct kiln_config *c, unsigned i) { return c->jail.cgroup; }
+static const char *v_cpu_max(const struct kiln_config *c, unsigned i) { return c->jail.cpu_max; }
+static const char *v_memory_max(const struct kiln_config *c, unsigned i) { return c->jail.memory_max; }
 /* Config path (its first component) → CLI flag and the value to show. */
 static const struct {
 	const char *path;
@@ -23,6 +27,12 @@ static const struct {
 	{ "machine.memory_mib", "--memory", NULL },
 	{ "acpi", "--acpi", NULL },
 	{ "seccomp", "--seccomp", NULL },
+	{ "jail.dir", "--jail", v_jail },
+	{ "jail.uid", "--uid", NULL },
+	{ "jail.gid", "--gid", NULL },
+	{ "jail.cgroup", "--cgroup", v_cgroup },
+	{ "jail.cpu_max", "--cgroup-cpu-max", v_cpu_max },
+	{ "jail.memory_max", "--cgroup-memory-max", v_memory_max },
 	/* then the device kinds: see device_flag */
 };
 

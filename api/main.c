@@ -12,10 +12,12 @@
 
 #include "cli.h"
 #include "ctl.h"
+#include "errmap.h"
 #include "schema.h"
 #include "vmctl.h"
 #include "../vmm/base/log.h"
 #include "../vmm/base/term.h"
+#include "../vmm/machine/jail.h"
 
 /* Make sure fds 0..2 are open, so no fd kiln opens (an eventfd, the KVM
  * fd) can land on them and be mistaken for stdio. CI runs without stdin. */
@@ -76,6 +78,18 @@ int main(int argc, char **argv)
 		if (req.print_config) {
 			status = print_config(&req.config);
 			break;
+		}
+		/* A jail's PID namespace: this process stays outside, waits
+		 * for kiln (pid 1 inside) and passes signals on. */
+		if (req.config.jail.dir) {
+			int rc = jail_pidns_fork(&status, &e);
+			if (rc < 0) {
+				errmap_apply(&req.config, &e, ERRMAP_CLI);
+				fprintf(stderr, "kiln: %s\n", e.msg);
+				status = 1;
+			}
+			if (rc)
+				break;
 		}
 		status = vmctl_main(&req.config, &(struct vmctl_options){
 							 .api_socket = req.api_socket });

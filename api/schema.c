@@ -63,6 +63,26 @@ static const struct cfg_field boot_fields[] = {
 };
 static const struct cfg_section boot_section = SECTION(boot_fields);
 
+static const struct cfg_field jail_fields[] = {
+	STR("dir", CFG_OFF(jail.dir), F_NULLABLE, PATH_MAX - 1,
+	    "an absolute path: a directory kiln pivots into once the VM is "
+	    "built, in new mount, PID, IPC, UTS and network namespaces, with "
+	    "no capabilities (docs/security.md); null: no jail"),
+	INT("uid", CFG_OFF(jail.uid), 0, CFG_JAIL_KEEP_ID, F_U32,
+	    "the user kiln becomes in the jail; 4294967295 keeps its own"),
+	INT("gid", CFG_OFF(jail.gid), 0, CFG_JAIL_KEEP_ID, F_U32,
+	    "the group kiln becomes in the jail (and no supplementary "
+	    "groups); 4294967295 keeps its own"),
+	STR("cgroup", CFG_OFF(jail.cgroup), F_NULLABLE, PATH_MAX - 1,
+	    "a cgroup v2 directory kiln joins (and creates if missing) "
+	    "before it builds the VM; null: none"),
+	STR("cpu_max", CFG_OFF(jail.cpu_max), F_NULLABLE, 64,
+	    "written to the cgroup's cpu.max (\"MAX PERIOD\"); null: untouched"),
+	STR("memory_max", CFG_OFF(jail.memory_max), F_NULLABLE, 64,
+	    "written to the cgroup's memory.max (bytes or \"max\"); null: untouched"),
+};
+static const struct cfg_section jail_section = SECTION(jail_fields);
+
 /* The id every list device has besides its kind's fields; its offset is
  * into struct cfg_device (parse_item and emit_item know). */
 static const struct cfg_field id_field =
@@ -70,8 +90,9 @@ static const struct cfg_field id_field =
 	    "unique among all devices; default the kind and its index "
 	    "among its kind (\"disk0\")");
 
-/* machine, boot, one field per device kind (cfg_kinds), acpi, seccomp. */
-#define ROOT_FIXED 4
+/* machine, boot, one field per device kind (cfg_kinds), acpi, seccomp,
+ * jail. */
+#define ROOT_FIXED 5
 static struct cfg_field root_fields[ROOT_FIXED + 16];
 static struct cfg_section root_section = { root_fields, 0 };
 static pthread_once_t root_once = PTHREAD_ONCE_INIT;
@@ -101,6 +122,8 @@ static void build_root(void)
 		.names = cfg_seccomp_names,
 		.doc = "seccomp filters per thread: on kills kiln on a syscall "
 		       "outside the allow-list, log only logs it, off installs none" };
+	root_fields[n++] = (struct cfg_field){ .name = "jail", .type = F_OBJECT,
+					   .sub = &jail_section };
 	root_section.nr = n;
 }
 

@@ -2,7 +2,9 @@
 #include "vmctl.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <malloc.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -14,6 +16,7 @@
 #include "../vmm/base/evloop.h"
 #include "../vmm/base/log.h"
 #include "errmap.h"
+#include "../vmm/machine/jail.h"
 #include "../vmm/machine/vm.h"
 #include "vmctl_internal.h"
 
@@ -56,13 +59,51 @@ void vmctl_set_state(struct vmctl *c, enum vm_state s)
 	vmctl_notify_state(c);
 }
 
+/*
+ * Enter the jail, if any, once the VM exists (every file, tap and KVM fd
+ * is open) and before vm_start makes threads and filters. Bound into it:
+ * the API socket's directory, at its own path, so kiln can still remove
+ * the socket at exit.
+ */
+static int enter_jail(struct vmctl *c, struct err *e)
+{
+	if (!c->cfg.jail.dir)
+		return 0;
+	char dir[PATH_MAX], *binds[1];
+	size_t nr = 0;
+	if (c->api_path) {
+		char tmp[PATH_MAX];
+		snprintf(tmp, sizeof(tmp), "%s", c->api_path);
+		char *slash = strrchr(tmp, '/');
+		const char *d = !slash ? "." : slash == tmp ? "/" : (*slash = '\0', tmp);
+		if (!realpath(d, dir))
+			return err_set(e, -errno, "%s: %s", d, strerror(errno));
+		if (strcmp(dir, "/"))
+			binds[nr++] = dir;
+	}
+	return jail_enter(&c->cfg.jail, (const char *const *)binds, nr,
+			  c->cfg.vcpus, e);
+}
+
 int vmctl_boot(struct vmctl *c, struct err *e)
 {
 	int rc = vmctl_check(c, VMA_BOOT, "boot", e);
 	if (!rc)
 		rc = cfg_validate(&c->cfg, e);
+	/* The PID namespace is made at start (a fork, before any VM fd). */
+	if (!rc && c->cfg.jail.dir && !jail_in_pidns()) {
+		err_field(e, "jail.dir");
+		rc = err_set(e, -EINVAL, "a jail is given at start (--jail or the "
+					 "config file), not by vm.configure");
+	}
+	if (!rc)
+		rc = jail_check(&c->cfg.jail, e);
+	if (!rc)
+		rc = jail_cgroup_join(&c->cfg.jail, e);
 	if (!rc)
 		rc = vm_create(&c->cfg, c->loop, &c->vm, e);
+	if (!rc)
+		rc = enter_jail(c, e);
 	if (!rc) {
 		c->vm->on_device_error = vmctl_device_error;
 		c->vm->on_device_error_opaque = c;
@@ -136,6 +177,7 @@ int vmctl_main(struct kiln_config *cfg, const struct vmctl_options *opt)
 			   .state = VMS_CONFIGURING };
 	struct err e = { 0 };
 	c.cfg = *cfg;
+	c.api_path = opt->api_socket;
 	memset(cfg, 0, sizeof(*cfg)); /* moved */
 	int rc = evl_create(&c.loop, &e);
 	if (!rc)

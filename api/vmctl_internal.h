@@ -25,6 +25,7 @@ struct vmctl {
 	enum vm_state state;
 	struct vm *vm;          /* NULL until booted */
 	struct api_server *server;
+	const char *api_path;   /* the socket's path (bound into a jail), or NULL */
 	/* device.error rate limits, one per device that reported an error,
 	 * and the timer that sends the summaries of suppressed ones. */
 	struct device_events *dev_events;

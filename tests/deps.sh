@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
 	build-essential meson ninja-build pkg-config   # build
-	libfdt-dev libaio-dev libjson-c-dev libseccomp-dev # runtime libraries
+	libfdt-dev libaio-dev libjson-c-dev libseccomp-dev libcap-ng-dev # runtime libraries
 	libcriterion-dev                               # unit tests
 	qemu-system-x86 busybox-static cpio xz-utils   # nested-KVM harness, guests
 	zstd lz4                                       # guest kernels (the cloud bzImage is LZ4)

@@ -309,7 +309,8 @@ int net_create(const struct net_config *cfg, const struct guest_mem *mem,
 	int rc = check_mac(cfg->mac, e);
 	if (rc)
 		return rc;
-	rc = tap_open(cfg->tap, NET_HDR_LEN, &tap, e);
+	rc = cfg->tap_fd > 0 ? tap_adopt(cfg->tap_fd, cfg->tap, NET_HDR_LEN, &tap, e)
+			     : tap_open(cfg->tap, NET_HDR_LEN, &tap, e);
 	if (rc)
 		return rc;
 	return net_create_backend(cfg, tap_backend(tap), mem, loop, out, e);

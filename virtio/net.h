@@ -44,6 +44,7 @@ struct virtio_net;
 
 struct net_config {
 	const char *tap; /* tap interface name (net_create) */
+	int tap_fd;      /* > 0: an fd already attached to it (tap_adopt) */
 	uint8_t mac[6];	 /* the guest's MAC address: see net_random_mac */
 };
 

@@ -705,7 +705,7 @@ Test(net, over_a_real_tap)
 {
 	static uint8_t pkt[HDR + 100], got[2048];
 	char name[IFNAMSIZ];
-	struct net_config cfg;
+	struct net_config cfg = { 0 };
 	struct err e = {0};
 	cr_assert_eq(unshare(CLONE_NEWNET), 0);
 	snprintf(name, sizeof(name), "kn%d", (int)getpid());

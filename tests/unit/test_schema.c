@@ -17,10 +17,11 @@ static const char full_json[] =
 	" \"boot\": {\"kernel\": \"/k\", \"initrd\": \"/i\", \"cmdline\": \"console=ttyS0\"},"
 	" \"disks\": [{\"id\": \"root\", \"path\": \"/x.img\", \"readonly\": false, \"serial\": \"S1\"},"
 	"            {\"id\": \"data\", \"path\": \"/y.img\", \"readonly\": true, \"serial\": null}],"
-	" \"nets\": [{\"id\": \"net0\", \"tap\": \"kt0\", \"mac\": \"52:54:00:12:34:56\"},"
-	"          {\"id\": \"lan\", \"tap\": \"kt1\", \"mac\": null}],"
+	" \"nets\": [{\"id\": \"net0\", \"tap\": \"kt0\", \"mac\": \"52:54:00:12:34:56\", \"fd\": 0},"
+	"          {\"id\": \"lan\", \"tap\": \"kt1\", \"mac\": null, \"fd\": 5}],"
 	" \"console\": \"socket=/run/c.sock\", \"rng\": true, \"acpi\": true,"
-	" \"seccomp\": \"log\"}";
+	" \"seccomp\": \"log\", \"jail\": {\"dir\": \"/srv/jail\", \"uid\": 4242, \"gid\": 0,"
+	" \"cgroup\": \"/sys/fs/cgroup/vm\", \"cpu_max\": \"50000 100000\", \"memory_max\": null}}";
 
 static struct json_object *parse(const char *text)
 {
@@ -91,7 +92,8 @@ Test(schema, defaults_and_effective_config)
 		" \"boot\": {\"kernel\": \"/k\", \"initrd\": null, \"cmdline\": \""
 		CFG_DEFAULT_CMDLINE "\"}, \"disks\": [], \"nets\": [],"
 		" \"console\": null, \"rng\": false, \"acpi\": true,"
-		" \"seccomp\": \"on\"}");
+		" \"seccomp\": \"on\", \"jail\": {\"dir\": null, \"uid\": 4294967295,"
+		" \"gid\": 4294967295, \"cgroup\": null, \"cpu_max\": null, \"memory_max\": null}}");
 	cr_assert(json_object_equal(out, want), "%s", json_object_to_json_string(out));
 
 	/* The effective config reads back to itself. */
@@ -208,12 +210,12 @@ Test(schema, wrong_types_and_ranges_name_the_field)
 Test(schema, unknown_fields_at_every_level)
 {
 	static const struct bad_case cases[] = {
-		{ "{\"machin\": {}}", "machin: unknown field (known: machine, boot, disks, nets, console, rng, acpi, seccomp)" },
+		{ "{\"machin\": {}}", "machin: unknown field (known: machine, boot, disks, nets, console, rng, acpi, seccomp, jail)" },
 		{ "{\"machine\": {\"vpcus\": 2}}", "machine.vpcus: unknown field (known: vcpus, memory_mib)" },
 		{ "{\"boot\": {\"kernal\": \"/k\"}}", "boot.kernal: unknown field (known: kernel, initrd, cmdline)" },
 		{ "{\"disks\": [{\"path\": \"/a\"}, {\"path\": \"/b\", \"ro\": true}]}",
 		  "disks[1].ro: unknown field (known: id, path, readonly, serial)" },
-		{ "{\"nets\": [{\"tap\": \"t\", \"ip\": \"10.0.0.1\"}]}", "nets[0].ip: unknown field (known: id, tap, mac)" },
+		{ "{\"nets\": [{\"tap\": \"t\", \"ip\": \"10.0.0.1\"}]}", "nets[0].ip: unknown field (known: id, tap, mac, fd)" },
 	};
 	CHECK_BAD(cases);
 }

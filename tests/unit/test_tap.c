@@ -339,3 +339,60 @@ Test(tap, permission_denied)
 	cr_assert(strstr(e.msg, name) && strstr(e.msg, "permission"), "%s",
 		  e.msg);
 }
+
+/* An fd /dev/net/tun attached to (n) with (flags), as a privileged parent
+ * would hand over. */
+static int attached_fd(const char *n, short flags)
+{
+	int fd = open("/dev/net/tun", O_RDWR);
+	cr_assert_geq(fd, 0);
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", n);
+	ifr.ifr_flags = flags;
+	cr_assert_eq(ioctl(fd, TUNSETIFF, &ifr), 0, "%s", strerror(errno));
+	return fd;
+}
+
+Test(tap, adopt_takes_an_attached_fd)
+{
+	int fd = attached_fd(name, IFF_TAP | IFF_NO_PI | IFF_VNET_HDR);
+	struct tap *tap = NULL;
+	struct err e = {0};
+	/* What a parent leaves: blocking, inheritable. */
+	cr_assert_eq(tap_adopt(fd, name, 12, &tap, &e), 0, "%s", e.msg);
+	cr_assert_eq(tap_fd(tap), fd);
+	cr_assert_str_eq(tap_name(tap), name);
+	int sz = 0;
+	cr_assert_eq(ioctl(fd, TUNGETVNETHDRSZ, &sz), 0);
+	cr_assert_eq(sz, 12);
+	cr_assert(fcntl(fd, F_GETFL) & O_NONBLOCK);
+	cr_assert(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	net_backend_close(tap_backend(tap));
+	cr_assert_eq(fcntl(fd, F_GETFD), -1, "the tap's fd is closed with it");
+}
+
+Test(tap, adopt_refuses_what_is_not_that_tap)
+{
+	struct tap *tap = NULL;
+	struct err e = {0};
+	cr_assert_eq(tap_adopt(1, name, 12, &tap, &e), -EBADF);
+	cr_assert(strstr(e.msg, "fd 1 is not a tap"), "%s", e.msg);
+	int p[2];
+	cr_assert_eq(pipe(p), 0);
+	memset(&e, 0, sizeof(e));
+	cr_assert_lt(tap_adopt(p[0], name, 12, &tap, &e), 0);
+	cr_assert(strstr(e.msg, "is not a tap attached"), "%s", e.msg);
+	cr_assert_geq(fcntl(p[0], F_GETFD), 0, "a refused fd stays open");
+	int fd = attached_fd(name, IFF_TAP | IFF_NO_PI | IFF_VNET_HDR);
+	memset(&e, 0, sizeof(e));
+	cr_assert_eq(tap_adopt(fd, "other0", 12, &tap, &e), -EINVAL);
+	cr_assert(strstr(e.msg, "is attached to kt"), "%s", e.msg);
+	close(fd);
+	fd = attached_fd(name, IFF_TAP | IFF_NO_PI);
+	memset(&e, 0, sizeof(e));
+	cr_assert_eq(tap_adopt(fd, name, 12, &tap, &e), -EINVAL);
+	cr_assert(strstr(e.msg, "IFF_VNET_HDR"), "%s", e.msg);
+	cr_assert_null(tap);
+	close(fd);
+}

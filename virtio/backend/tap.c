@@ -179,18 +179,49 @@ static int set_vnet_hdr(struct tap *tap, unsigned vnet_hdr_len, struct err *e)
 	return 0;
 }
 
-int tap_open(const char *name, unsigned vnet_hdr_len, struct tap **out,
-	     struct err *e)
+static int check_hdr_len(const char *name, unsigned vnet_hdr_len, struct err *e)
 {
-	int rc = check_name(name, e);
-	if (rc)
-		return rc;
 	if (vnet_hdr_len != sizeof(struct virtio_net_hdr) &&
 	    vnet_hdr_len != sizeof(struct virtio_net_hdr_v1))
 		return err_set(e, -EINVAL,
 			       "tap %s: header length %u "
 			       "(10 or 12)",
 			       name, vnet_hdr_len);
+	return 0;
+}
+
+/* Once (tap) is attached to its interface (ifr, as TUNGETIFF or TUNSETIFF
+ * left it): its name, header length, no offloads, persistence. */
+static int tap_finish(struct tap *tap, struct ifreq *ifr, unsigned vnet_hdr_len,
+		      struct err *e)
+{
+	/* The kernel's name (a "tap%d" pattern is filled in). */
+	snprintf(tap->be.name, sizeof(tap->be.name), "%.*s", IFNAMSIZ,
+		 ifr->ifr_name);
+	int rc = set_vnet_hdr(tap, vnet_hdr_len, e);
+	if (rc)
+		return rc;
+	/* Start with no offloads: nothing the guest has not asked for. */
+	rc = tap_set_offload(tap, 0);
+	if (rc)
+		return err_set(e, rc, "tap %s: TUNSETOFFLOAD: %s", tap->be.name,
+			       strerror(-rc));
+	/* An interface this open created is not persistent (the kernel's
+	 * default) and goes away with the fd. One made persistent
+	 * beforehand belongs to its administrator: keep it so. */
+	if (ioctl(tap->be.fd, TUNGETIFF, ifr) == 0)
+		tap->persistent = ifr->ifr_flags & IFF_PERSIST;
+	return 0;
+}
+
+int tap_open(const char *name, unsigned vnet_hdr_len, struct tap **out,
+	     struct err *e)
+{
+	int rc = check_name(name, e);
+	if (!rc)
+		rc = check_hdr_len(name, vnet_hdr_len, e);
+	if (rc)
+		return rc;
 	struct tap *tap = calloc(1, sizeof(*tap));
 	if (!tap)
 		return err_set(e, -ENOMEM, "tap %s: out of memory", name);
@@ -208,29 +239,56 @@ int tap_open(const char *name, unsigned vnet_hdr_len, struct tap **out,
 		rc = attach_error(name, -errno, e);
 		goto err;
 	}
-	/* The kernel's name (a "tap%d" pattern is filled in). */
-	snprintf(tap->be.name, sizeof(tap->be.name), "%.*s", IFNAMSIZ,
-		 ifr.ifr_name);
-	rc = set_vnet_hdr(tap, vnet_hdr_len, e);
+	rc = tap_finish(tap, &ifr, vnet_hdr_len, e);
 	if (rc)
 		goto err;
-	/* Start with no offloads: nothing the guest has not asked for. */
-	rc = tap_set_offload(tap, 0);
-	if (rc) {
-		err_set(e, rc, "tap %s: TUNSETOFFLOAD: %s", tap->be.name,
-			strerror(-rc));
-		goto err;
-	}
-	/* An interface this open created is not persistent (the kernel's
-	 * default) and goes away with the fd. One made persistent
-	 * beforehand belongs to its administrator: keep it so. */
-	if (ioctl(tap->be.fd, TUNGETIFF, &ifr) == 0)
-		tap->persistent = ifr.ifr_flags & IFF_PERSIST;
 	*out = tap;
 	return 0;
 err:
 	tap_close(tap);
 	return rc;
+}
+
+int tap_adopt(int fd, const char *name, unsigned vnet_hdr_len,
+	      struct tap **out, struct err *e)
+{
+	int rc = check_name(name, e);
+	if (!rc)
+		rc = check_hdr_len(name, vnet_hdr_len, e);
+	if (rc)
+		return rc;
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof(ifr));
+	if (fd <= STDERR_FILENO || ioctl(fd, TUNGETIFF, &ifr) < 0)
+		return err_set(e, fd <= STDERR_FILENO ? -EBADF : -errno,
+			       "tap %s: fd %d is not a tap attached to an interface",
+			       name, fd);
+	if (strncmp(ifr.ifr_name, name, IFNAMSIZ))
+		return err_set(e, -EINVAL, "tap %s: fd %d is attached to %.*s", name,
+			       fd, IFNAMSIZ, ifr.ifr_name);
+	unsigned want = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+	if ((ifr.ifr_flags & (want | IFF_TUN | IFF_MULTI_QUEUE)) != want)
+		return err_set(e, -EINVAL,
+			       "tap %s: fd %d was not opened with IFF_TAP | IFF_NO_PI "
+			       "| IFF_VNET_HDR (flags 0x%x)",
+			       name, fd, (unsigned)ifr.ifr_flags & 0xffff);
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
+	    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+		return err_set(e, -errno, "tap %s: fd %d: %s", name, fd, strerror(errno));
+	struct tap *tap = calloc(1, sizeof(*tap));
+	if (!tap)
+		return err_set(e, -ENOMEM, "tap %s: out of memory", name);
+	tap->be.ops = &tap_ops;
+	tap->be.fd = fd;
+	rc = tap_finish(tap, &ifr, vnet_hdr_len, e);
+	if (rc) {
+		tap->be.fd = -1; /* not ours until adopted */
+		tap_close(tap);
+		return rc;
+	}
+	*out = tap;
+	return 0;
 }
 
 struct net_backend *tap_backend(struct tap *tap)

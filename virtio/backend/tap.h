@@ -82,6 +82,17 @@ int tap_open(const char *name, unsigned vnet_hdr_len, struct tap **out,
 	     struct err *e);
 
 /*
+ * tap_adopt - use (fd), a tap fd someone else opened and attached to the
+ * interface (name) with IFF_TAP | IFF_NO_PI | IFF_VNET_HDR (so a kiln
+ * without CAP_NET_ADMIN can use a tap its parent made), as tap_open would
+ * have left it: header length, no offloads, non-blocking, close-on-exec.
+ * On success kiln owns (fd). -EBADF (0..2), -errno (not a tap), -EINVAL
+ * (another interface, other flags), with (e) naming both. Main thread.
+ */
+int tap_adopt(int fd, const char *name, unsigned vnet_hdr_len,
+	      struct tap **out, struct err *e);
+
+/*
  * tap_set_offload - map negotiated guest features (features) to
  * TUNSETOFFLOAD: GUEST_CSUM -> TUN_F_CSUM, and with it GUEST_TSO4/6 ->
  * TUN_F_TSO4/6, GUEST_ECN -> TUN_F_TSO_ECN (TSO needs checksum offload,

@@ -149,6 +149,17 @@ extern const char *const cfg_seccomp_names[];
 /* cfg_parse_enum - the index of (s) in (names) into *out; 0 or -EINVAL. */
 int cfg_parse_enum(const char *const *names, const char *s, unsigned *out);
 
+/* The jail (vmm/machine/jail.c, docs/security.md "Jail"): where kiln
+ * pivots after the VM is built, and who it becomes. Strings owned or NULL. */
+#define CFG_JAIL_KEEP_ID 4294967295u /* uid/gid: keep kiln's own */
+struct cfg_jail {
+	char *dir;          /* NULL: no jail */
+	unsigned uid, gid;  /* CFG_JAIL_KEEP_ID: unchanged */
+	char *cgroup;       /* a cgroup v2 directory to join; NULL: none */
+	char *cpu_max;      /* written to the cgroup's cpu.max; NULL: untouched */
+	char *memory_max;   /* written to its memory.max; NULL: untouched */
+};
+
 struct cfg_disk {
 	char *path;
 	bool readonly;
@@ -157,6 +168,7 @@ struct cfg_disk {
 
 struct cfg_net {
 	char *tap; /* host tap device name */
+	unsigned fd; /* > 0: an inherited fd attached to it; 0: open it */
 	struct cfg_mac mac;
 };
 
@@ -183,6 +195,7 @@ struct kiln_config {
 	unsigned nr_devices;
 	bool acpi; /* ACPI tables (default on); the MP table is always there */
 	unsigned seccomp; /* enum cfg_seccomp (default CFG_DEFAULT_SECCOMP) */
+	struct cfg_jail jail;
 };
 
 /* cfg_cmdline - the effective kernel command line. */

@@ -96,13 +96,18 @@ static const struct cfg_field net_fields[] = {
 	{ .name = "mac", .type = CFG_FT_MAC, .off = offsetof(struct cfg_net, mac),
 	  .flags = CFG_F_NULLABLE, .hint = "MAC",
 	  .doc = "unicast; null: kiln generates one" },
+	{ .name = "fd", .type = CFG_FT_U32, .off = offsetof(struct cfg_net, fd),
+	  .min = 0, .max = INT_MAX, .hint = "N",
+	  .doc = "an fd kiln inherited, already attached to the tap (IFF_TAP, "
+		 "IFF_NO_PI, IFF_VNET_HDR) by a more privileged parent; 0: kiln "
+		 "opens the tap by name" },
 };
 
 static int create_net(struct vm *vm, const struct cfg_device *dev,
 		      struct err *e)
 {
 	const struct cfg_net *n = dev->spec;
-	struct net_config nc = { .tap = n->tap };
+	struct net_config nc = { .tap = n->tap, .tap_fd = (int)n->fd };
 	if (n->mac.set)
 		memcpy(nc.mac, n->mac.b, 6);
 	else
@@ -124,7 +129,7 @@ static const struct cfg_kind kind_net = {
 	.max = CFG_MAX_NETS,
 	.spec_size = sizeof(struct cfg_net),
 	.spec = SPEC(net_fields),
-	.usage = "tap=NAME[,mac=MAC][,id=NAME]",
+	.usage = "tap=NAME[,mac=MAC][,fd=N][,id=NAME]",
 	.doc = "a virtio-net NIC on a host tap device",
 	.addable = true,
 	.create = create_net,
