@@ -21,6 +21,7 @@
 #include "virtio/pci.h"
 #include "vmm/base/bus.h"
 #include "vmm/base/evloop.h"
+#include "vmm/base/log.h"
 
 #define RAM_SIZE (1 << 20)
 
@@ -308,6 +309,38 @@ Test(virtio_pci, queue_outside_ram_is_not_enabled)
 	bar_wr(0x20, 8, 0x1000);
 	bar_wr(0x1c, 2, 1);
 	cr_assert_eq(bar_rd(0x1c, 2), 0);
+}
+
+/*
+ * A driver enabling a bad queue in a loop (t_56's hostile guest does it
+ * for every kind of bad size and address) must not write a line to kiln's
+ * log per attempt: each costs the guest one register write, so that was a
+ * log growing as fast as the guest could exit. Rate limited like every
+ * other guest-caused warning.
+ */
+Test(virtio_pci, bad_queue_enables_are_logged_rate_limited)
+{
+	FILE *cap = tmpfile();
+	cr_assert_not_null(cap);
+	int saved = dup(2);
+	fflush(stderr);
+	dup2(fileno(cap), 2);
+	log_set_level(LOG_WARN);
+	bar_wr(0x16, 2, 0);
+	bar_wr(0x18, 2, 3); /* not a power of two */
+	for (unsigned i = 0; i < 1000; i++)
+		bar_wr(0x1c, 2, 1);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	cr_assert_eq(bar_rd(0x1c, 2), 0);
+	rewind(cap);
+	unsigned lines = 0;
+	for (int c; (c = fgetc(cap)) != EOF;)
+		lines += c == '\n';
+	fclose(cap);
+	cr_assert_gt(lines, 0, "the first refusal is logged");
+	cr_assert_leq(lines, 20, "%u log lines for 1000 refused queue enables", lines);
 }
 
 Test(virtio_pci, vectors_and_selectors_out_of_range)
