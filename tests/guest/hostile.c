@@ -866,16 +866,22 @@ static void phase_reset_race(void)
 }
 
 /* Writes of every width at random places of the BAR. Queue addresses
- * written at random stay outside RAM (see the top comment). */
+ * written at random end up outside RAM (see the top comment). */
 static void random_write(uint64_t off, unsigned width, uint64_t v)
 {
-	if (off >= c_off + VIRTIO_PCI_COMMON_Q_DESCLO && off < c_off + VIRTIO_PCI_COMMON_Q_USEDHI + 4)
-		v |= 0x4040404040404040ULL; /* no address below 4 TiB, in each half */
 	switch (width) {
 	case 1: w8(off, (uint8_t)v); break;
 	case 2: w16(off, (uint16_t)v); break;
 	case 4: w32(off, (uint32_t)v); break;
 	default: *(volatile uint64_t *)(bar + off) = v; break;
+	}
+	/* A queue address hit at random: its high half goes above 64 TiB at
+	 * once, so no ring ever lands on memory that is not ours. */
+	uint64_t lo = c_off + VIRTIO_PCI_COMMON_Q_DESCLO;
+	if (off + width > lo && off < c_off + VIRTIO_PCI_COMMON_Q_USEDHI + 4) {
+		for (uint64_t f = lo; f < lo + 24; f += 8)
+			if (off + width > f && off < f + 8)
+				w32(f + 4, 0x4000u | (uint32_t)rnd());
 	}
 }
 
