@@ -139,9 +139,10 @@ read -r wrote readback < <(sed -n 's/^KILN-CTL-WRITE //p' console1.txt) || true
 [[ $(marker_value console1.txt KILN-RNG-BYTES) == 64 ]] || problem "hwrng after the attacks: $(marker_value console1.txt KILN-RNG-BYTES)"
 grep -aq 'hvc0-after-hostile' hvc.out || problem "hvc0 after the attacks: the text did not reach the console file"
 grep -q '^KILN-NET-DEVS .*eth' console1.txt || problem "no ethernet device after the attacks"
-# Guest-caused warnings are rate limited: a few per second at most.
+# Guest-caused warnings are rate limited (5 or 10 a second per kind, a
+# handful of kinds), never one per guest action.
 lines=$(wc -l <boot1.kiln)
-((lines <= 40 + 20 * SECONDS)) || problem "kiln logged $lines lines in ${SECONDS}s"
+((lines <= 100 + 60 * SECONDS)) || problem "kiln logged $lines lines in ${SECONDS}s"
 
 # ---- 2. one rng buffer re-offered without end; SIGTERM ------------------------
 step "boot 2: kiln.scenario=hostile-rng"
