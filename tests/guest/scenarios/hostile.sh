@@ -42,12 +42,13 @@ echo "KILN-CTL-AFTER $(ctl_sum)"
 
 # Back with their drivers (rebound by hostile; devtmpfs makes the nodes).
 for _ in 1 2 3 4 5 6 7 8 9 10; do
-	[ -b /dev/vda ] && [ -c /dev/hwrng ] && [ -c /dev/hvc0 ] && break
+	hvc=$(ls /dev/hvc* 2>/dev/null | head -n 1)
+	if [ -b /dev/vda ] && [ -n "$hvc" ] && [ -e /sys/class/net/eth0 ]; then break; fi
 	sleep 0.5
 done
 echo "KILN-VDA-SHA256 $(sha256sum /dev/vda | cut -d' ' -f1)"
 echo "KILN-RNG-BYTES $(dd if=/dev/hwrng bs=64 count=1 2>/dev/null | wc -c)"
-echo "hvc0-after-hostile" >/dev/hvc0 && echo "KILN-HVC-WRITTEN"
+if [ -c "$hvc" ] && echo "hvc0-after-hostile" >"$hvc"; then echo "KILN-HVC-WRITTEN $hvc"; fi
 echo "KILN-NET-DEVS $(ls /sys/class/net | tr '\n' ' ')"
 dd if=/dev/urandom of=/tmp/data bs=1M count=1 2>/dev/null
 dd if=/tmp/data of=/dev/vdb bs=1M seek=8 oflag=direct 2>/dev/null
