@@ -356,6 +356,31 @@ Test(virtio_pci, vectors_and_selectors_out_of_range)
 	cr_assert_eq(bar_rd(0x04, 4), 0);
 }
 
+/*
+ * A reset of a device that already reads 0 (t_56's hostile guest resetting
+ * twice; Linux's probe after a reset): status read 0 at once, as the spec
+ * lets the driver go on, but the reset was still posted to the loop. The
+ * driver's next writes were then dropped (ACKNOWLEDGE, while the reset was
+ * pending) or wiped when it ran (features, queue registers): Linux failed
+ * to probe a device handed back to it, or a stale queue at address 0
+ * stayed enabled. A device that reads 0 has nothing in flight: it resets
+ * at once, and what the driver writes next stays.
+ */
+Test(virtio_pci, reset_of_a_reset_device_is_done_when_status_reads_0)
+{
+	pump();
+	bar_wr(0x16, 2, 0);
+	bar_wr(0x18, 2, 16); /* queue size, before any status */
+	bar_wr(0x14, 1, 0);
+	cr_assert_eq(bar_rd(0x14, 1), 0);
+	cr_assert_eq(bar_rd(0x18, 2), 64, "the reset restored the queue size");
+	bar_wr(0x14, 1, VIRTIO_CONFIG_S_ACKNOWLEDGE);
+	bar_wr(0x18, 2, 32);
+	pump();
+	cr_assert_eq(bar_rd(0x14, 1), VIRTIO_CONFIG_S_ACKNOWLEDGE, "ACKNOWLEDGE kept");
+	cr_assert_eq(bar_rd(0x18, 2), 32, "the queue size written after the reset kept");
+}
+
 Test(virtio_pci, reset_waits_for_the_loop)
 {
 	bring_up();
