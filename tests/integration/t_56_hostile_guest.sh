@@ -130,7 +130,7 @@ before=$(marker_value console1.txt KILN-CTL-BEFORE)
 grep -Eq '^KILN-CTL-READS [1-9][0-9]* mismatches 0$' console1.txt ||
 	problem "control disk reads: $(grep -a '^KILN-CTL-READS' console1.txt || echo none)"
 read -r wrote readback < <(sed -n 's/^KILN-CTL-WRITE //p' console1.txt) || true
-[[ -n ${wrote:-} && $wrote == "$readback" && $(tail -c +$((8 << 20 + 1)) control.img | head -c $((1 << 20)) | sha256sum | cut -d' ' -f1) == "$wrote" ]] ||
+[[ -n ${wrote:-} && $wrote == "$readback" && $(tail -c +$(((8 << 20) + 1)) control.img | head -c $((1 << 20)) | sha256sum | cut -d' ' -f1) == "$wrote" ]] ||
 	problem "control disk write after the attacks: wrote ${wrote:-?}, read back ${readback:-?}"
 [[ $(head -c $((4 << 20)) control.img | sha256sum | cut -d' ' -f1) == "$control_sum" ]] || problem "control.img's first 4 MiB changed"
 [[ $(sha256sum <attacked.img | cut -d' ' -f1) == "$attacked_sum" ]] || problem "the attacked disk's file changed"
