@@ -6,12 +6,26 @@ and a closing line:
   POLL calls=N max_ms=M slow=S errors=E
 where slow counts answers that took longer than LIMIT_MS and errors calls
 with no proper answer while kiln was still there.
-usage: api_poll.py SOCKET STOPFILE [LIMIT_MS] [INTERVAL_S]"""
+With CONSOLE, a slow or failed call also names the guest's last
+"KILN-HOSTILE" line in that file (what the guest was doing).
+usage: api_poll.py SOCKET STOPFILE [LIMIT_MS] [INTERVAL_S] [CONSOLE]"""
 import json, os, socket, sys, time
 
 path, stopfile = sys.argv[1], sys.argv[2]
 limit_ms = float(sys.argv[3]) if len(sys.argv) > 3 else 1000.0
 interval = float(sys.argv[4]) if len(sys.argv) > 4 else 0.1
+console = sys.argv[5] if len(sys.argv) > 5 else None
+
+def doing():
+    """The guest's last KILN-HOSTILE line, if a console file was given."""
+    if not console:
+        return ""
+    try:
+        with open(console, "rb") as f:
+            lines = [l for l in f.read().splitlines() if l.startswith(b"KILN-HOSTILE ")]
+        return " (guest: %s)" % lines[-1].decode(errors="replace").strip() if lines else ""
+    except OSError:
+        return ""
 calls = slow = errors = 0
 worst = 0.0
 req = b'{"jsonrpc":"2.0","id":1,"method":"vm.info"}\n'
@@ -45,9 +59,9 @@ while not os.path.exists(stopfile):
         ok = False
     if not ok:
         errors += 1
-        print("POLL-ERROR %.0f ms %r" % (ms, buf[:200]), flush=True)
+        print("POLL-ERROR %.0f ms %r%s" % (ms, buf[:200], doing()), flush=True)
     elif ms > limit_ms:
         slow += 1
-        print("POLL-SLOW %.0f ms" % ms, flush=True)
+        print("POLL-SLOW %.0f ms%s" % (ms, doing()), flush=True)
     time.sleep(interval)
 print("POLL calls=%d max_ms=%.0f slow=%d errors=%d" % (calls, worst, slow, errors), flush=True)

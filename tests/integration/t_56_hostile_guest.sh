@@ -83,7 +83,10 @@ control_sum=$(head -c $((4 << 20)) control.img | sha256sum | cut -d' ' -f1)
 
 step "boot 1: kiln.scenario=hostile"
 start_kiln boot1 hostile
-"$PY" "$here/api_poll.py" "$sock" "$TMPDIR/poll1.stop" 1000 0.1 >poll1.out 2>&1 &
+# The poller runs at a higher priority than kiln and the guest's vCPUs, so
+# what it measures is kiln's answer, not L1's scheduler (2 CPUs, both busy
+# with the guest).
+nice -n -10 "$PY" "$here/api_poll.py" "$sock" "$TMPDIR/poll1.stop" 1000 0.1 boot1.log >poll1.out 2>&1 &
 poller=$!
 # Frames for the receive queue while it is under attack: the host pings a
 # guest address, so ARP requests keep arriving on the tap.
@@ -149,7 +152,7 @@ step "boot 2: kiln.scenario=hostile-rng"
 start_kiln boot2 hostile-rng
 wait_console boot2.log '^KILN-HOSTILE rng reoffer-forever started$' 120
 rm -f poll2.stop
-"$PY" "$here/api_poll.py" "$sock" "$TMPDIR/poll2.stop" 1000 0.1 >poll2.out 2>&1 &
+nice -n -10 "$PY" "$here/api_poll.py" "$sock" "$TMPDIR/poll2.stop" 1000 0.1 boot2.log >poll2.out 2>&1 &
 poller=$!
 sleep 8
 touch poll2.stop
