@@ -107,7 +107,8 @@ grep -a '^KILN-' console1.txt | grep -v '^KILN-HOSTILE-CHECK .* ok ' | sed 's/^/
 cat poll1.out
 # kiln's own log, not the guest's: its block warnings may say "I/O error",
 # which run.sh's scan of this output would take for guest trouble.
-kiln_log() { sed -e 's/^/kiln: /' -e 's/I\/O error/I\/O-error/g' "$1" | head -n "$2"; }
+# (head first: a reader that stops early would end sed with SIGPIPE.)
+kiln_log() { head -n "$2" "$1" | sed -e 's/^/kiln: /' -e 's/I\/O error/I\/O-error/g'; }
 kiln_log boot1.kiln 40
 echo "kiln: ... $(wc -l <boot1.kiln) lines, $(wc -c <boot1.kiln) bytes in all"
 
