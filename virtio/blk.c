@@ -55,6 +55,7 @@ struct virtio_blk {
 	struct virtio_blk_config config; /* little-endian, fixed at create */
 	struct blk_stats stats;
 	unsigned batch;           /* used entries added, not yet published */
+	uint64_t turn_bytes;      /* data bytes started in this pass of the loop */
 	struct blk_req *free_reqs;
 	struct blk_req reqs[BLK_QUEUE_SIZE];
 };
@@ -317,11 +318,16 @@ static int blk_handle(struct virtio_device *vdev, struct virtqueue *vq,
 	req->data_len = 0;
 	if (++blk->stats.inflight > blk->stats.inflight_max)
 		blk->stats.inflight_max = blk->stats.inflight;
+	uint64_t bytes = (uint64_t)req->chain.read_len + req->chain.write_len;
 	uint8_t status = blk_start(blk, req);
 	/* Finished now: published by blk_queue_notify after the drain. */
 	if (status != BLK_PENDING)
 		blk_finish(blk, req, status);
-	return 0;
+	/* On a file without O_DIRECT the kernel copies at submission: a
+	 * driver re-offering 1 MiB reads must not hold the loop for a whole
+	 * ring of them (256 MiB) per pass. */
+	blk->turn_bytes += bytes;
+	return blk->turn_bytes >= BLK_BYTES_PER_TURN ? VIRTIO_DRAIN_YIELD : 0;
 }
 
 /* blk_done_fn: the backend finished (io). */
@@ -398,6 +404,7 @@ static void blk_queue_notify(struct virtio_device *vdev, unsigned q)
 
 	if (q != 0)
 		return;
+	blk->turn_bytes = 0;
 	virtio_queue_drain(vdev, 0, blk_handle);
 	blk->be->ops->kick(blk->be);
 	blk_publish(blk);

@@ -32,6 +32,8 @@
 
 #define BLK_QUEUE_SIZE 256             /* queue maximum, and requests in flight */
 #define BLK_SEG_MAX (BLK_QUEUE_SIZE - 2) /* data segments (header, status aside) */
+/* Data bytes one pass of the loop starts before it lets other fds in. */
+#define BLK_BYTES_PER_TURN (4u << 20)
 
 struct evloop;
 struct virtio_blk;

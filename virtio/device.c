@@ -118,7 +118,8 @@ unsigned virtio_queue_drain(struct virtio_device *vdev, unsigned q,
 	for (;;) {
 		struct vq_chain chain;
 		int rc = 0;
-		while (handled < VIRTIO_DRAIN_BUDGET &&
+		bool yield = false;
+		while (!yield && handled < VIRTIO_DRAIN_BUDGET &&
 		       (rc = vq_pop(vq, &chain)) == 1) {
 			handled++;
 			int hrc = handle(vdev, vq, &chain);
@@ -126,12 +127,13 @@ unsigned virtio_queue_drain(struct virtio_device *vdev, unsigned q,
 				virtio_device_set_needs_reset(vdev, strerror(-hrc));
 				goto out;
 			}
+			yield = hrc == VIRTIO_DRAIN_YIELD;
 		}
 		if (rc < 0) {
 			virtio_device_set_needs_reset(vdev, "broken virtqueue");
 			goto out;
 		}
-		if (handled == VIRTIO_DRAIN_BUDGET) {
+		if (yield || handled == VIRTIO_DRAIN_BUDGET) {
 			/* More may wait (a spurious kick costs one ring
 			 * scan). Notifications stay off: we come back on
 			 * our own, after the fds ready now had their turn. */

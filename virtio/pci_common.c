@@ -145,6 +145,11 @@ static void set_qen(struct virtio_pci *vp, uint64_t v)
 	if (!rc)
 		rc = vq_enable(vq);
 	if (rc) {
+		/* Guest-caused: one line per register write would let the
+		 * guest grow the log as fast as it can exit. */
+		static struct log_ratelimit rl;
+		if (!log_ratelimit_ok(&rl, 5))
+			return;
 		log_warn("%s: queue %u cannot be enabled (size %u, rings 0x%llx/0x%llx/0x%llx): %s",
 			 vp->vdev->ops->name, q, vp->queue_size[q],
 			 (unsigned long long)vp->queue_desc[q],
@@ -179,7 +184,19 @@ static void set_status(struct virtio_pci *vp, uint64_t v)
 	struct virtio_device *vdev = vp->vdev;
 	uint8_t val = (uint8_t)v;
 	if (val == 0) {
-		virtio_pci_post_reset(vp);
+		/*
+		 * §4.1.4.3.2: status reads 0 once the reset is done. A device
+		 * already reading 0 has been reset since it last ran (status
+		 * is never set to 0 otherwise): not activated, no work of its
+		 * own on the loop, so only the registers written since need
+		 * resetting, which happens here at once. Posting it would let
+		 * the driver, seeing 0, go on while the reset was still to
+		 * come: its next writes dropped or wiped.
+		 */
+		if (vdev->status == 0 && !vp->reset_pending)
+			virtio_pci_common_reset(vp);
+		else
+			virtio_pci_post_reset(vp);
 		return;
 	}
 	if (vp->reset_pending)

@@ -19,6 +19,7 @@
 struct virtio_rng {
 	struct virtio_device vdev;
 	bool active; /* between activate and reset: the queue is ours */
+	size_t turn_bytes; /* filled in this pass of the loop */
 	struct rng_stats stats;
 };
 
@@ -71,7 +72,17 @@ static int rng_fill(struct virtio_device *vdev, struct virtqueue *vq,
 	vq_chain_fini(chain);
 	rng->stats.bytes += written;
 	rng->stats.requests++;
-	return 0;
+	/* Large buffers re-offered without end (a hostile driver) must not
+	 * hold the loop: at most RNG_BYTES_PER_TURN per pass, then the
+	 * drain posts the rest behind the loop's other work. */
+	rng->turn_bytes += written;
+	return rng->turn_bytes >= RNG_BYTES_PER_TURN ? VIRTIO_DRAIN_YIELD : 0;
+}
+
+static void rng_drain(struct virtio_rng *rng)
+{
+	rng->turn_bytes = 0;
+	virtio_queue_drain(&rng->vdev, RNG_REQUESTQ, rng_fill);
 }
 
 static void rng_config_read(struct virtio_device *vdev, uint32_t offset,
@@ -88,14 +99,14 @@ static void rng_config_write(struct virtio_device *vdev, uint32_t offset,
 static int rng_activate(struct virtio_device *vdev)
 {
 	to_rng(vdev)->active = true;
-	virtio_queue_drain(vdev, RNG_REQUESTQ, rng_fill);
+	rng_drain(to_rng(vdev));
 	return 0;
 }
 
 static void rng_queue_notify(struct virtio_device *vdev, unsigned q)
 {
 	if (to_rng(vdev)->active && q == RNG_REQUESTQ)
-		virtio_queue_drain(vdev, q, rng_fill);
+		rng_drain(to_rng(vdev));
 }
 
 static void rng_reset(struct virtio_device *vdev)

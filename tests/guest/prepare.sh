@@ -156,7 +156,7 @@ guest_inputs_hash() {
 		printf 'flavour=%s kernel=%s modules=%s\n' "$flavour" \
 			"$(<"$KILN_GUEST_DIR/$flavour/package")" "${GUEST_MODULES[*]}"
 		for f in "$HERE/prepare.sh" "$HERE/common.sh" "$HERE/init" "$(busybox_path)" \
-			"$HERE"/scenarios/*.sh; do
+			"$HERE/hostile.c" "$HERE"/scenarios/*.sh; do
 			printf '%s\n' "${f##*/}"
 			cat "$f"
 		done
@@ -178,6 +178,9 @@ build_guest_initramfs() {
 	install -m 0755 "$HERE/init" "$root/init"
 	mkdir -p "$root/scenarios"
 	install -m 0755 "$HERE"/scenarios/*.sh "$root/scenarios/"
+	# The hostile virtio driver of t_56 (a static binary: the guest has no libc).
+	gcc -static -O2 -Wall -Wextra -Wno-unused-parameter -o "$root/bin/hostile" "$HERE/hostile.c" ||
+		die "cannot build tests/guest/hostile.c"
 	stage_modules "$root" "$KILN_GUEST_DIR/$flavour/modules/lib/modules/$kver" "$kver" \
 		"${GUEST_MODULES[@]}"
 	pack_initramfs "$root" "$out"
@@ -202,7 +205,7 @@ main() {
 		esac
 	done
 	need_cmds apt-get:apt dpkg-deb:dpkg cpio:cpio xz:xz-utils zstd:zstd depmod:kmod \
-		gzip:gzip sha256sum:coreutils od:coreutils
+		gzip:gzip sha256sum:coreutils od:coreutils gcc:gcc
 	busybox_path >/dev/null
 	mkdir -p "$KILN_GUEST_DIR"
 	# One preparer at a time (parallel CI jobs sharing a cache).

@@ -187,3 +187,34 @@ Test(rng, broken_ring_needs_reset)
 	vdev->ops->queue_notify(vdev, 0); /* stays broken, no crash */
 	cr_assert_eq(config_irqs, 1);
 }
+
+/*
+ * A driver that re-offers one 1 MiB buffer (t_56's hostile guest) must not
+ * keep the loop in one drain for the whole ring: the budget of 256 chains
+ * meant up to 256 MiB of getrandom per call, seconds under nested KVM,
+ * with the control socket and signals waiting. One call serves at most
+ * RNG_BYTES_PER_TURN (plus the chain that crossed it) and posts the rest;
+ * the loop then serves all of it.
+ */
+Test(rng, flood_of_large_buffers_yields_to_loop)
+{
+	activate();
+	struct vqd_buf b = {wbuf(RNG_MAX_PER_CHAIN), RNG_MAX_PER_CHAIN, true};
+	int head = vqd_add(&drv, &b, 1);
+	cr_assert_geq(head, 0);
+	for (unsigned i = 1; i < QSZ; i++)
+		vqd_offer(&drv, (uint16_t)head);
+	vdev->ops->queue_notify(vdev, 0);
+	struct rng_stats st;
+	rng_get_stats(rng, &st);
+	cr_assert_leq(st.bytes, RNG_BYTES_PER_TURN + RNG_MAX_PER_CHAIN,
+		      "one drain wrote %llu bytes", (unsigned long long)st.bytes);
+	cr_assert_gt(st.bytes, 0);
+	cr_assert_eq(vdev->drains_reposted, 1);
+	for (unsigned i = 0; i < 4 * QSZ && st.requests < QSZ; i++) {
+		cr_assert_geq(evl_run_once(loop, 0), 0);
+		rng_get_stats(rng, &st);
+	}
+	cr_assert_eq(st.requests, QSZ);
+	cr_assert_eq(st.bytes, (uint64_t)QSZ * RNG_MAX_PER_CHAIN);
+}

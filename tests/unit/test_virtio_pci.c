@@ -22,6 +22,7 @@
 #include "virtio/pci.h"
 #include "vmm/base/bus.h"
 #include "vmm/base/evloop.h"
+#include "vmm/base/log.h"
 
 #define RAM_SIZE (1 << 20)
 
@@ -271,6 +272,38 @@ Test(virtio_pci, queue_outside_ram_is_not_enabled)
 	cr_assert_eq(bar_rd(0x1c, 2), 0);
 }
 
+/*
+ * A driver enabling a bad queue in a loop (t_56's hostile guest does it
+ * for every kind of bad size and address) must not write a line to kiln's
+ * log per attempt: each costs the guest one register write, so that was a
+ * log growing as fast as the guest could exit. Rate limited like every
+ * other guest-caused warning.
+ */
+Test(virtio_pci, bad_queue_enables_are_logged_rate_limited)
+{
+	FILE *cap = tmpfile();
+	cr_assert_not_null(cap);
+	int saved = dup(2);
+	fflush(stderr);
+	dup2(fileno(cap), 2);
+	log_set_level(LOG_WARN);
+	bar_wr(0x16, 2, 0);
+	bar_wr(0x18, 2, 3); /* not a power of two */
+	for (unsigned i = 0; i < 1000; i++)
+		bar_wr(0x1c, 2, 1);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	cr_assert_eq(bar_rd(0x1c, 2), 0);
+	rewind(cap);
+	unsigned lines = 0;
+	for (int c; (c = fgetc(cap)) != EOF;)
+		lines += c == '\n';
+	fclose(cap);
+	cr_assert_gt(lines, 0, "the first refusal is logged");
+	cr_assert_leq(lines, 20, "%u log lines for 1000 refused queue enables", lines);
+}
+
 Test(virtio_pci, vectors_and_selectors_out_of_range)
 {
 	bar_wr(0x10, 2, 7); /* only 3 vectors */
@@ -282,6 +315,31 @@ Test(virtio_pci, vectors_and_selectors_out_of_range)
 	cr_assert_eq(bar_rd(0x12, 2), 2);
 	bar_wr(0x00, 4, 5);
 	cr_assert_eq(bar_rd(0x04, 4), 0);
+}
+
+/*
+ * A reset of a device that already reads 0 (t_56's hostile guest resetting
+ * twice; Linux's probe after a reset): status read 0 at once, as the spec
+ * lets the driver go on, but the reset was still posted to the loop. The
+ * driver's next writes were then dropped (ACKNOWLEDGE, while the reset was
+ * pending) or wiped when it ran (features, queue registers): Linux failed
+ * to probe a device handed back to it, or a stale queue at address 0
+ * stayed enabled. A device that reads 0 has nothing in flight: it resets
+ * at once, and what the driver writes next stays.
+ */
+Test(virtio_pci, reset_of_a_reset_device_is_done_when_status_reads_0)
+{
+	pump();
+	bar_wr(0x16, 2, 0);
+	bar_wr(0x18, 2, 16); /* queue size, before any status */
+	bar_wr(0x14, 1, 0);
+	cr_assert_eq(bar_rd(0x14, 1), 0);
+	cr_assert_eq(bar_rd(0x18, 2), 64, "the reset restored the queue size");
+	bar_wr(0x14, 1, VIRTIO_CONFIG_S_ACKNOWLEDGE);
+	bar_wr(0x18, 2, 32);
+	pump();
+	cr_assert_eq(bar_rd(0x14, 1), VIRTIO_CONFIG_S_ACKNOWLEDGE, "ACKNOWLEDGE kept");
+	cr_assert_eq(bar_rd(0x18, 2), 32, "the queue size written after the reset kept");
 }
 
 Test(virtio_pci, reset_waits_for_the_loop)
