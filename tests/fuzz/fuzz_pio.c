@@ -40,6 +40,7 @@
 #include "vmm/devices/i8042_dev.h"
 #include "vmm/devices/rtc_dev.h"
 #include "vmm/devices/serial_dev.h"
+#include "fuzz_input.h"
 
 #define RAM_LEN 0x10000u
 #define BAR_SIZE 0x8000u
@@ -61,23 +62,6 @@ static const uint16_t ports[] = {
 };
 #define NR_PORTS (sizeof(ports) / sizeof(ports[0]))
 
-struct input {
-	const uint8_t *p;
-	size_t left;
-};
-
-static uint64_t take(struct input *in, unsigned n)
-{
-	uint64_t v = 0;
-	for (unsigned i = 0; i < n; i++) {
-		if (in->left) {
-			v |= (uint64_t)*in->p << (8 * i);
-			in->p++;
-			in->left--;
-		}
-	}
-	return v;
-}
 
 static struct {
 	struct vpci_machine m;

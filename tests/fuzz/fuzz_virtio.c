@@ -63,6 +63,7 @@
 #include "virtio/rng.h"
 #include "vmm/base/log.h"
 #include "vmm/base/state.h"
+#include "fuzz_input.h"
 
 #define RAM_LEN 0x10000u
 #define BAR_SIZE 0x8000u
@@ -80,23 +81,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 static uint8_t ram[RAM_LEN] __attribute__((aligned(4096)));
 static char disk[64];
 
-struct input {
-	const uint8_t *p;
-	size_t left;
-};
-
-static uint64_t take(struct input *in, unsigned n)
-{
-	uint64_t v = 0;
-	for (unsigned i = 0; i < n; i++) {
-		if (in->left) {
-			v |= (uint64_t)*in->p << (8 * i);
-			in->p++;
-			in->left--;
-		}
-	}
-	return v;
-}
 
 struct inst {
 	struct vpci_machine m;

@@ -74,6 +74,16 @@ hang_report() {
 	fi
 }
 
+# private_netns SCRIPT [ARGS...]: run the calling test (SCRIPT "$@", i.e. "$0" "$@")
+# again in a network namespace of its own, with lo up there, so its taps, bridges and
+# addresses never reach the machine's own network; in that copy, just bring lo up.
+private_netns() {
+	if [[ -z ${KILN_IN_NETNS:-} ]]; then
+		exec unshare --net env KILN_IN_NETNS=1 bash "$@"
+	fi
+	ip link set lo up
+}
+
 # show_tail FILE: the last 30 lines of FILE, indented, for failure messages.
 show_tail() {
 	printf -- '--- last 30 lines of %s ---\n' "$1" >&2

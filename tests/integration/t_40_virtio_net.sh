@@ -5,14 +5,11 @@
 # sees the configured MAC, pings both host ends, and moves 32 MiB each way
 # over TCP with matching sha256; the host pings the guest; kiln exits 0.
 set -euo pipefail
-if [[ -z ${KILN_IN_NETNS:-} ]]; then
-	exec unshare --net env KILN_IN_NETNS=1 bash "$0" "$@"
-fi
 # shellcheck source=SCRIPTDIR/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+private_netns "$0" "$@"
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$TMPDIR"
-ip link set lo up
 
 "$KILN" run --kernel "$GUEST/generic/vmlinuz" --initrd "$GUEST/initramfs-generic.cpio.gz" \
 	--cmdline "console=ttyS0 quiet panic=-1 kiln.scenario=net" --cpus 2 --memory 512M \

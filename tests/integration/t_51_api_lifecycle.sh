@@ -17,13 +17,10 @@
 #  C. vm.stop before any vm.boot: kiln exits 0, event stopped/stop.
 # Networking stays in a private network namespace (link-local addresses only).
 set -euo pipefail
-if [[ -z ${KILN_IN_NETNS:-} ]]; then
-	exec unshare --net env KILN_IN_NETNS=1 bash "$0" "$@"
-fi
 # shellcheck source=SCRIPTDIR/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+private_netns "$0" "$@"
 cd "$TMPDIR"
-ip link set lo up
 py=$PY
 kver=$(<"$GUEST/generic/version")
 moddir=$GUEST/generic/modules/lib/modules/$kver/kernel/drivers/acpi

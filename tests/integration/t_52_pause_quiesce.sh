@@ -23,14 +23,11 @@
 #    no echo request was answered twice. kiln exits 0.
 # Every check runs even after one failed; the test fails listing them all.
 set -euo pipefail
-if [[ -z ${KILN_IN_NETNS:-} ]]; then
-	exec unshare --net env KILN_IN_NETNS=1 bash "$0" "$@"
-fi
 # shellcheck source=SCRIPTDIR/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+private_netns "$0" "$@"
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$TMPDIR"
-ip link set lo up
 py=$PY
 sock=$TMPDIR/api.sock
 tap=kt52 mac=52:54:00:52:00:01 host_ip=169.254.81.1 guest_ip=169.254.81.2

@@ -13,13 +13,10 @@
 # vm.stop over the API ends kiln with 0, and the socket is gone after it.
 # Then: --jail on a file fails naming the value.
 set -euo pipefail
-if [[ -z ${KILN_IN_NETNS:-} ]]; then
-	exec unshare --net env KILN_IN_NETNS=1 bash "$0" "$@"
-fi
 # shellcheck source=SCRIPTDIR/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+private_netns "$0" "$@"
 cd "$TMPDIR"
-ip link set lo up
 id=4242
 jail=$TMPDIR/jail
 mkdir -p "$jail" run

@@ -11,13 +11,10 @@
 # Also: the same user cannot attach to a tap made for someone else (the
 # error says why).
 set -euo pipefail
-if [[ -z ${KILN_IN_NETNS:-} ]]; then
-	exec unshare --net env KILN_IN_NETNS=1 bash "$0" "$@"
-fi
 # shellcheck source=SCRIPTDIR/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+private_netns "$0" "$@"
 cd "$TMPDIR"
-ip link set lo up
 uid=4243
 # /dev/kvm's group: "kvm" where it exists (Debian's udev rules make the
 # device root:kvm 0660); a numeric one otherwise (L1 has no such group).

@@ -17,14 +17,11 @@
 #  2. A second boot re-offers one 1 MiB rng buffer without end: vm.info
 #     still answers within 1 s, and SIGTERM stops kiln within 10 s with 143.
 set -euo pipefail
-if [[ -z ${KILN_IN_NETNS:-} ]]; then
-	exec unshare --net env KILN_IN_NETNS=1 bash "$0" "$@"
-fi
 # shellcheck source=SCRIPTDIR/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+private_netns "$0" "$@"
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$TMPDIR"
-ip link set lo up
 sock=$TMPDIR/api.sock
 t0=$SECONDS
 step() { printf '[%3ds] %s\n' $((SECONDS - t0)) "$*"; }
