@@ -1,0 +1,224 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The block worker: one thread per block backend ("kiln-blkN") that runs
+ * the requests the event loop must not run itself, because they block for
+ * a guest-sized time: reads and writes the kernel cannot take
+ * asynchronously (O_DIRECT refused them, or the file is buffered), the
+ * sync engine's everything, fdatasync where aio has no FDSYNC, discard and
+ * write-zeroes (fallocate, or writing zeroes). The loop queues a request
+ * (blk_worker_submit) and goes on; the worker runs it (blk_file_run) and
+ * reports it through blk_backend_finish, which makes the device's
+ * completion eventfd readable, so the request completes on the loop like
+ * an aio one (used ring and interrupt there).
+ *
+ * Ownership: a queued or running io, its iov array and the guest memory
+ * behind it are the worker's until blk_backend_finish; the loop touches
+ * none of it meanwhile. The loop waits for the worker to hold nothing
+ * (blk_worker_wait) on drain: quiesce, reset and teardown all drain, so
+ * afterwards the worker touches no guest memory. Reset and teardown drain
+ * with cancel: the running request stops at its next chunk (at most
+ * BLK_WORKER_CHUNK bytes, BLK_WORKER_FALLOC_CHUNK for fallocate), the
+ * queued ones do not start.
+ *
+ * One thread per backend rather than a shared pool: requests of one disk
+ * stay in submission order, a slow disk cannot hold up another, and a
+ * drain waits only for its own disk. The lock order: the worker's lock,
+ * then (inside blk_backend_finish, never nested in it) the backend's
+ * done_lock; the loop takes them one at a time.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "blk_backend.h"
+
+#define WORKER_STACK (256u << 10)
+
+struct blk_worker {
+	struct blk_backend *be;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t work;  /* a request was queued, or stop */
+	pthread_cond_t idle;  /* busy went to 0, or setup finished */
+	struct blk_io *head, **tail; /* queued, in submission order */
+	unsigned busy;        /* queued + running */
+	bool stop;
+	bool setup_done;
+	int setup_rc;
+	struct err setup_err;
+	blk_thread_setup_fn setup;
+	void *setup_arg;
+	void *bounce;         /* BLK_WORKER_CHUNK bytes, BLK_BOUNCE_ALIGN */
+	char name[16];
+};
+
+static atomic_uint worker_seq;
+
+static void *worker_main(void *arg)
+{
+	struct blk_worker *w = arg;
+	struct blk_backend *be = w->be;
+	int rc = 0;
+
+	pthread_setname_np(pthread_self(), w->name);
+	/* The filter goes in before the first request is taken. */
+	if (w->setup)
+		rc = w->setup(w->setup_arg, w->name, &w->setup_err);
+	pthread_mutex_lock(&w->lock);
+	w->setup_rc = rc;
+	w->setup_done = true;
+	pthread_cond_broadcast(&w->idle);
+	for (;;) {
+		while (!w->head && !w->stop)
+			pthread_cond_wait(&w->work, &w->lock);
+		if (!w->head)
+			break;
+		struct blk_io *io = w->head;
+		w->head = io->next;
+		if (!w->head)
+			w->tail = &w->head;
+		pthread_mutex_unlock(&w->lock);
+		int res = atomic_load(&be->cancel) ? -ECANCELED
+						   : blk_file_run(be, io, w->bounce);
+		blk_backend_finish(be, io, res);
+		pthread_mutex_lock(&w->lock);
+		if (--w->busy == 0)
+			pthread_cond_broadcast(&w->idle);
+	}
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+/* Block the asynchronous signals (SIGINT/TERM/HUP are the loop's
+ * signalfd's, SIGUSR1 is the vCPU kick); faults stay deliverable. */
+static void worker_sigmask(sigset_t *set)
+{
+	static const int faults[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL,
+				      SIGSYS, SIGABRT, SIGTRAP };
+
+	sigfillset(set);
+	for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++)
+		sigdelset(set, faults[i]);
+}
+
+int blk_worker_start(struct blk_backend *be,
+		     const struct blk_backend_config *cfg, struct err *e)
+{
+	struct blk_worker *w = calloc(1, sizeof(*w));
+	pthread_attr_t attr;
+	sigset_t set, old;
+	int rc;
+
+	if (!w)
+		return err_set(e, -ENOMEM, "%s: out of memory", be->path);
+	w->be = be;
+	w->tail = &w->head;
+	if (posix_memalign(&w->bounce, BLK_BOUNCE_ALIGN, BLK_WORKER_CHUNK)) {
+		free(w);
+		return err_set(e, -ENOMEM, "%s: out of memory", be->path);
+	}
+	w->setup = cfg->thread_setup;
+	w->setup_arg = cfg->thread_setup_arg;
+	snprintf(w->name, sizeof(w->name), "kiln-blk%u",
+		 atomic_fetch_add(&worker_seq, 1));
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->work, NULL);
+	pthread_cond_init(&w->idle, NULL);
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, WORKER_STACK);
+	worker_sigmask(&set);
+	pthread_sigmask(SIG_SETMASK, &set, &old);
+	rc = -pthread_create(&w->thread, &attr, worker_main, w);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
+	if (rc) {
+		err_set(e, rc, "%s: block worker thread: %s", be->path,
+			strerror(-rc));
+		goto err;
+	}
+	pthread_mutex_lock(&w->lock);
+	while (!w->setup_done)
+		pthread_cond_wait(&w->idle, &w->lock);
+	rc = w->setup_rc;
+	pthread_mutex_unlock(&w->lock);
+	be->worker = w;
+	if (rc) {
+		err_set(e, rc, "%s: %s: %s", be->path, w->name, w->setup_err.msg);
+		blk_worker_stop(be);
+		return rc;
+	}
+	return 0;
+err:
+	pthread_cond_destroy(&w->idle);
+	pthread_cond_destroy(&w->work);
+	pthread_mutex_destroy(&w->lock);
+	free(w->bounce);
+	free(w);
+	return rc;
+}
+
+void blk_worker_submit(struct blk_backend *be, struct blk_io *io)
+{
+	struct blk_worker *w = be->worker;
+
+	io->next = NULL;
+	be->worker_ios++;
+	pthread_mutex_lock(&w->lock);
+	*w->tail = io;
+	w->tail = &io->next;
+	w->busy++;
+	pthread_cond_signal(&w->work);
+	pthread_mutex_unlock(&w->lock);
+}
+
+bool blk_worker_busy(struct blk_backend *be)
+{
+	struct blk_worker *w = be->worker;
+	bool busy;
+
+	if (!w)
+		return false;
+	pthread_mutex_lock(&w->lock);
+	busy = w->busy != 0;
+	pthread_mutex_unlock(&w->lock);
+	return busy;
+}
+
+void blk_worker_wait(struct blk_backend *be, bool cancel)
+{
+	struct blk_worker *w = be->worker;
+
+	if (!w)
+		return;
+	if (cancel)
+		atomic_store(&be->cancel, true);
+	pthread_mutex_lock(&w->lock);
+	while (w->busy)
+		pthread_cond_wait(&w->idle, &w->lock);
+	pthread_mutex_unlock(&w->lock);
+	atomic_store(&be->cancel, false);
+}
+
+void blk_worker_stop(struct blk_backend *be)
+{
+	struct blk_worker *w = be->worker;
+
+	if (!w)
+		return;
+	blk_worker_wait(be, true);
+	pthread_mutex_lock(&w->lock);
+	w->stop = true;
+	pthread_cond_signal(&w->work);
+	pthread_mutex_unlock(&w->lock);
+	pthread_join(w->thread, NULL);
+	pthread_cond_destroy(&w->idle);
+	pthread_cond_destroy(&w->work);
+	pthread_mutex_destroy(&w->lock);
+	free(w->bounce);
+	free(w);
+	be->worker = NULL;
+}
