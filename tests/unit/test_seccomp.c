@@ -287,7 +287,7 @@ static void blk_child(enum blk_engine engine, const char *path)
 	int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	uint8_t *mem;
 
-	if (efd < 0 || posix_memalign((void **)&mem, 4096, 5 * 4096) ||
+	if (efd < 0 || posix_memalign((void **)&mem, 4096, 6 * 4096) ||
 	    blk_backend_open(&cfg, efd, &be, &e)) {
 		(void)!write(STDERR_FILENO, e.msg, strlen(e.msg));
 		_exit(100);
