@@ -254,13 +254,16 @@ static void aio_poll(struct blk_backend *be, blk_done_fn done, void *opaque)
 }
 
 /* Kernel requests complete (aio cannot cancel them reliably); worker
- * requests end early when (cancel). What the kernel hands back partial may
- * go to the worker, so both are waited for until nothing is left. */
+ * requests end early when (cancel), from the start of the drain. What the
+ * kernel hands back partial may go to the worker, so both are waited for
+ * until nothing is left. */
 static void aio_drain(struct blk_backend *be, bool cancel, blk_done_fn done,
 		      void *opaque)
 {
 	struct blk_aio *a = to_aio(be);
 
+	if (cancel)
+		atomic_store(&be->cancel, true);
 	while (be->inflight) {
 		aio_kick(be);
 		blk_backend_deliver(be, done, opaque);
@@ -269,6 +272,7 @@ static void aio_drain(struct blk_backend *be, bool cancel, blk_done_fn done,
 		else if (be->inflight)
 			blk_worker_wait(be, cancel);
 	}
+	atomic_store(&be->cancel, false);
 }
 
 static void aio_close(struct blk_backend *be)
