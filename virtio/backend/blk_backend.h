@@ -147,6 +147,7 @@ struct blk_backend {
 	pthread_mutex_t done_lock;
 	bool done_lock_ready;
 	struct blk_io *done_head, **done_tail;
+	bool done_unwoken;      /* the list has entries done_fd was not told of */
 };
 
 /*
@@ -245,6 +246,15 @@ void blk_iov_advance(struct iovec **iov, unsigned *iovcnt, uint64_t n);
  * submit, so the device is not re-entered). Loop or worker thread.
  */
 void blk_backend_finish(struct blk_backend *be, struct blk_io *io, int res);
+
+/*
+ * blk_backend_finish_held - blk_backend_finish, but with (hold) done_fd is
+ * not written yet: the caller promises a later blk_backend_finish_held
+ * without (hold) (or a drain), which then wakes the device for both.
+ * Worker thread.
+ */
+void blk_backend_finish_held(struct blk_backend *be, struct blk_io *io,
+			     int res, bool hold);
 
 /*
  * blk_backend_deliver - hand every io recorded by blk_backend_finish to

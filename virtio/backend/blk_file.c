@@ -393,26 +393,35 @@ void blk_backend_fini(struct blk_backend *be)
 	be->done_lock_ready = false;
 }
 
-void blk_backend_finish(struct blk_backend *be, struct blk_io *io, int res)
+void blk_backend_finish_held(struct blk_backend *be, struct blk_io *io,
+			     int res, bool hold)
 {
 	static const uint64_t one = 1;
-	bool was_empty;
+	bool wake;
 
 	io->res = res;
 	io->next = NULL;
 	pthread_mutex_lock(&be->done_lock);
-	was_empty = !be->done_head;
-	*be->done_tail = io;
-	be->done_tail = &io->next;
-	pthread_mutex_unlock(&be->done_lock);
 	/* The device empties the whole list per wake-up, so only the first
 	 * entry needs to wake it (one that lands after the device took the
-	 * list finds it empty and wakes it again). The counter cannot
-	 * overflow, and a failed write means the fd is gone, which the
-	 * device would see first. */
-	if (was_empty && write(be->done_fd, &one, sizeof(one)) < 0)
+	 * list finds it empty and wakes it again), or the first not held
+	 * after held ones. */
+	bool unwoken = !be->done_head || be->done_unwoken;
+	*be->done_tail = io;
+	be->done_tail = &io->next;
+	wake = unwoken && !hold;
+	be->done_unwoken = unwoken && hold;
+	pthread_mutex_unlock(&be->done_lock);
+	/* The counter cannot overflow, and a failed write means the fd is
+	 * gone, which the device would see first. */
+	if (wake && write(be->done_fd, &one, sizeof(one)) < 0)
 		log_warn("%s: completion eventfd: %s", be->path,
 			 strerror(errno));
+}
+
+void blk_backend_finish(struct blk_backend *be, struct blk_io *io, int res)
+{
+	blk_backend_finish_held(be, io, res, false);
 }
 
 unsigned blk_backend_deliver(struct blk_backend *be, blk_done_fn done,

@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "blk_backend.h"
 
@@ -58,10 +59,41 @@ struct blk_worker {
 
 static atomic_uint worker_seq;
 
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * Whether the completion just finished may wait for the next one before
+ * the loop is woken (under w->lock): only when a small read or write is
+ * queued next, for at most WAKE_BATCH completions and WAKE_DELAY_NS since
+ * the first one held. One wake-up (and one interrupt) per batch instead of
+ * per request; a long request next never holds back what finished before.
+ */
+#define WAKE_BATCH 32u
+#define WAKE_DELAY_NS 200000u
+static bool hold_wake(const struct blk_worker *w, unsigned held,
+		      uint64_t since)
+{
+	const struct blk_io *next = w->head;
+
+	if (!next || held >= WAKE_BATCH ||
+	    (next->op != BLK_IO_READ && next->op != BLK_IO_WRITE) ||
+	    next->len > BLK_WORKER_CHUNK)
+		return false;
+	return held == 0 || now_ns() - since < WAKE_DELAY_NS;
+}
+
 static void *worker_main(void *arg)
 {
 	struct blk_worker *w = arg;
 	struct blk_backend *be = w->be;
+	unsigned held = 0;
+	uint64_t since = 0;
 	int rc = 0;
 
 	pthread_setname_np(pthread_self(), w->name);
@@ -84,7 +116,14 @@ static void *worker_main(void *arg)
 		pthread_mutex_unlock(&w->lock);
 		int res = atomic_load(&be->cancel) ? -ECANCELED
 						   : blk_file_run(be, io, w->bounce);
-		blk_backend_finish(be, io, res);
+		pthread_mutex_lock(&w->lock);
+		bool hold = hold_wake(w, held, since);
+		pthread_mutex_unlock(&w->lock);
+		if (hold && held++ == 0)
+			since = now_ns();
+		if (!hold)
+			held = 0;
+		blk_backend_finish_held(be, io, res, hold);
 		pthread_mutex_lock(&w->lock);
 		if (--w->busy == 0)
 			pthread_cond_broadcast(&w->idle);
