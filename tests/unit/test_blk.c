@@ -1111,6 +1111,41 @@ Test(blk_fs, aio_context_full, .init = setup_aio, .fini = teardown)
 	cr_assert(file_has_pat(0, N * LEN, 13));
 }
 
+/* The worker's own setup (the machine's seccomp filter) runs on the
+ * worker thread, named kiln-blkN, before blk_create returns; when it
+ * fails, blk_create fails with its error and leaves no thread behind. */
+static char setup_name[16];
+static bool setup_on_worker;
+
+static int failing_setup(void *arg, const char *name, struct err *e)
+{
+	char self[16] = "";
+
+	pthread_getname_np(pthread_self(), self, sizeof(self));
+	setup_on_worker = strcmp(self, name) == 0;
+	snprintf(setup_name, sizeof(setup_name), "%s", name);
+	return err_set(e, -EPERM, "no filter for you");
+}
+
+Test(blk_fs, worker_setup_runs_first_and_its_failure_fails_create,
+     .init = setup_aio, .fini = teardown)
+{
+	struct blk_config cfg = { .path = T.path, .thread_setup = failing_setup };
+	struct err e = { 0 };
+
+	for (int engine = BLK_ENGINE_AIO; engine <= BLK_ENGINE_SYNC; engine++) {
+		cfg.engine = engine;
+		setup_on_worker = false;
+		cr_assert_eq(blk_create(&cfg, &T.mem.gm, T.loop, &T.blk, &e),
+			     -EPERM);
+		cr_assert_null(T.blk);
+		cr_assert(setup_on_worker, "the setup ran on the worker itself");
+		cr_assert_eq(strncmp(setup_name, "kiln-blk", 8), 0, "%s",
+			     setup_name);
+		cr_assert(strstr(e.msg, "no filter for you"), "%s", e.msg);
+	}
+}
+
 /* --- open errors and config space ----------------------------------------- */
 
 static int try_create(const char *path, bool ro, const char *serial,
