@@ -7,7 +7,7 @@
  * which fails harmlessly (EFAULT) where no filter stops it.
  * tests/integration/t_53_seccomp.sh expects kiln to die naming the thread
  * and "execve" (for blk, a disk's worker "kiln-blkN" does it inside
- * blk_create, during setup; t_53 does not test that kind yet).
+ * blk_create, during setup).
  */
 #include <stdlib.h>
 #include <string.h>
