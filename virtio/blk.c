@@ -527,6 +527,7 @@ static int blk_open_backend(struct virtio_blk *blk, const struct blk_config *cfg
 		.max_inflight = BLK_QUEUE_SIZE,
 		.thread_setup = cfg->thread_setup,
 		.thread_setup_arg = cfg->thread_setup_arg,
+		.defer_start = cfg->defer_worker,
 	};
 
 	blk->done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

@@ -1146,6 +1146,52 @@ Test(blk_fs, worker_setup_runs_first_and_its_failure_fails_create,
 	}
 }
 
+/* defer_worker (what the machine uses, so the jail sees one thread): no
+ * thread until blk_workers_start, then requests run; a deferred worker
+ * never started is freed by blk_destroy (ASan: no leak). */
+static int setups;
+
+static int counting_setup(void *arg, const char *name, struct err *e)
+{
+	setups++;
+	return 0;
+}
+
+Test(blk_fs, a_deferred_worker_starts_in_blk_workers_start, .init = setup_aio,
+     .fini = teardown)
+{
+	struct blk_config cfg = { .path = T.path, .engine = BLK_ENGINE_SYNC,
+				  .thread_setup = counting_setup,
+				  .defer_worker = true };
+	struct virtio_blk *unused;
+	struct err e = { 0 };
+
+	setups = 0;
+	cr_assert_eq(blk_create(&cfg, &T.mem.gm, T.loop, &unused, &e), 0, "%s",
+		     e.msg);
+	blk_destroy(unused); /* never started */
+	cr_assert_eq(setups, 0);
+	T.engine = BLK_ENGINE_SYNC;
+	cr_assert_eq(blk_create(&cfg, &T.mem.gm, T.loop, &T.blk, &e), 0, "%s",
+		     e.msg);
+	cr_assert_eq(setups, 0, "no thread before blk_workers_start");
+	cr_assert_eq(blk_workers_start(&e), 0, "%s", e.msg);
+	cr_assert_eq(setups, 1);
+	T.vdev = blk_vdev(T.blk);
+	T.vdev->transport = &fake_transport;
+	T.vdev->guest_features = T.vdev->host_features;
+	T.vdev->negotiated_features = T.vdev->guest_features;
+	T.vdev->status = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
+			 VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK;
+	cr_assert_eq(vqd_init(&T.drv, &T.mem.gm, QSZ, RING_GPA, HEAP_GPA,
+			      MEM_LEN - HEAP_GPA), 0);
+	cr_assert_eq(vqd_attach(&T.drv, &T.vdev->queues[0],
+				T.vdev->guest_features, 0), 0);
+	cr_assert_eq(T.vdev->ops->activate(T.vdev), 0);
+	write_at(8, 4096, 17, S_OK);
+	cr_assert(file_has_pat(8 * 512, 4096, 17));
+}
+
 /* --- open errors and config space ----------------------------------------- */
 
 static int try_create(const char *path, bool ro, const char *serial,

@@ -54,10 +54,15 @@ struct blk_worker {
 	blk_thread_setup_fn setup;
 	void *setup_arg;
 	void *bounce;         /* BLK_WORKER_CHUNK bytes, BLK_BOUNCE_ALIGN */
+	bool started;         /* the thread exists */
+	struct blk_worker *next_deferred;
 	char name[16];
 };
 
 static atomic_uint worker_seq;
+/* Workers opened with defer_start, not started yet (main thread). */
+static pthread_mutex_t deferred_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct blk_worker *deferred;
 
 static uint64_t now_ns(void)
 {
@@ -144,12 +149,48 @@ static void worker_sigmask(sigset_t *set)
 		sigdelset(set, faults[i]);
 }
 
+static void worker_free(struct blk_worker *w)
+{
+	pthread_cond_destroy(&w->idle);
+	pthread_cond_destroy(&w->work);
+	pthread_mutex_destroy(&w->lock);
+	free(w->bounce);
+	free(w);
+}
+
+/* Create (w)'s thread and wait for its setup. 0 or -errno with (e). */
+static int worker_spawn(struct blk_worker *w, struct err *e)
+{
+	pthread_attr_t attr;
+	sigset_t set, old;
+	int rc;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, WORKER_STACK);
+	worker_sigmask(&set);
+	pthread_sigmask(SIG_SETMASK, &set, &old);
+	rc = -pthread_create(&w->thread, &attr, worker_main, w);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
+	if (rc)
+		return err_set(e, rc, "%s: block worker thread: %s", w->be->path,
+			       strerror(-rc));
+	pthread_mutex_lock(&w->lock);
+	while (!w->setup_done)
+		pthread_cond_wait(&w->idle, &w->lock);
+	rc = w->setup_rc;
+	pthread_mutex_unlock(&w->lock);
+	w->started = true;
+	if (rc)
+		err_set(e, rc, "%s: %s: %s", w->be->path, w->name,
+			w->setup_err.msg);
+	return rc;
+}
+
 int blk_worker_start(struct blk_backend *be,
 		     const struct blk_backend_config *cfg, struct err *e)
 {
 	struct blk_worker *w = calloc(1, sizeof(*w));
-	pthread_attr_t attr;
-	sigset_t set, old;
 	int rc;
 
 	if (!w)
@@ -167,36 +208,37 @@ int blk_worker_start(struct blk_backend *be,
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->work, NULL);
 	pthread_cond_init(&w->idle, NULL);
-	pthread_attr_init(&attr);
-	pthread_attr_setstacksize(&attr, WORKER_STACK);
-	worker_sigmask(&set);
-	pthread_sigmask(SIG_SETMASK, &set, &old);
-	rc = -pthread_create(&w->thread, &attr, worker_main, w);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	pthread_attr_destroy(&attr);
-	if (rc) {
-		err_set(e, rc, "%s: block worker thread: %s", be->path,
-			strerror(-rc));
-		goto err;
-	}
-	pthread_mutex_lock(&w->lock);
-	while (!w->setup_done)
-		pthread_cond_wait(&w->idle, &w->lock);
-	rc = w->setup_rc;
-	pthread_mutex_unlock(&w->lock);
 	be->worker = w;
-	if (rc) {
-		err_set(e, rc, "%s: %s: %s", be->path, w->name, w->setup_err.msg);
-		blk_worker_stop(be);
-		return rc;
+	if (cfg->defer_start) {
+		pthread_mutex_lock(&deferred_lock);
+		w->next_deferred = deferred;
+		deferred = w;
+		pthread_mutex_unlock(&deferred_lock);
+		return 0;
 	}
-	return 0;
-err:
-	pthread_cond_destroy(&w->idle);
-	pthread_cond_destroy(&w->work);
-	pthread_mutex_destroy(&w->lock);
-	free(w->bounce);
-	free(w);
+	rc = worker_spawn(w, e);
+	if (rc && w->started) {
+		blk_worker_stop(be);
+	} else if (rc) {
+		be->worker = NULL;
+		worker_free(w);
+	}
+	return rc;
+}
+
+int blk_workers_start(struct err *e)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&deferred_lock);
+	while (deferred && !rc) {
+		struct blk_worker *w = deferred;
+
+		deferred = w->next_deferred;
+		w->next_deferred = NULL;
+		rc = worker_spawn(w, e);
+	}
+	pthread_mutex_unlock(&deferred_lock);
 	return rc;
 }
 
@@ -231,8 +273,8 @@ void blk_worker_wait(struct blk_backend *be, bool cancel)
 {
 	struct blk_worker *w = be->worker;
 
-	if (!w)
-		return;
+	if (!w || !w->started)
+		return; /* no request reaches a worker before it starts */
 	if (cancel)
 		atomic_store(&be->cancel, true);
 	pthread_mutex_lock(&w->lock);
@@ -248,16 +290,24 @@ void blk_worker_stop(struct blk_backend *be)
 
 	if (!w)
 		return;
+	if (!w->started) {
+		pthread_mutex_lock(&deferred_lock);
+		for (struct blk_worker **p = &deferred; *p; p = &(*p)->next_deferred)
+			if (*p == w) {
+				*p = w->next_deferred;
+				break;
+			}
+		pthread_mutex_unlock(&deferred_lock);
+		be->worker = NULL;
+		worker_free(w);
+		return;
+	}
 	blk_worker_wait(be, true);
 	pthread_mutex_lock(&w->lock);
 	w->stop = true;
 	pthread_cond_signal(&w->work);
 	pthread_mutex_unlock(&w->lock);
 	pthread_join(w->thread, NULL);
-	pthread_cond_destroy(&w->idle);
-	pthread_cond_destroy(&w->work);
-	pthread_mutex_destroy(&w->lock);
-	free(w->bounce);
-	free(w);
+	worker_free(w);
 	be->worker = NULL;
 }

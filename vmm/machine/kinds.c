@@ -61,8 +61,8 @@ static int check_disk(const void *spec, struct err *e)
 }
 
 /* blk_thread_setup_fn: the block worker's filter, installed by the worker
- * itself before blk_create returns, so before vm_start lets guest code run
- * (docs/security.md). */
+ * itself when vm_start starts it (blk_workers_start, after the jail and
+ * before the vCPUs), so before guest code runs (docs/security.md). */
 static int disk_thread_setup(void *arg, const char *name, struct err *e)
 {
 	const struct vm *vm = arg;
@@ -84,6 +84,7 @@ static int create_disk(struct vm *vm, const struct cfg_device *dev,
 		.serial = d->serial,
 		.thread_setup = disk_thread_setup,
 		.thread_setup_arg = vm,
+		.defer_worker = true,
 	};
 	struct virtio_blk *blk;
 	int rc = blk_create(&bc, &vm->mem, vm->loop, &blk, e);
