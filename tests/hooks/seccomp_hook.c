@@ -6,8 +6,8 @@
  * filter, as an attacker who took it over would: execve with no path,
  * which fails harmlessly (EFAULT) where no filter stops it.
  * tests/integration/t_53_seccomp.sh expects kiln to die naming the thread
- * and "execve" (for blk, a disk's worker "kiln-blkN" does it inside
- * blk_create, during setup).
+ * and "execve" (for blk, a disk's worker "kiln-blkN" does it as vm_start
+ * starts it, before the vCPUs).
  */
 #include <stdlib.h>
 #include <string.h>

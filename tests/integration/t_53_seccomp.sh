@@ -69,7 +69,7 @@ for kind in vcpu loop blk; do
 	case $kind in
 	vcpu) thread='kiln-vcpu[0-9]+' ;;
 	loop) thread='main' ;;
-	blk) thread='kiln-blk0' ;; # during setup, inside blk_create
+	blk) thread='kiln-blk0' ;; # as vm_start starts it, before the vCPUs
 	esac
 	rc=0
 	KILN_TEST_FORBIDDEN_SYSCALL=$kind KILN=$hooks boot_guest "b-$kind.log" "${guest[@]}" --seccomp on || rc=$?

@@ -3,8 +3,8 @@
  * Per-thread seccomp filters (docs/security.md, "seccomp"). Each kind of
  * kiln thread gets its own allow-list, installed by the thread itself once
  * its setup is done and before any guest code runs: the vCPU threads
- * before their first KVM_RUN, each block worker before blk_create returns
- * (so before vm_start), the main thread (the event loop) at the end of
+ * before their first KVM_RUN, each block worker when vm_start starts it
+ * (before the vCPUs), the main thread (the event loop) at the end of
  * vm_start. A syscall outside the list kills kiln with a message naming
  * the thread and the syscall (CFG_SECCOMP_ON), or is only logged by the
  * kernel (CFG_SECCOMP_LOG).
