@@ -77,7 +77,7 @@ for st in /proc/"$kid"/task/*/status; do
 	[[ $(field "$st" NoNewPrivs) == 1 ]] || fail "thread $name: NoNewPrivs $(field "$st" NoNewPrivs)"
 	nthreads=$((nthreads + 1))
 done
-((nthreads == 3)) || fail "jailed kiln has $nthreads threads, expected 3"
+((nthreads == 4)) || fail "jailed kiln has $nthreads threads, expected 4 (main, two vCPUs, the disk's block worker)"
 [[ $(field /proc/"$kid"/status NSpid) == "$kid"$'\t'1 ]] ||
 	fail "kiln is not pid 1 of a new PID namespace (NSpid $(field /proc/"$kid"/status NSpid))"
 root_id=$(stat -L -c %d:%i /proc/"$kid"/root)
