@@ -81,8 +81,10 @@ static int enter_jail(struct vmctl *c, struct err *e)
 		if (strcmp(dir, "/"))
 			binds[nr++] = dir;
 	}
+	/* Threads after the jail: the vCPUs and one block worker per disk. */
+	unsigned disks = cfg_count(&c->cfg, cfg_kind_find("disk", 4));
 	return jail_enter(&c->cfg.jail, (const char *const *)binds, nr,
-			  c->cfg.vcpus, e);
+			  c->cfg.vcpus + disks, e);
 }
 
 int vmctl_boot(struct vmctl *c, struct err *e)

@@ -12,7 +12,7 @@
  * -b: aio without O_DIRECT. The file (default /var/tmp/kiln-blk-micro.img,
  * 64 MiB) is created, filled, and removed at the end; each run starts
  * with it evicted from the page cache. The sync engine runs one request
- * at a time on the loop thread whatever the depth.
+ * at a time on its worker thread whatever the depth.
  *
  * Under callgrind, count only the device and queue path:
  *   valgrind --tool=callgrind --collect-atstart=no \

@@ -340,6 +340,8 @@ static void blk_io_done(void *opaque, struct blk_io *io)
 
 	if (io->res == -EOPNOTSUPP) {
 		status = VIRTIO_BLK_S_UNSUPP;
+	} else if (io->res == -ECANCELED) {
+		status = VIRTIO_BLK_S_IOERR; /* reset or teardown: nobody reads it */
 	} else if (io->res) {
 		status = VIRTIO_BLK_S_IOERR;
 		if (log_ratelimit_ok(&rl, 5))
@@ -368,11 +370,16 @@ static void blk_on_done(void *opaque, uint32_t events)
 	blk_publish(blk);
 }
 
-/* Wait for every request in the backend; (report) them to the driver. */
-static void blk_wait_all(struct virtio_blk *blk, bool report)
+/*
+ * Wait for every request in the backend; (report) them to the driver, or
+ * (cancel) what the worker has not finished: a reset's driver forgets the
+ * requests, so one stuck in a guest-sized write-zeroes need not hold the
+ * loop (it stops at its next chunk).
+ */
+static void blk_wait_all(struct virtio_blk *blk, bool report, bool cancel)
 {
 	blk->quiet = !report;
-	blk->be->ops->drain(blk->be, blk_io_done, blk);
+	blk->be->ops->drain(blk->be, cancel, blk_io_done, blk);
 	blk->quiet = false;
 	if (report)
 		blk_publish(blk);
@@ -413,12 +420,14 @@ static void blk_queue_notify(struct virtio_device *vdev, unsigned q)
 /*
  * Reset (§4.1.4.3.2 via the transport): wait for every request already in
  * the backend, so none writes into guest memory or the file afterwards;
- * nothing is reported to the driver, which is forgetting the queue. The
- * transport then resets the virtqueue structs.
+ * nothing is reported to the driver, which is forgetting the queue, so
+ * what the worker has not finished is cancelled (a write torn at a chunk
+ * boundary, as a crash would leave it; the guest was never told it
+ * completed). The transport then resets the virtqueue structs.
  */
 static void blk_reset(struct virtio_device *vdev)
 {
-	blk_wait_all(to_blk(vdev), false);
+	blk_wait_all(to_blk(vdev), false, true);
 }
 
 static void blk_ops_destroy(struct virtio_device *vdev)
@@ -523,6 +532,9 @@ static int blk_open_backend(struct virtio_blk *blk, const struct blk_config *cfg
 		.engine = cfg->engine,
 		.buffered = cfg->buffered,
 		.max_inflight = BLK_QUEUE_SIZE,
+		.thread_setup = cfg->thread_setup,
+		.thread_setup_arg = cfg->thread_setup_arg,
+		.defer_start = cfg->defer_worker,
 	};
 
 	blk->done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -586,7 +598,8 @@ void blk_destroy(struct virtio_blk *blk)
 	if (!blk)
 		return;
 	if (blk->be) {
-		blk_wait_all(blk, false);
+		/* Shutdown drains: every write in flight lands. */
+		blk_wait_all(blk, false, false);
 		blk->be->ops->close(blk->be);
 	}
 	if (blk->watching)
@@ -611,7 +624,7 @@ struct virtio_blk *blk_of_vdev(struct virtio_device *vdev)
 
 void blk_drain(struct virtio_blk *blk)
 {
-	blk_wait_all(blk, true);
+	blk_wait_all(blk, true, false);
 }
 
 const struct blk_stats *blk_get_stats(const struct virtio_blk *blk)

@@ -11,13 +11,17 @@
  *
  * Nothing is lost: reset, blk_drain and destroy wait for every request
  * already handed to the backend; a write the guest was told is complete is
- * in the backing file, and durable after a completed FLUSH.
+ * in the backing file, and durable after a completed FLUSH. Reset and
+ * destroy cancel what the backend's worker has not finished (the driver
+ * is never told about it); blk_drain (quiesce) lets it finish.
  *
  * Threads: blk_create and destroy on the main thread (setup/teardown);
  * everything else on the event-loop thread (the transport calls the ops
  * there), except config space accesses, which vCPU threads make through
  * the transport (reads; writes are ignored), and the accessors marked
- * "Any thread".
+ * "Any thread". The backend's worker thread ("kiln-blkN",
+ * backend/blk_worker.c) runs the requests that would block the loop and
+ * completes them through the loop; it never touches the device.
  */
 #ifndef KILN_VIRTIO_BLK_H
 #define KILN_VIRTIO_BLK_H
@@ -44,6 +48,11 @@ struct blk_config {
 	const char *serial;    /* device ID, at most 20 bytes; NULL: none */
 	enum blk_engine engine; /* BLK_ENGINE_AIO (default) or _SYNC */
 	bool buffered;         /* aio: do not use O_DIRECT */
+	/* Run by the backend's worker thread on itself before its first
+	 * request (the machine's seccomp filter); NULL: nothing. */
+	blk_thread_setup_fn thread_setup;
+	void *thread_setup_arg;
+	bool defer_worker; /* the worker starts in blk_workers_start (vm_start) */
 };
 
 /* Request kinds, for the counters. */

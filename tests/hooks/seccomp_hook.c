@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Test hook, linked only into build/kiln-test-hooks (never the installed
- * kiln): with KILN_TEST_FORBIDDEN_SYSCALL=vcpu or =loop, the thread of that
- * kind makes a syscall outside its allow-list right after installing its
+ * kiln): with KILN_TEST_FORBIDDEN_SYSCALL=vcpu, =loop or =blk, the thread
+ * of that kind makes a syscall outside its allow-list right after installing its
  * filter, as an attacker who took it over would: execve with no path,
  * which fails harmlessly (EFAULT) where no filter stops it.
  * tests/integration/t_53_seccomp.sh expects kiln to die naming the thread
- * and "execve". kiln has no worker threads (libaio's io_submit and
- * io_getevents run on the loop), so there is no third kind.
+ * and "execve" (for blk, a disk's worker "kiln-blkN" does it as vm_start
+ * starts it, before the vCPUs).
  */
 #include <stdlib.h>
 #include <string.h>

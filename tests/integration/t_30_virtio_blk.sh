@@ -3,6 +3,8 @@
 # virtio-blk on Debian's generic kernel, four disks at once:
 #   vda  random data: the guest's sha256 of /dev/vda equals the host's;
 #   vdb  8 MiB written by the guest with O_DIRECT is in b.img after kiln exits;
+#        the next 8 MiB, written then discarded (blkdiscard), read back as
+#        zeroes in the guest and are zeroes in b.img;
 #   vdc  readonly=on: the guest's write fails and c.img is unchanged;
 #   vdd  the guest makes an ext2 filesystem and writes a file; a second boot
 #        reads the file back with the same sha256.
@@ -39,6 +41,9 @@ want=$(marker_value boot1.log KILN-VDB-SHA256)
 got=$(head -c $((8 << 20)) b.img | sha256sum | cut -d' ' -f1)
 [[ $got == "$want" ]] || fail "b.img holds $got, the guest wrote $want"
 [[ $(marker_value boot1.log KILN-VDB-READBACK) == "$want" ]] || fail "O_DIRECT read-back of vdb differs"
+expect_line boot1.log '^KILN-VDB-DISCARD ok$'
+cmp -s <(tail -c +$(((8 << 20) + 1)) b.img) <(head -c $((8 << 20)) /dev/zero) ||
+	fail "b.img's discarded second half is not zeroes"
 
 expect_line boot1.log '^KILN-VDC-WRITE refused$'
 [[ $(sha256sum <c.img) == "$c_before" ]] || fail "c.img changed although it was read-only"

@@ -1,12 +1,13 @@
 #!/bin/bash
 # timeout: 480
 # seccomp (docs/security.md "seccomp"), with --seccomp on:
-#  A. while a guest with every kind of device runs, every kiln thread (main and
-#     each vCPU, /proc/PID/task/*/status) is under a filter ("Seccomp: 2"), the
-#     guest keeps running, and vm.stop over the API ends kiln with 0;
+#  A. while a guest with every kind of device runs, every kiln thread (main,
+#     each vCPU and the disk's block worker, /proc/PID/task/*/status) is under a
+#     filter ("Seccomp: 2"), the guest keeps running, and vm.stop over the API
+#     ends kiln with 0;
 #  B. build/kiln-test-hooks (the test hook, tests/hooks/seccomp_hook.c) makes one
 #     thread of each kind call execve right after its filter is in
-#     (KILN_TEST_FORBIDDEN_SYSCALL=vcpu|loop): kiln dies with 159 (128 + SIGSYS)
+#     (KILN_TEST_FORBIDDEN_SYSCALL=vcpu|loop|blk): kiln dies with 159 (128 + SIGSYS)
 #     and the message names the thread and the syscall;
 #  C. with --seccomp off the same hook's execve fails harmlessly and the guest
 #     runs on (so B's deaths are the filter's doing); with --seccomp log too,
@@ -47,13 +48,16 @@ stop_kiln() {
 pid=$!
 wait_ticks a.log 3 "$pid"
 nthreads=0
+names=()
 for status in /proc/"$pid"/task/*/status; do
 	name=$(sed -n 's/^Name:[[:space:]]*//p' "$status")
 	mode=$(sed -n 's/^Seccomp:[[:space:]]*//p' "$status")
 	[[ $mode == 2 ]] || fail "thread $name of kiln has Seccomp: ${mode:-<none>}, expected 2 (filter)"
 	nthreads=$((nthreads + 1))
+	names+=("$name")
 done
-((nthreads == 3)) || fail "kiln has $nthreads threads, expected 3 (main and two vCPUs)"
+((nthreads == 4)) || fail "kiln has $nthreads threads (${names[*]}), expected 4 (main, two vCPUs, the disk's block worker)"
+[[ " ${names[*]} " == *" kiln-blk0 "* ]] || fail "no block worker kiln-blk0 among ${names[*]}"
 n=$(grep -ac KILN-TICK a.log)
 sleep 1
 (($(grep -ac KILN-TICK a.log) > n)) || fail "the guest stopped ticking under the filters"
@@ -61,10 +65,11 @@ stop_kiln "$TMPDIR/a.sock" "$pid" a.log
 echo "A: $nthreads threads with Seccomp: 2; vm.stop exited 0"
 
 # ---- B. a forbidden syscall on each kind of thread ----
-for kind in vcpu loop; do
+for kind in vcpu loop blk; do
 	case $kind in
 	vcpu) thread='kiln-vcpu[0-9]+' ;;
 	loop) thread='main' ;;
+	blk) thread='kiln-blk0' ;; # as vm_start starts it, before the vCPUs
 	esac
 	rc=0
 	KILN_TEST_FORBIDDEN_SYSCALL=$kind KILN=$hooks boot_guest "b-$kind.log" "${guest[@]}" --seccomp on || rc=$?

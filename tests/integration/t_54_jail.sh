@@ -7,7 +7,7 @@
 #   every thread has CapEff/CapPrm/CapBnd/CapAmb 0, Uid/Gid 4242, Seccomp 2,
 #   NoNewPrivs 1; its root is DIR (same device and inode) and shows neither
 #   /dev/kvm nor /etc; its mount, PID, IPC, UTS and net namespaces are not
-#   ours; its rlimits are nofile 1024, nproc 3 (2 vCPUs + main), memlock 0;
+#   ours; its rlimits are nofile 1024, nproc 4 (2 vCPUs, a disk worker, main), memlock 0;
 #   it is in the cgroup with the cpu.max written.
 # The guest writes and reads back its disk and pings the host over the NIC;
 # vm.stop over the API ends kiln with 0, and the socket is gone after it.
@@ -74,7 +74,7 @@ for st in /proc/"$kid"/task/*/status; do
 	[[ $(field "$st" NoNewPrivs) == 1 ]] || fail "thread $name: NoNewPrivs $(field "$st" NoNewPrivs)"
 	nthreads=$((nthreads + 1))
 done
-((nthreads == 3)) || fail "jailed kiln has $nthreads threads, expected 3"
+((nthreads == 4)) || fail "jailed kiln has $nthreads threads, expected 4 (main, two vCPUs, the disk's block worker)"
 [[ $(field /proc/"$kid"/status NSpid) == "$kid"$'\t'1 ]] ||
 	fail "kiln is not pid 1 of a new PID namespace (NSpid $(field /proc/"$kid"/status NSpid))"
 root_id=$(stat -L -c %d:%i /proc/"$kid"/root)
@@ -86,7 +86,7 @@ for ns in mnt pid ipc uts net; do
 done
 limit() { awk -v n="$2" 'index($0, n) == 1 { print $(NF - 2), $(NF - 1) }' /proc/"$1"/limits; }
 [[ $(limit "$kid" "Max open files") == "1024 1024" ]] || fail "nofile: $(limit "$kid" "Max open files")"
-[[ $(limit "$kid" "Max processes") == "3 3" ]] || fail "nproc: $(limit "$kid" "Max processes")"
+[[ $(limit "$kid" "Max processes") == "4 4" ]] || fail "nproc: $(limit "$kid" "Max processes")"
 [[ $(limit "$kid" "Max locked memory") == "0 0" ]] || fail "memlock: $(limit "$kid" "Max locked memory")"
 [[ $(cat /proc/"$kid"/cgroup) == "0::/${cg#/sys/fs/cgroup/}" ]] || fail "kiln's cgroup: $(cat /proc/"$kid"/cgroup)"
 [[ $(cat "$cg/cpu.max") == "50000 100000" ]] || fail "cpu.max: $(cat "$cg/cpu.max")"

@@ -4,9 +4,23 @@
  * fake guest RAM, a fake transport, a real event loop and real files:
  * /var/tmp (O_DIRECT works there) and /dev/shm (tmpfs). Every device test
  * runs for both engines (suites blk_aio and blk_sync).
+ *
+ * "The loop is never blocked by a guest's request" is made deterministic
+ * with userfaultfd: a write's guest buffer is a page that nobody has
+ * touched, so whoever copies it stops until the test supplies the page. If
+ * the loop thread were the one copying, the test itself would be stuck; a
+ * helper thread supplies the page after a timeout and says so.
  */
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <linux/userfaultfd.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -138,7 +152,7 @@ static void setup_on(enum blk_engine engine, const char *base)
 	struct err e = { 0 };
 	void *ram;
 
-	log_set_level(LOG_ERROR); /* guest-caused warnings are expected */
+	log_set_level(getenv("BLK_DEBUG") ? LOG_DEBUG : LOG_ERROR); /* guest-caused warnings are expected */
 	memset(&T, 0, sizeof(T));
 	T.engine = engine;
 	snprintf(T.dir, sizeof(T.dir), "%s/kiln-blk-XXXXXX", base);
@@ -716,14 +730,29 @@ static void writes_in_flight(unsigned n, unsigned seed)
 	kick();
 }
 
+/* A reset waits for what the kernel has and cancels what the worker has
+ * not run (nobody will be told): each 64 KiB write (one worker chunk) is
+ * then either all in the file or not at all, and nothing runs later. */
 BOTH(reset_waits_for_in_flight)
 {
 	start();
 	writes_in_flight(16, 8);
 	T.vdev->ops->reset(T.vdev);
 	cr_assert_eq(blk_get_stats(T.blk)->inflight, 0);
-	cr_assert(file_has_pat(0, 16 * 65536, 8));
+	for (unsigned i = 0; i < 16; i++)
+		cr_assert(file_has_pat(i * 65536, 65536, 8) ||
+			  file_has_pat(i * 65536, 65536, 1), "write %u torn", i);
 	cr_assert_eq(vqd_used_idx(&T.drv), 0, "nothing reported after reset");
+	uint8_t *before = malloc(16 * 65536), *after = malloc(16 * 65536);
+	file_read(0, before, 16 * 65536);
+	usleep(20000);
+	file_read(0, after, 16 * 65536);
+	cr_assert(memcmp(before, after, 16 * 65536) == 0,
+		  "the file changed after the reset returned");
+	free(before);
+	free(after);
+	if (T.engine == BLK_ENGINE_AIO) /* O_DIRECT, aligned: the kernel's */
+		cr_assert(file_has_pat(0, 16 * 65536, 8));
 }
 
 BOTH(drain_completes_to_the_driver)
@@ -748,6 +777,264 @@ BOTH(destroy_waits_for_in_flight)
 	blk_destroy(T.blk); /* under ASan: no write after free */
 	T.blk = NULL;
 	cr_assert(file_has_pat(0, 16 * 65536, 10));
+}
+
+/* --- the loop is never blocked by a request (issue 13) ----------------------- */
+
+#define UFFD_GPA (MEM_LEN + (1u << 20)) /* a second RAM region */
+#define UFFD_LEN 8192u
+#define STUCK_SECTOR 64
+#define STUCK_SEED 21
+
+/* A guest page whose first reader blocks until the test (or, after
+ * timeout_ms, the helper itself) supplies it. */
+static struct {
+	int uffd;
+	uint8_t *area;      /* guest RAM at UFFD_GPA, untouched */
+	uint8_t *src;       /* what the pages will hold */
+	pthread_t thread;
+	bool running;
+	unsigned timeout_ms;
+	atomic_bool faulted;  /* somebody is stuck on the page */
+	atomic_bool release;  /* the test lets it go */
+	atomic_bool resolved; /* the page is there */
+	atomic_bool by_timeout; /* ... because nobody released it in time */
+	int other_fd;
+	unsigned other_calls, other_while_stuck;
+} U = { .uffd = -1, .other_fd = -1 };
+
+static void *uffd_helper(void *arg)
+{
+	struct pollfd p = { .fd = U.uffd, .events = POLLIN };
+	struct uffd_msg msg;
+
+	if (poll(&p, 1, 10000) != 1 ||
+	    read(U.uffd, &msg, sizeof(msg)) != (ssize_t)sizeof(msg) ||
+	    msg.event != UFFD_EVENT_PAGEFAULT)
+		return NULL; /* nobody faulted: the test fails on faulted */
+	atomic_store(&U.faulted, true);
+	for (unsigned ms = 0; !atomic_load(&U.release); ms++) {
+		if (ms >= U.timeout_ms) {
+			atomic_store(&U.by_timeout, true);
+			break;
+		}
+		usleep(1000);
+	}
+	struct uffdio_copy cp = {
+		.dst = (uintptr_t)U.area, .src = (uintptr_t)U.src,
+		.len = UFFD_LEN,
+	};
+	ioctl(U.uffd, UFFDIO_COPY, &cp);
+	atomic_store(&U.resolved, true);
+	return NULL;
+}
+
+/* Another fd of the same loop (the API socket, say): always ready. */
+static void on_other(void *opaque, uint32_t events)
+{
+	U.other_calls++;
+	if (atomic_load(&U.faulted) && !atomic_load(&U.resolved))
+		U.other_while_stuck++;
+}
+
+/* The stuck region, the helper and the other fd; then the device. Kernel
+ * faults (preadv/pwritev into the page) need a userfaultfd without
+ * UFFD_USER_MODE_ONLY, which takes privilege or
+ * vm.unprivileged_userfaultfd=1: without it the test is skipped. */
+static void stuck_start(unsigned timeout_ms)
+{
+	memset(&U, 0, sizeof(U));
+	U.timeout_ms = timeout_ms;
+	U.uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (U.uffd < 0 && (errno == EPERM || errno == ENOSYS))
+		cr_skip_test("userfaultfd for kernel faults: %s (needs "
+			     "CAP_SYS_PTRACE or vm.unprivileged_userfaultfd=1)",
+			     strerror(errno));
+	cr_assert_geq(U.uffd, 0, "userfaultfd: %s", strerror(errno));
+	struct uffdio_api api = { .api = UFFD_API };
+	cr_assert_eq(ioctl(U.uffd, UFFDIO_API, &api), 0);
+	U.area = mmap(NULL, UFFD_LEN, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	cr_assert_neq(U.area, MAP_FAILED);
+	struct uffdio_register reg = {
+		.range = { .start = (uintptr_t)U.area, .len = UFFD_LEN },
+		.mode = UFFDIO_REGISTER_MODE_MISSING,
+	};
+	cr_assert_eq(ioctl(U.uffd, UFFDIO_REGISTER, &reg), 0,
+		     "UFFDIO_REGISTER: %s", strerror(errno));
+	cr_assert_eq(gm_add_region(&T.mem.gm, UFFD_GPA, U.area, UFFD_LEN, NULL),
+		     0);
+	/* The write's data starts 8 bytes in: unaligned, so the aio engine
+	 * cannot hand it to the kernel either. */
+	U.src = malloc(UFFD_LEN);
+	cr_assert_not_null(U.src);
+	for (uint32_t k = 0; k < UFFD_LEN; k++)
+		U.src[k] = k < 8 ? 0 : pat(STUCK_SECTOR * 512 + k - 8, STUCK_SEED);
+	cr_assert_eq(pthread_create(&U.thread, NULL, uffd_helper, NULL), 0);
+	U.running = true;
+	U.other_fd = eventfd(1, EFD_CLOEXEC | EFD_NONBLOCK);
+	cr_assert_geq(U.other_fd, 0);
+	cr_assert_eq(evl_add(T.loop, U.other_fd, EPOLLIN, on_other, NULL), 0);
+	start();
+}
+
+/* After the test's own teardown of the device: the helper, the page. */
+static void stuck_stop(void)
+{
+	if (U.running) {
+		atomic_store(&U.release, true);
+		pthread_join(U.thread, NULL);
+	}
+	if (U.other_fd >= 0) {
+		evl_del(T.loop, U.other_fd);
+		close(U.other_fd);
+	}
+	if (U.area && U.area != MAP_FAILED)
+		munmap(U.area, UFFD_LEN);
+	if (U.uffd >= 0)
+		close(U.uffd);
+	free(U.src);
+	memset(&U, 0, sizeof(U));
+	U.uffd = U.other_fd = -1;
+}
+
+/* The stuck write (4 KiB from the untouched page, at STUCK_SECTOR), then a
+ * write-zeroes of 256 KiB at sector 512 queued behind it; kicked. Before
+ * issue 13's fix the kick itself ran the write on the loop thread. */
+static void stuck_requests(void)
+{
+	uint64_t st = mk_status();
+	struct vqd_buf b[3] = {
+		{ mk_hdr(VIRTIO_BLK_T_OUT, STUCK_SECTOR), 16, false },
+		{ UFFD_GPA + 8, 4096, false },
+		{ st, 1, true },
+	};
+
+	offer(b, 3, st);
+	rq_range(VIRTIO_BLK_T_WRITE_ZEROES, 512, 512, 0);
+	kick();
+	for (int i = 0; i < 5000 && !atomic_load(&U.faulted); i++)
+		usleep(1000);
+	cr_assert(atomic_load(&U.faulted), "nobody read the guest page");
+}
+
+BOTH(a_stuck_request_leaves_the_loop_free)
+{
+	struct done d[2];
+
+	stuck_start(1000);
+	stuck_requests();
+	cr_assert_not(atomic_load(&U.by_timeout),
+		      "the kick blocked the loop until the helper gave up");
+	for (int i = 0; i < 3; i++)
+		cr_assert_geq(evl_run_once(T.loop, 0), 0);
+	cr_assert_geq(U.other_while_stuck, 3,
+		      "the loop served its other fd %u times while the request "
+		      "was stuck", U.other_while_stuck);
+	cr_assert_eq(vqd_used_idx(&T.drv), 0, "nothing completed yet");
+	atomic_store(&U.release, true);
+	run_until(2, d);
+	expect(d[0], S_OK, 1);
+	expect(d[1], S_OK, 1);
+	cr_assert_not(atomic_load(&U.by_timeout));
+	cr_assert(file_has_pat(STUCK_SECTOR * 512, 4096, STUCK_SEED),
+		  "the unaligned write landed");
+	cr_assert(file_zero(512 * 512, 512 * 512), "zeroes are zeroes");
+	cr_assert(file_has_pat(1024 * 512, 4096, 1));
+	blk_destroy(T.blk);
+	T.blk = NULL;
+	stuck_stop();
+}
+
+/* A reset while the worker is stuck in a request: it waits for that one
+ * (it cannot be stopped inside a copy), cancels the one queued behind it,
+ * reports nothing, and leaves nothing running that could touch guest
+ * memory or the file later. */
+BOTH(reset_while_a_worker_request_is_stuck)
+{
+	stuck_start(300);
+	stuck_requests();
+	T.vdev->ops->reset(T.vdev);
+	cr_assert(file_has_pat(STUCK_SECTOR * 512, 4096, STUCK_SEED),
+		  "the running write (one chunk) finished before the reset "
+		  "returned");
+	cr_assert_eq(blk_get_stats(T.blk)->inflight, 0);
+	cr_assert_eq(vqd_used_idx(&T.drv), 0, "nothing reported after reset");
+	cr_assert(file_has_pat(512 * 512, 512 * 512, 1),
+		  "the write-zeroes queued behind was cancelled");
+	/* Guest memory may go now: nobody holds a pointer into it. */
+	memset(U.area, 0xa5, UFFD_LEN);
+	for (int i = 0; i < 3; i++)
+		cr_assert_geq(evl_run_once(T.loop, 0), 0);
+	cr_assert_eq(vqd_used_idx(&T.drv), 0);
+	cr_assert(file_has_pat(512 * 512, 512 * 512, 1));
+	blk_destroy(T.blk);
+	T.blk = NULL;
+	stuck_stop();
+}
+
+/* Teardown while the worker is stuck: shutdown drains, so both requests
+ * land before blk_destroy returns; then the guest memory is unmapped and
+ * (under ASan) nothing touches it or the freed device. */
+BOTH(destroy_while_a_worker_request_is_stuck)
+{
+	stuck_start(300);
+	stuck_requests();
+	blk_destroy(T.blk);
+	T.blk = NULL;
+	cr_assert(file_has_pat(STUCK_SECTOR * 512, 4096, STUCK_SEED));
+	cr_assert(file_zero(512 * 512, 512 * 512));
+	stuck_stop();
+	for (int i = 0; i < 3; i++)
+		cr_assert_geq(evl_run_once(T.loop, 0), 0);
+}
+
+/* A big write-zeroes on tmpfs, which has no FALLOC_FL_ZERO_RANGE: zeroes
+ * are written, 1 MiB per pwrite on the worker; the bytes around stay. */
+Test(blk_fs, big_write_zeroes_without_zero_range, .init = setup_shm,
+     .fini = teardown)
+{
+	enum { MIB = 1 << 20, AT = 4 * MIB, LEN = 24 * MIB + 4096 };
+	uint8_t *ff = malloc(LEN + 2 * MIB);
+	int fd = open(T.path, O_WRONLY);
+
+	cr_assert(ff && fd >= 0);
+	memset(ff, 0xab, LEN + 2 * MIB);
+	cr_assert_eq(pwrite(fd, ff, LEN + 2 * MIB, AT - MIB), LEN + 2 * MIB);
+	close(fd);
+	start();
+	rq_range(VIRTIO_BLK_T_WRITE_ZEROES, AT / 512, LEN / 512, 0);
+	expect(run1(), S_OK, 1);
+	cr_assert(file_zero(AT, LEN));
+	uint8_t edge[2];
+	file_read(AT - 1, edge, 1);
+	file_read(AT + LEN, edge + 1, 1);
+	cr_assert(edge[0] == 0xab && edge[1] == 0xab, "%x %x", edge[0], edge[1]);
+	free(ff);
+}
+
+/* The largest discard the config space offers is served; one sector more
+ * is IOERR (§5.2.6.2's max_discard_sectors), the file untouched. */
+Test(blk_fs, discard_size_limit, .init = setup_aio, .fini = teardown)
+{
+	struct virtio_blk_config c;
+	uint32_t max;
+
+	cr_assert_eq(truncate(T.path, (3ULL << 30)), 0); /* sparse 3 GiB */
+	start();
+	T.vdev->ops->config_read(T.vdev, 0, &c, sizeof(c));
+	max = le32toh(c.max_discard_sectors);
+	cr_assert_eq(max, le32toh(c.max_write_zeroes_sectors));
+	cr_assert_eq(le32toh(c.max_discard_seg), 1);
+	cr_assert_leq(max, 1u << 22, "at most 2 GiB per request");
+	rq_range(VIRTIO_BLK_T_DISCARD, 0, max + 1, 0);
+	expect(run1(), S_IOERR, 1);
+	rq_range(VIRTIO_BLK_T_WRITE_ZEROES, 0, max + 1, 0);
+	expect(run1(), S_IOERR, 1);
+	cr_assert(file_has_pat(0, DISK_BYTES, 1));
+	rq_range(VIRTIO_BLK_T_DISCARD, 0, max, 0);
+	expect(run1(), S_OK, 1);
+	cr_assert(file_zero(0, DISK_BYTES));
 }
 
 /* --- file systems and engines ---------------------------------------------- */
@@ -815,13 +1102,94 @@ Test(blk_fs, aio_context_full, .init = setup_aio, .fini = teardown)
 	be->ops->kick(be);
 	for (int spins = 0; backend_done < N / 2 && spins < 10000; spins++)
 		be->ops->poll(be, count_done, NULL);
-	be->ops->drain(be, count_done, NULL);
+	be->ops->drain(be, false, count_done, NULL);
 	cr_assert_eq(backend_done, N);
 	cr_assert_eq(be->inflight, 0);
 	be->ops->close(be);
 	close(efd);
 	free(bufs);
 	cr_assert(file_has_pat(0, N * LEN, 13));
+}
+
+/* The worker's own setup (the machine's seccomp filter) runs on the
+ * worker thread, named kiln-blkN, before blk_create returns; when it
+ * fails, blk_create fails with its error and leaves no thread behind. */
+static char setup_name[16];
+static bool setup_on_worker;
+
+static int failing_setup(void *arg, const char *name, struct err *e)
+{
+	char self[16] = "";
+
+	pthread_getname_np(pthread_self(), self, sizeof(self));
+	setup_on_worker = strcmp(self, name) == 0;
+	snprintf(setup_name, sizeof(setup_name), "%s", name);
+	return err_set(e, -EPERM, "no filter for you");
+}
+
+Test(blk_fs, worker_setup_runs_first_and_its_failure_fails_create,
+     .init = setup_aio, .fini = teardown)
+{
+	struct blk_config cfg = { .path = T.path, .thread_setup = failing_setup };
+	struct err e = { 0 };
+
+	for (int engine = BLK_ENGINE_AIO; engine <= BLK_ENGINE_SYNC; engine++) {
+		cfg.engine = engine;
+		setup_on_worker = false;
+		cr_assert_eq(blk_create(&cfg, &T.mem.gm, T.loop, &T.blk, &e),
+			     -EPERM);
+		cr_assert_null(T.blk);
+		cr_assert(setup_on_worker, "the setup ran on the worker itself");
+		cr_assert_eq(strncmp(setup_name, "kiln-blk", 8), 0, "%s",
+			     setup_name);
+		cr_assert(strstr(e.msg, "no filter for you"), "%s", e.msg);
+	}
+}
+
+/* defer_worker (what the machine uses, so the jail sees one thread): no
+ * thread until blk_workers_start, then requests run; a deferred worker
+ * never started is freed by blk_destroy (ASan: no leak). */
+static int setups;
+
+static int counting_setup(void *arg, const char *name, struct err *e)
+{
+	setups++;
+	return 0;
+}
+
+Test(blk_fs, a_deferred_worker_starts_in_blk_workers_start, .init = setup_aio,
+     .fini = teardown)
+{
+	struct blk_config cfg = { .path = T.path, .engine = BLK_ENGINE_SYNC,
+				  .thread_setup = counting_setup,
+				  .defer_worker = true };
+	struct virtio_blk *unused;
+	struct err e = { 0 };
+
+	setups = 0;
+	cr_assert_eq(blk_create(&cfg, &T.mem.gm, T.loop, &unused, &e), 0, "%s",
+		     e.msg);
+	blk_destroy(unused); /* never started */
+	cr_assert_eq(setups, 0);
+	T.engine = BLK_ENGINE_SYNC;
+	cr_assert_eq(blk_create(&cfg, &T.mem.gm, T.loop, &T.blk, &e), 0, "%s",
+		     e.msg);
+	cr_assert_eq(setups, 0, "no thread before blk_workers_start");
+	cr_assert_eq(blk_workers_start(&e), 0, "%s", e.msg);
+	cr_assert_eq(setups, 1);
+	T.vdev = blk_vdev(T.blk);
+	T.vdev->transport = &fake_transport;
+	T.vdev->guest_features = T.vdev->host_features;
+	T.vdev->negotiated_features = T.vdev->guest_features;
+	T.vdev->status = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
+			 VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK;
+	cr_assert_eq(vqd_init(&T.drv, &T.mem.gm, QSZ, RING_GPA, HEAP_GPA,
+			      MEM_LEN - HEAP_GPA), 0);
+	cr_assert_eq(vqd_attach(&T.drv, &T.vdev->queues[0],
+				T.vdev->guest_features, 0), 0);
+	cr_assert_eq(T.vdev->ops->activate(T.vdev), 0);
+	write_at(8, 4096, 17, S_OK);
+	cr_assert(file_has_pat(8 * 512, 4096, 17));
 }
 
 /* --- open errors and config space ----------------------------------------- */

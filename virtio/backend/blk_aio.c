@@ -10,21 +10,26 @@
  *  - Unaligned requests. O_DIRECT wants every buffer address aligned to
  *    mem_align and the offset and every length to off_align (statx
  *    STATX_DIOALIGN, or the block device's logical block size). Guest
- *    buffers usually are page-aligned; a request that is not runs
- *    synchronously on a second, buffered fd of the same file (no bounce
- *    buffer, no read-modify-write for 4 KiB-sector hosts). The page cache
- *    and O_DIRECT stay coherent per range: the kernel writes back and
- *    invalidates cached pages around each direct transfer.
+ *    buffers usually are page-aligned; a request that is not goes to the
+ *    backend's worker thread (blk_worker.c), which copies it through an
+ *    aligned bounce buffer on the same O_DIRECT fd (blk_file_run). Only an
+ *    offset or length off the file system's alignment (a 4 KiB-sector
+ *    host; no read-modify-write) uses a second, buffered fd of the same
+ *    file; buffered and direct I/O to one page at once can collide.
+ *  - A buffered file (no O_DIRECT): Linux aio runs buffered reads and
+ *    writes synchronously inside io_submit, which would block the loop;
+ *    they go to the worker too.
  *  - Flush. IOCB_CMD_FDSYNC where the kernel takes it (Linux >= 4.18 on
- *    files with fsync); the first EINVAL switches this backend to a
- *    synchronous fdatasync on the loop thread. Either way the flush covers
- *    every write completed before it was submitted (§5.2.6.2).
- *  - Discard and write-zeroes: fallocate on the loop thread (blk_file.c).
+ *    files with fsync; the kernel runs it from a workqueue); the first
+ *    EINVAL switches this backend to fdatasync on the worker. Either way
+ *    the flush covers every write completed before it was submitted
+ *    (§5.2.6.2).
+ *  - Discard and write-zeroes: fallocate on the worker (blk_file.c).
  *  - Partial completions: the rest is resubmitted from where the kernel
  *    stopped; a zero-byte completion is -EIO; a negative res is the error.
  *  - A full context (io_submit -EAGAIN): requests stay queued in order and
  *    are resubmitted after the next completions; never dropped. If nothing
- *    is in the kernel to complete, the first one runs synchronously.
+ *    is in the kernel to complete, the first one goes to the worker.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -48,7 +53,6 @@ struct aio_slot {
 struct blk_aio {
 	struct blk_backend be;
 	io_context_t ctx;
-	int fd_buffered;        /* fallback path; be.fd when not O_DIRECT */
 	unsigned nr_slots;      /* iocbs the context holds */
 	struct aio_slot *slots;
 	struct aio_slot *free;  /* free slots, a stack */
@@ -78,12 +82,7 @@ static bool dio_aligned(const struct blk_aio *a, const struct blk_io *io)
 	return true;
 }
 
-static void finish_sync(struct blk_aio *a, struct blk_io *io, int fd)
-{
-	blk_backend_finish(&a->be, io, blk_file_run(&a->be, fd, io));
-}
-
-/* Route (io): into the submission queue, or run it now. */
+/* Route (io): into the submission queue, or to the worker. */
 static void aio_queue(struct blk_aio *a, struct blk_io *io)
 {
 	bool kernel;
@@ -91,18 +90,22 @@ static void aio_queue(struct blk_aio *a, struct blk_io *io)
 	switch (io->op) {
 	case BLK_IO_READ:
 	case BLK_IO_WRITE:
-		kernel = dio_aligned(a, io);
-		a->be.unaligned += !kernel;
+		kernel = a->be.direct && dio_aligned(a, io);
+		a->be.unaligned += a->be.direct && !kernel;
 		break;
 	case BLK_IO_FLUSH:
-		kernel = !a->no_fdsync;
+		if (a->no_fdsync) {
+			blk_worker_submit(&a->be, io);
+			return;
+		}
+		kernel = true;
 		break;
 	default:
 		kernel = false;
 		break;
 	}
 	if (!kernel) {
-		finish_sync(a, io, a->fd_buffered);
+		blk_worker_submit(&a->be, io);
 		return;
 	}
 	io->next = NULL;
@@ -148,13 +151,13 @@ static void submit_failed(struct blk_aio *a, int rc)
 	struct blk_io *io = pop_pending(a);
 
 	if (rc == -EAGAIN) {
-		/* Nothing in the kernel will free a slot: do this one now. */
-		finish_sync(a, io, a->fd_buffered);
+		/* Nothing in the kernel will free a slot: the worker. */
+		blk_worker_submit(&a->be, io);
 	} else if (io->op == BLK_IO_FLUSH && rc == -EINVAL) {
-		log_info("%s: aio fdsync unsupported; flushing synchronously",
+		log_info("%s: aio fdsync unsupported; flushing on the worker",
 			 a->be.path);
 		a->no_fdsync = true;
-		finish_sync(a, io, a->be.fd);
+		blk_worker_submit(&a->be, io);
 	} else {
 		blk_backend_finish(&a->be, io, rc);
 	}
@@ -250,26 +253,37 @@ static void aio_poll(struct blk_backend *be, blk_done_fn done, void *opaque)
 	blk_backend_deliver(be, done, opaque);
 }
 
-static void aio_drain(struct blk_backend *be, blk_done_fn done, void *opaque)
+/* Kernel requests complete (aio cannot cancel them reliably); worker
+ * requests end early when (cancel), from the start of the drain. What the
+ * kernel hands back partial may go to the worker, so both are waited for
+ * until nothing is left. */
+static void aio_drain(struct blk_backend *be, bool cancel, blk_done_fn done,
+		      void *opaque)
 {
 	struct blk_aio *a = to_aio(be);
 
+	if (cancel)
+		atomic_store(&be->cancel, true);
 	while (be->inflight) {
 		aio_kick(be);
 		blk_backend_deliver(be, done, opaque);
 		if (a->nr_free < a->nr_slots)
 			reap(a, 1, done, opaque);
+		else if (be->inflight)
+			blk_worker_wait(be, cancel);
 	}
+	atomic_store(&be->cancel, false);
 }
 
 static void aio_close(struct blk_backend *be)
 {
 	struct blk_aio *a = to_aio(be);
 
+	blk_backend_fini(be);
 	if (a->ctx)
 		io_destroy(a->ctx);
-	if (a->fd_buffered >= 0 && a->fd_buffered != be->fd)
-		close(a->fd_buffered);
+	if (a->be.fd_buffered >= 0 && a->be.fd_buffered != be->fd)
+		close(a->be.fd_buffered);
 	if (be->fd >= 0)
 		close(be->fd);
 	free(a->slots);
@@ -341,18 +355,25 @@ int blk_aio_open(const struct blk_backend_config *cfg, int done_fd,
 	a->be.ops = &aio_ops;
 	a->be.readonly = cfg->readonly;
 	a->be.done_fd = done_fd;
-	a->fd_buffered = -1;
+	a->be.fd = a->be.fd_buffered = -1;
 	a->pending_tail = &a->pending;
+	rc = blk_backend_init(&a->be);
+	if (rc) {
+		err_set(e, rc, "%s: %s", cfg->path, strerror(-rc));
+		goto err;
+	}
 	rc = blk_file_open(&a->be, cfg->path, !cfg->buffered, e);
 	if (rc)
 		goto err;
-	a->fd_buffered = a->be.fd;
+	a->be.fd_buffered = a->be.fd;
 	if (a->be.direct) {
-		rc = reopen_buffered(&a->be, &a->fd_buffered, e);
+		rc = reopen_buffered(&a->be, &a->be.fd_buffered, e);
 		if (rc)
 			goto err;
 	}
 	rc = aio_setup(a, cfg->max_inflight ? cfg->max_inflight : 128, e);
+	if (!rc)
+		rc = blk_worker_start(&a->be, cfg, e);
 	if (rc)
 		goto err;
 	*out = &a->be;

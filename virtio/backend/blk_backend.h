@@ -11,22 +11,38 @@
  * device therefore has one completion path whatever the engine:
  *
  *  - aio  (blk_aio.c): libaio with O_DIRECT where the file system allows
- *    it; the kernel signals done_fd itself (IOCB_FLAG_RESFD).
- *  - sync (blk_sync.c): preadv/pwritev on the loop thread at submit, then
- *    a write to done_fd.
+ *    it; the kernel signals done_fd itself (IOCB_FLAG_RESFD). What the
+ *    kernel cannot take asynchronously goes to the engine's worker.
+ *  - sync (blk_sync.c): every request to the worker.
+ *
+ * The worker (blk_worker.c): one thread per backend, "kiln-blkN", that
+ * runs requests synchronously (blk_file_run) in submission order and
+ * reports each through blk_backend_finish, which writes done_fd. The loop
+ * thread never performs a guest-sized transfer, an fdatasync or a
+ * fallocate itself: it only queues, and later collects on done_fd.
  *
  * Durability contract: a completed write is in the backing file (visible
  * to any reader of it); it is durable once a later BLK_IO_FLUSH (fdatasync)
  * completes. That is the virtio 1.2 §5.2.6.2 volatile-write-cache model
  * behind VIRTIO_BLK_F_FLUSH.
  *
+ * Ownership: from submit until the done callback the io, its iov array
+ * and the guest memory the iov points at belong to the backend (and, for
+ * a request on the worker, to the worker thread); the device touches none
+ * of them meanwhile. drain returns only when every io has been handed back,
+ * so after a reset, a quiesce or before close no thread of the backend
+ * touches guest memory or the file for the device any more.
+ *
  * Threads: everything here runs on the event-loop thread, except
  * blk_backend_open and ops->close (setup and teardown, main thread, while
- * the loop does not run the device).
+ * the loop does not run the device), the worker's own thread, and the
+ * functions marked otherwise.
  */
 #ifndef KILN_VIRTIO_BACKEND_BLK_BACKEND_H
 #define KILN_VIRTIO_BACKEND_BLK_BACKEND_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/uio.h>
@@ -63,15 +79,27 @@ enum blk_engine {
 	BLK_ENGINE_SYNC,
 };
 
+/*
+ * blk_thread_setup_fn - run by the worker thread (named (name)) on itself
+ * before it takes any request: the machine installs the thread's seccomp
+ * filter here. 0, or -errno with (e) set (the backend then fails to open).
+ * Worker thread.
+ */
+typedef int (*blk_thread_setup_fn)(void *arg, const char *name, struct err *e);
+
 struct blk_backend_config {
 	const char *path;
 	bool readonly;
 	enum blk_engine engine;
 	bool buffered;         /* aio: never try O_DIRECT */
 	unsigned max_inflight; /* requests the device may have submitted */
+	blk_thread_setup_fn thread_setup; /* NULL: none */
+	void *thread_setup_arg;
+	bool defer_start;      /* the worker starts in blk_workers_start */
 };
 
 struct blk_backend;
+struct blk_worker;
 
 /* blk_done_fn - a finished (io), io->res set. Loop thread. */
 typedef void (*blk_done_fn)(void *opaque, struct blk_io *io);
@@ -85,8 +113,12 @@ struct blk_backend_ops {
 	void (*kick)(struct blk_backend *be);
 	/* Hand every finished io to done(opaque, io) without blocking. */
 	void (*poll)(struct blk_backend *be, blk_done_fn done, void *opaque);
-	/* Block until every submitted io has been handed to done. */
-	void (*drain)(struct blk_backend *be, blk_done_fn done, void *opaque);
+	/* Block until every submitted io has been handed to done. With
+	 * (cancel), requests on the worker that have not finished stop at
+	 * their next chunk (or before starting) with res -ECANCELED: for a
+	 * reset or teardown, whose driver is never told. */
+	void (*drain)(struct blk_backend *be, bool cancel, blk_done_fn done,
+		      void *opaque);
 	/* Free everything; nothing may be in flight (drain first). */
 	void (*close)(struct blk_backend *be);
 };
@@ -96,6 +128,7 @@ struct blk_backend {
 	const struct blk_backend_ops *ops;
 	const char *path;       /* the caller's string, for messages */
 	int fd;                 /* the file, O_DIRECT when direct */
+	int fd_buffered;        /* the same file without O_DIRECT (may be fd) */
 	int done_fd;            /* completion eventfd (the device's) */
 	uint64_t size;          /* bytes, rounded down to BLK_SECTOR_SIZE */
 	bool readonly;
@@ -108,7 +141,14 @@ struct blk_backend {
 	uint32_t off_align;     /* O_DIRECT offset/length alignment */
 	unsigned inflight;      /* submitted, not yet handed to done */
 	uint64_t unaligned;     /* reads/writes O_DIRECT could not take */
-	struct blk_io *done_head, **done_tail; /* finished outside the kernel */
+	uint64_t worker_ios;    /* requests run on the worker */
+	struct blk_worker *worker;
+	atomic_bool cancel;     /* the worker stops at its next chunk */
+	/* Finished outside the kernel, under done_lock (worker and loop). */
+	pthread_mutex_t done_lock;
+	bool done_lock_ready;
+	struct blk_io *done_head, **done_tail;
+	bool done_unwoken;      /* the list has entries done_fd was not told of */
 };
 
 /*
@@ -135,13 +175,74 @@ int blk_file_open(struct blk_backend *be, const char *path, bool direct,
 		  struct err *e);
 
 /*
- * blk_file_run - perform (io) synchronously on (fd), which must not need
- * O_DIRECT alignment for (io). Read/write loop until done (a zero-byte
- * transfer is -EIO); flush is fdatasync; discard and write-zeroes use
- * fallocate, with writes of zeroes where fallocate cannot zero. Returns 0
- * or -errno. Loop thread.
+ * blk_file_run - perform (io) synchronously, whatever its alignment.
+ * Reads and writes loop until done (a zero-byte transfer is -EIO); on a
+ * direct backend they go through (bounce) (BLK_WORKER_CHUNK bytes,
+ * aligned to BLK_BOUNCE_ALIGN) on the O_DIRECT fd, so the file's page
+ * cache never holds data that races with the aio engine's direct
+ * transfers (the kernel reports such a collision as EIO on the next
+ * fsync); only what O_DIRECT cannot take at all (an offset or length off
+ * the file system's alignment) uses fd_buffered. Flush is fdatasync;
+ * discard and write-zeroes use fallocate, with writes of zeroes (1 MiB
+ * per pwrite) where fallocate cannot zero. Every step moves at most
+ * BLK_WORKER_CHUNK bytes (fallocate: BLK_WORKER_FALLOC_CHUNK) and checks
+ * be->cancel before it. Returns 0, -ECANCELED, or -errno. Worker thread
+ * (it may block for long).
  */
-int blk_file_run(struct blk_backend *be, int fd, struct blk_io *io);
+#define BLK_WORKER_CHUNK (1u << 20)
+#define BLK_WORKER_FALLOC_CHUNK (64u << 20)
+#define BLK_BOUNCE_ALIGN 4096u
+int blk_file_run(struct blk_backend *be, struct blk_io *io, void *bounce);
+
+/*
+ * blk_worker_start - start (be)'s worker thread, named "kiln-blkN", which
+ * blocks every asynchronous signal, runs cfg->thread_setup on itself
+ * first and only then takes requests. Returns once that setup is done:
+ * 0, or -errno with (e) set (the thread is gone then). Main thread, setup.
+ */
+int blk_worker_start(struct blk_backend *be,
+		     const struct blk_backend_config *cfg, struct err *e);
+
+/*
+ * blk_workers_start - start every worker whose backend was opened with
+ * cfg->defer_start, as blk_worker_start would (setup first, waited for).
+ * The machine calls it in vm_start, after the jail (which changes
+ * credentials and namespaces for a single-threaded process) and before
+ * the vCPU threads. 0, or -errno with (e) set. Main thread.
+ */
+int blk_workers_start(struct err *e);
+
+/*
+ * blk_worker_submit - queue (io) for the worker (blk_file_run); it is
+ * reported through blk_backend_finish (done_fd) like any completion. Loop
+ * thread.
+ */
+void blk_worker_submit(struct blk_backend *be, struct blk_io *io);
+
+/*
+ * blk_worker_busy - whether the worker holds a request (queued or
+ * running). Loop thread.
+ */
+bool blk_worker_busy(struct blk_backend *be);
+
+/*
+ * blk_worker_wait - block until the worker holds no request; with
+ * (cancel), what it holds ends early with -ECANCELED (blk_file_run).
+ * Everything it ran is then on the done list. Loop thread (drain).
+ */
+void blk_worker_wait(struct blk_backend *be, bool cancel);
+
+/*
+ * blk_worker_stop - stop and join (be)'s worker, which must hold no
+ * request (blk_worker_wait first). Safe without a worker. Main thread,
+ * teardown (ops->close).
+ */
+void blk_worker_stop(struct blk_backend *be);
+
+/* blk_backend_init - the common state's locks and lists, before
+ * blk_file_open. 0 or -errno. blk_backend_fini undoes it (idempotent). */
+int blk_backend_init(struct blk_backend *be);
+void blk_backend_fini(struct blk_backend *be);
 
 /*
  * blk_iov_advance - drop the first (n) bytes from the vector (*iov,
@@ -152,9 +253,18 @@ void blk_iov_advance(struct iovec **iov, unsigned *iovcnt, uint64_t n);
 /*
  * blk_backend_finish - record (io) as finished with (res) and make done_fd
  * readable; poll or drain hands it to the device later (never from inside
- * submit, so the device is not re-entered). Loop thread.
+ * submit, so the device is not re-entered). Loop or worker thread.
  */
 void blk_backend_finish(struct blk_backend *be, struct blk_io *io, int res);
+
+/*
+ * blk_backend_finish_held - blk_backend_finish, but with (hold) done_fd is
+ * not written yet: the caller promises a later blk_backend_finish_held
+ * without (hold) (or a drain), which then wakes the device for both.
+ * Worker thread.
+ */
+void blk_backend_finish_held(struct blk_backend *be, struct blk_io *io,
+			     int res, bool hold);
 
 /*
  * blk_backend_deliver - hand every io recorded by blk_backend_finish to

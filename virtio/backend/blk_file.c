@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * What every block engine shares: opening and probing the backing file,
- * synchronous execution of any request (the sync engine's whole job, and
- * the aio engine's fallback), and the "finished outside the kernel" list
- * that is reported through the completion eventfd like aio completions.
+ * synchronous execution of any request on the worker thread (the sync
+ * engine's whole job, and the aio engine's fallback; blk_worker.c), and
+ * the "finished outside the kernel" list that is reported through the
+ * completion eventfd like aio completions.
  */
 #include "blk_backend.h"
 
@@ -155,6 +156,7 @@ int blk_file_open(struct blk_backend *be, const char *path, bool direct,
 	}
 	if (!direct)
 		be->mem_align = be->off_align = 1;
+	be->fd_buffered = be->fd;
 	if (be->size % BLK_SECTOR_SIZE) {
 		log_warn("%s: size %llu is not a multiple of %u; the last %llu "
 			 "bytes are not visible to the guest", path,
@@ -162,7 +164,6 @@ int blk_file_open(struct blk_backend *be, const char *path, bool direct,
 			 (unsigned long long)(be->size % BLK_SECTOR_SIZE));
 		be->size -= be->size % BLK_SECTOR_SIZE;
 	}
-	be->done_tail = &be->done_head;
 	return 0;
 err_close:
 	close(be->fd);
@@ -170,7 +171,7 @@ err_close:
 	return rc;
 }
 
-/* --- synchronous execution --------------------------------------------- */
+/* --- synchronous execution (the worker thread) --------------------------- */
 
 void blk_iov_advance(struct iovec **iov, unsigned *iovcnt, uint64_t n)
 {
@@ -186,18 +187,96 @@ void blk_iov_advance(struct iovec **iov, unsigned *iovcnt, uint64_t n)
 	}
 }
 
-static int run_rw(int fd, struct blk_io *io)
+static bool cancelled(struct blk_backend *be)
 {
-	while (io->done < io->len) {
-		off_t at = (off_t)(io->offset + io->done);
-		ssize_t n = io->op == BLK_IO_READ
-				    ? preadv(fd, io->iov, (int)io->iovcnt, at)
-				    : pwritev(fd, io->iov, (int)io->iovcnt, at);
+	return atomic_load_explicit(&be->cancel, memory_order_relaxed);
+}
 
-		if (n < 0 && errno == EINTR)
+/* The first (limit) bytes of (iov, cnt), in at most (max) entries of
+ * (out). Returns how many entries. */
+static unsigned iov_prefix(const struct iovec *iov, unsigned cnt,
+			   struct iovec *out, unsigned max, uint64_t limit)
+{
+	unsigned n = 0;
+
+	for (; n < cnt && n < max && limit; n++) {
+		out[n] = iov[n];
+		if (out[n].iov_len > limit)
+			out[n].iov_len = limit;
+		limit -= out[n].iov_len;
+	}
+	return n;
+}
+
+/* Whether O_DIRECT takes [off, off + len) on (be) from a buffer aligned
+ * to BLK_BOUNCE_ALIGN. */
+static bool direct_ok(const struct blk_backend *be, uint64_t off, uint64_t len)
+{
+	return be->direct && be->mem_align <= BLK_BOUNCE_ALIGN &&
+	       off % be->off_align == 0 && len % be->off_align == 0;
+}
+
+/* Copy (n) bytes between (buf) and the vector (iov, cnt), which is left
+ * as it is; (to_iov) says which way. */
+static void iov_copy(const struct iovec *iov, unsigned cnt, uint8_t *buf,
+		     size_t n, bool to_iov)
+{
+	for (unsigned i = 0; i < cnt && n; i++) {
+		size_t k = iov[i].iov_len < n ? iov[i].iov_len : n;
+
+		if (to_iov)
+			memcpy(iov[i].iov_base, buf, k);
+		else
+			memcpy(buf, iov[i].iov_base, k);
+		buf += k;
+		n -= k;
+	}
+}
+
+/* One step of a read or write: at most BLK_WORKER_CHUNK bytes, through
+ * (bounce) on the O_DIRECT fd when (bounced), else straight from the
+ * vector on the buffered fd. Returns the bytes moved or -errno. */
+static ssize_t rw_step(struct blk_backend *be, struct blk_io *io, void *bounce,
+		       bool bounced)
+{
+	enum { PART = 64 };
+	struct iovec part[PART];
+	off_t at = (off_t)(io->offset + io->done);
+	uint64_t left = io->len - io->done;
+	size_t n = left < BLK_WORKER_CHUNK ? (size_t)left : BLK_WORKER_CHUNK;
+	bool rd = io->op == BLK_IO_READ;
+	ssize_t r;
+
+	if (bounced) {
+		if (!rd)
+			iov_copy(io->iov, io->iovcnt, bounce, n, false);
+		r = rd ? pread(be->fd, bounce, n, at) : pwrite(be->fd, bounce, n, at);
+		if (rd && r > 0)
+			iov_copy(io->iov, io->iovcnt, bounce, (size_t)r, true);
+		return r < 0 ? -errno : r;
+	}
+	unsigned cnt = iov_prefix(io->iov, io->iovcnt, part, PART, n);
+	if (!cnt)
+		return -EIO; /* the vector is shorter than len */
+	r = rd ? preadv(be->fd_buffered, part, (int)cnt, at)
+	       : pwritev(be->fd_buffered, part, (int)cnt, at);
+	return r < 0 ? -errno : r;
+}
+
+/* Chunk by chunk, so a cancel (reset, teardown) waits for one chunk, not
+ * for a guest-sized request. */
+static int run_rw(struct blk_backend *be, struct blk_io *io, void *bounce)
+{
+	bool bounced = direct_ok(be, io->offset + io->done, io->len - io->done);
+
+	while (io->done < io->len) {
+		if (cancelled(be))
+			return -ECANCELED;
+		ssize_t n = rw_step(be, io, bounce, bounced);
+		if (n == -EINTR)
 			continue;
 		if (n < 0)
-			return -errno;
+			return (int)n;
 		if (n == 0)
 			return -EIO; /* the file shrank under us */
 		io->done += (uint64_t)n;
@@ -206,24 +285,24 @@ static int run_rw(int fd, struct blk_io *io)
 	return 0;
 }
 
-/* Zeroes written the slow way, for files that cannot zero a range. */
-static int write_zero_bytes(int fd, uint64_t offset, uint64_t len)
+/* Read-only zeroes for the write-zeroes fallback (bss: costs no file
+ * space; aligned for O_DIRECT). */
+static uint8_t zero_chunk[BLK_WORKER_CHUNK]
+	__attribute__((aligned(BLK_BOUNCE_ALIGN)));
+
+/* Zeroes written the slow way, for files that cannot zero a range: one
+ * BLK_WORKER_CHUNK pwrite at a time, direct where O_DIRECT takes it. */
+static int write_zero_bytes(struct blk_backend *be, uint64_t offset,
+			    uint64_t len)
 {
-	static const uint8_t zero[4096];
-	enum { NR = 16 };
-	struct iovec iov[NR];
+	int fd = direct_ok(be, offset, len) ? be->fd : be->fd_buffered;
 
 	while (len) {
-		uint64_t chunk = len < NR * sizeof(zero) ? len : NR * sizeof(zero);
-		unsigned cnt = 0;
+		size_t chunk = len < sizeof(zero_chunk) ? len : sizeof(zero_chunk);
 
-		for (uint64_t left = chunk; left; cnt++) {
-			size_t n = left < sizeof(zero) ? left : sizeof(zero);
-
-			iov[cnt] = (struct iovec){ (void *)zero, n };
-			left -= n;
-		}
-		ssize_t n = pwritev(fd, iov, (int)cnt, (off_t)offset);
+		if (cancelled(be))
+			return -ECANCELED;
+		ssize_t n = pwrite(fd, zero_chunk, chunk, (off_t)offset);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -234,19 +313,19 @@ static int write_zero_bytes(int fd, uint64_t offset, uint64_t len)
 	return 0;
 }
 
-static int run_fallocate(struct blk_backend *be, int fd, struct blk_io *io)
+/* One piece of a discard or write-zeroes. */
+static int fallocate_piece(struct blk_backend *be, enum blk_io_op op,
+			   off_t off, off_t len)
 {
 	const int punch = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
-	off_t off = (off_t)io->offset, len = (off_t)io->len;
+	int fd = be->fd;
 
-	if (io->len == 0)
-		return 0;
-	if (io->op == BLK_IO_DISCARD)
+	if (op == BLK_IO_DISCARD)
 		return fallocate(fd, punch, off, len) ? -errno : 0;
 	/* A punched hole reads back as zeroes (the unmap case); otherwise
 	 * ask the file system to zero in place, and write zeroes where it
 	 * cannot (§5.2.6.2: later reads MUST return zeroes either way). */
-	if (io->op == BLK_IO_ZERO_UNMAP && be->can_punch &&
+	if (op == BLK_IO_ZERO_UNMAP && be->can_punch &&
 	    fallocate(fd, punch, off, len) == 0)
 		return 0;
 	if (fallocate(fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, off,
@@ -254,52 +333,108 @@ static int run_fallocate(struct blk_backend *be, int fd, struct blk_io *io)
 		return 0;
 	if (errno != EOPNOTSUPP && errno != EINVAL)
 		return -errno;
-	return write_zero_bytes(fd, io->offset, io->len);
+	return write_zero_bytes(be, (uint64_t)off, (uint64_t)len);
 }
 
-int blk_file_run(struct blk_backend *be, int fd, struct blk_io *io)
+/* Discard and write-zeroes in BLK_WORKER_FALLOC_CHUNK pieces, checking
+ * for a cancel between them. */
+static int run_fallocate(struct blk_backend *be, struct blk_io *io)
+{
+	while (io->done < io->len) {
+		uint64_t left = io->len - io->done;
+		uint64_t n = left < BLK_WORKER_FALLOC_CHUNK ? left
+							    : BLK_WORKER_FALLOC_CHUNK;
+
+		if (cancelled(be))
+			return -ECANCELED;
+		int rc = fallocate_piece(be, io->op,
+					 (off_t)(io->offset + io->done), (off_t)n);
+		if (rc)
+			return rc;
+		io->done += n;
+	}
+	return 0;
+}
+
+int blk_file_run(struct blk_backend *be, struct blk_io *io, void *bounce)
 {
 	switch (io->op) {
 	case BLK_IO_READ:
 	case BLK_IO_WRITE:
-		return run_rw(fd, io);
+		return run_rw(be, io, bounce);
 	case BLK_IO_FLUSH:
-		return fdatasync(fd) ? -errno : 0;
+		return fdatasync(be->fd) ? -errno : 0;
 	case BLK_IO_DISCARD:
 	case BLK_IO_WRITE_ZEROES:
 	case BLK_IO_ZERO_UNMAP:
-		return run_fallocate(be, fd, io);
+		return run_fallocate(be, io);
 	}
 	return -EINVAL;
 }
 
 /* --- completions outside the kernel ------------------------------------ */
 
-void blk_backend_finish(struct blk_backend *be, struct blk_io *io, int res)
+int blk_backend_init(struct blk_backend *be)
+{
+	int rc = -pthread_mutex_init(&be->done_lock, NULL);
+
+	be->done_lock_ready = !rc;
+	be->done_head = NULL;
+	be->done_tail = &be->done_head;
+	atomic_init(&be->cancel, false);
+	return rc;
+}
+
+void blk_backend_fini(struct blk_backend *be)
+{
+	blk_worker_stop(be);
+	if (be->done_lock_ready)
+		pthread_mutex_destroy(&be->done_lock);
+	be->done_lock_ready = false;
+}
+
+void blk_backend_finish_held(struct blk_backend *be, struct blk_io *io,
+			     int res, bool hold)
 {
 	static const uint64_t one = 1;
-	bool was_empty = !be->done_head;
+	bool wake;
 
 	io->res = res;
 	io->next = NULL;
+	pthread_mutex_lock(&be->done_lock);
+	/* The device empties the whole list per wake-up, so only the first
+	 * entry needs to wake it (one that lands after the device took the
+	 * list finds it empty and wakes it again), or the first not held
+	 * after held ones. */
+	bool unwoken = !be->done_head || be->done_unwoken;
 	*be->done_tail = io;
 	be->done_tail = &io->next;
-	/* The device empties the whole list per wake-up, so only the first
-	 * entry needs to wake it. The counter cannot overflow, and a failed
-	 * write means the fd is gone, which the device would see first. */
-	if (was_empty && write(be->done_fd, &one, sizeof(one)) < 0)
+	wake = unwoken && !hold;
+	be->done_unwoken = unwoken && hold;
+	pthread_mutex_unlock(&be->done_lock);
+	/* The counter cannot overflow, and a failed write means the fd is
+	 * gone, which the device would see first. */
+	if (wake && write(be->done_fd, &one, sizeof(one)) < 0)
 		log_warn("%s: completion eventfd: %s", be->path,
 			 strerror(errno));
+}
+
+void blk_backend_finish(struct blk_backend *be, struct blk_io *io, int res)
+{
+	blk_backend_finish_held(be, io, res, false);
 }
 
 unsigned blk_backend_deliver(struct blk_backend *be, blk_done_fn done,
 			     void *opaque)
 {
-	struct blk_io *io = be->done_head;
+	struct blk_io *io;
 	unsigned n = 0;
 
+	pthread_mutex_lock(&be->done_lock);
+	io = be->done_head;
 	be->done_head = NULL;
 	be->done_tail = &be->done_head;
+	pthread_mutex_unlock(&be->done_lock);
 	while (io) {
 		struct blk_io *next = io->next;
 

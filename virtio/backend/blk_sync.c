@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The synchronous block engine: every request runs to completion on the
- * event-loop thread inside submit (preadv/pwritev/fdatasync/fallocate on a
- * buffered fd), then is reported through the completion eventfd, so the
- * device sees the same completion path as with aio. Simple and obviously
- * correct: for files where O_DIRECT or aio is unusable, and for tests.
- * The loop thread blocks for the duration of each request.
+ * backend's worker thread (blk_worker.c: preadv/pwritev/fdatasync/
+ * fallocate on a buffered fd, in submission order), then is reported
+ * through the completion eventfd, so the device sees the same completion
+ * path as with aio. Simple and obviously correct: for files where
+ * O_DIRECT or aio is unusable, and for tests. The loop thread only queues.
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "blk_backend.h"
@@ -17,7 +18,7 @@ static void sync_submit(struct blk_backend *be, struct blk_io *io)
 {
 	be->inflight++;
 	io->done = 0;
-	blk_backend_finish(be, io, blk_file_run(be, be->fd, io));
+	blk_worker_submit(be, io);
 }
 
 static void sync_kick(struct blk_backend *be)
@@ -29,14 +30,17 @@ static void sync_poll(struct blk_backend *be, blk_done_fn done, void *opaque)
 	blk_backend_deliver(be, done, opaque);
 }
 
-/* Everything submitted has already finished: deliver is all there is. */
-static void sync_drain(struct blk_backend *be, blk_done_fn done, void *opaque)
+/* Everything submitted is the worker's: wait for it, then deliver. */
+static void sync_drain(struct blk_backend *be, bool cancel, blk_done_fn done,
+		       void *opaque)
 {
+	blk_worker_wait(be, cancel);
 	blk_backend_deliver(be, done, opaque);
 }
 
 static void sync_close(struct blk_backend *be)
 {
+	blk_backend_fini(be);
 	if (be->fd >= 0)
 		close(be->fd);
 	free(be);
@@ -62,11 +66,20 @@ int blk_sync_open(const struct blk_backend_config *cfg, int done_fd,
 	be->ops = &sync_ops;
 	be->readonly = cfg->readonly;
 	be->done_fd = done_fd;
-	rc = blk_file_open(be, cfg->path, false, e);
+	be->fd = be->fd_buffered = -1;
+	rc = blk_backend_init(be);
 	if (rc) {
-		free(be);
-		return rc;
+		err_set(e, rc, "%s: %s", cfg->path, strerror(-rc));
+		goto err;
 	}
+	rc = blk_file_open(be, cfg->path, false, e);
+	if (!rc)
+		rc = blk_worker_start(be, cfg, e);
+	if (rc)
+		goto err;
 	*out = be;
 	return 0;
+err:
+	sync_close(be);
+	return rc;
 }

@@ -23,8 +23,9 @@
 #include "../base/err.h"
 #include "config.h"
 
-/* The rlimits jail_enter sets (soft = hard). Processes: the vCPU threads
- * and the main thread, counted per uid: one uid per VM. */
+/* The rlimits jail_enter sets (soft = hard). Processes: the vCPU threads,
+ * the disks' block workers and the main thread, counted per uid: one uid
+ * per VM. */
 #define JAIL_RLIMIT_NOFILE 1024
 #define JAIL_RLIMIT_MEMLOCK 0
 

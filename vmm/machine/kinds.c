@@ -24,6 +24,7 @@
 #include "../base/file.h"
 #include "../base/log.h"
 #include "builder.h"
+#include "seccomp.h"
 #include "vm.h"
 
 #define SPEC(arr) { arr, sizeof(arr) / sizeof(arr[0]) }
@@ -59,6 +60,20 @@ static int check_disk(const void *spec, struct err *e)
 	return 0;
 }
 
+/* blk_thread_setup_fn: the block worker's filter, installed by the worker
+ * itself when vm_start starts it (blk_workers_start, after the jail and
+ * before the vCPUs), so before guest code runs (docs/security.md). */
+static int disk_thread_setup(void *arg, const char *name, struct err *e)
+{
+	const struct vm *vm = arg;
+	int rc = seccomp_install(SECCOMP_THREAD_BLK,
+				 vm->cfg ? vm->cfg->seccomp : CFG_SECCOMP_OFF,
+				 name, e);
+	if (!rc)
+		seccomp_test_hook(SECCOMP_THREAD_BLK);
+	return rc;
+}
+
 static int create_disk(struct vm *vm, const struct cfg_device *dev,
 		       struct err *e)
 {
@@ -67,6 +82,9 @@ static int create_disk(struct vm *vm, const struct cfg_device *dev,
 		.path = d->path,
 		.readonly = d->readonly,
 		.serial = d->serial,
+		.thread_setup = disk_thread_setup,
+		.thread_setup_arg = vm,
+		.defer_worker = true,
 	};
 	struct virtio_blk *blk;
 	int rc = blk_create(&bc, &vm->mem, vm->loop, &blk, e);

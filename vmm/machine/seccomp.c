@@ -121,11 +121,31 @@ static const int loop_syscalls[] = {
 	SCMP_SYS(unlinkat),
 };
 
+/* A block worker (virtio/backend/blk_worker.c): synchronous reads and
+ * writes of the backing file (guest memory in, guest memory out), flush,
+ * discard and write-zeroes; its completion eventfd and its queue's lock
+ * are in the common list (write, futex). No open, no close, no ioctl but
+ * the SIGSYS handler's TCSETS. */
+static const int blk_syscalls[] = {
+	SCMP_SYS(pread64),
+	SCMP_SYS(pwrite64),
+	SCMP_SYS(preadv),
+	SCMP_SYS(pwritev),
+	SCMP_SYS(preadv2),
+	SCMP_SYS(pwritev2),
+	SCMP_SYS(fsync),
+	SCMP_SYS(fdatasync),
+	SCMP_SYS(fallocate),
+};
+
 /* ioctl requests after setup, besides the arch's vCPU ones. */
 static const unsigned long vcpu_ioctls[] = {
 	KVM_RUN,
 	KVM_SET_GSI_ROUTING, /* the guest programs an MSI-X vector */
 	KVM_IRQFD,
+	TCSETS, /* the SIGSYS handler puts the terminal back */
+};
+static const unsigned long blk_ioctls[] = {
 	TCSETS, /* the SIGSYS handler puts the terminal back */
 };
 static const unsigned long loop_ioctls[] = {
@@ -221,7 +241,8 @@ static void on_sigsys(int sig, siginfo_t *si, void *uctx)
 const char *seccomp_thread_kind_name(enum seccomp_thread kind)
 {
 	static const char *const names[] = { [SECCOMP_THREAD_VCPU] = "vcpu",
-					     [SECCOMP_THREAD_LOOP] = "loop" };
+					     [SECCOMP_THREAD_LOOP] = "loop",
+					     [SECCOMP_THREAD_BLK] = "blk" };
 	return (unsigned)kind < SECCOMP_THREAD_NR ? names[kind] : "?";
 }
 
@@ -271,6 +292,12 @@ static int add_rules(scmp_filter_ctx ctx, enum seccomp_thread kind)
 			rc = ALLOW_IOCTLS(ctx, vcpu_ioctls);
 		if (!rc)
 			rc = allow_ioctls(ctx, arch, n);
+		return rc;
+	}
+	if (kind == SECCOMP_THREAD_BLK) {
+		rc = ALLOW_ALL(ctx, blk_syscalls);
+		if (!rc)
+			rc = ALLOW_IOCTLS(ctx, blk_ioctls);
 		return rc;
 	}
 	rc = ALLOW_ALL(ctx, loop_syscalls);

@@ -3,8 +3,9 @@
  * Per-thread seccomp filters (docs/security.md, "seccomp"). Each kind of
  * kiln thread gets its own allow-list, installed by the thread itself once
  * its setup is done and before any guest code runs: the vCPU threads
- * before their first KVM_RUN, the main thread (the event loop) at the end
- * of vm_start. A syscall outside the list kills kiln with a message naming
+ * before their first KVM_RUN, each block worker when vm_start starts it
+ * (before the vCPUs), the main thread (the event loop) at the end of
+ * vm_start. A syscall outside the list kills kiln with a message naming
  * the thread and the syscall (CFG_SECCOMP_ON), or is only logged by the
  * kernel (CFG_SECCOMP_LOG).
  */
@@ -16,6 +17,7 @@
 enum seccomp_thread {
 	SECCOMP_THREAD_VCPU, /* KVM_RUN and the exit handlers */
 	SECCOMP_THREAD_LOOP, /* the main thread: event loop, API, teardown */
+	SECCOMP_THREAD_BLK,  /* a block backend's worker (kiln-blkN) */
 	SECCOMP_THREAD_NR
 };
 
@@ -23,7 +25,7 @@ enum seccomp_thread {
  * shell's 128 + SIGSYS, as if the signal had killed it. */
 #define SECCOMP_EXIT_STATUS (128 + 31)
 
-/* seccomp_thread_kind_name - "vcpu", "loop". */
+/* seccomp_thread_kind_name - "vcpu", "loop", "blk". */
 const char *seccomp_thread_kind_name(enum seccomp_thread kind);
 
 /*

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../../virtio/backend/blk_backend.h"
 #include "../arch/arch.h"
 #include "builder.h"
 #include "../base/file.h"
@@ -230,6 +231,10 @@ int vm_start(struct vm *vm, struct err *e)
 {
 	int rc = 0;
 	vm->start_ns = mono_ns();
+	/* The disks' workers first: made after the jail (its credential and
+	 * namespace changes are for a single-threaded process), each filtered
+	 * by itself before this returns. */
+	rc = blk_workers_start(e);
 	for (unsigned i = 0; i < vm->nr_vcpus && !rc; i++)
 		rc = vcpu_start(vm->vcpus[i], e);
 	if (!rc)
