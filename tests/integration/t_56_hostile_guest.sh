@@ -107,7 +107,8 @@ cat poll1.out
 # (head first: a reader that stops early would end sed with SIGPIPE.)
 kiln_log() { head -n "$2" "$1" | sed -e 's/^/kiln: /' -e 's/I\/O error/I\/O-error/g'; }
 kiln_log boot1.kiln 40
-echo "kiln: ... $(wc -l <boot1.kiln) lines, $(wc -c <boot1.kiln) bytes in all"
+echo "kiln: ... $(wc -l <boot1.kiln) lines, $(wc -c <boot1.kiln) bytes in all; the last ones:"
+tail -n 15 boot1.kiln | sed -e 's/^/kiln: /' -e 's/I\/O error/I\/O-error/g'
 
 ((rc == 0)) || problem "kiln exited $rc after the hostile scenario"
 grep -q '^KILN-RESULT rc=0$' console1.txt || problem "the scenario did not end with rc=0"
