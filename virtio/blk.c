@@ -465,6 +465,12 @@ static void blk_stats_emit(struct virtio_device *vdev, dev_stat_fn emit,
 	emit(ctx, "inflight_max", st->inflight_max);
 }
 
+/* virtio_device_ops.start: the worker made with defer_worker. */
+static int blk_ops_start(struct virtio_device *vdev, struct err *e)
+{
+	return blk_worker_start_deferred(to_blk(vdev)->be, e);
+}
+
 static const struct virtio_device_ops blk_ops = {
 	.name = "virtio-blk",
 	.device_id = VIRTIO_ID_BLOCK,
@@ -476,6 +482,7 @@ static const struct virtio_device_ops blk_ops = {
 	.reset = blk_reset,
 	.destroy = blk_ops_destroy,
 	.quiesce = blk_quiesce,
+	.start = blk_ops_start,
 	.stats = blk_stats_emit,
 	.save = blk_save,
 	.restore = blk_restore,

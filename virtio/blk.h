@@ -52,7 +52,7 @@ struct blk_config {
 	 * request (the machine's seccomp filter); NULL: nothing. */
 	blk_thread_setup_fn thread_setup;
 	void *thread_setup_arg;
-	bool defer_worker; /* the worker starts in blk_workers_start (vm_start) */
+	bool defer_worker; /* the worker starts with the device (device_ops.start, vm_start) */
 };
 
 /* Request kinds, for the counters. */

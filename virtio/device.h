@@ -83,6 +83,9 @@ struct virtio_device_ops {
 	 */
 	int (*quiesce)(struct virtio_device *vdev);
 	void (*resume)(struct virtio_device *vdev);
+	/* start: the device's own threads (device_ops.start: main thread,
+	 * once, before the vCPUs run). 0 or -errno with (e) set. */
+	int (*start)(struct virtio_device *vdev, struct err *e);
 	/* save/restore: the device-specific state (config space contents the
 	 * driver can change, device-side counters of the ring); the common
 	 * virtio state is saved by virtio/device_state.c. */

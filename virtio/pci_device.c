@@ -73,7 +73,14 @@ static void vp_destroy(struct device *dev)
 	vdev->ops->destroy(vdev);
 }
 
+static int vp_start(struct device *dev, struct err *e)
+{
+	struct virtio_device *vdev = to_vp(dev)->vdev;
+	return vdev->ops->start ? vdev->ops->start(vdev, e) : 0;
+}
+
 const struct device_ops virtio_pci_device_ops = {
+	.start = vp_start,
 	.quiesce = vp_quiesce,
 	.resume = vp_resume,
 	.save = vp_save,

@@ -1147,7 +1147,8 @@ Test(blk_fs, worker_setup_runs_first_and_its_failure_fails_create,
 }
 
 /* defer_worker (what the machine uses, so the jail sees one thread): no
- * thread until blk_workers_start, then requests run; a deferred worker
+ * thread until the device's start op (vm_start's device_list_start), then
+ * requests run; a deferred worker
  * never started is freed by blk_destroy (ASan: no leak). */
 static int setups;
 
@@ -1157,7 +1158,7 @@ static int counting_setup(void *arg, const char *name, struct err *e)
 	return 0;
 }
 
-Test(blk_fs, a_deferred_worker_starts_in_blk_workers_start, .init = setup_aio,
+Test(blk_fs, a_deferred_worker_starts_with_the_device, .init = setup_aio,
      .fini = teardown)
 {
 	struct blk_config cfg = { .path = T.path, .engine = BLK_ENGINE_SYNC,
@@ -1174,8 +1175,9 @@ Test(blk_fs, a_deferred_worker_starts_in_blk_workers_start, .init = setup_aio,
 	T.engine = BLK_ENGINE_SYNC;
 	cr_assert_eq(blk_create(&cfg, &T.mem.gm, T.loop, &T.blk, &e), 0, "%s",
 		     e.msg);
-	cr_assert_eq(setups, 0, "no thread before blk_workers_start");
-	cr_assert_eq(blk_workers_start(&e), 0, "%s", e.msg);
+	cr_assert_eq(setups, 0, "no thread before the device's start op");
+	cr_assert_eq(blk_vdev(T.blk)->ops->start(blk_vdev(T.blk), &e), 0, "%s",
+		     e.msg);
 	cr_assert_eq(setups, 1);
 	T.vdev = blk_vdev(T.blk);
 	T.vdev->transport = &fake_transport;

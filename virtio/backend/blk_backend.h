@@ -95,7 +95,7 @@ struct blk_backend_config {
 	unsigned max_inflight; /* requests the device may have submitted */
 	blk_thread_setup_fn thread_setup; /* NULL: none */
 	void *thread_setup_arg;
-	bool defer_start;      /* the worker starts in blk_workers_start */
+	bool defer_start;      /* the worker starts in blk_worker_start_deferred */
 };
 
 struct blk_backend;
@@ -204,13 +204,14 @@ int blk_worker_start(struct blk_backend *be,
 		     const struct blk_backend_config *cfg, struct err *e);
 
 /*
- * blk_workers_start - start every worker whose backend was opened with
- * cfg->defer_start, as blk_worker_start would (setup first, waited for).
- * The machine calls it in vm_start, after the jail (which changes
- * credentials and namespaces for a single-threaded process) and before
- * the vCPU threads. 0, or -errno with (e) set. Main thread.
+ * blk_worker_start_deferred - start (be)'s worker if its backend was opened
+ * with cfg->defer_start and it has not started yet, as blk_worker_start
+ * would (setup first, waited for); nothing otherwise. The device's start
+ * op (device_ops.start, from vm_start: after the jail, which changes
+ * credentials and namespaces for a single-threaded process, and before
+ * the vCPU threads). 0, or -errno with (e) set. Main thread.
  */
-int blk_workers_start(struct err *e);
+int blk_worker_start_deferred(struct blk_backend *be, struct err *e);
 
 /*
  * blk_worker_submit - queue (io) for the worker (blk_file_run); it is

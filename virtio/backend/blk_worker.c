@@ -55,14 +55,10 @@ struct blk_worker {
 	void *setup_arg;
 	void *bounce;         /* BLK_WORKER_CHUNK bytes, BLK_BOUNCE_ALIGN */
 	bool started;         /* the thread exists */
-	struct blk_worker *next_deferred;
 	char name[16];
 };
 
 static atomic_uint worker_seq;
-/* Workers opened with defer_start, not started yet (main thread). */
-static pthread_mutex_t deferred_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct blk_worker *deferred;
 
 static uint64_t now_ns(void)
 {
@@ -209,13 +205,8 @@ int blk_worker_start(struct blk_backend *be,
 	pthread_cond_init(&w->work, NULL);
 	pthread_cond_init(&w->idle, NULL);
 	be->worker = w;
-	if (cfg->defer_start) {
-		pthread_mutex_lock(&deferred_lock);
-		w->next_deferred = deferred;
-		deferred = w;
-		pthread_mutex_unlock(&deferred_lock);
-		return 0;
-	}
+	if (cfg->defer_start)
+		return 0; /* blk_worker_start_deferred, from the device's start */
 	rc = worker_spawn(w, e);
 	if (rc && w->started) {
 		blk_worker_stop(be);
@@ -226,20 +217,11 @@ int blk_worker_start(struct blk_backend *be,
 	return rc;
 }
 
-int blk_workers_start(struct err *e)
+int blk_worker_start_deferred(struct blk_backend *be, struct err *e)
 {
-	int rc = 0;
+	struct blk_worker *w = be->worker;
 
-	pthread_mutex_lock(&deferred_lock);
-	while (deferred && !rc) {
-		struct blk_worker *w = deferred;
-
-		deferred = w->next_deferred;
-		w->next_deferred = NULL;
-		rc = worker_spawn(w, e);
-	}
-	pthread_mutex_unlock(&deferred_lock);
-	return rc;
+	return w && !w->started ? worker_spawn(w, e) : 0;
 }
 
 void blk_worker_submit(struct blk_backend *be, struct blk_io *io)
@@ -291,13 +273,6 @@ void blk_worker_stop(struct blk_backend *be)
 	if (!w)
 		return;
 	if (!w->started) {
-		pthread_mutex_lock(&deferred_lock);
-		for (struct blk_worker **p = &deferred; *p; p = &(*p)->next_deferred)
-			if (*p == w) {
-				*p = w->next_deferred;
-				break;
-			}
-		pthread_mutex_unlock(&deferred_lock);
 		be->worker = NULL;
 		worker_free(w);
 		return;

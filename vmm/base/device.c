@@ -41,6 +41,17 @@ struct device *device_list_find(const struct device_list *l, const char *id)
 	return NULL;
 }
 
+int device_list_start(struct device_list *l, struct err *e)
+{
+	for (unsigned i = 0; i < l->count; i++) {
+		struct device *d = l->items[i];
+		int rc = d->ops->start ? d->ops->start(d, e) : 0;
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
 int device_list_quiesce(struct device_list *l, struct err *e)
 {
 	for (unsigned i = 0; i < l->count; i++) {

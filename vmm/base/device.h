@@ -3,7 +3,8 @@
  * The one device object. Every device of a VM, legacy (UART, i8042, RTC,
  * ACPI PM block, PCI host bridge) or virtio, embeds struct device and sits
  * on the VM's device list (struct device_list, owned by struct vm). The
- * machine reaches devices only through this list and the ops table: metrics
+ * machine reaches devices only through this list and the ops table: threads
+ * of their own from ops->start, metrics
  * come from ops->stats, ACPI nodes from ops->describe, pause from
  * ops->quiesce, teardown from ops->destroy; snapshots will use save and
  * restore. A device finds its own struct with container_of.
@@ -33,6 +34,14 @@ struct aml_buf;
 typedef void (*dev_stat_fn)(void *ctx, const char *key, uint64_t value);
 
 struct device_ops {
+	/*
+	 * start - begin the device's own threads (a disk's block worker).
+	 * Called once by vm_start, on the main thread, after the machine is
+	 * built and jailed (credential and namespace changes are for a
+	 * single-threaded process) and before the vCPUs run. 0 or -errno
+	 * with (e) set.
+	 */
+	int (*start)(struct device *dev, struct err *e);
 	/*
 	 * quiesce - from now until resume the device writes no guest memory,
 	 * raises no interrupt and stops watching its backend fds. In-flight
@@ -77,6 +86,9 @@ struct device_list {
 void device_list_init(struct device_list *l);
 /* device_list_add - append (dev). 0 or -ENOMEM (dev is not destroyed). */
 int device_list_add(struct device_list *l, struct device *dev, struct err *e);
+/* device_list_start - ops->start of every device, in list order; the
+ * first failure stops it (the caller tears the list down). */
+int device_list_start(struct device_list *l, struct err *e);
 /* device_list_find - the device with (id), or NULL. */
 struct device *device_list_find(const struct device_list *l, const char *id);
 /* device_list_quiesce - quiesce every device in order; if one fails, the

@@ -61,7 +61,7 @@ static int check_disk(const void *spec, struct err *e)
 }
 
 /* blk_thread_setup_fn: the block worker's filter, installed by the worker
- * itself when vm_start starts it (blk_workers_start, after the jail and
+ * itself when vm_start starts it (device_ops.start, after the jail and
  * before the vCPUs), so before guest code runs (docs/security.md). */
 static int disk_thread_setup(void *arg, const char *name, struct err *e)
 {

@@ -13,7 +13,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../virtio/backend/blk_backend.h"
 #include "../arch/arch.h"
 #include "builder.h"
 #include "../base/file.h"
@@ -231,10 +230,11 @@ int vm_start(struct vm *vm, struct err *e)
 {
 	int rc = 0;
 	vm->start_ns = mono_ns();
-	/* The disks' workers first: made after the jail (its credential and
-	 * namespace changes are for a single-threaded process), each filtered
-	 * by itself before this returns. */
-	rc = blk_workers_start(e);
+	/* The devices' own threads first (a disk's block worker): made after
+	 * the jail (its credential and namespace changes are for a
+	 * single-threaded process), each filtered by itself before this
+	 * returns. */
+	rc = device_list_start(&vm->devices, e);
 	for (unsigned i = 0; i < vm->nr_vcpus && !rc; i++)
 		rc = vcpu_start(vm->vcpus[i], e);
 	if (!rc)
