@@ -55,7 +55,6 @@ struct virtio_blk {
 	struct virtio_blk_config config; /* little-endian, fixed at create */
 	struct blk_stats stats;
 	unsigned batch;           /* used entries added, not yet published */
-	uint64_t turn_bytes;      /* data bytes started in this pass of the loop */
 	struct blk_req *free_reqs;
 	struct blk_req reqs[BLK_QUEUE_SIZE];
 };
@@ -318,16 +317,11 @@ static int blk_handle(struct virtio_device *vdev, struct virtqueue *vq,
 	req->data_len = 0;
 	if (++blk->stats.inflight > blk->stats.inflight_max)
 		blk->stats.inflight_max = blk->stats.inflight;
-	uint64_t bytes = (uint64_t)req->chain.read_len + req->chain.write_len;
 	uint8_t status = blk_start(blk, req);
 	/* Finished now: published by blk_queue_notify after the drain. */
 	if (status != BLK_PENDING)
 		blk_finish(blk, req, status);
-	/* On a file without O_DIRECT the kernel copies at submission: a
-	 * driver re-offering 1 MiB reads must not hold the loop for a whole
-	 * ring of them (256 MiB) per pass. */
-	blk->turn_bytes += bytes;
-	return blk->turn_bytes >= BLK_BYTES_PER_TURN ? VIRTIO_DRAIN_YIELD : 0;
+	return 0;
 }
 
 /* blk_done_fn: the backend finished (io). */
@@ -411,7 +405,6 @@ static void blk_queue_notify(struct virtio_device *vdev, unsigned q)
 
 	if (q != 0)
 		return;
-	blk->turn_bytes = 0;
 	virtio_queue_drain(vdev, 0, blk_handle);
 	blk->be->ops->kick(blk->be);
 	blk_publish(blk);
@@ -475,6 +468,9 @@ static const struct virtio_device_ops blk_ops = {
 	.name = "virtio-blk",
 	.device_id = VIRTIO_ID_BLOCK,
 	.config_size = sizeof(struct virtio_blk_config),
+	/* On a file without O_DIRECT the kernel copies at submission: 1 MiB
+	 * reads re-offered must not hold the loop for a ring (256 MiB). */
+	.drain_bytes = BLK_BYTES_PER_TURN,
 	.config_read = blk_config_read,
 	.config_write = blk_config_write,
 	.activate = blk_activate,

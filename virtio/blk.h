@@ -36,7 +36,8 @@
 
 #define BLK_QUEUE_SIZE 256             /* queue maximum, and requests in flight */
 #define BLK_SEG_MAX (BLK_QUEUE_SIZE - 2) /* data segments (header, status aside) */
-/* Data bytes one pass of the loop starts before it lets other fds in. */
+/* Data bytes one pass of the loop starts before it lets other fds in
+ * (virtio_device_ops.drain_bytes). */
 #define BLK_BYTES_PER_TURN (4u << 20)
 
 struct evloop;

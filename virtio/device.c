@@ -112,28 +112,30 @@ unsigned virtio_queue_drain(struct virtio_device *vdev, unsigned q,
 {
 	struct virtqueue *vq = &vdev->queues[q];
 	unsigned handled = 0;
+	uint64_t bytes = 0, max_bytes = vdev->ops->drain_bytes;
+	bool over = false;
 	if (!vq->ready || vq->broken)
 		return 0;
 	vq_notify_disable(vq);
 	for (;;) {
 		struct vq_chain chain;
 		int rc = 0;
-		bool yield = false;
-		while (!yield && handled < VIRTIO_DRAIN_BUDGET &&
+		while (!over && handled < VIRTIO_DRAIN_BUDGET &&
 		       (rc = vq_pop(vq, &chain)) == 1) {
 			handled++;
+			bytes += (uint64_t)chain.read_len + chain.write_len;
+			over = max_bytes && bytes >= max_bytes;
 			int hrc = handle(vdev, vq, &chain);
 			if (hrc < 0) {
 				virtio_device_set_needs_reset(vdev, strerror(-hrc));
 				goto out;
 			}
-			yield = hrc == VIRTIO_DRAIN_YIELD;
 		}
 		if (rc < 0) {
 			virtio_device_set_needs_reset(vdev, "broken virtqueue");
 			goto out;
 		}
-		if (yield || handled == VIRTIO_DRAIN_BUDGET) {
+		if (over || handled == VIRTIO_DRAIN_BUDGET) {
 			/* More may wait (a spurious kick costs one ring
 			 * scan). Notifications stay off: we come back on
 			 * our own, after the fds ready now had their turn. */

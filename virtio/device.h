@@ -45,8 +45,6 @@
  * past it, and then the rest of its work is re-posted to the loop.
  */
 #define VIRTIO_DRAIN_BUDGET 256
-/* A handler's "go on later" (virtio_queue_handler). */
-#define VIRTIO_DRAIN_YIELD 1
 
 struct virtio_device;
 struct evloop;
@@ -57,6 +55,11 @@ struct virtio_device_ops {
 	uint16_t device_id; /* virtio device type: 1 net, 2 blk, 3 console, 4 rng */
 	/* Size of the device-specific configuration structure. */
 	uint32_t config_size;
+	/* Data bytes (readable + writable) one virtio_queue_drain call hands
+	 * to the handler before it re-posts the rest, as past
+	 * VIRTIO_DRAIN_BUDGET: a chain count alone does not bound the work of
+	 * large chains (a driver re-offering 1 MiB buffers). 0: no byte bound. */
+	uint32_t drain_bytes;
 	/* Read/write the device config at (offset, len); bounds already
 	 * checked by the transport against config_size. vCPU thread, lock held. */
 	void (*config_read)(struct virtio_device *vdev, uint32_t offset,
@@ -210,10 +213,7 @@ void virtio_device_set_needs_reset(struct virtio_device *vdev,
 /*
  * virtio_queue_handler - consume one popped chain: complete it now
  * (vq_push) or keep it in flight and complete it later. Return 0 to go on,
- * VIRTIO_DRAIN_YIELD when the chain is done but this pass of the loop has
- * spent the device's own budget (bytes, time: a chain count alone does not
- * bound the work of large chains), or a negative errno when the driver
- * broke the device (needs reset).
+ * or a negative errno when the driver broke the device (needs reset).
  * Loop thread. The chain is the handler's: it must vq_chain_fini it (or
  * move it into its own request) in every case.
  */
@@ -226,8 +226,8 @@ typedef int (*virtio_queue_handler)(struct virtio_device *vdev,
  * pop and hand every available chain to (handle), notifications on,
  * re-check (no lost kick), then interrupt the guest if it wants one. A
  * broken ring or a handler error sets DEVICE_NEEDS_RESET. At most
- * VIRTIO_DRAIN_BUDGET chains per call, fewer when the handler yields
- * (VIRTIO_DRAIN_YIELD): past either notifications stay off and
+ * VIRTIO_DRAIN_BUDGET chains per call, fewer when they hold more than the
+ * device's ops->drain_bytes: past either notifications stay off and
  * a kick of (q) is posted to the loop (transport->kick, or queue_notify),
  * so other fds are served before the device goes on; a transport that is
  * held remembers that kick, a reset device ignores it. Returns the number

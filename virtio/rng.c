@@ -19,7 +19,6 @@
 struct virtio_rng {
 	struct virtio_device vdev;
 	bool active; /* between activate and reset: the queue is ours */
-	size_t turn_bytes; /* filled in this pass of the loop */
 	struct rng_stats stats;
 };
 
@@ -72,17 +71,7 @@ static int rng_fill(struct virtio_device *vdev, struct virtqueue *vq,
 	vq_chain_fini(chain);
 	rng->stats.bytes += written;
 	rng->stats.requests++;
-	/* Large buffers re-offered without end (a hostile driver) must not
-	 * hold the loop: at most RNG_BYTES_PER_TURN per pass, then the
-	 * drain posts the rest behind the loop's other work. */
-	rng->turn_bytes += written;
-	return rng->turn_bytes >= RNG_BYTES_PER_TURN ? VIRTIO_DRAIN_YIELD : 0;
-}
-
-static void rng_drain(struct virtio_rng *rng)
-{
-	rng->turn_bytes = 0;
-	virtio_queue_drain(&rng->vdev, RNG_REQUESTQ, rng_fill);
+	return 0;
 }
 
 static void rng_config_read(struct virtio_device *vdev, uint32_t offset,
@@ -99,14 +88,14 @@ static void rng_config_write(struct virtio_device *vdev, uint32_t offset,
 static int rng_activate(struct virtio_device *vdev)
 {
 	to_rng(vdev)->active = true;
-	rng_drain(to_rng(vdev));
+	virtio_queue_drain(vdev, RNG_REQUESTQ, rng_fill);
 	return 0;
 }
 
 static void rng_queue_notify(struct virtio_device *vdev, unsigned q)
 {
 	if (to_rng(vdev)->active && q == RNG_REQUESTQ)
-		rng_drain(to_rng(vdev));
+		virtio_queue_drain(vdev, q, rng_fill);
 }
 
 static void rng_reset(struct virtio_device *vdev)
@@ -136,6 +125,8 @@ static const struct virtio_device_ops rng_ops = {
     .name = "virtio-rng",
     .device_id = VIRTIO_ID_RNG,
     .config_size = 0,
+    /* Large buffers re-offered without end must not hold the loop. */
+    .drain_bytes = RNG_BYTES_PER_TURN,
     .config_read = rng_config_read,
     .config_write = rng_config_write,
     .activate = rng_activate,

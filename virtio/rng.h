@@ -24,7 +24,8 @@
 
 #define RNG_QUEUE_SIZE 64
 #define RNG_MAX_PER_CHAIN (1024 * 1024)
-/* Bytes one pass of the loop fills before it lets other fds (the control
+/* Bytes one pass of the loop fills (virtio_device_ops.drain_bytes) before it
+ * lets other fds (the control
  * socket, signals) in: a driver re-offering large buffers cannot hold the
  * loop for the whole ring (64 MiB of getrandom). */
 #define RNG_BYTES_PER_TURN (1024 * 1024)
