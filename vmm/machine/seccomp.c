@@ -270,7 +270,6 @@ static int allow_ioctls(scmp_filter_ctx ctx, const unsigned long *reqs, size_t n
 }
 
 #define ALLOW_ALL(ctx, arr) allow_all(ctx, arr, sizeof(arr) / sizeof(arr[0]))
-#define ALLOW_IOCTLS(ctx, arr) allow_ioctls(ctx, arr, sizeof(arr) / sizeof(arr[0]))
 
 static int add_rules(scmp_filter_ctx ctx, enum seccomp_thread kind)
 {
@@ -284,28 +283,34 @@ static int add_rules(scmp_filter_ctx ctx, enum seccomp_thread kind)
 				      SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
 	if (rc)
 		return rc;
+	/* Each kind's own lists: one row per thread kind. */
+	static const struct {
+		const int *sys;
+		size_t nr_sys;
+		const unsigned long *ioctls;
+		size_t nr_ioctls;
+	} lists[SECCOMP_THREAD_NR] = {
+#define LISTS(s, i) { s, sizeof(s) / sizeof(s[0]), i, sizeof(i) / sizeof(i[0]) }
+		[SECCOMP_THREAD_VCPU] = LISTS(vcpu_syscalls, vcpu_ioctls),
+		[SECCOMP_THREAD_LOOP] = LISTS(loop_syscalls, loop_ioctls),
+		[SECCOMP_THREAD_BLK] = LISTS(blk_syscalls, blk_ioctls),
+#undef LISTS
+	};
+	rc = allow_all(ctx, lists[kind].sys, lists[kind].nr_sys);
+	if (!rc)
+		rc = allow_ioctls(ctx, lists[kind].ioctls, lists[kind].nr_ioctls);
+	if (rc)
+		return rc;
 	if (kind == SECCOMP_THREAD_VCPU) {
 		size_t n;
 		const unsigned long *arch = arch_seccomp_vcpu_ioctls(&n);
-		rc = ALLOW_ALL(ctx, vcpu_syscalls);
-		if (!rc)
-			rc = ALLOW_IOCTLS(ctx, vcpu_ioctls);
-		if (!rc)
-			rc = allow_ioctls(ctx, arch, n);
-		return rc;
+		return allow_ioctls(ctx, arch, n);
 	}
-	if (kind == SECCOMP_THREAD_BLK) {
-		rc = ALLOW_ALL(ctx, blk_syscalls);
-		if (!rc)
-			rc = ALLOW_IOCTLS(ctx, blk_ioctls);
-		return rc;
-	}
-	rc = ALLOW_ALL(ctx, loop_syscalls);
-	if (!rc)
-		rc = ALLOW_IOCTLS(ctx, loop_ioctls);
-	if (!rc)
-		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
-				      SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
+	if (kind != SECCOMP_THREAD_LOOP)
+		return 0;
+	/* The loop's argument rules. */
+	rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
+			      SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
 	if (!rc)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
 				      SCMP_A2(SCMP_CMP_MASKED_EQ, O_CREAT, 0));
