@@ -29,7 +29,7 @@ static const char usage_head[] =
 static const char usage_tail[] =
 	"  --acpi on|off     ACPI tables (default on; off leaves the MP table only,\n"
 	"                    for kernels without ACPI)\n"
-	"  --seccomp on|log|off  per-thread syscall filters (default off; on: a\n"
+	"  --seccomp on|log|off  per-thread syscall filters (default on: a\n"
 	"                    syscall outside kiln's allow-list stops it; log: only\n"
 	"                    logged by the kernel)\n"
 	"  --jail DIR        once the VM is built, pivot into DIR in new mount,\n"
@@ -92,18 +92,6 @@ static int set_string(char **dst, const char *flag, const char *val,
 	return *dst ? 0 : err_set(e, -ENOMEM, "out of memory");
 }
 
-static int opt_kernel(struct kiln_config *c, const char *f, const char *v,
-		      struct err *e)
-{
-	return set_string(&c->kernel, f, v, e);
-}
-
-static int opt_initrd(struct kiln_config *c, const char *f, const char *v,
-		      struct err *e)
-{
-	return set_string(&c->initrd, f, v, e);
-}
-
 static int opt_cmdline(struct kiln_config *c, const char *f, const char *v,
 		       struct err *e)
 {
@@ -157,12 +145,7 @@ static int opt_seccomp(struct kiln_config *c, const char *f, const char *v,
 	return 0;
 }
 
-static int opt_jail(struct kiln_config *c, const char *f, const char *v,
-		    struct err *e)
-{
-	return set_string(&c->jail.dir, f, v, e);
-}
-
+/* An unsigned field at (field) of the config: a numeric uid or gid. */
 static int opt_id(unsigned *dst, const char *f, const char *v, struct err *e)
 {
 	unsigned long long n;
@@ -173,53 +156,46 @@ static int opt_id(unsigned *dst, const char *f, const char *v, struct err *e)
 	return 0;
 }
 
-static int opt_uid(struct kiln_config *c, const char *f, const char *v,
-		   struct err *e)
-{
-	return opt_id(&c->jail.uid, f, v, e);
-}
-
-static int opt_gid(struct kiln_config *c, const char *f, const char *v,
-		   struct err *e)
-{
-	return opt_id(&c->jail.gid, f, v, e);
-}
-
-static int opt_cgroup(struct kiln_config *c, const char *f, const char *v,
-		      struct err *e)
-{
-	return set_string(&c->jail.cgroup, f, v, e);
-}
-
-static int opt_cpu_max(struct kiln_config *c, const char *f, const char *v,
-		       struct err *e)
-{
-	return set_string(&c->jail.cpu_max, f, v, e);
-}
-
-static int opt_memory_max(struct kiln_config *c, const char *f, const char *v,
-			  struct err *e)
-{
-	return set_string(&c->jail.memory_max, f, v, e);
-}
-
+/* An option sets a config field: through apply, or (apply NULL) as a
+ * string (kind OPT_STRING: a path, not empty) or a numeric id (OPT_ID)
+ * at offset (field) of struct kiln_config. */
+enum opt_kind { OPT_APPLY, OPT_STRING, OPT_ID };
 struct run_option {
 	const char *name;
 	bool takes_value;
 	int (*apply)(struct kiln_config *c, const char *flag, const char *val,
 		     struct err *e);
+	enum opt_kind kind;
+	size_t field;
 };
+#define STRING_OPT(n, f) { n, true, NULL, OPT_STRING, offsetof(struct kiln_config, f) }
+#define ID_OPT(n, f) { n, true, NULL, OPT_ID, offsetof(struct kiln_config, f) }
+#define APPLY_OPT(n, fn) { n, true, fn, OPT_APPLY, 0 }
 
 static const struct run_option run_options[] = {
-	{ "--kernel", true, opt_kernel },   { "--initrd", true, opt_initrd },
-	{ "--cmdline", true, opt_cmdline }, { "--cpus", true, opt_cpus },
-	{ "--memory", true, opt_memory },   { "--acpi", true, opt_acpi },
-	{ "--seccomp", true, opt_seccomp }, { "--jail", true, opt_jail },
-	{ "--uid", true, opt_uid },         { "--gid", true, opt_gid },
-	{ "--cgroup", true, opt_cgroup },
-	{ "--cgroup-cpu-max", true, opt_cpu_max },
-	{ "--cgroup-memory-max", true, opt_memory_max },
+	STRING_OPT("--kernel", kernel),     STRING_OPT("--initrd", initrd),
+	APPLY_OPT("--cmdline", opt_cmdline), APPLY_OPT("--cpus", opt_cpus),
+	APPLY_OPT("--memory", opt_memory),   APPLY_OPT("--acpi", opt_acpi),
+	APPLY_OPT("--seccomp", opt_seccomp), STRING_OPT("--jail", jail.dir),
+	ID_OPT("--uid", jail.uid),          ID_OPT("--gid", jail.gid),
+	STRING_OPT("--cgroup", jail.cgroup),
+	STRING_OPT("--cgroup-cpu-max", jail.cpu_max),
+	STRING_OPT("--cgroup-memory-max", jail.memory_max),
 };
+
+static int apply_option(struct kiln_config *c, const struct run_option *o,
+			const char *val, struct err *e)
+{
+	char *field = (char *)c + o->field;
+	switch (o->kind) {
+	case OPT_STRING:
+		return set_string((char **)(void *)field, o->name, val, e);
+	case OPT_ID:
+		return opt_id((unsigned *)(void *)field, o->name, val, e);
+	default:
+		return o->apply(c, o->name, val, e);
+	}
+}
 
 /* --disk, --net, --console, --rng...: one flag per device kind. */
 static int opt_device(struct kiln_config *c, const struct cfg_kind *kind,
@@ -317,7 +293,7 @@ static int parse_run_args(int argc, char **argv, int i,
 				return rc;
 			continue;
 		}
-		int rc = opt->apply(&req->config, opt->name, val, e);
+		int rc = apply_option(&req->config, opt, val, e);
 		if (rc)
 			return rc;
 	}
