@@ -81,10 +81,9 @@ static int enter_jail(struct vmctl *c, struct err *e)
 		if (strcmp(dir, "/"))
 			binds[nr++] = dir;
 	}
-	/* Threads after the jail: the vCPUs and one block worker per disk. */
-	unsigned disks = cfg_count(&c->cfg, cfg_kind_find("disk", 4));
+	/* Threads after the jail: the vCPUs and the devices' own. */
 	return jail_enter(&c->cfg.jail, (const char *const *)binds, nr,
-			  c->cfg.vcpus + disks, e);
+			  c->cfg.vcpus + cfg_device_threads(&c->cfg), e);
 }
 
 int vmctl_boot(struct vmctl *c, struct err *e)

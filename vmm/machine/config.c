@@ -21,6 +21,14 @@ unsigned cfg_count(const struct kiln_config *cfg, const struct cfg_kind *kind)
 	return n;
 }
 
+unsigned cfg_device_threads(const struct kiln_config *cfg)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < cfg->nr_devices; i++)
+		n += cfg->devices[i].kind->threads;
+	return n;
+}
+
 struct cfg_device *cfg_nth(const struct kiln_config *cfg,
 			   const struct cfg_kind *kind, unsigned index)
 {

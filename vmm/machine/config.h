@@ -116,6 +116,7 @@ struct cfg_kind {
 	const char *usage; /* the CLI value's form: "path=FILE[,readonly=on]..." */
 	const char *doc;   /* one device, for --help, the schema, *.add */
 	bool addable;      /* a <name>.add API method appends one */
+	unsigned threads;  /* threads each device starts (device_ops.start) */
 	/* check - whether what (spec) names exists and kiln may use it (a
 	 * disk's file), for vm.configure and <name>.add; NULL: nothing to
 	 * check. 0, or -errno with e->field naming the spec's field. */
@@ -209,6 +210,9 @@ const struct cfg_kind *cfg_kind_find(const char *name, size_t n);
 
 /* cfg_count - how many devices of (kind) (cfg) has. */
 unsigned cfg_count(const struct kiln_config *cfg, const struct cfg_kind *kind);
+/* cfg_device_threads - the threads (cfg)'s devices start (cfg_kind.threads):
+ * what a jail's process limit counts besides the vCPUs. */
+unsigned cfg_device_threads(const struct kiln_config *cfg);
 
 /* cfg_nth - the (index)th device of (kind), or NULL. */
 struct cfg_device *cfg_nth(const struct kiln_config *cfg,

@@ -24,7 +24,8 @@
 #include "config.h"
 
 /* The rlimits jail_enter sets (soft = hard). Processes: the vCPU threads,
- * the disks' block workers and the main thread, counted per uid: one uid
+ * the devices' own threads (cfg_device_threads: a disk's block worker)
+ * and the main thread, counted per uid: one uid
  * per VM. */
 #define JAIL_RLIMIT_NOFILE 1024
 #define JAIL_RLIMIT_MEMLOCK 0

@@ -97,6 +97,7 @@ static const struct cfg_kind kind_disk = {
 	.form = CFG_LIST,
 	.max = CFG_MAX_DISKS,
 	.spec_size = sizeof(struct cfg_disk),
+	.threads = 1, /* its block worker */
 	.spec = SPEC(disk_fields),
 	.bare = "path",
 	.usage = "path=FILE[,readonly=on][,serial=ID][,id=NAME]",
