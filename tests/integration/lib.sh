@@ -84,6 +84,21 @@ private_netns() {
 	ip link set lo up
 }
 
+# For a test that checks many things and reports them all before it fails:
+# step MSG prints MSG with the seconds since the test began; problem MSG
+# records a failed check and goes on; no_problems fails the test naming
+# every recorded one.
+t0=$SECONDS
+step() { printf '[%3ds] %s\n' $((SECONDS - t0)) "$*"; }
+problems=()
+problem() {
+	printf 'PROBLEM: %s\n' "$*"
+	problems+=("$*")
+}
+no_problems() {
+	((${#problems[@]} == 0)) || fail "${#problems[@]} problem(s): $(printf '%s | ' "${problems[@]}")"
+}
+
 # show_tail FILE: the last 30 lines of FILE, indented, for failure messages.
 show_tail() {
 	printf -- '--- last 30 lines of %s ---\n' "$1" >&2

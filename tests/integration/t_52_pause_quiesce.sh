@@ -32,13 +32,6 @@ py=$PY
 sock=$TMPDIR/api.sock
 tap=kt52 mac=52:54:00:52:00:01 host_ip=169.254.81.1 guest_ip=169.254.81.2
 ctl() { "$KILN" ctl --socket "$sock" --timeout 30 "$@"; }
-t0=$SECONDS
-step() { printf '[%3ds] %s\n' $((SECONDS - t0)) "$*"; }
-problems=()
-problem() {
-	printf 'PROBLEM: %s\n' "$*"
-	problems+=("$*")
-}
 
 pid='' peer='' mnt='' brd=''
 cleanup() {
@@ -217,5 +210,5 @@ else
 	problem "raw frames: no result from the peer ('$frames')"
 fi
 
-((${#problems[@]} == 0)) || fail "${#problems[@]} problem(s): $(printf '%s | ' "${problems[@]}")"
+no_problems
 step "ok: nothing moved while paused; stream, console and disk intact"
