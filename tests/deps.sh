@@ -15,6 +15,7 @@ packages=(
 	clang libclang-rt-14-dev                       # libFuzzer targets
 	strace iperf3                                  # benchmark (bench/run.sh): QEMU's exits, host end of the net test
 	gdb                                            # hang reports: where a kiln that did not finish was (tests/integration/lib.sh)
+	procps                                         # pgrep (t_54 finds the jailed kiln under its outer process)
 )
 
 missing=()
