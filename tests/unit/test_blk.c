@@ -182,6 +182,22 @@ static void teardown(void)
 	rm_dir(T.dir);
 }
 
+/* Bring T.blk up as a driver would: features, status, queue 0, activate. */
+static void bring_up(void)
+{
+	T.vdev = blk_vdev(T.blk);
+	T.vdev->transport = &fake_transport;
+	T.vdev->guest_features = T.vdev->host_features;
+	T.vdev->negotiated_features = T.vdev->guest_features; /* FEATURES_OK */
+	T.vdev->status = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
+			 VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK;
+	cr_assert_eq(vqd_init(&T.drv, &T.mem.gm, QSZ, RING_GPA, HEAP_GPA,
+			      MEM_LEN - HEAP_GPA), 0);
+	cr_assert_eq(vqd_attach(&T.drv, &T.vdev->queues[0],
+				T.vdev->guest_features, 0), 0);
+	cr_assert_eq(T.vdev->ops->activate(T.vdev), 0);
+}
+
 /* Create the device on T.path and bring it up as a driver would. */
 static void start_dev(bool readonly, const char *serial)
 {
@@ -196,17 +212,7 @@ static void start_dev(bool readonly, const char *serial)
 
 	cr_assert_eq(blk_create(&cfg, &T.mem.gm, T.loop, &T.blk, &e), 0, "%s",
 		     e.msg);
-	T.vdev = blk_vdev(T.blk);
-	T.vdev->transport = &fake_transport;
-	T.vdev->guest_features = T.vdev->host_features;
-	T.vdev->negotiated_features = T.vdev->guest_features; /* FEATURES_OK */
-	T.vdev->status = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
-			 VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK;
-	cr_assert_eq(vqd_init(&T.drv, &T.mem.gm, QSZ, RING_GPA, HEAP_GPA,
-			      MEM_LEN - HEAP_GPA), 0);
-	cr_assert_eq(vqd_attach(&T.drv, &T.vdev->queues[0],
-				T.vdev->guest_features, 0), 0);
-	cr_assert_eq(T.vdev->ops->activate(T.vdev), 0);
+	bring_up();
 }
 
 static void start(void) { start_dev(false, SERIAL); }
@@ -1179,17 +1185,7 @@ Test(blk_fs, a_deferred_worker_starts_with_the_device, .init = setup_aio,
 	cr_assert_eq(blk_vdev(T.blk)->ops->start(blk_vdev(T.blk), &e), 0, "%s",
 		     e.msg);
 	cr_assert_eq(setups, 1);
-	T.vdev = blk_vdev(T.blk);
-	T.vdev->transport = &fake_transport;
-	T.vdev->guest_features = T.vdev->host_features;
-	T.vdev->negotiated_features = T.vdev->guest_features;
-	T.vdev->status = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
-			 VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK;
-	cr_assert_eq(vqd_init(&T.drv, &T.mem.gm, QSZ, RING_GPA, HEAP_GPA,
-			      MEM_LEN - HEAP_GPA), 0);
-	cr_assert_eq(vqd_attach(&T.drv, &T.vdev->queues[0],
-				T.vdev->guest_features, 0), 0);
-	cr_assert_eq(T.vdev->ops->activate(T.vdev), 0);
+	bring_up();
 	write_at(8, 4096, 17, S_OK);
 	cr_assert(file_has_pat(8 * 512, 4096, 17));
 }
