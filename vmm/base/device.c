@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
+
 void device_init(struct device *dev, const struct device_ops *ops,
 		 const char *kind, const char *id)
 {
@@ -79,6 +81,37 @@ void device_list_describe(const struct device_list *l, struct aml_buf *scope)
 	for (unsigned i = 0; i < l->count; i++)
 		if (l->items[i]->ops->describe)
 			l->items[i]->ops->describe(l->items[i], scope);
+}
+
+/* Collects "key=value" pairs of one device into a line. */
+struct stat_line {
+	char buf[512];
+	size_t len;
+};
+
+static void add_stat(void *ctx, const char *key, uint64_t value)
+{
+	struct stat_line *line = ctx;
+	if (line->len >= sizeof(line->buf))
+		return;
+	int n = snprintf(line->buf + line->len, sizeof(line->buf) - line->len,
+			 " %s=%llu", key, (unsigned long long)value);
+	if (n > 0)
+		line->len += (size_t)n;
+}
+
+void device_list_log_stats(struct device_list *l)
+{
+	for (unsigned i = 0; i < l->count; i++) {
+		struct device *dev = l->items[i];
+		struct stat_line line = { .len = 0 };
+		if (!dev->ops->stats)
+			continue;
+		line.buf[0] = 0;
+		dev->ops->stats(dev, add_stat, &line);
+		if (line.len)
+			log_info("%s (%s):%s", dev->id, dev->kind, line.buf);
+	}
 }
 
 void device_list_destroy(struct device_list *l)

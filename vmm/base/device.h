@@ -98,6 +98,9 @@ int device_list_quiesce(struct device_list *l, struct err *e);
 void device_list_resume(struct device_list *l);
 /* device_list_describe - every device's ACPI node into (scope), in order. */
 void device_list_describe(const struct device_list *l, struct aml_buf *scope);
+/* device_list_log_stats - one info line per device with counters:
+ * "ID (KIND): key=value ..." (kiln run -v prints them at exit). */
+void device_list_log_stats(struct device_list *l);
 /* device_list_destroy - destroy every device, newest first; empties the
  * list and frees its array. */
 void device_list_destroy(struct device_list *l);

@@ -261,6 +261,7 @@ int vm_finish(struct vm *vm)
 		exits += counts[r];
 	log_info("VM stopped (reason %d), %llu exits to userspace",
 		 atomic_load(&vm->exit_reason), (unsigned long long)exits);
+	device_list_log_stats(&vm->devices);
 	return atomic_load(&vm->exit_status);
 }
 
