@@ -11,7 +11,12 @@ results = {}
 def receive():
     srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     srv.bind((host_ip, 5001)); srv.listen(1); srv.settimeout(240)
-    conn, _ = srv.accept(); conn.settimeout(120)
+    try:
+        conn, _ = srv.accept()
+    except OSError as e:
+        results["from_guest"] = "none (no connection from the guest: %s)" % e
+        return
+    conn.settimeout(120)
     h, got = hashlib.sha256(), 0
     while got < SIZE:
         chunk = conn.recv(min(1 << 20, SIZE - got))
@@ -27,9 +32,9 @@ def send():
     while True:
         try:
             s = socket.create_connection((guest_ip, 5002), timeout=5); break
-        except OSError:
+        except OSError as e:
             if time.time() > deadline:
-                results["to_guest"] = "connect failed"; return
+                results["to_guest"] = "connect failed (last: %s)" % e; return
             time.sleep(0.5)
     s.settimeout(120); s.sendall(data); s.close()
     results["to_guest"] = "%s %d" % (hashlib.sha256(data).hexdigest(), SIZE)

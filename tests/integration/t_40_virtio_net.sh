@@ -11,7 +11,7 @@ private_netns "$0" "$@"
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$TMPDIR"
 
-"$KILN" run --kernel "$GUEST/generic/vmlinuz" --initrd "$GUEST/initramfs-generic.cpio.gz" \
+"$KILN" run -v --kernel "$GUEST/generic/vmlinuz" --initrd "$GUEST/initramfs-generic.cpio.gz" \
 	--cmdline "console=ttyS0 quiet panic=-1 kiln.scenario=net" --cpus 2 --memory 512M \
 	--net tap=kt0,mac=52:54:00:12:34:56 --net tap=kt1 </dev/null >console.log 2>&1 &
 pid=$!
@@ -36,6 +36,19 @@ rc=0
 # report (wait_kiln) its time before run.sh's bound.
 wait_kiln "$pid" 200 console.log || rc=$?
 wait "$peer" || true
+# A failure's report starts with what each side saw of the network (the
+# guest's counters, the host's tap and TCP counters), before the details.
+if ((rc != 0)) || ! grep -q '^KILN-RESULT rc=0' console.log ||
+	[[ $(grep -c '^PEER-\(FROM\|TO\)-GUEST [0-9a-f]\{64\} ' peer.log) != 2 ]]; then
+	echo "--- the network as each side saw it ---"
+	tr -d '\r' <console.log | grep -a '^KILN-\(NET\|PING\|OUT\|IN\|RESULT\|ERROR\)' | sed 's/^/  guest: /' || true
+	grep -a ' (virtio-net):' console.log | sed 's/^/  kiln: /' || true
+	grep '^PEER-' peer.log | sed 's/^/  host: /' || true
+	echo "  host: ping of the guest: $host_ping"
+	ip -s link show kt0 | sed 's/^/  host: /' || true
+	grep '^Tcp:' /proc/net/snmp | sed 's/^/  host: /' || true
+	ip neigh show dev kt0 | sed 's/^/  host: neigh /' || true
+fi
 cat peer.log
 ((rc == 0)) || { show_tail console.log; fail "kiln exited $rc"; }
 expect_result console.log

@@ -20,3 +20,10 @@ echo "KILN-OUT-SHA256 $(sha256sum /tmp/out | cut -d' ' -f1)"
 for i in $(seq 30); do nc 169.254.77.1 5001 </tmp/out && break; sleep 1; done
 wait $lpid
 echo "KILN-IN-SHA256 $(sha256sum /tmp/in | cut -d' ' -f1) $(wc -c </tmp/in)"
+# What the guest's side saw, for a failure report (t_40 prints it first):
+# the interface counters and the TCP counters (RetransSegs, InErrs, InCsumErrors).
+for n in eth0 eth1; do
+	d=/sys/class/net/$n/statistics
+	echo "KILN-NET-STATS $n rx=$(cat $d/rx_packets) tx=$(cat $d/tx_packets) rx_dropped=$(cat $d/rx_dropped) rx_errors=$(cat $d/rx_errors) tx_errors=$(cat $d/tx_errors)"
+done
+echo "KILN-NET-TCP $(grep '^Tcp:' /proc/net/snmp | tr '\n' ' ')"
