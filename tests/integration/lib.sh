@@ -11,7 +11,13 @@
 PY=/usr/bin/python3
 [[ -x $PY ]] || PY=$(command -v python3) || PY=python3
 
+# A test may define on_fail (no arguments) to add what it knows to the report
+# (a console's tail, whether its kiln still runs) before the FAIL line.
 fail() {
+	if [[ -z ${in_on_fail:-} ]] && declare -F on_fail >/dev/null; then
+		in_on_fail=1 # once, even if the hook itself fails
+		on_fail >&2 || true
+	fi
 	printf 'FAIL: %s\n' "$*" >&2
 	exit 1
 }

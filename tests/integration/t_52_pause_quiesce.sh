@@ -56,6 +56,21 @@ on_term() {
 }
 trap cleanup EXIT
 trap on_term TERM
+# A failed check after kiln started: is it still running, and what did the
+# guest say last.
+on_fail() {
+	if [[ -n $pid ]]; then
+		if kill -0 "$pid" 2>/dev/null; then
+			echo "kiln (pid $pid) is still running"
+		else
+			local st=0
+			wait "$pid" 2>/dev/null || st=$?
+			echo "kiln (pid $pid) has exited with status $st"
+		fi
+	fi
+	[[ -f console.log ]] && show_tail console.log
+	return 0
+}
 
 # The disk: a file where O_DIRECT works. L1's /tmp is tmpfs (or an overlay
 # on it), which refuses O_DIRECT, and kiln would quietly use buffered I/O;
@@ -93,10 +108,10 @@ step "disk file $disk"
 pid=$!
 for _ in $(seq 100); do
 	ip link show "$tap" >/dev/null 2>&1 && [[ -S $sock ]] && break
-	kill -0 "$pid" 2>/dev/null || { show_tail console.log; fail "kiln exited before creating its tap and socket"; }
+	kill -0 "$pid" 2>/dev/null || fail "kiln exited before creating its tap and socket"
 	sleep 0.1
 done
-ip link show "$tap" >/dev/null 2>&1 || { show_tail console.log; fail "kiln did not create tap $tap"; }
+ip link show "$tap" >/dev/null 2>&1 || fail "kiln did not create tap $tap"
 ip addr add "$host_ip/24" dev "$tap"
 ip link set "$tap" up
 grep -a 'virtio-blk' console.log | sed 's/^/disk: /' || true
@@ -114,7 +129,6 @@ wait_console() {
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.2
 	done
-	show_tail console.log
 	fail "no console line matching /$1/ within $2 s"
 }
 wait_console '^KILN-PAUSE-READY$' 120
@@ -143,7 +157,9 @@ ctl vm.resume >/dev/null || fail "vm.resume failed"
 step "paused, first vm.metrics: $(tr -d ' \n' <m1.json)"
 step "paused, 3 s later:        $(tr -d ' \n' <m2.json)"
 sleep 3
-ctl vm.metrics >m3.json || fail "vm.metrics failed after vm.resume"
+# (A kiln gone by now is a problem, not the end: what the pause showed is
+# reported all the same.)
+ctl vm.metrics >m3.json || { problem "vm.metrics failed after vm.resume"; echo '{}' >m3.json; }
 step "resumed 3 s:              $(tr -d ' \n' <m3.json)"
 # Frozen while paused (every device counter, every exit count), grown after.
 # (Exits need not grow after: with ioeventfd and irqfd a busy guest that
