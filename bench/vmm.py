@@ -62,8 +62,10 @@ if strace_file:
 log = open(opt["--log"], "w")
 t0 = time.monotonic()
 w0 = time.time()
+# Its own session: at the deadline the whole group goes (under strace, the
+# VMM too, not only strace, which would leave it running detached).
 p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                     stderr=subprocess.STDOUT)
+                     stderr=subprocess.STDOUT, start_new_session=True)
 pid = p.pid
 out["pid"] = pid
 ms = lambda: round((time.monotonic() - t0) * 1000, 1)
@@ -76,7 +78,7 @@ netup_done = not opt["--netup"]
 while True:
     left = deadline - time.monotonic()
     if left <= 0:
-        p.kill(); killed = True
+        os.killpg(pid, signal.SIGKILL); killed = True
         break
     r, _, _ = select.select([fd], [], [], min(left, 0.2))
     if not netup_done:
