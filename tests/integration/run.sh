@@ -2,6 +2,9 @@
 # Integration runner: runs where /dev/kvm works (natively or inside kvm-run's L1).
 #   tests/integration/run.sh BUILD_DIR [TEST_NAME...]
 #   tests/integration/run.sh --budget     ("TESTS IDLE_BOUND SESSION_BOUND" for kvm-run)
+# KILN_IT_SECCOMP=log|on|off: every `kiln run` gets that --seccomp mode unless it picks
+# its own; with log, one more check at the end: the kernel logged no seccomp record of
+# kiln over the whole suite (docs/testing.md, "The seccomp sweep").
 # Runs tests/integration/t_*.sh (or the named ones, with or without t_ prefix / .sh),
 # each under its own timeout (header comment "# timeout: N", default 120 s). A test that
 # exits 0 still fails when a guest console log of it shows a panic, BUG, Oops, WARNING or
@@ -14,6 +17,37 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 DEFAULT_TIMEOUT=120
 # shellcheck source=SCRIPTDIR/lib.sh
 . "$HERE/lib.sh" # summary()
+
+# seccomp_wrapper DIR MODE: DIR/kiln, which runs $KILN_BIN with --seccomp
+# MODE added to every `kiln run` that does not choose its own filter mode
+# (--seccomp, --config, --print-config: t_21 and t_53 check those). It execs,
+# so $! of a test is still kiln's pid.
+seccomp_wrapper() {
+	mkdir -p "$1"
+	{
+		echo '#!/bin/bash'
+		echo 'if [[ ${1:-} == run ]]; then'
+		echo '	case " $* " in'
+		echo '	*" --seccomp"* | *" --config"* | *" --print-config"*) ;;'
+		echo "	*) set -- run --seccomp $2 \"\${@:2}\" ;;"
+		echo '	esac'
+		echo 'fi'
+		echo "exec \"$KILN_BIN\" \"\$@\""
+	} >"$1/kiln"
+	chmod 755 "$1" "$1/kiln"
+}
+
+# seccomp_records FROM: the kernel's seccomp audit records (type 1326) of a
+# kiln executable in dmesg past line FROM; status 0 when there are none.
+# (t_53's deliberate one comes from build/kiln-test-hooks, another name.)
+seccomp_records() {
+	local found
+	found=$(dmesg 2>/dev/null | tail -n +"$(($1 + 1))" | grep -a 'type=1326' | grep -aE 'exe="[^"]*/kiln"' | head -n 20 || true)
+	[[ -z $found ]] && return 0
+	echo "FAIL seccomp_log_sweep: the kernel logged seccomp records of kiln (--seccomp log over the suite):"
+	printf '%s\n' "$found" | sed 's/^/    /'
+	return 1
+}
 
 usage() {
 	echo "usage: $0 BUILD_DIR [TEST_NAME...]" >&2
@@ -132,11 +166,20 @@ main() {
 	fi
 
 	export KILN=$build/kiln
+	# The kiln binary itself, for a test that copies it (t_55) when $KILN
+	# is the seccomp sweep's wrapper.
+	export KILN_BIN=$build/kiln
 	export GUEST=${KILN_GUEST_DIR:-${HOME:-/root}/.cache/kiln/guest}
 	local scratch
 	scratch=$(mktemp -d "${TMPDIR:-/tmp}/kiln-it.XXXXXX")
 	# shellcheck disable=SC2064
 	trap "rm -rf '$scratch'" EXIT
+	local sweep=${KILN_IT_SECCOMP:-} audit_from=0
+	if [[ -n $sweep ]]; then
+		seccomp_wrapper "$scratch/bin" "$sweep"
+		export KILN=$scratch/bin/kiln
+		audit_from=$(dmesg 2>/dev/null | wc -l)
+	fi
 
 	# A failed test runs once more only when its failure is the environment's
 	# (environment_failure above; KILN_IT_RETRIES=0: never). The first failure is
@@ -192,6 +235,15 @@ main() {
 	if [[ -n ${KILN_IO_DIR:-} ]]; then
 		printf '%s\n' "(between tests)" >"$KILN_IO_DIR/current"
 		rm -f "$KILN_IO_DIR/idle"
+	fi
+	if [[ $sweep == log ]]; then
+		if seccomp_records "$audit_from"; then
+			passed=$((passed + 1))
+			echo "PASS seccomp_log_sweep: the kernel logged no seccomp record of kiln"
+		else
+			failed=$((failed + 1))
+			failed_names+=(seccomp_log_sweep)
+		fi
 	fi
 	summary "$passed" "$failed" "${failed_names[*]}" "${flaky[*]}"
 }

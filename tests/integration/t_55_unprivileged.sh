@@ -33,7 +33,7 @@ chmod 0666 /dev/net/tun
 home=$(mktemp -d /tmp/kiln-t55.XXXXXX)
 cleanup() { rm -rf "$home"; }
 trap cleanup EXIT
-cp "$GUEST/generic/vmlinuz" "$GUEST/initramfs-generic.cpio.gz" "$KILN" "$home/"
+cp "$GUEST/generic/vmlinuz" "$GUEST/initramfs-generic.cpio.gz" "${KILN_BIN:-$KILN}" "$home/"
 : >"$home/a.img"
 mkdir "$home/run"
 chown -R "$uid:$uid" "$home"
