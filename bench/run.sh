@@ -43,9 +43,10 @@ log=$OUT/session.log
 # A wedged L1 goes silent (docs/testing.md): cut after 6 min without output, longer than
 # the longest single VM run's own bound (300 s, a boot under strace; inner.sh prints a line
 # as each run starts), so a VMM that hangs is reported by inner.sh, not taken for a wedged
-# L1. Only --quick (CI) retries such a session; for a full run a retry would double the time.
+# L1. Only --quick (CI) retries such a session, twice (CI of 2026-12-02 lost two in a row);
+# for a full run a retry would double the time.
 RETRIES=0
-((${#QUICK[@]})) && RETRIES=1
+((${#QUICK[@]})) && RETRIES=2
 tests/harness/kvm-run --timeout "$TIMEOUT" --idle-timeout 360 --mem 6144 --retries "$RETRIES" -- \
 	bench/inner.sh --kiln "$REPO/build/kiln" --out /tmp/kiln-bench-out --rounds "$ROUNDS" "${QUICK[@]}" \
 	2>&1 | tee "$log" | grep --line-buffered -v -e '^KILN-BENCH-RAW' -e $'^[a-z0-9]*\t[0-9]*\t\(kiln\|qemu\)\t' &&
