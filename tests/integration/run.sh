@@ -24,6 +24,7 @@ DEFAULT_TIMEOUT=120
 # so $! of a test is still kiln's pid.
 seccomp_wrapper() {
 	mkdir -p "$1"
+	# shellcheck disable=SC2016 # the wrapper's own expansions, written as they are
 	{
 		echo '#!/bin/bash'
 		echo 'if [[ ${1:-} == run ]]; then'
