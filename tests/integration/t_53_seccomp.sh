@@ -16,7 +16,7 @@ set -euo pipefail
 # shellcheck source=SCRIPTDIR/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$TMPDIR"
-hooks=$(dirname "$KILN")/kiln-test-hooks
+hooks=$(dirname "${KILN_BIN:-$KILN}")/kiln-test-hooks
 [[ -x $hooks ]] || fail "no $hooks (meson builds it next to kiln)"
 truncate -s 8M a.img
 guest=(--kernel "$GUEST/generic/vmlinuz" --initrd "$GUEST/initramfs-generic.cpio.gz"
