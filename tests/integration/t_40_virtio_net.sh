@@ -11,6 +11,31 @@ private_netns "$0" "$@"
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$TMPDIR"
 
+# What each side saw of the network (the guest's counters, kiln's, the host's
+# tap and TCP counters): the head of a failure's report, and what the
+# runner's timeout gets too.
+network_report() {
+	echo "--- the network as each side saw it ---"
+	tr -d '\r' <console.log | grep -a '^KILN-\(NET\|PING\|OUT\|IN\|RESULT\|ERROR\)' | sed 's/^/  guest: /' || true
+	grep -a ' (virtio-net):' console.log | sed 's/^/  kiln: /' || true
+	grep '^PEER-' peer.log 2>/dev/null | sed 's/^/  host: /' || true
+	echo "  host: ping of the guest: ${host_ping:-not tried}"
+	ip -s link show kt0 2>/dev/null | sed 's/^/  host: /' || true
+	grep '^Tcp:' /proc/net/snmp | sed 's/^/  host: /' || true
+	ip neigh show dev kt0 2>/dev/null | sed 's/^/  host: neigh /' || true
+}
+pid='' peer=''
+on_term() {
+	trap - TERM
+	step "terminated (timeout)"
+	network_report
+	[[ -f console.log ]] && show_tail console.log
+	[[ -n $pid ]] && hang_report "$pid"
+	exit 143
+}
+trap on_term TERM
+trap '[[ -n $peer ]] && kill "$peer" 2>/dev/null; [[ -n $pid ]] && kill -KILL "$pid" 2>/dev/null; true' EXIT
+
 "$KILN" run -v --kernel "$GUEST/generic/vmlinuz" --initrd "$GUEST/initramfs-generic.cpio.gz" \
 	--cmdline "console=ttyS0 quiet panic=-1 kiln.scenario=net" --cpus 2 --memory 512M \
 	--net tap=kt0,mac=52:54:00:12:34:56 --net tap=kt1 </dev/null >console.log 2>&1 &
@@ -22,6 +47,7 @@ for _ in $(seq 100); do
 done
 ip addr add 169.254.77.1/24 dev kt0 && ip link set kt0 up
 ip addr add 169.254.78.1/24 dev kt1 && ip link set kt1 up
+step "kiln started, taps up"
 py=$PY
 "$py" "$here/net_peer.py" 169.254.77.1 169.254.77.2 >peer.log 2>&1 &
 peer=$!
@@ -30,24 +56,30 @@ for _ in $(seq 600); do
 	kill -0 "$pid" 2>/dev/null || break
 	sleep 0.2
 done
+if grep -q KILN-NET-LISTENING console.log; then
+	step "the guest listens"
+else
+	step "no KILN-NET-LISTENING from the guest"
+fi
 busybox ping -c 3 -W 2 169.254.77.2 >ping.log 2>&1 && host_ping=ok || host_ping=failed
+step "host ping of the guest: $host_ping"
 rc=0
 # 400 s for the test: up to 120 s to listen, then 200 s, leaving the hang
 # report (wait_kiln) its time before run.sh's bound.
 wait_kiln "$pid" 200 console.log || rc=$?
+pid=
+step "kiln exited $rc"
+# The peer's own bounds are 240 s; once kiln is gone it gets 20 s more.
+for _ in $(seq 20); do
+	kill -0 "$peer" 2>/dev/null || break
+	sleep 1
+done
+kill "$peer" 2>/dev/null || true
 wait "$peer" || true
-# A failure's report starts with what each side saw of the network (the
-# guest's counters, the host's tap and TCP counters), before the details.
+peer=
 if ((rc != 0)) || ! grep -q '^KILN-RESULT rc=0' console.log ||
 	[[ $(grep -c '^PEER-\(FROM\|TO\)-GUEST [0-9a-f]\{64\} ' peer.log) != 2 ]]; then
-	echo "--- the network as each side saw it ---"
-	tr -d '\r' <console.log | grep -a '^KILN-\(NET\|PING\|OUT\|IN\|RESULT\|ERROR\)' | sed 's/^/  guest: /' || true
-	grep -a ' (virtio-net):' console.log | sed 's/^/  kiln: /' || true
-	grep '^PEER-' peer.log | sed 's/^/  host: /' || true
-	echo "  host: ping of the guest: $host_ping"
-	ip -s link show kt0 | sed 's/^/  host: /' || true
-	grep '^Tcp:' /proc/net/snmp | sed 's/^/  host: /' || true
-	ip neigh show dev kt0 | sed 's/^/  host: neigh /' || true
+	network_report
 fi
 cat peer.log
 ((rc == 0)) || { show_tail console.log; fail "kiln exited $rc"; }
