@@ -2,7 +2,7 @@
 """Host side of t_40: receive 32 MiB from the guest on HOST:5001 and send
 32 MiB to the guest on GUEST:5002; print both sha256 sums.
 usage: net_peer.py HOST_IP GUEST_IP"""
-import hashlib, os, socket, sys, threading, time
+import hashlib, os, signal, socket, sys, threading, time
 
 SIZE = 32 << 20
 host_ip, guest_ip = sys.argv[1], sys.argv[2]
@@ -39,8 +39,16 @@ def send():
     s.settimeout(120); s.sendall(data); s.close()
     results["to_guest"] = "%s %d" % (hashlib.sha256(data).hexdigest(), SIZE)
 
-threads = [threading.Thread(target=f) for f in (receive, send)]
+def report(*_):
+    print("PEER-FROM-GUEST", results.get("from_guest", "none (still waiting)"))
+    print("PEER-TO-GUEST", results.get("to_guest", "none (still waiting)"), flush=True)
+    os._exit(0)
+
+# t_40 ends a peer still waiting once kiln is gone: say how far it got.
+signal.signal(signal.SIGTERM, report)
+threads = [threading.Thread(target=f, daemon=True) for f in (receive, send)]
 for t in threads: t.start()
-for t in threads: t.join()
-print("PEER-FROM-GUEST", results.get("from_guest", "none"))
-print("PEER-TO-GUEST", results.get("to_guest", "none"))
+for t in threads:
+    while t.is_alive():
+        t.join(0.5)
+report()
