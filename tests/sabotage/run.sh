@@ -84,7 +84,7 @@ judge() {
 # lost its guest to the nested environment (docs/testing.md): the tests of
 # such integration sabotages run again, and a sabotage caught then counts as
 # passed on a retry (flaky), never silently.
-caught=0 missed=0 flaky=() again=() again_tests=()
+caught=0 missed=0 flaky=() again=()
 echo
 for p in "${patches[@]}"; do
 	read -r stage tests < <(sed -n 's/^# caught-by: //p' "$p")
@@ -93,8 +93,6 @@ for p in "${patches[@]}"; do
 		echo "CAUGHT ${p##*/} by $stage $tests"
 	elif [[ $stage == integration ]]; then
 		again+=("$p")
-		read -r -a t <<<"$tests"
-		again_tests+=("${t[@]}")
 	else
 		missed=$((missed + 1))
 		echo "MISSED ${p##*/}"

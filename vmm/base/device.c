@@ -104,10 +104,9 @@ void device_list_log_stats(struct device_list *l)
 {
 	for (unsigned i = 0; i < l->count; i++) {
 		struct device *dev = l->items[i];
-		struct stat_line line = { .len = 0 };
+		struct stat_line line = { .len = 0 }; /* buf zeroed too */
 		if (!dev->ops->stats)
 			continue;
-		line.buf[0] = 0;
 		dev->ops->stats(dev, add_stat, &line);
 		if (line.len)
 			log_info("%s (%s):%s", dev->id, dev->kind, line.buf);
