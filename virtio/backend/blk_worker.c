@@ -28,7 +28,6 @@
  */
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +35,7 @@
 #include <time.h>
 
 #include "blk_backend.h"
+#include "../../vmm/base/thread.h"
 
 #define WORKER_STACK (256u << 10)
 
@@ -133,18 +133,6 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-/* Block the asynchronous signals (SIGINT/TERM/HUP are the loop's
- * signalfd's, SIGUSR1 is the vCPU kick); faults stay deliverable. */
-static void worker_sigmask(sigset_t *set)
-{
-	static const int faults[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL,
-				      SIGSYS, SIGABRT, SIGTRAP };
-
-	sigfillset(set);
-	for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++)
-		sigdelset(set, faults[i]);
-}
-
 static void worker_free(struct blk_worker *w)
 {
 	pthread_cond_destroy(&w->idle);
@@ -157,17 +145,7 @@ static void worker_free(struct blk_worker *w)
 /* Create (w)'s thread and wait for its setup. 0 or -errno with (e). */
 static int worker_spawn(struct blk_worker *w, struct err *e)
 {
-	pthread_attr_t attr;
-	sigset_t set, old;
-	int rc;
-
-	pthread_attr_init(&attr);
-	pthread_attr_setstacksize(&attr, WORKER_STACK);
-	worker_sigmask(&set);
-	pthread_sigmask(SIG_SETMASK, &set, &old);
-	rc = -pthread_create(&w->thread, &attr, worker_main, w);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	pthread_attr_destroy(&attr);
+	int rc = thread_spawn(&w->thread, WORKER_STACK, worker_main, w);
 	if (rc)
 		return err_set(e, rc, "%s: block worker thread: %s", w->be->path,
 			       strerror(-rc));

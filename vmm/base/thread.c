@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: MIT */
+#include "thread.h"
+
+#include <signal.h>
+
+int thread_spawn(pthread_t *thread, size_t stack, void *(*fn)(void *), void *arg)
+{
+	static const int faults[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL,
+				      SIGSYS, SIGABRT, SIGTRAP };
+	pthread_attr_t attr;
+	sigset_t set, old;
+
+	sigfillset(&set);
+	for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++)
+		sigdelset(&set, faults[i]);
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, stack);
+	/* The new thread inherits the mask in force at pthread_create. */
+	pthread_sigmask(SIG_SETMASK, &set, &old);
+	int rc = -pthread_create(thread, &attr, fn, arg);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
+	return rc;
+}
