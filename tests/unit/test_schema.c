@@ -19,6 +19,7 @@ static const char full_json[] =
 	"            {\"id\": \"data\", \"path\": \"/y.img\", \"readonly\": true, \"serial\": null}],"
 	" \"nets\": [{\"id\": \"net0\", \"tap\": \"kt0\", \"mac\": \"52:54:00:12:34:56\", \"fd\": 0},"
 	"          {\"id\": \"lan\", \"tap\": \"kt1\", \"mac\": null, \"fd\": 5}],"
+	" \"fs\": [{\"id\": \"src\", \"path\": \"/srv/src\", \"tag\": \"src\", \"readonly\": true}],"
 	" \"console\": \"socket=/run/c.sock\", \"rng\": true, \"acpi\": true,"
 	" \"seccomp\": \"log\", \"jail\": {\"dir\": \"/srv/jail\", \"uid\": 4242, \"gid\": 0,"
 	" \"cgroup\": \"/sys/fs/cgroup/vm\", \"cpu_max\": \"50000 100000\", \"memory_max\": null}}";
@@ -90,7 +91,7 @@ Test(schema, defaults_and_effective_config)
 	struct json_object *want = parse(
 		"{\"machine\": {\"vcpus\": 1, \"memory_mib\": 256},"
 		" \"boot\": {\"kernel\": \"/k\", \"initrd\": null, \"cmdline\": \""
-		CFG_DEFAULT_CMDLINE "\"}, \"disks\": [], \"nets\": [],"
+		CFG_DEFAULT_CMDLINE "\"}, \"disks\": [], \"nets\": [], \"fs\": [],"
 		" \"console\": null, \"rng\": false, \"acpi\": true,"
 		" \"seccomp\": \"on\", \"jail\": {\"dir\": null, \"uid\": 4294967295,"
 		" \"gid\": 4294967295, \"cgroup\": null, \"cpu_max\": null, \"memory_max\": null}}");
@@ -210,7 +211,7 @@ Test(schema, wrong_types_and_ranges_name_the_field)
 Test(schema, unknown_fields_at_every_level)
 {
 	static const struct bad_case cases[] = {
-		{ "{\"machin\": {}}", "machin: unknown field (known: machine, boot, disks, nets, console, rng, acpi, seccomp, jail)" },
+		{ "{\"machin\": {}}", "machin: unknown field (known: machine, boot, disks, nets, fs, console, rng, acpi, seccomp, jail)" },
 		{ "{\"machine\": {\"vpcus\": 2}}", "machine.vpcus: unknown field (known: vcpus, memory_mib)" },
 		{ "{\"boot\": {\"kernal\": \"/k\"}}", "boot.kernal: unknown field (known: kernel, initrd, cmdline)" },
 		{ "{\"disks\": [{\"path\": \"/a\"}, {\"path\": \"/b\", \"ro\": true}]}",

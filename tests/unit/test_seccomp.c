@@ -30,6 +30,9 @@
 #include <sys/eventfd.h>
 
 #include "virtio/backend/blk_backend.h"
+#include "virtio/backend/fs_share.h"
+#include <linux/fuse.h>
+#include <sys/stat.h>
 #include "vmm/machine/config.h"
 #include "vmm/machine/seccomp.h"
 
@@ -353,4 +356,159 @@ Test(seccomp, a_block_worker_works_under_on)
 {
 	blk_under_filters(BLK_ENGINE_AIO);
 	blk_under_filters(BLK_ENGINE_SYNC);
+}
+
+/* ---- the virtio-fs worker ---- */
+
+/* The share the probe serves, opened before the filter as kiln opens it
+ * (at device creation, before the worker starts). */
+static struct fs_share *fs_probe_share;
+static unsigned fs_probe_unique;
+static uid_t fs_probe_uid; /* getuid() before the filter */
+static unsigned fs_probe_failed;
+
+/* One FUSE request (header, then up to two argument parts); the reply's
+ * error (any: only that the syscalls went through matters here). */
+static int32_t fs_call(uint32_t op, uint64_t node, const void *a, size_t alen,
+		       const void *b, size_t blen)
+{
+	static uint8_t in[8192], out[FS_SHARE_MAX_MSG];
+	struct fuse_in_header h = { .len = (uint32_t)(sizeof(h) + alen + blen),
+				    .opcode = op, .unique = ++fs_probe_unique,
+				    .nodeid = node };
+	memcpy(in, &h, sizeof(h));
+	if (alen)
+		memcpy(in + sizeof(h), a, alen);
+	if (blen)
+		memcpy(in + sizeof(h) + alen, b, blen);
+	size_t n = fs_share_handle(fs_probe_share, in, h.len, out, sizeof(out));
+	int32_t err = n >= sizeof(struct fuse_out_header) ? ((struct fuse_out_header *)out)->error : 0;
+	if (err) {
+		char msg[64];
+		int len = snprintf(msg, sizeof(msg), "opcode %u failed: %d\n", op, err);
+		(void)!write(STDERR_FILENO, msg, (size_t)len);
+		fs_probe_failed++;
+	}
+	return err;
+}
+
+#define NAME(s) s, sizeof(s)
+
+/* Every handler once, on a share with a file, as a guest would. */
+static long p_fs_every_op(void)
+{
+	struct fuse_init_in init = { .major = 7, .minor = 38, .flags = FUSE_DO_READDIRPLUS };
+	if (fs_call(FUSE_INIT, 0, &init, sizeof(init), NULL, 0))
+		return -1;
+	fs_call(FUSE_LOOKUP, 1, NAME("f"), NULL, 0);                 /* node 2 */
+	struct fuse_getattr_in ga = { 0 };
+	fs_call(FUSE_GETATTR, 2, &ga, sizeof(ga), NULL, 0);
+	struct fuse_setattr_in sa = { .valid = FATTR_MODE | FATTR_SIZE | FATTR_ATIME | FATTR_MTIME | FATTR_UID,
+				      .mode = 0600, .size = 4, .uid = fs_probe_uid };
+	fs_call(FUSE_SETATTR, 2, &sa, sizeof(sa), NULL, 0);
+	struct fuse_open_in oi = { .flags = O_RDWR };
+	fs_call(FUSE_OPEN, 2, &oi, sizeof(oi), NULL, 0);             /* fh 0 */
+	struct fuse_write_in wi = { .fh = 0, .size = 3 };
+	fs_call(FUSE_WRITE, 2, &wi, sizeof(wi), "abc", 3);
+	struct fuse_read_in ri = { .fh = 0, .size = 3 };
+	fs_call(FUSE_READ, 2, &ri, sizeof(ri), NULL, 0);
+	struct fuse_fsync_in fi = { .fh = 0, .fsync_flags = 1 };
+	fs_call(FUSE_FSYNC, 2, &fi, sizeof(fi), NULL, 0);
+	fi.fsync_flags = 0;
+	fs_call(FUSE_FSYNC, 2, &fi, sizeof(fi), NULL, 0);
+	struct fuse_fallocate_in fa = { .fh = 0, .length = 4096 };
+	fs_call(FUSE_FALLOCATE, 2, &fa, sizeof(fa), NULL, 0);
+	struct fuse_lseek_in ls = { .fh = 0, .whence = SEEK_DATA };
+	fs_call(FUSE_LSEEK, 2, &ls, sizeof(ls), NULL, 0);
+	struct fuse_flush_in fl = { .fh = 0 };
+	fs_call(FUSE_FLUSH, 2, &fl, sizeof(fl), NULL, 0);
+	struct fuse_setxattr_in sx = { .size = 1 };
+	fs_call(FUSE_SETXATTR, 2, &sx, FUSE_COMPAT_SETXATTR_IN_SIZE, "user.k\0v", 8);
+	struct fuse_getxattr_in gx = { .size = 64 };
+	fs_call(FUSE_GETXATTR, 2, &gx, sizeof(gx), NAME("user.k"));
+	fs_call(FUSE_LISTXATTR, 2, &gx, sizeof(gx), NULL, 0);
+	fs_call(FUSE_REMOVEXATTR, 2, NAME("user.k"), NULL, 0);
+	struct fuse_access_in ac = { .mask = R_OK };
+	fs_call(FUSE_ACCESS, 2, &ac, sizeof(ac), NULL, 0);
+	fs_call(FUSE_STATFS, 1, NULL, 0, NULL, 0);
+	struct fuse_release_in rl = { .fh = 0 };
+	fs_call(FUSE_RELEASE, 2, &rl, sizeof(rl), NULL, 0);
+	struct fuse_create_in cr = { .flags = O_WRONLY, .mode = 0644 };
+	fs_call(FUSE_CREATE, 1, &cr, sizeof(cr), NAME("g"));        /* node 3, fh 0 */
+	struct fuse_mkdir_in md = { .mode = 0755 };
+	fs_call(FUSE_MKDIR, 1, &md, sizeof(md), NAME("d"));
+	struct fuse_mknod_in mn = { .mode = S_IFIFO | 0644 };
+	fs_call(FUSE_MKNOD, 1, &mn, sizeof(mn), NAME("p"));
+	fs_call(FUSE_SYMLINK, 1, NAME("s"), NAME("/x"));
+	fs_call(FUSE_LOOKUP, 1, NAME("s"), NULL, 0);
+	fs_call(FUSE_READLINK, 6, NULL, 0, NULL, 0);
+	struct fuse_link_in li = { .oldnodeid = 2 };
+	fs_call(FUSE_LINK, 1, &li, sizeof(li), NAME("h"));
+	struct fuse_rename_in rn = { .newdir = 1 };
+	fs_call(FUSE_RENAME, 1, &rn, sizeof(rn), "h\0h2", 5);
+	struct fuse_rename2_in rn2 = { .newdir = 1, .flags = RENAME_NOREPLACE };
+	fs_call(FUSE_RENAME2, 1, &rn2, sizeof(rn2), "h2\0h3", 6);
+	fs_call(FUSE_UNLINK, 1, NAME("h3"), NULL, 0);
+	fs_call(FUSE_RMDIR, 1, NAME("d"), NULL, 0);
+	fs_call(FUSE_OPENDIR, 1, &oi, sizeof(oi), NULL, 0);          /* fh 1 */
+	struct fuse_read_in rd = { .fh = 1, .size = 4096 };
+	fs_call(FUSE_READDIR, 1, &rd, sizeof(rd), NULL, 0);
+	fs_call(FUSE_READDIRPLUS, 1, &rd, sizeof(rd), NULL, 0);
+	struct fuse_fsync_in fd = { .fh = 1 };
+	fs_call(FUSE_FSYNCDIR, 1, &fd, sizeof(fd), NULL, 0);
+	rl.fh = 1;
+	fs_call(FUSE_RELEASEDIR, 1, &rl, sizeof(rl), NULL, 0);
+	struct fuse_forget_in fg = { .nlookup = 1 };
+	fs_call(FUSE_FORGET, 3, &fg, sizeof(fg), NULL, 0);
+	fs_call(FUSE_DESTROY, 0, NULL, 0, NULL, 0);
+	fs_share_close(fs_probe_share);
+	return fs_probe_failed ? -1 : 0;
+}
+
+/* The virtio-fs worker's list covers every request it serves (each one
+ * succeeds under the filter); it opens nothing by path, makes no sockets
+ * and runs no ioctl. The share is opened in the child before its filter,
+ * as kiln opens it before the worker starts (its /proc/self/fd is the
+ * opening process's). */
+Test(seccomp, fs_worker_serves_every_request_under_on)
+{
+	char dir[] = "/tmp/kiln-seccomp-fs.XXXXXX", path[64];
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/f", dir);
+	int fd = open(path, O_WRONLY | O_CREAT, 0644);
+	cr_assert_geq(fd, 0);
+	close(fd);
+	fs_probe_uid = getuid();
+	int pfd[2];
+	cr_assert_eq(pipe(pfd), 0);
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		dup2(pfd[1], STDERR_FILENO);
+		struct err e = { 0 };
+		if (fs_share_open(dir, false, &fs_probe_share, &e) ||
+		    seccomp_install(SECCOMP_THREAD_FS, CFG_SECCOMP_ON, "test-thread", &e)) {
+			(void)!write(STDERR_FILENO, e.msg, strlen(e.msg));
+			syscall(SYS_exit_group, 100);
+		}
+		syscall(SYS_exit_group, p_fs_every_op() ? 1 : 0);
+	}
+	close(pfd[1]);
+	char msg[1024] = "";
+	size_t got = 0;
+	ssize_t n;
+	while ((n = read(pfd[0], msg + got, sizeof(msg) - 1 - got)) > 0)
+		got += (size_t)n;
+	close(pfd[0]);
+	int ws;
+	cr_assert_eq(waitpid(pid, &ws, 0), pid);
+	cr_assert(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "status %d, stderr '%s'",
+		  WIFEXITED(ws) ? WEXITSTATUS(ws) : -1, msg);
+	expect_killed(SECCOMP_THREAD_FS, p_unix_socket, "socket");
+	expect_killed(SECCOMP_THREAD_FS, p_kvm_run, "ioctl");
+	expect_killed(SECCOMP_THREAD_FS, p_epoll_wait, "epoll_wait");
+	expect_killed(SECCOMP_THREAD_FS, p_execve, "execve");
+	char cmd[96];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
 }

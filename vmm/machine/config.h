@@ -36,6 +36,8 @@
 #define CFG_MAX_DISKS 16
 #define CFG_SERIAL_MAX 20 /* virtio-blk device ID string (VIRTIO_BLK_ID_BYTES) */
 #define CFG_MAX_NETS 8
+#define CFG_MAX_FS 4
+#define CFG_FS_TAG_MAX 36 /* virtio_fs_config.tag */
 #define CFG_IFNAME_MAX 15 /* IFNAMSIZ - 1 */
 #define CFG_ID_MAX 64
 /* Every kind's own maximum, added up, fits (tests/unit/test_config.c). */
@@ -171,6 +173,12 @@ struct cfg_net {
 	char *tap; /* host tap device name */
 	unsigned fd; /* > 0: an inherited fd attached to it; 0: open it */
 	struct cfg_mac mac;
+};
+
+struct cfg_fs {
+	char *path; /* the host directory shared */
+	char *tag;  /* what the guest mounts: mount -t virtiofs TAG DIR */
+	bool readonly;
 };
 
 struct cfg_console {

@@ -13,12 +13,14 @@
 #include <limits.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "../../virtio/backend/chr.h"
 #include "../../virtio/blk.h"
 #include "../../virtio/console.h"
+#include "../../virtio/fs.h"
 #include "../../virtio/net.h"
 #include "../../virtio/rng.h"
 #include "../base/file.h"
@@ -154,6 +156,78 @@ static const struct cfg_kind kind_net = {
 	.create = create_net,
 };
 
+/* ---- fs: virtio-fs --------------------------------------------------------- */
+
+static const struct cfg_field fs_fields[] = {
+	STR("path", struct cfg_fs, path, CFG_F_REQUIRED, PATH_MAX - 1, "DIR",
+	    "host directory to share; the guest reaches nothing outside it"),
+	STR("tag", struct cfg_fs, tag, CFG_F_REQUIRED | CFG_F_UNIQUE, CFG_FS_TAG_MAX,
+	    "TAG", "the name the guest mounts: mount -t virtiofs TAG DIR; unique"),
+	{ .name = "readonly", .type = CFG_FT_BOOL,
+	  .off = offsetof(struct cfg_fs, readonly), .hint = "on|off",
+	  .doc = "refuse every change on the host side (EROFS)" },
+};
+
+static int check_fs(const void *spec, struct err *e)
+{
+	const struct cfg_fs *f = spec;
+	struct stat st;
+	if (stat(f->path, &st)) {
+		err_field(e, "path");
+		return err_set(e, -errno, "'%s': %s", f->path, strerror(errno));
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		err_field(e, "path");
+		return err_set(e, -ENOTDIR, "'%s' is not a directory", f->path);
+	}
+	return 0;
+}
+
+/* fs_thread_setup_fn: the worker's filter, installed by the worker itself
+ * when vm_start starts it (device_ops.start, after the jail and before the
+ * vCPUs). */
+static int fs_thread_setup(void *arg, const char *name, struct err *e)
+{
+	const struct vm *vm = arg;
+	int rc = seccomp_install(SECCOMP_THREAD_FS,
+				 vm->cfg ? vm->cfg->seccomp : CFG_SECCOMP_OFF,
+				 name, e);
+	if (!rc)
+		seccomp_test_hook(SECCOMP_THREAD_FS);
+	return rc;
+}
+
+static int create_fs(struct vm *vm, const struct cfg_device *dev, struct err *e)
+{
+	const struct cfg_fs *f = dev->spec;
+	const struct fs_config fc = {
+		.path = f->path,
+		.tag = f->tag,
+		.readonly = f->readonly,
+		.thread_setup = fs_thread_setup,
+		.thread_setup_arg = vm,
+		.defer_worker = true,
+	};
+	struct virtio_fs *fs;
+	int rc = fs_create(&fc, &vm->mem, vm->loop, &fs, e);
+	return rc ? rc : builder_add_virtio(vm, fs_vdev(fs), dev->id, e);
+}
+
+static const struct cfg_kind kind_fs = {
+	.name = "fs",
+	.key = "fs",
+	.form = CFG_LIST,
+	.max = CFG_MAX_FS,
+	.spec_size = sizeof(struct cfg_fs),
+	.threads = 1, /* its worker */
+	.spec = SPEC(fs_fields),
+	.usage = "path=DIR,tag=TAG[,readonly=on][,id=NAME]",
+	.doc = "a virtio-fs share of a host directory (mount -t virtiofs TAG DIR)",
+	.addable = true,
+	.check = check_fs,
+	.create = create_fs,
+};
+
 /* ---- console: virtio-console --------------------------------------------- */
 
 static const struct cfg_field console_fields[] = {
@@ -212,5 +286,5 @@ static const struct cfg_kind kind_rng = {
 };
 
 const struct cfg_kind *const cfg_kinds[] = {
-	&kind_disk, &kind_net, &kind_console, &kind_rng, NULL,
+	&kind_disk, &kind_net, &kind_fs, &kind_console, &kind_rng, NULL,
 };

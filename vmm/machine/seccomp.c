@@ -138,6 +138,44 @@ static const int blk_syscalls[] = {
 	SCMP_SYS(fallocate),
 };
 
+/* A virtio-fs worker (virtio/fs.c, virtio/backend/fs_share.c): the FUSE
+ * requests on the share, all by fd (openat2 beneath a node, the *at calls,
+ * reopening through /proc/self/fd), never a path from the root. No ioctl
+ * but the SIGSYS handler's TCSETS; openat is allowed without O_CREAT
+ * (the reopen), creating goes through openat2 beneath a node. */
+static const int fs_syscalls[] = {
+	SCMP_SYS(openat2),
+	SCMP_SYS(close),
+	SCMP_SYS(newfstatat),
+	SCMP_SYS(fstat),
+	SCMP_SYS(fstatfs),
+	SCMP_SYS(getdents64),
+	SCMP_SYS(lseek),
+	SCMP_SYS(pread64),
+	SCMP_SYS(pwrite64),
+	SCMP_SYS(fsync),
+	SCMP_SYS(fdatasync),
+	SCMP_SYS(fallocate),
+	SCMP_SYS(ftruncate),
+	SCMP_SYS(mkdirat),
+	SCMP_SYS(mknodat),
+	SCMP_SYS(unlinkat),
+	SCMP_SYS(renameat2),
+	SCMP_SYS(renameat), /* glibc's renameat2 without flags */
+	SCMP_SYS(linkat),
+	SCMP_SYS(symlinkat),
+	SCMP_SYS(readlinkat),
+	SCMP_SYS(fchownat),
+	SCMP_SYS(fchmodat),
+	SCMP_SYS(utimensat),
+	SCMP_SYS(faccessat),
+	SCMP_SYS(faccessat2),
+	SCMP_SYS(fgetxattr),
+	SCMP_SYS(flistxattr),
+	SCMP_SYS(fsetxattr),
+	SCMP_SYS(fremovexattr),
+};
+
 /* ioctl requests after setup, besides the arch's vCPU ones. */
 static const unsigned long vcpu_ioctls[] = {
 	KVM_RUN,
@@ -146,6 +184,9 @@ static const unsigned long vcpu_ioctls[] = {
 	TCSETS, /* the SIGSYS handler puts the terminal back */
 };
 static const unsigned long blk_ioctls[] = {
+	TCSETS, /* the SIGSYS handler puts the terminal back */
+};
+static const unsigned long fs_ioctls[] = {
 	TCSETS, /* the SIGSYS handler puts the terminal back */
 };
 static const unsigned long loop_ioctls[] = {
@@ -242,7 +283,8 @@ const char *seccomp_thread_kind_name(enum seccomp_thread kind)
 {
 	static const char *const names[] = { [SECCOMP_THREAD_VCPU] = "vcpu",
 					     [SECCOMP_THREAD_LOOP] = "loop",
-					     [SECCOMP_THREAD_BLK] = "blk" };
+					     [SECCOMP_THREAD_BLK] = "blk",
+					     [SECCOMP_THREAD_FS] = "fs" };
 	return (unsigned)kind < SECCOMP_THREAD_NR ? names[kind] : "?";
 }
 
@@ -294,6 +336,7 @@ static int add_rules(scmp_filter_ctx ctx, enum seccomp_thread kind)
 		[SECCOMP_THREAD_VCPU] = LISTS(vcpu_syscalls, vcpu_ioctls),
 		[SECCOMP_THREAD_LOOP] = LISTS(loop_syscalls, loop_ioctls),
 		[SECCOMP_THREAD_BLK] = LISTS(blk_syscalls, blk_ioctls),
+		[SECCOMP_THREAD_FS] = LISTS(fs_syscalls, fs_ioctls),
 #undef LISTS
 	};
 	rc = allow_all(ctx, lists[kind].sys, lists[kind].nr_sys);
@@ -306,6 +349,9 @@ static int add_rules(scmp_filter_ctx ctx, enum seccomp_thread kind)
 		const unsigned long *arch = arch_seccomp_vcpu_ioctls(&n);
 		return allow_ioctls(ctx, arch, n);
 	}
+	if (kind == SECCOMP_THREAD_FS)
+		return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
+					SCMP_A2(SCMP_CMP_MASKED_EQ, O_CREAT, 0));
 	if (kind != SECCOMP_THREAD_LOOP)
 		return 0;
 	/* The loop's argument rules. */

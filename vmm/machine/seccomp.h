@@ -18,6 +18,7 @@ enum seccomp_thread {
 	SECCOMP_THREAD_VCPU, /* KVM_RUN and the exit handlers */
 	SECCOMP_THREAD_LOOP, /* the main thread: event loop, API, teardown */
 	SECCOMP_THREAD_BLK,  /* a block backend's worker (kiln-blkN) */
+	SECCOMP_THREAD_FS,   /* a virtio-fs share's worker (kiln-fsN) */
 	SECCOMP_THREAD_NR
 };
 
@@ -25,7 +26,7 @@ enum seccomp_thread {
  * shell's 128 + SIGSYS, as if the signal had killed it. */
 #define SECCOMP_EXIT_STATUS (128 + 31)
 
-/* seccomp_thread_kind_name - "vcpu", "loop", "blk". */
+/* seccomp_thread_kind_name - "vcpu", "loop", "blk", "fs". */
 const char *seccomp_thread_kind_name(enum seccomp_thread kind);
 
 /*

@@ -1,0 +1,516 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The virtio-fs FUSE server (virtio/backend/fs_share.c) on a real
+ * temporary directory: requests as the guest's kernel writes them, replies
+ * checked, the host files checked; the wall (names, symlinks, a symlink
+ * swapped during lookups, device nodes, read-only shares) and malformed
+ * requests.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fuse.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "virtio/backend/fs_share.h"
+
+static char dir[64];
+static struct fs_share *share;
+static uint8_t out[FS_SHARE_MAX_MSG];
+static uint64_t unique_seq;
+
+static void make_dir(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/kiln-fs-test.XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+}
+
+static void open_share(bool readonly)
+{
+	struct err e = { 0 };
+	cr_assert_eq(fs_share_open(dir, readonly, &share, &e), 0, "%s", e.msg);
+}
+
+static void cleanup(void)
+{
+	fs_share_close(share);
+	share = NULL;
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+/* A request: header, then up to three argument parts. */
+struct part {
+	const void *p;
+	size_t len;
+};
+
+static int32_t call_out(uint32_t opcode, uint64_t nodeid, struct part a,
+			struct part b, struct part c, size_t *len)
+{
+	uint8_t in[FS_SHARE_MAX_MSG];
+	struct fuse_in_header h = { .opcode = opcode, .unique = ++unique_seq,
+				    .nodeid = nodeid };
+	size_t n = sizeof(h);
+	struct part parts[3] = { a, b, c };
+	for (int i = 0; i < 3; i++) {
+		memcpy(in + n, parts[i].p, parts[i].len);
+		n += parts[i].len;
+	}
+	h.len = (uint32_t)n;
+	memcpy(in, &h, sizeof(h));
+	size_t r = fs_share_handle(share, in, n, out, sizeof(out));
+	cr_assert_geq(r, sizeof(struct fuse_out_header), "opcode %u: no reply", opcode);
+	struct fuse_out_header oh;
+	memcpy(&oh, out, sizeof(oh));
+	cr_assert_eq(oh.len, r);
+	cr_assert_eq(oh.unique, h.unique);
+	*len = r - sizeof(oh);
+	return oh.error;
+}
+
+#define P(x) ((struct part){ &(x), sizeof(x) })
+#define S(str) ((struct part){ str, sizeof(str) })
+#define NONE_P ((struct part){ NULL, 0 })
+
+static int32_t call(uint32_t opcode, uint64_t nodeid, struct part a, struct part b)
+{
+	size_t len;
+	return call_out(opcode, nodeid, a, b, NONE_P, &len);
+}
+
+static void *payload(void)
+{
+	return out + sizeof(struct fuse_out_header);
+}
+
+static void init_fs(void)
+{
+	struct fuse_init_in in = { .major = 7, .minor = 38, .max_readahead = 65536,
+				   .flags = FUSE_BIG_WRITES | FUSE_MAX_PAGES | FUSE_DO_READDIRPLUS };
+	cr_assert_eq(call(FUSE_INIT, 0, P(in), NONE_P), 0);
+}
+
+static uint64_t lookup(uint64_t parent, const char *name, int32_t *err)
+{
+	size_t len;
+	*err = call_out(FUSE_LOOKUP, parent, (struct part){ name, strlen(name) + 1 },
+			NONE_P, NONE_P, &len);
+	if (*err)
+		return 0;
+	cr_assert_eq(len, sizeof(struct fuse_entry_out));
+	struct fuse_entry_out e;
+	memcpy(&e, payload(), sizeof(e));
+	return e.nodeid;
+}
+
+static uint64_t lookup_ok(uint64_t parent, const char *name)
+{
+	int32_t err;
+	uint64_t id = lookup(parent, name, &err);
+	cr_assert_eq(err, 0, "lookup %s: %d", name, err);
+	return id;
+}
+
+static uint64_t open_node(uint64_t node, uint32_t flags, int32_t *err)
+{
+	struct fuse_open_in in = { .flags = flags };
+	*err = call(FUSE_OPEN, node, P(in), NONE_P);
+	struct fuse_open_out o;
+	memcpy(&o, payload(), sizeof(o));
+	return o.fh;
+}
+
+static void host_write(const char *name, const char *text, mode_t mode)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+}
+
+static void host_read(const char *name, char *buf, size_t size)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	int fd = open(path, O_RDONLY);
+	cr_assert_geq(fd, 0, "%s", path);
+	ssize_t n = read(fd, buf, size - 1);
+	cr_assert_geq(n, 0);
+	buf[n] = 0;
+	close(fd);
+}
+
+TestSuite(fs_share, .init = make_dir, .fini = cleanup);
+
+Test(fs_share, init_negotiates_and_nothing_before_it)
+{
+	open_share(false);
+	int32_t err;
+	lookup(FUSE_ROOT_ID, "x", &err);
+	cr_assert_eq(err, -EIO);
+	struct fuse_init_in old = { .major = 7, .minor = 30 };
+	cr_assert_eq(call(FUSE_INIT, 0, P(old), NONE_P), -EPROTO);
+	struct fuse_init_in in = { .major = 7, .minor = 36, .flags = FUSE_MAX_PAGES | FUSE_ASYNC_READ };
+	size_t len;
+	cr_assert_eq(call_out(FUSE_INIT, 0, P(in), NONE_P, NONE_P, &len), 0);
+	struct fuse_init_out o;
+	memcpy(&o, payload(), sizeof(o));
+	cr_assert_eq(len, sizeof(o));
+	cr_assert_eq(o.major, 7);
+	cr_assert_eq(o.minor, 36);
+	cr_assert_eq(o.flags, FUSE_MAX_PAGES, "only what was offered and is wanted");
+	cr_assert_eq(o.max_write, FS_SHARE_MAX_IO);
+	cr_assert_eq(o.max_pages, FS_SHARE_MAX_IO / 4096);
+}
+
+Test(fs_share, lookup_read_and_forget)
+{
+	host_write("a", "hello, share", 0644);
+	open_share(false);
+	init_fs();
+	uint64_t a = lookup_ok(FUSE_ROOT_ID, "a");
+	cr_assert_eq(lookup_ok(FUSE_ROOT_ID, "a"), a, "one node per inode");
+	struct fuse_getattr_in ga = { 0 };
+	size_t len;
+	cr_assert_eq(call_out(FUSE_GETATTR, a, P(ga), NONE_P, NONE_P, &len), 0);
+	struct fuse_attr_out at;
+	memcpy(&at, payload(), sizeof(at));
+	cr_assert_eq(at.attr.size, 12);
+	cr_assert(S_ISREG(at.attr.mode));
+	int32_t err;
+	uint64_t fh = open_node(a, O_RDONLY, &err);
+	cr_assert_eq(err, 0);
+	struct fuse_read_in rd = { .fh = fh, .offset = 7, .size = 100 };
+	cr_assert_eq(call_out(FUSE_READ, a, P(rd), NONE_P, NONE_P, &len), 0);
+	cr_assert_eq(len, 5);
+	cr_assert_eq(memcmp(payload(), "share", 5), 0);
+	struct fuse_release_in rel = { .fh = fh };
+	cr_assert_eq(call(FUSE_RELEASE, a, P(rel), NONE_P), 0);
+	cr_assert_eq(call(FUSE_RELEASE, a, P(rel), NONE_P), -EBADF, "released twice");
+
+	struct fs_share_stats st;
+	fs_share_get_stats(share, &st);
+	cr_assert_eq(st.nodes, 2);
+	/* Two lookups, two forgets: the node goes; its id is no longer one. */
+	uint8_t in[64];
+	struct fuse_in_header h = { .len = sizeof(h) + sizeof(struct fuse_forget_in),
+				    .opcode = FUSE_FORGET, .nodeid = a };
+	struct fuse_forget_in f = { .nlookup = 2 };
+	memcpy(in, &h, sizeof(h));
+	memcpy(in + sizeof(h), &f, sizeof(f));
+	cr_assert_eq(fs_share_handle(share, in, h.len, out, sizeof(out)), 0, "FORGET has no reply");
+	fs_share_get_stats(share, &st);
+	cr_assert_eq(st.nodes, 1);
+	cr_assert_eq(call(FUSE_GETATTR, a, P(ga), NONE_P), -EBADF);
+}
+
+Test(fs_share, names_that_leave_the_directory_are_refused)
+{
+	open_share(false);
+	init_fs();
+	int32_t err;
+	lookup(FUSE_ROOT_ID, "..", &err);
+	cr_assert_eq(err, -ENOENT);
+	lookup(FUSE_ROOT_ID, ".", &err);
+	cr_assert_eq(err, -ENOENT);
+	lookup(FUSE_ROOT_ID, "../etc", &err);
+	cr_assert_eq(err, -EINVAL);
+	lookup(FUSE_ROOT_ID, "/etc", &err);
+	cr_assert_eq(err, -EINVAL);
+	lookup(FUSE_ROOT_ID, "", &err);
+	cr_assert_eq(err, -EINVAL);
+	/* A name without its NUL. */
+	cr_assert_eq(call(FUSE_LOOKUP, FUSE_ROOT_ID, (struct part){ "etc", 3 }, NONE_P), -EINVAL);
+	/* A node id the guest never got. */
+	cr_assert_eq(call(FUSE_LOOKUP, 12345, S("etc"), NONE_P), -EBADF);
+}
+
+Test(fs_share, symlinks_are_never_followed_on_the_host)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "%s/root", dir);
+	cr_assert_eq(symlink("/", path), 0);
+	snprintf(path, sizeof(path), "%s/up", dir);
+	cr_assert_eq(symlink("../../../../../../etc", path), 0);
+	open_share(false);
+	init_fs();
+	uint64_t root = lookup_ok(FUSE_ROOT_ID, "root");
+	uint64_t up = lookup_ok(FUSE_ROOT_ID, "up");
+	int32_t err;
+	lookup(root, "etc", &err);
+	cr_assert_eq(err, -ENOTDIR, "a symlink is not a directory here");
+	lookup(up, "passwd", &err);
+	cr_assert_eq(err, -ENOTDIR);
+	open_node(root, O_RDONLY, &err);
+	cr_assert_eq(err, -EACCES);
+	cr_assert_eq(call(FUSE_OPENDIR, root, (struct part){ &(struct fuse_open_in){ 0 }, sizeof(struct fuse_open_in) }, NONE_P), -ENOTDIR);
+	size_t len;
+	cr_assert_eq(call_out(FUSE_READLINK, root, NONE_P, NONE_P, NONE_P, &len), 0);
+	cr_assert_eq(len, 1);
+	cr_assert_eq(*(char *)payload(), '/');
+	/* The guest's own symlink to outside: made, and still only a name. */
+	cr_assert_eq(call(FUSE_SYMLINK, FUSE_ROOT_ID, S("mine"), S("/etc/passwd")), 0);
+	uint64_t mine = lookup_ok(FUSE_ROOT_ID, "mine");
+	open_node(mine, O_RDONLY, &err);
+	cr_assert_eq(err, -EACCES);
+	struct fuse_setattr_in sa = { .valid = FATTR_SIZE, .size = 0 };
+	cr_assert_neq(call(FUSE_SETATTR, mine, P(sa), NONE_P), 0, "no truncate through a symlink");
+	struct stat st;
+	cr_assert_eq(stat("/etc/passwd", &st), 0);
+	cr_assert_gt(st.st_size, 0);
+}
+
+/* A helper flips "x" between an empty directory and a symlink to "/" while
+ * the guest looks up x/etc: it finds ENOENT or ENOTDIR, never /etc. */
+static atomic_bool flipping;
+static void *flipper(void *arg)
+{
+	char d[256], l[256], t[256];
+	snprintf(d, sizeof(d), "%s/x", dir);
+	snprintf(l, sizeof(l), "%s/xl", dir);
+	snprintf(t, sizeof(t), "%s/xd", dir);
+	mkdir(t, 0755);
+	symlink("/", l);
+	while (atomic_load(&flipping)) {
+		renameat2(AT_FDCWD, t, AT_FDCWD, d, RENAME_EXCHANGE);
+		renameat2(AT_FDCWD, l, AT_FDCWD, d, RENAME_EXCHANGE);
+		renameat2(AT_FDCWD, d, AT_FDCWD, l, RENAME_EXCHANGE);
+		renameat2(AT_FDCWD, d, AT_FDCWD, t, RENAME_EXCHANGE);
+	}
+	return NULL;
+}
+
+Test(fs_share, symlink_swapped_during_lookups_never_escapes)
+{
+	char d[256];
+	snprintf(d, sizeof(d), "%s/x", dir);
+	cr_assert_eq(mkdir(d, 0755), 0);
+	open_share(false);
+	init_fs();
+	pthread_t t;
+	atomic_store(&flipping, true);
+	cr_assert_eq(pthread_create(&t, NULL, flipper, NULL), 0);
+	unsigned found_dir = 0;
+	for (int i = 0; i < 3000; i++) {
+		int32_t err;
+		uint64_t x = lookup(FUSE_ROOT_ID, "x", &err);
+		if (err)
+			continue;
+		lookup(x, "etc", &err);
+		cr_assert_neq(err, 0, "x/etc reached the host's /etc");
+		found_dir += err == -ENOENT;
+	}
+	atomic_store(&flipping, false);
+	pthread_join(t, NULL);
+	cr_log_info("x was the directory in %u lookups", found_dir);
+}
+
+Test(fs_share, read_only_share_refuses_every_change)
+{
+	host_write("f", "keep", 0644);
+	char d[256];
+	snprintf(d, sizeof(d), "%s/d", dir);
+	cr_assert_eq(mkdir(d, 0755), 0);
+	open_share(true);
+	init_fs();
+	uint64_t f = lookup_ok(FUSE_ROOT_ID, "f");
+	int32_t err;
+	open_node(f, O_RDWR, &err);
+	cr_assert_eq(err, -EROFS);
+	open_node(f, O_RDONLY | O_TRUNC, &err);
+	cr_assert_eq(err, -EROFS);
+	uint64_t fh = open_node(f, O_RDONLY, &err);
+	cr_assert_eq(err, 0);
+	struct fuse_write_in w = { .fh = fh, .size = 3 };
+	cr_assert_eq(call(FUSE_WRITE, f, P(w), S("xyz")), -EROFS);
+	struct fuse_create_in c = { .flags = O_WRONLY, .mode = 0644 };
+	cr_assert_eq(call(FUSE_CREATE, FUSE_ROOT_ID, P(c), S("new")), -EROFS);
+	struct fuse_mkdir_in m = { .mode = 0755 };
+	cr_assert_eq(call(FUSE_MKDIR, FUSE_ROOT_ID, P(m), S("nd")), -EROFS);
+	cr_assert_eq(call(FUSE_UNLINK, FUSE_ROOT_ID, S("f"), NONE_P), -EROFS);
+	cr_assert_eq(call(FUSE_RMDIR, FUSE_ROOT_ID, S("d"), NONE_P), -EROFS);
+	struct fuse_setattr_in sa = { .valid = FATTR_SIZE | FATTR_MODE, .mode = 0777 };
+	cr_assert_eq(call(FUSE_SETATTR, f, P(sa), NONE_P), -EROFS);
+	struct fuse_rename_in rn = { .newdir = FUSE_ROOT_ID };
+	size_t len;
+	cr_assert_eq(call_out(FUSE_RENAME, FUSE_ROOT_ID, P(rn), S("f"), S("g"), &len), -EROFS);
+	struct fuse_access_in ac = { .mask = W_OK };
+	cr_assert_eq(call(FUSE_ACCESS, f, P(ac), NONE_P), -EROFS);
+	char buf[16];
+	host_read("f", buf, sizeof(buf));
+	cr_assert_str_eq(buf, "keep");
+	struct stat st;
+	cr_assert_eq(stat(d, &st), 0);
+}
+
+Test(fs_share, create_write_rename_link_unlink)
+{
+	open_share(false);
+	init_fs();
+	struct fuse_create_in c = { .flags = O_WRONLY, .mode = 0640 };
+	size_t len;
+	cr_assert_eq(call_out(FUSE_CREATE, FUSE_ROOT_ID, P(c), S("f"), NONE_P, &len), 0);
+	struct {
+		struct fuse_entry_out e;
+		struct fuse_open_out o;
+	} co;
+	cr_assert_eq(len, sizeof(co));
+	memcpy(&co, payload(), sizeof(co));
+	struct fuse_write_in w = { .fh = co.o.fh, .size = 4, .offset = 2 };
+	cr_assert_eq(call_out(FUSE_WRITE, co.e.nodeid, P(w), (struct part){ "data", 4 }, NONE_P, &len), 0);
+	struct fuse_write_out wo;
+	memcpy(&wo, payload(), sizeof(wo));
+	cr_assert_eq(wo.size, 4);
+	struct fuse_fsync_in fsy = { .fh = co.o.fh, .fsync_flags = 1 };
+	cr_assert_eq(call(FUSE_FSYNC, co.e.nodeid, P(fsy), NONE_P), 0);
+	char buf[16];
+	host_read("f", buf, sizeof(buf));
+	cr_assert_eq(memcmp(buf, "\0\0data", 6), 0);
+	char path[256];
+	struct stat st;
+	snprintf(path, sizeof(path), "%s/f", dir);
+	cr_assert_eq(stat(path, &st), 0);
+	cr_assert_eq(st.st_mode & 07777, 0640);
+
+	struct fuse_mkdir_in m = { .mode = 0750 };
+	cr_assert_eq(call(FUSE_MKDIR, FUSE_ROOT_ID, P(m), S("sub")), 0);
+	uint64_t sub = lookup_ok(FUSE_ROOT_ID, "sub");
+	struct fuse_rename2_in rn = { .newdir = sub };
+	cr_assert_eq(call_out(FUSE_RENAME2, FUSE_ROOT_ID, P(rn), S("f"), S("g"), &len), 0);
+	snprintf(path, sizeof(path), "%s/sub/g", dir);
+	cr_assert_eq(stat(path, &st), 0);
+	struct fuse_link_in ln = { .oldnodeid = co.e.nodeid };
+	cr_assert_eq(call(FUSE_LINK, FUSE_ROOT_ID, P(ln), S("hard")), 0);
+	snprintf(path, sizeof(path), "%s/hard", dir);
+	cr_assert_eq(stat(path, &st), 0);
+	cr_assert_eq(st.st_nlink, 2);
+	struct fuse_link_in bad = { .oldnodeid = 999999 };
+	cr_assert_eq(call(FUSE_LINK, FUSE_ROOT_ID, P(bad), S("x")), -EBADF, "only nodes the guest holds");
+	cr_assert_eq(call(FUSE_UNLINK, FUSE_ROOT_ID, S("hard"), NONE_P), 0);
+	cr_assert_eq(call(FUSE_UNLINK, sub, S("g"), NONE_P), 0);
+	cr_assert_eq(call(FUSE_RMDIR, FUSE_ROOT_ID, S("sub"), NONE_P), 0);
+	cr_assert_neq(stat(path, &st), 0);
+}
+
+Test(fs_share, no_device_nodes_and_no_fifo_opens)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "%s/fifo", dir);
+	cr_assert_eq(mkfifo(path, 0644), 0);
+	open_share(false);
+	init_fs();
+	struct fuse_mknod_in mk = { .mode = S_IFCHR | 0666, .rdev = makedev(1, 1) };
+	cr_assert_eq(call(FUSE_MKNOD, FUSE_ROOT_ID, P(mk), S("mem")), -EPERM);
+	mk.mode = S_IFBLK | 0666;
+	cr_assert_eq(call(FUSE_MKNOD, FUSE_ROOT_ID, P(mk), S("sda")), -EPERM);
+	uint64_t fifo = lookup_ok(FUSE_ROOT_ID, "fifo");
+	int32_t err;
+	open_node(fifo, O_RDONLY, &err);
+	cr_assert_eq(err, -EACCES, "opening a FIFO would block the worker");
+}
+
+Test(fs_share, readdir_and_readdirplus)
+{
+	host_write("one", "1", 0644);
+	host_write("two", "22", 0644);
+	open_share(false);
+	init_fs();
+	struct fuse_open_in oi = { 0 };
+	size_t len;
+	cr_assert_eq(call_out(FUSE_OPENDIR, FUSE_ROOT_ID, P(oi), NONE_P, NONE_P, &len), 0);
+	struct fuse_open_out oo;
+	memcpy(&oo, payload(), sizeof(oo));
+	for (int plus = 0; plus < 2; plus++) {
+		struct fuse_read_in rd = { .fh = oo.fh, .size = 4096 };
+		cr_assert_eq(call_out(plus ? FUSE_READDIRPLUS : FUSE_READDIR, FUSE_ROOT_ID,
+				      P(rd), NONE_P, NONE_P, &len), 0);
+		unsigned names = 0, with_node = 0;
+		for (size_t pos = 0; pos < len;) {
+			const uint8_t *p = (const uint8_t *)payload() + pos;
+			const struct fuse_dirent *d;
+			if (plus) {
+				const struct fuse_direntplus *dp = (const void *)p;
+				d = &dp->dirent;
+				with_node += dp->entry_out.nodeid != 0;
+				pos += FUSE_DIRENTPLUS_SIZE(dp);
+			} else {
+				d = (const void *)p;
+				pos += FUSE_DIRENT_SIZE(d);
+			}
+			names += (d->namelen == 3 && !memcmp(d->name, "one", 3)) ||
+				 (d->namelen == 3 && !memcmp(d->name, "two", 3));
+		}
+		cr_assert_eq(names, 2);
+		if (plus)
+			cr_assert_eq(with_node, 2, "entries but . and .. come with a node");
+	}
+	/* A buffer too small for one entry: an empty answer, not an overflow. */
+	struct fuse_read_in tiny = { .fh = oo.fh, .size = 8 };
+	cr_assert_eq(call_out(FUSE_READDIRPLUS, FUSE_ROOT_ID, P(tiny), NONE_P, NONE_P, &len), 0);
+	cr_assert_eq(len, 0);
+}
+
+Test(fs_share, malformed_requests_get_errors_not_crashes)
+{
+	host_write("a", "abc", 0644);
+	open_share(false);
+	init_fs();
+	uint8_t in[256] = { 0 };
+	/* Too short to be a header: no reply. */
+	cr_assert_eq(fs_share_handle(share, in, 10, out, sizeof(out)), 0);
+	/* A header whose length is past the request. */
+	struct fuse_in_header h = { .len = 200, .opcode = FUSE_GETATTR, .unique = 9,
+				    .nodeid = FUSE_ROOT_ID };
+	memcpy(in, &h, sizeof(h));
+	cr_assert_eq(fs_share_handle(share, in, sizeof(h) + 16, out, sizeof(out)),
+		     sizeof(struct fuse_out_header));
+	cr_assert_eq(((struct fuse_out_header *)out)->error, -EINVAL);
+	/* No room for a reply header. */
+	h.len = sizeof(h) + 16;
+	memcpy(in, &h, sizeof(h));
+	cr_assert_eq(fs_share_handle(share, in, h.len, out, 8), 0);
+	/* An opcode nobody serves. */
+	cr_assert_eq(call(FUSE_SETLK, FUSE_ROOT_ID, NONE_P, NONE_P), -ENOSYS);
+	cr_assert_eq(call(9999, FUSE_ROOT_ID, NONE_P, NONE_P), -ENOSYS);
+	/* A READ asking for more than the reply buffer holds. */
+	uint64_t a = lookup_ok(FUSE_ROOT_ID, "a");
+	int32_t err;
+	uint64_t fh = open_node(a, O_RDONLY, &err);
+	struct fuse_read_in rd = { .fh = fh, .size = 4096 };
+	h = (struct fuse_in_header){ .len = sizeof(h) + sizeof(rd), .opcode = FUSE_READ, .unique = 10 };
+	memcpy(in, &h, sizeof(h));
+	memcpy(in + sizeof(h), &rd, sizeof(rd));
+	cr_assert_eq(fs_share_handle(share, in, h.len, out, 64), sizeof(struct fuse_out_header));
+	cr_assert_eq(((struct fuse_out_header *)out)->error, -EINVAL);
+	/* A WRITE whose data is not all there. */
+	struct fuse_write_in w = { .fh = fh, .size = 1000 };
+	cr_assert_eq(call(FUSE_WRITE, a, P(w), S("x")), -EINVAL);
+	/* A BATCH_FORGET whose count is far past what it holds. */
+	struct fuse_batch_forget_in bf = { .count = 0xffffffffu };
+	struct fuse_forget_one one = { .nodeid = a, .nlookup = 1 };
+	h = (struct fuse_in_header){ .len = sizeof(h) + sizeof(bf) + sizeof(one),
+				     .opcode = FUSE_BATCH_FORGET };
+	memcpy(in, &h, sizeof(h));
+	memcpy(in + sizeof(h), &bf, sizeof(bf));
+	memcpy(in + sizeof(h) + sizeof(bf), &one, sizeof(one));
+	cr_assert_eq(fs_share_handle(share, in, h.len, out, sizeof(out)), 0);
+	struct fs_share_stats st;
+	fs_share_get_stats(share, &st);
+	cr_assert_eq(st.nodes, 1, "the one forget it held was applied");
+	/* Handles of the wrong kind. */
+	struct fuse_read_in rdd = { .fh = fh, .size = 100 };
+	cr_assert_eq(call(FUSE_READDIR, FUSE_ROOT_ID, P(rdd), NONE_P), -EBADF);
+	rdd.fh = 77777;
+	cr_assert_eq(call(FUSE_READ, FUSE_ROOT_ID, P(rdd), NONE_P), -EBADF);
+}

@@ -1,0 +1,1311 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The FUSE server over a host directory (fs_share.h): node and handle
+ * tables, request parsing, one handler per opcode in a table. What a
+ * handler gets has been checked against the request's own length; every
+ * name is NUL-terminated inside the request, 1..NAME_MAX bytes, without
+ * '/', and not "." or "..".
+ */
+#include "fs_share.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/fuse.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+/* Nodes the guest may hold at once (each an O_PATH fd) and open handles;
+ * past them LOOKUP and OPEN fail with ENFILE, the guest's kernel drops
+ * cached dentries and goes on. Both also stay under RLIMIT_NOFILE. */
+#define MAX_NODES (1u << 20)
+#define MAX_HANDLES (1u << 16)
+#define HASH_BUCKETS (1u << 16)
+#define FD_RESERVE 256 /* descriptors left for the rest of kiln */
+#define NONE UINT32_MAX /* all bits set: memset 0xff writes it */
+
+/* Attribute and entry timeouts given to the guest (seconds): the host may
+ * change the files under it; one second is what virtiofsd's default gives. */
+#define ATTR_TIMEOUT 1
+
+struct node {
+	int fd;            /* O_PATH, O_NOFOLLOW; -1: slot free */
+	uint32_t type;     /* S_IFMT bits, fixed for an inode */
+	dev_t dev;
+	ino_t ino;
+	uint64_t nlookup;  /* the guest's references (LOOKUP minus FORGET) */
+	uint32_t hash_next; /* same bucket, or NONE; free list when free */
+};
+
+struct handle {
+	int fd;            /* -1: slot free */
+	bool dir;
+	uint32_t next_free;
+};
+
+struct fs_share {
+	bool readonly;
+	int proc_fd;       /* /proc/self/fd: reopens a node's inode by fd number */
+	struct node *nodes;
+	uint32_t nr_nodes, cap_nodes, free_node, held_nodes;
+	uint32_t *buckets;
+	struct handle *handles;
+	uint32_t nr_handles, cap_handles, free_handle, held_handles;
+	uint32_t fd_limit;  /* nodes + handles stay below it */
+	bool initialized;   /* INIT answered */
+	struct fs_share_stats stats;
+	char dir[PATH_MAX];
+};
+
+/* ---- nodes --------------------------------------------------------------- */
+
+static uint32_t bucket_of(dev_t dev, ino_t ino)
+{
+	uint64_t h = (uint64_t)ino * 0x9e3779b97f4a7c15ull ^ (uint64_t)dev;
+	return (uint32_t)(h >> 32) & (HASH_BUCKETS - 1);
+}
+
+static bool fds_left(const struct fs_share *s)
+{
+	return s->held_nodes + s->held_handles < s->fd_limit;
+}
+
+/* The node of (nodeid) from the guest, or NULL for one it does not hold. */
+static struct node *node_get(struct fs_share *s, uint64_t nodeid)
+{
+	if (nodeid == 0 || nodeid > s->nr_nodes)
+		return NULL;
+	struct node *n = &s->nodes[nodeid - 1];
+	return n->fd >= 0 ? n : NULL;
+}
+
+static uint64_t node_id(const struct fs_share *s, const struct node *n)
+{
+	return (uint64_t)(n - s->nodes) + 1;
+}
+
+static void node_unhash(struct fs_share *s, struct node *n)
+{
+	uint32_t idx = (uint32_t)(n - s->nodes);
+	uint32_t *p = &s->buckets[bucket_of(n->dev, n->ino)];
+	while (*p != NONE && *p != idx)
+		p = &s->nodes[*p].hash_next;
+	if (*p == idx)
+		*p = n->hash_next;
+}
+
+static void node_free(struct fs_share *s, struct node *n)
+{
+	node_unhash(s, n);
+	close(n->fd);
+	n->fd = -1;
+	n->nlookup = 0;
+	n->hash_next = s->free_node;
+	s->free_node = (uint32_t)(n - s->nodes);
+	s->held_nodes--;
+}
+
+/* FORGET: drop (count) references; the root stays whatever the guest says. */
+static void node_forget(struct fs_share *s, uint64_t nodeid, uint64_t count)
+{
+	struct node *n = node_get(s, nodeid);
+	if (!n || nodeid == FUSE_ROOT_ID)
+		return;
+	n->nlookup = count >= n->nlookup ? 0 : n->nlookup - count;
+	if (!n->nlookup)
+		node_free(s, n);
+}
+
+/*
+ * The node for the inode (fd) is open on (st its stat), with one more
+ * lookup reference: an existing node of the same inode (fd closed), or a
+ * new one taking (fd). NULL (fd closed) when the table is full.
+ */
+static struct node *node_take(struct fs_share *s, int fd, const struct stat *st)
+{
+	uint32_t b = bucket_of(st->st_dev, st->st_ino);
+	for (uint32_t i = s->buckets[b]; i != NONE; i = s->nodes[i].hash_next) {
+		struct node *n = &s->nodes[i];
+		if (n->dev == st->st_dev && n->ino == st->st_ino) {
+			close(fd);
+			n->nlookup++;
+			return n;
+		}
+	}
+	uint32_t idx;
+	if (s->free_node != NONE) {
+		idx = s->free_node;
+		s->free_node = s->nodes[idx].hash_next;
+	} else {
+		if (s->nr_nodes == MAX_NODES || !fds_left(s)) {
+			close(fd);
+			return NULL;
+		}
+		if (s->nr_nodes == s->cap_nodes) {
+			uint32_t cap = s->cap_nodes ? s->cap_nodes * 2 : 1024;
+			struct node *nn = realloc(s->nodes, cap * sizeof(*nn));
+			if (!nn) {
+				close(fd);
+				return NULL;
+			}
+			s->nodes = nn;
+			s->cap_nodes = cap;
+		}
+		idx = s->nr_nodes++;
+	}
+	struct node *n = &s->nodes[idx];
+	*n = (struct node){ .fd = fd, .type = st->st_mode & S_IFMT,
+			    .dev = st->st_dev, .ino = st->st_ino, .nlookup = 1,
+			    .hash_next = s->buckets[b] };
+	s->buckets[b] = idx;
+	s->held_nodes++;
+	return n;
+}
+
+static int stat_fd(int fd, struct stat *st)
+{
+	return fstatat(fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) ? -errno : 0;
+}
+
+/* (name) in directory (dirfd) as an O_PATH fd, the name itself (a symlink
+ * is opened, not followed), never above dirfd. */
+static int open_beneath(int dirfd, const char *name)
+{
+	struct open_how how = {
+		.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	};
+	long fd = syscall(SYS_openat2, dirfd, name, &how, sizeof(how));
+	return fd < 0 ? -errno : (int)fd;
+}
+
+/* Reopen a node's inode for I/O (through /proc/self/fd, which names the
+ * inode the fd holds, not a path). Only regular files and directories:
+ * opening a device node would reach a host device, a FIFO would block. */
+static int node_reopen(struct fs_share *s, const struct node *n, int flags)
+{
+	if (n->type != S_IFREG && n->type != S_IFDIR)
+		return -EACCES;
+	char name[16];
+	snprintf(name, sizeof(name), "%d", n->fd);
+	int fd = openat(s->proc_fd, name, flags | O_CLOEXEC | O_NOCTTY);
+	return fd < 0 ? -errno : fd;
+}
+
+/* ---- handles ------------------------------------------------------------- */
+
+static int handle_add(struct fs_share *s, int fd, bool dir, uint64_t *fh)
+{
+	uint32_t idx;
+	if (s->free_handle != NONE) {
+		idx = s->free_handle;
+		s->free_handle = s->handles[idx].next_free;
+	} else {
+		if (s->nr_handles == MAX_HANDLES || !fds_left(s))
+			return -ENFILE;
+		if (s->nr_handles == s->cap_handles) {
+			uint32_t cap = s->cap_handles ? s->cap_handles * 2 : 64;
+			struct handle *nh = realloc(s->handles, cap * sizeof(*nh));
+			if (!nh)
+				return -ENOMEM;
+			s->handles = nh;
+			s->cap_handles = cap;
+		}
+		idx = s->nr_handles++;
+	}
+	s->handles[idx] = (struct handle){ .fd = fd, .dir = dir, .next_free = NONE };
+	s->held_handles++;
+	*fh = idx;
+	return 0;
+}
+
+/* The fd of handle (fh) of the right kind, or -EBADF. */
+static int handle_fd(const struct fs_share *s, uint64_t fh, bool dir)
+{
+	if (fh >= s->nr_handles || s->handles[fh].fd < 0 || s->handles[fh].dir != dir)
+		return -EBADF;
+	return s->handles[fh].fd;
+}
+
+static void handle_release(struct fs_share *s, uint64_t fh)
+{
+	struct handle *h = &s->handles[fh];
+	close(h->fd);
+	h->fd = -1;
+	h->next_free = s->free_handle;
+	s->free_handle = (uint32_t)fh;
+	s->held_handles--;
+}
+
+/* ---- request and reply ---------------------------------------------------- */
+
+struct req {
+	struct fuse_in_header h;
+	struct node *node;   /* h.nodeid's node (NULL for INIT and FORGETs) */
+	const uint8_t *arg;  /* after the header, up to h.len */
+	size_t arg_len;
+	uint8_t *out;        /* the reply payload (after fuse_out_header) */
+	size_t out_cap;
+	size_t out_len;      /* payload written */
+};
+
+/* The fixed-size argument at the start of the request. */
+static int take_arg(struct req *r, void *dst, size_t size)
+{
+	if (r->arg_len < size)
+		return -EINVAL;
+	memcpy(dst, r->arg, size);
+	r->arg += size;
+	r->arg_len -= size;
+	return 0;
+}
+
+/* A NUL-terminated string inside the request (any bytes but NUL). */
+static int take_string(struct req *r, const char **str, size_t *len)
+{
+	const uint8_t *nul = memchr(r->arg, 0, r->arg_len);
+	if (!nul)
+		return -EINVAL;
+	*str = (const char *)r->arg;
+	*len = (size_t)(nul - r->arg);
+	r->arg_len -= *len + 1;
+	r->arg = nul + 1;
+	return 0;
+}
+
+/* A directory entry name: one component, never "." or "..". */
+static int take_name(struct req *r, const char **name)
+{
+	size_t len;
+	int rc = take_string(r, name, &len);
+	if (rc)
+		return rc;
+	if (len == 0 || len > NAME_MAX || memchr(*name, '/', len))
+		return -EINVAL;
+	if (!strcmp(*name, ".") || !strcmp(*name, ".."))
+		return -ENOENT;
+	return 0;
+}
+
+static void *reply_room(struct req *r, size_t size)
+{
+	if (r->out_cap - r->out_len < size)
+		return NULL;
+	void *p = r->out + r->out_len;
+	r->out_len += size;
+	return p;
+}
+
+static int reply(struct req *r, const void *payload, size_t size)
+{
+	void *p = reply_room(r, size);
+	if (!p)
+		return -EINVAL; /* the driver's buffer cannot hold the answer */
+	memcpy(p, payload, size);
+	return 0;
+}
+
+static void fill_attr(struct fuse_attr *a, const struct stat *st)
+{
+	*a = (struct fuse_attr){
+		.ino = st->st_ino, .size = (uint64_t)st->st_size,
+		.blocks = (uint64_t)st->st_blocks,
+		.atime = (uint64_t)st->st_atim.tv_sec, .atimensec = (uint32_t)st->st_atim.tv_nsec,
+		.mtime = (uint64_t)st->st_mtim.tv_sec, .mtimensec = (uint32_t)st->st_mtim.tv_nsec,
+		.ctime = (uint64_t)st->st_ctim.tv_sec, .ctimensec = (uint32_t)st->st_ctim.tv_nsec,
+		.mode = st->st_mode, .nlink = (uint32_t)st->st_nlink,
+		.uid = st->st_uid, .gid = st->st_gid, .rdev = (uint32_t)st->st_rdev,
+		.blksize = (uint32_t)st->st_blksize,
+	};
+}
+
+static void fill_entry(struct fs_share *s, struct fuse_entry_out *o,
+		       const struct node *n, const struct stat *st)
+{
+	*o = (struct fuse_entry_out){ .nodeid = node_id(s, n),
+				      .entry_valid = ATTR_TIMEOUT,
+				      .attr_valid = ATTR_TIMEOUT };
+	fill_attr(&o->attr, st);
+}
+
+/* Look (name) up in (dir): a node with one more reference, its stat. */
+static int lookup_node(struct fs_share *s, struct node *dir, const char *name,
+		       struct node **out, struct stat *st)
+{
+	if (dir->type != S_IFDIR)
+		return -ENOTDIR;
+	int fd = open_beneath(dir->fd, name);
+	if (fd < 0)
+		return fd;
+	int rc = stat_fd(fd, st);
+	if (rc) {
+		close(fd);
+		return rc;
+	}
+	*out = node_take(s, fd, st);
+	return *out ? 0 : -ENFILE;
+}
+
+static int reply_entry(struct fs_share *s, struct req *r, struct node *dir,
+		       const char *name)
+{
+	struct node *n;
+	struct stat st;
+	int rc = lookup_node(s, dir, name, &n, &st);
+	if (rc)
+		return rc;
+	struct fuse_entry_out o;
+	fill_entry(s, &o, n, &st);
+	rc = reply(r, &o, sizeof(o));
+	if (rc)
+		node_forget(s, node_id(s, n), 1); /* the guest never saw it */
+	return rc;
+}
+
+/* ---- handlers -------------------------------------------------------------- */
+
+static int op_init(struct fs_share *s, struct req *r)
+{
+	struct fuse_init_in in = { 0 };
+	/* The first four fields are in every version's fuse_init_in. */
+	if (r->arg_len < offsetof(struct fuse_init_in, flags2))
+		return -EINVAL;
+	memcpy(&in, r->arg, r->arg_len < sizeof(in) ? r->arg_len : sizeof(in));
+	struct fuse_init_out o = { .major = FUSE_KERNEL_VERSION,
+				   .minor = FUSE_KERNEL_MINOR_VERSION };
+	if (in.major > FUSE_KERNEL_VERSION)
+		return reply(r, &o, sizeof(o)); /* the kernel retries with ours */
+	/* virtio-fs came with 7.31; older minors use shorter structs. */
+	if (in.major < FUSE_KERNEL_VERSION || in.minor < 31)
+		return -EPROTO;
+	uint32_t want = FUSE_BIG_WRITES | FUSE_DO_READDIRPLUS | FUSE_READDIRPLUS_AUTO |
+			FUSE_MAX_PAGES | FUSE_PARALLEL_DIROPS;
+	o.flags = in.flags & want;
+	o.max_readahead = in.max_readahead;
+	o.max_background = 64;
+	o.congestion_threshold = 48;
+	o.max_write = FS_SHARE_MAX_IO;
+	o.max_pages = FS_SHARE_MAX_IO / 4096;
+	o.time_gran = 1;
+	if (in.minor < o.minor)
+		o.minor = in.minor;
+	s->initialized = true;
+	return reply(r, &o, sizeof(o));
+}
+
+static int op_destroy(struct fs_share *s, struct req *r)
+{
+	fs_share_reset(s);
+	return 0;
+}
+
+static int op_lookup(struct fs_share *s, struct req *r)
+{
+	const char *name;
+	int rc = take_name(r, &name);
+	return rc ? rc : reply_entry(s, r, r->node, name);
+}
+
+static int op_forget(struct fs_share *s, struct req *r)
+{
+	struct fuse_forget_in in;
+	if (!take_arg(r, &in, sizeof(in)))
+		node_forget(s, r->h.nodeid, in.nlookup);
+	return 0;
+}
+
+static int op_batch_forget(struct fs_share *s, struct req *r)
+{
+	struct fuse_batch_forget_in in;
+	if (take_arg(r, &in, sizeof(in)))
+		return 0;
+	/* As many as the request holds: a count past it is the driver's lie. */
+	size_t n = r->arg_len / sizeof(struct fuse_forget_one);
+	if (in.count < n)
+		n = in.count;
+	for (size_t i = 0; i < n; i++) {
+		struct fuse_forget_one one;
+		take_arg(r, &one, sizeof(one));
+		node_forget(s, one.nodeid, one.nlookup);
+	}
+	return 0;
+}
+
+static int op_getattr(struct fs_share *s, struct req *r)
+{
+	struct stat st;
+	int rc = stat_fd(r->node->fd, &st);
+	if (rc)
+		return rc;
+	struct fuse_attr_out o = { .attr_valid = ATTR_TIMEOUT };
+	fill_attr(&o.attr, &st);
+	return reply(r, &o, sizeof(o));
+}
+
+/* The node's /proc/self/fd name, for the *at calls that cannot take an
+ * O_PATH fd with AT_EMPTY_PATH (fchmodat, utimensat, faccessat). */
+static void proc_name(const struct node *n, char buf[16])
+{
+	snprintf(buf, 16, "%d", n->fd);
+}
+
+static int op_setattr(struct fs_share *s, struct req *r)
+{
+	struct fuse_setattr_in in;
+	if (take_arg(r, &in, sizeof(in)))
+		return -EINVAL;
+	struct node *n = r->node;
+	char pname[16];
+	proc_name(n, pname);
+	bool symlink = n->type == S_IFLNK;
+	if (in.valid & FATTR_MODE) {
+		if (symlink)
+			return -EOPNOTSUPP;
+		if (fchmodat(s->proc_fd, pname, in.mode & 07777, 0))
+			return -errno;
+	}
+	if (in.valid & (FATTR_UID | FATTR_GID)) {
+		uid_t uid = (in.valid & FATTR_UID) ? in.uid : (uid_t)-1;
+		gid_t gid = (in.valid & FATTR_GID) ? in.gid : (gid_t)-1;
+		if (fchownat(n->fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW))
+			return -errno;
+	}
+	if (in.valid & FATTR_SIZE) {
+		int fd = (in.valid & FATTR_FH) ? handle_fd(s, in.fh, false) : -EBADF;
+		bool own = fd < 0;
+		if (own)
+			fd = n->type == S_IFREG ? node_reopen(s, n, O_WRONLY) :
+			     n->type == S_IFDIR ? -EISDIR : -EINVAL;
+		if (fd < 0)
+			return fd;
+		int rc = ftruncate(fd, (off_t)in.size) ? -errno : 0;
+		if (own)
+			close(fd);
+		if (rc)
+			return rc;
+	}
+	if (in.valid & (FATTR_ATIME | FATTR_MTIME)) {
+		if (symlink)
+			return -EOPNOTSUPP;
+		struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT }, { .tv_nsec = UTIME_OMIT } };
+		if (in.valid & FATTR_ATIME_NOW)
+			ts[0].tv_nsec = UTIME_NOW;
+		else if (in.valid & FATTR_ATIME)
+			ts[0] = (struct timespec){ (time_t)in.atime, in.atimensec };
+		if (in.valid & FATTR_MTIME_NOW)
+			ts[1].tv_nsec = UTIME_NOW;
+		else if (in.valid & FATTR_MTIME)
+			ts[1] = (struct timespec){ (time_t)in.mtime, in.mtimensec };
+		if (ts[0].tv_nsec != UTIME_NOW && ts[0].tv_nsec != UTIME_OMIT &&
+		    (uint64_t)ts[0].tv_nsec >= 1000000000u)
+			return -EINVAL;
+		if (ts[1].tv_nsec != UTIME_NOW && ts[1].tv_nsec != UTIME_OMIT &&
+		    (uint64_t)ts[1].tv_nsec >= 1000000000u)
+			return -EINVAL;
+		if (utimensat(s->proc_fd, pname, ts, 0))
+			return -errno;
+	}
+	return op_getattr(s, r);
+}
+
+static int op_readlink(struct fs_share *s, struct req *r)
+{
+	if (r->node->type != S_IFLNK)
+		return -EINVAL;
+	char buf[PATH_MAX];
+	ssize_t n = readlinkat(r->node->fd, "", buf, sizeof(buf));
+	if (n < 0)
+		return -errno;
+	return reply(r, buf, (size_t)n);
+}
+
+static int op_symlink(struct fs_share *s, struct req *r)
+{
+	const char *name, *target;
+	size_t tlen;
+	int rc = take_name(r, &name);
+	if (!rc)
+		rc = take_string(r, &target, &tlen);
+	if (rc)
+		return rc;
+	if (tlen == 0 || tlen >= PATH_MAX)
+		return -EINVAL;
+	if (symlinkat(target, r->node->fd, name))
+		return -errno;
+	return reply_entry(s, r, r->node, name);
+}
+
+static int op_mknod(struct fs_share *s, struct req *r)
+{
+	struct fuse_mknod_in in;
+	const char *name;
+	int rc = take_arg(r, &in, sizeof(in));
+	if (!rc)
+		rc = take_name(r, &name);
+	if (rc)
+		return rc;
+	/* No device nodes: one in the share would be a host device for
+	 * whoever opens it on the host (kiln itself refuses to open them). */
+	switch (in.mode & S_IFMT) {
+	case S_IFREG: case S_IFIFO: case S_IFSOCK:
+		break;
+	default:
+		return -EPERM;
+	}
+	if (mknodat(r->node->fd, name, in.mode & (S_IFMT | 07777), 0))
+		return -errno;
+	return reply_entry(s, r, r->node, name);
+}
+
+static int op_mkdir(struct fs_share *s, struct req *r)
+{
+	struct fuse_mkdir_in in;
+	const char *name;
+	int rc = take_arg(r, &in, sizeof(in));
+	if (!rc)
+		rc = take_name(r, &name);
+	if (rc)
+		return rc;
+	if (mkdirat(r->node->fd, name, in.mode & 07777))
+		return -errno;
+	return reply_entry(s, r, r->node, name);
+}
+
+static int remove_name(struct req *r, int flags)
+{
+	const char *name;
+	int rc = take_name(r, &name);
+	if (rc)
+		return rc;
+	return unlinkat(r->node->fd, name, flags) ? -errno : 0;
+}
+
+static int op_unlink(struct fs_share *s, struct req *r)
+{
+	return remove_name(r, 0);
+}
+
+static int op_rmdir(struct fs_share *s, struct req *r)
+{
+	return remove_name(r, AT_REMOVEDIR);
+}
+
+static int do_rename(struct fs_share *s, struct req *r, uint64_t newdir,
+		     uint32_t flags)
+{
+	const char *oldname, *newname;
+	int rc = take_name(r, &oldname);
+	if (!rc)
+		rc = take_name(r, &newname);
+	if (rc)
+		return rc;
+	struct node *nd = node_get(s, newdir);
+	if (!nd)
+		return -EBADF;
+	if (flags & ~(uint32_t)(RENAME_NOREPLACE | RENAME_EXCHANGE))
+		return -EINVAL; /* RENAME_WHITEOUT makes a device node */
+	return renameat2(r->node->fd, oldname, nd->fd, newname, flags) ? -errno : 0;
+}
+
+static int op_rename(struct fs_share *s, struct req *r)
+{
+	struct fuse_rename_in in;
+	return take_arg(r, &in, sizeof(in)) ? -EINVAL : do_rename(s, r, in.newdir, 0);
+}
+
+static int op_rename2(struct fs_share *s, struct req *r)
+{
+	struct fuse_rename2_in in;
+	return take_arg(r, &in, sizeof(in)) ? -EINVAL : do_rename(s, r, in.newdir, in.flags);
+}
+
+static int op_link(struct fs_share *s, struct req *r)
+{
+	struct fuse_link_in in;
+	const char *name;
+	int rc = take_arg(r, &in, sizeof(in));
+	if (!rc)
+		rc = take_name(r, &name);
+	if (rc)
+		return rc;
+	struct node *old = node_get(s, in.oldnodeid);
+	if (!old)
+		return -EBADF;
+	if (old->type == S_IFDIR)
+		return -EPERM;
+	/* The inode the node holds, never a path: without
+	 * CAP_DAC_READ_SEARCH (AT_EMPTY_PATH), through /proc/self/fd. */
+	if (linkat(old->fd, "", r->node->fd, name, AT_EMPTY_PATH)) {
+		char pname[16];
+		proc_name(old, pname);
+		if (errno != ENOENT ||
+		    linkat(s->proc_fd, pname, r->node->fd, name, AT_SYMLINK_FOLLOW))
+			return -errno;
+	}
+	return reply_entry(s, r, r->node, name);
+}
+
+/* Open flags a guest may ask for; the rest (O_CREAT, O_NOFOLLOW, O_PATH,
+ * O_TMPFILE, O_ASYNC...) are the server's business or meaningless here. */
+#define OPEN_FLAGS (O_ACCMODE | O_APPEND | O_TRUNC | O_DSYNC | O_SYNC | \
+		    O_DIRECT | O_NOATIME | O_LARGEFILE)
+
+static int check_open_flags(const struct fs_share *s, uint32_t flags)
+{
+	if ((flags & O_ACCMODE) == O_ACCMODE)
+		return -EINVAL;
+	if (s->readonly && ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC)))
+		return -EROFS;
+	return 0;
+}
+
+static int reply_open(struct fs_share *s, struct req *r, int fd, bool dir)
+{
+	struct fuse_open_out o = { 0 };
+	int rc = handle_add(s, fd, dir, &o.fh);
+	if (!rc) {
+		rc = reply(r, &o, sizeof(o));
+		if (rc)
+			handle_release(s, o.fh);
+		return rc;
+	}
+	close(fd);
+	return rc;
+}
+
+static int op_open(struct fs_share *s, struct req *r)
+{
+	struct fuse_open_in in;
+	if (take_arg(r, &in, sizeof(in)))
+		return -EINVAL;
+	int rc = check_open_flags(s, in.flags);
+	if (rc)
+		return rc;
+	if (r->node->type == S_IFDIR)
+		return -EISDIR;
+	int fd = node_reopen(s, r->node, (int)(in.flags & OPEN_FLAGS & ~(uint32_t)O_NOATIME));
+	return fd < 0 ? fd : reply_open(s, r, fd, false);
+}
+
+static int op_opendir(struct fs_share *s, struct req *r)
+{
+	if (r->node->type != S_IFDIR)
+		return -ENOTDIR;
+	int fd = node_reopen(s, r->node, O_RDONLY | O_DIRECTORY);
+	return fd < 0 ? fd : reply_open(s, r, fd, true);
+}
+
+static int op_create(struct fs_share *s, struct req *r)
+{
+	struct fuse_create_in in;
+	const char *name;
+	int rc = take_arg(r, &in, sizeof(in));
+	if (!rc)
+		rc = take_name(r, &name);
+	if (!rc)
+		rc = check_open_flags(s, in.flags);
+	if (rc)
+		return rc;
+	struct open_how how = {
+		.flags = (in.flags & (OPEN_FLAGS | O_EXCL) & ~(uint32_t)O_NOATIME) |
+			 O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
+		.mode = in.mode & 07777,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	};
+	long fd = syscall(SYS_openat2, r->node->fd, name, &how, sizeof(how));
+	if (fd < 0)
+		return -errno;
+	/* The node is the inode just opened (not the name again, which may
+	 * have changed since). */
+	char pname[24];
+	snprintf(pname, sizeof(pname), "%ld", fd);
+	int pfd = openat(s->proc_fd, pname, O_PATH | O_CLOEXEC);
+	struct stat st;
+	if (pfd < 0 || (rc = stat_fd(pfd, &st))) {
+		rc = pfd < 0 ? -errno : rc;
+		if (pfd >= 0)
+			close(pfd);
+		close((int)fd);
+		return rc;
+	}
+	struct node *n = node_take(s, pfd, &st);
+	if (!n) {
+		close((int)fd);
+		return -ENFILE;
+	}
+	struct {
+		struct fuse_entry_out e;
+		struct fuse_open_out o;
+	} o = { 0 };
+	fill_entry(s, &o.e, n, &st);
+	rc = handle_add(s, (int)fd, false, &o.o.fh);
+	if (rc) {
+		close((int)fd);
+	} else if ((rc = reply(r, &o, sizeof(o)))) {
+		handle_release(s, o.o.fh);
+	}
+	if (rc)
+		node_forget(s, node_id(s, n), 1);
+	return rc;
+}
+
+static int op_read(struct fs_share *s, struct req *r)
+{
+	struct fuse_read_in in;
+	if (take_arg(r, &in, sizeof(in)))
+		return -EINVAL;
+	int fd = handle_fd(s, in.fh, false);
+	if (fd < 0)
+		return fd;
+	if (in.size > FS_SHARE_MAX_IO || in.size > r->out_cap - r->out_len ||
+	    in.offset > (uint64_t)INT64_MAX)
+		return -EINVAL; /* more than offered at INIT, or than the chain holds */
+	ssize_t n = pread(fd, r->out + r->out_len, in.size, (off_t)in.offset);
+	if (n < 0)
+		return -errno;
+	r->out_len += (size_t)n;
+	s->stats.bytes_read += (uint64_t)n;
+	return 0;
+}
+
+static int op_write(struct fs_share *s, struct req *r)
+{
+	struct fuse_write_in in;
+	if (take_arg(r, &in, sizeof(in)))
+		return -EINVAL;
+	int fd = handle_fd(s, in.fh, false);
+	if (fd < 0)
+		return fd;
+	if (in.size > r->arg_len || in.offset > (uint64_t)INT64_MAX)
+		return -EINVAL; /* the data is not all there */
+	ssize_t n = pwrite(fd, r->arg, in.size, (off_t)in.offset);
+	if (n < 0)
+		return -errno;
+	s->stats.bytes_written += (uint64_t)n;
+	struct fuse_write_out o = { .size = (uint32_t)n };
+	return reply(r, &o, sizeof(o));
+}
+
+static int op_statfs(struct fs_share *s, struct req *r)
+{
+	struct statfs sf;
+	if (fstatfs(r->node->fd, &sf))
+		return -errno;
+	struct fuse_statfs_out o = { .st = {
+		.blocks = sf.f_blocks, .bfree = sf.f_bfree, .bavail = sf.f_bavail,
+		.files = sf.f_files, .ffree = sf.f_ffree, .bsize = (uint32_t)sf.f_bsize,
+		.namelen = (uint32_t)sf.f_namelen, .frsize = (uint32_t)sf.f_frsize } };
+	return reply(r, &o, sizeof(o));
+}
+
+static int op_release(struct fs_share *s, struct req *r, bool dir)
+{
+	struct fuse_release_in in;
+	if (take_arg(r, &in, sizeof(in)))
+		return -EINVAL;
+	if (handle_fd(s, in.fh, dir) < 0)
+		return -EBADF;
+	handle_release(s, in.fh);
+	return 0;
+}
+
+static int op_release_file(struct fs_share *s, struct req *r)
+{
+	return op_release(s, r, false);
+}
+
+static int op_releasedir(struct fs_share *s, struct req *r)
+{
+	return op_release(s, r, true);
+}
+
+static int op_flush(struct fs_share *s, struct req *r)
+{
+	struct fuse_flush_in in;
+	if (take_arg(r, &in, sizeof(in)))
+		return -EINVAL;
+	/* Nothing buffered here: writes went to the file as they came. */
+	return handle_fd(s, in.fh, false) < 0 ? -EBADF : 0;
+}
+
+static int do_fsync(struct fs_share *s, struct req *r, bool dir)
+{
+	struct fuse_fsync_in in;
+	if (take_arg(r, &in, sizeof(in)))
+		return -EINVAL;
+	int fd = handle_fd(s, in.fh, dir);
+	if (fd < 0)
+		return fd;
+	int rc = (in.fsync_flags & 1) ? fdatasync(fd) : fsync(fd);
+	return rc ? -errno : 0;
+}
+
+static int op_fsync(struct fs_share *s, struct req *r)
+{
+	return do_fsync(s, r, false);
+}
+
+static int op_fsyncdir(struct fs_share *s, struct req *r)
+{
+	return do_fsync(s, r, true);
+}
+
+static int op_access(struct fs_share *s, struct req *r)
+{
+	struct fuse_access_in in;
+	if (take_arg(r, &in, sizeof(in)))
+		return -EINVAL;
+	if (in.mask & ~(uint32_t)(R_OK | W_OK | X_OK))
+		return -EINVAL;
+	if (s->readonly && (in.mask & W_OK))
+		return -EROFS;
+	if (r->node->type == S_IFLNK)
+		return 0; /* permissions of a symlink are not checked */
+	char pname[16];
+	proc_name(r->node, pname);
+	return faccessat(s->proc_fd, pname, (int)in.mask, 0) ? -errno : 0;
+}
+
+static int op_fallocate(struct fs_share *s, struct req *r)
+{
+	struct fuse_fallocate_in in;
+	if (take_arg(r, &in, sizeof(in)))
+		return -EINVAL;
+	int fd = handle_fd(s, in.fh, false);
+	if (fd < 0)
+		return fd;
+	if (in.offset > (uint64_t)INT64_MAX || in.length > (uint64_t)INT64_MAX - in.offset)
+		return -EINVAL;
+	return fallocate(fd, (int)in.mode, (off_t)in.offset, (off_t)in.length) ? -errno : 0;
+}
+
+static int op_lseek(struct fs_share *s, struct req *r)
+{
+	struct fuse_lseek_in in;
+	if (take_arg(r, &in, sizeof(in)))
+		return -EINVAL;
+	int fd = handle_fd(s, in.fh, false);
+	if (fd < 0)
+		return fd;
+	if (in.whence != SEEK_DATA && in.whence != SEEK_HOLE)
+		return -EINVAL; /* the kernel asks the server only for these */
+	off_t off = lseek(fd, (off_t)in.offset, (int)in.whence);
+	if (off < 0)
+		return -errno;
+	struct fuse_lseek_out o = { .offset = (uint64_t)off };
+	return reply(r, &o, sizeof(o));
+}
+
+/* A node opened for its extended attributes (f*xattr need a real fd):
+ * regular files and directories only. */
+static int xattr_fd(struct fs_share *s, const struct node *n)
+{
+	if (n->type != S_IFREG && n->type != S_IFDIR)
+		return -ENOTSUP;
+	return node_reopen(s, n, O_RDONLY | O_NONBLOCK);
+}
+
+/* The end of a get/list: with (size) 0 the guest asked for the size
+ * needed; else the value is in the reply already (n bytes). */
+static int reply_xattr(struct req *r, uint32_t size, ssize_t n)
+{
+	if (n < 0)
+		return -errno;
+	if (size == 0) {
+		struct fuse_getxattr_out o = { .size = (uint32_t)n };
+		return reply(r, &o, sizeof(o));
+	}
+	r->out_len += (size_t)n;
+	return 0;
+}
+
+#define XATTR_MAX 65536
+
+static int op_getxattr(struct fs_share *s, struct req *r)
+{
+	struct fuse_getxattr_in in;
+	const char *name;
+	size_t nlen;
+	int rc = take_arg(r, &in, sizeof(in));
+	if (!rc)
+		rc = take_string(r, &name, &nlen);
+	if (rc)
+		return rc;
+	if (in.size > XATTR_MAX || in.size > r->out_cap - r->out_len)
+		return -EINVAL;
+	int fd = xattr_fd(s, r->node);
+	if (fd < 0)
+		return fd;
+	char *buf = in.size ? (char *)r->out + r->out_len : NULL;
+	ssize_t n = fgetxattr(fd, name, buf, in.size);
+	int err = errno;
+	close(fd);
+	errno = err;
+	return reply_xattr(r, in.size, n);
+}
+
+static int op_listxattr(struct fs_share *s, struct req *r)
+{
+	struct fuse_getxattr_in in;
+	if (take_arg(r, &in, sizeof(in)))
+		return -EINVAL;
+	if (in.size > XATTR_MAX || in.size > r->out_cap - r->out_len)
+		return -EINVAL;
+	int fd = xattr_fd(s, r->node);
+	if (fd < 0)
+		return fd;
+	char *buf = in.size ? (char *)r->out + r->out_len : NULL;
+	ssize_t n = flistxattr(fd, buf, in.size);
+	int err = errno;
+	close(fd);
+	errno = err;
+	return reply_xattr(r, in.size, n);
+}
+
+static int op_setxattr(struct fs_share *s, struct req *r)
+{
+	/* Without FUSE_SETXATTR_EXT at INIT the argument is the short one. */
+	struct fuse_setxattr_in in = { 0 };
+	const char *name;
+	size_t nlen;
+	int rc = take_arg(r, &in, FUSE_COMPAT_SETXATTR_IN_SIZE);
+	if (!rc)
+		rc = take_string(r, &name, &nlen);
+	if (rc)
+		return rc;
+	if (in.size > r->arg_len || in.size > XATTR_MAX)
+		return -EINVAL;
+	int fd = xattr_fd(s, r->node);
+	if (fd < 0)
+		return fd;
+	rc = fsetxattr(fd, name, r->arg, in.size, (int)in.flags) ? -errno : 0;
+	close(fd);
+	return rc;
+}
+
+static int op_removexattr(struct fs_share *s, struct req *r)
+{
+	const char *name;
+	size_t nlen;
+	int rc = take_string(r, &name, &nlen);
+	if (rc)
+		return rc;
+	int fd = xattr_fd(s, r->node);
+	if (fd < 0)
+		return fd;
+	rc = fremovexattr(fd, name) ? -errno : 0;
+	close(fd);
+	return rc;
+}
+
+/* READDIR and READDIRPLUS: entries from the directory's offset (the
+ * cookie of the last entry the guest got) while they fit in (in.size). */
+static int do_readdir(struct fs_share *s, struct req *r, bool plus)
+{
+	struct fuse_read_in in;
+	if (take_arg(r, &in, sizeof(in)))
+		return -EINVAL;
+	int fd = handle_fd(s, in.fh, true);
+	if (fd < 0)
+		return fd;
+	size_t room = r->out_cap - r->out_len;
+	if (in.size < room)
+		room = in.size;
+	if (in.offset > (uint64_t)INT64_MAX)
+		return -EINVAL;
+	if (lseek(fd, (off_t)in.offset, SEEK_SET) < 0)
+		return -errno;
+	uint8_t *out = r->out + r->out_len;
+	size_t used = 0;
+	char buf[8192];
+	struct node *dir = NULL;
+	if (plus) {
+		/* The directory's node, for looking entries up. */
+		dir = r->node;
+		if (dir->type != S_IFDIR)
+			return -ENOTDIR;
+	}
+	for (;;) {
+		long got = syscall(SYS_getdents64, fd, buf, sizeof(buf));
+		if (got < 0) {
+			if (used)
+				break; /* give what we have; the error comes next time */
+			return -errno;
+		}
+		if (got == 0)
+			break;
+		for (long pos = 0; pos < got;) {
+			struct dirent64 *d = (struct dirent64 *)(buf + pos);
+			pos += d->d_reclen;
+			size_t nlen = strlen(d->d_name);
+			size_t dsize = FUSE_DIRENT_ALIGN(FUSE_NAME_OFFSET + nlen);
+			size_t need = plus ? FUSE_DIRENT_ALIGN(FUSE_NAME_OFFSET_DIRENTPLUS + nlen) : dsize;
+			if (used + need > room)
+				goto done;
+			struct fuse_dirent *fd_out;
+			if (plus) {
+				struct fuse_direntplus *p = (struct fuse_direntplus *)(out + used);
+				memset(p, 0, need);
+				bool dots = !strcmp(d->d_name, ".") || !strcmp(d->d_name, "..");
+				struct node *n;
+				struct stat st;
+				/* An entry gone since getdents: nodeid 0, the guest
+				 * makes no dentry of it. */
+				if (!dots && !lookup_node(s, dir, d->d_name, &n, &st))
+					fill_entry(s, &p->entry_out, n, &st);
+				fd_out = &p->dirent;
+			} else {
+				fd_out = (struct fuse_dirent *)(out + used);
+				memset(fd_out, 0, need);
+			}
+			fd_out->ino = d->d_ino;
+			fd_out->off = (uint64_t)d->d_off;
+			fd_out->namelen = (uint32_t)nlen;
+			fd_out->type = d->d_type;
+			memcpy(fd_out->name, d->d_name, nlen);
+			used += need;
+		}
+	}
+done:
+	r->out_len += used;
+	return 0;
+}
+
+static int op_readdir(struct fs_share *s, struct req *r)
+{
+	return do_readdir(s, r, false);
+}
+
+static int op_readdirplus(struct fs_share *s, struct req *r)
+{
+	return do_readdir(s, r, true);
+}
+
+/* ---- dispatch -------------------------------------------------------------- */
+
+enum {
+	NEEDS_NODE = 1 << 0, /* h.nodeid must be a node the guest holds */
+	MODIFIES = 1 << 1,   /* refused with EROFS on a read-only share */
+	NO_REPLY = 1 << 2,   /* FORGET and BATCH_FORGET */
+	BEFORE_INIT = 1 << 3, /* allowed before INIT */
+};
+
+struct op {
+	int (*fn)(struct fs_share *s, struct req *r);
+	unsigned flags;
+};
+
+static const struct op ops[] = {
+	[FUSE_INIT] = { op_init, BEFORE_INIT },
+	[FUSE_DESTROY] = { op_destroy, 0 },
+	[FUSE_LOOKUP] = { op_lookup, NEEDS_NODE },
+	[FUSE_FORGET] = { op_forget, NO_REPLY },
+	[FUSE_BATCH_FORGET] = { op_batch_forget, NO_REPLY },
+	[FUSE_GETATTR] = { op_getattr, NEEDS_NODE },
+	[FUSE_SETATTR] = { op_setattr, NEEDS_NODE | MODIFIES },
+	[FUSE_READLINK] = { op_readlink, NEEDS_NODE },
+	[FUSE_SYMLINK] = { op_symlink, NEEDS_NODE | MODIFIES },
+	[FUSE_MKNOD] = { op_mknod, NEEDS_NODE | MODIFIES },
+	[FUSE_MKDIR] = { op_mkdir, NEEDS_NODE | MODIFIES },
+	[FUSE_UNLINK] = { op_unlink, NEEDS_NODE | MODIFIES },
+	[FUSE_RMDIR] = { op_rmdir, NEEDS_NODE | MODIFIES },
+	[FUSE_RENAME] = { op_rename, NEEDS_NODE | MODIFIES },
+	[FUSE_RENAME2] = { op_rename2, NEEDS_NODE | MODIFIES },
+	[FUSE_LINK] = { op_link, NEEDS_NODE | MODIFIES },
+	[FUSE_OPEN] = { op_open, NEEDS_NODE },
+	[FUSE_READ] = { op_read, 0 },
+	[FUSE_WRITE] = { op_write, MODIFIES },
+	[FUSE_STATFS] = { op_statfs, NEEDS_NODE },
+	[FUSE_RELEASE] = { op_release_file, 0 },
+	[FUSE_FSYNC] = { op_fsync, 0 },
+	[FUSE_SETXATTR] = { op_setxattr, NEEDS_NODE | MODIFIES },
+	[FUSE_GETXATTR] = { op_getxattr, NEEDS_NODE },
+	[FUSE_LISTXATTR] = { op_listxattr, NEEDS_NODE },
+	[FUSE_REMOVEXATTR] = { op_removexattr, NEEDS_NODE | MODIFIES },
+	[FUSE_FLUSH] = { op_flush, 0 },
+	[FUSE_OPENDIR] = { op_opendir, NEEDS_NODE },
+	[FUSE_READDIR] = { op_readdir, 0 },
+	[FUSE_RELEASEDIR] = { op_releasedir, 0 },
+	[FUSE_FSYNCDIR] = { op_fsyncdir, 0 },
+	[FUSE_ACCESS] = { op_access, NEEDS_NODE },
+	[FUSE_CREATE] = { op_create, NEEDS_NODE | MODIFIES },
+	[FUSE_FALLOCATE] = { op_fallocate, MODIFIES },
+	[FUSE_READDIRPLUS] = { op_readdirplus, NEEDS_NODE },
+	[FUSE_LSEEK] = { op_lseek, 0 },
+};
+
+size_t fs_share_handle(struct fs_share *s, const void *in, size_t in_len,
+		       void *out, size_t out_cap)
+{
+	struct req r = { 0 };
+	s->stats.requests++;
+	if (in_len < sizeof(r.h)) {
+		s->stats.malformed++;
+		return 0; /* not even a unique to answer to */
+	}
+	memcpy(&r.h, in, sizeof(r.h));
+	const struct op *op = r.h.opcode < sizeof(ops) / sizeof(ops[0]) &&
+			      ops[r.h.opcode].fn ? &ops[r.h.opcode] : NULL;
+	if (op && (op->flags & NO_REPLY)) {
+		/* FORGETs: whatever the header says, only what is there. */
+		size_t len = r.h.len < in_len ? r.h.len : in_len;
+		r.arg = (const uint8_t *)in + sizeof(r.h);
+		r.arg_len = len > sizeof(r.h) ? len - sizeof(r.h) : 0;
+		op->fn(s, &r);
+		return 0;
+	}
+	if (out_cap < sizeof(struct fuse_out_header)) {
+		s->stats.malformed++;
+		return 0;
+	}
+	r.out = (uint8_t *)out + sizeof(struct fuse_out_header);
+	r.out_cap = out_cap - sizeof(struct fuse_out_header);
+	if (r.out_cap > FS_SHARE_MAX_MSG)
+		r.out_cap = FS_SHARE_MAX_MSG;
+	int rc;
+	if (r.h.len < sizeof(r.h) || r.h.len > in_len) {
+		s->stats.malformed++;
+		rc = -EINVAL; /* the header's length does not match the request */
+	} else if (!op) {
+		rc = -ENOSYS;
+	} else if (!s->initialized && !(op->flags & BEFORE_INIT)) {
+		rc = -EIO;
+	} else if (s->readonly && (op->flags & MODIFIES)) {
+		rc = -EROFS;
+	} else if ((op->flags & NEEDS_NODE) && !(r.node = node_get(s, r.h.nodeid))) {
+		rc = -EBADF;
+	} else {
+		r.arg = (const uint8_t *)in + sizeof(r.h);
+		r.arg_len = r.h.len - sizeof(r.h);
+		rc = op->fn(s, &r);
+	}
+	if (rc) {
+		/* Only errnos the guest can know; anything else is EIO. */
+		if (rc < -4095 || rc > 0)
+			rc = -EIO;
+		r.out_len = 0;
+		s->stats.errors++;
+	}
+	struct fuse_out_header oh = { .len = (uint32_t)(sizeof(oh) + r.out_len),
+				      .error = rc, .unique = r.h.unique };
+	memcpy(out, &oh, sizeof(oh));
+	return sizeof(oh) + r.out_len;
+}
+
+/* ---- setup ----------------------------------------------------------------- */
+
+void fs_share_reset(struct fs_share *s)
+{
+	for (uint32_t i = 1; i < s->nr_nodes; i++)
+		if (s->nodes[i].fd >= 0)
+			close(s->nodes[i].fd);
+	for (uint32_t i = 0; i < s->nr_handles; i++)
+		if (s->handles[i].fd >= 0)
+			close(s->handles[i].fd);
+	s->nr_nodes = 1; /* the root stays, with its one reference */
+	s->nodes[0].nlookup = 1;
+	s->free_node = NONE;
+	s->held_nodes = 1;
+	s->nr_handles = 0;
+	s->free_handle = NONE;
+	s->held_handles = 0;
+	memset(s->buckets, 0xff, HASH_BUCKETS * sizeof(*s->buckets)); /* all NONE */
+	s->nodes[0].hash_next = NONE;
+	s->buckets[bucket_of(s->nodes[0].dev, s->nodes[0].ino)] = 0;
+	s->initialized = false;
+}
+
+/* Every node is an fd: take what the hard limit allows, keep a reserve. */
+static uint32_t raise_fd_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return 1024;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	rlim_t cur = rl.rlim_cur > MAX_NODES + MAX_HANDLES ? MAX_NODES + MAX_HANDLES : rl.rlim_cur;
+	return cur > 2 * FD_RESERVE ? (uint32_t)(cur - FD_RESERVE) : (uint32_t)cur / 2;
+}
+
+int fs_share_open(const char *dir, bool readonly, struct fs_share **out,
+		  struct err *e)
+{
+	struct fs_share *s = calloc(1, sizeof(*s));
+	if (!s)
+		return err_set(e, -ENOMEM, "%s: out of memory", dir);
+	s->readonly = readonly;
+	s->proc_fd = -1;
+	snprintf(s->dir, sizeof(s->dir), "%s", dir);
+	s->buckets = malloc(HASH_BUCKETS * sizeof(*s->buckets));
+	s->nodes = malloc(1024 * sizeof(*s->nodes));
+	int rc = -ENOMEM;
+	if (!s->buckets || !s->nodes) {
+		err_set(e, rc, "%s: out of memory", dir);
+		goto fail;
+	}
+	s->cap_nodes = 1024;
+	int root = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0) {
+		rc = -errno;
+		err_set(e, rc, "%s: %s", dir, strerror(errno));
+		goto fail;
+	}
+	struct stat st;
+	if ((rc = stat_fd(root, &st))) {
+		close(root);
+		err_set(e, rc, "%s: %s", dir, strerror(-rc));
+		goto fail;
+	}
+	s->nodes[0] = (struct node){ .fd = root, .type = S_IFDIR, .dev = st.st_dev,
+				     .ino = st.st_ino, .nlookup = 1 };
+	s->nr_nodes = 1;
+	s->proc_fd = open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (s->proc_fd < 0) {
+		rc = -errno;
+		err_set(e, rc, "%s: /proc/self/fd: %s (virtio-fs reopens files "
+			"through it)", dir, strerror(errno));
+		goto fail;
+	}
+	s->fd_limit = raise_fd_limit();
+	fs_share_reset(s);
+	*out = s;
+	return 0;
+fail:
+	fs_share_close(s);
+	return rc;
+}
+
+void fs_share_close(struct fs_share *s)
+{
+	if (!s)
+		return;
+	if (s->nodes && s->nr_nodes && s->buckets) {
+		fs_share_reset(s);
+		close(s->nodes[0].fd);
+	}
+	if (s->proc_fd >= 0)
+		close(s->proc_fd);
+	free(s->nodes);
+	free(s->handles);
+	free(s->buckets);
+	free(s);
+}
+
+void fs_share_get_stats(const struct fs_share *s, struct fs_share_stats *out)
+{
+	*out = s->stats;
+	out->nodes = s->held_nodes;
+	out->handles = s->held_handles;
+}

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A FUSE server over one host directory: the file-system half of
+ * virtio-fs (virtio/fs.c carries the requests). It knows FUSE
+ * (<linux/fuse.h>) and the host's file system, not virtio or guest memory:
+ * a request comes in as the bytes of its readable part, the reply goes out
+ * as bytes, so unit tests and the fuzz target drive it with plain buffers.
+ *
+ * The share is a wall (docs/security.md, "virtio-fs"): every node the
+ * guest names is an O_PATH fd reached from the root one component at a
+ * time with openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS) and O_NOFOLLOW,
+ * never a path walked again; names with '/', "." and ".." are refused;
+ * symlinks are opened as themselves, never followed on the host; only
+ * regular files and directories are ever opened for I/O (a device node or
+ * FIFO in the share stays a name); a read-only share answers EROFS to every
+ * modifying request whatever the guest mounted.
+ *
+ * Thread: one at a time (virtio/fs.c's worker); nothing here is locked.
+ */
+#ifndef KILN_VIRTIO_FS_SHARE_H
+#define KILN_VIRTIO_FS_SHARE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../../vmm/base/err.h"
+
+/* The largest READ or WRITE payload offered at INIT (max_write, and
+ * max_pages * 4 KiB): a request and its reply fit in FS_SHARE_MAX_MSG. */
+#define FS_SHARE_MAX_IO (1u << 20)
+#define FS_SHARE_MAX_MSG (FS_SHARE_MAX_IO + 4096)
+
+struct fs_share;
+
+struct fs_share_stats {
+	uint64_t requests, errors, malformed;
+	uint64_t bytes_read, bytes_written;
+	uint32_t nodes, handles; /* held now */
+};
+
+/*
+ * fs_share_open - serve directory (dir) (an existing directory; opened
+ * now, so later path changes on the host do not move the share);
+ * (readonly) refuses every modification. Raises RLIMIT_NOFILE's soft
+ * limit to the hard one (every node the guest holds is an fd). 0, or
+ * -errno with (e) naming the directory.
+ */
+int fs_share_open(const char *dir, bool readonly, struct fs_share **out,
+		  struct err *e);
+void fs_share_close(struct fs_share *s);
+
+/*
+ * fs_share_handle - serve one FUSE request: (in, in_len) is the request as
+ * the driver wrote it (fuse_in_header first), (out, out_cap) the room for
+ * the reply. Returns the reply's length in (out) (a fuse_out_header and its
+ * payload), or 0 when there is no reply: FORGET and BATCH_FORGET, or a
+ * request too short to name itself, or no room for a reply header. Never
+ * reads past in_len or writes past out_cap, whatever the bytes say.
+ */
+size_t fs_share_handle(struct fs_share *s, const void *in, size_t in_len,
+		       void *out, size_t out_cap);
+
+/* fs_share_reset - forget every node and handle but the root (the
+ * driver reset the device, or sent DESTROY). */
+void fs_share_reset(struct fs_share *s);
+
+void fs_share_get_stats(const struct fs_share *s, struct fs_share_stats *out);
+
+#endif

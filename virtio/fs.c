@@ -1,0 +1,435 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * virtio-fs (fs.h). Template: struct, ops table, queue handler (fs_take:
+ * hand the chain to the worker), worker (fs_serve), completion on the loop
+ * (fs_on_done), create/destroy.
+ */
+#include "fs.h"
+
+#include <errno.h>
+#include <linux/virtio_fs.h>
+#include <linux/virtio_ids.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "../vmm/base/container_of.h"
+#include "../vmm/base/log.h"
+#include "../vmm/base/thread.h"
+#include "backend/fs_share.h"
+
+#define FS_HIPRIO_Q 0
+#define FS_REQUEST_Q 1
+#define FS_NR_QUEUES 2
+/* Chains in flight at once: both queues full. A driver that re-offers a
+ * chain still in flight gets past it and breaks its device. */
+#define FS_MAX_REQS (FS_NR_QUEUES * FS_QUEUE_SIZE)
+#define WORKER_STACK (256u << 10)
+
+struct fs_req {
+	struct vq_chain chain;
+	unsigned q;
+	uint32_t written;
+	struct fs_req *next;
+};
+
+struct virtio_fs {
+	struct virtio_device vdev;
+	struct virtio_fs_config config;
+	struct fs_share *share;
+	int done_fd;                /* the worker's completion eventfd */
+	bool watching;
+	bool active;
+
+	pthread_t thread;
+	bool started;
+	pthread_mutex_t lock;
+	pthread_cond_t work, idle;
+	struct fs_req *queued, **queued_tail; /* for the worker, in order */
+	struct fs_req *done;        /* for the loop, any order */
+	unsigned busy;              /* queued + being served */
+	bool stop, drop;            /* drop: reset, skip what is queued */
+	bool setup_done;
+	int setup_rc;
+	struct err setup_err;
+	fs_thread_setup_fn setup;
+	void *setup_arg;
+	char name[16];
+
+	struct fs_req *free_reqs;   /* loop thread */
+	struct fs_req reqs[FS_MAX_REQS];
+	uint8_t *in_buf, *out_buf;  /* worker's: FS_SHARE_MAX_MSG each */
+	uint64_t requests;
+	struct fs_share_stats stats; /* the share's, as of the last request (lock) */
+};
+
+static atomic_uint fs_seq;
+
+static struct virtio_fs *to_fs(struct virtio_device *vdev)
+{
+	return container_of(vdev, struct virtio_fs, vdev);
+}
+
+/* ---- worker ------------------------------------------------------------- */
+
+/* Serve one request: copy it out of guest memory (a private copy: the
+ * guest may rewrite its buffers meanwhile), answer it, copy the reply in. */
+static void fs_serve(struct virtio_fs *fs, struct fs_req *req)
+{
+	struct vq_cursor cur;
+	size_t in_len = req->chain.read_len;
+	if (in_len > FS_SHARE_MAX_MSG)
+		in_len = FS_SHARE_MAX_MSG; /* the header's length then says more */
+	vq_cursor_init_read(&cur, &req->chain);
+	req->written = 0;
+	if (req->chain.err || vq_cursor_copy_from(&cur, fs->in_buf, in_len) < 0)
+		return;
+	size_t out_cap = req->chain.write_len;
+	if (out_cap > FS_SHARE_MAX_MSG)
+		out_cap = FS_SHARE_MAX_MSG;
+	size_t n = fs_share_handle(fs->share, fs->in_buf, in_len, fs->out_buf, out_cap);
+	vq_cursor_init_write(&cur, &req->chain);
+	if (n && vq_cursor_copy_to(&cur, fs->out_buf, n) == 0)
+		req->written = (uint32_t)n;
+}
+
+static void *fs_worker(void *arg)
+{
+	struct virtio_fs *fs = arg;
+	int rc = 0;
+	pthread_setname_np(pthread_self(), fs->name);
+	if (fs->setup)
+		rc = fs->setup(fs->setup_arg, fs->name, &fs->setup_err);
+	pthread_mutex_lock(&fs->lock);
+	fs->setup_rc = rc;
+	fs->setup_done = true;
+	pthread_cond_broadcast(&fs->idle);
+	for (;;) {
+		while (!fs->queued && !fs->stop)
+			pthread_cond_wait(&fs->work, &fs->lock);
+		struct fs_req *req = fs->queued;
+		if (!req)
+			break;
+		fs->queued = req->next;
+		if (!fs->queued)
+			fs->queued_tail = &fs->queued;
+		bool drop = fs->drop;
+		pthread_mutex_unlock(&fs->lock);
+		if (!drop)
+			fs_serve(fs, req);
+		pthread_mutex_lock(&fs->lock);
+		fs_share_get_stats(fs->share, &fs->stats);
+		req->next = fs->done;
+		fs->done = req;
+		fs->busy--;
+		pthread_cond_broadcast(&fs->idle);
+		uint64_t one = 1;
+		/* Cannot fail short of a bug: the counter never nears its max. */
+		if (write(fs->done_fd, &one, sizeof(one)) < 0)
+			break;
+	}
+	pthread_mutex_unlock(&fs->lock);
+	return NULL;
+}
+
+static int fs_start_worker(struct virtio_fs *fs, struct err *e)
+{
+	snprintf(fs->name, sizeof(fs->name), "kiln-fs%u", atomic_fetch_add(&fs_seq, 1));
+	int rc = thread_spawn(&fs->thread, WORKER_STACK, fs_worker, fs);
+	if (rc)
+		return err_set(e, rc, "virtio-fs: worker thread: %s", strerror(-rc));
+	fs->started = true;
+	pthread_mutex_lock(&fs->lock);
+	while (!fs->setup_done)
+		pthread_cond_wait(&fs->idle, &fs->lock);
+	rc = fs->setup_rc;
+	pthread_mutex_unlock(&fs->lock);
+	if (rc)
+		err_set(e, rc, "virtio-fs: %s: %s", fs->name, fs->setup_err.msg);
+	return rc;
+}
+
+/* ---- loop side ---------------------------------------------------------- */
+
+/* Complete what the worker finished: used ring and interrupts. Dropped
+ * requests (reset) go back to the pool unseen by the driver. */
+static void fs_collect(struct virtio_fs *fs, bool report)
+{
+	pthread_mutex_lock(&fs->lock);
+	struct fs_req *list = fs->done;
+	fs->done = NULL;
+	bool dropped = fs->drop;
+	pthread_mutex_unlock(&fs->lock);
+	bool pushed[FS_NR_QUEUES] = { false };
+	while (list) {
+		struct fs_req *req = list;
+		list = req->next;
+		if (report && !dropped) {
+			vq_push(&fs->vdev.queues[req->q], req->chain.head, req->written);
+			pushed[req->q] = true;
+		}
+		vq_chain_fini(&req->chain);
+		req->next = fs->free_reqs;
+		fs->free_reqs = req;
+	}
+	for (unsigned q = 0; q < FS_NR_QUEUES; q++)
+		if (pushed[q])
+			virtio_queue_signal(&fs->vdev, q);
+}
+
+static void fs_on_done(void *opaque, uint32_t events)
+{
+	struct virtio_fs *fs = opaque;
+	uint64_t count;
+	if (read(fs->done_fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
+		log_warn("virtio-fs: completion eventfd: %s", strerror(errno));
+	fs_collect(fs, true);
+}
+
+/* Wait until the worker holds nothing, then complete (report) or drop. */
+static void fs_wait(struct virtio_fs *fs, bool report)
+{
+	pthread_mutex_lock(&fs->lock);
+	if (!fs->started) {
+		/* Never started (a failed start): nothing will serve them. */
+		while (fs->queued) {
+			struct fs_req *req = fs->queued;
+			fs->queued = req->next;
+			req->next = fs->done;
+			fs->done = req;
+			fs->busy--;
+		}
+		fs->queued_tail = &fs->queued;
+	}
+	while (fs->busy)
+		pthread_cond_wait(&fs->idle, &fs->lock);
+	pthread_mutex_unlock(&fs->lock);
+	fs_collect(fs, report);
+}
+
+void fs_wait_idle(struct virtio_fs *fs)
+{
+	fs_wait(fs, true);
+}
+
+/* virtio_queue_handler: hand the chain to the worker. */
+static int fs_take(struct virtio_device *vdev, struct virtqueue *vq,
+		   struct vq_chain *chain)
+{
+	struct virtio_fs *fs = to_fs(vdev);
+	struct fs_req *req = fs->free_reqs;
+	if (!req) {
+		vq_chain_fini(chain);
+		return -ENOSPC; /* more in flight than the rings hold */
+	}
+	fs->free_reqs = req->next;
+	req->chain = *chain; /* moved: the request owns its segments now */
+	vq_chain_clear(chain);
+	req->q = (unsigned)(vq - vdev->queues);
+	req->next = NULL;
+	fs->requests++;
+	pthread_mutex_lock(&fs->lock);
+	*fs->queued_tail = req;
+	fs->queued_tail = &req->next;
+	fs->busy++;
+	pthread_cond_signal(&fs->work);
+	pthread_mutex_unlock(&fs->lock);
+	return 0;
+}
+
+/* ---- device ops ------------------------------------------------------------ */
+
+static void fs_config_read(struct virtio_device *vdev, uint32_t offset,
+			   void *buf, uint32_t len)
+{
+	memcpy(buf, (const uint8_t *)&to_fs(vdev)->config + offset, len);
+}
+
+/* Every field is read-only (§5.11.4). */
+static void fs_config_write(struct virtio_device *vdev, uint32_t offset,
+			    const void *buf, uint32_t len)
+{
+}
+
+static int fs_activate(struct virtio_device *vdev)
+{
+	struct virtio_fs *fs = to_fs(vdev);
+	fs->active = true;
+	pthread_mutex_lock(&fs->lock);
+	fs->drop = false;
+	pthread_mutex_unlock(&fs->lock);
+	for (unsigned q = 0; q < FS_NR_QUEUES; q++)
+		virtio_queue_drain(vdev, q, fs_take);
+	return 0;
+}
+
+static void fs_queue_notify(struct virtio_device *vdev, unsigned q)
+{
+	if (to_fs(vdev)->active && q < FS_NR_QUEUES)
+		virtio_queue_drain(vdev, q, fs_take);
+}
+
+/* Reset: the driver forgets its requests; the one being served finishes
+ * (a file-system call cannot be cut), the queued ones are dropped, and the
+ * guest's nodes and handles go (a new driver starts with INIT). */
+static void fs_reset(struct virtio_device *vdev)
+{
+	struct virtio_fs *fs = to_fs(vdev);
+	fs->active = false;
+	pthread_mutex_lock(&fs->lock);
+	fs->drop = true;
+	pthread_mutex_unlock(&fs->lock);
+	fs_wait(fs, false);
+	fs_share_reset(fs->share);
+}
+
+/* Pause: everything handed to the worker completes and is reported
+ * before the pause is acknowledged (kicks are held meanwhile). */
+static int fs_quiesce(struct virtio_device *vdev)
+{
+	fs_wait(to_fs(vdev), true);
+	return 0;
+}
+
+static int fs_ops_start(struct virtio_device *vdev, struct err *e)
+{
+	struct virtio_fs *fs = to_fs(vdev);
+	return fs->started ? 0 : fs_start_worker(fs, e);
+}
+
+static void fs_stats_emit(struct virtio_device *vdev, dev_stat_fn emit, void *ctx)
+{
+	struct virtio_fs *fs = to_fs(vdev);
+	struct fs_share_stats st;
+	/* The share's counters are the worker's: its copy, never a wait. */
+	pthread_mutex_lock(&fs->lock);
+	st = fs->stats;
+	pthread_mutex_unlock(&fs->lock);
+	emit(ctx, "requests", fs->requests);
+	emit(ctx, "errors", st.errors);
+	emit(ctx, "malformed", st.malformed);
+	emit(ctx, "bytes_read", st.bytes_read);
+	emit(ctx, "bytes_written", st.bytes_written);
+	emit(ctx, "nodes", st.nodes);
+	emit(ctx, "handles", st.handles);
+}
+
+static void fs_ops_destroy(struct virtio_device *vdev)
+{
+	fs_destroy(to_fs(vdev));
+}
+
+static const struct virtio_device_ops fs_ops = {
+	.name = "virtio-fs",
+	.device_id = VIRTIO_ID_FS,
+	.config_size = sizeof(struct virtio_fs_config),
+	.config_read = fs_config_read,
+	.config_write = fs_config_write,
+	.activate = fs_activate,
+	.queue_notify = fs_queue_notify,
+	.reset = fs_reset,
+	.destroy = fs_ops_destroy,
+	.quiesce = fs_quiesce,
+	.start = fs_ops_start,
+	.stats = fs_stats_emit,
+	/* No save/restore hooks: the guest's nodes are open host fds, which
+	 * no saved state can carry. */
+};
+
+int fs_create(const struct fs_config *cfg, const struct guest_mem *mem,
+	      struct evloop *loop, struct virtio_fs **out, struct err *e)
+{
+	size_t tag_len = cfg->tag ? strlen(cfg->tag) : 0;
+	if (tag_len == 0 || tag_len > FS_TAG_MAX)
+		return err_set(e, -EINVAL, "virtio-fs: tag '%s' must be 1 to %d bytes",
+			       cfg->tag ? cfg->tag : "", FS_TAG_MAX);
+	struct virtio_fs *fs = calloc(1, sizeof(*fs));
+	if (!fs)
+		return err_set(e, -ENOMEM, "virtio-fs: out of memory");
+	fs->done_fd = -1;
+	pthread_mutex_init(&fs->lock, NULL);
+	pthread_cond_init(&fs->work, NULL);
+	pthread_cond_init(&fs->idle, NULL);
+	fs->queued_tail = &fs->queued;
+	fs->setup = cfg->thread_setup;
+	fs->setup_arg = cfg->thread_setup_arg;
+	memcpy(fs->config.tag, cfg->tag, tag_len);
+	fs->config.num_request_queues = 1; /* little-endian host (x86_64) */
+	for (unsigned i = FS_MAX_REQS; i-- > 0;) {
+		fs->reqs[i].next = fs->free_reqs;
+		fs->free_reqs = &fs->reqs[i];
+	}
+	int rc = -ENOMEM;
+	fs->in_buf = malloc(FS_SHARE_MAX_MSG);
+	fs->out_buf = malloc(FS_SHARE_MAX_MSG);
+	if (!fs->in_buf || !fs->out_buf) {
+		err_set(e, rc, "virtio-fs: out of memory");
+		goto fail;
+	}
+	rc = fs_share_open(cfg->path, cfg->readonly, &fs->share, e);
+	if (rc)
+		goto fail;
+	rc = virtio_device_init(&fs->vdev, &fs_ops, mem, loop, FS_NR_QUEUES,
+				FS_QUEUE_SIZE, 0, e);
+	if (rc)
+		goto fail;
+	fs->done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (fs->done_fd < 0) {
+		rc = -errno;
+		err_set(e, rc, "virtio-fs: eventfd: %s", strerror(errno));
+		goto fail;
+	}
+	rc = evl_add(loop, fs->done_fd, EPOLLIN, fs_on_done, fs);
+	if (rc) {
+		err_set(e, rc, "virtio-fs: event loop: %s", strerror(-rc));
+		goto fail;
+	}
+	fs->watching = true;
+	if (!cfg->defer_worker && (rc = fs_start_worker(fs, e)))
+		goto fail;
+	log_info("%s: virtio-fs, tag %s%s", cfg->path, cfg->tag,
+		 cfg->readonly ? ", read-only" : "");
+	*out = fs;
+	return 0;
+fail:
+	fs_destroy(fs);
+	return rc;
+}
+
+void fs_destroy(struct virtio_fs *fs)
+{
+	if (!fs)
+		return;
+	/* Shutdown drains: what the guest handed over is served. */
+	fs_wait(fs, false);
+	if (fs->started) {
+		pthread_mutex_lock(&fs->lock);
+		fs->stop = true;
+		pthread_cond_signal(&fs->work);
+		pthread_mutex_unlock(&fs->lock);
+		pthread_join(fs->thread, NULL);
+	}
+	if (fs->watching)
+		evl_del(fs->vdev.loop, fs->done_fd);
+	if (fs->done_fd >= 0)
+		close(fs->done_fd);
+	if (fs->vdev.ops)
+		virtio_device_fini(&fs->vdev);
+	fs_share_close(fs->share);
+	pthread_cond_destroy(&fs->idle);
+	pthread_cond_destroy(&fs->work);
+	pthread_mutex_destroy(&fs->lock);
+	free(fs->in_buf);
+	free(fs->out_buf);
+	free(fs);
+}
+
+struct virtio_device *fs_vdev(struct virtio_fs *fs)
+{
+	return &fs->vdev;
+}

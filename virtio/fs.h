@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * virtio-fs (virtio 1.2 §5.11): a host directory the guest mounts with
+ * `mount -t virtiofs TAG DIR`. Two queues: hiprio (FORGETs) and one
+ * request queue. The FUSE server is virtio/backend/fs_share.c.
+ *
+ * Threads (docs/threading.md): the loop pops chains and hands them to the
+ * device's worker thread ("kiln-fsN"), which copies the request out of
+ * guest memory, serves it (file-system calls that may take as long as the
+ * host's disk takes: a 1 MiB read, an fsync) and copies the reply back;
+ * the loop then completes the chain (used ring, interrupt) when the
+ * worker's eventfd says so. A chain, its request and the guest memory
+ * behind it are the worker's from the hand-over until it reports it done.
+ * Reset and teardown wait for the worker (queued requests are dropped on
+ * reset, served on teardown); the node and handle tables are the worker's
+ * while it runs and the loop's only while it is idle.
+ */
+#ifndef KILN_VIRTIO_FS_H
+#define KILN_VIRTIO_FS_H
+
+#include <stdbool.h>
+
+#include "../vmm/base/err.h"
+#include "../vmm/base/memory.h"
+#include "device.h"
+
+#define FS_QUEUE_SIZE 128
+#define FS_TAG_MAX 36 /* virtio_fs_config.tag, not NUL-terminated */
+
+struct virtio_fs;
+struct evloop;
+
+/* Called by the worker thread before it serves anything (its seccomp
+ * filter); (name) is the thread's. 0 or -errno with (e) set. */
+typedef int (*fs_thread_setup_fn)(void *arg, const char *name, struct err *e);
+
+struct fs_config {
+	const char *path;  /* the host directory */
+	const char *tag;   /* 1..FS_TAG_MAX bytes */
+	bool readonly;
+	fs_thread_setup_fn thread_setup;
+	void *thread_setup_arg;
+	/* Start the worker only at virtio_device_ops.start (after the jail);
+	 * false: now (unit tests). */
+	bool defer_worker;
+};
+
+/* fs_create - a virtio-fs device sharing (cfg->path). Main thread. 0 or
+ * -errno with (e) naming the directory or the tag. */
+int fs_create(const struct fs_config *cfg, const struct guest_mem *mem,
+	      struct evloop *loop, struct virtio_fs **out, struct err *e);
+struct virtio_device *fs_vdev(struct virtio_fs *fs);
+/* fs_destroy - serve what is queued, stop the worker, close the share. */
+void fs_destroy(struct virtio_fs *fs);
+
+/* fs_wait_idle - wait for the worker to finish everything handed to it
+ * and complete it to the driver (unit tests; quiesce). Loop thread. */
+void fs_wait_idle(struct virtio_fs *fs);
+
+#endif
