@@ -14,7 +14,7 @@
 #   tests/fuzz/run.sh --count       print how many targets there are
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
-targets=(fuzz_queue fuzz_api fuzz_virtio fuzz_pio fuzz_loader fuzz_server fuzz_config)
+targets=(fuzz_queue fuzz_api fuzz_virtio fuzz_pio fuzz_loader fuzz_server fuzz_config fuzz_fs)
 if [[ ${1:-} == --count ]]; then
 	echo "${#targets[@]}"
 	exit 0
@@ -42,19 +42,21 @@ declare -A sources=(
 	[fuzz_loader]="tests/fuzz/fuzz_loader.c $core"
 	[fuzz_server]="tests/fuzz/fuzz_server.c $core"
 	[fuzz_config]="tests/fuzz/fuzz_config.c $core"
+	[fuzz_fs]="tests/fuzz/fuzz_fs.c virtio/backend/fs_share.c vmm/base/err.c vmm/base/log.c"
 )
 declare -A libs=([fuzz_queue]="" [fuzz_api]="$corelibs" [fuzz_virtio]="$corelibs"
 	[fuzz_pio]="$corelibs" [fuzz_loader]="$corelibs" [fuzz_server]="$corelibs"
-	[fuzz_config]="$corelibs")
+	[fuzz_config]="$corelibs" [fuzz_fs]="")
 # Inputs long enough to reach every field: fuzz_queue's largest queue (256)
 # takes 3 header bytes + a 4096-byte descriptor table + a 518-byte avail ring
 # + the 32 KiB buffer area; fuzz_api's and fuzz_server's requests are JSON
 # lines (a config with every device kind fits in 4 KiB; longer inputs only
 # cost time); fuzz_virtio and fuzz_pio are operation sequences (a bring-up and a
 # few requests fit in 2 KiB); fuzz_loader's images are headers and a few
-# segments (the file is split into kernel and initrd); a config file.
+# segments (the file is split into kernel and initrd); a config file;
+# fuzz_fs: FUSE request sequences (a few requests of a few hundred bytes).
 declare -A max_len=([fuzz_queue]=37385 [fuzz_api]=4096 [fuzz_virtio]=4096 [fuzz_pio]=2048
-	[fuzz_loader]=65536 [fuzz_server]=4096 [fuzz_config]=8192)
+	[fuzz_loader]=65536 [fuzz_server]=4096 [fuzz_config]=8192 [fuzz_fs]=4096)
 declare -A dicts=([fuzz_api]=json [fuzz_server]=json [fuzz_config]=json)
 
 # Every source once (one object per source, the same flags for all

@@ -322,6 +322,66 @@ seed("fuzz_queue", "two_chains_event_idx", ring_seed(3, 0x10, [(0x8000, 64, 0, 0
 seed("fuzz_queue", "indirect", ring_seed(2, 0x20, [(0x8000, 32, 4, 0)], [0],
                                          struct.pack("<QIHH", 0x8100, 16, F_NEXT, 1) + struct.pack("<QIHH", 0x8200, 8, F_WRITE, 0)))
 
+# --- FUSE requests (fuzz_fs) ----------------------------------------------------
+# byte 0: bit 0 read-only share, bit 1 no INIT first; then per request a u16
+# length (bit 15: set the header's len to the true length) and the request.
+# The share holds "file" (16 bytes), "dir/inner", "root" (a symlink to /) and
+# "fifo"; node 1 is the root, new nodes count from 2, handles from 0.
+FUSE = dict(LOOKUP=1, FORGET=2, GETATTR=3, SETATTR=4, READLINK=5, SYMLINK=6, MKNOD=8, MKDIR=9,
+            UNLINK=10, RMDIR=11, RENAME=12, LINK=13, OPEN=14, READ=15, WRITE=16, STATFS=17,
+            RELEASE=18, FSYNC=20, SETXATTR=21, GETXATTR=22, LISTXATTR=23, REMOVEXATTR=24,
+            FLUSH=25, OPENDIR=27, READDIR=28, RELEASEDIR=29, ACCESS=34, CREATE=35,
+            BATCH_FORGET=42, FALLOCATE=43, READDIRPLUS=44, RENAME2=45, LSEEK=46)
+
+
+def fuse(op, node=1, args=b""):
+    body = struct.pack("<IIQQIIIHH", 0, FUSE[op], 7, node, 0, 0, 0, 0, 0) + args
+    return struct.pack("<H", 0x8000 | len(body)) + body
+
+
+def fuse_seq(flags, *reqs):
+    return bytes([flags]) + b"".join(reqs)
+
+
+def z(name):
+    return name.encode() + b"\0"
+
+
+READ_IN = "<QQIIQII"  # fh, offset, size, read_flags, lock_owner, flags, padding
+seed("fuzz_fs", "lookup_read", fuse_seq(0, fuse("LOOKUP", 1, z("file")), fuse("GETATTR", 2, bytes(16)),
+                                        fuse("OPEN", 2, struct.pack("<II", 0, 0)),
+                                        fuse("READ", 2, struct.pack(READ_IN, 0, 4, 8, 0, 0, 0, 0)),
+                                        fuse("RELEASE", 2, struct.pack("<QIIQ", 0, 0, 0, 0)),
+                                        fuse("FORGET", 2, struct.pack("<Q", 1))))
+seed("fuzz_fs", "create_write", fuse_seq(0, fuse("CREATE", 1, struct.pack("<IIII", 0o1, 0o644, 0, 0) + z("new")),
+                                         fuse("WRITE", 2, struct.pack("<QQIIQII", 0, 0, 5, 0, 0, 0, 0) + b"hello"),
+                                         fuse("FSYNC", 2, struct.pack("<QII", 0, 1, 0)),
+                                         fuse("FALLOCATE", 2, struct.pack("<QQQII", 0, 0, 4096, 0, 0)),
+                                         fuse("LSEEK", 2, struct.pack("<QQII", 0, 0, 3, 0)),
+                                         fuse("SETATTR", 2, struct.pack("<IIQQQQQQIIIIIIII", 1 | 8, 0, 0, 2, 0,
+                                                                        0, 0, 0, 0, 0, 0, 0o600, 0, 0, 0, 0))))
+seed("fuzz_fs", "dirs", fuse_seq(0, fuse("MKDIR", 1, struct.pack("<II", 0o755, 0) + z("d2")),
+                                 fuse("LOOKUP", 1, z("dir")), fuse("OPENDIR", 3, struct.pack("<II", 0, 0)),
+                                 fuse("READDIRPLUS", 3, struct.pack(READ_IN, 0, 0, 4096, 0, 0, 0, 0)),
+                                 fuse("READDIR", 3, struct.pack(READ_IN, 0, 0, 4096, 0, 0, 0, 0)),
+                                 fuse("RENAME2", 1, struct.pack("<QII", 3, 0, 0) + z("file") + z("moved")),
+                                 fuse("RMDIR", 1, z("d2"))))
+seed("fuzz_fs", "links", fuse_seq(0, fuse("LOOKUP", 1, z("root")), fuse("READLINK", 2),
+                                  fuse("LOOKUP", 2, z("etc")), fuse("SYMLINK", 1, z("s") + z("/etc/passwd")),
+                                  fuse("LOOKUP", 1, z("file")), fuse("LINK", 1, struct.pack("<Q", 4) + z("hard")),
+                                  fuse("UNLINK", 1, z("hard")),
+                                  fuse("MKNOD", 1, struct.pack("<IIII", 0o10644, 0, 0, 0) + z("p"))))
+seed("fuzz_fs", "xattr_statfs", fuse_seq(0, fuse("LOOKUP", 1, z("file")),
+                                         fuse("SETXATTR", 2, struct.pack("<II", 3, 0) + z("user.k") + b"val"),
+                                         fuse("GETXATTR", 2, struct.pack("<II", 64, 0) + z("user.k")),
+                                         fuse("LISTXATTR", 2, struct.pack("<II", 0, 0)),
+                                         fuse("REMOVEXATTR", 2, z("user.k")), fuse("STATFS", 1),
+                                         fuse("ACCESS", 2, struct.pack("<II", 4, 0)),
+                                         fuse("BATCH_FORGET", 0, struct.pack("<II", 1, 0) + struct.pack("<QQ", 2, 1))))
+seed("fuzz_fs", "read_only", fuse_seq(1, fuse("LOOKUP", 1, z("file")), fuse("OPEN", 2, struct.pack("<II", 2, 0)),
+                                      fuse("UNLINK", 1, z("file")), fuse("LOOKUP", 1, z("fifo")),
+                                      fuse("OPEN", 3, struct.pack("<II", 0, 0))))
+
 for target, files in corpora.items():
     d = os.path.join(ROOT, target)
     shutil.rmtree(d, ignore_errors=True)

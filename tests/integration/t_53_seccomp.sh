@@ -2,12 +2,13 @@
 # timeout: 480
 # seccomp (docs/security.md "seccomp"), with --seccomp on:
 #  A. while a guest with every kind of device runs, every kiln thread (main,
-#     each vCPU and the disk's block worker, /proc/PID/task/*/status) is under a
+#     each vCPU, the disk's block worker and the share's virtio-fs worker,
+#     /proc/PID/task/*/status) is under a
 #     filter ("Seccomp: 2"), the guest keeps running, and vm.stop over the API
 #     ends kiln with 0;
 #  B. build/kiln-test-hooks (the test hook, tests/hooks/seccomp_hook.c) makes one
 #     thread of each kind call execve right after its filter is in
-#     (KILN_TEST_FORBIDDEN_SYSCALL=vcpu|loop|blk): kiln dies with 159 (128 + SIGSYS)
+#     (KILN_TEST_FORBIDDEN_SYSCALL=vcpu|loop|blk|fs): kiln dies with 159 (128 + SIGSYS)
 #     and the message names the thread and the syscall;
 #  C. with --seccomp off the same hook's execve fails harmlessly and the guest
 #     runs on (so B's deaths are the filter's doing); with --seccomp log too,
@@ -19,9 +20,10 @@ cd "$TMPDIR"
 hooks=$(dirname "${KILN_BIN:-$KILN}")/kiln-test-hooks
 [[ -x $hooks ]] || fail "no $hooks (meson builds it next to kiln)"
 truncate -s 8M a.img
+mkdir -p share
 guest=(--kernel "$GUEST/generic/vmlinuz" --initrd "$GUEST/initramfs-generic.cpio.gz"
 	--cmdline "console=ttyS0 quiet panic=-1 kiln.scenario=ticks" --cpus 2 --memory 256M
-	--disk path=a.img --console file=hvc.txt --rng)
+	--disk path=a.img --fs path=share,tag=share --console file=hvc.txt --rng)
 
 # wait_ticks LOG N PID: until the guest printed tick N (or kiln died / 180 s).
 wait_ticks() {
@@ -56,8 +58,9 @@ for status in /proc/"$pid"/task/*/status; do
 	nthreads=$((nthreads + 1))
 	names+=("$name")
 done
-((nthreads == 4)) || fail "kiln has $nthreads threads (${names[*]}), expected 4 (main, two vCPUs, the disk's block worker)"
+((nthreads == 5)) || fail "kiln has $nthreads threads (${names[*]}), expected 5 (main, two vCPUs, the disk's block worker, the share's worker)"
 [[ " ${names[*]} " == *" kiln-blk0 "* ]] || fail "no block worker kiln-blk0 among ${names[*]}"
+[[ " ${names[*]} " == *" kiln-fs0 "* ]] || fail "no virtio-fs worker kiln-fs0 among ${names[*]}"
 n=$(grep -ac KILN-TICK a.log)
 sleep 1
 (($(grep -ac KILN-TICK a.log) > n)) || fail "the guest stopped ticking under the filters"
@@ -65,11 +68,12 @@ stop_kiln "$TMPDIR/a.sock" "$pid" a.log
 echo "A: $nthreads threads with Seccomp: 2; vm.stop exited 0"
 
 # ---- B. a forbidden syscall on each kind of thread ----
-for kind in vcpu loop blk; do
+for kind in vcpu loop blk fs; do
 	case $kind in
 	vcpu) thread='kiln-vcpu[0-9]+' ;;
 	loop) thread='main' ;;
 	blk) thread='kiln-blk0' ;; # as vm_start starts it, before the vCPUs
+	fs) thread='kiln-fs0' ;;   # the same
 	esac
 	rc=0
 	KILN_TEST_FORBIDDEN_SYSCALL=$kind KILN=$hooks boot_guest "b-$kind.log" "${guest[@]}" --seccomp on || rc=$?

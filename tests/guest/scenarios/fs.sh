@@ -1,0 +1,42 @@
+# virtio-fs check for t_34: two shares, "rw" and "ro" (the latter read-only on
+# the host side, mounted read-write here on purpose). Reads a small and a
+# large host file, writes files, a directory, a rename and a symlink into
+# rw; every change to ro must fail; the symlinks the host put in rw point
+# outside the share and resolve in this guest's own tree, never the host's.
+modprobe virtiofs
+mkdir -p /mnt/rw /mnt/ro
+mount -t virtiofs rw /mnt/rw
+mount -t virtiofs ro /mnt/ro
+echo "KILN-FS-HELLO $(cat /mnt/rw/hello.txt)"
+echo "KILN-FS-SHA $(sha256sum /mnt/rw/big.bin | cut -d' ' -f1)"
+echo "KILN-FS-LS $(ls /mnt/rw | tr '\n' ' ')"
+printf 'written by the guest\n' >/mnt/rw/out.txt
+chmod 640 /mnt/rw/out.txt
+mkdir /mnt/rw/newdir
+echo moved >/mnt/rw/newdir/f
+mv /mnt/rw/newdir/f /mnt/rw/newdir/g
+ln -s /etc/passwd /mnt/rw/guestlink
+dd if=/dev/zero of=/mnt/rw/zeros bs=64k count=64 2>/dev/null
+rm /mnt/rw/scratch
+sync
+echo "KILN-FS-WROTE"
+for what in write rm mkdir touch; do
+	case $what in
+	write) cmd='echo x >/mnt/ro/keep' ;;
+	rm) cmd='rm /mnt/ro/keep' ;;
+	mkdir) cmd='mkdir /mnt/ro/d' ;;
+	touch) cmd='touch /mnt/ro/new' ;;
+	esac
+	if sh -c "$cmd" 2>/dev/null; then echo "KILN-FS-RO $what ALLOWED"; else echo "KILN-FS-RO $what refused"; fi
+done
+echo "KILN-FS-RO-KEEP $(cat /mnt/ro/keep)"
+# The host's symlinks: "up" -> ../outside, "abs" -> the secret's absolute
+# host path. In the guest they resolve in the guest's own tree, where no
+# secret exists.
+if cat /mnt/rw/up/secret 2>/dev/null; then echo "KILN-FS-ESCAPE up"; fi
+if cat /mnt/rw/abs 2>/dev/null; then echo "KILN-FS-ESCAPE abs"; fi
+if cat /mnt/rw/../outside/secret 2>/dev/null; then echo "KILN-FS-ESCAPE dotdot"; fi
+echo "KILN-FS-ESCAPES-DONE"
+umount /mnt/rw
+umount /mnt/ro
+echo "KILN-FS-UNMOUNTED"

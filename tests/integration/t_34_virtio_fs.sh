@@ -1,0 +1,52 @@
+#!/bin/bash
+# timeout: 240
+# virtio-fs: a guest mounts two host directories (one read-only on the host
+# side), reads a 16 MiB host file with the right sha256, writes files, a
+# directory, a rename and a symlink that appear on the host with the right
+# content and mode; every change to the read-only share is refused and it
+# stays as it was; symlinks pointing outside the share reach nothing of
+# the host's. The FUSE server's own wall is unit-tested
+# (tests/unit/test_fs_share.c).
+set -euo pipefail
+# shellcheck source=SCRIPTDIR/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+out=$TMPDIR/console.log
+rw=$TMPDIR/share-rw ro=$TMPDIR/share-ro outside=$TMPDIR/outside
+mkdir -p "$rw" "$ro" "$outside"
+echo "hello from the host" >"$rw/hello.txt"
+head -c $((16 << 20)) /dev/urandom >"$rw/big.bin"
+want_sha=$(sha256sum "$rw/big.bin" | cut -d' ' -f1)
+echo scratch >"$rw/scratch"
+echo "do not touch" >"$ro/keep"
+echo "host secret" >"$outside/secret"
+ln -s ../outside "$rw/up"
+ln -s "$outside/secret" "$rw/abs"
+rc=0
+boot_guest "$out" --kernel "$GUEST/generic/vmlinuz" --initrd "$GUEST/initramfs-generic.cpio.gz" \
+	--memory 256M --fs "path=$rw,tag=rw" --fs "path=$ro,tag=ro,readonly=on" -v \
+	--cmdline "console=ttyS0 quiet panic=-1 kiln.scenario=fs" || rc=$?
+((rc == 0)) || { show_tail "$out"; fail "kiln exited $rc"; }
+expect_result "$out"
+expect_line "$out" '^KILN-FS-HELLO hello from the host$'
+expect_marker "$out" KILN-FS-SHA "$want_sha"
+expect_line "$out" '^KILN-FS-WROTE$'
+for what in write rm mkdir touch; do
+	expect_line "$out" "^KILN-FS-RO $what refused\$"
+done
+expect_line "$out" '^KILN-FS-RO-KEEP do not touch$'
+expect_line "$out" '^KILN-FS-ESCAPES-DONE$'
+if grep -a 'KILN-FS-ESCAPE ' "$out"; then
+	fail "a symlink in the share reached a host file outside it"
+fi
+expect_line "$out" '^KILN-FS-UNMOUNTED$'
+# What the guest did, as the host sees it.
+[[ $(cat "$rw/out.txt") == "written by the guest" ]] || fail "out.txt: '$(cat "$rw/out.txt" 2>&1)'"
+[[ $(stat -c %a "$rw/out.txt") == 640 ]] || fail "out.txt mode $(stat -c %a "$rw/out.txt")"
+[[ $(cat "$rw/newdir/g") == moved && ! -e $rw/newdir/f ]] || fail "the rename in newdir did not land"
+[[ $(readlink "$rw/guestlink") == /etc/passwd ]] || fail "guestlink: '$(readlink "$rw/guestlink")'"
+[[ $(stat -c %s "$rw/zeros") == $((64 << 16)) ]] || fail "zeros: $(stat -c %s "$rw/zeros") bytes"
+[[ ! -e $rw/scratch ]] || fail "the guest's rm of scratch did not land"
+[[ $(ls "$ro") == keep && $(cat "$ro/keep") == "do not touch" ]] || fail "the read-only share changed: $(ls -la "$ro")"
+[[ $(cat "$outside/secret") == "host secret" ]] || fail "the file outside the share changed"
+# kiln's own counters (-v, at exit): the read share served requests and bytes.
+expect_line "$out" 'virtio-fs.*bytes_read=[1-9]'
