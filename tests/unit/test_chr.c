@@ -136,6 +136,16 @@ Test(chr, parse_accepts)
 	cr_assert_eq(c.kind, CHR_SOCKET);
 	cr_assert_str_eq(c.path, "/run/k.sock");
 	cr_assert_str_eq(chr_kind_name(CHR_SOCKET), "socket");
+	int p[2];
+	cr_assert_eq(pipe(p), 0);
+	char spec[16];
+	snprintf(spec, sizeof(spec), "fd=%d", p[0]);
+	cr_assert_eq(chr_parse(spec, &c, NULL), 0);
+	cr_assert_eq(c.kind, CHR_FDS);
+	cr_assert_eq(c.in_fd, p[0]);
+	cr_assert_eq(c.out_fd, p[0]);
+	close(p[0]);
+	close(p[1]);
 }
 
 static void reject(const char *spec, const char *msg)
@@ -150,18 +160,21 @@ static void reject(const char *spec, const char *msg)
 Test(chr, parse_rejects)
 {
 	reject("foo", "unknown backend 'foo' (expected stdio, "
-		      "pty, file=PATH, socket=PATH or none)");
+		      "pty, file=PATH, socket=PATH, fd=N or none)");
 	reject("tcp=1.2.3.4", "unknown backend 'tcp' (expected "
-			      "stdio, pty, file=PATH, socket=PATH or none)");
+			      "stdio, pty, file=PATH, socket=PATH, fd=N or none)");
 	reject("", "empty value (expected stdio, pty, file=PATH, "
-		   "socket=PATH or none)");
+		   "socket=PATH, fd=N or none)");
 	reject(NULL, "empty value (expected stdio, pty, "
-		     "file=PATH, socket=PATH or none)");
+		     "file=PATH, socket=PATH, fd=N or none)");
 	reject("file", "'file' needs a path: file=PATH");
+	reject("fd=2", "fd=2: expected an fd number of 3 or more");
+	reject("fd=x", "fd=x: expected an fd number of 3 or more");
+	reject("fd=999999", "fd=999999: not an open file descriptor");
 	reject("socket=", "'socket' needs a path: socket=PATH");
 	reject("stdio=1", "'stdio' takes no value (got 'stdio=1')");
 	reject("STDIO", "unknown backend 'STDIO' (expected stdio, "
-			"pty, file=PATH, socket=PATH or none)");
+			"pty, file=PATH, socket=PATH, fd=N or none)");
 	char big[200] = "socket=/";
 	memset(big + 8, 'a', 150);
 	big[158] = 0;

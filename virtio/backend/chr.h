@@ -18,7 +18,7 @@
  *    has open) is discarded and counted, so a guest never stalls on it.
  *  - lifecycle: chr_open / chr_close.
  *
- * Kinds (--console stdio|pty|file=PATH|socket=PATH|none):
+ * Kinds (--console stdio|pty|file=PATH|socket=PATH|fd=N|none):
  *  stdio   input from stdin (raw mode on a terminal, via vmm/term.h; Ctrl-A x
  *          calls events.quit, Ctrl-A Ctrl-A sends a Ctrl-A, Ctrl-A + any
  *          other key is swallowed, as on the UART console); output to
@@ -36,8 +36,8 @@
  *          from and output to the client; when it leaves, kiln accepts the
  *          next one. PATH is unlinked at chr_close.
  *  none    output discarded, no input.
- *  fds     (not reachable from --console) caller-owned fds; for tests and
- *          embedders. The output fd is made non-blocking unless it is a
+ *  fds     caller-owned fds (--console fd=N: an inherited fd, both ways;
+ *          kiln exec's socket to its relay); for tests and embedders. The output fd is made non-blocking unless it is a
  *          regular file.
  *
  * Sharing the terminal with the 16550 UART console (vmm/console.c): both
@@ -107,7 +107,7 @@ struct evloop;
 
 /*
  * chr_parse - parse the --console value (spec): "stdio", "pty", "none",
- * "file=PATH" or "socket=PATH", into (out). Returns 0, or -EINVAL with (e)
+ * "file=PATH", "socket=PATH" or "fd=N" (N open, 3 or more), into (out). Returns 0, or -EINVAL with (e)
  * naming the bad value. Any thread.
  */
 int chr_parse(const char *spec, struct chr_config *out, struct err *e);

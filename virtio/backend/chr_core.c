@@ -8,6 +8,8 @@
 #include "chr.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -22,7 +24,7 @@
 #include "../../vmm/base/term.h"
 
 #define UNIX_PATH sizeof(((struct sockaddr_un *)0)->sun_path)
-#define EXPECTED "expected stdio, pty, file=PATH, socket=PATH or none"
+#define EXPECTED "expected stdio, pty, file=PATH, socket=PATH, fd=N or none"
 
 /* Indexed by enum chr_kind: dispatch through data, not a switch. */
 static const struct chr_kind_ops *const kinds[CHR_NR_KINDS] = {
@@ -39,8 +41,25 @@ static const struct {
 } spellings[] = {
     {"stdio", CHR_STDIO, false},  {"pty", CHR_PTY, false},
     {"none", CHR_NONE, false},	  {"file", CHR_FILE, true},
-    {"socket", CHR_SOCKET, true},
+    {"socket", CHR_SOCKET, true}, {"fd", CHR_FDS, true},
 };
+
+/* fd=N: an inherited fd, both input and output (a socket or a tty),
+ * never closed by kiln. */
+static int parse_fd(struct chr_config *out, struct err *e)
+{
+	char *end;
+	errno = 0;
+	long fd = strtol(out->path, &end, 10);
+	if (errno || *end || end == out->path || fd < 3 || fd > INT_MAX)
+		return err_set(e, -EINVAL, "fd=%s: expected an fd number of 3 or more",
+			       out->path);
+	if (fcntl((int)fd, F_GETFD) < 0)
+		return err_set(e, -EBADF, "fd=%ld: not an open file descriptor", fd);
+	out->in_fd = out->out_fd = (int)fd;
+	out->path[0] = 0;
+	return 0;
+}
 
 int chr_parse(const char *spec, struct chr_config *out, struct err *e)
 {
@@ -70,6 +89,8 @@ int chr_parse(const char *spec, struct chr_config *out, struct err *e)
 				       "%s path is too long", name);
 		if (eq)
 			strcpy(out->path, eq + 1);
+		if (out->kind == CHR_FDS)
+			return parse_fd(out, e);
 		if (out->kind == CHR_SOCKET && strlen(out->path) >= UNIX_PATH)
 			return err_set(
 			    e, -ENAMETOOLONG,

@@ -261,7 +261,7 @@ static const struct cfg_kind kind_console = {
 	.max = 1,
 	.spec_size = sizeof(struct cfg_console),
 	.spec = SPEC(console_fields),
-	.usage = "stdio|pty|file=PATH|socket=PATH|none",
+	.usage = "stdio|pty|file=PATH|socket=PATH|fd=N|none",
 	.doc = "a virtio-console (hvc0) on that backend",
 	.create = create_console,
 };
