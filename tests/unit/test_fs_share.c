@@ -62,7 +62,8 @@ static int32_t call_out(uint32_t opcode, uint64_t nodeid, struct part a,
 	size_t n = sizeof(h);
 	struct part parts[3] = { a, b, c };
 	for (int i = 0; i < 3; i++) {
-		memcpy(in + n, parts[i].p, parts[i].len);
+		if (parts[i].len)
+			memcpy(in + n, parts[i].p, parts[i].len);
 		n += parts[i].len;
 	}
 	h.len = (uint32_t)n;

@@ -250,6 +250,7 @@ static void handle_release(struct fs_share *s, uint64_t fh)
 
 struct req {
 	struct fuse_in_header h;
+	bool dir;            /* the op names a directory handle (DIR_HANDLE) */
 	struct node *node;   /* h.nodeid's node (NULL for INIT and FORGETs) */
 	const uint8_t *arg;  /* after the header, up to h.len */
 	size_t arg_len;
@@ -267,6 +268,18 @@ static int take_arg(struct req *r, void *dst, size_t size)
 	r->arg += size;
 	r->arg_len -= size;
 	return 0;
+}
+
+/* The fixed argument of a request on an open handle: every FUSE *_in
+ * struct that names one has its fh first. The handle's fd (a directory's
+ * for the DIR ops), or -errno. */
+static int take_handle_arg(struct fs_share *s, struct req *r, void *in, size_t size)
+{
+	uint64_t fh;
+	if (take_arg(r, in, size))
+		return -EINVAL;
+	memcpy(&fh, in, sizeof(fh));
+	return handle_fd(s, fh, r->dir);
 }
 
 /* A NUL-terminated string inside the request (any bytes but NUL). */
@@ -761,14 +774,14 @@ static int op_create(struct fs_share *s, struct req *r)
 static int op_read(struct fs_share *s, struct req *r)
 {
 	struct fuse_read_in in;
-	if (take_arg(r, &in, sizeof(in)))
-		return -EINVAL;
-	int fd = handle_fd(s, in.fh, false);
-	if (fd < 0)
+	int fd = take_handle_arg(s, r, &in, sizeof(in));
+	if (fd == -EINVAL)
 		return fd;
 	if (in.size > FS_SHARE_MAX_IO || in.size > r->out_cap - r->out_len ||
 	    in.offset > (uint64_t)INT64_MAX)
 		return -EINVAL; /* more than offered at INIT, or than the chain holds */
+	if (fd < 0)
+		return fd;
 	ssize_t n = pread(fd, r->out + r->out_len, in.size, (off_t)in.offset);
 	if (n < 0)
 		return -errno;
@@ -780,9 +793,7 @@ static int op_read(struct fs_share *s, struct req *r)
 static int op_write(struct fs_share *s, struct req *r)
 {
 	struct fuse_write_in in;
-	if (take_arg(r, &in, sizeof(in)))
-		return -EINVAL;
-	int fd = handle_fd(s, in.fh, false);
+	int fd = take_handle_arg(s, r, &in, sizeof(in));
 	if (fd < 0)
 		return fd;
 	if (in.size > r->arg_len || in.offset > (uint64_t)INT64_MAX)
@@ -807,56 +818,34 @@ static int op_statfs(struct fs_share *s, struct req *r)
 	return reply(r, &o, sizeof(o));
 }
 
-static int op_release(struct fs_share *s, struct req *r, bool dir)
+/* RELEASE and RELEASEDIR. */
+static int op_release(struct fs_share *s, struct req *r)
 {
 	struct fuse_release_in in;
-	if (take_arg(r, &in, sizeof(in)))
-		return -EINVAL;
-	if (handle_fd(s, in.fh, dir) < 0)
-		return -EBADF;
+	int fd = take_handle_arg(s, r, &in, sizeof(in));
+	if (fd < 0)
+		return fd;
 	handle_release(s, in.fh);
 	return 0;
-}
-
-static int op_release_file(struct fs_share *s, struct req *r)
-{
-	return op_release(s, r, false);
-}
-
-static int op_releasedir(struct fs_share *s, struct req *r)
-{
-	return op_release(s, r, true);
 }
 
 static int op_flush(struct fs_share *s, struct req *r)
 {
 	struct fuse_flush_in in;
-	if (take_arg(r, &in, sizeof(in)))
-		return -EINVAL;
+	int fd = take_handle_arg(s, r, &in, sizeof(in));
 	/* Nothing buffered here: writes went to the file as they came. */
-	return handle_fd(s, in.fh, false) < 0 ? -EBADF : 0;
+	return fd < 0 ? fd : 0;
 }
 
-static int do_fsync(struct fs_share *s, struct req *r, bool dir)
+/* FSYNC and FSYNCDIR. */
+static int op_fsync(struct fs_share *s, struct req *r)
 {
 	struct fuse_fsync_in in;
-	if (take_arg(r, &in, sizeof(in)))
-		return -EINVAL;
-	int fd = handle_fd(s, in.fh, dir);
+	int fd = take_handle_arg(s, r, &in, sizeof(in));
 	if (fd < 0)
 		return fd;
 	int rc = (in.fsync_flags & 1) ? fdatasync(fd) : fsync(fd);
 	return rc ? -errno : 0;
-}
-
-static int op_fsync(struct fs_share *s, struct req *r)
-{
-	return do_fsync(s, r, false);
-}
-
-static int op_fsyncdir(struct fs_share *s, struct req *r)
-{
-	return do_fsync(s, r, true);
 }
 
 static int op_access(struct fs_share *s, struct req *r)
@@ -878,9 +867,7 @@ static int op_access(struct fs_share *s, struct req *r)
 static int op_fallocate(struct fs_share *s, struct req *r)
 {
 	struct fuse_fallocate_in in;
-	if (take_arg(r, &in, sizeof(in)))
-		return -EINVAL;
-	int fd = handle_fd(s, in.fh, false);
+	int fd = take_handle_arg(s, r, &in, sizeof(in));
 	if (fd < 0)
 		return fd;
 	if (in.offset > (uint64_t)INT64_MAX || in.length > (uint64_t)INT64_MAX - in.offset)
@@ -891,9 +878,7 @@ static int op_fallocate(struct fs_share *s, struct req *r)
 static int op_lseek(struct fs_share *s, struct req *r)
 {
 	struct fuse_lseek_in in;
-	if (take_arg(r, &in, sizeof(in)))
-		return -EINVAL;
-	int fd = handle_fd(s, in.fh, false);
+	int fd = take_handle_arg(s, r, &in, sizeof(in));
 	if (fd < 0)
 		return fd;
 	if (in.whence != SEEK_DATA && in.whence != SEEK_HOLE)
@@ -1012,9 +997,7 @@ static int op_removexattr(struct fs_share *s, struct req *r)
 static int do_readdir(struct fs_share *s, struct req *r, bool plus)
 {
 	struct fuse_read_in in;
-	if (take_arg(r, &in, sizeof(in)))
-		return -EINVAL;
-	int fd = handle_fd(s, in.fh, true);
+	int fd = take_handle_arg(s, r, &in, sizeof(in));
 	if (fd < 0)
 		return fd;
 	size_t room = r->out_cap - r->out_len;
@@ -1082,12 +1065,7 @@ done:
 
 static int op_readdir(struct fs_share *s, struct req *r)
 {
-	return do_readdir(s, r, false);
-}
-
-static int op_readdirplus(struct fs_share *s, struct req *r)
-{
-	return do_readdir(s, r, true);
+	return do_readdir(s, r, r->h.opcode == FUSE_READDIRPLUS);
 }
 
 /* ---- dispatch -------------------------------------------------------------- */
@@ -1097,6 +1075,7 @@ enum {
 	MODIFIES = 1 << 1,   /* refused with EROFS on a read-only share */
 	NO_REPLY = 1 << 2,   /* FORGET and BATCH_FORGET */
 	BEFORE_INIT = 1 << 3, /* allowed before INIT */
+	DIR_HANDLE = 1 << 4, /* its handle (fh) is a directory's */
 };
 
 struct op {
@@ -1125,7 +1104,7 @@ static const struct op ops[] = {
 	[FUSE_READ] = { op_read, 0 },
 	[FUSE_WRITE] = { op_write, MODIFIES },
 	[FUSE_STATFS] = { op_statfs, NEEDS_NODE },
-	[FUSE_RELEASE] = { op_release_file, 0 },
+	[FUSE_RELEASE] = { op_release, 0 },
 	[FUSE_FSYNC] = { op_fsync, 0 },
 	[FUSE_SETXATTR] = { op_setxattr, NEEDS_NODE | MODIFIES },
 	[FUSE_GETXATTR] = { op_getxattr, NEEDS_NODE },
@@ -1133,13 +1112,13 @@ static const struct op ops[] = {
 	[FUSE_REMOVEXATTR] = { op_removexattr, NEEDS_NODE | MODIFIES },
 	[FUSE_FLUSH] = { op_flush, 0 },
 	[FUSE_OPENDIR] = { op_opendir, NEEDS_NODE },
-	[FUSE_READDIR] = { op_readdir, 0 },
-	[FUSE_RELEASEDIR] = { op_releasedir, 0 },
-	[FUSE_FSYNCDIR] = { op_fsyncdir, 0 },
+	[FUSE_READDIR] = { op_readdir, DIR_HANDLE },
+	[FUSE_RELEASEDIR] = { op_release, DIR_HANDLE },
+	[FUSE_FSYNCDIR] = { op_fsync, DIR_HANDLE },
 	[FUSE_ACCESS] = { op_access, NEEDS_NODE },
 	[FUSE_CREATE] = { op_create, NEEDS_NODE | MODIFIES },
 	[FUSE_FALLOCATE] = { op_fallocate, MODIFIES },
-	[FUSE_READDIRPLUS] = { op_readdirplus, NEEDS_NODE },
+	[FUSE_READDIRPLUS] = { op_readdir, NEEDS_NODE | DIR_HANDLE },
 	[FUSE_LSEEK] = { op_lseek, 0 },
 };
 
@@ -1186,6 +1165,7 @@ size_t fs_share_handle(struct fs_share *s, const void *in, size_t in_len,
 	} else {
 		r.arg = (const uint8_t *)in + sizeof(r.h);
 		r.arg_len = r.h.len - sizeof(r.h);
+		r.dir = op->flags & DIR_HANDLE;
 		rc = op->fn(s, &r);
 	}
 	if (rc) {
