@@ -13,6 +13,7 @@ static const char usage_head[] =
 	"Usage: kiln run --kernel FILE [options]\n"
 	"       kiln run --api-socket PATH [options]\n"
 	"       kiln ctl --socket PATH METHOD [JSON-PARAMS]\n"
+	"       kiln exec [options] -- CMD [ARGS...]   (kiln exec --help)\n"
 	"       kiln --help | --version\n"
 	"\n"
 	"Run a Linux guest on KVM. The guest's serial console (COM1) is this\n"

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -13,6 +14,7 @@
 #include "cli.h"
 #include "ctl.h"
 #include "errmap.h"
+#include "exec.h"
 #include "schema.h"
 #include "vmctl.h"
 #include "../vmm/base/log.h"
@@ -52,6 +54,10 @@ int main(int argc, char **argv)
 	/* A closed console pipe must not kill kiln while the guest runs. */
 	signal(SIGPIPE, SIG_IGN);
 	atexit(term_restore);
+
+	/* kiln exec has options of its own and builds a `kiln run` from them. */
+	if (argc > 1 && !strcmp(argv[1], "exec"))
+		return exec_main(argc - 1, argv + 1);
 
 	struct cli_request req;
 	struct err e = { 0 };

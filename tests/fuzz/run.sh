@@ -32,7 +32,7 @@ cflags=(-std=gnu11 -D_GNU_SOURCE -DKILN_VERSION=\"fuzz\" -g -O1 -I. -fsanitize=f
 # kinds carry their create functions, so anything that parses a config
 # needs it all.
 core=$(ls vmm/base/*.c vmm/devices/*.c vmm/machine/*.c vmm/arch/x86_64/*.c virtio/*.c \
-	virtio/backend/*.c loader/*.c api/*.c | grep -v '^api/main\.c$' | tr '\n' ' ')
+	virtio/backend/*.c loader/*.c api/*.c | grep -vE '^api/(main|exec|exec_relay)\.c$' | tr '\n' ' ')
 corelibs="-ljson-c -laio -lfdt -lseccomp -lcap-ng -lpthread"
 declare -A sources=(
 	[fuzz_queue]="tests/fuzz/fuzz_queue.c virtio/queue.c virtio/queue_chain.c tests/fakes/vq_driver.c vmm/base/memory.c vmm/base/err.c vmm/base/log.c"

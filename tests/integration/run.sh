@@ -2,7 +2,7 @@
 # Integration runner: runs where /dev/kvm works (natively or inside kvm-run's L1).
 #   tests/integration/run.sh BUILD_DIR [TEST_NAME...]
 #   tests/integration/run.sh --budget     ("TESTS IDLE_BOUND SESSION_BOUND" for kvm-run)
-# KILN_IT_SECCOMP=log|on|off: every `kiln run` gets that --seccomp mode unless it picks
+# KILN_IT_SECCOMP=log|on|off: every `kiln run` and `kiln exec` gets that --seccomp mode unless it picks
 # its own; with log, one more check at the end: the kernel logged no seccomp record of
 # kiln over the whole suite (docs/testing.md, "The seccomp sweep").
 # Runs tests/integration/t_*.sh (or the named ones, with or without t_ prefix / .sh),
@@ -27,10 +27,10 @@ seccomp_wrapper() {
 	# shellcheck disable=SC2016 # the wrapper's own expansions, written as they are
 	{
 		echo '#!/bin/bash'
-		echo 'if [[ ${1:-} == run ]]; then'
+		echo 'if [[ ${1:-} == run || ${1:-} == exec ]]; then'
 		echo '	case " $* " in'
 		echo '	*" --seccomp"* | *" --config"* | *" --print-config"*) ;;'
-		echo "	*) set -- run --seccomp $2 \"\${@:2}\" ;;"
+		echo "	*) set -- \"\$1\" --seccomp $2 \"\${@:2}\" ;;"
 		echo '	esac'
 		echo 'fi'
 		echo "exec \"$KILN_BIN\" \"\$@\""

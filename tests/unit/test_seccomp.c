@@ -45,11 +45,12 @@ struct outcome {
 
 typedef long (*probe_fn)(void);
 
-/* Install (kind)'s filter in (mode) in a child, run (probe); the child
- * exits 0 when the probe's call went through, 1 when not, 100 when the
- * filter could not be installed. */
-static struct outcome in_child(enum seccomp_thread kind, unsigned mode,
-			       probe_fn probe)
+/* In a child: run (setup) (if any; unfiltered: what kiln does before the
+ * filter goes in), install (kind)'s filter in (mode), run (probe); the
+ * child exits 0 when the probe's call went through, 1 when not, 100 when
+ * the setup or the filter failed. */
+static struct outcome in_child_after(enum seccomp_thread kind, unsigned mode,
+				     probe_fn setup, probe_fn probe)
 {
 	int pfd[2];
 	cr_assert_eq(pipe(pfd), 0);
@@ -58,7 +59,7 @@ static struct outcome in_child(enum seccomp_thread kind, unsigned mode,
 	if (pid == 0) {
 		dup2(pfd[1], STDERR_FILENO);
 		struct err e = { 0 };
-		if (seccomp_install(kind, mode, "test-thread", &e)) {
+		if ((setup && setup() < 0) || seccomp_install(kind, mode, "test-thread", &e)) {
 			(void)!write(STDERR_FILENO, e.msg, strlen(e.msg));
 			_exit(100);
 		}
@@ -77,6 +78,11 @@ static struct outcome in_child(enum seccomp_thread kind, unsigned mode,
 	cr_assert_eq(waitpid(pid, &ws, 0), pid);
 	o.status = WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
 	return o;
+}
+
+static struct outcome in_child(enum seccomp_thread kind, unsigned mode, probe_fn probe)
+{
+	return in_child_after(kind, mode, NULL, probe);
 }
 
 static void expect_allowed(enum seccomp_thread kind, probe_fn probe, const char *what)
@@ -258,6 +264,21 @@ Test(seccomp, blk_worker_does_file_io_only)
 	expect_killed(SECCOMP_THREAD_BLK, p_tcgets, "ioctl");
 }
 
+static long p_poll(void) { return gone_through(syscall(SYS_poll, NULL, 0, 0)); }
+
+/* kiln exec's relay: poll, reads and writes on its fds, nothing else. */
+Test(seccomp, exec_relay_polls_reads_and_writes_only)
+{
+	expect_allowed(SECCOMP_THREAD_EXEC, p_poll, "poll");
+	expect_allowed(SECCOMP_THREAD_EXEC, p_write, "write");
+	expect_allowed(SECCOMP_THREAD_EXEC, p_close, "close");
+	expect_killed(SECCOMP_THREAD_EXEC, p_open_devnull, "openat");
+	expect_killed(SECCOMP_THREAD_EXEC, p_unix_socket, "socket");
+	expect_killed(SECCOMP_THREAD_EXEC, p_epoll_wait, "epoll_wait");
+	expect_killed(SECCOMP_THREAD_EXEC, p_execve, "execve");
+	expect_killed(SECCOMP_THREAD_EXEC, p_kvm_run, "ioctl");
+}
+
 /* blk_thread_setup_fn: what vmm/machine/kinds.c does for a disk. */
 static int blk_filter(void *arg, const char *name, struct err *e)
 {
@@ -394,6 +415,18 @@ static int32_t fs_call(uint32_t op, uint64_t node, const void *a, size_t alen,
 
 #define NAME(s) s, sizeof(s)
 
+static const char *fs_probe_dir;
+
+/* The share, opened as kiln opens it: before the worker's filter. */
+static long p_fs_open_share(void)
+{
+	struct err e = { 0 };
+	if (!fs_share_open(fs_probe_dir, false, &fs_probe_share, &e))
+		return 0;
+	(void)!write(STDERR_FILENO, e.msg, strlen(e.msg));
+	return -1;
+}
+
 /* Every handler once, on a share with a file, as a guest would. */
 static long p_fs_every_op(void)
 {
@@ -479,31 +512,10 @@ Test(seccomp, fs_worker_serves_every_request_under_on)
 	cr_assert_geq(fd, 0);
 	close(fd);
 	fs_probe_uid = getuid();
-	int pfd[2];
-	cr_assert_eq(pipe(pfd), 0);
-	pid_t pid = fork();
-	cr_assert_geq(pid, 0);
-	if (pid == 0) {
-		dup2(pfd[1], STDERR_FILENO);
-		struct err e = { 0 };
-		if (fs_share_open(dir, false, &fs_probe_share, &e) ||
-		    seccomp_install(SECCOMP_THREAD_FS, CFG_SECCOMP_ON, "test-thread", &e)) {
-			(void)!write(STDERR_FILENO, e.msg, strlen(e.msg));
-			syscall(SYS_exit_group, 100);
-		}
-		syscall(SYS_exit_group, p_fs_every_op() ? 1 : 0);
-	}
-	close(pfd[1]);
-	char msg[1024] = "";
-	size_t got = 0;
-	ssize_t n;
-	while ((n = read(pfd[0], msg + got, sizeof(msg) - 1 - got)) > 0)
-		got += (size_t)n;
-	close(pfd[0]);
-	int ws;
-	cr_assert_eq(waitpid(pid, &ws, 0), pid);
-	cr_assert(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "status %d, stderr '%s'",
-		  WIFEXITED(ws) ? WEXITSTATUS(ws) : -1, msg);
+	fs_probe_dir = dir;
+	struct outcome o = in_child_after(SECCOMP_THREAD_FS, CFG_SECCOMP_ON, p_fs_open_share,
+					  p_fs_every_op);
+	cr_assert_eq(o.status, 0, "status %d, stderr '%s'", o.status, o.msg);
 	expect_killed(SECCOMP_THREAD_FS, p_unix_socket, "socket");
 	expect_killed(SECCOMP_THREAD_FS, p_kvm_run, "ioctl");
 	expect_killed(SECCOMP_THREAD_FS, p_epoll_wait, "epoll_wait");

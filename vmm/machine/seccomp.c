@@ -176,6 +176,15 @@ static const int fs_syscalls[] = {
 	SCMP_SYS(fremovexattr),
 };
 
+/* kiln exec's relay (api/exec_relay.c): poll, then reads and writes (in
+ * the common list) on the fds it was given, tgkill (common) for the
+ * timeout; close at the end. */
+static const int exec_syscalls[] = {
+	SCMP_SYS(poll),
+	SCMP_SYS(ppoll),
+	SCMP_SYS(close),
+};
+
 /* ioctl requests after setup, besides the arch's vCPU ones. */
 static const unsigned long vcpu_ioctls[] = {
 	KVM_RUN,
@@ -183,10 +192,8 @@ static const unsigned long vcpu_ioctls[] = {
 	KVM_IRQFD,
 	TCSETS, /* the SIGSYS handler puts the terminal back */
 };
-static const unsigned long blk_ioctls[] = {
-	TCSETS, /* the SIGSYS handler puts the terminal back */
-};
-static const unsigned long fs_ioctls[] = {
+/* The helper threads (block and virtio-fs workers, kiln exec's relay). */
+static const unsigned long worker_ioctls[] = {
 	TCSETS, /* the SIGSYS handler puts the terminal back */
 };
 static const unsigned long loop_ioctls[] = {
@@ -284,7 +291,8 @@ const char *seccomp_thread_kind_name(enum seccomp_thread kind)
 	static const char *const names[] = { [SECCOMP_THREAD_VCPU] = "vcpu",
 					     [SECCOMP_THREAD_LOOP] = "loop",
 					     [SECCOMP_THREAD_BLK] = "blk",
-					     [SECCOMP_THREAD_FS] = "fs" };
+					     [SECCOMP_THREAD_FS] = "fs",
+					     [SECCOMP_THREAD_EXEC] = "exec" };
 	return (unsigned)kind < SECCOMP_THREAD_NR ? names[kind] : "?";
 }
 
@@ -335,8 +343,9 @@ static int add_rules(scmp_filter_ctx ctx, enum seccomp_thread kind)
 #define LISTS(s, i) { s, sizeof(s) / sizeof(s[0]), i, sizeof(i) / sizeof(i[0]) }
 		[SECCOMP_THREAD_VCPU] = LISTS(vcpu_syscalls, vcpu_ioctls),
 		[SECCOMP_THREAD_LOOP] = LISTS(loop_syscalls, loop_ioctls),
-		[SECCOMP_THREAD_BLK] = LISTS(blk_syscalls, blk_ioctls),
-		[SECCOMP_THREAD_FS] = LISTS(fs_syscalls, fs_ioctls),
+		[SECCOMP_THREAD_BLK] = LISTS(blk_syscalls, worker_ioctls),
+		[SECCOMP_THREAD_FS] = LISTS(fs_syscalls, worker_ioctls),
+		[SECCOMP_THREAD_EXEC] = LISTS(exec_syscalls, worker_ioctls),
 #undef LISTS
 	};
 	rc = allow_all(ctx, lists[kind].sys, lists[kind].nr_sys);

@@ -19,6 +19,7 @@ enum seccomp_thread {
 	SECCOMP_THREAD_LOOP, /* the main thread: event loop, API, teardown */
 	SECCOMP_THREAD_BLK,  /* a block backend's worker (kiln-blkN) */
 	SECCOMP_THREAD_FS,   /* a virtio-fs share's worker (kiln-fsN) */
+	SECCOMP_THREAD_EXEC, /* kiln exec's relay (kiln-exec) */
 	SECCOMP_THREAD_NR
 };
 
@@ -26,7 +27,7 @@ enum seccomp_thread {
  * shell's 128 + SIGSYS, as if the signal had killed it. */
 #define SECCOMP_EXIT_STATUS (128 + 31)
 
-/* seccomp_thread_kind_name - "vcpu", "loop", "blk", "fs". */
+/* seccomp_thread_kind_name - "vcpu", "loop", "blk", "fs", "exec". */
 const char *seccomp_thread_kind_name(enum seccomp_thread kind);
 
 /*

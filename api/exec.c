@@ -1,0 +1,413 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * kiln exec (exec.h): options → an initramfs made in memory (the static
+ * init kiln carries, /exec.conf, the guest's modules) → `kiln run`'s
+ * config (the host's / read-only and the shared directories over
+ * virtio-fs, a virtio console on a socket to the relay) → the VM → CMD's
+ * status.
+ */
+#include "exec.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "exec_relay.h"
+#include "vmctl.h"
+#include "../loader/exec/exec_proto.h"
+#include "../loader/initramfs.h"
+#include "../vmm/base/log.h"
+
+extern const unsigned char kiln_exec_init[];
+extern const size_t kiln_exec_init_len;
+
+/* What the guest needs beyond a generic kernel's built-ins. */
+static const char *const guest_modules[] = { "virtio_pci", "virtio_console", "virtiofs",
+					     "overlay" };
+
+#define MAX_DIRS 3 /* besides the root: CFG_MAX_FS shares in all */
+#define MAX_ENV 256
+
+struct exec_opts {
+	const char *kernel, *modules, *cpus, *memory, *console_log, *seccomp;
+	const char *rw[MAX_DIRS + 1], *ro[MAX_DIRS + 1];
+	unsigned nrw, nro;
+	const char *env[MAX_ENV];
+	unsigned nenv;
+	unsigned timeout_s;
+	bool no_cwd;
+	int verbosity;
+	char **cmd; /* after -- */
+	int ncmd;
+};
+
+const char *exec_usage(void)
+{
+	return "usage: kiln exec [options] -- CMD [ARGS...]\n"
+	       "Run CMD in a throw-away VM that sees the host's / (read-only, with a\n"
+	       "writable tmpfs on top) and the current directory (read-write), and\n"
+	       "exit with CMD's status (docs/exec.md).\n"
+	       "  --kernel FILE       bzImage (default /boot/vmlinuz-$(uname -r))\n"
+	       "  --modules DIR       its modules (default /lib/modules/RELEASE, the\n"
+	       "                      release read from the kernel image)\n"
+	       "  --cpus N            vCPUs (default 2)\n"
+	       "  --memory SIZE       guest RAM (default 512M)\n"
+	       "  --rwdir DIR         share DIR read-write at the same path (repeatable)\n"
+	       "  --rodir DIR         share DIR read-only at the same path (repeatable)\n"
+	       "  --no-cwd            do not share the current directory\n"
+	       "  --env K=V           set K in CMD's environment (repeatable)\n"
+	       "  --timeout S         end the VM after S seconds (status 124)\n"
+	       "  --console-log FILE  the guest kernel's console (default: nowhere)\n"
+	       "  --seccomp on|log|off  as for kiln run (default on)\n"
+	       "  -v                  kiln's own messages\n"
+	       "Statuses: CMD's; 128+N when signal N ended it; 120 the guest could not\n"
+	       "set up; 121 the guest ended without CMD's status (a panic); 124 timeout;\n"
+	       "125 kiln exec failed; 126 CMD not executable; 127 CMD not found.\n";
+}
+
+static int fail(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "kiln exec: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\n");
+	return EXEC_STATUS_KILN;
+}
+
+static int parse_opts(int argc, char **argv, struct exec_opts *o)
+{
+	*o = (struct exec_opts){ .cpus = "2", .memory = "512M", .seccomp = "on" };
+	int i = 1;
+	for (; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "--")) {
+			i++;
+			break;
+		}
+		if (!strcmp(a, "-v")) {
+			o->verbosity++;
+			continue;
+		}
+		if (!strcmp(a, "--no-cwd")) {
+			o->no_cwd = true;
+			continue;
+		}
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			fputs(exec_usage(), stdout);
+			exit(0);
+		}
+		if (a[0] != '-')
+			break; /* CMD without -- */
+		if (i + 1 >= argc)
+			return fail("%s needs a value", a);
+		const char *v = argv[++i];
+		if (!strcmp(a, "--kernel"))
+			o->kernel = v;
+		else if (!strcmp(a, "--modules"))
+			o->modules = v;
+		else if (!strcmp(a, "--cpus"))
+			o->cpus = v;
+		else if (!strcmp(a, "--memory"))
+			o->memory = v;
+		else if (!strcmp(a, "--console-log"))
+			o->console_log = v;
+		else if (!strcmp(a, "--seccomp"))
+			o->seccomp = v;
+		else if (!strcmp(a, "--rwdir") && o->nrw <= MAX_DIRS)
+			o->rw[o->nrw++] = v;
+		else if (!strcmp(a, "--rodir") && o->nro <= MAX_DIRS)
+			o->ro[o->nro++] = v;
+		else if (!strcmp(a, "--env") && o->nenv < MAX_ENV) {
+			if (!strchr(v, '=') || v[0] == '=')
+				return fail("--env %s: expected K=V", v);
+			o->env[o->nenv++] = v;
+		} else if (!strcmp(a, "--timeout")) {
+			char *end;
+			unsigned long t = strtoul(v, &end, 10);
+			if (*end || !*v || t == 0 || t > 86400 * 365)
+				return fail("--timeout %s: expected whole seconds, 1 or more", v);
+			o->timeout_s = (unsigned)t;
+		} else if (!strcmp(a, "--rwdir") || !strcmp(a, "--rodir") || !strcmp(a, "--env")) {
+			return fail("%s: too many", a);
+		} else {
+			return fail("unknown option '%s' (kiln exec --help)", a);
+		}
+	}
+	if (i >= argc)
+		return fail("%s", "no command: kiln exec [options] -- CMD [ARGS...]");
+	o->cmd = argv + i;
+	o->ncmd = argc - i;
+	return 0;
+}
+
+/* ---- the initramfs ---------------------------------------------------------- */
+
+/* Append the record KEY=VALUE and its NUL to (conf), a plain buffer. */
+static int conf_add(struct cpio *conf, const char *key, const char *val)
+{
+	size_t kl = strlen(key), vl = strlen(val);
+	uint8_t *nb = realloc(conf->buf, conf->len + kl + vl + 2);
+	if (!nb)
+		return -ENOMEM;
+	conf->buf = nb;
+	memcpy(conf->buf + conf->len, key, kl);
+	conf->buf[conf->len + kl] = '=';
+	memcpy(conf->buf + conf->len + kl + 1, val, vl + 1);
+	conf->len += kl + vl + 2;
+	return 0;
+}
+
+static int add_file(struct cpio *c, const char *name, const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size > (256 << 20)) {
+		if (fd >= 0)
+			close(fd);
+		return -ENOENT;
+	}
+	uint8_t *buf = malloc((size_t)st.st_size + 1);
+	ssize_t n = buf ? read(fd, buf, (size_t)st.st_size) : -1;
+	close(fd);
+	int rc = n == st.st_size ? cpio_add(c, name, S_IFREG | 0644, buf, (size_t)n) : -EIO;
+	free(buf);
+	return rc;
+}
+
+/* The shares as the guest mounts them: tag and path. */
+struct share {
+	char tag[16];
+	char path[PATH_MAX];
+	bool ro;
+};
+
+/* Build the initramfs into a memfd; its /proc/self/fd path in (path). */
+static int build_initramfs(const struct exec_opts *o, const char *moddir,
+			   const struct share *sh, unsigned nsh, const char *cwd,
+			   char *path, size_t size)
+{
+	struct err e = { 0 };
+	char **mods;
+	size_t nmods;
+	if (modules_resolve(moddir, guest_modules, sizeof(guest_modules) / sizeof(*guest_modules),
+			    &mods, &nmods, &e)) {
+		fprintf(stderr, "kiln exec: %s (give the kernel's modules with --modules DIR)\n", e.msg);
+		return -1;
+	}
+	struct cpio c = { 0 }, conf = { 0 };
+	int rc = cpio_add(&c, "init", S_IFREG | 0755, kiln_exec_init, kiln_exec_init_len);
+	static const char *const dirs[] = { "dev", "proc", "sys", "modules", "newroot" };
+	for (size_t i = 0; !rc && i < sizeof(dirs) / sizeof(*dirs); i++)
+		rc = cpio_add(&c, dirs[i], S_IFDIR | 0755, NULL, 0);
+	for (size_t i = 0; !rc && i < nmods; i++) {
+		char src[PATH_MAX], name[PATH_MAX], guest_path[PATH_MAX];
+		const char *base = strrchr(mods[i], '/');
+		base = base ? base + 1 : mods[i];
+		if (snprintf(src, sizeof(src), "%s/%s", moddir, mods[i]) >= (int)sizeof(src) ||
+		    snprintf(name, sizeof(name), "modules/%s", base) >= (int)sizeof(name) ||
+		    snprintf(guest_path, sizeof(guest_path), "/%s", name) >= (int)sizeof(guest_path))
+			rc = -ENAMETOOLONG;
+		else
+			rc = add_file(&c, name, src);
+		if (rc) {
+			fprintf(stderr, "kiln exec: module file %s: %s\n", src, strerror(-rc));
+			break;
+		}
+		rc = conf_add(&conf, "mod", guest_path);
+	}
+	modules_free(mods, nmods);
+	for (unsigned i = 0; !rc && i < nsh; i++) {
+		char v[sizeof(sh->tag) + sizeof(sh->path) + 2];
+		rc = snprintf(v, sizeof(v), "%s:%s", sh[i].tag, sh[i].path) >= (int)sizeof(v)
+			     ? -ENAMETOOLONG : conf_add(&conf, "share", v);
+		if (!rc && sh[i].ro)
+			rc = conf_add(&conf, "rodir", sh[i].tag);
+	}
+	if (!rc)
+		rc = conf_add(&conf, "cwd", cwd);
+	for (unsigned i = 0; !rc && i < o->nenv; i++)
+		rc = conf_add(&conf, "env", o->env[i]);
+	for (int i = 0; !rc && i < o->ncmd; i++)
+		rc = conf_add(&conf, "arg", o->cmd[i]);
+	if (!rc)
+		rc = cpio_add(&c, "exec.conf", S_IFREG | 0644, conf.buf, conf.len);
+	if (!rc)
+		rc = cpio_finish(&c);
+	int fd = -1;
+	if (!rc) {
+		fd = memfd_create("kiln-exec-initramfs", 0);
+		if (fd < 0 || write(fd, c.buf, c.len) != (ssize_t)c.len)
+			rc = -errno;
+	}
+	cpio_free(&c);
+	free(conf.buf);
+	if (rc) {
+		if (rc != -ENOENT)
+			fprintf(stderr, "kiln exec: building the initramfs: %s\n", strerror(-rc));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	snprintf(path, size, "/proc/self/fd/%d", fd);
+	return 0;
+}
+
+/* DIR as an absolute path without symlinks, for a share (no ',' or ':',
+ * which the --fs value and /exec.conf use as separators). */
+static int share_path(const char *dir, char *out)
+{
+	if (!realpath(dir, out))
+		return fail("cannot share '%s': no such directory", dir);
+	struct stat st;
+	if (stat(out, &st) || !S_ISDIR(st.st_mode))
+		return fail("cannot share '%s': not a directory", dir);
+	if (strpbrk(out, ",:"))
+		return fail("cannot share '%s': its path holds ',' or ':'", out);
+	return 0;
+}
+
+int exec_main(int argc, char **argv)
+{
+	struct exec_opts o;
+	int rc = parse_opts(argc, argv, &o);
+	if (rc)
+		return rc;
+	log_set_level(o.verbosity >= 2 ? LOG_DEBUG : o.verbosity ? LOG_INFO : LOG_WARN);
+
+	char kernel[PATH_MAX], release[128], moddir[PATH_MAX];
+	struct utsname u;
+	if (!o.kernel) {
+		uname(&u);
+		snprintf(kernel, sizeof(kernel), "/boot/vmlinuz-%s", u.release);
+	} else {
+		snprintf(kernel, sizeof(kernel), "%s", o.kernel);
+	}
+	struct err e = { 0 };
+	if (bzimage_release(kernel, release, sizeof(release), &e))
+		return fail("%s", e.msg);
+	if (o.modules)
+		snprintf(moddir, sizeof(moddir), "%s", o.modules);
+	else
+		snprintf(moddir, sizeof(moddir), "/lib/modules/%s", release);
+
+	/* The shares: the host's root, then the directories. */
+	struct share sh[MAX_DIRS + 1];
+	unsigned nsh = 0;
+	char cwd[PATH_MAX];
+	if (!getcwd(cwd, sizeof(cwd)))
+		return fail("cannot read the current directory: %s", strerror(errno));
+	const char *dirs[3 * (MAX_DIRS + 1)];
+	bool ros[3 * (MAX_DIRS + 1)];
+	unsigned ndirs = 0;
+	if (!o.no_cwd) {
+		dirs[ndirs] = cwd;
+		ros[ndirs++] = false;
+	}
+	for (unsigned i = 0; i < o.nrw; i++) {
+		dirs[ndirs] = o.rw[i];
+		ros[ndirs++] = false;
+	}
+	for (unsigned i = 0; i < o.nro; i++) {
+		dirs[ndirs] = o.ro[i];
+		ros[ndirs++] = true;
+	}
+	if (ndirs > MAX_DIRS)
+		return fail("at most %s shared directories (the current one counts, unless --no-cwd)",
+			    "3");
+	for (unsigned i = 0; i < ndirs; i++) {
+		if ((rc = share_path(dirs[i], sh[nsh].path)))
+			return rc;
+		sh[nsh].ro = ros[i];
+		snprintf(sh[nsh].tag, sizeof(sh[nsh].tag), "kiln-%s%u", ros[i] ? "ro" : "rw", nsh);
+		nsh++;
+	}
+
+	char initrd[64];
+	if (build_initramfs(&o, moddir, sh, nsh, cwd, initrd, sizeof(initrd)))
+		return EXEC_STATUS_KILN;
+
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
+		return fail("socketpair: %s", strerror(errno));
+	/* CMD's output goes to kiln's stdout and stderr through the relay; the
+	 * serial console gets fd 1 (the console log, or nowhere) and fd 0
+	 * (nothing). */
+	struct exec_relay relay = { .sock = sv[1], .in_fd = dup(STDIN_FILENO),
+				    .out_fd = dup(STDOUT_FILENO), .err_fd = dup(STDERR_FILENO),
+				    .main_tid = (pid_t)syscall(SYS_gettid),
+				    .timeout_s = o.timeout_s };
+	int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	int log_fd = o.console_log ? open(o.console_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)
+				   : null_fd;
+	if (log_fd < 0)
+		return fail("--console-log: %s", strerror(errno));
+	if (relay.out_fd < 0 || relay.err_fd < 0 || dup2(log_fd, STDOUT_FILENO) < 0 ||
+	    dup2(null_fd, STDIN_FILENO) < 0)
+		return fail("stdio: %s", strerror(errno));
+
+	/* The VM, as `kiln run` would be told. */
+	char console[32], cmdline[256];
+	snprintf(console, sizeof(console), "fd=%d", sv[0]);
+	snprintf(cmdline, sizeof(cmdline), "console=ttyS0 panic=-1 %s",
+		 o.console_log ? "" : "quiet loglevel=1");
+	const char *args[64] = { "kiln", "run", "--kernel", kernel, "--initrd", initrd,
+				 "--cpus", o.cpus, "--memory", o.memory, "--cmdline", cmdline,
+				 "--console", console, "--rng", "--seccomp", o.seccomp };
+	int n = 17;
+	char fs[MAX_DIRS + 1][sizeof(sh->path) + 64];
+	snprintf(fs[0], sizeof(fs[0]), "path=/,tag=" EXEC_ROOT_TAG ",readonly=on");
+	args[n++] = "--fs";
+	args[n++] = fs[0];
+	for (unsigned i = 0; i < nsh; i++) {
+		if (snprintf(fs[i + 1], sizeof(fs[i + 1]), "path=%s,tag=%s%s", sh[i].path,
+			     sh[i].tag, sh[i].ro ? ",readonly=on" : "") >= (int)sizeof(fs[i + 1]))
+			return fail("%s: path too long", sh[i].path);
+		args[n++] = "--fs";
+		args[n++] = fs[i + 1];
+	}
+	struct cli_request req;
+	if (cli_parse(n, (char **)args, &req, &e)) {
+		cfg_fini(&req.config);
+		return fail("%s", e.msg);
+	}
+	relay.seccomp_mode = req.config.seccomp;
+	if (exec_relay_start(&relay, &e)) {
+		cfg_fini(&req.config);
+		return fail("%s", e.msg);
+	}
+	int vm_status = vmctl_main(&req.config, &(struct vmctl_options){ 0 });
+	cfg_fini(&req.config);
+	close(sv[0]); /* the relay reads what is left, then EOF */
+	exec_relay_join(&relay);
+
+	int status;
+	if (relay.timed_out) {
+		dprintf(relay.err_fd, "kiln exec: timed out after %u s\n", o.timeout_s);
+		status = EXEC_STATUS_TIMEOUT;
+	} else if (relay.got_status) {
+		if (relay.fail_msg[0])
+			dprintf(relay.err_fd, "kiln exec: %s\n", relay.fail_msg);
+		status = relay.status;
+	} else if (vm_status > 128) {
+		status = vm_status; /* a signal ended kiln */
+	} else if (vm_status) {
+		dprintf(relay.err_fd, "kiln exec: the VM failed (kiln run's status %d)\n", vm_status);
+		status = EXEC_STATUS_KILN;
+	} else {
+		dprintf(relay.err_fd, "kiln exec: the guest ended without CMD's status (a kernel "
+				      "panic, or its init failed early; --console-log FILE shows why)\n");
+		status = EXEC_STATUS_CRASH;
+	}
+	close(relay.out_fd);
+	close(relay.err_fd);
+	return status;
+}

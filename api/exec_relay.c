@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * kiln exec's relay thread (exec_relay.h).
+ */
+#include "exec_relay.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../loader/exec/exec_proto.h"
+#include "../vmm/base/thread.h"
+#include "../vmm/machine/seccomp.h"
+
+static void write_all(int fd, const uint8_t *p, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return; /* a closed stdout: CMD's output has nowhere to go */
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* One frame from the guest. */
+static void on_frame(struct exec_relay *r, uint8_t type, const uint8_t *data, size_t len)
+{
+	switch (type) {
+	case EXEC_READY:
+		r->guest_ready = true;
+		break;
+	case EXEC_OUT:
+		write_all(r->out_fd, data, len);
+		break;
+	case EXEC_ERR:
+		write_all(r->err_fd, data, len);
+		break;
+	case EXEC_EXIT:
+	case EXEC_FAIL:
+		if (len < 4)
+			break;
+		r->got_status = true;
+		r->status = (int)((uint32_t)data[0] | (uint32_t)data[1] << 8 |
+				  (uint32_t)data[2] << 16 | (uint32_t)data[3] << 24);
+		if (type == EXEC_FAIL) {
+			size_t n = len - 4 < sizeof(r->fail_msg) - 1 ? len - 4 : sizeof(r->fail_msg) - 1;
+			memcpy(r->fail_msg, data + 4, n);
+			r->fail_msg[n] = 0;
+		}
+		r->ack_due = true;
+		break;
+	default:
+		break; /* the guest's kernel may print before init owns hvc0 */
+	}
+}
+
+static void *relay_main(void *arg)
+{
+	struct exec_relay *r = arg;
+	struct err e = { 0 };
+	pthread_setname_np(pthread_self(), "kiln-exec");
+	fcntl(r->sock, F_SETFL, O_NONBLOCK);
+	if (seccomp_install(SECCOMP_THREAD_EXEC, r->seccomp_mode, "kiln-exec", &e)) {
+		static const char msg[] = "kiln exec: the relay's seccomp filter failed\n";
+		write_all(r->err_fd, (const uint8_t *)msg, sizeof(msg) - 1);
+		return NULL;
+	}
+	seccomp_test_hook(SECCOMP_THREAD_EXEC);
+	static uint8_t rbuf[EXEC_FRAME_HDR + EXEC_FRAME_MAX];
+	size_t rlen = 0;
+	/* Stdin framed and not yet taken by the socket (it is non-blocking). */
+	static uint8_t wbuf[EXEC_FRAME_HDR + EXEC_FRAME_MAX];
+	size_t woff = 0, wlen = 0;
+	bool stdin_open = r->in_fd >= 0, eof_sent = false;
+	int64_t deadline = r->timeout_s ? now_ms() + (int64_t)r->timeout_s * 1000 : 0;
+	for (;;) {
+		if (!wlen && r->ack_due) {
+			/* Ahead of any stdin: the guest waits for it to power off. */
+			wbuf[0] = EXEC_ACK;
+			wbuf[1] = wbuf[2] = 0;
+			woff = 0;
+			wlen = EXEC_FRAME_HDR;
+			r->ack_due = false;
+			stdin_open = false;
+			eof_sent = true;
+		}
+		if (!wlen && !stdin_open && !eof_sent && r->guest_ready) {
+			wbuf[0] = EXEC_EOF;
+			wbuf[1] = wbuf[2] = 0;
+			woff = 0;
+			wlen = EXEC_FRAME_HDR;
+			eof_sent = true;
+		}
+		struct pollfd p[2] = {
+			{ .fd = r->sock, .events = POLLIN | (wlen ? POLLOUT : 0) },
+			{ .fd = stdin_open && !wlen && r->guest_ready ? r->in_fd : -1,
+			  .events = POLLIN },
+		};
+		int wait = -1;
+		if (deadline) {
+			int64_t left = deadline - now_ms();
+			if (left <= 0) {
+				r->timed_out = true;
+				deadline = 0;
+				/* As SIGTERM: the VM stops, kiln exec reports 124. */
+				syscall(SYS_tgkill, getpid(), r->main_tid, SIGTERM);
+				continue;
+			}
+			wait = left > 1000 ? 1000 : (int)left;
+		}
+		if (poll(p, 2, wait) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (p[0].revents & POLLIN) {
+			ssize_t n = read(r->sock, rbuf + rlen, sizeof(rbuf) - rlen);
+			if (n == 0)
+				break; /* kiln closed the guest's side: the VM is gone */
+			if (n > 0)
+				rlen += (size_t)n;
+			else if (errno != EAGAIN && errno != EINTR)
+				break;
+			for (;;) {
+				if (rlen < EXEC_FRAME_HDR)
+					break;
+				size_t len = rbuf[1] | (size_t)rbuf[2] << 8;
+				if (len > EXEC_FRAME_MAX) {
+					/* Not init's framing (kernel text on hvc0
+					 * before init): skip a byte and look again. */
+					memmove(rbuf, rbuf + 1, --rlen);
+					continue;
+				}
+				if (rlen < EXEC_FRAME_HDR + len)
+					break;
+				on_frame(r, rbuf[0], rbuf + EXEC_FRAME_HDR, len);
+				rlen -= EXEC_FRAME_HDR + len;
+				memmove(rbuf, rbuf + EXEC_FRAME_HDR + len, rlen);
+			}
+		} else if (p[0].revents & (POLLHUP | POLLERR)) {
+			break;
+		}
+		if (wlen && (p[0].revents & POLLOUT)) {
+			ssize_t n = write(r->sock, wbuf + woff, wlen);
+			if (n > 0) {
+				woff += (size_t)n;
+				wlen -= (size_t)n;
+			}
+		}
+		if (p[1].fd >= 0 && (p[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+			ssize_t n = read(r->in_fd, wbuf + EXEC_FRAME_HDR, EXEC_FRAME_MAX);
+			if (n > 0) {
+				wbuf[0] = EXEC_IN;
+				wbuf[1] = (uint8_t)n;
+				wbuf[2] = (uint8_t)(n >> 8);
+				woff = 0;
+				wlen = EXEC_FRAME_HDR + (size_t)n;
+			} else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
+				stdin_open = false;
+			}
+		}
+	}
+	return NULL;
+}
+
+int exec_relay_start(struct exec_relay *r, struct err *e)
+{
+	int rc = thread_spawn(&r->thread, 256u << 10, relay_main, r);
+	if (rc)
+		return err_set(e, rc, "kiln exec: relay thread: %s", strerror(-rc));
+	r->started = true;
+	return 0;
+}
+
+void exec_relay_join(struct exec_relay *r)
+{
+	if (r->started)
+		pthread_join(r->thread, NULL);
+	r->started = false;
+	if (r->sock >= 0)
+		close(r->sock);
+	if (r->in_fd >= 0)
+		close(r->in_fd);
+	r->sock = r->in_fd = -1;
+}

@@ -1,0 +1,474 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * /init of a `kiln exec` guest (docs/exec.md). Linked statically by kiln's
+ * build and carried inside kiln, which puts it into the initramfs it makes
+ * for every run, with /exec.conf and the modules the guest needs.
+ *
+ * It loads the modules, opens /dev/hvc0 (raw), mounts the host's root
+ * (virtio-fs tag "kiln-root", read-only) under a tmpfs overlay, mounts the
+ * shared directories at their host paths, chroots there, runs CMD in its
+ * directory with pipes for stdin, stdout and stderr, and relays them over
+ * hvc0 as frames (exec_proto.h) until CMD has exited and its output is
+ * drained; then it sends CMD's status and powers the guest off.
+ *
+ * /exec.conf: NUL-terminated records "KEY=VALUE": mod=PATH (load, in
+ * order), share=TAG:PATH (mount TAG at PATH; PATH may contain ':'),
+ * rodir=TAG (that share read-only in the guest too), cwd=PATH, env=K=V,
+ * arg=ARG (CMD and its arguments, in order).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "exec_proto.h"
+
+#define MAX_ITEMS 4096
+
+static int hvc = -1;
+static char *mods[MAX_ITEMS], *shares[MAX_ITEMS], *rodirs[MAX_ITEMS];
+static char *envs[MAX_ITEMS], *args[MAX_ITEMS];
+static int nmods, nshares, nrodirs, nenvs, nargs;
+static const char *cwd = "/";
+
+static void power_off(void)
+{
+	sync();
+	reboot(RB_POWER_OFF);
+	for (;;)
+		pause();
+}
+
+static void write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	while (len) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return; /* the host is gone: nothing to tell it */
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
+static void send_frame(char type, const void *data, size_t len)
+{
+	while (len > EXEC_FRAME_MAX) {
+		send_frame(type, data, EXEC_FRAME_MAX);
+		data = (const char *)data + EXEC_FRAME_MAX;
+		len -= EXEC_FRAME_MAX;
+	}
+	unsigned char hdr[EXEC_FRAME_HDR] = { (unsigned char)type, (unsigned char)len,
+					      (unsigned char)(len >> 8) };
+	write_all(hvc, hdr, sizeof(hdr));
+	write_all(hvc, data, len);
+}
+
+static void send_status(char type, int32_t status, const char *msg)
+{
+	char buf[512];
+	uint32_t s = (uint32_t)status;
+	for (int i = 0; i < 4; i++)
+		buf[i] = (char)(s >> (8 * i));
+	size_t n = msg ? strlen(msg) : 0;
+	if (n > sizeof(buf) - 4)
+		n = sizeof(buf) - 4;
+	memcpy(buf + 4, msg, n);
+	send_frame(type, buf, 4 + n);
+}
+
+/* Setup failed: say why (on hvc0 when it is open, else the console) and
+ * end the guest. */
+static void wait_ack(void);
+
+static void die(int status, const char *fmt, ...)
+{
+	char msg[400];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (hvc >= 0) {
+		send_status(EXEC_FAIL, status, msg);
+		wait_ack();
+	} else {
+		fprintf(stderr, "kiln-init: %s\n", msg);
+	}
+	power_off();
+}
+
+static void load_conf(void)
+{
+	static char buf[1 << 20];
+	int fd = open("/exec.conf", O_RDONLY);
+	if (fd < 0)
+		die(EXEC_STATUS_SETUP, "no /exec.conf: %s", strerror(errno));
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		die(EXEC_STATUS_SETUP, "empty /exec.conf");
+	buf[n] = 0;
+	for (char *p = buf; p < buf + n;) {
+		char *next = p + strlen(p) + 1; /* records end with their NUL */
+		char *eq = strchr(p, '=');
+		if (eq) {
+			*eq = 0; /* p is the key, v the value */
+			char *v = eq + 1;
+			if (!strcmp(p, "mod") && nmods < MAX_ITEMS)
+				mods[nmods++] = v;
+			else if (!strcmp(p, "share") && nshares < MAX_ITEMS)
+				shares[nshares++] = v;
+			else if (!strcmp(p, "rodir") && nrodirs < MAX_ITEMS)
+				rodirs[nrodirs++] = v;
+			else if (!strcmp(p, "env") && nenvs < MAX_ITEMS - 1)
+				envs[nenvs++] = v;
+			else if (!strcmp(p, "arg") && nargs < MAX_ITEMS - 1)
+				args[nargs++] = v;
+			else if (!strcmp(p, "cwd"))
+				cwd = v;
+		}
+		p = next;
+	}
+}
+
+static void load_modules(void)
+{
+	for (int i = 0; i < nmods; i++) {
+		int fd = open(mods[i], O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			die(EXEC_STATUS_SETUP, "module %s: %s", mods[i], strerror(errno));
+		size_t len = strlen(mods[i]);
+		int flags = len > 3 && strcmp(mods[i] + len - 3, ".ko") ? 4 /* COMPRESSED_FILE */ : 0;
+		if (syscall(SYS_finit_module, fd, "", flags) && errno != EEXIST)
+			die(EXEC_STATUS_SETUP, "loading %s: %s", mods[i], strerror(errno));
+		close(fd);
+	}
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
+	nanosleep(&ts, NULL);
+}
+
+/* Devices probe asynchronously after their module loads. */
+static void open_hvc(void)
+{
+	for (int i = 0; i < 500 && hvc < 0; i++) {
+		hvc = open("/dev/hvc0", O_RDWR | O_NOCTTY | O_CLOEXEC);
+		if (hvc < 0)
+			sleep_ms(10);
+	}
+	if (hvc < 0)
+		die(EXEC_STATUS_SETUP, "no /dev/hvc0: %s", strerror(errno));
+	struct termios t;
+	if (tcgetattr(hvc, &t) == 0) {
+		cfmakeraw(&t);
+		tcsetattr(hvc, TCSANOW, &t);
+	}
+	send_frame(EXEC_READY, NULL, 0);
+}
+
+/* After the status frame: wait for the host's EXEC_ACK (bounded), so the
+ * poweroff cannot cut the frame off in the console's ring. */
+static void wait_ack(void)
+{
+	unsigned char buf[EXEC_FRAME_HDR + EXEC_FRAME_MAX];
+	size_t len = 0;
+	struct timespec t0, t;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		long left = EXEC_ACK_WAIT_MS - ((t.tv_sec - t0.tv_sec) * 1000 +
+						(t.tv_nsec - t0.tv_nsec) / 1000000);
+		struct pollfd p = { .fd = hvc, .events = POLLIN };
+		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+			return;
+		ssize_t n = read(hvc, buf + len, sizeof(buf) - len);
+		if (n <= 0)
+			return;
+		len += (size_t)n;
+		while (len >= EXEC_FRAME_HDR) {
+			size_t flen = buf[1] | (size_t)buf[2] << 8;
+			if (buf[0] == EXEC_ACK)
+				return;
+			if (flen > EXEC_FRAME_MAX || len < EXEC_FRAME_HDR + flen) {
+				if (flen > EXEC_FRAME_MAX)
+					len = 0;
+				break;
+			}
+			memmove(buf, buf + EXEC_FRAME_HDR + flen, len - EXEC_FRAME_HDR - flen);
+			len -= EXEC_FRAME_HDR + flen;
+		}
+	}
+}
+
+static void mkdir_p(const char *path)
+{
+	char buf[4096];
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p == '/') {
+			*p = 0;
+			mkdir(buf, 0755);
+			*p = '/';
+		}
+	}
+	mkdir(buf, 0755);
+}
+
+static void mount_share(const char *tag, const char *where, unsigned long flags)
+{
+	mkdir_p(where);
+	for (int i = 0; i < 500; i++) {
+		if (!mount(tag, where, "virtiofs", flags, NULL))
+			return;
+		if (errno != ENOENT && errno != ENODEV && errno != EINVAL)
+			break;
+		sleep_ms(10); /* the device may still be probing */
+	}
+	die(EXEC_STATUS_SETUP, "cannot mount share %s at %s: %s", tag, where, strerror(errno));
+}
+
+static bool is_rodir(const char *tag)
+{
+	for (int i = 0; i < nrodirs; i++)
+		if (!strcmp(rodirs[i], tag))
+			return true;
+	return false;
+}
+
+static void setup_root(void)
+{
+	mkdir("/newroot", 0755);
+	mount_share(EXEC_ROOT_TAG, "/newroot/lower", MS_RDONLY);
+	mkdir_p("/newroot/rw");
+	if (mount("tmpfs", "/newroot/rw", "tmpfs", 0, "mode=0755"))
+		die(EXEC_STATUS_SETUP, "tmpfs: %s", strerror(errno));
+	mkdir("/newroot/rw/upper", 0755);
+	mkdir("/newroot/rw/work", 0755);
+	mkdir("/newroot/root", 0755);
+	if (mount("overlay", "/newroot/root", "overlay", 0,
+		  "lowerdir=/newroot/lower,upperdir=/newroot/rw/upper,workdir=/newroot/rw/work"))
+		die(EXEC_STATUS_SETUP, "overlay on the host's root: %s", strerror(errno));
+	static const struct {
+		const char *src, *dir, *type;
+	} sys[] = {
+		{ "proc", "/newroot/root/proc", "proc" },
+		{ "sysfs", "/newroot/root/sys", "sysfs" },
+		{ "devtmpfs", "/newroot/root/dev", "devtmpfs" },
+		{ "devpts", "/newroot/root/dev/pts", "devpts" },
+		{ "tmpfs", "/newroot/root/run", "tmpfs" },
+		{ "tmpfs", "/newroot/root/tmp", "tmpfs" },
+	};
+	/* The guest's own system directories first: a shared directory
+	 * under /tmp or /run is mounted on top of them, not hidden. */
+	for (size_t i = 0; i < sizeof(sys) / sizeof(sys[0]); i++) {
+		mkdir_p(sys[i].dir);
+		mount(sys[i].src, sys[i].dir, sys[i].type, 0, NULL);
+	}
+	char where[4200];
+	for (int i = 0; i < nshares; i++) {
+		char *colon = strchr(shares[i], ':');
+		if (!colon)
+			continue;
+		*colon = 0;
+		snprintf(where, sizeof(where), "/newroot/root%s", colon + 1);
+		mount_share(shares[i], where, is_rodir(shares[i]) ? MS_RDONLY : 0);
+	}
+	if (chroot("/newroot/root") || chdir("/"))
+		die(EXEC_STATUS_SETUP, "chroot: %s", strerror(errno));
+}
+
+/* Run CMD; its stdin, stdout and stderr are the pipes' other ends. An
+ * exec failure comes back through a close-on-exec pipe as its errno. */
+static pid_t start_cmd(int in[2], int out[2], int err[2])
+{
+	int report[2];
+	if (pipe(in) || pipe(out) || pipe(err) || pipe2(report, O_CLOEXEC))
+		die(EXEC_STATUS_SETUP, "pipe: %s", strerror(errno));
+	pid_t pid = fork();
+	if (pid < 0)
+		die(EXEC_STATUS_SETUP, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		dup2(err[1], 2);
+		for (int fd = 3; fd < 64; fd++)
+			if (fd != report[1])
+				close(fd);
+		setsid();
+		int e = 0;
+		char kind = 'x'; /* x: exec failed; c: chdir failed */
+		if (chdir(cwd)) {
+			e = errno;
+			kind = 'c';
+		}
+		if (!e) {
+			clearenv();
+			setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", 1);
+			setenv("HOME", "/root", 1);
+			setenv("TERM", "dumb", 1);
+			for (int i = 0; i < nenvs; i++)
+				putenv(envs[i]);
+			args[nargs] = NULL;
+			signal(SIGPIPE, SIG_DFL);
+			execvp(args[0], args);
+			e = errno;
+		}
+		char rep[8] = { kind, 0 };
+		memcpy(rep + 4, &e, 4);
+		write_all(report[1], rep, sizeof(rep));
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	close(err[1]);
+	close(report[1]);
+	char rep[8];
+	ssize_t n = read(report[0], rep, sizeof(rep));
+	close(report[0]);
+	if (n == (ssize_t)sizeof(rep)) {
+		int e;
+		memcpy(&e, rep + 4, 4);
+		char msg[300];
+		if (rep[0] == 'c') {
+			snprintf(msg, sizeof(msg), "cannot change to %s: %s", cwd, strerror(e));
+			send_status(EXEC_FAIL, EXEC_STATUS_SETUP, msg);
+		} else {
+			snprintf(msg, sizeof(msg), "cannot run %s: %s", args[0], strerror(e));
+			send_status(EXEC_FAIL, e == ENOENT ? EXEC_STATUS_NOTFOUND : EXEC_STATUS_NOEXEC, msg);
+		}
+		waitpid(pid, NULL, 0);
+		wait_ack();
+		power_off();
+	}
+	return pid;
+}
+
+/* Frames from the host: stdin bytes and its end. */
+static unsigned char rbuf[EXEC_FRAME_HDR + EXEC_FRAME_MAX];
+static size_t rlen;
+/* Stdin bytes CMD has not taken yet: while there are some, hvc0 is not
+ * read (the host's relay waits), so CMD's output keeps flowing even when
+ * CMD does not read its stdin. */
+static unsigned char pend[EXEC_FRAME_MAX];
+static size_t pend_off, pend_len;
+static bool stdin_eof;
+
+/* Take whole frames out of rbuf while no stdin is pending. */
+static void parse_frames(void)
+{
+	while (pend_len == 0 && rlen >= EXEC_FRAME_HDR) {
+		size_t len = rbuf[1] | (size_t)rbuf[2] << 8;
+		if (len > EXEC_FRAME_MAX) {
+			rlen = 0; /* not from kiln: drop it */
+			return;
+		}
+		if (rlen < EXEC_FRAME_HDR + len)
+			return;
+		if (rbuf[0] == EXEC_IN && !stdin_eof) {
+			memcpy(pend, rbuf + EXEC_FRAME_HDR, len);
+			pend_off = 0;
+			pend_len = len;
+		}
+		if (rbuf[0] == EXEC_EOF)
+			stdin_eof = true;
+		memmove(rbuf, rbuf + EXEC_FRAME_HDR + len, rlen - EXEC_FRAME_HDR - len);
+		rlen -= EXEC_FRAME_HDR + len;
+	}
+}
+
+static void relay(pid_t pid, int in[2], int out[2], int err[2])
+{
+	int fds[2] = { out[0], err[0] };
+	int stdin_fd = in[1];
+	fcntl(stdin_fd, F_SETFL, O_NONBLOCK);
+	signal(SIGPIPE, SIG_IGN);
+	while (fds[0] >= 0 || fds[1] >= 0) {
+		if (stdin_fd >= 0 && stdin_eof && pend_len == 0) {
+			close(stdin_fd);
+			stdin_fd = -1;
+		}
+		struct pollfd p[4] = {
+			{ .fd = fds[0], .events = POLLIN },
+			{ .fd = fds[1], .events = POLLIN },
+			{ .fd = pend_len ? -1 : hvc, .events = POLLIN },
+			{ .fd = pend_len ? stdin_fd : -1, .events = POLLOUT },
+		};
+		if (poll(p, 4, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		char buf[EXEC_FRAME_MAX];
+		for (int i = 0; i < 2; i++) {
+			if (fds[i] < 0 || !(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			ssize_t n = read(fds[i], buf, sizeof(buf));
+			if (n > 0) {
+				send_frame(i ? EXEC_ERR : EXEC_OUT, buf, (size_t)n);
+			} else if (n == 0 || errno != EINTR) {
+				close(fds[i]);
+				fds[i] = -1;
+			}
+		}
+		if (p[3].revents & (POLLOUT | POLLERR | POLLHUP)) {
+			ssize_t n = write(stdin_fd, pend + pend_off, pend_len);
+			if (n > 0) {
+				pend_off += (size_t)n;
+				pend_len -= (size_t)n;
+			} else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+				pend_len = 0; /* CMD closed its stdin: drop the rest */
+				stdin_eof = true;
+			}
+		}
+		if (p[2].revents & POLLIN) {
+			ssize_t n = read(hvc, rbuf + rlen, sizeof(rbuf) - rlen);
+			if (n > 0)
+				rlen += (size_t)n;
+		}
+		parse_frames();
+	}
+	if (stdin_fd >= 0)
+		close(stdin_fd);
+	int ws;
+	while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
+		;
+	int32_t status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+	send_status(EXEC_EXIT, status, NULL);
+	wait_ack();
+}
+
+int main(void)
+{
+	mount("proc", "/proc", "proc", 0, NULL);
+	mount("sysfs", "/sys", "sysfs", 0, NULL);
+	mount("devtmpfs", "/dev", "devtmpfs", 0, NULL);
+	load_conf();
+	load_modules();
+	open_hvc();
+	if (nargs == 0)
+		die(EXEC_STATUS_SETUP, "no command");
+	setup_root();
+	int in[2], out[2], err[2];
+	pid_t pid = start_cmd(in, out, err);
+	relay(pid, in, out, err);
+	power_off();
+}
