@@ -24,16 +24,11 @@
 #include "cli.h"
 #include "exec_relay.h"
 #include "vmctl.h"
-#include "../loader/exec/exec_proto.h"
-#include "../loader/initramfs.h"
 #include "../vmm/base/log.h"
+#include "../vmm/machine/exec_guest.h"
 
 extern const unsigned char kiln_exec_init[];
 extern const size_t kiln_exec_init_len;
-
-/* What the guest needs beyond a generic kernel's built-ins. */
-static const char *const guest_modules[] = { "virtio_pci", "virtio_console", "virtiofs",
-					     "overlay" };
 
 #define MAX_DIRS 3 /* besides the root: CFG_MAX_FS shares in all */
 #define MAX_ENV 256
@@ -149,118 +144,6 @@ static int parse_opts(int argc, char **argv, struct exec_opts *o)
 	return 0;
 }
 
-/* ---- the initramfs ---------------------------------------------------------- */
-
-/* Append the record KEY=VALUE and its NUL to (conf), a plain buffer. */
-static int conf_add(struct cpio *conf, const char *key, const char *val)
-{
-	size_t kl = strlen(key), vl = strlen(val);
-	uint8_t *nb = realloc(conf->buf, conf->len + kl + vl + 2);
-	if (!nb)
-		return -ENOMEM;
-	conf->buf = nb;
-	memcpy(conf->buf + conf->len, key, kl);
-	conf->buf[conf->len + kl] = '=';
-	memcpy(conf->buf + conf->len + kl + 1, val, vl + 1);
-	conf->len += kl + vl + 2;
-	return 0;
-}
-
-static int add_file(struct cpio *c, const char *name, const char *path)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size > (256 << 20)) {
-		if (fd >= 0)
-			close(fd);
-		return -ENOENT;
-	}
-	uint8_t *buf = malloc((size_t)st.st_size + 1);
-	ssize_t n = buf ? read(fd, buf, (size_t)st.st_size) : -1;
-	close(fd);
-	int rc = n == st.st_size ? cpio_add(c, name, S_IFREG | 0644, buf, (size_t)n) : -EIO;
-	free(buf);
-	return rc;
-}
-
-/* The shares as the guest mounts them: tag and path. */
-struct share {
-	char tag[16];
-	char path[PATH_MAX];
-	bool ro;
-};
-
-/* Build the initramfs into a memfd; its /proc/self/fd path in (path). */
-static int build_initramfs(const struct exec_opts *o, const char *moddir,
-			   const struct share *sh, unsigned nsh, const char *cwd,
-			   char *path, size_t size)
-{
-	struct err e = { 0 };
-	char **mods;
-	size_t nmods;
-	if (modules_resolve(moddir, guest_modules, sizeof(guest_modules) / sizeof(*guest_modules),
-			    &mods, &nmods, &e)) {
-		fprintf(stderr, "kiln exec: %s (give the kernel's modules with --modules DIR)\n", e.msg);
-		return -1;
-	}
-	struct cpio c = { 0 }, conf = { 0 };
-	int rc = cpio_add(&c, "init", S_IFREG | 0755, kiln_exec_init, kiln_exec_init_len);
-	static const char *const dirs[] = { "dev", "proc", "sys", "modules", "newroot" };
-	for (size_t i = 0; !rc && i < sizeof(dirs) / sizeof(*dirs); i++)
-		rc = cpio_add(&c, dirs[i], S_IFDIR | 0755, NULL, 0);
-	for (size_t i = 0; !rc && i < nmods; i++) {
-		char src[PATH_MAX], name[PATH_MAX], guest_path[PATH_MAX];
-		const char *base = strrchr(mods[i], '/');
-		base = base ? base + 1 : mods[i];
-		if (snprintf(src, sizeof(src), "%s/%s", moddir, mods[i]) >= (int)sizeof(src) ||
-		    snprintf(name, sizeof(name), "modules/%s", base) >= (int)sizeof(name) ||
-		    snprintf(guest_path, sizeof(guest_path), "/%s", name) >= (int)sizeof(guest_path))
-			rc = -ENAMETOOLONG;
-		else
-			rc = add_file(&c, name, src);
-		if (rc) {
-			fprintf(stderr, "kiln exec: module file %s: %s\n", src, strerror(-rc));
-			break;
-		}
-		rc = conf_add(&conf, "mod", guest_path);
-	}
-	modules_free(mods, nmods);
-	for (unsigned i = 0; !rc && i < nsh; i++) {
-		char v[sizeof(sh->tag) + sizeof(sh->path) + 2];
-		rc = snprintf(v, sizeof(v), "%s:%s", sh[i].tag, sh[i].path) >= (int)sizeof(v)
-			     ? -ENAMETOOLONG : conf_add(&conf, "share", v);
-		if (!rc && sh[i].ro)
-			rc = conf_add(&conf, "rodir", sh[i].tag);
-	}
-	if (!rc)
-		rc = conf_add(&conf, "cwd", cwd);
-	for (unsigned i = 0; !rc && i < o->nenv; i++)
-		rc = conf_add(&conf, "env", o->env[i]);
-	for (int i = 0; !rc && i < o->ncmd; i++)
-		rc = conf_add(&conf, "arg", o->cmd[i]);
-	if (!rc)
-		rc = cpio_add(&c, "exec.conf", S_IFREG | 0644, conf.buf, conf.len);
-	if (!rc)
-		rc = cpio_finish(&c);
-	int fd = -1;
-	if (!rc) {
-		fd = memfd_create("kiln-exec-initramfs", 0);
-		if (fd < 0 || write(fd, c.buf, c.len) != (ssize_t)c.len)
-			rc = -errno;
-	}
-	cpio_free(&c);
-	free(conf.buf);
-	if (rc) {
-		if (rc != -ENOENT)
-			fprintf(stderr, "kiln exec: building the initramfs: %s\n", strerror(-rc));
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	snprintf(path, size, "/proc/self/fd/%d", fd);
-	return 0;
-}
-
 /* DIR as an absolute path without symlinks, for a share (no ',' or ':',
  * which the --fs value and /exec.conf use as separators). */
 static int share_path(const char *dir, char *out)
@@ -292,7 +175,7 @@ int exec_main(int argc, char **argv)
 		snprintf(kernel, sizeof(kernel), "%s", o.kernel);
 	}
 	struct err e = { 0 };
-	if (bzimage_release(kernel, release, sizeof(release), &e))
+	if (exec_guest_release(kernel, release, sizeof(release), &e))
 		return fail("%s", e.msg);
 	if (o.modules)
 		snprintf(moddir, sizeof(moddir), "%s", o.modules);
@@ -300,7 +183,7 @@ int exec_main(int argc, char **argv)
 		snprintf(moddir, sizeof(moddir), "/lib/modules/%s", release);
 
 	/* The shares: the host's root, then the directories. */
-	struct share sh[MAX_DIRS + 1];
+	struct exec_share sh[MAX_DIRS + 1];
 	unsigned nsh = 0;
 	char cwd[PATH_MAX];
 	if (!getcwd(cwd, sizeof(cwd)))
@@ -331,9 +214,18 @@ int exec_main(int argc, char **argv)
 		nsh++;
 	}
 
-	char initrd[64];
-	if (build_initramfs(&o, moddir, sh, nsh, cwd, initrd, sizeof(initrd)))
+	const struct exec_guest guest = {
+		.moddir = moddir, .shares = sh, .nshares = nsh, .cwd = cwd,
+		.env = o.env, .nenv = o.nenv, .argv = o.cmd, .argc = o.ncmd,
+		.init = kiln_exec_init, .init_len = kiln_exec_init_len,
+	};
+	int initrd_fd;
+	if (exec_guest_initramfs(&guest, &initrd_fd, &e)) {
+		fprintf(stderr, "kiln exec: %s\n", e.msg);
 		return EXEC_STATUS_KILN;
+	}
+	char initrd[64];
+	snprintf(initrd, sizeof(initrd), "/proc/self/fd/%d", initrd_fd);
 
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))

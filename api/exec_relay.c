@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../loader/exec/exec_proto.h"
+#include "../vmm/machine/exec_guest.h"
 #include "../vmm/base/thread.h"
 #include "../vmm/machine/seccomp.h"
 

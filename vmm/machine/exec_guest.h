@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The guest side of kiln exec, as the machine layer assembles it: the
+ * initramfs made in memory for one run (the static init, the modules the
+ * guest needs, /exec.conf) and the kernel's release. The wire between
+ * kiln and that init is loader/exec/exec_proto.h, included here for the
+ * API layer (api/exec.c, api/exec_relay.c).
+ */
+#ifndef KILN_MACHINE_EXEC_GUEST_H
+#define KILN_MACHINE_EXEC_GUEST_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "../../loader/exec/exec_proto.h"
+#include "../base/err.h"
+
+/* A directory the guest mounts (virtio-fs tag) at its own host path. */
+struct exec_share {
+	char tag[16];
+	char path[PATH_MAX];
+	bool ro;
+};
+
+struct exec_guest {
+	const char *moddir;               /* /lib/modules/RELEASE or --modules */
+	const struct exec_share *shares;  /* besides the root */
+	unsigned nshares;
+	const char *cwd;                  /* where CMD starts */
+	const char *const *env;           /* K=V */
+	unsigned nenv;
+	char *const *argv;                /* CMD and its arguments */
+	int argc;
+	const void *init;                 /* the static init's bytes */
+	size_t init_len;
+};
+
+/* exec_guest_initramfs - the initramfs for (g) in a new memfd (*fd). 0, or
+ * -errno with (e) naming the module or file at fault. */
+int exec_guest_initramfs(const struct exec_guest *g, int *fd, struct err *e);
+
+/* exec_guest_release - the release string of the bzImage (kernel). */
+int exec_guest_release(const char *kernel, char *out, size_t size, struct err *e);
+
+#endif
