@@ -144,6 +144,13 @@ static int parse_opts(int argc, char **argv, struct exec_opts *o)
 	return 0;
 }
 
+static int share_depth_cmp(const void *a, const void *b)
+{
+	size_t la = strlen(((const struct exec_share *)a)->path);
+	size_t lb = strlen(((const struct exec_share *)b)->path);
+	return la < lb ? -1 : la > lb;
+}
+
 /* DIR as an absolute path without symlinks, for a share (no ',' or ':',
  * which the --fs value and /exec.conf use as separators). */
 static int share_path(const char *dir, char *out)
@@ -213,6 +220,9 @@ int exec_main(int argc, char **argv)
 		snprintf(sh[nsh].tag, sizeof(sh[nsh].tag), "kiln-%s%u", ros[i] ? "ro" : "rw", nsh);
 		nsh++;
 	}
+	/* The guest mounts them in this order: a directory before those inside
+	 * it, so a --rodir holding the current directory does not cover it. */
+	qsort(sh, nsh, sizeof(*sh), share_depth_cmp);
 
 	const struct exec_guest guest = {
 		.moddir = moddir, .shares = sh, .nshares = nsh, .cwd = cwd,
@@ -238,6 +248,8 @@ int exec_main(int argc, char **argv)
 				    .main_tid = (pid_t)syscall(SYS_gettid),
 				    .timeout_s = o.timeout_s };
 	int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null_fd < 0)
+		return fail("/dev/null: %s", strerror(errno));
 	int log_fd = o.console_log ? open(o.console_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)
 				   : null_fd;
 	if (log_fd < 0)
@@ -282,7 +294,9 @@ int exec_main(int argc, char **argv)
 	exec_relay_join(&relay);
 
 	int status;
-	if (relay.timed_out) {
+	if (relay.failed) {
+		status = EXEC_STATUS_KILN;
+	} else if (relay.timed_out) {
 		dprintf(relay.err_fd, "kiln exec: timed out after %u s\n", o.timeout_s);
 		status = EXEC_STATUS_TIMEOUT;
 	} else if (relay.got_status) {

@@ -77,8 +77,11 @@ static void *relay_main(void *arg)
 	pthread_setname_np(pthread_self(), "kiln-exec");
 	fcntl(r->sock, F_SETFL, O_NONBLOCK);
 	if (seccomp_install(SECCOMP_THREAD_EXEC, r->seccomp_mode, "kiln-exec", &e)) {
+		/* Nothing would read the guest's console: end the VM. */
 		static const char msg[] = "kiln exec: the relay's seccomp filter failed\n";
 		write_all(r->err_fd, (const uint8_t *)msg, sizeof(msg) - 1);
+		r->failed = true;
+		syscall(SYS_tgkill, getpid(), r->main_tid, SIGTERM);
 		return NULL;
 	}
 	seccomp_test_hook(SECCOMP_THREAD_EXEC);
@@ -150,6 +153,8 @@ static void *relay_main(void *arg)
 				if (rlen < EXEC_FRAME_HDR + len)
 					break;
 				on_frame(r, rbuf[0], rbuf + EXEC_FRAME_HDR, len);
+				if (r->got_status)
+					deadline = 0; /* CMD is done: no timeout now */
 				rlen -= EXEC_FRAME_HDR + len;
 				memmove(rbuf, rbuf + EXEC_FRAME_HDR + len, rlen);
 			}

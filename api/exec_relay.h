@@ -32,6 +32,7 @@ struct exec_relay {
 	int status;
 	char fail_msg[400];   /* with EXEC_FAIL: why */
 	bool timed_out;
+	bool failed;          /* the relay could not run (its filter) */
 	/* private */
 	bool guest_ready;     /* EXEC_READY came: stdin may go */
 	bool ack_due;         /* a status frame came: EXEC_ACK goes next */

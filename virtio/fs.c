@@ -296,9 +296,12 @@ static int fs_quiesce(struct virtio_device *vdev)
 	return 0;
 }
 
+/* After the jail (which sets its own RLIMIT_NOFILE), before the worker
+ * and its filter: the share's fd budget from the limit in force now. */
 static int fs_ops_start(struct virtio_device *vdev, struct err *e)
 {
 	struct virtio_fs *fs = to_fs(vdev);
+	fs_share_refresh_limit();
 	return fs->started ? 0 : fs_start_worker(fs, e);
 }
 

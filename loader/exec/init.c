@@ -123,6 +123,8 @@ static void load_conf(void)
 	close(fd);
 	if (n <= 0)
 		die(EXEC_STATUS_SETUP, "empty /exec.conf");
+	if (n == (ssize_t)sizeof(buf) - 1)
+		die(EXEC_STATUS_SETUP, "/exec.conf is over %zu bytes", sizeof(buf) - 2);
 	buf[n] = 0;
 	for (char *p = buf; p < buf + n;) {
 		char *next = p + strlen(p) + 1; /* records end with their NUL */
@@ -130,18 +132,24 @@ static void load_conf(void)
 		if (eq) {
 			*eq = 0; /* p is the key, v the value */
 			char *v = eq + 1;
-			if (!strcmp(p, "mod") && nmods < MAX_ITEMS)
-				mods[nmods++] = v;
-			else if (!strcmp(p, "share") && nshares < MAX_ITEMS)
-				shares[nshares++] = v;
-			else if (!strcmp(p, "rodir") && nrodirs < MAX_ITEMS)
-				rodirs[nrodirs++] = v;
-			else if (!strcmp(p, "env") && nenvs < MAX_ITEMS - 1)
-				envs[nenvs++] = v;
-			else if (!strcmp(p, "arg") && nargs < MAX_ITEMS - 1)
-				args[nargs++] = v;
+			char **list = NULL;
+			int *count = NULL;
+			if (!strcmp(p, "mod"))
+				list = mods, count = &nmods;
+			else if (!strcmp(p, "share"))
+				list = shares, count = &nshares;
+			else if (!strcmp(p, "rodir"))
+				list = rodirs, count = &nrodirs;
+			else if (!strcmp(p, "env"))
+				list = envs, count = &nenvs;
+			else if (!strcmp(p, "arg"))
+				list = args, count = &nargs;
 			else if (!strcmp(p, "cwd"))
 				cwd = v;
+			if (list && *count >= MAX_ITEMS - 1) /* args keeps room for NULL */
+				die(EXEC_STATUS_SETUP, "more than %d %s records", MAX_ITEMS - 1, p);
+			if (list)
+				list[(*count)++] = v;
 		}
 		p = next;
 	}
@@ -183,40 +191,6 @@ static void open_hvc(void)
 		tcsetattr(hvc, TCSANOW, &t);
 	}
 	send_frame(EXEC_READY, NULL, 0);
-}
-
-/* After the status frame: wait for the host's EXEC_ACK (bounded), so the
- * poweroff cannot cut the frame off in the console's ring. */
-static void wait_ack(void)
-{
-	unsigned char buf[EXEC_FRAME_HDR + EXEC_FRAME_MAX];
-	size_t len = 0;
-	struct timespec t0, t;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (;;) {
-		clock_gettime(CLOCK_MONOTONIC, &t);
-		long left = EXEC_ACK_WAIT_MS - ((t.tv_sec - t0.tv_sec) * 1000 +
-						(t.tv_nsec - t0.tv_nsec) / 1000000);
-		struct pollfd p = { .fd = hvc, .events = POLLIN };
-		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
-			return;
-		ssize_t n = read(hvc, buf + len, sizeof(buf) - len);
-		if (n <= 0)
-			return;
-		len += (size_t)n;
-		while (len >= EXEC_FRAME_HDR) {
-			size_t flen = buf[1] | (size_t)buf[2] << 8;
-			if (buf[0] == EXEC_ACK)
-				return;
-			if (flen > EXEC_FRAME_MAX || len < EXEC_FRAME_HDR + flen) {
-				if (flen > EXEC_FRAME_MAX)
-					len = 0;
-				break;
-			}
-			memmove(buf, buf + EXEC_FRAME_HDR + flen, len - EXEC_FRAME_HDR - flen);
-			len -= EXEC_FRAME_HDR + flen;
-		}
-	}
 }
 
 static void mkdir_p(const char *path)
@@ -370,7 +344,7 @@ static size_t rlen;
  * CMD does not read its stdin. */
 static unsigned char pend[EXEC_FRAME_MAX];
 static size_t pend_off, pend_len;
-static bool stdin_eof;
+static bool stdin_eof, acked;
 
 /* Take whole frames out of rbuf while no stdin is pending. */
 static void parse_frames(void)
@@ -390,29 +364,68 @@ static void parse_frames(void)
 		}
 		if (rbuf[0] == EXEC_EOF)
 			stdin_eof = true;
+		if (rbuf[0] == EXEC_ACK)
+			acked = true;
 		memmove(rbuf, rbuf + EXEC_FRAME_HDR + len, rlen - EXEC_FRAME_HDR - len);
 		rlen -= EXEC_FRAME_HDR + len;
 	}
 }
 
+/* After the status frame: wait for the host's EXEC_ACK (bounded), so the
+ * poweroff cannot cut the frame off in the console's ring. It continues
+ * the frame stream where relay() left it; stdin still coming is dropped. */
+static void wait_ack(void)
+{
+	struct timespec t0, t;
+	stdin_eof = true;
+	pend_len = 0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		parse_frames();
+		if (acked)
+			return;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		long left = EXEC_ACK_WAIT_MS - ((t.tv_sec - t0.tv_sec) * 1000 +
+						(t.tv_nsec - t0.tv_nsec) / 1000000);
+		struct pollfd p = { .fd = hvc, .events = POLLIN };
+		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+			return;
+		ssize_t n = read(hvc, rbuf + rlen, sizeof(rbuf) - rlen);
+		if (n <= 0)
+			return;
+		rlen += (size_t)n;
+	}
+}
+
+/* Relay until CMD has exited and its output is drained: stdout and stderr
+ * to the host while CMD runs (and what is left in the pipes after it),
+ * stdin to CMD for as long as it lives, even when it closed its output. A
+ * background process still holding the pipes does not keep the VM up. */
 static void relay(pid_t pid, int in[2], int out[2], int err[2])
 {
 	int fds[2] = { out[0], err[0] };
 	int stdin_fd = in[1];
+	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	bool exited = false;
 	fcntl(stdin_fd, F_SETFL, O_NONBLOCK);
 	signal(SIGPIPE, SIG_IGN);
-	while (fds[0] >= 0 || fds[1] >= 0) {
+	while (!exited) {
 		if (stdin_fd >= 0 && stdin_eof && pend_len == 0) {
 			close(stdin_fd);
 			stdin_fd = -1;
 		}
-		struct pollfd p[4] = {
+		struct pollfd p[5] = {
 			{ .fd = fds[0], .events = POLLIN },
 			{ .fd = fds[1], .events = POLLIN },
 			{ .fd = pend_len ? -1 : hvc, .events = POLLIN },
 			{ .fd = pend_len ? stdin_fd : -1, .events = POLLOUT },
+			{ .fd = pidfd, .events = POLLIN },
 		};
-		if (poll(p, 4, -1) < 0) {
+		/* Without a pidfd (a kernel before 5.3): CMD's end is its
+		 * output's end, as before. */
+		if (pidfd < 0 && fds[0] < 0 && fds[1] < 0)
+			break;
+		if (poll(p, 5, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
@@ -445,6 +458,20 @@ static void relay(pid_t pid, int in[2], int out[2], int err[2])
 				rlen += (size_t)n;
 		}
 		parse_frames();
+		if (p[4].revents & POLLIN)
+			exited = true;
+	}
+	/* What CMD wrote before it ended is in the pipes: take it all. */
+	for (int i = 0; i < 2; i++) {
+		if (fds[i] < 0)
+			continue;
+		fcntl(fds[i], F_SETFL, O_NONBLOCK);
+		char buf[EXEC_FRAME_MAX];
+		ssize_t n;
+		/* Bounded: a background process may keep writing. */
+		for (int k = 0; k < 1024 && (n = read(fds[i], buf, sizeof(buf))) > 0; k++)
+			send_frame(i ? EXEC_ERR : EXEC_OUT, buf, (size_t)n);
+		close(fds[i]);
 	}
 	if (stdin_fd >= 0)
 		close(stdin_fd);

@@ -61,6 +61,15 @@ step "stdin: status $st, stdout $(tr '\n' '|' <"$TMPDIR/stdin.out")"
 expect_status stdin 0
 [[ $(cat "$TMPDIR/stdin.out") == "hi from stdin" ]] || problem "stdin: cat gave '$(cat "$TMPDIR/stdin.out")'"
 
+# Stdin goes on after CMD closed its output, and a --rodir holding the
+# current directory does not cover it (parents are mounted first).
+st=0
+echo "kept" | timeout -k 5 120 "${ex[@]}" --rodir "$TMPDIR" -- sh -c 'exec >/dev/null 2>&1; cat >got.txt' \
+	>"$TMPDIR/quiet.out" 2>"$TMPDIR/quiet.err" || st=$?
+step "quiet: status $st, stderr $(tr '\n' '|' <"$TMPDIR/quiet.err")"
+expect_status quiet 0
+[[ $(cat got.txt 2>/dev/null) == kept ]] || problem "quiet: got.txt is '$(cat got.txt 2>&1)', expected the stdin CMD read after closing its output"
+
 run_exec write -- sh -c 'echo "made in the guest" >made.txt && chmod 640 made.txt && pwd'
 expect_status write 0
 [[ $(cat "$TMPDIR/write.out") == "$work" ]] || problem "write: the command ran in '$(cat "$TMPDIR/write.out")', expected $work"

@@ -515,3 +515,56 @@ Test(fs_share, malformed_requests_get_errors_not_crashes)
 	rdd.fh = 77777;
 	cr_assert_eq(call(FUSE_READ, FUSE_ROOT_ID, P(rdd), NONE_P), -EBADF);
 }
+
+/* CREATE of a name that exists: never opens a FIFO (that open would block
+ * the worker until a writer came) or a device node; a regular file is
+ * opened as OPEN would. The alarm fails the test instead of hanging it. */
+Test(fs_share, create_on_an_existing_fifo_does_not_block)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "%s/fifo", dir);
+	cr_assert_eq(mkfifo(path, 0644), 0);
+	host_write("reg", "old", 0644);
+	open_share(false);
+	init_fs();
+	alarm(10);
+	struct fuse_create_in c = { .flags = O_RDONLY, .mode = 0644 };
+	cr_assert_eq(call(FUSE_CREATE, FUSE_ROOT_ID, P(c), S("fifo")), -EACCES);
+	c.flags = O_WRONLY | O_EXCL;
+	cr_assert_eq(call(FUSE_CREATE, FUSE_ROOT_ID, P(c), S("reg")), -EEXIST);
+	c.flags = O_WRONLY | O_TRUNC;
+	cr_assert_eq(call(FUSE_CREATE, FUSE_ROOT_ID, P(c), S("reg")), 0);
+	alarm(0);
+	struct stat st;
+	snprintf(path, sizeof(path), "%s/reg", dir);
+	cr_assert_eq(stat(path, &st), 0);
+	cr_assert_eq(st.st_size, 0, "O_TRUNC applied to the existing file");
+}
+
+/* No set-user-ID bit and no file capability from a guest. */
+Test(fs_share, no_setuid_bits_or_file_capabilities)
+{
+	host_write("bin", "#!/bin/sh\n", 0755);
+	open_share(false);
+	init_fs();
+	uint64_t bin = lookup_ok(FUSE_ROOT_ID, "bin");
+	struct fuse_setattr_in sa = { .valid = FATTR_MODE, .mode = 06755 };
+	cr_assert_eq(call(FUSE_SETATTR, bin, P(sa), NONE_P), 0);
+	char path[256];
+	struct stat st;
+	snprintf(path, sizeof(path), "%s/bin", dir);
+	cr_assert_eq(stat(path, &st), 0);
+	cr_assert_eq(st.st_mode & 07777, 0755);
+	struct fuse_mkdir_in md = { .mode = 02775 };
+	cr_assert_eq(call(FUSE_MKDIR, FUSE_ROOT_ID, P(md), S("d")), 0);
+	snprintf(path, sizeof(path), "%s/d", dir);
+	cr_assert_eq(stat(path, &st), 0);
+	cr_assert_eq(st.st_mode & 07000, 0);
+	struct fuse_setxattr_in sx = { .size = 4 };
+	size_t len;
+	cr_assert_eq(call_out(FUSE_SETXATTR, bin, (struct part){ &sx, FUSE_COMPAT_SETXATTR_IN_SIZE },
+			      S("security.capability"), (struct part){ "\1\0\0\2", 4 }, &len), -EPERM);
+	cr_assert_eq(call_out(FUSE_SETXATTR, bin, (struct part){ &sx, FUSE_COMPAT_SETXATTR_IN_SIZE },
+			      S("trusted.x"), (struct part){ "abcd", 4 }, &len), -EPERM);
+	cr_assert_eq(call(FUSE_REMOVEXATTR, bin, S("security.capability"), NONE_P), -EPERM);
+}

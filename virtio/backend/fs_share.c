@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <linux/fuse.h>
 #include <linux/openat2.h>
 #include <stdio.h>
@@ -31,7 +32,18 @@
 #define MAX_HANDLES (1u << 16)
 #define HASH_BUCKETS (1u << 16)
 #define FD_RESERVE 256 /* descriptors left for the rest of kiln */
+
+/* One budget for every share of the process: the fds all shares' nodes
+ * and handles hold stay FD_RESERVE below RLIMIT_NOFILE as it is when the
+ * shares start serving (fs_share_refresh_limit, after the jail lowered it). */
+static atomic_uint fds_held;
+static atomic_uint fd_budget = 1024 - FD_RESERVE;
 #define NONE UINT32_MAX /* all bits set: memset 0xff writes it */
+
+/* The permission bits a guest may set: no set-user-ID or set-group-ID
+ * bit, which would make a host file run as its (kiln-chosen) owner when
+ * the host executes it. */
+#define FILE_MODE_BITS 01777
 
 /* Attribute and entry timeouts given to the guest (seconds): the host may
  * change the files under it; one second is what virtiofsd's default gives. */
@@ -60,7 +72,6 @@ struct fs_share {
 	uint32_t *buckets;
 	struct handle *handles;
 	uint32_t nr_handles, cap_handles, free_handle, held_handles;
-	uint32_t fd_limit;  /* nodes + handles stay below it */
 	bool initialized;   /* INIT answered */
 	struct fs_share_stats stats;
 	char dir[PATH_MAX];
@@ -74,9 +85,20 @@ static uint32_t bucket_of(dev_t dev, ino_t ino)
 	return (uint32_t)(h >> 32) & (HASH_BUCKETS - 1);
 }
 
-static bool fds_left(const struct fs_share *s)
+/* Take one fd of the budget; false (nothing taken) when it is spent. */
+static bool fd_take(void)
 {
-	return s->held_nodes + s->held_handles < s->fd_limit;
+	unsigned held = atomic_load(&fds_held);
+	do {
+		if (held >= atomic_load(&fd_budget))
+			return false;
+	} while (!atomic_compare_exchange_weak(&fds_held, &held, held + 1));
+	return true;
+}
+
+static void fd_give(unsigned n)
+{
+	atomic_fetch_sub(&fds_held, n);
 }
 
 /* The node of (nodeid) from the guest, or NULL for one it does not hold. */
@@ -112,6 +134,7 @@ static void node_free(struct fs_share *s, struct node *n)
 	n->hash_next = s->free_node;
 	s->free_node = (uint32_t)(n - s->nodes);
 	s->held_nodes--;
+	fd_give(1);
 }
 
 /* FORGET: drop (count) references; the root stays whatever the guest says. */
@@ -142,11 +165,16 @@ static struct node *node_take(struct fs_share *s, int fd, const struct stat *st)
 		}
 	}
 	uint32_t idx;
+	if (!fd_take()) {
+		close(fd);
+		return NULL;
+	}
 	if (s->free_node != NONE) {
 		idx = s->free_node;
 		s->free_node = s->nodes[idx].hash_next;
 	} else {
-		if (s->nr_nodes == MAX_NODES || !fds_left(s)) {
+		if (s->nr_nodes == MAX_NODES) {
+			fd_give(1);
 			close(fd);
 			return NULL;
 		}
@@ -154,6 +182,7 @@ static struct node *node_take(struct fs_share *s, int fd, const struct stat *st)
 			uint32_t cap = s->cap_nodes ? s->cap_nodes * 2 : 1024;
 			struct node *nn = realloc(s->nodes, cap * sizeof(*nn));
 			if (!nn) {
+				fd_give(1);
 				close(fd);
 				return NULL;
 			}
@@ -197,7 +226,9 @@ static int node_reopen(struct fs_share *s, const struct node *n, int flags)
 		return -EACCES;
 	char name[16];
 	snprintf(name, sizeof(name), "%d", n->fd);
-	int fd = openat(s->proc_fd, name, flags | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: a "regular" file that blocks on read (/proc/kmsg,
+	 * trace_pipe under a shared /) gives EAGAIN, never a stuck worker. */
+	int fd = openat(s->proc_fd, name, flags | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	return fd < 0 ? -errno : fd;
 }
 
@@ -206,17 +237,23 @@ static int node_reopen(struct fs_share *s, const struct node *n, int flags)
 static int handle_add(struct fs_share *s, int fd, bool dir, uint64_t *fh)
 {
 	uint32_t idx;
+	if (!fd_take())
+		return -ENFILE;
 	if (s->free_handle != NONE) {
 		idx = s->free_handle;
 		s->free_handle = s->handles[idx].next_free;
 	} else {
-		if (s->nr_handles == MAX_HANDLES || !fds_left(s))
+		if (s->nr_handles == MAX_HANDLES) {
+			fd_give(1);
 			return -ENFILE;
+		}
 		if (s->nr_handles == s->cap_handles) {
 			uint32_t cap = s->cap_handles ? s->cap_handles * 2 : 64;
 			struct handle *nh = realloc(s->handles, cap * sizeof(*nh));
-			if (!nh)
+			if (!nh) {
+				fd_give(1);
 				return -ENOMEM;
+			}
 			s->handles = nh;
 			s->cap_handles = cap;
 		}
@@ -244,6 +281,7 @@ static void handle_release(struct fs_share *s, uint64_t fh)
 	h->next_free = s->free_handle;
 	s->free_handle = (uint32_t)fh;
 	s->held_handles--;
+	fd_give(1);
 }
 
 /* ---- request and reply ---------------------------------------------------- */
@@ -483,7 +521,7 @@ static int op_setattr(struct fs_share *s, struct req *r)
 	if (in.valid & FATTR_MODE) {
 		if (symlink)
 			return -EOPNOTSUPP;
-		if (fchmodat(s->proc_fd, pname, in.mode & 07777, 0))
+		if (fchmodat(s->proc_fd, pname, in.mode & FILE_MODE_BITS, 0))
 			return -errno;
 	}
 	if (in.valid & (FATTR_UID | FATTR_GID)) {
@@ -574,7 +612,7 @@ static int op_mknod(struct fs_share *s, struct req *r)
 	default:
 		return -EPERM;
 	}
-	if (mknodat(r->node->fd, name, in.mode & (S_IFMT | 07777), 0))
+	if (mknodat(r->node->fd, name, in.mode & (S_IFMT | FILE_MODE_BITS), 0))
 		return -errno;
 	return reply_entry(s, r, r->node, name);
 }
@@ -588,7 +626,7 @@ static int op_mkdir(struct fs_share *s, struct req *r)
 		rc = take_name(r, &name);
 	if (rc)
 		return rc;
-	if (mkdirat(r->node->fd, name, in.mode & 07777))
+	if (mkdirat(r->node->fd, name, in.mode & FILE_MODE_BITS))
 		return -errno;
 	return reply_entry(s, r, r->node, name);
 }
@@ -728,32 +766,46 @@ static int op_create(struct fs_share *s, struct req *r)
 		rc = check_open_flags(s, in.flags);
 	if (rc)
 		return rc;
+	/* O_EXCL always: opening whatever already has the name (a FIFO the
+	 * guest made, a device node) could block the worker or reach a host
+	 * device. A name that exists is looked up and opened as OPEN would. */
 	struct open_how how = {
-		.flags = (in.flags & (OPEN_FLAGS | O_EXCL) & ~(uint32_t)O_NOATIME) |
-			 O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
-		.mode = in.mode & 07777,
+		.flags = (in.flags & OPEN_FLAGS & ~(uint32_t)O_NOATIME) |
+			 O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
+		.mode = in.mode & FILE_MODE_BITS,
 		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
 	};
 	long fd = syscall(SYS_openat2, r->node->fd, name, &how, sizeof(how));
-	if (fd < 0)
-		return -errno;
-	/* The node is the inode just opened (not the name again, which may
-	 * have changed since). */
-	char pname[24];
-	snprintf(pname, sizeof(pname), "%ld", fd);
-	int pfd = openat(s->proc_fd, pname, O_PATH | O_CLOEXEC);
+	struct node *n;
 	struct stat st;
-	if (pfd < 0 || (rc = stat_fd(pfd, &st))) {
-		rc = pfd < 0 ? -errno : rc;
-		if (pfd >= 0)
-			close(pfd);
-		close((int)fd);
-		return rc;
-	}
-	struct node *n = node_take(s, pfd, &st);
-	if (!n) {
-		close((int)fd);
-		return -ENFILE;
+	if (fd < 0 && errno == EEXIST && !(in.flags & O_EXCL)) {
+		if ((rc = lookup_node(s, r->node, name, &n, &st)))
+			return rc;
+		fd = n->type == S_IFDIR ? -EISDIR
+		     : node_reopen(s, n, (int)(in.flags & OPEN_FLAGS & ~(uint32_t)O_NOATIME));
+		if (fd < 0) {
+			node_forget(s, node_id(s, n), 1);
+			return (int)fd;
+		}
+	} else if (fd < 0) {
+		return -errno;
+	} else {
+		/* The node is the inode just made (not the name again, which
+		 * may have changed since). */
+		char pname[24];
+		snprintf(pname, sizeof(pname), "%ld", fd);
+		int pfd = openat(s->proc_fd, pname, O_PATH | O_CLOEXEC);
+		if (pfd < 0 || (rc = stat_fd(pfd, &st))) {
+			rc = pfd < 0 ? -errno : rc;
+			if (pfd >= 0)
+				close(pfd);
+			close((int)fd);
+			return rc;
+		}
+		if (!(n = node_take(s, pfd, &st))) {
+			close((int)fd);
+			return -ENFILE;
+		}
 	}
 	struct {
 		struct fuse_entry_out e;
@@ -915,6 +967,14 @@ static int reply_xattr(struct req *r, uint32_t size, ssize_t n)
 
 #define XATTR_MAX 65536
 
+/* Attributes a guest may set or remove: not file capabilities
+ * (security.capability: a host binary with privileges) nor the trusted.*
+ * namespace (root's own), whatever kiln's privileges. */
+static bool xattr_settable(const char *name)
+{
+	return strcmp(name, "security.capability") && strncmp(name, "trusted.", 8);
+}
+
 static int op_getxattr(struct fs_share *s, struct req *r)
 {
 	struct fuse_getxattr_in in;
@@ -969,6 +1029,8 @@ static int op_setxattr(struct fs_share *s, struct req *r)
 		return rc;
 	if (in.size > r->arg_len || in.size > XATTR_MAX)
 		return -EINVAL;
+	if (!xattr_settable(name))
+		return -EPERM;
 	int fd = xattr_fd(s, r->node);
 	if (fd < 0)
 		return fd;
@@ -984,6 +1046,8 @@ static int op_removexattr(struct fs_share *s, struct req *r)
 	int rc = take_string(r, &name, &nlen);
 	if (rc)
 		return rc;
+	if (!xattr_settable(name))
+		return -EPERM;
 	int fd = xattr_fd(s, r->node);
 	if (fd < 0)
 		return fd;
@@ -1185,6 +1249,7 @@ size_t fs_share_handle(struct fs_share *s, const void *in, size_t in_len,
 
 void fs_share_reset(struct fs_share *s)
 {
+	fd_give(s->held_nodes + s->held_handles - 1); /* the root's stays taken */
 	for (uint32_t i = 1; i < s->nr_nodes; i++)
 		if (s->nodes[i].fd >= 0)
 			close(s->nodes[i].fd);
@@ -1204,19 +1269,19 @@ void fs_share_reset(struct fs_share *s)
 	s->initialized = false;
 }
 
-/* Every node is an fd: take what the hard limit allows, keep a reserve. */
-static uint32_t raise_fd_limit(void)
+void fs_share_refresh_limit(void)
 {
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl))
-		return 1024;
+		return;
 	if (rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 		getrlimit(RLIMIT_NOFILE, &rl);
 	}
 	rlim_t cur = rl.rlim_cur > MAX_NODES + MAX_HANDLES ? MAX_NODES + MAX_HANDLES : rl.rlim_cur;
-	return cur > 2 * FD_RESERVE ? (uint32_t)(cur - FD_RESERVE) : (uint32_t)cur / 2;
+	atomic_store(&fd_budget, cur > 2 * FD_RESERVE ? (unsigned)(cur - FD_RESERVE)
+						      : (unsigned)cur / 2);
 }
 
 int fs_share_open(const char *dir, bool readonly, struct fs_share **out,
@@ -1258,7 +1323,9 @@ int fs_share_open(const char *dir, bool readonly, struct fs_share **out,
 			"through it)", dir, strerror(errno));
 		goto fail;
 	}
-	s->fd_limit = raise_fd_limit();
+	fs_share_refresh_limit();
+	atomic_fetch_add(&fds_held, 1); /* the root */
+	s->held_nodes = 1;
 	fs_share_reset(s);
 	*out = s;
 	return 0;
@@ -1274,6 +1341,7 @@ void fs_share_close(struct fs_share *s)
 	if (s->nodes && s->nr_nodes && s->buckets) {
 		fs_share_reset(s);
 		close(s->nodes[0].fd);
+		fd_give(1);
 	}
 	if (s->proc_fd >= 0)
 		close(s->proc_fd);

@@ -67,4 +67,10 @@ void fs_share_reset(struct fs_share *s);
 
 void fs_share_get_stats(const struct fs_share *s, struct fs_share_stats *out);
 
+/* fs_share_refresh_limit - take RLIMIT_NOFILE as it is now (raised to its
+ * hard limit) as the budget of every share's fds: at open, and again once
+ * the jail has set its own limit (virtio/fs.c's start, before the worker
+ * serves). Not on a filtered thread (getrlimit). */
+void fs_share_refresh_limit(void);
+
 #endif
