@@ -347,6 +347,12 @@ static int take_name(struct req *r, const char **name)
 	return 0;
 }
 
+/* A fixed argument, then an entry name (MKNOD, MKDIR, CREATE, LINK). */
+static int take_arg_name(struct req *r, void *in, size_t size, const char **name)
+{
+	return take_arg(r, in, size) ? -EINVAL : take_name(r, name);
+}
+
 static void *reply_room(struct req *r, size_t size)
 {
 	if (r->out_cap - r->out_len < size)
@@ -599,9 +605,7 @@ static int op_mknod(struct fs_share *s, struct req *r)
 {
 	struct fuse_mknod_in in;
 	const char *name;
-	int rc = take_arg(r, &in, sizeof(in));
-	if (!rc)
-		rc = take_name(r, &name);
+	int rc = take_arg_name(r, &in, sizeof(in), &name);
 	if (rc)
 		return rc;
 	/* No device nodes: one in the share would be a host device for
@@ -621,9 +625,7 @@ static int op_mkdir(struct fs_share *s, struct req *r)
 {
 	struct fuse_mkdir_in in;
 	const char *name;
-	int rc = take_arg(r, &in, sizeof(in));
-	if (!rc)
-		rc = take_name(r, &name);
+	int rc = take_arg_name(r, &in, sizeof(in), &name);
 	if (rc)
 		return rc;
 	if (mkdirat(r->node->fd, name, in.mode & FILE_MODE_BITS))
@@ -683,9 +685,7 @@ static int op_link(struct fs_share *s, struct req *r)
 {
 	struct fuse_link_in in;
 	const char *name;
-	int rc = take_arg(r, &in, sizeof(in));
-	if (!rc)
-		rc = take_name(r, &name);
+	int rc = take_arg_name(r, &in, sizeof(in), &name);
 	if (rc)
 		return rc;
 	struct node *old = node_get(s, in.oldnodeid);
@@ -759,9 +759,7 @@ static int op_create(struct fs_share *s, struct req *r)
 {
 	struct fuse_create_in in;
 	const char *name;
-	int rc = take_arg(r, &in, sizeof(in));
-	if (!rc)
-		rc = take_name(r, &name);
+	int rc = take_arg_name(r, &in, sizeof(in), &name);
 	if (!rc)
 		rc = check_open_flags(s, in.flags);
 	if (rc)
