@@ -155,17 +155,24 @@ static void load_conf(void)
 	}
 }
 
+/* Load the modules in order. A failure is kept, not fatal here: the
+ * console may still come up (its modules load first), and then the host
+ * hears why (status 120) instead of a guest that ended without a word. */
+static char module_error[300];
+
 static void load_modules(void)
 {
 	for (int i = 0; i < nmods; i++) {
 		int fd = open(mods[i], O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			die(EXEC_STATUS_SETUP, "module %s: %s", mods[i], strerror(errno));
 		size_t len = strlen(mods[i]);
 		int flags = len > 3 && strcmp(mods[i] + len - 3, ".ko") ? 4 /* COMPRESSED_FILE */ : 0;
-		if (syscall(SYS_finit_module, fd, "", flags) && errno != EEXIST)
-			die(EXEC_STATUS_SETUP, "loading %s: %s", mods[i], strerror(errno));
-		close(fd);
+		if (fd < 0 || (syscall(SYS_finit_module, fd, "", flags) && errno != EEXIST)) {
+			if (!module_error[0])
+				snprintf(module_error, sizeof(module_error), "loading module %s: %s",
+					 mods[i], strerror(errno));
+		}
+		if (fd >= 0)
+			close(fd);
 	}
 }
 
@@ -491,6 +498,8 @@ int main(void)
 	load_conf();
 	load_modules();
 	open_hvc();
+	if (module_error[0])
+		die(EXEC_STATUS_SETUP, "%s", module_error);
 	if (nargs == 0)
 		die(EXEC_STATUS_SETUP, "no command");
 	setup_root();

@@ -6,7 +6,7 @@
 # stderr apart; statuses 0, 1, 7, 255 and a signal's 128+N; stdin piped
 # through; a host file read; a file written into the shared directory with
 # its mode; a --rodir refusing a write; command not found (127); --timeout
-# (124); a guest kernel panic (121); two at once; Debian's cloud kernel;
+# (124); a guest kernel panic (121); a module that will not load (120); two at once; Debian's cloud kernel;
 # every thread filtered, the relay's filter enforced.
 set -euo pipefail
 # shellcheck source=SCRIPTDIR/lib.sh
@@ -86,6 +86,19 @@ run_exec rodir --rodir "$ro" -- sh -c "echo x >'$ro/f'"
 run_exec notfound -- /no/such/command
 expect_status notfound 127
 grep -q 'cannot run /no/such/command' "$TMPDIR/notfound.err" || problem "notfound: no message naming the command"
+
+# A module the guest cannot load: the setup status and the module named.
+mods=$TMPDIR/mods
+cp -rs "$GUEST/generic/modules/lib/modules/$kver" "$mods"
+ov=$(find "$mods" -name overlay.ko)
+rm "$ov"
+echo "not a module" >"$ov"
+st=0
+timeout -k 5 120 "$KILN" exec --kernel "$GUEST/generic/vmlinuz" --modules "$mods" --memory 256M --cpus 1 -- true \
+	</dev/null >"$TMPDIR/badmod.out" 2>"$TMPDIR/badmod.err" || st=$?
+step "badmod: status $st, stderr $(tr '\n' '|' <"$TMPDIR/badmod.err")"
+expect_status badmod 120
+grep -q 'loading module /modules/overlay.ko' "$TMPDIR/badmod.err" || problem "badmod: no message naming overlay.ko"
 
 run_exec timeout --timeout 3 -- sleep 600
 expect_status timeout 124
