@@ -266,7 +266,9 @@ int exec_main(int argc, char **argv)
 	const char *args[64] = { "kiln", "run", "--kernel", kernel, "--initrd", initrd,
 				 "--cpus", o.cpus, "--memory", o.memory, "--cmdline", cmdline,
 				 "--console", console, "--rng", "--seccomp", o.seccomp };
-	int n = 17;
+	int n = 0;
+	while (args[n])
+		n++; /* the fixed arguments above; the shares follow */
 	char fs[MAX_DIRS + 1][sizeof(sh->path) + 64];
 	snprintf(fs[0], sizeof(fs[0]), "path=/,tag=" EXEC_ROOT_TAG ",readonly=on");
 	args[n++] = "--fs";

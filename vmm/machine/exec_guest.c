@@ -67,7 +67,8 @@ int exec_guest_initramfs(const struct exec_guest *g, int *out_fd, struct err *e)
 		return err_set(e, rc, "the guest's modules (--modules DIR)");
 	struct cpio c = { 0 }, conf = { 0 };
 	rc = cpio_add(&c, "init", S_IFREG | 0755, g->init, g->init_len);
-	static const char *const dirs[] = { "dev", "proc", "sys", "modules", "newroot" };
+	/* The mount points the init uses; modules/ comes with its files. */
+	static const char *const dirs[] = { "dev", "proc", "sys", "newroot" };
 	for (size_t i = 0; !rc && i < sizeof(dirs) / sizeof(*dirs); i++)
 		rc = cpio_add(&c, dirs[i], S_IFDIR | 0755, NULL, 0);
 	for (size_t i = 0; !rc && i < nmods; i++) {
@@ -78,7 +79,7 @@ int exec_guest_initramfs(const struct exec_guest *g, int *out_fd, struct err *e)
 		    snprintf(name, sizeof(name), "modules/%s", base) >= (int)sizeof(name) ||
 		    snprintf(guest_path, sizeof(guest_path), "/%s", name) >= (int)sizeof(guest_path))
 			rc = -ENAMETOOLONG;
-		else
+		else if (!(rc = cpio_add_dirs(&c, name)))
 			rc = add_file(&c, name, src);
 		if (rc) {
 			err_set(e, rc, "module file %s: %s", src, strerror(-rc));
