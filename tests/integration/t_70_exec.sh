@@ -116,8 +116,10 @@ pa=$!
 wait "$pa" || st=$?
 step "two at once: statuses $st, $(grep -c . "$TMPDIR/a.out") and $(grep -c . "$TMPDIR/b.out") lines"
 expect_status "two at once" 0
-[[ $(seq 200 | sed 's/^/A/') == "$(cat "$TMPDIR/a.out")" ]] || problem "two at once: the first one's output is not its 200 lines"
-[[ $(seq 200 | sed 's/^/B/') == "$(cat "$TMPDIR/b.out")" ]] || problem "two at once: the second one's output is not its 200 lines"
+[[ $(seq 200 | sed 's/^/A/') == "$(cat "$TMPDIR/a.out")" ]] ||
+	problem "two at once: the first one's output is not its 200 lines: $(grep -v '^A[0-9]*$' "$TMPDIR/a.out" | head -n 5 | tr '\n' '|')"
+[[ $(seq 200 | sed 's/^/B/') == "$(cat "$TMPDIR/b.out")" ]] ||
+	problem "two at once: the second one's output is not its 200 lines: $(grep -v '^B[0-9]*$' "$TMPDIR/b.out" | head -n 5 | tr '\n' '|')"
 
 # Debian's cloud kernel, with its own modules.
 if [[ -s $GUEST/cloud/vmlinuz ]]; then
