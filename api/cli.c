@@ -33,6 +33,8 @@ static const char usage_tail[] =
 	"  --seccomp on|log|off  per-thread syscall filters (default on: a\n"
 	"                    syscall outside kiln's allow-list stops it; log: only\n"
 	"                    logged by the kernel)\n"
+	"  --on-reboot exit|restart  what a guest reboot does (default exit: kiln\n"
+	"                    exits 0; restart: the same VM boots again)\n"
 	"  --jail DIR        once the VM is built, pivot into DIR in new mount,\n"
 	"                    PID, IPC, UTS and network namespaces, with no\n"
 	"                    capabilities and no_new_privs (needs root;\n"
@@ -48,8 +50,8 @@ static const char usage_tail[] =
 	"  -v, --verbose     more log output (repeat for debug)\n"
 	"\n"
 	"Exit status: 0 when the guest reboots or powers off, 1 on a VMM or guest\n"
-	"error (triple fault, KVM failure), 2 on a usage error, 128+N when ended\n"
-	"by signal N.\n";
+	"error (triple fault, KVM failure), 2 on a usage error, 3 when the guest\n"
+	"kernel panicked (--pvpanic), 128+N when ended by signal N.\n";
 
 static char usage_text[8192];
 static pthread_once_t usage_once = PTHREAD_ONCE_INIT;
@@ -146,6 +148,15 @@ static int opt_seccomp(struct kiln_config *c, const char *f, const char *v,
 	return 0;
 }
 
+static int opt_on_reboot(struct kiln_config *c, const char *f, const char *v,
+			 struct err *e)
+{
+	if (cfg_parse_enum(cfg_on_reboot_names, v, &c->on_reboot))
+		return err_set(e, -EINVAL, "%s: expected exit or restart, got '%s'",
+			       f, v);
+	return 0;
+}
+
 /* An unsigned field at (field) of the config: a numeric uid or gid. */
 static int opt_id(unsigned *dst, const char *f, const char *v, struct err *e)
 {
@@ -178,6 +189,7 @@ static const struct run_option run_options[] = {
 	APPLY_OPT("--cmdline", opt_cmdline), APPLY_OPT("--cpus", opt_cpus),
 	APPLY_OPT("--memory", opt_memory),   APPLY_OPT("--acpi", opt_acpi),
 	APPLY_OPT("--seccomp", opt_seccomp), STRING_OPT("--jail", jail.dir),
+	APPLY_OPT("--on-reboot", opt_on_reboot),
 	ID_OPT("--uid", jail.uid),          ID_OPT("--gid", jail.gid),
 	STRING_OPT("--cgroup", jail.cgroup),
 	STRING_OPT("--cgroup-cpu-max", jail.cpu_max),

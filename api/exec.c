@@ -26,6 +26,7 @@
 #include "vmctl.h"
 #include "../vmm/base/log.h"
 #include "../vmm/machine/exec_guest.h"
+#include "../vmm/machine/vm.h"
 
 extern const unsigned char kiln_exec_init[];
 extern const size_t kiln_exec_init_len;
@@ -265,7 +266,7 @@ int exec_main(int argc, char **argv)
 		 o.console_log ? "" : "quiet loglevel=1");
 	const char *args[64] = { "kiln", "run", "--kernel", kernel, "--initrd", initrd,
 				 "--cpus", o.cpus, "--memory", o.memory, "--cmdline", cmdline,
-				 "--console", console, "--rng", "--seccomp", o.seccomp };
+				 "--console", console, "--rng", "--pvpanic", "--seccomp", o.seccomp };
 	int n = 0;
 	while (args[n])
 		n++; /* the fixed arguments above; the shares follow */
@@ -307,6 +308,10 @@ int exec_main(int argc, char **argv)
 		status = relay.status;
 	} else if (vm_status > 128) {
 		status = vm_status; /* a signal ended kiln */
+	} else if (vm_status == VM_STATUS_GUEST_PANIC) {
+		dprintf(relay.err_fd, "kiln exec: the guest kernel panicked (--console-log FILE "
+				      "shows why)\n");
+		status = EXEC_STATUS_CRASH;
 	} else if (vm_status) {
 		dprintf(relay.err_fd, "kiln exec: the VM failed (kiln run's status %d)\n", vm_status);
 		status = EXEC_STATUS_KILN;

@@ -91,8 +91,8 @@ static const struct cfg_field id_field =
 	    "among its kind (\"disk0\")");
 
 /* machine, boot, one field per device kind (cfg_kinds), acpi, seccomp,
- * jail. */
-#define ROOT_FIXED 5
+ * on_reboot, jail. */
+#define ROOT_FIXED 6
 static struct cfg_field root_fields[ROOT_FIXED + 16];
 static struct cfg_section root_section = { root_fields, 0 };
 static pthread_once_t root_once = PTHREAD_ONCE_INIT;
@@ -122,6 +122,12 @@ static void build_root(void)
 		.names = cfg_seccomp_names,
 		.doc = "seccomp filters per thread: on kills kiln on a syscall "
 		       "outside the allow-list, log only logs it, off installs none" };
+	root_fields[n++] = (struct cfg_field){
+		.name = "on_reboot", .type = F_ENUM, .off = CFG_OFF(on_reboot),
+		.names = cfg_on_reboot_names,
+		.doc = "what a guest reboot does: exit ends kiln (status 0), restart "
+		       "boots the same kernel again in the same VM; a pvpanic-reported "
+		       "panic does the same (status 3 on exit)" };
 	root_fields[n++] = (struct cfg_field){ .name = "jail", .type = F_OBJECT,
 					   .sub = &jail_section };
 	root_section.nr = n;

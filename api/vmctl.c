@@ -108,6 +108,8 @@ int vmctl_boot(struct vmctl *c, struct err *e)
 	if (!rc) {
 		c->vm->on_device_error = vmctl_device_error;
 		c->vm->on_device_error_opaque = c;
+		c->vm->on_restart = vmctl_restarted;
+		c->vm->on_restart_opaque = c;
 		rc = vm_start(c->vm, e);
 	}
 	if (rc) {

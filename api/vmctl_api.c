@@ -359,6 +359,31 @@ void vmctl_api_fini(struct vmctl *c)
 	}
 }
 
+/* The reasons vm.state_changed gives (docs/api.md "Events"). */
+static const char *reason_name(int r)
+{
+	static const char *const why[] = {
+		[VM_EXIT_NONE] = "stop", [VM_EXIT_GUEST_RESET] = "guest-reset",
+		[VM_EXIT_GUEST_POWEROFF] = "guest-poweroff",
+		[VM_EXIT_SIGNAL] = "signal", [VM_EXIT_USER_QUIT] = "stop",
+		[VM_EXIT_ERROR] = "error", [VM_EXIT_GUEST_PANIC] = "guest-panic",
+	};
+	return (unsigned)r < sizeof(why) / sizeof(why[0]) && why[r] ? why[r] : "stop";
+}
+
+void vmctl_restarted(void *opaque, enum vm_exit_reason why, unsigned count)
+{
+	struct vmctl *c = opaque;
+	if (!c->server)
+		return;
+	struct json_object *p = json_object_new_object();
+	json_object_object_add(p, "state", json_object_new_string(vm_state_name(c->state)));
+	json_object_object_add(p, "reason", json_object_new_string(reason_name((int)why)));
+	json_object_object_add(p, "restarts", json_object_new_int64(count));
+	api_server_notify(c->server, "vm.state_changed", p);
+	json_object_put(p);
+}
+
 void vmctl_notify_state(struct vmctl *c)
 {
 	if (!c->server)
@@ -366,15 +391,8 @@ void vmctl_notify_state(struct vmctl *c)
 	struct json_object *p = json_object_new_object();
 	json_object_object_add(p, "state", json_object_new_string(vm_state_name(c->state)));
 	if (c->state == VMS_STOPPED) {
-		static const char *const why[] = {
-			[VM_EXIT_NONE] = "stop", [VM_EXIT_GUEST_RESET] = "guest-reset",
-			[VM_EXIT_GUEST_POWEROFF] = "guest-poweroff",
-			[VM_EXIT_SIGNAL] = "signal", [VM_EXIT_USER_QUIT] = "stop",
-			[VM_EXIT_ERROR] = "error",
-		};
-		unsigned r = (unsigned)c->stop_reason;
 		json_object_object_add(p, "reason", json_object_new_string(
-			r < sizeof(why) / sizeof(why[0]) && why[r] ? why[r] : "stop"));
+			reason_name(c->stop_reason)));
 		json_object_object_add(p, "exit_status", json_object_new_int(c->exit_status));
 	}
 	api_server_notify(c->server, "vm.state_changed", p);

@@ -7,6 +7,7 @@
 
 #include "../vmm/base/err.h"
 #include "vmctl.h"
+#include "../vmm/machine/vm.h"
 
 struct evloop;
 struct vm;
@@ -47,6 +48,10 @@ void vmctl_set_state(struct vmctl *c, enum vm_state s);
 int vmctl_api_init(struct vmctl *c, const char *path, struct err *e);
 void vmctl_api_fini(struct vmctl *c);
 void vmctl_notify_state(struct vmctl *c);
+/* vmctl_restarted - the guest rebooted (or panicked) and was restarted
+ * (--on-reboot restart): vm.state_changed "running" with the reason and
+ * the count (vm->on_restart; loop thread). */
+void vmctl_restarted(void *opaque, enum vm_exit_reason why, unsigned count);
 /* vmctl_device_error - a device broke (NEEDS_RESET): tell subscribers, at
  * most EVENT_LIMIT_BURST at once and then one a second per device; the
  * rest are counted and summed up in one event a second later. */

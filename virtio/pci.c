@@ -152,6 +152,19 @@ static void on_notify(void *opaque, uint32_t events)
 	kick_queue(vdev, n->q);
 }
 
+void virtio_pci_reset_function(struct virtio_pci *vp)
+{
+	/* Nothing the old boot asked for may reach the next one. */
+	vp->held_kicks = 0;
+	vp->held_activate = vp->held_reset = false;
+	bool held = vp->held;
+	vp->held = false; /* reset_work would only note it while held */
+	reset_work(vp);
+	vp->held = held;
+	pci_msix_reset(&vp->msix);
+	pci_device_reset(&vp->pci);
+}
+
 void virtio_pci_hold(struct virtio_pci *vp, bool hold)
 {
 	vp->held = hold;

@@ -106,6 +106,15 @@ int virtio_pci_create(struct virtio_device *vdev, const char *id,
  */
 void virtio_pci_hold(struct virtio_pci *vp, bool hold);
 
+/*
+ * virtio_pci_reset_function - the whole function back to power-on, for a
+ * VM reset: the device reset the driver would make (in-flight work
+ * finished, queues forgotten, status 0), whatever was held while paused
+ * dropped, MSI-X and config space as plugged. Loop thread, vCPUs parked,
+ * the function quiesced (it stays held until resume).
+ */
+void virtio_pci_reset_function(struct virtio_pci *vp);
+
 /* virtio_pci_destroy - unwatch and close fds, free the transport (not the
  * device). NULL-safe. Main thread, after the vCPUs have stopped and the
  * device has been drained. The device list uses vp->dev.ops->destroy,

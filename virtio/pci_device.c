@@ -43,6 +43,11 @@ static void vp_resume(struct device *dev)
 	virtio_pci_hold(vp, false); /* delivers the held kicks */
 }
 
+static void vp_reset(struct device *dev)
+{
+	virtio_pci_reset_function(to_vp(dev));
+}
+
 static int vp_save(struct device *dev, struct state_buf *out)
 {
 	virtio_pci_save(to_vp(dev), out);
@@ -83,6 +88,7 @@ const struct device_ops virtio_pci_device_ops = {
 	.start = vp_start,
 	.quiesce = vp_quiesce,
 	.resume = vp_resume,
+	.reset = vp_reset,
 	.save = vp_save,
 	.restore = vp_restore,
 	.stats = vp_stats,

@@ -16,7 +16,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # Modules the L2 guest carries (closed over modules.dep); busybox modprobe loads them.
 GUEST_MODULES=(virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci
 	virtio_blk virtio_net virtio_console virtio-rng failover net_failover fuse virtiofs
-	ext4 crc32c_generic)
+	ext4 crc32c_generic pvpanic pvpanic_pci)
 
 usage() {
 	cat <<EOF

@@ -123,7 +123,7 @@ bad_file bad-type '^kiln: bad-type\.json: machine\.vcpus: expected integer 1\.\.
 	"{\"machine\": {\"vcpus\": \"two\"}, \"boot\": {\"kernel\": \"$k\"}}"
 bad_file float-int '^kiln: float-int\.json: machine\.memory_mib: expected integer 16\.\.1048576, got 512\.0$' \
 	"{\"machine\": {\"memory_mib\": 512.0}, \"boot\": {\"kernel\": \"$k\"}}"
-bad_file unknown-top '^kiln: unknown-top\.json: cpus: unknown field \(known: machine, boot, disks, nets, fs, console, rng, acpi, seccomp, jail\)$' \
+bad_file unknown-top '^kiln: unknown-top\.json: cpus: unknown field \(known: machine, boot, disks, nets, fs, console, rng, pvpanic, acpi, seccomp, on_reboot, jail\)$' \
 	"{\"boot\": {\"kernel\": \"$k\"}, \"cpus\": 2}"
 bad_file unknown-nested '^kiln: unknown-nested\.json: machine\.cpus: unknown field \(known: vcpus, memory_mib\)$' \
 	"{\"machine\": {\"cpus\": 2}, \"boot\": {\"kernel\": \"$k\"}}"

@@ -4,7 +4,7 @@
 # guest sees this machine's / read-only and the current directory read-write,
 # runs the command, and kiln exits with its status. Checked: stdout and
 # stderr apart; statuses 0, 1, 7, 255 and a signal's 128+N; stdin piped
-# through; a host file read; a file written into the shared directory with
+# through; a host file and a 100 MiB one (its sha256) read; a file written into the shared directory with
 # its mode; a --rodir refusing a write; command not found (127); --timeout
 # (124); a guest kernel panic (121); a module that will not load (120); two at once; Debian's cloud kernel;
 # every thread filtered, the relay's filter enforced.
@@ -54,6 +54,14 @@ expect_status signal 137
 run_exec osrel -- cat /etc/os-release
 expect_status osrel 0
 cmp -s "$TMPDIR/osrel.out" /etc/os-release || problem "osrel: the guest's /etc/os-release is not this machine's"
+
+# 100 MiB of the host's, read through the share in the guest.
+head -c 100M /dev/urandom >big.bin
+big_sum=$(sha256sum big.bin | cut -d' ' -f1)
+run_exec big -- sha256sum big.bin
+expect_status big 0
+[[ $(cut -d' ' -f1 "$TMPDIR/big.out") == "$big_sum" ]] || problem "big: the guest's sha256 of a 100 MiB host file differs"
+rm -f big.bin
 
 st=0
 echo "hi from stdin" | timeout -k 5 120 "${ex[@]}" -- cat >"$TMPDIR/stdin.out" 2>"$TMPDIR/stdin.err" || st=$?
@@ -106,7 +114,7 @@ grep -q 'timed out' "$TMPDIR/timeout.err" || problem "timeout: no message"
 
 run_exec panic -- sh -c 'echo c >/proc/sysrq-trigger; sleep 60'
 expect_status panic 121
-grep -q 'without CMD' "$TMPDIR/panic.err" || problem "panic: no message"
+grep -q 'the guest kernel panicked' "$TMPDIR/panic.err" || problem "panic: no message naming the panic (pvpanic)"
 
 # Two at once: each gets its own output, whole.
 st=0

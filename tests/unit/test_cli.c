@@ -43,7 +43,31 @@ Test(cli, defaults)
 	cr_assert_str_eq(cfg_cmdline(&req.config), CFG_DEFAULT_CMDLINE);
 	cr_assert_null(req.config.initrd);
 	cr_assert_eq(req.config.seccomp, CFG_DEFAULT_SECCOMP);
+	cr_assert_eq(req.config.on_reboot, CFG_ON_REBOOT_EXIT);
 	cfg_fini(&req.config);
+}
+
+Test(cli, on_reboot_and_pvpanic)
+{
+	struct cli_request req;
+	struct err e;
+	cr_assert_eq(PARSE(&req, &e, "run", "--kernel", "/k", "--on-reboot", "restart",
+			   "--pvpanic"), 0, "%s", e.msg);
+	cr_assert_eq(req.config.on_reboot, CFG_ON_REBOOT_RESTART);
+	cr_assert_eq(cfg_count(&req.config, cfg_kind_find("pvpanic", 7)), 1);
+	cfg_fini(&req.config);
+	cr_assert_eq(PARSE(&req, &e, "run", "--kernel", "/k", "--on-reboot=exit"), 0, "%s", e.msg);
+	cr_assert_eq(req.config.on_reboot, CFG_ON_REBOOT_EXIT);
+	cr_assert_eq(cfg_count(&req.config, cfg_kind_find("pvpanic", 7)), 0);
+	cfg_fini(&req.config);
+	static char *const bad[] = { "Restart", "reboot", "", "poweroff" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cr_assert_eq(PARSE(&req, &e, "run", "--kernel", "/k", "--on-reboot", bad[i]),
+			     -EINVAL, "--on-reboot '%s'", bad[i]);
+		cr_assert(strstr(e.msg, "--on-reboot") && strstr(e.msg, "exit or restart") &&
+			  strstr(e.msg, bad[i]), "%s", e.msg);
+		cfg_fini(&req.config);
+	}
 }
 
 Test(cli, seccomp_flag)

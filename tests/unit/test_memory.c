@@ -3,8 +3,10 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "vmm/base/memory.h"
+#include "vmm/base/memory_image.h"
 
 static struct guest_mem gm;
 static uint8_t *low, *high;
@@ -153,4 +155,59 @@ Test(memory, zero_on_added_memory_does_no_null_arithmetic)
 	cr_assert_eq(gm_zero(&a, 0x1000, sizeof(buf)), 0);
 	for (size_t i = 0; i < sizeof(buf); i++)
 		cr_assert_eq(buf[i], 0);
+}
+
+/* The boot image (--on-reboot restart): what the loaders wrote comes back,
+ * everything the guest wrote since reads zero, and only non-zero pages
+ * are kept. */
+Test(memory, boot_image_restores_what_was_loaded)
+{
+	struct guest_mem m = { 0 };
+	struct gm_range layout[] = { { 0, 3 << 20 }, { 1ULL << 32, 1 << 20 } };
+	cr_assert_eq(gm_alloc(&m, layout, 2, NULL), 0);
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	/* "Loaded": a kernel-like run across a page boundary, a byte at the
+	 * very end, one in the high region; a page written and zeroed again. */
+	memset(gm_ptr(&m, 0x100000 - 10, 3 * page), 0x5a, 3 * page);
+	*(uint8_t *)gm_ptr(&m, (3 << 20) - 1, 1) = 0x77;
+	*(uint8_t *)gm_ptr(&m, (1ULL << 32) + 12345, 1) = 0x42;
+	memset(gm_ptr(&m, 0x200000, page), 0x11, page);
+	memset(gm_ptr(&m, 0x200000, page), 0, page);
+
+	struct gm_image img;
+	struct err e = { 0 };
+	cr_assert_eq(gm_image_capture(&m, &img, &e), 0, "%s", e.msg);
+	/* 3 pages + 10 bytes span 4 pages; then one page each. */
+	cr_assert_eq(img.bytes, 6 * page, "%zu bytes kept", img.bytes);
+
+	/* The "guest" writes all over its RAM. */
+	memset(m.map_base, 0xee, m.map_len);
+	cr_assert_eq(gm_image_restore(&m, &img), 0);
+	uint8_t *lo = gm_ptr(&m, 0, 3 << 20);
+	for (size_t i = 0; i < (3u << 20); i++) {
+		uint8_t want = i >= 0x100000 - 10 && i < 0x100000 - 10 + 3 * page ? 0x5a
+			       : i == (3u << 20) - 1			       ? 0x77
+										       : 0;
+		cr_assert_eq(lo[i], want, "byte 0x%zx", i);
+	}
+	uint8_t *hi = gm_ptr(&m, 1ULL << 32, 1 << 20);
+	for (size_t i = 0; i < (1u << 20); i++)
+		cr_assert_eq(hi[i], i == 12345 ? 0x42 : 0, "high byte 0x%zx", i);
+	/* Again: a second restart from the same image. */
+	memset(m.map_base, 0xcd, m.map_len);
+	cr_assert_eq(gm_image_restore(&m, &img), 0);
+	cr_assert_eq(*(uint8_t *)gm_ptr(&m, 0x100000, 1), 0x5a);
+	cr_assert_eq(*(uint8_t *)gm_ptr(&m, 0x300, 1), 0);
+	gm_image_free(&img);
+	gm_image_free(&img); /* safe twice */
+	gm_free(&m);
+}
+
+Test(memory, boot_image_needs_a_mapping_of_its_own)
+{
+	struct gm_image img;
+	struct err e = { 0 };
+	cr_assert_eq(gm_image_capture(&gm, &img, &e), -EINVAL);
+	cr_assert(strstr(e.msg, "mapping"), "%s", e.msg);
+	cr_assert_eq(img.bytes, 0);
 }

@@ -20,8 +20,8 @@ static const char full_json[] =
 	" \"nets\": [{\"id\": \"net0\", \"tap\": \"kt0\", \"mac\": \"52:54:00:12:34:56\", \"fd\": 0},"
 	"          {\"id\": \"lan\", \"tap\": \"kt1\", \"mac\": null, \"fd\": 5}],"
 	" \"fs\": [{\"id\": \"src\", \"path\": \"/srv/src\", \"tag\": \"src\", \"readonly\": true}],"
-	" \"console\": \"socket=/run/c.sock\", \"rng\": true, \"acpi\": true,"
-	" \"seccomp\": \"log\", \"jail\": {\"dir\": \"/srv/jail\", \"uid\": 4242, \"gid\": 0,"
+	" \"console\": \"socket=/run/c.sock\", \"rng\": true, \"pvpanic\": true, \"acpi\": true,"
+	" \"seccomp\": \"log\", \"on_reboot\": \"restart\", \"jail\": {\"dir\": \"/srv/jail\", \"uid\": 4242, \"gid\": 0,"
 	" \"cgroup\": \"/sys/fs/cgroup/vm\", \"cpu_max\": \"50000 100000\", \"memory_max\": null}}";
 
 static struct json_object *parse(const char *text)
@@ -64,7 +64,9 @@ Test(schema, full_config_round_trips)
 	cr_assert_not(NET(&cfg, 1)->mac.set);
 	cr_assert_str_eq(CONSOLE(&cfg), "socket=/run/c.sock");
 	cr_assert(NR(&cfg, "rng"));
+	cr_assert(NR(&cfg, "pvpanic"));
 	cr_assert_eq(cfg.seccomp, CFG_SECCOMP_LOG);
+	cr_assert_eq(cfg.on_reboot, CFG_ON_REBOOT_RESTART);
 	cr_assert_eq(cfg_validate(&cfg, &e), 0, "%s", e.msg);
 
 	struct json_object *in = parse(full_json), *out = schema_config_to_json(&cfg);
@@ -85,15 +87,17 @@ Test(schema, defaults_and_effective_config)
 	cr_assert_null(cfg.cmdline);
 	cr_assert_null(CONSOLE(&cfg));
 	cr_assert_not(NR(&cfg, "rng"));
+	cr_assert_not(NR(&cfg, "pvpanic"));
 	cr_assert_eq(cfg.seccomp, CFG_DEFAULT_SECCOMP);
+	cr_assert_eq(cfg.on_reboot, CFG_ON_REBOOT_EXIT);
 
 	struct json_object *out = schema_config_to_json(&cfg);
 	struct json_object *want = parse(
 		"{\"machine\": {\"vcpus\": 1, \"memory_mib\": 256},"
 		" \"boot\": {\"kernel\": \"/k\", \"initrd\": null, \"cmdline\": \""
 		CFG_DEFAULT_CMDLINE "\"}, \"disks\": [], \"nets\": [], \"fs\": [],"
-		" \"console\": null, \"rng\": false, \"acpi\": true,"
-		" \"seccomp\": \"on\", \"jail\": {\"dir\": null, \"uid\": 4294967295,"
+		" \"console\": null, \"rng\": false, \"pvpanic\": false, \"acpi\": true,"
+		" \"seccomp\": \"on\", \"on_reboot\": \"exit\", \"jail\": {\"dir\": null, \"uid\": 4294967295,"
 		" \"gid\": 4294967295, \"cgroup\": null, \"cpu_max\": null, \"memory_max\": null}}");
 	cr_assert(json_object_equal(out, want), "%s", json_object_to_json_string(out));
 
@@ -196,6 +200,8 @@ Test(schema, wrong_types_and_ranges_name_the_field)
 		{ "{\"rng\": 1}", "rng: expected boolean, got 1" },
 		{ "{\"seccomp\": \"kill\"}", "seccomp: expected \"on\", \"log\" or \"off\", got \"kill\"" },
 		{ "{\"seccomp\": false}", "seccomp: expected \"on\", \"log\" or \"off\", got false" },
+		{ "{\"on_reboot\": \"reboot\"}", "on_reboot: expected \"exit\" or \"restart\", got \"reboot\"" },
+		{ "{\"pvpanic\": 1}", "pvpanic: expected boolean, got 1" },
 		{ "{\"seccomp\": null}", "seccomp: expected \"on\", \"log\" or \"off\", got null" },
 		{ "[1]", "config: expected object, got [1]" },
 		{ "\"vm\"", "config: expected object, got \"vm\"" },
@@ -211,7 +217,7 @@ Test(schema, wrong_types_and_ranges_name_the_field)
 Test(schema, unknown_fields_at_every_level)
 {
 	static const struct bad_case cases[] = {
-		{ "{\"machin\": {}}", "machin: unknown field (known: machine, boot, disks, nets, fs, console, rng, acpi, seccomp, jail)" },
+		{ "{\"machin\": {}}", "machin: unknown field (known: machine, boot, disks, nets, fs, console, rng, pvpanic, acpi, seccomp, on_reboot, jail)" },
 		{ "{\"machine\": {\"vpcus\": 2}}", "machine.vpcus: unknown field (known: vcpus, memory_mib)" },
 		{ "{\"boot\": {\"kernal\": \"/k\"}}", "boot.kernal: unknown field (known: kernel, initrd, cmdline)" },
 		{ "{\"disks\": [{\"path\": \"/a\"}, {\"path\": \"/b\", \"ro\": true}]}",

@@ -50,6 +50,24 @@ void arch_vcpu_dump(struct vcpu *vcpu);
  * make (arch_vcpu_dump), for the vCPU threads' seccomp allow-list; their
  * number in *nr. */
 const unsigned long *arch_seccomp_vcpu_ioctls(size_t *nr);
+/* arch_seccomp_loop_ioctls - the same for the loop thread (a restart's
+ * interrupt controller state). */
+const unsigned long *arch_seccomp_loop_ioctls(size_t *nr);
+
+/*
+ * --on-reboot restart (vmm/machine/vm_reset.c). arch_vm_capture and
+ * arch_vcpu_capture read the VM's and a vCPU's boot state once built
+ * (main thread, before any guest code); arch_vm_reset puts the VM's back
+ * (loop thread, vCPUs parked); arch_vcpu_reset a vCPU's (that vCPU's own
+ * thread, outside KVM_RUN). 0 or -errno with (e) filled. The _free
+ * functions are NULL-safe.
+ */
+int arch_vm_capture(struct vm *vm, struct err *e);
+int arch_vm_reset(struct vm *vm, struct err *e);
+void arch_vm_capture_free(struct vm *vm);
+int arch_vcpu_capture(struct vcpu *vcpu, struct err *e);
+int arch_vcpu_reset(struct vcpu *vcpu, struct err *e);
+void arch_vcpu_capture_free(struct vcpu *vcpu);
 
 /*
  * arch_irqchip_routes - the interrupt controller's fixed GSI routes (on x86:

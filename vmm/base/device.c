@@ -76,6 +76,13 @@ void device_list_resume(struct device_list *l)
 			l->items[i]->ops->resume(l->items[i]);
 }
 
+void device_list_reset(struct device_list *l)
+{
+	for (unsigned i = 0; i < l->count; i++)
+		if (l->items[i]->ops->reset)
+			l->items[i]->ops->reset(l->items[i]);
+}
+
 void device_list_describe(const struct device_list *l, struct aml_buf *scope)
 {
 	for (unsigned i = 0; i < l->count; i++)

@@ -6,14 +6,14 @@
  * machine reaches devices only through this list and the ops table: threads
  * of their own from ops->start, metrics
  * come from ops->stats, ACPI nodes from ops->describe, pause from
- * ops->quiesce, teardown from ops->destroy; snapshots will use save and
- * restore. A device finds its own struct with container_of.
+ * ops->quiesce, a guest reboot under --on-reboot restart from ops->reset,
+ * teardown from ops->destroy; snapshots will use save and restore. A device finds its own struct with container_of.
  *
  * Every op may be NULL when the device has nothing to do for it (an RTC
  * has nothing in flight to quiesce; a virtio-pci function needs no ACPI
  * node). The ops table is const and shared by all devices of a kind.
  *
- * Threads: quiesce, resume, save, restore, stats and describe run on the
+ * Threads: quiesce, resume, reset, save, restore, stats and describe run on the
  * loop thread (describe and destroy also on the main thread during setup
  * and teardown, which is the loop thread before and after it runs).
  */
@@ -52,6 +52,12 @@ struct device_ops {
 	int (*quiesce)(struct device *dev);
 	/* resume - undo quiesce; deliver what was held (kicks, input). */
 	void (*resume)(struct device *dev);
+	/* reset - back to the state the device had when it was built, as
+	 * the guest's next boot expects to find it (its driver probes it
+	 * again); host-side connections (files, taps, consoles) stay.
+	 * Called with every vCPU parked and the device quiesced; resume
+	 * follows. NULL: nothing the guest set survives in it (the RTC). */
+	void (*reset)(struct device *dev);
 	/* save - append the device's state (quiesced) as plain data. */
 	int (*save)(struct device *dev, struct state_buf *out);
 	/* restore - load state written by save into a device built from the
@@ -96,6 +102,8 @@ struct device *device_list_find(const struct device_list *l, const char *id);
 int device_list_quiesce(struct device_list *l, struct err *e);
 /* device_list_resume - resume every device, in reverse order. */
 void device_list_resume(struct device_list *l);
+/* device_list_reset - reset every device (quiesced), in order. */
+void device_list_reset(struct device_list *l);
 /* device_list_describe - every device's ACPI node into (scope), in order. */
 void device_list_describe(const struct device_list *l, struct aml_buf *scope);
 /* device_list_log_stats - one info line per device with counters:

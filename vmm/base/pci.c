@@ -505,9 +505,16 @@ int pci_root_add_device(struct pci_root *root, struct pci_device *dev, int slot,
 	if (rc == 0) {
 		dev->slot = s;
 		root->slots[s] = dev;
+		memcpy(dev->cfg_boot, dev->cfg, sizeof(dev->cfg_boot));
 	}
 	pthread_mutex_unlock(&root->lock);
 	return rc;
+}
+
+void pci_device_reset(struct pci_device *dev)
+{
+	memcpy(dev->cfg, dev->cfg_boot, sizeof(dev->cfg));
+	atomic_store(&dev->decode, 0);
 }
 
 struct pci_device *pci_root_device(struct pci_root *root, unsigned slot)

@@ -130,6 +130,7 @@ struct pci_device {
 	uint8_t cfg[PCI_CFG_SIZE];   /* config space as the guest reads it */
 	uint8_t wmask[PCI_CFG_SIZE]; /* bits the guest may change */
 	uint8_t w1c[PCI_CFG_SIZE];   /* bits a written 1 clears */
+	uint8_t cfg_boot[PCI_CFG_SIZE]; /* config space as plugged (reset) */
 	const char *name;
 	const struct pci_device_ops *ops;
 	struct pci_bar bars[PCI_NR_BARS];
@@ -218,6 +219,15 @@ void pci_root_cfg_write(struct pci_root *root, unsigned bus, unsigned slot,
  */
 int pci_root_add_device(struct pci_root *root, struct pci_device *dev, int slot,
 			struct err *e);
+
+/*
+ * pci_device_reset - config space back to what it was when the function
+ * was plugged (command register clear: no decoding, no bus mastering;
+ * capabilities' writable bits clear; BARs at their fixed addresses).
+ * Owner state behind the capabilities (MSI-X) is the owner's to reset.
+ * With every vCPU parked (no config access can run).
+ */
+void pci_device_reset(struct pci_device *dev);
 
 /* pci_root_device - the device in (slot), or NULL. Any thread. */
 struct pci_device *pci_root_device(struct pci_root *root, unsigned slot);

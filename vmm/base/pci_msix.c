@@ -139,6 +139,20 @@ int pci_msix_init(struct pci_msix *m, struct pci_device *dev,
 	return 0;
 }
 
+void pci_msix_reset(struct pci_msix *m)
+{
+	pthread_mutex_lock(&m->lock);
+	m->enabled = m->fmask = false;
+	memset(m->pba, 0, pba_bytes(m->nr_vectors));
+	static const struct msi_msg none = { 0 };
+	for (unsigned v = 0; v < m->nr_vectors; v++) {
+		m->table[v] = (struct pci_msix_entry){ .ctrl = PCI_MSIX_VECTOR_MASKED };
+		if (m->ops && m->ops->vector_update)
+			m->ops->vector_update(m->opaque, v, &none, true);
+	}
+	pthread_mutex_unlock(&m->lock);
+}
+
 void pci_msix_fini(struct pci_msix *m)
 {
 	if (m->dev)

@@ -107,6 +107,13 @@ int pci_msix_init(struct pci_msix *m, struct pci_device *dev,
 		  uint32_t pba_offset, const struct pci_msix_ops *ops,
 		  void *opaque, struct err *e);
 
+/* pci_msix_reset - the state after a function reset (§6.8.2.9): MSI-X
+ * and Function Mask off, every vector masked with a zero message, nothing
+ * pending; ops->vector_update tells the VMM each vector is masked. The
+ * capability's bits in config space are pci_device_reset's. Loop thread,
+ * vCPUs parked. */
+void pci_msix_reset(struct pci_msix *m);
+
 /* pci_msix_fini - free the table and PBA. Safe on a zeroed (m). Teardown. */
 void pci_msix_fini(struct pci_msix *m);
 

@@ -11,6 +11,17 @@ static struct acpi_pm_dev *to_pd(struct device *dev)
 	return container_of(dev, struct acpi_pm_dev, dev);
 }
 
+/* Status and enables cleared, SCI_EN set; the PM timer runs on (it is a
+ * free-running counter, not something the guest set). */
+static void pd_reset(struct device *dev)
+{
+	struct acpi_pm *pm = &to_pd(dev)->pm;
+	struct acpi_pm_state st;
+	acpi_pm_get_state(pm, &st);
+	st = (struct acpi_pm_state){ .pm1_cnt = ACPI_PM1_SCI_EN, .tmr = st.tmr };
+	acpi_pm_set_state(pm, &st);
+}
+
 static int pd_save(struct device *dev, struct state_buf *out)
 {
 	acpi_pm_save(&to_pd(dev)->pm, out);
@@ -35,6 +46,7 @@ static void pd_destroy(struct device *dev)
 }
 
 static const struct device_ops acpi_pm_dev_ops = {
+	.reset = pd_reset,
 	.save = pd_save,
 	.restore = pd_restore,
 	.stats = pd_stats,

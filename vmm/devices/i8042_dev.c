@@ -11,6 +11,11 @@ static struct i8042_dev *to_kd(struct device *dev)
 	return container_of(dev, struct i8042_dev, dev);
 }
 
+static void kd_reset(struct device *dev)
+{
+	i8042_reset(to_kd(dev)->kbc);
+}
+
 static int kd_save(struct device *dev, struct state_buf *out)
 {
 	i8042_save(to_kd(dev)->kbc, out);
@@ -35,6 +40,7 @@ static void kd_destroy(struct device *dev)
 }
 
 static const struct device_ops i8042_dev_ops = {
+	.reset = kd_reset,
 	.save = kd_save,
 	.restore = kd_restore,
 	.describe = kd_describe,

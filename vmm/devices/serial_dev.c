@@ -29,6 +29,11 @@ static void sd_resume(struct device *dev)
 		sd->input_hold(sd->input_opaque, false);
 }
 
+static void sd_reset(struct device *dev)
+{
+	serial_reset(to_sd(dev)->uart);
+}
+
 static int sd_save(struct device *dev, struct state_buf *out)
 {
 	serial_save(to_sd(dev)->uart, out);
@@ -59,6 +64,7 @@ static void sd_destroy(struct device *dev)
 static const struct device_ops serial_dev_ops = {
 	.quiesce = sd_quiesce,
 	.resume = sd_resume,
+	.reset = sd_reset,
 	.save = sd_save,
 	.restore = sd_restore,
 	.describe = sd_describe,

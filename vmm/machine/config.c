@@ -53,6 +53,12 @@ void *cfg_spec(const struct kiln_config *cfg, const char *name, unsigned index)
 	return d ? d->spec : NULL;
 }
 
+const char *const cfg_on_reboot_names[] = {
+	[CFG_ON_REBOOT_EXIT] = "exit",
+	[CFG_ON_REBOOT_RESTART] = "restart",
+	NULL,
+};
+
 const char *const cfg_seccomp_names[] = {
 	[CFG_SECCOMP_ON] = "on",
 	[CFG_SECCOMP_LOG] = "log",

@@ -149,6 +149,15 @@ enum cfg_seccomp {
 /* "on", "log", "off": the names of enum cfg_seccomp, NULL-terminated. */
 extern const char *const cfg_seccomp_names[];
 
+/* What a guest reboot (or, with a pvpanic device, a panic) does to the VM. */
+enum cfg_on_reboot {
+	CFG_ON_REBOOT_EXIT,    /* kiln exits (status 0; 3 for a panic) */
+	CFG_ON_REBOOT_RESTART, /* the same VM boots its kernel again */
+};
+
+/* "exit", "restart": the names of enum cfg_on_reboot, NULL-terminated. */
+extern const char *const cfg_on_reboot_names[];
+
 /* cfg_parse_enum - the index of (s) in (names) into *out; 0 or -EINVAL. */
 int cfg_parse_enum(const char *const *names, const char *s, unsigned *out);
 
@@ -204,6 +213,7 @@ struct kiln_config {
 	unsigned nr_devices;
 	bool acpi; /* ACPI tables (default on); the MP table is always there */
 	unsigned seccomp; /* enum cfg_seccomp (default CFG_DEFAULT_SECCOMP) */
+	unsigned on_reboot; /* enum cfg_on_reboot (default exit) */
 	struct cfg_jail jail;
 };
 

@@ -19,6 +19,9 @@
 /* What the guest needs beyond a generic kernel's built-ins. */
 static const char *const guest_modules[] = { "virtio_pci", "virtio_console", "virtiofs",
 					     "overlay" };
+/* What it uses when its kernel has it: pvpanic tells kiln of a panic (the
+ * guest still ends without CMD's status when it is missing). */
+static const char *const optional_modules[] = { "pvpanic_pci" };
 
 int exec_guest_release(const char *kernel, char *out, size_t size, struct err *e)
 {
@@ -57,37 +60,52 @@ static int add_file(struct cpio *c, const char *name, const char *path)
 	return rc;
 }
 
-int exec_guest_initramfs(const struct exec_guest *g, int *out_fd, struct err *e)
+/* Add the files of (names) (dependencies first) to (c) and their guest
+ * paths to (conf) as "mod" records. (optional): names the kernel has
+ * neither as a file nor built in are left out instead of failing. */
+static int add_modules(struct cpio *c, struct cpio *conf, const char *moddir,
+		       const char *const *names, size_t nr, bool optional, struct err *e)
 {
 	char **mods;
 	size_t nmods;
-	int rc = modules_resolve(g->moddir, guest_modules,
-				 sizeof(guest_modules) / sizeof(*guest_modules), &mods, &nmods, e);
+	struct err ignored = { 0 };
+	int rc = modules_resolve(moddir, names, nr, &mods, &nmods, optional ? &ignored : e);
 	if (rc)
-		return err_set(e, rc, "the guest's modules (--modules DIR)");
-	struct cpio c = { 0 }, conf = { 0 };
-	rc = cpio_add(&c, "init", S_IFREG | 0755, g->init, g->init_len);
-	/* The mount points the init uses; modules/ comes with its files. */
-	static const char *const dirs[] = { "dev", "proc", "sys", "newroot" };
-	for (size_t i = 0; !rc && i < sizeof(dirs) / sizeof(*dirs); i++)
-		rc = cpio_add(&c, dirs[i], S_IFDIR | 0755, NULL, 0);
+		return optional ? 0 : err_set(e, rc, "the guest's modules (--modules DIR)");
 	for (size_t i = 0; !rc && i < nmods; i++) {
 		char src[PATH_MAX], name[PATH_MAX], guest_path[PATH_MAX];
 		const char *base = strrchr(mods[i], '/');
 		base = base ? base + 1 : mods[i];
-		if (snprintf(src, sizeof(src), "%s/%s", g->moddir, mods[i]) >= (int)sizeof(src) ||
+		if (snprintf(src, sizeof(src), "%s/%s", moddir, mods[i]) >= (int)sizeof(src) ||
 		    snprintf(name, sizeof(name), "modules/%s", base) >= (int)sizeof(name) ||
 		    snprintf(guest_path, sizeof(guest_path), "/%s", name) >= (int)sizeof(guest_path))
 			rc = -ENAMETOOLONG;
-		else if (!(rc = cpio_add_dirs(&c, name)))
-			rc = add_file(&c, name, src);
+		else if (!(rc = cpio_add_dirs(c, name)))
+			rc = add_file(c, name, src);
 		if (rc) {
 			err_set(e, rc, "module file %s: %s", src, strerror(-rc));
 			break;
 		}
-		rc = conf_add(&conf, "mod", guest_path);
+		rc = conf_add(conf, "mod", guest_path);
 	}
 	modules_free(mods, nmods);
+	return rc;
+}
+
+int exec_guest_initramfs(const struct exec_guest *g, int *out_fd, struct err *e)
+{
+	struct cpio c = { 0 }, conf = { 0 };
+	int rc = cpio_add(&c, "init", S_IFREG | 0755, g->init, g->init_len);
+	/* The mount points the init uses; modules/ comes with its files. */
+	static const char *const dirs[] = { "dev", "proc", "sys", "newroot" };
+	for (size_t i = 0; !rc && i < sizeof(dirs) / sizeof(*dirs); i++)
+		rc = cpio_add(&c, dirs[i], S_IFDIR | 0755, NULL, 0);
+	if (!rc)
+		rc = add_modules(&c, &conf, g->moddir, guest_modules,
+				 sizeof(guest_modules) / sizeof(*guest_modules), false, e);
+	if (!rc)
+		rc = add_modules(&c, &conf, g->moddir, optional_modules,
+				 sizeof(optional_modules) / sizeof(*optional_modules), true, e);
 	for (unsigned i = 0; !rc && i < g->nshares; i++) {
 		const struct exec_share *sh = &g->shares[i];
 		char v[sizeof(sh->tag) + sizeof(sh->path) + 2];

@@ -23,6 +23,7 @@
 #include "../../virtio/fs.h"
 #include "../../virtio/net.h"
 #include "../../virtio/rng.h"
+#include "../devices/pvpanic.h"
 #include "../base/file.h"
 #include "../base/log.h"
 #include "builder.h"
@@ -285,6 +286,47 @@ static const struct cfg_kind kind_rng = {
 	.create = create_rng,
 };
 
+/* ---- pvpanic: the guest's panic report ------------------------------------ */
+
+/* vCPU thread. A panic ends the VM at once, before the guest's own reboot
+ * (panic=-1) would make it look like one; its console lines were written
+ * before its panic notifiers ran. A loaded crash kernel is left to run. */
+static void pvpanic_event(void *opaque, unsigned events)
+{
+	struct vm *vm = opaque;
+	if (events & PVPANIC_PANICKED) {
+		if (vm_request_exit(vm, VM_EXIT_GUEST_PANIC, VM_STATUS_GUEST_PANIC))
+			log_error("the guest kernel panicked (pvpanic)");
+	} else {
+		log_warn("the guest kernel crashed; its crash kernel takes over (pvpanic)");
+	}
+}
+
+static int create_pvpanic(struct vm *vm, const struct cfg_device *dev,
+			  struct err *e)
+{
+	struct pvpanic *p;
+	int rc = pvpanic_create(dev->id, pvpanic_event, vm, &p, e);
+	if (rc)
+		return rc;
+	rc = pci_root_add_device(&vm->pci, &p->pci, PCI_SLOT_ANY, e);
+	if (rc) {
+		p->dev.ops->destroy(&p->dev);
+		return rc;
+	}
+	return vm_add_device(vm, &p->dev, e);
+}
+
+static const struct cfg_kind kind_pvpanic = {
+	.name = "pvpanic",
+	.key = "pvpanic",
+	.form = CFG_FLAG,
+	.max = 1,
+	.doc = "a pvpanic-pci device: a guest kernel panic ends kiln with status 3 "
+	       "(reason guest-panic) instead of looking like a reboot",
+	.create = create_pvpanic,
+};
+
 const struct cfg_kind *const cfg_kinds[] = {
-	&kind_disk, &kind_net, &kind_fs, &kind_console, &kind_rng, NULL,
+	&kind_disk, &kind_net, &kind_fs, &kind_console, &kind_rng, &kind_pvpanic, NULL,
 };

@@ -363,6 +363,11 @@ static int add_rules(scmp_filter_ctx ctx, enum seccomp_thread kind)
 					SCMP_A2(SCMP_CMP_MASKED_EQ, O_CREAT, 0));
 	if (kind != SECCOMP_THREAD_LOOP)
 		return 0;
+	size_t n;
+	const unsigned long *arch = arch_seccomp_loop_ioctls(&n);
+	rc = allow_ioctls(ctx, arch, n);
+	if (rc)
+		return rc;
 	/* The loop's argument rules. */
 	rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
 			      SCMP_A0(SCMP_CMP_EQ, AF_UNIX));

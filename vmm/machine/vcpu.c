@@ -13,6 +13,7 @@
 #include "../arch/arch.h"
 #include "../base/log.h"
 #include "seccomp.h"
+#include "vm_reset.h"
 #include "vm.h"
 
 /* The kick signal only interrupts KVM_RUN; its handler does nothing. */
@@ -130,8 +131,9 @@ static int handle_system_event(struct vcpu *v)
 {
 	switch (v->run->system_event.type) {
 	case KVM_SYSTEM_EVENT_RESET:
+		/* Under --on-reboot restart the VM goes on (vm_reset.c). */
 		vm_request_exit(v->vm, VM_EXIT_GUEST_RESET, 0);
-		return 1;
+		return 0;
 	case KVM_SYSTEM_EVENT_SHUTDOWN:
 		vm_request_exit(v->vm, VM_EXIT_GUEST_POWEROFF, 0);
 		return 1;
@@ -202,6 +204,9 @@ static void *vcpu_thread(void *arg)
 	while (!atomic_load(&v->vm->stopping)) {
 		if (atomic_load(&v->vm->pause_requested))
 			vcpu_park(v);
+		/* A restart happened while this vCPU was parked. */
+		if (vm_reset_vcpu(v))
+			break;
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				v->run->immediate_exit = 0;

@@ -28,6 +28,11 @@ struct vcpu {
 	/* exits to userspace by KVM exit reason (owned by the vCPU thread;
 	 * read by others only after join or as approximate metrics) */
 	uint64_t exits[VCPU_EXIT_REASONS];
+	/* --on-reboot restart: the boot state (the arch's, NULL without
+	 * restart) and the VM's reset count this vCPU last applied it for
+	 * (vCPU thread). */
+	void *arch_boot;
+	unsigned reset_epoch;
 };
 
 /* vcpu_create - KVM_CREATE_VCPU and map kvm_run. Main thread. */

@@ -19,6 +19,7 @@
 #include "../base/log.h"
 #include "seccomp.h"
 #include "vcpu.h"
+#include "vm_reset.h"
 
 /* Capabilities kiln cannot work without. */
 static const struct {
@@ -159,6 +160,9 @@ int vm_create(const struct kiln_config *cfg, struct evloop *loop,
 			rc = arch_vcpu_init(vm, vm->vcpus[i], e);
 		}
 	}
+	/* Last: the boot state is the built VM's. */
+	if (!rc && vm_restarts(vm))
+		rc = vm_reset_prepare(vm, e);
 	if (rc) {
 		vm_destroy(vm);
 		return rc;
@@ -169,6 +173,9 @@ int vm_create(const struct kiln_config *cfg, struct evloop *loop,
 
 bool vm_request_exit(struct vm *vm, enum vm_exit_reason reason, int status)
 {
+	if ((reason == VM_EXIT_GUEST_RESET || reason == VM_EXIT_GUEST_PANIC) &&
+	    vm_restarts(vm))
+		return vm_request_reset(vm, reason);
 	int none = VM_EXIT_NONE;
 	if (!atomic_compare_exchange_strong(&vm->exit_reason, &none, (int)reason))
 		return false;
@@ -365,6 +372,7 @@ void vm_destroy(struct vm *vm)
 	if (!vm)
 		return;
 	stop_vcpus(vm);
+	vm_reset_release(vm);
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		vcpu_destroy(vm->vcpus[i]);
 	/* Devices first (newest first: transports before what they use),

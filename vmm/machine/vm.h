@@ -23,6 +23,7 @@
 #include "../base/evloop.h"
 #include "../base/irq_router.h"
 #include "../base/memory.h"
+#include "../base/memory_image.h"
 #include "../base/pci.h"
 
 struct vcpu;
@@ -35,7 +36,11 @@ enum vm_exit_reason {
 	VM_EXIT_SIGNAL,         /* SIGINT/SIGTERM/SIGHUP: 128 + signo */
 	VM_EXIT_USER_QUIT,      /* console escape Ctrl-A x: 0 */
 	VM_EXIT_ERROR,          /* VMM or guest error (triple fault...): 1 */
+	VM_EXIT_GUEST_PANIC,    /* the guest said it panicked (pvpanic): 3 */
 };
+
+/* kiln run's exit status when the guest kernel panicked (docs/api.md). */
+#define VM_STATUS_GUEST_PANIC 3
 
 /* Where the boot vCPU starts; filled by arch_load_guest. */
 struct arch_boot {
@@ -74,6 +79,18 @@ struct vm {
 
 	/* the arch's private state (its platform devices' wiring) */
 	void *arch;
+
+	/* --on-reboot restart (vm_reset.c): what the VM was when built, and
+	 * the reboot in progress. */
+	struct gm_image boot_image;
+	void *arch_boot;          /* the arch's VM-wide boot state */
+	atomic_bool reset_pending; /* a restart is posted to the loop */
+	int reset_reason;         /* enum vm_exit_reason: reset or panic */
+	atomic_uint reset_epoch;  /* restarts done; vCPUs compare theirs */
+	struct evl_work reset_item;
+	/* Told on the loop thread after each restart (may be NULL). */
+	void (*on_restart)(void *opaque, enum vm_exit_reason why, unsigned count);
+	void *on_restart_opaque;
 
 	/* exit request: the first reason wins */
 	atomic_int exit_reason;

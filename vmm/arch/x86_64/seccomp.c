@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The x86 part of the vCPU threads' seccomp allow-list: the ioctls this
- * architecture's exit paths make on a vCPU fd (arch_vcpu_dump on a fatal
- * exit reads the registers). The request numbers encode x86's struct
+ * The x86 part of the seccomp allow-lists: the ioctls this architecture's
+ * exit paths make on a vCPU fd (arch_vcpu_dump on a fatal exit reads the
+ * registers; a vCPU puts its boot state back itself when the guest
+ * reboots under --on-reboot restart), and those the loop makes on the VM
+ * fd for that restart (reset.c). The request numbers encode x86's struct
  * sizes, so they live here.
  */
 #include <linux/kvm.h>
@@ -13,7 +15,27 @@
 static const unsigned long vcpu_ioctls[] = {
 	KVM_GET_REGS,
 	KVM_GET_SREGS,
+	KVM_SET_SREGS,
+	KVM_SET_REGS,
+	KVM_SET_FPU,
+	KVM_SET_XCRS,
+	KVM_SET_MSRS,
+	KVM_SET_LAPIC,
+	KVM_SET_VCPU_EVENTS,
+	KVM_SET_DEBUGREGS,
+	KVM_SET_MP_STATE,
 };
+
+static const unsigned long loop_ioctls[] = {
+	KVM_SET_IRQCHIP,
+	KVM_SET_PIT2,
+};
+
+const unsigned long *arch_seccomp_loop_ioctls(size_t *nr)
+{
+	*nr = sizeof(loop_ioctls) / sizeof(loop_ioctls[0]);
+	return loop_ioctls;
+}
 
 const unsigned long *arch_seccomp_vcpu_ioctls(size_t *nr)
 {
