@@ -1267,11 +1267,25 @@ void fs_share_reset(struct fs_share *s)
 	s->initialized = false;
 }
 
+/*
+ * The guest's kernel keeps every inode it has looked up until memory
+ * pressure makes it FORGET them, and each holds an O_PATH fd here: a tree
+ * of a few thousand files (an untarred source tree) outgrows the usual
+ * 1024 or 4096 descriptors, and the guest sees ENFILE. So, as virtiofsd
+ * does, the soft limit goes up to the hard one, and a privileged kiln
+ * (CAP_SYS_RESOURCE; not in a jail, which sets its own limit and drops
+ * capabilities) raises the hard limit towards what the shares can hold
+ * (the kernel refuses more than fs.nr_open: halve until it accepts).
+ */
 void fs_share_refresh_limit(void)
 {
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl))
 		return;
+	for (rlim_t want = MAX_NODES + MAX_HANDLES + FD_RESERVE; want > rl.rlim_max; want /= 2)
+		if (!setrlimit(RLIMIT_NOFILE, &(struct rlimit){ want, want }))
+			break;
+	getrlimit(RLIMIT_NOFILE, &rl);
 	if (rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
