@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -567,4 +568,37 @@ Test(fs_share, no_setuid_bits_or_file_capabilities)
 	cr_assert_eq(call_out(FUSE_SETXATTR, bin, (struct part){ &sx, FUSE_COMPAT_SETXATTR_IN_SIZE },
 			      S("trusted.x"), (struct part){ "abcd", 4 }, &len), -EPERM);
 	cr_assert_eq(call(FUSE_REMOVEXATTR, bin, S("security.capability"), NONE_P), -EPERM);
+}
+
+/* Whether this process has CAP_SYS_RESOURCE (bit 24) in its effective set:
+ * root in a container may not. */
+static bool has_sys_resource(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	unsigned long long eff = 0;
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "CapEff: %llx", &eff) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return (eff >> 24) & 1;
+}
+
+/* A guest holding a few thousand inodes needs more fds than the usual
+ * 1024 / 4096: the soft limit goes to the hard one, and a process that may
+ * (CAP_SYS_RESOURCE) raises the hard one. Criterion forks each test, so
+ * the change stays in this test. */
+Test(fs_share, fd_limit_is_raised)
+{
+	struct rlimit rl = { 1024, 4096 };
+	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	fs_share_refresh_limit();
+	cr_assert_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	cr_assert_eq(rl.rlim_cur, rl.rlim_max);
+	if (has_sys_resource())
+		cr_assert_geq(rl.rlim_max, 65536, "the hard limit stayed %llu",
+			      (unsigned long long)rl.rlim_max);
+	else
+		cr_assert_eq(rl.rlim_max, 4096);
 }
