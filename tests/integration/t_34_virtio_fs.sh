@@ -29,6 +29,8 @@ boot_guest "$out" --kernel "$GUEST/generic/vmlinuz" --initrd "$GUEST/initramfs-g
 expect_result "$out"
 expect_line "$out" '^KILN-FS-HELLO hello from the host$'
 expect_marker "$out" KILN-FS-SHA "$want_sha"
+expect_line "$out" '^KILN-FS-RMR ok$'
+[[ ! -e $rw/many ]] || fail "rm -r in the guest left $(find "$rw/many" | wc -l) entries of many/ on the host"
 expect_line "$out" '^KILN-FS-WROTE$'
 for what in write rm mkdir touch; do
 	expect_line "$out" "^KILN-FS-RO $what refused\$"

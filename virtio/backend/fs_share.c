@@ -62,7 +62,11 @@ struct handle {
 	int fd;            /* -1: slot free */
 	bool dir;
 	uint32_t next_free;
+	/* A directory's stream position, as the cookie of the last entry
+	 * given (0: the start; DIR_POS_UNKNOWN after an error). */
+	uint64_t dir_pos;
 };
+#define DIR_POS_UNKNOWN UINT64_MAX
 
 struct fs_share {
 	bool readonly;
@@ -1054,21 +1058,37 @@ static int op_removexattr(struct fs_share *s, struct req *r)
 	return rc;
 }
 
-/* READDIR and READDIRPLUS: entries from the directory's offset (the
- * cookie of the last entry the guest got) while they fit in (in.size). */
+/*
+ * READDIR and READDIRPLUS: entries from the directory's offset (the
+ * cookie of the last entry the guest got) while they fit in (in.size).
+ *
+ * A guest reading on from where it stopped gets the stream as it stands,
+ * without a seek: on file systems whose cookies are positions (tmpfs on
+ * Linux 6.1), seeking to an old cookie after `rm` removed what came before
+ * it would skip live entries, and `rm -r` would find its directory "not
+ * empty". So the stream is left exactly after the last entry given (a
+ * getdents batch read further is sought back at once, before anything can
+ * change), and only another offset (a rewind, a second reader) seeks.
+ */
 static int do_readdir(struct fs_share *s, struct req *r, bool plus)
 {
 	struct fuse_read_in in;
 	int fd = take_handle_arg(s, r, &in, sizeof(in));
 	if (fd < 0)
 		return fd;
+	struct handle *h = &s->handles[in.fh];
 	size_t room = r->out_cap - r->out_len;
 	if (in.size < room)
 		room = in.size;
 	if (in.offset > (uint64_t)INT64_MAX)
 		return -EINVAL;
-	if (lseek(fd, (off_t)in.offset, SEEK_SET) < 0)
-		return -errno;
+	if (in.offset != h->dir_pos) {
+		h->dir_pos = DIR_POS_UNKNOWN;
+		if (lseek(fd, (off_t)in.offset, SEEK_SET) < 0)
+			return -errno;
+		h->dir_pos = in.offset;
+	}
+	uint64_t last = h->dir_pos;
 	uint8_t *out = r->out + r->out_len;
 	size_t used = 0;
 	char buf[8192];
@@ -1082,9 +1102,11 @@ static int do_readdir(struct fs_share *s, struct req *r, bool plus)
 	for (;;) {
 		long got = syscall(SYS_getdents64, fd, buf, sizeof(buf));
 		if (got < 0) {
+			int err = errno;
+			h->dir_pos = DIR_POS_UNKNOWN; /* seek next time */
 			if (used)
 				break; /* give what we have; the error comes next time */
-			return -errno;
+			return -err;
 		}
 		if (got == 0)
 			break;
@@ -1094,8 +1116,12 @@ static int do_readdir(struct fs_share *s, struct req *r, bool plus)
 			size_t nlen = strlen(d->d_name);
 			size_t dsize = FUSE_DIRENT_ALIGN(FUSE_NAME_OFFSET + nlen);
 			size_t need = plus ? FUSE_DIRENT_ALIGN(FUSE_NAME_OFFSET_DIRENTPLUS + nlen) : dsize;
-			if (used + need > room)
+			if (used + need > room) {
+				/* Back to just after the last entry given. */
+				if (lseek(fd, (off_t)last, SEEK_SET) < 0)
+					h->dir_pos = DIR_POS_UNKNOWN;
 				goto done;
+			}
 			struct fuse_dirent *fd_out;
 			if (plus) {
 				struct fuse_direntplus *p = (struct fuse_direntplus *)(out + used);
@@ -1118,9 +1144,12 @@ static int do_readdir(struct fs_share *s, struct req *r, bool plus)
 			fd_out->type = d->d_type;
 			memcpy(fd_out->name, d->d_name, nlen);
 			used += need;
+			last = (uint64_t)d->d_off;
 		}
 	}
 done:
+	if (h->dir_pos != DIR_POS_UNKNOWN)
+		h->dir_pos = last;
 	r->out_len += used;
 	return 0;
 }

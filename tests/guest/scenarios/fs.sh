@@ -18,6 +18,15 @@ mv /mnt/rw/newdir/f /mnt/rw/newdir/g
 ln -s /etc/passwd /mnt/rw/guestlink
 dd if=/dev/zero of=/mnt/rw/zeros bs=64k count=64 2>/dev/null
 rm /mnt/rw/scratch
+# Hundreds of entries, then rm -r: READDIR goes on from where it stopped while
+# rm removes what it read (on L1's tmpfs a directory cookie is a position).
+mkdir /mnt/rw/many
+i=0
+while [ $i -lt 400 ]; do
+	: >"/mnt/rw/many/a-file-with-a-rather-long-name-$i"
+	i=$((i + 1))
+done
+if rm -r /mnt/rw/many; then echo "KILN-FS-RMR ok"; else echo "KILN-FS-RMR failed"; fi
 sync
 echo "KILN-FS-WROTE"
 for what in write rm mkdir touch; do
