@@ -139,22 +139,18 @@ static int opt_acpi(struct kiln_config *c, const char *f, const char *v,
 	return 0;
 }
 
-static int opt_seccomp(struct kiln_config *c, const char *f, const char *v,
-		       struct err *e)
+/* An enum field: one of (names), or an error listing them ("on, log or off"). */
+static int opt_enum(unsigned *dst, const char *const *names, const char *f,
+		    const char *v, struct err *e)
 {
-	if (cfg_parse_enum(cfg_seccomp_names, v, &c->seccomp))
-		return err_set(e, -EINVAL, "%s: expected on, log or off, got '%s'",
-			       f, v);
-	return 0;
-}
-
-static int opt_on_reboot(struct kiln_config *c, const char *f, const char *v,
-			 struct err *e)
-{
-	if (cfg_parse_enum(cfg_on_reboot_names, v, &c->on_reboot))
-		return err_set(e, -EINVAL, "%s: expected exit or restart, got '%s'",
-			       f, v);
-	return 0;
+	if (!cfg_parse_enum(names, v, dst))
+		return 0;
+	char choices[96] = "";
+	size_t used = 0;
+	for (size_t i = 0; names[i] && used < sizeof(choices); i++)
+		used += (size_t)snprintf(choices + used, sizeof(choices) - used, "%s%s",
+					 i == 0 ? "" : names[i + 1] ? ", " : " or ", names[i]);
+	return err_set(e, -EINVAL, "%s: expected %s, got '%s'", f, choices, v);
 }
 
 /* An unsigned field at (field) of the config: a numeric uid or gid. */
@@ -169,9 +165,9 @@ static int opt_id(unsigned *dst, const char *f, const char *v, struct err *e)
 }
 
 /* An option sets a config field: through apply, or (apply NULL) as a
- * string (kind OPT_STRING: a path, not empty) or a numeric id (OPT_ID)
- * at offset (field) of struct kiln_config. */
-enum opt_kind { OPT_APPLY, OPT_STRING, OPT_ID };
+ * string (kind OPT_STRING: a path, not empty), a numeric id (OPT_ID) or
+ * one of (names) (OPT_ENUM) at offset (field) of struct kiln_config. */
+enum opt_kind { OPT_APPLY, OPT_STRING, OPT_ID, OPT_ENUM };
 struct run_option {
 	const char *name;
 	bool takes_value;
@@ -179,17 +175,19 @@ struct run_option {
 		     struct err *e);
 	enum opt_kind kind;
 	size_t field;
+	const char *const *names;
 };
-#define STRING_OPT(n, f) { n, true, NULL, OPT_STRING, offsetof(struct kiln_config, f) }
-#define ID_OPT(n, f) { n, true, NULL, OPT_ID, offsetof(struct kiln_config, f) }
-#define APPLY_OPT(n, fn) { n, true, fn, OPT_APPLY, 0 }
+#define STRING_OPT(n, f) { n, true, NULL, OPT_STRING, offsetof(struct kiln_config, f), NULL }
+#define ID_OPT(n, f) { n, true, NULL, OPT_ID, offsetof(struct kiln_config, f), NULL }
+#define ENUM_OPT(n, f, names) { n, true, NULL, OPT_ENUM, offsetof(struct kiln_config, f), names }
+#define APPLY_OPT(n, fn) { n, true, fn, OPT_APPLY, 0, NULL }
 
 static const struct run_option run_options[] = {
 	STRING_OPT("--kernel", kernel),     STRING_OPT("--initrd", initrd),
 	APPLY_OPT("--cmdline", opt_cmdline), APPLY_OPT("--cpus", opt_cpus),
 	APPLY_OPT("--memory", opt_memory),   APPLY_OPT("--acpi", opt_acpi),
-	APPLY_OPT("--seccomp", opt_seccomp), STRING_OPT("--jail", jail.dir),
-	APPLY_OPT("--on-reboot", opt_on_reboot),
+	ENUM_OPT("--seccomp", seccomp, cfg_seccomp_names), STRING_OPT("--jail", jail.dir),
+	ENUM_OPT("--on-reboot", on_reboot, cfg_on_reboot_names),
 	ID_OPT("--uid", jail.uid),          ID_OPT("--gid", jail.gid),
 	STRING_OPT("--cgroup", jail.cgroup),
 	STRING_OPT("--cgroup-cpu-max", jail.cpu_max),
@@ -205,6 +203,8 @@ static int apply_option(struct kiln_config *c, const struct run_option *o,
 		return set_string((char **)(void *)field, o->name, val, e);
 	case OPT_ID:
 		return opt_id((unsigned *)(void *)field, o->name, val, e);
+	case OPT_ENUM:
+		return opt_enum((unsigned *)(void *)field, o->names, o->name, val, e);
 	default:
 		return o->apply(c, o->name, val, e);
 	}

@@ -144,6 +144,27 @@ expect_result() {
 	expect_line "$1" '^KILN-RESULT rc=0$'
 }
 
+# api_states EVENTS: the vm.state_changed notifications in EVENTS (kiln ctl --subscribe's
+# output), "state[/reason/N]" each, N the restart count of a restart (docs/lifecycle.md)
+# or else the exit status.
+api_states() {
+	"$PY" -c '
+import json, sys
+out = []
+for line in open(sys.argv[1]):
+    if not line.startswith("{"):
+        continue
+    m = json.loads(line)
+    if m.get("method") != "vm.state_changed":
+        continue
+    p = m["params"]
+    s = p["state"]
+    if "reason" in p or "exit_status" in p:
+        s += "/%s/%s" % (p.get("reason"), p.get("restarts", p.get("exit_status")))
+    out.append(s)
+print(" ".join(out))' "$1"
+}
+
 # summary PASSED FAILED "FAILED NAMES" "FLAKY NAMES": the closing lines that
 # check.sh reads (run.sh's and session.sh's); status 0 only when nothing failed.
 summary() {

@@ -38,9 +38,8 @@ wait "$sub" || true
 expect_marker a.out KILN-PVPANIC bound
 expect_line a.out 'Kernel panic - not syncing'
 expect_line a.out 'the guest kernel panicked \(pvpanic\)'
-last=$(grep '"state": *"stopped"' events.out | tail -n 1)
-[[ $last =~ \"reason\":\ *\"guest-panic\" && $last =~ \"exit_status\":\ *3 ]] ||
-	{ cat events.out; fail "A: the stop event is not guest-panic with exit_status 3"; }
+ev=$(api_states events.out)
+[[ $ev == *" stopped/guest-panic/3" ]] || { cat events.out; fail "A: events were '$ev', the last not stopped/guest-panic/3"; }
 
 step "B: --pvpanic"
 rc=0

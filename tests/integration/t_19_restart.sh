@@ -44,22 +44,7 @@ expect_line console.out 'guest powered off \(ACPI S5\)'
 if grep -a 'KILN-DMESG' console.out; then fail "a boot's kernel log shows trouble"; fi
 [[ $(tr -dc 0-9 <counter.img | head -c 8) == 00000003 ]] || fail "the disk's counter is not 3"
 # The events, in order (state/reason/restarts or exit status).
-ev=$("$PY" - events.out <<'PY'
-import json, sys
-out = []
-for line in open(sys.argv[1]):
-    line = line.strip()
-    if not line.startswith("{"):
-        continue
-    m = json.loads(line)
-    if m.get("method") != "vm.state_changed":
-        continue
-    p = m["params"]
-    tail = p.get("restarts", p.get("exit_status", ""))
-    out.append("/".join(str(x) for x in (p["state"], p.get("reason", ""), tail)))
-print(" ".join(out))
-PY
-)
+ev=$(api_states events.out)
 [[ $ev == *"running/guest-reset/1 running/guest-panic/2 stopped/guest-poweroff/0" ]] ||
 	{ cat events.out; fail "events were '$ev'"; }
 true

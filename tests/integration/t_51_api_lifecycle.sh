@@ -80,24 +80,6 @@ wait_exit() {
 	wait "$sub" 2>/dev/null || true
 }
 
-# states EVENTS: the vm.state_changed notifications, "state[/reason/status]" each.
-states() {
-	"$py" -c '
-import json, sys
-out = []
-for line in open(sys.argv[1]):
-    if not line.startswith("{"):
-        continue
-    m = json.loads(line)
-    if m.get("method") != "vm.state_changed":
-        continue
-    p = m["params"]
-    s = p["state"]
-    if "reason" in p or "exit_status" in p:
-        s += "/%s/%s" % (p.get("reason"), p.get("exit_status"))
-    out.append(s)
-print(" ".join(out))' "$1"
-}
 
 wait_console() { # FILE REGEX SECONDS
 	local i
@@ -198,7 +180,7 @@ read -r k0 k1 <<<"$(sed -n 's/^KILN-KBD-IRQS //p' a.txt)"
 ((k1 > k0)) || fail "no keyboard interrupt for ctrl-alt-del ($k0 -> $k1)"
 grep -qx 'KILN-RESULT rc=0' a.txt || { show_tail a.log; fail "the lifecycle scenario did not finish with rc=0"; }
 ! grep -q '^KILN-CTRL-ALT-DEL' a.txt || fail "init got ctrl-alt-del although cad_pid was the scenario's catcher"
-ev=$(states a.log.events)
+ev=$(api_states a.log.events)
 echo "A events: $ev"
 # Two configuring events: each vm.configure that succeeds (the non-kernel one
 # whose vm.boot failed, then the real one) tells subscribers; the failed
@@ -219,7 +201,7 @@ ms=$((($(date +%s%N) - start) / 1000000))
 clean b.log >b.txt
 ((rc == 0)) || { show_tail b.log; fail "B: kiln exited $rc after vm.stop, expected 0"; }
 ! grep -Eq '^KILN-(RESULT|CTRL-ALT-DEL)' b.txt || fail "B: the guest went through a shutdown; vm.stop must stop it at once"
-ev=$(states b.log.events)
+ev=$(api_states b.log.events)
 echo "B events: $ev"
 [[ $ev == "configuring running stopped/stop/0" ]] || fail "B: events were '$ev', expected 'configuring running stopped/stop/0'"
 ((ms < 10000)) || fail "B: kiln took $ms ms to exit after vm.stop (bound 10 s)"
@@ -231,6 +213,6 @@ start_kiln c.log
 ok vm.stop
 wait_exit 30
 ((rc == 0)) || { show_tail c.log; fail "C: kiln exited $rc after vm.stop while configuring"; }
-ev=$(states c.log.events)
+ev=$(api_states c.log.events)
 [[ $ev == "stopped/stop/0" ]] || fail "C: events were '$ev', expected 'stopped/stop/0'"
 echo "ok C: vm.stop while configuring"
