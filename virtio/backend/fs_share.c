@@ -62,11 +62,28 @@ struct handle {
 	int fd;            /* -1: slot free */
 	bool dir;
 	uint32_t next_free;
-	/* A directory's stream position, as the cookie of the last entry
-	 * given (0: the start; DIR_POS_UNKNOWN after an error). */
-	uint64_t dir_pos;
+	struct dir_window *win; /* a directory's READDIR window, or NULL */
 };
-#define DIR_POS_UNKNOWN UINT64_MAX
+
+/*
+ * A directory handle's READDIR window: the getdents64 records read from
+ * the host that the guest has not yet passed. The guest asks for entries
+ * after the cookie of the last one it consumed, which can be any entry of
+ * the last reply (its kernel drops what did not fit the caller's buffer).
+ * Serving those from here, and reading on from the host stream where it
+ * stopped, never seeks: on file systems whose cookies are positions (tmpfs
+ * on Linux 6.1) a seek after `rm` removed earlier entries would skip live
+ * ones, and `rm -r` would find its directory "not empty". Only a cookie
+ * outside the window (a rewind, a second reader) seeks.
+ */
+struct dir_window {
+	uint8_t *buf;  /* dirent64 records, host order */
+	size_t len, cap;
+	uint64_t base; /* the cookie just before buf's first record */
+	bool eof;      /* the stream has no more */
+};
+#define DIR_WINDOW_MAX (4u << 20) /* bytes of records held at most */
+#define DIR_READ 8192             /* one getdents64 call */
 
 struct fs_share {
 	bool readonly;
@@ -277,9 +294,18 @@ static int handle_fd(const struct fs_share *s, uint64_t fh, bool dir)
 	return s->handles[fh].fd;
 }
 
+static void dir_window_free(struct handle *h)
+{
+	if (h->win)
+		free(h->win->buf);
+	free(h->win);
+	h->win = NULL;
+}
+
 static void handle_release(struct fs_share *s, uint64_t fh)
 {
 	struct handle *h = &s->handles[fh];
+	dir_window_free(h);
 	close(h->fd);
 	h->fd = -1;
 	h->next_free = s->free_handle;
@@ -1058,18 +1084,55 @@ static int op_removexattr(struct fs_share *s, struct req *r)
 	return rc;
 }
 
-/*
- * READDIR and READDIRPLUS: entries from the directory's offset (the
- * cookie of the last entry the guest got) while they fit in (in.size).
- *
- * A guest reading on from where it stopped gets the stream as it stands,
- * without a seek: on file systems whose cookies are positions (tmpfs on
- * Linux 6.1), seeking to an old cookie after `rm` removed what came before
- * it would skip live entries, and `rm -r` would find its directory "not
- * empty". So the stream is left exactly after the last entry given (a
- * getdents batch read further is sought back at once, before anything can
- * change), and only another offset (a rewind, a second reader) seeks.
- */
+/* Move (w) to the guest's cookie (off): drop the records up to the one
+ * with that cookie, or, when none has it, empty the window and seek. */
+static int dir_window_seek(struct dir_window *w, int fd, uint64_t off)
+{
+	if (off == w->base)
+		return 0;
+	for (size_t pos = 0; pos < w->len;) {
+		const struct dirent64 *d = (const void *)(w->buf + pos);
+		pos += d->d_reclen;
+		if ((uint64_t)d->d_off == off) {
+			memmove(w->buf, w->buf + pos, w->len - pos);
+			w->len -= pos;
+			w->base = off;
+			return 0;
+		}
+	}
+	w->len = 0;
+	w->eof = false;
+	if (lseek(fd, (off_t)off, SEEK_SET) < 0)
+		return -errno;
+	w->base = off;
+	return 0;
+}
+
+/* Append one getdents64 batch to (w); 0 at the end of the directory. */
+static long dir_window_fill(struct dir_window *w, int fd)
+{
+	if (w->eof || w->len + DIR_READ > DIR_WINDOW_MAX)
+		return 0;
+	if (w->cap < w->len + DIR_READ) {
+		size_t cap = w->len + DIR_READ;
+		uint8_t *nb = realloc(w->buf, cap);
+		if (!nb)
+			return -ENOMEM;
+		w->buf = nb;
+		w->cap = cap;
+	}
+	long got = syscall(SYS_getdents64, fd, w->buf + w->len, DIR_READ);
+	if (got < 0)
+		return -errno;
+	if (got == 0)
+		w->eof = true;
+	w->len += (size_t)got;
+	return got;
+}
+
+/* READDIR and READDIRPLUS: the entries after the guest's cookie (in.offset)
+ * while they fit in (in.size), from the handle's window (struct
+ * dir_window). */
 static int do_readdir(struct fs_share *s, struct req *r, bool plus)
 {
 	struct fuse_read_in in;
@@ -1082,16 +1145,14 @@ static int do_readdir(struct fs_share *s, struct req *r, bool plus)
 		room = in.size;
 	if (in.offset > (uint64_t)INT64_MAX)
 		return -EINVAL;
-	if (in.offset != h->dir_pos) {
-		h->dir_pos = DIR_POS_UNKNOWN;
-		if (lseek(fd, (off_t)in.offset, SEEK_SET) < 0)
-			return -errno;
-		h->dir_pos = in.offset;
-	}
-	uint64_t last = h->dir_pos;
+	if (!h->win && !(h->win = calloc(1, sizeof(*h->win))))
+		return -ENOMEM;
+	struct dir_window *w = h->win;
+	int rc = dir_window_seek(w, fd, in.offset);
+	if (rc)
+		return rc;
 	uint8_t *out = r->out + r->out_len;
 	size_t used = 0;
-	char buf[8192];
 	struct node *dir = NULL;
 	if (plus) {
 		/* The directory's node, for looking entries up. */
@@ -1099,57 +1160,45 @@ static int do_readdir(struct fs_share *s, struct req *r, bool plus)
 		if (dir->type != S_IFDIR)
 			return -ENOTDIR;
 	}
-	for (;;) {
-		long got = syscall(SYS_getdents64, fd, buf, sizeof(buf));
-		if (got < 0) {
-			int err = errno;
-			h->dir_pos = DIR_POS_UNKNOWN; /* seek next time */
-			if (used)
-				break; /* give what we have; the error comes next time */
-			return -err;
+	for (size_t pos = 0;;) {
+		if (pos == w->len) {
+			long got = dir_window_fill(w, fd);
+			if (got < 0 && !used)
+				return (int)got;
+			if (got <= 0)
+				break; /* the end, or an error the next call reports */
+			continue;
 		}
-		if (got == 0)
+		const struct dirent64 *d = (const void *)(w->buf + pos);
+		size_t nlen = strlen(d->d_name);
+		size_t dsize = FUSE_DIRENT_ALIGN(FUSE_NAME_OFFSET + nlen);
+		size_t need = plus ? FUSE_DIRENT_ALIGN(FUSE_NAME_OFFSET_DIRENTPLUS + nlen) : dsize;
+		if (used + need > room)
 			break;
-		for (long pos = 0; pos < got;) {
-			struct dirent64 *d = (struct dirent64 *)(buf + pos);
-			pos += d->d_reclen;
-			size_t nlen = strlen(d->d_name);
-			size_t dsize = FUSE_DIRENT_ALIGN(FUSE_NAME_OFFSET + nlen);
-			size_t need = plus ? FUSE_DIRENT_ALIGN(FUSE_NAME_OFFSET_DIRENTPLUS + nlen) : dsize;
-			if (used + need > room) {
-				/* Back to just after the last entry given. */
-				if (lseek(fd, (off_t)last, SEEK_SET) < 0)
-					h->dir_pos = DIR_POS_UNKNOWN;
-				goto done;
-			}
-			struct fuse_dirent *fd_out;
-			if (plus) {
-				struct fuse_direntplus *p = (struct fuse_direntplus *)(out + used);
-				memset(p, 0, need);
-				bool dots = !strcmp(d->d_name, ".") || !strcmp(d->d_name, "..");
-				struct node *n;
-				struct stat st;
-				/* An entry gone since getdents: nodeid 0, the guest
-				 * makes no dentry of it. */
-				if (!dots && !lookup_node(s, dir, d->d_name, &n, &st))
-					fill_entry(s, &p->entry_out, n, &st);
-				fd_out = &p->dirent;
-			} else {
-				fd_out = (struct fuse_dirent *)(out + used);
-				memset(fd_out, 0, need);
-			}
-			fd_out->ino = d->d_ino;
-			fd_out->off = (uint64_t)d->d_off;
-			fd_out->namelen = (uint32_t)nlen;
-			fd_out->type = d->d_type;
-			memcpy(fd_out->name, d->d_name, nlen);
-			used += need;
-			last = (uint64_t)d->d_off;
+		pos += d->d_reclen;
+		struct fuse_dirent *fd_out;
+		if (plus) {
+			struct fuse_direntplus *p = (struct fuse_direntplus *)(out + used);
+			memset(p, 0, need);
+			bool dots = !strcmp(d->d_name, ".") || !strcmp(d->d_name, "..");
+			struct node *n;
+			struct stat st;
+			/* An entry gone since getdents: nodeid 0, the guest
+			 * makes no dentry of it. */
+			if (!dots && !lookup_node(s, dir, d->d_name, &n, &st))
+				fill_entry(s, &p->entry_out, n, &st);
+			fd_out = &p->dirent;
+		} else {
+			fd_out = (struct fuse_dirent *)(out + used);
+			memset(fd_out, 0, need);
 		}
+		fd_out->ino = d->d_ino;
+		fd_out->off = (uint64_t)d->d_off;
+		fd_out->namelen = (uint32_t)nlen;
+		fd_out->type = d->d_type;
+		memcpy(fd_out->name, d->d_name, nlen);
+		used += need;
 	}
-done:
-	if (h->dir_pos != DIR_POS_UNKNOWN)
-		h->dir_pos = last;
 	r->out_len += used;
 	return 0;
 }
@@ -1280,9 +1329,11 @@ void fs_share_reset(struct fs_share *s)
 	for (uint32_t i = 1; i < s->nr_nodes; i++)
 		if (s->nodes[i].fd >= 0)
 			close(s->nodes[i].fd);
-	for (uint32_t i = 0; i < s->nr_handles; i++)
+	for (uint32_t i = 0; i < s->nr_handles; i++) {
 		if (s->handles[i].fd >= 0)
 			close(s->handles[i].fd);
+		dir_window_free(&s->handles[i]);
+	}
 	s->nr_nodes = 1; /* the root stays, with its one reference */
 	s->nodes[0].nlookup = 1;
 	s->free_node = NONE;
