@@ -19,6 +19,8 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
+#include <grp.h>
+#include <pwd.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -35,7 +37,7 @@ extern const size_t kiln_exec_init_len;
 #define MAX_ENV 256
 
 struct exec_opts {
-	const char *kernel, *modules, *cpus, *memory, *console_log, *seccomp;
+	const char *kernel, *modules, *cpus, *memory, *console_log, *seccomp, *user;
 	const char *rw[MAX_DIRS + 1], *ro[MAX_DIRS + 1];
 	unsigned nrw, nro;
 	const char *env[MAX_ENV];
@@ -62,6 +64,8 @@ const char *exec_usage(void)
 	       "  --rodir DIR         share DIR read-only at the same path (repeatable)\n"
 	       "  --no-cwd            do not share the current directory\n"
 	       "  --env K=V           set K in CMD's environment (repeatable)\n"
+	       "  --user USER[:GROUP] run CMD as USER (a name of this host's, or a\n"
+	       "                      number), in its groups (default: root)\n"
 	       "  --timeout S         end the VM after S seconds (status 124)\n"
 	       "  --console-log FILE  the guest kernel's console (default: nowhere)\n"
 	       "  --seccomp on|log|off  as for kiln run (default on)\n"
@@ -118,6 +122,8 @@ static int parse_opts(int argc, char **argv, struct exec_opts *o)
 			o->console_log = v;
 		else if (!strcmp(a, "--seccomp"))
 			o->seccomp = v;
+		else if (!strcmp(a, "--user"))
+			o->user = v;
 		else if (!strcmp(a, "--rwdir") && o->nrw <= MAX_DIRS)
 			o->rw[o->nrw++] = v;
 		else if (!strcmp(a, "--rodir") && o->nro <= MAX_DIRS)
@@ -142,6 +148,104 @@ static int parse_opts(int argc, char **argv, struct exec_opts *o)
 		return fail("%s", "no command: kiln exec [options] -- CMD [ARGS...]");
 	o->cmd = argv + i;
 	o->ncmd = argc - i;
+	return 0;
+}
+
+/*
+ * --user USER[:GROUP] as "UID:GID[:G1,G2...]" for the guest's init, and
+ * the user's home. Names come from this host's /etc/passwd and /etc/group,
+ * read as files (the guest's root is this host's /, so they mean the same
+ * there; no NSS, which a static kiln cannot load). A number needs no
+ * entry, but a UID without one needs its GROUP. Supplementary groups: the
+ * /etc/group entries that list the user, when no GROUP is given.
+ */
+static bool find_user(const char *name, unsigned long uid, struct passwd *out,
+		      char *strings, size_t size)
+{
+	FILE *f = fopen("/etc/passwd", "re");
+	struct passwd *pw;
+	bool found = false;
+	while (f && !found && (pw = fgetpwent(f)))
+		if (name ? !strcmp(pw->pw_name, name) : pw->pw_uid == uid) {
+			*out = *pw;
+			/* fgetpwent's strings are overwritten by the next call. */
+			int n = snprintf(strings, size, "%s%c%s", pw->pw_name, 0, pw->pw_dir);
+			found = n > 0 && (size_t)n < size;
+			out->pw_name = strings;
+			out->pw_dir = strings + strlen(strings) + 1;
+		}
+	if (f)
+		fclose(f);
+	return found;
+}
+
+static bool find_group(const char *name, unsigned long *gid)
+{
+	FILE *f = fopen("/etc/group", "re");
+	struct group *gr;
+	bool found = false;
+	while (f && !found && (gr = fgetgrent(f)))
+		if (!strcmp(gr->gr_name, name)) {
+			*gid = gr->gr_gid;
+			found = true;
+		}
+	if (f)
+		fclose(f);
+	return found;
+}
+
+/* ":G1,G2..." for the groups that list (user) besides (gid), appended at (n). */
+static int add_groups(const char *user, unsigned long gid, char *out, size_t size, int n)
+{
+	FILE *f = fopen("/etc/group", "re");
+	struct group *gr;
+	n += snprintf(out + n, size - (size_t)n, ":%lu", gid);
+	while (f && (gr = fgetgrent(f)) && (size_t)n < size)
+		for (char **m = gr->gr_mem; m && *m; m++)
+			if (!strcmp(*m, user) && gr->gr_gid != gid) {
+				n += snprintf(out + n, size - (size_t)n, ",%u", (unsigned)gr->gr_gid);
+				break;
+			}
+	if (f)
+		fclose(f);
+	return n;
+}
+
+static int resolve_user(const char *spec, char *out, size_t size, char *home,
+			size_t home_size)
+{
+	char name[256], strings[PATH_MAX + 256];
+	snprintf(name, sizeof(name), "%s", spec);
+	char *group = strchr(name, ':');
+	if (group)
+		*group++ = 0;
+	char *end;
+	struct passwd pw;
+	unsigned long uid = strtoul(name, &end, 10), gid = 0;
+	bool known;
+	if (!*name || *end) {
+		if (!(known = find_user(name, 0, &pw, strings, sizeof(strings))))
+			return fail("--user %s: no such user in /etc/passwd", spec);
+		uid = pw.pw_uid;
+	} else {
+		known = find_user(NULL, uid, &pw, strings, sizeof(strings));
+	}
+	if (group) {
+		gid = strtoul(group, &end, 10);
+		if ((!*group || *end) && !find_group(group, &gid))
+			return fail("--user %s: no such group in /etc/group", spec);
+	} else if (known) {
+		gid = pw.pw_gid;
+	} else {
+		return fail("--user %s: no such user in /etc/passwd; give its group too (UID:GID)",
+			    spec);
+	}
+	int n = snprintf(out, size, "%lu:%lu", uid, gid);
+	if (known && !group)
+		n = add_groups(pw.pw_name, gid, out, size, n);
+	if (n < 0 || (size_t)n >= size)
+		return fail("--user %s: too many groups", spec);
+	snprintf(home, home_size, "%s", known && *pw.pw_dir ? pw.pw_dir : "/");
 	return 0;
 }
 
@@ -225,8 +329,12 @@ int exec_main(int argc, char **argv)
 	 * it, so a --rodir holding the current directory does not cover it. */
 	qsort(sh, nsh, sizeof(*sh), share_depth_cmp);
 
+	char user[1024], home[PATH_MAX];
+	if (o.user && (rc = resolve_user(o.user, user, sizeof(user), home, sizeof(home))))
+		return rc;
 	const struct exec_guest guest = {
 		.moddir = moddir, .shares = sh, .nshares = nsh, .cwd = cwd,
+		.user = o.user ? user : NULL, .home = o.user ? home : NULL,
 		.env = o.env, .nenv = o.nenv, .argv = o.cmd, .argc = o.ncmd,
 		.init = kiln_exec_init, .init_len = kiln_exec_init_len,
 	};

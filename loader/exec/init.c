@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
@@ -44,6 +45,8 @@ static char *mods[MAX_ITEMS], *shares[MAX_ITEMS], *rodirs[MAX_ITEMS];
 static char *envs[MAX_ITEMS], *args[MAX_ITEMS];
 static int nmods, nshares, nrodirs, nenvs, nargs;
 static const char *cwd = "/";
+static const char *user;  /* "UID:GID[:G1,G2...]": CMD's credentials (--user) */
+static const char *home = "/root";
 
 static void power_off(void)
 {
@@ -146,6 +149,10 @@ static void load_conf(void)
 				list = args, count = &nargs;
 			else if (!strcmp(p, "cwd"))
 				cwd = v;
+			else if (!strcmp(p, "user"))
+				user = v;
+			else if (!strcmp(p, "home"))
+				home = v;
 			if (list && *count >= MAX_ITEMS - 1) /* args keeps room for NULL */
 				die(EXEC_STATUS_SETUP, "more than %d %s records", MAX_ITEMS - 1, p);
 			if (list)
@@ -277,6 +284,32 @@ static void setup_root(void)
 		die(EXEC_STATUS_SETUP, "chroot: %s", strerror(errno));
 }
 
+/* Become --user's "UID:GID[:G1,G2...]" (the host resolved the names):
+ * supplementary groups, group, then user. 0 or an errno. */
+static int become_user(void)
+{
+	gid_t groups[64];
+	size_t ngroups = 0;
+	char *end;
+	unsigned long uid = strtoul(user, &end, 10), gid;
+	if (*end != ':')
+		return EINVAL;
+	gid = strtoul(end + 1, &end, 10);
+	if (*end == ':')
+		for (char *p = end + 1; *p && ngroups < sizeof(groups) / sizeof(*groups);) {
+			groups[ngroups++] = (gid_t)strtoul(p, &p, 10);
+			if (*p == ',')
+				p++;
+			else if (*p)
+				return EINVAL;
+		}
+	else if (*end)
+		return EINVAL;
+	if (setgroups(ngroups, groups) || setgid((gid_t)gid) || setuid((uid_t)uid))
+		return errno;
+	return 0;
+}
+
 /* Run CMD; its stdin, stdout and stderr are the pipes' other ends. An
  * exec failure comes back through a close-on-exec pipe as its errno. */
 static pid_t start_cmd(int in[2], int out[2], int err[2])
@@ -296,15 +329,18 @@ static pid_t start_cmd(int in[2], int out[2], int err[2])
 				close(fd);
 		setsid();
 		int e = 0;
-		char kind = 'x'; /* x: exec failed; c: chdir failed */
-		if (chdir(cwd)) {
+		char kind = 'x'; /* x: exec failed; c: chdir failed; u: --user failed */
+		if (user && (e = become_user()))
+			kind = 'u';
+		/* As the user: a directory it may not enter is its failure. */
+		if (!e && chdir(cwd)) {
 			e = errno;
 			kind = 'c';
 		}
 		if (!e) {
 			clearenv();
 			setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", 1);
-			setenv("HOME", "/root", 1);
+			setenv("HOME", home, 1);
 			setenv("TERM", "dumb", 1);
 			for (int i = 0; i < nenvs; i++)
 				putenv(envs[i]);
@@ -331,6 +367,9 @@ static pid_t start_cmd(int in[2], int out[2], int err[2])
 		char msg[300];
 		if (rep[0] == 'c') {
 			snprintf(msg, sizeof(msg), "cannot change to %s: %s", cwd, strerror(e));
+			send_status(EXEC_FAIL, EXEC_STATUS_SETUP, msg);
+		} else if (rep[0] == 'u') {
+			snprintf(msg, sizeof(msg), "cannot become user %s: %s", user, strerror(e));
 			send_status(EXEC_FAIL, EXEC_STATUS_SETUP, msg);
 		} else {
 			snprintf(msg, sizeof(msg), "cannot run %s: %s", args[0], strerror(e));

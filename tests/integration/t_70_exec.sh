@@ -4,7 +4,7 @@
 # guest sees this machine's / read-only and the current directory read-write,
 # runs the command, and kiln exits with its status. Checked: stdout and
 # stderr apart; statuses 0, 1, 7, 255 and a signal's 128+N; stdin piped
-# through; a host file and a 100 MiB one (its sha256) read; a file written into the shared directory with
+# through; a host file and a 100 MiB one (its sha256) read; --user; a file written into the shared directory with
 # its mode; a --rodir refusing a write; command not found (127); --timeout
 # (124); a guest kernel panic (121); a module that will not load (120); two at once; Debian's cloud kernel;
 # every thread filtered, the relay's filter enforced.
@@ -90,6 +90,18 @@ echo keep >"$ro/f"
 run_exec rodir --rodir "$ro" -- sh -c "echo x >'$ro/f'"
 ((st != 0)) || problem "rodir: the write into --rodir succeeded"
 [[ $(cat "$ro/f") == keep ]] || problem "rodir: $ro/f changed"
+
+# --user: CMD runs as this host's nobody, with its home, and cannot write
+# where only root may. From / (the test's directory is not nobody's to enter).
+pushd / >/dev/null
+run_exec user --no-cwd --user nobody -- sh -c 'id -u; id -g; echo "$HOME"; if touch /etc/kiln-x 2>/dev/null; then echo wrote; else echo refused; fi'
+popd >/dev/null
+expect_status user 0
+want_user=$(printf '%s\n' "$(id -u nobody)" "$(id -g nobody)" "$(getent passwd nobody | cut -d: -f6)" refused)
+[[ $(cat "$TMPDIR/user.out") == "$want_user" ]] || problem "user: got '$(tr '\n' '|' <"$TMPDIR/user.out")', expected '$(tr '\n' '|' <<<"$want_user")'"
+run_exec baduser --user no-such-user-here -- true
+expect_status baduser 125
+grep -q 'no such user' "$TMPDIR/baduser.err" || problem "baduser: no message naming the user"
 
 run_exec notfound -- /no/such/command
 expect_status notfound 127

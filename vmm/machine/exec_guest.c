@@ -116,6 +116,10 @@ int exec_guest_initramfs(const struct exec_guest *g, int *out_fd, struct err *e)
 	}
 	if (!rc)
 		rc = conf_add(&conf, "cwd", g->cwd);
+	if (!rc && g->user)
+		rc = conf_add(&conf, "user", g->user);
+	if (!rc && g->home)
+		rc = conf_add(&conf, "home", g->home);
 	for (unsigned i = 0; !rc && i < g->nenv; i++)
 		rc = conf_add(&conf, "env", g->env[i]);
 	for (int i = 0; !rc && i < g->argc; i++)

@@ -28,6 +28,8 @@ struct exec_guest {
 	const struct exec_share *shares;  /* besides the root */
 	unsigned nshares;
 	const char *cwd;                  /* where CMD starts */
+	const char *user;                 /* "UID:GID[:G1,G2...]" (--user), or NULL: root */
+	const char *home;                 /* $HOME for CMD (NULL: /root) */
 	const char *const *env;           /* K=V */
 	unsigned nenv;
 	char *const *argv;                /* CMD and its arguments */
