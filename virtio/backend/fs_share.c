@@ -736,9 +736,14 @@ static int op_link(struct fs_share *s, struct req *r)
 }
 
 /* Open flags a guest may ask for; the rest (O_CREAT, O_NOFOLLOW, O_PATH,
- * O_TMPFILE, O_ASYNC...) are the server's business or meaningless here. */
+ * O_TMPFILE, O_ASYNC...) are the server's business or meaningless here.
+ * O_DIRECT is the guest's own: its kernel already sends such I/O past its
+ * page cache; on the host it would only fail where the file system has no
+ * direct I/O (tmpfs before Linux 6.6: fio's direct=1 found it) and impose
+ * alignment the guest's buffers need not have. virtiofsd drops it too,
+ * unless told otherwise. */
 #define OPEN_FLAGS (O_ACCMODE | O_APPEND | O_TRUNC | O_DSYNC | O_SYNC | \
-		    O_DIRECT | O_NOATIME | O_LARGEFILE)
+		    O_NOATIME | O_LARGEFILE)
 
 static int check_open_flags(const struct fs_share *s, uint32_t flags)
 {
