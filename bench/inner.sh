@@ -1,6 +1,8 @@
 #!/bin/bash
 # The benchmark proper; runs where /dev/kvm works (inside L1 via tests/harness/kvm-run).
-#   bench/inner.sh --kiln PATH --out DIR --rounds N [--quick]
+#   bench/inner.sh --kiln PATH --out DIR --rounds N [--quick] [--only "GROUP..."]
+# Groups: boot (boot, PVH boot, tiny), strace, mem, fio, net, fs (round trips and host files);
+# all by default.
 # Everything runs in a private network namespace (taps, link-local 169.254.80.0/24).
 # kiln and QEMU alternate within each round (the order flips every round). Raw figures go to
 # DIR/raw.tsv; bench/report.py turns them into the table (stdout) and DIR/summary.tsv.
@@ -9,13 +11,14 @@ if [[ -z ${KILN_BENCH_NETNS:-} ]]; then
 	exec unshare --net env KILN_BENCH_NETNS=1 bash "$0" "$@"
 fi
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-KILN= OUT= ROUNDS=3 QUICK=0
+KILN= OUT= ROUNDS=3 QUICK=0 ONLY=
 while (($#)); do
 	case $1 in
 	--kiln) KILN=$2; shift 2 ;;
 	--out) OUT=$2; shift 2 ;;
 	--rounds) ROUNDS=$2; shift 2 ;;
 	--quick) QUICK=1; shift ;;
+	--only) ONLY=$2; shift 2 ;;
 	*) echo "inner.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -65,6 +68,8 @@ vm_cmd() {
 			--cpus "$CPUS" --memory "${mem}M" -v)
 		[[ $dev == disk ]] && CMD+=(--disk path=/dev/ram0)
 		[[ $dev == net ]] && CMD+=(--net tap=bt0,mac=52:54:00:12:34:56)
+		[[ $dev == fs ]] && CMD+=(--fs "path=$FSDIR/src,tag=src,readonly=on" --fs "path=$FSDIR/rw,tag=rw")
+		[[ $dev == fsroot ]] && CMD+=(--fs path=/,tag=root,readonly=on)
 	else
 		CMD=(qemu-system-x86_64 -accel kvm -M pc -nodefaults -no-user-config -nographic -no-reboot
 			-serial stdio -cpu host -smp "$CPUS" -m "$mem" -kernel "$kernel" ${initrd:+-initrd "$initrd"}
@@ -73,6 +78,9 @@ vm_cmd() {
 			-device virtio-blk-pci,drive=d0,disable-legacy=on)
 		[[ $dev == net ]] && CMD+=(-netdev tap,id=n0,ifname=bt0,script=no,downscript=no,vhost=off
 			-device virtio-net-pci,netdev=n0,disable-legacy=on,mac=52:54:00:12:34:56)
+		[[ $dev == fs ]] && CMD+=(-virtfs "local,path=$FSDIR/src,mount_tag=src,security_model=none,readonly=on"
+			-virtfs "local,path=$FSDIR/rw,mount_tag=rw,security_model=none")
+		[[ $dev == fsroot ]] && CMD+=(-virtfs local,path=/,mount_tag=root,security_model=none,readonly=on,multidevs=remap)
 	fi
 	return 0
 }
@@ -127,6 +135,8 @@ run_vm() {
 	printf '%s\n' "$res" | awk -v p="$phase" -v r="$round" -v v="$vmm" 'NF { k = $1; $1 = ""; sub(/^ /, ""); print p "\t" r "\t" v "\t" k "\t" $0 }' >>"$RAW"
 }
 
+want() { [[ -z $ONLY || " $ONLY " == *" $1 "* ]]; }
+
 order() { if (($1 % 2)); then echo kiln qemu; else echo qemu kiln; fi; }
 
 ip link set lo up
@@ -140,7 +150,7 @@ IPERF_PID=$!
 trap 'kill $IPERF_PID 2>/dev/null; rm -rf "$WORK"' EXIT
 NETUP='ip link show bt0 && ip addr replace 169.254.80.1/24 dev bt0 && ip link set bt0 up'
 
-for ((r = 1; r <= ROUNDS; r++)); do
+want boot && for ((r = 1; r <= ROUNDS; r++)); do
 	for v in $(order "$r"); do
 		vm_cmd "$v" "$BZIMAGE" boot 256 "$INITRD_BOOT" "" none
 		run_vm boot "$r" "$v" 120
@@ -150,14 +160,14 @@ for ((r = 1; r <= ROUNDS; r++)); do
 		run_vm tiny "$r" "$v" 60
 	done
 done
-for ((r = 1; r <= SROUNDS; r++)); do
+want strace && for ((r = 1; r <= SROUNDS; r++)); do
 	for v in $(order "$r"); do
 		[[ " $STRACE_VMMS " == *" $v "* ]] || continue
 		vm_cmd "$v" "$BZIMAGE" boot 256 "$INITRD_BOOT" "" none
 		run_vm strace "$r" "$v" 300 --strace "$WORK/strace.out"
 	done
 done
-for m in "${MEMS[@]}"; do
+want mem && for m in "${MEMS[@]}"; do
 	for ((r = 1; r <= XROUNDS; r++)); do
 		for v in $(order "$r"); do
 			vm_cmd "$v" "$BZIMAGE" idle "$m" "$INITRD_BOOT" "bench.idle=5" none
@@ -165,18 +175,59 @@ for m in "${MEMS[@]}"; do
 		done
 	done
 done
-for ((r = 1; r <= ROUNDS; r++)); do
+want fio && for ((r = 1; r <= ROUNDS; r++)); do
 	for v in $(order "$r"); do
 		vm_cmd "$v" "$BZIMAGE" fio 512 "$INITRD_TOOLS" "bench.rt=$RT bench.jobs=$FIO_JOBS" disk
 		run_vm fio "$r" "$v" $((6 * RT + 120))
 	done
 done
-for ((r = 1; r <= ROUNDS; r++)); do
+want net && for ((r = 1; r <= ROUNDS; r++)); do
 	for v in $(order "$r"); do
 		vm_cmd "$v" "$BZIMAGE" iperf3 512 "$INITRD_TOOLS" "bench.rt=$RT" net
 		run_vm net "$r" "$v" $((2 * RT + 120)) --netup "$NETUP"
 	done
 done
+
+# File systems on the host's files: kiln's virtio-fs against QEMU's 9p (docs/performance.md
+# "Host files"). The shared tree (headers: ~1,300 entries, ~470 with --quick: 9p's untar
+# under nested KVM takes minutes), its tarball and a 100 MiB file live in L1's RAM (/tmp),
+# copied once; the round trip's root is L1's own / (as CI tools share the host's).
+FSDIR=$WORK/fs
+TREE_DIRS="linux asm-generic x86_64-linux-gnu"
+((QUICK)) && TREE_DIRS="asm-generic x86_64-linux-gnu"
+want fs && {
+mkdir -p "$FSDIR/src/tree" "$FSDIR/rw"
+for d in $TREE_DIRS; do
+	[[ -d /usr/include/$d ]] && cp -a "/usr/include/$d" "$FSDIR/src/tree/"
+done
+tar -cf "$FSDIR/src/tree.tar" -C "$FSDIR/src" tree
+head -c 100M /dev/urandom >"$FSDIR/src/big.bin"
+# kiln exec's modules: a local copy of what its initramfs takes (the cache is on 9p).
+kver=$(<"$G/generic/version")
+MODS=$WORK/modules/$kver
+mkdir -p "$MODS/kernel/drivers" "$MODS/kernel/fs"
+cp "$G/generic/modules/lib/modules/$kver"/modules.* "$MODS/"
+for d in drivers/virtio drivers/char drivers/misc/pvpanic fs/fuse fs/overlayfs; do
+	mkdir -p "$MODS/kernel/${d%/*}"
+	cp -a "$G/generic/modules/lib/modules/$kver/kernel/$d" "$MODS/kernel/$d"
+done
+for ((r = 1; r <= ROUNDS; r++)); do
+	for v in $(order "$r"); do
+		fs=virtiofs
+		[[ $v == qemu ]] && fs=9p
+		vm_cmd "$v" "$BZIMAGE" fsroot 256 "$INITRD_BOOT" "bench.fs=$fs" fsroot
+		run_vm rt "$r" "$v" 180
+		if [[ $v == kiln ]]; then
+			CMD=(sh -c '"$0" exec --kernel "$1" --modules "$2" --cpus 1 --memory 256M -- true &&
+				echo "KILN-RESULT rc=0"' "$KILN" "$BZIMAGE" "$MODS")
+			run_vm rtexec "$r" kiln 180
+		fi
+		rm -rf "${FSDIR:?}/rw/"*
+		vm_cmd "$v" "$BZIMAGE" fs 512 "$INITRD_TOOLS" "bench.fs=$fs bench.rt=$RT" fs
+		run_vm fs "$r" "$v" $((RT + 290))
+	done
+done
+}
 note "report"
 "$PY" "$HERE/report.py" "$RAW" "$OUT/summary.tsv"
 # The caller (run.sh) may be outside this VM: hand the raw figures back on stdout.

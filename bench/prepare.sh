@@ -18,6 +18,9 @@ REPO=$(cd "$HERE/.." && pwd)
 
 GUEST_MODULES=(virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci
 	virtio_blk virtio_net failover net_failover)
+# The file-system phases (scenarios fs.sh, fsroot.sh) mount a host share: kiln's
+# virtio-fs or QEMU's 9p. Both images have them (the round trip boots the small one).
+FS_MODULES=(fuse virtiofs 9pnet 9pnet_virtio 9p)
 TOOLS=(fio iperf3)
 DEB_DIR=$KILN_GUEST_DIR/bench-debs
 
@@ -84,7 +87,8 @@ stage_tools() {
 
 inputs_hash() {
 	{
-		printf 'kernel=%s modules=%s\n' "$(<"$KILN_GUEST_DIR/generic/package")" "${GUEST_MODULES[*]}"
+		printf 'kernel=%s modules=%s fs=%s\n' "$(<"$KILN_GUEST_DIR/generic/package")" \
+			"${GUEST_MODULES[*]}" "${FS_MODULES[*]}"
 		cat "$DEB_DIR/.list" 2>/dev/null || true
 		for f in "$HERE/prepare.sh" "$REPO/tests/guest/common.sh" "$REPO/tests/guest/init" \
 			"$(busybox_path)" "$HERE"/scenarios/*.sh; do
@@ -105,7 +109,8 @@ build() {
 	install -m 0755 "$REPO/tests/guest/init" "$root/init"
 	mkdir -p "$root/scenarios"
 	install -m 0755 "$HERE"/scenarios/*.sh "$root/scenarios/"
-	stage_modules "$root" "$KILN_GUEST_DIR/generic/modules/lib/modules/$kver" "$kver" "${GUEST_MODULES[@]}"
+	stage_modules "$root" "$KILN_GUEST_DIR/generic/modules/lib/modules/$kver" "$kver" \
+		"${GUEST_MODULES[@]}" "${FS_MODULES[@]}"
 	((with_tools)) && stage_tools "$root"
 	pack_initramfs "$root" "$out"
 	printf '%s\n' "$hash" >"$out.stamp"

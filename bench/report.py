@@ -73,6 +73,18 @@ rows = [
 for j in FIO:
     rows.append(("fio %s IOPS" % j, "fio", fio_field(j, "iops"), "high"))
     rows.append(("fio %s MB/s" % j, "fio", fio_field(j, "mbs"), "high"))
+def mbs_100m(d):
+    return 100 * 2**20 / 1e6 / (float(d["fs_cat100m_ms"]) / 1000)
+
+rows += [
+    ("round trip: kiln exec -- true vs QEMU 9p root (ms)", ("rtexec", "rt"), (key("exit_ms"), key("exit_ms")), "low"),
+    ("round trip: kiln run, virtio-fs root vs QEMU 9p root (ms)", "rt", key("exit_ms"), "low"),
+    ("host files: find over the tree (ms)", "fs", key("fs_find_ms"), "low"),
+    ("host files: cat 100 MiB (MB/s)", "fs", mbs_100m, "high"),
+    ("host files: untar the tree into a rw share (ms)", "fs", key("fs_untar_ms"), "low"),
+    ("host files: rm -r of that tree (ms)", "fs", key("fs_rm_ms"), "low"),
+    ("host files: fio 4k randread O_DIRECT, qd1 (IOPS)", "fs", key("fs_randread_iops"), "high"),
+]
 rows += [
     ("iperf3 guest->host (Mbit/s)", "net", lambda d: float(d["iperf_tx"].split()[1]), "high"),
     ("iperf3 host->guest (Mbit/s)", "net", lambda d: float(d["iperf_rx"].split()[1]), "high"),

@@ -1,6 +1,6 @@
 #!/bin/bash
 # kiln vs QEMU benchmark: the one command.
-#   bench/run.sh [--quick] [--rounds N] [--timeout SECONDS]
+#   bench/run.sh [--quick] [--rounds N] [--timeout SECONDS] [--only "GROUP..."]
 # Builds kiln (ninja -C build; KILN_BENCH_NO_BUILD=1 skips it) and the bench guest (bench/prepare.sh), then runs
 # bench/inner.sh in ONE session of tests/harness/kvm-run (nested KVM when this machine has
 # no usable /dev/kvm). Prints the table (medians of the rounds, kiln/QEMU ratio) and writes
@@ -12,12 +12,13 @@
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
-QUICK=() ROUNDS=3 TIMEOUT=
+QUICK=() ROUNDS=3 TIMEOUT= ONLY=()
 while (($#)); do
 	case $1 in
 	--quick) QUICK=(--quick); ROUNDS=1; shift ;;
 	--rounds) ROUNDS=${2:?}; shift 2 ;;
 	--timeout) TIMEOUT=${2:?}; shift 2 ;;
+	--only) ONLY=(--only "${2:?}"); shift 2 ;;
 	-h | --help) sed -n '2,9p' "$0" | sed 's/^# *//'; exit 0 ;;
 	*) echo "bench/run.sh: unknown argument: $1" >&2; exit 2 ;;
 	esac
@@ -48,7 +49,7 @@ log=$OUT/session.log
 RETRIES=0
 ((${#QUICK[@]})) && RETRIES=2
 tests/harness/kvm-run --timeout "$TIMEOUT" --idle-timeout 360 --mem 6144 --retries "$RETRIES" -- \
-	bench/inner.sh --kiln "$REPO/build/kiln" --out /tmp/kiln-bench-out --rounds "$ROUNDS" "${QUICK[@]}" \
+	bench/inner.sh --kiln "$REPO/build/kiln" --out /tmp/kiln-bench-out --rounds "$ROUNDS" "${QUICK[@]}" "${ONLY[@]}" \
 	2>&1 | tee "$log" | grep --line-buffered -v -e '^KILN-BENCH-RAW' -e $'^[a-z0-9]*\t[0-9]*\t\(kiln\|qemu\)\t' &&
 	rc=${PIPESTATUS[0]} || rc=${PIPESTATUS[0]}
 tr -d '\r' <"$log" | sed -n '/^KILN-BENCH-RAW-BEGIN$/,/^KILN-BENCH-RAW-END$/p' | sed '1d;$d' >"$OUT/raw.tsv"

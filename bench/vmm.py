@@ -12,7 +12,7 @@ file given by --log. Markers:
   'KILN-TINY-HELLO'           -> marker_ms, guest_rc 0 (the tiny guest has no /init)
   'KILN-IDLE'                 -> after --idle-settle s: RSS from /proc/PID/smaps
   'KILN-BENCH-START'/'-END'   -> the VMM's CPU time (utime+stime, and guest_time) between
-  'KILN-FIO ...', 'KILN-IPERF ...', 'N exits to userspace' -> copied
+  'KILN-FIO ...', 'KILN-IPERF ...', 'KILN-FS ...', 'N exits to userspace' -> copied
 Prints 'key value' lines on stdout. With --strace, runs the VMM under
 strace -f -ttt --seccomp-bpf -e trace=ioctl and counts KVM_RUN returns (to the marker and
 to exit) and the time of the first KVM_RUN.
@@ -112,7 +112,7 @@ while True:
             c, g = cpu(pid)
             out["bench_cpu_s"] = round(c - bench_cpu[0], 2)
             out["bench_guest_s"] = round(g - bench_cpu[1], 2)
-        elif line.startswith("KILN-FIO ") or line.startswith("KILN-IPERF "):
+        elif line.startswith(("KILN-FIO ", "KILN-IPERF ", "KILN-FS ")):
             f = line.split()
             out["%s_%s" % (f[0][5:].lower(), f[1])] = " ".join(f[2:])
         elif "KILN-TINY-HELLO" in line:
