@@ -33,7 +33,8 @@ rc=0
 "$KILN" run --config vm.json --print-config >file.json 2>file.err || rc=$?
 ((rc == 0)) || { cat file.err; fail "--print-config of a good file exited $rc"; }
 rc=0
-"$KILN" run --config vm.json --cpus 2 --memory 384M --acpi on --print-config >merged.json 2>merged.err || rc=$?
+"$KILN" run --config vm.json --cpus 2 --memory 384M --acpi on --on-reboot restart --pvpanic \
+	--print-config >merged.json 2>merged.err || rc=$?
 ((rc == 0)) || { cat merged.err; fail "--print-config with overriding flags exited $rc"; }
 py=$PY
 # The merged config, field by field (also proves it is JSON).
@@ -45,10 +46,12 @@ want_disks = [{"id": "data", "path": tmp + "/data.img", "readonly": True, "seria
 boot = {"kernel": guest + "/generic/vmlinuz", "initrd": guest + "/initramfs-generic.cpio.gz",
         "cmdline": "console=ttyS0 quiet panic=-1 kiln.scenario=config"}
 want_file = {"machine": {"vcpus": 1, "memory_mib": 256}, "boot": boot, "disks": want_disks,
-             "nets": [], "fs": [], "console": None, "rng": False, "acpi": False, "seccomp": "on",
+             "nets": [], "fs": [], "console": None, "rng": False, "pvpanic": False, "acpi": False,
+             "seccomp": "on", "on_reboot": "exit",
              "jail": {"dir": None, "uid": 4294967295, "gid": 4294967295, "cgroup": None,
                       "cpu_max": None, "memory_max": None}}
-want_merged = dict(want_file, machine={"vcpus": 2, "memory_mib": 384}, acpi=True)
+want_merged = dict(want_file, machine={"vcpus": 2, "memory_mib": 384}, acpi=True,
+                   on_reboot="restart", pvpanic=True)
 ok = True
 for name, got, want in (("file", f, want_file), ("merged", m, want_merged)):
     if got != want:
