@@ -159,16 +159,34 @@ static const exit_handler_fn exit_handlers[] = {
 	[KVM_EXIT_SYSTEM_EVENT] = handle_system_event,
 };
 
+/* A pause, or a restart on its way (vm_reset.c): this vCPU must not run the
+ * guest. */
+static bool must_park(struct vm *vm)
+{
+	return atomic_load(&vm->pause_requested) || atomic_load(&vm->reset_pending);
+}
+
 /* Pause: acknowledge, then wait until the pause is lifted or the VM stops.
- * The vCPU's registers stay in KVM untouched meanwhile. */
+ * The vCPU's registers stay in KVM untouched meanwhile, except that a
+ * restart made meanwhile is applied here, still parked, and acknowledged
+ * (vm_reset.c waits for every vCPU's before any runs the new boot). */
 static void vcpu_park(struct vcpu *v)
 {
 	struct vm *vm = v->vm;
 	pthread_mutex_lock(&vm->pause_lock);
 	vm->nr_parked++;
 	pthread_cond_broadcast(&vm->parked_cond);
-	while (atomic_load(&vm->pause_requested) && !atomic_load(&vm->stopping))
+	while (must_park(vm) && !atomic_load(&vm->stopping)) {
+		if (v->reset_epoch != atomic_load(&vm->reset_epoch)) {
+			pthread_mutex_unlock(&vm->pause_lock);
+			vm_reset_vcpu(v);
+			pthread_mutex_lock(&vm->pause_lock);
+			vm->nr_reset_done++;
+			pthread_cond_broadcast(&vm->parked_cond);
+			continue;
+		}
 		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+	}
 	vm->nr_parked--;
 	pthread_mutex_unlock(&vm->pause_lock);
 }
@@ -202,11 +220,11 @@ static void *vcpu_thread(void *arg)
 	if (v->id == 0)
 		log_info("first KVM_RUN");
 	while (!atomic_load(&v->vm->stopping)) {
-		if (atomic_load(&v->vm->pause_requested))
+		/* A reboot this or another vCPU asked for parks it at once:
+		 * the guest's reboot code must not run on (to a triple fault)
+		 * while the loop prepares the restart. */
+		if (must_park(v->vm))
 			vcpu_park(v);
-		/* A restart happened while this vCPU was parked. */
-		if (vm_reset_vcpu(v))
-			break;
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				v->run->immediate_exit = 0;

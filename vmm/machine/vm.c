@@ -180,6 +180,10 @@ bool vm_request_exit(struct vm *vm, enum vm_exit_reason reason, int status)
 	if (!atomic_compare_exchange_strong(&vm->exit_reason, &none, (int)reason))
 		return false;
 	atomic_store(&vm->exit_status, status);
+	/* A pause waiting for vCPUs (one may have just left its loop) gives up. */
+	pthread_mutex_lock(&vm->pause_lock);
+	pthread_cond_broadcast(&vm->parked_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
 	evl_stop(vm->loop);
 	return true;
 }
@@ -288,12 +292,14 @@ int vm_pause(struct vm *vm, unsigned timeout_ms, struct err *e)
 	}
 	int rc = 0;
 	pthread_mutex_lock(&vm->pause_lock);
-	while (vm->nr_parked < vm->nr_vcpus && !rc)
+	while (vm->nr_parked < vm->nr_vcpus && !rc && !vm_exiting(vm))
 		rc = pthread_cond_timedwait(&vm->parked_cond, &vm->pause_lock, &deadline);
-	vm->paused = vm->nr_parked == vm->nr_vcpus;
+	vm->paused = vm->nr_parked == vm->nr_vcpus && !vm_exiting(vm);
 	pthread_mutex_unlock(&vm->pause_lock);
 	if (!vm->paused) {
 		vm_resume(vm);
+		if (vm_exiting(vm))
+			return err_set(e, -ECANCELED, "the VM is stopping");
 		return err_set(e, -ETIMEDOUT, "vCPUs did not stop within %u ms",
 			       timeout_ms);
 	}

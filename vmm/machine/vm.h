@@ -87,6 +87,7 @@ struct vm {
 	atomic_bool reset_pending; /* a restart is posted to the loop */
 	int reset_reason;         /* enum vm_exit_reason: reset or panic */
 	atomic_uint reset_epoch;  /* restarts done; vCPUs compare theirs */
+	unsigned nr_reset_done;   /* vCPUs that applied the latest (pause_lock) */
 	struct evl_work reset_item;
 	/* Told on the loop thread after each restart (may be NULL). */
 	void (*on_restart)(void *opaque, enum vm_exit_reason why, unsigned count);

@@ -2,7 +2,11 @@
 #include "vm_reset.h"
 
 #include <errno.h>
+#include <linux/kvm.h>
+#include <pthread.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
 
 #include "../arch/arch.h"
 #include "../base/log.h"
@@ -46,6 +50,29 @@ static const char *reason_name(int why)
 	return why == VM_EXIT_GUEST_PANIC ? "kernel panic" : "reboot";
 }
 
+/* Tell the parked vCPUs a restart is done and wait until each has put its
+ * own state back (vcpu_park): none may run the new boot before all have,
+ * or the boot vCPU's start-up IPIs could reach an application processor
+ * that then resets itself over them. (*n): the restart's number. */
+static int restart_vcpus(struct vm *vm, unsigned *n, struct err *e)
+{
+	struct timespec deadline;
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += RESET_PARK_MS / 1000;
+	int rc = 0;
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->nr_reset_done = 0;
+	*n = atomic_fetch_add(&vm->reset_epoch, 1) + 1;
+	pthread_cond_broadcast(&vm->pause_cond);
+	while (vm->nr_reset_done < vm->nr_vcpus && !rc && !vm_exiting(vm))
+		rc = pthread_cond_timedwait(&vm->parked_cond, &vm->pause_lock, &deadline);
+	bool done = vm->nr_reset_done == vm->nr_vcpus;
+	pthread_mutex_unlock(&vm->pause_lock);
+	return done || vm_exiting(vm) ? 0
+		: err_set(e, -ETIMEDOUT, "vCPUs did not restore their state within %u ms",
+			  RESET_PARK_MS);
+}
+
 static void reset_work(void *arg)
 {
 	struct vm *vm = arg;
@@ -64,14 +91,19 @@ static void reset_work(void *arg)
 	}
 	if (!rc && gm_image_restore(&vm->mem, &vm->boot_image))
 		rc = err_set(&e, -EFAULT, "the boot image does not fit guest memory");
-	if (rc) {
+	unsigned n = 0;
+	if (!rc)
+		rc = restart_vcpus(vm, &n, &e);
+	if (rc || vm_exiting(vm)) {
 		/* Parked vCPUs stay parked until vm_finish stops them. */
-		log_error("cannot restart the guest after its %s: %s", reason_name(why), e.msg);
-		vm_request_exit(vm, VM_EXIT_ERROR, 1);
+		if (!vm_exiting(vm)) {
+			log_error("cannot restart the guest after its %s: %s",
+				  reason_name(why), e.msg);
+			vm_request_exit(vm, VM_EXIT_ERROR, 1);
+		}
 		atomic_store(&vm->reset_pending, false);
 		return;
 	}
-	unsigned n = atomic_fetch_add(&vm->reset_epoch, 1) + 1;
 	atomic_store(&vm->reset_pending, false);
 	log_info("guest %s: restarting it (restart %u)", reason_name(why), n);
 	if (vm->on_restart)
@@ -95,6 +127,14 @@ int vm_reset_vcpu(struct vcpu *v)
 	if (v->reset_epoch == epoch)
 		return 0;
 	v->reset_epoch = epoch;
+	/* The exit this vCPU last reported may still have to be completed
+	 * (an MMIO or port read's result into a register, RIP moved past the
+	 * instruction): KVM does that at the next KVM_RUN, which
+	 * immediate_exit makes return at once. Before the registers are
+	 * replaced, or it would write into the new boot's state. */
+	v->run->immediate_exit = 1;
+	ioctl(v->fd, KVM_RUN, 0);
+	v->run->immediate_exit = 0;
 	struct err e = { 0 };
 	if (!arch_vcpu_reset(v, &e))
 		return 0;
