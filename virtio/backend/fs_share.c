@@ -63,6 +63,7 @@ struct handle {
 	bool dir;
 	uint32_t next_free;
 	struct dir_window *win; /* a directory's READDIR window, or NULL */
+	bool dir_read;          /* READDIR was served: the stream may have moved */
 };
 
 /*
@@ -82,8 +83,13 @@ struct dir_window {
 	uint64_t base; /* the cookie just before buf's first record */
 	bool eof;      /* the stream has no more */
 };
-#define DIR_WINDOW_MAX (4u << 20) /* bytes of records held at most */
-#define DIR_READ 8192             /* one getdents64 call */
+#define DIR_READ 8192 /* one getdents64 call */
+/* A READDIR reply's size at most (Linux asks for a page): one window then
+ * holds at most this and one getdents64 batch. */
+#define READDIR_MAX (64u << 10)
+/* The windows of one share together; past it a handle's window is dropped
+ * after its reply, and that handle seeks again (the old way). */
+#define SHARE_WINDOWS_MAX (16u << 20)
 
 struct fs_share {
 	bool readonly;
@@ -93,6 +99,7 @@ struct fs_share {
 	uint32_t *buckets;
 	struct handle *handles;
 	uint32_t nr_handles, cap_handles, free_handle, held_handles;
+	size_t window_bytes; /* every handle's dir_window buffer */
 	bool initialized;   /* INIT answered */
 	struct fs_share_stats stats;
 	char dir[PATH_MAX];
@@ -294,10 +301,12 @@ static int handle_fd(const struct fs_share *s, uint64_t fh, bool dir)
 	return s->handles[fh].fd;
 }
 
-static void dir_window_free(struct handle *h)
+static void dir_window_free(struct fs_share *s, struct handle *h)
 {
-	if (h->win)
+	if (h->win) {
+		s->window_bytes -= h->win->cap;
 		free(h->win->buf);
+	}
 	free(h->win);
 	h->win = NULL;
 }
@@ -305,7 +314,7 @@ static void dir_window_free(struct handle *h)
 static void handle_release(struct fs_share *s, uint64_t fh)
 {
 	struct handle *h = &s->handles[fh];
-	dir_window_free(h);
+	dir_window_free(s, h);
 	close(h->fd);
 	h->fd = -1;
 	h->next_free = s->free_handle;
@@ -1106,23 +1115,25 @@ static int dir_window_seek(struct dir_window *w, int fd, uint64_t off)
 		}
 	}
 	w->len = 0;
-	w->eof = false;
-	if (lseek(fd, (off_t)off, SEEK_SET) < 0)
+	if (lseek(fd, (off_t)off, SEEK_SET) < 0) {
+		w->base = UINT64_MAX; /* no cookie: the next call seeks again */
 		return -errno;
+	}
 	w->base = off;
 	return 0;
 }
 
 /* Append one getdents64 batch to (w); 0 at the end of the directory. */
-static long dir_window_fill(struct dir_window *w, int fd)
+static long dir_window_fill(struct fs_share *s, struct dir_window *w, int fd)
 {
-	if (w->eof || w->len + DIR_READ > DIR_WINDOW_MAX)
+	if (w->eof)
 		return 0;
 	if (w->cap < w->len + DIR_READ) {
 		size_t cap = w->len + DIR_READ;
 		uint8_t *nb = realloc(w->buf, cap);
 		if (!nb)
 			return -ENOMEM;
+		s->window_bytes += cap - w->cap;
 		w->buf = nb;
 		w->cap = cap;
 	}
@@ -1148,14 +1159,23 @@ static int do_readdir(struct fs_share *s, struct req *r, bool plus)
 	size_t room = r->out_cap - r->out_len;
 	if (in.size < room)
 		room = in.size;
+	if (room > READDIR_MAX)
+		room = READDIR_MAX;
 	if (in.offset > (uint64_t)INT64_MAX)
 		return -EINVAL;
-	if (!h->win && !(h->win = calloc(1, sizeof(*h->win))))
-		return -ENOMEM;
+	if (!h->win) {
+		if (!(h->win = calloc(1, sizeof(*h->win))))
+			return -ENOMEM;
+		/* A fresh handle's stream is at the start; one whose window
+		 * was dropped (SHARE_WINDOWS_MAX) is wherever it was left. */
+		h->win->base = h->dir_read ? UINT64_MAX : 0;
+		h->dir_read = true;
+	}
 	struct dir_window *w = h->win;
 	int rc = dir_window_seek(w, fd, in.offset);
 	if (rc)
 		return rc;
+	w->eof = false; /* entries made since the last end are read too */
 	uint8_t *out = r->out + r->out_len;
 	size_t used = 0;
 	struct node *dir = NULL;
@@ -1167,7 +1187,7 @@ static int do_readdir(struct fs_share *s, struct req *r, bool plus)
 	}
 	for (size_t pos = 0;;) {
 		if (pos == w->len) {
-			long got = dir_window_fill(w, fd);
+			long got = dir_window_fill(s, w, fd);
 			if (got < 0 && !used)
 				return (int)got;
 			if (got <= 0)
@@ -1205,6 +1225,8 @@ static int do_readdir(struct fs_share *s, struct req *r, bool plus)
 		used += need;
 	}
 	r->out_len += used;
+	if (s->window_bytes > SHARE_WINDOWS_MAX)
+		dir_window_free(s, h);
 	return 0;
 }
 
@@ -1337,7 +1359,7 @@ void fs_share_reset(struct fs_share *s)
 	for (uint32_t i = 0; i < s->nr_handles; i++) {
 		if (s->handles[i].fd >= 0)
 			close(s->handles[i].fd);
-		dir_window_free(&s->handles[i]);
+		dir_window_free(s, &s->handles[i]);
 	}
 	s->nr_nodes = 1; /* the root stays, with its one reference */
 	s->nodes[0].nlookup = 1;
