@@ -211,19 +211,31 @@ static int add_groups(const char *user, unsigned long gid, char *out, size_t siz
 	return n;
 }
 
+/* (s) as an id: digits only, below 2^32 - 1 (which means "none"). */
+static bool parse_id(const char *s, unsigned long *out)
+{
+	if (!*s || strspn(s, "0123456789") != strlen(s) || strlen(s) > 10)
+		return false;
+	unsigned long long v = strtoull(s, NULL, 10);
+	if (v >= UINT32_MAX)
+		return false;
+	*out = (unsigned long)v;
+	return true;
+}
+
 static int resolve_user(const char *spec, char *out, size_t size, char *home,
 			size_t home_size)
 {
 	char name[256], strings[PATH_MAX + 256];
-	snprintf(name, sizeof(name), "%s", spec);
+	if (snprintf(name, sizeof(name), "%s", spec) >= (int)sizeof(name))
+		return fail("--user %s: too long", spec);
 	char *group = strchr(name, ':');
 	if (group)
 		*group++ = 0;
-	char *end;
 	struct passwd pw;
-	unsigned long uid = strtoul(name, &end, 10), gid = 0;
+	unsigned long uid = 0, gid = 0;
 	bool known;
-	if (!*name || *end) {
+	if (!parse_id(name, &uid)) {
 		if (!(known = find_user(name, 0, &pw, strings, sizeof(strings))))
 			return fail("--user %s: no such user in /etc/passwd", spec);
 		uid = pw.pw_uid;
@@ -231,8 +243,7 @@ static int resolve_user(const char *spec, char *out, size_t size, char *home,
 		known = find_user(NULL, uid, &pw, strings, sizeof(strings));
 	}
 	if (group) {
-		gid = strtoul(group, &end, 10);
-		if ((!*group || *end) && !find_group(group, &gid))
+		if (!parse_id(group, &gid) && !find_group(group, &gid))
 			return fail("--user %s: no such group in /etc/group", spec);
 	} else if (known) {
 		gid = pw.pw_gid;

@@ -288,7 +288,7 @@ static void setup_root(void)
  * supplementary groups, group, then user. 0 or an errno. */
 static int become_user(void)
 {
-	gid_t groups[64];
+	gid_t groups[256];
 	size_t ngroups = 0;
 	char *end;
 	unsigned long uid = strtoul(user, &end, 10), gid;
@@ -296,7 +296,9 @@ static int become_user(void)
 		return EINVAL;
 	gid = strtoul(end + 1, &end, 10);
 	if (*end == ':')
-		for (char *p = end + 1; *p && ngroups < sizeof(groups) / sizeof(*groups);) {
+		for (char *p = end + 1; *p;) {
+			if (ngroups == sizeof(groups) / sizeof(*groups))
+				return E2BIG; /* more groups than this init takes */
 			groups[ngroups++] = (gid_t)strtoul(p, &p, 10);
 			if (*p == ',')
 				p++;

@@ -288,6 +288,8 @@ static const struct cfg_kind kind_rng = {
 
 /* ---- pvpanic: the guest's panic report ------------------------------------ */
 
+static atomic_bool crash_logged;
+
 /* vCPU thread. A panic ends the VM at once, before the guest's own reboot
  * (panic=-1) would make it look like one; its console lines were written
  * before its panic notifiers ran. A loaded crash kernel is left to run. */
@@ -297,7 +299,8 @@ static void pvpanic_event(void *opaque, unsigned events)
 	if (events & PVPANIC_PANICKED) {
 		if (vm_request_exit(vm, VM_EXIT_GUEST_PANIC, VM_STATUS_GUEST_PANIC))
 			log_error("the guest kernel panicked (pvpanic)");
-	} else {
+	} else if (!atomic_exchange(&crash_logged, true)) {
+		/* Once: the guest could write it in a loop. */
 		log_warn("the guest kernel crashed; its crash kernel takes over (pvpanic)");
 	}
 }
