@@ -102,6 +102,8 @@ want_user=$(printf '%s\n' "$(id -u nobody)" "$(id -g nobody)" "$(getent passwd n
 run_exec baduser --user no-such-user-here -- true
 expect_status baduser 125
 grep -q 'no such user' "$TMPDIR/baduser.err" || problem "baduser: no message naming the user"
+run_exec wrapuser --user 4294967296:0 -- id -u
+expect_status wrapuser 125
 
 run_exec notfound -- /no/such/command
 expect_status notfound 127
