@@ -131,6 +131,18 @@ static uint64_t open_node(uint64_t node, uint32_t flags, int32_t *err)
 	return o.fh;
 }
 
+/* OPENDIR of the share's root: its handle. */
+static uint64_t opendir_root(void)
+{
+	struct fuse_open_in oi = { 0 };
+	size_t len;
+	cr_assert_eq(call_out(FUSE_OPENDIR, FUSE_ROOT_ID, P(oi), NONE_P, NONE_P, &len), 0);
+	struct fuse_open_out oo;
+	cr_assert_eq(len, sizeof(oo));
+	memcpy(&oo, payload(), sizeof(oo));
+	return oo.fh;
+}
+
 static void host_write(const char *name, const char *text, mode_t mode)
 {
 	char path[256];
@@ -428,11 +440,8 @@ Test(fs_share, readdir_and_readdirplus)
 	host_write("two", "22", 0644);
 	open_share(false);
 	init_fs();
-	struct fuse_open_in oi = { 0 };
 	size_t len;
-	cr_assert_eq(call_out(FUSE_OPENDIR, FUSE_ROOT_ID, P(oi), NONE_P, NONE_P, &len), 0);
-	struct fuse_open_out oo;
-	memcpy(&oo, payload(), sizeof(oo));
+	struct fuse_open_out oo = { .fh = opendir_root() };
 	for (int plus = 0; plus < 2; plus++) {
 		struct fuse_read_in rd = { .fh = oo.fh, .size = 4096 };
 		cr_assert_eq(call_out(plus ? FUSE_READDIRPLUS : FUSE_READDIR, FUSE_ROOT_ID,
@@ -626,11 +635,8 @@ Test(fs_share, readdir_goes_on_while_entries_are_removed)
 	struct err e = { 0 };
 	cr_assert_eq(fs_share_open(shm, false, &share, &e), 0, "%s", e.msg);
 	init_fs();
-	struct fuse_open_in oi = { 0 };
 	size_t len;
-	cr_assert_eq(call_out(FUSE_OPENDIR, FUSE_ROOT_ID, P(oi), NONE_P, NONE_P, &len), 0);
-	struct fuse_open_out oo;
-	memcpy(&oo, payload(), sizeof(oo));
+	struct fuse_open_out oo = { .fh = opendir_root() };
 	uint64_t off = 0;
 	unsigned removed = 0, rounds = 0;
 	static bool seen[N];
