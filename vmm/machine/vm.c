@@ -276,6 +276,17 @@ int vm_finish(struct vm *vm)
 	return atomic_load(&vm->exit_status);
 }
 
+void vm_deadline(struct timespec *ts, unsigned ms)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
 int vm_pause(struct vm *vm, unsigned timeout_ms, struct err *e)
 {
 	if (atomic_exchange(&vm->pause_requested, true))
@@ -283,13 +294,7 @@ int vm_pause(struct vm *vm, unsigned timeout_ms, struct err *e)
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		vcpu_kick(vm->vcpus[i]);
 	struct timespec deadline;
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += timeout_ms / 1000;
-	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
+	vm_deadline(&deadline, timeout_ms);
 	int rc = 0;
 	pthread_mutex_lock(&vm->pause_lock);
 	while (vm->nr_parked < vm->nr_vcpus && !rc && !vm_exiting(vm))

@@ -14,6 +14,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "config.h"
 #include "../../virtio/pci.h"
@@ -145,6 +146,10 @@ int vm_finish(struct vm *vm);
  * VM then runs on). Loop thread.
  */
 int vm_pause(struct vm *vm, unsigned timeout_ms, struct err *e);
+
+/* vm_deadline - (*ts) = now + (ms) on CLOCK_REALTIME, for the timed waits
+ * on the pause condition variables. */
+void vm_deadline(struct timespec *ts, unsigned ms);
 
 /* vm_resume - resume the devices (held kicks and input are delivered) and
  * let the vCPUs run. 0, or -EALREADY when not paused. Loop thread. */

@@ -57,8 +57,7 @@ static const char *reason_name(int why)
 static int restart_vcpus(struct vm *vm, unsigned *n, struct err *e)
 {
 	struct timespec deadline;
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += RESET_PARK_MS / 1000;
+	vm_deadline(&deadline, RESET_PARK_MS);
 	int rc = 0;
 	pthread_mutex_lock(&vm->pause_lock);
 	vm->nr_reset_done = 0;
