@@ -95,6 +95,25 @@ private_netns() {
 # records a failed check and goes on; no_problems fails the test naming
 # every recorded one.
 t0=$SECONDS
+# The guest console lines that mean the guest itself went wrong, whatever the
+# test checked: a kernel panic (with panic=-1 that is a reset, and kiln exits 0),
+# BUG/Oops/WARNING reports, block I/O errors. run.sh scans every test's *.log and
+# *.txt for them; tests/guest/init also copies such lines from the guest's
+# dmesg to the console before it ends the VM.
+GUEST_TROUBLE='Kernel panic|BUG:|Oops|WARNING:|I/O error|general protection fault|Call Trace'
+
+# console_trouble FILE: the guest-trouble lines of a full (not quiet) guest
+# console, leaving out the nested environment's one known report, from its
+# "XSAVE consistency problem" line to its "end trace" line (as tests/guest/init
+# does; docs/testing.md). Status 0 when there are any.
+console_trouble() {
+	local found
+	found=$(awk -v pat="$GUEST_TROUBLE" '/XSAVE consistency problem/ { skip = 1 }
+		skip { if (/end trace/) skip = 0; next } $0 ~ pat && n++ < 10' "$1" 2>/dev/null)
+	[[ -n $found ]] || return 1
+	printf '%s\n' "$found"
+}
+
 step() { printf '[%3ds] %s\n' $((SECONDS - t0)) "$*"; }
 problems=()
 problem() {

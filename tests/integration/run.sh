@@ -80,12 +80,6 @@ resolve_test() {
 	printf '%s\n' "${m[0]}"
 }
 
-# The guest console lines that mean the guest itself went wrong, whatever the
-# test checked: a kernel panic (with panic=-1 that is a reset, and kiln exits 0),
-# BUG/Oops/WARNING reports, block I/O errors. tests/guest/init also copies such
-# lines from the guest's dmesg to the console before it ends the VM.
-GUEST_TROUBLE='Kernel panic|BUG:|Oops|WARNING:|I/O error|general protection fault|Call Trace'
-
 # guest_trouble DIR LOG: print the guest-trouble lines found in the text logs
 # (*.log, *.txt) under DIR and in LOG; status 0 when there are any.
 guest_trouble() {
