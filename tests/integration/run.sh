@@ -181,9 +181,12 @@ main() {
 	# and L1 state in more ways than environment_failure recognises (docs/
 	# testing.md). The first failure is printed in full, saying whether it had
 	# the environment's signature, and a test that passed on its second attempt
-	# is counted as flaky on the closing line, never as passed.
+	# is named on "integration flaky:" and counted on the closing line's
+	# "N flaky" (with "(unexplained)" after its name when its first failure
+	# did not have the environment's signature), so it never reads as a
+	# plain pass.
 	local retries=${KILN_IT_RETRIES:-1}
-	local passed=0 failed=0 name limit start secs rc log attempt why again trouble failed_names=() flaky=()
+	local passed=0 failed=0 name limit start secs rc log attempt why cause='' again trouble failed_names=() flaky=()
 	for t in "${tests[@]}"; do
 		name=$(basename "$t" .sh)
 		limit=$(test_timeout "$t")
@@ -214,7 +217,9 @@ main() {
 			again=0
 			if ((attempt < retries)) && ! grep -q '^# no-retry' "$t"; then
 				again=1
+				cause="(unexplained)"
 				if why=$(environment_failure "$t" "$scratch/$name"); then
+					cause=""
 					echo "FAIL $name (${secs}s) status $rc: the guest of $why died or hung in the nested environment's way (see docs/testing.md), running it again"
 				else
 					echo "FAIL $name (${secs}s) status $rc: running it once more (a pass then counts as flaky, not passed)"
@@ -227,7 +232,7 @@ main() {
 		done
 		if ((rc == 0)); then
 			passed=$((passed + 1))
-			((attempt == 0)) || flaky+=("$name")
+			((attempt == 0)) || flaky+=("$name$cause")
 			echo "PASS $name (${secs}s)$( ((attempt == 0)) || echo ' on attempt '$((attempt + 1)))"
 		else
 			failed=$((failed + 1))

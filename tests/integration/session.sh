@@ -10,10 +10,10 @@
 # an L2 guest triple-faulted; docs/testing.md). Neither is kiln's doing, and neither says
 # anything about the tests that had not run yet. So when a session ends without run.sh's
 # closing line, the tests with no result yet run again in a fresh L1, up to
-# KILN_L1_RESTARTS (default 2) times. The test that was running when L1 was lost gets
+# KILN_L1_RESTARTS (default 4) times. The test that was running when L1 was lost gets
 # its result from the new session; if it passes there, the loss is listed as flaky
 # ("L1-lost-during-NAME"). Results already reported stand. One CI run on 2026-12-02 lost
-# three L1s (two panics, one silent), so up to 4 restarts, but no session starts after
+# three L1s (two panics, one silent), hence the default of 4; but no session starts after
 # KILN_IT_DEADLINE seconds (default 2400) and none runs past it: the closing line always
 # comes in time for CI's bound.
 #
