@@ -2,14 +2,17 @@
 # timeout: 400
 # The built-in jail (docs/security.md "Jail"): kiln run as root with --jail
 # DIR --uid 4242 --gid 4242 --cgroup (cpu.max, memory.max) --seccomp on, a
-# disk, a NIC on a tap and the API socket. While the guest runs, the jailed
+# disk, a NIC on a tap, a virtio-fs share and the API socket. While the guest runs, the jailed
 # kiln (pid 1 of its PID namespace, the child of the kiln we started):
 #   every thread has CapEff/CapPrm/CapBnd/CapAmb 0, Uid/Gid 4242, Seccomp 2,
 #   NoNewPrivs 1; its root is DIR (same device and inode) and shows neither
 #   /dev/kvm nor /etc; its mount, PID, IPC, UTS and net namespaces are not
-#   ours; its rlimits are nofile 1024, nproc 4 (2 vCPUs, a disk worker, main), memlock 0;
+#   ours; its rlimits are nofile 1024, nproc 5 (2 vCPUs, the disk's and the
+#   share's workers, main), memlock 0;
 #   it is in the cgroup with the cpu.max written.
-# The guest writes and reads back its disk and pings the host over the NIC;
+# The guest writes and reads back its disk, pings the host over the NIC, reads
+# a host file from its share and writes one there (the share's files are
+# reopened through /proc/self/fd, opened before the pivot);
 # vm.stop over the API ends kiln with 0, and the socket is gone after it.
 # Then: --jail on a file fails naming the value.
 set -euo pipefail
@@ -23,6 +26,9 @@ mkdir -p "$jail" run
 chmod 0755 "$jail"
 chown "$id:$id" run # kiln removes its socket at exit, as uid 4242
 truncate -s 8M a.img
+mkdir share
+echo "from the host" >share/from-host
+chown "$id:$id" share
 ip tuntap add kt0 mode tap
 ip addr add 169.254.79.1/24 dev kt0 && ip link set kt0 up
 
@@ -38,7 +44,7 @@ trap cleanup EXIT
 
 "$KILN" run --kernel "$GUEST/generic/vmlinuz" --initrd "$GUEST/initramfs-generic.cpio.gz" \
 	--cmdline "console=ttyS0 quiet panic=-1 kiln.scenario=jail" --cpus 2 --memory 256M \
-	--disk path=a.img --net tap=kt0 --seccomp on --api-socket "$TMPDIR/run/api.sock" \
+	--disk path=a.img --net tap=kt0 --fs "path=$TMPDIR/share,tag=share" --seccomp on --api-socket "$TMPDIR/run/api.sock" \
 	--jail "$jail" --uid $id --gid $id --cgroup "$cg" --cgroup-cpu-max "50000 100000" \
 	--cgroup-memory-max 1G </dev/null >console.log 2>&1 &
 outer=$!
@@ -74,7 +80,7 @@ for st in /proc/"$kid"/task/*/status; do
 	[[ $(field "$st" NoNewPrivs) == 1 ]] || fail "thread $name: NoNewPrivs $(field "$st" NoNewPrivs)"
 	nthreads=$((nthreads + 1))
 done
-((nthreads == 4)) || fail "jailed kiln has $nthreads threads, expected 4 (main, two vCPUs, the disk's block worker)"
+((nthreads == 5)) || fail "jailed kiln has $nthreads threads, expected 5 (main, two vCPUs, the disk's and the share's workers)"
 [[ $(field /proc/"$kid"/status NSpid) == "$kid"$'\t'1 ]] ||
 	fail "kiln is not pid 1 of a new PID namespace (NSpid $(field /proc/"$kid"/status NSpid))"
 root_id=$(stat -L -c %d:%i /proc/"$kid"/root)
@@ -86,7 +92,7 @@ for ns in mnt pid ipc uts net; do
 done
 limit() { awk -v n="$2" 'index($0, n) == 1 { print $(NF - 2), $(NF - 1) }' /proc/"$1"/limits; }
 [[ $(limit "$kid" "Max open files") == "1024 1024" ]] || fail "nofile: $(limit "$kid" "Max open files")"
-[[ $(limit "$kid" "Max processes") == "4 4" ]] || fail "nproc: $(limit "$kid" "Max processes")"
+[[ $(limit "$kid" "Max processes") == "5 5" ]] || fail "nproc: $(limit "$kid" "Max processes")"
 [[ $(limit "$kid" "Max locked memory") == "0 0" ]] || fail "memlock: $(limit "$kid" "Max locked memory")"
 [[ $(cat /proc/"$kid"/cgroup) == "0::/${cg#/sys/fs/cgroup/}" ]] || fail "kiln's cgroup: $(cat /proc/"$kid"/cgroup)"
 [[ $(cat "$cg/cpu.max") == "50000 100000" ]] || fail "cpu.max: $(cat "$cg/cpu.max")"
@@ -102,7 +108,11 @@ expect_line console.log '^KILN-PING ok$'
 marker=$(marker_value console.log KILN-DISK-MARKER)
 [[ -n $marker && $(marker_value console.log KILN-DISK-READBACK) == "$marker" ]] || { show_tail console.log; fail "the guest's disk read-back differs"; }
 [[ $(head -n 1 a.img | tr -d '\0') == "KILN-JAIL-DISK $marker" ]] || fail "a.img does not hold the guest's marker"
-echo "guest: disk written (a.img holds $marker), ping over kt0 ok; kiln exited 0"
+expect_line console.log '^KILN-JAIL-FS-READ from the host$'
+expect_line console.log '^KILN-JAIL-FS-WRITTEN$'
+[[ $(cat share/from-guest 2>&1) == "written in the jail" ]] || fail "share/from-guest: '$(cat share/from-guest 2>&1)'"
+[[ $(stat -c %u share/from-guest) == "$id" ]] || fail "share/from-guest belongs to uid $(stat -c %u share/from-guest), expected $id"
+echo "guest: disk written (a.img holds $marker), ping over kt0 ok, share read and written; kiln exited 0"
 
 # A jail that is not a directory: named, before any guest runs.
 rc=0
