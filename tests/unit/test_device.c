@@ -193,15 +193,15 @@ Test(device, every_legacy_device_round_trips_through_its_ops)
 		state_init(&s2);
 		state_init(&fresh);
 		cr_assert_not_null(a->ops->save, "%s has no save", a->kind);
-		cr_assert_eq(b->ops->save(b, &fresh), 0);
+		cr_assert_eq(b->ops->save(b, &fresh, NULL), 0);
 		drive(kind, a);
-		cr_assert_eq(a->ops->save(a, &s1), 0, "%s", a->kind);
+		cr_assert_eq(a->ops->save(a, &s1, NULL), 0, "%s", a->kind);
 		cr_assert(s1.len != fresh.len || memcmp(s1.data, fresh.data, s1.len),
 			  "%s: driving it changed nothing saved", a->kind);
 		struct state_buf in;
 		state_from(&in, s1.data, s1.len);
 		cr_assert_eq(b->ops->restore(b, &in, &e), 0, "%s: %s", a->kind, e.msg);
-		cr_assert_eq(b->ops->save(b, &s2), 0);
+		cr_assert_eq(b->ops->save(b, &s2, NULL), 0);
 		cr_assert_eq(s1.len, s2.len, "%s", a->kind);
 		cr_assert_eq(memcmp(s1.data, s2.data, s1.len), 0, "%s: twin differs", a->kind);
 		/* A blob of another kind is refused. */

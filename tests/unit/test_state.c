@@ -1630,7 +1630,7 @@ static void snapshot(struct vm *a, struct vm *b, struct state_buf *b1)
 	struct err e;
 	virtio_pci_hold(a->vp, true);
 	state_init(b1);
-	virtio_pci_save(a->vp, b1);
+	cr_assert_eq(virtio_pci_save(a->vp, b1, NULL), 0);
 	cr_assert_eq(b1->error, 0);
 	free(a->snap);
 	a->snap = malloc(VRAM);
@@ -1640,7 +1640,7 @@ static void snapshot(struct vm *a, struct vm *b, struct state_buf *b1)
 	cr_assert_eq(restore_bytes(vp_restore_fn, b->vp, b1->data, b1->len, &e),
 		     0, "%s", e.msg);
 	state_init(&b2);
-	virtio_pci_save(b->vp, &b2);
+	cr_assert_eq(virtio_pci_save(b->vp, &b2, NULL), 0);
 	blob_eq(b1, &b2);
 	state_fini(&b2);
 	same_registers(a, b);
@@ -1850,7 +1850,7 @@ Test(state_blk, virtio_refuses_bad_blobs)
 	wait_used(a, 0, 1);
 	virtio_pci_hold(a->vp, true);
 	state_init(&b1);
-	virtio_pci_save(a->vp, &b1);
+	cr_assert_eq(virtio_pci_save(a->vp, &b1, NULL), 0);
 	copy_file(disk_a, disk_b);
 
 	/* The transport's section, then the common one. */
