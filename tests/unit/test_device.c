@@ -16,6 +16,7 @@
 
 #include "vmm/arch/x86_64/pci_host.h"
 #include "vmm/base/device.h"
+#include "vmm/base/pci.h"
 #include "vmm/base/state.h"
 #include "vmm/devices/acpi_pm_dev.h"
 #include "vmm/devices/i8042_dev.h"
@@ -222,8 +223,12 @@ Test(device, the_host_bridge_refuses_bad_windows_and_describes_itself)
 {
 	struct device *h;
 	struct err e = {0};
+	struct bus mmio = {0};
+	struct pci_root root;
+	const struct pci_window pw = { 0xc0000000, 0x10000000, 0xc000, 0x4000 };
 	const struct pci_host_windows w = { .mmio_base = 0xc0000000, .mmio_size = 0x10000000 };
-	cr_assert_eq(pci_host_create(&w, &h, &e), 0, "%s", e.msg);
+	cr_assert_eq(pci_root_init(&root, &mmio, NULL, &pw, &e), 0, "%s", e.msg);
+	cr_assert_eq(pci_host_create(&root, &w, &h, &e), 0, "%s", e.msg);
 	cr_assert_not_null(h->ops->describe);
 	struct aml_buf b;
 	aml_init(&b);
@@ -232,4 +237,6 @@ Test(device, the_host_bridge_refuses_bad_windows_and_describes_itself)
 	cr_assert_not_null(memmem(b.data, b.len, "PCI0", 4));
 	aml_fini(&b);
 	h->ops->destroy(h);
+	pci_root_fini(&root);
+	bus_fini(&mmio);
 }
