@@ -138,7 +138,7 @@ struct state_buf;
  * recording any makes restore fail with -EINVAL rather than lose them.
  * Loop thread.
  */
-void blk_save(struct virtio_device *vdev, struct state_buf *out);
+int blk_save(struct virtio_device *vdev, struct state_buf *out, struct err *e);
 int blk_restore(struct virtio_device *vdev, struct state_buf *in,
 		struct err *e);
 

@@ -28,7 +28,7 @@ static void config_bytes(struct virtio_device *vdev, uint8_t *buf)
 	pthread_mutex_unlock(&vdev->lock);
 }
 
-void blk_save(struct virtio_device *vdev, struct state_buf *out)
+int blk_save(struct virtio_device *vdev, struct state_buf *out, struct err *e)
 {
 	uint8_t cfg[BLK_CONFIG_SIZE];
 	unsigned inflight = blk_get_stats(blk_of_vdev(vdev))->inflight;
@@ -42,6 +42,7 @@ void blk_save(struct virtio_device *vdev, struct state_buf *out)
 	state_begin(out, BLK_STATE_KIND, BLK_STATE_VERSION);
 	state_put_u32(out, inflight);
 	state_put(out, cfg, sizeof(cfg));
+	return 0;
 }
 
 int blk_restore(struct virtio_device *vdev, struct state_buf *in, struct err *e)

@@ -42,7 +42,8 @@ struct state_buf;
  * (cols, rows), the receive chain held for input, transmit chains waiting
  * for output room and the position in the first, the receive wait.
  * Restore follows virtio_device_restore's contract for hooks. */
-void virtcon_save(struct virtio_device *vdev, struct state_buf *out);
+int virtcon_save(struct virtio_device *vdev, struct state_buf *out,
+		 struct err *e);
 int virtcon_restore(struct virtio_device *vdev, struct state_buf *in,
 		    struct err *e);
 

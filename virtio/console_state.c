@@ -22,7 +22,8 @@
 #define CON_STATE_KIND "virtio-console.dev"
 #define CON_STATE_VERSION 1
 
-void virtcon_save(struct virtio_device *vdev, struct state_buf *out)
+int virtcon_save(struct virtio_device *vdev, struct state_buf *out,
+		 struct err *e)
 {
 	struct virtio_console *con =
 	    container_of(vdev, struct virtio_console, vdev);
@@ -41,6 +42,7 @@ void virtcon_save(struct virtio_device *vdev, struct state_buf *out)
 	state_put_u32(out, con->tx_cur_ok
 			       ? (uint32_t)vq_cursor_consumed(&con->tx_cur)
 			       : 0);
+	return 0;
 }
 
 /* The saved section, before anything is applied. */

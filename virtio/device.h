@@ -91,8 +91,11 @@ struct virtio_device_ops {
 	int (*start)(struct virtio_device *vdev, struct err *e);
 	/* save/restore: the device-specific state (config space contents the
 	 * driver can change, device-side counters of the ring); the common
-	 * virtio state is saved by virtio/device_state.c. */
-	void (*save)(struct virtio_device *vdev, struct state_buf *out);
+	 * virtio state is saved by virtio/device_state.c. save: 0, or -errno
+	 * with (e) saying why, without the device's name (the transport adds
+	 * it): -EOPNOTSUPP for state no blob can carry (virtio-fs). */
+	int (*save)(struct virtio_device *vdev, struct state_buf *out,
+		    struct err *e);
 	int (*restore)(struct virtio_device *vdev, struct state_buf *in,
 		       struct err *e);
 	/* stats: device-specific counters for metrics. */
@@ -257,9 +260,11 @@ uint64_t virtio_device_cancel_drains(struct virtio_device *vdev);
  * features (the negotiated set is derived again on restore), status, config generation, whether it was activated, each
  * queue's size, ring addresses, ring features, flags and indexes; then
  * ops->save (if any) for the device's own part. The device must be
- * quiesced. Loop thread, vCPUs parked.
+ * quiesced. 0, or ops->save's error with (e) filled (then (out) is no
+ * snapshot). Loop thread, vCPUs parked.
  */
-void virtio_device_save(struct virtio_device *vdev, struct state_buf *out);
+int virtio_device_save(struct virtio_device *vdev, struct state_buf *out,
+		       struct err *e);
 
 /*
  * virtio_device_restore - load what virtio_device_save wrote from (in)

@@ -23,7 +23,8 @@
 
 #define VDEV_STATE_VERSION 1
 
-void virtio_device_save(struct virtio_device *vdev, struct state_buf *out)
+int virtio_device_save(struct virtio_device *vdev, struct state_buf *out,
+		       struct err *e)
 {
 	state_begin(out, vdev->ops->name, VDEV_STATE_VERSION);
 	pthread_mutex_lock(&vdev->lock);
@@ -51,8 +52,7 @@ void virtio_device_save(struct virtio_device *vdev, struct state_buf *out)
 		state_put_u16(out, vq->used_published);
 		state_put_u16(out, vq->signalled_used);
 	}
-	if (vdev->ops->save)
-		vdev->ops->save(vdev, out);
+	return vdev->ops->save ? vdev->ops->save(vdev, out, e) : 0;
 }
 
 /* The saved common state; queues[] are scratch copies, checked. */

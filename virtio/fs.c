@@ -322,6 +322,28 @@ static void fs_stats_emit(struct virtio_device *vdev, dev_stat_fn emit, void *ct
 	emit(ctx, "handles", st.handles);
 }
 
+/*
+ * Snapshots: the guest's nodes are O_PATH fds of the host files it looked
+ * up and its handles are open files, which no blob can carry (a restored
+ * share would answer the guest's node ids with ENOENT). Saving refuses, so
+ * a VM with a share cannot yield a snapshot that silently lost it; restore
+ * refuses a blob from elsewhere claiming one, which would otherwise
+ * activate the device over an empty node table.
+ */
+static int fs_save(struct virtio_device *vdev, struct state_buf *out,
+		   struct err *e)
+{
+	return err_set(e, -EOPNOTSUPP,
+		       "a share's open files and inodes cannot be saved");
+}
+
+static int fs_restore(struct virtio_device *vdev, struct state_buf *in,
+		      struct err *e)
+{
+	return err_set(e, -EOPNOTSUPP,
+		       "a share's open files and inodes cannot be restored");
+}
+
 static void fs_ops_destroy(struct virtio_device *vdev)
 {
 	fs_destroy(to_fs(vdev));
@@ -339,9 +361,9 @@ static const struct virtio_device_ops fs_ops = {
 	.destroy = fs_ops_destroy,
 	.quiesce = fs_quiesce,
 	.start = fs_ops_start,
+	.save = fs_save,
+	.restore = fs_restore,
 	.stats = fs_stats_emit,
-	/* No save/restore hooks: the guest's nodes are open host fds, which
-	 * no saved state can carry. */
 };
 
 int fs_create(const struct fs_config *cfg, const struct guest_mem *mem,

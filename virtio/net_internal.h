@@ -90,7 +90,7 @@ struct state_buf;
  * its virtio_device_ops save/restore: MAC, link status, receive chains
  * held and the packet read ahead, transmit chains waiting, the receive
  * wait. Restore follows virtio_device_restore's contract for hooks. */
-void net_save(struct virtio_device *vdev, struct state_buf *out);
+int net_save(struct virtio_device *vdev, struct state_buf *out, struct err *e);
 int net_restore(struct virtio_device *vdev, struct state_buf *in,
 		struct err *e);
 

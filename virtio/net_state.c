@@ -35,7 +35,7 @@ static void put_heads(struct state_buf *out, const struct vq_chain *ring,
 		state_put_u16(out, ring[(first + i) % NET_QUEUE_SIZE].head);
 }
 
-void net_save(struct virtio_device *vdev, struct state_buf *out)
+int net_save(struct virtio_device *vdev, struct state_buf *out, struct err *e)
 {
 	struct virtio_net *net = to_net(vdev);
 	state_begin(out, NET_STATE_KIND, NET_STATE_VERSION);
@@ -46,6 +46,7 @@ void net_save(struct virtio_device *vdev, struct state_buf *out)
 	put_heads(out, net->tx, net->tx_first, net->tx_count);
 	state_put_u32(out, (uint32_t)net->rx_len);
 	state_put(out, net->rx_buf, net->rx_len);
+	return 0;
 }
 
 /* The saved section, before anything is applied. */

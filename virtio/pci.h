@@ -131,9 +131,11 @@ struct state_buf;
  * "virtio-pci" (feature and queue selectors, config and queue MSI-X
  * vectors, per-queue registers, ISR, posted activation/reset), then
  * pci_func_save, pci_msix_save and virtio_device_save. The device must be
- * quiesced (nothing in flight). Loop thread, vCPUs parked.
+ * quiesced (nothing in flight). 0, or the device's refusal with (e) filled
+ * (then (out) is no snapshot). Loop thread, vCPUs parked.
  */
-void virtio_pci_save(struct virtio_pci *vp, struct state_buf *out);
+int virtio_pci_save(struct virtio_pci *vp, struct state_buf *out,
+		    struct err *e);
 
 /*
  * virtio_pci_restore - load what virtio_pci_save wrote from (in) into (vp),

@@ -48,10 +48,16 @@ static void vp_reset(struct device *dev)
 	virtio_pci_reset_function(to_vp(dev));
 }
 
-static int vp_save(struct device *dev, struct state_buf *out)
+/* A device's refusal names it the way the user configured it:
+ * "virtio-fs fs0: ...". */
+static int vp_save(struct device *dev, struct state_buf *out, struct err *e)
 {
-	virtio_pci_save(to_vp(dev), out);
-	return state_check(out, dev->id, NULL);
+	int rc = virtio_pci_save(to_vp(dev), out, e);
+	if (rc) {
+		err_prefix(e, "%s %s", dev->kind, dev->id);
+		return rc;
+	}
+	return state_check(out, dev->id, e);
 }
 
 static int vp_restore(struct device *dev, struct state_buf *in, struct err *e)

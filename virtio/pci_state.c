@@ -63,12 +63,13 @@ static void regs_save(struct virtio_pci *vp, struct state_buf *out)
 	pthread_mutex_unlock(&vp->vdev->lock);
 }
 
-void virtio_pci_save(struct virtio_pci *vp, struct state_buf *out)
+int virtio_pci_save(struct virtio_pci *vp, struct state_buf *out,
+		    struct err *e)
 {
 	regs_save(vp, out);
 	pci_func_save(&vp->pci, out);
 	pci_msix_save(&vp->msix, out);
-	virtio_device_save(vp->vdev, out);
+	return virtio_device_save(vp->vdev, out, e);
 }
 
 /* A vector register holds a vector we have, or NO_VECTOR (§4.1.4.3). */

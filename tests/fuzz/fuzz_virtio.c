@@ -218,7 +218,7 @@ static void pause_resume(unsigned rounds)
 		return;
 	struct state_buf st;
 	state_init(&st);
-	if (dev->ops->save(dev, &st))
+	if (dev->ops->save(dev, &st, NULL))
 		abort(); /* a quiesced function always saves */
 	state_fini(&st);
 	for (unsigned i = 0; i < rounds; i++)

@@ -18,6 +18,7 @@
 #include "vmm/arch/x86_64/pci_host.h"
 #include "vmm/base/aml.h"
 #include "vmm/base/device.h"
+#include "vmm/base/pci.h"
 #include "vmm/devices/acpi_pm.h"
 #include "vmm/devices/i8042_dev.h"
 #include "vmm/devices/rtc_dev.h"
@@ -29,8 +30,11 @@ static uint8_t *ram;
 static struct guest_mem gm;
 
 /* The devices whose nodes the DSDT holds: real device objects, as the
- * x86 platform creates them, on a list the DSDT is generated from. */
+ * x86 platform creates them, on a list the DSDT is generated from. The
+ * host bridge's PCI root (its state, not touched by these tests). */
 static struct device_list devs;
+static struct bus pci_mmio;
+static struct pci_root pci;
 
 static const struct pci_host_windows default_windows = {
 	.mmio_base = 0xc0000000,
@@ -51,7 +55,7 @@ static void make_devices(const struct pci_host_windows *w)
 	device_list_destroy(&devs);
 	device_list_init(&devs);
 	struct device *host;
-	cr_assert_eq(pci_host_create(w, &host, &e), 0, "%s", e.msg);
+	cr_assert_eq(pci_host_create(&pci, w, &host, &e), 0, "%s", e.msg);
 	add_dev(host);
 	const struct serial_callbacks scb = {0};
 	const struct aml_isa_res com1 = {1, {{0x3f8, 8}}, 4};
@@ -72,6 +76,8 @@ static void make_devices(const struct pci_host_windows *w)
 static void setup(void)
 {
 	struct err e = {0};
+	const struct pci_window win = { 0xc0000000, 0x10000000, 0xc000, 0x4000 };
+	cr_assert_eq(pci_root_init(&pci, &pci_mmio, NULL, &win, &e), 0, "%s", e.msg);
 	device_list_init(&devs);
 	make_devices(&default_windows);
 	ram = calloc(1, RAM_SIZE);
@@ -83,6 +89,8 @@ static void setup(void)
 static void teardown(void)
 {
 	device_list_destroy(&devs);
+	pci_root_fini(&pci);
+	bus_fini(&pci_mmio);
 	free(ram);
 }
 
@@ -328,14 +336,14 @@ Test(acpi, bad_configs_are_rejected)
 	struct pci_host_windows w = default_windows;
 	w.mmio_base = 0xf0000000;
 	w.mmio_size = 0x20000000;
-	cr_assert_eq(pci_host_create(&w, &host, &e), -EINVAL);
+	cr_assert_eq(pci_host_create(&pci, &w, &host, &e), -EINVAL);
 	w = default_windows;
 	w.io_base = 0x800;
-	cr_assert_eq(pci_host_create(&w, &host, &e), -EINVAL);
+	cr_assert_eq(pci_host_create(&pci, &w, &host, &e), -EINVAL);
 	w = default_windows;
 	w.mmio64_base = 0xffffffff00000000ull;
 	w.mmio64_size = 0x200000000ull;
-	cr_assert_eq(pci_host_create(&w, &host, &e), -EINVAL, "%s", e.msg);
+	cr_assert_eq(pci_host_create(&pci, &w, &host, &e), -EINVAL, "%s", e.msg);
 	cr_assert_null(host);
 	cr_assert_eq(rsdp, 0);
 	cr_assert_eq(sum(ram, RAM_SIZE), 0, "guest memory was written");

@@ -145,7 +145,7 @@ Test(pvpanic, stats_and_state_round_trip)
 
 	struct state_buf out;
 	state_init(&out);
-	cr_assert_eq(pvp->dev.ops->save(&pvp->dev, &out), 0);
+	cr_assert_eq(pvp->dev.ops->save(&pvp->dev, &out, NULL), 0);
 
 	/* Into a fresh function in the same slot: the event and decoding return. */
 	teardown();

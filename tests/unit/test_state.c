@@ -36,7 +36,9 @@
 #include "virtio/net_internal.h"
 #include "virtio/pci.h"
 #include "virtio/rng.h"
+#include "vmm/arch/x86_64/pci_host.h"
 #include "vmm/base/bus.h"
+#include "vmm/base/device.h"
 #include "vmm/base/evloop.h"
 #include "vmm/base/log.h"
 #include "vmm/base/pci_msix.h"
@@ -986,6 +988,225 @@ Test(state, pci_function_refuses_bad_blobs)
 	pf_destroy(a);
 }
 
+/* --- the PCI host bridge: the root's own state ------------------------------
+ * Through the device's ops, as the machine calls them, and through the
+ * 0xCF8/0xCFC ports, as a guest reaches it.
+ */
+
+struct hb_fix {
+	struct bus mmio, pio;
+	struct pci_root root;
+	struct device *host;
+};
+
+static void *hb_make(void)
+{
+	struct hb_fix *f = calloc(1, sizeof(*f));
+	const struct pci_window w = {0xc0000000, 0x10000000, 0xc000, 0x4000};
+	const struct pci_host_windows hw = {.mmio_base = 0xc0000000,
+					    .mmio_size = 0x10000000,
+					    .io_base = 0xc000,
+					    .io_size = 0x4000};
+	struct err e = {0};
+	cr_assert_not_null(f);
+	cr_assert_eq(pci_root_init(&f->root, &f->mmio, &f->pio, &w, &e), 0);
+	cr_assert_eq(pci_root_register_ports(&f->root, &f->pio, &e), 0);
+	cr_assert_eq(pci_host_create(&f->root, &hw, &f->host, &e), 0, "%s",
+		     e.msg);
+	return f;
+}
+
+static void hb_destroy(void *p)
+{
+	struct hb_fix *f = p;
+	f->host->ops->destroy(f->host);
+	pci_root_fini(&f->root);
+	bus_fini(&f->mmio);
+	bus_fini(&f->pio);
+	free(f);
+}
+
+static void hb_save(void *p, struct state_buf *out)
+{
+	struct hb_fix *f = p;
+	struct err e = {0};
+	cr_assert_eq(f->host->ops->save(f->host, out, &e), 0, "%s", e.msg);
+}
+
+static int hb_restore(void *p, struct state_buf *in, struct err *e)
+{
+	struct hb_fix *f = p;
+	return f->host->ops->restore(f->host, in, e);
+}
+
+static const struct kind hb_kind = {hb_make, hb_destroy, hb_save, hb_restore};
+
+static void hb_out(struct hb_fix *f, uint16_t port, unsigned len, uint32_t v)
+{
+	uint8_t d[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16),
+			(uint8_t)(v >> 24)};
+	cr_assert(bus_dispatch(&f->pio, port, d, len, true));
+}
+
+static uint32_t hb_in(struct hb_fix *f, uint16_t port, unsigned len)
+{
+	uint8_t d[4] = {0};
+	cr_assert(bus_dispatch(&f->pio, port, d, len, false));
+	return (uint32_t)d[0] | (uint32_t)d[1] << 8 | (uint32_t)d[2] << 16 |
+	       (uint32_t)d[3] << 24;
+}
+
+/* Bridge (bus 0, slot 0) register (off) through the ports. */
+static void hb_cfg_wr(struct hb_fix *f, unsigned off, unsigned len, uint32_t v)
+{
+	hb_out(f, PCI_CF8_PORT, 4, 0x80000000u | (off & 0xfc));
+	hb_out(f, (uint16_t)(PCI_CFC_PORT + (off & 3)), len, v);
+}
+
+static uint32_t hb_cfg_rd(struct hb_fix *f, unsigned off)
+{
+	return pci_root_cfg_read(&f->root, 0, 0, 0, off, 4);
+}
+
+/* What a guest's PCI scan leaves in the bridge: every writable register
+ * set, and an address latched for another function. */
+static void hb_drive(struct hb_fix *f)
+{
+	hb_cfg_wr(f, PCI_COMMAND, 2,
+		  PCI_CMD_IO | PCI_CMD_MEMORY | PCI_CMD_MASTER |
+		      PCI_CMD_INTX_DISABLE);
+	hb_cfg_wr(f, PCI_CACHE_LINE_SIZE, 1, 0x10);
+	hb_cfg_wr(f, PCI_INTERRUPT_LINE, 1, 0x0b);
+	hb_cfg_wr(f, PCI_STATUS, 2, 0xffff); /* W1C: nothing set */
+	hb_out(f, PCI_CF8_PORT, 4, 0x80001810u); /* slot 3, BAR 0 */
+}
+
+Test(state, host_bridge_round_trip_and_reset)
+{
+	struct hb_fix *a = hb_make(), *b = hb_make();
+	struct state_buf fresh, b1, b2, b3;
+	struct err e;
+	state_init(&fresh);
+	state_init(&b1);
+	state_init(&b2);
+	state_init(&b3);
+	hb_save(b, &fresh);
+	hb_drive(a);
+	hb_save(a, &b1);
+	cr_assert(b1.len != fresh.len || memcmp(b1.data, fresh.data, b1.len),
+		  "driving the bridge changed nothing saved");
+	cr_assert_eq(restore_bytes(hb_restore, b, b1.data, b1.len, &e), 0, "%s",
+		     e.msg);
+	hb_save(b, &b2);
+	blob_eq(&b1, &b2);
+	cr_assert_eq(hb_in(b, PCI_CF8_PORT, 4), 0x80001810u, "the latch");
+	for (unsigned off = 0; off < PCI_CFG_SIZE; off += 4)
+		cr_assert_eq(hb_cfg_rd(a, off), hb_cfg_rd(b, off), "dword 0x%x",
+			     off);
+	cr_assert_eq(hb_cfg_rd(b, PCI_COMMAND) & 0xffff,
+		     PCI_CMD_IO | PCI_CMD_MEMORY | PCI_CMD_MASTER |
+			 PCI_CMD_INTX_DISABLE);
+	/* Reset: as plugged, the identity kept, no address latched. */
+	b->host->ops->reset(b->host);
+	hb_save(b, &b3);
+	blob_eq(&fresh, &b3);
+	cr_assert_eq(hb_cfg_rd(b, PCI_VENDOR_ID), 0x00081b36);
+	cr_assert_eq(hb_cfg_rd(b, PCI_COMMAND) & 0xffff, 0);
+	cr_assert_eq(hb_in(b, PCI_CF8_PORT, 4), 0);
+	state_fini(&fresh);
+	state_fini(&b1);
+	state_fini(&b2);
+	state_fini(&b3);
+	hb_destroy(a);
+	hb_destroy(b);
+}
+
+/* A latch written with reserved bits (AMD's extended registers) makes
+ * CONFIG_DATA read all-ones until the next write: that survives too. */
+Test(state, host_bridge_keeps_the_extended_latch)
+{
+	struct hb_fix *a = hb_make(), *b = hb_make(), *c = hb_make();
+	struct state_buf b1, b2;
+	struct err e;
+	state_init(&b1);
+	state_init(&b2);
+	hb_out(a, PCI_CF8_PORT, 4, 0x81000000u);
+	hb_out(c, PCI_CF8_PORT, 4, 0x80000000u);
+	hb_save(a, &b1);
+	hb_save(c, &b2);
+	cr_assert_eq(hb_in(a, PCI_CF8_PORT, 4), 0x80000000u);
+	cr_assert_eq(restore_bytes(hb_restore, b, b1.data, b1.len, &e), 0, "%s",
+		     e.msg);
+	cr_assert_eq(hb_in(b, PCI_CFC_PORT, 4), 0xffffffffu);
+	cr_assert_eq(restore_bytes(hb_restore, b, b2.data, b2.len, &e), 0, "%s",
+		     e.msg);
+	cr_assert_eq(hb_in(b, PCI_CFC_PORT, 4), 0x00081b36u);
+	state_fini(&b1);
+	state_fini(&b2);
+	hb_destroy(a);
+	hb_destroy(b);
+	hb_destroy(c);
+}
+
+Test(state, host_bridge_refuses_bad_blobs)
+{
+	struct hb_fix *a = hb_make();
+	struct state_buf b1, fresh, other;
+	struct err e;
+	hb_drive(a);
+	state_init(&b1);
+	state_init(&fresh);
+	hb_save(a, &b1);
+	every_prefix_refused(&hb_kind, &b1);
+	/* latch (4) and its flag (1) at HDR, then the bridge function's
+	 * section: its header, slot, 6 BARs of 20 bytes, config space. */
+	size_t fn = HDR + 5, cfg = fn + HDR + 4 + 6 * 20;
+	cr_assert_eq(b1.len, cfg + PCI_CFG_SIZE);
+	cr_assert_eq(mutated(&hb_kind, &b1, 0, 'x'), -EINVAL, "kind");
+	cr_assert_eq(mutated(&hb_kind, &b1, 32, 2), -EINVAL, "version");
+	cr_assert_eq(mutated(&hb_kind, &b1, HDR, 0x11), -EINVAL,
+		     "latch bits 1:0 are never latched");
+	cr_assert_eq(mutated(&hb_kind, &b1, HDR + 3, 0x81), -EINVAL,
+		     "latch bits 30:24 are never latched");
+	cr_assert_eq(mutated(&hb_kind, &b1, HDR + 4, 2), -EINVAL, "flag");
+	cr_assert_eq(mutated(&hb_kind, &b1, fn + HDR, 1), -EINVAL, "slot");
+	cr_assert_eq(mutated(&hb_kind, &b1, cfg + PCI_VENDOR_ID, 0), -EINVAL,
+		     "vendor ID is read-only");
+	cr_assert_eq(mutated(&hb_kind, &b1, cfg + PCI_COMMAND, 0xff), -EINVAL,
+		     "command bits that do not exist");
+	cr_assert_eq(mutated(&hb_kind, &b1, cfg + PCI_BAR0, 0x10), -EINVAL,
+		     "the bridge has no BAR");
+	cr_assert_eq(mutated(&hb_kind, &b1, cfg + PCI_INTERRUPT_LINE, 0x42), 0,
+		     "a writable byte takes any value");
+	/* A refused blob leaves the latch alone too: the bridge is checked
+	 * before anything is applied. */
+	struct hb_fix *b = hb_make();
+	hb_save(b, &fresh);
+	cr_assert_eq(restore_mutated(hb_restore, b, &b1, cfg + PCI_VENDOR_ID,
+				     0, &e),
+		     -EINVAL);
+	cr_assert(strstr(e.msg, "read-only"), "%s", e.msg);
+	state_init(&other);
+	hb_save(b, &other);
+	blob_eq(&fresh, &other);
+	state_fini(&other);
+	/* Foreign: a PCI function's blob, and the bridge's into a function. */
+	struct pf_fix *f = pf_make();
+	state_init(&other);
+	pf_save(f, &other);
+	cr_assert_eq(restore_bytes(hb_restore, b, other.data, other.len, &e),
+		     -EINVAL);
+	cr_assert(strstr(e.msg, "pci-root"), "%s", e.msg);
+	cr_assert_eq(restore_bytes(pf_restore, f, b1.data, b1.len, &e),
+		     -EINVAL);
+	pf_destroy(f);
+	hb_destroy(b);
+	state_fini(&other);
+	state_fini(&fresh);
+	state_fini(&b1);
+	hb_destroy(a);
+}
+
 /* --- MSI-X -------------------------------------------------------------------
  */
 
@@ -1630,7 +1851,7 @@ static void snapshot(struct vm *a, struct vm *b, struct state_buf *b1)
 	struct err e;
 	virtio_pci_hold(a->vp, true);
 	state_init(b1);
-	virtio_pci_save(a->vp, b1);
+	cr_assert_eq(virtio_pci_save(a->vp, b1, NULL), 0);
 	cr_assert_eq(b1->error, 0);
 	free(a->snap);
 	a->snap = malloc(VRAM);
@@ -1640,7 +1861,7 @@ static void snapshot(struct vm *a, struct vm *b, struct state_buf *b1)
 	cr_assert_eq(restore_bytes(vp_restore_fn, b->vp, b1->data, b1->len, &e),
 		     0, "%s", e.msg);
 	state_init(&b2);
-	virtio_pci_save(b->vp, &b2);
+	cr_assert_eq(virtio_pci_save(b->vp, &b2, NULL), 0);
 	blob_eq(b1, &b2);
 	state_fini(&b2);
 	same_registers(a, b);
@@ -1850,7 +2071,7 @@ Test(state_blk, virtio_refuses_bad_blobs)
 	wait_used(a, 0, 1);
 	virtio_pci_hold(a->vp, true);
 	state_init(&b1);
-	virtio_pci_save(a->vp, &b1);
+	cr_assert_eq(virtio_pci_save(a->vp, &b1, NULL), 0);
 	copy_file(disk_a, disk_b);
 
 	/* The transport's section, then the common one. */

@@ -58,8 +58,11 @@ struct device_ops {
 	 * Called with every vCPU parked and the device quiesced; resume
 	 * follows. NULL: nothing the guest set survives in it (the RTC). */
 	void (*reset)(struct device *dev);
-	/* save - append the device's state (quiesced) as plain data. */
-	int (*save)(struct device *dev, struct state_buf *out);
+	/* save - append the device's state (quiesced) as plain data. 0, or
+	 * -errno with e filled: -ENOMEM, or -EOPNOTSUPP from a device whose
+	 * state no blob can carry (virtio-fs: the guest's files are open host
+	 * fds). On failure what was appended is no snapshot: drop it. */
+	int (*save)(struct device *dev, struct state_buf *out, struct err *e);
 	/* restore - load state written by save into a device built from the
 	 * same config, before the vCPUs run. 0 or -errno with e filled. */
 	int (*restore)(struct device *dev, struct state_buf *in, struct err *e);

@@ -14,9 +14,9 @@
 #include "log.h"
 
 /* CONFIG_ADDRESS (§3.2.2.3.2): enable bit 31, bits 30:24 reserved (read 0),
- * bus 23:16, device 15:11, function 10:8, register 7:2, bits 1:0 read 0. */
+ * bus 23:16, device 15:11, function 10:8, register 7:2, bits 1:0 read 0
+ * (PCI_CF8_STORED). */
 #define CF8_ENABLE 0x80000000u
-#define CF8_STORED 0x80fffffcu
 
 #define PCI_BAR_END (PCI_BAR0 + 4 * PCI_NR_BARS)
 #define PCI_STATUS_W1C 0xf900 /* parity/abort/SERR bits, §6.2.3 */
@@ -322,10 +322,10 @@ void pci_cf8_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,
 	pthread_mutex_lock(&root->lock);
 	if (is_write) {
 		uint32_t v = load_le(data, 4);
-		root->cf8 = v & CF8_STORED;
+		root->cf8 = v & PCI_CF8_STORED;
 		/* AMD puts extended register bits 11:8 in 27:24; such an
 		 * access must not alias a register below 256. */
-		root->cf8_ext = (v & ~CF8_STORED & 0x7f000000u) != 0;
+		root->cf8_ext = (v & ~PCI_CF8_STORED & 0x7f000000u) != 0;
 	} else {
 		store_le(data, 4, root->cf8);
 	}
@@ -382,6 +382,10 @@ int pci_root_init(struct pci_root *root, struct bus *mmio, struct bus *pio,
 	pci_device_set_ids(&root->bridge, 0x1b36, 0x0008, 0x060000, 0);
 	root->bridge.slot = 0;
 	root->slots[0] = &root->bridge;
+	/* Plugged here, not through pci_root_add_device: pci_root_reset
+	 * goes back to this. */
+	memcpy(root->bridge.cfg_boot, root->bridge.cfg,
+	       sizeof(root->bridge.cfg_boot));
 	return 0;
 }
 
@@ -515,6 +519,15 @@ void pci_device_reset(struct pci_device *dev)
 {
 	memcpy(dev->cfg, dev->cfg_boot, sizeof(dev->cfg));
 	atomic_store(&dev->decode, 0);
+}
+
+void pci_root_reset(struct pci_root *root)
+{
+	pthread_mutex_lock(&root->lock);
+	root->cf8 = 0;
+	root->cf8_ext = false;
+	pci_device_reset(&root->bridge);
+	pthread_mutex_unlock(&root->lock);
 }
 
 struct pci_device *pci_root_device(struct pci_root *root, unsigned slot)

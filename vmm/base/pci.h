@@ -54,6 +54,9 @@
 
 #define PCI_CF8_PORT 0xcf8 /* CONFIG_ADDRESS, 4 ports */
 #define PCI_CFC_PORT 0xcfc /* CONFIG_DATA, 4 ports */
+/* CONFIG_ADDRESS bits the latch keeps (§3.2.2.3.2): enable 31, bus 23:16,
+ * device 15:11, function 10:8, register 7:2; the rest read 0. */
+#define PCI_CF8_STORED 0x80fffffcu
 
 /* Type 0 header offsets (PCI 3.0 §6.1, figure 6-1). */
 #define PCI_VENDOR_ID 0x00
@@ -229,6 +232,14 @@ int pci_root_add_device(struct pci_root *root, struct pci_device *dev, int slot,
  */
 void pci_device_reset(struct pci_device *dev);
 
+/*
+ * pci_root_reset - the root's own state as pci_root_init left it: the
+ * CONFIG_ADDRESS latch clear and the host bridge function as plugged
+ * (pci_device_reset). The functions in the other slots are their owners'
+ * to reset. With every vCPU parked.
+ */
+void pci_root_reset(struct pci_root *root);
+
 /* pci_root_device - the device in (slot), or NULL. Any thread. */
 struct pci_device *pci_root_device(struct pci_root *root, unsigned slot);
 
@@ -331,6 +342,26 @@ void pci_func_save(const struct pci_device *dev, struct state_buf *out);
  * (e) filled, (dev) then unchanged. Loop thread, before vCPUs run.
  */
 int pci_func_restore(struct pci_device *dev, struct state_buf *in,
+		     struct err *e);
+
+/*
+ * pci_root_save - append the root's own state to (out) as section
+ * "pci-root": the CONFIG_ADDRESS latch as the guest left it (with its
+ * extended-register flag), then the host bridge function (pci_func_save:
+ * its command register, cache line size, interrupt line, every byte the
+ * guest can write). The functions in the other slots are saved by their
+ * owners. Loop thread, vCPUs parked.
+ */
+void pci_root_save(struct pci_root *root, struct state_buf *out);
+
+/*
+ * pci_root_restore - load a section written by pci_root_save from (in)
+ * into (root), built the same way: the latch must hold only bits the port
+ * keeps (PCI_CF8_STORED), the bridge passes pci_func_restore's checks.
+ * Returns 0, or -EINVAL with (e) filled, (root) then unchanged. Loop
+ * thread, before vCPUs run.
+ */
+int pci_root_restore(struct pci_root *root, struct state_buf *in,
 		     struct err *e);
 
 #endif

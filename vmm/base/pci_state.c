@@ -7,6 +7,9 @@
  * takes the bits the guest can change (write mask, write-1-to-clear, the
  * BAR registers) and insists the read-only rest is what this function
  * already has, which catches a blob of another device kind or revision.
+ *
+ * The root's own state (the CONFIG_ADDRESS latch and the host bridge in
+ * slot 0, which no device owner saves) is a section of its own.
  */
 #include <errno.h>
 #include <string.h>
@@ -16,6 +19,8 @@
 
 #define PCI_STATE_KIND "pci-function"
 #define PCI_STATE_VERSION 1
+#define ROOT_STATE_KIND "pci-root"
+#define ROOT_STATE_VERSION 1
 #define BAR_REG(d) (PCI_BAR0 + 4 * (d))
 
 struct func_state {
@@ -132,4 +137,41 @@ int pci_func_restore(struct pci_device *dev, struct state_buf *in,
 	atomic_store(&dev->decode, pci_cfg_get(dev, PCI_COMMAND, 2) &
 				       (PCI_CMD_IO | PCI_CMD_MEMORY));
 	return 0;
+}
+
+void pci_root_save(struct pci_root *root, struct state_buf *out)
+{
+	pthread_mutex_lock(&root->lock);
+	state_begin(out, ROOT_STATE_KIND, ROOT_STATE_VERSION);
+	state_put_u32(out, root->cf8);
+	state_put_bool(out, root->cf8_ext);
+	pci_func_save(&root->bridge, out);
+	pthread_mutex_unlock(&root->lock);
+}
+
+int pci_root_restore(struct pci_root *root, struct state_buf *in,
+		     struct err *e)
+{
+	int rc = state_expect(in, ROOT_STATE_KIND, ROOT_STATE_VERSION, e);
+	if (rc)
+		return rc;
+	uint32_t cf8 = state_get_u32(in);
+	bool cf8_ext = state_get_bool(in);
+	rc = state_check(in, ROOT_STATE_KIND, e);
+	if (rc)
+		return rc;
+	/* pci_cf8_io never latches the reserved bits: no guest left this. */
+	if (cf8 & ~PCI_CF8_STORED)
+		return err_set(e, -EINVAL,
+			       "%s state: CONFIG_ADDRESS 0x%08x has reserved "
+			       "bits set",
+			       ROOT_STATE_KIND, cf8);
+	pthread_mutex_lock(&root->lock);
+	rc = pci_func_restore(&root->bridge, in, e); /* checked, then applied */
+	if (!rc) {
+		root->cf8 = cf8;
+		root->cf8_ext = cf8_ext;
+	}
+	pthread_mutex_unlock(&root->lock);
+	return rc;
 }

@@ -22,10 +22,10 @@ static void pd_reset(struct device *dev)
 	acpi_pm_set_state(pm, &st);
 }
 
-static int pd_save(struct device *dev, struct state_buf *out)
+static int pd_save(struct device *dev, struct state_buf *out, struct err *e)
 {
 	acpi_pm_save(&to_pd(dev)->pm, out);
-	return state_check(out, dev->id, NULL);
+	return state_check(out, dev->id, e);
 }
 
 static int pd_restore(struct device *dev, struct state_buf *in, struct err *e)

@@ -16,10 +16,10 @@ static void kd_reset(struct device *dev)
 	i8042_reset(to_kd(dev)->kbc);
 }
 
-static int kd_save(struct device *dev, struct state_buf *out)
+static int kd_save(struct device *dev, struct state_buf *out, struct err *e)
 {
 	i8042_save(to_kd(dev)->kbc, out);
-	return state_check(out, dev->id, NULL);
+	return state_check(out, dev->id, e);
 }
 
 static int kd_restore(struct device *dev, struct state_buf *in, struct err *e)

@@ -54,13 +54,13 @@ static void pvp_reset(struct device *dev)
 	pci_device_reset(&to_pvp(dev)->pci);
 }
 
-static int pvp_save(struct device *dev, struct state_buf *out)
+static int pvp_save(struct device *dev, struct state_buf *out, struct err *e)
 {
 	struct pvpanic *p = to_pvp(dev);
 	pci_func_save(&p->pci, out);
 	state_begin(out, PVPANIC_STATE_KIND, PVPANIC_STATE_VERSION);
 	state_put_u32(out, atomic_load(&p->seen));
-	return state_check(out, dev->id, NULL);
+	return state_check(out, dev->id, e);
 }
 
 static int pvp_restore(struct device *dev, struct state_buf *in, struct err *e)

@@ -11,10 +11,10 @@ static struct rtc_dev *to_rd(struct device *dev)
 	return container_of(dev, struct rtc_dev, dev);
 }
 
-static int rd_save(struct device *dev, struct state_buf *out)
+static int rd_save(struct device *dev, struct state_buf *out, struct err *e)
 {
 	rtc_save(&to_rd(dev)->rtc, out);
-	return state_check(out, dev->id, NULL);
+	return state_check(out, dev->id, e);
 }
 
 static int rd_restore(struct device *dev, struct state_buf *in, struct err *e)

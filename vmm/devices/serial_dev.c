@@ -34,10 +34,10 @@ static void sd_reset(struct device *dev)
 	serial_reset(to_sd(dev)->uart);
 }
 
-static int sd_save(struct device *dev, struct state_buf *out)
+static int sd_save(struct device *dev, struct state_buf *out, struct err *e)
 {
 	serial_save(to_sd(dev)->uart, out);
-	return state_check(out, dev->id, NULL);
+	return state_check(out, dev->id, e);
 }
 
 static int sd_restore(struct device *dev, struct state_buf *in, struct err *e)

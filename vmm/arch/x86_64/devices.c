@@ -3,9 +3,10 @@
  * The legacy PC devices of an x86 kiln VM, each one device on the VM's list:
  * COM1 (16550A at 0x3f8, IRQ 4) wired to the terminal, the i8042 (0x60/0x64,
  * IRQ 1) whose reset line ends the VM, the CMOS RTC (0x70/0x71, IRQ 8),
- * the ACPI PM block and the PCI host bridge (its ACPI node, vmm/arch/x86_64/
- * pci_host.c). Everything else on the ISA port space stays unclaimed: reads
- * return all-ones, which is what a guest expects of an empty slot.
+ * the ACPI PM block and the PCI host bridge (its ACPI node and the PCI
+ * root's own state, vmm/arch/x86_64/pci_host.c). Everything else on the
+ * ISA port space stays unclaimed: reads return all-ones, which is what a
+ * guest expects of an empty slot.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -245,7 +246,7 @@ int arch_pci_init(struct vm *vm, struct pci_root *root, struct err *e)
 	};
 	struct device *host;
 	if (!rc)
-		rc = pci_host_create(&hw, &host, e);
+		rc = pci_host_create(root, &hw, &host, e);
 	if (!rc)
 		rc = vm_add_device(vm, host, e);
 	return rc;

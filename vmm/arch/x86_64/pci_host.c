@@ -6,12 +6,20 @@
 
 #include "../../base/aml.h"
 #include "../../base/device.h"
+#include "../../base/pci.h"
+#include "../../base/state.h"
 #include "layout.h"
 
 struct pci_host {
 	struct device dev;
 	struct pci_host_windows win;
+	struct pci_root *root; /* the VM's; outlives the device */
 };
+
+static struct pci_host *to_host(struct device *dev)
+{
+	return container_of(dev, struct pci_host, dev);
+}
 
 /*
  * \_SB.PCI0 (ACPI 6.x 6.1.5, PCI Firmware Spec 3.x 4.1): bus 0 only (Linux
@@ -20,7 +28,7 @@ struct pci_host {
  */
 static void host_describe(struct device *dev, struct aml_buf *b)
 {
-	const struct pci_host_windows *w = &container_of(dev, struct pci_host, dev)->win;
+	const struct pci_host_windows *w = &to_host(dev)->win;
 	size_t node = aml_device_open(b, "PCI0");
 	aml_name_eisaid(b, "_HID", "PNP0A03");
 	aml_name_integer(b, "_UID", 0);
@@ -44,12 +52,34 @@ static void host_describe(struct device *dev, struct aml_buf *b)
 	aml_close(b, node);
 }
 
+/* The guest's next boot finds no address latched and the bridge's
+ * command register clear, as at power-on. */
+static void host_reset(struct device *dev)
+{
+	pci_root_reset(to_host(dev)->root);
+}
+
+static int host_save(struct device *dev, struct state_buf *out, struct err *e)
+{
+	pci_root_save(to_host(dev)->root, out);
+	return state_check(out, dev->id, e);
+}
+
+static int host_restore(struct device *dev, struct state_buf *in,
+			struct err *e)
+{
+	return pci_root_restore(to_host(dev)->root, in, e);
+}
+
 static void host_destroy(struct device *dev)
 {
-	free(container_of(dev, struct pci_host, dev));
+	free(to_host(dev));
 }
 
 static const struct device_ops pci_host_ops = {
+	.reset = host_reset,
+	.save = host_save,
+	.restore = host_restore,
 	.describe = host_describe,
 	.destroy = host_destroy,
 };
@@ -75,8 +105,8 @@ static int check_windows(const struct pci_host_windows *w, struct err *e)
 	return 0;
 }
 
-int pci_host_create(const struct pci_host_windows *w, struct device **out,
-		    struct err *e)
+int pci_host_create(struct pci_root *root, const struct pci_host_windows *w,
+		    struct device **out, struct err *e)
 {
 	int rc = check_windows(w, e);
 	if (rc)
@@ -86,6 +116,7 @@ int pci_host_create(const struct pci_host_windows *w, struct device **out,
 		return err_set(e, -ENOMEM, "out of memory");
 	device_init(&h->dev, &pci_host_ops, "pci-host-bridge", "pci0");
 	h->win = *w;
+	h->root = root;
 	*out = &h->dev;
 	return 0;
 }

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The PCI host bridge as a device of the VM: what it adds is its ACPI node,
- * \_SB.PCI0, naming the configuration ports and the windows it forwards to
- * PCI. (Configuration space itself is vmm/base/pci.c.) Main thread, setup.
+ * The PCI host bridge as a device of the VM: its ACPI node, \_SB.PCI0,
+ * naming the configuration ports and the windows it forwards to PCI; and
+ * the root's own guest-visible state (the CONFIG_ADDRESS latch and the
+ * bridge function's config space) for reset, save and restore.
+ * (Configuration space itself is vmm/base/pci.c.) Main thread, setup.
  */
 #ifndef KILN_X86_PCI_HOST_H
 #define KILN_X86_PCI_HOST_H
@@ -12,6 +14,7 @@
 #include "../../base/err.h"
 
 struct device;
+struct pci_root;
 
 struct pci_host_windows {
 	uint64_t mmio_base;   /* 32-bit PCI MMIO window, below 4 GiB */
@@ -22,9 +25,10 @@ struct pci_host_windows {
 	uint16_t io_size;     /* bridge's 0xd00-0xffff window (0 = none) */
 };
 
-/* pci_host_create - the host bridge forwarding (w), checked. 0, or -EINVAL
- * naming the window at fault, or -ENOMEM. */
-int pci_host_create(const struct pci_host_windows *w, struct device **out,
-		    struct err *e);
+/* pci_host_create - the host bridge of (root) (borrowed: it must outlive
+ * the device) forwarding (w), checked. 0, or -EINVAL naming the window at
+ * fault, or -ENOMEM. */
+int pci_host_create(struct pci_root *root, const struct pci_host_windows *w,
+		    struct device **out, struct err *e);
 
 #endif
