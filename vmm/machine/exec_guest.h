@@ -39,7 +39,8 @@ struct exec_guest {
 };
 
 /* exec_guest_initramfs - the initramfs for (g) in a new memfd (*fd). 0, or
- * -errno with (e) naming the module or file at fault. */
+ * -errno with (e) naming the module or file at fault; e->field is "moddir"
+ * when the modules directory lacks what the guest needs. */
 int exec_guest_initramfs(const struct exec_guest *g, int *fd, struct err *e);
 
 /* exec_guest_release - the release string of the bzImage (kernel). */
