@@ -4,7 +4,8 @@
  * initramfs made in memory for one run (the static init, the modules the
  * guest needs, /exec.conf) and the kernel's release. The wire between
  * kiln and that init is loader/exec/exec_proto.h, included here for the
- * API layer (api/exec.c, api/exec_relay.c).
+ * API layer (kiln exec's front end and its relay), which sees no loader
+ * header itself.
  */
 #ifndef KILN_MACHINE_EXEC_GUEST_H
 #define KILN_MACHINE_EXEC_GUEST_H
