@@ -14,6 +14,7 @@ static const char *v_jail(const struct kiln_config *c, unsigned i) { return c->j
 static const char *v_cgroup(const struct kiln_config *c, unsigned i) { return c->jail.cgroup; }
 static const char *v_cpu_max(const struct kiln_config *c, unsigned i) { return c->jail.cpu_max; }
 static const char *v_memory_max(const struct kiln_config *c, unsigned i) { return c->jail.memory_max; }
+static const char *v_on_reboot(const struct kiln_config *c, unsigned i) { return cfg_on_reboot_names[c->on_reboot]; }
 /* Config path (its first component) → CLI flag and the value to show. */
 static const struct {
 	const char *path;
@@ -27,6 +28,7 @@ static const struct {
 	{ "machine.memory_mib", "--memory", NULL },
 	{ "acpi", "--acpi", NULL },
 	{ "seccomp", "--seccomp", NULL },
+	{ "on_reboot", "--on-reboot", v_on_reboot },
 	{ "jail.dir", "--jail", v_jail },
 	{ "jail.uid", "--uid", NULL },
 	{ "jail.gid", "--gid", NULL },

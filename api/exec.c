@@ -351,6 +351,8 @@ int exec_main(int argc, char **argv)
 	};
 	int initrd_fd;
 	if (exec_guest_initramfs(&guest, &initrd_fd, &e)) {
+		if (!strcmp(e.field, "moddir"))
+			err_prefix(&e, "--modules %s", moddir);
 		fprintf(stderr, "kiln exec: %s\n", e.msg);
 		return EXEC_STATUS_KILN;
 	}

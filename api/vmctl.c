@@ -106,10 +106,8 @@ int vmctl_boot(struct vmctl *c, struct err *e)
 	if (!rc)
 		rc = enter_jail(c, e);
 	if (!rc) {
-		c->vm->on_device_error = vmctl_device_error;
-		c->vm->on_device_error_opaque = c;
-		c->vm->on_restart = vmctl_restarted;
-		c->vm->on_restart_opaque = c;
+		vm_on_device_error(c->vm, vmctl_device_error, c);
+		vm_on_restart(c->vm, vmctl_restarted, c);
 		rc = vm_start(c->vm, e);
 	}
 	if (rc) {
@@ -199,7 +197,7 @@ int vmctl_main(struct kiln_config *cfg, const struct vmctl_options *opt)
 		log_error("event loop failed: %s", strerror(-lrc));
 	if (c.vm) {
 		c.exit_status = vm_finish(c.vm);
-		c.stop_reason = atomic_load(&c.vm->exit_reason);
+		c.stop_reason = vm_stop_reason(c.vm);
 	}
 	vmctl_set_state(&c, VMS_STOPPED);
 	vmctl_api_flush(&c);

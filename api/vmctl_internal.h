@@ -50,7 +50,7 @@ void vmctl_api_fini(struct vmctl *c);
 void vmctl_notify_state(struct vmctl *c);
 /* vmctl_restarted - the guest rebooted (or panicked) and was restarted
  * (--on-reboot restart): vm.state_changed "running" with the reason and
- * the count (vm->on_restart; loop thread). */
+ * the count (vm_on_restart; loop thread). */
 void vmctl_restarted(void *opaque, enum vm_exit_reason why, unsigned count);
 /* vmctl_device_error - a device broke (NEEDS_RESET): tell subscribers, at
  * most EVENT_LIMIT_BURST at once and then one a second per device; the

@@ -114,8 +114,8 @@ if ! tests/build.sh build; then
 	finish
 fi
 
-step "layers (docs/architecture.md's include rule)"
-run_counted layers 6 tests/layers.sh
+step "layers (docs/architecture.md's include rule; the core names no flag)"
+run_counted layers 7 tests/layers.sh
 
 step "guest images"
 images_ok=1

@@ -27,7 +27,7 @@
  * device reads stdin, owns raw mode and the Ctrl-A x escape, and the UART
  * console must be set up without input.
  *
- * Names use the virtcon_ prefix (vmm/console.h owns console_*).
+ * Names use the virtcon_ prefix (vmm/devices/console.h owns console_*).
  * Threads: as virtio/device.h; create and destroy on the main thread
  * before/after the loop runs, everything else on the loop thread.
  */

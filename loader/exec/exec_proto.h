@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * `kiln exec`'s wire between kiln (api/exec_mux.c) and the guest's init
+ * `kiln exec`'s wire between kiln (api/exec_relay.c) and the guest's init
  * (loader/exec/init.c), over the guest's /dev/hvc0 in raw mode: frames of
  * a type byte, a little-endian u16 length and that many bytes. Shared by
  * both sides; plain C, no kiln headers (the init is linked alone).

@@ -73,3 +73,13 @@ Test(errmap, an_index_out_of_range_shows_no_value)
 {
 	check("disks[7]", ERRMAP_JSON, "disks[7]: No such file or directory");
 }
+
+/* A restart that cannot keep the boot image (vm_reset.c) names on_reboot:
+ * the CLI user reads the flag and value, the API client gets the field
+ * (-32001 with data.field, not an internal error). */
+Test(errmap, on_reboot_names_the_flag_and_the_field)
+{
+	cfg.on_reboot = CFG_ON_REBOOT_RESTART;
+	check("on_reboot", ERRMAP_CLI, "--on-reboot restart: No such file or directory");
+	check("on_reboot", ERRMAP_JSON, "on_reboot restart: No such file or directory");
+}

@@ -41,6 +41,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../../vmm/base/container_of.h"
 #include "../../vmm/base/log.h"
 #include "blk_backend.h"
 
@@ -64,7 +65,7 @@ struct blk_aio {
 	bool no_fdsync;         /* the kernel refused IOCB_CMD_FDSYNC */
 };
 
-#define to_aio(b) ((struct blk_aio *)((char *)(b) - offsetof(struct blk_aio, be)))
+#define to_aio(b) container_of(b, struct blk_aio, be)
 
 /* O_DIRECT rules for the part of (io) not yet transferred. */
 static bool dio_aligned(const struct blk_aio *a, const struct blk_io *io)

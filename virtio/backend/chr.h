@@ -19,9 +19,9 @@
  *  - lifecycle: chr_open / chr_close.
  *
  * Kinds (--console stdio|pty|file=PATH|socket=PATH|fd=N|none):
- *  stdio   input from stdin (raw mode on a terminal, via vmm/term.h; Ctrl-A x
- *          calls events.quit, Ctrl-A Ctrl-A sends a Ctrl-A, Ctrl-A + any
- *          other key is swallowed, as on the UART console); output to
+ *  stdio   input from stdin (raw mode on a terminal, via vmm/base/term.h;
+ *          Ctrl-A x calls events.quit, Ctrl-A Ctrl-A sends a Ctrl-A, Ctrl-A +
+ *          any other key is swallowed, as on the UART console); output to
  *          stdout through its own non-blocking file description (reopened
  *          via /proc/self/fd/1) so stdout's shared flags stay untouched.
  *  pty     a new pseudo-terminal in raw mode; its slave path is logged at
@@ -37,15 +37,15 @@
  *          next one. PATH is unlinked at chr_close.
  *  none    output discarded, no input.
  *  fds     caller-owned fds (--console fd=N: an inherited fd, both ways;
- *          kiln exec's socket to its relay); for tests and embedders. The output fd is made non-blocking unless it is a
- *          regular file.
+ *          kiln exec's socket to its relay); for tests and embedders. The
+ *          output fd is made non-blocking unless it is a regular file.
  *
- * Sharing the terminal with the 16550 UART console (vmm/console.c): both
- * write to stdout, early boot messages through ttyS0 and later the guest's
- * hvc0, so their output interleaves at write granularity. Only one of them
- * may read stdin and own raw mode (vmm/term.h keeps one saved state): when
- * chr_config_uses_stdin() is true for the virtio console, the UART must not
- * read stdin.
+ * Sharing the terminal with the 16550 UART console
+ * (vmm/devices/console.c): both write to stdout, early boot messages
+ * through ttyS0 and later the guest's hvc0, so their output interleaves at
+ * write granularity. Only one of them may read stdin and own raw mode
+ * (vmm/base/term.h keeps one saved state): when chr_config_uses_stdin() is
+ * true for the virtio console, the UART must not read stdin.
  *
  * Threads: everything here runs on the event-loop thread (chr_parse and
  * chr_config_uses_stdin on any thread).

@@ -330,7 +330,7 @@ size_t chr_write(struct chr *c, const void *buf, size_t len)
 
 /* --- input ------------------------------------------------------------ */
 
-/* Apply the terminal escape (vmm/term.c, shared with the UART console). */
+/* Apply the terminal escape (vmm/base/term.c, shared with the UART console). */
 static size_t filter_escape(struct chr *c, uint8_t *buf, size_t n)
 {
 	bool quit;

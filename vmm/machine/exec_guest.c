@@ -70,8 +70,13 @@ static int add_modules(struct cpio *c, struct cpio *conf, const char *moddir,
 	size_t nmods;
 	struct err ignored = { 0 };
 	int rc = modules_resolve(moddir, names, nr, &mods, &nmods, optional ? &ignored : e);
-	if (rc)
-		return optional ? 0 : err_set(e, rc, "the guest's modules (--modules DIR)");
+	if (rc && optional)
+		return 0;
+	if (rc) {
+		/* struct exec_guest's member: the front end names its option. */
+		err_field(e, "moddir");
+		return err_set(e, rc, "the guest's modules");
+	}
 	for (size_t i = 0; !rc && i < nmods; i++) {
 		char src[PATH_MAX], name[PATH_MAX], guest_path[PATH_MAX];
 		const char *base = strrchr(mods[i], '/');

@@ -4,7 +4,8 @@
  * initramfs made in memory for one run (the static init, the modules the
  * guest needs, /exec.conf) and the kernel's release. The wire between
  * kiln and that init is loader/exec/exec_proto.h, included here for the
- * API layer (api/exec.c, api/exec_relay.c).
+ * API layer (kiln exec's front end and its relay), which sees no loader
+ * header itself.
  */
 #ifndef KILN_MACHINE_EXEC_GUEST_H
 #define KILN_MACHINE_EXEC_GUEST_H
@@ -39,7 +40,8 @@ struct exec_guest {
 };
 
 /* exec_guest_initramfs - the initramfs for (g) in a new memfd (*fd). 0, or
- * -errno with (e) naming the module or file at fault. */
+ * -errno with (e) naming the module or file at fault; e->field is "moddir"
+ * when the modules directory lacks what the guest needs. */
 int exec_guest_initramfs(const struct exec_guest *g, int *fd, struct err *e);
 
 /* exec_guest_release - the release string of the bzImage (kernel). */

@@ -235,7 +235,8 @@ static const struct cfg_field console_fields[] = {
 	{ .name = "backend", .type = CFG_FT_CONSOLE,
 	  .off = offsetof(struct cfg_console, backend), .flags = CFG_F_NULLABLE,
 	  .max = PATH_MAX - 1,
-	  .doc = "virtio-console backend, as --console; null: no device" },
+	  .doc = "virtio-console (hvc0) backend: stdio, pty, file=PATH, "
+		 "socket=PATH, fd=N or none; null: no device" },
 };
 
 static void console_quit(void *opaque)

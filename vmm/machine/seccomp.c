@@ -176,9 +176,9 @@ static const int fs_syscalls[] = {
 	SCMP_SYS(fremovexattr),
 };
 
-/* kiln exec's relay (api/exec_relay.c): poll, then reads and writes (in
- * the common list) on the fds it was given, tgkill (common) for the
- * timeout; close at the end. */
+/* kiln exec's relay thread (the API layer's exec front end starts it):
+ * poll, then reads and writes (in the common list) on the fds it was
+ * given, tgkill (common) for the timeout; close at the end. */
 static const int exec_syscalls[] = {
 	SCMP_SYS(poll),
 	SCMP_SYS(ppoll),

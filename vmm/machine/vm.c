@@ -350,6 +350,27 @@ int vm_add_device(struct vm *vm, struct device *dev, struct err *e)
 	return rc;
 }
 
+void vm_on_device_error(struct vm *vm,
+			void (*fn)(void *opaque, const char *id, const char *why),
+			void *opaque)
+{
+	vm->on_device_error = fn;
+	vm->on_device_error_opaque = opaque;
+}
+
+void vm_on_restart(struct vm *vm,
+		   void (*fn)(void *opaque, enum vm_exit_reason why, unsigned count),
+		   void *opaque)
+{
+	vm->on_restart = fn;
+	vm->on_restart_opaque = opaque;
+}
+
+enum vm_exit_reason vm_stop_reason(const struct vm *vm)
+{
+	return (enum vm_exit_reason)atomic_load(&vm->exit_reason);
+}
+
 const struct device_list *vm_devices(const struct vm *vm)
 {
 	return &vm->devices;

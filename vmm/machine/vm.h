@@ -5,7 +5,8 @@
  * destroys it; vCPU threads only read it, apart from the atomic exit
  * request. The control plane uses the functions below, never the
  * struct's insides: devices through vm_devices, counters through
- * vm_exit_counts.
+ * vm_exit_counts, its callbacks through vm_on_device_error and
+ * vm_on_restart, why the VM stopped through vm_stop_reason.
  */
 #ifndef KILN_VM_H
 #define KILN_VM_H
@@ -158,6 +159,24 @@ int vm_resume(struct vm *vm);
 /* vm_add_device - put (dev) on the VM's device list; the VM owns it from
  * now on (on failure it is destroyed). Main thread, setup. */
 int vm_add_device(struct vm *vm, struct device *dev, struct err *e);
+
+/* vm_on_device_error - have (fn)(opaque, id, why) called when a device
+ * breaks (NULL: nobody is told). Main thread, before vm_start; fn runs on
+ * the loop thread. */
+void vm_on_device_error(struct vm *vm,
+			void (*fn)(void *opaque, const char *id, const char *why),
+			void *opaque);
+
+/* vm_on_restart - have (fn)(opaque, why, count) called after each restart
+ * of the guest (on_reboot restart; NULL: nobody is told). Main thread,
+ * before vm_start; fn runs on the loop thread. */
+void vm_on_restart(struct vm *vm,
+		   void (*fn)(void *opaque, enum vm_exit_reason why, unsigned count),
+		   void *opaque);
+
+/* vm_stop_reason - the exit request that won (VM_EXIT_NONE while none
+ * was made). Any thread. */
+enum vm_exit_reason vm_stop_reason(const struct vm *vm);
 
 /* vm_devices - the device list (metrics, info). Loop thread. */
 const struct device_list *vm_devices(const struct vm *vm);

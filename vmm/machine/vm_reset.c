@@ -28,7 +28,7 @@ int vm_reset_prepare(struct vm *vm, struct err *e)
 	for (unsigned i = 0; !rc && i < vm->nr_vcpus; i++)
 		rc = arch_vcpu_capture(vm->vcpus[i], e);
 	if (rc)
-		err_prefix(e, "--on-reboot restart");
+		err_field(e, "on_reboot"); /* the front end shows its flag or field */
 	else
 		log_info("restart on reboot: a boot image of %zu KiB is kept",
 			 vm->boot_image.bytes >> 10);

@@ -25,7 +25,7 @@
 #define ACPI_CREATOR_ID "KILN"
 #define ACPI_OEM_REVISION 1
 #define ACPI_CREATOR_REVISION 1
-#define ACPI_RTC_CENTURY 0x32 /* CMOS century register of vmm/rtc.c */
+#define ACPI_RTC_CENTURY 0x32 /* CMOS century register of vmm/devices/rtc.c */
 #define ACPI_ALL_CPUS 0xff
 
 /* Offsets from ACPI 6.x table 5.9 (FADT format) */
