@@ -4,22 +4,27 @@
  * guest memory, with its real worker and a real share: requests through
  * the request queue and FORGETs through hiprio, chains that cannot hold a
  * reply, a READ larger than its chain, a driver re-offering chains past
- * what can be in flight (its device goes NEEDS_RESET, kiln goes on), and a
- * reset with requests queued.
+ * what can be in flight (its device goes NEEDS_RESET, kiln goes on), a
+ * reset with requests queued, and vm.pause's quiesce behind the real
+ * virtio-pci function (tests/fakes/vpci_machine.c): what the worker holds
+ * is published before it returns, nothing moves until resume.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fuse.h>
 #include <linux/virtio_config.h>
+#include <linux/virtio_ring.h>
 #include <linux/virtio_fs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "tests/fakes/vpci_machine.h"
 #include "tests/fakes/vq_driver.h"
 #include "virtio/fs.h"
+#include "virtio/pci.h"
 #include "vmm/base/evloop.h"
 #include "vmm/base/log.h"
 
@@ -48,25 +53,28 @@ static const struct virtio_transport_ops transport = {
 	.signal_config = signal_config,
 };
 
-static void make(bool start_worker)
+/* The device over (gm) and (loop); its worker now unless deferred. */
+static void create(const struct guest_mem *gm, bool start_worker)
 {
 	log_set_level(LOG_ERROR);
-	memset(&mem, 0, sizeof(mem));
 	memset(&hiprio, 0, sizeof(hiprio));
 	memset(&req, 0, sizeof(req));
 	strcpy(dir, "/tmp/kiln-vfs.XXXXXX");
 	cr_assert_not_null(mkdtemp(dir));
-	cr_assert_eq(vqd_mem_add(&mem, 0, MEM_LEN), 0);
-	cr_assert_eq(evl_create(&loop, NULL), 0);
 	struct err e = { 0 };
 	const struct fs_config cfg = { .path = dir, .tag = "share",
 				       .defer_worker = !start_worker };
-	cr_assert_eq(fs_create(&cfg, &mem.gm, loop, &fs, &e), 0, "%s", e.msg);
+	cr_assert_eq(fs_create(&cfg, gm, loop, &fs, &e), 0, "%s", e.msg);
 	vdev = fs_vdev(fs);
-	vdev->transport = &transport;
-	cr_assert_eq(vqd_init(&hiprio, &mem.gm, QSZ, 0x1000, 0x100000, 0x100000), 0);
-	cr_assert_eq(vqd_init(&req, &mem.gm, QSZ, 0x8000, 0x200000, 0x600000), 0);
-	vdev->guest_features = vdev->host_features;
+}
+
+/* Both queues set up the way the driver leaves them, with (features);
+ * DRIVER_OK, activated. */
+static void attach(const struct guest_mem *gm, uint64_t features)
+{
+	cr_assert_eq(vqd_init(&hiprio, gm, QSZ, 0x1000, 0x100000, 0x100000), 0);
+	cr_assert_eq(vqd_init(&req, gm, QSZ, 0x8000, 0x200000, 0x600000), 0);
+	vdev->guest_features = features;
 	vdev->negotiated_features = vdev->guest_features;
 	vdev->status = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
 		       VIRTIO_CONFIG_S_FEATURES_OK;
@@ -77,9 +85,26 @@ static void make(bool start_worker)
 	cr_assert_eq(vdev->ops->activate(vdev), 0);
 }
 
+static void make(bool start_worker)
+{
+	memset(&mem, 0, sizeof(mem));
+	cr_assert_eq(vqd_mem_add(&mem, 0, MEM_LEN), 0);
+	cr_assert_eq(evl_create(&loop, NULL), 0);
+	create(&mem.gm, start_worker);
+	vdev->transport = &transport;
+	attach(&mem.gm, vdev->host_features);
+}
+
 static void setup(void)
 {
 	make(true);
+}
+
+static void remove_dir(void)
+{
+	char cmd[64];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
 }
 
 static void teardown(void)
@@ -89,9 +114,7 @@ static void teardown(void)
 	vqd_fini(&hiprio);
 	vqd_fini(&req);
 	vqd_mem_fini(&mem);
-	char cmd[64];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	cr_assert_eq(system(cmd), 0);
+	remove_dir();
 }
 
 TestSuite(fs, .init = setup, .fini = teardown);
@@ -238,4 +261,212 @@ Test(fs_no_worker, reoffered_chain_past_every_slot_needs_reset)
 			break;
 	}
 	cr_assert_neq(vdev->status & VIRTIO_CONFIG_S_NEEDS_RESET, 0);
+}
+
+/* ---- pause: behind the real virtio-pci function ------------------------- */
+
+/*
+ * vm.pause quiesces the function (vp->dev.ops->quiesce, as
+ * device_list_quiesce does): the transport holds kicks, the device
+ * completes what its worker holds. Kicks come the way KVM delivers them,
+ * through the queue's ioeventfd on the loop. The queues are attached
+ * directly (the common-config bring-up is test_virtio_pci's); interrupts
+ * are counted by the device (vdev->interrupts), with EVENT_IDX left out
+ * so that no completion goes without one.
+ */
+static struct vpci_machine M;
+static struct virtio_pci_platform platform;
+static struct virtio_pci *vp;
+static uint8_t *ram;
+
+static void make_pci(void)
+{
+	ram = aligned_alloc(4096, MEM_LEN);
+	cr_assert_not_null(ram);
+	memset(ram, 0, MEM_LEN);
+	cr_assert_eq(vpm_init(&M, ram, MEM_LEN, &platform), 0);
+	loop = M.loop;
+	create(&M.gm, true);
+	struct err e = { 0 };
+	cr_assert_eq(virtio_pci_create(vdev, "fs0", &M.root, &platform, &vp, &e), 0,
+		     "%s", e.msg);
+	cr_assert_eq(M.nr_ioevents, 2);
+	attach(&M.gm, vdev->host_features & ~(1ULL << VIRTIO_RING_F_EVENT_IDX));
+}
+
+static void setup_pci(void)
+{
+	make_pci();
+}
+
+static void teardown_pci(void)
+{
+	vp->dev.ops->destroy(&vp->dev); /* the function, then the device */
+	vqd_fini(&hiprio);
+	vqd_fini(&req);
+	vpm_fini(&M);
+	free(ram);
+	remove_dir();
+}
+
+/* The driver's notification of queue (q), as KVM signals it. */
+static void kick(unsigned q)
+{
+	uint64_t one = 1;
+	cr_assert_eq(write(M.ioevent_fd[q], &one, sizeof(one)), (ssize_t)sizeof(one));
+}
+
+/* Run the loop until the request queue's used index reaches (n), at
+ * most 5 s. */
+static void run_until_used(uint16_t n)
+{
+	for (int i = 0; i < 500 && vqd_used_idx(&req) != n; i++)
+		cr_assert_geq(evl_run_once(loop, 10), 0);
+	cr_assert_eq(vqd_used_idx(&req), n, "used %u, want %u", vqd_used_idx(&req), n);
+}
+
+#define READ_SIZE (256u << 10)
+#define FILE_LEN (16 * READ_SIZE)
+
+static uint8_t pattern(uint64_t off)
+{
+	return (uint8_t)(off ^ (off >> 8) ^ (off >> 16));
+}
+
+struct read_req {
+	struct fuse_in_header h;
+	struct fuse_read_in r;
+};
+
+/* INIT, LOOKUP and OPEN of a FILE_LEN file of pattern(): its handle. */
+static uint64_t open_file(void)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "%s/big", dir);
+	FILE *f = fopen(path, "w");
+	cr_assert_not_null(f);
+	for (uint64_t off = 0; off < FILE_LEN; off++)
+		fputc(pattern(off), f);
+	cr_assert_eq(fclose(f), 0);
+
+	offer(&req, &init, sizeof(init), 4096);
+	serve(1);
+	used_len(&req);
+	struct {
+		struct fuse_in_header h;
+		char name[4];
+	} lk = { { .len = sizeof(lk), .opcode = FUSE_LOOKUP, .unique = 2, .nodeid = 1 }, "big" };
+	uint64_t out = offer(&req, &lk, sizeof(lk), 4096);
+	serve(1);
+	used_len(&req);
+	struct fuse_entry_out eo;
+	memcpy(&eo, vqd_hva(&req, out + sizeof(struct fuse_out_header), sizeof(eo)), sizeof(eo));
+	cr_assert_neq(eo.nodeid, 0);
+	struct {
+		struct fuse_in_header h;
+		struct fuse_open_in o;
+	} op = { { .len = sizeof(op), .opcode = FUSE_OPEN, .unique = 3, .nodeid = eo.nodeid },
+		 { .flags = O_RDONLY } };
+	out = offer(&req, &op, sizeof(op), 4096);
+	serve(1);
+	used_len(&req);
+	struct fuse_out_header oh;
+	memcpy(&oh, vqd_hva(&req, out, sizeof(oh)), sizeof(oh));
+	cr_assert_eq(oh.error, 0);
+	struct fuse_open_out oo;
+	memcpy(&oo, vqd_hva(&req, out + sizeof(oh), sizeof(oo)), sizeof(oo));
+	return oo.fh;
+}
+
+/* Offer a READ of block (i) of the file (unique 100 + i): its reply's address. */
+static uint64_t offer_read(uint64_t fh, unsigned i)
+{
+	const struct read_req rd = {
+		{ .len = sizeof(rd), .opcode = FUSE_READ, .unique = 100 + i },
+		{ .fh = fh, .offset = (uint64_t)i * READ_SIZE, .size = READ_SIZE },
+	};
+	return offer(&req, &rd, sizeof(rd), sizeof(struct fuse_out_header) + READ_SIZE);
+}
+
+/* The reply at (out) is READ (i)'s, whole. */
+static void expect_read(uint64_t out, unsigned i)
+{
+	struct fuse_out_header oh;
+	memcpy(&oh, vqd_hva(&req, out, sizeof(oh)), sizeof(oh));
+	cr_assert_eq(oh.error, 0, "read %u: error %d", i, oh.error);
+	cr_assert_eq(oh.unique, 100 + i);
+	cr_assert_eq(oh.len, sizeof(oh) + READ_SIZE, "read %u: len %u", i, oh.len);
+	const uint8_t *data = vqd_hva(&req, out + sizeof(oh), READ_SIZE);
+	for (uint32_t k = 0; k < READ_SIZE; k++)
+		cr_assert_eq(data[k], pattern((uint64_t)i * READ_SIZE + k),
+			     "read %u: byte %u", i, k);
+}
+
+/* Every used entry the driver has not read yet has a whole READ reply's
+ * length; (n) of them. */
+static void expect_used_reads(unsigned n)
+{
+	for (unsigned k = 0; k < n; k++)
+		cr_assert_eq(used_len(&req), sizeof(struct fuse_out_header) + READ_SIZE);
+	uint32_t id, len;
+	cr_assert_eq(vqd_get_used(&req, &id, &len), 0, "more used entries than requests");
+}
+
+TestSuite(fs_pause, .init = setup_pci, .fini = teardown_pci);
+
+#define N_BEFORE 8 /* in flight when the pause comes */
+#define N_PAUSED 4 /* offered and kicked while paused */
+
+Test(fs_pause, completes_what_is_in_flight_then_nothing_moves_until_resume)
+{
+	uint64_t fh = open_file();
+	while (evl_run_once(loop, 0) > 0) /* the completions' wake-ups, stale */
+		;
+	uint16_t base = vqd_used_idx(&req);
+	uint64_t out[N_BEFORE + N_PAUSED];
+	for (unsigned i = 0; i < N_BEFORE; i++)
+		out[i] = offer_read(fh, i);
+	kick(1);
+	/* One turn: the loop takes the kick and hands the chains over; the
+	 * worker's completions would need another turn to be published. */
+	cr_assert_eq(evl_run_once(loop, 1000), 1);
+	cr_assert_eq(vqd_used_idx(&req), base, "published before the pause");
+	uint64_t irqs_before = vdev->interrupts;
+
+	cr_assert_eq(vp->dev.ops->quiesce(&vp->dev), 0);
+	cr_assert_eq(vqd_used_idx(&req), base + N_BEFORE,
+		     "the pause returned with %u of %u requests published",
+		     (unsigned)(uint16_t)(vqd_used_idx(&req) - base), N_BEFORE);
+	cr_assert_gt(vdev->interrupts, irqs_before, "no interrupt for them");
+	for (unsigned i = 0; i < N_BEFORE; i++)
+		expect_read(out[i], i);
+	expect_used_reads(N_BEFORE);
+
+	/* Paused: the driver offers more and kicks; the device takes nothing,
+	 * writes no byte of guest memory and raises no interrupt. */
+	for (unsigned i = N_BEFORE; i < N_BEFORE + N_PAUSED; i++)
+		out[i] = offer_read(fh, i);
+	uint8_t *snap = malloc(MEM_LEN);
+	cr_assert_not_null(snap);
+	memcpy(snap, ram, MEM_LEN);
+	uint64_t irqs_paused = vdev->interrupts, notifies = vdev->notifies;
+	kick(1);
+	kick(0);
+	for (int round = 0; round < 3; round++) {
+		for (int i = 0; i < 8; i++)
+			cr_assert_geq(evl_run_once(loop, 0), 0);
+		usleep(20000);
+	}
+	cr_assert_gt(vdev->notifies, notifies, "the kicks never reached the loop");
+	cr_assert(memcmp(ram, snap, MEM_LEN) == 0, "guest memory written while paused");
+	cr_assert_eq(vdev->interrupts, irqs_paused, "an interrupt while paused");
+	free(snap);
+
+	/* Resume: the held kick is delivered, the requests are served. */
+	vp->dev.ops->resume(&vp->dev);
+	run_until_used(base + N_BEFORE + N_PAUSED);
+	for (unsigned i = N_BEFORE; i < N_BEFORE + N_PAUSED; i++)
+		expect_read(out[i], i);
+	expect_used_reads(N_PAUSED);
+	cr_assert_gt(vdev->interrupts, irqs_paused);
 }
