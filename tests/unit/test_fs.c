@@ -25,6 +25,7 @@
 #include "tests/fakes/vq_driver.h"
 #include "virtio/fs.h"
 #include "virtio/pci.h"
+#include "vmm/base/device.h"
 #include "vmm/base/evloop.h"
 #include "vmm/base/log.h"
 
@@ -266,9 +267,9 @@ Test(fs_no_worker, reoffered_chain_past_every_slot_needs_reset)
 /* ---- pause: behind the real virtio-pci function ------------------------- */
 
 /*
- * vm.pause quiesces the function (vp->dev.ops->quiesce, as
- * device_list_quiesce does): the transport holds kicks, the device
- * completes what its worker holds. Kicks come the way KVM delivers them,
+ * vm.pause quiesces the VM's device list (device_list_quiesce), here the
+ * one function: the transport holds kicks, the device completes what its
+ * worker holds. Kicks come the way KVM delivers them,
  * through the queue's ioeventfd on the loop. The queues are attached
  * directly (the common-config bring-up is test_virtio_pci's); interrupts
  * are counted by the device (vdev->interrupts), with EVENT_IDX left out
@@ -277,6 +278,7 @@ Test(fs_no_worker, reoffered_chain_past_every_slot_needs_reset)
 static struct vpci_machine M;
 static struct virtio_pci_platform platform;
 static struct virtio_pci *vp;
+static struct device_list devices;
 static uint8_t *ram;
 
 static void make_pci(void)
@@ -291,6 +293,8 @@ static void make_pci(void)
 	cr_assert_eq(virtio_pci_create(vdev, "fs0", &M.root, &platform, &vp, &e), 0,
 		     "%s", e.msg);
 	cr_assert_eq(M.nr_ioevents, 2);
+	device_list_init(&devices);
+	cr_assert_eq(device_list_add(&devices, &vp->dev, NULL), 0);
 	attach(&M.gm, vdev->host_features & ~(1ULL << VIRTIO_RING_F_EVENT_IDX));
 }
 
@@ -301,7 +305,7 @@ static void setup_pci(void)
 
 static void teardown_pci(void)
 {
-	vp->dev.ops->destroy(&vp->dev); /* the function, then the device */
+	device_list_destroy(&devices); /* the function, then the device */
 	vqd_fini(&hiprio);
 	vqd_fini(&req);
 	vpm_fini(&M);
@@ -433,7 +437,8 @@ Test(fs_pause, completes_what_is_in_flight_then_nothing_moves_until_resume)
 	cr_assert_eq(vqd_used_idx(&req), base, "published before the pause");
 	uint64_t irqs_before = vdev->interrupts;
 
-	cr_assert_eq(vp->dev.ops->quiesce(&vp->dev), 0);
+	struct err e = { 0 };
+	cr_assert_eq(device_list_quiesce(&devices, &e), 0, "%s", e.msg);
 	cr_assert_eq(vqd_used_idx(&req), base + N_BEFORE,
 		     "the pause returned with %u of %u requests published",
 		     (unsigned)(uint16_t)(vqd_used_idx(&req) - base), N_BEFORE);
@@ -463,7 +468,7 @@ Test(fs_pause, completes_what_is_in_flight_then_nothing_moves_until_resume)
 	free(snap);
 
 	/* Resume: the held kick is delivered, the requests are served. */
-	vp->dev.ops->resume(&vp->dev);
+	device_list_resume(&devices);
 	run_until_used(base + N_BEFORE + N_PAUSED);
 	for (unsigned i = N_BEFORE; i < N_BEFORE + N_PAUSED; i++)
 		expect_read(out[i], i);
