@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../vmm/base/container_of.h"
@@ -45,6 +46,7 @@ struct virtio_fs {
 	int done_fd;                /* the worker's completion eventfd */
 	bool watching;
 	bool active;
+	unsigned quiesce_ms;        /* how long a pause waits for the worker */
 
 	pthread_t thread;
 	bool started;
@@ -191,8 +193,25 @@ static void fs_on_done(void *opaque, uint32_t events)
 	fs_collect(fs, true);
 }
 
-/* Wait until the worker holds nothing, then complete (report) or drop. */
-static void fs_wait(struct virtio_fs *fs, bool report)
+/* (*ts) = now + (ms) on the clock of the idle condition. */
+static void idle_deadline(struct timespec *ts, unsigned ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+/*
+ * Wait until the worker holds nothing, then complete (report) or drop what
+ * it finished. With (limit_ms) the wait gives up after that long and
+ * returns -ETIMEDOUT, the worker still holding requests (they complete
+ * later, on the loop, as usual); without, it waits as long as they take.
+ */
+static int fs_wait(struct virtio_fs *fs, bool report, unsigned limit_ms)
 {
 	pthread_mutex_lock(&fs->lock);
 	if (!fs->started) {
@@ -206,15 +225,24 @@ static void fs_wait(struct virtio_fs *fs, bool report)
 		}
 		fs->queued_tail = &fs->queued;
 	}
-	while (fs->busy)
-		pthread_cond_wait(&fs->idle, &fs->lock);
+	struct timespec deadline;
+	if (limit_ms)
+		idle_deadline(&deadline, limit_ms);
+	while (fs->busy) {
+		if (!limit_ms)
+			pthread_cond_wait(&fs->idle, &fs->lock);
+		else if (pthread_cond_timedwait(&fs->idle, &fs->lock, &deadline) == ETIMEDOUT)
+			break;
+	}
+	int rc = fs->busy ? -ETIMEDOUT : 0;
 	pthread_mutex_unlock(&fs->lock);
 	fs_collect(fs, report);
+	return rc;
 }
 
 void fs_wait_idle(struct virtio_fs *fs)
 {
-	fs_wait(fs, true);
+	fs_wait(fs, true, 0);
 }
 
 /* virtio_queue_handler: hand the chain to the worker. */
@@ -276,7 +304,8 @@ static void fs_queue_notify(struct virtio_device *vdev, unsigned q)
 
 /* Reset: the driver forgets its requests; the one being served finishes
  * (a file-system call cannot be cut), the queued ones are dropped, and the
- * guest's nodes and handles go (a new driver starts with INIT). */
+ * guest's nodes and handles go (a new driver starts with INIT). The wait
+ * has no bound: the tables are the worker's until it is idle. */
 static void fs_reset(struct virtio_device *vdev)
 {
 	struct virtio_fs *fs = to_fs(vdev);
@@ -284,16 +313,28 @@ static void fs_reset(struct virtio_device *vdev)
 	pthread_mutex_lock(&fs->lock);
 	fs->drop = true;
 	pthread_mutex_unlock(&fs->lock);
-	fs_wait(fs, false);
+	fs_wait(fs, false, 0);
 	fs_share_reset(fs->share);
 }
 
-/* Pause: everything handed to the worker completes and is reported
- * before the pause is acknowledged (kicks are held meanwhile). */
+/*
+ * Pause: everything handed to the worker completes and is reported before
+ * the pause is acknowledged (kicks are held meanwhile). A file-system call
+ * that does not return (a network or FUSE mount inside the share whose
+ * server is gone) must not hold the loop, which also serves the API and
+ * the signals, without end: after quiesce_ms the pause is refused
+ * (-ETIMEDOUT, the caller names the device) and the VM runs on; what the
+ * worker holds completes whenever the call returns.
+ */
 static int fs_quiesce(struct virtio_device *vdev)
 {
-	fs_wait(to_fs(vdev), true);
-	return 0;
+	struct virtio_fs *fs = to_fs(vdev);
+	int rc = fs_wait(fs, true, fs->quiesce_ms);
+	if (rc)
+		log_warn("virtio-fs %.*s: a file-system request has not finished "
+			 "within %u ms: the pause is refused", FS_TAG_MAX,
+			 (const char *)fs->config.tag, fs->quiesce_ms);
+	return rc;
 }
 
 /* After the jail (which sets its own RLIMIT_NOFILE), before the worker
@@ -377,9 +418,15 @@ int fs_create(const struct fs_config *cfg, const struct guest_mem *mem,
 	if (!fs)
 		return err_set(e, -ENOMEM, "virtio-fs: out of memory");
 	fs->done_fd = -1;
+	fs->quiesce_ms = cfg->quiesce_ms ? cfg->quiesce_ms : FS_QUIESCE_MS;
 	pthread_mutex_init(&fs->lock, NULL);
 	pthread_cond_init(&fs->work, NULL);
-	pthread_cond_init(&fs->idle, NULL);
+	/* Monotonic: a pause's bounded wait is not moved by the wall clock. */
+	pthread_condattr_t attr;
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&fs->idle, &attr);
+	pthread_condattr_destroy(&attr);
 	fs->queued_tail = &fs->queued;
 	fs->setup = cfg->thread_setup;
 	fs->setup_arg = cfg->thread_setup_arg;
@@ -430,8 +477,9 @@ void fs_destroy(struct virtio_fs *fs)
 {
 	if (!fs)
 		return;
-	/* Shutdown drains: what the guest handed over is served. */
-	fs_wait(fs, false);
+	/* Shutdown drains: what the guest handed over is served. No bound:
+	 * the worker writes into the buffers and guest memory freed next. */
+	fs_wait(fs, false, 0);
 	if (fs->started) {
 		pthread_mutex_lock(&fs->lock);
 		fs->stop = true;

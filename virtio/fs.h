@@ -13,7 +13,8 @@
  * behind it are the worker's from the hand-over until it reports it done.
  * Reset and teardown wait for the worker (queued requests are dropped on
  * reset, served on teardown); the node and handle tables are the worker's
- * while it runs and the loop's only while it is idle.
+ * while it runs and the loop's only while it is idle. A pause waits for
+ * it at most quiesce_ms and is refused past that (a stuck host call).
  */
 #ifndef KILN_VIRTIO_FS_H
 #define KILN_VIRTIO_FS_H
@@ -26,6 +27,9 @@
 
 #define FS_QUEUE_SIZE 128
 #define FS_TAG_MAX 36 /* virtio_fs_config.tag, not NUL-terminated */
+/* How long a pause waits for the worker before it is refused: what
+ * vm.pause gives the vCPUs to stop. */
+#define FS_QUIESCE_MS 5000
 
 struct virtio_fs;
 struct evloop;
@@ -43,6 +47,8 @@ struct fs_config {
 	/* Start the worker only at virtio_device_ops.start (after the jail);
 	 * false: now (unit tests). */
 	bool defer_worker;
+	/* How long a pause waits for the requests in flight; 0: FS_QUIESCE_MS. */
+	unsigned quiesce_ms;
 };
 
 /* fs_create - a virtio-fs device sharing (cfg->path). Main thread. 0 or
@@ -53,8 +59,8 @@ struct virtio_device *fs_vdev(struct virtio_fs *fs);
 /* fs_destroy - serve what is queued, stop the worker, close the share. */
 void fs_destroy(struct virtio_fs *fs);
 
-/* fs_wait_idle - wait for the worker to finish everything handed to it
- * and complete it to the driver (unit tests; quiesce). Loop thread. */
+/* fs_wait_idle - wait, without bound, for the worker to finish everything
+ * handed to it and complete it to the driver (unit tests). Loop thread. */
 void fs_wait_idle(struct virtio_fs *fs);
 
 #endif
