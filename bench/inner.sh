@@ -95,6 +95,9 @@ FLAKY=()
 run_vm() {
 	local phase=$1 round=$2 vmm=$3 to=$4 res log attempt
 	shift 4
+	# The run is on record before it starts: one that leaves no result at all
+	# (vmm.py killed, the session lost) still counts as a failed VM run.
+	printf '%s\t%s\t%s\tplanned\t1\n' "$phase" "$round" "$vmm" >>"$RAW"
 	for attempt in 1 2; do
 		log=$WORK/$phase-$round-$vmm-$attempt.log
 		note "$phase round $round: $vmm$([[ $attempt == 1 ]] || echo ' (repeat)')"

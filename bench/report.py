@@ -130,7 +130,9 @@ if k is not None:
     print("%-*s %12s %12s %8s %2d/-" % (w, "exits to userspace, start -> exit (kiln -v)", fmt(k), "", "", nk))
 
 # Tally for CI (bench/run.sh --quick): a VM run passes when both the VMM and the guest's
-# scenario exited 0; a table row passes when it has a kiln figure, a QEMU figure and a ratio.
+# scenario exited 0 (inner.sh records every run as "planned" before it starts, so one that
+# left no result is a failure); a table row passes when it has a kiln figure, a QEMU
+# figure and a ratio.
 runs_ok = runs_bad = 0
 for phase in raw.values():
     for rounds in phase.values():
