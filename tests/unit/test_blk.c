@@ -34,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/fakes/stuck_page.h"
 #include "tests/fakes/vq_driver.h"
 #include "virtio/blk.h"
 #include "vmm/base/evloop.h"
@@ -793,54 +794,20 @@ BOTH(destroy_waits_for_in_flight)
 #define STUCK_SEED 21
 
 /* A guest page whose first reader blocks until the test (or, after
- * timeout_ms, the helper itself) supplies it. */
+ * timeout_ms, the helper itself) supplies it; and another fd of the loop. */
+static struct stuck_page U = STUCK_PAGE_INIT;
 static struct {
-	int uffd;
-	uint8_t *area;      /* guest RAM at UFFD_GPA, untouched */
-	uint8_t *src;       /* what the pages will hold */
-	pthread_t thread;
-	bool running;
-	unsigned timeout_ms;
-	atomic_bool faulted;  /* somebody is stuck on the page */
-	atomic_bool release;  /* the test lets it go */
-	atomic_bool resolved; /* the page is there */
-	atomic_bool by_timeout; /* ... because nobody released it in time */
+	uint8_t *src; /* what the pages will hold */
 	int other_fd;
 	unsigned other_calls, other_while_stuck;
-} U = { .uffd = -1, .other_fd = -1 };
-
-static void *uffd_helper(void *arg)
-{
-	struct pollfd p = { .fd = U.uffd, .events = POLLIN };
-	struct uffd_msg msg;
-
-	if (poll(&p, 1, 10000) != 1 ||
-	    read(U.uffd, &msg, sizeof(msg)) != (ssize_t)sizeof(msg) ||
-	    msg.event != UFFD_EVENT_PAGEFAULT)
-		return NULL; /* nobody faulted: the test fails on faulted */
-	atomic_store(&U.faulted, true);
-	for (unsigned ms = 0; !atomic_load(&U.release); ms++) {
-		if (ms >= U.timeout_ms) {
-			atomic_store(&U.by_timeout, true);
-			break;
-		}
-		usleep(1000);
-	}
-	struct uffdio_copy cp = {
-		.dst = (uintptr_t)U.area, .src = (uintptr_t)U.src,
-		.len = UFFD_LEN,
-	};
-	ioctl(U.uffd, UFFDIO_COPY, &cp);
-	atomic_store(&U.resolved, true);
-	return NULL;
-}
+} O = { .other_fd = -1 };
 
 /* Another fd of the same loop (the API socket, say): always ready. */
 static void on_other(void *opaque, uint32_t events)
 {
-	U.other_calls++;
+	O.other_calls++;
 	if (atomic_load(&U.faulted) && !atomic_load(&U.resolved))
-		U.other_while_stuck++;
+		O.other_while_stuck++;
 }
 
 /* The stuck region, the helper and the other fd; then the device. Kernel
@@ -849,59 +816,38 @@ static void on_other(void *opaque, uint32_t events)
  * vm.unprivileged_userfaultfd=1: without it the test is skipped. */
 static void stuck_start(unsigned timeout_ms)
 {
-	memset(&U, 0, sizeof(U));
-	U.timeout_ms = timeout_ms;
-	U.uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
-	if (U.uffd < 0 && (errno == EPERM || errno == ENOSYS))
+	int rc = stuck_page_open(&U, UFFD_LEN, 0);
+	if (rc == -EPERM || rc == -ENOSYS)
 		cr_skip_test("userfaultfd for kernel faults: %s (needs "
 			     "CAP_SYS_PTRACE or vm.unprivileged_userfaultfd=1)",
-			     strerror(errno));
-	cr_assert_geq(U.uffd, 0, "userfaultfd: %s", strerror(errno));
-	struct uffdio_api api = { .api = UFFD_API };
-	cr_assert_eq(ioctl(U.uffd, UFFDIO_API, &api), 0);
-	U.area = mmap(NULL, UFFD_LEN, PROT_READ | PROT_WRITE,
-		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	cr_assert_neq(U.area, MAP_FAILED);
-	struct uffdio_register reg = {
-		.range = { .start = (uintptr_t)U.area, .len = UFFD_LEN },
-		.mode = UFFDIO_REGISTER_MODE_MISSING,
-	};
-	cr_assert_eq(ioctl(U.uffd, UFFDIO_REGISTER, &reg), 0,
-		     "UFFDIO_REGISTER: %s", strerror(errno));
+			     strerror(-rc));
+	cr_assert_eq(rc, 0, "stuck page: %s", strerror(-rc));
 	cr_assert_eq(gm_add_region(&T.mem.gm, UFFD_GPA, U.area, UFFD_LEN, NULL),
 		     0);
 	/* The write's data starts 8 bytes in: unaligned, so the aio engine
 	 * cannot hand it to the kernel either. */
-	U.src = malloc(UFFD_LEN);
-	cr_assert_not_null(U.src);
+	O.src = malloc(UFFD_LEN);
+	cr_assert_not_null(O.src);
 	for (uint32_t k = 0; k < UFFD_LEN; k++)
-		U.src[k] = k < 8 ? 0 : pat(STUCK_SECTOR * 512 + k - 8, STUCK_SEED);
-	cr_assert_eq(pthread_create(&U.thread, NULL, uffd_helper, NULL), 0);
-	U.running = true;
-	U.other_fd = eventfd(1, EFD_CLOEXEC | EFD_NONBLOCK);
-	cr_assert_geq(U.other_fd, 0);
-	cr_assert_eq(evl_add(T.loop, U.other_fd, EPOLLIN, on_other, NULL), 0);
+		O.src[k] = k < 8 ? 0 : pat(STUCK_SECTOR * 512 + k - 8, STUCK_SEED);
+	cr_assert_eq(stuck_page_start(&U, O.src, timeout_ms), 0);
+	O.other_fd = eventfd(1, EFD_CLOEXEC | EFD_NONBLOCK);
+	cr_assert_geq(O.other_fd, 0);
+	cr_assert_eq(evl_add(T.loop, O.other_fd, EPOLLIN, on_other, NULL), 0);
 	start();
 }
 
 /* After the test's own teardown of the device: the helper, the page. */
 static void stuck_stop(void)
 {
-	if (U.running) {
-		atomic_store(&U.release, true);
-		pthread_join(U.thread, NULL);
+	if (O.other_fd >= 0) {
+		evl_del(T.loop, O.other_fd);
+		close(O.other_fd);
 	}
-	if (U.other_fd >= 0) {
-		evl_del(T.loop, U.other_fd);
-		close(U.other_fd);
-	}
-	if (U.area && U.area != MAP_FAILED)
-		munmap(U.area, UFFD_LEN);
-	if (U.uffd >= 0)
-		close(U.uffd);
-	free(U.src);
-	memset(&U, 0, sizeof(U));
-	U.uffd = U.other_fd = -1;
+	stuck_page_close(&U);
+	free(O.src);
+	memset(&O, 0, sizeof(O));
+	O.other_fd = -1;
 }
 
 /* The stuck write (4 KiB from the untouched page, at STUCK_SECTOR), then a
@@ -934,9 +880,9 @@ BOTH(a_stuck_request_leaves_the_loop_free)
 		      "the kick blocked the loop until the helper gave up");
 	for (int i = 0; i < 3; i++)
 		cr_assert_geq(evl_run_once(T.loop, 0), 0);
-	cr_assert_geq(U.other_while_stuck, 3,
+	cr_assert_geq(O.other_while_stuck, 3,
 		      "the loop served its other fd %u times while the request "
-		      "was stuck", U.other_while_stuck);
+		      "was stuck", O.other_while_stuck);
 	cr_assert_eq(vqd_used_idx(&T.drv), 0, "nothing completed yet");
 	atomic_store(&U.release, true);
 	run_until(2, d);

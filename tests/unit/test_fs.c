@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "tests/fakes/vpci_machine.h"
+#include "tests/fakes/stuck_page.h"
 #include "tests/fakes/vq_driver.h"
 #include "virtio/fs.h"
 #include "virtio/pci.h"
@@ -506,36 +507,9 @@ Test(fs_pause, completes_what_is_in_flight_then_nothing_moves_until_resume)
 #define UFFD_LEN 4096u
 #define STUCK_QUIESCE_MS 1000
 
-static struct {
-	int uffd;
-	uint8_t *area; /* guest RAM at UFFD_GPA, untouched */
-	pthread_t thread;
-	bool running;
-	unsigned release_ms;
-	atomic_bool faulted, release, resolved;
-} U = { .uffd = -1 };
-
-static void *uffd_helper(void *arg)
-{
-	struct pollfd p = { .fd = U.uffd, .events = POLLIN };
-	struct uffd_msg msg;
-	if (poll(&p, 1, 10000) != 1 ||
-	    read(U.uffd, &msg, sizeof(msg)) != (ssize_t)sizeof(msg) ||
-	    msg.event != UFFD_EVENT_PAGEFAULT)
-		return NULL; /* nobody faulted: the test fails on faulted */
-	atomic_store(&U.faulted, true);
-	for (unsigned ms = 0; ms < U.release_ms && !atomic_load(&U.release); ms++)
-		usleep(1000);
-	/* The page the worker waits for: an INIT request at its start. */
-	static uint8_t page[UFFD_LEN] __attribute__((aligned(4096)));
-	memcpy(page, &init, sizeof(init));
-	struct uffdio_copy cp = {
-		.dst = (uintptr_t)U.area, .src = (uintptr_t)page, .len = UFFD_LEN,
-	};
-	ioctl(U.uffd, UFFDIO_COPY, &cp);
-	atomic_store(&U.resolved, true);
-	return NULL;
-}
+static struct stuck_page U = STUCK_PAGE_INIT; /* guest RAM at UFFD_GPA */
+/* What the page will hold: an INIT request at its start. */
+static uint8_t stuck_src[UFFD_LEN] __attribute__((aligned(4096)));
 
 static void setup_stuck(void)
 {
@@ -549,38 +523,24 @@ static void teardown_stuck(void)
 	if (U.running) {
 		atomic_store(&U.release, true);
 		pthread_join(U.thread, NULL);
+		U.running = false;
 	}
 	teardown_pci();
-	if (U.area && U.area != MAP_FAILED)
-		munmap(U.area, UFFD_LEN);
-	if (U.uffd >= 0)
-		close(U.uffd);
+	stuck_page_close(&U);
 }
 
 /* The stuck page at UFFD_GPA and its helper (which supplies the page by
- * itself after release_ms). */
+ * itself after release_ms). The worker copies with plain loads: a
+ * user-mode-only userfaultfd is enough, no privilege. */
 static void stuck_start(unsigned release_ms)
 {
-	memset(&U, 0, sizeof(U));
-	U.release_ms = release_ms;
-	U.uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
-	if (U.uffd < 0 && (errno == EPERM || errno == ENOSYS || errno == EINVAL))
-		cr_skip_test("userfaultfd: %s", strerror(errno));
-	cr_assert_geq(U.uffd, 0, "userfaultfd: %s", strerror(errno));
-	struct uffdio_api api = { .api = UFFD_API };
-	cr_assert_eq(ioctl(U.uffd, UFFDIO_API, &api), 0);
-	U.area = mmap(NULL, UFFD_LEN, PROT_READ | PROT_WRITE,
-		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	cr_assert_neq(U.area, MAP_FAILED);
-	struct uffdio_register reg = {
-		.range = { .start = (uintptr_t)U.area, .len = UFFD_LEN },
-		.mode = UFFDIO_REGISTER_MODE_MISSING,
-	};
-	cr_assert_eq(ioctl(U.uffd, UFFDIO_REGISTER, &reg), 0,
-		     "UFFDIO_REGISTER: %s", strerror(errno));
+	int rc = stuck_page_open(&U, UFFD_LEN, UFFD_USER_MODE_ONLY);
+	if (rc == -EPERM || rc == -ENOSYS || rc == -EINVAL)
+		cr_skip_test("userfaultfd: %s", strerror(-rc));
+	cr_assert_eq(rc, 0, "stuck page: %s", strerror(-rc));
 	cr_assert_eq(gm_add_region(&M.gm, UFFD_GPA, U.area, UFFD_LEN, NULL), 0);
-	cr_assert_eq(pthread_create(&U.thread, NULL, uffd_helper, NULL), 0);
-	U.running = true;
+	memcpy(stuck_src, &init, sizeof(init));
+	cr_assert_eq(stuck_page_start(&U, stuck_src, release_ms), 0);
 }
 
 /* An INIT whose request bytes are on the stuck page, kicked: the worker
