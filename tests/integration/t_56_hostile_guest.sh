@@ -1,5 +1,5 @@
 #!/bin/bash
-# timeout: 480
+# timeout: 600
 # A hostile guest (issue 13): tests/guest/hostile.c, run as root in the
 # guest, unbinds the driver of each device kind in turn (pvpanic, then the
 # virtio blk, net, console, rng and fs), programs the device itself through
