@@ -43,7 +43,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 static void put(int f, const void *p, size_t n)
 {
-	if (ftruncate(f, 0) || (n && pwrite(f, p, n, 0) != (ssize_t)n))
+	/* Written over, then cut to length: truncating to 0 first freed the
+	 * memfd's pages only to allocate them again. */
+	if ((n && pwrite(f, p, n, 0) != (ssize_t)n) || ftruncate(f, (off_t)n))
 		abort();
 }
 

@@ -58,7 +58,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 static void put(int fd, const uint8_t *p, size_t n)
 {
-	if (ftruncate(fd, 0) || (n && pwrite(fd, p, n, 0) != (ssize_t)n))
+	/* Written over, then cut to length: truncating to 0 first freed the
+	 * memfd's pages only to allocate them again. */
+	if ((n && pwrite(fd, p, n, 0) != (ssize_t)n) || ftruncate(fd, (off_t)n))
 		abort();
 }
 
