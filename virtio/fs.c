@@ -193,18 +193,6 @@ static void fs_on_done(void *opaque, uint32_t events)
 	fs_collect(fs, true);
 }
 
-/* (*ts) = now + (ms) on the clock of the idle condition. */
-static void idle_deadline(struct timespec *ts, unsigned ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
-
 /*
  * Wait until the worker holds nothing, then complete (report) or drop what
  * it finished. With (limit_ms) the wait gives up after that long and
@@ -227,7 +215,7 @@ static int fs_wait(struct virtio_fs *fs, bool report, unsigned limit_ms)
 	}
 	struct timespec deadline;
 	if (limit_ms)
-		idle_deadline(&deadline, limit_ms);
+		thread_deadline(CLOCK_MONOTONIC, &deadline, limit_ms); /* idle's clock */
 	while (fs->busy) {
 		if (!limit_ms)
 			pthread_cond_wait(&fs->idle, &fs->lock);

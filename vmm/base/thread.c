@@ -22,3 +22,14 @@ int thread_spawn(pthread_t *thread, size_t stack, void *(*fn)(void *), void *arg
 	pthread_attr_destroy(&attr);
 	return rc;
 }
+
+void thread_deadline(clockid_t clock, struct timespec *ts, unsigned ms)
+{
+	clock_gettime(clock, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}

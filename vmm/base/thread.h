@@ -10,9 +10,15 @@
 
 #include <pthread.h>
 #include <stddef.h>
+#include <time.h>
 
 /* thread_spawn - pthread_create (fn, arg) with a (stack)-byte stack and
  * the asynchronous signals blocked. 0 or -errno. */
 int thread_spawn(pthread_t *thread, size_t stack, void *(*fn)(void *), void *arg);
+
+/* thread_deadline - (*ts) = now + (ms) on (clock): the absolute time a
+ * pthread_cond_timedwait gives up at, on the clock its condition was made
+ * with (CLOCK_REALTIME unless a pthread_condattr_setclock said otherwise). */
+void thread_deadline(clockid_t clock, struct timespec *ts, unsigned ms);
 
 #endif

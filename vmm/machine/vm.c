@@ -15,6 +15,7 @@
 
 #include "../arch/arch.h"
 #include "builder.h"
+#include "../base/thread.h"
 #include "../base/file.h"
 #include "../base/log.h"
 #include "seccomp.h"
@@ -276,17 +277,6 @@ int vm_finish(struct vm *vm)
 	return atomic_load(&vm->exit_status);
 }
 
-void vm_deadline(struct timespec *ts, unsigned ms)
-{
-	clock_gettime(CLOCK_REALTIME, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
-
 int vm_pause(struct vm *vm, unsigned timeout_ms, struct err *e)
 {
 	if (atomic_exchange(&vm->pause_requested, true))
@@ -294,7 +284,7 @@ int vm_pause(struct vm *vm, unsigned timeout_ms, struct err *e)
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		vcpu_kick(vm->vcpus[i]);
 	struct timespec deadline;
-	vm_deadline(&deadline, timeout_ms);
+	thread_deadline(CLOCK_REALTIME, &deadline, timeout_ms);
 	int rc = 0;
 	pthread_mutex_lock(&vm->pause_lock);
 	while (vm->nr_parked < vm->nr_vcpus && !rc && !vm_exiting(vm))

@@ -148,10 +148,6 @@ int vm_finish(struct vm *vm);
  */
 int vm_pause(struct vm *vm, unsigned timeout_ms, struct err *e);
 
-/* vm_deadline - (*ts) = now + (ms) on CLOCK_REALTIME, for the timed waits
- * on the pause condition variables. */
-void vm_deadline(struct timespec *ts, unsigned ms);
-
 /* vm_resume - resume the devices (held kicks and input are delivered) and
  * let the vCPUs run. 0, or -EALREADY when not paused. Loop thread. */
 int vm_resume(struct vm *vm);

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "../arch/arch.h"
+#include "../base/thread.h"
 #include "../base/log.h"
 #include "vcpu.h"
 
@@ -57,7 +58,7 @@ static const char *reason_name(int why)
 static int restart_vcpus(struct vm *vm, unsigned *n, struct err *e)
 {
 	struct timespec deadline;
-	vm_deadline(&deadline, RESET_PARK_MS);
+	thread_deadline(CLOCK_REALTIME, &deadline, RESET_PARK_MS);
 	int rc = 0;
 	pthread_mutex_lock(&vm->pause_lock);
 	vm->nr_reset_done = 0;
