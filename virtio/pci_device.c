@@ -49,7 +49,7 @@ static void vp_reset(struct device *dev)
 }
 
 /* A device's refusal names it the way the user configured it:
- * "virtio-fs fs0: ...". */
+ * "virtio-fs fs0: ...", on save and on restore alike. */
 static int vp_save(struct device *dev, struct state_buf *out, struct err *e)
 {
 	int rc = virtio_pci_save(to_vp(dev), out, e);
@@ -62,7 +62,10 @@ static int vp_save(struct device *dev, struct state_buf *out, struct err *e)
 
 static int vp_restore(struct device *dev, struct state_buf *in, struct err *e)
 {
-	return virtio_pci_restore(to_vp(dev), in, e);
+	int rc = virtio_pci_restore(to_vp(dev), in, e);
+	if (rc)
+		err_prefix(e, "%s %s", dev->kind, dev->id);
+	return rc;
 }
 
 static void vp_stats(struct device *dev, dev_stat_fn emit, void *ctx)

@@ -557,6 +557,10 @@ Test(device, every_device_of_a_vm_saves_restores_and_resets,
 			cr_assert_eq(twin->ops->restore(twin, &in, &e), -EOPNOTSUPP,
 				     "%s: restore of the common state alone: %s",
 				     d->id, e.msg);
+			snprintf(want, sizeof(want), "%s %s: ", twin->kind, twin->id);
+			cr_assert(!strncmp(e.msg, want, strlen(want)) &&
+					  strstr(e.msg, "cannot be restored"),
+				  "restore's refusal does not name %s: %s", twin->id, e.msg);
 			refused++;
 		} else {
 			cr_assert_eq(rc, 0, "%s (%s): save: %s", d->id, d->kind, e.msg);
