@@ -95,13 +95,15 @@ guest_trouble() {
 	printf '%s\n' "$found"
 }
 
-# environment_failure TEST DIR: the one failure a retry is kept for (docs/testing.md,
-# "The early triple fault"): an L2 guest that triple-faults, or never ends, before its
-# console showed a single line from the guest (with `quiet`, before init), which the
-# nested environment does to QEMU's and kvmtool's guests as well (the hang's trace
-# shows L1's own state loaded into the guest). Any other failure is the
-# test's (or kiln's) and is never retried; nor is a test with a "# no-retry" header
-# (t_05 makes a triple fault on purpose).
+# environment_failure TEST DIR: whether a failure has the nested environment's known
+# signature (docs/testing.md, "The early triple fault"): an L2 guest that
+# triple-faults, or never ends, before its console showed a single line from the
+# guest (with `quiet`, before init), which the environment does to QEMU's and
+# kvmtool's guests as well (the hang's trace shows L1's own state loaded into the
+# guest), or a guest fault on its syscall entry's first instruction. Every failed
+# test runs once more (main, below) but a test with a "# no-retry" header (t_05
+# makes a triple fault on purpose); a pass then without this signature is marked
+# "(unexplained)" on the flaky line.
 environment_failure() {
 	local f
 	grep -q '^# no-retry' "$1" && return 1
@@ -222,7 +224,7 @@ main() {
 					cause=""
 					echo "FAIL $name (${secs}s) status $rc: the guest of $why died or hung in the nested environment's way (see docs/testing.md), running it again"
 				else
-					echo "FAIL $name (${secs}s) status $rc: running it once more (a pass then counts as flaky, not passed)"
+					echo "FAIL $name (${secs}s) status $rc: running it once more (a pass then counts as passed and as flaky, marked unexplained)"
 				fi
 			else
 				echo "FAIL $name (${secs}s) status $rc"

@@ -61,9 +61,10 @@ for ((session = 0; session <= restarts; session++)); do
 	# --retries 0: a lost L1 is handled here, where the finished tests are known.
 	"$REPO/tests/harness/kvm-run" --timeout "$total" --idle-timeout "$idle" --retries 0 -- \
 		"$HERE/run.sh" "$build" "${remaining[@]}" 2>&1 | tee "$out"
-	# Final verdicts: a FAIL followed by "running it again" is not one.
+	# Final verdicts: a FAIL followed by "running it again" or "running it
+	# once more" (run.sh's retry) is not one.
 	while read -r verdict name rest; do
-		[[ $verdict == FAIL && $rest == *"running it again"* ]] && continue
+		[[ $verdict == FAIL && ($rest == *"running it again"* || $rest == *"running it once more"*) ]] && continue
 		result[$name]=$verdict
 	done < <(tr -d '\r' <"$out" | grep -aE '^(PASS|FAIL) t_[0-9A-Za-z_]+ ')
 	while read -r name; do flaky+=("$name"); done < <(tr -d '\r' <"$out" | sed -n 's/^integration flaky: //p' | tr ' ' '\n' | grep .)
