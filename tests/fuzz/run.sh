@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Build the libFuzzer targets with clang and run them, up to nproc at a
 # time, each for KILN_FUZZ_RUNS executions (default 1000000) bounded by
-# KILN_FUZZ_SECONDS (default 200: what the slowest of the others needs)
+# KILN_FUZZ_SECONDS (default 240: what the slowest of the others needs)
 # of its own time; fuzz_virtio and fuzz_server, which would reach only a
-# fifth to a third of that in 200 s, are bounded by KILN_FUZZ_SLOW_SECONDS
+# fifth to a third of that in 240 s, are bounded by KILN_FUZZ_SLOW_SECONDS
 # (default 60) instead. -1 runs: only the time bound. docs/testing.md has
 # each target's rate and what a run reaches. A target passes when libFuzzer
 # finds no crash, leak, sanitizer report or slow input (-timeout) and ends
@@ -26,7 +26,7 @@ if [[ ${1:-} == --count ]]; then
 fi
 (($#)) && targets=("$@")
 runs=${KILN_FUZZ_RUNS:-1000000}
-secs=${KILN_FUZZ_SECONDS:-200}
+secs=${KILN_FUZZ_SECONDS:-240}
 slow_secs=${KILN_FUZZ_SLOW_SECONDS:-60}
 jobs=${KILN_FUZZ_JOBS:-$(nproc)}
 out=build-fuzz
