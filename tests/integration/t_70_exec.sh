@@ -130,13 +130,24 @@ run_exec panic -- sh -c 'echo c >/proc/sysrq-trigger; sleep 60'
 expect_status panic 121
 grep -q 'the guest kernel panicked' "$TMPDIR/panic.err" || problem "panic: no message naming the panic (pvpanic)"
 
-# Two at once: each gets its own output, whole.
-st=0
-"${ex[@]}" --console-log "$TMPDIR/a.console" -- sh -c 'for i in $(seq 200); do echo "A$i"; done' </dev/null >"$TMPDIR/a.out" 2>&1 &
-pa=$!
-"${ex[@]}" --console-log "$TMPDIR/b.console" -- sh -c 'for i in $(seq 200); do echo "B$i"; done' </dev/null >"$TMPDIR/b.out" 2>&1 || st=$?
-wait "$pa" || st=$?
-step "two at once: statuses $st, $(grep -c . "$TMPDIR/a.out") and $(grep -c . "$TMPDIR/b.out") lines"
+# Two at once: each gets its own output, whole. Each is bounded. Two L2
+# guests at once in one L1 is where the nested environment loses guests
+# most (docs/testing.md, "The early triple fault": QEMU's too): when one of
+# them ends in a triple fault the pair runs once more, and the test says so
+# with a KILN-IT-FLAKY line, which run.sh counts on the closing line.
+two_at_once() {
+	st=0
+	timeout -k 5 120 "${ex[@]}" --console-log "$TMPDIR/a.console" -- sh -c 'for i in $(seq 200); do echo "A$i"; done' </dev/null >"$TMPDIR/a.out" 2>&1 &
+	pa=$!
+	timeout -k 5 120 "${ex[@]}" --console-log "$TMPDIR/b.console" -- sh -c 'for i in $(seq 200); do echo "B$i"; done' </dev/null >"$TMPDIR/b.out" 2>&1 || st=$?
+	wait "$pa" || st=$?
+	step "two at once: statuses $st, $(grep -c . "$TMPDIR/a.out") and $(grep -c . "$TMPDIR/b.out") lines"
+}
+two_at_once
+if ((st != 0)) && grep -qs 'triple fault (KVM_EXIT_SHUTDOWN)' "$TMPDIR/a.out" "$TMPDIR/b.out"; then
+	echo "KILN-IT-FLAKY two at once: a guest triple-faulted (the nested environment's, docs/testing.md); the pair runs once more"
+	two_at_once
+fi
 expect_status "two at once" 0
 [[ $(seq 200 | sed 's/^/A/') == "$(cat "$TMPDIR/a.out")" ]] ||
 	problem "two at once: the first one's output is not its 200 lines: $(grep -v '^A[0-9]*$' "$TMPDIR/a.out" | head -n 5 | tr '\n' '|')"
