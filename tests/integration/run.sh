@@ -95,31 +95,38 @@ guest_trouble() {
 	printf '%s\n' "$found"
 }
 
-# environment_failure TEST DIR: whether a failure has the nested environment's known
-# signature (docs/testing.md, "The early triple fault"): an L2 guest that
-# triple-faults, or never ends, before its console showed a single line from the
-# guest (with `quiet`, before init), which the environment does to QEMU's and
-# kvmtool's guests as well (the hang's trace shows L1's own state loaded into the
-# guest), or a guest fault on its syscall entry's first instruction. Every failed
-# test runs once more (main, below) but a test with a "# no-retry" header (t_05
-# makes a triple fault on purpose); a pass then without this signature is marked
-# "(unexplained)" on the flaky line.
+# environment_failure TEST DIR LOG: whether a failure has one of the nested
+# environment's known signatures (docs/testing.md, "The early triple fault"
+# and "entry_SYSCALL_64+0x0"), and which: the emulator overwrites an L2
+# guest's state with L1's own at `vmrun`, which shows, at any point of a
+# guest's life and under QEMU's guests as well as kiln's, as
+#   - a triple fault (kiln's `triple fault (KVM_EXIT_SHUTDOWN)`) in a test
+#     that does not make one on purpose,
+#   - a guest that hangs (the test's own timeout, or boot_guest's bound),
+#   - a guest fault on its syscall entry's first instruction.
+# Prints the signature's name (syscall-entry-fault, triple-fault, hang)
+# and the log it was found in. Only such a failure runs
+# again (main, below); a test with a "# no-retry" header never does (t_05
+# makes a triple fault on purpose).
 environment_failure() {
 	local f
 	grep -q '^# no-retry' "$1" && return 1
-	for f in "$2"/*.log "$2"/*/*.log; do
+	for f in "$2"/*.log "$2"/*/*.log "$3"; do
 		[[ -f $f ]] || continue
-		# The other signature: the guest kernel faulting on the first
-		# instruction of its own syscall entry (swapgs), whatever it printed
-		# before: a VMM never touches that state after boot.
+		# The guest kernel faulting on the first instruction of its own
+		# syscall entry (swapgs): a VMM never touches that state after boot.
 		if grep -aq 'RIP: 0010:entry_SYSCALL_64+0x0/' "$f"; then
-			printf '%s\n' "${f##*/}"
+			printf 'syscall-entry-fault %s\n' "${f##*/}"
 			return 0
 		fi
-		grep -aqE 'triple fault \(KVM_EXIT_SHUTDOWN\)|^boot_guest: kiln did not finish within' "$f" || continue
-		grep -aqE 'KILN-|Linux version|\[ *[0-9]+\.[0-9]+\]' "$f" && continue
-		printf '%s\n' "${f##*/}"
-		return 0
+		if grep -aq 'triple fault (KVM_EXIT_SHUTDOWN)' "$f"; then
+			printf 'triple-fault %s\n' "${f##*/}"
+			return 0
+		fi
+		if grep -aqE '^boot_guest: kiln did not finish within|^timed out after [0-9]+s$' "$f"; then
+			printf 'hang %s\n' "${f##*/}"
+			return 0
+		fi
 	done
 	return 1
 }
@@ -178,15 +185,12 @@ main() {
 		audit_from=$(dmesg 2>/dev/null | wc -l)
 	fi
 
-	# A failed test runs once more (KILN_IT_RETRIES=0: never; a "# no-retry"
-	# header: never), whatever the failure: the nested environment corrupts L2
-	# and L1 state in more ways than environment_failure recognises (docs/
-	# testing.md). The first failure is printed in full, saying whether it had
-	# the environment's signature, and a test that passed on its second attempt
-	# is named on "integration flaky:" and counted on the closing line's
-	# "N flaky" (with "(unexplained)" after its name when its first failure
-	# did not have the environment's signature), so it never reads as a
-	# plain pass.
+	# A failed test runs once more only when its failure has one of the
+	# environment's signatures (environment_failure; KILN_IT_RETRIES=0: never).
+	# Any other failure fails the test at once. The first failure is printed
+	# in full with the signature it had, and a test that passed on its second
+	# attempt is named on "integration flaky:" with that signature and counted
+	# on the closing line's "N flaky", so it never reads as a plain pass.
 	local retries=${KILN_IT_RETRIES:-1}
 	local passed=0 failed=0 name limit start secs rc log attempt why cause='' again trouble failed_names=() flaky=()
 	for t in "${tests[@]}"; do
@@ -217,15 +221,10 @@ main() {
 			fi
 			((rc == 0)) && break
 			again=0
-			if ((attempt < retries)) && ! grep -q '^# no-retry' "$t"; then
+			if ((attempt < retries)) && why=$(environment_failure "$t" "$scratch/$name" "$log"); then
 				again=1
-				cause="(unexplained)"
-				if why=$(environment_failure "$t" "$scratch/$name"); then
-					cause=""
-					echo "FAIL $name (${secs}s) status $rc: the guest of $why died or hung in the nested environment's way (see docs/testing.md), running it again"
-				else
-					echo "FAIL $name (${secs}s) status $rc: running it once more (a pass then counts as passed and as flaky, marked unexplained)"
-				fi
+				cause="(${why%% *})"
+				echo "FAIL $name (${secs}s) status $rc: ${why%% *} in ${why#* }, a signature of the nested environment (docs/testing.md), running it once more (a pass then counts as flaky)"
 			else
 				echo "FAIL $name (${secs}s) status $rc"
 			fi
