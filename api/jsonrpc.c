@@ -430,7 +430,29 @@ static int m_subscribe(void *ctx, struct json_object *params,
 static int m_discover(void *ctx, struct json_object *params,
 		      struct json_object **result, struct jsonrpc_error *err)
 {
-	*result = openrpc_document(jsonrpc_kiln_table(), jsonrpc_kiln_count());
+	/*
+	 * The document depends only on the static method table and schema, so
+	 * it is built once and shared: building it parsed every method's schema
+	 * text again (a quarter of a discover call). Each caller gets its own
+	 * reference; no caller changes a result. json-c's reference counts are
+	 * not atomic: like every method, this runs on the event loop thread
+	 * only (api/server.c).
+	 */
+	static struct json_object *doc;
+	if (!doc && (doc = openrpc_document(jsonrpc_kiln_table(), jsonrpc_kiln_count()))) {
+		/*
+		 * Its text too: the server prints every reply plain, and the
+		 * document is 22 KiB. An object keeps its members (a caller may
+		 * still read them); only its printing comes from this copy,
+		 * whatever the flags.
+		 */
+		char *text = strdup(json_object_to_json_string_ext(
+			doc, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+		if (text)
+			json_object_set_serializer(doc, json_object_userdata_to_json_string,
+						   text, json_object_free_userdata);
+	}
+	*result = json_object_get(doc);
 	if (!*result)
 		return jsonrpc_set_error(err, JSONRPC_INTERNAL_ERROR,
 					 "rpc.discover: cannot build the document");
