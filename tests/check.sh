@@ -23,6 +23,16 @@ flaky=()
 failures=()
 step() { printf '\n== %s (%s)\n' "$*" "$(date +%T)"; }
 
+# stage_deadline MAX AFTER: seconds a stage may take: MAX, or less when the
+# run's budget (KILN_CHECK_BUDGET, default 5100 s) minus what the stages
+# after it need (AFTER) leaves less; at least 600.
+stage_deadline() {
+	local left=$((${KILN_CHECK_BUDGET:-5100} - SECONDS - $2))
+	((left > $1)) && left=$1
+	((left < 600)) && left=600
+	echo "$left"
+}
+
 # add STAGE PASSED FAILED: add a stage's counts; a stage with failures is named.
 add() {
 	passed=$((passed + $2))
@@ -145,12 +155,19 @@ if ((images_ok)); then
 	# the longest test, so a hung test is reported by run.sh's own timeout and
 	# only a silent L1 reaches it); a lost L1 resumes the tests without a result
 	# in a fresh one, listed as flaky (tests/integration/session.sh).
-	run_counted integration "$(ls tests/integration/t_*.sh | wc -l)" tests/integration/session.sh "$root/build"
+	# CI stops the whole run at 90 min. The nested stages' deadlines (what
+	# they may spend restarting lost L1s: 2400 s and 1500 s) shrink to what
+	# is left of KILN_CHECK_BUDGET (85 min) after the stages still to come
+	# (≈ 15 min after the integration stage, ≈ 9 after the sabotage stage),
+	# so the closing line comes in time even when every stage is slow.
+	KILN_IT_DEADLINE=${KILN_IT_DEADLINE:-$(stage_deadline 2400 900)} \
+		run_counted integration "$(ls tests/integration/t_*.sh | wc -l)" tests/integration/session.sh "$root/build"
 
 	step "sabotage: the tests above fail against a broken kiln"
 	# tests/sabotage/*.patch: one-line sabotages of kiln, each naming the test
 	# that must catch it; a sabotage no test catches is a failure here.
-	run_counted sabotage "$(ls tests/sabotage/*.patch | wc -l)" tests/sabotage/run.sh
+	KILN_SABOTAGE_DEADLINE=${KILN_SABOTAGE_DEADLINE:-$(stage_deadline 1500 540)} \
+		run_counted sabotage "$(ls tests/sabotage/*.patch | wc -l)" tests/sabotage/run.sh
 
 	step "benchmark, quick (proves bench/run.sh still runs; no thresholds)"
 	# kiln and QEMU side by side, one round of every phase; a VM run or a table
