@@ -50,6 +50,7 @@ struct virtio_blk {
 	bool watching;            /* done_fd is on the loop */
 	bool quiet;               /* reset/destroy: no used entries */
 	bool readonly;
+	unsigned quiesce_ms;      /* how long a pause waits for requests */
 	uint64_t capacity;        /* sectors */
 	uint8_t serial[VIRTIO_BLK_ID_BYTES];
 	struct virtio_blk_config config; /* little-endian, fixed at create */
@@ -370,14 +371,16 @@ static void blk_on_done(void *opaque, uint32_t events)
  * requests, so one stuck in a guest-sized write-zeroes need not hold the
  * loop (it stops at its next chunk).
  */
-static void blk_wait_all(struct virtio_blk *blk, bool report, bool cancel)
+static int blk_wait_all(struct virtio_blk *blk, bool report, bool cancel,
+			unsigned limit_ms)
 {
 	blk->quiet = !report;
-	blk->be->ops->drain(blk->be, cancel, blk_io_done, blk);
+	int rc = blk->be->ops->drain(blk->be, cancel, limit_ms, blk_io_done, blk);
 	blk->quiet = false;
 	if (report)
 		blk_publish(blk);
 	blk->batch = 0;
+	return rc;
 }
 
 /* --- device ops ----------------------------------------------------------- */
@@ -420,7 +423,7 @@ static void blk_queue_notify(struct virtio_device *vdev, unsigned q)
  */
 static void blk_reset(struct virtio_device *vdev)
 {
-	blk_wait_all(to_blk(vdev), false, true);
+	blk_wait_all(to_blk(vdev), false, true, 0);
 }
 
 static void blk_ops_destroy(struct virtio_device *vdev)
@@ -430,11 +433,18 @@ static void blk_ops_destroy(struct virtio_device *vdev)
 
 /* Pause: every request in flight completes, and its used entry and
  * interrupt go out, before the pause is acknowledged. Kicks are held by
- * the transport meanwhile, so nothing new starts. */
+ * the transport meanwhile, so nothing new starts. A request that has not
+ * finished within quiesce_ms refuses the pause (-ETIMEDOUT; the caller
+ * names the device) and the VM runs on; it completes whenever its
+ * system call returns. */
 static int blk_quiesce(struct virtio_device *vdev)
 {
-	blk_drain(to_blk(vdev));
-	return 0;
+	struct virtio_blk *blk = to_blk(vdev);
+	int rc = blk_drain(blk, blk->quiesce_ms);
+	if (rc)
+		log_warn("%s: a request has not finished within %u ms: the pause "
+			 "is refused", blk->be->path, blk->quiesce_ms);
+	return rc;
 }
 
 static void blk_stats_emit(struct virtio_device *vdev, dev_stat_fn emit,
@@ -565,6 +575,7 @@ int blk_create(const struct blk_config *cfg, const struct guest_mem *mem,
 		return err_set(e, -ENOMEM, "%s: out of memory", cfg->path);
 	blk->done_fd = -1;
 	blk->readonly = cfg->readonly;
+	blk->quiesce_ms = cfg->quiesce_ms ? cfg->quiesce_ms : BLK_QUIESCE_MS;
 	memcpy(blk->serial, cfg->serial ? cfg->serial : "", serial_len);
 	for (unsigned i = BLK_QUEUE_SIZE; i-- > 0;) {
 		blk->reqs[i].iov = blk->reqs[i].iov_inl;
@@ -602,7 +613,7 @@ void blk_destroy(struct virtio_blk *blk)
 		return;
 	if (blk->be) {
 		/* Shutdown drains: every write in flight lands. */
-		blk_wait_all(blk, false, false);
+		blk_wait_all(blk, false, false, 0);
 		blk->be->ops->close(blk->be);
 	}
 	if (blk->watching)
@@ -625,9 +636,9 @@ struct virtio_blk *blk_of_vdev(struct virtio_device *vdev)
 	return to_blk(vdev);
 }
 
-void blk_drain(struct virtio_blk *blk)
+int blk_drain(struct virtio_blk *blk, unsigned limit_ms)
 {
-	blk_wait_all(blk, true, false);
+	return blk_wait_all(blk, true, false, limit_ms);
 }
 
 const struct blk_stats *blk_get_stats(const struct virtio_blk *blk)

@@ -13,7 +13,8 @@
  * already handed to the backend; a write the guest was told is complete is
  * in the backing file, and durable after a completed FLUSH. Reset and
  * destroy cancel what the backend's worker has not finished (the driver
- * is never told about it); blk_drain (quiesce) lets it finish.
+ * is never told about it); blk_drain (quiesce) lets it finish, or gives up
+ * after its limit and leaves it running.
  *
  * Threads: blk_create and destroy on the main thread (setup/teardown);
  * everything else on the event-loop thread (the transport calls the ops
@@ -39,6 +40,11 @@
 /* Data bytes one pass of the loop starts before it lets other fds in
  * (virtio_device_ops.drain_bytes). */
 #define BLK_BYTES_PER_TURN (4u << 20)
+/* How long a pause (quiesce) waits for the requests in flight before it is
+ * refused: a disk that stopped answering (an NFS server gone, a device
+ * stuck in the kernel) must not hold the loop, which serves the API and
+ * the signals, without end. */
+#define BLK_QUIESCE_MS 5000
 
 struct evloop;
 struct virtio_blk;
@@ -54,6 +60,8 @@ struct blk_config {
 	blk_thread_setup_fn thread_setup;
 	void *thread_setup_arg;
 	bool defer_worker; /* the worker starts with the device (device_ops.start, vm_start) */
+	/* How long a pause waits for the requests in flight; 0: BLK_QUIESCE_MS. */
+	unsigned quiesce_ms;
 };
 
 /* Request kinds, for the counters. */
@@ -98,11 +106,13 @@ struct virtio_device *blk_vdev(struct virtio_blk *blk);
 
 /*
  * blk_drain - wait for every request of (blk) in flight in the backend,
- * complete them to the driver (used ring, interrupt), and return when none
- * is left. What the device's quiesce op does (vm.pause, and at exit before
- * the devices are destroyed). Loop thread (or main after the loop stopped).
+ * complete them to the driver (used ring, interrupt), and return 0 when
+ * none is left; -ETIMEDOUT after (limit_ms) (0: no limit) with the rest
+ * still in flight, completed later as usual. What the device's quiesce op
+ * does, with the device's quiesce_ms (vm.pause, and at exit before the
+ * devices are destroyed). Loop thread (or main after the loop stopped).
  */
-void blk_drain(struct virtio_blk *blk);
+int blk_drain(struct virtio_blk *blk, unsigned limit_ms);
 
 
 /*

@@ -61,6 +61,7 @@ static struct {
 	enum blk_engine engine;
 	bool buffered;
 	bool indirect;
+	unsigned quiesce_ms; /* the device's; 0: BLK_QUIESCE_MS */
 	char dir[64];
 	char path[96];
 	unsigned irqs, config_irqs;
@@ -208,6 +209,7 @@ static void start_dev(bool readonly, const char *serial)
 		.serial = serial,
 		.engine = T.engine,
 		.buffered = T.buffered,
+		.quiesce_ms = T.quiesce_ms,
 	};
 	struct err e = { 0 };
 
@@ -768,7 +770,7 @@ BOTH(drain_completes_to_the_driver)
 
 	start();
 	writes_in_flight(16, 9);
-	blk_drain(T.blk);
+	cr_assert_eq(blk_drain(T.blk, 0), 0);
 	cr_assert_eq(blk_get_stats(T.blk)->inflight, 0);
 	cr_assert_eq(vqd_used_idx(&T.drv), 16);
 	run_until(16, d);
@@ -925,6 +927,40 @@ BOTH(reset_while_a_worker_request_is_stuck)
 	stuck_stop();
 }
 
+/* A pause while the worker is stuck in a request (a disk that stopped
+ * answering): the quiesce gives up after the device's quiesce_ms with
+ * -ETIMEDOUT instead of holding the loop, reports nothing yet, and the
+ * requests complete as usual once the page comes; a pause then succeeds at
+ * once. */
+BOTH(a_pause_gives_up_on_a_stuck_request)
+{
+	struct done d[2];
+	struct timespec t0, t1;
+
+	T.quiesce_ms = 200;
+	stuck_start(10000);
+	stuck_requests();
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int rc = T.vdev->ops->quiesce(T.vdev);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	cr_assert_eq(rc, -ETIMEDOUT, "quiesce with a request stuck: %d", rc);
+	cr_assert(ms >= 190 && ms < 3000, "quiesce took %ld ms (limit 200)", ms);
+	cr_assert_not(atomic_load(&U.resolved), "the page came before the pause gave up");
+	cr_assert_eq(vqd_used_idx(&T.drv), 0, "nothing completed yet");
+	atomic_store(&U.release, true);
+	run_until(2, d);
+	expect(d[0], S_OK, 1);
+	expect(d[1], S_OK, 1);
+	cr_assert_not(atomic_load(&U.by_timeout));
+	cr_assert(file_has_pat(STUCK_SECTOR * 512, 4096, STUCK_SEED));
+	cr_assert(file_zero(512 * 512, 512 * 512));
+	cr_assert_eq(T.vdev->ops->quiesce(T.vdev), 0, "nothing in flight: the pause succeeds");
+	blk_destroy(T.blk);
+	T.blk = NULL;
+	stuck_stop();
+}
+
 /* Teardown while the worker is stuck: shutdown drains, so both requests
  * land before blk_destroy returns; then the guest memory is unmapped and
  * (under ASan) nothing touches it or the freed device. */
@@ -1054,7 +1090,7 @@ Test(blk_fs, aio_context_full, .init = setup_aio, .fini = teardown)
 	be->ops->kick(be);
 	for (int spins = 0; backend_done < N / 2 && spins < 10000; spins++)
 		be->ops->poll(be, count_done, NULL);
-	be->ops->drain(be, false, count_done, NULL);
+	cr_assert_eq(be->ops->drain(be, false, 0, count_done, NULL), 0);
 	cr_assert_eq(backend_done, N);
 	cr_assert_eq(be->inflight, 0);
 	be->ops->close(be);

@@ -332,10 +332,10 @@ static void blk_child(enum blk_engine engine, const char *path)
 	for (int i = 0; i < 5; i++)
 		be->ops->submit(be, &io[i]);
 	be->ops->kick(be);
-	be->ops->drain(be, false, blk_count, NULL);
+	be->ops->drain(be, false, 0, blk_count, NULL);
 	be->ops->submit(be, &io[5]);
 	be->ops->kick(be);
-	be->ops->drain(be, false, blk_count, NULL);
+	be->ops->drain(be, false, 0, blk_count, NULL);
 	bool data_ok = mem[16384 + 3] == 0x5a && mem[16384 + 3 + 4095] == 0x5a;
 	/* exit_group: no thread exits under the filters (a sanitizer's thread
 	 * exit makes calls of its own). */

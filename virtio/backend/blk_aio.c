@@ -42,6 +42,7 @@
 #include <unistd.h>
 
 #include "../../vmm/base/container_of.h"
+#include "../../vmm/base/thread.h"
 #include "../../vmm/base/log.h"
 #include "blk_backend.h"
 
@@ -220,14 +221,17 @@ static void reap_one(struct blk_aio *a, struct io_event *ev, blk_done_fn done,
 	done(opaque, io);
 }
 
-/* Reap kernel completions, waiting for at least (min) of them. */
-static void reap(struct blk_aio *a, long min, blk_done_fn done, void *opaque)
+/* Reap kernel completions, waiting for at least (min) of them, at most
+ * (limit_ms) when that is not 0. */
+static void reap(struct blk_aio *a, long min, unsigned limit_ms, blk_done_fn done,
+		 void *opaque)
 {
 	struct timespec zero = { 0, 0 };
+	struct timespec limit = { limit_ms / 1000, (long)(limit_ms % 1000) * 1000000 };
 
 	for (;;) {
 		int n = io_getevents(a->ctx, min, a->nr_slots, a->events,
-				     min ? NULL : &zero);
+				     !min ? &zero : limit_ms ? &limit : NULL);
 
 		if (n == -EINTR)
 			continue;
@@ -249,7 +253,7 @@ static void aio_poll(struct blk_backend *be, blk_done_fn done, void *opaque)
 	struct blk_aio *a = to_aio(be);
 
 	if (a->nr_free < a->nr_slots)
-		reap(a, 0, done, opaque);
+		reap(a, 0, 0, done, opaque);
 	aio_kick(be);
 	blk_backend_deliver(be, done, opaque);
 }
@@ -257,23 +261,35 @@ static void aio_poll(struct blk_backend *be, blk_done_fn done, void *opaque)
 /* Kernel requests complete (aio cannot cancel them reliably); worker
  * requests end early when (cancel), from the start of the drain. What the
  * kernel hands back partial may go to the worker, so both are waited for
- * until nothing is left. */
-static void aio_drain(struct blk_backend *be, bool cancel, blk_done_fn done,
-		      void *opaque)
+ * until nothing is left, or (limit_ms) has passed. */
+static int aio_drain(struct blk_backend *be, bool cancel, unsigned limit_ms,
+		     blk_done_fn done, void *opaque)
 {
 	struct blk_aio *a = to_aio(be);
+	struct timespec deadline;
+	int rc = 0;
 
+	if (limit_ms)
+		thread_deadline(CLOCK_MONOTONIC, &deadline, limit_ms);
 	if (cancel)
 		atomic_store(&be->cancel, true);
 	while (be->inflight) {
 		aio_kick(be);
 		blk_backend_deliver(be, done, opaque);
+		if (!be->inflight)
+			break;
+		unsigned left = 0;
+		if (limit_ms && !(left = thread_ms_until(CLOCK_MONOTONIC, &deadline))) {
+			rc = -ETIMEDOUT;
+			break;
+		}
 		if (a->nr_free < a->nr_slots)
-			reap(a, 1, done, opaque);
-		else if (be->inflight)
-			blk_worker_wait(be, cancel);
+			reap(a, 1, left, done, opaque);
+		else if ((rc = blk_worker_wait(be, cancel, left)))
+			break;
 	}
 	atomic_store(&be->cancel, false);
+	return rc;
 }
 
 static void aio_close(struct blk_backend *be)

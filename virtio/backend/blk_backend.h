@@ -116,9 +116,13 @@ struct blk_backend_ops {
 	/* Block until every submitted io has been handed to done. With
 	 * (cancel), requests on the worker that have not finished stop at
 	 * their next chunk (or before starting) with res -ECANCELED: for a
-	 * reset or teardown, whose driver is never told. */
-	void (*drain)(struct blk_backend *be, bool cancel, blk_done_fn done,
-		      void *opaque);
+	 * reset or teardown, whose driver is never told. With (limit_ms),
+	 * give up after that long with -ETIMEDOUT (a pause must not wait
+	 * without end for a disk that stopped answering): what is still in
+	 * flight stays in flight, and a later poll or drain hands it back.
+	 * 0: no limit (reset and teardown must wait). */
+	int (*drain)(struct blk_backend *be, bool cancel, unsigned limit_ms,
+		     blk_done_fn done, void *opaque);
 	/* Free everything; nothing may be in flight (drain first). */
 	void (*close)(struct blk_backend *be);
 };
@@ -229,9 +233,11 @@ bool blk_worker_busy(struct blk_backend *be);
 /*
  * blk_worker_wait - block until the worker holds no request; with
  * (cancel), what it holds ends early with -ECANCELED (blk_file_run).
- * Everything it ran is then on the done list. Loop thread (drain).
+ * Everything it ran is then on the done list. With (limit_ms), at most
+ * that long: -ETIMEDOUT, the worker keeping what it holds. Loop thread
+ * (drain).
  */
-void blk_worker_wait(struct blk_backend *be, bool cancel);
+int blk_worker_wait(struct blk_backend *be, bool cancel, unsigned limit_ms);
 
 /*
  * blk_worker_stop - stop and join (be)'s worker, which must hold no

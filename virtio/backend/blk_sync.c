@@ -31,11 +31,12 @@ static void sync_poll(struct blk_backend *be, blk_done_fn done, void *opaque)
 }
 
 /* Everything submitted is the worker's: wait for it, then deliver. */
-static void sync_drain(struct blk_backend *be, bool cancel, blk_done_fn done,
-		       void *opaque)
+static int sync_drain(struct blk_backend *be, bool cancel, unsigned limit_ms,
+		      blk_done_fn done, void *opaque)
 {
-	blk_worker_wait(be, cancel);
+	int rc = blk_worker_wait(be, cancel, limit_ms);
 	blk_backend_deliver(be, done, opaque);
+	return rc;
 }
 
 static void sync_close(struct blk_backend *be)

@@ -181,7 +181,11 @@ int blk_worker_start(struct blk_backend *be,
 		 atomic_fetch_add(&worker_seq, 1));
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->work, NULL);
-	pthread_cond_init(&w->idle, NULL);
+	pthread_condattr_t attr;
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&w->idle, &attr);
+	pthread_condattr_destroy(&attr);
 	be->worker = w;
 	if (cfg->defer_start)
 		return 0; /* blk_worker_start_deferred, from the device's start */
@@ -229,19 +233,28 @@ bool blk_worker_busy(struct blk_backend *be)
 	return busy;
 }
 
-void blk_worker_wait(struct blk_backend *be, bool cancel)
+int blk_worker_wait(struct blk_backend *be, bool cancel, unsigned limit_ms)
 {
 	struct blk_worker *w = be->worker;
+	struct timespec deadline;
+	int rc = 0;
 
 	if (!w || !w->started)
-		return; /* no request reaches a worker before it starts */
+		return 0; /* no request reaches a worker before it starts */
 	if (cancel)
 		atomic_store(&be->cancel, true);
+	if (limit_ms)
+		thread_deadline(CLOCK_MONOTONIC, &deadline, limit_ms); /* idle's clock */
 	pthread_mutex_lock(&w->lock);
-	while (w->busy)
-		pthread_cond_wait(&w->idle, &w->lock);
+	while (w->busy && !rc) {
+		if (!limit_ms)
+			pthread_cond_wait(&w->idle, &w->lock);
+		else if (pthread_cond_timedwait(&w->idle, &w->lock, &deadline) == ETIMEDOUT)
+			rc = w->busy ? -ETIMEDOUT : 0;
+	}
 	pthread_mutex_unlock(&w->lock);
 	atomic_store(&be->cancel, false);
+	return rc;
 }
 
 void blk_worker_stop(struct blk_backend *be)
@@ -255,7 +268,7 @@ void blk_worker_stop(struct blk_backend *be)
 		worker_free(w);
 		return;
 	}
-	blk_worker_wait(be, true);
+	blk_worker_wait(be, true, 0);
 	pthread_mutex_lock(&w->lock);
 	w->stop = true;
 	pthread_cond_signal(&w->work);

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 #include "thread.h"
 
+#include <limits.h>
 #include <signal.h>
+#include <stdint.h>
 
 int thread_spawn(pthread_t *thread, size_t stack, void *(*fn)(void *), void *arg)
 {
@@ -32,4 +34,15 @@ void thread_deadline(clockid_t clock, struct timespec *ts, unsigned ms)
 		ts->tv_sec++;
 		ts->tv_nsec -= 1000000000L;
 	}
+}
+
+unsigned thread_ms_until(clockid_t clock, const struct timespec *ts)
+{
+	struct timespec now;
+	clock_gettime(clock, &now);
+	int64_t ns = (int64_t)(ts->tv_sec - now.tv_sec) * 1000000000LL + (ts->tv_nsec - now.tv_nsec);
+	if (ns <= 0)
+		return 0;
+	int64_t ms = (ns + 999999) / 1000000;
+	return ms > UINT_MAX ? UINT_MAX : (unsigned)ms;
 }

@@ -21,4 +21,8 @@ int thread_spawn(pthread_t *thread, size_t stack, void *(*fn)(void *), void *arg
  * with (CLOCK_REALTIME unless a pthread_condattr_setclock said otherwise). */
 void thread_deadline(clockid_t clock, struct timespec *ts, unsigned ms);
 
+/* thread_ms_until - milliseconds from now on (clock) to (*ts), rounded
+ * up; 0 once it has passed. */
+unsigned thread_ms_until(clockid_t clock, const struct timespec *ts);
+
 #endif
