@@ -3,12 +3,13 @@
  * libFuzzer target for the virtio devices behind the real virtio-pci
  * transport: virtio-blk on a real temp file (sync engine, or aio buffered),
  * virtio-net on a SOCK_SEQPACKET socketpair (the unit tests' packet-fd
- * backend), virtio-console on pipes, virtio-rng. The machine is
+ * backend), virtio-console on pipes, virtio-rng, virtio-fs on a read-only
+ * share (a temp directory: "hello", "dir/inner", "up" -> ".."). The machine is
  * tests/fakes/vpci_machine.c: real guest RAM, event loop, buses and PCI
  * root; MSI-X irqfds are real eventfds, ioeventfds are the transport's own.
  *
- * Input: byte 0 picks the device (mod 6: blk sync, blk sync read-only, blk
- * aio, net, console, rng); then operations, each an
+ * Input: byte 0 picks the device (mod 7: blk sync, blk sync read-only, blk
+ * aio, net, console, rng, fs); then operations, each an
  * opcode byte and its arguments (missing bytes read as 0):
  *
  *   0 BAR write    u16 offset (mod BAR size), u8 log2 len (1-8), u64 value
@@ -18,7 +19,9 @@
  *   4 RAM write    u16 gpa (mod RAM), u8 n, n bytes
  *   5 kick         u8 queue (bit 7: through the BAR's notify region, else
  *                  the queue's ioeventfd as KVM would signal it)
- *   6 run loop     u8 rounds (mod 8, + 1), never blocking
+ *   6 run loop     u8 rounds (mod 8, + 1), never blocking (fs: first waits
+ *                  for its worker to finish what it was handed, so that
+ *                  what an input reaches does not depend on timing)
  *   7 bring-up     u8 mask over the offered feature bits 0-31 (0: all):
  *                  reset, negotiate, queues at fixed rings (Q_* below),
  *                  MSI-X on with vector q + 1 per queue, DRIVER_OK, run loop
@@ -27,7 +30,7 @@
  *   9 offer        u8 queue, u8 head: put (head) in queue's avail ring and
  *                  publish it (the ring of the bring-up layout)
  *  10 pause        u8 rounds: quiesce the function as vm.pause does, save
- *                  its state (the snapshot's save half), run the loop
+ *                  its state (the snapshot's save half; virtio-fs must refuse), run the loop
  *                  (rounds mod 4) times while held, resume
  *
  * Bounded: at most MAX_OPS operations, every loop run is non-blocking and
@@ -52,6 +55,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "tests/fakes/vpci_machine.h"
@@ -59,6 +63,7 @@
 #include "virtio/backend/tap.h"
 #include "virtio/blk.h"
 #include "virtio/console.h"
+#include "virtio/fs.h"
 #include "virtio/net.h"
 #include "virtio/rng.h"
 #include "vmm/base/log.h"
@@ -80,6 +85,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 static uint8_t ram[RAM_LEN] __attribute__((aligned(4096)));
 static char disk[64];
+static char share[64]; /* the fs variant's directory */
 
 
 struct inst {
@@ -89,11 +95,12 @@ struct inst {
 	unsigned slot, msix_cap;
 	int peer;          /* net: the host side of the socketpair */
 	int con_fds[4];    /* console: in_r, in_w, out_r, out_w */
+	struct virtio_fs *fs;
 	bool aio;
 };
 
-/* Device variants: blk sync, blk sync read-only, blk aio, net, console, rng. */
-#define NR_VARIANTS 6
+/* Device variants: blk sync, blk sync read-only, blk aio, net, console, rng, fs. */
+#define NR_VARIANTS 7
 static struct inst *insts[NR_VARIANTS];
 static struct inst T; /* the one in use (copied back after the input) */
 
@@ -218,8 +225,11 @@ static void pause_resume(unsigned rounds)
 		return;
 	struct state_buf st;
 	state_init(&st);
-	if (dev->ops->save(dev, &st, NULL))
-		abort(); /* a quiesced function always saves */
+	struct err e = { 0 };
+	/* A quiesced function always saves, but virtio-fs, which refuses (a
+	 * share's open files cannot be saved). */
+	if (!dev->ops->save(dev, &st, &e) == (T.fs != NULL))
+		abort();
 	state_fini(&st);
 	for (unsigned i = 0; i < rounds; i++)
 		evl_run_once(T.m.loop, 0);
@@ -273,13 +283,41 @@ static int make_device(unsigned variant, struct virtio_device **vdev)
 		if (virtcon_create(&cfg, &T.m.gm, T.m.loop, NULL, NULL, &con, &e))
 			return -1;
 		*vdev = virtcon_vdev(con);
-	} else {
+	} else if (kind == 3) {
 		struct virtio_rng *rng;
 		if (rng_create(&T.m.gm, T.m.loop, &rng, &e))
 			return -1;
 		*vdev = rng_vdev(rng);
+	} else {
+		struct fs_config cfg = { .path = share, .tag = "fuzz", .readonly = true };
+		if (fs_create(&cfg, &T.m.gm, T.m.loop, &T.fs, &e))
+			return -1;
+		*vdev = fs_vdev(T.fs);
 	}
 	return 0;
+}
+
+/* The fs variant's share: read-only, so no input changes what the next
+ * one finds. */
+static void make_share(const char *dir)
+{
+	char p[128];
+	snprintf(share, sizeof(share), "%s/kiln-fuzz-share-XXXXXX", dir);
+	if (!mkdtemp(share))
+		abort();
+	snprintf(p, sizeof(p), "%s/hello", share);
+	FILE *f = fopen(p, "w");
+	if (!f || fputs("hello from fuzz\n", f) < 0 || fclose(f))
+		abort();
+	snprintf(p, sizeof(p), "%s/dir", share);
+	if (mkdir(p, 0755))
+		abort();
+	snprintf(p, sizeof(p), "%s/dir/inner", share);
+	if (!(f = fopen(p, "w")) || fclose(f))
+		abort();
+	snprintf(p, sizeof(p), "%s/up", share);
+	if (symlink("..", p))
+		abort();
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -291,14 +329,27 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (fd < 0 || ftruncate(fd, DISK_LEN))
 		abort();
 	close(fd);
+	make_share(dir);
 	return 0;
 }
 
 /* The machines themselves live until the process ends. */
-__attribute__((destructor)) static void remove_disk(void)
+__attribute__((destructor)) static void remove_files(void)
 {
+	char p[128];
 	if (disk[0])
 		unlink(disk);
+	if (!share[0])
+		return;
+	snprintf(p, sizeof(p), "%s/up", share);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/hello", share);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/dir/inner", share);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/dir", share);
+	rmdir(p);
+	rmdir(share);
 }
 
 /* Build variant (v)'s machine, device and function. */
@@ -421,6 +472,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		case 6:
+			if (T.fs)
+				fs_wait_idle(T.fs);
 			vpm_pump(&T.m, (unsigned)(take(&in, 1) % 8) + 1);
 			break;
 		case 7:

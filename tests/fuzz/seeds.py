@@ -103,7 +103,7 @@ seed("fuzz_config", "empty_object", "{}")
 # --- virtio driver sequences (fuzz_virtio) -----------------------------------
 # ops: 0 BAR wr, 1 BAR rd, 2 cfg wr, 3 cfg rd, 4 RAM wr, 5 kick, 6 run,
 #      7 bring-up, 8 host input, 9 offer, 10 pause; rings: Q_DESC(q) = 0x1000 + 0x1000 q
-VARIANT = {"blk": 0, "blk_ro": 1, "blk_aio": 2, "net": 3, "console": 4, "rng": 5}
+VARIANT = {"blk": 0, "blk_ro": 1, "blk_aio": 2, "net": 3, "console": 4, "rng": 5, "fs": 6}
 F_NEXT, F_WRITE = 1, 2
 
 
@@ -188,6 +188,31 @@ PAUSE = bytes([10, 3])
 seed("fuzz_virtio", "blk_aio_pause", bytes([VARIANT["blk_aio"]]) + UP + blk_req(1, 2, 512, True)[:-2] + PAUSE + RUN)
 seed("fuzz_virtio", "net_pause", net + net_rx + PAUSE + net_in + net_tx + RUN)
 seed("fuzz_virtio", "console_pause", con + con_rx + PAUSE + bytes([8, 4]) + b"abc\n" + RUN + con_tx)
+# virtio-fs (queue 1 carries requests; the share holds "hello", "dir/inner"
+# and "up" -> ".."): FUSE requests written into RAM, each a readable
+# descriptor and a writable one for the reply, offered and run.
+def fuse_msg(opcode, node, unique, args=b""):
+    return struct.pack("<IIQQIIIHH", 40 + len(args), opcode, unique, node, 0, 0, 0, 0, 0) + args
+
+
+def fs_req(slot, msg, reply_len=512):
+    req, rep, d = 0x8000 + 0x400 * slot, 0xc000 + 0x400 * slot, 2 * slot
+    return (ram(req, msg) + desc(1, d, req, len(msg), F_NEXT, d + 1)
+            + desc(1, d + 1, rep, reply_len, F_WRITE) + offer(1, d) + kick(1) + RUN)
+
+
+fs = bytes([VARIANT["fs"]]) + UP
+fs_init = fs_req(0, fuse_msg(26, 0, 1, struct.pack("<IIII", 7, 38, 0x20000, (1 << 13) | (1 << 14)) + bytes(48)))
+seed("fuzz_virtio", "fs_init", fs + fs_init)
+seed("fuzz_virtio", "fs_lookup_read", fs + fs_init
+     + fs_req(1, fuse_msg(1, 1, 2, b"hello\0"))
+     + fs_req(2, fuse_msg(14, 2, 3, struct.pack("<II", 0, 0)))
+     + fs_req(3, fuse_msg(15, 2, 4, struct.pack("<QQIIQII", 0, 0, 16, 0, 0, 0, 0))))
+seed("fuzz_virtio", "fs_readdir", fs + fs_init
+     + fs_req(1, fuse_msg(27, 1, 2, struct.pack("<II", 0, 0)))
+     + fs_req(2, fuse_msg(44, 1, 3, struct.pack("<QQIIQII", 0, 0, 1024, 0, 0, 0, 0)), 1024))
+seed("fuzz_virtio", "fs_pause", fs + fs_init + fs_req(1, fuse_msg(1, 1, 2, b"up\0"))[:-2] + PAUSE + RUN)
+
 # Register traffic without the bring-up macro: the driver's own steps,
 # config space (MSI-X capability) and the MSI-X table.
 manual = bytes([VARIANT["rng"]])
