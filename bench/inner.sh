@@ -181,6 +181,8 @@ done
 want fio && for ((r = 1; r <= ROUNDS; r++)); do
 	for v in $(order "$r"); do
 		vm_cmd "$v" "$BZIMAGE" fio 512 "$INITRD_TOOLS" "bench.rt=$RT bench.jobs=$FIO_JOBS" disk
+		# Which of report.py's fio rows this run must fill.
+		printf 'fio\t%s\t%s\tjobs\t%s\n' "$r" "$v" "$FIO_JOBS" >>"$RAW"
 		run_vm fio "$r" "$v" $((6 * RT + 120))
 	done
 done

@@ -11,6 +11,7 @@ for line in open(sys.argv[1]):
         continue
     phase, rnd, vmm, key, val = f
     raw[phase][vmm].setdefault(rnd, {})[key] = val
+started = set(raw)  # phases with a VM run planned (before med() adds empty ones)
 
 def num(v):
     try:
@@ -35,6 +36,11 @@ def key(k):
     return lambda d: num(d[k])
 
 FIO = ["randread-4k-qd1", "randread-4k-qd32", "randwrite-4k-qd1", "randwrite-4k-qd32", "read-1m", "write-1m"]
+FIO_QUICK = ["randread-4k-qd32"]  # bench/scenarios/fio.sh's bench.jobs=quick
+fio_jobs = set()
+for rounds in raw.get("fio", {}).values():
+    for d in rounds.values():
+        fio_jobs.update(FIO_QUICK if d.get("jobs") == "quick" else FIO if "jobs" in d else [])
 
 def fio_field(job, what):
     def f(d):
@@ -70,9 +76,19 @@ rows = [
     ("memory overhead, 128 MiB guest (KiB)", "mem128", key("overhead_kb"), "low"),
     ("memory overhead, 2 GiB guest (KiB)", "mem2048", key("overhead_kb"), "low"),
 ]
+fio_job_rows = {}
 for j in FIO:
     rows.append(("fio %s IOPS" % j, "fio", fio_field(j, "iops"), "high"))
     rows.append(("fio %s MB/s" % j, "fio", fio_field(j, "mbs"), "high"))
+    fio_job_rows["fio %s IOPS" % j] = fio_job_rows["fio %s MB/s" % j] = j
+
+def expected(name, phase):
+    """Whether this run must fill the row: its phase had a VM run planned
+    (and, for a fio job's row, the job was among those asked for)."""
+    phases = phase if isinstance(phase, tuple) else (phase,)
+    if not any(p in started for p in phases):
+        return False
+    return name not in fio_job_rows or fio_job_rows[name] in fio_jobs
 def mbs_100m(d):
     return 100 * 2**20 / 1e6 / (float(d["fs_cat100m_ms"]) / 1000)
 
@@ -113,13 +129,14 @@ for name, phase, fn, better in rows:
     else:
         k, nk = med(phase, "kiln", fn)
         q, nq = med(phase, "qemu", fn)
-    if k is None and q is None:
+    want = expected(name, phase)
+    if k is None and q is None and not want:
         continue
     ratio = k / q if k is not None and q else None
-    if ratio is None:
-        incomplete += 1
-    else:
+    if ratio is not None:
         complete += 1
+    elif want:
+        incomplete += 1
     print("%-*s %12s %12s %8s %2d/%d" % (w, name, fmt(k), fmt(q), "%.2f" % ratio if ratio is not None else "-", nk, nq))
     out.write("%s\t%s\t%s\t%s\t%d\t%d\t%s\n" % (name, "" if k is None else k, "" if q is None else q,
                                                "" if ratio is None else "%.4f" % ratio, nk, nq, better))
@@ -132,7 +149,8 @@ if k is not None:
 # Tally for CI (bench/run.sh --quick): a VM run passes when both the VMM and the guest's
 # scenario exited 0 (inner.sh records every run as "planned" before it starts, so one that
 # left no result is a failure); a table row passes when it has a kiln figure, a QEMU
-# figure and a ratio.
+# figure and a ratio, and fails when the run should have filled it (its phase ran; for
+# fio, its job was asked for) and did not.
 runs_ok = runs_bad = 0
 for phase in raw.values():
     for rounds in phase.values():
