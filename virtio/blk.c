@@ -544,6 +544,7 @@ static int blk_open_backend(struct virtio_blk *blk, const struct blk_config *cfg
 		.readonly = cfg->readonly,
 		.engine = cfg->engine,
 		.buffered = cfg->buffered,
+		.format_raw = cfg->format_raw,
 		.max_inflight = BLK_QUEUE_SIZE,
 		.thread_setup = cfg->thread_setup,
 		.thread_setup_arg = cfg->thread_setup_arg,

@@ -55,6 +55,8 @@ struct blk_config {
 	const char *serial;    /* device ID, at most 20 bytes; NULL: none */
 	enum blk_engine engine; /* BLK_ENGINE_AIO (default) or _SYNC */
 	bool buffered;         /* aio: do not use O_DIRECT */
+	bool format_raw;       /* hand the bytes over whatever image header
+				* they start with (default: refuse qcow2 & co.) */
 	/* Run by the backend's worker thread on itself before its first
 	 * request (the machine's seccomp filter); NULL: nothing. */
 	blk_thread_setup_fn thread_setup;

@@ -84,7 +84,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 static uint8_t ram[RAM_LEN] __attribute__((aligned(4096)));
-static char disk[64];
+/* One image per blk variant: each machine holds its image's lock (an
+ * exclusive one for a writable disk) for as long as it lives. */
+static char disk[3][64];
 static char share[64]; /* the fs variant's directory */
 
 
@@ -253,7 +255,7 @@ static int make_device(unsigned variant, struct virtio_device **vdev)
 		T.con_fds[i] = -1;
 	if (kind == 0) {
 		struct blk_config cfg = {
-			.path = disk, .readonly = variant == 1, .serial = "fuzz",
+			.path = disk[variant], .readonly = variant == 1, .serial = "fuzz",
 			.engine = variant == 2 ? BLK_ENGINE_AIO : BLK_ENGINE_SYNC,
 			.buffered = true,
 		};
@@ -324,11 +326,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	log_set_level(LOG_ERROR);
 	const char *dir = access("/dev/shm", W_OK) ? "/tmp" : "/dev/shm";
-	snprintf(disk, sizeof(disk), "%s/kiln-fuzz-XXXXXX", dir);
-	int fd = mkstemp(disk);
-	if (fd < 0 || ftruncate(fd, DISK_LEN))
-		abort();
-	close(fd);
+	for (int i = 0; i < 3; i++) {
+		snprintf(disk[i], sizeof(disk[i]), "%s/kiln-fuzz-XXXXXX", dir);
+		int fd = mkstemp(disk[i]);
+		if (fd < 0 || ftruncate(fd, DISK_LEN))
+			abort();
+		close(fd);
+	}
 	make_share(dir);
 	return 0;
 }
@@ -337,8 +341,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 __attribute__((destructor)) static void remove_files(void)
 {
 	char p[128];
-	if (disk[0])
-		unlink(disk);
+	for (int i = 0; i < 3; i++)
+		if (disk[i][0])
+			unlink(disk[i]);
 	if (!share[0])
 		return;
 	snprintf(p, sizeof(p), "%s/up", share);
@@ -419,7 +424,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	else
 		T = *insts[variant];
 	if (kind == 0) {
-		int fd = open(disk, O_WRONLY | O_CLOEXEC);
+		int fd = open(disk[variant], O_WRONLY | O_CLOEXEC);
 		if (fd < 0 || ftruncate(fd, 0) || ftruncate(fd, DISK_LEN))
 			abort();
 		close(fd);

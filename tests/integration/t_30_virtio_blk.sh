@@ -8,6 +8,10 @@
 #   vdc  readonly=on: the guest's write fails and c.img is unchanged;
 #   vdd  the guest makes an ext2 filesystem and writes a file; a second boot
 #        reads the file back with the same sha256.
+# Image safety: while a kiln runs with b.img writable, a second kiln attaching
+# it (writable or read-only) is refused, naming the image and the holder; a
+# read-only image is shared by two; a qcow2 image made by qemu-img is refused
+# naming the format, and attached as raw bytes with format=raw.
 set -euo pipefail
 # shellcheck source=SCRIPTDIR/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -56,3 +60,47 @@ boot_guest boot2.log "${common[@]}" --cmdline "console=ttyS0 quiet panic=-1 kiln
 expect_result boot2.log
 got=$(marker_value boot2.log KILN-FS-SHA256)
 [[ $got == "$want" ]] || { show_tail boot2.log; fail "file on ext2 after reboot: $got, expected $want"; }
+
+# ---- image safety: locks and other formats ----------------------------------
+# kiln_refused LOG ARGS...: a kiln run that must fail before booting.
+kiln_refused() {
+	local log=$1 rc=0
+	shift
+	timeout 60 "$KILN" run "${common[@]}" --cmdline "console=ttyS0 quiet panic=-1 kiln.scenario=poweroff" \
+		"$@" </dev/null >"$log" 2>&1 || rc=$?
+	((rc != 0)) || { show_tail "$log"; fail "kiln $* booted (expected a refusal)"; }
+}
+"$KILN" run "${common[@]}" --cmdline "console=ttyS0 quiet panic=-1 kiln.scenario=ticks" \
+	--disk b.img --disk path=c.img,readonly=on </dev/null >holder.log 2>&1 &
+holder=$!
+trap 'kill -KILL "$holder" 2>/dev/null || true' EXIT
+for _ in $(seq 300); do
+	grep -aq '^KILN-TICK' holder.log && break
+	kill -0 "$holder" 2>/dev/null || { show_tail holder.log; fail "the holding kiln exited early"; }
+	sleep 0.2
+done
+grep -aq '^KILN-TICK' holder.log || { show_tail holder.log; fail "the holding kiln's guest never ticked"; }
+kiln_refused second-rw.log --disk b.img
+grep -Eq "b\.img: in use: pid $holder \(kiln\) holds a lock on it" second-rw.log ||
+	{ show_tail second-rw.log; fail "the second writer's refusal does not name the image and pid $holder"; }
+kiln_refused second-ro.log --disk path=b.img,readonly=on
+grep -q "b\.img: in use" second-ro.log || { show_tail second-ro.log; fail "a reader of a writable image was not refused"; }
+# c.img is read-only in the holder: another reader shares it, a writer not.
+rc=0
+boot_guest shared-ro.log "${common[@]}" --cmdline "console=ttyS0 quiet panic=-1 kiln.scenario=poweroff" \
+	--disk path=c.img,readonly=on || rc=$?
+((rc == 0)) || { show_tail shared-ro.log; fail "a second reader of a read-only image: kiln exited $rc"; }
+kiln_refused c-rw.log --disk c.img
+grep -q "c\.img: in use" c-rw.log || { show_tail c-rw.log; fail "a writer of an image others read was not refused"; }
+kill -TERM "$holder"
+wait "$holder" || true
+trap - EXIT
+
+qemu-img create -q -f qcow2 q.qcow2 64M
+kiln_refused qcow2.log --disk q.qcow2
+grep -q "q\.qcow2: a qcow2 image: kiln reads raw images only" qcow2.log ||
+	{ show_tail qcow2.log; fail "the qcow2 image's refusal does not name the format"; }
+rc=0
+boot_guest qcow2-raw.log "${common[@]}" --cmdline "console=ttyS0 quiet panic=-1 kiln.scenario=poweroff" \
+	--disk path=q.qcow2,format=raw,readonly=on || rc=$?
+((rc == 0)) || { show_tail qcow2-raw.log; fail "format=raw: kiln exited $rc"; }

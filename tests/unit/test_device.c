@@ -291,7 +291,8 @@ static const struct {
 	const char *kind;
 	const char *text; /* NULL: a flag */
 } walk_config[] = {
-	{ "disk", "path=%s/disk.img,serial=walk" },
+	/* read-only: the twin VM opens the same image (a shared lock) */
+	{ "disk", "path=%s/disk.img,serial=walk,readonly=on" },
 	{ "net", "tap=walk0,mac=52:54:00:12:34:56" },
 	{ "fs", "path=%s,tag=share" },
 	{ "console", "file=%s/console.out" },

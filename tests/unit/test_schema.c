@@ -15,8 +15,10 @@
 static const char full_json[] =
 	"{\"machine\": {\"vcpus\": 2, \"memory_mib\": 512},"
 	" \"boot\": {\"kernel\": \"/k\", \"initrd\": \"/i\", \"cmdline\": \"console=ttyS0\"},"
-	" \"disks\": [{\"id\": \"root\", \"path\": \"/x.img\", \"readonly\": false, \"serial\": \"S1\"},"
-	"            {\"id\": \"data\", \"path\": \"/y.img\", \"readonly\": true, \"serial\": null}],"
+	" \"disks\": [{\"id\": \"root\", \"path\": \"/x.img\", \"readonly\": false, \"serial\": \"S1\","
+	"             \"format\": \"auto\"},"
+	"            {\"id\": \"data\", \"path\": \"/y.img\", \"readonly\": true, \"serial\": null,"
+	"             \"format\": \"raw\"}],"
 	" \"nets\": [{\"id\": \"net0\", \"tap\": \"kt0\", \"mac\": \"52:54:00:12:34:56\", \"fd\": 0},"
 	"          {\"id\": \"lan\", \"tap\": \"kt1\", \"mac\": null, \"fd\": 5}],"
 	" \"fs\": [{\"id\": \"src\", \"path\": \"/srv/src\", \"tag\": \"src\", \"readonly\": true}],"
@@ -58,6 +60,8 @@ Test(schema, full_config_round_trips)
 	cr_assert_str_eq(DISK(&cfg, 0)->serial, "S1");
 	cr_assert(DISK(&cfg, 1)->readonly);
 	cr_assert_null(DISK(&cfg, 1)->serial);
+	cr_assert_eq(DISK(&cfg, 0)->format, CFG_DISK_FORMAT_AUTO);
+	cr_assert_eq(DISK(&cfg, 1)->format, CFG_DISK_FORMAT_RAW);
 	cr_assert_eq(NR(&cfg, "net"), 2);
 	cr_assert(NET(&cfg, 0)->mac.set);
 	cr_assert_eq(NET(&cfg, 0)->mac.b[5], 0x56);
@@ -221,7 +225,7 @@ Test(schema, unknown_fields_at_every_level)
 		{ "{\"machine\": {\"vpcus\": 2}}", "machine.vpcus: unknown field (known: vcpus, memory_mib)" },
 		{ "{\"boot\": {\"kernal\": \"/k\"}}", "boot.kernal: unknown field (known: kernel, initrd, cmdline)" },
 		{ "{\"disks\": [{\"path\": \"/a\"}, {\"path\": \"/b\", \"ro\": true}]}",
-		  "disks[1].ro: unknown field (known: id, path, readonly, serial)" },
+		  "disks[1].ro: unknown field (known: id, path, readonly, serial, format)" },
 		{ "{\"nets\": [{\"tap\": \"t\", \"ip\": \"10.0.0.1\"}]}", "nets[0].ip: unknown field (known: id, tap, mac, fd)" },
 	};
 	CHECK_BAD(cases);

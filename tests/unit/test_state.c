@@ -2053,10 +2053,10 @@ Test(state_blk, virtio_blk_round_trip)
 		     "the write before the snapshot");
 	cr_assert_eq(vqd_used_idx(&a->drv[0]), vqd_used_idx(&b->drv[0]));
 
+	vm_free(b); /* its disk's lock goes with it: the fresh machines take it */
 	prefixes_refused(a, disk_b, &b1);
 	state_fini(&b1);
 	vm_free(a);
-	vm_free(b);
 }
 
 Test(state_blk, virtio_refuses_bad_blobs)

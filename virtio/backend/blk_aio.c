@@ -371,6 +371,7 @@ int blk_aio_open(const struct blk_backend_config *cfg, int done_fd,
 		return err_set(e, -ENOMEM, "%s: out of memory", cfg->path);
 	a->be.ops = &aio_ops;
 	a->be.readonly = cfg->readonly;
+	a->be.format_raw = cfg->format_raw;
 	a->be.done_fd = done_fd;
 	a->be.fd = a->be.fd_buffered = -1;
 	a->pending_tail = &a->pending;

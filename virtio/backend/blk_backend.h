@@ -92,6 +92,8 @@ struct blk_backend_config {
 	bool readonly;
 	enum blk_engine engine;
 	bool buffered;         /* aio: never try O_DIRECT */
+	bool format_raw;       /* format=raw: the bytes as they are, whatever
+				* image header they start with */
 	unsigned max_inflight; /* requests the device may have submitted */
 	blk_thread_setup_fn thread_setup; /* NULL: none */
 	void *thread_setup_arg;
@@ -136,6 +138,7 @@ struct blk_backend {
 	int done_fd;            /* completion eventfd (the device's) */
 	uint64_t size;          /* bytes, rounded down to BLK_SECTOR_SIZE */
 	bool readonly;
+	bool format_raw;        /* no image-format check at open */
 	bool direct;            /* fd has O_DIRECT */
 	bool is_blockdev;
 	bool can_punch;         /* FALLOC_FL_PUNCH_HOLE works */

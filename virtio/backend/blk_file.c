@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "../../vmm/base/log.h"
+#include "blk_image.h"
 
 /* --- engines ------------------------------------------------------------ */
 
@@ -106,6 +107,25 @@ static void probe_regular(struct blk_backend *be, const struct stat *st)
  * VMM before fstat rejects it; it means nothing for regular files and
  * block devices, and is cleared once the type is known.
  */
+/* An image whose first bytes are another format's header (qcow2 & co.):
+ * handed over as raw bytes, the guest would see the format's metadata as
+ * its disk and its writes would wreck the image. */
+static int refuse_image_formats(struct blk_backend *be, struct err *e)
+{
+	void *head;
+	if (posix_memalign(&head, 4096, 4096)) /* O_DIRECT's alignment */
+		return err_set(e, -ENOMEM, "%s: out of memory", be->path);
+	ssize_t n = pread(be->fd, head, 4096, 0);
+	const char *format = n > 0 ? blk_image_format(head, (size_t)n) : NULL;
+	free(head);
+	if (!format)
+		return 0;
+	return err_set(e, -EMEDIUMTYPE,
+		       "%s: a %s image: kiln reads raw images only (convert it: qemu-img "
+		       "convert -O raw; or give format=raw to hand its bytes to the guest "
+		       "as they are)", be->path, format);
+}
+
 static int open_fd(const char *path, bool readonly, bool direct)
 {
 	int flags = (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NONBLOCK;
@@ -150,6 +170,11 @@ int blk_file_open(struct blk_backend *be, const char *path, bool direct,
 			     "device", path);
 		goto err_close;
 	}
+	rc = blk_image_lock(be->fd, path, be->readonly, e);
+	if (!rc && !be->format_raw)
+		rc = refuse_image_formats(be, e);
+	if (rc)
+		goto err_close;
 	if (fcntl(be->fd, F_SETFL, fcntl(be->fd, F_GETFL) & ~O_NONBLOCK) < 0) {
 		rc = err_set(e, -errno, "%s: %s", path, strerror(errno));
 		goto err_close;

@@ -66,6 +66,7 @@ int blk_sync_open(const struct blk_backend_config *cfg, int done_fd,
 		return err_set(e, -ENOMEM, "%s: out of memory", cfg->path);
 	be->ops = &sync_ops;
 	be->readonly = cfg->readonly;
+	be->format_raw = cfg->format_raw;
 	be->done_fd = done_fd;
 	be->fd = be->fd_buffered = -1;
 	rc = blk_backend_init(be);

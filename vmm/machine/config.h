@@ -172,10 +172,14 @@ struct cfg_jail {
 	char *memory_max;   /* written to its memory.max; NULL: untouched */
 };
 
+/* cfg_disk.format: an index into the field's names ("auto", "raw"). */
+enum cfg_disk_format { CFG_DISK_FORMAT_AUTO, CFG_DISK_FORMAT_RAW };
+
 struct cfg_disk {
 	char *path;
 	bool readonly;
 	char *serial; /* NULL: none */
+	unsigned format; /* enum cfg_disk_format */
 };
 
 struct cfg_net {

@@ -45,6 +45,10 @@ static const struct cfg_field disk_fields[] = {
 	  .off = offsetof(struct cfg_disk, readonly), .hint = "on|off" },
 	STR("serial", struct cfg_disk, serial, CFG_F_NULLABLE, CFG_SERIAL_MAX,
 	    "ID", "the virtio-blk ID string"),
+	{ .name = "format", .type = CFG_FT_ENUM, .off = offsetof(struct cfg_disk, format),
+	  .names = (const char *const[]){ "auto", "raw", NULL }, .hint = "auto|raw",
+	  .doc = "auto: a raw image, and one that starts with a qcow2, QED, VMDK, "
+		 "VHD(X) or VDI header is refused; raw: its bytes as they are" },
 };
 
 static int check_disk(const void *spec, struct err *e)
@@ -85,6 +89,7 @@ static int create_disk(struct vm *vm, const struct cfg_device *dev,
 		.path = d->path,
 		.readonly = d->readonly,
 		.serial = d->serial,
+		.format_raw = d->format == CFG_DISK_FORMAT_RAW,
 		.thread_setup = disk_thread_setup,
 		.thread_setup_arg = vm,
 		.defer_worker = true,
@@ -103,7 +108,7 @@ static const struct cfg_kind kind_disk = {
 	.threads = 1, /* its block worker */
 	.spec = SPEC(disk_fields),
 	.bare = "path",
-	.usage = "path=FILE[,readonly=on][,serial=ID][,id=NAME]",
+	.usage = "path=FILE[,readonly=on][,serial=ID][,format=raw][,id=NAME]",
 	.doc = "a virtio-blk disk; /dev/vda, vdb... in order",
 	.addable = true,
 	.check = check_disk,

@@ -119,6 +119,8 @@ static const int loop_syscalls[] = {
 	SCMP_SYS(ppoll),
 	SCMP_SYS(unlink),          /* the API and console sockets at exit */
 	SCMP_SYS(unlinkat),
+	SCMP_SYS(getdents64),      /* disk.add of a locked image: who holds it
+				    * (/proc/PID/fdinfo, blk_image.c) */
 };
 
 /* A block worker (virtio/backend/blk_worker.c): synchronous reads and
