@@ -35,6 +35,7 @@ extern const size_t kiln_exec_init_len;
 
 #define MAX_DIRS 3 /* besides the root: CFG_MAX_FS shares in all */
 #define MAX_ENV 256
+#define MAX_NETS 4
 
 struct exec_opts {
 	const char *kernel, *modules, *cpus, *memory, *console_log, *seccomp, *user;
@@ -42,6 +43,8 @@ struct exec_opts {
 	unsigned nrw, nro;
 	const char *env[MAX_ENV];
 	unsigned nenv;
+	const char *net[MAX_NETS];
+	unsigned nnet;
 	unsigned timeout_s;
 	bool no_cwd;
 	int verbosity;
@@ -64,6 +67,8 @@ const char *exec_usage(void)
 	       "  --rodir DIR         share DIR read-only at the same path (repeatable)\n"
 	       "  --no-cwd            do not share the current directory\n"
 	       "  --env K=V           set K in CMD's environment (repeatable)\n"
+	       "  --net SPEC          a NIC, as for kiln run (tap=NAME[,mac=MAC][,fd=N]);\n"
+	       "                      the guest's links are up, CMD sets addresses\n"
 	       "  --user USER[:GROUP] run CMD as USER (a name of this host's, or a\n"
 	       "                      number), in its groups (default: root)\n"
 	       "  --timeout S         end the VM after S seconds (status 124)\n"
@@ -138,7 +143,10 @@ static int parse_opts(int argc, char **argv, struct exec_opts *o)
 			if (*end || !*v || t == 0 || t > 86400 * 365)
 				return fail("--timeout %s: expected whole seconds, 1 or more", v);
 			o->timeout_s = (unsigned)t;
-		} else if (!strcmp(a, "--rwdir") || !strcmp(a, "--rodir") || !strcmp(a, "--env")) {
+		} else if (!strcmp(a, "--net") && o->nnet < MAX_NETS) {
+			o->net[o->nnet++] = v;
+		} else if (!strcmp(a, "--rwdir") || !strcmp(a, "--rodir") || !strcmp(a, "--env") ||
+			   !strcmp(a, "--net")) {
 			return fail("%s: too many", a);
 		} else {
 			return fail("unknown option '%s' (kiln exec --help)", a);
@@ -346,7 +354,7 @@ int exec_main(int argc, char **argv)
 	const struct exec_guest guest = {
 		.moddir = moddir, .shares = sh, .nshares = nsh, .cwd = cwd,
 		.user = o.user ? user : NULL, .home = o.user ? home : NULL,
-		.env = o.env, .nenv = o.nenv, .argv = o.cmd, .argc = o.ncmd,
+		.env = o.env, .nenv = o.nenv, .argv = o.cmd, .argc = o.ncmd, .net = o.nnet > 0,
 		.init = kiln_exec_init, .init_len = kiln_exec_init_len,
 	};
 	int initrd_fd;
@@ -401,6 +409,10 @@ int exec_main(int argc, char **argv)
 			return fail("%s: path too long", sh[i].path);
 		args[n++] = "--fs";
 		args[n++] = fs[i + 1];
+	}
+	for (unsigned i = 0; i < o.nnet; i++) {
+		args[n++] = "--net";
+		args[n++] = o.net[i];
 	}
 	struct cli_request req;
 	if (cli_parse(n, (char **)args, &req, &e)) {

@@ -26,8 +26,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <grp.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -181,6 +185,33 @@ static void load_modules(void)
 		if (fd >= 0)
 			close(fd);
 	}
+}
+
+/* Every network interface up: lo, and the NICs of --net. Addresses are
+ * CMD's to set (ip addr add ...), as on a host whose links are up; a link
+ * that will not come up is said on the console and left to CMD. */
+static void links_up(void)
+{
+	DIR *d = opendir("/sys/class/net");
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct dirent *de;
+	while (d && s >= 0 && (de = readdir(d))) {
+		if (de->d_name[0] == '.' || strlen(de->d_name) >= IFNAMSIZ)
+			continue;
+		struct ifreq ifr = { 0 };
+		memcpy(ifr.ifr_name, de->d_name, strlen(de->d_name));
+		if (ioctl(s, SIOCGIFFLAGS, &ifr) == 0) {
+			ifr.ifr_flags |= IFF_UP;
+			if (ioctl(s, SIOCSIFFLAGS, &ifr) == 0)
+				continue;
+		}
+		fprintf(stderr, "kiln exec init: %s: cannot bring it up: %s\n", de->d_name,
+			strerror(errno));
+	}
+	if (s >= 0)
+		close(s);
+	if (d)
+		closedir(d);
 }
 
 static void sleep_ms(long ms)
@@ -538,6 +569,7 @@ int main(void)
 	mount("devtmpfs", "/dev", "devtmpfs", 0, NULL);
 	load_conf();
 	load_modules();
+	links_up();
 	open_hvc();
 	if (module_error[0])
 		die(EXEC_STATUS_SETUP, "%s", module_error);

@@ -22,6 +22,8 @@ static const char *const guest_modules[] = { "virtio_pci", "virtio_console", "vi
 /* What it uses when its kernel has it: pvpanic tells kiln of a panic (the
  * guest still ends without CMD's status when it is missing). */
 static const char *const optional_modules[] = { "pvpanic_pci" };
+/* With a NIC (--net). */
+static const char *const net_modules[] = { "virtio_net" };
 
 int exec_guest_release(const char *kernel, char *out, size_t size, struct err *e)
 {
@@ -108,6 +110,9 @@ int exec_guest_initramfs(const struct exec_guest *g, int *out_fd, struct err *e)
 	if (!rc)
 		rc = add_modules(&c, &conf, g->moddir, guest_modules,
 				 sizeof(guest_modules) / sizeof(*guest_modules), false, e);
+	if (!rc && g->net)
+		rc = add_modules(&c, &conf, g->moddir, net_modules,
+				 sizeof(net_modules) / sizeof(*net_modules), false, e);
 	if (!rc)
 		rc = add_modules(&c, &conf, g->moddir, optional_modules,
 				 sizeof(optional_modules) / sizeof(*optional_modules), true, e);

@@ -35,6 +35,7 @@ struct exec_guest {
 	unsigned nenv;
 	char *const *argv;                /* CMD and its arguments */
 	int argc;
+	bool net;                         /* a NIC (--net): its driver too */
 	const void *init;                 /* the static init's bytes */
 	size_t init_len;
 };
