@@ -24,12 +24,9 @@ ip link set kt71 up
 echo "kiln-t71-$$-$RANDOM" >served.txt
 busybox nc -l -p 7171 <served.txt >/dev/null 2>&1 &
 server=$!
-# The host pings the guest's address while the guest runs: replies prove
-# the guest answers too, not only asks.
-(busybox ping -c 40 -i 0.5 -W 1 169.254.71.2 >host-ping.txt 2>&1 || true) &
-pinger=$!
+kpid=''
 cleanup() {
-	kill "$server" "$pinger" 2>/dev/null || true
+	kill "$server" ${kpid:+"$kpid"} 2>/dev/null || true
 	return 0
 }
 trap cleanup EXIT
@@ -40,16 +37,21 @@ timeout -k 5 150 "${ex[@]}" --net tap=kt71,mac=52:54:00:71:00:02 --console-log "
 	ip addr add 169.254.71.2/24 dev eth0
 	busybox ping -c 3 -W 5 169.254.71.1 >/dev/null && echo "ping: ok"
 	echo "fetched: $(busybox nc 169.254.71.1 7171 </dev/null)"
-	sleep 3
-' </dev/null >net.out 2>net.err || st=$?
+	sleep 8
+' </dev/null >net.out 2>net.err &
+kpid=$!
+# Once the guest has fetched the line (the server is done), its address is
+# set: the host pings it while CMD sleeps. Replies prove the guest answers
+# too, not only asks.
+timeout 150 tail -s 0.2 --pid="$server" -f /dev/null || true
+busybox ping -c 3 -W 2 169.254.71.2 >host-ping.txt 2>&1 || true
+wait "$kpid" || st=$?
 step "net: status $st, stdout $(tr '\n' '|' <net.out), stderr $(head -c 300 net.err | tr '\n' '|')"
 ((st == 0)) || problem "net: status $st, expected 0"
 # operstate: lo reads "unknown" when up (it has no carrier to report), eth0 "up".
 grep -Eq '^links: (unknown|up) up 52:54:00:71:00:02$' net.out || problem "net: the links were not up with the MAC given: $(grep '^links' net.out || echo none)"
 grep -qx 'ping: ok' net.out || problem "net: the guest could not ping the host"
 grep -qx "fetched: $(cat served.txt)" net.out || problem "net: the guest did not fetch the host's line over TCP"
-kill "$pinger" 2>/dev/null || true
-wait "$pinger" 2>/dev/null || true
 replies=$(grep -c 'bytes from 169.254.71.2' host-ping.txt || true)
 step "host pinged the guest: $replies replies"
 ((replies >= 1)) || problem "the host got no reply from the guest: $(tail -n 2 host-ping.txt | tr '\n' '|')"
