@@ -296,6 +296,15 @@ static int set_field(const struct cfg_field *f, void *spec, const char *v,
 		m->set = true;
 		return 0;
 	}
+	case CFG_FT_ENUM:
+		if (cfg_parse_enum(f->names, v, p)) {
+			char choices[128] = "";
+			for (size_t i = 0; f->names[i]; i++)
+				snprintf(choices + strlen(choices), sizeof(choices) - strlen(choices),
+					 "%s%s", i ? "|" : "", f->names[i]);
+			return err_set(e, -EINVAL, "%s: expected %s, got '%s'", f->name, choices, v);
+		}
+		return 0;
 	case CFG_FT_CONSOLE:
 		if (builder_check_console(v, e))
 			return e ? e->code : -EINVAL;

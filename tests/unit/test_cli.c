@@ -197,6 +197,7 @@ Test(cli, disks_console_rng)
 	cr_assert(DISK(&req.config, 1)->readonly);
 	cr_assert_str_eq(DISK(&req.config, 1)->serial, "SN1");
 	cr_assert_str_eq(ID(&req.config, "disk", 2), "data");
+	cr_assert_eq(DISK(&req.config, 0)->format, CFG_DISK_FORMAT_AUTO);
 	cr_assert_str_eq(CONSOLE(&req.config), "file=/tmp/x");
 	cr_assert(NR(&req.config, "rng"));
 	cfg_fini(&req.config);
@@ -208,6 +209,13 @@ Test(cli, disk_errors_name_key_and_value)
 	struct err e;
 	cr_assert_eq(PARSE(&req, &e, "run", "--kernel", "/k", "--disk", "path=a,readonly=maybe"), -EINVAL);
 	cr_assert(strstr(e.msg, "--disk") && strstr(e.msg, "'maybe'"), "%s", e.msg);
+	cfg_fini(&req.config);
+	cr_assert_eq(PARSE(&req, &e, "run", "--kernel", "/k", "--disk", "path=a,format=qcow2"), -EINVAL);
+	cr_assert(strstr(e.msg, "--disk") && strstr(e.msg, "format: expected auto|raw, got 'qcow2'"),
+		  "%s", e.msg);
+	cfg_fini(&req.config);
+	cr_assert_eq(PARSE(&req, &e, "run", "--kernel", "/k", "--disk", "path=a,format=raw"), 0, "%s", e.msg);
+	cr_assert_eq(DISK(&req.config, 0)->format, CFG_DISK_FORMAT_RAW);
 	cfg_fini(&req.config);
 	cr_assert_eq(PARSE(&req, &e, "run", "--kernel", "/k", "--disk", "path=a,colour=red"), -EINVAL);
 	cr_assert(strstr(e.msg, "'colour'"), "%s", e.msg);

@@ -19,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "../../vmm/base/log.h"
@@ -53,17 +52,17 @@ const char *blk_image_format(const uint8_t *head, size_t n)
 }
 
 /*
- * Who holds an OFD or POSIX lock on (dev, ino), where this process can
- * see it: /proc/PID/fdinfo/FD lists the locks of that open file ("lock:"
- * lines, the /proc/locks format: "... DEV_MAJOR:DEV_MINOR:INODE ...";
- * /proc/locks itself shows -1 as an OFD lock's pid). Only our own user's
- * processes are readable without privilege. Writes "pid N (COMM)" or
- * nothing into (out).
+ * Who holds a lock on the file (st) is, where this process can see it:
+ * an open file with locks lists them in /proc/PID/fdinfo/FD ("lock:"
+ * lines; /proc/locks itself shows -1 as an OFD lock's pid), and
+ * /proc/PID/fd/FD, followed, is that file. Compared by what stat says of
+ * it, as fstat said of ours: the lock lines' device and inode are those of
+ * the file system underneath an overlay, not what a stat sees. Only our
+ * own user's processes are readable without privilege. Writes "pid N
+ * (COMM)" or nothing into (out).
  */
-static void find_holder(dev_t dev, ino_t ino, char *out, size_t size)
+static void find_holder(const struct stat *st, char *out, size_t size)
 {
-	char want[64];
-	snprintf(want, sizeof(want), " %02x:%02x:%lu ", major(dev), minor(dev), (unsigned long)ino);
 	out[0] = 0;
 	DIR *proc = opendir("/proc");
 	struct dirent *p;
@@ -82,23 +81,27 @@ static void find_holder(dev_t dev, ino_t ino, char *out, size_t size)
 			if (f->d_name[0] == '.')
 				continue;
 			char fpath[sizeof(path) + sizeof(f->d_name) + 1], line[256];
+			bool locked = false;
 			snprintf(fpath, sizeof(fpath), "%s/%s", path, f->d_name);
 			FILE *in = fopen(fpath, "re");
-			while (in && fgets(line, sizeof(line), in))
-				if (!strncmp(line, "lock:", 5) && strstr(line, want)) {
-					char comm[64] = "?";
-					snprintf(fpath, sizeof(fpath), "/proc/%ld/comm", pid);
-					FILE *c = fopen(fpath, "re");
-					if (c && fgets(comm, sizeof(comm), c))
-						comm[strcspn(comm, "\n")] = 0;
-					if (c)
-						fclose(c);
-					snprintf(out, size, "pid %ld (%s%s)", pid, comm,
-						 pid == self ? ", this kiln" : "");
-					break;
-				}
+			while (in && !locked && fgets(line, sizeof(line), in))
+				locked = !strncmp(line, "lock:", 5);
 			if (in)
 				fclose(in);
+			struct stat fst;
+			snprintf(fpath, sizeof(fpath), "/proc/%ld/fd/%s", pid, f->d_name);
+			if (!locked || stat(fpath, &fst) || fst.st_dev != st->st_dev ||
+			    fst.st_ino != st->st_ino)
+				continue;
+			char comm[64] = "?";
+			snprintf(fpath, sizeof(fpath), "/proc/%ld/comm", pid);
+			FILE *c = fopen(fpath, "re");
+			if (c && fgets(comm, sizeof(comm), c))
+				comm[strcspn(comm, "\n")] = 0;
+			if (c)
+				fclose(c);
+			snprintf(out, size, "pid %ld (%s%s)", pid, comm,
+				 pid == self ? ", this kiln" : "");
 		}
 		if (fds)
 			closedir(fds);
@@ -122,7 +125,7 @@ int blk_image_lock(int fd, const char *path, bool readonly, struct err *e)
 	struct stat st;
 	char holder[128] = "";
 	if (fstat(fd, &st) == 0)
-		find_holder(st.st_dev, st.st_ino, holder, sizeof(holder));
+		find_holder(&st, holder, sizeof(holder));
 	return err_set(e, -EBUSY,
 		       "%s: in use: %s holds a lock on it (%s); two VMs writing one "
 		       "image corrupt it%s",
