@@ -124,6 +124,20 @@ no_problems() {
 	((${#problems[@]} == 0)) || fail "${#problems[@]} problem(s): $(printf '%s | ' "${problems[@]}")"
 }
 
+# wait_line FILE REGEX PID SECONDS: wait until FILE has a line matching
+# REGEX (grep -E); the test fails when process PID ends first, or after
+# SECONDS.
+wait_line() {
+	local i
+	for ((i = 0; i < $4 * 5; i++)); do
+		grep -aEq -- "$2" "$1" && return 0
+		kill -0 "$3" 2>/dev/null || { show_tail "$1"; fail "process $3 ended before $1 had a line matching /$2/"; }
+		sleep 0.2
+	done
+	show_tail "$1"
+	fail "no line matching /$2/ in $1 within $4 s"
+}
+
 # show_tail FILE: the last 30 lines of FILE, indented, for failure messages.
 show_tail() {
 	printf -- '--- last 30 lines of %s ---\n' "$1" >&2

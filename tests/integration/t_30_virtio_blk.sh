@@ -74,12 +74,7 @@ kiln_refused() {
 	--disk b.img --disk path=c.img,readonly=on </dev/null >holder.log 2>&1 &
 holder=$!
 trap 'kill -KILL "$holder" 2>/dev/null || true' EXIT
-for _ in $(seq 300); do
-	grep -aq '^KILN-TICK' holder.log && break
-	kill -0 "$holder" 2>/dev/null || { show_tail holder.log; fail "the holding kiln exited early"; }
-	sleep 0.2
-done
-grep -aq '^KILN-TICK' holder.log || { show_tail holder.log; fail "the holding kiln's guest never ticked"; }
+wait_line holder.log '^KILN-TICK' "$holder" 60
 kiln_refused second-rw.log --disk b.img
 grep -Eq "b\.img: in use: pid $holder \(kiln\) holds a lock on it" second-rw.log ||
 	{ show_tail second-rw.log; fail "the second writer's refusal does not name the image and pid $holder"; }

@@ -58,12 +58,7 @@ for _ in $(seq 100); do
 	sleep 0.1
 done
 [[ -n $kid ]] || fail "the outer kiln ($outer) has no child"
-for _ in $(seq 1800); do
-	grep -aq 'KILN-TICK 3\b' console.log && break
-	kill -0 "$outer" 2>/dev/null || { show_tail console.log; fail "kiln exited before the guest ticked"; }
-	sleep 0.1
-done
-grep -aq 'KILN-TICK 3\b' console.log || { show_tail console.log; fail "the guest did not tick in 180 s"; }
+wait_line console.log 'KILN-TICK 3\b' "$outer" 180
 
 field() { sed -n "s/^$2:[[:space:]]*//p" "$1"; }
 nthreads=0
