@@ -102,11 +102,6 @@ static void probe_regular(struct blk_backend *be, const struct stat *st)
 				  FALLOC_FL_KEEP_SIZE, probe, 4096) == 0;
 }
 
-/*
- * O_NONBLOCK so that a FIFO or a device that waits on open cannot hang the
- * VMM before fstat rejects it; it means nothing for regular files and
- * block devices, and is cleared once the type is known.
- */
 /* An image whose first bytes are another format's header (qcow2 & co.):
  * handed over as raw bytes, the guest would see the format's metadata as
  * its disk and its writes would wreck the image. */
@@ -126,6 +121,11 @@ static int refuse_image_formats(struct blk_backend *be, struct err *e)
 		       "as they are)", be->path, format);
 }
 
+/*
+ * O_NONBLOCK so that a FIFO or a device that waits on open cannot hang the
+ * VMM before fstat rejects it; it means nothing for regular files and
+ * block devices, and is cleared once the type is known.
+ */
 static int open_fd(const char *path, bool readonly, bool direct)
 {
 	int flags = (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NONBLOCK;
