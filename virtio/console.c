@@ -417,7 +417,10 @@ int virtcon_create(const struct chr_config *cfg, const struct guest_mem *mem,
 	    .quit = on_quit,
 	    .opaque = con,
 	};
-	int rc = chr_open(cfg, loop, &ev, &con->chr, e);
+	struct chr_config cc = *cfg;
+	if (!cc.label)
+		cc.label = "virtio-console (hvc0)";
+	int rc = chr_open(&cc, loop, &ev, &con->chr, e);
 	if (rc)
 		goto err_free;
 	uint64_t features = 0;
@@ -427,6 +430,8 @@ int virtcon_create(const struct chr_config *cfg, const struct guest_mem *mem,
 				VIRTCON_QUEUE_SIZE, features, e);
 	if (rc)
 		goto err_chr;
+	if (chr_path(con->chr)[0])
+		con->vdev.host_path = chr_path(con->chr);
 	*out = con;
 	return 0;
 err_chr:

@@ -292,10 +292,11 @@ Test(chr, socket_round_trip_and_reconnect)
 {
 	open_socket();
 	cr_assert_not(chr_connected(chr));
-	cr_assert_eq(chr_write(chr, "lost", 4), 4); /* no client: dropped */
+	cr_assert_eq(chr_write(chr, "kept", 4), 4); /* no client: the backlog */
 
 	int cl = client_connect();
 	cr_assert(spin_until(is_connected));
+	client_expect(cl, "kept", 4); /* the backlog comes first */
 	cr_assert_eq(write(cl, "abc", 3), 3);
 	cr_assert(spin_until(got_input));
 	cr_assert_eq(seen.in_len, 3);
@@ -305,18 +306,47 @@ Test(chr, socket_round_trip_and_reconnect)
 
 	close(cl);
 	cr_assert(spin_until(is_detached));
+	cr_assert_eq(chr_write(chr, "while-away", 10), 10);
 	struct chr_stats st;
 	chr_get_stats(chr, &st);
-	cr_assert_eq(st.dropped, 4);
+	cr_assert_eq(st.dropped, 0);
 
 	cl = client_connect();
 	cr_assert(spin_until(is_connected));
 	cr_assert_eq(chr_write(chr, "again", 5), 5);
-	client_expect(cl, "again", 5);
+	client_expect(cl, "while-awayagain", 15);
 	seen.in_len = 0;
 	cr_assert_eq(write(cl, "q", 1), 1);
 	cr_assert(spin_until(got_input));
 	cr_assert_eq(seen.in[0], 'q');
+	close(cl);
+}
+
+/* With no client for long, the backlog holds the newest CHR_OUT_BUF bytes
+ * and counts the older ones as dropped. */
+Test(chr, socket_backlog_keeps_the_newest_output)
+{
+	open_socket();
+	static char big[CHR_OUT_BUF + 100];
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (char)('a' + i % 26);
+	cr_assert_eq(chr_write(chr, big, 50), 50);
+	cr_assert_eq(chr_write(chr, big + 50, sizeof(big) - 50), sizeof(big) - 50);
+	struct chr_stats st;
+	chr_get_stats(chr, &st);
+	cr_assert_eq(st.dropped, 100);
+	int cl = client_connect();
+	cr_assert(spin_until(is_connected));
+	static char got[CHR_OUT_BUF];
+	size_t have = 0;
+	for (int i = 0; i < 2000 && have < sizeof(got); i++) {
+		evl_run_once(loop, 5);
+		ssize_t n = recv(cl, got + have, sizeof(got) - have, MSG_DONTWAIT);
+		if (n > 0)
+			have += (size_t)n;
+	}
+	cr_assert_eq(have, sizeof(got));
+	cr_assert_eq(memcmp(got, big + 100, sizeof(got)), 0);
 	close(cl);
 }
 

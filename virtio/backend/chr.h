@@ -14,8 +14,9 @@
  *    the buffer is full chr_write takes less than asked and the backend
  *    calls events.writable() once room is back. That is backpressure: the
  *    owner holds the rest (virtio-console leaves it in the guest's ring).
- *    Output with nowhere to go (none, a socket with no client, a pty nobody
- *    has open) is discarded and counted, so a guest never stalls on it.
+ *    Output with nowhere to go (none, a pty nobody has open) is discarded
+ *    and counted, so a guest never stalls on it (a socket with no client
+ *    keeps the newest CHR_OUT_BUF bytes for the next one).
  *  - lifecycle: chr_open / chr_close.
  *
  * Kinds (--console stdio|pty|file=PATH|socket=PATH|fd=N|none):
@@ -34,7 +35,11 @@
  *          replaced; anything else there, or a live server, is refused).
  *          One client at a time (a second one is closed at once); input
  *          from and output to the client; when it leaves, kiln accepts the
- *          next one. PATH is unlinked at chr_close.
+ *          next one. While no client is connected, the newest CHR_OUT_BUF
+ *          bytes of output are kept and a client gets them first, so one
+ *          can attach to a running guest, detach and attach again without
+ *          losing what was printed meanwhile (up to that much). PATH is
+ *          unlinked at chr_close.
  *  none    output discarded, no input.
  *  fds     caller-owned fds (--console fd=N: an inherited fd, both ways;
  *          kiln exec's socket to its relay); for tests and embedders. The
@@ -82,6 +87,11 @@ struct chr_config {
 	int in_fd;
 	int out_fd;
 	bool escape;
+	/* Who owns it, for log lines ("serial console"); NULL: "console". */
+	const char *label;
+	/* CHR_STDIO only: output only, stdin left alone (another console
+	 * reads it and owns the terminal's mode). */
+	bool no_stdin;
 };
 
 /* What the owner hears about; every callback runs on the loop thread. */
@@ -171,6 +181,13 @@ size_t chr_write_room(struct chr *c);
  */
 size_t chr_write(struct chr *c, const void *buf, size_t len);
 
+/*
+ * chr_drain - give queued output up to (ms) milliseconds to leave (poll
+ * for room, write), for a last flush when the loop no longer runs. Returns
+ * the bytes still queued. Main or loop thread, the loop not running.
+ */
+size_t chr_drain(struct chr *c, int ms);
+
 /* chr_winsize - terminal size of a stdio backend on a tty: true with
  * (*cols, *rows) filled, false otherwise. Loop thread. */
 bool chr_winsize(const struct chr *c, uint16_t *cols, uint16_t *rows);
@@ -224,9 +241,14 @@ struct chr {
 	size_t in_len;
 	uint8_t *buf;	  /* output ring, CHR_OUT_BUF bytes */
 	size_t head, len; /* first byte, bytes queued */
+	/* Output kept while no one reads (the socket kind): CHR_OUT_BUF
+	 * bytes, the newest, or NULL when such output is discarded. */
+	uint8_t *backlog;
+	size_t bl_head, bl_len;
 	bool winsize_ok;
 	uint16_t cols, rows;
 	struct chr_stats stats;
+	const char *label; /* chr_config.label, never NULL */
 	int kind_fd; /* the fd the kind opened and closes (-1) */
 	void *priv;  /* other kind state */
 	char path[PATH_MAX];
@@ -238,6 +260,12 @@ struct chr {
  * ones, and wake an owner waiting for output room. Loop thread.
  */
 void chr_set_fds(struct chr *c, int in_fd, int out_fd);
+
+/*
+ * chr_backlog_replay - queue the output kept while no one read (newest
+ * CHR_OUT_BUF bytes) for the reader (c) now has. Loop thread.
+ */
+void chr_backlog_replay(struct chr *c);
 
 /*
  * chr_out_mode - set (c)'s output mode for (fd): a regular file or another

@@ -11,12 +11,14 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../../vmm/base/evloop.h"
@@ -156,7 +158,7 @@ static void watch_one(struct chr *c, int *watched, uint32_t *mask, int fd,
 	if (rc) {
 		static struct log_ratelimit rl;
 		if (log_ratelimit_ok(&rl, 5))
-			log_warn("console backend: cannot watch fd %d: %s", fd,
+			log_warn("%s: cannot watch fd %d: %s", c->label, fd,
 				 strerror(-rc));
 		return;
 	}
@@ -225,7 +227,7 @@ static void out_failed(struct chr *c, int err)
 {
 	static struct log_ratelimit rl;
 	if (log_ratelimit_ok(&rl, 5))
-		log_warn("console backend %s: output: %s", c->ops->name,
+		log_warn("%s (%s): output: %s", c->label, c->ops->name,
 			 strerror(err));
 	hangup(c, true);
 }
@@ -282,6 +284,38 @@ static void write_through(struct chr *c, const uint8_t *p, size_t len)
 	}
 }
 
+/* No one to write to: keep the newest CHR_OUT_BUF bytes for the next
+ * reader (chr_backlog_replay), counting what that pushes out as dropped. */
+static void backlog_keep(struct chr *c, const uint8_t *p, size_t len)
+{
+	if (len > CHR_OUT_BUF) {
+		c->stats.dropped += len - CHR_OUT_BUF;
+		p += len - CHR_OUT_BUF;
+		len = CHR_OUT_BUF;
+	}
+	size_t over = c->bl_len + len > CHR_OUT_BUF ? c->bl_len + len - CHR_OUT_BUF : 0;
+	c->stats.dropped += over;
+	c->bl_head = (c->bl_head + over) % CHR_OUT_BUF;
+	c->bl_len -= over;
+	for (size_t i = 0; i < len; i++)
+		c->backlog[(c->bl_head + c->bl_len + i) % CHR_OUT_BUF] = p[i];
+	c->bl_len += len;
+}
+
+void chr_backlog_replay(struct chr *c)
+{
+	if (!c->backlog || c->out_fd < 0)
+		return;
+	size_t n = c->bl_len < CHR_OUT_BUF - c->len ? c->bl_len : CHR_OUT_BUF - c->len;
+	for (size_t i = 0; i < n; i++)
+		c->buf[(c->head + c->len + i) % CHR_OUT_BUF] =
+			c->backlog[(c->bl_head + i) % CHR_OUT_BUF];
+	c->len += n;
+	c->stats.dropped += c->bl_len - n;
+	c->bl_head = c->bl_len = 0;
+	watch_update(c);
+}
+
 size_t chr_write_room(struct chr *c)
 {
 	if (c->out_fd < 0 || c->out_blocking)
@@ -313,7 +347,10 @@ size_t chr_write(struct chr *c, const void *buf, size_t len)
 		}
 	}
 	if (c->out_fd < 0) {
-		c->stats.dropped += len - taken;
+		if (c->backlog)
+			backlog_keep(c, p + taken, len - taken);
+		else
+			c->stats.dropped += len - taken;
 		return len;
 	}
 	size_t room = CHR_OUT_BUF - c->len;
@@ -452,6 +489,7 @@ int chr_open(const struct chr_config *cfg, struct evloop *loop,
 		return err_set(e, -ENOMEM, "console backend: out of memory");
 	}
 	c->ops = kinds[cfg->kind];
+	c->label = cfg->label ? cfg->label : "console";
 	c->loop = loop;
 	c->ev = *ev;
 	c->in_fd = c->out_fd = c->in_watch = c->out_watch = -1;
@@ -490,8 +528,44 @@ void chr_close(struct chr *c)
 	c->out_fd = out_fd;
 	if (c->ops && c->ops->close)
 		c->ops->close(c);
+	c->stats.dropped += c->bl_len;
+	free(c->backlog);
 	free(c->buf);
 	free(c);
+}
+
+static long long ms_now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+size_t chr_drain(struct chr *c, int ms)
+{
+	long long end = ms_now() + ms;
+	while (c->len && c->out_fd >= 0) {
+		size_t first = CHR_OUT_BUF - c->head;
+		struct iovec iov = {c->buf + c->head,
+				    first < c->len ? first : c->len};
+		ssize_t n = out_writev(c, &iov, 1);
+		if (n > 0) {
+			c->stats.bytes_out += (uint64_t)n;
+			c->head = (c->head + (size_t)n) % CHR_OUT_BUF;
+			c->len -= (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		long long left = end - ms_now();
+		if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK) ||
+		    left <= 0)
+			break;
+		struct pollfd p = {.fd = c->out_fd, .events = POLLOUT};
+		if (poll(&p, 1, (int)left) < 0 && errno != EINTR)
+			break;
+	}
+	return c->len;
 }
 
 bool chr_winsize(const struct chr *c, uint16_t *cols, uint16_t *rows)

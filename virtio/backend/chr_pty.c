@@ -61,7 +61,7 @@ static void pty_on_timer(void *opaque, uint32_t events)
 	if (c->out_fd >= 0 || !pty_slave_open(c->kind_fd))
 		return;
 	pty_timer_arm(c, false);
-	log_info("virtio-console: %s opened", c->path);
+	log_info("%s: pty %s opened", c->label, c->path);
 	chr_set_fds(c, c->kind_fd, c->kind_fd);
 }
 
@@ -69,7 +69,7 @@ static void pty_hangup(struct chr *c)
 {
 	if (c->out_fd < 0)
 		return;
-	log_info("virtio-console: %s closed", c->path);
+	log_info("%s: pty %s closed", c->label, c->path);
 	chr_set_fds(c, -1, -1);
 	pty_timer_arm(c, true);
 }
@@ -134,7 +134,7 @@ static int pty_open(struct chr *c, const struct chr_config *cfg, struct err *e)
 	p->timer_watched = true;
 	pty_timer_arm(c, true);
 	c->watch_hup = true; /* notice the user leaving while input is paused */
-	log_warn("virtio-console: pty at %s", c->path);
+	log_warn("%s: pty at %s", c->label, c->path);
 	return 0;
 }
 

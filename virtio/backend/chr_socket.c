@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The socket character backend: a Unix stream socket server at PATH, one
- * client at a time. With no client, output is discarded (a guest must not
- * wait for someone to connect); a client gets input and output with
- * backpressure; when it leaves, kiln accepts the next one. A second client
+ * client at a time. With no client, the newest output is kept in a bounded
+ * backlog (the rest is discarded: a guest must not wait for someone to
+ * connect) and the next client gets it first; a client gets input and
+ * output with backpressure; when it leaves, kiln accepts the next one. A second client
  * while one is connected is closed at once, so two people never type into
  * one console unknowingly. The socket file is mode 0600 (only its owner
  * reaches the console), and at close it is unlinked only if it is still
@@ -81,7 +82,7 @@ static int sock_clear_stale(const char *path, const struct sockaddr_un *sa,
 	if (unlink(path) < 0)
 		return err_set(e, -errno, "socket=%s: stale: %s",
 			       path, strerror(errno));
-	log_info("virtio-console: replaced stale socket %s", path);
+	log_info("console socket %s: replaced a stale socket", path);
 	return 0;
 }
 
@@ -96,23 +97,24 @@ static void sock_on_accept(void *opaque, uint32_t events)
 	if (c->kind_fd >= 0) {
 		static struct log_ratelimit rl;
 		if (log_ratelimit_ok(&rl, 2))
-			log_warn("virtio-console: %s: a client is already "
+			log_warn("%s: socket %s: a client is already "
 				 "connected; refusing another",
-				 c->path);
+				 c->label, c->path);
 		close(fd);
 		return;
 	}
-	log_info("virtio-console: client connected to %s", c->path);
+	log_info("%s: socket %s: client connected", c->label, c->path);
 	c->kind_fd = fd;
 	chr_out_mode(c, fd);
 	chr_set_fds(c, fd, fd);
+	chr_backlog_replay(c);
 }
 
 static void sock_hangup(struct chr *c)
 {
 	if (c->kind_fd < 0)
 		return;
-	log_info("virtio-console: client left %s", c->path);
+	log_info("%s: socket %s: client left", c->label, c->path);
 	chr_set_fds(c, -1, -1);
 	close(c->kind_fd);
 	c->kind_fd = -1;
@@ -163,6 +165,9 @@ static int sock_open(struct chr *c, const struct chr_config *cfg, struct err *e)
 		return err_set(e, rc, "socket=%s: %s", c->path,
 			       strerror(-rc));
 	p->watched = true;
+	c->backlog = malloc(CHR_OUT_BUF);
+	if (!c->backlog)
+		return err_set(e, -ENOMEM, "socket: out of memory");
 	c->watch_hup = true; /* notice a client leaving while input is paused */
 	return 0;
 }

@@ -4,8 +4,7 @@
  * escape on a terminal, as on the UART console), output to stdout.
  *
  * Output must not block the loop, but O_NONBLOCK on fd 1 would change the
- * open file description kiln shares with its parent shell and with the
- * UART console (which reopens its own, console_out.c). So a terminal or pipe
+ * open file description kiln shares with its parent shell. So a terminal or pipe
  * is reopened through /proc/self/fd/1: a new description of the same
  * terminal or pipe, with its own O_NONBLOCK. A socket is written with
  * MSG_DONTWAIT instead, and a regular file is written through.
@@ -39,10 +38,10 @@ static void stdio_output(struct chr *c)
 		if (nfd >= 0) {
 			c->kind_fd = fd = nfd;
 		} else {
-			log_warn("virtio-console: cannot reopen stdout "
+			log_warn("%s: cannot reopen stdout "
 				 "non-blocking (%s): a stalled stdout stalls "
 				 "kiln",
-				 strerror(errno));
+				 c->label, strerror(errno));
 		}
 	}
 	chr_out_mode(c, fd);
@@ -55,9 +54,8 @@ static int stdio_open(struct chr *c, const struct chr_config *cfg,
 		      struct err *e)
 {
 	stdio_output(c);
-	/* A regular file or /dev/null on stdin cannot be watched: no input
-	 * (the UART console does the same). */
-	if (chr_fd_pollable(STDIN_FILENO)) {
+	/* A regular file or /dev/null on stdin cannot be watched: no input. */
+	if (!cfg->no_stdin && chr_fd_pollable(STDIN_FILENO)) {
 		c->in_fd = STDIN_FILENO;
 		c->escape_on = term_raw_enter(STDIN_FILENO);
 		c->priv = c->escape_on ? (void *)c : NULL; /* raw mode taken */
