@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include "schema.h"
+#include "../vmm/machine/builder.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -17,7 +18,7 @@ static const char usage_head[] =
 	"       kiln --help | --version\n"
 	"\n"
 	"Run a Linux guest on KVM. The guest's serial console (COM1) is this\n"
-	"terminal; press Ctrl-A then x to quit kiln.\n"
+	"terminal unless --serial says otherwise; press Ctrl-A then x to quit kiln.\n"
 	"\n"
 	"Options for 'run':\n"
 	"  --kernel FILE     bzImage (Linux x86 boot protocol >= 2.06) or ELF\n"
@@ -28,6 +29,9 @@ static const char usage_head[] =
 	"  --memory SIZE     guest RAM, e.g. 512M, 2G (default 256M)\n";
 /* Then one entry per device kind (cfg_kinds), then these. */
 static const char usage_tail[] =
+	"  --serial stdio|pty|file=PATH|socket=PATH|fd=N|none\n"
+	"                    the serial console's (COM1, ttyS0) backend (default\n"
+	"                    stdio); pty logs the terminal's path, vm.info has it\n"
 	"  --acpi on|off     ACPI tables (default on; off leaves the MP table only,\n"
 	"                    for kernels without ACPI)\n"
 	"  --seccomp on|log|off  per-thread syscall filters (default on: a\n"
@@ -101,6 +105,16 @@ static int opt_cmdline(struct kiln_config *c, const char *f, const char *v,
 	free(c->cmdline);
 	c->cmdline = strdup(v); /* an empty command line is legitimate */
 	return c->cmdline ? 0 : err_set(e, -ENOMEM, "out of memory");
+}
+
+static int opt_serial(struct kiln_config *c, const char *f, const char *v,
+		      struct err *e)
+{
+	if (builder_check_console(v, e)) {
+		err_prefix(e, "%s", f);
+		return e->code;
+	}
+	return set_string(&c->serial, f, v, e);
 }
 
 static int opt_cpus(struct kiln_config *c, const char *f, const char *v,
@@ -186,6 +200,7 @@ static const struct run_option run_options[] = {
 	STRING_OPT("--kernel", kernel),     STRING_OPT("--initrd", initrd),
 	APPLY_OPT("--cmdline", opt_cmdline), APPLY_OPT("--cpus", opt_cpus),
 	APPLY_OPT("--memory", opt_memory),   APPLY_OPT("--acpi", opt_acpi),
+	APPLY_OPT("--serial", opt_serial),
 	ENUM_OPT("--seccomp", seccomp, cfg_seccomp_names), STRING_OPT("--jail", jail.dir),
 	ENUM_OPT("--on-reboot", on_reboot, cfg_on_reboot_names),
 	ID_OPT("--uid", jail.uid),          ID_OPT("--gid", jail.gid),

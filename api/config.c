@@ -49,6 +49,7 @@ void cfg_fini(struct kiln_config *cfg)
 	free(cfg->kernel);
 	free(cfg->initrd);
 	free(cfg->cmdline);
+	free(cfg->serial);
 	free(cfg->jail.dir);
 	free(cfg->jail.cgroup);
 	free(cfg->jail.cpu_max);

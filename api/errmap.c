@@ -14,6 +14,7 @@ static const char *v_jail(const struct kiln_config *c, unsigned i) { return c->j
 static const char *v_cgroup(const struct kiln_config *c, unsigned i) { return c->jail.cgroup; }
 static const char *v_cpu_max(const struct kiln_config *c, unsigned i) { return c->jail.cpu_max; }
 static const char *v_memory_max(const struct kiln_config *c, unsigned i) { return c->jail.memory_max; }
+static const char *v_serial(const struct kiln_config *c, unsigned i) { return c->serial; }
 static const char *v_on_reboot(const struct kiln_config *c, unsigned i) { return cfg_on_reboot_names[c->on_reboot]; }
 /* Config path (its first component) → CLI flag and the value to show. */
 static const struct {
@@ -26,6 +27,7 @@ static const struct {
 	{ "boot.cmdline", "--cmdline", NULL },
 	{ "machine.vcpus", "--cpus", NULL },
 	{ "machine.memory_mib", "--memory", NULL },
+	{ "serial", "--serial", v_serial },
 	{ "acpi", "--acpi", NULL },
 	{ "seccomp", "--seccomp", NULL },
 	{ "on_reboot", "--on-reboot", v_on_reboot },

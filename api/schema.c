@@ -90,9 +90,9 @@ static const struct cfg_field id_field =
 	    "unique among all devices; default the kind and its index "
 	    "among its kind (\"disk0\")");
 
-/* machine, boot, one field per device kind (cfg_kinds), acpi, seccomp,
- * on_reboot, jail. */
-#define ROOT_FIXED 6
+/* machine, boot, one field per device kind (cfg_kinds), serial, acpi,
+ * seccomp, on_reboot, jail. */
+#define ROOT_FIXED 7
 static struct cfg_field root_fields[ROOT_FIXED + 16];
 static struct cfg_section root_section = { root_fields, 0 };
 static pthread_once_t root_once = PTHREAD_ONCE_INIT;
@@ -114,6 +114,12 @@ static void build_root(void)
 			.doc = kd->form == CFG_VALUE ? kd->spec.fields[0].doc : kd->doc,
 		};
 	}
+	root_fields[n++] = (struct cfg_field){
+		.name = "serial", .type = F_CONSOLE, .off = CFG_OFF(serial),
+		.flags = F_NULLABLE, .max = PATH_MAX - 1, .dflt = "stdio",
+		.doc = "the serial console's (COM1, ttyS0) backend: stdio, pty, "
+		       "file=PATH, socket=PATH, fd=N or none; stdio reads stdin "
+		       "only when the virtio console does not" };
 	root_fields[n++] = (struct cfg_field){
 		.name = "acpi", .type = F_BOOL, .off = CFG_OFF(acpi),
 		.doc = "ACPI tables; false leaves only the MP table" };

@@ -153,6 +153,8 @@ static struct json_object *device_json(const struct device *d)
 	struct json_object *o = json_object_new_object();
 	json_object_object_add(o, "id", json_object_new_string(d->id));
 	json_object_object_add(o, "type", json_object_new_string(d->kind));
+	if (d->host_path)
+		json_object_object_add(o, "path", json_object_new_string(d->host_path));
 	return o;
 }
 

@@ -163,6 +163,10 @@ struct virtio_device {
 			   const char *why);
 	void *error_opaque;
 
+	/* The host end of a console-like backend (a pty, socket or file
+	 * path) or NULL: the transport's device shows it (struct device). */
+	const char *host_path;
+
 	/* counters for metrics (loop thread) */
 	uint64_t notifies;
 	uint64_t interrupts;

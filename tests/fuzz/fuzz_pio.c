@@ -105,9 +105,10 @@ static void build(void)
 	if (serial_dev_create("com1", "COM1", 1, &sres, &scb, &T.com1, &e) ||
 	    bus_register(&T.m.pio, 0x3f8, 8, serial_io, T.com1->uart, "COM1", &e))
 		abort();
-	if (pipe2(T.fds, O_NONBLOCK | O_CLOEXEC) || pipe2(T.fds + 2, O_NONBLOCK | O_CLOEXEC) ||
-	    console_init(&T.console, T.m.loop, T.com1->uart, T.fds[0], T.fds[3],
-			 on_quit, NULL, &e))
+	if (pipe2(T.fds, O_NONBLOCK | O_CLOEXEC) || pipe2(T.fds + 2, O_NONBLOCK | O_CLOEXEC))
+		abort();
+	const struct chr_config cc = { .kind = CHR_FDS, .in_fd = T.fds[0], .out_fd = T.fds[3] };
+	if (console_init(&T.console, T.m.loop, T.com1->uart, &cc, true, on_quit, NULL, &e))
 		abort();
 
 	const struct i8042_callbacks kcb = { .irq = kbc_irq, .reset = on_reset };

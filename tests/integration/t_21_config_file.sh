@@ -47,7 +47,8 @@ want_disks = [{"id": "data", "path": tmp + "/data.img", "readonly": True, "seria
 boot = {"kernel": guest + "/generic/vmlinuz", "initrd": guest + "/initramfs-generic.cpio.gz",
         "cmdline": "console=ttyS0 quiet panic=-1 kiln.scenario=config"}
 want_file = {"machine": {"vcpus": 1, "memory_mib": 256}, "boot": boot, "disks": want_disks,
-             "nets": [], "fs": [], "console": None, "rng": False, "pvpanic": False, "acpi": False,
+             "nets": [], "fs": [], "console": None, "rng": False, "pvpanic": False, "serial": "stdio",
+             "acpi": False,
              "seccomp": "on", "on_reboot": "exit",
              "jail": {"dir": None, "uid": 4294967295, "gid": 4294967295, "cgroup": None,
                       "cpu_max": None, "memory_max": None}}
@@ -127,7 +128,7 @@ bad_file bad-type '^kiln: bad-type\.json: machine\.vcpus: expected integer 1\.\.
 	"{\"machine\": {\"vcpus\": \"two\"}, \"boot\": {\"kernel\": \"$k\"}}"
 bad_file float-int '^kiln: float-int\.json: machine\.memory_mib: expected integer 16\.\.1048576, got 512\.0$' \
 	"{\"machine\": {\"memory_mib\": 512.0}, \"boot\": {\"kernel\": \"$k\"}}"
-bad_file unknown-top '^kiln: unknown-top\.json: cpus: unknown field \(known: machine, boot, disks, nets, fs, console, rng, pvpanic, acpi, seccomp, on_reboot, jail\)$' \
+bad_file unknown-top '^kiln: unknown-top\.json: cpus: unknown field \(known: machine, boot, disks, nets, fs, console, rng, pvpanic, serial, acpi, seccomp, on_reboot, jail\)$' \
 	"{\"boot\": {\"kernel\": \"$k\"}, \"cpus\": 2}"
 bad_file unknown-nested '^kiln: unknown-nested\.json: machine\.cpus: unknown field \(known: vcpus, memory_mib\)$' \
 	"{\"machine\": {\"cpus\": 2}, \"boot\": {\"kernel\": \"$k\"}}"

@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "api/cli.h"
+#include "virtio/backend/chr.h"
+#include "vmm/machine/builder.h"
 #include "cfg_access.h"
 
 static int parse(struct cli_request *req, struct err *e, int argc, char **argv)
@@ -200,6 +202,40 @@ Test(cli, disks_console_rng)
 	cr_assert_eq(DISK(&req.config, 0)->format, CFG_DISK_FORMAT_AUTO);
 	cr_assert_str_eq(CONSOLE(&req.config), "file=/tmp/x");
 	cr_assert(NR(&req.config, "rng"));
+	cfg_fini(&req.config);
+}
+
+/* --serial: the backend kept as given, the builder's reading of it (stdin
+ * only when the virtio console leaves it), and bad values named. */
+Test(cli, serial_backends)
+{
+	struct cli_request req;
+	struct err e;
+	struct chr_config cc;
+	bool input;
+	cr_assert_eq(PARSE(&req, &e, "run", "--kernel", "/k"), 0, "%s", e.msg);
+	cr_assert_null(req.config.serial);
+	cr_assert_eq(builder_serial(&req.config, &cc, &input, &e), 0, "%s", e.msg);
+	cr_assert_eq(cc.kind, CHR_STDIO);
+	cr_assert(input);
+	cfg_fini(&req.config);
+	cr_assert_eq(PARSE(&req, &e, "run", "--kernel", "/k", "--console", "stdio"), 0, "%s", e.msg);
+	cr_assert_eq(builder_serial(&req.config, &cc, &input, &e), 0, "%s", e.msg);
+	cr_assert_not(input, "the virtio console reads stdin");
+	cfg_fini(&req.config);
+	cr_assert_eq(PARSE(&req, &e, "run", "--kernel", "/k", "--console", "stdio",
+			   "--serial", "socket=/run/s.sock"), 0, "%s", e.msg);
+	cr_assert_str_eq(req.config.serial, "socket=/run/s.sock");
+	cr_assert_eq(builder_serial(&req.config, &cc, &input, &e), 0, "%s", e.msg);
+	cr_assert_eq(cc.kind, CHR_SOCKET);
+	cr_assert_str_eq(cc.path, "/run/s.sock");
+	cr_assert(input);
+	cfg_fini(&req.config);
+	cr_assert_eq(PARSE(&req, &e, "run", "--kernel", "/k", "--serial", "tty"), -EINVAL);
+	cr_assert(strstr(e.msg, "--serial") && strstr(e.msg, "'tty'"), "%s", e.msg);
+	cfg_fini(&req.config);
+	cr_assert_eq(PARSE(&req, &e, "run", "--kernel", "/k", "--serial", "file="), -EINVAL);
+	cr_assert(strstr(e.msg, "--serial") && strstr(e.msg, "file=PATH"), "%s", e.msg);
 	cfg_fini(&req.config);
 }
 

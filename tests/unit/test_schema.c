@@ -22,8 +22,8 @@ static const char full_json[] =
 	" \"nets\": [{\"id\": \"net0\", \"tap\": \"kt0\", \"mac\": \"52:54:00:12:34:56\", \"fd\": 0},"
 	"          {\"id\": \"lan\", \"tap\": \"kt1\", \"mac\": null, \"fd\": 5}],"
 	" \"fs\": [{\"id\": \"src\", \"path\": \"/srv/src\", \"tag\": \"src\", \"readonly\": true}],"
-	" \"console\": \"socket=/run/c.sock\", \"rng\": true, \"pvpanic\": true, \"acpi\": true,"
-	" \"seccomp\": \"log\", \"on_reboot\": \"restart\", \"jail\": {\"dir\": \"/srv/jail\", \"uid\": 4242, \"gid\": 0,"
+	" \"console\": \"socket=/run/c.sock\", \"rng\": true, \"pvpanic\": true,"
+	" \"serial\": \"file=/var/log/ttyS0.log\", \"acpi\": true, \"seccomp\": \"log\", \"on_reboot\": \"restart\", \"jail\": {\"dir\": \"/srv/jail\", \"uid\": 4242, \"gid\": 0,"
 	" \"cgroup\": \"/sys/fs/cgroup/vm\", \"cpu_max\": \"50000 100000\", \"memory_max\": null}}";
 
 static struct json_object *parse(const char *text)
@@ -67,6 +67,7 @@ Test(schema, full_config_round_trips)
 	cr_assert_eq(NET(&cfg, 0)->mac.b[5], 0x56);
 	cr_assert_not(NET(&cfg, 1)->mac.set);
 	cr_assert_str_eq(CONSOLE(&cfg), "socket=/run/c.sock");
+	cr_assert_str_eq(cfg.serial, "file=/var/log/ttyS0.log");
 	cr_assert(NR(&cfg, "rng"));
 	cr_assert(NR(&cfg, "pvpanic"));
 	cr_assert_eq(cfg.seccomp, CFG_SECCOMP_LOG);
@@ -100,7 +101,7 @@ Test(schema, defaults_and_effective_config)
 		"{\"machine\": {\"vcpus\": 1, \"memory_mib\": 256},"
 		" \"boot\": {\"kernel\": \"/k\", \"initrd\": null, \"cmdline\": \""
 		CFG_DEFAULT_CMDLINE "\"}, \"disks\": [], \"nets\": [], \"fs\": [],"
-		" \"console\": null, \"rng\": false, \"pvpanic\": false, \"acpi\": true,"
+		" \"console\": null, \"rng\": false, \"pvpanic\": false, \"serial\": \"stdio\", \"acpi\": true,"
 		" \"seccomp\": \"on\", \"on_reboot\": \"exit\", \"jail\": {\"dir\": null, \"uid\": 4294967295,"
 		" \"gid\": 4294967295, \"cgroup\": null, \"cpu_max\": null, \"memory_max\": null}}");
 	cr_assert(json_object_equal(out, want), "%s", json_object_to_json_string(out));
@@ -221,7 +222,7 @@ Test(schema, wrong_types_and_ranges_name_the_field)
 Test(schema, unknown_fields_at_every_level)
 {
 	static const struct bad_case cases[] = {
-		{ "{\"machin\": {}}", "machin: unknown field (known: machine, boot, disks, nets, fs, console, rng, pvpanic, acpi, seccomp, on_reboot, jail)" },
+		{ "{\"machin\": {}}", "machin: unknown field (known: machine, boot, disks, nets, fs, console, rng, pvpanic, serial, acpi, seccomp, on_reboot, jail)" },
 		{ "{\"machine\": {\"vpcus\": 2}}", "machine.vpcus: unknown field (known: vcpus, memory_mib)" },
 		{ "{\"boot\": {\"kernal\": \"/k\"}}", "boot.kernal: unknown field (known: kernel, initrd, cmdline)" },
 		{ "{\"disks\": [{\"path\": \"/a\"}, {\"path\": \"/b\", \"ro\": true}]}",

@@ -25,10 +25,12 @@ int arch_memory_layout(uint64_t ram_bytes, struct gm_range *out, unsigned *nr,
 int arch_vm_init(struct vm *vm, struct err *e);
 
 /* arch_devices_init - create the legacy platform devices, put them on the
- * VM's device list and their registers on its buses. (stdin_free): the
- * serial console may read stdin; (acpi): the ACPI PM block too. */
-int arch_devices_init(struct vm *vm, bool stdin_free, bool acpi,
-		      struct err *e);
+ * VM's device list and their registers on its buses. (serial): the serial
+ * console's backend, (serial_input): whether it reads that backend's
+ * input; (acpi): the ACPI PM block too. */
+struct chr_config;
+int arch_devices_init(struct vm *vm, const struct chr_config *serial,
+		      bool serial_input, bool acpi, struct err *e);
 
 /* arch_load_guest - load kernel/initrd from the config, write the boot
  * structures that do not depend on devices (command line, memory map, MP

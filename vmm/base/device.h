@@ -78,6 +78,10 @@ struct device {
 	char id[32];                   /* "disk0", "com1": unique in the VM */
 	const char *kind;              /* "uart-16550a", "virtio-blk": metrics' "type" */
 	const struct device_ops *ops;
+	/* The host end of a console device (a pty, socket or file path;
+	 * NULL when there is none): vm.info shows it. Owned by the device's
+	 * backend, valid as long as the device. */
+	const char *host_path;
 };
 
 /* device_init - fill the header (id is copied, cut to fit; kind is a

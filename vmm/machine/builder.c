@@ -106,6 +106,7 @@ int builder_add_virtio(struct vm *vm, struct virtio_device *vdev,
 		return rc;
 	vdev->error_hook = device_error_hook;
 	vdev->error_opaque = vp;
+	vp->dev.host_path = vdev->host_path;
 	return vm_add_device(vm, &vp->dev, e);
 }
 
@@ -126,6 +127,19 @@ bool builder_stdin_free(const struct kiln_config *cfg)
 		}
 	}
 	return true;
+}
+
+int builder_serial(const struct kiln_config *cfg, struct chr_config *out,
+		   bool *input, struct err *e)
+{
+	int rc = chr_parse(cfg->serial ? cfg->serial : "stdio", out, e);
+	if (rc) {
+		err_field(e, "serial");
+		err_prefix(e, "serial %s", cfg->serial);
+		return rc;
+	}
+	*input = !chr_config_uses_stdin(out) || builder_stdin_free(cfg);
+	return 0;
 }
 
 /* Name the config entry of (dev) in (e): "disks[1]", "console". */

@@ -22,6 +22,14 @@ struct virtio_device;
  * virtio console reads it). */
 bool builder_stdin_free(const struct kiln_config *cfg);
 
+/* builder_serial - the serial console's backend from (cfg)'s "serial"
+ * (NULL: stdio) into (*out), and in (*input) whether it reads its input
+ * (stdio only when no virtio console reads stdin). 0, or -EINVAL with (e)
+ * naming the value. */
+struct chr_config;
+int builder_serial(const struct kiln_config *cfg, struct chr_config *out,
+		   bool *input, struct err *e);
+
 /* builder_check_console - whether (spec) is a console backend the builder
  * can make ("stdio", "pty", "file=PATH", ...): 0, or -EINVAL with e saying
  * what is wrong (without the field name). For the front ends' parsers. */

@@ -215,6 +215,7 @@ struct kiln_config {
 	/* devices, in the order they were given */
 	struct cfg_device devices[CFG_MAX_DEVICES];
 	unsigned nr_devices;
+	char *serial; /* COM1's backend (chr_parse); NULL: stdio */
 	bool acpi; /* ACPI tables (default on); the MP table is always there */
 	unsigned seccomp; /* enum cfg_seccomp (default CFG_DEFAULT_SECCOMP) */
 	unsigned on_reboot; /* enum cfg_on_reboot (default exit) */

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../../virtio/backend/chr.h"
 #include "../arch/arch.h"
 #include "builder.h"
 #include "../base/thread.h"
@@ -145,8 +146,12 @@ int vm_create(const struct kiln_config *cfg, struct evloop *loop,
 		rc = irq_router_init(&vm->router, vm->vm_fd, arch_irqchip_routes, e);
 		vm->router_ready = !rc;
 	}
+	struct chr_config serial;
+	bool serial_input = false;
 	if (!rc)
-		rc = arch_devices_init(vm, builder_stdin_free(cfg), cfg->acpi, e);
+		rc = builder_serial(cfg, &serial, &serial_input, e);
+	if (!rc)
+		rc = arch_devices_init(vm, &serial, serial_input, cfg->acpi, e);
 	if (!rc)
 		rc = builder_pci_devices(vm, e);
 	/* Boot tables last: they describe the devices that now exist. */

@@ -149,7 +149,8 @@ int arch_request_shutdown(struct vm *vm)
 	return rc;
 }
 
-static int setup_serial(struct vm *vm, struct x86_platform *p, bool stdin_free,
+static int setup_serial(struct vm *vm, struct x86_platform *p,
+			const struct chr_config *backend, bool input,
 			struct err *e)
 {
 	int rc = irq_line_init(vm->vm_fd, &p->com1_irq, COM1_IRQ, e);
@@ -171,12 +172,12 @@ static int setup_serial(struct vm *vm, struct x86_platform *p, bool stdin_free,
 	p->com1->input_opaque = p;
 	rc = bus_register(&vm->pio, COM1_PORT, 8, serial_io, p->com1->uart,
 			  "COM1", e);
-	/* One reader of stdin: the virtio console when it is on stdio. */
-	int in_fd = stdin_free ? STDIN_FILENO : -1;
 	if (!rc)
-		rc = console_init(&p->console, vm->loop, p->com1->uart, in_fd,
-				  STDOUT_FILENO, console_quit, vm, e);
+		rc = console_init(&p->console, vm->loop, p->com1->uart, backend,
+				  input, console_quit, vm, e);
 	p->console_ready = !rc;
+	if (!rc && console_path(&p->console)[0])
+		p->com1->dev.host_path = console_path(&p->console);
 	return rc;
 }
 
@@ -252,7 +253,8 @@ int arch_pci_init(struct vm *vm, struct pci_root *root, struct err *e)
 	return rc;
 }
 
-int arch_devices_init(struct vm *vm, bool stdin_free, bool acpi, struct err *e)
+int arch_devices_init(struct vm *vm, const struct chr_config *serial,
+		      bool serial_input, bool acpi, struct err *e)
 {
 	struct x86_platform *p = calloc(1, sizeof(*p));
 	if (!p)
@@ -261,7 +263,7 @@ int arch_devices_init(struct vm *vm, bool stdin_free, bool acpi, struct err *e)
 	vm->arch = p;
 	int rc = setup_rtc(vm, e);
 	if (!rc)
-		rc = setup_serial(vm, p, stdin_free, e);
+		rc = setup_serial(vm, p, serial, serial_input, e);
 	if (!rc)
 		rc = setup_i8042(vm, p, e);
 	if (!rc && acpi)
