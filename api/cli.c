@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include "schema.h"
+#include "../vmm/base/log.h"
 #include "../vmm/machine/builder.h"
 
 #include <errno.h>
@@ -47,11 +48,15 @@ static const char usage_tail[] =
 	"  --cgroup PATH     join (and create) this cgroup v2 directory first\n"
 	"  --cgroup-cpu-max \"MAX PERIOD\", --cgroup-memory-max BYTES\n"
 	"                    written to its cpu.max and memory.max\n"
-	"  --config FILE     a JSON config (docs/api.md); flags override it\n"
+	"  --config FILE     a JSON config (docs/api.md; - reads it from stdin);\n"
+	"                    flags override it\n"
 	"  --api-socket PATH serve the JSON-RPC control socket at PATH; without\n"
 	"                    --kernel, wait for vm.configure and vm.boot there\n"
 	"  --print-config    print the effective config as JSON and exit\n"
-	"  -v, --verbose     more log output (repeat for debug)\n"
+	"  -v, --verbose     more log output (repeat for debug); -q, --quiet: errors only\n"
+	"  --log-level error|warn|info|debug  what kiln logs (default warn)\n"
+	"  --log-file PATH   kiln's log appended to PATH, each line with an ISO-8601\n"
+	"                    UTC time, instead of stderr\n"
 	"\n"
 	"Exit status: 0 when the guest reboots or powers off, 1 on a VMM or guest\n"
 	"error (triple fault, KVM failure), 2 on a usage error, 3 when the guest\n"
@@ -242,12 +247,16 @@ static int opt_device(struct kiln_config *c, const struct cfg_kind *kind,
 static bool run_flag(struct cli_request *req, const char *arg, int argc,
 		     char **argv, int *i, int *rc, struct err *e)
 {
-	const char **dst = NULL;
+	const char **dst = NULL, *level = NULL;
 	size_t n = strlen(arg);
 	if (!strncmp(arg, "--api-socket", 12) && (n == 12 || arg[12] == '='))
 		dst = &req->api_socket;
 	else if (!strncmp(arg, "--config", 8) && (n == 8 || arg[8] == '='))
 		dst = &req->config_file;
+	else if (!strncmp(arg, "--log-file", 10) && (n == 10 || arg[10] == '='))
+		dst = &req->log_file;
+	else if (!strncmp(arg, "--log-level", 11) && (n == 11 || arg[11] == '='))
+		dst = &level;
 	else if (!strcmp(arg, "--print-config")) {
 		req->print_config = true;
 		return true;
@@ -262,8 +271,17 @@ static bool run_flag(struct cli_request *req, const char *arg, int argc,
 		*rc = err_set(e, -EINVAL, "%s: missing value", arg);
 		return true;
 	}
-	if (!**dst)
+	if (!**dst) {
 		*rc = err_set(e, -EINVAL, "%.*s: empty value", (int)(eq ? eq - arg : (long)n), arg);
+	} else if (dst == &level) {
+		enum log_level l;
+		if (log_parse_level(level, &l))
+			*rc = err_set(e, -EINVAL,
+				      "--log-level: expected error, warn, info or debug, got '%s'",
+				      level);
+		else
+			req->log_level = (int)l;
+	}
 	return true;
 }
 
@@ -275,6 +293,10 @@ static int parse_run_args(int argc, char **argv, int i,
 		const char *arg = argv[i];
 		if (!strcmp(arg, "-v") || !strcmp(arg, "--verbose")) {
 			req->verbosity++;
+			continue;
+		}
+		if (!strcmp(arg, "-q") || !strcmp(arg, "--quiet")) {
+			req->quiet = true;
 			continue;
 		}
 		if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
@@ -331,6 +353,7 @@ static int parse_run_args(int argc, char **argv, int i,
 int cli_parse(int argc, char **argv, struct cli_request *req, struct err *e)
 {
 	memset(req, 0, sizeof(*req));
+	req->log_level = -1;
 	cfg_init(&req->config);
 	if (argc < 2) {
 		req->command = CLI_HELP;
@@ -361,6 +384,7 @@ int cli_parse(int argc, char **argv, struct cli_request *req, struct err *e)
 		rc = schema_config_from_file(req->config_file, &req->config, e);
 		if (rc)
 			return rc;
+		req->verbosity = 0; /* counted again */
 		rc = parse_run_args(argc, argv, 2, req, e);
 		if (rc)
 			return rc;

@@ -14,6 +14,9 @@ struct cli_request {
 	enum cli_command command;
 	struct kiln_config config; /* for CLI_RUN */
 	int verbosity;             /* -v count */
+	bool quiet;                /* -q: errors only */
+	int log_level;             /* --log-level (enum log_level), or -1 */
+	const char *log_file;      /* --log-file (borrowed from argv) */
 	const char *api_socket;    /* --api-socket (borrowed from argv) */
 	const char *config_file;   /* --config (borrowed from argv) */
 	bool print_config;         /* --print-config: print the JSON and exit */

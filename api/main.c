@@ -78,9 +78,20 @@ int main(int argc, char **argv)
 		status = ctl_main(argc - 1, argv + 1);
 		break;
 	case CLI_RUN:
-		log_set_level(req.verbosity >= 2   ? LOG_DEBUG
+		log_set_level(req.log_level >= 0  ? (enum log_level)req.log_level
+			      : req.quiet          ? LOG_ERROR
+			      : req.verbosity >= 2 ? LOG_DEBUG
 			      : req.verbosity == 1 ? LOG_INFO
 						   : LOG_WARN);
+		if (req.log_file) {
+			int rc = log_open_file(req.log_file);
+			if (rc) {
+				fprintf(stderr, "kiln: --log-file %s: %s\n", req.log_file,
+					strerror(-rc));
+				status = 1;
+				break;
+			}
+		}
 		if (req.print_config) {
 			status = print_config(&req.config);
 			break;

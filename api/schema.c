@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../vmm/base/file.h"
 #include "../vmm/machine/builder.h"
@@ -930,23 +931,70 @@ int schema_parse_text(const char *buf, size_t len, struct json_object **out,
 		       line, col, why);
 }
 
+/* "-": the config text from stdin, up to SCHEMA_MAX_TEXT bytes (a CLI
+ * read at start-up: it may wait for the writer). Returns 0 with (*out)
+ * (malloc'd) and (*len), or -errno with (e) filled. */
+static int read_stdin(char **out, size_t *len, struct err *e)
+{
+	size_t cap = 4096, n = 0;
+	char *buf = malloc(cap);
+	while (buf) {
+		if (n == cap) {
+			if (cap > SCHEMA_MAX_TEXT)
+				break;
+			char *bigger = realloc(buf, cap * 2);
+			if (!bigger)
+				break;
+			buf = bigger;
+			cap *= 2;
+		}
+		ssize_t r = read(STDIN_FILENO, buf + n, cap - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			int err = errno;
+			free(buf);
+			return err_set(e, -err, "%s", strerror(err));
+		}
+		if (r == 0) {
+			*out = buf;
+			*len = n;
+			return 0;
+		}
+		n += (size_t)r;
+		if (n > SCHEMA_MAX_TEXT) {
+			free(buf);
+			return err_set(e, -EFBIG, "more than %d bytes", SCHEMA_MAX_TEXT);
+		}
+	}
+	free(buf);
+	return err_set(e, -ENOMEM, "out of memory");
+}
+
 int schema_config_from_file(const char *path, struct kiln_config *cfg,
 			    struct err *e)
 {
 	cfg_init(cfg);
+	bool from_stdin = !strcmp(path, "-");
 	/* Non-blocking open and a bounded private read: a FIFO or a file
 	 * rewritten meanwhile gives an error, never a hang or a torn parse. */
-	struct file_snapshot text;
-	int rc = file_read_private(path, SCHEMA_MAX_TEXT, &text, e);
+	struct file_snapshot text = { 0 };
+	char *in = NULL;
+	size_t in_len = 0;
+	int rc = from_stdin ? read_stdin(&in, &in_len, e)
+			    : file_read_private(path, SCHEMA_MAX_TEXT, &text, e);
 	struct json_object *obj = NULL;
-	if (!rc)
+	if (!rc && from_stdin)
+		rc = schema_parse_text(in, in_len, &obj, e);
+	else if (!rc)
 		rc = schema_parse_text(text.data ? (const char *)text.data : "",
 				       text.size, &obj, e);
+	free(in);
 	file_snapshot_free(&text);
 	if (!rc)
 		rc = schema_config_from_json(obj, cfg, e);
 	json_object_put(obj);
 	if (rc)
-		err_prefix(e, "%s", path);
+		err_prefix(e, "%s", from_stdin ? "standard input" : path);
 	return rc;
 }

@@ -47,8 +47,10 @@ int schema_config_from_json(struct json_object *obj, struct kiln_config *cfg,
 struct json_object *schema_config_to_json(const struct kiln_config *cfg);
 
 /*
- * schema_config_from_file - read the JSON file (path) into (cfg) as
- * schema_config_from_json does (cfg_init first; cfg_fini afterwards).
+ * schema_config_from_file - read the JSON file (path; "-": standard
+ * input, read to its end) into (cfg) as schema_config_from_json does
+ * (cfg_init first; cfg_fini afterwards); errors from standard input start
+ * with "standard input: ".
  * Errors start with the file name: "vm.json: line 3, column 9: ...",
  * "vm.json: machine.vcpus: ...". 0 or -errno.
  */

@@ -2,7 +2,9 @@
 # timeout: 420
 # The serial console (COM1, the guest's ttyS0) on each --serial backend, with no terminal
 # and nothing of the guest's on kiln's stdout (issue 16 item 1):
-#  1. file=PATH: the guest's console lines land in PATH (appended to what was there);
+#  1. file=PATH, with --log-file and -v (a service's setup): the guest's console lines land
+#     in PATH (appended to what was there), kiln's log lines in the log file, each with an
+#     ISO-8601 UTC time and no carriage return, and neither on stdout or stderr;
 #  2. socket=PATH: a client attaches, detaches early in the boot and attaches again: what
 #     the guest printed meanwhile comes first (the backlog), nothing is lost, and a line
 #     typed on the socket reaches ttyS0 (scenario tty-echo);
@@ -22,15 +24,22 @@ cleanup() { [[ -n $pid ]] && kill -KILL "$pid" 2>/dev/null; return 0; }
 trap cleanup EXIT
 
 # ---- 1. file= ----------------------------------------------------------------
-step "--serial file=serial.log"
+step "--serial file=serial.log --log-file kiln.log -v"
 echo "line from before" >serial.log
 rc=0
-boot_guest out1.txt "${base[@]}" --cmdline "$(cmdline info)" --serial file=serial.log || rc=$?
+boot_guest out1.txt "${base[@]}" --cmdline "$(cmdline info)" --serial file=serial.log \
+	--log-file kiln.log -v || rc=$?
 ((rc == 0)) || { show_tail out1.txt; problem "--serial file=: kiln exited $rc"; }
 [[ $(head -n 1 serial.log) == "line from before" ]] || problem "--serial file=: the file's old content was not kept"
 tr -d '\r' <serial.log | grep -q '^KILN-GUEST-UP$' || problem "--serial file=: no KILN-GUEST-UP in the file"
 tr -d '\r' <serial.log | grep -q '^KILN-RESULT rc=0$' || problem "--serial file=: no KILN-RESULT rc=0 in the file"
 grep -aq 'KILN-' out1.txt && problem "--serial file=: guest output reached kiln's stdout/stderr"
+[[ -s out1.txt ]] && problem "--log-file: kiln still wrote to stdout/stderr: $(head -c 300 out1.txt)"
+[[ -s kiln.log ]] || problem "--log-file: kiln.log is empty"
+bad=$(grep -cvE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z kiln: (error|warning|info|debug): ' kiln.log || true)
+((bad == 0)) || problem "--log-file: $bad lines without the timestamped prefix: $(grep -vE '^[0-9]{4}-' kiln.log | head -n 3 | tr '\n' '|')"
+grep -q $'\r' kiln.log && problem "--log-file: carriage returns in the log file"
+grep -q 'kiln: info: ' kiln.log || problem "--log-file: no info line with -v"
 
 # ---- 2. socket=, detached and attached again -----------------------------------
 step "--serial socket=ttyS0.sock"

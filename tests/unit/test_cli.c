@@ -5,6 +5,7 @@
 
 #include "api/cli.h"
 #include "virtio/backend/chr.h"
+#include "vmm/base/log.h"
 #include "vmm/machine/builder.h"
 #include "cfg_access.h"
 
@@ -236,6 +237,29 @@ Test(cli, serial_backends)
 	cfg_fini(&req.config);
 	cr_assert_eq(PARSE(&req, &e, "run", "--kernel", "/k", "--serial", "file="), -EINVAL);
 	cr_assert(strstr(e.msg, "--serial") && strstr(e.msg, "file=PATH"), "%s", e.msg);
+	cfg_fini(&req.config);
+}
+
+Test(cli, log_options)
+{
+	struct cli_request req;
+	struct err e;
+	cr_assert_eq(PARSE(&req, &e, "run", "--kernel", "/k"), 0, "%s", e.msg);
+	cr_assert_eq(req.log_level, -1);
+	cr_assert_not(req.quiet);
+	cr_assert_null(req.log_file);
+	cfg_fini(&req.config);
+	cr_assert_eq(PARSE(&req, &e, "run", "--kernel", "/k", "-q", "--log-level", "debug",
+			   "--log-file=/var/log/k.log"), 0, "%s", e.msg);
+	cr_assert(req.quiet);
+	cr_assert_eq(req.log_level, LOG_DEBUG);
+	cr_assert_str_eq(req.log_file, "/var/log/k.log");
+	cfg_fini(&req.config);
+	cr_assert_eq(PARSE(&req, &e, "run", "--kernel", "/k", "--log-level=verbose"), -EINVAL);
+	cr_assert(strstr(e.msg, "--log-level") && strstr(e.msg, "'verbose'"), "%s", e.msg);
+	cfg_fini(&req.config);
+	cr_assert_eq(PARSE(&req, &e, "run", "--kernel", "/k", "--log-file"), -EINVAL);
+	cr_assert(strstr(e.msg, "--log-file"), "%s", e.msg);
 	cfg_fini(&req.config);
 }
 

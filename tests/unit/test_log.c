@@ -3,14 +3,20 @@
  * log_ratelimit (vmm/base/log.c): the window rules on an explicit clock,
  * and the thread rule: many threads hammering one state never let more
  * than the burst through in a window, with a fixed clock, a clock that
- * steps from window to window, and the real clock.
+ * steps from window to window, and the real clock. Then the lines
+ * themselves: prefix, timestamps, levels and the log file.
  */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <pthread.h>
+#include <regex.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "vmm/base/log.h"
 
@@ -187,4 +193,81 @@ Test(log_ratelimit, threads_real_clock_at_most_burst_per_second)
 	cr_assert_geq(passed, 2 * h.burst, "two windows in 1.3 s");
 	cr_assert_leq(passed, h.burst * windows, "%u passed in %lld windows",
 		      passed, windows);
+}
+
+/* ---- lines: prefix, timestamps, levels, the log file ---- */
+
+static bool matches(const char *text, const char *pattern)
+{
+	regex_t re;
+	cr_assert_eq(regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB), 0, "%s", pattern);
+	bool ok = regexec(&re, text, 0, NULL, 0) == 0;
+	regfree(&re);
+	return ok;
+}
+
+Test(log_line, one_prefix_a_stamp_for_files_a_cr_for_terminals_only)
+{
+	char buf[256];
+	log_format(buf, sizeof(buf), LOG_WARN, "disk0: slow", false, false);
+	cr_assert_str_eq(buf, "kiln: warning: disk0: slow\n");
+	log_format(buf, sizeof(buf), LOG_ERROR, "x", false, true);
+	cr_assert_str_eq(buf, "\rkiln: error: x\n");
+	log_format(buf, sizeof(buf), LOG_INFO, "up", true, false);
+	cr_assert(matches(buf, "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z "
+			       "kiln: info: up\n$"), "%s", buf);
+	/* A message longer than the buffer: cut, still one line. */
+	char big[600];
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = 0;
+	size_t n = log_format(buf, sizeof(buf), LOG_DEBUG, big, true, false);
+	cr_assert_eq(n, sizeof(buf) - 1);
+	cr_assert_eq(buf[n - 1], '\n');
+	cr_assert_null(memchr(buf, '\n', n - 1));
+}
+
+Test(log_line, levels_by_name)
+{
+	enum log_level l;
+	cr_assert_eq(log_parse_level("error", &l), 0);
+	cr_assert_eq(l, LOG_ERROR);
+	cr_assert_eq(log_parse_level("warn", &l), 0);
+	cr_assert_eq(l, LOG_WARN);
+	cr_assert_eq(log_parse_level("warning", &l), 0);
+	cr_assert_eq(l, LOG_WARN);
+	cr_assert_eq(log_parse_level("info", &l), 0);
+	cr_assert_eq(l, LOG_INFO);
+	cr_assert_eq(log_parse_level("debug", &l), 0);
+	cr_assert_eq(l, LOG_DEBUG);
+	cr_assert_eq(log_parse_level("loud", &l), -1);
+	cr_assert_eq(log_parse_level("", &l), -1);
+}
+
+/* The log file: appended to (what was there stays), each line stamped, no
+ * carriage return, levels above the current one left out. */
+Test(log_line, the_log_file)
+{
+	char path[] = "/tmp/kiln-test-log-XXXXXX";
+	int fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, "before\n", 7), 7);
+	close(fd);
+	cr_assert_eq(log_open_file(path), 0);
+	log_set_level(LOG_INFO);
+	log_warn("first %d", 1);
+	log_debug("not shown");
+	log_info("second");
+	FILE *f = fopen(path, "r");
+	cr_assert_not_null(f);
+	char lines[4][200] = { { 0 } };
+	int n = 0;
+	while (n < 4 && fgets(lines[n], sizeof(lines[n]), f))
+		n++;
+	fclose(f);
+	unlink(path);
+	cr_assert_eq(n, 3);
+	cr_assert_str_eq(lines[0], "before\n");
+	cr_assert(matches(lines[1], "^[0-9-]{10}T[0-9:.]{12}Z kiln: warning: first 1\n$"), "%s", lines[1]);
+	cr_assert(matches(lines[2], "^[0-9-]{10}T[0-9:.]{12}Z kiln: info: second\n$"), "%s", lines[2]);
+	cr_assert_eq(log_open_file("/nonexistent-dir/x.log"), -ENOENT);
 }

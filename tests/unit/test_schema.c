@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -423,6 +424,46 @@ Test(schema, oversized_file)
 	cr_assert(strstr(e.msg, "too large (limit 1 MiB)"), "%s", e.msg);
 	unlink(path);
 	free(path);
+}
+
+/* "-": stdin to its end (here a file on fd 0): read, errors named
+ * "standard input", and more than SCHEMA_MAX_TEXT refused. */
+static void stdin_from(const char *text, size_t len)
+{
+	char *path = write_temp("");
+	FILE *f = fopen(path, "w");
+	cr_assert_not_null(f);
+	cr_assert_eq(fwrite(text, 1, len, f), len);
+	fclose(f);
+	int fd = open(path, O_RDONLY);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(dup2(fd, STDIN_FILENO), STDIN_FILENO);
+	close(fd);
+	unlink(path);
+	free(path);
+}
+
+Test(schema, config_from_stdin)
+{
+	struct kiln_config cfg;
+	struct err e = { 0 };
+	const char *good = "{\"machine\": {\"vcpus\": 3}, \"boot\": {\"kernel\": \"/k\"}}";
+	stdin_from(good, strlen(good));
+	cr_assert_eq(schema_config_from_file("-", &cfg, &e), 0, "%s", e.msg);
+	cr_assert_eq(cfg.vcpus, 3);
+	cr_assert_str_eq(cfg.kernel, "/k");
+	cfg_fini(&cfg);
+	const char *bad = "{\"machine\": {\"vcpus\": 300}}";
+	stdin_from(bad, strlen(bad));
+	cr_assert_eq(schema_config_from_file("-", &cfg, &e), -EINVAL);
+	cr_assert(!strncmp(e.msg, "standard input: machine.vcpus: ", 31), "%s", e.msg);
+	cfg_fini(&cfg);
+	static char big[SCHEMA_MAX_TEXT + 2];
+	memset(big, ' ', sizeof(big));
+	stdin_from(big, sizeof(big));
+	cr_assert_eq(schema_config_from_file("-", &cfg, &e), -EFBIG);
+	cr_assert(strstr(e.msg, "standard input: more than"), "%s", e.msg);
+	cfg_fini(&cfg);
 }
 
 /*

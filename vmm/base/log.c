@@ -1,28 +1,99 @@
 /* SPDX-License-Identifier: MIT */
 #include "log.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static _Atomic int current_level = LOG_WARN;
+/* Where lines go; -1: stderr, with a carriage return when it is a tty
+ * (looked up once: log_tty). */
+static _Atomic int file_fd = -1;
+static _Atomic int stderr_tty = -1; /* -1 not known yet, else 0/1 */
+
+static const char *const names[] = { "error", "warning", "info", "debug" };
 
 void log_set_level(enum log_level level) { current_level = level; }
 
+int log_parse_level(const char *name, enum log_level *out)
+{
+	static const struct { const char *name; enum log_level level; } all[] = {
+		{ "error", LOG_ERROR }, { "warn", LOG_WARN }, { "warning", LOG_WARN },
+		{ "info", LOG_INFO }, { "debug", LOG_DEBUG },
+	};
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		if (!strcmp(name, all[i].name)) {
+			*out = all[i].level;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+int log_open_file(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+	if (fd < 0)
+		return -errno;
+	int old = atomic_exchange(&file_fd, fd);
+	if (old >= 0)
+		close(old);
+	return 0;
+}
+
+size_t log_format(char *buf, size_t size, enum log_level level,
+		  const char *msg, bool stamp, bool cr)
+{
+	char when[40] = "";
+	if (stamp) {
+		struct timespec ts;
+		struct tm tm;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		gmtime_r(&ts.tv_sec, &tm);
+		size_t n = strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+		snprintf(when + n, sizeof(when) - n, ".%03ldZ ", ts.tv_nsec / 1000000);
+	}
+	int n = snprintf(buf, size, "%s%skiln: %s: %s\n", cr ? "\r" : "", when,
+			 names[level], msg);
+	if (n < 0)
+		return 0;
+	if ((size_t)n >= size) { /* cut: still one whole line */
+		n = (int)size - 1;
+		buf[n - 1] = '\n';
+	}
+	return (size_t)n;
+}
+
 void log_msg(enum log_level level, const char *fmt, ...)
 {
-	static const char *const names[] = { "error", "warning", "info", "debug" };
 	if ((int)level > current_level)
 		return;
-	char buf[1024];
+	char msg[1024];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	/* One fprintf per message so lines from different threads do not mix.
-	 * \r first: the terminal may be in raw mode while the guest runs. */
-	fprintf(stderr, "\rkiln: %s: %s\n", names[level], buf);
+	int fd = atomic_load(&file_fd);
+	bool cr = false;
+	if (fd < 0) {
+		fd = STDERR_FILENO;
+		int tty = atomic_load(&stderr_tty);
+		if (tty < 0) {
+			tty = isatty(fd);
+			atomic_store(&stderr_tty, tty);
+		}
+		cr = tty;
+	}
+	char line[1100];
+	size_t len = log_format(line, sizeof(line), level, msg, fd != STDERR_FILENO, cr);
+	/* One write per line so lines from different threads do not mix. */
+	while (write(fd, line, len) < 0 && errno == EINTR)
+		;
 }
 
 /*

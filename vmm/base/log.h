@@ -1,20 +1,41 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Leveled logging to stderr: one line "kiln: <level>: <message>" per call
- * (level "error", "warning", "info" or "debug"), preceded by a carriage
- * return for terminals in raw mode. Any thread: each line is written with
- * one call, so lines from different threads do not mix.
+ * Leveled logging: one line "kiln: <level>: <message>" per call (level
+ * "error", "warning", "info" or "debug") to stderr, or to a file
+ * (log_open_file), where each line starts with an ISO-8601 UTC time
+ * ("2026-12-03T12:20:01.123Z kiln: warning: ..."). A line to a terminal
+ * starts with a carriage return (the terminal may be in raw mode while the
+ * guest runs); nowhere else. Any thread: each line is written with one
+ * write(2) (O_APPEND for a file), so lines from different threads do not
+ * mix.
  */
 #ifndef KILN_LOG_H
 #define KILN_LOG_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
 
 enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 
 /* log_set_level - messages above (level) are dropped (default LOG_WARN).
  * Any thread. */
 void log_set_level(enum log_level level);
+
+/* log_parse_level - "error", "warn" (or "warning"), "info", "debug" into
+ * (*out); -1 for anything else. Pure. */
+int log_parse_level(const char *name, enum log_level *out);
+
+/* log_open_file - from now on, write to (path) (appended; created 0640)
+ * with timestamps instead of stderr. 0 or -errno. Main thread, before
+ * other threads log. */
+int log_open_file(const char *path);
+
+/* log_format - the line log_msg writes for (level, msg) into (buf, size):
+ * (stamp) adds the time (now, CLOCK_REALTIME) and (cr) the leading
+ * carriage return. Returns its length (cut to fit). For tests. */
+size_t log_format(char *buf, size_t size, enum log_level level,
+		  const char *msg, bool stamp, bool cr);
 
 /* log_msg - format (fmt, ...) and write it at (level) unless that is above
  * the current level; the message is cut at 1023 bytes. Any thread. */
