@@ -33,6 +33,7 @@ static const char usage_head[] =
 static const char usage_tail[] =
 	"\n"
 	"  --socket PATH      the control socket of the kiln to talk to\n"
+	"                     (default: $KILN_SOCKET)\n"
 	"  --timeout SECONDS  give up after this long (default 30; 0 = never)\n"
 	"  --subscribe        print event notifications, one per line, until\n"
 	"                     kiln closes the connection\n"
@@ -383,9 +384,9 @@ static int parse_args(int argc, char **argv, struct ctl *c)
 				return 2;
 			}
 		} else if (missing || (argv[i][0] == '-' && argv[i][1])) {
-			fprintf(stderr, "kiln ctl: %s '%s'\n%s",
+			fprintf(stderr, "kiln ctl: %s '%s' (kiln ctl --help)\n",
 				missing ? "missing value for" : "unknown option",
-				argv[i], ctl_usage());
+				argv[i]);
 			return 2;
 		} else if (npos < 3) {
 			positional[npos++] = argv[i];
@@ -393,13 +394,15 @@ static int parse_args(int argc, char **argv, struct ctl *c)
 	}
 	c->method = positional[0];
 	c->params = positional[1];
-	const char *why = !c->path || !c->path[0] ? "--socket PATH is required"
+	if (!c->path) /* the environment's socket, as a shell session sets it */
+		c->path = getenv("KILN_SOCKET");
+	const char *why = !c->path || !c->path[0] ? "--socket PATH (or $KILN_SOCKET) is required"
 			  : npos > 2 ? "too many arguments"
 			  : c->subscribe && npos ? "--subscribe takes no METHOD"
 			  : !c->subscribe && !npos ? "a METHOD is required"
 			  : NULL;
 	if (why) {
-		fprintf(stderr, "kiln ctl: %s\n%s", why, ctl_usage());
+		fprintf(stderr, "kiln ctl: %s (kiln ctl --help)\n", why);
 		return 2;
 	}
 	return -1; /* go on */
