@@ -49,6 +49,7 @@ struct virtio_blk {
 	int done_fd;              /* the backend's completion eventfd */
 	bool watching;            /* done_fd is on the loop */
 	bool quiet;               /* reset/destroy: no used entries */
+	bool resetting;           /* a reset waits for I/O: no used entries */
 	bool readonly;
 	unsigned quiesce_ms;      /* how long a pause waits for requests */
 	uint64_t capacity;        /* sectors */
@@ -277,7 +278,8 @@ static void blk_finish(struct virtio_blk *blk, struct blk_req *req,
 	}
 	if (status != VIRTIO_BLK_S_OK)
 		blk->stats.errors++;
-	if (!blk->quiet && vq_add_used(vq, req->chain.head, used) == 0)
+	if (!blk->quiet && !blk->resetting &&
+	    vq_add_used(vq, req->chain.head, used) == 0)
 		blk->batch++;
 	vq_chain_fini(&req->chain);
 	if (req->iov != req->iov_inl)
@@ -419,11 +421,21 @@ static void blk_queue_notify(struct virtio_device *vdev, unsigned q)
  * nothing is reported to the driver, which is forgetting the queue, so
  * what the worker has not finished is cancelled (a write torn at a chunk
  * boundary, as a crash would leave it; the guest was never told it
- * completed). The transport then resets the virtqueue structs.
+ * completed). Without (wait), a request still in its system call after
+ * BLK_RESET_POLL_MS gives -EAGAIN (the cancel stays set) and the
+ * transport asks again later. The transport then resets the virtqueue
+ * structs.
  */
-static void blk_reset(struct virtio_device *vdev)
+static int blk_reset(struct virtio_device *vdev, bool wait)
 {
-	blk_wait_all(to_blk(vdev), false, true, 0);
+	struct virtio_blk *blk = to_blk(vdev);
+	/* Until the reset is done, completions go unreported: the driver
+	 * is forgetting the queue. */
+	blk->resetting = true;
+	if (blk_wait_all(blk, false, true, wait ? 0 : BLK_RESET_POLL_MS))
+		return -EAGAIN;
+	blk->resetting = false;
+	return 0;
 }
 
 static void blk_ops_destroy(struct virtio_device *vdev)

@@ -45,6 +45,9 @@
  * stuck in the kernel) must not hold the loop, which serves the API and
  * the signals, without end. */
 #define BLK_QUIESCE_MS 5000
+/* How long one reset attempt waits for the requests in flight before the
+ * transport asks again (virtio_device_ops.reset). */
+#define BLK_RESET_POLL_MS 2
 
 struct evloop;
 struct virtio_blk;

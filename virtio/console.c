@@ -323,7 +323,7 @@ static void virtcon_queue_notify(struct virtio_device *vdev, unsigned q)
 /* Stop I/O and forget the queues (the transport resets them): chains in
  * flight are dropped, not completed (§2.4). Output already taken stays in
  * the backend and still goes out. */
-static void virtcon_reset(struct virtio_device *vdev)
+static int virtcon_reset(struct virtio_device *vdev, bool wait)
 {
 	struct virtio_console *con = to_con(vdev);
 	con->active = false;
@@ -335,6 +335,7 @@ static void virtcon_reset(struct virtio_device *vdev)
 		vq_chain_fini(&con->rx_chain);
 	con->rx_held = false;
 	tx_drop(con);
+	return 0;
 }
 
 /* Pause: output already taken goes out now if the backend has room and
@@ -379,7 +380,7 @@ static void virtcon_stats_emit(struct virtio_device *vdev, dev_stat_fn emit,
 static void virtcon_destroy_vdev(struct virtio_device *vdev)
 {
 	struct virtio_console *con = to_con(vdev);
-	virtcon_reset(vdev);
+	virtcon_reset(vdev, true);
 	chr_close(con->chr);
 	virtio_device_fini(vdev);
 	free(con);

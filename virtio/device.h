@@ -71,8 +71,14 @@ struct virtio_device_ops {
 	int (*activate)(struct virtio_device *vdev);
 	/* The driver kicked queue (q). Loop thread. */
 	void (*queue_notify)(struct virtio_device *vdev, unsigned q);
-	/* Back to the initial state: stop I/O, drop queue state. Loop thread. */
-	void (*reset)(struct virtio_device *vdev);
+	/* Back to the initial state: stop taking work, drop queue state.
+	 * Host I/O already started must finish first (none may write guest
+	 * memory or the backing file after the reset). With (wait), return
+	 * once it has (0); without, return -EAGAIN while some has not: the
+	 * device starts nothing new, and the transport calls again later, so
+	 * a host call that does not return never holds the loop. Loop
+	 * thread. */
+	int (*reset)(struct virtio_device *vdev, bool wait);
 	/* Free the device (after the transport is gone). Main thread. */
 	void (*destroy)(struct virtio_device *vdev);
 

@@ -228,7 +228,7 @@ static int rings_check(struct virtio_device *vdev, const struct vdev_state *vs,
 static void apply(struct virtio_device *vdev, const struct vdev_state *vs)
 {
 	if (vdev->activated && vdev->ops->reset)
-		vdev->ops->reset(vdev);
+		vdev->ops->reset(vdev, true);
 	vdev->activated = false;
 	pthread_mutex_lock(&vdev->lock);
 	vdev->guest_features = vs->guest_features;

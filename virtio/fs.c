@@ -292,17 +292,21 @@ static void fs_queue_notify(struct virtio_device *vdev, unsigned q)
 
 /* Reset: the driver forgets its requests; the one being served finishes
  * (a file-system call cannot be cut), the queued ones are dropped, and the
- * guest's nodes and handles go (a new driver starts with INIT). The wait
- * has no bound: the tables are the worker's until it is idle. */
-static void fs_reset(struct virtio_device *vdev)
+ * guest's nodes and handles go (a new driver starts with INIT) once the
+ * worker is idle: the tables are its until then. Without (wait), a call
+ * still running after FS_RESET_POLL_MS gives -EAGAIN and the transport
+ * asks again later. */
+static int fs_reset(struct virtio_device *vdev, bool wait)
 {
 	struct virtio_fs *fs = to_fs(vdev);
 	fs->active = false;
 	pthread_mutex_lock(&fs->lock);
 	fs->drop = true;
 	pthread_mutex_unlock(&fs->lock);
-	fs_wait(fs, false, 0);
+	if (fs_wait(fs, false, wait ? 0 : FS_RESET_POLL_MS))
+		return -EAGAIN;
 	fs_share_reset(fs->share);
+	return 0;
 }
 
 /*

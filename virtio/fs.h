@@ -30,6 +30,9 @@
 /* How long a pause waits for the worker before it is refused: what
  * vm.pause gives the vCPUs to stop. */
 #define FS_QUIESCE_MS 5000
+/* How long one reset attempt waits for the call being served before the
+ * transport asks again (virtio_device_ops.reset). */
+#define FS_RESET_POLL_MS 2
 
 struct virtio_fs;
 struct evloop;

@@ -164,13 +164,14 @@ static void net_queue_notify(struct virtio_device *vdev, unsigned q)
 
 /* Stop I/O and forget the queues (the transport resets them): chains in
  * flight are dropped, not completed, and so is a packet read ahead. */
-static void net_reset(struct virtio_device *vdev)
+static int net_reset(struct virtio_device *vdev, bool wait)
 {
 	struct virtio_net *net = to_net(vdev);
 	net->active = false;
 	net_rx_drop(net);
 	net_tx_drop(net);
 	net_be_watch(net);
+	return 0;
 }
 
 /*
@@ -216,7 +217,7 @@ static void net_stats_emit(struct virtio_device *vdev, dev_stat_fn emit,
 static void net_destroy_vdev(struct virtio_device *vdev)
 {
 	struct virtio_net *net = to_net(vdev);
-	net_reset(vdev);
+	net_reset(vdev, true);
 	if (net->watching)
 		evl_del(vdev->loop, net->be->fd);
 	net_backend_close(net->be);

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "../vmm/base/evloop.h"
@@ -88,24 +89,57 @@ static void activate_work(void *arg)
 	kick_all(vp);
 }
 
-static void reset_work(void *arg)
+/* Arm (ms > 0) or disarm (0) the reset retry timer. */
+static void reset_timer_set(struct virtio_pci *vp, unsigned ms)
 {
-	struct virtio_pci *vp = arg;
+	struct itimerspec its = { .it_value = { ms / 1000, (long)(ms % 1000) * 1000000 } };
+	if (vp->reset_timer_fd >= 0)
+		timerfd_settime(vp->reset_timer_fd, 0, &its, NULL);
+}
+
+/* The reset itself. With (wait), as long as the device's in-flight host
+ * I/O takes; without, a device still waiting for it leaves the reset
+ * pending (status reads non-zero, kicks are ignored) and the timer asks
+ * again, so a system call that does not return never holds the loop. */
+static void reset_run(struct virtio_pci *vp, bool wait)
+{
 	struct virtio_device *vdev = vp->vdev;
-	if (vp->held) {
-		vp->held_reset = true;
-		return;
-	}
 	/* Left-over drains belong to the queues we forget (were one to
 	 * run, the reset device would ignore it: this just saves the scan). */
 	virtio_device_cancel_drains(vdev);
+	vp->resetting = true;
 	/* The device finishes in-flight I/O before we forget the queues. */
-	if (vdev->activated && vdev->ops->reset)
-		vdev->ops->reset(vdev);
+	if (vdev->activated && vdev->ops->reset &&
+	    vdev->ops->reset(vdev, wait) == -EAGAIN) {
+		reset_timer_set(vp, VP_RESET_RETRY_MS);
+		return;
+	}
+	reset_timer_set(vp, 0);
+	vp->resetting = false;
 	vdev->activated = false;
 	pthread_mutex_lock(&vdev->lock);
 	virtio_pci_common_reset(vp);
 	pthread_mutex_unlock(&vdev->lock);
+}
+
+static void reset_work(void *arg)
+{
+	struct virtio_pci *vp = arg;
+	if (vp->held) {
+		vp->held_reset = true;
+		return;
+	}
+	reset_run(vp, false);
+}
+
+static void on_reset_timer(void *opaque, uint32_t events)
+{
+	struct virtio_pci *vp = opaque;
+	uint64_t n;
+	if (read(vp->reset_timer_fd, &n, sizeof(n)) < 0)
+		return;
+	if (vp->resetting)
+		reset_work(vp);
 }
 
 /* The work items are the function's own (evl_post_work cannot fail), so
@@ -131,6 +165,8 @@ void virtio_pci_post_reset(struct virtio_pci *vp)
 static void kick_queue(struct virtio_device *vdev, unsigned q)
 {
 	struct virtio_pci *vp = vdev->transport_priv;
+	if (vp->resetting)
+		return; /* the driver is forgetting the queue */
 	if (vp->held) {
 		vp->held_kicks |= 1ULL << q;
 		return;
@@ -157,10 +193,7 @@ void virtio_pci_reset_function(struct virtio_pci *vp)
 	/* Nothing the old boot asked for may reach the next one. */
 	vp->held_kicks = 0;
 	vp->held_activate = vp->held_reset = false;
-	bool held = vp->held;
-	vp->held = false; /* reset_work would only note it while held */
-	reset_work(vp);
-	vp->held = held;
+	reset_run(vp, true);
 	pci_msix_reset(&vp->msix);
 	pci_device_reset(&vp->pci);
 }
@@ -406,6 +439,20 @@ static int setup_notify(struct virtio_pci *vp, struct err *e)
 	return 0;
 }
 
+static int setup_reset_timer(struct virtio_pci *vp, struct err *e)
+{
+	vp->reset_timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (vp->reset_timer_fd < 0)
+		return err_set(e, -errno, "timerfd: %s", strerror(errno));
+	int rc = evl_add(vp->vdev->loop, vp->reset_timer_fd, EPOLLIN, on_reset_timer, vp);
+	if (rc) {
+		close(vp->reset_timer_fd);
+		vp->reset_timer_fd = -1;
+		return err_set(e, rc, "%s: reset timer: %s", vp->pci.name, strerror(-rc));
+	}
+	return 0;
+}
+
 int virtio_pci_create(struct virtio_device *vdev, const char *id,
 		      struct pci_root *root,
 		      const struct virtio_pci_platform *plat,
@@ -419,6 +466,7 @@ int virtio_pci_create(struct virtio_device *vdev, const char *id,
 	device_init(&vp->dev, &virtio_pci_device_ops, vdev->ops->name, id);
 	for (unsigned i = 0; i < VIRTIO_MAX_QUEUES; i++)
 		vp->notify[i].fd = -1;
+	vp->reset_timer_fd = -1;
 	for (unsigned i = 0; i <= VIRTIO_MAX_QUEUES; i++)
 		vp->irqfd[i] = -1;
 	vp->vdev = vdev;
@@ -442,6 +490,8 @@ int virtio_pci_create(struct virtio_device *vdev, const char *id,
 		rc = pci_root_add_device(root, &vp->pci, PCI_SLOT_ANY, e);
 	if (!rc)
 		rc = setup_notify(vp, e);
+	if (!rc)
+		rc = setup_reset_timer(vp, e);
 	if (rc) {
 		err_prefix(e, "%s", vdev->ops->name);
 		virtio_pci_destroy(vp);
@@ -471,6 +521,10 @@ void virtio_pci_destroy(struct virtio_pci *vp)
 	for (unsigned v = 0; v <= VIRTIO_MAX_QUEUES; v++)
 		if (vp->irqfd[v] >= 0)
 			close(vp->irqfd[v]);
+	if (vp->reset_timer_fd >= 0) {
+		evl_del(vp->vdev->loop, vp->reset_timer_fd);
+		close(vp->reset_timer_fd);
+	}
 	pci_msix_fini(&vp->msix);
 	free(vp);
 }

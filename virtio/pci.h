@@ -72,6 +72,11 @@ struct virtio_pci {
 	bool reset_pending;     /* status 0 written, loop not done yet */
 	struct evl_work activate_item; /* our own work items: posting them */
 	struct evl_work reset_item;    /* cannot fail */
+	/* A reset whose device still waits for host I/O (its reset op said
+	 * -EAGAIN): kicks are ignored meanwhile and this timerfd (on the
+	 * loop) asks again every VP_RESET_RETRY_MS. Loop thread. */
+	bool resetting;
+	int reset_timer_fd;
 	uint8_t isr;            /* ISR status (read clears), atomic */
 	uint8_t pci_cfg_cap;    /* offset of the PCI-cfg-access capability */
 

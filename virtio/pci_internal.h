@@ -13,6 +13,8 @@
 #define VP_NOTIFY_OFF 0x3000
 #define VP_NOTIFY_MULT 4 /* queue q notifies at VP_NOTIFY_OFF + 4 * q */
 #define VP_MSIX_OFF 0x4000
+/* A pending reset whose device waits for host I/O asks again this often. */
+#define VP_RESET_RETRY_MS 10
 #define VP_PBA_OFF 0x6000
 #define VP_REGION_SIZE 0x1000
 #define VP_BAR_SIZE 0x8000

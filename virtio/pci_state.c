@@ -190,7 +190,7 @@ static void kick_restored(struct virtio_pci *vp)
 static void stop_device(struct virtio_device *vdev)
 {
 	if (vdev->activated && vdev->ops->reset)
-		vdev->ops->reset(vdev);
+		vdev->ops->reset(vdev, true);
 	vdev->activated = false;
 }
 

@@ -98,10 +98,11 @@ static void rng_queue_notify(struct virtio_device *vdev, unsigned q)
 		virtio_queue_drain(vdev, q, rng_fill);
 }
 
-static void rng_reset(struct virtio_device *vdev)
+static int rng_reset(struct virtio_device *vdev, bool wait)
 {
 	/* Requests complete synchronously: nothing in flight to drop. */
 	to_rng(vdev)->active = false;
+	return 0;
 }
 
 static void rng_destroy_vdev(struct virtio_device *vdev)

@@ -41,7 +41,7 @@
  * its large structures (virtio-blk's request table). Each input starts
  * from a power-on state instead: PCI command, BAR 0 and MSI-X control
  * rewritten, every MSI-X entry masked, the device reset through its status
- * register (waited for on the loop), ISR read, guest RAM zeroed, the
+ * register (waited for on the loop, retries included), ISR read, guest RAM zeroed, the
  * backends' host ends drained, the disk file zeroed. What a guest cannot
  * undo with a reset is therefore not reset here either.
  *
@@ -398,10 +398,12 @@ static void power_on(void)
 		bar_wr(0x4000 + 16 * v + 8, 8, (uint64_t)1 << 32); /* masked */
 	}
 	bar_wr(0x14, 1, 0);
+	/* A reset whose device waits for host I/O completes on a later retry
+	 * (the transport's reset timer): wait with the loop, 5 s at most. */
 	for (unsigned i = 0; bar_rd(0x14, 1); i++) {
-		if (i == 1000)
+		if (i == 5000)
 			abort(); /* a reset that never completes */
-		evl_run_once(T.m.loop, T.aio ? 1 : 0);
+		evl_run_once(T.m.loop, 1);
 	}
 	vpm_pump(&T.m, 8);
 	bar_rd(0x1000, 1); /* ISR: read clears */

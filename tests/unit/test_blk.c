@@ -746,7 +746,7 @@ BOTH(reset_waits_for_in_flight)
 {
 	start();
 	writes_in_flight(16, 8);
-	T.vdev->ops->reset(T.vdev);
+	T.vdev->ops->reset(T.vdev, true);
 	cr_assert_eq(blk_get_stats(T.blk)->inflight, 0);
 	for (unsigned i = 0; i < 16; i++)
 		cr_assert(file_has_pat(i * 65536, 65536, 8) ||
@@ -916,7 +916,7 @@ BOTH(reset_while_a_worker_request_is_stuck)
 {
 	stuck_start(300);
 	stuck_requests();
-	T.vdev->ops->reset(T.vdev);
+	T.vdev->ops->reset(T.vdev, true);
 	cr_assert(file_has_pat(STUCK_SECTOR * 512, 4096, STUCK_SEED),
 		  "the running write (one chunk) finished before the reset "
 		  "returned");
@@ -930,6 +930,41 @@ BOTH(reset_while_a_worker_request_is_stuck)
 		cr_assert_geq(evl_run_once(T.loop, 0), 0);
 	cr_assert_eq(vqd_used_idx(&T.drv), 0);
 	cr_assert(file_has_pat(512 * 512, 512 * 512, 1));
+	blk_destroy(T.blk);
+	T.blk = NULL;
+	stuck_stop();
+}
+
+/* The transport's reset (no wait) while the worker is stuck: it returns
+ * -EAGAIN at once instead of holding the loop; the write-zeroes queued
+ * behind is cancelled all the same, nothing is reported, and once the page
+ * comes the next attempt finds nothing in flight and completes. */
+BOTH(a_reset_that_cannot_finish_yet_returns_at_once)
+{
+	struct timespec t0, t1;
+
+	stuck_start(10000);
+	stuck_requests();
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int rc = T.vdev->ops->reset(T.vdev, false);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	cr_assert_eq(rc, -EAGAIN, "reset with a request stuck: %d", rc);
+	cr_assert_lt(ms, 1000, "the reset attempt took %ld ms", ms);
+	cr_assert_not(atomic_load(&U.resolved), "the page came before the reset gave up");
+	atomic_store(&U.release, true);
+	for (int i = 0; i < 5000 && rc == -EAGAIN; i++) {
+		usleep(1000);
+		rc = T.vdev->ops->reset(T.vdev, false);
+	}
+	cr_assert_eq(rc, 0, "the reset never completed");
+	cr_assert_not(atomic_load(&U.by_timeout));
+	cr_assert_eq(blk_get_stats(T.blk)->inflight, 0);
+	cr_assert_eq(vqd_used_idx(&T.drv), 0, "nothing reported across the reset");
+	cr_assert(file_has_pat(STUCK_SECTOR * 512, 4096, STUCK_SEED),
+		  "the running write finished");
+	cr_assert(file_has_pat(512 * 512, 512 * 512, 1),
+		  "the write-zeroes queued behind was cancelled");
 	blk_destroy(T.blk);
 	T.blk = NULL;
 	stuck_stop();

@@ -207,7 +207,7 @@ Test(console, identity_and_config)
 Test(console, nothing_read_before_activation)
 {
 	activate();
-	vdev->ops->reset(vdev); /* back to before DRIVER_OK */
+	vdev->ops->reset(vdev, true); /* back to before DRIVER_OK */
 	cr_assert_eq(write(in_w, "early", 5), 5);
 	cr_assert_eq(tx_str("hidden"), 0);
 	rx_buf(64);
@@ -371,7 +371,7 @@ Test(console, output_left_over_waits_while_paused_and_is_dropped_on_reset)
 	vdev->ops->resume(vdev);
 	evl_run_once(loop, 0);
 	cr_assert_gt(file_size(fd), paused);
-	vdev->ops->reset(vdev);
+	vdev->ops->reset(vdev, true);
 	off_t at_reset = file_size(fd);
 	for (int i = 0; i < 8; i++)
 		evl_run_once(loop, 0);
@@ -483,7 +483,7 @@ Test(console, reset_drops_in_flight_and_reactivates)
 	uint16_t used = vqd_used_idx(&txd);
 	cr_assert_lt(used, 3);
 
-	vdev->ops->reset(vdev);
+	vdev->ops->reset(vdev, true);
 	vq_reset(&vdev->queues[VIRTCON_RXQ]); /* the transport's part */
 	vq_reset(&vdev->queues[VIRTCON_TXQ]);
 	/* Output already taken still drains; nothing more is completed. */

@@ -250,7 +250,7 @@ Test(fs, reset_with_requests_in_flight)
 	for (int i = 0; i < 8; i++)
 		offer(&req, &init, sizeof(init), 4096);
 	vdev->ops->queue_notify(vdev, 1);
-	vdev->ops->reset(vdev); /* waits for the worker, drops the rest */
+	vdev->ops->reset(vdev, true); /* waits for the worker, drops the rest */
 	cr_assert_eq(vdev->status & VIRTIO_CONFIG_S_NEEDS_RESET, 0);
 }
 

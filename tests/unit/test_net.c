@@ -129,7 +129,7 @@ static void activate(uint64_t features)
 /* What the transport does when the driver writes status 0. */
 static void reset(void)
 {
-	vdev->ops->reset(vdev);
+	vdev->ops->reset(vdev, true);
 	vdev->activated = false;
 	for (unsigned q = 0; q < 2; q++)
 		vq_reset(&vdev->queues[q]);

@@ -171,7 +171,7 @@ Test(rng, nothing_before_activation)
 	cr_assert_eq(vdev->queues[0].last_avail_idx, 0);
 	activate(); /* serves what was posted before */
 	expect_used(8);
-	vdev->ops->reset(vdev);
+	vdev->ops->reset(vdev, true);
 	cr_assert_geq(vqd_add(&drv, &b, 1), 0);
 	vdev->ops->queue_notify(vdev, 0);
 	cr_assert_eq(vdev->queues[0].last_avail_idx, 1);

@@ -288,7 +288,8 @@ static int aio_drain(struct blk_backend *be, bool cancel, unsigned limit_ms,
 		else if ((rc = blk_worker_wait(be, cancel, left)))
 			break;
 	}
-	atomic_store(&be->cancel, false);
+	if (!rc) /* as blk_worker_wait: a cancel that ran out stays set */
+		atomic_store(&be->cancel, false);
 	return rc;
 }
 

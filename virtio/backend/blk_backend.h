@@ -121,8 +121,8 @@ struct blk_backend_ops {
 	 * reset or teardown, whose driver is never told. With (limit_ms),
 	 * give up after that long with -ETIMEDOUT (a pause must not wait
 	 * without end for a disk that stopped answering): what is still in
-	 * flight stays in flight, and a later poll or drain hands it back.
-	 * 0: no limit (reset and teardown must wait). */
+	 * flight stays in flight, and a later poll or drain hands it back;
+	 * a cancel stays set until a drain finishes. 0: no limit. */
 	int (*drain)(struct blk_backend *be, bool cancel, unsigned limit_ms,
 		     blk_done_fn done, void *opaque);
 	/* Free everything; nothing may be in flight (drain first). */

@@ -253,7 +253,10 @@ int blk_worker_wait(struct blk_backend *be, bool cancel, unsigned limit_ms)
 			rc = w->busy ? -ETIMEDOUT : 0;
 	}
 	pthread_mutex_unlock(&w->lock);
-	atomic_store(&be->cancel, false);
+	/* A cancelling wait that ran out leaves the cancel set: the reset
+	 * that asked asks again, and the request must still stop early. */
+	if (!rc)
+		atomic_store(&be->cancel, false);
 	return rc;
 }
 
