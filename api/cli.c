@@ -57,6 +57,9 @@ static const char usage_tail[] =
 	"  --log-level error|warn|info|debug  what kiln logs (default warn)\n"
 	"  --log-file PATH   kiln's log appended to PATH, each line with an ISO-8601\n"
 	"                    UTC time, instead of stderr\n"
+	"  --shutdown-timeout S  on SIGTERM ask the guest to shut down and stop it\n"
+	"                    S seconds later if it has not (default 0: stop at\n"
+	"                    once; 30 when $NOTIFY_SOCKET is set, as under systemd)\n"
 	"\n"
 	"Exit status: 0 when the guest reboots or powers off, 1 on a VMM or guest\n"
 	"error (triple fault, KVM failure), 2 on a usage error, 3 when the guest\n"
@@ -247,7 +250,7 @@ static int opt_device(struct kiln_config *c, const struct cfg_kind *kind,
 static bool run_flag(struct cli_request *req, const char *arg, int argc,
 		     char **argv, int *i, int *rc, struct err *e)
 {
-	const char **dst = NULL, *level = NULL;
+	const char **dst = NULL, *level = NULL, *timeout = NULL;
 	size_t n = strlen(arg);
 	if (!strncmp(arg, "--api-socket", 12) && (n == 12 || arg[12] == '='))
 		dst = &req->api_socket;
@@ -257,6 +260,8 @@ static bool run_flag(struct cli_request *req, const char *arg, int argc,
 		dst = &req->log_file;
 	else if (!strncmp(arg, "--log-level", 11) && (n == 11 || arg[11] == '='))
 		dst = &level;
+	else if (!strncmp(arg, "--shutdown-timeout", 18) && (n == 18 || arg[18] == '='))
+		dst = &timeout;
 	else if (!strcmp(arg, "--print-config")) {
 		req->print_config = true;
 		return true;
@@ -281,6 +286,14 @@ static bool run_flag(struct cli_request *req, const char *arg, int argc,
 				      level);
 		else
 			req->log_level = (int)l;
+	} else if (dst == &timeout) {
+		unsigned long long s;
+		if (cfg_parse_uint(timeout, 0, SHUTDOWN_TIMEOUT_MAX, &s))
+			*rc = err_set(e, -EINVAL,
+				      "--shutdown-timeout: expected seconds 0..%d, got '%s'",
+				      SHUTDOWN_TIMEOUT_MAX, timeout);
+		else
+			req->shutdown_timeout = (int)s;
 	}
 	return true;
 }
@@ -354,6 +367,7 @@ int cli_parse(int argc, char **argv, struct cli_request *req, struct err *e)
 {
 	memset(req, 0, sizeof(*req));
 	req->log_level = -1;
+	req->shutdown_timeout = -1;
 	cfg_init(&req->config);
 	if (argc < 2) {
 		req->command = CLI_HELP;

@@ -10,6 +10,11 @@
 
 enum cli_command { CLI_HELP, CLI_VERSION, CLI_RUN, CLI_CTL };
 
+/* --shutdown-timeout's bound, and its default under a service manager
+ * ($NOTIFY_SOCKET set; 0 otherwise: SIGTERM stops at once). */
+#define SHUTDOWN_TIMEOUT_MAX 3600
+#define SHUTDOWN_TIMEOUT_SERVICE 30
+
 struct cli_request {
 	enum cli_command command;
 	struct kiln_config config; /* for CLI_RUN */
@@ -17,6 +22,7 @@ struct cli_request {
 	bool quiet;                /* -q: errors only */
 	int log_level;             /* --log-level (enum log_level), or -1 */
 	const char *log_file;      /* --log-file (borrowed from argv) */
+	int shutdown_timeout;      /* --shutdown-timeout seconds, or -1 */
 	const char *api_socket;    /* --api-socket (borrowed from argv) */
 	const char *config_file;   /* --config (borrowed from argv) */
 	bool print_config;         /* --print-config: print the JSON and exit */

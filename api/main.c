@@ -15,6 +15,7 @@
 #include "ctl.h"
 #include "errmap.h"
 #include "exec.h"
+#include "notify.h"
 #include "schema.h"
 #include "vmctl.h"
 #include "../vmm/base/log.h"
@@ -96,6 +97,16 @@ int main(int argc, char **argv)
 			status = print_config(&req.config);
 			break;
 		}
+		/* Under a service manager: its socket, opened before the
+		 * jail (the child in a PID namespace sends; the unit says
+		 * NotifyAccess=all). */
+		if (notify_open(&e)) {
+			log_warn("%s: not telling the service manager", e.msg);
+			e = (struct err){ 0 };
+		}
+		unsigned shutdown_s = req.shutdown_timeout >= 0 ? (unsigned)req.shutdown_timeout
+				      : notify_active()       ? SHUTDOWN_TIMEOUT_SERVICE
+							      : 0;
 		/* A jail's PID namespace: this process stays outside, waits
 		 * for kiln (pid 1 inside) and passes signals on. */
 		if (req.config.jail.dir) {
@@ -109,7 +120,9 @@ int main(int argc, char **argv)
 				break;
 		}
 		status = vmctl_main(&req.config, &(struct vmctl_options){
-							 .api_socket = req.api_socket });
+							 .api_socket = req.api_socket,
+							 .shutdown_timeout_s = shutdown_s });
+		notify_close();
 		break;
 	}
 	cfg_fini(&req.config);

@@ -11,11 +11,13 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "../vmm/base/evloop.h"
 #include "../vmm/base/log.h"
 #include "errmap.h"
+#include "notify.h"
 #include "../vmm/machine/jail.h"
 #include "../vmm/machine/vm.h"
 #include "vmctl_internal.h"
@@ -57,6 +59,20 @@ void vmctl_set_state(struct vmctl *c, enum vm_state s)
 		return;
 	c->state = s;
 	vmctl_notify_state(c);
+	char msg[64];
+	snprintf(msg, sizeof(msg), "STATUS=%s", vm_state_name(s));
+	notify_send(msg);
+}
+
+/* Tell the service manager, once, that kiln is stopping. */
+static void tell_stopping(struct vmctl *c, const char *why)
+{
+	if (c->stopping_told)
+		return;
+	c->stopping_told = true;
+	char msg[160];
+	snprintf(msg, sizeof(msg), "STOPPING=1\nSTATUS=%s", why);
+	notify_send(msg);
 }
 
 /*
@@ -128,8 +144,43 @@ static void on_signal(void *opaque, uint32_t events)
 	struct signalfd_siginfo si;
 	if (read(c->signal_fd, &si, sizeof(si)) != (ssize_t)sizeof(si))
 		return;
+	/* A service's stop: the guest gets the chance to shut down first
+	 * (a second SIGTERM, or the bound, stops it). */
+	if (si.ssi_signo == SIGTERM && c->shutdown_timeout_s && c->vm &&
+	    c->state == VMS_RUNNING && !c->shutdown_asked) {
+		c->shutdown_asked = true;
+		int rc = vm_request_shutdown(c->vm);
+		struct itimerspec its = { .it_value = { c->shutdown_timeout_s, 0 } };
+		if (!rc && timerfd_settime(c->shutdown_fd, 0, &its, NULL) == 0) {
+			log_warn("SIGTERM: asked the guest to shut down; stopping it in "
+				 "%u s if it has not (or at another SIGTERM)",
+				 c->shutdown_timeout_s);
+			tell_stopping(c, "SIGTERM: the guest is shutting down");
+			return;
+		}
+		log_warn("SIGTERM: the guest cannot be asked to shut down (%s): stopping",
+			 strerror(rc ? -rc : errno));
+	}
 	log_info("signal %u received, stopping", si.ssi_signo);
+	tell_stopping(c, "stopping on a signal");
 	c->exit_status = 128 + (int)si.ssi_signo;
+	if (c->vm)
+		vm_request_exit(c->vm, VM_EXIT_SIGNAL, c->exit_status);
+	else
+		evl_stop(c->loop);
+}
+
+/* The guest did not shut down within the bound after SIGTERM: stop it, as
+ * SIGTERM without the bound would have. */
+static void on_shutdown_timeout(void *opaque, uint32_t events)
+{
+	struct vmctl *c = opaque;
+	uint64_t n;
+	if (read(c->shutdown_fd, &n, sizeof(n)) < 0)
+		return;
+	log_warn("the guest did not shut down within %u s of SIGTERM: stopping it",
+		 c->shutdown_timeout_s);
+	c->exit_status = 128 + SIGTERM;
 	if (c->vm)
 		vm_request_exit(c->vm, VM_EXIT_SIGNAL, c->exit_status);
 	else
@@ -157,7 +208,15 @@ static int setup_signals(struct vmctl *c, struct err *e)
 	if (c->signal_fd < 0)
 		return err_set(e, -errno, "signalfd: %s", strerror(errno));
 	int rc = evl_add(c->loop, c->signal_fd, EPOLLIN, on_signal, c);
-	return rc ? err_set(e, rc, "cannot watch signals: %s", strerror(-rc)) : 0;
+	if (rc)
+		return err_set(e, rc, "cannot watch signals: %s", strerror(-rc));
+	if (!c->shutdown_timeout_s)
+		return 0;
+	c->shutdown_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (c->shutdown_fd < 0)
+		return err_set(e, -errno, "timerfd: %s", strerror(errno));
+	rc = evl_add(c->loop, c->shutdown_fd, EPOLLIN, on_shutdown_timeout, c);
+	return rc ? err_set(e, rc, "cannot watch the shutdown timer: %s", strerror(-rc)) : 0;
 }
 
 static void vmctl_fini(struct vmctl *c)
@@ -168,14 +227,19 @@ static void vmctl_fini(struct vmctl *c)
 		evl_del(c->loop, c->signal_fd);
 		close(c->signal_fd);
 	}
+	if (c->shutdown_fd >= 0) {
+		evl_del(c->loop, c->shutdown_fd);
+		close(c->shutdown_fd);
+	}
 	evl_destroy(c->loop);
 	cfg_fini(&c->cfg);
 }
 
 int vmctl_main(struct kiln_config *cfg, const struct vmctl_options *opt)
 {
-	struct vmctl c = { .signal_fd = -1, .summary_fd = -1,
-			   .state = VMS_CONFIGURING };
+	struct vmctl c = { .signal_fd = -1, .summary_fd = -1, .shutdown_fd = -1,
+			   .state = VMS_CONFIGURING,
+			   .shutdown_timeout_s = opt->shutdown_timeout_s };
 	struct err e = { 0 };
 	c.cfg = *cfg;
 	c.api_path = opt->api_socket;
@@ -189,10 +253,14 @@ int vmctl_main(struct kiln_config *cfg, const struct vmctl_options *opt)
 		errmap_apply(&c.cfg, &e, ERRMAP_CLI);
 	if (rc) {
 		log_error("%s", e.msg);
+		tell_stopping(&c, "failed to start");
 		vmctl_fini(&c);
 		return 1;
 	}
+	notify_send(c.vm ? "READY=1\nSTATUS=running"
+			 : "READY=1\nSTATUS=configuring: waiting for vm.configure and vm.boot");
 	int lrc = evl_run(c.loop);
+	tell_stopping(&c, "the guest has stopped");
 	if (lrc)
 		log_error("event loop failed: %s", strerror(-lrc));
 	if (c.vm) {

@@ -34,6 +34,10 @@ struct vmctl {
 	bool summary_armed;
 	int exit_status;
 	int stop_reason;        /* enum vm_exit_reason once stopped */
+	unsigned shutdown_timeout_s; /* vmctl_options.shutdown_timeout_s */
+	int shutdown_fd;        /* timerfd: the graceful shutdown's bound */
+	bool shutdown_asked;    /* SIGTERM asked the guest to shut down */
+	bool stopping_told;     /* STOPPING=1 sent to the service manager */
 };
 
 /* vmctl_check - (a) allowed in the current state? -EBUSY naming it. */

@@ -59,9 +59,10 @@ def connect():
             time.sleep(0.1)
     sys.exit("no serial socket at " + path)
 def read_until(s, what, secs, buf=b""):
+    """Until (what) arrives, or with what=None until kiln closes the socket."""
     s.settimeout(0.5)
     end = time.time() + secs
-    while what not in buf and time.time() < end:
+    while (what is None or what not in buf) and time.time() < end:
         try:
             d = s.recv(4096)
         except socket.timeout:
@@ -81,7 +82,7 @@ second = read_until(s, b"KILN-TTY-READY ttyS0", 120)
 if b"KILN-TTY-READY ttyS0" not in second:
     sys.exit("no KILN-TTY-READY after attaching again; got %r" % second[-300:])
 s.sendall(b"typed-on-the-socket\n")
-second = read_until(s, b"KILN-RESULT", 60, second)
+second = read_until(s, None, 60, second) # to the end: kiln exits after the power-off
 text = (first + second).replace(b"\r", b"").decode(errors="replace")
 print(text)
 lines = text.splitlines()

@@ -1,0 +1,98 @@
+#!/bin/bash
+# timeout: 300
+# kiln as a service (issue 16 item 5), with a real AF_UNIX datagram socket standing in for
+# systemd's $NOTIFY_SOCKET (no systemd runs here; tests/unit/test_notify.c has the protocol):
+#  1. under the "service manager": READY=1 once the guest runs, STATUS= lines; SIGTERM asks
+#     the guest to shut down (ctrl-alt-del and the power button; --shutdown-timeout defaults
+#     to 30 s with NOTIFY_SOCKET set), STOPPING=1 follows, the guest's init reboots and kiln
+#     exits 0; no terminal anywhere (--serial file=, --log-file).
+#  2. a guest that ignores the request (its kernel without the keyboard: i8042.nokbd, and no
+#     ACPI daemon): kiln stops it --shutdown-timeout 3 s after SIGTERM, status 143.
+#  3. the same with a 60 s bound and a second SIGTERM: kiln stops at once, 143.
+# Three boots of the generic guest (scenario tty-echo, kiln.tty=hold: waits until stopped).
+set -euo pipefail
+# shellcheck source=SCRIPTDIR/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$TMPDIR"
+base=(--kernel "$GUEST/generic/vmlinuz" --initrd "$GUEST/initramfs-generic.cpio.gz" --memory 256M)
+hold="console=ttyS0 quiet panic=-1 kiln.scenario=tty-echo kiln.tty=hold"
+pid='' listener=''
+cleanup() {
+	[[ -n $pid ]] && kill -KILL "$pid" 2>/dev/null
+	[[ -n $listener ]] && kill "$listener" 2>/dev/null
+	return 0
+}
+trap cleanup EXIT
+
+# The service manager's end: every datagram on one line ('|' for newlines).
+"$PY" - "$TMPDIR/notify.sock" "$TMPDIR/notify.txt" <<'EOF' &
+import os, socket, sys
+path, out = sys.argv[1:3]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(path)
+with open(out, "w", buffering=1) as f:
+    while True:
+        f.write(s.recv(4096).decode(errors="replace").replace("\n", "|") + "\n")
+EOF
+listener=$!
+for _ in $(seq 50); do [[ -S notify.sock ]] && break; sleep 0.1; done
+[[ -S notify.sock ]] || fail "the notify listener did not start"
+
+# start NAME CMDLINE [OPTION...]: kiln in the background, no terminal.
+start() {
+	local name=$1 cmdline=$2
+	shift 2
+	"$KILN" run "${base[@]}" --cmdline "$cmdline" --serial "file=$TMPDIR/$name.serial" \
+		--log-file "$TMPDIR/$name.log" "$@" </dev/null >"$name.out" 2>&1 &
+	pid=$!
+	wait_line "$name.serial" '^KILN-TTY-READY hold' "$pid" 120
+}
+
+# finish NAME: wait for kiln; its status in rc, the seconds it took from now in took.
+finish() {
+	local t0=$SECONDS
+	rc=0
+	wait_kiln "$pid" 60 "$1.log" || rc=$?
+	pid=
+	took=$((SECONDS - t0))
+}
+
+# ---- 1. under the service manager -------------------------------------------
+step "boot 1: NOTIFY_SOCKET set, SIGTERM"
+: >notify.txt
+NOTIFY_SOCKET=$TMPDIR/notify.sock start one "$hold"
+for _ in $(seq 50); do grep -q 'READY=1' notify.txt && break; sleep 0.1; done
+grep -q '^READY=1|STATUS=running$' notify.txt || problem "no READY=1 with the guest running: $(tr '\n' ' ' <notify.txt)"
+kill -TERM "$pid"
+finish one
+((rc == 0)) || { tail -n 5 one.serial; problem "boot 1: kiln exited $rc after SIGTERM, expected 0 (the guest shut down)"; }
+tr -d '\r' <one.serial | grep -q '^KILN-CTRL-ALT-DEL$' || problem "boot 1: the guest did not see the shutdown request"
+grep -q 'SIGTERM: asked the guest to shut down; stopping it in 30 s' one.log ||
+	problem "boot 1: kiln's log does not say it asked the guest (30 s under NOTIFY_SOCKET): $(tail -n 3 one.log | tr '\n' '|')"
+grep -q '^STOPPING=1|' notify.txt || problem "boot 1: no STOPPING=1: $(tr '\n' ' ' <notify.txt)"
+[[ -s one.out ]] && problem "boot 1: kiln wrote to stdout/stderr: $(head -c 200 one.out)"
+step "boot 1: exit $rc, ${took}s after SIGTERM; notifications: $(tr '\n' ' ' <notify.txt)"
+
+# ---- 2. a guest that ignores the request: the bound ------------------------------
+step "boot 2: --shutdown-timeout 3, the guest ignores the request"
+start two "$hold i8042.nokbd" --shutdown-timeout 3
+kill -TERM "$pid"
+finish two
+((rc == 143)) || problem "boot 2: kiln exited $rc, expected 143"
+((took >= 2 && took <= 20)) || problem "boot 2: stopped ${took}s after SIGTERM, expected about 3"
+grep -q 'did not shut down within 3 s of SIGTERM' two.log || problem "boot 2: the log does not say why it stopped"
+step "boot 2: exit $rc, ${took}s after SIGTERM"
+
+# ---- 3. a second SIGTERM does not wait ------------------------------------------
+step "boot 3: --shutdown-timeout 60, SIGTERM twice"
+start three "$hold i8042.nokbd" --shutdown-timeout 60
+kill -TERM "$pid"
+sleep 1
+kill -TERM "$pid"
+finish three
+((rc == 143)) || problem "boot 3: kiln exited $rc, expected 143"
+((took <= 15)) || problem "boot 3: the second SIGTERM took ${took}s to stop kiln"
+step "boot 3: exit $rc, ${took}s after the second SIGTERM"
+
+no_problems
+step "ok: readiness and stopping told, SIGTERM shuts the guest down, bounded"
