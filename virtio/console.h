@@ -2,7 +2,7 @@
 /*
  * virtio-console (virtio 1.2 §5.3), one port (port 0, no MULTIPORT): queue
  * 0 is the receiveq (host to guest), queue 1 the transmitq (guest to
- * host). The host side is a character backend (virtio/backend/chr.h).
+ * host). The host side is a character backend (vmm/base/chr.h).
  *
  * Flow control, both ways bounded:
  *  - guest output: each transmit chain's bytes go to the backend's output
@@ -38,7 +38,7 @@
 
 #include "../vmm/base/err.h"
 #include "../vmm/base/memory.h"
-#include "backend/chr.h"
+#include "../vmm/base/chr.h"
 #include "device.h"
 
 #define VIRTCON_RXQ 0

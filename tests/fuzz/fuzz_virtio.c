@@ -59,7 +59,7 @@
 #include <unistd.h>
 
 #include "tests/fakes/vpci_machine.h"
-#include "virtio/backend/chr.h"
+#include "vmm/base/chr.h"
 #include "virtio/backend/tap.h"
 #include "virtio/blk.h"
 #include "virtio/console.h"

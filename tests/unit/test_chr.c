@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Character backends (virtio/backend/chr*.c): --console parsing, the file
+ * Character backends (vmm/base/chr*.c): --console parsing, the file
  * backend, a socket server with real clients, a pty with a real slave,
  * the Ctrl-A escape, and the bounded output buffer with EPOLLOUT
  * backpressure on a pipe nobody reads.
@@ -16,7 +16,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "virtio/backend/chr.h"
+#include "vmm/base/chr.h"
 #include "vmm/base/evloop.h"
 #include "vmm/base/log.h"
 

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "api/cli.h"
-#include "virtio/backend/chr.h"
+#include "vmm/base/chr.h"
 #include "vmm/base/log.h"
 #include "vmm/machine/builder.h"
 #include "cfg_access.h"

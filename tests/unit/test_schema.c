@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "api/schema.h"
-#include "virtio/backend/chr.h"
+#include "vmm/base/chr.h"
 #include "cfg_access.h"
 
 static const char full_json[] =

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The host side of the serial console (COM1): the UART's output to a
- * character backend (virtio/backend/chr.h: stdio, pty, file, socket, fd,
+ * character backend (vmm/base/chr.h: stdio, pty, file, socket, fd,
  * none: the same kinds and code as the virtio console) and the backend's
  * input into the UART's receive FIFO.
  *
@@ -31,7 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../../virtio/backend/chr.h"
+#include "../base/chr.h"
 #include "../base/err.h"
 #include "../base/evloop.h"
 

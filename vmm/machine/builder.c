@@ -10,7 +10,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "../../virtio/backend/chr.h"
+#include "../base/chr.h"
 #include "../../virtio/pci.h"
 #include "../arch/arch.h"
 #include "../base/log.h"

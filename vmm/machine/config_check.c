@@ -3,7 +3,7 @@
  * whole machine (the API fuzzer links only this). */
 #include "builder.h"
 
-#include "../../virtio/backend/chr.h"
+#include "../base/chr.h"
 
 int builder_check_console(const char *spec, struct err *e)
 {

@@ -17,7 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../../virtio/backend/chr.h"
+#include "../base/chr.h"
 #include "../../virtio/blk.h"
 #include "../../virtio/console.h"
 #include "../../virtio/fs.h"

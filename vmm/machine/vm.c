@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../virtio/backend/chr.h"
+#include "../base/chr.h"
 #include "../arch/arch.h"
 #include "builder.h"
 #include "../base/thread.h"

@@ -64,7 +64,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "../../vmm/base/err.h"
+#include "err.h"
 
 #define CHR_OUT_BUF (64 * 1024) /* output buffer per backend */
 #define CHR_IN_BUF 4096		/* terminal read-ahead (see chr_read) */

@@ -22,8 +22,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "../../vmm/base/evloop.h"
-#include "../../vmm/base/log.h"
+#include "evloop.h"
+#include "log.h"
 
 struct sock_priv {
 	int listen_fd;

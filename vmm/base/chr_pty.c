@@ -25,8 +25,8 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "../../vmm/base/evloop.h"
-#include "../../vmm/base/log.h"
+#include "evloop.h"
+#include "log.h"
 
 #define PTY_POLL_NS (250 * 1000 * 1000L)
 

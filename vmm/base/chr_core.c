@@ -21,9 +21,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../vmm/base/evloop.h"
-#include "../../vmm/base/log.h"
-#include "../../vmm/base/term.h"
+#include "evloop.h"
+#include "log.h"
+#include "term.h"
 
 #define UNIX_PATH sizeof(((struct sockaddr_un *)0)->sun_path)
 #define EXPECTED "expected stdio, pty, file=PATH, socket=PATH, fd=N or none"

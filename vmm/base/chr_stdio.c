@@ -19,8 +19,8 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "../../vmm/base/log.h"
-#include "../../vmm/base/term.h"
+#include "log.h"
+#include "term.h"
 
 /* Pick the output fd: fd 1 itself, or a non-blocking reopen of it. */
 static void stdio_output(struct chr *c)
