@@ -72,7 +72,7 @@ static void build_usage(void)
 {
 	size_t used = (size_t)snprintf(usage_text, sizeof(usage_text), "%s", usage_head);
 	for (const struct cfg_kind *const *k = cfg_kinds; *k && used < sizeof(usage_text); k++) {
-		char flag[64];
+		char flag[128];
 		snprintf(flag, sizeof(flag), "--%s%s%s", (*k)->name,
 			 (*k)->form == CFG_FLAG ? "" : " ",
 			 (*k)->form == CFG_FLAG ? "" : (*k)->usage);

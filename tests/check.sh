@@ -127,6 +127,9 @@ fi
 step "layers (docs/architecture.md's include rule; the core names no flag)"
 run_counted layers 7 tests/layers.sh
 
+step "install (meson install into a scratch root: man page, completion, unit, example)"
+run_counted install 7 tests/install.sh build
+
 step "guest images"
 images_ok=1
 if ! tests/guest/prepare.sh --cloud; then

@@ -17,6 +17,7 @@ packages=(
 	gdb                                            # hang reports: where a kiln that did not finish was (tests/integration/lib.sh)
 	procps                                         # pgrep (t_54 finds the jailed kiln under its outer process)
 	qemu-utils                                     # qemu-img: t_30 makes a qcow2 image kiln must refuse
+	groff-base man-db bsdextrautils systemd        # tests/install.sh: kiln(1) renders, the unit verifies
 )
 
 missing=()
