@@ -1,17 +1,26 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * A hostile virtio driver for kiln's integration tests (t_56), run as root
- * inside the L2 test guest. It unbinds the guest kernel's virtio-pci driver
- * from one device, programs the device itself through its BAR and attacks
- * it: impossible avail indexes, descriptor loops, chains and indirect
- * tables pointing at the rings and outside RAM, the same buffer re-offered
- * without end, feature and status games, bad queue configurations, resets
- * in the middle of I/O and random register writes. At the end the device
+ * A hostile driver for kiln's integration tests (t_56), run as root inside
+ * the L2 test guest. It unbinds the guest kernel's driver from one PCI
+ * function, programs the device itself through its BAR and attacks it.
+ * A virtio device: impossible avail indexes, descriptor loops, chains and
+ * indirect tables pointing at the rings and outside RAM, the same buffer
+ * re-offered without end, feature and status games, bad queue
+ * configurations, resets in the middle of I/O and random register writes;
+ * virtio-fs also gets malformed FUSE requests and lookups that try to leave
+ * its share. pvpanic: reads and writes over its whole BAR and its
+ * configuration space, none of them the panic event. At the end the device
  * is reset and handed back to the kernel's driver.
  *
- *   hostile KIND BDF [forever]
- *     KIND: blk | net | console | rng; BDF: 0000:00:03.0
- *     forever: only re-offer one buffer, with no end (t_56's SIGTERM check)
+ *   hostile KIND BDF [forever|panic]
+ *     KIND: blk | net | console | rng | fs | pvpanic; BDF: 0000:00:03.0
+ *     forever (rng, fs): only re-offer one large chain, with no end (t_56's
+ *       SIGTERM check)
+ *     panic (pvpanic): only write the panic event, which ends the VM
+ *
+ * fs expects t_56's share: "hello" (a file whose text starts with
+ * "hello"), "big.bin" (at least 1 MiB), "up" (a symlink to ".."), and
+ * beside the share, outside it, "kiln-canary", which nothing may reach.
  *
  * Ring memory is the program's own locked pages; their guest-physical
  * addresses come from /proc/self/pagemap (root sees PFNs). Everything the
@@ -24,7 +33,9 @@
  * Output: "KILN-HOSTILE KIND PHASE done ..." per phase on stdout, and
  * "KILN-HOSTILE-CHECK KIND what ok|BAD ..." for what kiln must have done
  * (a malformed ring marks the device DEVICE_NEEDS_RESET, an out-of-range
- * block request fails, FEATURES_OK with unoffered features does not stick).
+ * block request fails, FEATURES_OK with unoffered features does not stick,
+ * a malformed FUSE request is refused and no lookup leaves the share, the
+ * pvpanic BAR reads as specified and no write ends the VM).
  * Exit status 0 when the device came back to its driver; the checks are
  * judged by the test.
  */
@@ -32,6 +43,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fuse.h>
 #include <linux/virtio_blk.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_pci.h>
@@ -44,6 +56,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -57,6 +70,7 @@
 
 static const char *kind;
 static char bdf[64];
+static char driver[64]; /* the driver unbound, bound again at the end */
 static volatile uint8_t *bar;
 static uint64_t bar_len, bar_phys;
 static uint32_t c_off, n_off, n_mult, i_off, d_off, d_len;
@@ -155,6 +169,27 @@ static void w64(uint64_t o, uint64_t v)
 	w32(o + 4, (uint32_t)(v >> 32));
 }
 
+static uint64_t mmio_read(uint64_t o, unsigned width)
+{
+	switch (width) {
+	case 1: return r8(o);
+	case 2: return r16(o);
+	case 4: return r32(o);
+	default: return *(volatile uint64_t *)(bar + o);
+	}
+}
+
+/* One access of (width) bytes (8: a single 64-bit store, not two). */
+static void mmio_write(uint64_t o, unsigned width, uint64_t v)
+{
+	switch (width) {
+	case 1: w8(o, (uint8_t)v); break;
+	case 2: w16(o, (uint16_t)v); break;
+	case 4: w32(o, (uint32_t)v); break;
+	default: *(volatile uint64_t *)(bar + o) = v; break;
+	}
+}
+
 #define CC(f) (c_off + VIRTIO_PCI_COMMON_##f)
 
 static uint8_t status(void) { return r8(CC(STATUS)); }
@@ -222,6 +257,30 @@ static struct page *buf_page(unsigned i) { return &pg[3 * MAXQ + i]; }
 
 /* ---- device discovery ------------------------------------------------------ */
 
+/* BAR (bar_no) of the function, mapped: bar, bar_len, bar_phys. */
+static void map_bar(int bar_no)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource", bdf);
+	FILE *f = fopen(path, "r");
+	unsigned long long start = 0, end = 0, flags;
+	for (int i = 0; f && i <= bar_no; i++)
+		if (fscanf(f, "%llx %llx %llx", &start, &end, &flags) != 3)
+			die("%s unreadable", path);
+	if (f)
+		fclose(f);
+	bar_phys = start;
+	bar_len = end - start + 1;
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource%d", bdf, bar_no);
+	int fd = open(path, O_RDWR | O_SYNC);
+	if (fd < 0)
+		die("%s: %s", path, strerror(errno));
+	bar = mmap(NULL, bar_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (bar == MAP_FAILED)
+		die("mmap %s: %s", path, strerror(errno));
+	close(fd);
+}
+
 static void find_caps(void)
 {
 	char path[256];
@@ -261,24 +320,7 @@ static void find_caps(void)
 	}
 	if (bar_no < 0)
 		die("no virtio capabilities");
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource", bdf);
-	FILE *f = fopen(path, "r");
-	unsigned long long start = 0, end = 0, flags;
-	for (int i = 0; f && i <= bar_no; i++)
-		if (fscanf(f, "%llx %llx %llx", &start, &end, &flags) != 3)
-			die("%s unreadable", path);
-	if (f)
-		fclose(f);
-	bar_phys = start;
-	bar_len = end - start + 1;
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource%d", bdf, bar_no);
-	fd = open(path, O_RDWR | O_SYNC);
-	if (fd < 0)
-		die("%s: %s", path, strerror(errno));
-	bar = mmap(NULL, bar_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (bar == MAP_FAILED)
-		die("mmap %s: %s", path, strerror(errno));
-	close(fd);
+	map_bar(bar_no);
 }
 
 static void unbind(void)
@@ -288,16 +330,22 @@ static void unbind(void)
 	ssize_t n = readlink(path, link, sizeof(link) - 1);
 	if (n < 0)
 		return; /* no driver bound */
+	link[n] = 0;
+	snprintf(driver, sizeof(driver), "%.63s", strrchr(link, '/') ? strrchr(link, '/') + 1 : link);
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver/unbind", bdf);
 	int rc = sysfs_write(path, bdf);
 	if (rc)
 		die("unbind %s: %s", bdf, strerror(-rc));
 }
 
+/* Bind the driver unbound at the start (none: virtio-pci). */
 static void rebind(void)
 {
-	int rc = sysfs_write("/sys/bus/pci/drivers/virtio-pci/bind", bdf);
-	check("rebind", rc == 0, "virtio-pci bind: %s", rc ? strerror(-rc) : "bound");
+	char path[256];
+	const char *drv = driver[0] ? driver : "virtio-pci";
+	snprintf(path, sizeof(path), "/sys/bus/pci/drivers/%s/bind", drv);
+	int rc = sysfs_write(path, bdf);
+	check("rebind", rc == 0, "%s bind: %s", drv, rc ? strerror(-rc) : "bound");
 }
 
 /* ---- a well-behaved bring-up ------------------------------------------------ */
@@ -393,9 +441,29 @@ static uint16_t used_idx(unsigned q)
 /* Queues the device pops as soon as it is kicked (rx queues wait for input). */
 static bool kick_driven(unsigned q)
 {
+	if (!strcmp(kind, "fs"))
+		return true; /* hiprio and the request queue alike */
 	if (!strcmp(kind, "net") || !strcmp(kind, "console"))
 		return q == 1;
 	return q == 0;
+}
+
+/* virtio-fs (§5.11): queue 0 is hiprio (FORGETs), 1 the one request queue. */
+#define FS_HIPRIO_Q 0
+#define FS_REQUEST_Q 1
+
+static uint64_t fuse_unique;
+
+/* A FUSE request at (buf): its header, then (arg); returns its length. */
+static size_t fuse_build(uint8_t *buf, uint32_t opcode, uint64_t nodeid,
+			 const void *arg, size_t arg_len)
+{
+	struct fuse_in_header h = { .len = (uint32_t)(sizeof(h) + arg_len), .opcode = opcode,
+				    .unique = ++fuse_unique, .nodeid = nodeid };
+	memcpy(buf, &h, sizeof(h));
+	if (arg_len)
+		memcpy(buf + sizeof(h), arg, arg_len);
+	return sizeof(h) + arg_len;
 }
 
 /*
@@ -413,6 +481,12 @@ static uint16_t good_request(unsigned q, unsigned d, unsigned b)
 		set_desc(v, d + 1, buf_page(b + 1)->pa, 512,
 			 VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, d + 2);
 		set_desc(v, d + 2, p->pa + 64, 1, VRING_DESC_F_WRITE, 0);
+	} else if (!strcmp(kind, "fs")) {
+		/* GETATTR of the root, then room for the reply. */
+		struct fuse_getattr_in in = { 0 };
+		size_t n = fuse_build(p->va, FUSE_GETATTR, FUSE_ROOT_ID, &in, sizeof(in));
+		set_desc(v, d, p->pa, (uint32_t)n, VRING_DESC_F_NEXT, d + 1);
+		set_desc(v, d + 1, buf_page(b + 1)->pa, PAGE, VRING_DESC_F_WRITE, 0);
 	} else if (kick_driven(q) && strcmp(kind, "rng")) {
 		/* net / console transmit: a header (net) and a frame or text. */
 		memset(p->va, 0, 256);
@@ -441,6 +515,133 @@ static void phase_done(const char *phase, const char *fmt, ...)
 	va_end(ap);
 	printf("KILN-HOSTILE %s %s done %s\n", kind, phase, buf);
 	fflush(stdout);
+}
+
+/* ---- virtio-fs: FUSE requests, one at a time ------------------------------ */
+
+/* Buffer pages of the requests and their replies. */
+#define FS_REQ 10
+#define FS_REP 11
+
+struct seg {
+	uint64_t pa;
+	uint32_t len;
+	bool write;
+};
+
+/*
+ * Offer (n) segments as one chain at descriptor 0 of queue (q), kick, and
+ * wait for its used entry: its length, -1 when none came within 3 s, -2
+ * when the device went NEEDS_RESET instead.
+ */
+static long fs_chain(unsigned q, const struct seg *s, unsigned n)
+{
+	struct queue *v = &qs[q];
+	for (unsigned i = 0; i < n; i++)
+		set_desc(v, i, s[i].pa, s[i].len,
+			 (s[i].write ? VRING_DESC_F_WRITE : 0) | (i + 1 < n ? VRING_DESC_F_NEXT : 0),
+			 (uint16_t)(i + 1));
+	uint16_t before = used_idx(q);
+	offer(v, 0);
+	kick(q);
+	uint64_t end = now_ms() + 3000;
+	while (used_idx(q) == before) {
+		if (status() & F_NEEDS_RESET)
+			return -2;
+		if (now_ms() > end)
+			return -1;
+		sleep_ms(1);
+	}
+	return (long)v->used->ring[before % v->size].len;
+}
+
+static uint8_t *fs_req(void) { return buf_page(FS_REQ)->va; }
+static struct fuse_out_header *reply_hdr(void) { return (void *)buf_page(FS_REP)->va; }
+static void *reply_payload(void) { return buf_page(FS_REP)->va + sizeof(struct fuse_out_header); }
+
+/* The request of (req_len) bytes in FS_REQ, then (cap) bytes of FS_REP
+ * for the reply (0: no writable part), the reply page filled with junk
+ * first. The used length, or < 0 as fs_chain. */
+static long fuse_send(unsigned q, size_t req_len, uint32_t cap)
+{
+	memset(buf_page(FS_REP)->va, 0x5a, PAGE);
+	struct seg s[] = { { buf_page(FS_REQ)->pa, (uint32_t)req_len, false },
+			   { buf_page(FS_REP)->pa, cap, true } };
+	return fs_chain(q, s, cap ? 2 : 1);
+}
+
+static long fuse_call(unsigned q, uint32_t opcode, uint64_t nodeid, const void *arg,
+		      size_t arg_len, uint32_t cap)
+{
+	return fuse_send(q, fuse_build(fs_req(), opcode, nodeid, arg, arg_len), cap);
+}
+
+/* The last request was answered: a reply header as long as the used
+ * entry, with the request's unique. */
+static bool answered(long len)
+{
+	const struct fuse_out_header *oh = reply_hdr();
+	return len >= (long)sizeof(*oh) && oh->len == (uint32_t)len && oh->unique == fuse_unique;
+}
+
+static void expect_answer(const char *what, long len, bool success)
+{
+	const struct fuse_out_header *oh = reply_hdr();
+	bool ok = answered(len) && (success ? oh->error == 0 : oh->error < 0);
+	check(what, ok, "used %ld, reply len %u error %d unique %s (want %s)", len, oh->len,
+	      oh->error, oh->unique == fuse_unique ? "ours" : "not ours",
+	      success ? "success" : "an error");
+}
+static void expect_ok(const char *what, long len) { expect_answer(what, len, true); }
+static void expect_refused(const char *what, long len) { expect_answer(what, len, false); }
+
+/* FORGETs, and requests with nothing to answer to or no room for an
+ * answer: a used entry of length 0. */
+static void expect_no_reply(const char *what, long len)
+{
+	check(what, len == 0, "used %ld (want 0: no reply)", len);
+}
+
+static bool fuse_init(void)
+{
+	struct fuse_init_in in = { .major = FUSE_KERNEL_VERSION,
+				   .minor = FUSE_KERNEL_MINOR_VERSION,
+				   .max_readahead = 1u << 17 };
+	long n = fuse_call(FS_REQUEST_Q, FUSE_INIT, 0, &in, sizeof(in), PAGE);
+	return answered(n) && reply_hdr()->error == 0;
+}
+
+static long fuse_getattr(uint64_t node)
+{
+	struct fuse_getattr_in in = { 0 };
+	return fuse_call(FS_REQUEST_Q, FUSE_GETATTR, node, &in, sizeof(in), PAGE);
+}
+
+/* The node (name) names under (parent), 0 when refused; its mode in (*mode). */
+static uint64_t fuse_lookup(uint64_t parent, const char *name, uint32_t *mode)
+{
+	long n = fuse_call(FS_REQUEST_Q, FUSE_LOOKUP, parent, name, strlen(name) + 1, PAGE);
+	const struct fuse_entry_out *e = reply_payload();
+	if (!answered(n) || reply_hdr()->error || n < (long)(sizeof(struct fuse_out_header) + sizeof(*e)))
+		return 0;
+	*mode = e->attr.mode;
+	return e->nodeid;
+}
+
+/* OPEN or OPENDIR (opcode) of (node): its handle, or UINT64_MAX with the
+ * error in (*err). */
+static uint64_t fuse_open(uint64_t node, uint32_t opcode, uint32_t flags, int *err)
+{
+	struct fuse_open_in in = { .flags = flags };
+	long n = fuse_call(FS_REQUEST_Q, opcode, node, &in, sizeof(in), PAGE);
+	*err = answered(n) ? reply_hdr()->error : -ETIMEDOUT;
+	return *err ? UINT64_MAX : ((const struct fuse_open_out *)reply_payload())->fh;
+}
+
+static long fuse_read(uint64_t node, uint64_t fh, uint64_t off, uint32_t size, uint32_t cap)
+{
+	struct fuse_read_in in = { .fh = fh, .offset = off, .size = size };
+	return fuse_call(FS_REQUEST_Q, FUSE_READ, node, &in, sizeof(in), cap);
 }
 
 /* ---- attacks on the rings ------------------------------------------------ */
@@ -645,8 +846,9 @@ static void phase_alias(void)
 			struct queue *v = &qs[q];
 			uint64_t pa = target == 0 ? v->desc_pa : target == 1 ? v->avail_pa : v->used_pa;
 			uint16_t h = good_request(q, 0, 0);
-			/* The data (blk), the frame (tx) or the buffer (rx, rng). */
-			unsigned d = !strcmp(kind, "blk") ? 1u : 0u;
+			/* The data (blk), the reply (fs), the frame (tx) or the
+			 * buffer (rx, rng). */
+			unsigned d = !strcmp(kind, "blk") || !strcmp(kind, "fs") ? 1u : 0u;
 			v->desc[d].addr = pa;
 			for (unsigned i = 0; i < 4; i++)
 				offer(v, h);
@@ -663,14 +865,45 @@ static void phase_alias(void)
 	phase_done("ring-alias", "attacks=%u status=0x%02x", n, status());
 }
 
+/* fs: INIT, LOOKUP and OPEN big.bin, then at descriptor 0 of the request
+ * queue a READ of 1016 KiB: an indirect table of the request, the reply
+ * header and one page 254 times. */
+static void fs_big_read(void)
+{
+	uint32_t mode = 0;
+	uint64_t node;
+	int err;
+	if (!fuse_init())
+		die("FUSE_INIT failed");
+	if (!(node = fuse_lookup(FUSE_ROOT_ID, "big.bin", &mode)))
+		die("LOOKUP big.bin failed");
+	uint64_t fh = fuse_open(node, FUSE_OPEN, O_RDONLY, &err);
+	if (err)
+		die("OPEN big.bin: error %d", err);
+	struct fuse_read_in in = { .fh = fh, .size = 254 * PAGE };
+	size_t len = fuse_build(buf_page(0)->va, FUSE_READ, node, &in, sizeof(in));
+	struct vring_desc *t = ind_table();
+	t[0] = (struct vring_desc){ buf_page(0)->pa, (uint32_t)len, VRING_DESC_F_NEXT, 1 };
+	t[1] = (struct vring_desc){ buf_page(0)->pa + 2048, sizeof(struct fuse_out_header),
+				    VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 2 };
+	for (unsigned i = 2; i < 256; i++)
+		t[i] = (struct vring_desc){ buf_page(1)->pa, PAGE,
+					    VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, (uint16_t)(i + 1) };
+	t[255].flags = VRING_DESC_F_WRITE;
+	set_desc(&qs[FS_REQUEST_Q], 0, buf_page(4)->pa, 256 * 16, VRING_DESC_F_INDIRECT, 0);
+}
+
 /* The same buffer offered again and again, the ring kept full, for (ms)
  * (0: without end). (big): an rng/rx chain of 1 MiB, one page 256 times
- * through an indirect table. */
+ * through an indirect table; blk a read of 1016 KiB, fs a READ as large. */
 static void reoffer(unsigned q, unsigned ms, bool big)
 {
 	struct queue *v = &qs[q];
 	uint16_t head = good_request(q, 0, 0);
-	if (big) {
+	if (big && !strcmp(kind, "fs")) {
+		fs_big_read();
+		head = 0;
+	} else if (big) {
 		struct vring_desc *t = ind_table();
 		for (unsigned i = 0; i < 256; i++)
 			t[i] = (struct vring_desc){ buf_page(1)->pa, PAGE,
@@ -712,13 +945,15 @@ static void phase_reoffer(void)
 	for (unsigned q = 0; q < nq; q++) {
 		if (!bringup(~0ULL))
 			return;
+		if (!strcmp(kind, "fs") && !fuse_init())
+			check("fuse-init", false, "INIT after a bring-up failed");
 		/* Console transmit lands in the host's file: keep it short. */
 		reoffer(q, !strcmp(kind, "console") && q == 1 ? 300 : PHASE_MS, false);
 	}
 	/* The same with the largest chains the device serves on a kick. */
-	if (!strcmp(kind, "rng") || !strcmp(kind, "blk")) {
+	if (!strcmp(kind, "rng") || !strcmp(kind, "blk") || !strcmp(kind, "fs")) {
 		if (bringup(~0ULL))
-			reoffer(0, PHASE_MS, true);
+			reoffer(!strcmp(kind, "fs") ? FS_REQUEST_Q : 0, PHASE_MS, true);
 	}
 }
 
@@ -869,12 +1104,7 @@ static void phase_reset_race(void)
  * written at random end up outside RAM (see the top comment). */
 static void random_write(uint64_t off, unsigned width, uint64_t v)
 {
-	switch (width) {
-	case 1: w8(off, (uint8_t)v); break;
-	case 2: w16(off, (uint16_t)v); break;
-	case 4: w32(off, (uint32_t)v); break;
-	default: *(volatile uint64_t *)(bar + off) = v; break;
-	}
+	mmio_write(off, width, v);
 	/* A queue address hit at random: its high half goes above 64 TiB at
 	 * once, so no ring ever lands on memory that is not ours. */
 	uint64_t lo = c_off + VIRTIO_PCI_COMMON_Q_DESCLO;
@@ -900,6 +1130,12 @@ static void phase_random(void)
 			win = p;
 	if (!bringup(~0ULL))
 		return;
+	/* virtio-fs's configuration (tag, number of request queues) is
+	 * read-only (§5.11.4): the driver mounts by that tag afterwards. */
+	uint8_t devcfg[64] = { 0 }, devcfg_after[64] = { 0 };
+	unsigned devcfg_len = d_len < sizeof(devcfg) ? d_len : sizeof(devcfg);
+	for (unsigned i = 0; i < devcfg_len; i++)
+		devcfg[i] = r8(d_off + i);
 	uint64_t end = now_ms() + 2 * PHASE_MS;
 	while (now_ms() < end) {
 		unsigned width = 1u << (rnd() % 4);
@@ -955,6 +1191,13 @@ static void phase_random(void)
 	if (cfg >= 0)
 		close(cfg);
 	reset();
+	if (!strcmp(kind, "fs")) {
+		for (unsigned i = 0; i < devcfg_len; i++)
+			devcfg_after[i] = r8(d_off + i);
+		check("config-read-only", !memcmp(devcfg, devcfg_after, devcfg_len),
+		      "device configuration (%u bytes) %s", devcfg_len,
+		      memcmp(devcfg, devcfg_after, devcfg_len) ? "changed" : "unchanged");
+	}
 	phase_done("random", "accesses=%u", n);
 }
 
@@ -1062,19 +1305,429 @@ static void phase_net(void)
 	phase_done("net-frames", "status=0x%02x", status());
 }
 
+/* ---- virtio-fs: the FUSE server ------------------------------------------------ */
+
+static unsigned wall_tries, wall_breaches;
+
+/* A lookup that named something it must not: do what a hostile driver
+ * would with the node, so the host's own checks (t_56: the canary and the
+ * directory around the share) see the breach as well. */
+static void wall_breached(uint64_t node, uint32_t mode)
+{
+	if (S_ISDIR(mode)) {
+		struct {
+			struct fuse_create_in in;
+			char name[20];
+		} c = { { .flags = O_WRONLY | O_CREAT, .mode = S_IFREG | 0644 }, "escaped-by-guest" };
+		fuse_call(FS_REQUEST_Q, FUSE_CREATE, node, &c, sizeof(c), PAGE);
+	} else if (S_ISREG(mode)) {
+		int err;
+		uint64_t fh = fuse_open(node, FUSE_OPEN, O_WRONLY | O_TRUNC, &err);
+		struct {
+			struct fuse_write_in in;
+			char data[8];
+		} w = { { .fh = fh, .size = 8 }, { 'e', 's', 'c', 'a', 'p', 'e', 'd', '\n' } };
+		if (!err)
+			fuse_call(FS_REQUEST_Q, FUSE_WRITE, node, &w, sizeof(w), PAGE);
+	}
+}
+
+/* LOOKUP of (name) under (parent) must be refused: the share is a wall. */
+static void wall(uint64_t parent, const char *name)
+{
+	long n = fuse_call(FS_REQUEST_Q, FUSE_LOOKUP, parent, name, strlen(name) + 1, PAGE);
+	const struct fuse_entry_out *e = reply_payload();
+	wall_tries++;
+	if (answered(n) && reply_hdr()->error < 0)
+		return;
+	wall_breaches++;
+	check("fuse-wall", false, "LOOKUP '%.40s' under node %llu: used %ld error %d node %llu mode 0%o",
+	      name, (unsigned long long)parent, n, reply_hdr()->error,
+	      (unsigned long long)e->nodeid, e->attr.mode);
+	if (answered(n) && reply_hdr()->error == 0)
+		wall_breached(e->nodeid, e->attr.mode);
+}
+
+/*
+ * FUSE through the request queue (FORGETs through hiprio): INIT games,
+ * header lengths that lie, chains too short or without a readable part,
+ * names without their NUL, unknown opcodes, nodes and handles never given
+ * out, READs larger than their chain, FORGETs of anything with counts past
+ * their entries; then lookups that try to leave the share. Every request
+ * is answered with an error or not at all, and the device never needs a
+ * reset for them: they are the driver's mistakes, not a broken ring.
+ */
+static void phase_fuse(void)
+{
+	const uint64_t root = FUSE_ROOT_ID;
+	struct fuse_getattr_in ga = { 0 };
+	uint8_t *req = fs_req();
+	uint64_t req_pa = buf_page(FS_REQ)->pa, rep_pa = buf_page(FS_REP)->pa;
+	size_t len;
+	long n;
+	int err;
+	if (!bringup(~0ULL))
+		return;
+	expect_refused("fuse-before-init", fuse_getattr(root));
+	/* A newer major (answered with kiln's, for a retry), a minor from
+	 * before virtio-fs, an argument shorter than any version's. */
+	struct fuse_init_in in = { .major = FUSE_KERNEL_VERSION + 1 };
+	expect_ok("fuse-init-newer-major", fuse_call(FS_REQUEST_Q, FUSE_INIT, 0, &in, sizeof(in), PAGE));
+	in = (struct fuse_init_in){ .major = FUSE_KERNEL_VERSION, .minor = 30 };
+	expect_refused("fuse-init-old-minor", fuse_call(FS_REQUEST_Q, FUSE_INIT, 0, &in, sizeof(in), PAGE));
+	expect_refused("fuse-init-short", fuse_call(FS_REQUEST_Q, FUSE_INIT, 0, &in, 8, PAGE));
+	check("fuse-init", fuse_init(), "INIT %u.%u", FUSE_KERNEL_VERSION, FUSE_KERNEL_MINOR_VERSION);
+
+	/* The header's length against the chain: past it, shorter than a
+	 * header, 0, 4 GiB. */
+	static const uint32_t bad_lens[] = { 40 + 16 + 64, 20, 0, 0xffffffffu };
+	for (unsigned i = 0; i < sizeof(bad_lens) / sizeof(bad_lens[0]); i++) {
+		len = fuse_build(req, FUSE_GETATTR, root, &ga, sizeof(ga));
+		((struct fuse_in_header *)req)->len = bad_lens[i];
+		expect_refused("fuse-header-len", fuse_send(FS_REQUEST_Q, len, PAGE));
+	}
+	/* A readable part shorter than a header: nothing to answer to. */
+	fuse_build(req, FUSE_GETATTR, root, &ga, sizeof(ga));
+	expect_no_reply("fuse-short-chain", fuse_send(FS_REQUEST_Q, 20, PAGE));
+	/* The request in the device-writable part only: never read, never
+	 * run (a MKDIR that must not appear). */
+	len = fuse_build(req, FUSE_MKDIR, root, "\0\0\0\0\0\0\0\0from-writable-part", 8 + 19);
+	((struct fuse_mkdir_in *)(req + sizeof(struct fuse_in_header)))->mode = 0755;
+	{
+		struct seg s[] = { { req_pa, (uint32_t)len, true }, { rep_pa, PAGE, true } };
+		expect_no_reply("fuse-request-in-writable-part", fs_chain(FS_REQUEST_Q, s, 2));
+	}
+	uint32_t mode = 0;
+	check("fuse-request-in-writable-part", !fuse_lookup(root, "from-writable-part", &mode),
+	      "the MKDIR it held %s", mode ? "was run" : "was not run");
+	/* No writable part, a reply room smaller than a reply header, one
+	 * with room for a header only. */
+	len = fuse_build(req, FUSE_GETATTR, root, &ga, sizeof(ga));
+	{
+		struct seg s[] = { { req_pa, (uint32_t)len, false }, { rep_pa, PAGE, false } };
+		expect_no_reply("fuse-no-writable-part", fs_chain(FS_REQUEST_Q, s, 2));
+	}
+	expect_no_reply("fuse-reply-room-4", fuse_send(FS_REQUEST_Q, len, 4));
+	expect_refused("fuse-reply-room-header", fuse_send(FS_REQUEST_Q, fuse_build(req, FUSE_GETATTR, root, &ga, sizeof(ga)),
+							  sizeof(struct fuse_out_header)));
+	/* The header split over odd-sized descriptors: a correct request. */
+	len = fuse_build(req, FUSE_GETATTR, root, &ga, sizeof(ga));
+	{
+		memset(reply_hdr(), 0x5a, PAGE);
+		struct seg s[] = { { req_pa, 7, false }, { req_pa + 7, 13, false },
+				   { req_pa + 20, 21, false }, { req_pa + 41, (uint32_t)len - 41, false },
+				   { rep_pa, 40, true }, { rep_pa + 40, PAGE - 40, true } };
+		expect_ok("fuse-split-chain", fs_chain(FS_REQUEST_Q, s, 6));
+	}
+	/* The reply written over the request itself. */
+	len = fuse_build(req, FUSE_GETATTR, root, &ga, sizeof(ga));
+	{
+		struct seg s[] = { { req_pa, (uint32_t)len, false }, { req_pa, PAGE, true } };
+		n = fs_chain(FS_REQUEST_Q, s, 2);
+		const struct fuse_out_header *oh = (const void *)req;
+		check("fuse-reply-over-request", n >= 16 && oh->len == n && !oh->error && oh->unique == fuse_unique,
+		      "used %ld, reply len %u error %d", n, oh->len, oh->error);
+	}
+	/* Opcodes kiln does not serve. */
+	static const uint32_t unknown[] = { 0, FUSE_NOTIFY_REPLY, 1000, CUSE_INIT, 0x7fffffff, 0xffffffffu };
+	for (unsigned i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++)
+		expect_refused("fuse-unknown-opcode", fuse_call(FS_REQUEST_Q, unknown[i], root, &ga, sizeof(ga), PAGE));
+	/* Names whose NUL is past the header's length (but in the chain),
+	 * or nowhere. */
+	len = fuse_build(req, FUSE_LOOKUP, root, "hello", 5);
+	req[len] = 0;
+	expect_refused("fuse-name-without-nul", fuse_send(FS_REQUEST_Q, len + 1, PAGE));
+	{
+		char x[300];
+		memset(x, 'x', sizeof(x));
+		expect_refused("fuse-name-without-nul",
+			       fuse_call(FS_REQUEST_Q, FUSE_LOOKUP, root, x, sizeof(x), PAGE));
+	}
+	/* Nodes never given out. */
+	static const uint64_t never[] = { 0, 2, 0x7fffffff, UINT64_MAX };
+	for (unsigned i = 0; i < sizeof(never) / sizeof(never[0]); i++)
+		expect_refused("fuse-unknown-node", fuse_getattr(never[i]));
+	expect_refused("fuse-unknown-node", fuse_call(FS_REQUEST_Q, FUSE_LOOKUP, 0x12345, "hello", 6, PAGE));
+
+	/* A real file: READs larger than their chain, than INIT offered, at
+	 * offsets past 2^63; handles never opened or released; a WRITE whose
+	 * data is not all there. */
+	uint64_t hello = fuse_lookup(root, "hello", &mode);
+	check("fuse-lookup", hello && S_ISREG(mode), "hello: node %llu mode 0%o",
+	      (unsigned long long)hello, mode);
+	uint64_t fh = fuse_open(hello, FUSE_OPEN, O_RDONLY, &err);
+	check("fuse-open", !err, "hello: error %d", err);
+	n = fuse_read(hello, fh, 0, 64, PAGE);
+	expect_ok("fuse-read", n);
+	check("fuse-read", n > 16 + 5 && !memcmp(reply_payload(), "hello", 5), "%ld bytes: '%.5s'", n - 16,
+	      (const char *)reply_payload());
+	expect_refused("fuse-read-past-chain", fuse_read(hello, fh, 0, 1u << 20, PAGE));
+	expect_refused("fuse-read-past-chain", fuse_read(hello, fh, 0, 0xffffffffu, PAGE));
+	expect_refused("fuse-read-offset", fuse_read(hello, fh, 1ULL << 63, 64, PAGE));
+	expect_refused("fuse-read-offset", fuse_read(hello, fh, UINT64_MAX, 64, PAGE));
+	expect_refused("fuse-unknown-handle", fuse_read(hello, fh + 1000, 0, 64, PAGE));
+	expect_refused("fuse-unknown-handle", fuse_read(hello, UINT64_MAX, 0, 64, PAGE));
+	{
+		struct {
+			struct fuse_write_in in;
+			char data[8];
+		} w = { { .fh = fh, .size = 4096 }, { 0 } };
+		expect_refused("fuse-write-short", fuse_call(FS_REQUEST_Q, FUSE_WRITE, hello, &w, sizeof(w), PAGE));
+	}
+	struct fuse_release_in rel = { .fh = fh };
+	expect_ok("fuse-release", fuse_call(FS_REQUEST_Q, FUSE_RELEASE, hello, &rel, sizeof(rel), PAGE));
+	expect_refused("fuse-released-handle", fuse_read(hello, fh, 0, 64, PAGE));
+
+	/* FORGETs: a node never given out, the root with every reference,
+	 * hello more often than it was looked up (with room for a reply it
+	 * must not get); BATCH_FORGET counting 2^32 - 1 and 0x10000001 (its
+	 * 16-byte entries overflow 32 bits) over two entries, and one shorter
+	 * than its own header. None is answered; the root stays. */
+	struct fuse_forget_in fg = { .nlookup = 1 };
+	expect_no_reply("fuse-forget", fuse_call(FS_HIPRIO_Q, FUSE_FORGET, 0x4242, &fg, sizeof(fg), 0));
+	fg.nlookup = UINT64_MAX;
+	expect_no_reply("fuse-forget", fuse_call(FS_HIPRIO_Q, FUSE_FORGET, root, &fg, sizeof(fg), 0));
+	expect_no_reply("fuse-forget", fuse_call(FS_HIPRIO_Q, FUSE_FORGET, hello, &fg, sizeof(fg), PAGE));
+	expect_refused("fuse-forgotten-node", fuse_getattr(hello));
+	struct {
+		struct fuse_batch_forget_in in;
+		struct fuse_forget_one one[2];
+	} bf = { { .count = 0xffffffffu }, { { 0x999, 1 }, { root, UINT64_MAX } } };
+	expect_no_reply("fuse-batch-forget", fuse_call(FS_HIPRIO_Q, FUSE_BATCH_FORGET, 0, &bf, sizeof(bf), 0));
+	bf.in.count = 0x10000001u;
+	expect_no_reply("fuse-batch-forget", fuse_call(FS_HIPRIO_Q, FUSE_BATCH_FORGET, 0, &bf, sizeof(bf), 0));
+	expect_no_reply("fuse-batch-forget", fuse_call(FS_HIPRIO_Q, FUSE_BATCH_FORGET, 0, &bf, 4, 0));
+	expect_ok("fuse-root-after-forgets", fuse_getattr(root));
+
+	/* The wall: nothing above the share, beside it, or through its symlink. */
+	char long_name[NAME_MAX + 2];
+	memset(long_name, 'a', sizeof(long_name) - 1);
+	long_name[sizeof(long_name) - 1] = 0;
+	static const char *const names[] = { "..", ".", "/", "", "../kiln-canary", "/etc/passwd",
+					     "hello/..", "../share", "kiln-canary", "up/kiln-canary" };
+	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		wall(root, names[i]);
+	wall(root, long_name);
+	uint64_t up = fuse_lookup(root, "up", &mode);
+	check("fuse-lookup", up && S_ISLNK(mode), "up: node %llu mode 0%o (a symlink to ..)",
+	      (unsigned long long)up, mode);
+	if (up) {
+		wall(up, "kiln-canary");
+		wall(up, "..");
+		wall(up, "share");
+		fuse_open(up, FUSE_OPEN, O_RDONLY, &err);
+		check("fuse-open-symlink", err < 0, "OPEN of up: error %d", err);
+		fuse_open(up, FUSE_OPENDIR, O_RDONLY, &err);
+		check("fuse-open-symlink", err < 0, "OPENDIR of up: error %d", err);
+	}
+	check("fuse-wall", wall_breaches == 0, "%u of %u lookups refused",
+	      wall_tries - wall_breaches, wall_tries);
+	check("fuse-not-fatal", !(status() & F_NEEDS_RESET), "status 0x%02x after %llu requests",
+	      status(), (unsigned long long)fuse_unique);
+	reset();
+	phase_done("fuse", "requests=%llu", (unsigned long long)fuse_unique);
+}
+
+/* ---- pvpanic ------------------------------------------------------------------ */
+
+/*
+ * pvpanic-pci (1b36:0011): one 4 KiB memory BAR. Byte 0 reads the events
+ * the device supports (PVPANIC_EVENTS); a write there reports them: bit 0
+ * "panicked" ends the VM with status 3, bit 1 "crash kernel loaded" is
+ * logged once. Every other byte reads 0 and ignores writes. So the
+ * attacks never write bit 0 to byte 0 while the BAR decodes; `panic` mode
+ * does, as its only act.
+ */
+#define PVPANIC_EVENTS 0x3u
+
+static int cfg_fd = -1;
+static unsigned cfg_size;
+
+static uint32_t cfg_read(unsigned off, unsigned width)
+{
+	uint32_t v = 0;
+	if (pread(cfg_fd, &v, width, off) != (ssize_t)width)
+		die("config read at 0x%x: %s", off, strerror(errno));
+	return v;
+}
+
+static void cfg_write(unsigned off, unsigned width, uint32_t v)
+{
+	if (pwrite(cfg_fd, &v, width, off) != (ssize_t)width)
+		die("config write at 0x%x: %s", off, strerror(errno));
+}
+
+static void pvp_memory_decoding(bool on)
+{
+	uint16_t cmd = (uint16_t)cfg_read(4, 2);
+	cfg_write(4, 2, on ? cmd | 0x2u : cmd & ~0x2u);
+}
+
+static uint64_t pvp_expected(uint64_t off) { return off == 0 ? PVPANIC_EVENTS : 0; }
+
+/* Every 8 bytes of the BAR, then the first 64 bytes at every width and
+ * alignment. */
+static void pvp_reads(void)
+{
+	unsigned n = 0, bad = 0;
+	uint64_t bad_off = 0, bad_val = 0;
+	for (uint64_t off = 0; off < bar_len; off += 8, n++) {
+		uint64_t v = mmio_read(off, 8);
+		if (v != pvp_expected(off) && !bad++)
+			bad_off = off, bad_val = v;
+	}
+	for (uint64_t off = 0; off < 64; off++) {
+		for (unsigned width = 1; width <= 8; width *= 2, n++) {
+			uint64_t v = mmio_read(off, width);
+			if (v != pvp_expected(off) && !bad++)
+				bad_off = off, bad_val = v;
+		}
+	}
+	check("bar-reads", bad == 0, "%u of %u reads unexpected (the first at 0x%llx: 0x%llx)", bad, n,
+	      (unsigned long long)bad_off, (unsigned long long)bad_val);
+	phase_done("reads", "reads=%u", n);
+}
+
+/* Every byte but the first with every bit set; byte 0 with bit 1 (the
+ * crash-kernel event, again and again) and every other bit but bit 0;
+ * wide writes whose other bytes have bit 0 set; then writes and reads of
+ * every width at random offsets for 2 * PHASE_MS, bit 0 of byte 0 clear. */
+static void pvp_writes(void)
+{
+	unsigned n = 0, bad = 0;
+	for (uint64_t off = 1; off < bar_len; off++, n++)
+		w8(off, 0xff);
+	for (unsigned i = 0; i < 16; i++, n++)
+		w8(0, 0x2);
+	static const struct {
+		unsigned width;
+		uint64_t v;
+	} at0[] = { { 1, 0xfe }, { 2, 0x01fe }, { 4, 0x010101fe }, { 8, ~1ULL }, { 8, 0x0101010101010100ULL } };
+	for (unsigned i = 0; i < sizeof(at0) / sizeof(at0[0]); i++, n++)
+		mmio_write(0, at0[i].width, at0[i].v);
+	uint64_t end = now_ms() + 2 * PHASE_MS;
+	while (now_ms() < end) {
+		unsigned width = 1u << (rnd() % 4);
+		uint64_t off = rnd() % 4 ? rnd() % bar_len : 0;
+		if (off + width > bar_len)
+			continue;
+		if (rnd() % 4 == 0) {
+			if (mmio_read(off, width) != pvp_expected(off))
+				bad++;
+		} else {
+			mmio_write(off, width, off ? rnd() : rnd() & ~1ULL);
+		}
+		if (++n % 256 == 0 && r8(0) != PVPANIC_EVENTS)
+			bad++;
+	}
+	check("bar-writes", bad == 0 && r8(0) == PVPANIC_EVENTS,
+	      "%u unexpected reads among %u accesses; byte 0 reads 0x%02x", bad, n, r8(0));
+	phase_done("writes", "accesses=%u", n);
+}
+
+/* Memory decoding off: the function ignores its BAR (PCI §6.2.2), so even
+ * the panic event written there must not end the VM; reads give all ones. */
+static void pvp_decode_off(void)
+{
+	pvp_memory_decoding(false);
+	uint8_t off_read = r8(0);
+	w8(0, 0x1);
+	w32(0, PVPANIC_EVENTS);
+	mmio_write(0, 8, ~0ULL);
+	sleep_ms(300);
+	pvp_memory_decoding(true);
+	uint8_t on_read = r8(0);
+	check("decode-off", off_read == 0xff && on_read == PVPANIC_EVENTS,
+	      "byte 0 reads 0x%02x with memory decoding off, 0x%02x with it on", off_read, on_read);
+	phase_done("decode-off", "the panic event written while not decoding");
+}
+
+/* The configuration space: every byte, word and dword read, then random
+ * writes of every width for PHASE_MS (the command register with them);
+ * afterwards the identity is unchanged, BAR 0 cannot be moved, and sizes
+ * as 4 KiB. */
+static void pvp_config(void)
+{
+	uint32_t id = cfg_read(0, 4), class = cfg_read(8, 4) >> 8, bar0 = cfg_read(0x10, 4);
+	uint16_t cmd = (uint16_t)cfg_read(4, 2);
+	unsigned n = 0;
+	for (unsigned width = 1; width <= 4; width *= 2)
+		for (unsigned off = 0; off + width <= cfg_size; off += width, n++)
+			(void)cfg_read(off, width);
+	uint64_t end = now_ms() + PHASE_MS;
+	while (now_ms() < end) {
+		unsigned width = 1u << (rnd() % 3);
+		unsigned off = (unsigned)(rnd() % cfg_size) & ~(width - 1);
+		cfg_write(off, width, (uint32_t)rnd());
+		n++;
+	}
+	cfg_write(4, 2, cmd | 0x2u);
+	uint32_t id2 = cfg_read(0, 4), class2 = cfg_read(8, 4) >> 8;
+	cfg_write(0x10, 4, 0x12345000u);
+	uint32_t moved = cfg_read(0x10, 4);
+	cfg_write(0x10, 4, 0xffffffffu);
+	uint32_t size = cfg_read(0x10, 4);
+	cfg_write(0x10, 4, bar0);
+	check("config", id2 == id && class2 == class && moved == bar0 &&
+			(size & ~0xfu) == (uint32_t)~(bar_len - 1) && r8(0) == PVPANIC_EVENTS,
+	      "id %08x (was %08x), class %06x (was %06x), BAR 0 %08x after a move to 0x12345000 "
+	      "(was %08x), sizes as %08x, byte 0 reads 0x%02x",
+	      id2, id, class2, class, moved, bar0, size, r8(0));
+	phase_done("config", "accesses=%u of %u bytes", n, cfg_size);
+}
+
+static int pvpanic_main(bool panic)
+{
+	char path[256];
+	unbind();
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/config", bdf);
+	struct stat st;
+	if ((cfg_fd = open(path, O_RDWR)) < 0 || fstat(cfg_fd, &st))
+		die("%s: %s", path, strerror(errno));
+	cfg_size = st.st_size > 4096 ? 4096 : (unsigned)st.st_size;
+	pvp_memory_decoding(true);
+	map_bar(0);
+	if (panic) {
+		uint8_t events = r8(0);
+		check("bar-reads", events == PVPANIC_EVENTS, "byte 0 reads 0x%02x", events);
+		printf("KILN-HOSTILE pvpanic panic-write\n");
+		fflush(stdout);
+		tcdrain(STDOUT_FILENO); /* the line leaves the UART before the VM ends */
+		w8(0, 0x1);
+		sleep_ms(3000);
+		check("panic-ends-vm", false, "the VM still runs 3 s after the panic event");
+		return 1;
+	}
+	pvp_reads();
+	pvp_writes();
+	pvp_decode_off();
+	pvp_config();
+	munmap((void *)bar, bar_len);
+	close(cfg_fd);
+	if (driver[0])
+		rebind();
+	else
+		check("rebind", false, "no driver was bound to %s at the start", bdf);
+	printf("KILN-HOSTILE %s end bad-checks=%lu\n", kind, checks_bad);
+	return 0;
+}
+
 /* ---- main ------------------------------------------------------------------ */
 
 int main(int argc, char **argv)
 {
 	if (argc < 3)
-		die("usage: hostile blk|net|console|rng BDF [forever]");
+		die("usage: hostile blk|net|console|rng|fs|pvpanic BDF [forever|panic]");
 	kind = argv[1];
 	snprintf(bdf, sizeof(bdf), "%s", argv[2]);
 	bool forever = argc > 3 && !strcmp(argv[3], "forever");
+	bool panic = argc > 3 && !strcmp(argv[3], "panic");
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	rnd_state ^= (uint64_t)now_ms() * 0x2545f4914f6cdd1dULL;
 	printf("KILN-HOSTILE %s start %s seed 0x%016llx\n", kind, bdf,
 	       (unsigned long long)rnd_state);
+	if (!strcmp(kind, "pvpanic"))
+		return pvpanic_main(panic);
 	alloc_pages();
 	unbind();
 	find_caps();
@@ -1088,7 +1741,8 @@ int main(int argc, char **argv)
 			die("bring-up failed");
 		printf("KILN-HOSTILE %s reoffer-forever started\n", kind);
 		fflush(stdout);
-		reoffer(kick_driven(0) ? 0 : 1, 0, !strcmp(kind, "rng"));
+		bool fs = !strcmp(kind, "fs");
+		reoffer(fs ? FS_REQUEST_Q : kick_driven(0) ? 0 : 1, 0, fs || !strcmp(kind, "rng"));
 		return 0; /* only after NEEDS_RESET */
 	}
 	phase_rings();
@@ -1101,6 +1755,8 @@ int main(int argc, char **argv)
 		phase_blk();
 	if (!strcmp(kind, "net"))
 		phase_net();
+	if (!strcmp(kind, "fs"))
+		phase_fuse();
 	reset();
 	/* Hand the device back to the kernel's driver, which resets and
 	 * probes it: a device that recovers from all of the above. */

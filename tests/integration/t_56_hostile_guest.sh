@@ -1,21 +1,32 @@
 #!/bin/bash
-# timeout: 480
+# timeout: 600
 # A hostile guest (issue 13): tests/guest/hostile.c, run as root in the
-# guest, unbinds the virtio driver of each device kind in turn (blk, net,
-# console, rng), programs the device itself through its BAR and attacks it
-# (impossible indexes, loops, descriptors at the rings and outside RAM,
-# re-offered buffers, feature and queue-configuration games, resets amid
-# I/O, random register writes), then hands it back to its driver.
+# guest, unbinds the driver of each device kind in turn (pvpanic, then the
+# virtio blk, net, console, rng and fs), programs the device itself through
+# its BAR and attacks it (virtio: impossible indexes, loops, descriptors at
+# the rings and outside RAM, re-offered buffers, feature and
+# queue-configuration games, resets amid I/O, random register writes; fs
+# also malformed FUSE requests and lookups that try to leave the share;
+# pvpanic: reads and writes over its whole BAR and configuration space, the
+# panic event only while memory decoding is off), then hands it back to its
+# driver.
 #  1. While it runs, vm.info answers within 1 s every time (api_poll.py,
-#     every 0.1 s); kiln marks every malformed ring DEVICE_NEEDS_RESET and
-#     refuses every out-of-range block request (the program's checks); the
-#     control disk vdb reads back unchanged the whole time and takes a
-#     write afterwards; every device works again with its driver; the
-#     attacked disk's file is unchanged; the guest powers off and kiln
-#     exits 0; kiln's log stays small (its guest-caused warnings are rate
-#     limited).
-#  2. A second boot re-offers one 1 MiB rng buffer without end: vm.info
-#     still answers within 1 s, and SIGTERM stops kiln within 10 s with 143.
+#     every 0.1 s); kiln marks every malformed ring DEVICE_NEEDS_RESET,
+#     refuses every out-of-range block request and every malformed FUSE
+#     request, and no lookup names anything outside the share (the
+#     program's checks); the control disk vdb reads back unchanged the whole
+#     time and takes a write afterwards; every device works again with its
+#     driver (the share mounts, reads back the host's files and takes one
+#     the host then reads); the attacked disk's file, the canary file beside
+#     the share and that directory's listing are unchanged; the guest powers
+#     off and kiln exits 0, having logged no panic and the crash-kernel
+#     event once however often it came; kiln's log stays small (its
+#     guest-caused warnings are rate limited).
+#  2. A second boot re-offers one 1 MiB rng buffer and one 1016 KiB
+#     virtio-fs READ without end: vm.info still answers within 1 s, the READs
+#     keep being served, and SIGTERM stops kiln within 10 s with 143.
+#  3. A third boot writes the pvpanic event by hand: kiln exits 3 and says
+#     the guest panicked (t_18 has the real kernel panic).
 set -euo pipefail
 # shellcheck source=SCRIPTDIR/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -32,19 +43,22 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# start_kiln LOGNAME SCENARIO: kiln in the background (stdout: the guest's
-# console, stderr: kiln's own log), the tap up with a link-local address.
+# start_kiln LOGNAME SCENARIO [OPTION...]: kiln in the background (stdout:
+# the guest's console, stderr: kiln's own log), the tap up with a
+# link-local address.
 start_kiln() {
+	local name=$1 scenario=$2
+	shift 2
 	rm -f "$sock"
 	"$KILN" run --api-socket "$sock" --kernel "$GUEST/generic/vmlinuz" \
 		--initrd "$GUEST/initramfs-generic.cpio.gz" \
-		--cmdline "console=ttyS0 quiet panic=-1 kiln.scenario=$2" --cpus 2 --memory 384M \
+		--cmdline "console=ttyS0 quiet panic=-1 kiln.scenario=$scenario" --cpus 2 --memory 384M \
 		--disk path=attacked.img --disk path=control.img --net tap=kt56,mac=52:54:00:56:00:01 \
-		--console file=hvc.out --rng </dev/null >"$1.log" 2>"$1.kiln" &
+		--console file=hvc.out --rng "$@" </dev/null >"$name.log" 2>"$name.kiln" &
 	pid=$!
 	for _ in $(seq 100); do
 		ip link show kt56 >/dev/null 2>&1 && [[ -S $sock ]] && break
-		kill -0 "$pid" 2>/dev/null || { show_tail "$1.log"; cat "$1.kiln"; fail "kiln exited at start"; }
+		kill -0 "$pid" 2>/dev/null || { show_tail "$name.log"; cat "$name.kiln"; fail "kiln exited at start"; }
 		sleep 0.1
 	done
 	[[ -S $sock ]] || fail "no control socket"
@@ -70,9 +84,24 @@ head -c $((4 << 20)) /dev/urandom >control.img
 truncate -s 16M control.img
 attacked_sum=$(sha256sum <attacked.img | cut -d' ' -f1)
 control_sum=$(head -c $((4 << 20)) control.img | sha256sum | cut -d' ' -f1)
+# The share (hostile.c's expectations: hello, big.bin, up -> ..) and,
+# beside it, the canary no lookup may reach.
+fsroot=$TMPDIR/fsroot share=$TMPDIR/fsroot/share
+mkdir -p "$share"
+echo "hello from the host" >"$share/hello"
+head -c $((2 << 20)) /dev/urandom >"$share/big.bin"
+big_sum=$(sha256sum <"$share/big.bin" | cut -d' ' -f1)
+ln -s .. "$share/up"
+head -c 64 /dev/urandom | base64 >"$fsroot/kiln-canary"
+canary_sum=$(sha256sum <"$fsroot/kiln-canary" | cut -d' ' -f1)
+# Names, sizes, modification times and modes of what is beside the share.
+fsroot_ls() { find "$fsroot" -mindepth 1 -maxdepth 1 ! -name share -printf '%f %s %T@ %m\n' | sort; }
+share_ls() { find "$share" -mindepth 1 -maxdepth 1 -printf '%f\n' | sort | tr '\n' ' '; }
+fsroot_before=$(fsroot_ls)
+share_opt=path=$share,tag=hostile
 
 step "boot 1: kiln.scenario=hostile"
-start_kiln boot1 hostile
+start_kiln boot1 hostile --pvpanic --fs "$share_opt"
 # The poller runs at a higher priority than kiln and the guest's vCPUs, so
 # what it measures is kiln's answer, not L1's scheduler (2 CPUs, both busy
 # with the guest).
@@ -105,16 +134,21 @@ tail -n 15 boot1.kiln | sed -e 's/^/kiln: /' -e 's/I\/O error/I\/O-error/g'
 
 ((rc == 0)) || problem "kiln exited $rc after the hostile scenario"
 grep -q '^KILN-RESULT rc=0$' console1.txt || problem "the scenario did not end with rc=0"
-for k in blk net console rng; do
+for k in pvpanic blk net console rng fs; do
 	grep -q "^KILN-HOSTILE $k end bad-checks=0\$" console1.txt ||
 		problem "$k: $(grep -a "^KILN-HOSTILE $k \(end\|error\)" console1.txt || echo 'the hostile program did not finish')"
+	[[ $k == pvpanic ]] && continue
 	grep -q "^KILN-HOSTILE $k rings done" console1.txt || problem "$k: the ring attacks did not run"
 	grep -q "^KILN-HOSTILE $k random done" console1.txt || problem "$k: the random writes did not run"
+done
+for p in reads writes decode-off config; do
+	grep -q "^KILN-HOSTILE pvpanic $p done" console1.txt || problem "pvpanic: the $p phase did not run"
 done
 if grep -q '^KILN-HOSTILE-CHECK .* BAD ' console1.txt; then
 	problem "checks failed: $(grep '^KILN-HOSTILE-CHECK .* BAD ' console1.txt | head -n 5 | tr '\n' '|')"
 fi
 grep -q '^KILN-HOSTILE blk blk-requests done' console1.txt || problem "the block request attacks did not run"
+grep -q '^KILN-HOSTILE fs fuse done' console1.txt || problem "the FUSE request attacks did not run"
 read -r calls max slow errors < <(sed -n 's/^POLL calls=\([0-9]*\) max_ms=\([0-9]*\) slow=\([0-9]*\) errors=\([0-9]*\)$/\1 \2 \3 \4/p' poll1.out) ||
 	problem "api_poll.py gave no result"
 ((${calls:-0} >= 50)) || problem "only ${calls:-0} vm.info calls answered during the run"
@@ -134,15 +168,34 @@ read -r wrote readback < <(sed -n 's/^KILN-CTL-WRITE //p' console1.txt) || true
 [[ $(marker_value console1.txt KILN-RNG-BYTES) == 64 ]] || problem "hwrng after the attacks: $(marker_value console1.txt KILN-RNG-BYTES)"
 grep -aq 'hvc0-after-hostile' hvc.out || problem "hvc0 after the attacks: the text did not reach the console file"
 grep -q '^KILN-NET-DEVS .*eth' console1.txt || problem "no ethernet device after the attacks"
+[[ $(marker_value console1.txt KILN-PVPANIC-DRIVER) == 1 ]] || problem "pvpanic-pci is not bound after the attacks"
+# The share through the guest's virtiofs driver again, and the wall.
+[[ $(sed -n 's/^KILN-FS-HELLO //p' console1.txt) == "hello from the host" ]] ||
+	problem "virtio-fs after the attacks: $(grep -a '^KILN-FS-\(HELLO\|MOUNT\)' console1.txt || echo 'no read')"
+[[ $(marker_value console1.txt KILN-FS-BIG-SHA256) == "$big_sum" ]] || problem "virtio-fs after the attacks: big.bin read back wrong"
+wrote=$(marker_value console1.txt KILN-FS-WROTE)
+[[ -n $wrote && -f $share/from-guest.bin && $(sha256sum <"$share/from-guest.bin" | cut -d' ' -f1) == "$wrote" ]] ||
+	problem "virtio-fs after the attacks: the guest's from-guest.bin (${wrote:-not written}) is not on the host"
+grep -q '^KILN-FS-UNMOUNTED$' console1.txt || problem "virtio-fs after the attacks: no unmount"
+[[ $(share_ls) == "big.bin from-guest.bin hello up " ]] ||
+	problem "the share holds what the guest did not write: $(share_ls)"
+[[ $(sha256sum <"$fsroot/kiln-canary" | cut -d' ' -f1) == "$canary_sum" ]] || problem "the canary beside the share changed"
+[[ $(fsroot_ls) == "$fsroot_before" ]] || problem "the directory around the share changed: $(fsroot_ls | tr '\n' '|')"
+# pvpanic: no write ended the VM or was taken for a panic; the crash-kernel
+# event (bit 1, written again and again) is logged once.
+grep -q 'panicked' boot1.kiln && problem "kiln took a pvpanic write for a guest panic"
+crash_lines=$(grep -c 'crash kernel takes over' boot1.kiln || true)
+((crash_lines == 1)) || problem "the pvpanic crash-kernel event was logged $crash_lines times, expected once"
 # Guest-caused warnings are rate limited (5 or 10 a second per kind, a
 # handful of kinds), never one per guest action.
 lines=$(wc -l <boot1.kiln)
 ((lines <= 100 + 60 * SECONDS)) || problem "kiln logged $lines lines in ${SECONDS}s"
 
-# ---- 2. one rng buffer re-offered without end; SIGTERM ------------------------
-step "boot 2: kiln.scenario=hostile-rng"
-start_kiln boot2 hostile-rng
+# ---- 2. an rng buffer and a virtio-fs READ re-offered without end; SIGTERM ----
+step "boot 2: kiln.scenario=hostile-forever"
+start_kiln boot2 hostile-forever --fs "$share_opt"
 wait_console boot2.log '^KILN-HOSTILE rng reoffer-forever started$' 120
+wait_console boot2.log '^KILN-HOSTILE fs reoffer-forever started$' 10
 rm -f poll2.stop
 nice -n -10 "$PY" "$here/api_poll.py" "$sock" "$TMPDIR/poll2.stop" 1000 0.1 boot2.log >poll2.out 2>&1 &
 poller=$!
@@ -152,11 +205,22 @@ wait "$poller" || true
 poller=
 cat poll2.out
 grep -aq '^KILN-HOSTILE rng reoffer-forever offered=' boot2.log || problem "the rng re-offer loop did not get going"
+# A READ offered past the ring's 128 entries means earlier ones came back;
+# the loop ends only when the device needs a reset, which it must not.
+fs_offered=$(tr -d '\r' <boot2.log | sed -n 's/^KILN-HOSTILE fs reoffer-forever offered=//p' | tail -n 1)
+((${fs_offered:-0} > 128)) || problem "the virtio-fs READs were not served (offered ${fs_offered:-none})"
+if grep -aq '^KILN-HOSTILE fs \(reoffer-1MiB done\|error\)' boot2.log; then
+	problem "the virtio-fs re-offer loop ended: $(grep -a '^KILN-HOSTILE fs \(reoffer-1MiB done\|error\)' boot2.log | head -n 1)"
+fi
 read -r calls max slow errors < <(sed -n 's/^POLL calls=\([0-9]*\) max_ms=\([0-9]*\) slow=\([0-9]*\) errors=\([0-9]*\)$/\1 \2 \3 \4/p' poll2.out) ||
 	problem "api_poll.py gave no result (boot 2)"
-((${calls:-0} >= 5)) || problem "only ${calls:-0} vm.info calls answered during the rng flood"
-((${slow:-1} == 0 && ${errors:-1} == 0)) || problem "vm.info during the rng flood: $slow answers over 1 s, $errors errors (slowest ${max} ms)"
-kill -0 "$pid" 2>/dev/null || problem "kiln ended during the rng flood"
+((${calls:-0} >= 5)) || problem "only ${calls:-0} vm.info calls answered during the rng and virtio-fs flood"
+((${slow:-1} == 0 && ${errors:-1} == 0)) || problem "vm.info during the rng and virtio-fs flood: $slow answers over 1 s, $errors errors (slowest ${max} ms)"
+if ! kill -0 "$pid" 2>/dev/null; then
+	problem "kiln ended during the rng and virtio-fs flood"
+	show_tail boot2.log
+	tail -n 30 boot2.kiln | sed -e 's/^/kiln2: /' -e 's/I\/O error/I\/O-error/g'
+fi
 ms0=$(date +%s%N)
 kill -TERM "$pid"
 rc=0
@@ -171,7 +235,19 @@ step "SIGTERM to exit: $((($(date +%s%N) - ms0) / 1000000)) ms, status $rc"
 ((rc == 143)) || problem "SIGTERM: kiln exited $rc, expected 143"
 kiln_log boot2.kiln 20
 lines=$(wc -l <boot2.kiln)
-((lines <= 200)) || problem "kiln logged $lines lines during the rng flood"
+((lines <= 200)) || problem "kiln logged $lines lines during the rng and virtio-fs flood"
+
+# ---- 3. the pvpanic event, written by hand --------------------------------------
+step "boot 3: kiln.scenario=hostile-pvpanic"
+start_kiln boot3 hostile-pvpanic --pvpanic
+rc=0
+wait_kiln "$pid" 120 boot3.log || rc=$?
+pid=
+step "kiln exited $rc"
+kiln_log boot3.kiln 10
+((rc == 3)) || { show_tail boot3.log; problem "pvpanic's event written by hand: kiln exited $rc, expected 3"; }
+grep -aq '^KILN-HOSTILE pvpanic panic-write' boot3.log || problem "the pvpanic event was not written"
+grep -q 'the guest kernel panicked (pvpanic)' boot3.kiln || problem "kiln did not say the guest panicked"
 
 no_problems
 step "ok: kiln answered, kept the other devices working, and exited as asked"
