@@ -9,8 +9,12 @@
 # the short `demo` scenario and reboots by itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-tests/deps.sh
-tests/build.sh build
+say() { printf '\n== demo: %s\n' "$*"; }
+say "1/4 packages (what building and booting needs; tests/deps.sh --demo)"
+tests/deps.sh --demo
+say "2/4 building kiln into build-demo (without the unit tests)"
+tests/build.sh build-demo -Dtests=disabled
+say "3/4 the guest: Debian 12's kernel and a busybox initramfs (tests/guest/prepare.sh)"
 tests/guest/prepare.sh
 guest=${KILN_GUEST_DIR:-$HOME/.cache/kiln/guest}
 cmdline="console=ttyS0 quiet panic=-1"
@@ -20,7 +24,8 @@ if [[ -t 0 ]] && tests/harness/kvm-run --native-check 2>/dev/null; then
 else
 	cmdline+=" kiln.scenario=demo"
 fi
-exec "${harness[@]}" -- build/kiln run \
+say "4/4 booting it (${harness[*]})"
+exec "${harness[@]}" -- build-demo/kiln run \
 	--kernel "$guest/generic/vmlinuz" \
 	--initrd "$guest/initramfs-generic.cpio.gz" \
 	--cmdline "$cmdline" \

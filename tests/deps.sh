@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what kiln needs to build and test, on Debian 12, as root.
-# Idempotent: installs only packages that are missing.
+# Idempotent: installs only packages that are missing. --demo: only what
+# tests/demo.sh needs (no test toolchain: LLVM, ACPICA, criterion...).
 set -euo pipefail
 
 packages=(
@@ -20,6 +21,17 @@ packages=(
 	groff-base man-db bsdextrautils systemd        # tests/install.sh: kiln(1) renders, the unit verifies
 )
 
+# --demo: only what building kiln and booting the demo guest needs (tests/demo.sh),
+# QEMU only when there is no usable /dev/kvm (the demo then runs in a nested L1).
+if [[ ${1:-} == --demo ]]; then
+	packages=(
+		build-essential meson ninja-build pkg-config python3
+		libfdt-dev libaio-dev libjson-c-dev libseccomp-dev libcap-ng-dev
+		busybox-static cpio xz-utils zstd lz4 kmod
+	)
+	"$(dirname "$0")/harness/kvm-run" --native-check 2>/dev/null || packages+=(qemu-system-x86)
+fi
+
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
@@ -31,7 +43,16 @@ if [[ $(id -u) -ne 0 ]]; then
 	echo "deps: missing packages: ${missing[*]} (run as root or install them)" >&2
 	exit 1
 fi
-echo "deps: installing ${missing[*]}"
+echo "deps: installing ${#missing[@]} packages: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if [[ -t 1 ]]; then # apt's own progress: downloads, then one line per package
+	apt-get install -y --no-install-recommends -o Dpkg::Progress-Fancy=1 "${missing[@]}"
+else
+	apt-get install -y -q --no-install-recommends "${missing[@]}" | grep -E '^(Need to get|Get:|Setting up)' || true
+	# grep's status is not apt's: check what was asked for is there now.
+	for p in "${missing[@]}"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+			{ echo "deps: $p did not install" >&2; exit 1; }
+	done
+fi

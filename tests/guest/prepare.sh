@@ -122,7 +122,9 @@ prepare_kernel() {
 	# shellcheck disable=SC2064  # expand now: tmp is local
 	trap "rm -rf '$tmp'" EXIT
 	log "guest: downloading $pkg (${want#* })"
-	(cd "$tmp" && apt-get download -q -o APT::Sandbox::User=root "$pkg=${want#* }" >&2) ||
+	local quiet=-q
+	[[ -t 2 ]] && quiet= # a terminal: apt's download progress
+	(cd "$tmp" && apt-get download $quiet -o APT::Sandbox::User=root "$pkg=${want#* }" >&2) ||
 		die "apt-get download $pkg failed"
 	log "guest: unpacking $pkg"
 	mkdir -p "$tmp/root" "$tmp/new/modules/lib/modules"
