@@ -6,10 +6,12 @@
 #include "../vmm/machine/builder.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char usage_head[] =
 	"Usage: kiln run --kernel FILE [options]\n"
@@ -52,6 +54,8 @@ static const char usage_tail[] =
 	"                    flags override it\n"
 	"  --api-socket PATH serve the JSON-RPC control socket at PATH; without\n"
 	"                    --kernel, wait for vm.configure and vm.boot there\n"
+	"  --api-fd N        serve it on the listening socket kiln inherited as fd N\n"
+	"                    (systemd's socket activation: LISTEN_FDS, fd 3)\n"
 	"  --print-config    print the effective config as JSON and exit\n"
 	"  -v, --verbose     more log output (repeat for debug); -q, --quiet: errors only\n"
 	"  --log-level error|warn|info|debug  what kiln logs (default warn)\n"
@@ -250,7 +254,7 @@ static int opt_device(struct kiln_config *c, const struct cfg_kind *kind,
 static bool run_flag(struct cli_request *req, const char *arg, int argc,
 		     char **argv, int *i, int *rc, struct err *e)
 {
-	const char **dst = NULL, *level = NULL, *timeout = NULL;
+	const char **dst = NULL, *level = NULL, *timeout = NULL, *api_fd = NULL;
 	size_t n = strlen(arg);
 	if (!strncmp(arg, "--api-socket", 12) && (n == 12 || arg[12] == '='))
 		dst = &req->api_socket;
@@ -262,6 +266,8 @@ static bool run_flag(struct cli_request *req, const char *arg, int argc,
 		dst = &level;
 	else if (!strncmp(arg, "--shutdown-timeout", 18) && (n == 18 || arg[18] == '='))
 		dst = &timeout;
+	else if (!strncmp(arg, "--api-fd", 8) && (n == 8 || arg[8] == '='))
+		dst = &api_fd;
 	else if (!strcmp(arg, "--print-config")) {
 		req->print_config = true;
 		return true;
@@ -286,6 +292,14 @@ static bool run_flag(struct cli_request *req, const char *arg, int argc,
 				      level);
 		else
 			req->log_level = (int)l;
+	} else if (dst == &api_fd) {
+		unsigned long long fd;
+		if (cfg_parse_uint(api_fd, 3, INT32_MAX, &fd) || fcntl((int)fd, F_GETFD) < 0)
+			*rc = err_set(e, -EINVAL,
+				      "--api-fd: expected an open file descriptor of 3 or more, got '%s'",
+				      api_fd);
+		else
+			req->api_fd = (int)fd;
 	} else if (dst == &timeout) {
 		unsigned long long s;
 		if (cfg_parse_uint(timeout, 0, SHUTDOWN_TIMEOUT_MAX, &s))
@@ -363,10 +377,24 @@ static int parse_run_args(int argc, char **argv, int i,
 	return 0;
 }
 
+/* LISTEN_PID/LISTEN_FDS (sd_listen_fds(3)): fd 3 when they are for this
+ * process and pass at least one fd; -1 when they do not; -2 when fd 3 is
+ * not open. */
+static int listen_fds_socket(void)
+{
+	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+	unsigned long long p, n;
+	if (!pid || !fds || cfg_parse_uint(pid, 1, INT32_MAX, &p) ||
+	    cfg_parse_uint(fds, 1, INT32_MAX, &n) || (pid_t)p != getpid())
+		return -1;
+	return fcntl(3, F_GETFD) < 0 ? -2 : 3;
+}
+
 int cli_parse(int argc, char **argv, struct cli_request *req, struct err *e)
 {
 	memset(req, 0, sizeof(*req));
 	req->log_level = -1;
+	req->api_fd = -1;
 	req->shutdown_timeout = -1;
 	cfg_init(&req->config);
 	if (argc < 2) {
@@ -403,8 +431,17 @@ int cli_parse(int argc, char **argv, struct cli_request *req, struct err *e)
 		if (rc)
 			return rc;
 	}
+	/* systemd's socket activation: the first fd it passed (3) is the API
+	 * socket, unless the command line names one. */
+	if (req->api_fd < 0 && !req->api_socket) {
+		req->api_fd = listen_fds_socket();
+		if (req->api_fd == -2)
+			return err_set(e, -EINVAL, "LISTEN_FDS: fd 3 is not open");
+	}
+	if (req->api_socket && req->api_fd >= 0)
+		return err_set(e, -EINVAL, "--api-socket and --api-fd (or LISTEN_FDS) both name the API socket");
 	/* With a control socket the VM may be configured later over it. */
-	if (!req->config.kernel && req->api_socket)
+	if (!req->config.kernel && (req->api_socket || req->api_fd >= 0))
 		return 0;
 	if (!req->config.kernel)
 		return err_set(e, -EINVAL, "--kernel: a kernel image is required");

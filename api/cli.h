@@ -24,6 +24,7 @@ struct cli_request {
 	const char *log_file;      /* --log-file (borrowed from argv) */
 	int shutdown_timeout;      /* --shutdown-timeout seconds, or -1 */
 	const char *api_socket;    /* --api-socket (borrowed from argv) */
+	int api_fd;                /* --api-fd, or LISTEN_FDS's first; -1: none */
 	const char *config_file;   /* --config (borrowed from argv) */
 	bool print_config;         /* --print-config: print the JSON and exit */
 };

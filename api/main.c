@@ -121,6 +121,7 @@ int main(int argc, char **argv)
 		}
 		status = vmctl_main(&req.config, &(struct vmctl_options){
 							 .api_socket = req.api_socket,
+							 .api_fd = req.api_fd,
 							 .shutdown_timeout_s = shutdown_s });
 		notify_close();
 		break;

@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -657,19 +658,13 @@ static int server_listen(struct api_server *s, const struct sockaddr_un *sa,
 	return rc ? err_set(e, rc, "%s: epoll: %s", s->path, strerror(-rc)) : 0;
 }
 
-int api_server_create(const char *path, struct evloop *loop,
+/* A server without its listening socket yet: the idle timer, the fd
+ * reserve. (path) names it in messages. */
+static int server_new(const char *path, struct evloop *loop,
 		      const struct api_vm_ops *ops, void *vm_ctx,
 		      struct api_server **out, struct err *e)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	if (!path[0] || strlen(path) >= sizeof(sa.sun_path))
-		return err_set(e, -ENAMETOOLONG,
-			       "%s: a socket path must have 1..%zu bytes", path,
-			       sizeof(sa.sun_path) - 1);
-	strcpy(sa.sun_path, path);
-	int rc = clear_stale(path, &sa, e);
-	if (rc)
-		return rc;
+	int rc;
 	struct api_server *s = calloc(1, sizeof(*s));
 	if (!s || !(s->path = strdup(path))) {
 		free(s);
@@ -696,10 +691,74 @@ int api_server_create(const char *path, struct evloop *loop,
 		api_server_destroy(s);
 		return err_set(e, rc, "%s: idle timer: %s", path, strerror(-rc));
 	}
+	*out = s;
+	return 0;
+}
+
+int api_server_create(const char *path, struct evloop *loop,
+		      const struct api_vm_ops *ops, void *vm_ctx,
+		      struct api_server **out, struct err *e)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (!path[0] || strlen(path) >= sizeof(sa.sun_path))
+		return err_set(e, -ENAMETOOLONG,
+			       "%s: a socket path must have 1..%zu bytes", path,
+			       sizeof(sa.sun_path) - 1);
+	strcpy(sa.sun_path, path);
+	int rc = clear_stale(path, &sa, e);
+	if (rc)
+		return rc;
+	struct api_server *s;
+	rc = server_new(path, loop, ops, vm_ctx, &s, e);
+	if (rc)
+		return rc;
 	rc = server_listen(s, &sa, e);
 	if (rc) {
 		api_server_destroy(s);
 		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
+int api_server_adopt(int fd, struct evloop *loop, const struct api_vm_ops *ops,
+		     void *vm_ctx, struct api_server **out, struct err *e)
+{
+	/* What it must be: a listening Unix stream socket. */
+	int domain = 0, type = 0, listening = 0;
+	socklen_t len = sizeof(int);
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return err_set(e, -errno, "fd %d: %s", fd, strerror(errno));
+	if (!S_ISSOCK(st.st_mode) ||
+	    getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0 ||
+	    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 ||
+	    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0 ||
+	    domain != AF_UNIX || type != SOCK_STREAM || !listening)
+		return err_set(e, -ENOTSOCK,
+			       "fd %d: not a listening Unix stream socket", fd);
+	/* Its name, for messages (the file stays the owner's: not unlinked). */
+	struct sockaddr_un sa = { 0 };
+	socklen_t salen = sizeof(sa);
+	char name[sizeof(sa.sun_path) + 16];
+	if (getsockname(fd, (struct sockaddr *)&sa, &salen) == 0 && sa.sun_path[0])
+		snprintf(name, sizeof(name), "%.*s", (int)sizeof(sa.sun_path), sa.sun_path);
+	else
+		snprintf(name, sizeof(name), "fd %d", fd);
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
+	    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+		return err_set(e, -errno, "fd %d: %s", fd, strerror(errno));
+	struct api_server *s;
+	int rc = server_new(name, loop, ops, vm_ctx, &s, e);
+	if (rc)
+		return rc;
+	s->fd = fd;
+	rc = evl_add(loop, fd, EPOLLIN, on_accept, s);
+	if (rc) {
+		s->fd = -1; /* the caller's still */
+		api_server_destroy(s);
+		return err_set(e, rc, "%s: epoll: %s", name, strerror(-rc));
 	}
 	*out = s;
 	return 0;

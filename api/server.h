@@ -47,6 +47,16 @@ int api_server_create(const char *path, struct evloop *loop,
 		      struct api_server **out, struct err *e);
 
 /*
+ * api_server_adopt - serve the listening socket (fd), inherited (--api-fd,
+ * systemd's socket activation), as api_server_create serves its own: it
+ * must be a listening AF_UNIX stream socket (else -ENOTSOCK naming the fd),
+ * is made non-blocking and close-on-exec, and is closed by
+ * api_server_destroy, which leaves its file alone (the owner's).
+ */
+int api_server_adopt(int fd, struct evloop *loop, const struct api_vm_ops *ops,
+		     void *vm_ctx, struct api_server **out, struct err *e);
+
+/*
  * api_server_notify - send the notification {"jsonrpc":"2.0","method":
  * (method),"params":(params)} to every client that called
  * events.subscribe. (params) is borrowed (NULL: no params). Clients whose

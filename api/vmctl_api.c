@@ -331,7 +331,7 @@ void vmctl_device_error(void *opaque, const char *id, const char *why)
 		c->summary_armed = true;
 }
 
-int vmctl_api_init(struct vmctl *c, const char *path, struct err *e)
+int vmctl_api_init(struct vmctl *c, const char *path, int fd, struct err *e)
 {
 	c->summary_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (c->summary_fd < 0)
@@ -342,6 +342,8 @@ int vmctl_api_init(struct vmctl *c, const char *path, struct err *e)
 		c->summary_fd = -1;
 		return err_set(e, rc, "cannot watch a timer: %s", strerror(-rc));
 	}
+	if (fd >= 0)
+		return api_server_adopt(fd, c->loop, &vmctl_ops, c, &c->server, e);
 	return api_server_create(path, c->loop, &vmctl_ops, c, &c->server, e);
 }
 

@@ -49,7 +49,9 @@ int vmctl_boot(struct vmctl *c, struct err *e);
 void vmctl_set_state(struct vmctl *c, enum vm_state s);
 
 /* The API side (api/vmctl_api.c). */
-int vmctl_api_init(struct vmctl *c, const char *path, struct err *e);
+/* vmctl_api_init - serve the API on (fd) when >= 0 (an inherited
+ * listening socket), else on a socket bound at (path). */
+int vmctl_api_init(struct vmctl *c, const char *path, int fd, struct err *e);
 void vmctl_api_fini(struct vmctl *c);
 void vmctl_notify_state(struct vmctl *c);
 /* vmctl_restarted - the guest rebooted (or panicked) and was restarted

@@ -28,7 +28,7 @@ _kiln()
 		COMPREPLY=($(compgen -W '--kernel --initrd --cmdline --cpus --memory --disk
 			--net --fs --console --serial --rng --pvpanic --acpi --seccomp
 			--on-reboot --jail --uid --gid --cgroup --cgroup-cpu-max
-			--cgroup-memory-max --config --api-socket --print-config
+			--cgroup-memory-max --config --api-socket --api-fd --print-config
 			--verbose --quiet --log-level --log-file --shutdown-timeout
 			--help' -- "$cur"))
 		;;

@@ -9,7 +9,10 @@
 #  2. a guest that ignores the request (its kernel without the keyboard: i8042.nokbd, and no
 #     ACPI daemon): kiln stops it --shutdown-timeout 3 s after SIGTERM, status 143.
 #  3. the same with a 60 s bound and a second SIGTERM: kiln stops at once, 143.
-# Three boots of the generic guest (scenario tty-echo, kiln.tty=hold: waits until stopped).
+#  4. socket activation: a listening socket passed as fd 3 with LISTEN_PID/LISTEN_FDS, as
+#     systemd passes one; vm.info answers "running" on it, vm.stop ends kiln with 0, and
+#     the socket's file is still there (the owner's). --api-fd on a non-socket is refused.
+# Four boots of the generic guest (scenario tty-echo, kiln.tty=hold: waits until stopped).
 set -euo pipefail
 # shellcheck source=SCRIPTDIR/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -94,5 +97,67 @@ finish three
 ((took <= 15)) || problem "boot 3: the second SIGTERM took ${took}s to stop kiln"
 step "boot 3: exit $rc, ${took}s after the second SIGTERM"
 
+# ---- 4. socket activation -------------------------------------------------------
+step "boot 4: the API socket inherited as fd 3 (LISTEN_FDS=1)"
+rc=0
+"$PY" - "$KILN" "$TMPDIR/act.sock" "$TMPDIR/four.log" "${base[@]}" --cmdline "$hold" --serial none \
+	>act.txt 2>&1 <<'EOF' || rc=$?
+import json, os, socket, sys, time
+kiln, path, log, args = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+ls = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+ls.bind(path)
+ls.listen(4)
+pid = os.fork()
+if pid == 0: # as systemd: the socket at fd 3, LISTEN_PID naming the process itself
+    os.dup2(ls.fileno(), 3)
+    env = dict(os.environ, LISTEN_PID=str(os.getpid()), LISTEN_FDS="1")
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.execve(kiln, [kiln, "run"] + args, env)
+ls.close()
+def call(method):
+    c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    c.settimeout(10)
+    c.connect(path)
+    c.sendall(json.dumps({"jsonrpc": "2.0", "id": 1, "method": method}).encode() + b"\n")
+    buf = b""
+    while b"\n" not in buf:
+        d = c.recv(65536)
+        if not d:
+            break
+        buf += d
+    c.close()
+    return json.loads(buf)
+state = None
+for _ in range(600):
+    state = call("vm.info").get("result", {}).get("state")
+    if state == "running":
+        break
+    time.sleep(0.2)
+print("vm.info state:", state)
+if state != "running":
+    os.kill(pid, 9)
+    sys.exit("vm.info on the inherited socket never said running")
+print("vm.stop:", call("vm.stop"))
+_, status = os.waitpid(pid, 0)
+code = os.waitstatus_to_exitcode(status)
+print("kiln exit:", code)
+if code != 0:
+    sys.exit("kiln exited %d after vm.stop" % code)
+if not os.path.exists(path):
+    sys.exit("kiln removed the inherited socket's file")
+EOF
+((rc == 0)) || { cat four.log; problem "socket activation: $(tail -n 1 act.txt)"; }
+sed 's/^/    /' act.txt
+rc=0
+"$KILN" run "${base[@]}" --api-fd 0 </dev/null >bad.txt 2>&1 || rc=$?
+((rc == 2)) && grep -q -- "--api-fd: expected an open file descriptor of 3 or more, got '0'" bad.txt ||
+	problem "--api-fd 0: exit $rc: $(cat bad.txt)"
+rc=0
+"$KILN" run "${base[@]}" --api-fd 5 5</dev/null </dev/null >bad.txt 2>&1 || rc=$?
+((rc == 1)) && grep -q 'fd 5: not a listening Unix stream socket' bad.txt ||
+	problem "--api-fd on /dev/null: exit $rc: $(cat bad.txt)"
+
 no_problems
-step "ok: readiness and stopping told, SIGTERM shuts the guest down, bounded"
+step "ok: readiness and stopping told, SIGTERM shuts the guest down, bounded; socket activation"

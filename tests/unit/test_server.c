@@ -499,6 +499,40 @@ Test(server, stale_socket_is_replaced_live_one_refused)
 				       NULL, &second, &e), -ENAMETOOLONG);
 }
 
+/* An inherited listening socket (--api-fd, socket activation): served
+ * like kiln's own, its file left alone at destroy; anything else named. */
+Test(server, an_inherited_listening_socket_is_served)
+{
+	api_server_destroy(srv); /* the fixture's; this one takes its path */
+	srv = NULL;
+	int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	strcpy(sa.sun_path, path);
+	cr_assert_eq(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	struct err e = { 0 };
+	cr_assert_eq(api_server_adopt(lfd, loop, &ops, NULL, &srv, &e), -ENOTSOCK);
+	cr_assert(strstr(e.msg, "not a listening Unix stream socket"), "%s", e.msg);
+	cr_assert_eq(listen(lfd, 8), 0);
+	cr_assert_eq(api_server_adopt(lfd, loop, &ops, NULL, &srv, &e), 0, "%s", e.msg);
+	cr_assert(fcntl(lfd, F_GETFL) & O_NONBLOCK);
+	int fd = client();
+	send_str(fd, BOOT(7));
+	expect_member(fd, "id", "7");
+	close(fd);
+	api_server_destroy(srv);
+	srv = NULL;
+	cr_assert_eq(access(path, F_OK), 0, "the owner's socket file was removed");
+	cr_assert_eq(fcntl(lfd, F_GETFD), -1, "destroy closes the adopted fd");
+	int pipefd[2];
+	cr_assert_eq(pipe(pipefd), 0);
+	memset(&e, 0, sizeof(e));
+	cr_assert_eq(api_server_adopt(pipefd[0], loop, &ops, NULL, &srv, &e), -ENOTSOCK);
+	cr_assert(strstr(e.msg, "fd "), "%s", e.msg);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	unlink(path);
+}
+
 Test(server, destroy_disconnects_clients)
 {
 	int fd = client();
@@ -718,7 +752,7 @@ Test(device_events, a_flood_of_device_errors_is_limited_and_summed_up)
 {
 	struct vmctl c = { .loop = loop, .signal_fd = -1, .summary_fd = -1 };
 	struct err e = { 0 };
-	cr_assert_eq(vmctl_api_init(&c, path, &e), 0, "%s", e.msg);
+	cr_assert_eq(vmctl_api_init(&c, path, -1, &e), 0, "%s", e.msg);
 	srv = c.server;
 	int fd = client();
 	send_str(fd, "{\"jsonrpc\":\"2.0\",\"method\":\"events.subscribe\",\"id\":1}\n");
