@@ -18,7 +18,14 @@ static _Atomic int stderr_tty = -1; /* -1 not known yet, else 0/1 */
 
 static const char *const names[] = { "error", "warning", "info", "debug" };
 
-void log_set_level(enum log_level level) { current_level = level; }
+void log_set_level(enum log_level level)
+{
+	current_level = level;
+	/* Look stderr up now, on the main thread at start: the first line
+	 * may come from a thread whose seccomp filter refuses isatty's
+	 * ioctl (a vCPU's). */
+	atomic_store(&stderr_tty, isatty(STDERR_FILENO));
+}
 
 int log_parse_level(const char *name, enum log_level *out)
 {

@@ -18,8 +18,9 @@
 
 enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 
-/* log_set_level - messages above (level) are dropped (default LOG_WARN).
- * Any thread. */
+/* log_set_level - messages above (level) are dropped (default LOG_WARN);
+ * also looks up whether stderr is a terminal (an ioctl), so call it at
+ * start, before seccomp filters: kiln's main() does. */
 void log_set_level(enum log_level level);
 
 /* log_parse_level - "error", "warn" (or "warning"), "info", "debug" into
