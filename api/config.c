@@ -204,6 +204,19 @@ static int validate_device(const struct kiln_config *cfg,
 	return 0;
 }
 
+/* The kind's own rule for how its values go together, named like the
+ * rest: "disks[1].io: ...". */
+static int validate_kind(const struct cfg_device *d, const char *at, struct err *e)
+{
+	if (!d->kind->validate)
+		return 0;
+	struct err ke = { 0 };
+	int rc = d->kind->validate(d->spec, &ke);
+	if (rc)
+		err_set(e, rc, "%s.%s: %s", at, ke.field, ke.msg);
+	return rc;
+}
+
 int cfg_validate_devices(const struct kiln_config *cfg, struct err *e)
 {
 	for (const struct cfg_kind *const *k = cfg_kinds; *k; k++)
@@ -215,6 +228,8 @@ int cfg_validate_devices(const struct kiln_config *cfg, struct err *e)
 		char at[48];
 		device_path(cfg, d, at, sizeof(at));
 		int rc = validate_device(cfg, d, at, e);
+		if (!rc)
+			rc = validate_kind(d, at, e);
 		if (rc)
 			return rc;
 		for (unsigned j = 0; d->id && j < i; j++)

@@ -6,8 +6,10 @@
 #        the next 8 MiB, written then discarded (blkdiscard), read back as
 #        zeroes in the guest and are zeroes in b.img;
 #   vdc  readonly=on: the guest's write fails and c.img is unchanged;
-#   vdd  the guest makes an ext2 filesystem and writes a file; a second boot
-#        reads the file back with the same sha256.
+#   vdd  io=sync,cache=writeback (the worker engine, through the page cache):
+#        the guest makes an ext2 filesystem and writes a file; a second boot,
+#        on the default engine (aio, O_DIRECT), reads it back with the same
+#        sha256.
 # Image safety: while a kiln runs with b.img writable, a second kiln attaching
 # it (writable or read-only) is refused, naming the image and the holder; a
 # read-only image is shared by two; a qcow2 image made by qemu-img is refused
@@ -28,7 +30,7 @@ common=(--kernel "$GUEST/generic/vmlinuz" --initrd "$GUEST/initramfs-generic.cpi
 rc=0
 boot_guest boot1.log "${common[@]}" --cmdline "console=ttyS0 quiet panic=-1 kiln.scenario=disks" \
 	--disk path=a.img,serial=KILN-A --disk b.img --disk path=c.img,readonly=on \
-	--disk path=d.img || rc=$?
+	--disk path=d.img,io=sync,cache=writeback || rc=$?
 ((rc == 0)) || { show_tail boot1.log; fail "first boot: kiln exited $rc"; }
 expect_result boot1.log
 expect_line boot1.log '^KILN-DISK vda sectors=32768 ro=0 serial=KILN-A$'

@@ -276,6 +276,19 @@ Test(cli, disk_errors_name_key_and_value)
 	cfg_fini(&req.config);
 	cr_assert_eq(PARSE(&req, &e, "run", "--kernel", "/k", "--disk", "path=a,format=raw"), 0, "%s", e.msg);
 	cr_assert_eq(DISK(&req.config, 0)->format, CFG_DISK_FORMAT_RAW);
+	cr_assert_eq(DISK(&req.config, 0)->cache, CFG_DISK_CACHE_NONE);
+	cr_assert_eq(DISK(&req.config, 0)->io, CFG_DISK_IO_AIO);
+	cfg_fini(&req.config);
+	cr_assert_eq(PARSE(&req, &e, "run", "--kernel", "/k", "--disk",
+			   "path=a,cache=writeback,io=sync"), 0, "%s", e.msg);
+	cr_assert_eq(DISK(&req.config, 0)->cache, CFG_DISK_CACHE_WRITEBACK);
+	cr_assert_eq(DISK(&req.config, 0)->io, CFG_DISK_IO_SYNC);
+	cfg_fini(&req.config);
+	cr_assert_eq(PARSE(&req, &e, "run", "--kernel", "/k", "--disk", "path=a,io=sync"), -EINVAL);
+	cr_assert(strstr(e.msg, "disks[0].io") && strstr(e.msg, "cache=writeback"), "%s", e.msg);
+	cfg_fini(&req.config);
+	cr_assert_eq(PARSE(&req, &e, "run", "--kernel", "/k", "--disk", "path=a,cache=unsafe"), -EINVAL);
+	cr_assert(strstr(e.msg, "cache: expected none|writeback, got 'unsafe'"), "%s", e.msg);
 	cfg_fini(&req.config);
 	cr_assert_eq(PARSE(&req, &e, "run", "--kernel", "/k", "--disk", "path=a,colour=red"), -EINVAL);
 	cr_assert(strstr(e.msg, "'colour'"), "%s", e.msg);

@@ -17,9 +17,9 @@ static const char full_json[] =
 	"{\"machine\": {\"vcpus\": 2, \"memory_mib\": 512},"
 	" \"boot\": {\"kernel\": \"/k\", \"initrd\": \"/i\", \"cmdline\": \"console=ttyS0\"},"
 	" \"disks\": [{\"id\": \"root\", \"path\": \"/x.img\", \"readonly\": false, \"serial\": \"S1\","
-	"             \"format\": \"auto\"},"
+	"             \"format\": \"auto\", \"cache\": \"writeback\", \"io\": \"sync\"},"
 	"            {\"id\": \"data\", \"path\": \"/y.img\", \"readonly\": true, \"serial\": null,"
-	"             \"format\": \"raw\"}],"
+	"             \"format\": \"raw\", \"cache\": \"none\", \"io\": \"aio\"}],"
 	" \"nets\": [{\"id\": \"net0\", \"tap\": \"kt0\", \"mac\": \"52:54:00:12:34:56\", \"fd\": 0},"
 	"          {\"id\": \"lan\", \"tap\": \"kt1\", \"mac\": null, \"fd\": 5}],"
 	" \"fs\": [{\"id\": \"src\", \"path\": \"/srv/src\", \"tag\": \"src\", \"readonly\": true}],"
@@ -227,7 +227,7 @@ Test(schema, unknown_fields_at_every_level)
 		{ "{\"machine\": {\"vpcus\": 2}}", "machine.vpcus: unknown field (known: vcpus, memory_mib)" },
 		{ "{\"boot\": {\"kernal\": \"/k\"}}", "boot.kernal: unknown field (known: kernel, initrd, cmdline)" },
 		{ "{\"disks\": [{\"path\": \"/a\"}, {\"path\": \"/b\", \"ro\": true}]}",
-		  "disks[1].ro: unknown field (known: id, path, readonly, serial, format)" },
+		  "disks[1].ro: unknown field (known: id, path, readonly, serial, format, cache, io)" },
 		{ "{\"nets\": [{\"tap\": \"t\", \"ip\": \"10.0.0.1\"}]}", "nets[0].ip: unknown field (known: id, tap, mac, fd)" },
 	};
 	CHECK_BAD(cases);

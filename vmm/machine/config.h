@@ -119,6 +119,10 @@ struct cfg_kind {
 	const char *doc;   /* one device, for --help, the schema, *.add */
 	bool addable;      /* a <name>.add API method appends one */
 	unsigned threads;  /* threads each device starts (device_ops.start) */
+	/* validate - whether (spec)'s values go together (no I/O: run with
+	 * every config validation); NULL: any. 0, or -EINVAL with e->field
+	 * naming the spec's field. */
+	int (*validate)(const void *spec, struct err *e);
 	/* check - whether what (spec) names exists and kiln may use it (a
 	 * disk's file), for vm.configure and <name>.add; NULL: nothing to
 	 * check. 0, or -errno with e->field naming the spec's field. */
@@ -174,12 +178,19 @@ struct cfg_jail {
 
 /* cfg_disk.format: an index into the field's names ("auto", "raw"). */
 enum cfg_disk_format { CFG_DISK_FORMAT_AUTO, CFG_DISK_FORMAT_RAW };
+/* cache=none: O_DIRECT, the host's page cache bypassed; writeback: through
+ * it. io=aio: libaio; sync: the block worker's preadv/pwritev (always
+ * through the page cache, so it needs cache=writeback). */
+enum cfg_disk_cache { CFG_DISK_CACHE_NONE, CFG_DISK_CACHE_WRITEBACK };
+enum cfg_disk_io { CFG_DISK_IO_AIO, CFG_DISK_IO_SYNC };
 
 struct cfg_disk {
 	char *path;
 	bool readonly;
 	char *serial; /* NULL: none */
 	unsigned format; /* enum cfg_disk_format */
+	unsigned cache;  /* enum cfg_disk_cache */
+	unsigned io;     /* enum cfg_disk_io */
 };
 
 struct cfg_net {

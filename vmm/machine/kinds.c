@@ -49,7 +49,26 @@ static const struct cfg_field disk_fields[] = {
 	  .names = (const char *const[]){ "auto", "raw", NULL }, .hint = "auto|raw",
 	  .doc = "auto: a raw image, and one that starts with a qcow2, QED, VMDK, "
 		 "VHD(X) or VDI header is refused; raw: its bytes as they are" },
+	{ .name = "cache", .type = CFG_FT_ENUM, .off = offsetof(struct cfg_disk, cache),
+	  .names = (const char *const[]){ "none", "writeback", NULL }, .hint = "none|writeback",
+	  .doc = "none: O_DIRECT, the host's page cache bypassed (where the file "
+		 "system allows it); writeback: through the host's page cache" },
+	{ .name = "io", .type = CFG_FT_ENUM, .off = offsetof(struct cfg_disk, io),
+	  .names = (const char *const[]){ "aio", "sync", NULL }, .hint = "aio|sync",
+	  .doc = "aio: Linux AIO (libaio); sync: the disk's worker thread, one "
+		 "request at a time (needs cache=writeback)" },
 };
+
+static int validate_disk(const void *spec, struct err *e)
+{
+	const struct cfg_disk *d = spec;
+	if (d->io == CFG_DISK_IO_SYNC && d->cache != CFG_DISK_CACHE_WRITEBACK) {
+		err_field(e, "io");
+		return err_set(e, -EINVAL, "io=sync goes through the host's page "
+					   "cache: give cache=writeback with it");
+	}
+	return 0;
+}
 
 static int check_disk(const void *spec, struct err *e)
 {
@@ -90,6 +109,8 @@ static int create_disk(struct vm *vm, const struct cfg_device *dev,
 		.readonly = d->readonly,
 		.serial = d->serial,
 		.format_raw = d->format == CFG_DISK_FORMAT_RAW,
+		.engine = d->io == CFG_DISK_IO_SYNC ? BLK_ENGINE_SYNC : BLK_ENGINE_AIO,
+		.buffered = d->cache == CFG_DISK_CACHE_WRITEBACK,
 		.thread_setup = disk_thread_setup,
 		.thread_setup_arg = vm,
 		.defer_worker = true,
@@ -108,9 +129,10 @@ static const struct cfg_kind kind_disk = {
 	.threads = 1, /* its block worker */
 	.spec = SPEC(disk_fields),
 	.bare = "path",
-	.usage = "path=FILE[,readonly=on][,serial=ID][,format=raw][,id=NAME]",
+	.usage = "path=FILE[,readonly=on][,serial=ID][,format=raw][,cache=none|writeback][,io=aio|sync][,id=NAME]",
 	.doc = "a virtio-blk disk; /dev/vda, vdb... in order",
 	.addable = true,
+	.validate = validate_disk,
 	.check = check_disk,
 	.create = create_disk,
 };
