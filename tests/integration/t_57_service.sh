@@ -112,7 +112,9 @@ ls.bind(path)
 ls.listen(4)
 pid = os.fork()
 if pid == 0: # as systemd: the socket at fd 3, LISTEN_PID naming the process itself
-    os.dup2(ls.fileno(), 3)
+    if ls.fileno() != 3:
+        os.dup2(ls.fileno(), 3)
+    os.set_inheritable(3, True) # dup2 onto itself would keep its close-on-exec
     env = dict(os.environ, LISTEN_PID=str(os.getpid()), LISTEN_FDS="1")
     fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     os.dup2(fd, 1)
