@@ -47,6 +47,7 @@ for _ in $(seq 50); do [[ -S notify.sock ]] && break; sleep 0.1; done
 start() {
 	local name=$1 cmdline=$2
 	shift 2
+	: >"$name.serial" # kiln appends to it
 	"$KILN" run "${base[@]}" --cmdline "$cmdline" --serial "file=$TMPDIR/$name.serial" \
 		--log-file "$TMPDIR/$name.log" "$@" </dev/null >"$name.out" 2>&1 &
 	pid=$!
