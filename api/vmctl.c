@@ -247,8 +247,8 @@ int vmctl_main(struct kiln_config *cfg, const struct vmctl_options *opt)
 	int rc = evl_create(&c.loop, &e);
 	if (!rc)
 		rc = setup_signals(&c, &e);
-	if (!rc && (opt->api_socket || opt->api_fd >= 0))
-		rc = vmctl_api_init(&c, opt->api_socket, opt->api_fd, &e);
+	if (!rc && (opt->api_socket || opt->api_fd > 0))
+		rc = vmctl_api_init(&c, opt->api_socket, opt->api_fd > 0 ? opt->api_fd : -1, &e);
 	if (!rc && c.cfg.kernel && (rc = vmctl_boot(&c, &e)))
 		errmap_apply(&c.cfg, &e, ERRMAP_CLI);
 	if (rc) {

@@ -23,7 +23,9 @@ const char *vm_state_name(enum vm_state s);
 
 struct vmctl_options {
 	const char *api_socket; /* NULL: no control socket */
-	int api_fd;             /* an inherited listening socket, or -1 */
+	/* An inherited listening socket (3 or more: --api-fd, LISTEN_FDS);
+	 * 0 or less: none, so a zero-filled options struct has none. */
+	int api_fd;
 	/* SIGTERM while the guest runs: ask it to shut down (ctrl-alt-del,
 	 * the ACPI power button) and stop it only after this many seconds
 	 * (or at a second SIGTERM); 0: stop at once. */

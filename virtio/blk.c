@@ -330,7 +330,6 @@ static int blk_handle(struct virtio_device *vdev, struct virtqueue *vq,
 /* blk_done_fn: the backend finished (io). */
 static void blk_io_done(void *opaque, struct blk_io *io)
 {
-	static struct log_ratelimit rl;
 	struct virtio_blk *blk = opaque;
 	struct blk_req *req = req_of(io);
 	uint8_t status = VIRTIO_BLK_S_OK;
@@ -341,7 +340,7 @@ static void blk_io_done(void *opaque, struct blk_io *io)
 		status = VIRTIO_BLK_S_IOERR; /* reset or teardown: nobody reads it */
 	} else if (io->res) {
 		status = VIRTIO_BLK_S_IOERR;
-		if (log_ratelimit_ok(&rl, 5))
+		if (log_ratelimit_ok(&blk->vdev.warn_rl, 5))
 			log_warn("%s: I/O error at byte %llu: %s", blk->be->path,
 				 (unsigned long long)io->offset,
 				 strerror(-io->res));

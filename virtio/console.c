@@ -132,12 +132,11 @@ static bool tx_flush(struct virtio_console *con)
 		}
 		size_t cut = vq_cursor_remaining(&con->tx_cur);
 		if (cut) {
-			static struct log_ratelimit rl;
 			con->stats.tx_truncated += cut;
-			if (log_ratelimit_ok(&rl, 5))
-				log_warn("virtio-console: transmit buffer over "
+			if (log_ratelimit_ok(&con->vdev.warn_rl, 5))
+				log_warn("%s: transmit buffer over "
 					 "%u bytes: %zu bytes dropped",
-					 VIRTCON_TX_MAX_CHAIN, cut);
+					 con->vdev.label, VIRTCON_TX_MAX_CHAIN, cut);
 		}
 		vq_push(vq, ch->head, 0);
 		vq_chain_fini(ch);
@@ -228,10 +227,9 @@ static int rx_get(struct virtio_console *con, bool *pushed)
 		if (con->rx_chain.err || con->rx_chain.write_len == 0) {
 			/* No writable bytes (§5.3.6.1 wants device-writable
 			 * buffers): complete it empty, take the next. */
-			static struct log_ratelimit rl;
-			if (log_ratelimit_ok(&rl, 5))
-				log_warn("virtio-console: receive buffer "
-					 "without writable space");
+			if (log_ratelimit_ok(&con->vdev.warn_rl, 5))
+				log_warn("%s: receive buffer without writable space",
+					 con->vdev.label);
 			vq_push(vq, con->rx_chain.head, 0);
 			vq_chain_fini(&con->rx_chain);
 			*pushed = true;

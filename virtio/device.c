@@ -2,6 +2,7 @@
 #include "device.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <linux/virtio_config.h>
 #include <string.h>
 
@@ -31,13 +32,21 @@ int virtio_device_init(struct virtio_device *vdev,
 		vdev->drain_rest[q].vdev = vdev;
 		vdev->drain_rest[q].q = q;
 	}
+	snprintf(vdev->label, sizeof(vdev->label), "%s", ops->name);
 	for (unsigned q = 0; q < nr_queues; q++) {
 		int rc = vq_init(&vdev->queues[q], mem, q, queue_max_size);
 		if (rc)
 			return err_set(e, rc, "%s: queue %u: bad maximum size %u",
 				       ops->name, q, queue_max_size);
+		vdev->queues[q].owner = vdev->label;
+		vdev->queues[q].warn_rl = &vdev->warn_rl;
 	}
 	return 0;
+}
+
+void virtio_device_set_id(struct virtio_device *vdev, const char *id)
+{
+	snprintf(vdev->label, sizeof(vdev->label), "%s %s", vdev->ops->name, id);
 }
 
 void virtio_device_fini(struct virtio_device *vdev)
@@ -60,7 +69,6 @@ void virtio_queue_signal(struct virtio_device *vdev, unsigned q)
 
 void virtio_device_set_needs_reset(struct virtio_device *vdev, const char *why)
 {
-	static struct log_ratelimit rl;
 	pthread_mutex_lock(&vdev->lock);
 	bool already = vdev->status & VIRTIO_CONFIG_S_NEEDS_RESET;
 	/* §2.1.2: only meaningful once the driver has acknowledged us. */
@@ -69,8 +77,8 @@ void virtio_device_set_needs_reset(struct virtio_device *vdev, const char *why)
 	pthread_mutex_unlock(&vdev->lock);
 	if (already)
 		return;
-	if (log_ratelimit_ok(&rl, 5))
-		log_warn("%s: device needs reset: %s", vdev->ops->name, why);
+	if (log_ratelimit_ok(&vdev->warn_rl, 5))
+		log_warn("%s: device needs reset: %s", vdev->label, why);
 	if (vdev->error_hook)
 		vdev->error_hook(vdev->error_opaque, vdev, why);
 	vdev->transport->signal_config(vdev);

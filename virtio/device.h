@@ -31,6 +31,7 @@
 #include "../vmm/base/device.h"
 #include "../vmm/base/err.h"
 #include "../vmm/base/evloop.h"
+#include "../vmm/base/log.h"
 #include "../vmm/base/memory.h"
 #include "queue.h"
 
@@ -164,6 +165,13 @@ struct virtio_device {
 	struct virtqueue queues[VIRTIO_MAX_QUEUES];
 	uint16_t queue_max_size;
 
+	/* Its name in log lines ("virtio-blk disk1": the builder adds the
+	 * id) and its own budget for guest-caused warnings, which every one
+	 * of its call sites and queues shares: a flood from one device
+	 * cannot silence another's. */
+	char label[64];
+	struct log_ratelimit warn_rl;
+
 	/* Told when the device goes NEEDS_RESET (any thread; may be NULL). */
 	void (*error_hook)(void *opaque, struct virtio_device *vdev,
 			   const char *why);
@@ -213,6 +221,10 @@ static inline bool virtio_has_feature(const struct virtio_device *vdev,
  * driver wants an interrupt now (event index / NO_INTERRUPT). Loop thread.
  */
 void virtio_queue_signal(struct virtio_device *vdev, unsigned q);
+
+/* virtio_device_set_id - name the device in its log lines by its config
+ * id as well ("virtio-blk disk1"). Main thread, before it runs. */
+void virtio_device_set_id(struct virtio_device *vdev, const char *id);
 
 /*
  * virtio_device_set_needs_reset - the driver broke the device (an

@@ -23,13 +23,12 @@ static bool tx_malformed(const struct vq_chain *ch)
  * the backend is full and the chain must wait. */
 static int tx_send(struct virtio_net *net, const struct vq_chain *ch)
 {
-	static struct log_ratelimit rl_bad, rl_err;
 	if (tx_malformed(ch)) {
 		net->stats.tx_malformed++;
-		if (log_ratelimit_ok(&rl_bad, 5))
-			log_warn("virtio-net %s: malformed transmit chain "
+		if (log_ratelimit_ok(&net->vdev.warn_rl, 5))
+			log_warn("%s (%s): malformed transmit chain "
 				 "(%u bytes, %u writable segments): dropped",
-				 net->be->name, ch->read_len,
+				 net->vdev.label, net->be->name, ch->read_len,
 				 ch->nr_segs - ch->nr_read);
 		return 0;
 	}
@@ -48,9 +47,9 @@ static int tx_send(struct virtio_net *net, const struct vq_chain *ch)
 		return -EAGAIN;
 	if (n < 0) {
 		net->stats.tx_dropped++;
-		if (log_ratelimit_ok(&rl_err, 5))
-			log_warn("virtio-net %s: packet refused: %s",
-				 net->be->name, strerror((int)-n));
+		if (log_ratelimit_ok(&net->vdev.warn_rl, 5))
+			log_warn("%s (%s): packet refused: %s",
+				 net->vdev.label, net->be->name, strerror((int)-n));
 		return 0;
 	}
 	net->stats.tx_packets++;

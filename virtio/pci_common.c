@@ -147,11 +147,10 @@ static void set_qen(struct virtio_pci *vp, uint64_t v)
 	if (rc) {
 		/* Guest-caused: one line per register write would let the
 		 * guest grow the log as fast as it can exit. */
-		static struct log_ratelimit rl;
-		if (!log_ratelimit_ok(&rl, 5))
+		if (!log_ratelimit_ok(&vp->vdev->warn_rl, 5))
 			return;
 		log_warn("%s: queue %u cannot be enabled (size %u, rings 0x%llx/0x%llx/0x%llx): %s",
-			 vp->vdev->ops->name, q, vp->queue_size[q],
+			 vp->vdev->label, q, vp->queue_size[q],
 			 (unsigned long long)vp->queue_desc[q],
 			 (unsigned long long)vp->queue_driver[q],
 			 (unsigned long long)vp->queue_device[q], strerror(-rc));

@@ -60,12 +60,15 @@ static void vq_warn(const struct virtqueue *vq, const char *fmt, ...)
 	char msg[256];
 	va_list ap;
 
-	if (!log_ratelimit_ok(&vq_log_rl, 10))
+	if (!log_ratelimit_ok(vq->warn_rl ? vq->warn_rl : &vq_log_rl, 10))
 		return;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	log_warn("virtqueue %u: %s", vq->index, msg);
+	if (vq->owner)
+		log_warn("%s: virtqueue %u: %s", vq->owner, vq->index, msg);
+	else
+		log_warn("virtqueue %u: %s", vq->index, msg);
 }
 
 /* --- configuration ---------------------------------------------------- */
@@ -88,11 +91,15 @@ void vq_reset(struct virtqueue *vq)
 	const struct guest_mem *gm = vq->gm;
 	unsigned index = vq->index;
 	uint16_t max_size = vq->max_size;
+	const char *owner = vq->owner;
+	struct log_ratelimit *warn_rl = vq->warn_rl;
 
 	memset(vq, 0, sizeof(*vq));
 	vq->gm = gm;
 	vq->index = index;
 	vq->max_size = max_size;
+	vq->owner = owner;
+	vq->warn_rl = warn_rl;
 	vq->size = max_size;
 }
 

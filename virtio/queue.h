@@ -45,6 +45,8 @@
 
 #include "../vmm/base/memory.h"
 
+struct log_ratelimit;
+
 /* §2.7: Queue Size is a power of 2, at most 32768. */
 #define VQ_MAX_SIZE 32768
 
@@ -69,6 +71,12 @@
 struct virtqueue {
 	/* Configuration (transport). */
 	unsigned index;      /* queue number, for log messages */
+	/* Whose queue, and whose warning budget (the device's: one
+	 * device's broken rings cannot use up another's); set by
+	 * virtio_device_init, kept across vq_reset. NULL: "virtqueue" and a
+	 * budget shared by such queues. */
+	const char *owner;
+	struct log_ratelimit *warn_rl;
 	uint16_t max_size;   /* device maximum (power of 2) */
 	uint16_t size;       /* entries: power of 2, <= max_size */
 	uint64_t desc_gpa;   /* descriptor table: 16-aligned, 16 * size */

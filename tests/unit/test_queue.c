@@ -6,9 +6,11 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "tests/fakes/vq_driver.h"
 #include "virtio/queue.h"
@@ -893,4 +895,50 @@ Test(queue, random_rings_never_escape_guest_memory)
 		    broken, empty);
 	cr_assert_gt(ok, 5000);
 	cr_assert_gt(broken, 5000);
+}
+
+/* Each device's queues warn on the device's own budget (10 lines a
+ * second), so a device whose driver breaks its rings without end cannot
+ * silence another's warnings; each line names its device. */
+Test(queue, each_device_has_its_own_warning_budget)
+{
+	char path[] = "/tmp/kiln-vqwarn-XXXXXX";
+	int fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	int saved = dup(STDERR_FILENO);
+	cr_assert_eq(dup2(fd, STDERR_FILENO), STDERR_FILENO);
+	log_set_level(LOG_WARN);
+	struct log_ratelimit a = { 0 }, b = { 0 };
+	for (int i = 0; i < 30; i++) {
+		vq.owner = "virtio-blk disk0";
+		vq.warn_rl = &a;
+		restart(QSZ, F_INDIRECT, 0);
+		vqd_write_desc(&drv, 0, 0x8000, 4, R, 1);
+		vqd_write_desc(&drv, 1, 0x8000, 4, R, 0);
+		vqd_offer(&drv, 0);
+		expect_broken(-ELOOP);
+	}
+	vq.owner = "virtio-blk disk1";
+	vq.warn_rl = &b;
+	restart(QSZ, F_INDIRECT, 0);
+	vqd_write_desc(&drv, 0, 0x8000, 4, R | VRING_DESC_F_NEXT, 0); /* itself */
+	vqd_offer(&drv, 0);
+	expect_broken(-ELOOP);
+	log_set_level(LOG_ERROR);
+	fflush(stderr);
+	cr_assert_eq(dup2(saved, STDERR_FILENO), STDERR_FILENO);
+	close(saved);
+	FILE *f = fdopen(fd, "r");
+	cr_assert_not_null(f);
+	rewind(f);
+	char line[512];
+	int from_a = 0, from_b = 0;
+	while (fgets(line, sizeof(line), f)) {
+		from_a += strstr(line, "virtio-blk disk0: virtqueue 0: ") != NULL;
+		from_b += strstr(line, "virtio-blk disk1: virtqueue 0: ") != NULL;
+	}
+	fclose(f);
+	unlink(path);
+	cr_assert(from_a >= 1 && from_a <= 10, "disk0 logged %d lines for 30 broken rings", from_a);
+	cr_assert_eq(from_b, 1, "disk1's warning after disk0's flood: %d lines", from_b);
 }

@@ -104,6 +104,7 @@ int builder_add_virtio(struct vm *vm, struct virtio_device *vdev,
 	int rc = virtio_pci_create(vdev, id, &vm->pci, &vm->virtio_plat, &vp, e);
 	if (rc)
 		return rc;
+	virtio_device_set_id(vdev, id);
 	vdev->error_hook = device_error_hook;
 	vdev->error_opaque = vp;
 	vp->dev.host_path = vdev->host_path;
