@@ -130,6 +130,9 @@ run_counted layers 7 tests/layers.sh
 step "install (meson install into a scratch root: man page, completion, unit, example)"
 run_counted install 7 tests/install.sh build
 
+step "package (the .deb: dpkg-buildpackage, lintian, installed in a clean Debian 12 root)"
+run_counted package 5 tests/package.sh --cache "${KILN_PACKAGE_CACHE:-$HOME/.cache/kiln/package}"
+
 step "guest images"
 images_ok=1
 if ! tests/guest/prepare.sh --cloud; then

@@ -19,6 +19,7 @@ packages=(
 	procps                                         # pgrep (t_54 finds the jailed kiln under its outer process)
 	qemu-utils                                     # qemu-img: t_30 makes a qcow2 image kiln must refuse
 	groff-base man-db bsdextrautils systemd        # tests/install.sh: kiln(1) renders, the unit verifies
+	debhelper lintian debootstrap                  # tests/package.sh: the .deb, linted, in a clean root
 )
 
 # --demo: only what building kiln and booting the demo guest needs (tests/demo.sh),
