@@ -2,10 +2,11 @@
 # timeout: 300
 # kiln as a service (issue 16 item 5), with a real AF_UNIX datagram socket standing in for
 # systemd's $NOTIFY_SOCKET (no systemd runs here; tests/unit/test_notify.c has the protocol):
-#  1. under the "service manager": READY=1 once the guest runs, STATUS= lines; SIGTERM asks
-#     the guest to shut down (ctrl-alt-del and the power button; --shutdown-timeout defaults
-#     to 30 s with NOTIFY_SOCKET set), STOPPING=1 follows, the guest's init reboots and kiln
-#     exits 0; no terminal anywhere (--serial file=, --log-file).
+#  1. under the "service manager", with --on-reboot restart: READY=1 once the guest runs,
+#     STATUS= lines; SIGTERM asks the guest to shut down (ctrl-alt-del and the power button;
+#     --shutdown-timeout defaults to 30 s with NOTIFY_SOCKET set), STOPPING=1 follows, the
+#     guest's init reboots (what ctrl-alt-del means to it) and kiln exits 0 instead of
+#     restarting the guest; no terminal anywhere (--serial file=, --log-file).
 #  2. a guest that ignores the request (scenario ignore-shutdown: ctrl-alt-del's SIGINT goes
 #     to a process that ignores it, and no ACPI daemon takes the power button): kiln stops
 #     it --shutdown-timeout 3 s after SIGTERM, status 143.
@@ -66,7 +67,7 @@ finish() {
 # ---- 1. under the service manager -------------------------------------------
 step "boot 1: NOTIFY_SOCKET set, SIGTERM"
 : >notify.txt
-NOTIFY_SOCKET=$TMPDIR/notify.sock start one "$hold"
+NOTIFY_SOCKET=$TMPDIR/notify.sock start one "$hold" --on-reboot restart
 for _ in $(seq 50); do grep -q 'READY=1' notify.txt && break; sleep 0.1; done
 grep -q '^READY=1|STATUS=running$' notify.txt || problem "no READY=1 with the guest running: $(tr '\n' ' ' <notify.txt)"
 kill -TERM "$pid"

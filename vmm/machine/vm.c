@@ -383,7 +383,10 @@ void vm_exit_counts(const struct vm *vm, uint64_t *out, unsigned nr)
 
 int vm_request_shutdown(struct vm *vm)
 {
-	return arch_request_shutdown(vm);
+	int rc = arch_request_shutdown(vm);
+	if (!rc)
+		atomic_store(&vm->shutdown_asked, true);
+	return rc;
 }
 
 bool vm_is_paused(struct vm *vm)

@@ -97,6 +97,10 @@ struct vm {
 
 	/* exit request: the first reason wins */
 	atomic_int exit_reason;
+	/* The guest was asked to shut down (vm_request_shutdown): a reboot
+	 * that follows ends the VM even with --on-reboot restart, since
+	 * ctrl-alt-del means reboot to many inits (busybox's, systemd's). */
+	atomic_bool shutdown_asked;
 	atomic_int exit_status;
 	atomic_bool stopping; /* vCPUs must leave KVM_RUN and return */
 

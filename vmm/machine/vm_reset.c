@@ -18,7 +18,8 @@
 
 bool vm_restarts(const struct vm *vm)
 {
-	return vm->cfg && vm->cfg->on_reboot == CFG_ON_REBOOT_RESTART;
+	return vm->cfg && vm->cfg->on_reboot == CFG_ON_REBOOT_RESTART &&
+	       !atomic_load(&vm->shutdown_asked);
 }
 
 int vm_reset_prepare(struct vm *vm, struct err *e)
