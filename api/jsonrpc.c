@@ -477,7 +477,9 @@ static int m_discover(void *ctx, struct json_object *params,
 	" of the machine once booted, legacy ones included\","                 \
 	"   \"items\": {\"type\": \"object\", \"required\": [\"id\", \"type\"],"   \
 	"    \"properties\": {\"id\": {\"type\": \"string\"},"                   \
-	"     \"type\": {\"type\": \"string\"}}}}}}"
+	"     \"type\": {\"type\": \"string\"},"                                \
+	"     \"path\": {\"type\": \"string\", \"description\": \"a console's"     \
+	" host end: its pty, socket or file\"}}}}}}"
 #define COUNTER "{\"type\": \"integer\", \"minimum\": 0}"
 #define RESULT_METRICS                                                       \
 	"{\"type\": \"object\", \"required\": [\"state\", \"exits\", \"devices\"]," \

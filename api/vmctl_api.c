@@ -153,8 +153,6 @@ static struct json_object *device_json(const struct device *d)
 	struct json_object *o = json_object_new_object();
 	json_object_object_add(o, "id", json_object_new_string(d->id));
 	json_object_object_add(o, "type", json_object_new_string(d->kind));
-	if (d->host_path)
-		json_object_object_add(o, "path", json_object_new_string(d->host_path));
 	return o;
 }
 
@@ -170,8 +168,14 @@ static struct json_object *op_info(void *ctx)
 	/* The machine's devices, legacy ones included, once it exists. */
 	struct json_object *devs = json_object_new_array();
 	const struct device_list *list = c->vm ? vm_devices(c->vm) : NULL;
-	for (unsigned i = 0; list && i < list->count; i++)
-		json_object_array_add(devs, device_json(list->items[i]));
+	for (unsigned i = 0; list && i < list->count; i++) {
+		const struct device *d = list->items[i];
+		struct json_object *dev = device_json(d);
+		/* vm.info only: vm.metrics' other members are counters. */
+		if (d->host_path)
+			json_object_object_add(dev, "path", json_object_new_string(d->host_path));
+		json_object_array_add(devs, dev);
+	}
 	json_object_object_add(o, "devices", devs);
 	return o;
 }

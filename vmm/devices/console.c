@@ -4,10 +4,18 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../base/evloop.h"
 #include "../base/log.h"
 #include "serial.h"
+
+static long long ms_now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
 
 static void tell_drops(struct console *c, bool always)
 {
@@ -221,11 +229,22 @@ void console_fini(struct console *c)
 	evl_cancel_work(c->loop, &c->drain);
 	if (c->chr) {
 		/* The guest's last words (a panic, "reboot: Power down")
-		 * get a bounded moment to reach a slow reader. */
-		bool all = give_out(c);
-		while (all && take_ring(c))
-			all = give_out(c);
-		size_t left = chr_drain(c->chr, CONSOLE_FINAL_MS);
+		 * get a bounded moment to reach a slow reader: hand the
+		 * backend what it takes, let it write, again while either
+		 * moves and time is left. */
+		long long end = ms_now() + CONSOLE_FINAL_MS;
+		size_t left = 0;
+		/* The round cap only guards against a backend that fails
+		 * without waiting: the deadline bounds the rest. */
+		for (int round = 0; round < 1000; round++) {
+			bool all = give_out(c);
+			while (all && take_ring(c))
+				all = give_out(c);
+			long long ms = end - ms_now();
+			left = chr_drain(c->chr, ms > 0 ? (int)ms : 0);
+			if ((all && !left) || ms <= 0)
+				break;
+		}
 		pthread_mutex_lock(&c->lock);
 		c->dropped += left + (c->out_len - c->out_off) + c->len;
 		c->len = 0;
