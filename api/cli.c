@@ -16,7 +16,7 @@
 static const char usage_head[] =
 	"Usage: kiln run --kernel FILE [options]\n"
 	"       kiln run --api-socket PATH [options]\n"
-	"       kiln ctl --socket PATH METHOD [JSON-PARAMS]\n"
+	"       kiln ctl [--socket PATH] METHOD [JSON-PARAMS]   (kiln ctl --help)\n"
 	"       kiln exec [options] -- CMD [ARGS...]   (kiln exec --help)\n"
 	"       kiln --help | --version\n"
 	"\n"
