@@ -387,6 +387,10 @@ static int listen_fds_socket(void)
 	if (!pid || !fds || cfg_parse_uint(pid, 1, INT32_MAX, &p) ||
 	    cfg_parse_uint(fds, 1, INT32_MAX, &n) || (pid_t)p != getpid())
 		return -1;
+	/* Taken: nothing kiln starts may think they are its. */
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
 	return fcntl(3, F_GETFD) < 0 ? -2 : 3;
 }
 
