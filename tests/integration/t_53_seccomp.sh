@@ -78,7 +78,7 @@ for kind in vcpu loop blk fs; do
 	rc=0
 	KILN_TEST_FORBIDDEN_SYSCALL=$kind KILN=$hooks boot_guest "b-$kind.log" "${guest[@]}" --seccomp on || rc=$?
 	((rc == 159)) || { show_tail "b-$kind.log"; fail "B ($kind): kiln exited $rc, expected 159 (128 + SIGSYS)"; }
-	expect_line "b-$kind.log" "^kiln: seccomp: thread $thread made a forbidden syscall execve \\(59\\); stopping kiln$"
+	expect_line "b-$kind.log" "^kiln: error: seccomp: thread $thread made a forbidden syscall execve \\(59\\); stopping kiln$"
 	echo "B: $kind: $(tr -d '\r' <"b-$kind.log" | grep -a 'kiln: seccomp:')"
 done
 

@@ -271,3 +271,58 @@ Test(log_line, the_log_file)
 	cr_assert(matches(lines[2], "^[0-9-]{10}T[0-9:.]{12}Z kiln: info: second\n$"), "%s", lines[2]);
 	cr_assert_eq(log_open_file("/nonexistent-dir/x.log"), -ENOENT);
 }
+
+/* The stamp is computed by arithmetic (a signal handler may print it):
+ * it must be UTC now, as gmtime gives it. */
+Test(log_line, the_stamp_is_utc_now)
+{
+	char buf[128];
+	time_t before = time(NULL);
+	log_format(buf, sizeof(buf), LOG_WARN, "x", true, false);
+	time_t after = time(NULL);
+	struct tm tm = { 0 };
+	int ms = -1;
+	cr_assert_eq(sscanf(buf, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ ", &tm.tm_year, &tm.tm_mon,
+			    &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms), 7, "%s", buf);
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	time_t t = timegm(&tm);
+	cr_assert(t >= before && t <= after, "%s is not now (%lld..%lld)", buf,
+		  (long long)before, (long long)after);
+	cr_assert(ms >= 0 && ms <= 999);
+	/* Dates the conversion could get wrong, against gmtime: the epoch,
+	 * leap days (2000 is a leap year, 2100 is not), year ends, today. */
+	static const long long when[] = { 0, 951782400, 951868799, 4107456000,
+					  4107542399, 1798761599, 1798761600,
+					  1796300000, 253402300799 };
+	for (size_t i = 0; i < sizeof(when) / sizeof(when[0]); i++) {
+		struct timespec ts = { .tv_sec = when[i], .tv_nsec = 987654321 };
+		char got[64], want[64];
+		log_stamp_at(got, sizeof(got), &ts);
+		struct tm g;
+		time_t tt = (time_t)when[i];
+		gmtime_r(&tt, &g);
+		strftime(want, sizeof(want), "%Y-%m-%dT%H:%M:%S.987Z ", &g);
+		cr_assert_str_eq(got, want, "at %lld", when[i]);
+	}
+}
+
+/* A fatal signal's last words (the seccomp handler) reach the log file
+ * as an error line, stamped like the rest. */
+Test(log_line, fatal_signal_lines_go_to_the_log_file)
+{
+	char path[] = "/tmp/kiln-test-log-XXXXXX";
+	int fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	close(fd);
+	cr_assert_eq(log_open_file(path), 0);
+	log_fatal_signal_safe("seccomp: thread t made a forbidden syscall execve (59); stopping kiln");
+	FILE *f = fopen(path, "r");
+	cr_assert_not_null(f);
+	char line[256] = "";
+	cr_assert_not_null(fgets(line, sizeof(line), f));
+	fclose(f);
+	unlink(path);
+	cr_assert(matches(line, "^[0-9-]{10}T[0-9:.]{12}Z kiln: error: seccomp: thread t made a "
+			       "forbidden syscall execve \\(59\\); stopping kiln\n$"), "%s", line);
+}

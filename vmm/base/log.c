@@ -53,27 +53,109 @@ int log_open_file(const char *path)
 	return 0;
 }
 
+/* Appending to a line with plain stores: log_format must stay
+ * async-signal-safe (log_fatal_signal_safe). Keeps room for the newline. */
+static size_t put(char *buf, size_t used, size_t size, const char *s)
+{
+	while (*s && used + 2 < size)
+		buf[used++] = *s++;
+	return used;
+}
+
+static size_t put_num(char *buf, size_t used, size_t size, unsigned long v,
+		      int width)
+{
+	char d[24];
+	int n = 0;
+	do
+		d[n++] = (char)('0' + v % 10);
+	while ((v /= 10) && n < (int)sizeof(d));
+	while (n < width && n < (int)sizeof(d))
+		d[n++] = '0';
+	while (n && used + 2 < size)
+		buf[used++] = d[--n];
+	return used;
+}
+
+/* "2026-12-03T12:20:01.123Z ": the civil date from days since the epoch
+ * by arithmetic alone (no gmtime_r, which a signal handler must not
+ * call). */
+static size_t put_stamp_at(char *buf, size_t used, size_t size,
+			   const struct timespec *now)
+{
+	struct timespec ts = *now;
+	long long secs = ts.tv_sec > 0 ? ts.tv_sec : 0;
+	long long z = secs / 86400 + 719468, rem = secs % 86400;
+	long long era = z / 146097, doe = z - era * 146097;
+	long long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	long long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	long long mp = (5 * doy + 2) / 153;
+	long long day = doy - (153 * mp + 2) / 5 + 1;
+	long long month = mp < 10 ? mp + 3 : mp - 9;
+	long long year = yoe + era * 400 + (month <= 2);
+	used = put_num(buf, used, size, (unsigned long)year, 4);
+	used = put(buf, used, size, "-");
+	used = put_num(buf, used, size, (unsigned long)month, 2);
+	used = put(buf, used, size, "-");
+	used = put_num(buf, used, size, (unsigned long)day, 2);
+	used = put(buf, used, size, "T");
+	used = put_num(buf, used, size, (unsigned long)(rem / 3600), 2);
+	used = put(buf, used, size, ":");
+	used = put_num(buf, used, size, (unsigned long)(rem / 60 % 60), 2);
+	used = put(buf, used, size, ":");
+	used = put_num(buf, used, size, (unsigned long)(rem % 60), 2);
+	used = put(buf, used, size, ".");
+	used = put_num(buf, used, size, (unsigned long)(ts.tv_nsec / 1000000), 3);
+	return put(buf, used, size, "Z ");
+}
+
+static size_t put_stamp(char *buf, size_t used, size_t size)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return put_stamp_at(buf, used, size, &ts);
+}
+
+size_t log_stamp_at(char *buf, size_t size, const struct timespec *ts)
+{
+	if (size < 2)
+		return 0;
+	size_t used = put_stamp_at(buf, 0, size, ts);
+	buf[used] = '\0';
+	return used;
+}
+
 size_t log_format(char *buf, size_t size, enum log_level level,
 		  const char *msg, bool stamp, bool cr)
 {
-	char when[40] = "";
-	if (stamp) {
-		struct timespec ts;
-		struct tm tm;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		gmtime_r(&ts.tv_sec, &tm);
-		size_t n = strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-		snprintf(when + n, sizeof(when) - n, ".%03ldZ ", ts.tv_nsec / 1000000);
-	}
-	int n = snprintf(buf, size, "%s%skiln: %s: %s\n", cr ? "\r" : "", when,
-			 names[level], msg);
-	if (n < 0)
+	if (size < 2)
 		return 0;
-	if ((size_t)n >= size) { /* cut: still one whole line */
-		n = (int)size - 1;
-		buf[n - 1] = '\n';
+	size_t used = 0;
+	if (cr)
+		used = put(buf, used, size, "\r");
+	if (stamp)
+		used = put_stamp(buf, used, size);
+	used = put(buf, used, size, "kiln: ");
+	used = put(buf, used, size, names[level]);
+	used = put(buf, used, size, ": ");
+	used = put(buf, used, size, msg);
+	buf[used++] = '\n'; /* put kept room for it */
+	buf[used] = '\0';
+	return used;
+}
+
+void log_fatal_signal_safe(const char *msg)
+{
+	char line[512];
+	int fd = atomic_load(&file_fd);
+	size_t len;
+	if (fd >= 0) {
+		len = log_format(line, sizeof(line), LOG_ERROR, msg, true, false);
+		(void)!write(fd, line, len);
 	}
-	return (size_t)n;
+	len = log_format(line, sizeof(line), LOG_ERROR, msg, false,
+			 atomic_load(&stderr_tty) > 0);
+	(void)!write(STDERR_FILENO, line, len);
 }
 
 void log_msg(enum log_level level, const char *fmt, ...)

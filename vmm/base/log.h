@@ -32,9 +32,20 @@ int log_parse_level(const char *name, enum log_level *out);
  * other threads log. */
 int log_open_file(const char *path);
 
+/* log_stamp_at - the log file's stamp for (ts) ("2026-12-03T12:20:01.123Z ")
+ * into (buf, size). For tests. */
+struct timespec;
+size_t log_stamp_at(char *buf, size_t size, const struct timespec *ts);
+
+/* log_fatal_signal_safe - (msg) as an error line to the log file (if
+ * any, stamped) and to stderr: a fatal signal's last words (a seccomp
+ * violation). Async-signal-safe. */
+void log_fatal_signal_safe(const char *msg);
+
 /* log_format - the line log_msg writes for (level, msg) into (buf, size):
  * (stamp) adds the time (now, CLOCK_REALTIME) and (cr) the leading
- * carriage return. Returns its length (cut to fit). For tests. */
+ * carriage return. Returns its length (cut to fit, still one line).
+ * Async-signal-safe (plain stores and clock_gettime). */
 size_t log_format(char *buf, size_t size, enum log_level level,
 		  const char *msg, bool stamp, bool cr);
 

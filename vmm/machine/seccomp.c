@@ -42,6 +42,7 @@
 #include <unistd.h>
 
 #include "../arch/arch.h"
+#include "../base/log.h"
 #include "../base/term.h"
 #include "config.h"
 
@@ -267,7 +268,7 @@ static void on_sigsys(int sig, siginfo_t *si, void *uctx)
 	char msg[192];
 	size_t n = 0, size = sizeof(msg);
 	unsigned nr = (unsigned)si->si_syscall;
-	n = put(msg, n, size, "\rkiln: seccomp: thread ");
+	n = put(msg, n, size, "seccomp: thread ");
 	n = put(msg, n, size, thread_name[0] ? thread_name : "?");
 	n = put(msg, n, size, " made a forbidden syscall ");
 	if (nr < SYSCALL_NAMES && syscall_names[nr]) {
@@ -278,8 +279,10 @@ static void on_sigsys(int sig, siginfo_t *si, void *uctx)
 	} else {
 		n = put_uint(msg, n, size, nr);
 	}
-	n = put(msg, n, size, "; stopping kiln\n");
-	(void)!write(STDERR_FILENO, msg, n);
+	n = put(msg, n, size, "; stopping kiln");
+	msg[n < size ? n : size - 1] = '\0';
+	/* As every error line: to the log file too (a service's), stamped. */
+	log_fatal_signal_safe(msg);
 	term_restore(); /* one tcsetattr: async-signal-safe */
 	/* exit_group itself, not _exit: a sanitizer's _exit runs its own
 	 * teardown, with syscalls the filter refuses (SIGSYS again). */
