@@ -123,7 +123,9 @@ environment_failure() {
 			printf 'triple-fault %s\n' "${f##*/}"
 			return 0
 		fi
-		if grep -aqE '^boot_guest: kiln did not finish within|^timed out after [0-9]+s$' "$f"; then
+		# A hang, whichever bound saw it: boot_guest's, wait_kiln's (its
+		# line is quoted, indented, in the test's output) or the test's.
+		if grep -aqE '^boot_guest: kiln did not finish within|wait_kiln: kiln still running after [0-9]+s|^timed out after [0-9]+s$' "$f"; then
 			printf 'hang %s\n' "${f##*/}"
 			return 0
 		fi
