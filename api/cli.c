@@ -251,6 +251,16 @@ static int opt_device(struct kiln_config *c, const struct cfg_kind *kind,
 
 /* Options about the run rather than the VM; they take effect in both
  * parsing passes' first one only. */
+/* (v), a decimal in [lo, hi], into (*out); false (untouched) otherwise. */
+static bool int_in_range(const char *v, int lo, int hi, int *out)
+{
+	unsigned long long x;
+	if (cfg_parse_uint(v, (unsigned long long)lo, (unsigned long long)hi, &x))
+		return false;
+	*out = (int)x;
+	return true;
+}
+
 static bool run_flag(struct cli_request *req, const char *arg, int argc,
 		     char **argv, int *i, int *rc, struct err *e)
 {
@@ -293,21 +303,18 @@ static bool run_flag(struct cli_request *req, const char *arg, int argc,
 		else
 			req->log_level = (int)l;
 	} else if (dst == &api_fd) {
-		unsigned long long fd;
-		if (cfg_parse_uint(api_fd, 3, INT32_MAX, &fd) || fcntl((int)fd, F_GETFD) < 0)
+		if (!int_in_range(api_fd, 3, INT32_MAX, &req->api_fd) ||
+		    fcntl(req->api_fd, F_GETFD) < 0) {
+			req->api_fd = -1;
 			*rc = err_set(e, -EINVAL,
 				      "--api-fd: expected an open file descriptor of 3 or more, got '%s'",
 				      api_fd);
-		else
-			req->api_fd = (int)fd;
+		}
 	} else if (dst == &timeout) {
-		unsigned long long s;
-		if (cfg_parse_uint(timeout, 0, SHUTDOWN_TIMEOUT_MAX, &s))
+		if (!int_in_range(timeout, 0, SHUTDOWN_TIMEOUT_MAX, &req->shutdown_timeout))
 			*rc = err_set(e, -EINVAL,
 				      "--shutdown-timeout: expected seconds 0..%d, got '%s'",
 				      SHUTDOWN_TIMEOUT_MAX, timeout);
-		else
-			req->shutdown_timeout = (int)s;
 	}
 	return true;
 }

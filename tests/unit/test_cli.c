@@ -261,6 +261,19 @@ Test(cli, log_options)
 	cr_assert_eq(PARSE(&req, &e, "run", "--kernel", "/k", "--log-file"), -EINVAL);
 	cr_assert(strstr(e.msg, "--log-file"), "%s", e.msg);
 	cfg_fini(&req.config);
+	/* The service options beside them. */
+	cr_assert_eq(PARSE(&req, &e, "run", "--kernel", "/k"), 0, "%s", e.msg);
+	cr_assert_eq(req.shutdown_timeout, -1);
+	cr_assert_eq(req.api_fd, -1);
+	cfg_fini(&req.config);
+	cr_assert_eq(PARSE(&req, &e, "run", "--kernel", "/k", "--shutdown-timeout=45",
+			   "--api-fd", "2"), -EINVAL);
+	cr_assert(strstr(e.msg, "--api-fd") && strstr(e.msg, "'2'"), "%s", e.msg);
+	cr_assert_eq(req.shutdown_timeout, 45);
+	cfg_fini(&req.config);
+	cr_assert_eq(PARSE(&req, &e, "run", "--kernel", "/k", "--shutdown-timeout", "3601"), -EINVAL);
+	cr_assert(strstr(e.msg, "--shutdown-timeout: expected seconds 0..3600, got '3601'"), "%s", e.msg);
+	cfg_fini(&req.config);
 }
 
 Test(cli, disk_errors_name_key_and_value)
