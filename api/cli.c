@@ -261,22 +261,29 @@ static bool int_in_range(const char *v, int lo, int hi, int *out)
 	return true;
 }
 
+/* Whether (arg) is the option (name), alone or as "name=value". */
+static bool is_flag(const char *arg, const char *name)
+{
+	size_t k = strlen(name);
+	return !strncmp(arg, name, k) && (arg[k] == '\0' || arg[k] == '=');
+}
+
 static bool run_flag(struct cli_request *req, const char *arg, int argc,
 		     char **argv, int *i, int *rc, struct err *e)
 {
 	const char **dst = NULL, *level = NULL, *timeout = NULL, *api_fd = NULL;
 	size_t n = strlen(arg);
-	if (!strncmp(arg, "--api-socket", 12) && (n == 12 || arg[12] == '='))
+	if (is_flag(arg, "--api-socket"))
 		dst = &req->api_socket;
-	else if (!strncmp(arg, "--config", 8) && (n == 8 || arg[8] == '='))
+	else if (is_flag(arg, "--config"))
 		dst = &req->config_file;
-	else if (!strncmp(arg, "--log-file", 10) && (n == 10 || arg[10] == '='))
+	else if (is_flag(arg, "--log-file"))
 		dst = &req->log_file;
-	else if (!strncmp(arg, "--log-level", 11) && (n == 11 || arg[11] == '='))
+	else if (is_flag(arg, "--log-level"))
 		dst = &level;
-	else if (!strncmp(arg, "--shutdown-timeout", 18) && (n == 18 || arg[18] == '='))
+	else if (is_flag(arg, "--shutdown-timeout"))
 		dst = &timeout;
-	else if (!strncmp(arg, "--api-fd", 8) && (n == 8 || arg[8] == '='))
+	else if (is_flag(arg, "--api-fd"))
 		dst = &api_fd;
 	else if (!strcmp(arg, "--print-config")) {
 		req->print_config = true;

@@ -10,20 +10,20 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdlib.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "evloop.h"
 #include "log.h"
 #include "term.h"
+#include "thread.h"
 
 #define UNIX_PATH sizeof(((struct sockaddr_un *)0)->sun_path)
 #define EXPECTED "expected stdio, pty, file=PATH, socket=PATH, fd=N or none"
@@ -284,6 +284,14 @@ static void write_through(struct chr *c, const uint8_t *p, size_t len)
 	}
 }
 
+/* Copy (p, n) into a CHR_OUT_BUF ring at offset (at), wrapping once. */
+static void ring_put(uint8_t *ring, size_t at, const uint8_t *p, size_t n)
+{
+	size_t first = CHR_OUT_BUF - at < n ? CHR_OUT_BUF - at : n;
+	memcpy(ring + at, p, first);
+	memcpy(ring, p + first, n - first);
+}
+
 /* No one to write to: keep the newest CHR_OUT_BUF bytes for the next
  * reader (chr_backlog_replay), counting what that pushes out as dropped. */
 static void backlog_keep(struct chr *c, const uint8_t *p, size_t len)
@@ -297,8 +305,7 @@ static void backlog_keep(struct chr *c, const uint8_t *p, size_t len)
 	c->stats.dropped += over;
 	c->bl_head = (c->bl_head + over) % CHR_OUT_BUF;
 	c->bl_len -= over;
-	for (size_t i = 0; i < len; i++)
-		c->backlog[(c->bl_head + c->bl_len + i) % CHR_OUT_BUF] = p[i];
+	ring_put(c->backlog, (c->bl_head + c->bl_len) % CHR_OUT_BUF, p, len);
 	c->bl_len += len;
 }
 
@@ -307,9 +314,10 @@ void chr_backlog_replay(struct chr *c)
 	if (!c->backlog || c->out_fd < 0)
 		return;
 	size_t n = c->bl_len < CHR_OUT_BUF - c->len ? c->bl_len : CHR_OUT_BUF - c->len;
-	for (size_t i = 0; i < n; i++)
-		c->buf[(c->head + c->len + i) % CHR_OUT_BUF] =
-			c->backlog[(c->bl_head + i) % CHR_OUT_BUF];
+	/* The backlog's oldest bytes may wrap too: two pieces. */
+	size_t first = CHR_OUT_BUF - c->bl_head < n ? CHR_OUT_BUF - c->bl_head : n;
+	ring_put(c->buf, (c->head + c->len) % CHR_OUT_BUF, c->backlog + c->bl_head, first);
+	ring_put(c->buf, (c->head + c->len + first) % CHR_OUT_BUF, c->backlog, n - first);
 	c->len += n;
 	c->stats.dropped += c->bl_len - n;
 	c->bl_head = c->bl_len = 0;
@@ -355,8 +363,7 @@ size_t chr_write(struct chr *c, const void *buf, size_t len)
 	}
 	size_t room = CHR_OUT_BUF - c->len;
 	size_t n = len - taken < room ? len - taken : room;
-	for (size_t i = 0; i < n; i++)
-		c->buf[(c->head + c->len + i) % CHR_OUT_BUF] = p[taken + i];
+	ring_put(c->buf, (c->head + c->len) % CHR_OUT_BUF, p + taken, n);
 	c->len += n;
 	taken += n;
 	if (taken < len)
@@ -508,17 +515,7 @@ void chr_close(struct chr *c)
 {
 	if (!c)
 		return;
-	/* Last output: what the fd takes now, without waiting. */
-	while (c->len && c->out_fd >= 0) {
-		size_t first = CHR_OUT_BUF - c->head;
-		struct iovec iov = {c->buf + c->head,
-				    first < c->len ? first : c->len};
-		ssize_t n = out_writev(c, &iov, 1);
-		if (n <= 0)
-			break;
-		c->head = (c->head + (size_t)n) % CHR_OUT_BUF;
-		c->len -= (size_t)n;
-	}
+	chr_drain(c, 0); /* last output: what the fd takes now, no waiting */
 	c->in_on = false;
 	c->len = 0;
 	int in = c->in_fd, out_fd = c->out_fd;
@@ -534,16 +531,10 @@ void chr_close(struct chr *c)
 	free(c);
 }
 
-static long long ms_now(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
 size_t chr_drain(struct chr *c, int ms)
 {
-	long long end = ms_now() + ms;
+	struct timespec end;
+	thread_deadline(CLOCK_MONOTONIC, &end, ms > 0 ? (unsigned)ms : 0);
 	while (c->len && c->out_fd >= 0) {
 		size_t first = CHR_OUT_BUF - c->head;
 		struct iovec iov = {c->buf + c->head,
@@ -557,9 +548,8 @@ size_t chr_drain(struct chr *c, int ms)
 		}
 		if (n < 0 && errno == EINTR)
 			continue;
-		long long left = end - ms_now();
-		if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK) ||
-		    left <= 0)
+		unsigned left = thread_ms_until(CLOCK_MONOTONIC, &end);
+		if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK) || !left)
 			break;
 		struct pollfd p = {.fd = c->out_fd, .events = POLLOUT};
 		if (poll(&p, 1, (int)left) < 0 && errno != EINTR)

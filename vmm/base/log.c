@@ -53,17 +53,15 @@ int log_open_file(const char *path)
 	return 0;
 }
 
-/* Appending to a line with plain stores: log_format must stay
- * async-signal-safe (log_fatal_signal_safe). Keeps room for the newline. */
-static size_t put(char *buf, size_t used, size_t size, const char *s)
+size_t log_append(char *buf, size_t used, size_t size, const char *s)
 {
 	while (*s && used + 2 < size)
 		buf[used++] = *s++;
 	return used;
 }
 
-static size_t put_num(char *buf, size_t used, size_t size, unsigned long v,
-		      int width)
+size_t log_append_uint(char *buf, size_t used, size_t size, unsigned long v,
+		       int width)
 {
 	char d[24];
 	int n = 0;
@@ -93,20 +91,20 @@ static size_t put_stamp_at(char *buf, size_t used, size_t size,
 	long long day = doy - (153 * mp + 2) / 5 + 1;
 	long long month = mp < 10 ? mp + 3 : mp - 9;
 	long long year = yoe + era * 400 + (month <= 2);
-	used = put_num(buf, used, size, (unsigned long)year, 4);
-	used = put(buf, used, size, "-");
-	used = put_num(buf, used, size, (unsigned long)month, 2);
-	used = put(buf, used, size, "-");
-	used = put_num(buf, used, size, (unsigned long)day, 2);
-	used = put(buf, used, size, "T");
-	used = put_num(buf, used, size, (unsigned long)(rem / 3600), 2);
-	used = put(buf, used, size, ":");
-	used = put_num(buf, used, size, (unsigned long)(rem / 60 % 60), 2);
-	used = put(buf, used, size, ":");
-	used = put_num(buf, used, size, (unsigned long)(rem % 60), 2);
-	used = put(buf, used, size, ".");
-	used = put_num(buf, used, size, (unsigned long)(ts.tv_nsec / 1000000), 3);
-	return put(buf, used, size, "Z ");
+	used = log_append_uint(buf, used, size, (unsigned long)year, 4);
+	used = log_append(buf, used, size, "-");
+	used = log_append_uint(buf, used, size, (unsigned long)month, 2);
+	used = log_append(buf, used, size, "-");
+	used = log_append_uint(buf, used, size, (unsigned long)day, 2);
+	used = log_append(buf, used, size, "T");
+	used = log_append_uint(buf, used, size, (unsigned long)(rem / 3600), 2);
+	used = log_append(buf, used, size, ":");
+	used = log_append_uint(buf, used, size, (unsigned long)(rem / 60 % 60), 2);
+	used = log_append(buf, used, size, ":");
+	used = log_append_uint(buf, used, size, (unsigned long)(rem % 60), 2);
+	used = log_append(buf, used, size, ".");
+	used = log_append_uint(buf, used, size, (unsigned long)(ts.tv_nsec / 1000000), 3);
+	return log_append(buf, used, size, "Z ");
 }
 
 static size_t put_stamp(char *buf, size_t used, size_t size)
@@ -132,13 +130,13 @@ size_t log_format(char *buf, size_t size, enum log_level level,
 		return 0;
 	size_t used = 0;
 	if (cr)
-		used = put(buf, used, size, "\r");
+		used = log_append(buf, used, size, "\r");
 	if (stamp)
 		used = put_stamp(buf, used, size);
-	used = put(buf, used, size, "kiln: ");
-	used = put(buf, used, size, names[level]);
-	used = put(buf, used, size, ": ");
-	used = put(buf, used, size, msg);
+	used = log_append(buf, used, size, "kiln: ");
+	used = log_append(buf, used, size, names[level]);
+	used = log_append(buf, used, size, ": ");
+	used = log_append(buf, used, size, msg);
 	buf[used++] = '\n'; /* put kept room for it */
 	buf[used] = '\0';
 	return used;

@@ -32,6 +32,14 @@ int log_parse_level(const char *name, enum log_level *out);
  * other threads log. */
 int log_open_file(const char *path);
 
+/* log_append, log_append_uint - append (s), or (v) in decimal with at
+ * least (width) digits, to (buf) holding (used) of (size) bytes; returns
+ * the new length. Room for a newline and a NUL is always kept. Plain
+ * stores: async-signal-safe, for lines a signal handler writes. */
+size_t log_append(char *buf, size_t used, size_t size, const char *s);
+size_t log_append_uint(char *buf, size_t used, size_t size, unsigned long v,
+		       int width);
+
 /* log_stamp_at - the log file's stamp for (ts) ("2026-12-03T12:20:01.123Z ")
  * into (buf, size). For tests. */
 struct timespec;

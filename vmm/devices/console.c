@@ -4,18 +4,11 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "../base/evloop.h"
 #include "../base/log.h"
+#include "../base/thread.h"
 #include "serial.h"
-
-static long long ms_now(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
 
 static void tell_drops(struct console *c, bool always)
 {
@@ -232,7 +225,8 @@ void console_fini(struct console *c)
 		 * get a bounded moment to reach a slow reader: hand the
 		 * backend what it takes, let it write, again while either
 		 * moves and time is left. */
-		long long end = ms_now() + CONSOLE_FINAL_MS;
+		struct timespec end;
+		thread_deadline(CLOCK_MONOTONIC, &end, CONSOLE_FINAL_MS);
 		size_t left = 0;
 		/* The round cap only guards against a backend that fails
 		 * without waiting: the deadline bounds the rest. */
@@ -240,9 +234,9 @@ void console_fini(struct console *c)
 			bool all = give_out(c);
 			while (all && take_ring(c))
 				all = give_out(c);
-			long long ms = end - ms_now();
-			left = chr_drain(c->chr, ms > 0 ? (int)ms : 0);
-			if ((all && !left) || ms <= 0)
+			unsigned ms = thread_ms_until(CLOCK_MONOTONIC, &end);
+			left = chr_drain(c->chr, (int)ms);
+			if ((all && !left) || !ms)
 				break;
 		}
 		pthread_mutex_lock(&c->lock);

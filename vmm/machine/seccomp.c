@@ -242,24 +242,6 @@ static void before_filters(void)
 	tzset();
 }
 
-static size_t put(char *buf, size_t used, size_t size, const char *s)
-{
-	while (*s && used < size)
-		buf[used++] = *s++;
-	return used;
-}
-
-static size_t put_uint(char *buf, size_t used, size_t size, unsigned v)
-{
-	char digits[12];
-	size_t n = 0;
-	do
-		digits[n++] = (char)('0' + v % 10);
-	while ((v /= 10) && n < sizeof(digits));
-	while (n && used < size)
-		buf[used++] = digits[--n];
-	return used;
-}
 
 static void on_sigsys(int sig, siginfo_t *si, void *uctx)
 {
@@ -268,19 +250,19 @@ static void on_sigsys(int sig, siginfo_t *si, void *uctx)
 	char msg[192];
 	size_t n = 0, size = sizeof(msg);
 	unsigned nr = (unsigned)si->si_syscall;
-	n = put(msg, n, size, "seccomp: thread ");
-	n = put(msg, n, size, thread_name[0] ? thread_name : "?");
-	n = put(msg, n, size, " made a forbidden syscall ");
+	n = log_append(msg, n, size, "seccomp: thread ");
+	n = log_append(msg, n, size, thread_name[0] ? thread_name : "?");
+	n = log_append(msg, n, size, " made a forbidden syscall ");
 	if (nr < SYSCALL_NAMES && syscall_names[nr]) {
-		n = put(msg, n, size, syscall_names[nr]);
-		n = put(msg, n, size, " (");
-		n = put_uint(msg, n, size, nr);
-		n = put(msg, n, size, ")");
+		n = log_append(msg, n, size, syscall_names[nr]);
+		n = log_append(msg, n, size, " (");
+		n = log_append_uint(msg, n, size, nr, 1);
+		n = log_append(msg, n, size, ")");
 	} else {
-		n = put_uint(msg, n, size, nr);
+		n = log_append_uint(msg, n, size, nr, 1);
 	}
-	n = put(msg, n, size, "; stopping kiln");
-	msg[n < size ? n : size - 1] = '\0';
+	n = log_append(msg, n, size, "; stopping kiln");
+	msg[n] = '\0'; /* log_append keeps room */
 	/* As every error line: to the log file too (a service's), stamped. */
 	log_fatal_signal_safe(msg);
 	term_restore(); /* one tcsetattr: async-signal-safe */
