@@ -138,6 +138,16 @@ int vmctl_boot(struct vmctl *c, struct err *e)
 	return 0;
 }
 
+/* Stop as signal (signo) asks: the VM if there is one, else the loop. */
+static void stop_for_signal(struct vmctl *c, int signo)
+{
+	c->exit_status = 128 + signo;
+	if (c->vm)
+		vm_request_exit(c->vm, VM_EXIT_SIGNAL, c->exit_status);
+	else
+		evl_stop(c->loop);
+}
+
 static void on_signal(void *opaque, uint32_t events)
 {
 	struct vmctl *c = opaque;
@@ -163,11 +173,7 @@ static void on_signal(void *opaque, uint32_t events)
 	}
 	log_info("signal %u received, stopping", si.ssi_signo);
 	tell_stopping(c, "stopping on a signal");
-	c->exit_status = 128 + (int)si.ssi_signo;
-	if (c->vm)
-		vm_request_exit(c->vm, VM_EXIT_SIGNAL, c->exit_status);
-	else
-		evl_stop(c->loop);
+	stop_for_signal(c, (int)si.ssi_signo);
 }
 
 /* The guest did not shut down within the bound after SIGTERM: stop it, as
@@ -180,11 +186,7 @@ static void on_shutdown_timeout(void *opaque, uint32_t events)
 		return;
 	log_warn("the guest did not shut down within %u s of SIGTERM: stopping it",
 		 c->shutdown_timeout_s);
-	c->exit_status = 128 + SIGTERM;
-	if (c->vm)
-		vm_request_exit(c->vm, VM_EXIT_SIGNAL, c->exit_status);
-	else
-		evl_stop(c->loop);
+	stop_for_signal(c, SIGTERM);
 }
 
 /*
