@@ -79,7 +79,7 @@ for kind in vcpu loop blk fs; do
 	KILN_TEST_FORBIDDEN_SYSCALL=$kind KILN=$hooks boot_guest "b-$kind.log" "${guest[@]}" --seccomp on || rc=$?
 	((rc == 159)) || { show_tail "b-$kind.log"; fail "B ($kind): kiln exited $rc, expected 159 (128 + SIGSYS)"; }
 	expect_line "b-$kind.log" "^kiln: error: seccomp: thread $thread made a forbidden syscall execve \\(59\\); stopping kiln$"
-	echo "B: $kind: $(tr -d '\r' <"b-$kind.log" | grep -a 'kiln: seccomp:')"
+	echo "B: $kind: $(tr -d '\r' <"b-$kind.log" | grep -a 'kiln: error: seccomp:')"
 done
 
 # ---- C. the same hook without the kill: off, then log ----
