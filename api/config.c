@@ -176,6 +176,26 @@ const char *cfg_field_string(const struct cfg_device *dev, const char *field)
 	return NULL;
 }
 
+/* Whether (d) gives one of the fields named in (names): a string, or a
+ * non-zero number. */
+static bool any_given(const struct cfg_device *d, const char *const *names)
+{
+	for (size_t i = 0; i < d->kind->spec.nr; i++) {
+		const struct cfg_field *f = &d->kind->spec.fields[i];
+		bool named = false;
+		for (const char *const *n = names; *n && !named; n++)
+			named = !strcmp(*n, f->name);
+		if (!named)
+			continue;
+		if (f->type == CFG_FT_STR && str_at(d, f) && str_at(d, f)[0])
+			return true;
+		if (f->type == CFG_FT_U32 &&
+		    *(const unsigned *)((const char *)d->spec + f->off))
+			return true;
+	}
+	return false;
+}
+
 /* One device's strings: required ones set, each within its length, and
  * unique ones not used by an earlier device of the kind. */
 static int validate_device(const struct kiln_config *cfg,
@@ -208,6 +228,14 @@ static int validate_device(const struct kiln_config *cfg,
  * rest: "disks[1].io: ...". */
 static int validate_kind(const struct cfg_device *d, const char *at, struct err *e)
 {
+	const char *const *one = d->kind->one_of;
+	if (one && !any_given(d, one)) {
+		char names[96] = "";
+		for (size_t i = 0; one[i]; i++)
+			snprintf(names + strlen(names), sizeof(names) - strlen(names),
+				 "%s%s", i ? (one[i + 1] ? ", " : " or ") : "", one[i]);
+		return err_set(e, -EINVAL, "%s: %s is required", at, names);
+	}
 	if (!d->kind->validate)
 		return 0;
 	struct err ke = { 0 };

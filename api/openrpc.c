@@ -62,7 +62,7 @@ static struct json_object *method_errors(const struct jsonrpc_method *m)
 
 static bool in_array(struct json_object *a, const char *s)
 {
-	for (size_t i = 0; i < json_object_array_length(a); i++)
+	for (size_t i = 0; a && i < json_object_array_length(a); i++)
 		if (!strcmp(json_object_get_string(json_object_array_get_idx(a, i)), s))
 			return true;
 	return false;

@@ -813,6 +813,17 @@ static struct json_object *item_schema(const struct cfg_kind *kind)
 	free(empty.spec);
 	struct json_object *sch = section_schema(&s, d);
 	json_object_put(d);
+	if (kind->one_of) {
+		struct json_object *any = json_object_new_array();
+		for (const char *const *f = kind->one_of; *f; f++) {
+			struct json_object *alt = json_object_new_object();
+			struct json_object *req = json_object_new_array();
+			json_object_array_add(req, json_object_new_string(*f));
+			json_object_object_add(alt, "required", req);
+			json_object_array_add(any, alt);
+		}
+		json_object_object_add(sch, "anyOf", any);
+	}
 	char doc[256];
 	snprintf(doc, sizeof(doc), "One device: %s; an entry of %s%s%s%s", kind->doc,
 		 kind->key, kind->addable ? ", " : "", kind->addable ? kind->name : "",

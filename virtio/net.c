@@ -305,7 +305,7 @@ int net_create(const struct net_config *cfg, const struct guest_mem *mem,
 	       struct evloop *loop, struct virtio_net **out, struct err *e)
 {
 	struct tap *tap;
-	if (!cfg->tap)
+	if (!cfg->tap && cfg->tap_fd <= 0)
 		return err_set(e, -EINVAL, "virtio-net: no tap interface");
 	int rc = check_mac(cfg->mac, e);
 	if (rc)

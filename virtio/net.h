@@ -43,7 +43,7 @@ struct evloop;
 struct virtio_net;
 
 struct net_config {
-	const char *tap; /* tap interface name (net_create) */
+	const char *tap; /* tap interface name (net_create); NULL with tap_fd */
 	int tap_fd;      /* > 0: an fd already attached to it (tap_adopt) */
 	uint8_t mac[6];	 /* the guest's MAC address: see net_random_mac */
 };

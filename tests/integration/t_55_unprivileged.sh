@@ -6,8 +6,9 @@
 # for that user (`ip tuntap add ... user 4243`; kiln attaches to it through
 # /dev/net/tun). The guest boots, writes its disk, pings the host over the
 # NIC; the user stops it over the API socket; kiln exits 0. Then the same
-# with a tap root made for nobody, handed to kiln as an fd (--net
-# tap=kt7,fd=9) by a root helper that opened it (what a manager does).
+# with a tap root made for nobody, handed to kiln as an fd (--net fd=9:
+# kiln learns the tap's name from the fd) by a root helper that opened it
+# (what a manager does).
 # Also: the same user cannot attach to a tap made for someone else (the
 # error says why).
 set -euo pipefail
@@ -113,4 +114,4 @@ boot by-name tap=kt5
 ip link del kt5
 ip tuntap add kt7 mode tap
 ip addr add 169.254.79.1/24 dev kt7 && ip link set kt7 up
-boot by-fd tap=kt7,fd=9 "$PY" -c "$tap_fd_helper" kt7
+boot by-fd fd=9 "$PY" -c "$tap_fd_helper" kt7

@@ -345,6 +345,10 @@ Test(cli, nets)
 	cr_assert(strstr(e.msg, "twice"), "%s", e.msg);
 	cfg_fini(&req.config);
 	cr_assert_eq(PARSE(&req, &e, "run", "--kernel", "/k", "--net", "mac=52:54:00:12:34:56"), -EINVAL);
-	cr_assert(strstr(e.msg, "tap=NAME"), "%s", e.msg);
+	cr_assert_str_eq(e.msg, "nets[0]: tap or fd is required");
+	cfg_fini(&req.config);
+	cr_assert_eq(PARSE(&req, &e, "run", "--kernel", "/k", "--net", "fd=9"), 0, "%s", e.msg);
+	cr_assert_null(NET(&req.config, 0)->tap);
+	cr_assert_eq(NET(&req.config, 0)->fd, 9);
 	cfg_fini(&req.config);
 }

@@ -121,6 +121,22 @@ Test(config, list_ids_value_and_flag_kinds)
 	cfg_fini(&cfg);
 }
 
+Test(config, a_net_needs_a_tap_name_or_an_inherited_fd)
+{
+	struct kiln_config cfg;
+	struct err e = { 0 };
+	cfg_init(&cfg);
+	cr_assert_eq(cfg_add_device(&cfg, kind_named("net"), "fd=9", &e), 0, "%s", e.msg);
+	cr_assert_eq(cfg_add_device(&cfg, kind_named("net"), "fd=10,mac=52:54:00:12:34:56", &e),
+		     0, "%s", e.msg);
+	cr_assert_eq(cfg_validate_devices(&cfg, &e), 0, "two nets by fd alone: %s", e.msg);
+	cr_assert_eq(cfg_add_device(&cfg, kind_named("net"), "mac=52:54:00:12:34:57", &e), 0,
+		     "%s", e.msg);
+	cr_assert_eq(cfg_validate_devices(&cfg, &e), -EINVAL);
+	cr_assert_str_eq(e.msg, "nets[2]: tap or fd is required");
+	cfg_fini(&cfg);
+}
+
 Test(config, kind_limits_and_refused_values_add_nothing)
 {
 	struct kiln_config cfg;

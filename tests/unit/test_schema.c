@@ -195,7 +195,6 @@ Test(schema, wrong_types_and_ranges_name_the_field)
 		{ "{\"disks\": [{\"path\": \"/a\", \"id\": 7}]}", "disks[0].id: expected string of 1..64 bytes, got 7" },
 		{ "{\"nets\": [{\"tap\": \"0123456789abcdef\"}]}",
 		  "nets[0].tap: expected string of 1..15 bytes, got \"0123456789abcdef\"" },
-		{ "{\"nets\": [{\"mac\": \"52:54:00:12:34:56\"}]}", "nets[0].tap: missing (expected string of 1..15 bytes)" },
 		{ "{\"console\": \"bogus\"}",
 		  "console: expected \"stdio\", \"pty\", \"none\", \"file=PATH\" or \"socket=PATH\", got \"bogus\"" },
 		{ "{\"console\": \"file=\"}",
@@ -681,7 +680,12 @@ Test(schema, json_schema_required_fields)
 	expect_required(get(get(config, "properties"), "boot"), "kernel");
 	expect_required(get(get(config, "properties"), "machine"), "");
 	expect_required(disk, "path");
-	expect_required(net, "tap");
+	/* A net names its tap, or brings an fd attached to one, or both. */
+	expect_required(net, "");
+	struct json_object *any = get(net, "anyOf");
+	cr_assert_eq(json_object_array_length(any), 2);
+	cr_assert_str_eq(json_object_to_json_string(any),
+			 "[ { \"required\": [ \"tap\" ] }, { \"required\": [ \"fd\" ] } ]");
 	struct kiln_config cfg;
 	struct err e;
 	cr_assert_eq(load("{\"boot\": {\"kernel\": \"/k\"}}", &cfg, &e), 0);
@@ -692,7 +696,10 @@ Test(schema, json_schema_required_fields)
 	cfg_fini(&cfg);
 	cr_assert_neq(load("{\"disks\": [{}]}", &cfg, &e), 0);
 	cfg_fini(&cfg);
-	cr_assert_neq(load("{\"nets\": [{}]}", &cfg, &e), 0);
+	cr_assert_eq(load("{\"nets\": [{\"mac\": \"52:54:00:12:34:56\"}], \"boot\": {\"kernel\": \"/k\"}}",
+			  &cfg, &e), 0, "%s", e.msg);
+	cr_assert_eq(cfg_validate(&cfg, &e), -EINVAL);
+	cr_assert_str_eq(e.msg, "nets[0]: tap or fd is required");
 	cfg_fini(&cfg);
 	json_object_put(config);
 	json_object_put(disk);

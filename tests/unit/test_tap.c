@@ -372,6 +372,19 @@ Test(tap, adopt_takes_an_attached_fd)
 	cr_assert_eq(fcntl(fd, F_GETFD), -1, "the tap's fd is closed with it");
 }
 
+Test(tap, adopt_with_no_name_takes_the_fds_interface)
+{
+	int fd = attached_fd(name, IFF_TAP | IFF_NO_PI | IFF_VNET_HDR);
+	struct tap *tap = NULL;
+	struct err e = {0};
+	cr_assert_eq(tap_adopt(fd, NULL, 12, &tap, &e), 0, "%s", e.msg);
+	cr_assert_str_eq(tap_name(tap), name);
+	net_backend_close(tap_backend(tap));
+	memset(&e, 0, sizeof(e));
+	cr_assert_eq(tap_adopt(1, NULL, 12, &tap, &e), -EBADF);
+	cr_assert_str_eq(e.msg, "tap: fd 1 is not a tap attached to an interface");
+}
+
 Test(tap, adopt_refuses_what_is_not_that_tap)
 {
 	struct tap *tap = NULL;

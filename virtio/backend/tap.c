@@ -252,20 +252,23 @@ err:
 int tap_adopt(int fd, const char *name, unsigned vnet_hdr_len,
 	      struct tap **out, struct err *e)
 {
-	int rc = check_name(name, e);
+	int rc = name ? check_name(name, e) : 0;
 	if (!rc)
-		rc = check_hdr_len(name, vnet_hdr_len, e);
+		rc = check_hdr_len(name ? name : "(by fd)", vnet_hdr_len, e);
 	if (rc)
 		return rc;
 	struct ifreq ifr;
 	memset(&ifr, 0, sizeof(ifr));
 	if (fd <= STDERR_FILENO || ioctl(fd, TUNGETIFF, &ifr) < 0)
 		return err_set(e, fd <= STDERR_FILENO ? -EBADF : -errno,
-			       "tap %s: fd %d is not a tap attached to an interface",
-			       name, fd);
-	if (strncmp(ifr.ifr_name, name, IFNAMSIZ))
-		return err_set(e, -EINVAL, "tap %s: fd %d is attached to %.*s", name,
-			       fd, IFNAMSIZ, ifr.ifr_name);
+			       "tap: fd %d is not a tap attached to an interface", fd);
+	char attached[IFNAMSIZ + 1];
+	snprintf(attached, sizeof(attached), "%.*s", IFNAMSIZ, ifr.ifr_name);
+	if (!name)
+		name = attached;
+	else if (strcmp(attached, name))
+		return err_set(e, -EINVAL, "tap %s: fd %d is attached to %s", name,
+			       fd, attached);
 	unsigned want = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
 	if ((ifr.ifr_flags & (want | IFF_TUN | IFF_MULTI_QUEUE)) != want)
 		return err_set(e, -EINVAL,

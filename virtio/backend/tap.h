@@ -86,6 +86,7 @@ int tap_open(const char *name, unsigned vnet_hdr_len, struct tap **out,
  * interface (name) with IFF_TAP | IFF_NO_PI | IFF_VNET_HDR (so a kiln
  * without CAP_NET_ADMIN can use a tap its parent made), as tap_open would
  * have left it: header length, no offloads, non-blocking, close-on-exec.
+ * (name) NULL: whichever interface the fd is attached to.
  * On success kiln owns (fd). -EBADF (0..2), -errno (not a tap), -EINVAL
  * (another interface, other flags), with (e) naming both. Main thread.
  */

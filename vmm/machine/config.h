@@ -119,6 +119,10 @@ struct cfg_kind {
 	const char *doc;   /* one device, for --help, the schema, *.add */
 	bool addable;      /* a <name>.add API method appends one */
 	unsigned threads;  /* threads each device starts (device_ops.start) */
+	/* At least one of these fields must be given (a string, or a
+	 * non-zero number), NULL-terminated; NULL: no such rule. The
+	 * schema says it as "anyOf". */
+	const char *const *one_of;
 	/* validate - whether (spec)'s values go together (no I/O: run with
 	 * every config validation); NULL: any. 0, or -EINVAL with e->field
 	 * naming the spec's field. */

@@ -140,16 +140,17 @@ static const struct cfg_kind kind_disk = {
 /* ---- net: virtio-net on a tap device ------------------------------------- */
 
 static const struct cfg_field net_fields[] = {
-	STR("tap", struct cfg_net, tap, CFG_F_REQUIRED | CFG_F_UNIQUE,
-	    CFG_IFNAME_MAX, "NAME", "host tap interface name; unique"),
+	STR("tap", struct cfg_net, tap, CFG_F_UNIQUE, CFG_IFNAME_MAX, "NAME",
+	    "host tap interface name; unique; may be left out with fd"),
 	{ .name = "mac", .type = CFG_FT_MAC, .off = offsetof(struct cfg_net, mac),
 	  .flags = CFG_F_NULLABLE, .hint = "MAC",
 	  .doc = "unicast; null: kiln generates one" },
 	{ .name = "fd", .type = CFG_FT_U32, .off = offsetof(struct cfg_net, fd),
 	  .min = 0, .max = INT_MAX, .hint = "N",
 	  .doc = "an fd kiln inherited, already attached to the tap (IFF_TAP, "
-		 "IFF_NO_PI, IFF_VNET_HDR) by a more privileged parent; 0: kiln "
-		 "opens the tap by name" },
+		 "IFF_NO_PI, IFF_VNET_HDR) by a more privileged parent (when tap "
+		 "is given too, the fd must be attached to it); 0: kiln opens the "
+		 "tap by name" },
 };
 
 static int create_net(struct vm *vm, const struct cfg_device *dev,
@@ -165,8 +166,8 @@ static int create_net(struct vm *vm, const struct cfg_device *dev,
 	int rc = net_create(&nc, &vm->mem, vm->loop, &net, e);
 	if (rc)
 		return rc;
-	log_info("%s: tap %s, MAC %02x:%02x:%02x:%02x:%02x:%02x", dev->id,
-		 n->tap, nc.mac[0], nc.mac[1], nc.mac[2], nc.mac[3], nc.mac[4],
+	log_info("%s: tap %s (fd %u), MAC %02x:%02x:%02x:%02x:%02x:%02x", dev->id,
+		 n->tap ? n->tap : "by fd", n->fd, nc.mac[0], nc.mac[1], nc.mac[2], nc.mac[3], nc.mac[4],
 		 nc.mac[5]);
 	return builder_add_virtio(vm, net_vdev(net), dev->id, e);
 }
@@ -178,9 +179,10 @@ static const struct cfg_kind kind_net = {
 	.max = CFG_MAX_NETS,
 	.spec_size = sizeof(struct cfg_net),
 	.spec = SPEC(net_fields),
-	.usage = "tap=NAME[,mac=MAC][,fd=N][,id=NAME]",
+	.usage = "tap=NAME[,mac=MAC][,fd=N][,id=NAME] | fd=N[,mac=MAC][,id=NAME]",
 	.doc = "a virtio-net NIC on a host tap device",
 	.addable = true,
+	.one_of = (const char *const[]){ "tap", "fd", NULL },
 	.create = create_net,
 };
 
