@@ -11,8 +11,13 @@
 #    connects after it (the socket backend's backlog);
 #  - the journal has kiln's own lines for the unit;
 #  - `systemctl stop kiln@t58` asks the guest to shut down (it reboots on ctrl-alt-del, and
-#    kiln ends with 0), well within the unit's 60 s bound, and systemd records a clean stop.
-# One boot of the generic guest (scenario tty-echo, kiln.tty=hold: runs until stopped).
+#    kiln ends with 0), well within the unit's 60 s bound, and systemd records a clean stop;
+#  - the issue's own check, with `systemd-run` (a transient service, no terminal): kiln
+#    reads its config from stdin (--config -, a file given as the service's standard
+#    input), with --serial file= and --log-file: the console file fills with the guest's
+#    output, the log file with ISO-8601-stamped lines; kiln ctl finds the socket through
+#    $KILN_SOCKET; `systemctl stop` ends it cleanly.
+# Two boots of the generic guest (scenario tty-echo, kiln.tty=hold: runs until stopped).
 set -euo pipefail
 # shellcheck source=SCRIPTDIR/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -132,7 +137,7 @@ step "started in $((SECONDS - t_start)) s"
 active=$(in_box systemctl is-active kiln@t58 || true)
 [[ $active == active ]] || fail "systemctl is-active kiln@t58: '$active'"
 root=/proc/$sd/root
-info=$("$KILN" ctl --socket "$root/run/kiln/t58.sock" vm.info 2>&1) || fail "vm.info on /run/kiln/t58.sock: $info"
+info=$(KILN_SOCKET=$root/run/kiln/t58.sock "$KILN" ctl vm.info 2>&1) || fail "vm.info on /run/kiln/t58.sock (\$KILN_SOCKET): $info"
 grep -q '"state": *"running"' <<<"$info" || fail "vm.info after start: $info"
 
 # A client attaching after the boot gets the boot's output, then what follows.
@@ -174,4 +179,29 @@ grep -Eq 'status=143|Failed with result' journal.txt && problem "systemd recorde
 grep -q 'Deactivated successfully' journal.txt || problem "systemd did not record a clean stop"
 step "journal: $(grep -c '^kiln: ' journal.txt) lines of kiln's"
 if ((${#problems[@]})); then sed 's/^/  journal: /' journal.txt; fi
+
+# ---- systemd-run: no unit file, no terminal ------------------------------------------
+step "systemd-run: --config - --serial file= --log-file"
+# Its files in the container's /run (its /tmp is not this test's), seen from here
+# through systemd's root.
+ad=$root/run/adhoc
+mkdir "$ad"
+sed 's/"vcpus": 1/"vcpus": 2/' etc/kiln/t58.json >"$ad/vm.json"
+timeout 150 nsenter -t "$sd" -m -p -r -w -- systemd-run --unit=kiln-adhoc --quiet \
+	-p Type=notify -p NotifyAccess=all -p StandardInput=file:/run/adhoc/vm.json \
+	"$KILN" run --config - --api-socket /run/adhoc/api.sock \
+	--serial file=/run/adhoc/console.log --log-file /run/adhoc/kiln.log --log-level info ||
+	fail "systemd-run kiln-adhoc failed or did not return"
+[[ $(in_box systemctl is-active kiln-adhoc || true) == active ]] || fail "kiln-adhoc is not active"
+wait_line "$ad/console.log" '^KILN-TTY-READY hold' "$sd" 90
+cpus=$(KILN_SOCKET=$ad/api.sock "$KILN" ctl vm.info 2>&1 | grep -o '"vcpus": *[0-9]*' | head -n 1 || true)
+[[ $cpus == *2 ]] || problem "the config read from stdin did not apply (vm.info: '$cpus', expected 2 vCPUs)"
+timeout 100 nsenter -t "$sd" -m -p -r -w -- systemctl stop kiln-adhoc || fail "systemctl stop kiln-adhoc failed"
+tr -d '\r' <"$ad/console.log" | grep -q '^KILN-CTRL-ALT-DEL$' || problem "kiln-adhoc: the guest did not see the shutdown request"
+bad=$(grep -cvE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z kiln: (error|warning|info|debug): ' "$ad/kiln.log" || true)
+[[ -s "$ad/kiln.log" ]] && ((bad == 0)) || problem "kiln-adhoc: the log file is empty or has $bad lines without the timestamp: $(head -n 3 "$ad/kiln.log" | tr '\n' '|')"
+grep -q 'SIGTERM: asked the guest to shut down' "$ad/kiln.log" || problem "kiln-adhoc: the log file has no line on the shutdown request"
+in_box journalctl --no-pager -o cat -u kiln-adhoc >adhoc-journal.txt 2>&1 || true
+grep -q 'Deactivated successfully' adhoc-journal.txt || problem "kiln-adhoc: systemd did not record a clean stop: $(tail -n 3 adhoc-journal.txt | tr '\n' '|')"
+step "kiln-adhoc: $(wc -l <"$ad/console.log") console lines, $(wc -l <"$ad/kiln.log") log lines"
 no_problems
