@@ -25,8 +25,8 @@
 #define CTL_MAX_LINE (64 * 1024 * 1024) /* a response line, generously */
 
 static const char usage_head[] =
-	"Usage: kiln ctl --socket PATH [--timeout SECONDS] METHOD [JSON-PARAMS]\n"
-	"       kiln ctl --socket PATH --subscribe\n"
+	"Usage: kiln ctl [--socket PATH] [--timeout SECONDS] METHOD [JSON-PARAMS]\n"
+	"       kiln ctl [--socket PATH] --subscribe\n"
 	"\n"
 	"Send one JSON-RPC request to a running kiln and print the result.\n";
 

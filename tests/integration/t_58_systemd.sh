@@ -175,7 +175,12 @@ in_box journalctl --no-pager -o cat -u kiln@t58 >journal.txt 2>&1 || true
 grep -q 'SIGTERM: asked the guest to shut down; stopping it in 60 s' journal.txt ||
 	problem "the journal has no line of kiln's on the shutdown request"
 grep -q 'kernel: .*entry' journal.txt || problem "the journal has no line of kiln's from the boot"
-grep -Eq 'status=143|Failed with result' journal.txt && problem "systemd recorded a failed stop"
+# The guest ended itself (its reboot on ctrl-alt-del): kiln did not have to stop it,
+# which the unit would also count as success (SuccessExitStatus=143).
+grep -Eq 'kiln: info: guest (reset through|pulsed the i8042|powered off)' journal.txt ||
+	problem "kiln's log has no guest reset or power-off: the guest did not end itself"
+grep -q 'did not shut down' journal.txt && problem "kiln had to stop the guest"
+grep -q 'Failed with result' journal.txt && problem "systemd recorded a failed stop"
 grep -q 'Deactivated successfully' journal.txt || problem "systemd did not record a clean stop"
 step "journal: $(grep -c '^kiln: ' journal.txt) lines of kiln's"
 if ((${#problems[@]})); then sed 's/^/  journal: /' journal.txt; fi
@@ -201,6 +206,8 @@ tr -d '\r' <"$ad/console.log" | grep -q '^KILN-CTRL-ALT-DEL$' || problem "kiln-a
 bad=$(grep -cvE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z kiln: (error|warning|info|debug): ' "$ad/kiln.log" || true)
 [[ -s "$ad/kiln.log" ]] && ((bad == 0)) || problem "kiln-adhoc: the log file is empty or has $bad lines without the timestamp: $(head -n 3 "$ad/kiln.log" | tr '\n' '|')"
 grep -q 'SIGTERM: asked the guest to shut down' "$ad/kiln.log" || problem "kiln-adhoc: the log file has no line on the shutdown request"
+grep -Eq 'kiln: info: guest (reset through|pulsed the i8042|powered off)' "$ad/kiln.log" ||
+	problem "kiln-adhoc: the guest did not end itself (no reset or power-off in kiln's log)"
 in_box journalctl --no-pager -o cat -u kiln-adhoc >adhoc-journal.txt 2>&1 || true
 grep -q 'Deactivated successfully' adhoc-journal.txt || problem "kiln-adhoc: systemd did not record a clean stop: $(tail -n 3 adhoc-journal.txt | tr '\n' '|')"
 step "kiln-adhoc: $(wc -l <"$ad/console.log") console lines, $(wc -l <"$ad/kiln.log") log lines"

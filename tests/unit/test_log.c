@@ -8,6 +8,7 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <regex.h>
 #include <stdatomic.h>
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include "vmm/base/log.h"
+#include "vmm/base/term.h"
 
 #define NTHREADS 8
 
@@ -325,4 +327,51 @@ Test(log_line, fatal_signal_lines_go_to_the_log_file)
 	unlink(path);
 	cr_assert(matches(line, "^[0-9-]{10}T[0-9:.]{12}Z kiln: error: seccomp: thread t made a "
 			       "forbidden syscall execve \\(59\\); stopping kiln\n$"), "%s", line);
+}
+
+/* Reads what is waiting on (fd) (a pty master) into (buf), with a short
+ * wait for the line to arrive. */
+static size_t read_pty(int fd, char *buf, size_t size)
+{
+	size_t got = 0;
+	for (int i = 0; i < 50 && got < size - 1; i++) {
+		ssize_t n = read(fd, buf + got, size - 1 - got);
+		if (n > 0)
+			got += (size_t)n;
+		else if (got)
+			break;
+		else
+			usleep(10000);
+	}
+	buf[got] = '\0';
+	return got;
+}
+
+/* stderr on a real terminal: a carriage return starts a line only while
+ * kiln holds the terminal in raw mode (where nothing adds one), not in
+ * the terminal's usual mode. */
+Test(log_line, a_carriage_return_only_in_raw_mode)
+{
+	int master = posix_openpt(O_RDWR | O_NOCTTY);
+	cr_assert_geq(master, 0);
+	cr_assert_eq(grantpt(master), 0);
+	cr_assert_eq(unlockpt(master), 0);
+	int slave = open(ptsname(master), O_RDWR | O_NOCTTY);
+	cr_assert_geq(slave, 0);
+	cr_assert_eq(fcntl(master, F_SETFL, O_NONBLOCK), 0);
+	cr_assert_eq(dup2(slave, STDERR_FILENO), STDERR_FILENO);
+	log_set_level(LOG_WARN);
+	char buf[512];
+	log_warn("cooked");
+	read_pty(master, buf, sizeof(buf));
+	/* The terminal's own ONLCR turns "\n" into "\r\n"; nothing before. */
+	cr_assert_str_eq(buf, "kiln: warning: cooked\r\n");
+	cr_assert(term_raw_enter(STDERR_FILENO));
+	log_warn("raw");
+	read_pty(master, buf, sizeof(buf));
+	cr_assert_str_eq(buf, "\rkiln: warning: raw\n"); /* raw: no ONLCR */
+	term_restore();
+	log_warn("cooked again");
+	read_pty(master, buf, sizeof(buf));
+	cr_assert_str_eq(buf, "kiln: warning: cooked again\r\n");
 }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "log.h"
+#include "term.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -152,7 +153,7 @@ void log_fatal_signal_safe(const char *msg)
 		(void)!write(fd, line, len);
 	}
 	len = log_format(line, sizeof(line), LOG_ERROR, msg, false,
-			 atomic_load(&stderr_tty) > 0);
+			 atomic_load(&stderr_tty) > 0 && term_is_raw());
 	(void)!write(STDERR_FILENO, line, len);
 }
 
@@ -174,7 +175,9 @@ void log_msg(enum log_level level, const char *fmt, ...)
 			tty = isatty(fd);
 			atomic_store(&stderr_tty, tty);
 		}
-		cr = tty;
+		/* "\r" only where the terminal will not add it: in raw mode
+		 * (kiln's own, for the serial console on stdio). */
+		cr = tty && term_is_raw();
 	}
 	char line[1100];
 	size_t len = log_format(line, sizeof(line), level, msg, fd != STDERR_FILENO, cr);

@@ -1,11 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 #include "term.h"
 
+#include <stdatomic.h>
 #include <termios.h>
 #include <unistd.h>
 
 static struct termios saved;
-static int saved_fd = -1;
+/* Atomic: log lines from any thread ask whether the terminal is raw. */
+static _Atomic int saved_fd = -1;
+
+bool term_is_raw(void)
+{
+	return atomic_load(&saved_fd) >= 0;
+}
 
 bool term_raw_enter(int fd)
 {
@@ -48,8 +55,7 @@ size_t term_escape_filter(bool *pending, uint8_t *buf, size_t n, bool *quit)
 
 void term_restore(void)
 {
-	if (saved_fd < 0)
-		return;
-	tcsetattr(saved_fd, TCSANOW, &saved);
-	saved_fd = -1;
+	int fd = atomic_exchange(&saved_fd, -1);
+	if (fd >= 0)
+		tcsetattr(fd, TCSANOW, &saved);
 }

@@ -10,6 +10,10 @@
 /* term_raw_enter - put (fd) in raw mode if it is a terminal; remembers the
  * old settings for term_restore. Returns whether fd is a terminal. */
 bool term_raw_enter(int fd);
+/* term_is_raw - whether term_raw_enter put a terminal in raw mode that
+ * term_restore has not restored yet (log lines then need "\r"). Any
+ * thread, async-signal-safe. */
+bool term_is_raw(void);
 /* term_restore - restore the saved settings, if any. Idempotent; safe from
  * atexit. */
 void term_restore(void);
