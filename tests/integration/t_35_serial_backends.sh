@@ -9,7 +9,8 @@
 #     the guest printed meanwhile comes first (the backlog), nothing is lost, and a line
 #     typed on the socket reaches ttyS0 (scenario tty-echo);
 #  3. pty: vm.info names the pty of the device "com1"; a line typed on it reaches ttyS0;
-#  4. none: the guest boots and powers off, its output goes nowhere;
+#  4. none (with -q and a pty console, whose path is otherwise a warning): the guest
+#     boots and powers off, its output goes nowhere and kiln writes nothing at all;
 #  5. a bad value: exit 2 and a message naming --serial and the value.
 # Four boots of the generic guest.
 set -euo pipefail
@@ -154,11 +155,14 @@ grep -q 'serial console (ttyS0): pty at /dev/pts/' err3.txt || problem "--serial
 [[ ! -s out3.txt ]] || problem "--serial pty: kiln wrote to stdout: $(head -c 200 out3.txt)"
 
 # ---- 4. none ----------------------------------------------------------------------
-step "--serial none"
+# With -q and a pty console, whose path is otherwise logged as a warning (see 3):
+# nothing at all on stdout/stderr.
+step "--serial none --console pty -q"
 rc=0
-boot_guest out4.txt "${base[@]}" --cmdline "$(cmdline info)" --serial none || rc=$?
+boot_guest out4.txt "${base[@]}" --cmdline "$(cmdline info)" --serial none --console pty -q || rc=$?
 ((rc == 0)) || { show_tail out4.txt; problem "--serial none: kiln exited $rc"; }
 grep -aq 'KILN-' out4.txt && problem "--serial none: guest output reached kiln's stdout/stderr"
+[[ -s out4.txt ]] && problem "-q: kiln still wrote: $(head -c 300 out4.txt)"
 
 # ---- 5. a bad value -------------------------------------------------------------------
 step "--serial bogus"
