@@ -102,5 +102,19 @@ else
 	bad example "kiln run --config vm.json --print-config: $(head -c 300 <<<"$out")"
 fi
 
+# kiln ctl's usage errors: status 2 and one line each (the whole usage is --help's).
+ctl_bad=()
+for args in "" "--bogus vm.info" "--socket" "--timeout x vm.info" "vm.info {not json"; do
+	# shellcheck disable=SC2086 # the words of each case
+	out=$(KILN_SOCKET=/nonexistent/kiln.sock "$kiln" ctl $args 2>&1 </dev/null) && st=0 || st=$?
+	lines=$(printf '%s\n' "$out" | grep -c .)
+	((st == 2 && lines == 1)) || ctl_bad+=("'kiln ctl $args': status $st, $lines lines: $(head -c 200 <<<"$out")")
+done
+if ((${#ctl_bad[@]})); then
+	bad ctl-usage "$(printf '%s | ' "${ctl_bad[@]}")"
+else
+	ok ctl-usage
+fi
+
 echo "install: $passed passed, $failed failed"
 ((failed == 0))
