@@ -64,7 +64,7 @@ int main(int argc, char **argv)
 	struct err e = { 0 };
 	int status = 0;
 	if (cli_parse(argc, argv, &req, &e)) {
-		fprintf(stderr, "kiln: %s\nTry 'kiln --help'.\n", e.msg);
+		fprintf(stderr, "kiln: error: %s\nTry 'kiln --help'.\n", e.msg);
 		cfg_fini(&req.config);
 		return 2;
 	}
@@ -87,7 +87,7 @@ int main(int argc, char **argv)
 		if (req.log_file) {
 			int rc = log_open_file(req.log_file);
 			if (rc) {
-				fprintf(stderr, "kiln: --log-file %s: %s\n", req.log_file,
+				fprintf(stderr, "kiln: error: --log-file %s: %s\n", req.log_file,
 					strerror(-rc));
 				status = 1;
 				break;
@@ -113,7 +113,7 @@ int main(int argc, char **argv)
 			int rc = jail_pidns_fork(&status, &e);
 			if (rc < 0) {
 				errmap_apply(&req.config, &e, ERRMAP_CLI);
-				fprintf(stderr, "kiln: %s\n", e.msg);
+				fprintf(stderr, "kiln: error: %s\n", e.msg);
 				status = 1;
 			}
 			if (rc)

@@ -124,24 +124,24 @@ bad_file() {
 	echo "ok $name: $(head -n 1 "$name.run.out")"
 }
 k=$GUEST/generic/vmlinuz
-bad_file bad-type '^kiln: bad-type\.json: machine\.vcpus: expected integer 1\.\.64, got "two"$' \
+bad_file bad-type '^kiln: error: bad-type\.json: machine\.vcpus: expected integer 1\.\.64, got "two"$' \
 	"{\"machine\": {\"vcpus\": \"two\"}, \"boot\": {\"kernel\": \"$k\"}}"
-bad_file float-int '^kiln: float-int\.json: machine\.memory_mib: expected integer 16\.\.1048576, got 512\.0$' \
+bad_file float-int '^kiln: error: float-int\.json: machine\.memory_mib: expected integer 16\.\.1048576, got 512\.0$' \
 	"{\"machine\": {\"memory_mib\": 512.0}, \"boot\": {\"kernel\": \"$k\"}}"
-bad_file unknown-top '^kiln: unknown-top\.json: cpus: unknown field \(known: machine, boot, disks, nets, fs, console, rng, pvpanic, serial, acpi, seccomp, on_reboot, jail\)$' \
+bad_file unknown-top '^kiln: error: unknown-top\.json: cpus: unknown field \(known: machine, boot, disks, nets, fs, console, rng, pvpanic, serial, acpi, seccomp, on_reboot, jail\)$' \
 	"{\"boot\": {\"kernel\": \"$k\"}, \"cpus\": 2}"
-bad_file unknown-nested '^kiln: unknown-nested\.json: machine\.cpus: unknown field \(known: vcpus, memory_mib\)$' \
+bad_file unknown-nested '^kiln: error: unknown-nested\.json: machine\.cpus: unknown field \(known: vcpus, memory_mib\)$' \
 	"{\"machine\": {\"cpus\": 2}, \"boot\": {\"kernel\": \"$k\"}}"
-bad_file bad-disk '^kiln: bad-disk\.json: disks\[1\]\.readonly: expected boolean, got "yes"$' \
+bad_file bad-disk '^kiln: error: bad-disk\.json: disks\[1\]\.readonly: expected boolean, got "yes"$' \
 	"{\"boot\": {\"kernel\": \"$k\"}, \"disks\": [{\"path\": \"$TMPDIR/data.img\"}, {\"path\": \"$TMPDIR/data.img\", \"readonly\": \"yes\"}]}"
-bad_file missing-path '^kiln: missing-path\.json: disks\[0\]\.path: missing \(expected string of 1\.\.[0-9]+ bytes\)$' \
+bad_file missing-path '^kiln: error: missing-path\.json: disks\[0\]\.path: missing \(expected string of 1\.\.[0-9]+ bytes\)$' \
 	"{\"boot\": {\"kernel\": \"$k\"}, \"disks\": [{\"readonly\": true}]}"
-bad_file malformed '^kiln: malformed\.json: line 3, column 3: invalid JSON \(unexpected character\)$' \
+bad_file malformed '^kiln: error: malformed\.json: line 3, column 3: invalid JSON \(unexpected character\)$' \
 	"{\"boot\": {\"kernel\": \"$k\"},
  \"machine\": {\"vcpus\": 2,
   }
 }"
 # A second value after the config: refused where it starts.
 first="{\"boot\": {\"kernel\": \"$k\"}} "
-bad_file trailing "^kiln: trailing\\.json: line 1, column $((${#first} + 1)): invalid JSON \\(" "$first{}"
-bad_file not-object '^kiln: not-object\.json: config: expected object, got \[1,2\]$' '[1,2]'
+bad_file trailing "^kiln: error: trailing\\.json: line 1, column $((${#first} + 1)): invalid JSON \\(" "$first{}"
+bad_file not-object '^kiln: error: not-object\.json: config: expected object, got \[1,2\]$' '[1,2]'
