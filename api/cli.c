@@ -29,7 +29,11 @@ static const char usage_head[] =
 	"  --initrd FILE     initial ramdisk\n"
 	"  --cmdline STR     kernel command line (default: \"" CFG_DEFAULT_CMDLINE "\")\n"
 	"  --cpus N          vCPUs, 1..64 (default 1)\n"
-	"  --memory SIZE     guest RAM, e.g. 512M, 2G (default 256M)\n";
+	"  --memory SIZE     guest RAM, e.g. 512M, 2G (default 256M)\n"
+	"  --boot-protocol auto|pvh|bzimage  how a bzImage is entered (default\n"
+	"                    auto: its kernel decompressed on the host and cached,\n"
+	"                    entered through its PVH note; bzimage: the guest\n"
+	"                    decompresses it, with KASLR)\n";
 /* Then one entry per device kind (cfg_kinds), then these. */
 static const char usage_tail[] =
 	"  --serial stdio|pty|file=PATH|socket=PATH|fd=N|none\n"
@@ -215,6 +219,7 @@ static const struct run_option run_options[] = {
 	APPLY_OPT("--serial", opt_serial),
 	ENUM_OPT("--seccomp", seccomp, cfg_seccomp_names), STRING_OPT("--jail", jail.dir),
 	ENUM_OPT("--on-reboot", on_reboot, cfg_on_reboot_names),
+	ENUM_OPT("--boot-protocol", boot_protocol, cfg_boot_protocol_names),
 	ID_OPT("--uid", jail.uid),          ID_OPT("--gid", jail.gid),
 	STRING_OPT("--cgroup", jail.cgroup),
 	STRING_OPT("--cgroup-cpu-max", jail.cpu_max),

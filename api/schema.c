@@ -61,6 +61,12 @@ static const struct cfg_field boot_fields[] = {
 	{ .name = "cmdline", .type = F_STR, .off = CFG_OFF(cmdline),
 	  .flags = F_NULLABLE | F_EMPTY_OK, .dflt = CFG_DEFAULT_CMDLINE,
 	  .doc = "kernel command line; \"\" is a valid, empty one" },
+	{ .name = "protocol", .type = F_ENUM, .off = CFG_OFF(boot_protocol),
+	  .names = cfg_boot_protocol_names,
+	  .doc = "how a bzImage is entered: auto decompresses its kernel on the "
+		 "host (cached) and enters it through its PVH note, or boots the "
+		 "bzImage when that cannot be done; pvh insists; bzimage lets the "
+		 "guest decompress itself (and place itself: KASLR)" },
 };
 static const struct cfg_section boot_section = SECTION(boot_fields);
 

@@ -34,6 +34,9 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/kiln-bench.XXXXXX")
 # cache on a real host). The same files for both VMMs: Debian's generic kernel as the
 # distribution ships it (bzImage) and as the uncompressed ELF with its PVH entry note.
 mkdir -p "$WORK/img"
+# kiln's decompressed-kernel cache (docs/boot.md) in L1's RAM too ($HOME is read-only
+# there): the first kiln boot of the bzImage fills it, the rounds after read it.
+export KILN_KERNEL_CACHE=$WORK/kernels
 cp "$G/generic/vmlinuz" "$G/generic/vmlinux" "$G/bench-boot-initramfs.cpio.gz" \
 	"$G/bench-initramfs.cpio.gz" "$WORK/img/"
 # A guest of a few bytes that prints a line and pulls the reset line: what is left of

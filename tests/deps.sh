@@ -7,6 +7,7 @@ set -euo pipefail
 packages=(
 	build-essential meson ninja-build pkg-config   # build
 	libfdt-dev libaio-dev libjson-c-dev libseccomp-dev libcap-ng-dev # runtime libraries
+	liblzma-dev liblz4-dev zlib1g-dev nettle-dev   # a bzImage's kernel decompressed on the host, cached
 	libcriterion-dev                               # unit tests
 	qemu-system-x86 busybox-static cpio xz-utils   # nested-KVM harness, guests
 	zstd lz4                                       # guest kernels (the cloud bzImage is LZ4)
@@ -28,6 +29,7 @@ if [[ ${1:-} == --demo ]]; then
 	packages=(
 		build-essential meson ninja-build pkg-config python3
 		libfdt-dev libaio-dev libjson-c-dev libseccomp-dev libcap-ng-dev
+		liblzma-dev liblz4-dev zlib1g-dev nettle-dev
 		busybox-static cpio xz-utils zstd lz4 kmod
 	)
 	"$(dirname "$0")/harness/kvm-run" --native-check 2>/dev/null || packages+=(qemu-system-x86)

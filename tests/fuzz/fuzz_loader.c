@@ -5,12 +5,15 @@
  * (gm_alloc, 32 MiB) and real files. The input is split into a kernel file
  * and an initrd file (memfds, reached by path as --kernel/--initrd are), so
  * the bounded private read (file_read_private), format detection, the
- * bzImage and ELF/PVH loaders, initrd placement, the command line, the MP
- * table and the zero page or PVH start info all run on it.
+ * bzImage and ELF/PVH loaders, a bzImage's payload decompressed on the
+ * host (xz, lz4, gzip: loader/payload.c; the cache is off), initrd
+ * placement, the command line, the MP table and the zero page or PVH
+ * start info all run on it.
  *
  * Input:
  *   byte 0     bit 0: ACPI (an RSDP address in the boot info), bits 1-4:
- *              vCPUs - 1, bit 5: no initrd at all, bit 6: a 3000-byte command line
+ *              vCPUs - 1, bit 5: no initrd at all, bit 6: a 3000-byte command line,
+ *              bit 7: boot protocol bzimage (else auto: the payload path first)
  *   bytes 1-3  kernel file length (little-endian, clamped to what is left)
  *   then       the kernel file, and the rest is the initrd file
  *
@@ -45,6 +48,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	const struct gm_range r = { 0, RAM_BYTES };
 	log_set_level(LOG_ERROR);
+	setenv("KILN_KERNEL_CACHE", "off", 1); /* nothing written per input */
 	kfd = memfd_create("kernel", MFD_CLOEXEC);
 	ifd = memfd_create("initrd", MFD_CLOEXEC);
 	if (kfd < 0 || ifd < 0 || gm_alloc(&gm, &r, 1, NULL))
@@ -83,6 +87,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.initrd = flags & 0x20 ? NULL : ipath,
 		.cmdline = flags & 0x40 ? long_cmdline : NULL,
 		.acpi = flags & 1,
+		.boot_protocol = flags & 0x80 ? CFG_BOOT_BZIMAGE : CFG_BOOT_AUTO,
 	};
 	struct vm vm;
 	memset(&vm, 0, sizeof(vm));

@@ -8,7 +8,9 @@ changing a target's input format; the files are committed so that a clean
 clone does not start blind.
   tests/fuzz/seeds.py            rewrite every corpus
 """
+import gzip
 import json
+import lzma
 import os
 import shutil
 import struct
@@ -319,6 +321,20 @@ def loader_input(kernel, initrd=b"", flags=0x01):
     return bytes([flags]) + struct.pack("<I", len(kernel))[:3] + kernel + initrd
 
 
+def bzimage_payload(payload):
+    """A bzImage whose protected-mode part holds (payload) at offset 64, with the
+    size trailer the kernel build appends (gzip's ISIZE is that already)."""
+    pm = bytes(64) + payload + bytes(64)
+    img = bytearray(bzimage(pm=pm + bytes(-len(pm) % 16)))
+    struct.pack_into("<I", img, 0x248, 64)
+    struct.pack_into("<I", img, 0x24c, len(payload))
+    return bytes(img)
+
+
+def xz_payload(data):
+    return lzma.compress(data, format=lzma.FORMAT_XZ, check=lzma.CHECK_CRC32) + struct.pack("<I", len(data))
+
+
 INITRD = b"070701" + bytes(104) + b"TRAILER!!!\x00"
 seed("fuzz_loader", "bzimage", loader_input(bzimage(), INITRD))
 seed("fuzz_loader", "bzimage_noinitrd", loader_input(bzimage(), b"", 0x20 | 0x02))
@@ -327,6 +343,10 @@ seed("fuzz_loader", "bzimage_2_06", loader_input(bzimage(version=0x0206, pref=0)
 seed("fuzz_loader", "pvh_elf", loader_input(pvh_elf(), INITRD))
 seed("fuzz_loader", "pvh_elf_bss", loader_input(pvh_elf(memsz=0x100000), b"", 0x21))
 seed("fuzz_loader", "elf_no_note", loader_input(pvh_elf(with_note=False), INITRD))
+seed("fuzz_loader", "bzimage_xz_pvh", loader_input(bzimage_payload(xz_payload(pvh_elf())), INITRD))
+seed("fuzz_loader", "bzimage_gzip_pvh", loader_input(bzimage_payload(gzip.compress(pvh_elf(), mtime=0)), INITRD))
+seed("fuzz_loader", "bzimage_xz_no_note",
+     loader_input(bzimage_payload(xz_payload(pvh_elf(with_note=False))), INITRD))
 seed("fuzz_loader", "elf_below_base", loader_input(pvh_elf(entry=0x1000, paddr=0x1000), INITRD))
 
 # --- split rings (fuzz_queue) -------------------------------------------------

@@ -178,6 +178,9 @@ main() {
 	export GUEST=${KILN_GUEST_DIR:-${HOME:-/root}/.cache/kiln/guest}
 	local scratch
 	scratch=$(mktemp -d "${TMPDIR:-/tmp}/kiln-it.XXXXXX")
+	# The decompressed-kernel cache (docs/boot.md): one for the session, since
+	# $HOME is read-only in the nested L1; the first boot of each kernel fills it.
+	export KILN_KERNEL_CACHE=${KILN_KERNEL_CACHE:-$scratch/kernels}
 	# shellcheck disable=SC2064
 	trap "rm -rf '$scratch'" EXIT
 	local sweep=${KILN_IT_SECCOMP:-} audit_from=0

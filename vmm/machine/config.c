@@ -59,6 +59,13 @@ const char *const cfg_on_reboot_names[] = {
 	NULL,
 };
 
+const char *const cfg_boot_protocol_names[] = {
+	[CFG_BOOT_AUTO] = "auto",
+	[CFG_BOOT_PVH] = "pvh",
+	[CFG_BOOT_BZIMAGE] = "bzimage",
+	NULL,
+};
+
 const char *const cfg_seccomp_names[] = {
 	[CFG_SECCOMP_ON] = "on",
 	[CFG_SECCOMP_LOG] = "log",

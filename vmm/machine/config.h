@@ -166,6 +166,18 @@ enum cfg_on_reboot {
 /* "exit", "restart": the names of enum cfg_on_reboot, NULL-terminated. */
 extern const char *const cfg_on_reboot_names[];
 
+/* How a bzImage is entered (loader/payload.h, docs/boot.md). */
+enum cfg_boot_protocol {
+	CFG_BOOT_AUTO,    /* its kernel decompressed on the host, entered
+			   * through the PVH note; the bzImage when that
+			   * cannot be done */
+	CFG_BOOT_PVH,     /* the same, and an error when it cannot be done */
+	CFG_BOOT_BZIMAGE, /* the bzImage itself: the guest decompresses */
+};
+
+/* "auto", "pvh", "bzimage": the names of enum cfg_boot_protocol. */
+extern const char *const cfg_boot_protocol_names[];
+
 /* cfg_parse_enum - the index of (s) in (names) into *out; 0 or -EINVAL. */
 int cfg_parse_enum(const char *const *names, const char *s, unsigned *out);
 
@@ -227,6 +239,7 @@ struct kiln_config {
 	char *kernel;
 	char *initrd;
 	char *cmdline; /* NULL means CFG_DEFAULT_CMDLINE */
+	unsigned boot_protocol; /* enum cfg_boot_protocol (default auto) */
 	/* devices, in the order they were given */
 	struct cfg_device devices[CFG_MAX_DEVICES];
 	unsigned nr_devices;

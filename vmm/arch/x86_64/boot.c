@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <linux/kvm.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 
@@ -13,6 +14,7 @@
 #include "../../../loader/kernel.h"
 #include "../../base/file.h"
 #include "../../base/log.h"
+#include "../../machine/kernel_cache.h"
 #include "../../machine/vm.h"
 #include "../arch.h"
 #include "acpi.h"
@@ -81,11 +83,58 @@ static int load_initrd(struct vm *vm, const struct kernel_info *k,
 	return rc;
 }
 
+/*
+ * The kernel inside the bzImage (f), decompressed here (or found in the
+ * cache) and loaded through its PVH note: the guest skips its own
+ * decompression. A cache entry the ELF loader refuses is decompressed
+ * again once. 0, or -errno with (e) saying why it cannot be done.
+ */
+static int load_vmlinux(struct vm *vm, const struct file_snapshot *f,
+			struct kernel_info *k, struct err *e)
+{
+	struct vmlinux v;
+	int rc = -EAGAIN;
+	for (int fresh = 0; fresh < 2 && rc; fresh++) {
+		err_clear(e);
+		rc = kernel_cache_vmlinux(f->data, f->size, vm->mem.ram_bytes,
+					  fresh, &v, e);
+		if (rc)
+			return rc;
+		rc = elf_load(&vm->mem, X86_KERNEL_LOAD_ADDR, v.data, v.size, k, e);
+		free(v.data);
+		if (rc && !v.from_cache)
+			break;
+	}
+	if (!rc)
+		log_info("kernel: %s payload %s, %zu KiB, entered through its PVH note",
+			 v.format, v.from_cache ? "from the cache" : "decompressed on the host",
+			 v.size >> 10);
+	return rc;
+}
+
+static bool is_bzimage(const struct file_snapshot *f)
+{
+	return f->size > 0x206 && !memcmp(f->data + 0x202, "HdrS", 4);
+}
+
 static int load_kernel(struct vm *vm, struct kernel_info *k, struct err *e)
 {
 	struct file_snapshot f;
 	int rc = read_image(vm, vm->cfg->kernel, &f, e);
-	if (!rc)
+	unsigned proto = vm->cfg->boot_protocol;
+	if (!rc && proto != CFG_BOOT_BZIMAGE && is_bzimage(&f)) {
+		rc = load_vmlinux(vm, &f, k, e);
+		if (rc && proto == CFG_BOOT_AUTO) {
+			log_info("kernel: booting the bzImage itself (%s)", e->msg);
+			err_clear(e);
+			rc = 1;
+		} else if (rc) {
+			err_prefix(e, "protocol pvh");
+		}
+	} else if (!rc) {
+		rc = 1;
+	}
+	if (rc == 1)
 		rc = kernel_load(&vm->mem, X86_KERNEL_LOAD_ADDR, f.data, f.size,
 				 k, e);
 	if (rc)

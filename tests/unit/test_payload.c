@@ -1,0 +1,353 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Host-side decompression of a bzImage's kernel (loader/payload.c) and its
+ * cache (vmm/machine/kernel_cache.c), on Debian's real kernels: the
+ * generic one (xz) and the cloud one (lz4), checked against the vmlinux
+ * tests/guest/prepare.sh extracted with the xz and lz4 programs; then
+ * gzip on a payload made here, and mutated images.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <utime.h>
+#include <zlib.h>
+
+#include "loader/payload.h"
+#include "vmm/machine/kernel_cache.h"
+
+/* ${KILN_GUEST_DIR:-$HOME/.cache/kiln/guest}/<flavour>/<name>, or fail. */
+static uint8_t *guest_file(const char *flavour, const char *name, size_t *len)
+{
+	char path[512];
+	const char *dir = getenv("KILN_GUEST_DIR");
+	if (dir && *dir)
+		snprintf(path, sizeof(path), "%s/%s/%s", dir, flavour, name);
+	else
+		snprintf(path, sizeof(path), "%s/.cache/kiln/guest/%s/%s",
+			 getenv("HOME") ? getenv("HOME") : "", flavour, name);
+	FILE *f = fopen(path, "rb");
+	cr_assert_not_null(f, "cannot open %s: %s; run tests/guest/prepare.sh", path,
+			   strerror(errno));
+	fseek(f, 0, SEEK_END);
+	long n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	cr_assert_gt(n, 0);
+	uint8_t *buf = malloc((size_t)n);
+	cr_assert_not_null(buf);
+	cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	*len = (size_t)n;
+	return buf;
+}
+
+static void matches_prepared(const char *flavour, enum payload_format want)
+{
+	size_t len, vlen;
+	uint8_t *img = guest_file(flavour, "vmlinuz", &len);
+	uint8_t *ref = guest_file(flavour, "vmlinux", &vlen);
+	struct kernel_payload p;
+	struct err e = { 0 };
+	cr_assert_eq(bzimage_payload(img, len, &p, &e), 0, "%s", e.msg);
+	cr_assert_eq(p.format, want, "%s: %s", flavour, payload_format_name(p.format));
+	cr_assert(payload_supported(want), "%s built in", payload_format_name(want));
+	cr_assert_eq(p.size, vlen, "the trailer gives the vmlinux's size");
+	uint8_t *out = NULL;
+	cr_assert_eq(payload_decompress(&p, 1u << 30, &out, &e), 0, "%s", e.msg);
+	cr_assert_eq(memcmp(out, ref, vlen), 0, "%s: not the vmlinux the %s program makes",
+		     flavour, payload_format_name(want));
+	/* Below the size: refused before anything is allocated. */
+	uint8_t *none = (uint8_t *)1;
+	memset(&e, 0, sizeof(e));
+	cr_assert_eq(payload_decompress(&p, vlen - 1, &none, &e), -E2BIG);
+	cr_assert_null(none);
+	free(out);
+	free(ref);
+	free(img);
+}
+
+Test(payload, generic_kernel_is_xz_and_decompresses_to_its_vmlinux)
+{
+	matches_prepared("generic", PAYLOAD_XZ);
+}
+
+Test(payload, cloud_kernel_is_lz4_and_decompresses_to_its_vmlinux)
+{
+	matches_prepared("cloud", PAYLOAD_LZ4);
+}
+
+/* The generic image with (fn) applied to its payload; decompression must
+ * fail with -EINVAL and a message holding (needle). */
+static void mutated(void (*fn)(uint8_t *img, struct kernel_payload *p), const char *flavour,
+		    const char *needle)
+{
+	size_t len;
+	uint8_t *img = guest_file(flavour, "vmlinuz", &len);
+	struct kernel_payload p;
+	struct err e = { 0 };
+	cr_assert_eq(bzimage_payload(img, len, &p, &e), 0, "%s", e.msg);
+	fn(img, &p);
+	uint8_t *out = NULL;
+	cr_assert_eq(payload_decompress(&p, 1u << 30, &out, &e), -EINVAL, "%s", needle);
+	cr_assert(strstr(e.msg, needle), "'%s' has no '%s'", e.msg, needle);
+	cr_assert_null(out);
+	free(img);
+}
+
+static void flip_middle(uint8_t *img, struct kernel_payload *p)
+{
+	((uint8_t *)p->data)[p->len / 2] ^= 0x40;
+}
+static void cut_in_half(uint8_t *img, struct kernel_payload *p)
+{
+	/* A shorter payload whose trailer (its last 4 bytes) still reads
+	 * as the real size: the stream itself is cut. */
+	memmove((uint8_t *)p->data + p->len / 2 - 4, p->data + p->len - 4, 4);
+	p->len = p->len / 2;
+}
+static void trailer_too_small(uint8_t *img, struct kernel_payload *p)
+{
+	p->size -= 4096;
+}
+static void trailer_too_large(uint8_t *img, struct kernel_payload *p)
+{
+	p->size += 4096;
+}
+
+Test(payload, a_corrupt_xz_stream_is_refused)
+{
+	mutated(flip_middle, "generic", "xz: corrupt stream");
+}
+Test(payload, a_cut_xz_stream_is_refused)
+{
+	mutated(cut_in_half, "generic", "cut short");
+}
+Test(payload, xz_output_must_match_the_trailer)
+{
+	mutated(trailer_too_small, "generic", "more data than the trailer says");
+	mutated(trailer_too_large, "generic", "the stream ends after");
+}
+Test(payload, a_cut_lz4_stream_is_refused)
+{
+	mutated(cut_in_half, "cloud", "lz4:");
+}
+Test(payload, lz4_output_must_match_the_trailer)
+{
+	mutated(trailer_too_small, "cloud", "lz4:");
+	mutated(trailer_too_large, "cloud", "lz4:");
+}
+
+Test(payload, payload_fields_must_lie_in_the_file)
+{
+	size_t len;
+	uint8_t *img = guest_file("generic", "vmlinuz", &len);
+	struct kernel_payload p;
+	struct err e = { 0 };
+	cr_assert_eq(bzimage_payload(img, len, &p, &e), 0, "%s", e.msg);
+	size_t cut = (size_t)(p.data - img) + p.len / 2; /* inside the payload */
+	cr_assert_eq(bzimage_payload(img, cut, &p, &e), -EINVAL);
+	cr_assert(strstr(e.msg, "ends past the file end"), "%s", e.msg);
+	img[0x206] = 0x07; /* boot protocol 2.07: no payload fields */
+	memset(&e, 0, sizeof(e));
+	cr_assert_eq(bzimage_payload(img, len, &p, &e), -ENOEXEC);
+	cr_assert(strstr(e.msg, "from 2.08"), "%s", e.msg);
+	memset(&e, 0, sizeof(e));
+	cr_assert_eq(bzimage_payload(img, 0x200, &p, &e), -ENOEXEC);
+	free(img);
+}
+
+/* A bzImage header from the generic kernel with a gzip payload made
+ * here: what a kernel built with CONFIG_KERNEL_GZIP carries. */
+Test(payload, a_gzip_payload_decompresses)
+{
+	size_t len;
+	uint8_t *bz = guest_file("generic", "vmlinuz", &len);
+	uint8_t plain[100000];
+	for (size_t i = 0; i < sizeof(plain); i++)
+		plain[i] = (uint8_t)(i * 7 / 13);
+	size_t pm = (size_t)(bz[0x1f1] + 1) * 512;
+	size_t cap = 1 << 20;
+	uint8_t *img = calloc(1, pm + cap);
+	memcpy(img, bz, pm);
+	z_stream z = { 0 };
+	cr_assert_eq(deflateInit2(&z, 9, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
+	z.next_in = plain;
+	z.avail_in = sizeof(plain);
+	z.next_out = img + pm + 64;
+	z.avail_out = (uInt)(cap - 64);
+	cr_assert_eq(deflate(&z, Z_FINISH), Z_STREAM_END);
+	uint32_t glen = (uint32_t)z.total_out, off = 64;
+	deflateEnd(&z);
+	memcpy(img + 0x248, &off, 4);
+	memcpy(img + 0x24c, &glen, 4);
+	struct kernel_payload p;
+	struct err e = { 0 };
+	cr_assert_eq(bzimage_payload(img, pm + cap, &p, &e), 0, "%s", e.msg);
+	cr_assert_eq(p.format, PAYLOAD_GZIP);
+	cr_assert_eq(p.size, sizeof(plain), "gzip's ISIZE is the size trailer");
+	uint8_t *out = NULL;
+	cr_assert_eq(payload_decompress(&p, 1 << 20, &out, &e), 0, "%s", e.msg);
+	cr_assert_eq(memcmp(out, plain, sizeof(plain)), 0);
+	free(out);
+	/* A flipped byte: gzip's CRC32 or the inflater catches it. */
+	img[pm + 64 + glen / 2] ^= 0x10;
+	memset(&e, 0, sizeof(e));
+	cr_assert_eq(payload_decompress(&p, 1 << 20, &out, &e), -EINVAL);
+	cr_assert(strstr(e.msg, "gzip:"), "%s", e.msg);
+	free(img);
+	free(bz);
+}
+
+Test(payload, unknown_and_missing_formats_are_left_to_the_guest)
+{
+	uint8_t junk[64] = { 'n', 'o', 'p', 'e' };
+	struct kernel_payload p = { .data = junk, .len = sizeof(junk), .size = 10 };
+	p.format = PAYLOAD_UNKNOWN;
+	uint8_t *out = NULL;
+	struct err e = { 0 };
+	cr_assert_eq(payload_decompress(&p, 1 << 20, &out, &e), -ENOTSUP);
+	cr_assert_str_eq(e.msg, "unknown payload: not built into this kiln");
+	cr_assert_not(payload_supported(PAYLOAD_BZIP2));
+	cr_assert_str_eq(payload_format_name(PAYLOAD_ZSTD), "zstd");
+}
+
+/* ---- the cache --------------------------------------------------------- */
+
+static char cache[64];
+
+static void cache_setup(void)
+{
+	snprintf(cache, sizeof(cache), "/tmp/kiln-kcache-XXXXXX");
+	cr_assert_not_null(mkdtemp(cache));
+	/* A directory below it: the cache makes it. */
+	char dir[128];
+	snprintf(dir, sizeof(dir), "%s/kernels", cache);
+	setenv("KILN_KERNEL_CACHE", dir, 1);
+	unsetenv("KILN_KERNEL_CACHE_MAX_MIB");
+}
+
+static void cache_teardown(void)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", cache);
+	cr_assert_eq(system(cmd), 0);
+}
+
+/* The only entry's path into (buf). */
+static void only_entry(char *buf, size_t size)
+{
+	char cmd[160];
+	snprintf(cmd, sizeof(cmd), "ls %s/kernels/*.vmlinux", cache);
+	FILE *f = popen(cmd, "r");
+	cr_assert_not_null(f);
+	cr_assert_not_null(fgets(buf, (int)size, f), "no entry in the cache");
+	buf[strcspn(buf, "\n")] = 0;
+	char more[256];
+	cr_assert_null(fgets(more, sizeof(more), f), "more than one entry: %s", more);
+	pclose(f);
+}
+
+Test(kernel_cache, decompresses_once_then_reads_the_entry, .init = cache_setup,
+     .fini = cache_teardown)
+{
+	size_t len, vlen;
+	uint8_t *img = guest_file("generic", "vmlinuz", &len);
+	uint8_t *ref = guest_file("generic", "vmlinux", &vlen);
+	struct vmlinux v;
+	struct err e = { 0 };
+	cr_assert_eq(kernel_cache_vmlinux(img, len, 1u << 30, false, &v, &e), 0, "%s", e.msg);
+	cr_assert_not(v.from_cache);
+	cr_assert_str_eq(v.format, "xz");
+	cr_assert_eq(v.size, vlen);
+	free(v.data);
+	char path[256];
+	only_entry(path, sizeof(path));
+	struct stat st;
+	cr_assert_eq(stat(path, &st), 0);
+	cr_assert_eq((size_t)st.st_size, vlen);
+	cr_assert_eq(st.st_mode & 0777, 0600, "the entry is the user's alone");
+
+	cr_assert_eq(kernel_cache_vmlinux(img, len, 1u << 30, false, &v, &e), 0, "%s", e.msg);
+	cr_assert(v.from_cache);
+	cr_assert_eq(memcmp(v.data, ref, vlen), 0);
+	free(v.data);
+
+	/* Cut short (a crash, a full disk): decompressed again, replaced. */
+	cr_assert_eq(truncate(path, (off_t)vlen / 2), 0);
+	cr_assert_eq(kernel_cache_vmlinux(img, len, 1u << 30, false, &v, &e), 0, "%s", e.msg);
+	cr_assert_not(v.from_cache);
+	free(v.data);
+	cr_assert_eq(stat(path, &st), 0);
+	cr_assert_eq((size_t)st.st_size, vlen);
+	/* fresh: the caller saw a bad entry. */
+	cr_assert_eq(kernel_cache_vmlinux(img, len, 1u << 30, true, &v, &e), 0, "%s", e.msg);
+	cr_assert_not(v.from_cache);
+	free(v.data);
+	free(ref);
+	free(img);
+}
+
+Test(kernel_cache, off_and_unusable_caches_still_decompress, .init = cache_setup,
+     .fini = cache_teardown)
+{
+	size_t len;
+	uint8_t *img = guest_file("cloud", "vmlinuz", &len);
+	struct vmlinux v;
+	struct err e = { 0 };
+	setenv("KILN_KERNEL_CACHE", "off", 1);
+	cr_assert_eq(kernel_cache_vmlinux(img, len, 1u << 30, false, &v, &e), 0, "%s", e.msg);
+	cr_assert_not(v.from_cache);
+	free(v.data);
+	char dir[128];
+	snprintf(dir, sizeof(dir), "%s/kernels", cache);
+	cr_assert_eq(access(dir, F_OK), -1, "off writes nothing");
+	/* A file where the directory should be. */
+	cr_assert_eq(close(open(dir, O_CREAT | O_WRONLY, 0600)), 0);
+	char below[160];
+	snprintf(below, sizeof(below), "%s/sub", dir);
+	setenv("KILN_KERNEL_CACHE", below, 1);
+	cr_assert_eq(kernel_cache_vmlinux(img, len, 1u << 30, false, &v, &e), 0, "%s", e.msg);
+	cr_assert_not(v.from_cache);
+	free(v.data);
+	free(img);
+}
+
+Test(kernel_cache, the_least_recently_used_entries_go_first, .init = cache_setup,
+     .fini = cache_teardown)
+{
+	char dir[128], path[256];
+	snprintf(dir, sizeof(dir), "%s/kernels", cache);
+	cr_assert_eq(mkdir(dir, 0700), 0);
+	/* Two old entries of 40 MiB each (sparse), the older first to go. */
+	const char *names[] = { "a", "b" };
+	for (int i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/%s%063d.vmlinux", dir, names[i], 0);
+		int fd = open(path, O_CREAT | O_WRONLY, 0600);
+		cr_assert_geq(fd, 0);
+		cr_assert_eq(ftruncate(fd, 40 << 20), 0);
+		close(fd);
+		struct utimbuf t = { .actime = 1000 + i, .modtime = 1000 + i };
+		cr_assert_eq(utime(path, &t), 0);
+	}
+	size_t len;
+	uint8_t *img = guest_file("cloud", "vmlinuz", &len);
+	struct vmlinux v;
+	struct err e = { 0 };
+	/* The bound holds the new entry and one old one, not both old ones. */
+	struct kernel_payload p;
+	cr_assert_eq(bzimage_payload(img, len, &p, &e), 0, "%s", e.msg);
+	char max[32];
+	snprintf(max, sizeof(max), "%u", (p.size >> 20) + 1 + 40 + 20);
+	setenv("KILN_KERNEL_CACHE_MAX_MIB", max, 1);
+	cr_assert_eq(kernel_cache_vmlinux(img, len, 1u << 30, false, &v, &e), 0, "%s", e.msg);
+	free(v.data);
+	snprintf(path, sizeof(path), "%s/a%063d.vmlinux", dir, 0);
+	cr_assert_eq(access(path, F_OK), -1, "the least recently used entry stays");
+	snprintf(path, sizeof(path), "%s/b%063d.vmlinux", dir, 0);
+	cr_assert_eq(access(path, F_OK), 0, "a newer entry went too");
+	free(img);
+}

@@ -1,0 +1,238 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Host-side decompression of a bzImage's kernel, with a cache of the
+ * results (kernel_cache.h).
+ */
+#include "kernel_cache.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#ifdef KILN_HAVE_NETTLE
+#include <nettle/sha2.h>
+#endif
+
+#include "../../loader/payload.h"
+#include "../base/log.h"
+
+#define KEY_HEX 64 /* SHA-256, in hex */
+#define SUFFIX ".vmlinux"
+
+void kernel_cache_dir(char *buf, size_t size)
+{
+	const char *own = getenv("KILN_KERNEL_CACHE");
+	const char *xdg = getenv("XDG_CACHE_HOME");
+	const char *home = getenv("HOME");
+	buf[0] = '\0';
+	if (own && !strcmp(own, "off"))
+		return;
+	if (own && own[0] == '/')
+		snprintf(buf, size, "%s", own);
+	else if (xdg && xdg[0] == '/')
+		snprintf(buf, size, "%s/kiln/kernels", xdg);
+	else if (home && home[0] == '/')
+		snprintf(buf, size, "%s/.cache/kiln/kernels", home);
+}
+
+/* mkdir -p, private to the user: the cache holds what they booted. */
+static int make_dirs(const char *path)
+{
+	char p[PATH_MAX];
+	if (snprintf(p, sizeof(p), "%s", path) >= (int)sizeof(p))
+		return -ENAMETOOLONG;
+	for (char *s = p + 1;; s++) {
+		if (*s != '/' && *s)
+			continue;
+		char c = *s;
+		*s = '\0';
+		if (mkdir(p, 0700) && errno != EEXIST)
+			return -errno;
+		if (!c)
+			return 0;
+		*s = c;
+	}
+}
+
+/* The entry's name: the image's SHA-256. false without nettle. */
+static bool image_key(const uint8_t *img, size_t len, char key[KEY_HEX + 1])
+{
+#ifdef KILN_HAVE_NETTLE
+	struct sha256_ctx c;
+	uint8_t d[SHA256_DIGEST_SIZE];
+	sha256_init(&c);
+	sha256_update(&c, len, img);
+	sha256_digest(&c, sizeof(d), d);
+	for (size_t i = 0; i < sizeof(d); i++)
+		snprintf(key + 2 * i, 3, "%02x", d[i]);
+	return true;
+#else
+	(void)img;
+	(void)len;
+	key[0] = '\0';
+	return false;
+#endif
+}
+
+/* The whole entry (size bytes, no more, no less) into a new buffer; NULL
+ * when it is missing, of another size or unreadable. Read, not mapped:
+ * another kiln may replace or remove the file meanwhile. */
+static uint8_t *read_entry(const char *path, size_t size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return NULL;
+	struct stat st;
+	uint8_t *buf = NULL;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != size)
+		goto out;
+	buf = malloc(size);
+	for (size_t got = 0; buf && got < size;) {
+		ssize_t n = pread(fd, buf + got, size - got, (off_t)got);
+		if (n <= 0) {
+			free(buf);
+			buf = NULL;
+			break;
+		}
+		got += (size_t)n;
+	}
+	if (buf)
+		futimens(fd, NULL); /* recently used: evicted last */
+out:
+	close(fd);
+	return buf;
+}
+
+/* The bound: KERNEL_CACHE_MAX_BYTES, or $KILN_KERNEL_CACHE_MAX_MIB. */
+static uint64_t cache_max(void)
+{
+	const char *s = getenv("KILN_KERNEL_CACHE_MAX_MIB");
+	char *end;
+	unsigned long long mib = s ? strtoull(s, &end, 10) : 0;
+	return s && *s && !*end ? mib << 20 : KERNEL_CACHE_MAX_BYTES;
+}
+
+/* Keep the cache within its bound, oldest (least recently used) first;
+ * (keep) is the entry just written. Best effort. */
+static void evict(const char *dir, const char *keep)
+{
+	uint64_t max = cache_max();
+	struct ent {
+		char name[KEY_HEX + sizeof(SUFFIX)];
+		uint64_t size;
+		time_t used;
+	} ents[64];
+	size_t n = 0;
+	uint64_t total = 0;
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	for (struct dirent *de; (de = readdir(d));) {
+		size_t l = strlen(de->d_name);
+		struct stat st;
+		if (l != KEY_HEX + strlen(SUFFIX) || strcmp(de->d_name + KEY_HEX, SUFFIX) ||
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		total += (uint64_t)st.st_size;
+		if (n < sizeof(ents) / sizeof(ents[0]) && strcmp(de->d_name, keep)) {
+			memcpy(ents[n].name, de->d_name, l + 1);
+			ents[n].size = (uint64_t)st.st_size;
+			ents[n++].used = st.st_mtime;
+		}
+	}
+	while (total > max && n) {
+		size_t old = 0;
+		for (size_t i = 1; i < n; i++)
+			if (ents[i].used < ents[old].used)
+				old = i;
+		if (!unlinkat(dirfd(d), ents[old].name, 0))
+			log_info("kernel cache: removed %s (the cache keeps %llu MiB)",
+				 ents[old].name, (unsigned long long)(max >> 20));
+		total -= ents[old].size;
+		ents[old] = ents[--n];
+	}
+	closedir(d);
+}
+
+/* Store (data, size) as (name) in (dir): a temporary file, synced, then
+ * renamed over whatever is there. Best effort: the boot goes on without. */
+static void store_entry(const char *dir, const char *name, const uint8_t *data,
+			size_t size)
+{
+	char tmp[PATH_MAX], path[PATH_MAX];
+	if (make_dirs(dir) ||
+	    snprintf(tmp, sizeof(tmp), "%s/.tmp-%s-XXXXXX", dir, name) >= (int)sizeof(tmp) ||
+	    snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path)) {
+		log_info("kernel cache: %s is not usable: booting without it", dir);
+		return;
+	}
+	int fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0) {
+		log_info("kernel cache: %s: %s", dir, strerror(errno));
+		return;
+	}
+	size_t done = 0;
+	while (done < size) {
+		ssize_t n = write(fd, data + done, size - done);
+		if (n <= 0)
+			break;
+		done += (size_t)n;
+	}
+	bool ok = done == size && !fdatasync(fd);
+	int err = errno;
+	close(fd);
+	if (!ok || rename(tmp, path)) {
+		if (ok)
+			err = errno;
+		log_info("kernel cache: cannot store %s: %s", path, strerror(err));
+		unlink(tmp);
+		return;
+	}
+	evict(dir, name);
+}
+
+int kernel_cache_vmlinux(const uint8_t *img, size_t len, size_t cap,
+			 bool fresh, struct vmlinux *out, struct err *e)
+{
+	memset(out, 0, sizeof(*out));
+	struct kernel_payload p;
+	int rc = bzimage_payload(img, len, &p, e);
+	if (rc)
+		return rc;
+	out->format = payload_format_name(p.format);
+	if (!payload_supported(p.format))
+		return err_set(e, -ENOTSUP, "its %s payload: not built into this kiln",
+			       out->format);
+	if (p.size > cap)
+		return err_set(e, -E2BIG, "its %s payload decompresses to %u MiB, "
+					  "more than guest RAM",
+			       out->format, p.size >> 20);
+	char dir[PATH_MAX - KEY_HEX - 32], key[KEY_HEX + 1];
+	char name[KEY_HEX + sizeof(SUFFIX)], path[PATH_MAX];
+	kernel_cache_dir(dir, sizeof(dir));
+	bool cached = dir[0] && image_key(img, len, key);
+	if (cached) {
+		snprintf(name, sizeof(name), "%s%s", key, SUFFIX);
+		snprintf(path, sizeof(path), "%s/%s", dir, name);
+		out->data = fresh ? NULL : read_entry(path, p.size);
+		if (out->data) {
+			out->size = p.size;
+			out->from_cache = true;
+			return 0;
+		}
+	}
+	rc = payload_decompress(&p, cap, &out->data, e);
+	if (rc)
+		return rc;
+	out->size = p.size;
+	if (cached)
+		store_entry(dir, name, out->data, out->size);
+	return 0;
+}

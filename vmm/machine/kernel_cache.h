@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The ELF vmlinux inside a bzImage, decompressed on the host once and kept
+ * in a cache directory (docs/boot.md, "Host-side decompression"):
+ * $XDG_CACHE_HOME/kiln/kernels, else $HOME/.cache/kiln/kernels, one file
+ * per bzImage named by the SHA-256 of the whole image, at most
+ * KERNEL_CACHE_MAX_BYTES in all ($KILN_KERNEL_CACHE_MAX_MIB to change it;
+ * the least recently used go first, the one just written stays).
+ *
+ * Safe against other kilns doing the same at once (an entry is written
+ * under a temporary name, synced, then renamed into place) and against a
+ * cut-short entry (its size must be the size the bzImage's own trailer
+ * gives; one that is not is decompressed again and replaced). Without a
+ * usable directory (or without nettle for the hash) the kernel is
+ * decompressed in memory at every boot.
+ *
+ * Thread: setup only (main thread, before seccomp filters: it opens,
+ * writes, renames and removes files).
+ */
+#ifndef KILN_VMM_MACHINE_KERNEL_CACHE_H
+#define KILN_VMM_MACHINE_KERNEL_CACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../base/err.h"
+
+#define KERNEL_CACHE_MAX_BYTES (1ull << 30)
+
+struct vmlinux {
+	uint8_t *data; /* malloc'd; free() it */
+	size_t size;
+	bool from_cache;  /* read from the cache, not decompressed now */
+	const char *format; /* the payload's compression: "xz", ... */
+};
+
+/*
+ * kernel_cache_vmlinux - the vmlinux of the bzImage (img, len), at most
+ * (cap) bytes; (fresh): decompress it even when the cache has an entry
+ * (one the ELF loader refused), replacing the entry. 0 with (*out) filled; -ENOEXEC (no payload fields),
+ * -ENOTSUP (a compression this build lacks), -E2BIG, -EINVAL (corrupt
+ * payload), -ENOMEM, with (e) saying which. A cache that cannot be read or
+ * written is never an error: the kernel is decompressed instead.
+ */
+int kernel_cache_vmlinux(const uint8_t *img, size_t len, size_t cap,
+			 bool fresh, struct vmlinux *out, struct err *e);
+
+/*
+ * kernel_cache_dir - the cache directory into (buf, size): "" when there
+ * is none ($KILN_KERNEL_CACHE=off, or no $XDG_CACHE_HOME nor $HOME).
+ * $KILN_KERNEL_CACHE=DIR names another directory (tests).
+ */
+void kernel_cache_dir(char *buf, size_t size);
+
+#endif
