@@ -20,6 +20,7 @@ _kiln()
 		--acpi) COMPREPLY=($(compgen -W 'on off' -- "$cur")); return ;;
 		--seccomp) COMPREPLY=($(compgen -W 'on log off' -- "$cur")); return ;;
 		--on-reboot) COMPREPLY=($(compgen -W 'exit restart' -- "$cur")); return ;;
+		--boot-protocol) COMPREPLY=($(compgen -W 'auto pvh bzimage' -- "$cur")); return ;;
 		--log-level) COMPREPLY=($(compgen -W 'error warn info debug' -- "$cur")); return ;;
 		--serial | --console)
 			COMPREPLY=($(compgen -W 'stdio pty none file= socket= fd=' -- "$cur"))
@@ -27,7 +28,7 @@ _kiln()
 		esac
 		COMPREPLY=($(compgen -W '--kernel --initrd --cmdline --cpus --memory --disk
 			--net --fs --console --serial --rng --pvpanic --acpi --seccomp
-			--on-reboot --jail --uid --gid --cgroup --cgroup-cpu-max
+			--on-reboot --boot-protocol --jail --uid --gid --cgroup --cgroup-cpu-max
 			--cgroup-memory-max --config --api-socket --api-fd --print-config
 			--verbose --quiet --log-level --log-file --shutdown-timeout
 			--help' -- "$cur"))

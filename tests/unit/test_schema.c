@@ -15,7 +15,8 @@
 
 static const char full_json[] =
 	"{\"machine\": {\"vcpus\": 2, \"memory_mib\": 512},"
-	" \"boot\": {\"kernel\": \"/k\", \"initrd\": \"/i\", \"cmdline\": \"console=ttyS0\"},"
+	" \"boot\": {\"kernel\": \"/k\", \"initrd\": \"/i\", \"cmdline\": \"console=ttyS0\","
+	" \"protocol\": \"bzimage\"},"
 	" \"disks\": [{\"id\": \"root\", \"path\": \"/x.img\", \"readonly\": false, \"serial\": \"S1\","
 	"             \"format\": \"auto\", \"cache\": \"writeback\", \"io\": \"sync\"},"
 	"            {\"id\": \"data\", \"path\": \"/y.img\", \"readonly\": true, \"serial\": null,"
@@ -101,7 +102,7 @@ Test(schema, defaults_and_effective_config)
 	struct json_object *want = parse(
 		"{\"machine\": {\"vcpus\": 1, \"memory_mib\": 256},"
 		" \"boot\": {\"kernel\": \"/k\", \"initrd\": null, \"cmdline\": \""
-		CFG_DEFAULT_CMDLINE "\"}, \"disks\": [], \"nets\": [], \"fs\": [],"
+		CFG_DEFAULT_CMDLINE "\", \"protocol\": \"auto\"}, \"disks\": [], \"nets\": [], \"fs\": [],"
 		" \"console\": null, \"rng\": false, \"pvpanic\": false, \"serial\": \"stdio\", \"acpi\": true,"
 		" \"seccomp\": \"on\", \"on_reboot\": \"exit\", \"jail\": {\"dir\": null, \"uid\": 4294967295,"
 		" \"gid\": 4294967295, \"cgroup\": null, \"cpu_max\": null, \"memory_max\": null}}");
@@ -224,7 +225,7 @@ Test(schema, unknown_fields_at_every_level)
 	static const struct bad_case cases[] = {
 		{ "{\"machin\": {}}", "machin: unknown field (known: machine, boot, disks, nets, fs, console, rng, pvpanic, serial, acpi, seccomp, on_reboot, jail)" },
 		{ "{\"machine\": {\"vpcus\": 2}}", "machine.vpcus: unknown field (known: vcpus, memory_mib)" },
-		{ "{\"boot\": {\"kernal\": \"/k\"}}", "boot.kernal: unknown field (known: kernel, initrd, cmdline)" },
+		{ "{\"boot\": {\"kernal\": \"/k\"}}", "boot.kernal: unknown field (known: kernel, initrd, cmdline, protocol)" },
 		{ "{\"disks\": [{\"path\": \"/a\"}, {\"path\": \"/b\", \"ro\": true}]}",
 		  "disks[1].ro: unknown field (known: id, path, readonly, serial, format, cache, io)" },
 		{ "{\"nets\": [{\"tap\": \"t\", \"ip\": \"10.0.0.1\"}]}", "nets[0].ip: unknown field (known: id, tap, mac, fd)" },
