@@ -283,6 +283,13 @@ Test(kernel_cache, decompresses_once_then_reads_the_entry, .init = cache_setup,
 	free(v.data);
 	cr_assert_eq(stat(path, &st), 0);
 	cr_assert_eq((size_t)st.st_size, vlen);
+	/* Writable by others: not trusted, replaced. */
+	cr_assert_eq(chmod(path, 0622), 0);
+	cr_assert_eq(kernel_cache_vmlinux(img, len, 1u << 30, false, &v, &e), 0, "%s", e.msg);
+	cr_assert_not(v.from_cache, "an entry others may write is not read");
+	free(v.data);
+	cr_assert_eq(stat(path, &st), 0);
+	cr_assert_eq(st.st_mode & 0777, 0600, "and it was replaced");
 	/* fresh: the caller saw a bad entry. */
 	cr_assert_eq(kernel_cache_vmlinux(img, len, 1u << 30, true, &v, &e), 0, "%s", e.msg);
 	cr_assert_not(v.from_cache);

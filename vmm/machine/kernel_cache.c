@@ -81,8 +81,9 @@ static bool image_key(const uint8_t *img, size_t len, char key[KEY_HEX + 1])
 }
 
 /* The whole entry (size bytes, no more, no less) into a new buffer; NULL
- * when it is missing, of another size or unreadable. Read, not mapped:
- * another kiln may replace or remove the file meanwhile. */
+ * when it is missing, of another size, unreadable, or not this user's own
+ * (another user's file, or one others may write, could be any kernel).
+ * Read, not mapped: another kiln may replace or remove it meanwhile. */
 static uint8_t *read_entry(const char *path, size_t size)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
@@ -90,7 +91,8 @@ static uint8_t *read_entry(const char *path, size_t size)
 		return NULL;
 	struct stat st;
 	uint8_t *buf = NULL;
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != size)
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != size ||
+	    st.st_uid != geteuid() || (st.st_mode & 022))
 		goto out;
 	buf = malloc(size);
 	for (size_t got = 0; buf && got < size;) {
