@@ -35,9 +35,10 @@ man=$root/share/man/man1/kiln.1
 comp=$root/share/bash-completion/completions/kiln
 unit=$root/lib/systemd/system/kiln@.service
 example=$root/share/doc/kiln/examples/vm.json
+docs=$root/share/doc/kiln
 
 missing=()
-for f in "$kiln" "$man" "$comp" "$unit" "$example"; do
+for f in "$kiln" "$man" "$comp" "$unit" "$example" "$docs"/{README,api,boot,exec,security,service}.md; do
 	[[ -s $f ]] || missing+=("${f#"$dest"}")
 done
 ((${#missing[@]} == 0)) && ok files || bad files "not installed: ${missing[*]}"
