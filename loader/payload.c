@@ -232,12 +232,13 @@ int payload_decompress(const struct kernel_payload *p, size_t cap,
 	if (!payload_supported(p->format))
 		return err_set(e, -ENOTSUP, "%s payload: not built into this kiln",
 			       name);
-	if (p->size == 0 || p->size > cap)
+	if (p->size == 0)
+		return err_set(e, -EINVAL, "%s payload: its size trailer says 0 bytes",
+			       name);
+	if (p->size > cap)
 		return err_set(e, -E2BIG, "%s payload decompresses to %u bytes "
 					  "(at most %zu taken)",
 			       name, p->size, cap);
-	if (p->len > UINT32_MAX)
-		return err_set(e, -EINVAL, "%s payload of %zu bytes", name, p->len);
 	uint8_t *dst = malloc(p->size);
 	if (!dst)
 		return err_set(e, -ENOMEM, "%s payload: no memory for %u bytes",

@@ -133,7 +133,7 @@ Test(payload, xz_output_must_match_the_trailer)
 }
 Test(payload, a_cut_lz4_stream_is_refused)
 {
-	mutated(cut_in_half, "cloud", "lz4:");
+	mutated(cut_in_half, "cloud", "runs past the payload");
 }
 Test(payload, lz4_output_must_match_the_trailer)
 {
@@ -263,6 +263,10 @@ Test(kernel_cache, decompresses_once_then_reads_the_entry, .init = cache_setup,
 	cr_assert_not(v.from_cache);
 	cr_assert_str_eq(v.format, "xz");
 	cr_assert_eq(v.size, vlen);
+	char dir[128];
+	snprintf(dir, sizeof(dir), "%s/kernels", cache);
+	cr_assert_eq(access(dir, F_OK), -1, "nothing is stored before the caller keeps it");
+	kernel_cache_keep(&v);
 	free(v.data);
 	char path[256];
 	only_entry(path, sizeof(path));
@@ -276,20 +280,45 @@ Test(kernel_cache, decompresses_once_then_reads_the_entry, .init = cache_setup,
 	cr_assert_eq(memcmp(v.data, ref, vlen), 0);
 	free(v.data);
 
-	/* Cut short (a crash, a full disk): decompressed again, replaced. */
-	cr_assert_eq(truncate(path, (off_t)vlen / 2), 0);
-	cr_assert_eq(kernel_cache_vmlinux(img, len, 1u << 30, false, &v, &e), 0, "%s", e.msg);
-	cr_assert_not(v.from_cache);
-	free(v.data);
-	cr_assert_eq(stat(path, &st), 0);
-	cr_assert_eq((size_t)st.st_size, vlen);
+	/* Cut short (a crash, a full disk), or longer than the image says:
+	 * decompressed again, replaced. */
+	for (int longer = 0; longer < 2; longer++) {
+		cr_assert_eq(truncate(path, longer ? (off_t)vlen + 1 : (off_t)vlen / 2), 0);
+		cr_assert_eq(kernel_cache_vmlinux(img, len, 1u << 30, false, &v, &e), 0, "%s", e.msg);
+		cr_assert_not(v.from_cache, "an entry of %s size is not read", longer ? "a larger" : "half its");
+		kernel_cache_keep(&v);
+		free(v.data);
+		cr_assert_eq(stat(path, &st), 0);
+		cr_assert_eq((size_t)st.st_size, vlen);
+	}
+	/* Another user's entry: not read (root here can make one). */
+	if (geteuid() == 0) {
+		cr_assert_eq(chown(path, 65534, (gid_t)-1), 0);
+		cr_assert_eq(kernel_cache_vmlinux(img, len, 1u << 30, false, &v, &e), 0, "%s", e.msg);
+		cr_assert_not(v.from_cache, "another user's entry is not read");
+		kernel_cache_keep(&v);
+		free(v.data);
+		cr_assert_eq(stat(path, &st), 0);
+		cr_assert_eq(st.st_uid, 0, "and it was replaced");
+	}
 	/* Writable by others: not trusted, replaced. */
 	cr_assert_eq(chmod(path, 0622), 0);
 	cr_assert_eq(kernel_cache_vmlinux(img, len, 1u << 30, false, &v, &e), 0, "%s", e.msg);
 	cr_assert_not(v.from_cache, "an entry others may write is not read");
+	kernel_cache_keep(&v);
 	free(v.data);
 	cr_assert_eq(stat(path, &st), 0);
 	cr_assert_eq(st.st_mode & 0777, 0600, "and it was replaced");
+	/* A symlink in place of the entry: not followed. */
+	char target[300];
+	snprintf(target, sizeof(target), "%s.real", path);
+	cr_assert_eq(rename(path, target), 0);
+	cr_assert_eq(symlink(target, path), 0);
+	cr_assert_eq(kernel_cache_vmlinux(img, len, 1u << 30, false, &v, &e), 0, "%s", e.msg);
+	cr_assert_not(v.from_cache, "a symlinked entry is not read");
+	free(v.data);
+	cr_assert_eq(unlink(path), 0);
+	cr_assert_eq(rename(target, path), 0);
 	/* fresh: the caller saw a bad entry. */
 	cr_assert_eq(kernel_cache_vmlinux(img, len, 1u << 30, true, &v, &e), 0, "%s", e.msg);
 	cr_assert_not(v.from_cache);
@@ -316,10 +345,31 @@ Test(kernel_cache, off_and_unusable_caches_still_decompress, .init = cache_setup
 	cr_assert_eq(close(open(dir, O_CREAT | O_WRONLY, 0600)), 0);
 	char below[160];
 	snprintf(below, sizeof(below), "%s/sub", dir);
+	/* (a file in the way: nothing can be stored, the boot goes on) */
 	setenv("KILN_KERNEL_CACHE", below, 1);
 	cr_assert_eq(kernel_cache_vmlinux(img, len, 1u << 30, false, &v, &e), 0, "%s", e.msg);
 	cr_assert_not(v.from_cache);
 	free(v.data);
+	free(img);
+}
+
+Test(kernel_cache, a_directory_others_may_write_is_not_used, .init = cache_setup,
+     .fini = cache_teardown)
+{
+	char dir[128];
+	snprintf(dir, sizeof(dir), "%s/kernels", cache);
+	cr_assert_eq(mkdir(dir, 0777), 0);
+	cr_assert_eq(chmod(dir, 0777), 0);
+	size_t len;
+	uint8_t *img = guest_file("cloud", "vmlinuz", &len);
+	struct vmlinux v;
+	struct err e = { 0 };
+	cr_assert_eq(kernel_cache_vmlinux(img, len, 1u << 30, false, &v, &e), 0, "%s", e.msg);
+	kernel_cache_keep(&v);
+	free(v.data);
+	char cmd[200];
+	snprintf(cmd, sizeof(cmd), "test -z \"$(ls -A %s)\"", dir);
+	cr_assert_eq(system(cmd), 0, "an entry went into a world-writable directory");
 	free(img);
 }
 
@@ -350,8 +400,16 @@ Test(kernel_cache, the_least_recently_used_entries_go_first, .init = cache_setup
 	char max[32];
 	snprintf(max, sizeof(max), "%u", (p.size >> 20) + 1 + 40 + 20);
 	setenv("KILN_KERNEL_CACHE_MAX_MIB", max, 1);
+	/* And what a kiln that died while writing left, long ago. */
+	char stale[256];
+	snprintf(stale, sizeof(stale), "%s/.tmp-x.vmlinux-AbCdEf", dir);
+	cr_assert_eq(close(open(stale, O_CREAT | O_WRONLY, 0600)), 0);
+	struct utimbuf old = { .actime = 1000, .modtime = 1000 };
+	cr_assert_eq(utime(stale, &old), 0);
 	cr_assert_eq(kernel_cache_vmlinux(img, len, 1u << 30, false, &v, &e), 0, "%s", e.msg);
+	kernel_cache_keep(&v);
 	free(v.data);
+	cr_assert_eq(access(stale, F_OK), -1, "an old temporary file stays");
 	snprintf(path, sizeof(path), "%s/a%063d.vmlinux", dir, 0);
 	cr_assert_eq(access(path, F_OK), -1, "the least recently used entry stays");
 	snprintf(path, sizeof(path), "%s/b%063d.vmlinux", dir, 0);

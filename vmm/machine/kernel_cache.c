@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifdef KILN_HAVE_NETTLE
@@ -86,7 +87,7 @@ static bool image_key(const uint8_t *img, size_t len, char key[KEY_HEX + 1])
  * Read, not mapped: another kiln may replace or remove it meanwhile. */
 static uint8_t *read_entry(const char *path, size_t size)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
 	if (fd < 0)
 		return NULL;
 	struct stat st;
@@ -135,9 +136,18 @@ static void evict(const char *dir, const char *keep)
 	DIR *d = opendir(dir);
 	if (!d)
 		return;
+	time_t now = time(NULL);
 	for (struct dirent *de; (de = readdir(d));) {
 		size_t l = strlen(de->d_name);
 		struct stat st;
+		/* Left by a kiln that died while writing (an hour is far longer
+		 * than any write takes). */
+		if (!strncmp(de->d_name, ".tmp-", 5) &&
+		    !fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) &&
+		    st.st_mtime < now - 3600) {
+			unlinkat(dirfd(d), de->d_name, 0);
+			continue;
+		}
 		if (l != KEY_HEX + strlen(SUFFIX) || strcmp(de->d_name + KEY_HEX, SUFFIX) ||
 		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) ||
 		    !S_ISREG(st.st_mode))
@@ -169,7 +179,13 @@ static void store_entry(const char *dir, const char *name, const uint8_t *data,
 			size_t size)
 {
 	char tmp[PATH_MAX], path[PATH_MAX];
-	if (make_dirs(dir) ||
+	struct stat st;
+	if (size > cache_max()) {
+		log_info("kernel cache: a %zu MiB kernel is more than the cache keeps", size >> 20);
+		return;
+	}
+	if (make_dirs(dir) || lstat(dir, &st) || !S_ISDIR(st.st_mode) ||
+	    st.st_uid != geteuid() || (st.st_mode & 022) ||
 	    snprintf(tmp, sizeof(tmp), "%s/.tmp-%s-XXXXXX", dir, name) >= (int)sizeof(tmp) ||
 	    snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path)) {
 		log_info("kernel cache: %s is not usable: booting without it", dir);
@@ -181,18 +197,27 @@ static void store_entry(const char *dir, const char *name, const uint8_t *data,
 		return;
 	}
 	size_t done = 0;
+	int err = ENOSPC; /* a write of 0 bytes says nothing */
 	while (done < size) {
 		ssize_t n = write(fd, data + done, size - done);
-		if (n <= 0)
+		if (n <= 0) {
+			if (n < 0)
+				err = errno;
 			break;
+		}
 		done += (size_t)n;
 	}
-	bool ok = done == size && !fdatasync(fd);
-	int err = errno;
+	bool ok = done == size;
+	if (ok && fdatasync(fd)) {
+		ok = false;
+		err = errno;
+	}
 	close(fd);
-	if (!ok || rename(tmp, path)) {
-		if (ok)
-			err = errno;
+	if (ok && rename(tmp, path)) {
+		ok = false;
+		err = errno;
+	}
+	if (!ok) {
 		log_info("kernel cache: cannot store %s: %s", path, strerror(err));
 		unlink(tmp);
 		return;
@@ -234,7 +259,15 @@ int kernel_cache_vmlinux(const uint8_t *img, size_t len, size_t cap,
 	if (rc)
 		return rc;
 	out->size = p.size;
-	if (cached)
-		store_entry(dir, name, out->data, out->size);
+	if (cached && strlen(dir) < sizeof(out->dir)) {
+		memcpy(out->dir, dir, strlen(dir) + 1);
+		memcpy(out->name, name, sizeof(name));
+	}
 	return 0;
+}
+
+void kernel_cache_keep(const struct vmlinux *v)
+{
+	if (!v->from_cache && v->dir[0] && v->data)
+		store_entry(v->dir, v->name, v->data, v->size);
 }

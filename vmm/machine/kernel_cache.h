@@ -33,6 +33,7 @@ struct vmlinux {
 	size_t size;
 	bool from_cache;  /* read from the cache, not decompressed now */
 	const char *format; /* the payload's compression: "xz", ... */
+	char dir[4000], name[80]; /* where kernel_cache_keep stores it; "" none */
 };
 
 /*
@@ -45,6 +46,14 @@ struct vmlinux {
  */
 int kernel_cache_vmlinux(const uint8_t *img, size_t len, size_t cap,
 			 bool fresh, struct vmlinux *out, struct err *e);
+
+/*
+ * kernel_cache_keep - store (v), decompressed by kernel_cache_vmlinux,
+ * in the cache, once the caller found it usable (a vmlinux without a PVH
+ * note is not kept). Best effort; nothing when it came from the cache or
+ * there is no cache.
+ */
+void kernel_cache_keep(const struct vmlinux *v);
 
 /*
  * kernel_cache_dir - the cache directory into (buf, size): "" when there

@@ -87,7 +87,10 @@ static int load_initrd(struct vm *vm, const struct kernel_info *k,
  * The kernel inside the bzImage (f), decompressed here (or found in the
  * cache) and loaded through its PVH note: the guest skips its own
  * decompression. A cache entry the ELF loader refuses is decompressed
- * again once. 0, or -errno with (e) saying why it cannot be done.
+ * again once; a kernel it refuses (no PVH note) is not cached, so such a
+ * bzImage is decompressed at every boot before its own path is taken
+ * (--boot-protocol bzimage skips that). 0, or -errno with (e) saying why
+ * it cannot be done.
  */
 static int load_vmlinux(struct vm *vm, const struct file_snapshot *f,
 			struct kernel_info *k, struct err *e)
@@ -101,6 +104,8 @@ static int load_vmlinux(struct vm *vm, const struct file_snapshot *f,
 		if (rc)
 			return rc;
 		rc = elf_load(&vm->mem, X86_KERNEL_LOAD_ADDR, v.data, v.size, k, e);
+		if (!rc)
+			kernel_cache_keep(&v); /* only what booted is kept */
 		free(v.data);
 		if (rc && !v.from_cache)
 			break;
