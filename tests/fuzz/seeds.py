@@ -88,6 +88,10 @@ seed("fuzz_server", "blank_lines", b"\x21" + b"\n \t\r\n" + requests["discover"]
 # --- config files (fuzz_config) ----------------------------------------------
 seed("fuzz_config", "full", json.dumps(CONFIG, indent=2) + "\n")
 seed("fuzz_config", "minimal", json.dumps({"boot": {"kernel": KERNEL}}))
+# A net with neither tap nor fd: parsed, refused by validation, printed with
+# "tap": null, which must read back (found by fuzz_config on 2026-12-03).
+seed("fuzz_config", "net_without_tap_or_fd", json.dumps({"boot": {"kernel": KERNEL}, "nets": [{"id": "n"}]}))
+seed("fuzz_config", "net_by_fd", json.dumps({"boot": {"kernel": KERNEL}, "nets": [{"fd": 9, "tap": None}]}))
 seed("fuzz_config", "no_acpi", json.dumps({
     "machine": {"vcpus": 64, "memory_mib": 16}, "boot": {"kernel": KERNEL, "initrd": None,
                                                          "cmdline": None},

@@ -140,8 +140,10 @@ static const struct cfg_kind kind_disk = {
 /* ---- net: virtio-net on a tap device ------------------------------------- */
 
 static const struct cfg_field net_fields[] = {
-	STR("tap", struct cfg_net, tap, CFG_F_UNIQUE, CFG_IFNAME_MAX, "NAME",
-	    "host tap interface name; unique; may be left out with fd"),
+	/* Nullable: a net given by fd alone prints "tap": null (--print-config,
+	 * vm.info), and that must read back. */
+	STR("tap", struct cfg_net, tap, CFG_F_UNIQUE | CFG_F_NULLABLE, CFG_IFNAME_MAX,
+	    "NAME", "host tap interface name; unique; may be left out (or null) with fd"),
 	{ .name = "mac", .type = CFG_FT_MAC, .off = offsetof(struct cfg_net, mac),
 	  .flags = CFG_F_NULLABLE, .hint = "MAC",
 	  .doc = "unicast; null: kiln generates one" },
