@@ -34,7 +34,7 @@ rc=0
 ((rc == 0)) || { cat file.err; fail "--print-config of a good file exited $rc"; }
 rc=0
 "$KILN" run --config vm.json --cpus 2 --memory 384M --acpi on --on-reboot restart --pvpanic \
-	--print-config >merged.json 2>merged.err || rc=$?
+	--boot-protocol bzimage --print-config >merged.json 2>merged.err || rc=$?
 ((rc == 0)) || { cat merged.err; fail "--print-config with overriding flags exited $rc"; }
 py=$PY
 # The merged config, field by field (also proves it is JSON).
@@ -45,7 +45,7 @@ guest, tmp = sys.argv[3:5]
 want_disks = [{"id": "data", "path": tmp + "/data.img", "readonly": True, "serial": "CFG-DATA",
               "format": "auto", "cache": "none", "io": "aio"}]
 boot = {"kernel": guest + "/generic/vmlinuz", "initrd": guest + "/initramfs-generic.cpio.gz",
-        "cmdline": "console=ttyS0 quiet panic=-1 kiln.scenario=config"}
+        "cmdline": "console=ttyS0 quiet panic=-1 kiln.scenario=config", "protocol": "auto"}
 want_file = {"machine": {"vcpus": 1, "memory_mib": 256}, "boot": boot, "disks": want_disks,
              "nets": [], "fs": [], "console": None, "rng": False, "pvpanic": False, "serial": "stdio",
              "acpi": False,
@@ -53,7 +53,7 @@ want_file = {"machine": {"vcpus": 1, "memory_mib": 256}, "boot": boot, "disks": 
              "jail": {"dir": None, "uid": 4294967295, "gid": 4294967295, "cgroup": None,
                       "cpu_max": None, "memory_max": None}}
 want_merged = dict(want_file, machine={"vcpus": 2, "memory_mib": 384}, acpi=True,
-                   on_reboot="restart", pvpanic=True)
+                   on_reboot="restart", pvpanic=True, boot=dict(boot, protocol="bzimage"))
 ok = True
 for name, got, want in (("file", f, want_file), ("merged", m, want_merged)):
     if got != want:
