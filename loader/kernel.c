@@ -36,6 +36,11 @@ static bool magic_matches(const struct kernel_format_desc *f,
 	return memcmp(img + f->magic_off, f->magic, sizeof(f->magic)) == 0;
 }
 
+bool kernel_is_bzimage(const uint8_t *img, size_t len)
+{
+	return magic_matches(&kernel_formats[0], img, len);
+}
+
 int kernel_load(const struct guest_mem *gm, uint64_t base, const uint8_t *img,
 		size_t len, struct kernel_info *out, struct err *e)
 {

@@ -15,6 +15,7 @@
 #ifndef KILN_LOADER_KERNEL_H
 #define KILN_LOADER_KERNEL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -55,6 +56,9 @@ struct kernel_info {
  */
 int kernel_load(const struct guest_mem *gm, uint64_t base, const uint8_t *img,
 		size_t len, struct kernel_info *out, struct err *e);
+
+/* kernel_is_bzimage - whether kernel_load takes (img, len) for a bzImage. */
+bool kernel_is_bzimage(const uint8_t *img, size_t len);
 
 /*
  * bzimage_load / elf_load - the two halves of kernel_load, for an image

@@ -79,6 +79,12 @@ bool payload_supported(enum payload_format f)
 	}
 }
 
+static uint32_t le32_at(const uint8_t *b)
+{
+	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
+	       (uint32_t)b[3] << 24;
+}
+
 static enum payload_format sniff(const uint8_t *p, size_t len)
 {
 	for (size_t i = 0; i < NR_FORMATS; i++)
@@ -117,9 +123,7 @@ int bzimage_payload(const uint8_t *img, size_t len, struct kernel_payload *out,
 	out->data = img + at;
 	out->len = hdr.payload_length;
 	out->format = sniff(out->data, out->len);
-	const uint8_t *t = out->data + out->len - SIZE_TRAILER;
-	out->size = (uint32_t)t[0] | (uint32_t)t[1] << 8 | (uint32_t)t[2] << 16 |
-		    (uint32_t)t[3] << 24;
+	out->size = le32_at(out->data + out->len - SIZE_TRAILER);
 	return 0;
 }
 
@@ -185,12 +189,6 @@ static int gunzip(const struct kernel_payload *p, uint8_t *dst, struct err *e)
 #endif
 
 #ifdef KILN_HAVE_LZ4
-static uint32_t le32_at(const uint8_t *b)
-{
-	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
-	       (uint32_t)b[3] << 24;
-}
-
 static int unlz4(const struct kernel_payload *p, uint8_t *dst, struct err *e)
 {
 	const uint8_t *in = p->data, *end = p->data + p->len - SIZE_TRAILER;

@@ -117,29 +117,24 @@ static int load_vmlinux(struct vm *vm, const struct file_snapshot *f,
 	return rc;
 }
 
-static bool is_bzimage(const struct file_snapshot *f)
-{
-	return f->size > 0x206 && !memcmp(f->data + 0x202, "HdrS", 4);
-}
-
 static int load_kernel(struct vm *vm, struct kernel_info *k, struct err *e)
 {
 	struct file_snapshot f;
 	int rc = read_image(vm, vm->cfg->kernel, &f, e);
 	unsigned proto = vm->cfg->boot_protocol;
-	if (!rc && proto != CFG_BOOT_BZIMAGE && is_bzimage(&f)) {
+	bool loaded = false;
+	if (!rc && proto != CFG_BOOT_BZIMAGE && kernel_is_bzimage(f.data, f.size)) {
 		rc = load_vmlinux(vm, &f, k, e);
+		loaded = !rc;
 		if (rc && proto == CFG_BOOT_AUTO) {
 			log_info("kernel: booting the bzImage itself (%s)", e->msg);
 			err_clear(e);
-			rc = 1;
+			rc = 0;
 		} else if (rc) {
 			err_prefix(e, "protocol pvh");
 		}
-	} else if (!rc) {
-		rc = 1;
 	}
-	if (rc == 1)
+	if (!rc && !loaded)
 		rc = kernel_load(&vm->mem, X86_KERNEL_LOAD_ADDR, f.data, f.size,
 				 k, e);
 	if (rc)
