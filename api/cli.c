@@ -4,8 +4,10 @@
 #include "schema.h"
 #include "../vmm/base/log.h"
 #include "../vmm/machine/builder.h"
+#include "../vmm/machine/snapshot.h"
 
 #include <errno.h>
+#include <json-c/json.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -60,6 +62,9 @@ static const char usage_tail[] =
 	"                    --kernel, wait for vm.configure and vm.boot there\n"
 	"  --api-fd N        serve it on the listening socket kiln inherited as fd N\n"
 	"                    (systemd's socket activation: LISTEN_FDS, fd 3)\n"
+	"  --restore DIR     start the guest saved by vm.snapshot in DIR, where it\n"
+	"                    was (its config is the snapshot's; flags change it)\n"
+	"  --restore-paused  with --restore: start paused (vm.resume runs it)\n"
 	"  --print-config    print the effective config as JSON and exit\n"
 	"  -v, --verbose     more log output (repeat for debug); -q, --quiet: errors only\n"
 	"  --log-level error|warn|info|debug  what kiln logs (default warn)\n"
@@ -290,8 +295,13 @@ static bool run_flag(struct cli_request *req, const char *arg, int argc,
 		dst = &timeout;
 	else if (is_flag(arg, "--api-fd"))
 		dst = &api_fd;
+	else if (is_flag(arg, "--restore"))
+		dst = &req->restore_dir;
 	else if (!strcmp(arg, "--print-config")) {
 		req->print_config = true;
+		return true;
+	} else if (!strcmp(arg, "--restore-paused")) {
+		req->restore_paused = true;
 		return true;
 	} else
 		return false;
@@ -413,6 +423,29 @@ static int listen_fds_socket(void)
 	return fcntl(3, F_GETFD) < 0 ? -2 : 3;
 }
 
+/* --restore DIR: the snapshot opened and checked; its config is the base
+ * the command line's flags then change (the disks' and nets' host ends,
+ * the consoles, the API socket), as --config's file is. */
+static int restore_config(struct cli_request *req, struct err *e)
+{
+	int rc = snapshot_open(req->restore_dir, &req->snapshot, e);
+	if (rc)
+		return rc;
+	struct json_tokener *tok = json_tokener_new();
+	const char *text = snapshot_config(req->snapshot);
+	struct json_object *obj = tok ? json_tokener_parse_ex(tok, text, (int)strlen(text)) : NULL;
+	json_tokener_free(tok);
+	cfg_fini(&req->config);
+	rc = obj ? schema_config_from_json(obj, &req->config, e)
+		 : err_set(e, -EINVAL, "its config is not JSON");
+	json_object_put(obj);
+	if (rc) {
+		err_prefix(e, "snapshot %s: config", req->restore_dir);
+		return rc;
+	}
+	return 0;
+}
+
 int cli_parse(int argc, char **argv, struct cli_request *req, struct err *e)
 {
 	memset(req, 0, sizeof(*req));
@@ -443,6 +476,15 @@ int cli_parse(int argc, char **argv, struct cli_request *req, struct err *e)
 	int rc = parse_run_args(argc, argv, 2, req, e);
 	if (rc || req->command != CLI_RUN)
 		return rc;
+	if (req->restore_dir && req->config_file)
+		return err_set(e, -EINVAL, "--restore and --config: the snapshot holds the config");
+	if (req->restore_paused && !req->restore_dir)
+		return err_set(e, -EINVAL, "--restore-paused: without --restore");
+	if (req->restore_dir) {
+		rc = restore_config(req, e);
+		if (rc)
+			return rc;
+	}
 	if (req->config_file) {
 		/* The file is the base; flags on the command line override it. */
 		cfg_fini(&req->config);
@@ -463,6 +505,9 @@ int cli_parse(int argc, char **argv, struct cli_request *req, struct err *e)
 	}
 	if (req->api_socket && req->api_fd >= 0)
 		return err_set(e, -EINVAL, "--api-socket and --api-fd (or LISTEN_FDS) both name the API socket");
+	/* A snapshot's guest needs no kernel file: it is in its memory. */
+	if (req->snapshot)
+		return cfg_validate(&req->config, e);
 	/* With a control socket the VM may be configured later over it. */
 	if (!req->config.kernel && (req->api_socket || req->api_fd >= 0))
 		return 0;

@@ -8,6 +8,8 @@
 
 #include "config.h"
 
+struct snapshot;
+
 enum cli_command { CLI_HELP, CLI_VERSION, CLI_RUN, CLI_CTL };
 
 /* --shutdown-timeout's bound, and its default under a service manager
@@ -27,6 +29,11 @@ struct cli_request {
 	int api_fd;                /* --api-fd, or LISTEN_FDS's first; -1: none */
 	const char *config_file;   /* --config (borrowed from argv) */
 	bool print_config;         /* --print-config: print the JSON and exit */
+	const char *restore_dir;   /* --restore (borrowed from argv) */
+	bool restore_paused;       /* --restore-paused */
+	/* --restore's snapshot, opened and checked (its config is the base
+	 * of config); the caller owns it (snapshot_close). */
+	struct snapshot *snapshot;
 };
 
 /*

@@ -370,6 +370,28 @@ static int m_configure(void *ctx, struct json_object *params,
 	return rc ? op_error("vm.configure", rc, &e, err) : 0;
 }
 
+static int m_snapshot(void *ctx, struct json_object *params,
+		      struct json_object **result, struct jsonrpc_error *err)
+{
+	struct api_call *c = ctx;
+	if (!c->ops->snapshot)
+		return unavailable(err, "vm.snapshot");
+	struct json_object *path = NULL;
+	json_object_object_foreach(params, key, val) {
+		(void)val;
+		if (strcmp(key, "path"))
+			return jsonrpc_set_error(err, JSONRPC_INVALID_PARAMS,
+						 "vm.snapshot: unknown member \"%.64s\"", key);
+	}
+	json_object_object_get_ex(params, "path", &path);
+	if (!json_object_is_type(path, json_type_string) || !json_object_get_string_len(path))
+		return jsonrpc_set_error(err, JSONRPC_INVALID_PARAMS,
+					 "vm.snapshot: path: expected a non-empty string");
+	struct err e = { 0 };
+	int rc = c->ops->snapshot(c->vm_ctx, json_object_get_string(path), result, &e);
+	return rc ? op_error("vm.snapshot", rc, &e, err) : 0;
+}
+
 static int report(void *ctx, const char *method, bool metrics,
 		  struct json_object **result, struct jsonrpc_error *err)
 {
@@ -481,6 +503,16 @@ static int m_discover(void *ctx, struct json_object *params,
 	"     \"path\": {\"type\": \"string\", \"description\": \"a console's"     \
 	" host end: its pty, socket or file\"}}}}}}"
 #define COUNTER "{\"type\": \"integer\", \"minimum\": 0}"
+#define RESULT_SNAPSHOT                                                      \
+	"{\"type\": \"object\","                                              \
+	" \"required\": [\"path\", \"ram_bytes\", \"written_bytes\", \"state_bytes\", \"ms\"]," \
+	" \"properties\": {"                                                   \
+	"  \"path\": {\"type\": \"string\", \"description\": \"the directory\"}," \
+	"  \"ram_bytes\": {\"type\": \"integer\", \"description\": \"guest RAM\"}," \
+	"  \"written_bytes\": {\"type\": \"integer\", \"description\": \"of it,"  \
+	" written to the memory file (the rest are holes)\"},"                  \
+	"  \"state_bytes\": {\"type\": \"integer\", \"description\": \"the state file\"}," \
+	"  \"ms\": {\"type\": \"integer\", \"description\": \"how long it took\"}}}"
 #define RESULT_METRICS                                                       \
 	"{\"type\": \"object\", \"required\": [\"state\", \"exits\", \"devices\"]," \
 	" \"properties\": {"                                                   \
@@ -529,6 +561,11 @@ static const struct jsonrpc_method vm_methods[] = {
 	{ .name = "vm.stop", .fn = m_stop, .params = JSONRPC_PARAMS_NONE,
 	  .summary = "Stop the VM at once",
 	  .result_schema = RESULT_EMPTY, .errors = ERRORS_STATE },
+	{ .name = "vm.snapshot", .fn = m_snapshot, .params = JSONRPC_PARAMS_OBJECT,
+	  .params_schema = "snapshot",
+	  .summary = "Write the paused VM (memory, vCPUs, devices, config) into a "
+		     "new directory; kiln run --restore starts it again",
+	  .result_schema = RESULT_SNAPSHOT, .errors = ERRORS_CONFIG },
 	{ .name = "vm.info", .fn = m_info, .params = JSONRPC_PARAMS_NONE,
 	  .summary = "The state, the effective configuration, uptime and pid",
 	  .result_schema = RESULT_INFO, .errors = ERRORS_REPORT },

@@ -152,6 +152,10 @@ struct api_vm_ops {
 	int (*shutdown)(void *vm_ctx, struct err *e);
 	/* stop - immediate */
 	int (*stop)(void *vm_ctx, struct err *e);
+	/* snapshot - write the paused VM into the new directory (path)
+	 * (docs/snapshot.md); (*result) what was written (a new reference). */
+	int (*snapshot)(void *vm_ctx, const char *path, struct json_object **result,
+			struct err *e);
 	/* info - {"state", "config", "uptime_ms", "pid", ...}; new reference,
 	 * NULL on failure */
 	struct json_object *(*info)(void *vm_ctx);

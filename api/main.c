@@ -21,6 +21,7 @@
 #include "../vmm/base/log.h"
 #include "../vmm/base/term.h"
 #include "../vmm/machine/jail.h"
+#include "../vmm/machine/snapshot.h"
 
 /* Make sure fds 0..2 are open, so no fd kiln opens (an eventfd, the KVM
  * fd) can land on them and be mistaken for stdio. CI runs without stdin. */
@@ -66,6 +67,7 @@ int main(int argc, char **argv)
 	if (cli_parse(argc, argv, &req, &e)) {
 		fprintf(stderr, "kiln: error: %s\nTry 'kiln --help'.\n", e.msg);
 		cfg_fini(&req.config);
+		snapshot_close(req.snapshot);
 		return 2;
 	}
 	switch (req.command) {
@@ -122,10 +124,14 @@ int main(int argc, char **argv)
 		status = vmctl_main(&req.config, &(struct vmctl_options){
 							 .api_socket = req.api_socket,
 							 .api_fd = req.api_fd,
-							 .shutdown_timeout_s = shutdown_s });
+							 .shutdown_timeout_s = shutdown_s,
+							 .restore = req.snapshot,
+							 .restore_paused = req.restore_paused });
+		req.snapshot = NULL; /* moved */
 		notify_close();
 		break;
 	}
 	cfg_fini(&req.config);
+	snapshot_close(req.snapshot);
 	return status;
 }

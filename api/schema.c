@@ -855,6 +855,13 @@ struct json_object *schema_json_schemas(void)
 	for (const struct cfg_kind *const *k = cfg_kinds; *k; k++)
 		if ((*k)->form == CFG_LIST)
 			json_object_object_add(out, (*k)->name, item_schema(*k));
+	json_object_object_add(out, "snapshot", json_tokener_parse(
+		"{\"type\": \"object\", \"required\": [\"path\"],"
+		" \"additionalProperties\": false,"
+		" \"description\": \"vm.snapshot's params\","
+		" \"properties\": {\"path\": {\"type\": \"string\", \"minLength\": 1,"
+		" \"description\": \"a directory that does not exist yet: kiln makes it"
+		" (mode 0700) and writes memory and state into it\"}}}"));
 	return out;
 }
 

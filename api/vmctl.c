@@ -19,6 +19,7 @@
 #include "errmap.h"
 #include "notify.h"
 #include "../vmm/machine/jail.h"
+#include "../vmm/machine/snapshot.h"
 #include "../vmm/machine/vm.h"
 #include "vmctl_internal.h"
 
@@ -41,6 +42,7 @@ static const struct {
 	{ VMA_SHUTDOWN, 1u << VMS_RUNNING },
 	{ VMA_STOP, (1u << VMS_CONFIGURING) | (1u << VMS_RUNNING) | (1u << VMS_PAUSED) },
 	{ VMA_DEVICE_ADD, 1u << VMS_CONFIGURING },
+	{ VMA_SNAPSHOT, 1u << VMS_PAUSED },
 };
 
 int vmctl_check(struct vmctl *c, enum vm_action a, const char *what,
@@ -117,8 +119,13 @@ int vmctl_boot(struct vmctl *c, struct err *e)
 		rc = jail_check(&c->cfg.jail, e);
 	if (!rc)
 		rc = jail_cgroup_join(&c->cfg.jail, e);
-	if (!rc)
+	if (!rc && c->restore)
+		rc = vm_create_restored(&c->cfg, c->loop, c->restore, &c->vm, e);
+	else if (!rc)
 		rc = vm_create(&c->cfg, c->loop, &c->vm, e);
+	/* Its memory is mapped, its state applied: no longer needed. */
+	snapshot_close(c->restore);
+	c->restore = NULL;
 	if (!rc)
 		rc = enter_jail(c, e);
 	if (!rc) {
@@ -132,6 +139,12 @@ int vmctl_boot(struct vmctl *c, struct err *e)
 		return rc;
 	}
 	vmctl_set_state(c, VMS_RUNNING);
+	if (c->restore_paused) {
+		rc = vm_pause(c->vm, 5000, e);
+		if (rc)
+			return rc; /* the VM runs; vmctl_main stops it */
+		vmctl_set_state(c, VMS_PAUSED);
+	}
 	/* Building the VM (tables, config, loaders) freed more heap than the
 	 * running VM keeps; hand it back rather than hold it resident. */
 	malloc_trim(0);
@@ -235,13 +248,15 @@ static void vmctl_fini(struct vmctl *c)
 	}
 	evl_destroy(c->loop);
 	cfg_fini(&c->cfg);
+	snapshot_close(c->restore);
 }
 
 int vmctl_main(struct kiln_config *cfg, const struct vmctl_options *opt)
 {
 	struct vmctl c = { .signal_fd = -1, .summary_fd = -1, .shutdown_fd = -1,
 			   .state = VMS_CONFIGURING,
-			   .shutdown_timeout_s = opt->shutdown_timeout_s };
+			   .shutdown_timeout_s = opt->shutdown_timeout_s,
+			   .restore = opt->restore, .restore_paused = opt->restore_paused };
 	struct err e = { 0 };
 	c.cfg = *cfg;
 	c.api_path = opt->api_socket;
@@ -251,7 +266,7 @@ int vmctl_main(struct kiln_config *cfg, const struct vmctl_options *opt)
 		rc = setup_signals(&c, &e);
 	if (!rc && (opt->api_socket || opt->api_fd > 0))
 		rc = vmctl_api_init(&c, opt->api_socket, opt->api_fd > 0 ? opt->api_fd : -1, &e);
-	if (!rc && c.cfg.kernel && (rc = vmctl_boot(&c, &e)))
+	if (!rc && (c.cfg.kernel || c.restore) && (rc = vmctl_boot(&c, &e)))
 		errmap_apply(&c.cfg, &e, ERRMAP_CLI);
 	if (rc) {
 		log_error("%s", e.msg);

@@ -21,6 +21,8 @@ enum vm_state { VMS_CONFIGURING, VMS_RUNNING, VMS_PAUSED, VMS_STOPPED };
 /* vm_state_name - "configuring", "running", "paused", "stopped". */
 const char *vm_state_name(enum vm_state s);
 
+struct snapshot;
+
 struct vmctl_options {
 	const char *api_socket; /* NULL: no control socket */
 	/* An inherited listening socket (3 or more: --api-fd, LISTEN_FDS);
@@ -30,6 +32,11 @@ struct vmctl_options {
 	 * the ACPI power button) and stop it only after this many seconds
 	 * (or at a second SIGTERM); 0: stop at once. */
 	unsigned shutdown_timeout_s;
+	/* kiln run --restore: the VM is built from this snapshot (moved in:
+	 * vmctl closes it) instead of booting; paused at start when
+	 * restore_paused. */
+	struct snapshot *restore;
+	bool restore_paused;
 };
 
 /*

@@ -16,7 +16,7 @@ struct device_events;
 
 enum vm_action {
 	VMA_CONFIGURE, VMA_BOOT, VMA_PAUSE, VMA_RESUME, VMA_SHUTDOWN, VMA_STOP,
-	VMA_DEVICE_ADD,
+	VMA_DEVICE_ADD, VMA_SNAPSHOT,
 };
 
 struct vmctl {
@@ -38,6 +38,8 @@ struct vmctl {
 	int shutdown_fd;        /* timerfd: the graceful shutdown's bound */
 	bool shutdown_asked;    /* SIGTERM asked the guest to shut down */
 	bool stopping_told;     /* STOPPING=1 sent to the service manager */
+	struct snapshot *restore; /* --restore: boot from it (owned), or NULL */
+	bool restore_paused;
 };
 
 /* vmctl_check - (a) allowed in the current state? -EBUSY naming it. */

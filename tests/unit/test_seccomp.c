@@ -146,6 +146,12 @@ static long p_open_creat(void)
 {
 	return gone_through(syscall(SYS_openat, AT_FDCWD, "/nonexistent-dir/x", O_WRONLY | O_CREAT, 0600));
 }
+static long p_open_excl(void)
+{
+	return gone_through(syscall(SYS_openat, AT_FDCWD, "/nonexistent-dir/x",
+				    O_WRONLY | O_CREAT | O_EXCL, 0600));
+}
+static long p_mkdir(void) { return gone_through(syscall(SYS_mkdirat, AT_FDCWD, "/nonexistent-dir/x", 0700)); }
 static long p_clone(void) { return gone_through(syscall(SYS_clone, ~0ul, NULL, NULL, NULL, 0)); }
 static long p_get_seccomp(void) { return prctl(PR_GET_SECCOMP) == 0 ? 0 : -1; }
 
@@ -222,6 +228,17 @@ Test(seccomp, openat_without_create_only)
 {
 	expect_allowed(SECCOMP_THREAD_LOOP, p_open_devnull, "openat /dev/null");
 	expect_killed(SECCOMP_THREAD_LOOP, p_open_creat, "openat");
+}
+
+/* vm.snapshot makes a directory and new files on the loop thread: O_CREAT
+ * only with O_EXCL, so no existing file is opened to write; a vCPU may do
+ * neither. */
+Test(seccomp, the_loop_creates_only_new_files)
+{
+	expect_allowed(SECCOMP_THREAD_LOOP, p_open_excl, "openat O_CREAT|O_EXCL");
+	expect_allowed(SECCOMP_THREAD_LOOP, p_mkdir, "mkdirat");
+	expect_killed(SECCOMP_THREAD_VCPU, p_open_excl, "openat");
+	expect_killed(SECCOMP_THREAD_VCPU, p_mkdir, "mkdirat");
 }
 
 Test(seccomp, log_mode_lets_it_through)

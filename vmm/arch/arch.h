@@ -14,6 +14,7 @@
 #include "../base/memory.h"
 
 struct vm;
+struct state_buf;
 struct vcpu;
 
 /* arch_memory_layout - split `ram_bytes` of RAM into guest-physical ranges
@@ -70,6 +71,21 @@ void arch_vm_capture_free(struct vm *vm);
 int arch_vcpu_capture(struct vcpu *vcpu, struct err *e);
 int arch_vcpu_reset(struct vcpu *vcpu, struct err *e);
 void arch_vcpu_capture_free(struct vcpu *vcpu);
+
+/*
+ * Snapshots (vmm/machine/snapshot.c). arch_vm_save / arch_vm_restore: the
+ * VM-wide KVM state (x86: PICs, IOAPIC, PIT, kvmclock), loop thread with
+ * the vCPUs parked / main thread before they run. arch_vcpu_save: one
+ * vCPU's whole state, on its own thread while parked (its last exit
+ * completed); arch_vcpu_restore: before the vCPU first runs. 0 or -errno
+ * with (e) filled. arch_host_identity: the host CPU as a snapshot's header
+ * records it (a restore elsewhere is refused).
+ */
+int arch_vm_save(struct vm *vm, struct state_buf *out, struct err *e);
+int arch_vm_restore(struct vm *vm, struct state_buf *in, struct err *e);
+int arch_vcpu_save(struct vcpu *vcpu, struct state_buf *out, struct err *e);
+int arch_vcpu_restore(struct vcpu *vcpu, struct state_buf *in, struct err *e);
+void arch_host_identity(char *buf, size_t n);
 
 /*
  * arch_irqchip_routes - the interrupt controller's fixed GSI routes (on x86:

@@ -34,6 +34,12 @@ int gm_add_region(struct guest_mem *gm, uint64_t gpa, void *hva, uint64_t size,
 int gm_alloc(struct guest_mem *gm, const struct gm_range *layout, unsigned nr,
 	     struct err *e)
 {
+	return gm_alloc_file(gm, layout, nr, -1, e);
+}
+
+int gm_alloc_file(struct guest_mem *gm, const struct gm_range *layout,
+		  unsigned nr, int fd, struct err *e)
+{
 	uint64_t total = 0;
 	for (unsigned i = 0; i < nr; i++)
 		total += layout[i].size;
@@ -59,6 +65,17 @@ int gm_alloc(struct guest_mem *gm, const struct gm_range *layout, unsigned nr,
 		munmap(raw, (size_t)(base - raw));
 	if (raw + span > base + total)
 		munmap(base + total, (size_t)(raw + span - (base + total)));
+	/* A snapshot's memory: its pages copied on the guest's first write,
+	 * read from the file (the page cache, shared by every clone) until
+	 * then. Over the aligned reservation, so the alignment holds. */
+	if (fd >= 0 && mmap(base, total, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, fd, 0) == MAP_FAILED) {
+		int rc = err_set(e, -errno, "cannot map the snapshot's memory: %s",
+				 strerror(errno));
+		munmap(base, total);
+		return rc;
+	}
+	gm->file_backed = fd >= 0;
 	/* Guest RAM is big and touched sparsely; THP keeps the EPT/NPT
 	 * footprint and the fault count down. Advisory only. */
 	madvise(base, total, MADV_HUGEPAGE);
@@ -93,7 +110,9 @@ int gm_zero(const struct guest_mem *gm, uint64_t gpa, uint64_t len)
 	 * map_base is NULL and map_base + map_len would be arithmetic on a
 	 * null pointer (undefined even with a zero offset): test it first. */
 	uint8_t *map = gm->map_base;
-	bool ours = map && p >= map && p + len <= map + gm->map_len;
+	/* Dropping a page of a file's private mapping brings the file's page
+	 * back, not zeroes. */
+	bool ours = map && !gm->file_backed && p >= map && p + len <= map + gm->map_len;
 	if (ours && first < last &&
 	    madvise((void *)first, last - first, MADV_DONTNEED) == 0) {
 		memset(p, 0, first - (uintptr_t)p);

@@ -32,6 +32,7 @@ struct guest_mem {
 	uint64_t ram_bytes;   /* sum of region sizes */
 	void *map_base;       /* the one host mapping behind all regions, or NULL */
 	size_t map_len;
+	bool file_backed;     /* map_base maps a file (a snapshot's memory) */
 };
 
 /*
@@ -56,6 +57,12 @@ struct gm_range {
 };
 int gm_alloc(struct guest_mem *gm, const struct gm_range *layout, unsigned nr,
 	     struct err *e);
+
+/* gm_alloc_file - as gm_alloc, the memory a private (copy-on-write)
+ * mapping of file (fd) from offset 0, which holds at least as many bytes
+ * (a snapshot's memory file). fd -1: anonymous, as gm_alloc. */
+int gm_alloc_file(struct guest_mem *gm, const struct gm_range *layout,
+		  unsigned nr, int fd, struct err *e);
 
 /* gm_free - unmap what gm_alloc mapped; safe on a zeroed or half-built gm. */
 void gm_free(struct guest_mem *gm);

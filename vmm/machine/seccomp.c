@@ -11,7 +11,9 @@
  *  - socket only for AF_UNIX (the console socket's clients come by
  *    accept4; a tap needs no socket once open);
  *  - openat never with O_CREAT (after setup kiln only reopens what exists:
- *    /dev/null for the API's fd reserve, a pty's slave).
+ *    /dev/null for the API's fd reserve, a pty's slave), but on the loop
+ *    with O_CREAT | O_EXCL (vm.snapshot makes new files, never reopens
+ *    one to write).
  *
  * The lists follow the code paths each thread runs after its filter point;
  * docs/security.md says how to check them against real guests (log mode,
@@ -122,6 +124,9 @@ static const int loop_syscalls[] = {
 	SCMP_SYS(unlinkat),
 	SCMP_SYS(getdents64),      /* disk.add of a locked image: who holds it
 				    * (/proc/PID/fdinfo, blk_image.c) */
+	SCMP_SYS(mkdirat),         /* vm.snapshot: its directory (snapshot.c) */
+	SCMP_SYS(mkdir),
+	SCMP_SYS(ftruncate),       /* ... the memory file's size */
 };
 
 /* A block worker (virtio/backend/blk_worker.c): synchronous reads and
@@ -361,6 +366,12 @@ static int add_rules(scmp_filter_ctx ctx, enum seccomp_thread kind)
 	if (!rc)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
 				      SCMP_A2(SCMP_CMP_MASKED_EQ, O_CREAT, 0));
+	/* vm.snapshot creates its files, never opens an existing one for
+	 * writing: O_CREAT only with O_EXCL. */
+	if (!rc)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
+				      SCMP_A2(SCMP_CMP_MASKED_EQ, O_CREAT | O_EXCL,
+					      O_CREAT | O_EXCL));
 	return rc;
 }
 

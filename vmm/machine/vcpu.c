@@ -166,10 +166,21 @@ static bool must_park(struct vm *vm)
 	return atomic_load(&vm->pause_requested) || atomic_load(&vm->reset_pending);
 }
 
+/* The exit this vCPU last reported may still have to be completed (an
+ * MMIO or port read's result into a register, RIP moved past the
+ * instruction): KVM does that at the next KVM_RUN, which immediate_exit
+ * makes return at once. Before its state is read or replaced. */
+static void complete_exit(struct vcpu *v)
+{
+	v->run->immediate_exit = 1;
+	ioctl(v->fd, KVM_RUN, 0);
+	v->run->immediate_exit = 0;
+}
+
 /* Pause: acknowledge, then wait until the pause is lifted or the VM stops.
- * The vCPU's registers stay in KVM untouched meanwhile, except that a
- * restart made meanwhile is applied here, still parked, and acknowledged
- * (vm_reset.c waits for every vCPU's before any runs the new boot). */
+ * The vCPU's registers stay in KVM untouched meanwhile, except for the
+ * jobs the loop gives the parked vCPUs (vm_vcpus_do: a restart, a
+ * snapshot), each done here and acknowledged. */
 static void vcpu_park(struct vcpu *v)
 {
 	struct vm *vm = v->vm;
@@ -177,11 +188,17 @@ static void vcpu_park(struct vcpu *v)
 	vm->nr_parked++;
 	pthread_cond_broadcast(&vm->parked_cond);
 	while (must_park(vm) && !atomic_load(&vm->stopping)) {
-		if (v->reset_epoch != atomic_load(&vm->reset_epoch)) {
+		if (v->job_epoch != vm->vcpu_job_epoch) {
+			v->job_epoch = vm->vcpu_job_epoch;
+			int (*job)(struct vcpu *, void *) = vm->vcpu_job;
+			void *arg = vm->vcpu_job_arg;
 			pthread_mutex_unlock(&vm->pause_lock);
-			vm_reset_vcpu(v);
+			complete_exit(v);
+			int rc = job(v, arg);
 			pthread_mutex_lock(&vm->pause_lock);
-			vm->nr_reset_done++;
+			if (rc && !vm->vcpu_job_rc)
+				vm->vcpu_job_rc = rc;
+			vm->nr_vcpu_job_done++;
 			pthread_cond_broadcast(&vm->parked_cond);
 			continue;
 		}

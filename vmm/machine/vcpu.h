@@ -29,10 +29,11 @@ struct vcpu {
 	 * read by others only after join or as approximate metrics) */
 	uint64_t exits[VCPU_EXIT_REASONS];
 	/* --on-reboot restart: the boot state (the arch's, NULL without
-	 * restart) and the VM's reset count this vCPU last applied it for
-	 * (vCPU thread). */
+	 * restart). */
 	void *arch_boot;
-	unsigned reset_epoch;
+	/* The number of the VM's last vCPU job this vCPU ran (vm_vcpus_do;
+	 * vCPU thread). */
+	unsigned job_epoch;
 };
 
 /* vcpu_create - KVM_CREATE_VCPU and map kvm_run. Main thread. */

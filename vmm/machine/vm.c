@@ -20,6 +20,7 @@
 #include "../base/file.h"
 #include "../base/log.h"
 #include "seccomp.h"
+#include "snapshot.h"
 #include "vcpu.h"
 #include "vm_reset.h"
 
@@ -68,7 +69,7 @@ static int open_kvm(struct vm *vm, struct err *e)
 	return 0;
 }
 
-static int setup_memory(struct vm *vm, struct err *e)
+static int setup_memory(struct vm *vm, int mem_fd, struct err *e)
 {
 	struct gm_range layout[GM_MAX_REGIONS];
 	unsigned nr = 0;
@@ -76,7 +77,7 @@ static int setup_memory(struct vm *vm, struct err *e)
 	int rc = arch_memory_layout(bytes, layout, &nr, e);
 	if (rc)
 		return rc;
-	rc = gm_alloc(&vm->mem, layout, nr, e);
+	rc = gm_alloc_file(&vm->mem, layout, nr, mem_fd, e);
 	if (rc)
 		return rc;
 	for (unsigned i = 0; i < vm->mem.nr_regions; i++) {
@@ -118,10 +119,18 @@ static int check_inputs(const struct kiln_config *cfg, struct err *e)
 	return 0;
 }
 
-int vm_create(const struct kiln_config *cfg, struct evloop *loop,
-	      struct vm **out, struct err *e)
+/* A VM from (cfg), or from (snap) (its memory, its state) when not NULL:
+ * then no kernel is loaded and no boot table written (they are in the
+ * memory), and the saved state goes in before any vCPU runs. */
+static int build(const struct kiln_config *cfg, struct evloop *loop,
+		 const struct snapshot *snap, struct vm **out, struct err *e)
 {
-	int rc = check_inputs(cfg, e);
+	int rc = snap ? snapshot_check_shape(snap, cfg->vcpus, cfg->memory_mib << 20, e)
+		      : check_inputs(cfg, e);
+	if (!rc && snap && cfg->on_reboot == CFG_ON_REBOOT_RESTART) {
+		err_field(e, "on_reboot");
+		rc = err_set(e, -EINVAL, "restart: a restored guest has no boot to go back to");
+	}
 	if (rc)
 		return rc;
 
@@ -137,10 +146,10 @@ int vm_create(const struct kiln_config *cfg, struct evloop *loop,
 	device_list_init(&vm->devices);
 	rc = open_kvm(vm, e);
 	if (!rc)
-		rc = setup_memory(vm, e);
+		rc = setup_memory(vm, snap ? snapshot_memory_fd(snap) : -1, e);
 	if (!rc)
 		rc = arch_vm_init(vm, e);
-	if (!rc)
+	if (!rc && !snap)
 		rc = arch_load_guest(vm, e);
 	if (!rc) {
 		rc = irq_router_init(&vm->router, vm->vm_fd, arch_irqchip_routes, e);
@@ -155,7 +164,7 @@ int vm_create(const struct kiln_config *cfg, struct evloop *loop,
 	if (!rc)
 		rc = builder_pci_devices(vm, e);
 	/* Boot tables last: they describe the devices that now exist. */
-	if (!rc)
+	if (!rc && !snap)
 		rc = arch_boot_tables(vm, e);
 	if (!rc)
 		rc = vcpu_signals_init(e);
@@ -166,6 +175,8 @@ int vm_create(const struct kiln_config *cfg, struct evloop *loop,
 			rc = arch_vcpu_init(vm, vm->vcpus[i], e);
 		}
 	}
+	if (!rc && snap)
+		rc = snapshot_apply(vm, snap, e);
 	/* Last: the boot state is the built VM's. */
 	if (!rc && vm_restarts(vm))
 		rc = vm_reset_prepare(vm, e);
@@ -175,6 +186,18 @@ int vm_create(const struct kiln_config *cfg, struct evloop *loop,
 	}
 	*out = vm;
 	return 0;
+}
+
+int vm_create(const struct kiln_config *cfg, struct evloop *loop,
+	      struct vm **out, struct err *e)
+{
+	return build(cfg, loop, NULL, out, e);
+}
+
+int vm_create_restored(const struct kiln_config *cfg, struct evloop *loop,
+		       const struct snapshot *snap, struct vm **out, struct err *e)
+{
+	return build(cfg, loop, snap, out, e);
 }
 
 bool vm_request_exit(struct vm *vm, enum vm_exit_reason reason, int status)
@@ -314,6 +337,32 @@ int vm_pause(struct vm *vm, unsigned timeout_ms, struct err *e)
 		return rc;
 	}
 	return 0;
+}
+
+int vm_vcpus_do(struct vm *vm, int (*job)(struct vcpu *v, void *arg), void *arg,
+		unsigned timeout_ms, struct err *e)
+{
+	struct timespec deadline;
+	thread_deadline(CLOCK_REALTIME, &deadline, timeout_ms);
+	int rc = 0;
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->vcpu_job = job;
+	vm->vcpu_job_arg = arg;
+	vm->vcpu_job_rc = 0;
+	vm->nr_vcpu_job_done = 0;
+	vm->vcpu_job_epoch++;
+	pthread_cond_broadcast(&vm->pause_cond);
+	while (vm->nr_vcpu_job_done < vm->nr_vcpus && !rc && !vm_exiting(vm))
+		rc = pthread_cond_timedwait(&vm->parked_cond, &vm->pause_lock, &deadline);
+	bool done = vm->nr_vcpu_job_done == vm->nr_vcpus;
+	int job_rc = vm->vcpu_job_rc;
+	pthread_mutex_unlock(&vm->pause_lock);
+	if (vm_exiting(vm))
+		return err_set(e, -ECANCELED, "the VM is stopping");
+	if (!done)
+		return err_set(e, -ETIMEDOUT, "vCPUs did not finish within %u ms",
+			       timeout_ms);
+	return job_rc ? err_set(e, job_rc, "a vCPU failed (logged above)") : 0;
 }
 
 int vm_resume(struct vm *vm)

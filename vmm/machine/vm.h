@@ -88,8 +88,7 @@ struct vm {
 	void *arch_boot;          /* the arch's VM-wide boot state */
 	atomic_bool reset_pending; /* a restart is posted to the loop */
 	int reset_reason;         /* enum vm_exit_reason: reset or panic */
-	atomic_uint reset_epoch;  /* restarts done; vCPUs compare theirs */
-	unsigned nr_reset_done;   /* vCPUs that applied the latest (pause_lock) */
+	unsigned restarts;        /* restarts done (loop thread) */
 	struct evl_work reset_item;
 	/* Told on the loop thread after each restart (may be NULL). */
 	void (*on_restart)(void *opaque, enum vm_exit_reason why, unsigned count);
@@ -115,6 +114,14 @@ struct vm {
 	 * exiting): vCPUs wait on pause_cond for it before their first
 	 * KVM_RUN, so no guest code runs while any kiln thread is unfiltered. */
 	bool filters_ready;
+	/* Work each parked vCPU does on its own thread (vm_vcpus_do): the
+	 * job, its argument and number (vCPUs compare theirs), how many did
+	 * the latest. All under pause_lock. */
+	int (*vcpu_job)(struct vcpu *v, void *arg);
+	void *vcpu_job_arg;
+	unsigned vcpu_job_epoch;
+	unsigned nr_vcpu_job_done;
+	int vcpu_job_rc;          /* the first failure of the latest job */
 	uint64_t start_ns;            /* CLOCK_MONOTONIC at vm_start */
 };
 
@@ -126,6 +133,18 @@ struct vm {
  */
 int vm_create(const struct kiln_config *cfg, struct evloop *loop,
 	      struct vm **out, struct err *e);
+
+/*
+ * vm_create_restored - as vm_create, from the snapshot (snap) (borrowed,
+ * for the call only): (cfg) is the snapshot's config with the caller's
+ * changes (its disks' and nets' host ends), of the same shape (vCPUs,
+ * RAM, devices). Guest memory maps the snapshot's memory file
+ * copy-on-write; every device, vCPU and the VM's KVM state are the
+ * saved ones. 0 or -errno with e filled. Main thread.
+ */
+struct snapshot;
+int vm_create_restored(const struct kiln_config *cfg, struct evloop *loop,
+		       const struct snapshot *snap, struct vm **out, struct err *e);
 
 /* vm_wait_filters - block until the main thread's seccomp filter is in;
  * false when the VM stops meanwhile. vCPU thread, before its first
@@ -155,6 +174,19 @@ int vm_pause(struct vm *vm, unsigned timeout_ms, struct err *e);
 /* vm_resume - resume the devices (held kicks and input are delivered) and
  * let the vCPUs run. 0, or -EALREADY when not paused. Loop thread. */
 int vm_resume(struct vm *vm);
+
+/*
+ * vm_vcpus_do - have every vCPU of the paused (vm) run (job)(v, arg) on its
+ * own thread, after completing the exit it last reported (an MMIO or port
+ * read's result still to be written into its registers: KVM finishes it
+ * at the next KVM_RUN, which immediate_exit makes return at once), and
+ * wait up to timeout_ms for all of them. 0, the first job's -errno (whose
+ * message it logged), -ETIMEDOUT, or -ECANCELED when the VM stops
+ * meanwhile; (e) filled. Loop thread, vCPUs parked (vm_pause, or a
+ * restart's pause).
+ */
+int vm_vcpus_do(struct vm *vm, int (*job)(struct vcpu *v, void *arg), void *arg,
+		unsigned timeout_ms, struct err *e);
 
 /* vm_add_device - put (dev) on the VM's device list; the VM owns it from
  * now on (on failure it is destroyed). Main thread, setup. */

@@ -52,26 +52,18 @@ static const char *reason_name(int why)
 	return why == VM_EXIT_GUEST_PANIC ? "kernel panic" : "reboot";
 }
 
-/* Tell the parked vCPUs a restart is done and wait until each has put its
- * own state back (vcpu_park): none may run the new boot before all have,
- * or the boot vCPU's start-up IPIs could reach an application processor
- * that then resets itself over them. (*n): the restart's number. */
-static int restart_vcpus(struct vm *vm, unsigned *n, struct err *e)
+/* Each parked vCPU puts its own boot state back (vm_vcpus_do), and all
+ * have before any runs the new boot, or the boot vCPU's start-up IPIs
+ * could reach an application processor that then resets itself over
+ * them. */
+static int reset_one(struct vcpu *v, void *arg)
 {
-	struct timespec deadline;
-	thread_deadline(CLOCK_REALTIME, &deadline, RESET_PARK_MS);
-	int rc = 0;
-	pthread_mutex_lock(&vm->pause_lock);
-	vm->nr_reset_done = 0;
-	*n = atomic_fetch_add(&vm->reset_epoch, 1) + 1;
-	pthread_cond_broadcast(&vm->pause_cond);
-	while (vm->nr_reset_done < vm->nr_vcpus && !rc && !vm_exiting(vm))
-		rc = pthread_cond_timedwait(&vm->parked_cond, &vm->pause_lock, &deadline);
-	bool done = vm->nr_reset_done == vm->nr_vcpus;
-	pthread_mutex_unlock(&vm->pause_lock);
-	return done || vm_exiting(vm) ? 0
-		: err_set(e, -ETIMEDOUT, "vCPUs did not restore their state within %u ms",
-			  RESET_PARK_MS);
+	(void)arg;
+	struct err e = { 0 };
+	int rc = arch_vcpu_reset(v, &e);
+	if (rc)
+		log_error("cannot restart the guest: %s", e.msg);
+	return rc;
 }
 
 static void reset_work(void *arg)
@@ -92,9 +84,9 @@ static void reset_work(void *arg)
 	}
 	if (!rc && gm_image_restore(&vm->mem, &vm->boot_image))
 		rc = err_set(&e, -EFAULT, "the boot image does not fit guest memory");
-	unsigned n = 0;
 	if (!rc)
-		rc = restart_vcpus(vm, &n, &e);
+		rc = vm_vcpus_do(vm, reset_one, NULL, RESET_PARK_MS, &e);
+	unsigned n = rc ? 0 : ++vm->restarts;
 	if (rc || vm_exiting(vm)) {
 		/* Parked vCPUs stay parked until vm_finish stops them. */
 		if (!vm_exiting(vm)) {
@@ -120,26 +112,4 @@ bool vm_request_reset(struct vm *vm, enum vm_exit_reason why)
 	vm->reset_reason = (int)why;
 	evl_post_work(vm->loop, &vm->reset_item, reset_work, vm);
 	return true;
-}
-
-int vm_reset_vcpu(struct vcpu *v)
-{
-	unsigned epoch = atomic_load(&v->vm->reset_epoch);
-	if (v->reset_epoch == epoch)
-		return 0;
-	v->reset_epoch = epoch;
-	/* The exit this vCPU last reported may still have to be completed
-	 * (an MMIO or port read's result into a register, RIP moved past the
-	 * instruction): KVM does that at the next KVM_RUN, which
-	 * immediate_exit makes return at once. Before the registers are
-	 * replaced, or it would write into the new boot's state. */
-	v->run->immediate_exit = 1;
-	ioctl(v->fd, KVM_RUN, 0);
-	v->run->immediate_exit = 0;
-	struct err e = { 0 };
-	if (!arch_vcpu_reset(v, &e))
-		return 0;
-	log_error("cannot restart the guest: %s", e.msg);
-	vm_request_exit(v->vm, VM_EXIT_ERROR, 1);
-	return -1;
 }

@@ -40,10 +40,4 @@ void vm_reset_release(struct vm *vm);
  * pending is the same restart. Any thread. True when this call posted it. */
 bool vm_request_reset(struct vm *vm, enum vm_exit_reason why);
 
-/* vm_reset_vcpu - on (vcpu)'s own thread, parked: if the VM restarted
- * since it last looked, complete its last exit and put its boot state
- * back. 0, or -1 after asking the VM to exit with an error (the state
- * could not be set). */
-int vm_reset_vcpu(struct vcpu *vcpu);
-
 #endif

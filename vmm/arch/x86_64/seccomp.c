@@ -24,11 +24,28 @@ static const unsigned long vcpu_ioctls[] = {
 	KVM_SET_VCPU_EVENTS,
 	KVM_SET_DEBUGREGS,
 	KVM_SET_MP_STATE,
+	/* vm.snapshot: each vCPU saves its own state (snapshot.c) */
+	KVM_GET_XSAVE,
+	KVM_GET_FPU,
+	KVM_GET_XCRS,
+	KVM_GET_MSR_INDEX_LIST,
+	KVM_GET_MSRS,
+	KVM_GET_LAPIC,
+	KVM_GET_MP_STATE,
+	KVM_GET_VCPU_EVENTS,
+	KVM_GET_DEBUGREGS,
+	KVM_GET_CPUID2,
+	KVM_GET_TSC_KHZ,
+	KVM_CHECK_EXTENSION,
 };
 
 static const unsigned long loop_ioctls[] = {
 	KVM_SET_IRQCHIP,
 	KVM_SET_PIT2,
+	/* vm.snapshot: the VM's own state */
+	KVM_GET_IRQCHIP,
+	KVM_GET_PIT2,
+	KVM_GET_CLOCK,
 };
 
 const unsigned long *arch_seccomp_loop_ioctls(size_t *nr)

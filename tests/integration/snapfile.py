@@ -1,0 +1,53 @@
+#!/usr/bin/env python3
+"""Read or damage a kiln snapshot's state file (docs/snapshot.md, vmm/base/snapfile.c).
+
+  snapfile.py sections STATE      one line per section: NAME DATA_OFFSET DATA_LENGTH
+  snapfile.py flip STATE OFFSET   invert the byte at OFFSET
+  snapfile.py version STATE N     set the header's format version to N (checksum kept)
+"""
+import struct
+import sys
+
+
+def sections(data):
+    if data[:8] != b"KILNSNAP":
+        raise SystemExit("not a kiln snapshot")
+    fmt, nr = struct.unpack_from("<II", data, 8)
+    pos = 16
+    for _ in range(2):  # kiln version, host identity
+        (n,) = struct.unpack_from("<H", data, pos)
+        pos += 2 + n
+    pos += 4  # header checksum
+    out = []
+    for _ in range(nr):
+        (n,) = struct.unpack_from("<H", data, pos)
+        name = data[pos + 2:pos + 2 + n].decode()
+        pos += 2 + n
+        (length,) = struct.unpack_from("<Q", data, pos)
+        pos += 8
+        out.append((name, pos, length))
+        pos += length + 4
+    if pos != len(data):
+        raise SystemExit(f"{len(data) - pos} bytes after the last section")
+    return out
+
+
+def main():
+    cmd, path = sys.argv[1], sys.argv[2]
+    data = bytearray(open(path, "rb").read())
+    if cmd == "sections":
+        for name, off, length in sections(data):
+            print(name, off, length)
+    elif cmd == "flip":
+        off = int(sys.argv[3])
+        data[off] ^= 0xFF
+        open(path, "wb").write(data)
+    elif cmd == "version":
+        struct.pack_into("<I", data, 8, int(sys.argv[3]))
+        open(path, "wb").write(data)
+    else:
+        raise SystemExit(__doc__)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,144 @@
+#!/bin/bash
+# timeout: 300
+# Snapshot and restore across processes (issue 17; docs/snapshot.md), on
+# Debian's generic kernel with 2 vCPUs and a disk. The guest (scenario
+# count) counts to 150, each count written to its disk with fsync and then
+# printed. At count 40 or so: vm.pause, vm.snapshot, kill -KILL. Then:
+#  - the snapshot: memory a sparse file (far fewer blocks than the guest's
+#    RAM), state 0400, the disk file holding every count printed before it;
+#  - kiln run --restore in a new process: the guest goes on counting from
+#    where it was (no second boot; its first count the one after the last
+#    before the snapshot), writes the rest of its counts, reads every slot
+#    back intact and ends; kiln exits 0; the disk file holds all 150 lines;
+#  - damaged copies are refused before any vCPU runs, each with a message
+#    naming what is wrong: a byte flipped in each section of the state file
+#    (the section by name), a wrong format version, a truncated memory file;
+#    and a snapshot into an existing directory is refused over the socket.
+set -euo pipefail
+# shellcheck source=SCRIPTDIR/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+cd "$TMPDIR"
+py=$PY
+sock=$TMPDIR/api.sock
+disk=$TMPDIR/count.img
+N=150
+truncate -s 1M "$disk"
+ctl() { "$KILN" ctl --socket "$sock" --timeout 60 "$@"; }
+
+pid=''
+cleanup() {
+	if [[ -n $pid ]]; then
+		kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	fi
+	return 0
+}
+trap cleanup EXIT
+on_fail() {
+	for f in run1.log run2.log; do [[ -f $f ]] && show_tail "$f"; done
+	return 0
+}
+
+# wait_count LOG N SECONDS: until LOG has "KILN-COUNT N".
+wait_count() {
+	local i
+	for ((i = 0; i < $3 * 5; i++)); do
+		tr -d '\r' <"$1" | grep -q "^KILN-COUNT $2\$" && return 0
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.2
+	done
+	fail "$1: no KILN-COUNT $2 within $3 s"
+}
+# counts LOG: the counts LOG printed, one per line.
+counts() { tr -d '\r' <"$1" | sed -n 's/^KILN-COUNT \([0-9]*\)$/\1/p'; }
+# disk_lines FROM TO: how many slots FROM..TO of the disk file hold their line.
+disk_lines() {
+	"$py" - "$disk" "$1" "$2" <<'PY'
+import sys
+data = open(sys.argv[1], "rb").read()
+print(sum(data[i * 512:i * 512 + 11] == b"line %06d" % i
+          for i in range(int(sys.argv[2]), int(sys.argv[3]) + 1)))
+PY
+}
+
+"$KILN" run -v --api-socket "$sock" --kernel "$GUEST/generic/vmlinuz" \
+	--initrd "$GUEST/initramfs-generic.cpio.gz" \
+	--cmdline "console=ttyS0 quiet panic=-1 kiln.scenario=count kiln.count_to=$N" \
+	--cpus 2 --memory 256M --disk "path=$disk,id=disk0" </dev/null >run1.log 2>&1 &
+pid=$!
+wait_count run1.log 40 "$KILN_BOOT_TIMEOUT"
+step "the guest counts"
+ctl vm.pause >/dev/null
+ctl vm.snapshot "{\"path\": \"$TMPDIR/snap\"}" >snap.json || fail "vm.snapshot failed"
+step "snapshot: $(tr -d ' \n' <snap.json)"
+if ctl vm.snapshot "{\"path\": \"$TMPDIR/snap\"}" >again.json 2>again.err; then
+	fail "a second snapshot into the same directory was accepted"
+fi
+grep -q 'exists' again.err || { cat again.err; fail "the refusal does not say the directory exists"; }
+kill -KILL "$pid"
+wait "$pid" 2>/dev/null || true
+pid=''
+last=$(counts run1.log | tail -n 1)
+step "killed at count $last"
+
+ram=$((256 << 20))
+blocks=$(stat -c '%b*%B' snap/memory)
+on_disk=$((blocks))
+((on_disk < ram / 2)) || fail "memory: $on_disk bytes on disk for $ram of RAM: not sparse"
+written=$(sed -n 's/.*"written_bytes": *\([0-9]*\).*/\1/p' snap.json)
+[[ -n $written ]] || fail "vm.snapshot's result has no written_bytes"
+((on_disk <= written + (1 << 20))) || fail "memory: $on_disk bytes on disk, vm.snapshot says $written written"
+[[ $(stat -c %a snap/state) == 400 && $(stat -c %a snap/memory) == 400 ]] ||
+	fail "snapshot files are not mode 0400: $(stat -c '%n %a' snap/*)"
+[[ $(stat -c %a snap) == 700 ]] || fail "the snapshot directory is not mode 0700"
+got=$(disk_lines 1 "$last")
+((got == last)) || fail "the disk holds $got of the $last lines written before the snapshot"
+step "memory $((on_disk >> 20)) MiB on disk (RAM $((ram >> 20)) MiB), the disk has lines 1..$last"
+
+# Damaged copies: refused at once, naming what is wrong.
+refused() { # DIR WHAT PATTERN
+	local rc=0
+	timeout 60 "$KILN" run --restore "$1" </dev/null >refused.out 2>&1 || rc=$?
+	((rc != 0)) || fail "$2: restored (exit 0)"
+	grep -q "$3" refused.out || { cat refused.out; fail "$2: the error does not say /$3/"; }
+	((rc != 124)) || fail "$2: kiln did not stop"
+}
+nsec=0
+while read -r name off len; do
+	rm -rf bad && cp -a snap bad && chmod u+w bad/state
+	((len > 0)) || continue
+	"$py" "$here/snapfile.py" flip bad/state $((off + len / 2))
+	refused bad "a byte flipped in section $name" "section '$name': checksum mismatch"
+	nsec=$((nsec + 1))
+done < <("$py" "$here/snapfile.py" sections snap/state)
+((nsec >= 5)) || fail "only $nsec sections in the state file"
+rm -rf bad && cp -a snap bad && chmod u+w bad/state
+"$py" "$here/snapfile.py" version bad/state 99
+refused bad "format version 99" "format version 99"
+rm -rf bad && cp -a snap bad && chmod u+w bad/memory
+truncate -s -4096 bad/memory
+refused bad "a truncated memory file" "memory: .*truncated"
+rm -rf bad
+step "$nsec damaged sections, a wrong version and a truncated memory file: refused"
+
+# The restore, in a new process, with no control socket.
+"$KILN" run -v --restore "$TMPDIR/snap" </dev/null >run2.log 2>&1 &
+pid=$!
+rc=0
+wait_kiln "$pid" 180 run2.log || rc=$?
+pid=''
+((rc == 0)) || fail "the restored kiln exited $rc"
+tr -d '\r' <run2.log >run2.txt
+grep -q '^KILN-GUEST-UP' run2.txt && fail "the restored guest booted again"
+first=$(counts run2.log | head -n 1)
+[[ -n $first ]] || fail "the restored guest printed no count"
+((first == last + 1 || first == last + 2)) ||
+	fail "the restored guest's first count is $first, the last before the snapshot $last"
+counts run2.log | tail -n 1 | grep -qx "$N" || fail "the restored guest did not count to $N"
+grep -q '^KILN-COUNT-VERIFY bad=0$' run2.txt || fail "the guest read back: $(grep KILN-COUNT-VERIFY run2.txt)"
+grep -q '^KILN-RESULT rc=0$' run2.txt || fail "the guest scenario did not end with rc=0"
+got=$(disk_lines 1 "$N")
+((got == N)) || fail "the disk file holds $got of $N lines after the restored run"
+step "restored: counted on from $first to $N, every line on the disk"
+true

@@ -1,0 +1,467 @@
+/* SPDX-License-Identifier: MIT */
+#include "snapshot.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../arch/arch.h"
+#include "../base/file.h"
+#include "../base/log.h"
+#include "../base/snapfile.h"
+#include "../base/state.h"
+#include "vcpu.h"
+#include "vm.h"
+
+#define MACHINE_KIND "machine"
+#define MACHINE_VERSION 1
+#define STATE_MAX (64u << 20)      /* a state file is KiBs; refuse absurd ones */
+#define VCPU_SAVE_MS 5000
+#define PAGE 4096u
+#define PAGEMAP_CHUNK 512          /* entries read at once: 2 MiB of RAM */
+
+struct snapshot {
+	struct file_snapshot file;    /* DIR/state */
+	struct snapfile sf;
+	int mem_fd;
+	unsigned vcpus;
+	uint64_t ram_bytes;
+	char *config;
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}
+
+/* ---- saving ------------------------------------------------------------ */
+
+struct vcpu_saves {
+	struct state_buf buf[CFG_MAX_VCPUS];
+};
+
+static int save_vcpu(struct vcpu *v, void *arg)
+{
+	struct vcpu_saves *s = arg;
+	struct err e = { 0 };
+	int rc = arch_vcpu_save(v, &s->buf[v->id], &e);
+	if (rc)
+		log_error("snapshot: %s", e.msg);
+	return rc;
+}
+
+static bool page_is_zero(const uint8_t *p)
+{
+	const uint64_t *w = (const uint64_t *)(const void *)p;
+	/* The first word zero, and every byte equal to the one 8 after it. */
+	return w[0] == 0 && !memcmp(p, p + 8, PAGE - 8);
+}
+
+static int write_all(int fd, const uint8_t *p, size_t n, uint64_t off)
+{
+	while (n) {
+		ssize_t w = pwrite(fd, p, n, (off_t)off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return w < 0 ? -errno : -EIO;
+		p += w;
+		n -= (size_t)w;
+		off += (uint64_t)w;
+	}
+	return 0;
+}
+
+/*
+ * Guest RAM into (fd) at the regions' file offsets, leaving holes. An
+ * anonymous page /proc/self/pagemap shows neither present nor swapped was
+ * never touched: skipped unread. A file-backed VM's (itself restored)
+ * pages are read all (one not present still holds the file's bytes), and
+ * so are all when pagemap cannot be read (a jail without /proc).
+ */
+static int write_memory(const struct guest_mem *gm, int fd, uint64_t *written,
+			struct err *e)
+{
+	int pm = gm->file_backed ? -1 : open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	uint64_t entries[PAGEMAP_CHUNK];
+	uint64_t file_off = 0;
+	int rc = 0;
+	for (unsigned r = 0; r < gm->nr_regions && !rc; r++) {
+		const struct gm_region *reg = &gm->regions[r];
+		uint64_t npages = reg->size / PAGE;
+		uint64_t run_start = 0, run_len = 0; /* pages, in this region */
+		for (uint64_t pg = 0; pg <= npages && !rc; pg++) {
+			bool keep = false;
+			if (pg < npages) {
+				uint64_t k = pg % PAGEMAP_CHUNK;
+				if (k == 0 && pm >= 0) {
+					uint64_t vpn = (uintptr_t)(reg->hva + pg * PAGE) / PAGE;
+					size_t want = sizeof(entries);
+					ssize_t got = pread(pm, entries, want, (off_t)(vpn * 8));
+					if (got != (ssize_t)want) {
+						close(pm); /* read everything from here on */
+						pm = -1;
+					}
+				}
+				bool maybe = pm < 0 || (entries[k] >> 62) != 0; /* present or swapped */
+				keep = maybe && !page_is_zero(reg->hva + pg * PAGE);
+			}
+			if (keep) {
+				if (!run_len)
+					run_start = pg;
+				run_len++;
+				if (run_len < 256)
+					continue; /* write at most 1 MiB at once */
+			}
+			if (run_len) {
+				rc = write_all(fd, reg->hva + run_start * PAGE, run_len * PAGE,
+					       file_off + run_start * PAGE);
+				*written += run_len * PAGE;
+				run_len = 0;
+			}
+		}
+		file_off += reg->size;
+	}
+	if (pm >= 0)
+		close(pm);
+	return rc ? err_set(e, rc, "memory: cannot write: %s", strerror(-rc)) : 0;
+}
+
+static int write_file(int dirfd, const char *name, const void *data, size_t len,
+		      uint64_t size, const struct guest_mem *gm, uint64_t *written,
+		      struct err *e)
+{
+	int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+			0400);
+	if (fd < 0)
+		return err_set(e, -errno, "%s: cannot create: %s", name, strerror(errno));
+	int rc = 0;
+	if (gm) {
+		if (ftruncate(fd, (off_t)size) < 0)
+			rc = err_set(e, -errno, "%s: cannot size it: %s", name, strerror(errno));
+		else
+			rc = write_memory(gm, fd, written, e);
+	} else {
+		rc = write_all(fd, data, len, 0);
+		if (rc)
+			err_set(e, rc, "%s: cannot write: %s", name, strerror(-rc));
+	}
+	if (!rc && fdatasync(fd) < 0)
+		rc = err_set(e, -errno, "%s: fdatasync: %s", name, strerror(errno));
+	close(fd);
+	return rc;
+}
+
+static void save_machine(const struct vm *vm, struct state_buf *out)
+{
+	state_begin(out, MACHINE_KIND, MACHINE_VERSION);
+	state_put_u32(out, vm->nr_vcpus);
+	state_put_u64(out, vm->mem.ram_bytes);
+	state_put_u32(out, vm->mem.nr_regions);
+	for (unsigned r = 0; r < vm->mem.nr_regions; r++) {
+		state_put_u64(out, vm->mem.regions[r].gpa);
+		state_put_u64(out, vm->mem.regions[r].size);
+	}
+}
+
+/* One more section from (buf), consumed. */
+static int add_section(struct snapfile_writer *w, const char *name,
+		       struct state_buf *buf, struct err *e)
+{
+	int rc = buf->error ? err_set(e, buf->error, "%s: out of memory", name)
+			    : snapfile_add(w, name, buf->data, buf->len, e);
+	state_fini(buf);
+	return rc;
+}
+
+/* Every section of the state file into (w). */
+static int collect_state(struct vm *vm, const char *config_json,
+			 struct snapfile_writer *w, struct err *e)
+{
+	struct vcpu_saves *vs = calloc(1, sizeof(*vs));
+	if (!vs)
+		return err_set(e, -ENOMEM, "out of memory");
+	struct state_buf buf;
+	state_init(&buf);
+	save_machine(vm, &buf);
+	int rc = add_section(w, "machine", &buf, e);
+	if (!rc)
+		rc = snapfile_add(w, "config", config_json, strlen(config_json), e);
+	if (!rc) {
+		state_init(&buf);
+		rc = arch_vm_save(vm, &buf, e);
+		rc = rc ? (state_fini(&buf), rc) : add_section(w, "vm", &buf, e);
+	}
+	if (!rc)
+		rc = vm_vcpus_do(vm, save_vcpu, vs, VCPU_SAVE_MS, e);
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "vcpu.%u", i);
+		if (!rc)
+			rc = add_section(w, name, &vs->buf[i], e);
+		state_fini(&vs->buf[i]);
+	}
+	free(vs);
+	device_list_foreach(&vm->devices, d) {
+		if (rc)
+			break;
+		char name[SNAPFILE_NAME_MAX + 1];
+		snprintf(name, sizeof(name), "device.%s", d->id);
+		state_init(&buf);
+		if (d->ops->save)
+			rc = d->ops->save(d, &buf, e);
+		if (rc) {
+			state_fini(&buf);
+			err_prefix(e, "device %s", d->id);
+		} else {
+			rc = add_section(w, name, &buf, e);
+		}
+	}
+	return rc;
+}
+
+int vm_snapshot(struct vm *vm, const char *dir, const char *config_json,
+		struct snapshot_stats *st, struct err *e)
+{
+	uint64_t t0 = now_ms();
+	memset(st, 0, sizeof(*st));
+	if (!vm_is_paused(vm))
+		return err_set(e, -EBUSY, "the VM must be paused");
+	struct snapfile_writer w;
+	snapfile_writer_init(&w);
+	int rc = collect_state(vm, config_json, &w, e);
+	struct state_buf file;
+	state_init(&file);
+	char host[SNAPFILE_TEXT_MAX + 1];
+	arch_host_identity(host, sizeof(host));
+	if (!rc)
+		rc = snapfile_finish(&w, KILN_VERSION, host, &file, e);
+	snapfile_writer_fini(&w);
+	if (rc) {
+		state_fini(&file);
+		return rc;
+	}
+	if (mkdir(dir, 0700) < 0) {
+		rc = -errno;
+		state_fini(&file);
+		err_field(e, "path");
+		return err_set(e, rc, "%s: %s", dir,
+			       rc == -EEXIST ? "exists (a snapshot goes into a new directory)"
+					     : strerror(-rc));
+	}
+	int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (dirfd < 0)
+		rc = err_set(e, -errno, "%s: %s", dir, strerror(errno));
+	if (!rc)
+		rc = write_file(dirfd, "memory", NULL, 0, vm->mem.ram_bytes, &vm->mem,
+				&st->written_bytes, e);
+	/* The state last: a directory without it is no snapshot. */
+	if (!rc)
+		rc = write_file(dirfd, "state", file.data, file.len, 0, NULL, NULL, e);
+	if (!rc && fsync(dirfd) < 0)
+		rc = err_set(e, -errno, "%s: fsync: %s", dir, strerror(errno));
+	if (rc) {
+		if (dirfd >= 0) {
+			unlinkat(dirfd, "memory", 0);
+			unlinkat(dirfd, "state", 0);
+		}
+		unlinkat(AT_FDCWD, dir, AT_REMOVEDIR);
+	}
+	if (dirfd >= 0)
+		close(dirfd);
+	st->ram_bytes = vm->mem.ram_bytes;
+	st->state_bytes = file.len;
+	st->ms = now_ms() - t0;
+	state_fini(&file);
+	return rc;
+}
+
+/* ---- restoring --------------------------------------------------------- */
+
+static int read_machine(struct snapshot *s, struct err *e)
+{
+	const struct snapfile_section *sec = snapfile_find(&s->sf, "machine");
+	if (!sec)
+		return err_set(e, -EINVAL, "section 'machine' is missing");
+	struct state_buf in;
+	state_from(&in, sec->data, sec->len);
+	int rc = state_expect(&in, MACHINE_KIND, MACHINE_VERSION, e);
+	s->vcpus = state_get_u32(&in);
+	s->ram_bytes = state_get_u64(&in);
+	if (!rc)
+		rc = state_check(&in, "section 'machine'", e);
+	if (!rc && (s->vcpus < 1 || s->vcpus > CFG_MAX_VCPUS || !s->ram_bytes))
+		rc = err_set(e, -EINVAL, "section 'machine': %u vCPUs, %llu bytes of RAM",
+			     s->vcpus, (unsigned long long)s->ram_bytes);
+	return rc;
+}
+
+static int open_memory(struct snapshot *s, const char *dir, struct err *e)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/memory", dir);
+	s->mem_fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (s->mem_fd < 0)
+		return err_set(e, -errno, "memory: %s", strerror(errno));
+	struct stat st;
+	if (fstat(s->mem_fd, &st) < 0)
+		return err_set(e, -errno, "memory: %s", strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return err_set(e, -EINVAL, "memory: not a regular file");
+	if ((uint64_t)st.st_size != s->ram_bytes)
+		return err_set(e, -EINVAL, "memory: %llu bytes, the guest's RAM is %llu (%s)",
+			       (unsigned long long)st.st_size,
+			       (unsigned long long)s->ram_bytes,
+			       (uint64_t)st.st_size < s->ram_bytes ? "truncated" : "too long");
+	return 0;
+}
+
+int snapshot_open(const char *dir, struct snapshot **out, struct err *e)
+{
+	struct snapshot *s = calloc(1, sizeof(*s));
+	if (!s)
+		return err_set(e, -ENOMEM, "out of memory");
+	s->mem_fd = -1;
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/state", dir);
+	int rc = file_read_private(path, STATE_MAX, &s->file, e);
+	if (rc)
+		err_prefix(e, "state");
+	if (!rc) {
+		rc = snapfile_parse(s->file.data, s->file.size, &s->sf, e);
+		if (rc)
+			err_prefix(e, "state");
+	}
+	char host[SNAPFILE_TEXT_MAX + 1];
+	arch_host_identity(host, sizeof(host));
+	if (!rc && strcmp(host, s->sf.host))
+		rc = err_set(e, -EINVAL, "taken on a %s host, this one is %s",
+			     s->sf.host, host);
+	if (!rc)
+		rc = read_machine(s, e);
+	const struct snapfile_section *cfg = rc ? NULL : snapfile_find(&s->sf, "config");
+	if (!rc && !cfg)
+		rc = err_set(e, -EINVAL, "section 'config' is missing");
+	if (!rc && !(s->config = strndup((const char *)cfg->data, cfg->len)))
+		rc = err_set(e, -ENOMEM, "out of memory");
+	if (!rc)
+		rc = open_memory(s, dir, e);
+	if (rc) {
+		err_prefix(e, "snapshot %s", dir);
+		snapshot_close(s);
+		return rc;
+	}
+	if (strcmp(s->sf.kiln_version, KILN_VERSION))
+		log_info("snapshot %s was written by kiln %s", dir, s->sf.kiln_version);
+	*out = s;
+	return 0;
+}
+
+const char *snapshot_config(const struct snapshot *s)
+{
+	return s->config;
+}
+
+int snapshot_memory_fd(const struct snapshot *s)
+{
+	return s->mem_fd;
+}
+
+void snapshot_close(struct snapshot *s)
+{
+	if (!s)
+		return;
+	if (s->mem_fd >= 0)
+		close(s->mem_fd);
+	snapfile_fini(&s->sf);
+	file_snapshot_free(&s->file);
+	free(s->config);
+	free(s);
+}
+
+int snapshot_check_shape(const struct snapshot *s, unsigned vcpus,
+			 uint64_t ram_bytes, struct err *e)
+{
+	if (vcpus != s->vcpus) {
+		err_field(e, "machine.vcpus");
+		return err_set(e, -EINVAL, "%u vCPUs, the snapshot's guest has %u",
+			       vcpus, s->vcpus);
+	}
+	if (ram_bytes != s->ram_bytes) {
+		err_field(e, "machine.memory");
+		return err_set(e, -EINVAL, "%llu MiB, the snapshot's guest has %llu MiB",
+			       (unsigned long long)(ram_bytes >> 20),
+			       (unsigned long long)(s->ram_bytes >> 20));
+	}
+	return 0;
+}
+
+/* The section (name) as a reader; -EINVAL naming it when missing. */
+static int section(const struct snapshot *s, const char *name, struct state_buf *in,
+		   struct err *e)
+{
+	const struct snapfile_section *sec = snapfile_find(&s->sf, name);
+	if (!sec)
+		return err_set(e, -EINVAL, "section '%s' is missing", name);
+	state_from(in, sec->data, sec->len);
+	return 0;
+}
+
+static int apply_devices(struct vm *vm, const struct snapshot *s, struct err *e)
+{
+	int rc = 0;
+	device_list_foreach(&vm->devices, d) {
+		char name[SNAPFILE_NAME_MAX + 1];
+		snprintf(name, sizeof(name), "device.%s", d->id);
+		struct state_buf in;
+		rc = section(s, name, &in, e);
+		if (!rc && d->ops->restore)
+			rc = d->ops->restore(d, &in, e);
+		else if (!rc && in.len)
+			rc = err_set(e, -EINVAL, "it has state, this kiln's %s keeps none",
+				     d->kind);
+		if (rc) {
+			err_prefix(e, "device %s", d->id);
+			return rc;
+		}
+	}
+	/* And no device of the snapshot is missing from this VM. */
+	for (unsigned i = 0; i < s->sf.nr; i++) {
+		const char *n = s->sf.sections[i].name;
+		if (!strncmp(n, "device.", 7) && !device_list_find(&vm->devices, n + 7))
+			return err_set(e, -EINVAL, "device %s: in the snapshot, not in this VM's config",
+				       n + 7);
+	}
+	return 0;
+}
+
+int snapshot_apply(struct vm *vm, const struct snapshot *s, struct err *e)
+{
+	struct state_buf in;
+	int rc = section(s, "vm", &in, e);
+	if (!rc)
+		rc = arch_vm_restore(vm, &in, e);
+	if (rc)
+		err_prefix(e, "section 'vm'");
+	if (!rc)
+		rc = apply_devices(vm, s, e);
+	for (unsigned i = 0; !rc && i < vm->nr_vcpus; i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "vcpu.%u", i);
+		rc = section(s, name, &in, e);
+		if (!rc)
+			rc = arch_vcpu_restore(vm->vcpus[i], &in, e);
+		if (rc)
+			err_prefix(e, "section '%s'", name);
+	}
+	if (rc)
+		err_prefix(e, "restore");
+	return rc;
+}
