@@ -28,7 +28,8 @@ void state_from(struct state_buf *s, const void *data, size_t len)
 
 void state_put(struct state_buf *s, const void *p, size_t n)
 {
-	if (s->error)
+	/* Nothing to append (p may then be NULL: an empty section). */
+	if (s->error || n == 0)
 		return;
 	if (s->len + n < s->len) {
 		s->error = -ENOMEM;
