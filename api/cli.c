@@ -7,7 +7,6 @@
 #include "../vmm/machine/snapshot.h"
 
 #include <errno.h>
-#include <json-c/json.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -259,6 +258,26 @@ static int opt_device(struct kiln_config *c, const struct cfg_kind *kind,
 	return rc;
 }
 
+/* Under --restore, a device flag whose id is one of the snapshot's devices
+ * of its kind changes that device (its host end: a disk's file, a net's
+ * tap) in its place, rather than adding one: the restored machine keeps
+ * its devices and their order (PCI slots). (cfg)'s last device is the one
+ * the flag just added. */
+static void replace_by_id(struct kiln_config *cfg)
+{
+	struct cfg_device *added = &cfg->devices[cfg->nr_devices - 1];
+	for (unsigned i = 0; i + 1 < cfg->nr_devices; i++) {
+		struct cfg_device *d = &cfg->devices[i];
+		if (d->kind != added->kind || !d->id || !added->id || strcmp(d->id, added->id))
+			continue;
+		void *spec = d->spec;
+		d->spec = added->spec;
+		added->spec = spec;
+		cfg_device_remove(cfg, added); /* frees the old spec */
+		return;
+	}
+}
+
 /* Options about the run rather than the VM; they take effect in both
  * parsing passes' first one only. */
 /* (v), a decimal in [lo, hi], into (*out); false (untouched) otherwise. */
@@ -395,6 +414,8 @@ static int parse_run_args(int argc, char **argv, int i,
 			char flag[48];
 			snprintf(flag, sizeof(flag), "--%s", kind->name);
 			int rc = opt_device(&req->config, kind, flag, val, e);
+			if (!rc && req->snapshot)
+				replace_by_id(&req->config);
 			if (rc)
 				return rc;
 			continue;
@@ -431,14 +452,9 @@ static int restore_config(struct cli_request *req, struct err *e)
 	int rc = snapshot_open(req->restore_dir, &req->snapshot, e);
 	if (rc)
 		return rc;
-	struct json_tokener *tok = json_tokener_new();
 	const char *text = snapshot_config(req->snapshot);
-	struct json_object *obj = tok ? json_tokener_parse_ex(tok, text, (int)strlen(text)) : NULL;
-	json_tokener_free(tok);
 	cfg_fini(&req->config);
-	rc = obj ? schema_config_from_json(obj, &req->config, e)
-		 : err_set(e, -EINVAL, "its config is not JSON");
-	json_object_put(obj);
+	rc = schema_config_from_text(text, strlen(text), &req->config, e);
 	if (rc) {
 		err_prefix(e, "snapshot %s: config", req->restore_dir);
 		return rc;
@@ -482,6 +498,9 @@ int cli_parse(int argc, char **argv, struct cli_request *req, struct err *e)
 		return err_set(e, -EINVAL, "--restore-paused: without --restore");
 	if (req->restore_dir) {
 		rc = restore_config(req, e);
+		req->verbosity = 0; /* counted again */
+		if (!rc)
+			rc = parse_run_args(argc, argv, 2, req, e);
 		if (rc)
 			return rc;
 	}

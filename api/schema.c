@@ -862,6 +862,14 @@ struct json_object *schema_json_schemas(void)
 		" \"properties\": {\"path\": {\"type\": \"string\", \"minLength\": 1,"
 		" \"description\": \"a directory that does not exist yet: kiln makes it"
 		" (mode 0700) and writes memory and state into it\"}}}"));
+	json_object_object_add(out, "restore", json_tokener_parse(
+		"{\"type\": \"object\", \"required\": [\"path\"],"
+		" \"additionalProperties\": false,"
+		" \"description\": \"vm.restore's params\","
+		" \"properties\": {\"path\": {\"type\": \"string\", \"minLength\": 1,"
+		" \"description\": \"a directory vm.snapshot wrote\"},"
+		" \"paused\": {\"type\": \"boolean\", \"default\": false,"
+		" \"description\": \"stay paused until vm.resume\"}}}"));
 	return out;
 }
 
@@ -1007,18 +1015,25 @@ int schema_config_from_file(const char *path, struct kiln_config *cfg,
 	size_t in_len = 0;
 	int rc = from_stdin ? read_stdin(&in, &in_len, e)
 			    : file_read_private(path, SCHEMA_MAX_TEXT, &text, e);
-	struct json_object *obj = NULL;
 	if (!rc && from_stdin)
-		rc = schema_parse_text(in, in_len, &obj, e);
+		rc = schema_config_from_text(in, in_len, cfg, e);
 	else if (!rc)
-		rc = schema_parse_text(text.data ? (const char *)text.data : "",
-				       text.size, &obj, e);
+		rc = schema_config_from_text(text.data ? (const char *)text.data : "",
+					     text.size, cfg, e);
 	free(in);
 	file_snapshot_free(&text);
+	if (rc)
+		err_prefix(e, "%s", from_stdin ? "standard input" : path);
+	return rc;
+}
+
+int schema_config_from_text(const char *text, size_t len, struct kiln_config *cfg,
+			    struct err *e)
+{
+	struct json_object *obj = NULL;
+	int rc = schema_parse_text(text, len, &obj, e);
 	if (!rc)
 		rc = schema_config_from_json(obj, cfg, e);
 	json_object_put(obj);
-	if (rc)
-		err_prefix(e, "%s", from_stdin ? "standard input" : path);
 	return rc;
 }

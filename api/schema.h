@@ -54,6 +54,11 @@ struct json_object *schema_config_to_json(const struct kiln_config *cfg);
  * Errors start with the file name: "vm.json: line 3, column 9: ...",
  * "vm.json: machine.vcpus: ...". 0 or -errno.
  */
+/* schema_config_from_text - the same from JSON text (len bytes; a
+ * snapshot's config section), errors with line and column. */
+int schema_config_from_text(const char *text, size_t len, struct kiln_config *cfg,
+			    struct err *e);
+
 int schema_config_from_file(const char *path, struct kiln_config *cfg,
 			    struct err *e);
 

@@ -352,3 +352,122 @@ Test(cli, nets)
 	cr_assert_eq(NET(&req.config, 0)->fd, 9);
 	cfg_fini(&req.config);
 }
+
+/* ---- --restore: the snapshot's config as the base ---- */
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "vmm/arch/arch.h"
+#include "vmm/base/snapfile.h"
+#include "vmm/machine/snapshot.h"
+
+/* A snapshot directory as vm.snapshot lays it out, with (config) as its
+ * config section, 2 vCPUs and 128 MiB (a sparse memory file). */
+static char *fake_snapshot(const char *config)
+{
+	char *dir = strdup("/tmp/kiln-test-snap.XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+	struct snapfile_writer w;
+	struct state_buf machine, file;
+	struct err e = { 0 };
+	snapfile_writer_init(&w);
+	state_init(&machine);
+	state_begin(&machine, "machine", 1);
+	state_put_u32(&machine, 2);
+	state_put_u64(&machine, 128ull << 20);
+	state_put_u32(&machine, 0);
+	cr_assert_eq(snapfile_add(&w, "machine", machine.data, machine.len, &e), 0);
+	cr_assert_eq(snapfile_add(&w, "config", config, strlen(config), &e), 0);
+	char host[SNAPFILE_TEXT_MAX + 1];
+	arch_host_identity(host, sizeof(host));
+	state_init(&file);
+	cr_assert_eq(snapfile_finish(&w, KILN_VERSION, host, &file, &e), 0);
+	char path[256];
+	snprintf(path, sizeof(path), "%s/state", dir);
+	FILE *f = fopen(path, "w");
+	cr_assert_eq(fwrite(file.data, 1, file.len, f), file.len);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/memory", dir);
+	int fd = open(path, O_CREAT | O_WRONLY, 0600);
+	cr_assert_eq(ftruncate(fd, 128 << 20), 0);
+	close(fd);
+	state_fini(&machine);
+	state_fini(&file);
+	snapfile_writer_fini(&w);
+	return dir;
+}
+
+static void remove_snapshot(char *dir)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "%s/state", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/memory", dir);
+	unlink(path);
+	rmdir(dir);
+	free(dir);
+}
+
+Test(cli, restore_takes_the_snapshot_config_and_changes_devices_by_id)
+{
+	char *dir = fake_snapshot(
+		"{\"machine\": {\"vcpus\": 2, \"memory_mib\": 128},"
+		" \"boot\": {\"kernel\": \"/gone/vmlinuz\"},"
+		" \"disks\": [{\"id\": \"disk0\", \"path\": \"/srv/a.img\"},"
+		"             {\"id\": \"disk1\", \"path\": \"/srv/b.img\"}]}");
+	struct cli_request req;
+	struct err e;
+	cr_assert_eq(PARSE(&req, &e, "run", "--restore", dir, "--disk",
+			   "id=disk0,path=/srv/clone.img", "--restore-paused"),
+		     0, "%s", e.msg);
+	cr_assert_not_null(req.snapshot);
+	cr_assert(req.restore_paused);
+	cr_assert_eq(req.config.vcpus, 2);
+	cr_assert_eq(req.config.memory_mib, 128);
+	/* disk0 changed in its place, not a third disk */
+	cr_assert_eq(NR(&req.config, "disk"), 2);
+	cr_assert_str_eq(ID(&req.config, "disk", 0), "disk0");
+	cr_assert_str_eq(DISK(&req.config, 0)->path, "/srv/clone.img");
+	cr_assert_str_eq(DISK(&req.config, 1)->path, "/srv/b.img");
+	snapshot_close(req.snapshot);
+	cfg_fini(&req.config);
+
+	/* a disk without a known id is one more (the restore refuses it) */
+	cr_assert_eq(PARSE(&req, &e, "run", "--restore", dir, "--disk", "path=/srv/c.img"),
+		     0, "%s", e.msg);
+	cr_assert_eq(NR(&req.config, "disk"), 3);
+	snapshot_close(req.snapshot);
+	cfg_fini(&req.config);
+	remove_snapshot(dir);
+}
+
+Test(cli, restore_errors)
+{
+	struct cli_request req;
+	struct err e;
+	cr_assert_neq(PARSE(&req, &e, "run", "--restore", "/nonexistent-snap"), 0);
+	cr_assert(strstr(e.msg, "snapshot /nonexistent-snap: state"), "%s", e.msg);
+	cr_assert_null(req.snapshot);
+	cfg_fini(&req.config);
+	cr_assert_neq(PARSE(&req, &e, "run", "--kernel", "/k", "--restore-paused"), 0);
+	cr_assert(strstr(e.msg, "--restore-paused"), "%s", e.msg);
+	cfg_fini(&req.config);
+	char *dir = fake_snapshot("{\"boot\": {\"kernel\": \"/k\"}}");
+	cr_assert_neq(PARSE(&req, &e, "run", "--restore", dir, "--config", "/etc/x.json"), 0);
+	cr_assert(strstr(e.msg, "--restore and --config"), "%s", e.msg);
+	snapshot_close(req.snapshot);
+	cfg_fini(&req.config);
+	/* a config that is not JSON: refused naming the snapshot */
+	remove_snapshot(dir);
+	dir = fake_snapshot("{not json");
+	cr_assert_neq(PARSE(&req, &e, "run", "--restore", dir), 0);
+	cr_assert(strstr(e.msg, "config"), "%s", e.msg);
+	snapshot_close(req.snapshot);
+	req.snapshot = NULL;
+	cfg_fini(&req.config);
+	remove_snapshot(dir);
+}

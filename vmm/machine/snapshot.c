@@ -421,6 +421,11 @@ static int apply_devices(struct vm *vm, const struct snapshot *s, struct err *e)
 		char name[SNAPFILE_NAME_MAX + 1];
 		snprintf(name, sizeof(name), "device.%s", d->id);
 		struct state_buf in;
+		if (!snapfile_find(&s->sf, name))
+			return err_set(e, -EINVAL,
+				       "device %s: not in the snapshot (a restored VM has the "
+				       "devices it was saved with; a flag with one's id changes it)",
+				       d->id);
 		rc = section(s, name, &in, e);
 		if (!rc && d->ops->restore)
 			rc = d->ops->restore(d, &in, e);
