@@ -370,26 +370,61 @@ static int m_configure(void *ctx, struct json_object *params,
 	return rc ? op_error("vm.configure", rc, &e, err) : 0;
 }
 
+/* The params of vm.snapshot and vm.restore: {"path": non-empty string}
+ * and, where (paused) is given, an optional boolean "paused". 0, or -1
+ * with (err) filled. */
+static int snapshot_params(const char *method, struct json_object *params,
+			   const char **path, bool *paused, struct jsonrpc_error *err)
+{
+	json_object_object_foreach(params, key, val) {
+		if (!strcmp(key, "path"))
+			continue;
+		if (paused && !strcmp(key, "paused")) {
+			if (!json_object_is_type(val, json_type_boolean))
+				return jsonrpc_set_error(err, JSONRPC_INVALID_PARAMS,
+							 "%s: paused: expected a boolean", method);
+			*paused = json_object_get_boolean(val);
+			continue;
+		}
+		return jsonrpc_set_error(err, JSONRPC_INVALID_PARAMS,
+					 "%s: unknown member \"%.64s\"", method, key);
+	}
+	struct json_object *p = NULL;
+	json_object_object_get_ex(params, "path", &p);
+	if (!json_object_is_type(p, json_type_string) || !json_object_get_string_len(p))
+		return jsonrpc_set_error(err, JSONRPC_INVALID_PARAMS,
+					 "%s: path: expected a non-empty string", method);
+	*path = json_object_get_string(p);
+	return 0;
+}
+
 static int m_snapshot(void *ctx, struct json_object *params,
 		      struct json_object **result, struct jsonrpc_error *err)
 {
 	struct api_call *c = ctx;
+	const char *path;
 	if (!c->ops->snapshot)
 		return unavailable(err, "vm.snapshot");
-	struct json_object *path = NULL;
-	json_object_object_foreach(params, key, val) {
-		(void)val;
-		if (strcmp(key, "path"))
-			return jsonrpc_set_error(err, JSONRPC_INVALID_PARAMS,
-						 "vm.snapshot: unknown member \"%.64s\"", key);
-	}
-	json_object_object_get_ex(params, "path", &path);
-	if (!json_object_is_type(path, json_type_string) || !json_object_get_string_len(path))
-		return jsonrpc_set_error(err, JSONRPC_INVALID_PARAMS,
-					 "vm.snapshot: path: expected a non-empty string");
+	if (snapshot_params("vm.snapshot", params, &path, NULL, err))
+		return -1;
 	struct err e = { 0 };
-	int rc = c->ops->snapshot(c->vm_ctx, json_object_get_string(path), result, &e);
+	int rc = c->ops->snapshot(c->vm_ctx, path, result, &e);
 	return rc ? op_error("vm.snapshot", rc, &e, err) : 0;
+}
+
+static int m_restore(void *ctx, struct json_object *params,
+		     struct json_object **result, struct jsonrpc_error *err)
+{
+	struct api_call *c = ctx;
+	const char *path;
+	bool paused = false;
+	if (!c->ops->restore)
+		return unavailable(err, "vm.restore");
+	if (snapshot_params("vm.restore", params, &path, &paused, err))
+		return -1;
+	struct err e = { 0 };
+	int rc = c->ops->restore(c->vm_ctx, path, paused, &e);
+	return rc ? op_error("vm.restore", rc, &e, err) : 0;
 }
 
 static int report(void *ctx, const char *method, bool metrics,
@@ -566,6 +601,11 @@ static const struct jsonrpc_method vm_methods[] = {
 	  .summary = "Write the paused VM (memory, vCPUs, devices, config) into a "
 		     "new directory; kiln run --restore starts it again",
 	  .result_schema = RESULT_SNAPSHOT, .errors = ERRORS_CONFIG },
+	{ .name = "vm.restore", .fn = m_restore, .params = JSONRPC_PARAMS_OBJECT,
+	  .params_schema = "restore",
+	  .summary = "Build the VM from a snapshot (instead of vm.configure and "
+		     "vm.boot) and run it where it was, or keep it paused",
+	  .result_schema = RESULT_EMPTY, .errors = ERRORS_CONFIG },
 	{ .name = "vm.info", .fn = m_info, .params = JSONRPC_PARAMS_NONE,
 	  .summary = "The state, the effective configuration, uptime and pid",
 	  .result_schema = RESULT_INFO, .errors = ERRORS_REPORT },

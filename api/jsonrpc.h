@@ -156,6 +156,9 @@ struct api_vm_ops {
 	 * (docs/snapshot.md); (*result) what was written (a new reference). */
 	int (*snapshot)(void *vm_ctx, const char *path, struct json_object **result,
 			struct err *e);
+	/* restore - build and start the VM from the snapshot in (path)
+	 * instead of vm.configure + vm.boot; paused when (paused). */
+	int (*restore)(void *vm_ctx, const char *path, bool paused, struct err *e);
 	/* info - {"state", "config", "uptime_ms", "pid", ...}; new reference,
 	 * NULL on failure */
 	struct json_object *(*info)(void *vm_ctx);

@@ -43,6 +43,7 @@ static const struct {
 	{ VMA_STOP, (1u << VMS_CONFIGURING) | (1u << VMS_RUNNING) | (1u << VMS_PAUSED) },
 	{ VMA_DEVICE_ADD, 1u << VMS_CONFIGURING },
 	{ VMA_SNAPSHOT, 1u << VMS_PAUSED },
+	{ VMA_RESTORE, 1u << VMS_CONFIGURING },
 };
 
 int vmctl_check(struct vmctl *c, enum vm_action a, const char *what,

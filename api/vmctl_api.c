@@ -122,6 +122,39 @@ static int op_snapshot(void *ctx, const char *path, struct json_object **result,
 	return 0;
 }
 
+static int op_restore(void *ctx, const char *path, bool paused, struct err *e)
+{
+	struct vmctl *c = ctx;
+	int rc = vmctl_check(c, VMA_RESTORE, "vm.restore", e);
+	if (rc)
+		return rc;
+	struct snapshot *snap;
+	rc = snapshot_open(path, &snap, e);
+	struct kiln_config cfg;
+	cfg_init(&cfg);
+	if (!rc) {
+		const char *text = snapshot_config(snap);
+		rc = schema_config_from_text(text, strlen(text), &cfg, e);
+		if (rc)
+			err_prefix(e, "snapshot %s: config", path);
+	}
+	if (rc) {
+		snapshot_close(snap);
+		cfg_fini(&cfg);
+		err_field(e, "path"); /* the params' path at fault */
+		return rc;
+	}
+	/* The snapshot's config replaces whatever vm.configure set. */
+	cfg_fini(&c->cfg);
+	c->cfg = cfg;
+	c->restore = snap;
+	c->restore_paused = paused;
+	rc = vmctl_boot(c, e);
+	if (rc && errmap_apply(&c->cfg, e, ERRMAP_JSON))
+		rc = -EINVAL;
+	return rc;
+}
+
 static int op_shutdown(void *ctx, struct err *e)
 {
 	struct vmctl *c = ctx;
@@ -281,7 +314,7 @@ static const struct api_vm_ops vmctl_ops = {
 	.configure = op_configure, .boot = op_boot, .pause = op_pause,
 	.resume = op_resume, .shutdown = op_shutdown, .stop = op_stop,
 	.info = op_info, .metrics = op_metrics, .device_add = op_device_add,
-	.snapshot = op_snapshot,
+	.snapshot = op_snapshot, .restore = op_restore,
 };
 
 /* ---- device.error, rate-limited per device ---- */

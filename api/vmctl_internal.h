@@ -16,7 +16,7 @@ struct device_events;
 
 enum vm_action {
 	VMA_CONFIGURE, VMA_BOOT, VMA_PAUSE, VMA_RESUME, VMA_SHUTDOWN, VMA_STOP,
-	VMA_DEVICE_ADD, VMA_SNAPSHOT,
+	VMA_DEVICE_ADD, VMA_SNAPSHOT, VMA_RESTORE,
 };
 
 struct vmctl {

@@ -141,4 +141,29 @@ grep -q '^KILN-RESULT rc=0$' run2.txt || fail "the guest scenario did not end wi
 got=$(disk_lines 1 "$N")
 ((got == N)) || fail "the disk file holds $got of $N lines after the restored run"
 step "restored: counted on from $first to $N, every line on the disk"
+
+# Again through the control socket: vm.restore, paused, then vm.resume.
+# (The guest counts the same counts again: same disk lines.)
+"$KILN" run -v --api-socket "$sock" </dev/null >run3.log 2>&1 &
+pid=$!
+for _ in $(seq 100); do [[ -S $sock ]] && break; sleep 0.1; done
+[[ -S $sock ]] || fail "no control socket for vm.restore"
+if ctl vm.restore '{"path": "/nonexistent-snap"}' >r.out 2>r.err; then
+	fail "vm.restore of a missing snapshot was accepted"
+fi
+grep -q 'nonexistent-snap' r.err || { cat r.err; fail "vm.restore's error does not name the path"; }
+ctl vm.restore "{\"path\": \"$TMPDIR/snap\", \"paused\": true}" >/dev/null || fail "vm.restore failed"
+ctl vm.info >info3.json
+grep -q '"state": *"paused"' info3.json || fail "vm.restore with paused: vm.info says $(tr -d ' \n' <info3.json | head -c 80)"
+sleep 1
+counts run3.log | grep -q . && fail "the guest counted while restored paused"
+ctl vm.resume >/dev/null || fail "vm.resume after vm.restore failed"
+rc=0
+wait_kiln "$pid" 180 run3.log || rc=$?
+pid=''
+((rc == 0)) || fail "the kiln restored through vm.restore exited $rc"
+first3=$(counts run3.log | head -n 1)
+((first3 == first)) || fail "vm.restore's guest began at count $first3, --restore's at $first"
+tr -d '\r' <run3.log | grep -q '^KILN-RESULT rc=0$' || fail "vm.restore's guest did not end with rc=0"
+step "vm.restore paused, vm.resume: counted on from $first3 again"
 true
