@@ -246,6 +246,8 @@ main() {
 				grep '^KILN-IT-FLAKY' "$log" | sed 's/^/    /'
 			fi
 			echo "PASS $name (${secs}s)$( ((attempt == 0)) || echo ' on attempt '$((attempt + 1)))"
+			# KILN_IT_SHOW=1: a passing test's step lines too (its figures).
+			[[ -z ${KILN_IT_SHOW:-} ]] || grep -E '^\[ *[0-9]+s\]' "$log" | sed 's/^/    /' || true
 		else
 			failed=$((failed + 1))
 			failed_names+=("$name")

@@ -1,0 +1,23 @@
+# For t_81 (clones of one snapshot): fill 100 MiB of tmpfs with random
+# bytes (KILN-FILL <md5>; KILN-MEMUSED <KiB in use>), say KILN-SNAPSHOT-ME,
+# then wait until the first sector of vda says "clone N" (the host writes
+# each clone's own disk before restoring it; the original's stays zero):
+# then KILN-CLONE N <md5 of the fill again> and the kernel's word on its
+# RNG, write "done N" to sector 1 of vda (fsync) and end with rc 0.
+[ -b /dev/vda ] || { echo "KILN-ERROR no /dev/vda"; exit 1; }
+dd if=/dev/urandom of=/tmp/fill bs=1M count=100 2>/dev/null || { echo "KILN-ERROR fill"; exit 1; }
+echo "KILN-FILL $(md5sum </tmp/fill | cut -c1-32)"
+echo 3 >/proc/sys/vm/drop_caches
+echo "KILN-MEMUSED $(awk '/^MemTotal/ { t = $2 } /^MemFree/ { f = $2 } END { print t - f }' /proc/meminfo)"
+echo KILN-SNAPSHOT-ME
+while :; do
+	echo 3 >/proc/sys/vm/drop_caches
+	tag=$(dd if=/dev/vda bs=512 count=1 2>/dev/null | head -c 16 | tr -d '\0')
+	case $tag in clone\ *) break ;; esac
+	sleep 0.2
+done
+n=${tag#clone }
+echo "KILN-CLONE $n $(md5sum </tmp/fill | cut -c1-32)"
+dmesg | grep -q 'crng reseeded due to virtual machine fork' && echo "KILN-RESEEDED"
+printf 'done %s\n' "$n" | dd of=/dev/vda bs=512 seek=1 conv=sync,notrunc,fsync 2>/dev/null ||
+	{ echo "KILN-ERROR write"; exit 1; }
