@@ -370,6 +370,13 @@ void aml_return(struct aml_buf *b)
 	aml_byte(b, AML_RETURN_OP);
 }
 
+void aml_notify(struct aml_buf *b, const char *path, uint64_t value)
+{
+	aml_byte(b, AML_NOTIFY_OP);
+	aml_namestring(b, path);
+	aml_integer(b, value);
+}
+
 void aml_res_io(struct aml_buf *r, uint16_t min, uint16_t max, uint8_t align,
 		uint8_t len)
 {

@@ -55,6 +55,7 @@
 #define AML_ROOT_CHAR 0x5c
 #define AML_PARENT_PREFIX 0x5e
 #define AML_RETURN_OP 0xa4
+#define AML_NOTIFY_OP 0x86
 
 /* Largest PkgLength value: 28 bits (20.2.4) */
 #define AML_PKGLEN_MAX ((1u << 28) - 1)
@@ -161,6 +162,10 @@ size_t aml_package_open(struct aml_buf *b, uint8_t nelems);
 
 /* aml_return - ReturnOp (20.2.5.3); the caller appends the ArgObject. */
 void aml_return(struct aml_buf *b);
+
+/* aml_notify - Notify(path, value) (20.2.5.3, 19.6.93): tell the driver
+ * of the object at (path) about event (value). */
+void aml_notify(struct aml_buf *b, const char *path, uint64_t value);
 
 /*
  * Resource descriptors (ACPI 6.x 6.4), appended to a template buffer (r).

@@ -50,7 +50,8 @@ static uint64_t tmr_count(struct acpi_pm *pm)
 /* Report the SCI level if it changed (4.8.2.1: level, active high). */
 static void update_sci(struct acpi_pm *pm)
 {
-	bool level = (pm->st.pm1_sts & pm->st.pm1_en & PM1_SCI_MASK) != 0;
+	bool level = (pm->st.pm1_sts & pm->st.pm1_en & PM1_SCI_MASK) != 0 ||
+		     (pm->st.gpe0_sts & pm->st.gpe0_en) != 0;
 	if (level == pm->st.sci)
 		return;
 	pm->st.sci = level;
@@ -122,6 +123,30 @@ static uint32_t reset_read(struct acpi_pm *pm)
 	return 0;
 }
 
+static uint32_t gpe_sts_read(struct acpi_pm *pm)
+{
+	return pm->st.gpe0_sts;
+}
+
+static unsigned gpe_sts_write(struct acpi_pm *pm, uint32_t val, uint32_t mask)
+{
+	pm->st.gpe0_sts &= (uint8_t) ~(val & mask); /* write 1 to clear */
+	update_sci(pm);
+	return PM_ACT_NONE;
+}
+
+static uint32_t gpe_en_read(struct acpi_pm *pm)
+{
+	return pm->st.gpe0_en;
+}
+
+static unsigned gpe_en_write(struct acpi_pm *pm, uint32_t val, uint32_t mask)
+{
+	pm->st.gpe0_en = (uint8_t)((pm->st.gpe0_en & ~mask) | (val & mask));
+	update_sci(pm);
+	return PM_ACT_NONE;
+}
+
 /* 4.8.3.6: the reset register takes RESET_VALUE as one byte write. */
 static unsigned reset_write(struct acpi_pm *pm, uint32_t val, uint32_t mask)
 {
@@ -142,6 +167,8 @@ static const struct pm_reg pm_regs[] = {
     {ACPI_PM1_EVT_OFF + 2, 2, en_read, en_write},
     {ACPI_PM1_CNT_OFF, 2, cnt_read, cnt_write},
     {ACPI_PM_TMR_OFF, 4, tmr_read, NULL},
+    {ACPI_GPE0_OFF, 1, gpe_sts_read, gpe_sts_write},
+    {ACPI_GPE0_OFF + 1, 1, gpe_en_read, gpe_en_write},
     {ACPI_PM_RESET_OFF, 1, reset_read, reset_write},
 };
 
@@ -203,6 +230,16 @@ bool acpi_pm_press_power_button(struct acpi_pm *pm)
 	bool listening = pm->st.pm1_en & ACPI_PM1_PWRBTN;
 	pthread_mutex_unlock(&pm->lock);
 	return listening;
+}
+
+void acpi_pm_raise_gpe(struct acpi_pm *pm, unsigned gpe)
+{
+	if (gpe > 7)
+		return;
+	pthread_mutex_lock(&pm->lock);
+	pm->st.gpe0_sts |= (uint8_t)(1u << gpe);
+	update_sci(pm);
+	pthread_mutex_unlock(&pm->lock);
 }
 
 void acpi_pm_init(struct acpi_pm *pm, const struct acpi_pm_callbacks *cb)

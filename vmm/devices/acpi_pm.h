@@ -10,6 +10,8 @@
  *   base+0x4  PM1a_CNT  16 bit  SCI_EN(0) reads 1, SLP_TYP(10-12),
  *                                SLP_EN(13) write-only
  *   base+0x8  PM_TMR    32 bit  3.579545 MHz counter, read-only
+ *   base+0xc  GPE0_STS  8 bit   general-purpose events 0-7, write 1 to clear
+ *   base+0xd  GPE0_EN   8 bit   their enables (4.8.4.1, 5.2.9 GPE0_BLK)
  *   base+0xf  RESET     8 bit   writing ACPI_PM_RESET_VALUE resets
  *
  * There is no SMI command port (FADT SMI_CMD = 0): the platform is always
@@ -19,8 +21,10 @@
  *
  * SCI (ACPI 6.x 4.8.2.1 and 5.2.9 SCI_INT): GSI ACPI_SCI_GSI, level
  * triggered, active high: the line is high while any status bit in PM1_STS
- * is set together with its enable bit in PM1_EN, low once the guest clears
- * the status (W1C) or the enable. TMR_STS is set when bit 31 of the timer
+ * is set together with its enable bit in PM1_EN, or one in GPE0_STS with
+ * its bit in GPE0_EN, low once the guest clears the status (W1C) or the
+ * enable. A GPE is raised by a device (acpi_pm_raise_gpe: the VM
+ * generation ID's change); the DSDT's \_GPE._Exx method says what it means. TMR_STS is set when bit 31 of the timer
  * changes; it is noticed lazily, at the next access to the block or
  * acpi_pm_get_state (Linux never enables TMR_EN).
  *
@@ -45,6 +49,8 @@
 #define ACPI_PM1_CNT_LEN 2
 #define ACPI_PM_TMR_OFF 0x8
 #define ACPI_PM_TMR_LEN 4
+#define ACPI_GPE0_OFF 0xc /* GPE0_BLK: STS at +0, EN at +1 */
+#define ACPI_GPE0_LEN 2
 #define ACPI_PM_RESET_OFF 0xf
 #define ACPI_PM_RESET_VALUE 0x06
 
@@ -73,6 +79,8 @@ struct acpi_pm_state {
 	uint16_t pm1_en;
 	uint16_t pm1_cnt; /* SCI_EN, BM_RLD, SLP_TYP as last written */
 	uint32_t tmr;	  /* timer value when the state was taken */
+	uint8_t gpe0_sts;
+	uint8_t gpe0_en;
 	bool sci;	  /* SCI level last reported */
 };
 
@@ -127,6 +135,13 @@ void acpi_pm_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,
  * is listening. Main thread (any thread).
  */
 bool acpi_pm_press_power_button(struct acpi_pm *pm);
+
+/*
+ * acpi_pm_raise_gpe - set general-purpose event (gpe) (0-7) in GPE0_STS;
+ * the SCI rises when the guest enabled it (ACPICA enables every GPE with
+ * an _Exx or _Lxx method). Any thread.
+ */
+void acpi_pm_raise_gpe(struct acpi_pm *pm, unsigned gpe);
 
 /* acpi_pm_get_state - copy (pm)'s state to (*out). Any thread. */
 void acpi_pm_get_state(struct acpi_pm *pm, struct acpi_pm_state *out);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * ACPI PM block snapshots: PM1 status, enable and control, and the PM
- * timer value (ACPI 6.x 4.8.3). The timer continues from the saved value;
+ * ACPI PM block snapshots: PM1 status, enable and control, the PM timer
+ * value and the GPE0 status and enable bytes (ACPI 6.x 4.8.3, 4.8.4.1). The timer continues from the saved value;
  * the SCI level is derived from status and enable on restore.
  */
 #include <errno.h>
@@ -10,7 +10,7 @@
 #include "acpi_pm.h"
 
 #define ACPI_PM_STATE_KIND "acpi-pm"
-#define ACPI_PM_STATE_VERSION 1
+#define ACPI_PM_STATE_VERSION 2 /* 2: the GPE0 block */
 
 /* Status bits the block can set (the timer's and the power button's),
  * enable bits that stick, control bits kept as written (acpi_pm.c). */
@@ -31,6 +31,8 @@ void acpi_pm_save(struct acpi_pm *pm, struct state_buf *out)
 	state_put_u16(out, st.pm1_en);
 	state_put_u16(out, st.pm1_cnt);
 	state_put_u32(out, st.tmr);
+	state_put_u8(out, st.gpe0_sts);
+	state_put_u8(out, st.gpe0_en);
 }
 
 static int state_ok(const struct acpi_pm_state *st, struct err *e)
@@ -58,6 +60,8 @@ int acpi_pm_restore(struct acpi_pm *pm, struct state_buf *in, struct err *e)
 	st.pm1_en = state_get_u16(in);
 	st.pm1_cnt = state_get_u16(in);
 	st.tmr = state_get_u32(in);
+	st.gpe0_sts = state_get_u8(in);
+	st.gpe0_en = state_get_u8(in);
 	rc = state_check(in, ACPI_PM_STATE_KIND, e);
 	if (!rc)
 		rc = state_ok(&st, e);

@@ -148,6 +148,8 @@ static void build_fadt(uint8_t *p, uint64_t facs, uint64_t dsdt)
 	f.pm1_evt_len = ACPI_PM1_EVT_LEN;
 	f.pm1_cnt_len = ACPI_PM1_CNT_LEN;
 	f.pm_tmr_len = ACPI_PM_TMR_LEN;
+	f.gpe0_blk = base + ACPI_GPE0_OFF;
+	f.gpe0_blk_len = ACPI_GPE0_LEN;
 	f.p_lvl2_lat = 101;  /* > 100: C2 not supported */
 	f.p_lvl3_lat = 1001; /* > 1000: C3 not supported */
 	f.century = ACPI_RTC_CENTURY;
@@ -162,6 +164,7 @@ static void build_fadt(uint8_t *p, uint64_t facs, uint64_t dsdt)
 	f.x_pm1a_evt_blk = io_gas(base + ACPI_PM1_EVT_OFF, 32, 2);
 	f.x_pm1a_cnt_blk = io_gas(base + ACPI_PM1_CNT_OFF, 16, 2);
 	f.x_pm_tmr_blk = io_gas(base + ACPI_PM_TMR_OFF, 32, 3);
+	f.x_gpe0_blk = io_gas(base + ACPI_GPE0_OFF, 16, 1);
 	memcpy(p, &f, sizeof(f));
 	seal(p, sizeof(f));
 }
