@@ -6,7 +6,9 @@
 # restore that one snapshot at once, each with its own disk given by the
 # snapshot's disk id (--disk id=disk0,path=cloneN.img): each clone reads
 # its number from its own disk, finds its 100 MiB intact (the same md5 as
-# before the snapshot), writes "done N" to its own disk and ends; every
+# before the snapshot), sees its kernel reseed its RNG for a virtual
+# machine fork (the VM generation ID changed at restore and its ACPI
+# notification arrived), writes "done N" to its own disk and ends; every
 # kiln exits 0 and no clone's disk got another's line.
 set -euo pipefail
 # shellcheck source=SCRIPTDIR/lib.sh
@@ -77,6 +79,8 @@ for n in 1 2 3; do
 	[[ $got == "$n $fill" ]] || fail "clone $n said '$got', expected '$n $fill'"
 	tr -d '\r' <"clone$n.log" | grep -q '^KILN-RESULT rc=0$' || fail "clone $n did not end with rc=0"
 	tr -d '\r' <"clone$n.log" | grep -q '^KILN-GUEST-UP' && fail "clone $n booted again"
+	tr -d '\r' <"clone$n.log" | grep -q '^KILN-RESEEDED$' ||
+		fail "clone $n's kernel did not reseed its RNG (no new VM generation ID seen)"
 	head -c 1024 "clone$n.img" | tail -c 512 | tr -d '\0' | grep -qx "done $n" ||
 		fail "clone $n's disk does not hold 'done $n'"
 done

@@ -23,6 +23,7 @@
 #include "vmm/devices/i8042_dev.h"
 #include "vmm/devices/rtc_dev.h"
 #include "vmm/devices/serial_dev.h"
+#include "vmm/devices/vmgenid.h"
 
 #define RAM_SIZE (1u << 20)
 
@@ -42,6 +43,13 @@ static const struct pci_host_windows default_windows = {
 	.io_base = 0xc000,
 	.io_size = 0x4000,
 };
+
+static unsigned vg_notifies;
+static void vg_notify(void *opaque)
+{
+	(void)opaque;
+	vg_notifies++;
+}
 
 static void add_dev(struct device *d)
 {
@@ -71,6 +79,11 @@ static void make_devices(const struct pci_host_windows *w)
 	struct rtc_dev *rd;
 	cr_assert_eq(rtc_dev_create("rtc", &rtc, &rd, &e), 0);
 	add_dev(&rd->dev);
+	/* The VM generation ID at 0x9fc00 (in fake RAM), notified by GPE 0. */
+	struct vmgenid *vg;
+	cr_assert_eq(vmgenid_create("vmgenid", &gm, 0x9fc00, 5, vg_notify, NULL, &vg, &e), 0,
+		     "%s", e.msg);
+	add_dev(&vg->dev);
 }
 
 static void setup(void)
@@ -79,11 +92,14 @@ static void setup(void)
 	const struct pci_window win = { 0xc0000000, 0x10000000, 0xc000, 0x4000 };
 	cr_assert_eq(pci_root_init(&pci, &pci_mmio, NULL, &win, &e), 0, "%s", e.msg);
 	device_list_init(&devs);
-	make_devices(&default_windows);
 	ram = calloc(1, RAM_SIZE);
 	cr_assert_not_null(ram);
 	memset(&gm, 0, sizeof(gm));
 	cr_assert_eq(gm_add_region(&gm, 0, ram, RAM_SIZE, &e), 0, "%s", e.msg);
+	make_devices(&default_windows);
+	/* The tests read back only what acpi_build writes (the generation
+	 * ID's bytes are the vmgenid's business). */
+	memset(ram, 0, RAM_SIZE);
 }
 
 static void teardown(void)
@@ -221,6 +237,11 @@ Test(acpi, fadt_describes_pm_block)
 	cr_assert(f->iapc_boot_arch & ACPI_IAPC_8042);
 	cr_assert_not(f->iapc_boot_arch & ACPI_IAPC_MSI_NOT_SUPPORTED);
 	cr_assert_eq(f->century, 0x32);
+	/* GPE0: status and enable bytes, after the timer (4.8.4.1). */
+	cr_assert_eq(f->gpe0_blk, ACPI_PM_IO_BASE + ACPI_GPE0_OFF);
+	cr_assert_eq(f->gpe0_blk_len, 2);
+	cr_assert_eq(f->x_gpe0_blk.address, ACPI_PM_IO_BASE + ACPI_GPE0_OFF);
+	cr_assert_eq(f->x_gpe0_blk.space_id, 1);
 }
 
 struct madt_count {
@@ -427,8 +448,10 @@ static void check_with_iasl(const char *dir, const struct tables *t)
 			const char *want[] = {"PNP0A03",     "PNP0501",
 					      "PNP0303",     "PNP0B00",
 					      "Name (\\_S5", "Name (\\_S0",
-					      "DWordMemory"};
-			for (size_t k = 0; k < 7; k++)
+					      "DWordMemory", "\"VMGENCTR\"",
+					      "Method (_E05",
+					      "Notify (\\_SB.VGEN, 0x80"};
+			for (size_t k = 0; k < 10; k++)
 				cr_expect_not_null(strstr(s, want[k]),
 						   "no %s in\n%s", want[k], s);
 		}
@@ -440,13 +463,18 @@ static void check_with_iasl(const char *dir, const struct tables *t)
 static void check_with_acpiexec(const char *dir)
 {
 	cr_assert_eq(run_in(dir, "ae.log",
-			    "acpiexec -b 'Evaluate \\_S5' dsdt.dat facp.dat "
+			    "acpiexec -b 'Evaluate \\_S5; Evaluate \\_SB.VGEN.ADDR;"
+			    " Evaluate \\_GPE._E05' dsdt.dat facp.dat "
 			    "apic.dat facs.dat"),
 		     0, "acpiexec failed");
 	char *s = slurp(dir, "ae.log");
 	cr_expect_null(strstr(s, "Error"), "%s", s);
 	cr_expect_null(strstr(s, "Warning"), "%s", s);
 	cr_expect_not_null(strstr(s, "[Integer] = 0000000000000005"), "%s", s);
+	/* ADDR: the generation ID's address, low and high halves */
+	cr_expect_not_null(strstr(s, "[Integer] = 000000000009FC00"), "%s", s);
+	/* the GPE's method notifies the generation ID's driver */
+	cr_expect_not_null(strstr(s, "Device Notify on [VGEN]"), "%s", s);
 	free(s);
 }
 
@@ -590,6 +618,32 @@ Test(acpi_pm, other_sleep_types_do_not_power_off)
 	}
 	pm_out(ACPI_PM1_CNT_OFF, 2, SLP(5)); /* no SLP_EN */
 	cr_assert_eq(poweroffs, 0);
+}
+
+/* GPE0 (4.8.4.1): a raised event holds the SCI while enabled, until the
+ * guest clears its status bit (write 1); disabled, it only shows. */
+Test(acpi_pm, gpe_raises_sci_while_enabled)
+{
+	acpi_pm_raise_gpe(&pm, 0);
+	cr_assert_eq(pm_in(ACPI_GPE0_OFF, 1), 0x01);
+	cr_assert_not(sci_level, "disabled GPE raised the SCI");
+	pm_out(ACPI_GPE0_OFF + 1, 1, 0x01); /* enable */
+	cr_assert(sci_level);
+	cr_assert_eq(pm_in(ACPI_GPE0_OFF + 1, 1), 0x01);
+	pm_out(ACPI_GPE0_OFF, 1, 0x02); /* another bit: no effect */
+	cr_assert(sci_level);
+	pm_out(ACPI_GPE0_OFF, 1, 0x01); /* W1C */
+	cr_assert_not(sci_level);
+	cr_assert_eq(pm_in(ACPI_GPE0_OFF, 1), 0);
+	acpi_pm_raise_gpe(&pm, 8); /* out of the block: ignored */
+	cr_assert_eq(pm_in(ACPI_GPE0_OFF, 2), 0x0100);
+	/* a 16-bit access covers both bytes */
+	acpi_pm_raise_gpe(&pm, 3);
+	cr_assert_eq(pm_in(ACPI_GPE0_OFF, 2), 0x0108);
+	cr_assert_not(sci_level);
+	pm_out(ACPI_GPE0_OFF, 2, 0x0908);
+	cr_assert_not(sci_level);
+	cr_assert_eq(pm_in(ACPI_GPE0_OFF, 2), 0x0900);
 }
 
 Test(acpi_pm, reset_register)

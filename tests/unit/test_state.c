@@ -771,6 +771,9 @@ static void pm_drive(struct pm_fix *f)
 	pm_wr(f, ACPI_PM1_EVT_OFF + 2, 2, ACPI_PM1_PWRBTN | ACPI_PM1_GBL);
 	cr_assert(acpi_pm_press_power_button(&f->pm));
 	pm_wr(f, ACPI_PM1_CNT_OFF, 2, 3 << ACPI_PM1_SLP_TYP_SHIFT);
+	/* and a general-purpose event pending, another enabled */
+	pm_wr(f, ACPI_GPE0_OFF + 1, 1, 0x21);
+	acpi_pm_raise_gpe(&f->pm, 5);
 	pm_now += 1000000000ull;
 }
 
@@ -797,9 +800,13 @@ Test(state, acpi_pm_round_trip)
 	pm_now += 12345678;
 	cr_assert_eq(pm_rd(a, ACPI_PM_TMR_OFF, 4),
 		     pm_rd(b, ACPI_PM_TMR_OFF, 4));
-	/* Clearing the status drops the SCI on both. */
+	/* Clearing the statuses drops the SCI on both: the power button's
+	 * leaves the GPE's holding it. */
 	pm_wr(a, ACPI_PM1_EVT_OFF, 2, ACPI_PM1_PWRBTN);
 	pm_wr(b, ACPI_PM1_EVT_OFF, 2, ACPI_PM1_PWRBTN);
+	cr_assert(a->sci && b->sci, "the pending GPE holds the SCI");
+	pm_wr(a, ACPI_GPE0_OFF, 1, 0x20);
+	pm_wr(b, ACPI_GPE0_OFF, 1, 0x20);
 	cr_assert(!a->sci && !b->sci);
 	state_fini(&b1);
 	state_fini(&b2);
@@ -2440,4 +2447,80 @@ Test(state, virtio_posted_activation_survives)
 	state_fini(&b1);
 	vm_free(a);
 	vm_free(b);
+}
+
+/* --- the VM generation ID ---------------------------------------------------
+ */
+
+#include "vmm/devices/vmgenid.h"
+
+static int vg_restore_fn(void *dev, struct state_buf *in, struct err *e)
+{
+	struct device *d = dev;
+	return d->ops->restore(d, in, e);
+}
+
+static unsigned vg_notified;
+static void vg_note(void *opaque)
+{
+	(void)opaque;
+	vg_notified++;
+}
+
+/* save -> restore -> save gives the same bytes and puts the saved ID back
+ * in guest RAM; the restored VM's start then makes a new generation and
+ * raises the notification once. A cut or foreign blob changes nothing. */
+Test(state, vmgenid_round_trip_then_a_new_generation)
+{
+	static uint8_t ram[0x2000];
+	struct guest_mem gm = { 0 };
+	struct err e = { 0 };
+	cr_assert_eq(gm_add_region(&gm, 0, ram, sizeof(ram), &e), 0);
+	struct vmgenid *a, *b;
+	cr_assert_eq(vmgenid_create("vmgenid", &gm, 0x1000, 5, vg_note, NULL, &a, &e), 0);
+	uint8_t id_a[VMGENID_SIZE];
+	memcpy(id_a, ram + 0x1000, sizeof(id_a));
+	cr_assert_eq(memcmp(id_a, a->id, sizeof(id_a)), 0, "the ID is in guest RAM");
+	struct state_buf b1, b2, before, after;
+	state_init(&b1);
+	cr_assert_eq(a->dev.ops->save(&a->dev, &b1, &e), 0);
+	/* b: another VM's device over the same RAM, its own ID written */
+	cr_assert_eq(vmgenid_create("vmgenid", &gm, 0x1000, 5, vg_note, NULL, &b, &e), 0);
+	cr_assert_neq(memcmp(ram + 0x1000, id_a, sizeof(id_a)), 0, "two IDs alike");
+	/* every cut blob, and one at another address, refused, b unchanged */
+	state_init(&before);
+	b->dev.ops->save(&b->dev, &before, &e);
+	for (size_t len = 0; len < b1.len; len++) {
+		cr_assert_eq(restore_bytes(vg_restore_fn, &b->dev, b1.data,
+					   len, &e), -EINVAL, "prefix of %zu bytes", len);
+		state_init(&after);
+		b->dev.ops->save(&b->dev, &after, &e);
+		blob_eq(&before, &after);
+		state_fini(&after);
+	}
+	cr_assert_eq(restore_mutated(vg_restore_fn, &b->dev, &b1, HDR + 1,
+				     0x20, &e), -EINVAL, "another address");
+	cr_assert_eq(restore_bytes(vg_restore_fn, &b->dev, b1.data, b1.len,
+				   &e), 0, "%s", e.msg);
+	state_init(&b2);
+	b->dev.ops->save(&b->dev, &b2, &e);
+	blob_eq(&b1, &b2);
+	cr_assert_eq(memcmp(ram + 0x1000, id_a, sizeof(id_a)), 0, "the saved ID back in RAM");
+	/* the restored VM starts: a new generation, told once */
+	vg_notified = 0;
+	cr_assert_eq(b->dev.ops->start(&b->dev, &e), 0, "%s", e.msg);
+	cr_assert_eq(vg_notified, 1);
+	cr_assert_neq(memcmp(ram + 0x1000, id_a, sizeof(id_a)), 0, "the ID did not change");
+	cr_assert_eq(memcmp(ram + 0x1000, b->id, sizeof(id_a)), 0);
+	/* a second start (no restore in between) changes nothing */
+	cr_assert_eq(b->dev.ops->start(&b->dev, &e), 0);
+	cr_assert_eq(vg_notified, 1);
+	/* a fresh boot's start neither */
+	cr_assert_eq(a->dev.ops->start(&a->dev, &e), 0);
+	cr_assert_eq(vg_notified, 1);
+	state_fini(&before);
+	state_fini(&b1);
+	state_fini(&b2);
+	a->dev.ops->destroy(&a->dev);
+	b->dev.ops->destroy(&b->dev);
 }

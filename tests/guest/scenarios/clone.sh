@@ -2,8 +2,9 @@
 # bytes (KILN-FILL <md5>; KILN-MEMUSED <KiB in use>), say KILN-SNAPSHOT-ME,
 # then wait until the first sector of vda says "clone N" (the host writes
 # each clone's own disk before restoring it; the original's stays zero):
-# then KILN-CLONE N <md5 of the fill again> and the kernel's word on its
-# RNG, write "done N" to sector 1 of vda (fsync) and end with rc 0.
+# then KILN-CLONE N <md5 of the fill again> and, when the kernel says it
+# reseeded its RNG for a virtual machine fork (the VM generation ID),
+# KILN-RESEEDED; write "done N" to sector 1 of vda (fsync) and end with rc 0.
 [ -b /dev/vda ] || { echo "KILN-ERROR no /dev/vda"; exit 1; }
 dd if=/dev/urandom of=/tmp/fill bs=1M count=100 2>/dev/null || { echo "KILN-ERROR fill"; exit 1; }
 echo "KILN-FILL $(md5sum </tmp/fill | cut -c1-32)"
@@ -18,6 +19,11 @@ while :; do
 done
 n=${tag#clone }
 echo "KILN-CLONE $n $(md5sum </tmp/fill | cut -c1-32)"
-dmesg | grep -q 'crng reseeded due to virtual machine fork' && echo "KILN-RESEEDED"
+# The new VM generation ID's notification reaches the kernel as an ACPI
+# event (a workqueue): give it two seconds.
+for _ in 1 2 3 4 5 6 7 8 9 10; do
+	dmesg | grep -q 'crng reseeded due to virtual machine fork' && { echo "KILN-RESEEDED"; break; }
+	sleep 0.2
+done
 printf 'done %s\n' "$n" | dd of=/dev/vda bs=512 seek=1 conv=sync,notrunc,fsync 2>/dev/null ||
 	{ echo "KILN-ERROR write"; exit 1; }

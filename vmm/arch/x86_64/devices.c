@@ -3,7 +3,8 @@
  * The legacy PC devices of an x86 kiln VM, each one device on the VM's list:
  * COM1 (16550A at 0x3f8, IRQ 4) wired to the terminal, the i8042 (0x60/0x64,
  * IRQ 1) whose reset line ends the VM, the CMOS RTC (0x70/0x71, IRQ 8),
- * the ACPI PM block and the PCI host bridge (its ACPI node and the PCI
+ * the ACPI PM block, the VM generation ID (its GPE on the PM block's GPE0)
+ * and the PCI host bridge (its ACPI node and the PCI
  * root's own state, vmm/arch/x86_64/pci_host.c). Everything else on the
  * ISA port space stays unclaimed: reads return all-ones, which is what a
  * guest expects of an empty slot.
@@ -20,6 +21,7 @@
 #include "../../devices/i8042_dev.h"
 #include "../../devices/rtc_dev.h"
 #include "../../devices/serial_dev.h"
+#include "../../devices/vmgenid.h"
 #include "../../machine/vm.h"
 #include "../arch.h"
 #include "layout.h"
@@ -115,6 +117,21 @@ static void pm_reset(void *opaque)
 static void console_quit(void *opaque)
 {
 	vm_request_exit(opaque, VM_EXIT_USER_QUIT, 0);
+}
+
+static void vmgenid_changed(void *opaque)
+{
+	struct x86_platform *p = opaque;
+	acpi_pm_raise_gpe(&p->pm->pm, X86_VMGENID_GPE);
+}
+
+/* The VM generation ID (needs ACPI: its node and its GPE). */
+static int setup_vmgenid(struct vm *vm, struct x86_platform *p, struct err *e)
+{
+	struct vmgenid *vg;
+	int rc = vmgenid_create("vmgenid", &vm->mem, X86_VMGENID_ADDR, X86_VMGENID_GPE,
+				vmgenid_changed, p, &vg, e);
+	return rc ? rc : vm_add_device(vm, &vg->dev, e);
 }
 
 /* The ACPI PM register block (power off, reset, power button, timer). */
@@ -268,6 +285,8 @@ int arch_devices_init(struct vm *vm, const struct chr_config *serial,
 		rc = setup_i8042(vm, p, e);
 	if (!rc && acpi)
 		rc = setup_acpi_pm(vm, p, e);
+	if (!rc && acpi)
+		rc = setup_vmgenid(vm, p, e);
 	return rc;
 }
 

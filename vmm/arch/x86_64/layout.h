@@ -9,7 +9,7 @@
  *   0x0000_7000  zero page (struct boot_params)
  *   0x0000_9000  PML4, 0xa000 PDPT, 0xb000..0xefff four PDs (identity, 4 GiB)
  *   0x0002_0000  kernel command line (KILN_CMDLINE_MAX bytes)
- *   0x0009_fc00  EBDA (e820 reserved, left zero)
+ *   0x0009_fc00  EBDA (e820 reserved): the VM generation ID's 16 bytes, else zero
  *   0x000a_0000  legacy VGA/BIOS hole (e820 reserved, still backed by RAM)
  *   0x000f_0000  MP floating pointer + MP config table (BIOS area, scanned by Linux)
  *   0x0010_0000  kernel (bzImage protected-mode part or ELF segments)
@@ -33,6 +33,10 @@
 #define X86_MPTABLE_ADDR 0xf0000ULL
 #define X86_MPTABLE_LIMIT 0x100000ULL
 #define X86_EBDA_START 0x9fc00ULL /* low RAM in e820 ends here */
+/* The VM generation ID's 16 bytes (vmm/devices/vmgenid.h): in the EBDA,
+ * which e820 reserves, and notified through GPE 0. */
+#define X86_VMGENID_ADDR X86_EBDA_START
+#define X86_VMGENID_GPE 5
 #define X86_HIGH_MEM_START 0x100000ULL /* 1 MiB: kernel load address */
 #define X86_KERNEL_LOAD_ADDR X86_HIGH_MEM_START
 
