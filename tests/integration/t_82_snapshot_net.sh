@@ -1,0 +1,82 @@
+#!/bin/bash
+# timeout: 300
+# A TCP connection to the host survives a snapshot and a restore in a new
+# process (issue 17; docs/snapshot.md), in a private network namespace with
+# link-local addresses. The tap is the host's (made before kiln, with its
+# address, as an orchestrator keeps it across a VM's restores). The guest
+# sends 200 numbered lines over one TCP connection to a host listener, one
+# every 50 ms. Halfway: vm.pause, vm.snapshot, kill -KILL, then kiln run
+# --restore in a new process re-attaches the same tap: the guest's connection
+# goes on; the host has received every line exactly once and in order, then
+# the guest's close, and soon (the time from the restore to the last line is
+# shown); kiln exits 0.
+set -euo pipefail
+# shellcheck source=SCRIPTDIR/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+private_netns "$0" "$@"
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+cd "$TMPDIR"
+sock=$TMPDIR/api.sock
+tap=kt82 host_ip=169.254.82.1 M=200
+ctl() { "$KILN" ctl --socket "$sock" --timeout 60 "$@"; }
+pid='' sink=''
+cleanup() {
+	[[ -n $pid ]] && kill -KILL "$pid" 2>/dev/null
+	[[ -n $sink ]] && kill "$sink" 2>/dev/null
+	return 0
+}
+trap cleanup EXIT
+on_fail() {
+	for f in run1.log run2.log; do [[ -f $f ]] && show_tail "$f"; done
+	[[ -f lines.txt ]] && echo "host received $(grep -c '^line' lines.txt) lines, last: $(tail -n 1 lines.txt)"
+	return 0
+}
+# nlines: how many lines the host has received so far.
+nlines() {
+	local n
+	n=$(grep -c '^line' lines.txt 2>/dev/null) || true
+	echo "${n:-0}"
+}
+ip tuntap add "$tap" mode tap
+ip addr add "$host_ip/24" dev "$tap"
+ip link set "$tap" up
+
+"$KILN" run -v --api-socket "$sock" --kernel "$GUEST/generic/vmlinuz" \
+	--initrd "$GUEST/initramfs-generic.cpio.gz" \
+	--cmdline "console=ttyS0 quiet panic=-1 kiln.scenario=tcp-hold kiln.lines=$M" \
+	--cpus 2 --memory 256M --net "tap=$tap,mac=52:54:00:82:00:01,id=net0" </dev/null >run1.log 2>&1 &
+pid=$!
+"$PY" "$here/tcp_sink.py" "$host_ip" 5082 lines.txt &
+sink=$!
+for _ in $(seq $((KILN_BOOT_TIMEOUT * 5))); do
+	(($(nlines) >= 60)) && break
+	kill -0 "$pid" 2>/dev/null || fail "kiln ended before the guest sent 60 lines"
+	sleep 0.2
+done
+got=$(nlines)
+((got >= 60)) || fail "the host got $got lines, not 60"
+ctl vm.pause >/dev/null
+ctl vm.snapshot "{\"path\": \"$TMPDIR/snap\"}" >snap.json || fail "vm.snapshot failed"
+kill -KILL "$pid"
+wait "$pid" 2>/dev/null || true
+pid=''
+before=$(nlines)
+step "snapshot with the connection open, $before lines received; kiln killed"
+sleep 2
+
+t_restore=$SECONDS
+"$KILN" run -v --restore "$TMPDIR/snap" </dev/null >run2.log 2>&1 &
+pid=$!
+rc=0
+wait_kiln "$pid" 180 run2.log || rc=$?
+pid=''
+((rc == 0)) || fail "the restored kiln exited $rc"
+timeout 30 tail --pid="$sink" -f /dev/null || fail "the host listener did not see the connection end"
+sink=''
+tr -d '\r' <run2.log | grep -q '^KILN-TCP-DONE$' || fail "the guest's nc did not end well: $(tr -d '\r' <run2.log | grep -a '^KILN-' | tr '\n' ' ')"
+grep -q '^SINK-EOF$' lines.txt || fail "the host listener: $(grep '^SINK' lines.txt)"
+seq -f 'line %g' 1 "$M" >want.txt
+grep '^line' lines.txt >got.txt
+cmp -s want.txt got.txt || fail "the host did not get lines 1..$M once each in order: $(diff want.txt got.txt | head -n 5 | tr '\n' ' ')"
+step "the connection went on after the restore: all $M lines, in order, then the guest's close, $((SECONDS - t_restore)) s after the restore began"
+true
