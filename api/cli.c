@@ -450,6 +450,7 @@ static int listen_fds_socket(void)
 static int restore_config(struct cli_request *req, struct err *e)
 {
 	int rc = snapshot_open(req->restore_dir, &req->snapshot, e);
+	req->input_error = rc != 0;
 	if (rc)
 		return rc;
 	const char *text = snapshot_config(req->snapshot);
@@ -457,6 +458,7 @@ static int restore_config(struct cli_request *req, struct err *e)
 	rc = schema_config_from_text(text, strlen(text), &req->config, e);
 	if (rc) {
 		err_prefix(e, "snapshot %s: config", req->restore_dir);
+		req->input_error = true;
 		return rc;
 	}
 	return 0;

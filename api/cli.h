@@ -34,6 +34,9 @@ struct cli_request {
 	/* --restore's snapshot, opened and checked (its config is the base
 	 * of config); the caller owns it (snapshot_close). */
 	struct snapshot *snapshot;
+	/* The error cli_parse returned is about an input (the snapshot), not
+	 * the command line: no usage hint, exit status 1. */
+	bool input_error;
 };
 
 /*

@@ -65,10 +65,11 @@ int main(int argc, char **argv)
 	struct err e = { 0 };
 	int status = 0;
 	if (cli_parse(argc, argv, &req, &e)) {
-		fprintf(stderr, "kiln: error: %s\nTry 'kiln --help'.\n", e.msg);
+		fprintf(stderr, "kiln: error: %s\n%s", e.msg,
+			req.input_error ? "" : "Try 'kiln --help'.\n");
 		cfg_fini(&req.config);
 		snapshot_close(req.snapshot);
-		return 2;
+		return req.input_error ? 1 : 2;
 	}
 	switch (req.command) {
 	case CLI_HELP:

@@ -4,9 +4,12 @@
   snapfile.py sections STATE      one line per section: NAME DATA_OFFSET DATA_LENGTH
   snapfile.py flip STATE OFFSET   invert the byte at OFFSET
   snapfile.py version STATE N     set the header's format version to N (checksum kept)
+  snapfile.py host STATE TEXT     say the snapshot was taken on host TEXT, with a valid
+                                  header checksum (a snapshot from another machine)
 """
 import struct
 import sys
+import zlib
 
 
 def sections(data):
@@ -42,6 +45,15 @@ def main():
         off = int(sys.argv[3])
         data[off] ^= 0xFF
         open(path, "wb").write(data)
+    elif cmd == "host":
+        pos = 16
+        (n,) = struct.unpack_from("<H", data, pos)
+        pos += 2 + n  # the kiln version
+        (n,) = struct.unpack_from("<H", data, pos)
+        host = sys.argv[3].encode()
+        head = bytes(data[:pos]) + struct.pack("<H", len(host)) + host
+        rest = bytes(data[pos + 2 + n + 4:])  # after the old host and checksum
+        open(path, "wb").write(head + struct.pack("<I", zlib.crc32(head)) + rest)
     elif cmd == "version":
         struct.pack_into("<I", data, 8, int(sys.argv[3]))
         open(path, "wb").write(data)

@@ -12,7 +12,8 @@
 #    back intact and ends; kiln exits 0; the disk file holds all 150 lines;
 #  - damaged copies are refused before any vCPU runs, each with a message
 #    naming what is wrong: a byte flipped in each section of the state file
-#    (the section by name), a wrong format version, a truncated memory file;
+#    (the section by name), a wrong format version, a truncated memory file,
+#    a snapshot from another host's CPU, a disk of another size (by id);
 #    and a snapshot into an existing directory is refused over the socket.
 set -euo pipefail
 # shellcheck source=SCRIPTDIR/lib.sh
@@ -119,8 +120,18 @@ refused bad "format version 99" "format version 99"
 rm -rf bad && cp -a snap bad && chmod u+w bad/memory
 truncate -s -4096 bad/memory
 refused bad "a truncated memory file" "memory: .*truncated"
+rm -rf bad && cp -a snap bad && chmod u+w bad/state
+"$py" "$here/snapfile.py" host bad/state "x86_64 OtherVendor family 1 model 2 stepping 3"
+refused bad "another host's snapshot" "taken on a x86_64 OtherVendor family 1 model 2 stepping 3 host"
 rm -rf bad
-step "$nsec damaged sections, a wrong version and a truncated memory file: refused"
+# A disk of another size behind disk0: refused, naming the disk.
+truncate -s 2M other.img
+rc=0
+timeout 120 "$KILN" run --restore "$TMPDIR/snap" --disk "id=disk0,path=$TMPDIR/other.img" \
+	</dev/null >refused.out 2>&1 || rc=$?
+((rc != 0 && rc != 124)) || fail "a restore with a disk of another size: exit $rc"
+grep -q 'disk0.*config space' refused.out || { cat refused.out; fail "the refusal does not name disk0's size"; }
+step "$nsec damaged sections, a wrong version, a truncated memory file, another host, a disk of another size: refused"
 
 # The restore, in a new process, with no control socket.
 "$KILN" run -v --restore "$TMPDIR/snap" </dev/null >run2.log 2>&1 &

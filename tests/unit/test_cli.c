@@ -451,10 +451,12 @@ Test(cli, restore_errors)
 	struct err e;
 	cr_assert_neq(PARSE(&req, &e, "run", "--restore", "/nonexistent-snap"), 0);
 	cr_assert(strstr(e.msg, "snapshot /nonexistent-snap: state"), "%s", e.msg);
+	cr_assert(req.input_error, "a snapshot's fault is no usage error");
 	cr_assert_null(req.snapshot);
 	cfg_fini(&req.config);
 	cr_assert_neq(PARSE(&req, &e, "run", "--kernel", "/k", "--restore-paused"), 0);
 	cr_assert(strstr(e.msg, "--restore-paused"), "%s", e.msg);
+	cr_assert_not(req.input_error);
 	cfg_fini(&req.config);
 	char *dir = fake_snapshot("{\"boot\": {\"kernel\": \"/k\"}}");
 	cr_assert_neq(PARSE(&req, &e, "run", "--restore", dir, "--config", "/etc/x.json"), 0);
