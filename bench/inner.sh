@@ -1,8 +1,8 @@
 #!/bin/bash
 # The benchmark proper; runs where /dev/kvm works (inside L1 via tests/harness/kvm-run).
 #   bench/inner.sh --kiln PATH --out DIR --rounds N [--quick] [--only "GROUP..."]
-# Groups: boot (boot, PVH boot, tiny), strace, mem, fio, net, fs (round trips and host files);
-# all by default.
+# Groups: boot (boot, PVH boot, tiny), strace, mem, snap (kiln's snapshots: restore vs cold
+# boot, clones), fio, net, fs (round trips and host files); all by default.
 # Everything runs in a private network namespace (taps, link-local 169.254.80.0/24).
 # kiln and QEMU alternate within each round (the order flips every round). Raw figures go to
 # DIR/raw.tsv; bench/report.py turns them into the table (stdout) and DIR/summary.tsv.
@@ -54,9 +54,11 @@ FAILS=0
 # boot under strace takes ~1 min in nested KVM; the counts hardly vary).
 if ((QUICK)); then
 	RT=2 FIO_JOBS=quick MEMS=(128) XROUNDS=1 SROUNDS=1 STRACE_VMMS="kiln qemu"
+	SNAP_MEMS="128" SNAP_CLONES=2
 else
 	RT=${KILN_BENCH_RT:-5} FIO_JOBS=all MEMS=(128 2048) XROUNDS=$((ROUNDS < 3 ? ROUNDS : 3))
 	SROUNDS=${KILN_BENCH_STRACE_ROUNDS:-1} STRACE_VMMS="kiln qemu"
+	SNAP_MEMS="128 512 2048" SNAP_CLONES=4
 fi
 
 note() { printf 'bench: %s\n' "$*" >&2; [[ -n ${KILN_IO_DIR:-} ]] && printf 'bench: %s\n' "$*" >"$KILN_IO_DIR/current" 2>/dev/null || true; }
@@ -180,6 +182,18 @@ want mem && for m in "${MEMS[@]}"; do
 			run_vm "mem$m" "$r" "$v" 150 --mem-mib "$m" --idle-settle 2
 		done
 	done
+done
+# Snapshots, kiln alone (bench/snap.py): restore against a cold boot to the same point, as
+# RAM grows; N clones' memory against N cold-booted guests' (the first round only).
+want snap && for ((r = 1; r <= XROUNDS; r++)); do
+	note "snap round $r"
+	clones=()
+	((r == 1)) && clones=(--clones "$SNAP_CLONES" --clone-mem 128)
+	mkdir -p "$WORK/snap"
+	timeout 1500 "$PY" "$HERE/snap.py" --kiln "$KILN" --kernel "$BZIMAGE" --initrd "$INITRD_BOOT" \
+		--work "$WORK/snap" --round "$r" --mems "$SNAP_MEMS" "${clones[@]}" >>"$RAW" ||
+		{ echo "bench: snap.py failed in round $r" >&2; FAILS=$((FAILS + 1)); }
+	rm -rf "$WORK/snap"
 done
 want fio && for ((r = 1; r <= ROUNDS; r++)); do
 	for v in $(order "$r"); do

@@ -141,6 +141,37 @@ for name, phase, fn, better in rows:
     out.write("%s\t%s\t%s\t%s\t%d\t%d\t%s\n" % (name, "" if k is None else k, "" if q is None else q,
                                                "" if ratio is None else "%.4f" % ratio, nk, nq, better))
 
+# Snapshots (bench/snap.py): kiln against itself, restore vs a cold boot to the same point.
+snap_phases = sorted((p for p in raw if p.startswith("snap") and p[4:].isdigit()), key=lambda p: int(p[4:]))
+if snap_phases or "clones" in raw:
+    print()
+    print("snapshots (kiln alone; medians): RAM MiB, cold boot -> ready (ms), restore -> running (ms),"
+          " cold/restore, vm.snapshot (ms), memory written (MiB)")
+for p in snap_phases:
+    c, n = med(p, "kiln", key("cold_ms"))
+    r, _ = med(p, "kiln", key("restore_ms"))
+    sn, _ = med(p, "kiln", key("snapshot_ms"))
+    wr, _ = med(p, "kiln", key("written_mib"))
+    ratio = c / r if c is not None and r else None
+    print("  %6s %10s %10s %8s %10s %8s  n=%d" % (p[4:], fmt(c), fmt(r), "%.1fx" % ratio if ratio else "-",
+                                                 fmt(sn), fmt(wr), n))
+    out.write("snapshot %s MiB: cold boot / restore\t%s\t%s\t%s\t%d\t%d\thigh\n"
+              % (p[4:], "" if c is None else c, "" if r is None else r,
+                 "" if ratio is None else "%.4f" % ratio, n, n))
+    if ratio is not None:
+        complete += 1
+    elif p in started:
+        incomplete += 1
+if "clones" in raw:
+    for rnd, d in sorted(raw["clones"]["kiln"].items()):
+        if d.get("rc") != "0":
+            incomplete += 1
+            continue
+        rk, ck = num(d["pss_restored_kb"]), num(d["pss_cold_kb"])
+        print("  %s clones restored at once: Pss %s KiB in all; %s cold-booted: %s KiB (%.2fx)"
+              % (d["n"], fmt(rk), d["n"], fmt(ck), rk / ck))
+        complete += 1
+
 # kiln's own count of its exits (-v), a cross-check of the strace figure; QEMU has none.
 k, nk = med("boot", "kiln", key("exits"))
 if k is not None:

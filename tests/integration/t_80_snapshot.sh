@@ -134,11 +134,8 @@ grep -q 'disk0.*config space' refused.out || { cat refused.out; fail "the refusa
 step "$nsec damaged sections, a wrong version, a truncated memory file, another host, a disk of another size: refused"
 
 # The restore, in a new process, with no control socket.
-"$KILN" run -v --restore "$TMPDIR/snap" </dev/null >run2.log 2>&1 &
-pid=$!
 rc=0
-wait_kiln "$pid" 180 run2.log || rc=$?
-pid=''
+boot_guest run2.log -v --restore "$TMPDIR/snap" || rc=$?
 ((rc == 0)) || fail "the restored kiln exited $rc"
 tr -d '\r' <run2.log >run2.txt
 grep -q '^KILN-GUEST-UP' run2.txt && fail "the restored guest booted again"

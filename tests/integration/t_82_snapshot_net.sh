@@ -65,11 +65,8 @@ step "snapshot with the connection open, $before lines received; kiln killed"
 sleep 2
 
 t_restore=$SECONDS
-"$KILN" run -v --restore "$TMPDIR/snap" </dev/null >run2.log 2>&1 &
-pid=$!
 rc=0
-wait_kiln "$pid" 180 run2.log || rc=$?
-pid=''
+boot_guest run2.log -v --restore "$TMPDIR/snap" || rc=$?
 ((rc == 0)) || fail "the restored kiln exited $rc"
 timeout 30 tail --pid="$sink" -f /dev/null || fail "the host listener did not see the connection end"
 sink=''
