@@ -11,7 +11,7 @@ _kiln()
 	case $cmd in
 	run)
 		case $prev in
-		--kernel | --initrd | --config | --log-file | --jail)
+		--kernel | --initrd | --config | --log-file | --jail | --restore)
 			_filedir
 			return ;;
 		--api-socket | --cgroup)
@@ -30,6 +30,7 @@ _kiln()
 			--net --fs --console --serial --rng --pvpanic --acpi --seccomp
 			--on-reboot --boot-protocol --jail --uid --gid --cgroup --cgroup-cpu-max
 			--cgroup-memory-max --config --api-socket --api-fd --print-config
+			--restore --restore-paused
 			--verbose --quiet --log-level --log-file --shutdown-timeout
 			--help' -- "$cur"))
 		;;
@@ -39,7 +40,7 @@ _kiln()
 		esac
 		COMPREPLY=($(compgen -W '--socket --timeout --subscribe --help
 			vm.configure vm.boot vm.pause vm.resume vm.shutdown vm.stop
-			vm.info vm.metrics disk.add net.add fs.add events.subscribe
+			vm.info vm.metrics vm.snapshot vm.restore disk.add net.add fs.add events.subscribe
 			rpc.discover' -- "$cur"))
 		;;
 	exec)
