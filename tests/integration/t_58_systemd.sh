@@ -41,8 +41,14 @@ cat >etc/kiln/t58.json <<JSON
            "cmdline": "console=ttyS0 quiet panic=-1 kiln.scenario=tty-echo kiln.tty=hold"}
 }
 JSON
-sed "s|@BINDIR@/kiln|$KILN|" "$here/../../docs/service/kiln@.service.in" >units/kiln@.service
-grep -q "^ExecStart=$KILN run " units/kiln@.service || fail "kiln@.service.in has no @BINDIR@/kiln ExecStart"
+# The kiln the container runs: a copy in its /etc (the one place of this test it
+# sees; the build tree may be under /tmp, which the container has its own of).
+# (Under the seccomp sweep $KILN is a wrapper that adds nothing to a --config run.)
+mkdir -p etc/kiln/bin
+cp "$KILN_BIN" etc/kiln/bin/kiln
+BOX_KILN=/etc/kiln/bin/kiln
+sed "s|@BINDIR@/kiln|$BOX_KILN|" "$here/../../docs/service/kiln@.service.in" >units/kiln@.service
+grep -q "^ExecStart=$BOX_KILN run " units/kiln@.service || fail "kiln@.service.in has no @BINDIR@/kiln ExecStart"
 # Not the boot-time clean-up of /tmp (the container has its own /tmp anyway: /tmp here is
 # the test session's) nor timers.
 for u in systemd-tmpfiles-setup.service systemd-tmpfiles-clean.timer man-db.timer; do
@@ -194,7 +200,7 @@ mkdir "$ad"
 sed 's/"vcpus": 1/"vcpus": 2/' etc/kiln/t58.json >"$ad/vm.json"
 timeout 150 nsenter -t "$sd" -m -p -r -w -- systemd-run --unit=kiln-adhoc --quiet \
 	-p Type=notify -p NotifyAccess=all -p StandardInput=file:/run/adhoc/vm.json \
-	"$KILN" run --config - --api-socket /run/adhoc/api.sock \
+	"$BOX_KILN" run --config - --api-socket /run/adhoc/api.sock \
 	--serial file=/run/adhoc/console.log --log-file /run/adhoc/kiln.log --log-level info ||
 	fail "systemd-run kiln-adhoc failed or did not return"
 [[ $(in_box systemctl is-active kiln-adhoc || true) == active ]] || fail "kiln-adhoc is not active"
