@@ -132,6 +132,8 @@ int vmctl_boot(struct vmctl *c, struct err *e)
 	if (!rc) {
 		vm_on_device_error(c->vm, vmctl_device_error, c);
 		vm_on_restart(c->vm, vmctl_restarted, c);
+		if (c->restore_paused)
+			vm_hold(c->vm); /* not one guest instruction before the pause */
 		rc = vm_start(c->vm, e);
 	}
 	if (rc) {

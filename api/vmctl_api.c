@@ -144,14 +144,24 @@ static int op_restore(void *ctx, const char *path, bool paused, struct err *e)
 		err_field(e, "path"); /* the params' path at fault */
 		return rc;
 	}
-	/* The snapshot's config replaces whatever vm.configure set. */
-	cfg_fini(&c->cfg);
+	/* The snapshot's config replaces whatever vm.configure set; if the VM
+	 * cannot be built from it, that config is back, as before the call. */
+	struct kiln_config before = c->cfg;
 	c->cfg = cfg;
 	c->restore = snap;
 	c->restore_paused = paused;
 	rc = vmctl_boot(c, e);
 	if (rc && errmap_apply(&c->cfg, e, ERRMAP_JSON))
 		rc = -EINVAL;
+	if (rc) {
+		cfg_fini(&c->cfg);
+		c->cfg = before;
+		c->restore_paused = false;
+		snapshot_close(c->restore); /* when vmctl_boot failed before using it */
+		c->restore = NULL;
+	} else {
+		cfg_fini(&before);
+	}
 	return rc;
 }
 

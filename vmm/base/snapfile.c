@@ -12,24 +12,29 @@
 #include "snapfile.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 static const char magic[8] = { 'K', 'I', 'L', 'N', 'S', 'N', 'A', 'P' };
 
+static uint32_t crc_table[256];
+static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
+
+static void crc_table_fill(void)
+{
+	for (uint32_t i = 0; i < 256; i++) {
+		uint32_t c = i;
+		for (int k = 0; k < 8; k++)
+			c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
+		crc_table[i] = c;
+	}
+}
+
 uint32_t snap_crc32(uint32_t crc, const void *p, size_t n)
 {
-	static uint32_t table[256];
-	static _Atomic int ready;
-	if (!ready) {
-		for (uint32_t i = 0; i < 256; i++) {
-			uint32_t c = i;
-			for (int k = 0; k < 8; k++)
-				c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
-			table[i] = c;
-		}
-		ready = 1; /* racing fillers write the same values */
-	}
+	pthread_once(&crc_once, crc_table_fill);
+	const uint32_t *table = crc_table;
 	const uint8_t *b = p;
 	crc = ~crc;
 	while (n--)

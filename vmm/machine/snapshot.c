@@ -47,14 +47,10 @@ struct vcpu_saves {
 	struct state_buf buf[CFG_MAX_VCPUS];
 };
 
-static int save_vcpu(struct vcpu *v, void *arg)
+static int save_vcpu(struct vcpu *v, void *arg, struct err *e)
 {
 	struct vcpu_saves *s = arg;
-	struct err e = { 0 };
-	int rc = arch_vcpu_save(v, &s->buf[v->id], &e);
-	if (rc)
-		log_error("snapshot: %s", e.msg);
-	return rc;
+	return arch_vcpu_save(v, &s->buf[v->id], e);
 }
 
 static bool page_is_zero(const uint8_t *p)
@@ -155,6 +151,23 @@ static int write_file(int dirfd, const char *name, const void *data, size_t len,
 	}
 	if (!rc && fdatasync(fd) < 0)
 		rc = err_set(e, -errno, "%s: fdatasync: %s", name, strerror(errno));
+	close(fd);
+	return rc;
+}
+
+static int sync_parent(const char *dir, struct err *e)
+{
+	char parent[4096];
+	snprintf(parent, sizeof(parent), "%s", dir);
+	size_t n = strlen(parent);
+	while (n > 1 && parent[n - 1] == '/')
+		parent[--n] = '\0';
+	char *slash = strrchr(parent, '/');
+	const char *p = !slash ? "." : slash == parent ? "/" : (*slash = '\0', parent);
+	int fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return err_set(e, -errno, "%s: %s", p, strerror(errno));
+	int rc = fsync(fd) < 0 ? err_set(e, -errno, "%s: fsync: %s", p, strerror(errno)) : 0;
 	close(fd);
 	return rc;
 }
@@ -267,6 +280,9 @@ int vm_snapshot(struct vm *vm, const char *dir, const char *config_json,
 		rc = write_file(dirfd, "state", file.data, file.len, 0, NULL, NULL, e);
 	if (!rc && fsync(dirfd) < 0)
 		rc = err_set(e, -errno, "%s: fsync: %s", dir, strerror(errno));
+	/* And the directory's own entry in its parent. */
+	if (!rc)
+		rc = sync_parent(dir, e);
 	if (rc) {
 		if (dirfd >= 0) {
 			unlinkat(dirfd, "memory", 0);

@@ -173,7 +173,21 @@ static bool must_park(struct vm *vm)
 static void complete_exit(struct vcpu *v)
 {
 	v->run->immediate_exit = 1;
-	ioctl(v->fd, KVM_RUN, 0);
+	/* Completing a string port access (rep ins/outs) can take another
+	 * round trip to userspace: KVM_RUN then returns 0 with the next part
+	 * of it, which is served like any exit, until KVM_RUN returns EINTR
+	 * with nothing left pending. Bounded, as every guest-driven loop. */
+	for (int round = 0; round < 64 && ioctl(v->fd, KVM_RUN, 0) == 0; round++) {
+		uint32_t reason = v->run->exit_reason;
+		if (reason == KVM_EXIT_IO)
+			handle_io(v);
+		else if (reason == KVM_EXIT_MMIO)
+			handle_mmio(v);
+		else {
+			log_warn("vCPU %u: exit %u while completing its last one", v->id, reason);
+			break;
+		}
+	}
 	v->run->immediate_exit = 0;
 }
 
@@ -190,14 +204,20 @@ static void vcpu_park(struct vcpu *v)
 	while (must_park(vm) && !atomic_load(&vm->stopping)) {
 		if (v->job_epoch != vm->vcpu_job_epoch) {
 			v->job_epoch = vm->vcpu_job_epoch;
-			int (*job)(struct vcpu *, void *) = vm->vcpu_job;
+			int (*job)(struct vcpu *, void *, struct err *) = vm->vcpu_job;
 			void *arg = vm->vcpu_job_arg;
+			if (!job)
+				continue; /* over before this vCPU came to it */
+			vm->nr_vcpu_job_started++;
 			pthread_mutex_unlock(&vm->pause_lock);
+			struct err e = { 0 };
 			complete_exit(v);
-			int rc = job(v, arg);
+			int rc = job(v, arg, &e);
 			pthread_mutex_lock(&vm->pause_lock);
-			if (rc && !vm->vcpu_job_rc)
+			if (rc && !vm->vcpu_job_rc) {
 				vm->vcpu_job_rc = rc;
+				vm->vcpu_job_err = e;
+			}
 			vm->nr_vcpu_job_done++;
 			pthread_cond_broadcast(&vm->parked_cond);
 			continue;

@@ -138,6 +138,7 @@ static int build(const struct kiln_config *cfg, struct evloop *loop,
 	if (!vm)
 		return err_set(e, -ENOMEM, "out of memory");
 	vm->cfg = cfg;
+	vm->restoring = snap != NULL;
 	vm->kvm_fd = vm->vm_fd = -1;
 	pthread_mutex_init(&vm->pause_lock, NULL);
 	pthread_cond_init(&vm->pause_cond, NULL);
@@ -305,9 +306,15 @@ int vm_finish(struct vm *vm)
 	return atomic_load(&vm->exit_status);
 }
 
+void vm_hold(struct vm *vm)
+{
+	atomic_store(&vm->pause_requested, true);
+}
+
 int vm_pause(struct vm *vm, unsigned timeout_ms, struct err *e)
 {
-	if (atomic_exchange(&vm->pause_requested, true))
+	/* Requested but not done: vm_hold's, which this completes. */
+	if (atomic_exchange(&vm->pause_requested, true) && vm->paused)
 		return -EALREADY;
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		vcpu_kick(vm->vcpus[i]);
@@ -339,8 +346,8 @@ int vm_pause(struct vm *vm, unsigned timeout_ms, struct err *e)
 	return 0;
 }
 
-int vm_vcpus_do(struct vm *vm, int (*job)(struct vcpu *v, void *arg), void *arg,
-		unsigned timeout_ms, struct err *e)
+int vm_vcpus_do(struct vm *vm, int (*job)(struct vcpu *v, void *arg, struct err *e),
+		void *arg, unsigned timeout_ms, struct err *e)
 {
 	struct timespec deadline;
 	thread_deadline(CLOCK_REALTIME, &deadline, timeout_ms);
@@ -349,20 +356,31 @@ int vm_vcpus_do(struct vm *vm, int (*job)(struct vcpu *v, void *arg), void *arg,
 	vm->vcpu_job = job;
 	vm->vcpu_job_arg = arg;
 	vm->vcpu_job_rc = 0;
-	vm->nr_vcpu_job_done = 0;
+	vm->vcpu_job_err = (struct err){ 0 };
+	vm->nr_vcpu_job_started = vm->nr_vcpu_job_done = 0;
 	vm->vcpu_job_epoch++;
 	pthread_cond_broadcast(&vm->pause_cond);
 	while (vm->nr_vcpu_job_done < vm->nr_vcpus && !rc && !vm_exiting(vm))
 		rc = pthread_cond_timedwait(&vm->parked_cond, &vm->pause_lock, &deadline);
 	bool done = vm->nr_vcpu_job_done == vm->nr_vcpus;
+	/* Over: no vCPU begins it from now on; those that did end it (their
+	 * ioctls return), and only then may (arg) go. */
+	vm->vcpu_job = NULL;
+	while (vm->nr_vcpu_job_done < vm->nr_vcpu_job_started)
+		pthread_cond_wait(&vm->parked_cond, &vm->pause_lock);
 	int job_rc = vm->vcpu_job_rc;
+	struct err job_err = vm->vcpu_job_err;
 	pthread_mutex_unlock(&vm->pause_lock);
+	if (job_rc) {
+		*e = job_err;
+		return job_rc;
+	}
 	if (vm_exiting(vm))
 		return err_set(e, -ECANCELED, "the VM is stopping");
 	if (!done)
 		return err_set(e, -ETIMEDOUT, "vCPUs did not finish within %u ms",
 			       timeout_ms);
-	return job_rc ? err_set(e, job_rc, "a vCPU failed (logged above)") : 0;
+	return 0;
 }
 
 int vm_resume(struct vm *vm)

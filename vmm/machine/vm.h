@@ -61,6 +61,7 @@ struct vm {
 	struct bus mmio;
 	struct evloop *loop;
 	struct arch_boot boot;
+	bool restoring;      /* built from a snapshot: nothing to boot */
 
 	unsigned nr_vcpus;
 	struct vcpu *vcpus[CFG_MAX_VCPUS];
@@ -115,13 +116,16 @@ struct vm {
 	 * KVM_RUN, so no guest code runs while any kiln thread is unfiltered. */
 	bool filters_ready;
 	/* Work each parked vCPU does on its own thread (vm_vcpus_do): the
-	 * job, its argument and number (vCPUs compare theirs), how many did
-	 * the latest. All under pause_lock. */
-	int (*vcpu_job)(struct vcpu *v, void *arg);
+	 * job (NULL once vm_vcpus_do returned: a late vCPU skips it), its
+	 * argument and number (vCPUs compare theirs), how many vCPUs began
+	 * and finished it, its first failure. All under pause_lock. */
+	int (*vcpu_job)(struct vcpu *v, void *arg, struct err *e);
 	void *vcpu_job_arg;
 	unsigned vcpu_job_epoch;
+	unsigned nr_vcpu_job_started;
 	unsigned nr_vcpu_job_done;
-	int vcpu_job_rc;          /* the first failure of the latest job */
+	int vcpu_job_rc;
+	struct err vcpu_job_err;
 	uint64_t start_ns;            /* CLOCK_MONOTONIC at vm_start */
 };
 
@@ -171,6 +175,11 @@ int vm_finish(struct vm *vm);
  */
 int vm_pause(struct vm *vm, unsigned timeout_ms, struct err *e);
 
+/* vm_hold - before vm_start: the vCPUs park before their first KVM_RUN; a
+ * vm_pause after vm_start then completes the pause (no guest code runs in
+ * between: a snapshot restored paused). Main thread. */
+void vm_hold(struct vm *vm);
+
 /* vm_resume - resume the devices (held kicks and input are delivered) and
  * let the vCPUs run. 0, or -EALREADY when not paused. Loop thread. */
 int vm_resume(struct vm *vm);
@@ -180,13 +189,14 @@ int vm_resume(struct vm *vm);
  * own thread, after completing the exit it last reported (an MMIO or port
  * read's result still to be written into its registers: KVM finishes it
  * at the next KVM_RUN, which immediate_exit makes return at once), and
- * wait up to timeout_ms for all of them. 0, the first job's -errno (whose
- * message it logged), -ETIMEDOUT, or -ECANCELED when the VM stops
- * meanwhile; (e) filled. Loop thread, vCPUs parked (vm_pause, or a
- * restart's pause).
+ * wait up to timeout_ms for all of them. 0, the first job's -errno with
+ * its message (prefixed with the vCPU), -ETIMEDOUT, or -ECANCELED when the
+ * VM stops meanwhile; (e) filled. However it ends, no vCPU runs (job)
+ * after it returns: a vCPU that had not begun it skips it, one that had is
+ * waited for. Loop thread, vCPUs parked (vm_pause, or a restart's pause).
  */
-int vm_vcpus_do(struct vm *vm, int (*job)(struct vcpu *v, void *arg), void *arg,
-		unsigned timeout_ms, struct err *e);
+int vm_vcpus_do(struct vm *vm, int (*job)(struct vcpu *v, void *arg, struct err *e),
+		void *arg, unsigned timeout_ms, struct err *e);
 
 /* vm_add_device - put (dev) on the VM's device list; the VM owns it from
  * now on (on failure it is destroyed). Main thread, setup. */

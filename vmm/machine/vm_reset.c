@@ -56,14 +56,10 @@ static const char *reason_name(int why)
  * have before any runs the new boot, or the boot vCPU's start-up IPIs
  * could reach an application processor that then resets itself over
  * them. */
-static int reset_one(struct vcpu *v, void *arg)
+static int reset_one(struct vcpu *v, void *arg, struct err *e)
 {
 	(void)arg;
-	struct err e = { 0 };
-	int rc = arch_vcpu_reset(v, &e);
-	if (rc)
-		log_error("cannot restart the guest: %s", e.msg);
-	return rc;
+	return arch_vcpu_reset(v, e);
 }
 
 static void reset_work(void *arg)

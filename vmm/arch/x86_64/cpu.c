@@ -236,9 +236,12 @@ int arch_vcpu_init(struct vm *vm, struct vcpu *vcpu, struct err *e)
 		rc = setup_lapic(vcpu, e);
 	if (!rc)
 		rc = setup_fpu(vcpu, e);
-	if (!rc && vcpu->id == 0)
+	/* The boot vCPU's entry state: its GDT, IDT and page tables are
+	 * written into guest RAM, which a restored VM's memory already holds
+	 * (and its registers come from the snapshot). */
+	if (!rc && vcpu->id == 0 && !vm->restoring)
 		rc = setup_sregs(vcpu, vm->boot.pvh, e);
-	if (!rc && vcpu->id == 0)
+	if (!rc && vcpu->id == 0 && !vm->restoring)
 		rc = setup_regs(vcpu, e);
 	if (rc)
 		err_prefix(e, "vCPU %u", vcpu->id);

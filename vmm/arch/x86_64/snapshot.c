@@ -277,7 +277,8 @@ static int read_vcpu(struct state_buf *in, struct x86_vcpu_snap *s, struct err *
 	if (!rc) {
 		s->msrs.hdr.nmsrs = n;
 		state_get(in, s->msrs.e, n * sizeof(s->msrs.e[0]));
-		rc = get_blob(in, &s->lapic, sizeof(s->lapic), "LAPIC", e);
+		rc = in->error ? err_set(e, -EINVAL, "MSRs: truncated")
+			       : get_blob(in, &s->lapic, sizeof(s->lapic), "LAPIC", e);
 	}
 	if (!rc)
 		rc = get_blob(in, &s->mp, sizeof(s->mp), "run state", e);
