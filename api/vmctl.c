@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "../vmm/base/evloop.h"
+#include "../vmm/base/file.h"
 #include "../vmm/base/log.h"
 #include "errmap.h"
 #include "notify.h"
@@ -93,8 +94,7 @@ static int enter_jail(struct vmctl *c, struct err *e)
 	if (c->api_path) {
 		char tmp[PATH_MAX];
 		snprintf(tmp, sizeof(tmp), "%s", c->api_path);
-		char *slash = strrchr(tmp, '/');
-		const char *d = !slash ? "." : slash == tmp ? "/" : (*slash = '\0', tmp);
+		const char *d = file_parent(tmp);
 		if (!realpath(d, dir))
 			return err_set(e, -errno, "%s: %s", d, strerror(errno));
 		if (strcmp(dir, "/"))

@@ -192,3 +192,13 @@ Test(file, shrink_while_reading_is_an_error)
 		  e.msg);
 	cr_assert_null(f.data);
 }
+
+Test(file, parent_of_a_path)
+{
+	char a[] = "/srv/snap/", b[] = "snap", c[] = "/snap", d[] = "a/b/c", e[] = "/";
+	cr_assert_str_eq(file_parent(a), "/srv");
+	cr_assert_str_eq(file_parent(b), ".");
+	cr_assert_str_eq(file_parent(c), "/");
+	cr_assert_str_eq(file_parent(d), "a/b");
+	cr_assert_str_eq(file_parent(e), "/");
+}

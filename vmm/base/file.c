@@ -147,3 +147,17 @@ void file_snapshot_free(struct file_snapshot *f)
 		munmap((void *)f->data, f->mapped);
 	memset(f, 0, sizeof(*f));
 }
+
+const char *file_parent(char *path)
+{
+	size_t n = strlen(path);
+	while (n > 1 && path[n - 1] == '/')
+		path[--n] = '\0';
+	char *slash = strrchr(path, '/');
+	if (!slash)
+		return ".";
+	if (slash == path)
+		return "/";
+	*slash = '\0';
+	return path;
+}

@@ -58,6 +58,11 @@ int file_size_checked(const char *path, uint64_t *size, struct err *e);
 int file_read_private(const char *path, uint64_t max,
 		      struct file_snapshot *out, struct err *e);
 
+/* file_parent - the directory (path) is in, by cutting (path) (writable)
+ * at its last slash: "." when it has none, "/" for an entry of the root.
+ * Trailing slashes are dropped first ("a/b/" is in "a"). */
+const char *file_parent(char *path);
+
 /* file_snapshot_free - release a snapshot; safe on a zeroed struct. */
 void file_snapshot_free(struct file_snapshot *f);
 

@@ -159,11 +159,7 @@ static int sync_parent(const char *dir, struct err *e)
 {
 	char parent[4096];
 	snprintf(parent, sizeof(parent), "%s", dir);
-	size_t n = strlen(parent);
-	while (n > 1 && parent[n - 1] == '/')
-		parent[--n] = '\0';
-	char *slash = strrchr(parent, '/');
-	const char *p = !slash ? "." : slash == parent ? "/" : (*slash = '\0', parent);
+	const char *p = file_parent(parent);
 	int fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return err_set(e, -errno, "%s: %s", p, strerror(errno));
