@@ -60,6 +60,9 @@ if [[ -s $OUT/raw.tsv ]]; then
 	# VM runs that passed only on their repeat (inner.sh) stay visible on the tally.
 	# (read fails on the empty input of a run with no such line: || true under set -e)
 	read -r -a flaky < <(tr -d '\r' <"$log" | sed -n 's/^KILN-BENCH-FLAKY //p' | tail -n 1) || true
+	# So does a whole session run again in a fresh L1 (kvm-run --retries): the figures
+	# are the last session's.
+	if grep -aq '^kvm-run: retrying the L1 session' "$log"; then flaky+=("L1-session"); fi
 	if ((${#flaky[@]})); then
 		echo "bench flaky: ${flaky[*]}"
 		tally="${tally%$'\n'*}"$'\n'"$(tail -n 1 <<<"$tally"), ${#flaky[@]} flaky"
