@@ -485,6 +485,12 @@ static int blk_ops_start(struct virtio_device *vdev, struct err *e)
 	return blk_worker_start_deferred(to_blk(vdev)->be, e);
 }
 
+static int blk_ops_backing_fd(const struct virtio_device *vdev)
+{
+	const struct virtio_blk *blk = container_of(vdev, struct virtio_blk, vdev);
+	return blk->be ? blk->be->fd : -1;
+}
+
 static const struct virtio_device_ops blk_ops = {
 	.name = "virtio-blk",
 	.device_id = VIRTIO_ID_BLOCK,
@@ -501,6 +507,7 @@ static const struct virtio_device_ops blk_ops = {
 	.quiesce = blk_quiesce,
 	.start = blk_ops_start,
 	.stats = blk_stats_emit,
+	.backing_fd = blk_ops_backing_fd,
 	.save = blk_save,
 	.restore = blk_restore,
 };

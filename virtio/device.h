@@ -107,6 +107,8 @@ struct virtio_device_ops {
 		       struct err *e);
 	/* stats: device-specific counters for metrics. */
 	void (*stats)(struct virtio_device *vdev, dev_stat_fn emit, void *ctx);
+	/* backing_fd: the file of the device's contents, or -1 (device_ops). */
+	int (*backing_fd)(const struct virtio_device *vdev);
 };
 
 /* What the transport gives the device to reach the guest. */

@@ -2,7 +2,7 @@
 /*
  * A virtio-pci function as one device of the VM (vmm/base/device.h): the
  * transport's half of each op, then the device's own (virtio_device_ops
- * quiesce/resume/save/restore/stats). Loop thread.
+ * quiesce/resume/save/restore/stats/backing_fd). Loop thread.
  */
 #include <errno.h>
 
@@ -77,6 +77,12 @@ static void vp_stats(struct device *dev, dev_stat_fn emit, void *ctx)
 		vdev->ops->stats(vdev, emit, ctx);
 }
 
+static int vp_backing_fd(struct device *dev)
+{
+	const struct virtio_device *vdev = to_vp(dev)->vdev;
+	return vdev->ops->backing_fd ? vdev->ops->backing_fd(vdev) : -1;
+}
+
 /* The transport goes first (its fds point at the device), then the device
  * finishes in-flight I/O in its own destroy. */
 static void vp_destroy(struct device *dev)
@@ -101,5 +107,6 @@ const struct device_ops virtio_pci_device_ops = {
 	.save = vp_save,
 	.restore = vp_restore,
 	.stats = vp_stats,
+	.backing_fd = vp_backing_fd,
 	.destroy = vp_destroy,
 };

@@ -14,7 +14,10 @@
 #    naming what is wrong: a byte flipped in each section of the state file
 #    (the section by name), a wrong format version, a truncated memory file,
 #    a snapshot from another host's CPU, a disk of another size (by id);
-#    and a snapshot into an existing directory is refused over the socket.
+#    and a snapshot into an existing directory is refused over the socket;
+#  - the disk's identity: the first restore (nothing wrote the disk since
+#    the snapshot) says nothing of it; vm.restore after that guest wrote
+#    it warns that disk0's file was written after the snapshot.
 set -euo pipefail
 # shellcheck source=SCRIPTDIR/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -148,6 +151,8 @@ grep -q '^KILN-COUNT-VERIFY bad=0$' run2.txt || fail "the guest read back: $(gre
 grep -q '^KILN-RESULT rc=0$' run2.txt || fail "the guest scenario did not end with rc=0"
 got=$(disk_lines 1 "$N")
 ((got == N)) || fail "the disk file holds $got of $N lines after the restored run"
+grep -q 'written after the snapshot' run2.txt &&
+	fail "the restore warned of a disk written since, which nothing wrote: $(grep 'written after' run2.txt)"
 step "restored: counted on from $first to $N, every line on the disk"
 
 # Again through the control socket: vm.restore, paused, then vm.resume.
@@ -173,5 +178,8 @@ pid=''
 first3=$(counts run3.log | head -n 1)
 ((first3 == first)) || fail "vm.restore's guest began at count $first3, --restore's at $first"
 tr -d '\r' <run3.log | grep -q '^KILN-RESULT rc=0$' || fail "vm.restore's guest did not end with rc=0"
+# The restored guest of run2 wrote the disk after the snapshot: this restore says so.
+grep -q 'device disk0: its file was written after the snapshot' run3.log ||
+	fail "vm.restore over a disk written since the snapshot did not warn"
 step "vm.restore paused, vm.resume: counted on from $first3 again"
 true

@@ -1514,3 +1514,43 @@ Test(blk_fs, a_pass_starts_at_most_its_bytes, .init = setup_shm, .fini = teardow
 	for (unsigned i = 0; i < n; i++)
 		expect(d[i], S_OK, DISK_BYTES + 1);
 }
+
+/*
+ * Opening a writable image probes discard by punching a hole past its end,
+ * which ext4 and tmpfs stamp as a modification: the time is put back, so
+ * the open alone does not make the image look written (a snapshot's record
+ * of the disk, backups); a write still stamps it. The device names its
+ * file to the machine (device_ops.backing_fd) as the open fd of that file.
+ */
+static void open_keeps_mtime(void)
+{
+	struct timespec old[2] = { { .tv_nsec = UTIME_OMIT }, { 1000000000, 123456789 } };
+	struct stat before, after, fdst;
+	cr_assert_eq(utimensat(AT_FDCWD, T.path, old, 0), 0);
+	cr_assert_eq(stat(T.path, &before), 0);
+	start();
+	cr_assert_eq(stat(T.path, &after), 0);
+	cr_assert(after.st_mtim.tv_sec == before.st_mtim.tv_sec &&
+			  after.st_mtim.tv_nsec == before.st_mtim.tv_nsec,
+		  "opening the image moved its mtime from %lld.%09ld to %lld.%09ld",
+		  (long long)before.st_mtim.tv_sec, before.st_mtim.tv_nsec,
+		  (long long)after.st_mtim.tv_sec, after.st_mtim.tv_nsec);
+	int fd = T.vdev->ops->backing_fd(T.vdev);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(fstat(fd, &fdst), 0);
+	cr_assert(fdst.st_ino == before.st_ino && fdst.st_dev == before.st_dev,
+		  "backing_fd is not the image's");
+	write_at(16, 4096, 11, S_OK);
+	cr_assert_eq(stat(T.path, &after), 0);
+	cr_assert_neq(after.st_mtim.tv_sec, before.st_mtim.tv_sec, "a write did not stamp the image");
+}
+
+Test(blk_fs, opening_keeps_the_mtime, .init = setup_aio, .fini = teardown)
+{
+	open_keeps_mtime();
+}
+
+Test(blk_fs, opening_keeps_the_mtime_on_tmpfs, .init = setup_shm, .fini = teardown)
+{
+	open_keeps_mtime();
+}

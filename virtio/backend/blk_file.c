@@ -96,10 +96,19 @@ static void probe_regular(struct blk_backend *be, const struct stat *st)
 	if (be->readonly)
 		return;
 	/* Punch a hole past the end of the file: no data is touched, and the
-	 * answer tells whether discard can be offered. */
+	 * answer tells whether discard can be offered. File systems stamp the
+	 * file modified all the same (ext4, tmpfs): its modification time is
+	 * put back, so that opening an image does not make it look written
+	 * (to backups; to a restore comparing it with its snapshot's record,
+	 * vmm/machine/snapshot.c). Only the owner may set it: for anyone else
+	 * the open's stamp stays. */
 	off_t probe = ((st->st_size >> 20) + 2) << 20;
 	be->can_punch = fallocate(be->fd, FALLOC_FL_PUNCH_HOLE |
 				  FALLOC_FL_KEEP_SIZE, probe, 4096) == 0;
+	if (be->can_punch) {
+		struct timespec times[2] = { { .tv_nsec = UTIME_OMIT }, st->st_mtim };
+		(void)futimens(be->fd, times);
+	}
 }
 
 /* An image whose first bytes are another format's header (qcow2 & co.):

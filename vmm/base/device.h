@@ -7,13 +7,14 @@
  * of their own from ops->start, metrics
  * come from ops->stats, ACPI nodes from ops->describe, pause from
  * ops->quiesce, a guest reboot under --on-reboot restart from ops->reset,
- * teardown from ops->destroy; snapshots will use save and restore. A device finds its own struct with container_of.
+ * teardown from ops->destroy, snapshots from save, restore and
+ * backing_fd. A device finds its own struct with container_of.
  *
  * Every op may be NULL when the device has nothing to do for it (an RTC
  * has nothing in flight to quiesce; a virtio-pci function needs no ACPI
  * node). The ops table is const and shared by all devices of a kind.
  *
- * Threads: quiesce, resume, reset, save, restore, stats and describe run on the
+ * Threads: quiesce, resume, reset, save, restore, backing_fd, stats and describe run on the
  * loop thread (describe and destroy also on the main thread during setup
  * and teardown, which is the loop thread before and after it runs).
  */
@@ -66,6 +67,11 @@ struct device_ops {
 	/* restore - load state written by save into a device built from the
 	 * same config, before the vCPUs run. 0 or -errno with e filled. */
 	int (*restore)(struct device *dev, struct state_buf *in, struct err *e);
+	/* backing_fd - the host file holding what the guest sees as the
+	 * device's contents (a disk's image), or -1; NULL: none. A snapshot
+	 * records that file's identity and a restore says when it finds
+	 * another file or one written since (vmm/machine/snapshot.c). */
+	int (*backing_fd)(struct device *dev);
 	/* stats - emit the device's counters (the metrics API's numbers). */
 	void (*stats)(struct device *dev, dev_stat_fn emit, void *ctx);
 	/* describe - append the device's ACPI node to the \_SB scope. */

@@ -19,7 +19,7 @@
 #include "state.h"
 
 #define SNAPFILE_FORMAT_VERSION 1
-#define SNAPFILE_NAME_MAX 95     /* a section's name, without its NUL ("device." + an id) */
+#define SNAPFILE_NAME_MAX 95     /* a section's name, without its NUL ("device." or "backing." + an id) */
 #define SNAPFILE_TEXT_MAX 63     /* kiln version, host identity */
 #define SNAPFILE_MAX_SECTIONS 1024
 
