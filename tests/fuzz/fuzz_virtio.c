@@ -32,6 +32,13 @@
  *  10 pause        u8 rounds: quiesce the function as vm.pause does, save
  *                  its state (the snapshot's save half; virtio-fs must refuse), run the loop
  *                  (rounds mod 4) times while held, resume
+ *  11 restore      u8 n, n times (u16 offset, u8 value): quiesce, save,
+ *                  set those bytes of the blob (offset mod its length), as
+ *                  a damaged or hostile snapshot would, restore it into the
+ *                  same function (a restore resets a running device
+ *                  first), resume. A refused blob must leave the function
+ *                  inert but sane; an accepted one must be a state the
+ *                  device can run (the operations after it check that)
  *
  * Bounded: at most MAX_OPS operations, every loop run is non-blocking and
  * at most 8 rounds.
@@ -238,6 +245,35 @@ static void pause_resume(unsigned rounds)
 	dev->ops->resume(dev);
 }
 
+static void restore_changed(struct input *in)
+{
+	struct device *dev = &T.vp->dev;
+	unsigned n = (unsigned)take(in, 1) % 9;
+	struct { uint16_t off; uint8_t val; } change[8];
+	for (unsigned i = 0; i < n; i++) {
+		change[i].off = (uint16_t)take(in, 2);
+		change[i].val = (uint8_t)take(in, 1);
+	}
+	if (T.fs || dev->ops->quiesce(dev))
+		return;
+	struct state_buf st, blob;
+	struct err e = { 0 };
+	state_init(&st);
+	if (dev->ops->save(dev, &st, &e))
+		abort();
+	uint8_t *bytes = malloc(st.len ? st.len : 1);
+	if (!bytes)
+		abort();
+	memcpy(bytes, st.data, st.len);
+	for (unsigned i = 0; i < n && st.len; i++)
+		bytes[change[i].off % st.len] = change[i].val;
+	state_from(&blob, bytes, st.len);
+	(void)dev->ops->restore(dev, &blob, &e);
+	dev->ops->resume(dev);
+	free(bytes);
+	state_fini(&st);
+}
+
 static void host_input(unsigned kind, const uint8_t *p, size_t n)
 {
 	if (kind == 1 && T.peer >= 0)
@@ -435,7 +471,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	for (unsigned n = 0; in.left && n < MAX_OPS; n++) {
 		uint8_t op = (uint8_t)take(&in, 1);
-		switch (op % 11) {
+		switch (op % 12) {
 		case 0: {
 			uint64_t off = take(&in, 2) % BAR_SIZE;
 			unsigned len = 1u << (take(&in, 1) & 3);
@@ -501,6 +537,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		case 10:
 			pause_resume((unsigned)take(&in, 1) % 4);
+			break;
+		case 11:
+			restore_changed(&in);
 			break;
 		}
 	}

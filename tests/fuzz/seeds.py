@@ -194,6 +194,14 @@ PAUSE = bytes([10, 3])
 seed("fuzz_virtio", "blk_aio_pause", bytes([VARIANT["blk_aio"]]) + UP + blk_req(1, 2, 512, True)[:-2] + PAUSE + RUN)
 seed("fuzz_virtio", "net_pause", net + net_rx + PAUSE + net_in + net_tx + RUN)
 seed("fuzz_virtio", "console_pause", con + con_rx + PAUSE + bytes([8, 4]) + b"abc\n" + RUN + con_tx)
+# A snapshot's restore into the running function (op 11): the blob as saved,
+# and with one byte of it changed (a queue's ring address, a feature, ...).
+RESTORE = bytes([11, 0])
+seed("fuzz_virtio", "blk_restore", bytes([VARIANT["blk"]]) + UP + RESTORE + blk_req(1, 2, 512, True))
+seed("fuzz_virtio", "net_restore", net + net_rx + RESTORE + net_in + net_tx + RUN)
+seed("fuzz_virtio", "console_restore", con + con_rx + RESTORE + bytes([8, 4]) + b"abc\n" + RUN + con_tx)
+seed("fuzz_virtio", "rng_restore_changed", rng + bytes([11, 1, 40, 0, 0xff]) + desc(0, 0, 0x9000, 64, F_WRITE)
+     + offer(0, 0) + kick(0) + RUN)
 # virtio-fs (queue 1 carries requests; the share holds "hello", "dir/inner"
 # and "up" -> ".."): FUSE requests written into RAM, each a readable
 # descriptor and a writable one for the reply, offered and run.
