@@ -46,6 +46,10 @@ done
 tr -d '\r' <orig.log | grep -q '^KILN-SNAPSHOT-ME$' || fail "the guest did not get ready within 300 s"
 fill=$(line orig.log KILN-FILL)
 used=$(line orig.log KILN-MEMUSED)
+# RAM the kernel keeps out of MemTotal from boot: its own image, the page
+# structures (64 bytes a 4-KiB page: 16 MiB of a 1 GiB guest), firmware
+# tables. The guest wrote it as surely as its used pages.
+reserved=$((1048576 - $(line orig.log KILN-MEMTOTAL)))
 ctl vm.pause >/dev/null
 ctl vm.snapshot "{\"path\": \"$TMPDIR/snap\"}" >snap.json || fail "vm.snapshot failed"
 ctl vm.stop >/dev/null || true
@@ -53,12 +57,15 @@ wait "${pids[0]}" 2>/dev/null || true
 pids=()
 written=$(sed -n 's/.*"written_bytes": *\([0-9]*\).*/\1/p' snap.json)
 ms=$(sed -n 's/.*"ms": *\([0-9]*\).*/\1/p' snap.json)
-step "snapshot of a 1 GiB guest using $((used >> 10)) MiB: $((written >> 20)) MiB written in $ms ms"
+step "snapshot of a 1 GiB guest using $((used >> 10)) MiB (and $((reserved >> 10)) MiB reserved by its kernel): $((written >> 20)) MiB written in $ms ms"
 ((written >= 100 << 20)) || fail "only $written bytes written: the 100 MiB fill is not all there"
-# What the guest uses, plus what it touched and freed again (the kernel does
-# not zero freed pages: the initramfs's unpacking, page cache dropped).
-((written <= (used << 10) + (64 << 20))) ||
-	fail "$((written >> 20)) MiB written for $((used >> 10)) MiB in use"
+# What the guest uses and what its kernel reserved, plus what it touched and
+# freed again (the kernel does not zero freed pages: the compressed initramfs,
+# page cache dropped). Measured 2026-12-04: 179 MiB written for 140 MiB used
+# and 63 MiB reserved (not all of the reserved RAM is ever written);
+# init_on_free=1 in the guest changed nothing (171 MiB).
+((written <= ((used + reserved) << 10) + (16 << 20))) ||
+	fail "$((written >> 20)) MiB written for $((used >> 10)) MiB in use and $((reserved >> 10)) MiB reserved"
 
 for n in 1 2 3; do
 	truncate -s 1M "clone$n.img"
@@ -83,6 +90,8 @@ for n in 1 2 3; do
 		fail "clone $n's kernel did not reseed its RNG (no new VM generation ID seen)"
 	head -c 1024 "clone$n.img" | tail -c 512 | tr -d '\0' | grep -qx "done $n" ||
 		fail "clone $n's disk does not hold 'done $n'"
+	grep -q 'device disk0: its file is not the one snapshotted' "clone$n.log" ||
+		fail "clone $n: kiln -v did not note that disk0 is another file than the snapshot's"
 done
 tr -d '\r' <orig.log | grep -q '^KILN-CLONE' && fail "the original went on after its snapshot"
 step "each clone found its 100 MiB intact and wrote its own disk"

@@ -1,5 +1,6 @@
 # For t_81 (clones of one snapshot): fill 100 MiB of tmpfs with random
-# bytes (KILN-FILL <md5>; KILN-MEMUSED <KiB in use>), say KILN-SNAPSHOT-ME,
+# bytes (KILN-FILL <md5>; KILN-MEMUSED <KiB in use>; KILN-MEMTOTAL <KiB the
+# kernel manages>), say KILN-SNAPSHOT-ME,
 # then wait until the first sector of vda says "clone N" (the host writes
 # each clone's own disk before restoring it; the original's stays zero):
 # then KILN-CLONE N <md5 of the fill again> and, when the kernel says it
@@ -10,6 +11,7 @@ dd if=/dev/urandom of=/tmp/fill bs=1M count=100 2>/dev/null || { echo "KILN-ERRO
 echo "KILN-FILL $(md5sum </tmp/fill | cut -c1-32)"
 echo 3 >/proc/sys/vm/drop_caches
 echo "KILN-MEMUSED $(awk '/^MemTotal/ { t = $2 } /^MemFree/ { f = $2 } END { print t - f }' /proc/meminfo)"
+awk '/^MemTotal/ { print "KILN-MEMTOTAL " $2 }' /proc/meminfo
 echo KILN-SNAPSHOT-ME
 while :; do
 	echo 3 >/proc/sys/vm/drop_caches
