@@ -317,6 +317,16 @@ static struct json_object *op_metrics(void *ctx)
 	json_object_object_add(o, "state", json_object_new_string(vm_state_name(c->state)));
 	json_object_object_add(o, "exits", exits);
 	json_object_object_add(o, "devices", devs);
+	struct proc_mem m;
+	struct err e = { 0 };
+	if (c->vm && !vm_memory_use(c->vm, &m, &e)) {
+		struct json_object *mem = json_object_new_object();
+		emit_stat(mem, "private_kib", m.private_clean_kib + m.private_dirty_kib);
+		emit_stat(mem, "private_dirty_kib", m.private_dirty_kib);
+		emit_stat(mem, "rss_kib", m.rss_kib);
+		emit_stat(mem, "guest_ram_rss_kib", m.ranges_rss_kib);
+		json_object_object_add(o, "memory", mem);
+	}
 	return o;
 }
 

@@ -51,6 +51,34 @@ resumed=$(grep -c KILN-TICK console.log)
 ctl vm.metrics >metrics.json
 grep -q '"bytes_read": *[1-9]' metrics.json || { cat metrics.json; fail "metrics show no disk reads"; }
 grep -q '"io"' metrics.json || { cat metrics.json; fail "metrics show no exits by reason"; }
+# kiln's own memory beside guest RAM, against this test's reading of the
+# same smaps (the largest mapping is the 256 MiB of guest RAM): within what
+# serving the calls in between can change.
+"$PY" - "$pid" metrics.json <<'PYEOF' || fail "vm.metrics' memory does not match /proc/$pid/smaps"
+import json, re, sys
+pid, path = int(sys.argv[1]), sys.argv[2]
+mem = json.load(open(path))["memory"]
+maps, cur = [], None
+for line in open("/proc/%d/smaps" % pid):
+    if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
+        cur = {}
+        maps.append(cur)
+    else:
+        k, _, v = line.partition(":")
+        if k in ("Size", "Rss", "Private_Clean", "Private_Dirty"):
+            cur[k] = int(v.split()[0])
+ram = max(maps, key=lambda m: m["Size"])
+assert ram["Size"] >= 256 << 10, ram
+own = [m for m in maps if m is not ram]
+priv = sum(m["Private_Clean"] + m["Private_Dirty"] for m in own)
+dirty = sum(m["Private_Dirty"] for m in own)
+print("vm.metrics memory:", mem, "smaps: private", priv, "dirty", dirty, "guest RAM rss", ram["Rss"])
+near = lambda a, b, slack: abs(a - b) <= slack + b // 4
+assert near(mem["private_kib"], priv, 256), "private"
+assert near(mem["private_dirty_kib"], dirty, 256), "private dirty"
+assert 0 < mem["private_dirty_kib"] <= mem["private_kib"] <= mem["rss_kib"], "order"
+assert near(mem["guest_ram_rss_kib"], ram["Rss"], 1024), "guest RAM"
+PYEOF
 
 py=$PY
 "$py" "$here/api_abuse.py" "$sock" | tee abuse.log

@@ -302,6 +302,15 @@ int vm_finish(struct vm *vm)
 		exits += counts[r];
 	log_info("VM stopped (reason %d), %llu exits to userspace",
 		 atomic_load(&vm->exit_reason), (unsigned long long)exits);
+	struct proc_mem m;
+	if (!vm_memory_use(vm, &m, &e))
+		log_info("memory beside guest RAM: %llu KiB private (%llu KiB dirty), %llu KiB "
+			 "resident; guest RAM resident: %llu KiB",
+			 (unsigned long long)(m.private_clean_kib + m.private_dirty_kib),
+			 (unsigned long long)m.private_dirty_kib, (unsigned long long)m.rss_kib,
+			 (unsigned long long)m.ranges_rss_kib);
+	else
+		log_debug("memory use not known: %s", e.msg);
 	device_list_log_stats(&vm->devices);
 	return atomic_load(&vm->exit_status);
 }
@@ -446,6 +455,23 @@ void vm_exit_counts(const struct vm *vm, uint64_t *out, unsigned nr)
 			out[r] += __atomic_load_n(&vm->vcpus[i]->exits[r],
 						  __ATOMIC_RELAXED);
 	}
+}
+
+int vm_memory_use(const struct vm *vm, struct proc_mem *out, struct err *e)
+{
+	struct proc_mem_range ram[GM_MAX_REGIONS];
+	unsigned n = 0;
+	const struct guest_mem *gm = &vm->mem;
+	if (gm->map_base) {
+		ram[n++] = (struct proc_mem_range){ (uintptr_t)gm->map_base,
+						    (uintptr_t)gm->map_base + gm->map_len };
+	} else {
+		for (unsigned i = 0; i < gm->nr_regions && n < GM_MAX_REGIONS; i++)
+			ram[n++] = (struct proc_mem_range){
+				(uintptr_t)gm->regions[i].hva,
+				(uintptr_t)gm->regions[i].hva + gm->regions[i].size };
+	}
+	return proc_mem_read(ram, n, out, e);
 }
 
 int vm_request_shutdown(struct vm *vm)

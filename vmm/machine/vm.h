@@ -20,6 +20,7 @@
 #include "config.h"
 #include "../../virtio/pci.h"
 #include "../base/bus.h"
+#include "../base/proc_mem.h"
 #include "../base/device.h"
 #include "../base/err.h"
 #include "../base/evloop.h"
@@ -226,6 +227,11 @@ const struct device_list *vm_devices(const struct vm *vm);
 /* vm_exit_counts - KVM exits to userspace by reason, summed over the vCPUs,
  * into out[0..nr) (nr <= VCPU_EXIT_REASONS). Any thread (relaxed reads). */
 void vm_exit_counts(const struct vm *vm, uint64_t *out, unsigned nr);
+
+/* vm_memory_use - this process's memory beside the VM's guest RAM, and
+ * guest RAM's resident part (vmm/base/proc_mem.h). 0, or -errno when
+ * /proc/self/smaps cannot be read (a --jail has no /proc). Any thread. */
+int vm_memory_use(const struct vm *vm, struct proc_mem *out, struct err *e);
 
 /* vm_request_shutdown - ask the guest to shut down (the arch's way: on x86
  * ctrl-alt-del and the ACPI power button). 0 or -errno. Loop thread. */
