@@ -561,7 +561,13 @@ static int m_discover(void *ctx, struct json_object *params,
 	"   \"required\": [\"id\", \"type\"],"                                   \
 	"   \"properties\": {\"id\": {\"type\": \"string\"},"                   \
 	"    \"type\": {\"type\": \"string\"}},"                                \
-	"   \"additionalProperties\": " COUNTER "}}}}"
+	"   \"additionalProperties\": " COUNTER "}},"                            \
+	"  \"memory\": {\"type\": \"object\", \"description\": \"kiln's own memory" \
+	" beside guest RAM, in KiB, from /proc/self/smaps (absent without"      \
+	" /proc): private (clean + dirty), private_dirty, rss; and guest RAM's" \
+	" resident part\","                                                   \
+	"   \"required\": [\"private_kib\", \"private_dirty_kib\", \"rss_kib\","    \
+	"    \"guest_ram_rss_kib\"], \"additionalProperties\": " COUNTER "}}}"
 #define RESULT_DISCOVER                                                      \
 	"{\"type\": \"object\", \"required\": [\"openrpc\", \"info\", \"methods\"]," \
 	" \"description\": \"this OpenRPC document (https://spec.open-rpc.org)\"}"
