@@ -274,6 +274,7 @@ int net_create_backend(const struct net_config *cfg, struct net_backend *be,
 	}
 	net->be = be;
 	memcpy(net->mac, cfg->mac, sizeof(net->mac));
+	net->mac_given = cfg->mac_given;
 	net->rx_buf = malloc(NET_RX_BUF);
 	if (!net->rx_buf) {
 		rc = err_set(e, -ENOMEM, "virtio-net: out of memory");

@@ -25,6 +25,7 @@
 #ifndef KILN_VIRTIO_NET_H
 #define KILN_VIRTIO_NET_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "../vmm/base/err.h"
@@ -46,6 +47,9 @@ struct net_config {
 	const char *tap; /* tap interface name (net_create); NULL with tap_fd */
 	int tap_fd;      /* > 0: an fd already attached to it (tap_adopt) */
 	uint8_t mac[6];	 /* the guest's MAC address: see net_random_mac */
+	/* The config gave (mac): a restore keeps it rather than the
+	 * snapshot's (a clone's own MAC; docs/snapshot.md). */
+	bool mac_given;
 };
 
 /* Counters (loop thread writes; readers take a snapshot). Bytes count

@@ -23,6 +23,7 @@ struct virtio_net {
 	struct virtio_device vdev;
 	struct net_backend *be;
 	uint8_t mac[6];
+	bool mac_given;	 /* net_config's: kept over a snapshot's on restore */
 	bool watching;	 /* be->fd is registered on the loop */
 	uint32_t events; /* what we watch it for now */
 	bool be_dead;	 /* the backend hung up: no more backend I/O */

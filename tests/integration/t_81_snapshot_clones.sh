@@ -8,12 +8,16 @@
 # its number from its own disk, finds its 100 MiB intact (the same md5 as
 # before the snapshot), sees its kernel reseed its RNG for a virtual
 # machine fork (the VM generation ID changed at restore and its ACPI
-# notification arrived), writes "done N" to its own disk and ends; every
-# kiln exits 0 and no clone's disk got another's line.
+# notification arrived), gets its own MAC (--net id=net0,tap=...,mac=...:0N,
+# which the guest's driver takes when it binds the device again: kiln's
+# device presents it from the restore on), writes "done N" to its own disk
+# and ends; every kiln exits 0 and no clone's disk got another's line.
 set -euo pipefail
 # shellcheck source=SCRIPTDIR/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+private_netns "$0" "$@"
 cd "$TMPDIR"
+for t in kt81o kt81c1 kt81c2 kt81c3; do ip tuntap add "$t" mode tap; done
 sock=$TMPDIR/api.sock
 ctl() { "$KILN" ctl --socket "$sock" --timeout 60 "$@"; }
 truncate -s 1M orig.img
@@ -36,7 +40,8 @@ line() { tr -d '\r' <"$1" | sed -n "s/^$2 //p" | head -n 1; }
 "$KILN" run -v --api-socket "$sock" --kernel "$GUEST/generic/vmlinuz" \
 	--initrd "$GUEST/initramfs-generic.cpio.gz" \
 	--cmdline "console=ttyS0 quiet panic=-1 kiln.scenario=clone" \
-	--cpus 2 --memory 1G --disk "path=$TMPDIR/orig.img,id=disk0" </dev/null >orig.log 2>&1 &
+	--cpus 2 --memory 1G --disk "path=$TMPDIR/orig.img,id=disk0" \
+	--net "tap=kt81o,mac=52:54:00:81:00:00,id=net0" </dev/null >orig.log 2>&1 &
 pids=($!)
 for ((i = 0; i < 600; i++)); do
 	tr -d '\r' <orig.log | grep -q '^KILN-SNAPSHOT-ME$' && break
@@ -71,7 +76,7 @@ for n in 1 2 3; do
 	truncate -s 1M "clone$n.img"
 	printf 'clone %s' "$n" | dd of="clone$n.img" conv=notrunc status=none
 	"$KILN" run -v --restore "$TMPDIR/snap" --disk "id=disk0,path=$TMPDIR/clone$n.img" \
-		</dev/null >"clone$n.log" 2>&1 &
+		--net "id=net0,tap=kt81c$n,mac=52:54:00:81:00:0$n" </dev/null >"clone$n.log" 2>&1 &
 	pids+=($!)
 done
 step "three clones restored at once"
@@ -92,7 +97,12 @@ for n in 1 2 3; do
 		fail "clone $n's disk does not hold 'done $n'"
 	grep -q 'device disk0: its file is not the one snapshotted' "clone$n.log" ||
 		fail "clone $n: kiln -v did not note that disk0 is another file than the snapshot's"
+	mac=$(line "clone$n.log" KILN-MAC)
+	[[ $mac == "52:54:00:81:00:0$n" ]] || fail "clone $n's guest has MAC '$mac', not its own 52:54:00:81:00:0$n"
+	grep -q "MAC 52:54:00:81:00:0$n from the config, not the snapshot's" "clone$n.log" ||
+		fail "clone $n: kiln did not say it keeps the config's MAC"
 done
 tr -d '\r' <orig.log | grep -q '^KILN-CLONE' && fail "the original went on after its snapshot"
-step "each clone found its 100 MiB intact and wrote its own disk"
+[[ $(line orig.log KILN-MAC) == 52:54:00:81:00:00 ]] || fail "the original's guest does not have its MAC"
+step "each clone found its 100 MiB intact, got its own MAC and wrote its own disk"
 true

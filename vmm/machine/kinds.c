@@ -159,7 +159,7 @@ static int create_net(struct vm *vm, const struct cfg_device *dev,
 		      struct err *e)
 {
 	const struct cfg_net *n = dev->spec;
-	struct net_config nc = { .tap = n->tap, .tap_fd = (int)n->fd };
+	struct net_config nc = { .tap = n->tap, .tap_fd = (int)n->fd, .mac_given = n->mac.set };
 	if (n->mac.set)
 		memcpy(nc.mac, n->mac.b, 6);
 	else
