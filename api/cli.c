@@ -63,7 +63,8 @@ static const char usage_tail[] =
 	"                    (systemd's socket activation: LISTEN_FDS, fd 3)\n"
 	"  --restore DIR     start the guest saved by vm.snapshot in DIR, where it\n"
 	"                    was (its config is the snapshot's; flags change it)\n"
-	"  --restore-paused  with --restore: start paused (vm.resume runs it)\n"
+	"  --restore-paused  with --restore and a control socket: start paused\n"
+	"                    (vm.resume runs it)\n"
 	"  --print-config    print the effective config as JSON and exit\n"
 	"  -v, --verbose     more log output (repeat for debug); -q, --quiet: errors only\n"
 	"  --log-level error|warn|info|debug  what kiln logs (default warn)\n"
@@ -258,24 +259,20 @@ static int opt_device(struct kiln_config *c, const struct cfg_kind *kind,
 	return rc;
 }
 
-/* Under --restore, a device flag whose id is one of the snapshot's devices
- * of its kind changes that device (its host end: a disk's file, a net's
- * tap) in its place, rather than adding one: the restored machine keeps
- * its devices and their order (PCI slots). (cfg)'s last device is the one
- * the flag just added. */
-static void replace_by_id(struct kiln_config *cfg)
+/* Whether a device flag's value names the device: a list kind's with an
+ * id= field (without one it gets the next free id, a new device); a
+ * single device's always (its id is its kind's name). */
+static bool names_an_id(const struct cfg_kind *kind, const char *val)
 {
-	struct cfg_device *added = &cfg->devices[cfg->nr_devices - 1];
-	for (unsigned i = 0; i + 1 < cfg->nr_devices; i++) {
-		struct cfg_device *d = &cfg->devices[i];
-		if (d->kind != added->kind || !d->id || !added->id || strcmp(d->id, added->id))
-			continue;
-		void *spec = d->spec;
-		d->spec = added->spec;
-		added->spec = spec;
-		cfg_device_remove(cfg, added); /* frees the old spec */
-		return;
+	if (kind->form != CFG_LIST)
+		return true;
+	for (const char *p = val; p; p = strchr(p, ',')) {
+		if (*p == ',')
+			p++;
+		if (!strncmp(p, "id=", 3))
+			return true;
 	}
+	return false;
 }
 
 /* Options about the run rather than the VM; they take effect in both
@@ -413,9 +410,21 @@ static int parse_run_args(int argc, char **argv, int i,
 		if (kind) {
 			char flag[48];
 			snprintf(flag, sizeof(flag), "--%s", kind->name);
-			int rc = opt_device(&req->config, kind, flag, val, e);
-			if (!rc && req->snapshot)
-				replace_by_id(&req->config);
+			/* Under --restore, a device flag whose id is one of the
+			 * snapshot's devices of its kind changes that device (its
+			 * host end: a disk's file, a net's tap) in its place; one
+			 * with another id is added, and the restore refuses it. */
+			int rc = 1;
+			if (req->snapshot && names_an_id(kind, val)) {
+				struct kiln_config one;
+				cfg_init(&one);
+				rc = opt_device(&one, kind, flag, val, e);
+				if (!rc && cfg_take_by_id(&req->config, &one.devices[0]))
+					rc = 1; /* not the snapshot's: add it */
+				cfg_fini(&one);
+			}
+			if (rc > 0)
+				rc = opt_device(&req->config, kind, flag, val, e);
 			if (rc)
 				return rc;
 			continue;
@@ -526,6 +535,10 @@ int cli_parse(int argc, char **argv, struct cli_request *req, struct err *e)
 	}
 	if (req->api_socket && req->api_fd >= 0)
 		return err_set(e, -EINVAL, "--api-socket and --api-fd (or LISTEN_FDS) both name the API socket");
+	/* Nothing but vm.resume runs a VM restored paused. */
+	if (req->restore_paused && !req->api_socket && req->api_fd < 0)
+		return err_set(e, -EINVAL, "--restore-paused: without --api-socket (or --api-fd) "
+			       "nothing could resume the guest");
 	/* A snapshot's guest needs no kernel file: it is in its memory. */
 	if (req->snapshot)
 		return cfg_validate(&req->config, e);

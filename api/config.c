@@ -93,6 +93,20 @@ void cfg_device_remove(struct kiln_config *cfg, struct cfg_device *dev)
 	memset(&cfg->devices[cfg->nr_devices], 0, sizeof(*dev));
 }
 
+int cfg_take_by_id(struct kiln_config *cfg, struct cfg_device *from)
+{
+	for (unsigned i = 0; i < cfg->nr_devices; i++) {
+		struct cfg_device *d = &cfg->devices[i];
+		if (d->kind != from->kind || !d->id || !from->id || strcmp(d->id, from->id))
+			continue;
+		void *spec = d->spec;
+		d->spec = from->spec;
+		from->spec = spec;
+		return 0;
+	}
+	return -ENOENT;
+}
+
 int cfg_fill_ids(struct kiln_config *cfg, struct err *e)
 {
 	for (unsigned i = 0; i < cfg->nr_devices; i++) {

@@ -65,6 +65,14 @@ int cfg_device_new(struct kiln_config *cfg, const struct cfg_kind *kind,
  * list (the devices after it move up). */
 void cfg_device_remove(struct kiln_config *cfg, struct cfg_device *dev);
 
+/* cfg_take_by_id - the device of (cfg) with the kind and id of (from) (a
+ * device of another config, parsed on its own) takes from's spec in its
+ * place (same position, so the same PCI slot); (from) gets the old spec,
+ * freed with its config. How a restore changes a snapshot's device: parsed
+ * apart, so a config with its kind's maximum of devices can take it. 0, or
+ * -ENOENT when (cfg) has no such device (nothing changed). */
+int cfg_take_by_id(struct kiln_config *cfg, struct cfg_device *from);
+
 /*
  * cfg_add_device - parse a command-line device value of (kind) and add the
  * device: for a list kind "key=value,..." with the kind's fields and id (a

@@ -157,8 +157,12 @@ struct api_vm_ops {
 	int (*snapshot)(void *vm_ctx, const char *path, struct json_object **result,
 			struct err *e);
 	/* restore - build and start the VM from the snapshot in (path)
-	 * instead of vm.configure + vm.boot; paused when (paused). */
-	int (*restore)(void *vm_ctx, const char *path, bool paused, struct err *e);
+	 * instead of vm.configure + vm.boot; paused when (paused). (params),
+	 * borrowed, may change the snapshot's devices by id: under a list
+	 * kind's key ("disks"), an array of that kind's objects, already
+	 * checked with schema_device_from_json and each with an id. */
+	int (*restore)(void *vm_ctx, const char *path, bool paused,
+		       struct json_object *params, struct err *e);
 	/* info - {"state", "config", "uptime_ms", "pid", ...}; new reference,
 	 * NULL on failure */
 	struct json_object *(*info)(void *vm_ctx);

@@ -862,14 +862,34 @@ struct json_object *schema_json_schemas(void)
 		" \"properties\": {\"path\": {\"type\": \"string\", \"minLength\": 1,"
 		" \"description\": \"a directory that does not exist yet: kiln makes it"
 		" (mode 0700) and writes memory and state into it\"}}}"));
-	json_object_object_add(out, "restore", json_tokener_parse(
+	struct json_object *restore = json_tokener_parse(
 		"{\"type\": \"object\", \"required\": [\"path\"],"
 		" \"additionalProperties\": false,"
 		" \"description\": \"vm.restore's params\","
 		" \"properties\": {\"path\": {\"type\": \"string\", \"minLength\": 1,"
 		" \"description\": \"a directory vm.snapshot wrote\"},"
 		" \"paused\": {\"type\": \"boolean\", \"default\": false,"
-		" \"description\": \"stay paused until vm.resume\"}}}"));
+		" \"description\": \"stay paused until vm.resume\"}}}");
+	/* And one array per list kind: the snapshot's devices it changes. */
+	struct json_object *props;
+	if (restore && json_object_object_get_ex(restore, "properties", &props)) {
+		for (const struct cfg_kind *const *k = cfg_kinds; *k; k++) {
+			if ((*k)->form != CFG_LIST)
+				continue;
+			char ref[64], text[160];
+			snprintf(ref, sizeof(ref), "#/components/schemas/%s", (*k)->name);
+			snprintf(text, sizeof(text), "each takes the place of the snapshot's %s with "
+				 "its id (which it must have)", (*k)->name);
+			struct json_object *a = json_object_new_object(), *items = json_object_new_object();
+			json_object_object_add(a, "type", json_object_new_string("array"));
+			json_object_object_add(items, "$ref", json_object_new_string(ref));
+			json_object_object_add(a, "items", items);
+			json_object_object_add(a, "maxItems", json_object_new_int64((*k)->max));
+			json_object_object_add(a, "description", json_object_new_string(text));
+			json_object_object_add(props, (*k)->key, a);
+		}
+	}
+	json_object_object_add(out, "restore", restore);
 	return out;
 }
 

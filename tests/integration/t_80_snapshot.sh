@@ -13,7 +13,9 @@
 #  - damaged copies are refused before any vCPU runs, each with a message
 #    naming what is wrong: a byte flipped in each section of the state file
 #    (the section by name), a wrong format version, a truncated memory file,
-#    a snapshot from another host's CPU, a disk of another size (by id);
+#    a snapshot from another host's CPU, a disk of another size (by id, on
+#    the command line and in vm.restore's params), an id vm.restore's params
+#    name that the snapshot lacks;
 #    and a snapshot into an existing directory is refused over the socket;
 #  - the disk's identity: the first restore (nothing wrote the disk since
 #    the snapshot) says nothing of it; vm.restore after that guest wrote
@@ -165,7 +167,24 @@ if ctl vm.restore '{"path": "/nonexistent-snap"}' >r.out 2>r.err; then
 	fail "vm.restore of a missing snapshot was accepted"
 fi
 grep -q 'nonexistent-snap' r.err || { cat r.err; fail "vm.restore's error does not name the path"; }
-ctl vm.restore "{\"path\": \"$TMPDIR/snap\", \"paused\": true}" >/dev/null || fail "vm.restore failed"
+# Devices changed by id over the socket as with --disk id=...: another disk
+# of another size behind disk0 is refused naming its size (so the change
+# reached the machine), an id the snapshot lacks naming the object; the
+# VM stays to be configured.
+if ctl vm.restore "{\"path\": \"$TMPDIR/snap\", \"disks\": [{\"id\": \"disk0\", \"path\": \"$TMPDIR/other.img\"}]}" \
+	>r.out 2>r.err; then
+	fail "vm.restore with a disk of another size behind disk0 was accepted"
+fi
+grep -q 'disk0.*config space' r.err || { cat r.err; fail "vm.restore's refusal does not name disk0's size"; }
+if ctl vm.restore "{\"path\": \"$TMPDIR/snap\", \"disks\": [{\"id\": \"nodisk\", \"path\": \"$disk\"}]}" \
+	>r.out 2>r.err; then
+	fail "vm.restore changing a disk the snapshot lacks was accepted"
+fi
+grep -q "disks\[0\].id: the snapshot has no disk 'nodisk'" r.err ||
+	{ cat r.err; fail "vm.restore's refusal does not name the unknown disk"; }
+# disk0 named again, with its own file: a change by id that is accepted.
+ctl vm.restore "{\"path\": \"$TMPDIR/snap\", \"paused\": true, \"disks\": [{\"id\": \"disk0\", \"path\": \"$disk\"}]}" \
+	>/dev/null || fail "vm.restore failed"
 ctl vm.info >info3.json
 grep -q '"state": *"paused"' info3.json || fail "vm.restore with paused: vm.info says $(tr -d ' \n' <info3.json | head -c 80)"
 sleep 1

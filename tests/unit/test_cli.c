@@ -422,7 +422,7 @@ Test(cli, restore_takes_the_snapshot_config_and_changes_devices_by_id)
 	struct cli_request req;
 	struct err e;
 	cr_assert_eq(PARSE(&req, &e, "run", "--restore", dir, "--disk",
-			   "id=disk0,path=/srv/clone.img", "--restore-paused"),
+			   "id=disk0,path=/srv/clone.img", "--restore-paused", "--api-socket", "/run/k.sock"),
 		     0, "%s", e.msg);
 	cr_assert_not_null(req.snapshot);
 	cr_assert(req.restore_paused);
@@ -445,6 +445,35 @@ Test(cli, restore_takes_the_snapshot_config_and_changes_devices_by_id)
 	remove_snapshot(dir);
 }
 
+/* A snapshot with its kind's maximum of disks can still have one changed
+ * by id (the flag is parsed apart, then takes the device's place). */
+Test(cli, restore_changes_a_disk_of_a_full_config)
+{
+	const struct cfg_kind *disk = kind_named("disk");
+	char json[4096];
+	size_t n = (size_t)snprintf(json, sizeof(json), "{\"boot\": {\"kernel\": \"/k\"}, \"disks\": [");
+	for (unsigned i = 0; i < disk->max; i++)
+		n += (size_t)snprintf(json + n, sizeof(json) - n, "%s{\"path\": \"/srv/%u.img\"}",
+				      i ? ", " : "", i);
+	snprintf(json + n, sizeof(json) - n, "]}");
+	char *dir = fake_snapshot(json);
+	struct cli_request req;
+	struct err e;
+	cr_assert_eq(PARSE(&req, &e, "run", "--restore", dir, "--disk", "path=/srv/new.img,id=disk3"),
+		     0, "%s", e.msg);
+	cr_assert_eq(NR(&req.config, "disk"), disk->max);
+	cr_assert_str_eq(DISK(&req.config, 3)->path, "/srv/new.img");
+	cr_assert_str_eq(ID(&req.config, "disk", 3), "disk3");
+	snapshot_close(req.snapshot);
+	cfg_fini(&req.config);
+	/* One more, without an id, is one too many. */
+	cr_assert_neq(PARSE(&req, &e, "run", "--restore", dir, "--disk", "path=/srv/new.img"), 0);
+	cr_assert(strstr(e.msg, "at most"), "%s", e.msg);
+	snapshot_close(req.snapshot);
+	cfg_fini(&req.config);
+	remove_snapshot(dir);
+}
+
 Test(cli, restore_errors)
 {
 	struct cli_request req;
@@ -461,6 +490,11 @@ Test(cli, restore_errors)
 	char *dir = fake_snapshot("{\"boot\": {\"kernel\": \"/k\"}}");
 	cr_assert_neq(PARSE(&req, &e, "run", "--restore", dir, "--config", "/etc/x.json"), 0);
 	cr_assert(strstr(e.msg, "--restore and --config"), "%s", e.msg);
+	snapshot_close(req.snapshot);
+	cfg_fini(&req.config);
+	/* paused with no socket to resume it from */
+	cr_assert_neq(PARSE(&req, &e, "run", "--restore", dir, "--restore-paused"), 0);
+	cr_assert(strstr(e.msg, "nothing could resume the guest"), "%s", e.msg);
 	snapshot_close(req.snapshot);
 	cfg_fini(&req.config);
 	/* a config that is not JSON: refused naming the snapshot */

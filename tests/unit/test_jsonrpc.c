@@ -86,10 +86,20 @@ static int f_device_add(void *ctx, const struct cfg_kind *kind,
 	return fake_result(vm, "device_add", e);
 }
 
+static int f_restore(void *ctx, const char *path, bool paused,
+		     struct json_object *params, struct err *e)
+{
+	struct fake_vm *vm = ctx;
+	json_object_put(vm->last_params);
+	vm->last_params = json_object_get(params);
+	return fake_result(vm, paused ? "restore paused" : "restore", e);
+}
+
 static const struct api_vm_ops fake_ops = {
 	.configure = f_configure, .boot = f_boot,         .pause = f_pause,
 	.resume = f_resume,       .shutdown = f_shutdown, .stop = f_stop,
 	.info = f_info,           .metrics = f_metrics,   .device_add = f_device_add,
+	.restore = f_restore,
 };
 
 static struct fake_vm vm;
@@ -591,4 +601,51 @@ Test(jsonrpc, code_table)
 		cr_assert_eq(jsonrpc_code_info(jsonrpc_codes[i].code), &jsonrpc_codes[i],
 			     "code %d twice", jsonrpc_codes[i].code);
 	}
+}
+
+/* vm.restore's device changes: arrays under a list kind's key, each object
+ * checked like <kind>.add's and with an id; the op gets them as given. */
+Test(jsonrpc, restore_checks_its_device_changes)
+{
+	struct json_object *ok = handle(
+		"{\"jsonrpc\": \"2.0\", \"id\": 1, \"method\": \"vm.restore\", \"params\":"
+		" {\"path\": \"/s\", \"disks\": [{\"id\": \"disk0\", \"path\": \"/c.img\"}],"
+		"  \"nets\": [{\"id\": \"net0\", \"tap\": \"t1\", \"mac\": \"52:54:00:00:00:01\"}]}}");
+	cr_assert(json_object_object_get_ex(ok, "result", NULL), "%s", json_object_to_json_string(ok));
+	json_object_put(ok);
+	cr_assert_str_eq(vm.last, "restore");
+	struct json_object *disks = member(vm.last_params, "disks");
+	cr_assert_str_eq(json_object_get_string(member(json_object_array_get_idx(disks, 0), "path")),
+			 "/c.img");
+	static const struct {
+		const char *params, *field, *msg;
+	} bad[] = {
+		{ "{\"path\": \"/s\", \"disks\": {\"id\": \"disk0\"}}", "disks", NULL },
+		{ "{\"path\": \"/s\", \"disks\": [{\"path\": \"/c.img\"}]}", "disks[0].id",
+		  "disks[0].id: missing (vm.restore changes the snapshot's disk with this id)" },
+		{ "{\"path\": \"/s\", \"disks\": [{\"id\": \"disk0\", \"path\": 7}]}", "disks[0].path", NULL },
+		{ "{\"path\": \"/s\", \"nets\": [{\"id\": \"n\", \"tap\": \"t\", \"mac\": \"01:00:00:00:00:00\"}]}",
+		  "nets[0].mac", NULL },
+	};
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char line[512];
+		vm.last = NULL;
+		snprintf(line, sizeof(line),
+			 "{\"jsonrpc\": \"2.0\", \"id\": 2, \"method\": \"vm.restore\", \"params\": %s}",
+			 bad[i].params);
+		struct json_object *r = handle(line);
+		struct json_object *err = member(r, "error");
+		cr_assert_eq(json_object_get_int(member(err, "code")), JSONRPC_CONFIG_ERROR, "%s -> %s",
+			     bad[i].params, json_object_to_json_string(r));
+		cr_assert_str_eq(json_object_get_string(member(member(err, "data"), "field")),
+				 bad[i].field, "%s", bad[i].params);
+		if (bad[i].msg)
+			cr_assert_str_eq(json_object_get_string(member(err, "message")), bad[i].msg);
+		cr_assert_null(vm.last, "the op ran for %s", bad[i].params);
+		json_object_put(r);
+	}
+	/* A key that is no list kind's is still unknown. */
+	expect_error("{\"jsonrpc\": \"2.0\", \"id\": 3, \"method\": \"vm.restore\", \"params\":"
+		     " {\"path\": \"/s\", \"dsks\": []}}",
+		     JSONRPC_INVALID_PARAMS, "vm.restore: unknown member \"dsks\"", "3");
 }
