@@ -195,6 +195,27 @@ static int get_msrs(struct vcpu *v, struct msr_set *out, struct err *e)
 	return 0;
 }
 
+/*
+ * A guest that turned on hardware virtualisation (EFER.SVME on AMD,
+ * CR4.VMXE on Intel: its own hypervisor runs, or ran, VMs) has state that
+ * KVM keeps beside everything saved here (KVM_GET_NESTED_STATE, SVM's
+ * host-save area address, a VMX guest's VMCS). kiln does not save it, so
+ * such a vCPU is refused with a reason instead of restored broken.
+ */
+#define EFER_SVME (1ull << 12)
+#define CR4_VMXE (1ull << 13)
+
+static int refuse_nested(const struct kvm_sregs *sregs, struct err *e)
+{
+	if (!(sregs->efer & EFER_SVME) && !(sregs->cr4 & CR4_VMXE))
+		return 0;
+	return err_set(e, -EOPNOTSUPP,
+		       "the guest has hardware virtualisation on (%s: it runs virtual "
+		       "machines of its own), whose state kiln does not save; end them in "
+		       "the guest (unload kvm there) and snapshot again",
+		       sregs->efer & EFER_SVME ? "EFER.SVME" : "CR4.VMXE");
+}
+
 int arch_vcpu_save(struct vcpu *v, struct state_buf *out, struct err *e)
 {
 	struct x86_vcpu_snap *s = calloc(1, sizeof(*s));
@@ -203,6 +224,8 @@ int arch_vcpu_save(struct vcpu *v, struct state_buf *out, struct err *e)
 	int rc = GET(v->fd, KVM_GET_REGS, &s->regs, "KVM_GET_REGS");
 	if (!rc)
 		rc = GET(v->fd, KVM_GET_SREGS, &s->sregs, "KVM_GET_SREGS");
+	if (!rc)
+		rc = refuse_nested(&s->sregs, e);
 	s->has_xsave = ioctl(v->vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_XSAVE) > 0;
 	if (!rc && s->has_xsave)
 		rc = GET(v->fd, KVM_GET_XSAVE, &s->xsave, "KVM_GET_XSAVE");
