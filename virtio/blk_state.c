@@ -9,6 +9,7 @@
  * requests in flight, which must be 0: a request in the backend holds host
  * pointers and a place in the file's I/O, and cannot be written down.
  */
+#include <endian.h>
 #include <errno.h>
 #include <linux/virtio_blk.h>
 #include <string.h>
@@ -63,12 +64,26 @@ int blk_restore(struct virtio_device *vdev, struct state_buf *in, struct err *e)
 			       "flight (device not quiesced)",
 			       inflight);
 	config_bytes(vdev, cur);
-	if (memcmp(saved, cur, sizeof(cur)))
-		return err_set(
-		    e, -EINVAL,
-		    BLK_STATE_KIND
-		    " state: the disk's config space "
-		    "(size, limits, read-only) differs from the saved one");
+	if (memcmp(saved, cur, sizeof(cur))) {
+		/* The capacity (le64 sectors) leads the config space. */
+		uint64_t was, now;
+		memcpy(&was, saved, sizeof(was));
+		memcpy(&now, cur, sizeof(now));
+		was = le64toh(was);
+		now = le64toh(now);
+		if (was != now)
+			return err_set(e, -EINVAL,
+				       BLK_STATE_KIND " state: the disk's config space differs "
+				       "from the saved one: %llu bytes, the snapshot's disk had %llu",
+				       (unsigned long long)now * 512, (unsigned long long)was * 512);
+		unsigned at = 0;
+		while (saved[at] == cur[at])
+			at++;
+		return err_set(e, -EINVAL,
+			       BLK_STATE_KIND " state: the disk's config space (its limits, "
+			       "read-only flag) differs from the saved one at byte %u: 0x%02x, "
+			       "saved 0x%02x", at, cur[at], saved[at]);
+	}
 	/* An activated virtio-blk needs nothing more: its activate is empty
 	 * and requests arrive with the transport's kick. */
 	return 0;

@@ -96,10 +96,15 @@ static int net_load(struct state_buf *in, struct net_saved *ns, struct err *e)
 	if (rc)
 		return rc;
 	/* A unicast MAC (net.c check_mac); the link is always up. */
-	if ((ns->mac[0] & 1) || !memcmp(ns->mac, zero, sizeof(zero)) ||
-	    status != VIRTIO_NET_S_LINK_UP)
+	if ((ns->mac[0] & 1) || !memcmp(ns->mac, zero, sizeof(zero)))
 		return err_set(e, -EINVAL,
-			       NET_STATE_KIND " state: bad MAC or link status");
+			       NET_STATE_KIND " state: MAC %02x:%02x:%02x:%02x:%02x:%02x is not "
+			       "a unicast address", ns->mac[0], ns->mac[1], ns->mac[2],
+			       ns->mac[3], ns->mac[4], ns->mac[5]);
+	if (status != VIRTIO_NET_S_LINK_UP)
+		return err_set(e, -EINVAL,
+			       NET_STATE_KIND " state: link status 0x%x, kiln's is always "
+			       "0x%x (up)", status, VIRTIO_NET_S_LINK_UP);
 	/* A packet read ahead is a whole one (net_rx.c drops runts). */
 	if (ns->rx_len > NET_RX_BUF ||
 	    (ns->rx_len && ns->rx_len < NET_HDR_LEN + ETH_HLEN))

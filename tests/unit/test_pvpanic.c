@@ -156,6 +156,13 @@ Test(pvpanic, stats_and_state_round_trip)
 	cr_assert_eq(pvp->dev.ops->restore(&pvp->dev, &in, &e), 0, "%s", e.msg);
 	cr_assert_eq(atomic_load(&pvp->seen), PVPANIC_PANICKED);
 	cr_assert_eq(bar_read8(0), PVPANIC_EVENTS, "memory decoding restored");
+	/* Saved again, the same bytes. */
+	struct state_buf again;
+	state_init(&again);
+	cr_assert_eq(pvp->dev.ops->save(&pvp->dev, &again, NULL), 0);
+	cr_assert_eq(again.len, out.len);
+	cr_assert_eq(memcmp(again.data, out.data, out.len), 0, "save -> restore -> save differs");
+	state_fini(&again);
 
 	/* A blob claiming events pvpanic does not have is refused. */
 	out.data[out.len - 4] = 0x80;
