@@ -75,6 +75,8 @@ rows = [
     ("exits to userspace, start -> exit (strace)", "strace", key("strace_exits_to_exit"), "low"),
     ("memory overhead, 128 MiB guest (KiB)", "mem128", key("overhead_kb"), "low"),
     ("memory overhead, 2 GiB guest (KiB)", "mem2048", key("overhead_kb"), "low"),
+    ("private memory beside guest RAM, 128 MiB guest, one of two (KiB)", "mem128", key("private_kb"), "low"),
+    ("  of which dirty (KiB)", "mem128", key("private_dirty_kb"), "low"),
 ]
 fio_job_rows = {}
 for j in FIO:
@@ -110,6 +112,40 @@ rows += [
     ("VMM CPU s/GiB, net (user+sys - guest)", "net", per_gib(net_gib, True), "low"),
 ]
 
+# The issues' targets (docs/performance.md): a ratio kiln/QEMU, or kiln's own figure.
+# Each row with one says whether this run met it.
+TARGETS = {
+    "boot bzImage: start -> KILN-GUEST-UP (ms)": ("ratio", "<=", 0.5),
+    "boot vmlinux (PVH): start -> KILN-GUEST-UP (ms)": ("ratio", "<=", 0.5),
+    "exits to userspace, start -> exit (strace)": ("kiln", "<=", 3000),
+    "memory overhead, 128 MiB guest (KiB)": ("kiln", "<=", 1024),
+    "private memory beside guest RAM, 128 MiB guest, one of two (KiB)": ("kiln", "<=", 512),
+    "iperf3 guest->host (Mbit/s)": ("ratio", ">=", 1.0),
+    "iperf3 host->guest (Mbit/s)": ("ratio", ">=", 1.0),
+    "VMM CPU s/GiB, disk (user+sys)": ("ratio", "<=", 1.0),
+    "VMM CPU s/GiB, net (user+sys)": ("ratio", "<=", 1.0),
+    "round trip: kiln exec -- true vs QEMU 9p root (ms)": ("ratio", "<=", 0.5),
+    "host files: find over the tree (ms)": ("ratio", "<=", 0.5),
+    "host files: untar the tree into a rw share (ms)": ("ratio", "<=", 0.5),
+    "host files: rm -r of that tree (ms)": ("ratio", "<=", 0.5),
+    "host files: cat 100 MiB (MB/s)": ("ratio", ">=", 1.5),
+}
+for j in FIO:
+    TARGETS["fio %s IOPS" % j] = TARGETS["fio %s MB/s" % j] = ("ratio", ">=", 1.0)
+
+def target(name, k, ratio):
+    """(the target as text, "yes"/"no"/"-") for row (name)."""
+    t = TARGETS.get(name)
+    if t is None:
+        return "", ""
+    what, op, bound = t
+    text = "%s %g%s" % (op, bound, "x" if what == "ratio" else "")
+    v = ratio if what == "ratio" else k
+    if v is None:
+        return text, "-"
+    ok = v <= bound if op == "<=" else v >= bound
+    return text, "yes" if ok else "no"
+
 def fmt(v):
     if v is None:
         return "-"
@@ -119,9 +155,10 @@ def fmt(v):
 
 out = open(sys.argv[2], "w")
 complete = incomplete = 0
-out.write("metric\tkiln\tqemu\tratio_kiln_over_qemu\tn_kiln\tn_qemu\tbetter\n")
+out.write("metric\tkiln\tqemu\tratio_kiln_over_qemu\tn_kiln\tn_qemu\tbetter\ttarget\tmet\n")
 w = max(len(r[0]) for r in rows)
-print("%-*s %12s %12s %8s %5s" % (w, "metric (median of rounds)", "kiln", "QEMU", "kiln/QEMU", "n"))
+print("%-*s %12s %12s %8s %5s  %-8s %s" % (w, "metric (median of rounds)", "kiln", "QEMU", "kiln/QEMU", "n",
+                                         "target", "met"))
 for name, phase, fn, better in rows:
     if isinstance(phase, tuple):
         k, nk = med(phase[0], "kiln", fn[0])
@@ -137,9 +174,12 @@ for name, phase, fn, better in rows:
         complete += 1
     elif want:
         incomplete += 1
-    print("%-*s %12s %12s %8s %2d/%d" % (w, name, fmt(k), fmt(q), "%.2f" % ratio if ratio is not None else "-", nk, nq))
-    out.write("%s\t%s\t%s\t%s\t%d\t%d\t%s\n" % (name, "" if k is None else k, "" if q is None else q,
-                                               "" if ratio is None else "%.4f" % ratio, nk, nq, better))
+    goal, met = target(name, k, ratio)
+    print(("%-*s %12s %12s %8s %2d/%d  %-8s %s" % (w, name, fmt(k), fmt(q), "%.2f" % ratio if ratio is not None else "-",
+                                                  nk, nq, goal, met)).rstrip())
+    out.write("%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\n" % (name, "" if k is None else k, "" if q is None else q,
+                                                       "" if ratio is None else "%.4f" % ratio, nk, nq, better,
+                                                       goal, met))
 
 # Snapshots (bench/snap.py): kiln against itself, restore vs a cold boot to the same point.
 snap_phases = sorted((p for p in raw if p.startswith("snap") and p[4:].isdigit()), key=lambda p: int(p[4:]))
@@ -153,11 +193,12 @@ for p in snap_phases:
     sn, _ = med(p, "kiln", key("snapshot_ms"))
     wr, _ = med(p, "kiln", key("written_mib"))
     ratio = c / r if c is not None and r else None
-    print("  %6s %10s %10s %8s %10s %8s  n=%d" % (p[4:], fmt(c), fmt(r), "%.1fx" % ratio if ratio else "-",
-                                                 fmt(sn), fmt(wr), n))
-    out.write("snapshot %s MiB: cold boot / restore\t%s\t%s\t%s\t%d\t%d\thigh\n"
+    met = "-" if ratio is None else "yes" if ratio >= 10 else "no"
+    print("  %6s %10s %10s %8s %10s %8s  n=%d  target >= 10x: %s" % (p[4:], fmt(c), fmt(r), "%.1fx" % ratio if ratio else "-",
+                                                                 fmt(sn), fmt(wr), n, met))
+    out.write("snapshot %s MiB: cold boot / restore\t%s\t%s\t%s\t%d\t%d\thigh\t>= 10x\t%s\n"
               % (p[4:], "" if c is None else c, "" if r is None else r,
-                 "" if ratio is None else "%.4f" % ratio, n, n))
+                 "" if ratio is None else "%.4f" % ratio, n, n, met))
     if ratio is not None:
         complete += 1
     elif p in started:

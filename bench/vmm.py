@@ -10,7 +10,8 @@ file given by --log. Markers:
   'first KVM_RUN' (kiln -v)   -> startup_ms
   'KILN-GUEST-UP'             -> marker_ms
   'KILN-TINY-HELLO'           -> marker_ms, guest_rc 0 (the tiny guest has no /init)
-  'KILN-IDLE'                 -> after --idle-settle s: RSS from /proc/PID/smaps
+  'KILN-IDLE'                 -> after --idle-settle s: RSS from /proc/PID/smaps, and
+                                 Private_Clean + Private_Dirty beside guest RAM
   'KILN-BENCH-START'/'-END'   -> the VMM's CPU time (utime+stime, and guest_time) between
   'KILN-FIO ...', 'KILN-IPERF ...', 'KILN-FS ...', 'N exits to userspace' -> copied
 Prints 'key value' lines on stdout. With --strace, runs the VMM under
@@ -39,6 +40,8 @@ def cpu(pid):
     # fields from 3 on: utime=14, stime=15, guest_time=43 (1-based) -> index -3
     return (int(fl[11]) + int(fl[12])) / TCK, int(fl[40]) / TCK
 
+KILN_LOG_INSIDE = re.compile(r"^(.+?)(kiln: (?:error|warning|info|debug): .*)$")
+
 def smaps(pid):
     total, maps, cur = 0, [], None
     with open("/proc/%d/smaps" % pid) as f:
@@ -51,10 +54,15 @@ def smaps(pid):
             elif line.startswith("Rss:"):
                 cur["rss"] = int(line.split()[1])
                 total += cur["rss"]
+            elif line.startswith(("Private_Clean:", "Private_Dirty:")):
+                cur[line.split(":")[0]] = int(line.split()[1])
     # Guest RAM: the mapping whose size is guest memory (else the smallest at least that big).
     cand = [m for m in maps if m.get("size", 0) >= mem_kb]
     ram = min(cand, key=lambda m: m["size"]) if cand else {"size": 0, "rss": 0}
-    return total, ram["rss"], ram["size"]
+    own = [m for m in maps if m is not ram]
+    private = sum(m.get("Private_Clean", 0) + m.get("Private_Dirty", 0) for m in own)
+    dirty = sum(m.get("Private_Dirty", 0) for m in own)
+    return total, ram["rss"], ram["size"], private, dirty
 
 strace_file = opt["--strace"]
 if strace_file:
@@ -95,6 +103,15 @@ while True:
     while b"\n" in buf:
         raw, buf = buf.split(b"\n", 1)
         line = raw.decode("utf-8", "replace").rstrip("\r")
+        # kiln's UART output reaches stdout through its event loop, while a
+        # vCPU thread's log line goes to stderr at once: one can land inside
+        # a console line ("KIkiln: info: guest pulsed the i8042 reset line",
+        # then "LN-TINY-HELLO"). The console's fragment goes in front of the
+        # next line, so that the guest's line is whole again.
+        m = KILN_LOG_INSIDE.match(line)
+        if m:
+            buf = m.group(1).encode() + buf
+            line = m.group(2)
         now = ms()
         log.write("%10.1f %s\n" % (now, line))
         if "first KVM_RUN" in line and "startup_ms" not in out:
@@ -104,8 +121,9 @@ while True:
             out["marker_wall"] = "%.6f" % time.time()
         elif "KILN-IDLE" in line:
             time.sleep(float(opt["--idle-settle"]))
-            tot, ram, size = smaps(pid)
-            out.update(rss_kb=tot, ram_rss_kb=ram, ram_map_kb=size, overhead_kb=tot - ram)
+            tot, ram, size, private, dirty = smaps(pid)
+            out.update(rss_kb=tot, ram_rss_kb=ram, ram_map_kb=size, overhead_kb=tot - ram,
+                       private_kb=private, private_dirty_kb=dirty)
         elif "KILN-BENCH-START" in line:
             bench_cpu = cpu(pid)
         elif "KILN-BENCH-END" in line and bench_cpu:
