@@ -988,39 +988,10 @@ int schema_parse_text(const char *buf, size_t len, struct json_object **out,
  * (malloc'd) and (*len), or -errno with (e) filled. */
 static int read_stdin(char **out, size_t *len, struct err *e)
 {
-	size_t cap = 4096, n = 0;
-	char *buf = malloc(cap);
-	while (buf) {
-		if (n == cap) {
-			if (cap > SCHEMA_MAX_TEXT)
-				break;
-			char *bigger = realloc(buf, cap * 2);
-			if (!bigger)
-				break;
-			buf = bigger;
-			cap *= 2;
-		}
-		ssize_t r = read(STDIN_FILENO, buf + n, cap - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			int err = errno;
-			free(buf);
-			return err_set(e, -err, "%s", strerror(err));
-		}
-		if (r == 0) {
-			*out = buf;
-			*len = n;
-			return 0;
-		}
-		n += (size_t)r;
-		if (n > SCHEMA_MAX_TEXT) {
-			free(buf);
-			return err_set(e, -EFBIG, "more than %d bytes", SCHEMA_MAX_TEXT);
-		}
-	}
-	free(buf);
-	return err_set(e, -ENOMEM, "out of memory");
+	int rc = fd_read_all(STDIN_FILENO, SCHEMA_MAX_TEXT, out, len);
+	if (rc == -EFBIG)
+		return err_set(e, rc, "more than %d bytes", SCHEMA_MAX_TEXT);
+	return rc ? err_set(e, rc, "%s", strerror(-rc)) : 0;
 }
 
 int schema_config_from_file(const char *path, struct kiln_config *cfg,

@@ -202,3 +202,43 @@ Test(file, parent_of_a_path)
 	cr_assert_str_eq(file_parent(d), "a/b");
 	cr_assert_str_eq(file_parent(e), "/");
 }
+
+/* fd_read_all: a pipe read to its end across buffer growths, NUL after
+ * the bytes; empty; one byte over the bound refused. */
+static int pipe_with(size_t n, char fill)
+{
+	int p[2];
+	cr_assert_eq(pipe(p), 0);
+	cr_assert_geq(fcntl(p[1], F_SETPIPE_SZ, 1 << 20), (int)n);
+	char *b = malloc(n ? n : 1);
+	memset(b, fill, n);
+	cr_assert_eq(write(p[1], b, n), (ssize_t)n);
+	free(b);
+	close(p[1]);
+	return p[0];
+}
+
+Test(file, read_all_of_a_pipe)
+{
+	char *text;
+	size_t len;
+	int fd = pipe_with(10000, 'x');
+	cr_assert_eq(fd_read_all(fd, 10000, &text, &len), 0);
+	cr_assert_eq(len, 10000);
+	cr_assert_eq(text[9999], 'x');
+	cr_assert_eq(text[10000], '\0');
+	free(text);
+	close(fd);
+	fd = pipe_with(0, 0);
+	cr_assert_eq(fd_read_all(fd, 10, &text, &len), 0);
+	cr_assert_eq(len, 0);
+	cr_assert_eq(text[0], '\0');
+	free(text);
+	close(fd);
+	fd = pipe_with(10001, 'y');
+	cr_assert_eq(fd_read_all(fd, 10000, &text, &len), -EFBIG);
+	close(fd);
+	fd = pipe_with(5000, 'z');
+	cr_assert_eq(fd_read_all(fd, 4096, &text, &len), -EFBIG);
+	close(fd);
+}

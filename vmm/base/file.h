@@ -58,6 +58,15 @@ int file_size_checked(const char *path, uint64_t *size, struct err *e);
 int file_read_private(const char *path, uint64_t max,
 		      struct file_snapshot *out, struct err *e);
 
+/*
+ * fd_read_all - read (fd) to its end (a pipe, stdin, a /proc file: what
+ * has no size to go by), at most (max) bytes, into a malloc'd buffer with
+ * a NUL after the (*len) bytes read. 0 with (*out) and (*len), or -EFBIG
+ * (more than max), -ENOMEM, -errno of read (EINTR retried); nothing to
+ * free then. It waits on (fd) as a blocking read does.
+ */
+int fd_read_all(int fd, size_t max, char **out, size_t *len);
+
 /* file_parent - the directory (path) is in, by cutting (path) (writable)
  * at its last slash: "." when it has none, "/" for an entry of the root.
  * Trailing slashes are dropped first ("a/b/" is in "a"). */

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include "proc_mem.h"
 
+#include "file.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -109,36 +111,17 @@ int proc_mem_read(const struct proc_mem_range *skip, unsigned nr_skip,
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return err_set(e, -errno, "%s: %s", path, strerror(errno));
-	/* A proc file has no size: read until EOF, growing the buffer. */
-	size_t cap = 64 << 10, len = 0;
-	char *buf = malloc(cap);
-	int rc = buf ? 0 : err_set(e, -ENOMEM, "%s: out of memory", path);
-	while (!rc) {
-		if (len == cap) {
-			char *bigger = cap < (64u << 20) ? realloc(buf, cap * 2) : NULL;
-			if (!bigger) {
-				rc = err_set(e, -ENOMEM, "%s: too large to read", path);
-				break;
-			}
-			buf = bigger;
-			cap *= 2;
-		}
-		ssize_t r = read(fd, buf + len, cap - len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			rc = err_set(e, -errno, "%s: %s", path, strerror(errno));
-		else if (r == 0)
-			break;
-		else
-			len += (size_t)r;
-	}
+	/* A proc file has no size: read to its end (64 MiB would be some
+	 * half a million mappings). */
+	char *text;
+	size_t len;
+	int rc = fd_read_all(fd, 64u << 20, &text, &len);
 	close(fd);
-	if (!rc) {
-		rc = proc_mem_parse(buf, len, skip, nr_skip, out, e);
-		if (rc)
-			err_prefix(e, "%s", path);
-	}
-	free(buf);
+	if (rc)
+		return err_set(e, rc, "%s: %s", path, strerror(-rc));
+	rc = proc_mem_parse(text, len, skip, nr_skip, out, e);
+	if (rc)
+		err_prefix(e, "%s", path);
+	free(text);
 	return rc;
 }
