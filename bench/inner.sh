@@ -2,7 +2,8 @@
 # The benchmark proper; runs where /dev/kvm works (inside L1 via tests/harness/kvm-run).
 #   bench/inner.sh --kiln PATH --out DIR --rounds N [--quick] [--only "GROUP..."]
 # Groups: boot (boot, PVH boot, tiny), strace, mem, snap (kiln's snapshots: restore vs cold
-# boot, clones), fio, net, fs (round trips and host files); all by default.
+# boot, clones), fio, net, fs (round trips and host files); all by default; and curves
+# (boot time and memory as vCPUs and RAM grow), which only --only names.
 # Everything runs in a private network namespace (taps, link-local 169.254.80.0/24).
 # kiln and QEMU alternate within each round (the order flips every round). Raw figures go to
 # DIR/raw.tsv; bench/report.py turns them into the table (stdout) and DIR/summary.tsv.
@@ -200,6 +201,24 @@ want mem && for m in "${MEMS[@]}"; do
 			run_vm "mem$m" "$r" "$v" 150 --mem-mib "$m" --idle-settle 2
 			kill "$companion" 2>/dev/null || true
 			wait "$companion" 2>/dev/null || true
+		done
+	done
+done
+# Cost curves (issue 15), only when named (--only curves): boot to the guest's marker and
+# memory beside guest RAM as vCPUs grow (256 MiB) and as RAM grows (1 vCPU), kiln and QEMU
+# alike, the PVH kernel for both; bench/plot.py draws them.
+CURVE_CPUS=${KILN_BENCH_CURVE_CPUS:-"1 2 4 8"} CURVE_MEMS=${KILN_BENCH_CURVE_MEMS:-"128 512 2048 4096"}
+[[ " $ONLY " == *" curves "* ]] && for ((r = 1; r <= XROUNDS; r++)); do
+	for n in $CURVE_CPUS; do
+		for v in $(order "$r"); do
+			CPUS=$n vm_cmd "$v" "$VMLINUX" idle 256 "$INITRD_BOOT" "bench.idle=3" none
+			run_vm "cpus$n" "$r" "$v" 240 --mem-mib 256 --idle-settle 1
+		done
+	done
+	for m in $CURVE_MEMS; do
+		for v in $(order "$r"); do
+			vm_cmd "$v" "$VMLINUX" idle "$m" "$INITRD_BOOT" "bench.idle=3" none
+			run_vm "ram$m" "$r" "$v" 240 --mem-mib "$m" --idle-settle 1
 		done
 	done
 done

@@ -181,6 +181,34 @@ for name, phase, fn, better in rows:
                                                        "" if ratio is None else "%.4f" % ratio, nk, nq, better,
                                                        goal, met))
 
+# Cost curves (bench/inner.sh --only curves): per vCPU count and per RAM size, the boot to
+# the guest's marker and the memory beside guest RAM, kiln and QEMU; bench/plot.py draws them.
+CURVE_METRICS = (("boot to marker (ms)", "marker_ms"), ("memory overhead RSS (KiB)", "overhead_kb"),
+                 ("private memory (KiB)", "private_kb"))
+for prefix, what in (("cpus", "vCPUs, 256 MiB"), ("ram", "RAM MiB, 1 vCPU")):
+    phases = sorted((p for p in raw if p.startswith(prefix) and p[len(prefix):].isdigit()),
+                    key=lambda p: int(p[len(prefix):]))
+    if not phases:
+        continue
+    print()
+    print("cost curve over %s: kiln and QEMU (medians)" % what)
+    print("  %8s %s" % (prefix, "".join("%28s" % m for m, _ in CURVE_METRICS)))
+    for p in phases:
+        cells = []
+        for m, k in CURVE_METRICS:
+            kv, nk = med(p, "kiln", key(k))
+            qv, nq = med(p, "qemu", key(k))
+            cells.append("%13s %13s " % (fmt(kv), fmt(qv)))
+            ratio = kv / qv if kv is not None and qv else None
+            if ratio is not None:
+                complete += 1
+            else:
+                incomplete += 1
+            out.write("curve %s=%s: %s\t%s\t%s\t%s\t%d\t%d\tlow\t\t\n"
+                      % (prefix, p[len(prefix):], m, "" if kv is None else kv, "" if qv is None else qv,
+                         "" if ratio is None else "%.4f" % ratio, nk, nq))
+        print("  %8s %s" % (p[len(prefix):], "".join(cells)))
+
 # Snapshots (bench/snap.py): kiln against itself, restore vs a cold boot to the same point.
 snap_phases = sorted((p for p in raw if p.startswith("snap") and p[4:].isdigit()), key=lambda p: int(p[4:]))
 if snap_phases or "clones" in raw:

@@ -1,0 +1,56 @@
+#!/usr/bin/env python3
+"""Draw the cost curves of a benchmark run (bench/run.sh --only curves) as SVG.
+usage: plot.py SUMMARY.tsv OUTDIR   (writes OUTDIR/curve-cpus.svg and OUTDIR/curve-ram.svg)
+
+Reads the "curve cpus=N: ..." and "curve ram=M: ..." rows bench/report.py wrote and
+draws, for each sweep, the boot to the guest's marker and the memory beside guest RAM
+(RSS and private) of kiln and QEMU, with gnuplot (Debian: gnuplot-nox)."""
+import collections, os, re, shutil, subprocess, sys, tempfile
+
+if len(sys.argv) != 3:
+    sys.exit(__doc__.strip().splitlines()[1])
+summary, outdir = sys.argv[1], sys.argv[2]
+if not shutil.which("gnuplot"):
+    sys.exit("plot.py: gnuplot missing (apt-get install gnuplot-nox)")
+
+# data[sweep][metric][x] = (kiln, qemu)
+data = collections.defaultdict(lambda: collections.defaultdict(dict))
+for line in open(summary):
+    f = line.rstrip("\n").split("\t")
+    m = re.match(r"curve (cpus|ram)=(\d+): (.*)$", f[0])
+    if not m or len(f) < 3 or not f[1] or not f[2]:
+        continue
+    data[m.group(1)][m.group(3)][int(m.group(2))] = (float(f[1]), float(f[2]))
+if not data:
+    sys.exit("plot.py: no curve rows in %s (run bench/run.sh --only curves)" % summary)
+
+TITLES = {"cpus": ("vCPUs (256 MiB guest)", "curve-cpus.svg"),
+          "ram": ("guest RAM, MiB (1 vCPU)", "curve-ram.svg")}
+PANELS = (("boot to marker (ms)", "boot to the guest init, ms"),
+          ("memory overhead RSS (KiB)", "RSS beside guest RAM, KiB"),
+          ("private memory (KiB)", "private memory beside guest RAM, KiB"))
+os.makedirs(outdir, exist_ok=True)
+with tempfile.TemporaryDirectory() as tmp:
+    for sweep, metrics in sorted(data.items()):
+        xlabel, name = TITLES[sweep]
+        script = ["set terminal svg size 1200,380 font 'sans,11' background '#ffffff'",
+                  "set output '%s'" % os.path.join(outdir, name),
+                  "set multiplot layout 1,3", "set key top left", "set grid",
+                  'set xlabel "%s"' % xlabel]
+        if sweep == "ram":
+            script.append("set logscale x 2")
+        for i, (metric, ylabel) in enumerate(PANELS):
+            points = metrics.get(metric, {})
+            path = os.path.join(tmp, "%s-%d.dat" % (sweep, i))
+            with open(path, "w") as f:
+                for x in sorted(points):
+                    f.write("%d %g %g\n" % (x, points[x][0], points[x][1]))
+            # Memory on a log scale: kiln's ~2 MiB and QEMU's ~100 MiB on one axis.
+            scale = ["unset logscale y", "set yrange [0:*]"] if i == 0 else \
+                ["set logscale y 10", "set yrange [*:*]"]
+            script += scale + ['set title "%s"' % ylabel,
+                       "plot '%s' using 1:2 with linespoints lw 2 title 'kiln', "
+                       "'%s' using 1:3 with linespoints lw 2 title 'QEMU'" % (path, path)]
+        script.append("unset multiplot")
+        subprocess.run(["gnuplot"], input="\n".join(script) + "\n", text=True, check=True)
+        print("plot.py: %s" % os.path.join(outdir, name))
