@@ -191,7 +191,9 @@ static int op_restore(void *ctx, const char *path, bool paused,
 	rc = vmctl_boot(c, e);
 	if (rc && errmap_apply(&c->cfg, e, ERRMAP_JSON))
 		rc = -EINVAL;
-	if (rc) {
+	/* A VM that runs after all (restored, then not paused in time) keeps
+	 * the config it was built from: it points into it. */
+	if (rc && !c->vm) {
 		cfg_fini(&c->cfg);
 		c->cfg = before;
 		c->restore_paused = false;

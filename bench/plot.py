@@ -18,9 +18,11 @@ data = collections.defaultdict(lambda: collections.defaultdict(dict))
 for line in open(summary):
     f = line.rstrip("\n").split("\t")
     m = re.match(r"curve (cpus|ram)=(\d+): (.*)$", f[0])
-    if not m or len(f) < 3 or not f[1] or not f[2]:
+    if not m or len(f) < 3 or not (f[1] or f[2]):
         continue
-    data[m.group(1)][m.group(3)][int(m.group(2))] = (float(f[1]), float(f[2]))
+    # A missing figure (NaN) leaves a gap in its line only.
+    data[m.group(1)][m.group(3)][int(m.group(2))] = tuple(float(v) if v else float("nan")
+                                                          for v in f[1:3])
 if not data:
     sys.exit("plot.py: no curve rows in %s (run bench/run.sh --only curves)" % summary)
 
@@ -41,6 +43,9 @@ with tempfile.TemporaryDirectory() as tmp:
             script.append("set logscale x 2")
         for i, (metric, ylabel) in enumerate(PANELS):
             points = metrics.get(metric, {})
+            if not points:  # nothing measured: an empty panel, not a gnuplot error
+                script.append("set multiplot next")
+                continue
             path = os.path.join(tmp, "%s-%d.dat" % (sweep, i))
             with open(path, "w") as f:
                 for x in sorted(points):

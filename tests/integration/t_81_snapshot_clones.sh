@@ -54,7 +54,9 @@ used=$(line orig.log KILN-MEMUSED)
 # RAM the kernel keeps out of MemTotal from boot: its own image, the page
 # structures (64 bytes a 4-KiB page: 16 MiB of a 1 GiB guest), firmware
 # tables. The guest wrote it as surely as its used pages.
-reserved=$((1048576 - $(line orig.log KILN-MEMTOTAL)))
+total=$(line orig.log KILN-MEMTOTAL)
+[[ $total =~ ^[0-9]+$ && $used =~ ^[0-9]+$ ]] || fail "the guest did not report its memory (KILN-MEMTOTAL '$total', KILN-MEMUSED '$used')"
+reserved=$((1048576 - total))
 ctl vm.pause >/dev/null
 ctl vm.snapshot "{\"path\": \"$TMPDIR/snap\"}" >snap.json || fail "vm.snapshot failed"
 ctl vm.stop >/dev/null || true

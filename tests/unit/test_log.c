@@ -375,3 +375,16 @@ Test(log_line, a_carriage_return_only_in_raw_mode)
 	read_pty(master, buf, sizeof(buf));
 	cr_assert_str_eq(buf, "kiln: warning: cooked again\r\n");
 }
+
+Test(log_level, enabled_follows_the_level)
+{
+	log_set_level(LOG_WARN);
+	cr_assert(log_enabled(LOG_ERROR));
+	cr_assert(log_enabled(LOG_WARN));
+	cr_assert_not(log_enabled(LOG_INFO));
+	log_set_level(LOG_DEBUG);
+	cr_assert(log_enabled(LOG_DEBUG));
+	log_set_level(LOG_ERROR);
+	cr_assert_not(log_enabled(LOG_WARN));
+	log_set_level(LOG_WARN);
+}

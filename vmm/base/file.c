@@ -180,10 +180,10 @@ int fd_read_all(int fd, size_t max, char **out, size_t *len)
 		if (r == 0)
 			break;
 		n += (size_t)r;
-	}
-	if (n > max) {
-		free(buf);
-		return -EFBIG;
+		if (n > max) {
+			free(buf);
+			return -EFBIG;
+		}
 	}
 	buf[n] = '\0';
 	*out = buf;

@@ -19,6 +19,11 @@ static _Atomic int stderr_tty = -1; /* -1 not known yet, else 0/1 */
 
 static const char *const names[] = { "error", "warning", "info", "debug" };
 
+bool log_enabled(enum log_level level)
+{
+	return (int)level <= atomic_load(&current_level);
+}
+
 void log_set_level(enum log_level level)
 {
 	current_level = level;

@@ -23,6 +23,10 @@ enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
  * start, before seccomp filters: kiln's main() does. */
 void log_set_level(enum log_level level);
 
+/* log_enabled - whether a message at (level) would be written: for a
+ * caller whose line costs work to make. Any thread. */
+bool log_enabled(enum log_level level);
+
 /* log_parse_level - "error", "warn" (or "warning"), "info", "debug" into
  * (*out); -1 for anything else. Pure. */
 int log_parse_level(const char *name, enum log_level *out);

@@ -302,15 +302,16 @@ int vm_finish(struct vm *vm)
 		exits += counts[r];
 	log_info("VM stopped (reason %d), %llu exits to userspace",
 		 atomic_load(&vm->exit_reason), (unsigned long long)exits);
+	/* Reading smaps walks guest RAM's page tables: only for a line shown. */
 	struct proc_mem m;
-	if (!vm_memory_use(vm, &m, &e))
+	if (log_enabled(LOG_INFO) && !vm_memory_use(vm, &m, &e))
 		log_info("memory beside guest RAM: %llu KiB private (%llu KiB dirty), %llu KiB "
 			 "resident; guest RAM resident: %llu KiB",
 			 (unsigned long long)(m.private_clean_kib + m.private_dirty_kib),
 			 (unsigned long long)m.private_dirty_kib, (unsigned long long)m.rss_kib,
 			 (unsigned long long)m.ranges_rss_kib);
-	else
-		log_debug("memory use not known: %s", e.msg);
+	else if (log_enabled(LOG_INFO))
+		log_info("memory beside guest RAM not known: %s", e.msg);
 	device_list_log_stats(&vm->devices);
 	return atomic_load(&vm->exit_status);
 }
