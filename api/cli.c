@@ -414,16 +414,16 @@ static int parse_run_args(int argc, char **argv, int i,
 			 * snapshot's devices of its kind changes that device (its
 			 * host end: a disk's file, a net's tap) in its place; one
 			 * with another id is added, and the restore refuses it. */
-			int rc = 1;
+			bool taken = false;
+			int rc = 0;
 			if (req->snapshot && names_an_id(kind, val)) {
 				struct kiln_config one;
 				cfg_init(&one);
 				rc = opt_device(&one, kind, flag, val, e);
-				if (!rc && cfg_take_by_id(&req->config, &one.devices[0]))
-					rc = 1; /* not the snapshot's: add it */
+				taken = !rc && !cfg_take_by_id(&req->config, &one.devices[0]);
 				cfg_fini(&one);
 			}
-			if (rc > 0)
+			if (!rc && !taken)
 				rc = opt_device(&req->config, kind, flag, val, e);
 			if (rc)
 				return rc;

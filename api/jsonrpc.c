@@ -379,57 +379,19 @@ static const struct cfg_kind *list_kind_of(const char *key)
 	return NULL;
 }
 
-/*
- * vm.restore's device changes: (val) under a list kind's key ("disks":
- * [...]), each object one of the kind's, naming by its id the snapshot's
- * device it changes. Checked like <kind>.add's params, whatever the VM's
- * state; whether the snapshot has such a device is the op's to say.
- */
-static int restore_devices_check(const struct cfg_kind *kind, struct json_object *val,
-				 struct jsonrpc_error *err)
-{
-	struct err e = { 0 };
-	if (!json_object_is_type(val, json_type_array) ||
-	    json_object_array_length(val) > kind->max) {
-		err_set(&e, -EINVAL, "%s: expected an array of at most %u %s objects, each with the "
-			"id of one of the snapshot's", kind->key, kind->max, kind->name);
-		err_field(&e, "%s", kind->key);
-		return config_error(err, &e);
-	}
-	struct kiln_config scratch;
-	cfg_init(&scratch);
-	int rc = 0;
-	for (size_t i = 0; !rc && i < json_object_array_length(val); i++) {
-		char where[48];
-		snprintf(where, sizeof(where), "%s[%zu]", kind->key, i);
-		rc = schema_device_from_json(json_object_array_get_idx(val, i), where, &scratch,
-					     kind, &e);
-		if (!rc && !scratch.devices[scratch.nr_devices - 1].id) {
-			rc = err_set(&e, -EINVAL, "%s.id: missing (vm.restore changes the snapshot's "
-				     "%s with this id)", where, kind->name);
-			err_field(&e, "%s.id", where);
-		}
-	}
-	cfg_fini(&scratch);
-	return rc ? config_error(err, &e) : 0;
-}
-
 /* The params of vm.snapshot and vm.restore: {"path": non-empty string}
  * and, where (paused) is given (vm.restore), an optional boolean "paused"
- * and device arrays under list kinds' keys (restore_devices_check). 0, or
- * -1 with (err) filled. */
+ * and device arrays under list kinds' keys (schema_device_changes; that
+ * the snapshot has such devices is the op's to say). 0, or -1 with (err)
+ * filled. */
 static int snapshot_params(const char *method, struct json_object *params,
 			   const char **path, bool *paused, struct jsonrpc_error *err)
 {
 	json_object_object_foreach(params, key, val) {
 		if (!strcmp(key, "path"))
 			continue;
-		const struct cfg_kind *kind = paused ? list_kind_of(key) : NULL;
-		if (kind) {
-			if (restore_devices_check(kind, val, err))
-				return -1;
-			continue;
-		}
+		if (paused && list_kind_of(key))
+			continue; /* a device change: below */
 		if (paused && !strcmp(key, "paused")) {
 			if (!json_object_is_type(val, json_type_boolean))
 				return jsonrpc_set_error(err, JSONRPC_INVALID_PARAMS,
@@ -474,6 +436,8 @@ static int m_restore(void *ctx, struct json_object *params,
 	if (snapshot_params("vm.restore", params, &path, &paused, err))
 		return -1;
 	struct err e = { 0 };
+	if (schema_device_changes(params, NULL, &e))
+		return config_error(err, &e);
 	int rc = c->ops->restore(c->vm_ctx, path, paused, params, &e);
 	return rc ? op_error("vm.restore", rc, &e, err) : 0;
 }

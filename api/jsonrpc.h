@@ -160,7 +160,7 @@ struct api_vm_ops {
 	 * instead of vm.configure + vm.boot; paused when (paused). (params),
 	 * borrowed, may change the snapshot's devices by id: under a list
 	 * kind's key ("disks"), an array of that kind's objects, already
-	 * checked with schema_device_from_json and each with an id. */
+	 * checked by schema_device_changes without a config. */
 	int (*restore)(void *vm_ctx, const char *path, bool paused,
 		       struct json_object *params, struct err *e);
 	/* info - {"state", "config", "uptime_ms", "pid", ...}; new reference,

@@ -446,6 +446,48 @@ int schema_device_from_json(struct json_object *obj, const char *where,
 	return rc;
 }
 
+int schema_device_changes(struct json_object *params, struct kiln_config *cfg,
+			  struct err *e)
+{
+	for (const struct cfg_kind *const *k = cfg_kinds; *k; k++) {
+		const struct cfg_kind *kind = *k;
+		struct json_object *list;
+		if (kind->form != CFG_LIST || !params ||
+		    !json_object_object_get_ex(params, kind->key, &list))
+			continue;
+		if (!json_object_is_type(list, json_type_array) ||
+		    json_object_array_length(list) > kind->max) {
+			err_set(e, -EINVAL, "%s: expected an array of at most %u %s objects, each "
+				"with the id of one of the snapshot's", kind->key, kind->max, kind->name);
+			err_field(e, "%s", kind->key);
+			return -EINVAL;
+		}
+		for (size_t i = 0; i < json_object_array_length(list); i++) {
+			char where[48];
+			snprintf(where, sizeof(where), "%s[%zu]", kind->key, i);
+			/* Parsed apart: a config at its kind's maximum takes it too. */
+			struct kiln_config one;
+			cfg_init(&one);
+			int rc = schema_device_from_json(json_object_array_get_idx(list, i), where,
+							 &one, kind, e);
+			const char *id = rc ? NULL : one.devices[0].id;
+			if (!rc && !id) {
+				rc = err_set(e, -EINVAL, "%s.id: missing (vm.restore changes the "
+					     "snapshot's %s with this id)", where, kind->name);
+				err_field(e, "%s.id", where);
+			} else if (!rc && cfg && cfg_take_by_id(cfg, &one.devices[0])) {
+				rc = err_set(e, -EINVAL, "%s.id: the snapshot has no %s '%s' (a restored "
+					     "VM has the devices it was saved with)", where, kind->name, id);
+				err_field(e, "%s.id", where);
+			}
+			cfg_fini(&one);
+			if (rc)
+				return rc;
+		}
+	}
+	return 0;
+}
+
 /* The devices of one kind: an array of objects (a list kind), the value of
  * its one field or null (a value kind), true or false (a flag kind). */
 static int parse_devices(const struct cfg_field *f, struct json_object *v,

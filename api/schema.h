@@ -74,6 +74,17 @@ int schema_device_from_json(struct json_object *obj, const char *where,
 			    struct err *e);
 
 /*
+ * schema_device_changes - vm.restore's device changes in (params): under a
+ * list kind's key ("disks"), an array of at most its maximum of the kind's
+ * objects, each checked as <kind>.add's params are and each with an id.
+ * With (cfg) (the snapshot's config), each then takes the place of cfg's
+ * device of its kind and id (cfg_take_by_id); an id cfg lacks is refused.
+ * Errors name the object ("disks[0].id: ..."). 0 or -EINVAL / -ENOMEM.
+ */
+int schema_device_changes(struct json_object *params, struct kiln_config *cfg,
+			  struct err *e);
+
+/*
  * schema_json_schemas - the JSON Schemas (draft 7, as OpenRPC 1.x uses)
  * of the objects this file parses, built from the same field tables:
  * {"config": {...}} and one per list kind of device (cfg_kinds) by its

@@ -122,40 +122,6 @@ static int op_snapshot(void *ctx, const char *path, struct json_object **result,
 	return 0;
 }
 
-/* vm.restore's device changes (params under a list kind's key, checked by
- * api/jsonrpc.c) applied to the snapshot's config (cfg): each object
- * takes the place of the device with its id; an id the snapshot lacks is
- * refused, naming the object. */
-static int restore_devices(struct kiln_config *cfg, struct json_object *params,
-			   struct err *e)
-{
-	for (const struct cfg_kind *const *k = cfg_kinds; *k; k++) {
-		struct json_object *list;
-		if ((*k)->form != CFG_LIST || !params ||
-		    !json_object_object_get_ex(params, (*k)->key, &list))
-			continue;
-		for (size_t i = 0; i < json_object_array_length(list); i++) {
-			char where[48];
-			snprintf(where, sizeof(where), "%s[%zu]", (*k)->key, i);
-			struct kiln_config one;
-			cfg_init(&one);
-			int rc = schema_device_from_json(json_object_array_get_idx(list, i), where,
-							 &one, *k, e);
-			if (!rc && cfg_take_by_id(cfg, &one.devices[0])) {
-				const char *id = one.devices[0].id;
-				rc = err_set(e, -EINVAL, "%s.id: the snapshot has no %s '%s' (a restored "
-					     "VM has the devices it was saved with)", where, (*k)->name,
-					     id ? id : "");
-				err_field(e, "%s.id", where);
-			}
-			cfg_fini(&one);
-			if (rc)
-				return rc;
-		}
-	}
-	return 0;
-}
-
 static int op_restore(void *ctx, const char *path, bool paused,
 		      struct json_object *params, struct err *e)
 {
@@ -176,7 +142,7 @@ static int op_restore(void *ctx, const char *path, bool paused,
 	if (rc)
 		err_field(e, "path"); /* the params' path at fault */
 	else
-		rc = restore_devices(&cfg, params, e);
+		rc = schema_device_changes(params, &cfg, e);
 	if (rc) {
 		snapshot_close(snap);
 		cfg_fini(&cfg);

@@ -56,10 +56,10 @@ FAILS=0
 # --quick (CI) fills every row of the table once (issue 15: "CI's quick mode must run
 # every row"), with shorter fio jobs and iperf3 runs and the smallest and largest RAM.
 if ((QUICK)); then
-	RT=2 FIO_JOBS=all MEMS=(128 2048) XROUNDS=1 SROUNDS=1 STRACE_VMMS="kiln qemu"
+	RT=2 MEMS=(128 2048) XROUNDS=1 SROUNDS=1 STRACE_VMMS="kiln qemu"
 	SNAP_MEMS="128 2048" SNAP_CLONES=2
 else
-	RT=${KILN_BENCH_RT:-5} FIO_JOBS=all MEMS=(128 2048) XROUNDS=$((ROUNDS < 3 ? ROUNDS : 3))
+	RT=${KILN_BENCH_RT:-5} MEMS=(128 2048) XROUNDS=$((ROUNDS < 3 ? ROUNDS : 3))
 	SROUNDS=${KILN_BENCH_STRACE_ROUNDS:-1} STRACE_VMMS="kiln qemu"
 	SNAP_MEMS="128 512 2048" SNAP_CLONES=4
 fi
@@ -125,9 +125,8 @@ run_vm() {
 		# its workload had printed its figures), or a hang to the run's bound; and
 		# QEMU ending with status 0 but no guest result, which is how -no-reboot
 		# ends it on the same reset. Any other failure counts at once, except the
-		# guest kernel faulting on the first instruction of its own syscall entry
-		# (below).
-		# (A run that left no result at all is the case below, not this one.)
+		# guest kernel faulting on the first instruction of its own syscall entry,
+		# and a run that left no result at all (both below).
 		if ((attempt == 1)) && [[ -n $res ]] && { grep -aq 'triple fault (KVM_EXIT_SHUTDOWN)' "$log" ||
 			grep -q '^rc timeout$' <<<"$res" ||
 			{ [[ $vmm == qemu ]] && grep -q '^rc 0$' <<<"$res" && ! grep -q '^guest_rc ' <<<"$res"; }; }; then
@@ -239,9 +238,7 @@ want snap && for ((r = 1; r <= XROUNDS; r++)); do
 done
 want fio && for ((r = 1; r <= ROUNDS; r++)); do
 	for v in $(order "$r"); do
-		vm_cmd "$v" "$BZIMAGE" fio 512 "$INITRD_TOOLS" "bench.rt=$RT bench.jobs=$FIO_JOBS" disk
-		# Which of report.py's fio rows this run must fill.
-		printf 'fio\t%s\t%s\tjobs\t%s\n' "$r" "$v" "$FIO_JOBS" >>"$RAW"
+		vm_cmd "$v" "$BZIMAGE" fio 512 "$INITRD_TOOLS" "bench.rt=$RT" disk
 		run_vm fio "$r" "$v" $((6 * RT + 120))
 	done
 done

@@ -194,15 +194,15 @@ int net_restore(struct virtio_device *vdev, struct state_buf *in, struct err *e)
 	/* A MAC the config gave stays (each clone its own): the device
 	 * presents it from now on, and the guest's driver, which read the old
 	 * one when it probed, takes it when it probes the device again. */
-	if (memcmp(net->mac, ns.mac, sizeof(ns.mac)) && net->mac_given)
+	if (memcmp(net->mac, ns.mac, sizeof(ns.mac)) && net->mac_given) {
 		log_info("virtio-net %s: MAC %02x:%02x:%02x:%02x:%02x:%02x from the config, not "
 			 "the snapshot's: the guest's driver reads it when it probes the device again",
 			 net->be->name, net->mac[0], net->mac[1], net->mac[2], net->mac[3],
 			 net->mac[4], net->mac[5]);
-	else if (memcmp(net->mac, ns.mac, sizeof(ns.mac)))
+	} else if (memcmp(net->mac, ns.mac, sizeof(ns.mac))) {
 		log_info("virtio-net %s: MAC restored from the snapshot", net->be->name);
-	if (!net->mac_given)
 		memcpy(net->mac, ns.mac, sizeof(ns.mac));
+	}
 	net->rx_nheld = ns.nrx;
 	net->rx_held_bytes = 0;
 	for (unsigned i = 0; i < ns.nrx; i++)

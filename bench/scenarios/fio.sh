@@ -1,9 +1,8 @@
 # Disk benchmark: fio on /dev/vda (raw, O_DIRECT, libaio). One line per job:
 #   KILN-FIO NAME READ_KB READ_KIBPS READ_IOPS WRITE_KB WRITE_KIBPS WRITE_IOPS
-# bench.rt=SECONDS per job; bench.jobs=all|quick.
+# bench.rt=SECONDS per job.
 arg() { sed -n "s/.*$1=\([^ ]*\).*/\1/p" /proc/cmdline; }
 rt=$(arg bench.rt); rt=${rt:-10}
-jobs=$(arg bench.jobs)
 [ -b /dev/vda ] || { echo "KILN-ERROR no /dev/vda"; exit 1; }
 run() { # NAME RW BS DEPTH
 	fio --name="$1" --filename=/dev/vda --direct=1 --ioengine=libaio --rw="$2" --bs="$3" \
@@ -13,15 +12,11 @@ run() { # NAME RW BS DEPTH
 }
 echo KILN-BENCH-START
 rc=0
-if [ "$jobs" = quick ]; then
-	run randread-4k-qd32 randread 4k 32 || rc=1
-else
-	run randread-4k-qd1 randread 4k 1 || rc=1
-	run randread-4k-qd32 randread 4k 32 || rc=1
-	run randwrite-4k-qd1 randwrite 4k 1 || rc=1
-	run randwrite-4k-qd32 randwrite 4k 32 || rc=1
-	run read-1m read 1m 32 || rc=1
-	run write-1m write 1m 32 || rc=1
-fi
+run randread-4k-qd1 randread 4k 1 || rc=1
+run randread-4k-qd32 randread 4k 32 || rc=1
+run randwrite-4k-qd1 randwrite 4k 1 || rc=1
+run randwrite-4k-qd32 randwrite 4k 32 || rc=1
+run read-1m read 1m 32 || rc=1
+run write-1m write 1m 32 || rc=1
 echo KILN-BENCH-END
 exit $rc

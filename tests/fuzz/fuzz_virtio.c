@@ -261,16 +261,11 @@ static void restore_changed(struct input *in)
 	state_init(&st);
 	if (dev->ops->save(dev, &st, &e))
 		abort();
-	uint8_t *bytes = malloc(st.len ? st.len : 1);
-	if (!bytes)
-		abort();
-	memcpy(bytes, st.data, st.len);
 	for (unsigned i = 0; i < n && st.len; i++)
-		bytes[change[i].off % st.len] = change[i].val;
-	state_from(&blob, bytes, st.len);
+		st.data[change[i].off % st.len] = change[i].val;
+	state_from(&blob, st.data, st.len);
 	(void)dev->ops->restore(dev, &blob, &e);
 	dev->ops->resume(dev);
-	free(bytes);
 	state_fini(&st);
 }
 

@@ -756,3 +756,45 @@ Test(schema, json_schema_defaults_are_the_effective_ones)
 	json_object_put(disk);
 	json_object_put(net);
 }
+
+/* vm.restore's device changes applied to a snapshot's config: a disk named
+ * by its id takes that disk's place; an id the config lacks, or none, is
+ * refused naming the object's id; without a config only the shape counts. */
+Test(schema, device_changes_by_id)
+{
+	struct kiln_config cfg;
+	struct err e = { 0 };
+	cr_assert_eq(load("{\"boot\": {\"kernel\": \"/k\"}, \"disks\": [{\"path\": \"/a.img\"},"
+			  " {\"path\": \"/b.img\"}]}", &cfg, &e), 0, "%s", e.msg);
+	struct json_object *p = parse("{\"path\": \"/s\", \"disks\": [{\"id\": \"disk1\", "
+				      "\"path\": \"/c.img\"}]}");
+	cr_assert_eq(schema_device_changes(p, &cfg, &e), 0, "%s", e.msg);
+	json_object_put(p);
+	cr_assert_eq(NR(&cfg, "disk"), 2);
+	cr_assert_str_eq(DISK(&cfg, 0)->path, "/a.img");
+	cr_assert_str_eq(DISK(&cfg, 1)->path, "/c.img");
+	cr_assert_str_eq(ID(&cfg, "disk", 1), "disk1");
+
+	static const struct { const char *params, *field, *msg; } bad[] = {
+		{ "{\"disks\": [{\"id\": \"x\", \"path\": \"/c.img\"}]}", "disks[0].id",
+		  "disks[0].id: the snapshot has no disk 'x' (a restored VM has the devices it was saved with)" },
+		{ "{\"disks\": [{\"path\": \"/c.img\"}]}", "disks[0].id", NULL },
+		{ "{\"disks\": 3}", "disks", NULL },
+	};
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		p = parse(bad[i].params);
+		memset(&e, 0, sizeof(e));
+		cr_assert_eq(schema_device_changes(p, &cfg, &e), -EINVAL, "%s", bad[i].params);
+		cr_assert_str_eq(e.field, bad[i].field, "%s: %s", bad[i].params, e.msg);
+		if (bad[i].msg)
+			cr_assert_str_eq(e.msg, bad[i].msg);
+		json_object_put(p);
+	}
+	/* Without a config an unknown id is no error yet. */
+	p = parse("{\"disks\": [{\"id\": \"x\", \"path\": \"/c.img\"}]}");
+	memset(&e, 0, sizeof(e));
+	cr_assert_eq(schema_device_changes(p, NULL, &e), 0, "%s", e.msg);
+	json_object_put(p);
+	cr_assert_str_eq(DISK(&cfg, 1)->path, "/c.img", "the refused changes changed nothing");
+	cfg_fini(&cfg);
+}

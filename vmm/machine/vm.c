@@ -303,15 +303,17 @@ int vm_finish(struct vm *vm)
 	log_info("VM stopped (reason %d), %llu exits to userspace",
 		 atomic_load(&vm->exit_reason), (unsigned long long)exits);
 	/* Reading smaps walks guest RAM's page tables: only for a line shown. */
-	struct proc_mem m;
-	if (log_enabled(LOG_INFO) && !vm_memory_use(vm, &m, &e))
-		log_info("memory beside guest RAM: %llu KiB private (%llu KiB dirty), %llu KiB "
-			 "resident; guest RAM resident: %llu KiB",
-			 (unsigned long long)(m.private_clean_kib + m.private_dirty_kib),
-			 (unsigned long long)m.private_dirty_kib, (unsigned long long)m.rss_kib,
-			 (unsigned long long)m.ranges_rss_kib);
-	else if (log_enabled(LOG_INFO))
-		log_info("memory beside guest RAM not known: %s", e.msg);
+	if (log_enabled(LOG_INFO)) {
+		struct proc_mem m;
+		if (vm_memory_use(vm, &m, &e))
+			log_info("memory beside guest RAM not known: %s", e.msg);
+		else
+			log_info("memory beside guest RAM: %llu KiB private (%llu KiB dirty), "
+				 "%llu KiB resident; guest RAM resident: %llu KiB",
+				 (unsigned long long)(m.private_clean_kib + m.private_dirty_kib),
+				 (unsigned long long)m.private_dirty_kib,
+				 (unsigned long long)m.rss_kib, (unsigned long long)m.ranges_rss_kib);
+	}
 	device_list_log_stats(&vm->devices);
 	return atomic_load(&vm->exit_status);
 }
