@@ -16,6 +16,7 @@ packages=(
 	acpica-tools                                   # ACPI table checks (iasl, acpiexec)
 	clang libclang-rt-14-dev                       # libFuzzer targets
 	strace iperf3                                  # benchmark (bench/run.sh): QEMU's exits, host end of the net test
+	gnuplot-nox                                    # bench/plot.py: the cost curves (docs/curve-*.svg)
 	gdb                                            # hang reports: where a kiln that did not finish was (tests/integration/lib.sh)
 	procps                                         # pgrep (t_54 finds the jailed kiln under its outer process)
 	qemu-utils                                     # qemu-img: t_30 makes a qcow2 image kiln must refuse
