@@ -551,7 +551,9 @@ static int m_discover(void *ctx, struct json_object *params,
 	"    \"properties\": {\"id\": {\"type\": \"string\"},"                   \
 	"     \"type\": {\"type\": \"string\"},"                                \
 	"     \"path\": {\"type\": \"string\", \"description\": \"a console's"     \
-	" host end: its pty, socket or file\"}}}}}}"
+	" host end: its pty, socket or file\"},"                               \
+	"     \"engine\": {\"enum\": [\"io_uring\", \"aio\", \"sync\"],"          \
+	" \"description\": \"a disk's I/O engine: what its io resolved to\"}}}}}}"
 #define COUNTER "{\"type\": \"integer\", \"minimum\": 0}"
 #define RESULT_SNAPSHOT                                                      \
 	"{\"type\": \"object\","                                              \

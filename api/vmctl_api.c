@@ -262,6 +262,8 @@ static struct json_object *op_info(void *ctx)
 		/* vm.info only: vm.metrics' other members are counters. */
 		if (d->host_path)
 			json_object_object_add(dev, "path", json_object_new_string(d->host_path));
+		if (d->host_engine)
+			json_object_object_add(dev, "engine", json_object_new_string(d->host_engine));
 		json_object_array_add(devs, dev);
 	}
 	json_object_object_add(o, "devices", devs);

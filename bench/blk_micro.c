@@ -6,7 +6,7 @@
  * completion eventfd wakes the event loop, and the device publishes the
  * used entries. Requests per second for each engine and direction.
  *
- *   blk_micro [-n REQUESTS] [-q DEPTH] [-e aio|sync|both] [-p read|write|both]
+ *   blk_micro [-n REQUESTS] [-q DEPTH] [-e io_uring|aio|sync|both] [-p read|write|both]
  *             [-f FILE] [-m SIZE_MIB] [-b]
  *
  * -b: aio without O_DIRECT. The file (default /var/tmp/kiln-blk-micro.img,
@@ -45,7 +45,7 @@
 struct opts {
 	unsigned long n;
 	unsigned depth;
-	const char *engine; /* aio, sync, both */
+	const char *engine; /* io_uring, aio, sync, both (= all) */
 	const char *phase;  /* read, write, both */
 	const char *path;
 	unsigned size_mib;
@@ -257,10 +257,10 @@ static void run_one(const struct opts *o, enum blk_engine engine,
 	unsigned long done = bench_run(o->n, o->depth,
 				       write ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN);
 	double t = now() - t0;
-	printf("%-4s %-5s%s depth %-3u requests %lu  %.3f s  %.0f req/s  "
+	printf("%-8s %-5s%s depth %-3u requests %lu  %.3f s  %.0f req/s  "
 	       "%.1f MiB/s  interrupts %lu\n",
 	       ename, write ? "write" : "read",
-	       engine == BLK_ENGINE_AIO && blk_backend_of(B.blk)->direct
+	       blk_backend_of(B.blk)->direct
 		       ? " (O_DIRECT)"
 		       : "",
 	       o->depth, done, t, (double)done / t,
@@ -298,7 +298,7 @@ static void parse(int argc, char **argv, struct opts *o)
 		default:
 			fprintf(stderr,
 				"usage: blk_micro [-n N] [-q DEPTH] "
-				"[-e aio|sync|both] [-p read|write|both] "
+				"[-e io_uring|aio|sync|both] [-p read|write|both] "
 				"[-f FILE] [-m MIB] [-b]\n");
 			exit(2);
 		}
@@ -322,6 +322,9 @@ int main(int argc, char **argv)
 		const char *name;
 		enum blk_engine e;
 	} engines[] = {
+#ifdef KILN_HAVE_LIBURING
+		{ "io_uring", BLK_ENGINE_URING },
+#endif
 		{ "aio", BLK_ENGINE_AIO },
 		{ "sync", BLK_ENGINE_SYNC },
 	};
@@ -331,7 +334,7 @@ int main(int argc, char **argv)
 	log_set_level(LOG_WARN);
 	if ((rc = make_file(o.path, o.size_mib)))
 		die(o.path, rc);
-	for (unsigned i = 0; i < 2; i++) {
+	for (unsigned i = 0; i < sizeof(engines) / sizeof(engines[0]); i++) {
 		if (strcmp(o.engine, "both") &&
 		    strcmp(o.engine, engines[i].name))
 			continue;

@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(
 	build-essential meson ninja-build pkg-config   # build
-	libfdt-dev libaio-dev libjson-c-dev libseccomp-dev libcap-ng-dev # runtime libraries
+	libfdt-dev libaio-dev liburing-dev libjson-c-dev libseccomp-dev libcap-ng-dev # runtime libraries
 	liblzma-dev liblz4-dev zlib1g-dev nettle-dev   # a bzImage's kernel decompressed on the host, cached
 	libcriterion-dev                               # unit tests
 	qemu-system-x86 busybox-static cpio xz-utils   # nested-KVM harness, guests
@@ -29,7 +29,7 @@ packages=(
 if [[ ${1:-} == --demo ]]; then
 	packages=(
 		build-essential meson ninja-build pkg-config python3
-		libfdt-dev libaio-dev libjson-c-dev libseccomp-dev libcap-ng-dev
+		libfdt-dev libaio-dev liburing-dev libjson-c-dev libseccomp-dev libcap-ng-dev
 		liblzma-dev liblz4-dev zlib1g-dev nettle-dev
 		busybox-static cpio xz-utils zstd lz4 kmod
 	)

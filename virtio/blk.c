@@ -615,6 +615,7 @@ int blk_create(const struct blk_config *cfg, const struct guest_mem *mem,
 		goto err;
 	}
 	blk->watching = true;
+	blk->vdev.host_engine = blk->be->ops->name;
 	log_info("%s: virtio-blk, %llu sectors, %s engine%s%s", cfg->path,
 		 (unsigned long long)blk->capacity, blk->be->ops->name,
 		 blk->be->direct ? ", O_DIRECT" : "",

@@ -56,7 +56,7 @@ struct blk_config {
 	const char *path;
 	bool readonly;
 	const char *serial;    /* device ID, at most 20 bytes; NULL: none */
-	enum blk_engine engine; /* BLK_ENGINE_AIO (default) or _SYNC */
+	enum blk_engine engine; /* BLK_ENGINE_AIO (the zero value), _SYNC, _URING or _AUTO */
 	bool buffered;         /* aio: do not use O_DIRECT */
 	bool format_raw;       /* hand the bytes over whatever image header
 				* they start with (default: refuse qcow2 & co.) */

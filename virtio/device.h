@@ -182,6 +182,9 @@ struct virtio_device {
 	/* The host end of a console-like backend (a pty, socket or file
 	 * path) or NULL: the transport's device shows it (struct device). */
 	const char *host_path;
+	/* The host-side engine moving its data ("io_uring", "aio", "sync"
+	 * for a disk) or NULL: vm.info shows it as the device's "engine". */
+	const char *host_engine;
 
 	/* counters for metrics (loop thread) */
 	uint64_t notifies;

@@ -108,7 +108,8 @@ struct inst {
 	bool aio;
 };
 
-/* Device variants: blk sync, blk sync read-only, blk aio, net, console, rng, fs. */
+/* Device variants: blk sync, blk sync read-only, blk auto (io_uring where the
+ * kernel allows it: buffered requests stay in its ring), net, console, rng, fs. */
 #define NR_VARIANTS 7
 static struct inst *insts[NR_VARIANTS];
 static struct inst T; /* the one in use (copied back after the input) */
@@ -287,7 +288,7 @@ static int make_device(unsigned variant, struct virtio_device **vdev)
 	if (kind == 0) {
 		struct blk_config cfg = {
 			.path = disk[variant], .readonly = variant == 1, .serial = "fuzz",
-			.engine = variant == 2 ? BLK_ENGINE_AIO : BLK_ENGINE_SYNC,
+			.engine = variant == 2 ? BLK_ENGINE_AUTO : BLK_ENGINE_SYNC,
 			.buffered = true,
 		};
 		struct virtio_blk *blk;

@@ -39,6 +39,17 @@ grep -q 'KILN-TICK 5' console.log || { show_tail console.log; fail "the guest do
 ctl vm.pause >/dev/null
 ctl vm.info >info1.json
 grep -q '"state": *"paused"' info1.json || fail "vm.info does not say paused"
+# The disk's engine: io=auto resolved to io_uring (aio where this kernel has
+# io_uring switched off).
+engine=io_uring
+[[ $(cat /proc/sys/kernel/io_uring_disabled 2>/dev/null || echo 0) == 0 ]] || engine=aio
+"$PY" - info1.json "$engine" <<'PYEOF' || { cat info1.json; fail "vm.info does not name disk 'data's engine $engine"; }
+import json, sys
+info = json.load(open(sys.argv[1]))
+disk = [d for d in info["devices"] if d["id"] == "data"]
+assert disk and disk[0].get("engine") == sys.argv[2], disk
+assert info["config"]["disks"][0]["io"] == "auto", info["config"]["disks"]
+PYEOF
 before=$(grep -c KILN-TICK console.log)
 sleep 3
 after=$(grep -c KILN-TICK console.log)

@@ -173,6 +173,9 @@ static void setup_on(enum blk_engine engine, const char *base)
 
 static void setup_aio(void) { setup_on(BLK_ENGINE_AIO, "/var/tmp"); }
 static void setup_sync(void) { setup_on(BLK_ENGINE_SYNC, "/var/tmp"); }
+#ifdef KILN_HAVE_LIBURING
+static void setup_uring(void) { setup_on(BLK_ENGINE_URING, "/var/tmp"); }
+#endif
 static void setup_shm(void) { setup_on(BLK_ENGINE_AIO, "/dev/shm"); }
 
 static void teardown(void)
@@ -356,6 +359,17 @@ static bool guest_has_pat(uint64_t gpa, uint64_t off, uint32_t len,
 	return true;
 }
 
+#ifdef KILN_HAVE_LIBURING
+#define URING_TOO(name)                                                       \
+	Test(blk_uring, name, .init = setup_uring, .fini = teardown)          \
+	{                                                                     \
+		name##_body();                                                \
+	}
+#else
+#define URING_TOO(name)
+#endif
+
+/* Every engine: aio, sync and (when built) io_uring. */
 #define BOTH(name)                                                            \
 	static void name##_body(void);                                        \
 	Test(blk_aio, name, .init = setup_aio, .fini = teardown)              \
@@ -366,7 +380,14 @@ static bool guest_has_pat(uint64_t gpa, uint64_t off, uint32_t len,
 	{                                                                     \
 		name##_body();                                                \
 	}                                                                     \
+	URING_TOO(name)                                                       \
 	static void name##_body(void)
+
+/* The engine hands aligned O_DIRECT requests to the kernel itself. */
+static bool engine_in_kernel(void)
+{
+	return T.engine == BLK_ENGINE_AIO || T.engine == BLK_ENGINE_URING;
+}
 
 
 /* --- reads, writes, flush, ID ------------------------------------------- */
@@ -647,7 +668,7 @@ BOTH(unaligned_guest_buffers)
 		expect(run1(), S_OK, 4097);
 		cr_assert(guest_has_pat(r, sector * 512, 4096, 7), "cut %u", cut);
 	}
-	if (T.engine == BLK_ENGINE_AIO) {
+	if (engine_in_kernel()) {
 		cr_assert(blk_backend_of(T.blk)->direct,
 			  "/var/tmp should take O_DIRECT");
 		cr_assert_eq(blk_backend_of(T.blk)->unaligned, 14);
@@ -760,7 +781,7 @@ BOTH(reset_waits_for_in_flight)
 		  "the file changed after the reset returned");
 	free(before);
 	free(after);
-	if (T.engine == BLK_ENGINE_AIO) /* O_DIRECT, aligned: the kernel's */
+	if (engine_in_kernel()) /* O_DIRECT, aligned: the kernel's */
 		cr_assert(file_has_pat(0, 16 * 65536, 8));
 }
 
@@ -1089,6 +1110,24 @@ Test(blk_fs, aio_buffered, .init = setup_aio, .fini = teardown)
 	uint64_t buf = read_at(2, 1024, S_OK, 1025);
 	cr_assert(guest_has_pat(buf, 2 * 512, 1024, 12));
 }
+
+#ifdef KILN_HAVE_LIBURING
+/* buffered=on through io_uring: reads and writes stay in the ring (the
+ * kernel's own workers take what would block), none on kiln's worker. */
+Test(blk_fs, uring_buffered_stays_in_the_ring, .init = setup_uring,
+     .fini = teardown)
+{
+	T.buffered = true;
+	start();
+	cr_assert_str_eq(blk_backend_of(T.blk)->ops->name, "io_uring");
+	cr_assert_not(blk_backend_of(T.blk)->direct);
+	write_at(2, 1024, 12, S_OK);
+	cr_assert(file_has_pat(2 * 512, 1024, 12));
+	uint64_t buf = read_at(3, 1024, S_OK, 1025);
+	cr_assert(guest_has_pat(buf, 2 * 512 + 512, 512, 12));
+	cr_assert_eq(blk_backend_of(T.blk)->worker_ios, 0);
+}
+#endif
 
 static unsigned backend_done;
 

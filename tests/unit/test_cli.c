@@ -290,7 +290,16 @@ Test(cli, disk_errors_name_key_and_value)
 	cr_assert_eq(PARSE(&req, &e, "run", "--kernel", "/k", "--disk", "path=a,format=raw"), 0, "%s", e.msg);
 	cr_assert_eq(DISK(&req.config, 0)->format, CFG_DISK_FORMAT_RAW);
 	cr_assert_eq(DISK(&req.config, 0)->cache, CFG_DISK_CACHE_NONE);
+	cr_assert_eq(DISK(&req.config, 0)->io, CFG_DISK_IO_AUTO);
+	cfg_fini(&req.config);
+	cr_assert_eq(PARSE(&req, &e, "run", "--kernel", "/k", "--disk", "path=a,io=io_uring"), 0, "%s", e.msg);
+	cr_assert_eq(DISK(&req.config, 0)->io, CFG_DISK_IO_URING);
+	cfg_fini(&req.config);
+	cr_assert_eq(PARSE(&req, &e, "run", "--kernel", "/k", "--disk", "path=a,io=aio"), 0, "%s", e.msg);
 	cr_assert_eq(DISK(&req.config, 0)->io, CFG_DISK_IO_AIO);
+	cfg_fini(&req.config);
+	cr_assert_eq(PARSE(&req, &e, "run", "--kernel", "/k", "--disk", "path=a,io=uring"), -EINVAL);
+	cr_assert(strstr(e.msg, "io: expected auto|io_uring|aio|sync, got 'uring'"), "%s", e.msg);
 	cfg_fini(&req.config);
 	cr_assert_eq(PARSE(&req, &e, "run", "--kernel", "/k", "--disk",
 			   "path=a,cache=writeback,io=sync"), 0, "%s", e.msg);

@@ -216,6 +216,26 @@ Test(seccomp, loop_only_syscalls_stay_off_vcpus)
 	expect_killed(SECCOMP_THREAD_VCPU, p_open_devnull, "openat");
 }
 
+static long p_uring_setup(void) { return gone_through(syscall(SYS_io_uring_setup, 0, NULL)); }
+static long p_uring_register(void) { return gone_through(syscall(SYS_io_uring_register, -1, 0, NULL, 0)); }
+static long p_uring_unregister_files(void) { return gone_through(syscall(SYS_io_uring_register, -1, 3, NULL, 0)); }
+static long p_uring_enter(void) { return gone_through(syscall(SYS_io_uring_enter, -1, 0, 0, 0, NULL, 0)); }
+
+/* A disk's io_uring was made and restricted at setup: after it, the loop
+ * may enter a ring and unregister its files (IORING_UNREGISTER_FILES, 3)
+ * at close, but neither make a ring nor register anything on one, so no
+ * ring can do what the allow-list forbids (blk_uring.c). */
+Test(seccomp, io_uring_enter_only)
+{
+	expect_allowed(SECCOMP_THREAD_LOOP, p_uring_enter, "io_uring_enter");
+	expect_allowed(SECCOMP_THREAD_LOOP, p_uring_unregister_files,
+		       "io_uring_register(IORING_UNREGISTER_FILES)");
+	expect_killed(SECCOMP_THREAD_LOOP, p_uring_setup, "io_uring_setup");
+	expect_killed(SECCOMP_THREAD_LOOP, p_uring_register, "io_uring_register");
+	expect_killed(SECCOMP_THREAD_VCPU, p_uring_enter, "io_uring_enter");
+	expect_killed(SECCOMP_THREAD_BLK, p_uring_enter, "io_uring_enter");
+}
+
 Test(seccomp, sockets_are_unix_only)
 {
 	expect_allowed(SECCOMP_THREAD_LOOP, p_unix_socket, "socket(AF_UNIX)");
@@ -394,6 +414,9 @@ Test(seccomp, a_block_worker_works_under_on)
 {
 	blk_under_filters(BLK_ENGINE_AIO);
 	blk_under_filters(BLK_ENGINE_SYNC);
+#ifdef KILN_HAVE_LIBURING
+	blk_under_filters(BLK_ENGINE_URING);
+#endif
 }
 
 /* ---- the virtio-fs worker ---- */

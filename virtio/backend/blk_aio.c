@@ -68,22 +68,6 @@ struct blk_aio {
 
 #define to_aio(b) container_of(b, struct blk_aio, be)
 
-/* O_DIRECT rules for the part of (io) not yet transferred. */
-static bool dio_aligned(const struct blk_aio *a, const struct blk_io *io)
-{
-	uint64_t mask_off = a->be.off_align - 1, mask_mem = a->be.mem_align - 1;
-
-	if (!a->be.direct)
-		return true;
-	if ((io->offset + io->done) & mask_off)
-		return false;
-	for (unsigned i = 0; i < io->iovcnt; i++)
-		if (((uintptr_t)io->iov[i].iov_base & mask_mem) ||
-		    (io->iov[i].iov_len & mask_off))
-			return false;
-	return true;
-}
-
 /* Route (io): into the submission queue, or to the worker. */
 static void aio_queue(struct blk_aio *a, struct blk_io *io)
 {
@@ -92,7 +76,7 @@ static void aio_queue(struct blk_aio *a, struct blk_io *io)
 	switch (io->op) {
 	case BLK_IO_READ:
 	case BLK_IO_WRITE:
-		kernel = a->be.direct && dio_aligned(a, io);
+		kernel = a->be.direct && blk_io_dio_aligned(&a->be, io);
 		a->be.unaligned += a->be.direct && !kernel;
 		break;
 	case BLK_IO_FLUSH:
@@ -344,24 +328,6 @@ static int aio_setup(struct blk_aio *a, unsigned nr, struct err *e)
 	return 0;
 }
 
-/*
- * A second, buffered fd for the fallback path, on the same file (through
- * /proc/self/fd, so a rename of the path meanwhile cannot swap files).
- */
-static int reopen_buffered(struct blk_backend *be, int *out, struct err *e)
-{
-	int flags = (be->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC;
-	char self[64];
-
-	snprintf(self, sizeof(self), "/proc/self/fd/%d", be->fd);
-	*out = open(self, flags);
-	if (*out < 0 && errno == ENOENT)
-		*out = open(be->path, flags); /* no /proc */
-	if (*out < 0)
-		return err_set(e, -errno, "%s: %s", be->path, strerror(errno));
-	return 0;
-}
-
 int blk_aio_open(const struct blk_backend_config *cfg, int done_fd,
 		 struct blk_backend **out, struct err *e)
 {
@@ -386,7 +352,7 @@ int blk_aio_open(const struct blk_backend_config *cfg, int done_fd,
 		goto err;
 	a->be.fd_buffered = a->be.fd;
 	if (a->be.direct) {
-		rc = reopen_buffered(&a->be, &a->be.fd_buffered, e);
+		rc = blk_file_reopen_buffered(&a->be, &a->be.fd_buffered, e);
 		if (rc)
 			goto err;
 	}

@@ -13,7 +13,13 @@
  *  - aio  (blk_aio.c): libaio with O_DIRECT where the file system allows
  *    it; the kernel signals done_fd itself (IOCB_FLAG_RESFD). What the
  *    kernel cannot take asynchronously goes to the engine's worker.
+ *  - io_uring (blk_uring.c): liburing, O_DIRECT or buffered; the ring has
+ *    done_fd registered, so the kernel signals it; restricted to reads,
+ *    writes and fsync on the disk's own fd. What O_DIRECT cannot take
+ *    goes to the worker, as with aio.
  *  - sync (blk_sync.c): every request to the worker.
+ * "auto" (the config's default) is io_uring where the kernel allows it,
+ * else aio (blk_engine_resolve).
  *
  * The worker (blk_worker.c): one thread per backend, "kiln-blkN", that
  * runs requests synchronously (blk_file_run) in submission order and
@@ -75,8 +81,10 @@ struct blk_io {
 
 /* Which engine to use. */
 enum blk_engine {
-	BLK_ENGINE_AIO = 0, /* default */
+	BLK_ENGINE_AIO = 0,
 	BLK_ENGINE_SYNC,
+	BLK_ENGINE_URING, /* blk_uring.c */
+	BLK_ENGINE_AUTO,  /* io_uring where blk_uring_available, else aio */
 };
 
 /*
@@ -283,7 +291,37 @@ void blk_backend_finish_held(struct blk_backend *be, struct blk_io *io,
 unsigned blk_backend_deliver(struct blk_backend *be, blk_done_fn done,
 			     void *opaque);
 
+/*
+ * blk_io_dio_aligned - whether the part of (io) not yet transferred meets
+ * (be)'s O_DIRECT rules (buffer addresses to mem_align, offset and lengths
+ * to off_align); true on a buffered backend. Any thread.
+ */
+bool blk_io_dio_aligned(const struct blk_backend *be, const struct blk_io *io);
+
+/*
+ * blk_file_reopen_buffered - a second, buffered fd on (be)'s file (through
+ * /proc/self/fd, so a rename meanwhile cannot swap files): the worker's
+ * path for what O_DIRECT cannot take. 0 with *out set, or -errno with (e)
+ * naming the path. Main thread.
+ */
+int blk_file_reopen_buffered(struct blk_backend *be, int *out, struct err *e);
+
+/*
+ * blk_uring_available - whether this kernel gives kiln a restricted
+ * io_uring (IORING_SETUP_R_DISABLED and IORING_REGISTER_RESTRICTIONS,
+ * Linux 5.10; not disabled by sysctl or a seccomp profile). Probed once
+ * per process with a small ring. When not, (e) (may be NULL) says which
+ * step failed and why. Main thread, before the seccomp filters.
+ */
+bool blk_uring_available(struct err *e);
+
+/* blk_engine_resolve - (engine), with BLK_ENGINE_AUTO made concrete:
+ * io_uring where blk_uring_available, else aio. Main thread. */
+enum blk_engine blk_engine_resolve(enum blk_engine engine);
+
 /* Engine constructors: fill a new backend for (cfg). Main thread. */
+int blk_uring_open(const struct blk_backend_config *cfg, int done_fd,
+		   struct blk_backend **out, struct err *e);
 int blk_aio_open(const struct blk_backend_config *cfg, int done_fd,
 		 struct blk_backend **out, struct err *e);
 int blk_sync_open(const struct blk_backend_config *cfg, int done_fd,

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -26,18 +27,85 @@
 typedef int (*blk_open_fn)(const struct blk_backend_config *cfg, int done_fd,
 			   struct blk_backend **out, struct err *e);
 
+#ifndef KILN_HAVE_LIBURING
+bool blk_uring_available(struct err *e)
+{
+	err_set(e, -EOPNOTSUPP, "kiln was built without liburing "
+		"(apt-get install liburing-dev, then rebuild)");
+	return false;
+}
+
+int blk_uring_open(const struct blk_backend_config *cfg, int done_fd,
+		   struct blk_backend **out, struct err *e)
+{
+	struct err why = { 0 };
+	(void)done_fd;
+	(void)out;
+	blk_uring_available(&why);
+	return err_set(e, why.code, "%s: io=io_uring: %s", cfg->path, why.msg);
+}
+#endif
+
 static const blk_open_fn engine_open[] = {
 	[BLK_ENGINE_AIO] = blk_aio_open,
 	[BLK_ENGINE_SYNC] = blk_sync_open,
+	[BLK_ENGINE_URING] = blk_uring_open,
 };
+
+enum blk_engine blk_engine_resolve(enum blk_engine engine)
+{
+	if (engine != BLK_ENGINE_AUTO)
+		return engine;
+	return blk_uring_available(NULL) ? BLK_ENGINE_URING : BLK_ENGINE_AIO;
+}
 
 int blk_backend_open(const struct blk_backend_config *cfg, int done_fd,
 		     struct blk_backend **out, struct err *e)
 {
-	if ((unsigned)cfg->engine >= sizeof(engine_open) / sizeof(engine_open[0]))
+	enum blk_engine engine = blk_engine_resolve(cfg->engine);
+
+	if ((unsigned)engine >= sizeof(engine_open) / sizeof(engine_open[0]))
 		return err_set(e, -EINVAL, "%s: unknown block engine %d",
-			       cfg->path, (int)cfg->engine);
-	return engine_open[cfg->engine](cfg, done_fd, out, e);
+			       cfg->path, (int)engine);
+	if (engine != cfg->engine) {
+		struct err why = { 0 };
+		if (!blk_uring_available(&why))
+			log_info("%s: io=auto: aio, as %s", cfg->path, why.msg);
+	}
+	return engine_open[engine](cfg, done_fd, out, e);
+}
+
+bool blk_io_dio_aligned(const struct blk_backend *be, const struct blk_io *io)
+{
+	uint64_t mask_off = be->off_align - 1, mask_mem = be->mem_align - 1;
+
+	if (!be->direct)
+		return true;
+	if ((io->offset + io->done) & mask_off)
+		return false;
+	for (unsigned i = 0; i < io->iovcnt; i++)
+		if (((uintptr_t)io->iov[i].iov_base & mask_mem) ||
+		    (io->iov[i].iov_len & mask_off))
+			return false;
+	return true;
+}
+
+/*
+ * The second, buffered fd is opened on the same file through
+ * /proc/self/fd, so a rename of the path meanwhile cannot swap files.
+ */
+int blk_file_reopen_buffered(struct blk_backend *be, int *out, struct err *e)
+{
+	int flags = (be->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC;
+	char self[64];
+
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", be->fd);
+	*out = open(self, flags);
+	if (*out < 0 && errno == ENOENT)
+		*out = open(be->path, flags); /* no /proc */
+	if (*out < 0)
+		return err_set(e, -errno, "%s: %s", be->path, strerror(errno));
+	return 0;
 }
 
 /* --- open and probe ----------------------------------------------------- */

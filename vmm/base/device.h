@@ -88,6 +88,9 @@ struct device {
 	 * NULL when there is none): vm.info shows it. Owned by the device's
 	 * backend, valid as long as the device. */
 	const char *host_path;
+	/* The engine behind it ("io_uring", "aio", "sync" for a disk) or
+	 * NULL: vm.info shows it. A string constant. */
+	const char *host_engine;
 };
 
 /* device_init - fill the header (id is copied, cut to fit; kind is a

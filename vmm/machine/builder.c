@@ -108,6 +108,7 @@ int builder_add_virtio(struct vm *vm, struct virtio_device *vdev,
 	vdev->error_hook = device_error_hook;
 	vdev->error_opaque = vp;
 	vp->dev.host_path = vdev->host_path;
+	vp->dev.host_engine = vdev->host_engine;
 	return vm_add_device(vm, &vp->dev, e);
 }
 

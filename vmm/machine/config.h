@@ -195,10 +195,12 @@ struct cfg_jail {
 /* cfg_disk.format: an index into the field's names ("auto", "raw"). */
 enum cfg_disk_format { CFG_DISK_FORMAT_AUTO, CFG_DISK_FORMAT_RAW };
 /* cache=none: O_DIRECT, the host's page cache bypassed; writeback: through
- * it. io=aio: libaio; sync: the block worker's preadv/pwritev (always
+ * it. io=auto: io_uring where the kernel allows it, else aio; io_uring:
+ * liburing; aio: libaio; sync: the block worker's preadv/pwritev (always
  * through the page cache, so it needs cache=writeback). */
 enum cfg_disk_cache { CFG_DISK_CACHE_NONE, CFG_DISK_CACHE_WRITEBACK };
-enum cfg_disk_io { CFG_DISK_IO_AIO, CFG_DISK_IO_SYNC };
+enum cfg_disk_io { CFG_DISK_IO_AUTO, CFG_DISK_IO_URING, CFG_DISK_IO_AIO,
+		   CFG_DISK_IO_SYNC };
 
 struct cfg_disk {
 	char *path;

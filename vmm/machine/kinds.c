@@ -54,8 +54,11 @@ static const struct cfg_field disk_fields[] = {
 	  .doc = "none: O_DIRECT, the host's page cache bypassed (where the file "
 		 "system allows it); writeback: through the host's page cache" },
 	{ .name = "io", .type = CFG_FT_ENUM, .off = offsetof(struct cfg_disk, io),
-	  .names = (const char *const[]){ "aio", "sync", NULL }, .hint = "aio|sync",
-	  .doc = "aio: Linux AIO (libaio); sync: the disk's worker thread, one "
+	  .names = (const char *const[]){ "auto", "io_uring", "aio", "sync", NULL },
+	  .hint = "auto|io_uring|aio|sync",
+	  .doc = "auto: io_uring where the kernel allows it, else aio (vm.info's "
+		 "devices say which); io_uring: a restricted io_uring (liburing); "
+		 "aio: Linux AIO (libaio); sync: the disk's worker thread, one "
 		 "request at a time (needs cache=writeback)" },
 };
 
@@ -100,6 +103,16 @@ static int disk_thread_setup(void *arg, const char *name, struct err *e)
 	return rc;
 }
 
+static enum blk_engine disk_engine(unsigned io)
+{
+	switch (io) {
+	case CFG_DISK_IO_URING: return BLK_ENGINE_URING;
+	case CFG_DISK_IO_AIO: return BLK_ENGINE_AIO;
+	case CFG_DISK_IO_SYNC: return BLK_ENGINE_SYNC;
+	default: return BLK_ENGINE_AUTO;
+	}
+}
+
 static int create_disk(struct vm *vm, const struct cfg_device *dev,
 		       struct err *e)
 {
@@ -109,7 +122,7 @@ static int create_disk(struct vm *vm, const struct cfg_device *dev,
 		.readonly = d->readonly,
 		.serial = d->serial,
 		.format_raw = d->format == CFG_DISK_FORMAT_RAW,
-		.engine = d->io == CFG_DISK_IO_SYNC ? BLK_ENGINE_SYNC : BLK_ENGINE_AIO,
+		.engine = disk_engine(d->io),
 		.buffered = d->cache == CFG_DISK_CACHE_WRITEBACK,
 		.thread_setup = disk_thread_setup,
 		.thread_setup_arg = vm,

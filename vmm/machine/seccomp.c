@@ -30,6 +30,7 @@
 #include <fcntl.h>
 #include <linux/kvm.h>
 #include <linux/if_tun.h>
+#include <linux/io_uring.h>
 #include <pthread.h>
 #include <seccomp.h>
 #include <signal.h>
@@ -103,6 +104,12 @@ static const int loop_syscalls[] = {
 	SCMP_SYS(io_pgetevents),
 	SCMP_SYS(io_cancel),
 	SCMP_SYS(io_destroy),
+	/* A disk's io_uring: enter only (and, below, unregistering its file
+	 * at close). Its ring was restricted at setup to reads, writes and
+	 * fsync on the disk's own fd (blk_uring.c); with io_uring_setup
+	 * refused, no ring can be made or widened to do what this list
+	 * forbids. */
+	SCMP_SYS(io_uring_enter),
 	SCMP_SYS(fsync),
 	SCMP_SYS(fdatasync),
 	SCMP_SYS(fallocate),
@@ -372,6 +379,12 @@ static int add_rules(scmp_filter_ctx ctx, enum seccomp_thread kind)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
 				      SCMP_A2(SCMP_CMP_MASKED_EQ, O_CREAT | O_EXCL,
 					      O_CREAT | O_EXCL));
+	/* A disk's io_uring at close: its file unregistered, so the image's
+	 * lock goes at once (blk_uring.c); the ring refuses every other
+	 * register operation itself, this keeps the call to that one. */
+	if (!rc)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(io_uring_register), 1,
+				      SCMP_A1(SCMP_CMP_EQ, IORING_UNREGISTER_FILES));
 	return rc;
 }
 
