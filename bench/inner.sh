@@ -75,6 +75,7 @@ vm_cmd() {
 		CMD=("$KILN" run --kernel "$kernel" ${initrd:+--initrd "$initrd"} --cmdline "$(cmdline "$sc" "$extra")"
 			--cpus "$CPUS" --memory "${mem}M" -v)
 		[[ $dev == disk ]] && CMD+=(--disk path=/dev/ram0)
+		[[ $dev == diskfile ]] && CMD+=(--disk "path=$DISKFILE")
 		[[ $dev == net ]] && CMD+=(--net tap=bt0,mac=52:54:00:12:34:56)
 		[[ $dev == fs ]] && CMD+=(--fs "path=$FSDIR/src,tag=src,readonly=on" --fs "path=$FSDIR/rw,tag=rw")
 		[[ $dev == fsroot ]] && CMD+=(--fs path=/,tag=root,readonly=on)
@@ -82,7 +83,9 @@ vm_cmd() {
 		CMD=(qemu-system-x86_64 -accel kvm -M pc -nodefaults -no-user-config -nographic -no-reboot
 			-serial stdio -cpu host -smp "$CPUS" -m "$mem" -kernel "$kernel" ${initrd:+-initrd "$initrd"}
 			-append "$(cmdline "$sc" "$extra")")
-		[[ $dev == disk ]] && CMD+=(-drive if=none,id=d0,file=/dev/ram0,format=raw,cache=none,aio=native
+		[[ $dev == disk ]] && CMD+=(-drive if=none,id=d0,file=/dev/ram0,format=raw,cache=none,aio=io_uring
+			-device virtio-blk-pci,drive=d0,disable-legacy=on)
+		[[ $dev == diskfile ]] && CMD+=(-drive "if=none,id=d0,file=$DISKFILE,format=raw,cache=none,aio=io_uring"
 			-device virtio-blk-pci,drive=d0,disable-legacy=on)
 		[[ $dev == net ]] && CMD+=(-netdev tap,id=n0,ifname=bt0,script=no,downscript=no,vhost=off
 			-device virtio-net-pci,netdev=n0,disable-legacy=on,mac=52:54:00:12:34:56)
@@ -161,14 +164,23 @@ want() { [[ -z $ONLY || " $ONLY " == *" $1 "* ]]; }
 order() { if (($1 % 2)); then echo kiln qemu; else echo qemu kiln; fi; }
 
 ip link set lo up
-# The disk: a RAM block device in L1 (L1's /tmp is tmpfs, which refuses O_DIRECT).
-modprobe -d "$G/generic/modules" brd rd_nr=1 rd_size=$((512 * 1024)) max_part=0 2>/dev/null ||
-	modprobe brd rd_nr=1 rd_size=$((512 * 1024)) max_part=0
-[[ -b /dev/ram0 ]] || { echo "bench: no /dev/ram0 (brd)" >&2; exit 1; }
+# The disks: a RAM block device in L1 (L1's /tmp is tmpfs, which refuses O_DIRECT), and
+# a raw image file on ext4 on a second one (the fio group's "raw file" rows).
+modprobe -d "$G/generic/modules" brd rd_nr=2 rd_size=$((512 * 1024)) max_part=0 2>/dev/null ||
+	modprobe brd rd_nr=2 rd_size=$((512 * 1024)) max_part=0
+[[ -b /dev/ram0 && -b /dev/ram1 ]] || { echo "bench: no /dev/ram0 and ram1 (brd)" >&2; exit 1; }
 dd if=/dev/zero of=/dev/ram0 bs=1M count=512 oflag=direct status=none
+DISKFILE=
+if want fio; then
+	{ modprobe -d "$G/generic/modules" -a crc32c_generic ext4 2>/dev/null ||
+		modprobe -a crc32c_generic ext4 2>/dev/null || true; }
+	mkfs.ext4 -q -F /dev/ram1 && mkdir -p "$WORK/ext4" && mount /dev/ram1 "$WORK/ext4" &&
+		dd if=/dev/zero of="$WORK/ext4/disk.img" bs=1M count=384 oflag=direct status=none &&
+		DISKFILE=$WORK/ext4/disk.img || echo "bench: no ext4 on /dev/ram1: the raw-file rows stay empty" >&2
+fi
 iperf3 -s >"$WORK/iperf3-server.log" 2>&1 &
 IPERF_PID=$!
-trap 'kill $IPERF_PID 2>/dev/null; rm -rf "$WORK"' EXIT
+trap 'kill $IPERF_PID 2>/dev/null; umount "$WORK/ext4" 2>/dev/null; rm -rf "$WORK"' EXIT
 NETUP='ip link show bt0 && ip addr replace 169.254.80.1/24 dev bt0 && ip link set bt0 up'
 
 want boot && for ((r = 1; r <= ROUNDS; r++)); do
@@ -240,6 +252,11 @@ want fio && for ((r = 1; r <= ROUNDS; r++)); do
 	for v in $(order "$r"); do
 		vm_cmd "$v" "$BZIMAGE" fio 512 "$INITRD_TOOLS" "bench.rt=$RT" disk
 		run_vm fio "$r" "$v" $((6 * RT + 120))
+	done
+	[[ -n $DISKFILE ]] || continue
+	for v in $(order "$r"); do
+		vm_cmd "$v" "$BZIMAGE" fio 512 "$INITRD_TOOLS" "bench.rt=$RT" diskfile
+		run_vm fiofile "$r" "$v" $((6 * RT + 120))
 	done
 done
 want net && for ((r = 1; r <= ROUNDS; r++)); do

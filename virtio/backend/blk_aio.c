@@ -242,39 +242,35 @@ static void aio_poll(struct blk_backend *be, blk_done_fn done, void *opaque)
 	blk_backend_deliver(be, done, opaque);
 }
 
-/* Kernel requests complete (aio cannot cancel them reliably); worker
- * requests end early when (cancel), from the start of the drain. What the
- * kernel hands back partial may go to the worker, so both are waited for
- * until nothing is left, or (limit_ms) has passed. */
+/* The drain hooks: kernel requests complete (aio cannot cancel them
+ * reliably); what the kernel hands back partial may go to the worker. */
+static void aio_collect(struct blk_backend *be, blk_done_fn done, void *opaque)
+{
+	aio_kick(be);
+}
+
+static bool aio_kernel_busy(const struct blk_backend *be)
+{
+	const struct blk_aio *a = container_of(be, struct blk_aio, be);
+	return a->nr_free < a->nr_slots;
+}
+
+static int aio_wait_kernel(struct blk_backend *be, unsigned left_ms,
+			   blk_done_fn done, void *opaque)
+{
+	reap(to_aio(be), 1, left_ms, done, opaque);
+	return 0;
+}
+
 static int aio_drain(struct blk_backend *be, bool cancel, unsigned limit_ms,
 		     blk_done_fn done, void *opaque)
 {
-	struct blk_aio *a = to_aio(be);
-	struct timespec deadline;
-	int rc = 0;
-
-	if (limit_ms)
-		thread_deadline(CLOCK_MONOTONIC, &deadline, limit_ms);
-	if (cancel)
-		atomic_store(&be->cancel, true);
-	while (be->inflight) {
-		aio_kick(be);
-		blk_backend_deliver(be, done, opaque);
-		if (!be->inflight)
-			break;
-		unsigned left = 0;
-		if (limit_ms && !(left = thread_ms_until(CLOCK_MONOTONIC, &deadline))) {
-			rc = -ETIMEDOUT;
-			break;
-		}
-		if (a->nr_free < a->nr_slots)
-			reap(a, 1, left, done, opaque);
-		else if ((rc = blk_worker_wait(be, cancel, left)))
-			break;
-	}
-	if (!rc) /* as blk_worker_wait: a cancel that ran out stays set */
-		atomic_store(&be->cancel, false);
-	return rc;
+	static const struct blk_drain_hooks hooks = {
+		.collect = aio_collect,
+		.kernel_busy = aio_kernel_busy,
+		.wait_kernel = aio_wait_kernel,
+	};
+	return blk_backend_drain_loop(be, cancel, limit_ms, done, opaque, &hooks);
 }
 
 static void aio_close(struct blk_backend *be)

@@ -292,6 +292,34 @@ unsigned blk_backend_deliver(struct blk_backend *be, blk_done_fn done,
 			     void *opaque);
 
 /*
+ * What an engine with a kernel queue of its own (aio, io_uring) gives the
+ * drain loop every engine shares (blk_backend_drain_loop). Loop thread.
+ */
+struct blk_drain_hooks {
+	/* Submit what is queued and hand every finished kernel request to
+	 * done, without blocking. */
+	void (*collect)(struct blk_backend *be, blk_done_fn done, void *opaque);
+	/* Whether the kernel holds requests of (be). */
+	bool (*kernel_busy)(const struct blk_backend *be);
+	/* Block until the kernel finished one (at most (left_ms), 0: no
+	 * limit), handing back what it finished. 0 or -errno. */
+	int (*wait_kernel)(struct blk_backend *be, unsigned left_ms,
+			   blk_done_fn done, void *opaque);
+};
+
+/*
+ * blk_backend_drain_loop - ops->drain for an engine with (hooks): collect
+ * and deliver until nothing is in flight, waiting on the kernel while it
+ * holds requests and on the worker otherwise; with (cancel) the worker's
+ * requests end early; with (limit_ms), -ETIMEDOUT once that has passed
+ * (what is in flight stays so; a cancel then stays set). Kernel requests
+ * are not cancelled: they finish. 0 or -errno. Loop thread.
+ */
+int blk_backend_drain_loop(struct blk_backend *be, bool cancel,
+			   unsigned limit_ms, blk_done_fn done, void *opaque,
+			   const struct blk_drain_hooks *hooks);
+
+/*
  * blk_io_dio_aligned - whether the part of (io) not yet transferred meets
  * (be)'s O_DIRECT rules (buffer addresses to mem_align, offset and lengths
  * to off_align); true on a buffered backend. Any thread.

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "../../vmm/base/log.h"
+#include "../../vmm/base/thread.h"
 #include "blk_image.h"
 
 /* --- engines ------------------------------------------------------------ */
@@ -73,6 +74,37 @@ int blk_backend_open(const struct blk_backend_config *cfg, int done_fd,
 			log_info("%s: io=auto: aio, as %s", cfg->path, why.msg);
 	}
 	return engine_open[engine](cfg, done_fd, out, e);
+}
+
+int blk_backend_drain_loop(struct blk_backend *be, bool cancel,
+			   unsigned limit_ms, blk_done_fn done, void *opaque,
+			   const struct blk_drain_hooks *hooks)
+{
+	struct timespec deadline;
+	int rc = 0;
+
+	if (limit_ms)
+		thread_deadline(CLOCK_MONOTONIC, &deadline, limit_ms);
+	if (cancel)
+		atomic_store(&be->cancel, true);
+	while (be->inflight) {
+		hooks->collect(be, done, opaque);
+		blk_backend_deliver(be, done, opaque);
+		if (!be->inflight)
+			break;
+		unsigned left = 0;
+		if (limit_ms && !(left = thread_ms_until(CLOCK_MONOTONIC, &deadline))) {
+			rc = -ETIMEDOUT;
+			break;
+		}
+		rc = hooks->kernel_busy(be) ? hooks->wait_kernel(be, left, done, opaque)
+					    : blk_worker_wait(be, cancel, left);
+		if (rc)
+			break;
+	}
+	if (!rc) /* as blk_worker_wait: a cancel that ran out stays set */
+		atomic_store(&be->cancel, false);
+	return rc;
 }
 
 bool blk_io_dio_aligned(const struct blk_backend *be, const struct blk_io *io)

@@ -52,7 +52,6 @@
 
 #include "../../vmm/base/container_of.h"
 #include "../../vmm/base/log.h"
-#include "../../vmm/base/thread.h"
 #include "blk_backend.h"
 #include "blk_uring.h"
 
@@ -300,46 +299,38 @@ static void uring_poll(struct blk_backend *be, blk_done_fn done, void *opaque)
 	blk_backend_deliver(be, done, opaque);
 }
 
-/* Kernel requests complete (the restricted ring has no cancel); worker
- * requests end early when (cancel). Both are waited for until nothing is
- * left, or (limit_ms) has passed. The ring's fd is readable while its
- * completion ring holds entries: poll waits on it with the time left. */
+/* The drain hooks: kernel requests complete (the restricted ring has no
+ * cancel). The ring's fd is readable while its completion ring holds
+ * entries: the wait polls it with the time left. */
+static void uring_collect(struct blk_backend *be, blk_done_fn done, void *opaque)
+{
+	uring_kick(be);
+	reap(to_uring(be), done, opaque);
+}
+
+static bool uring_kernel_busy(const struct blk_backend *be)
+{
+	return container_of(be, struct blk_uring, be)->in_kernel > 0;
+}
+
+static int uring_wait_kernel(struct blk_backend *be, unsigned left_ms,
+			     blk_done_fn done, void *opaque)
+{
+	struct pollfd pfd = { .fd = to_uring(be)->ring.ring_fd, .events = POLLIN };
+	if (poll(&pfd, 1, left_ms ? (int)left_ms : -1) < 0 && errno != EINTR)
+		return -errno;
+	return 0;
+}
+
 static int uring_drain(struct blk_backend *be, bool cancel, unsigned limit_ms,
 		       blk_done_fn done, void *opaque)
 {
-	struct blk_uring *u = to_uring(be);
-	struct timespec deadline;
-	int rc = 0;
-
-	if (limit_ms)
-		thread_deadline(CLOCK_MONOTONIC, &deadline, limit_ms);
-	if (cancel)
-		atomic_store(&be->cancel, true);
-	while (be->inflight) {
-		uring_kick(be);
-		reap(u, done, opaque);
-		blk_backend_deliver(be, done, opaque);
-		if (!be->inflight)
-			break;
-		unsigned left = 0;
-		if (limit_ms && !(left = thread_ms_until(CLOCK_MONOTONIC, &deadline))) {
-			rc = -ETIMEDOUT;
-			break;
-		}
-		if (u->in_kernel) {
-			struct pollfd pfd = { .fd = u->ring.ring_fd, .events = POLLIN };
-			if (poll(&pfd, 1, limit_ms ? (int)left : -1) < 0 &&
-			    errno != EINTR) {
-				rc = -errno;
-				break;
-			}
-		} else if ((rc = blk_worker_wait(be, cancel, left))) {
-			break;
-		}
-	}
-	if (!rc) /* as blk_worker_wait: a cancel that ran out stays set */
-		atomic_store(&be->cancel, false);
-	return rc;
+	static const struct blk_drain_hooks hooks = {
+		.collect = uring_collect,
+		.kernel_busy = uring_kernel_busy,
+		.wait_kernel = uring_wait_kernel,
+	};
+	return blk_backend_drain_loop(be, cancel, limit_ms, done, opaque, &hooks);
 }
 
 static void uring_close(struct blk_backend *be)
