@@ -41,6 +41,7 @@ struct blk_req {
 	struct iovec *iov;        /* iov_inl, or a heap array */
 	struct iovec iov_inl[VQ_CHAIN_INLINE_SEGS];
 	struct blk_req *next_free;
+	unsigned queue;           /* the request queue it came from */
 };
 
 struct virtio_blk {
@@ -56,9 +57,15 @@ struct virtio_blk {
 	uint8_t serial[VIRTIO_BLK_ID_BYTES];
 	struct virtio_blk_config config; /* little-endian, fixed at create */
 	struct blk_stats stats;
-	unsigned batch;           /* used entries added, not yet published */
+	unsigned batch[BLK_MAX_QUEUES]; /* per queue: used entries added, not
+					 * yet published */
+	/* Requests: up to BLK_QUEUE_SIZE per queue in flight. The array is
+	 * reserved whole and used from the front (nr_used grows only when
+	 * the free list is empty), so pages of it that a guest's queue depth
+	 * never reaches stay untouched (not resident). */
 	struct blk_req *free_reqs;
-	struct blk_req reqs[BLK_QUEUE_SIZE];
+	struct blk_req *reqs;
+	unsigned nr_reqs, nr_used;
 };
 
 #define to_blk(v) container_of(v, struct virtio_blk, vdev)
@@ -269,7 +276,7 @@ static uint8_t blk_start(struct virtio_blk *blk, struct blk_req *req)
 static void blk_finish(struct virtio_blk *blk, struct blk_req *req,
 		       uint8_t status)
 {
-	struct virtqueue *vq = &blk->vdev.queues[0];
+	struct virtqueue *vq = &blk->vdev.queues[req->queue];
 	uint32_t used = 0;
 
 	if (status != BLK_NO_STATUS) {
@@ -280,7 +287,7 @@ static void blk_finish(struct virtio_blk *blk, struct blk_req *req,
 		blk->stats.errors++;
 	if (!blk->quiet && !blk->resetting &&
 	    vq_add_used(vq, req->chain.head, used) == 0)
-		blk->batch++;
+		blk->batch[req->queue]++;
 	vq_chain_fini(&req->chain);
 	if (req->iov != req->iov_inl)
 		free(req->iov);
@@ -290,15 +297,35 @@ static void blk_finish(struct virtio_blk *blk, struct blk_req *req,
 	blk->stats.inflight--;
 }
 
-/* Publish what blk_finish added and interrupt the driver if it wants. */
+/* Publish what blk_finish added to each queue and interrupt the driver
+ * where it wants. */
 static void blk_publish(struct virtio_blk *blk)
 {
-	if (!blk->batch)
-		return;
-	blk->batch = 0;
-	vq_publish(&blk->vdev.queues[0]);
-	if (blk->vdev.transport)
-		virtio_queue_signal(&blk->vdev, 0);
+	for (unsigned q = 0; q < blk->vdev.nr_queues; q++) {
+		if (!blk->batch[q])
+			continue;
+		blk->batch[q] = 0;
+		vq_publish(&blk->vdev.queues[q]);
+		if (blk->vdev.transport)
+			virtio_queue_signal(&blk->vdev, q);
+	}
+}
+
+/* A free request: recycled, or the next never used. NULL when every one
+ * is in flight. */
+static struct blk_req *req_alloc(struct virtio_blk *blk)
+{
+	struct blk_req *req = blk->free_reqs;
+
+	if (req) {
+		blk->free_reqs = req->next_free;
+		return req;
+	}
+	if (blk->nr_used == blk->nr_reqs)
+		return NULL;
+	req = &blk->reqs[blk->nr_used++];
+	req->iov = req->iov_inl;
+	return req;
 }
 
 /* virtio_queue_handler: take one chain from the drain loop. */
@@ -306,14 +333,14 @@ static int blk_handle(struct virtio_device *vdev, struct virtqueue *vq,
 		      struct vq_chain *chain)
 {
 	struct virtio_blk *blk = to_blk(vdev);
-	struct blk_req *req = blk->free_reqs;
+	struct blk_req *req = req_alloc(blk);
 
 	if (!req) {
 		/* More chains than descriptors: the ring lied about itself. */
 		vq_chain_fini(chain);
 		return -EOVERFLOW;
 	}
-	blk->free_reqs = req->next_free;
+	req->queue = (unsigned)(vq - vdev->queues);
 	req->chain = *chain; /* move: the chain's heap array is req's now */
 	chain->heap = NULL;
 	chain->heap_cap = 0;
@@ -380,7 +407,7 @@ static int blk_wait_all(struct virtio_blk *blk, bool report, bool cancel,
 	blk->quiet = false;
 	if (report)
 		blk_publish(blk);
-	blk->batch = 0;
+	memset(blk->batch, 0, sizeof(blk->batch));
 	return rc;
 }
 
@@ -407,9 +434,9 @@ static void blk_queue_notify(struct virtio_device *vdev, unsigned q)
 {
 	struct virtio_blk *blk = to_blk(vdev);
 
-	if (q != 0)
+	if (q >= vdev->nr_queues)
 		return;
-	virtio_queue_drain(vdev, 0, blk_handle);
+	virtio_queue_drain(vdev, q, blk_handle);
 	blk->be->ops->kick(blk->be);
 	blk_publish(blk);
 }
@@ -524,7 +551,7 @@ static unsigned log2u(uint32_t v)
 }
 
 /* Features and the config space (§5.2.3, §5.2.4), little-endian. */
-static uint64_t blk_setup_config(struct virtio_blk *blk)
+static uint64_t blk_setup_config(struct virtio_blk *blk, unsigned nr_queues)
 {
 	const struct blk_backend *be = blk->be;
 	struct virtio_blk_config *c = &blk->config;
@@ -535,6 +562,10 @@ static uint64_t blk_setup_config(struct virtio_blk *blk)
 		     (1ULL << VIRTIO_BLK_F_FLUSH);
 
 	c->capacity = htole64(blk->capacity);
+	if (nr_queues > 1) {
+		f |= 1ULL << VIRTIO_BLK_F_MQ;
+		c->num_queues = htole16((uint16_t)nr_queues);
+	}
 	c->seg_max = htole32(BLK_SEG_MAX);
 	c->blk_size = htole32(lbs);
 	c->physical_block_exp = (uint8_t)log2u(pbs / lbs);
@@ -596,17 +627,24 @@ int blk_create(const struct blk_config *cfg, const struct guest_mem *mem,
 	blk->readonly = cfg->readonly;
 	blk->quiesce_ms = cfg->quiesce_ms ? cfg->quiesce_ms : BLK_QUIESCE_MS;
 	memcpy(blk->serial, cfg->serial ? cfg->serial : "", serial_len);
-	for (unsigned i = BLK_QUEUE_SIZE; i-- > 0;) {
-		blk->reqs[i].iov = blk->reqs[i].iov_inl;
-		blk->reqs[i].next_free = blk->free_reqs;
-		blk->free_reqs = &blk->reqs[i];
+	unsigned nq = cfg->num_queues ? cfg->num_queues : 1;
+	if (nq > BLK_MAX_QUEUES) {
+		free(blk);
+		return err_set(e, -EINVAL, "%s: %u queues: at most %u", cfg->path,
+			       nq, BLK_MAX_QUEUES);
+	}
+	blk->nr_reqs = nq * BLK_QUEUE_SIZE;
+	blk->reqs = calloc(blk->nr_reqs, sizeof(*blk->reqs));
+	if (!blk->reqs) {
+		free(blk);
+		return err_set(e, -ENOMEM, "%s: out of memory", cfg->path);
 	}
 	rc = blk_open_backend(blk, cfg, e);
 	if (rc)
 		goto err;
 	blk->capacity = blk->be->size / BLK_SECTOR_SIZE;
-	rc = virtio_device_init(&blk->vdev, &blk_ops, mem, loop, 1,
-				BLK_QUEUE_SIZE, blk_setup_config(blk), e);
+	rc = virtio_device_init(&blk->vdev, &blk_ops, mem, loop, nq,
+				BLK_QUEUE_SIZE, blk_setup_config(blk, nq), e);
 	if (rc)
 		goto err;
 	rc = evl_add(loop, blk->done_fd, EPOLLIN, blk_on_done, blk);
@@ -641,6 +679,7 @@ void blk_destroy(struct virtio_blk *blk)
 	if (blk->done_fd >= 0)
 		close(blk->done_fd);
 	virtio_device_fini(&blk->vdev);
+	free(blk->reqs);
 	free(blk);
 }
 

@@ -35,7 +35,8 @@
 #include "backend/blk_backend.h"
 #include "device.h"
 
-#define BLK_QUEUE_SIZE 256             /* queue maximum, and requests in flight */
+#define BLK_QUEUE_SIZE 256             /* queue maximum, and requests in flight per queue */
+#define BLK_MAX_QUEUES 16              /* request queues (VIRTIO_BLK_F_MQ) */
 #define BLK_SEG_MAX (BLK_QUEUE_SIZE - 2) /* data segments (header, status aside) */
 /* Data bytes one pass of the loop starts before it lets other fds in
  * (virtio_device_ops.drain_bytes). */
@@ -67,6 +68,9 @@ struct blk_config {
 	bool defer_worker; /* the worker starts with the device (device_ops.start, vm_start) */
 	/* How long a pause waits for the requests in flight; 0: BLK_QUIESCE_MS. */
 	unsigned quiesce_ms;
+	/* Request queues, 1..BLK_MAX_QUEUES; 0: one. More than one offers
+	 * VIRTIO_BLK_F_MQ: the guest's blk-mq maps its CPUs onto them. */
+	unsigned num_queues;
 };
 
 /* Request kinds, for the counters. */

@@ -108,8 +108,9 @@ struct inst {
 	bool aio;
 };
 
-/* Device variants: blk sync, blk sync read-only, blk auto (io_uring where the
- * kernel allows it: buffered requests stay in its ring), net, console, rng, fs. */
+/* Device variants: blk sync, blk sync read-only, blk auto with two queues
+ * (io_uring where the kernel allows it: buffered requests stay in its
+ * ring), net, console, rng, fs. */
 #define NR_VARIANTS 7
 static struct inst *insts[NR_VARIANTS];
 static struct inst T; /* the one in use (copied back after the input) */
@@ -290,6 +291,7 @@ static int make_device(unsigned variant, struct virtio_device **vdev)
 			.path = disk[variant], .readonly = variant == 1, .serial = "fuzz",
 			.engine = variant == 2 ? BLK_ENGINE_AUTO : BLK_ENGINE_SYNC,
 			.buffered = true,
+			.num_queues = variant == 2 ? 2 : 1, /* the harness drives queues 0, 1 */
 		};
 		struct virtio_blk *blk;
 		if (blk_create(&cfg, &T.m.gm, T.m.loop, &blk, &e))

@@ -6,10 +6,12 @@
 #        written by the guest with O_DIRECT is in b.img after kiln exits;
 #        the next 8 MiB, written then discarded (blkdiscard), read back as
 #        zeroes in the guest and are zeroes in b.img;
-#   vdc  readonly=on: the guest's write fails and c.img is unchanged;
+#   vdc  readonly=on,queues=1: the guest's write fails and c.img is unchanged;
 #   vdd  io=sync,cache=writeback (the worker engine, through the page cache):
 #        the guest makes an ext2 filesystem and writes a file; a second boot,
 #        on the default engine, reads it back with the same sha256.
+# Queues: the guest's blk-mq has one hardware queue per vCPU (2) on the
+# disks with the default, one on vdc (queues=1).
 # kiln -v names each disk's engine: aio, io_uring (where the kernel allows
 # it, else aio), io_uring, sync.
 # Image safety: while a kiln runs with b.img writable, a second kiln attaching
@@ -31,7 +33,7 @@ common=(--kernel "$GUEST/generic/vmlinuz" --initrd "$GUEST/initramfs-generic.cpi
 	--cpus 2 --memory 256M)
 rc=0
 boot_guest boot1.log "${common[@]}" -v --cmdline "console=ttyS0 quiet panic=-1 kiln.scenario=disks" \
-	--disk path=a.img,serial=KILN-A,io=aio --disk b.img --disk path=c.img,readonly=on \
+	--disk path=a.img,serial=KILN-A,io=aio --disk b.img --disk path=c.img,readonly=on,queues=1 \
 	--disk path=d.img,io=sync,cache=writeback || rc=$?
 ((rc == 0)) || { show_tail boot1.log; fail "first boot: kiln exited $rc"; }
 expect_result boot1.log
@@ -39,6 +41,10 @@ expect_line boot1.log '^KILN-DISK vda sectors=32768 ro=0 serial=KILN-A$'
 expect_line boot1.log '^KILN-DISK vdb sectors=32768 ro=0 serial=$'
 expect_line boot1.log '^KILN-DISK vdc sectors=8192 ro=1 serial=$'
 expect_line boot1.log '^KILN-DISK vdd sectors=65536 ro=0 serial=$'
+expect_line boot1.log '^KILN-DISK-QUEUES vda 2$'
+expect_line boot1.log '^KILN-DISK-QUEUES vdb 2$'
+expect_line boot1.log '^KILN-DISK-QUEUES vdc 1$'
+expect_line boot1.log '^KILN-DISK-QUEUES vdd 2$'
 # The engines: auto is io_uring unless this kernel has io_uring switched off
 # (Debian 12's 6.1 and later give kiln a restricted ring; then kiln says
 # why, and uses aio).

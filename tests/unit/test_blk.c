@@ -65,6 +65,9 @@ static struct {
 	char dir[64];
 	char path[96];
 	unsigned irqs, config_irqs;
+	unsigned num_queues; /* the device's; 0: one */
+	unsigned queue;      /* the queue T.drv drives */
+	unsigned irq_queue_mask; /* queues that were signalled */
 	uint64_t status_gpa[QSZ];
 } T;
 
@@ -76,6 +79,7 @@ struct done {
 static void fake_signal_queue(struct virtio_device *vdev, unsigned q)
 {
 	T.irqs++;
+	T.irq_queue_mask |= 1u << q;
 }
 
 static void fake_signal_config(struct virtio_device *vdev)
@@ -198,7 +202,7 @@ static void bring_up(void)
 			 VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK;
 	cr_assert_eq(vqd_init(&T.drv, &T.mem.gm, QSZ, RING_GPA, HEAP_GPA,
 			      MEM_LEN - HEAP_GPA), 0);
-	cr_assert_eq(vqd_attach(&T.drv, &T.vdev->queues[0],
+	cr_assert_eq(vqd_attach(&T.drv, &T.vdev->queues[T.queue],
 				T.vdev->guest_features, 0), 0);
 	cr_assert_eq(T.vdev->ops->activate(T.vdev), 0);
 }
@@ -213,6 +217,7 @@ static void start_dev(bool readonly, const char *serial)
 		.engine = T.engine,
 		.buffered = T.buffered,
 		.quiesce_ms = T.quiesce_ms,
+		.num_queues = T.num_queues,
 	};
 	struct err e = { 0 };
 
@@ -286,7 +291,7 @@ static int rq(uint32_t type, uint64_t sector, uint64_t data, uint32_t len,
 
 static void kick(void)
 {
-	T.vdev->ops->queue_notify(T.vdev, 0);
+	T.vdev->ops->queue_notify(T.vdev, T.queue);
 }
 
 /* Collect (n) used entries, running the loop; kicks first. */
@@ -1128,6 +1133,48 @@ Test(blk_fs, uring_buffered_stays_in_the_ring, .init = setup_uring,
 	cr_assert_eq(blk_backend_of(T.blk)->worker_ios, 0);
 }
 #endif
+
+/* Multi-queue: the config space offers the queues, and a request on
+ * queue 2 completes on queue 2's used ring with queue 2's interrupt;
+ * queue 0 sees nothing. */
+BOTH(requests_complete_on_their_own_queue)
+{
+	T.num_queues = 3;
+	T.queue = 2;
+	start();
+	cr_assert(T.vdev->host_features & (1ULL << VIRTIO_BLK_F_MQ));
+	cr_assert_eq(T.vdev->nr_queues, 3);
+	uint16_t nq;
+	T.vdev->ops->config_read(T.vdev, offsetof(struct virtio_blk_config, num_queues),
+				 &nq, sizeof(nq));
+	cr_assert_eq(le16toh(nq), 3);
+	write_at(8, 4096, 21, S_OK);
+	cr_assert(file_has_pat(8 * 512, 4096, 21));
+	uint64_t buf = read_at(8, 4096, S_OK, 4097);
+	cr_assert(guest_has_pat(buf, 8 * 512, 4096, 21));
+	cr_assert_eq(T.vdev->queues[2].used_idx, 2);
+	cr_assert_eq(T.vdev->queues[0].used_idx, 0);
+	cr_assert_eq(T.irq_queue_mask, 1u << 2);
+	/* A notify for a queue the device does not have is ignored. */
+	T.vdev->ops->queue_notify(T.vdev, 7);
+}
+
+/* One queue: no VIRTIO_BLK_F_MQ (the config's num_queues is not there). */
+BOTH(one_queue_offers_no_mq)
+{
+	start();
+	cr_assert_not(T.vdev->host_features & (1ULL << VIRTIO_BLK_F_MQ));
+	cr_assert_eq(T.vdev->nr_queues, 1);
+}
+
+Test(blk_fs, too_many_queues_is_an_error, .init = setup_aio, .fini = teardown)
+{
+	struct blk_config cfg = { .path = T.path, .num_queues = BLK_MAX_QUEUES + 1 };
+	struct err e = { 0 };
+	cr_assert_eq(blk_create(&cfg, &T.mem.gm, T.loop, &T.blk, &e), -EINVAL);
+	cr_assert(strstr(e.msg, "17 queues: at most 16"), "%s", e.msg);
+	T.blk = NULL;
+}
 
 static unsigned backend_done;
 

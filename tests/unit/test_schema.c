@@ -18,9 +18,9 @@ static const char full_json[] =
 	" \"boot\": {\"kernel\": \"/k\", \"initrd\": \"/i\", \"cmdline\": \"console=ttyS0\","
 	" \"protocol\": \"bzimage\"},"
 	" \"disks\": [{\"id\": \"root\", \"path\": \"/x.img\", \"readonly\": false, \"serial\": \"S1\","
-	"             \"format\": \"auto\", \"cache\": \"writeback\", \"io\": \"sync\"},"
+	"             \"format\": \"auto\", \"cache\": \"writeback\", \"io\": \"sync\", \"queues\": 0},"
 	"            {\"id\": \"data\", \"path\": \"/y.img\", \"readonly\": true, \"serial\": null,"
-	"             \"format\": \"raw\", \"cache\": \"none\", \"io\": \"aio\"}],"
+	"             \"format\": \"raw\", \"cache\": \"none\", \"io\": \"aio\", \"queues\": 4}],"
 	" \"nets\": [{\"id\": \"net0\", \"tap\": \"kt0\", \"mac\": \"52:54:00:12:34:56\", \"fd\": 0},"
 	"          {\"id\": \"lan\", \"tap\": \"kt1\", \"mac\": null, \"fd\": 5}],"
 	" \"fs\": [{\"id\": \"src\", \"path\": \"/srv/src\", \"tag\": \"src\", \"readonly\": true}],"
@@ -64,6 +64,8 @@ Test(schema, full_config_round_trips)
 	cr_assert_null(DISK(&cfg, 1)->serial);
 	cr_assert_eq(DISK(&cfg, 0)->format, CFG_DISK_FORMAT_AUTO);
 	cr_assert_eq(DISK(&cfg, 1)->format, CFG_DISK_FORMAT_RAW);
+	cr_assert_eq(DISK(&cfg, 0)->queues, 0);
+	cr_assert_eq(DISK(&cfg, 1)->queues, 4);
 	cr_assert_eq(NR(&cfg, "net"), 2);
 	cr_assert(NET(&cfg, 0)->mac.set);
 	cr_assert_eq(NET(&cfg, 0)->mac.b[5], 0x56);
@@ -227,7 +229,7 @@ Test(schema, unknown_fields_at_every_level)
 		{ "{\"machine\": {\"vpcus\": 2}}", "machine.vpcus: unknown field (known: vcpus, memory_mib)" },
 		{ "{\"boot\": {\"kernal\": \"/k\"}}", "boot.kernal: unknown field (known: kernel, initrd, cmdline, protocol)" },
 		{ "{\"disks\": [{\"path\": \"/a\"}, {\"path\": \"/b\", \"ro\": true}]}",
-		  "disks[1].ro: unknown field (known: id, path, readonly, serial, format, cache, io)" },
+		  "disks[1].ro: unknown field (known: id, path, readonly, serial, format, cache, io, queues)" },
 		{ "{\"nets\": [{\"tap\": \"t\", \"ip\": \"10.0.0.1\"}]}", "nets[0].ip: unknown field (known: id, tap, mac, fd)" },
 	};
 	CHECK_BAD(cases);

@@ -209,6 +209,7 @@ struct cfg_disk {
 	unsigned format; /* enum cfg_disk_format */
 	unsigned cache;  /* enum cfg_disk_cache */
 	unsigned io;     /* enum cfg_disk_io */
+	unsigned queues; /* request queues; 0: one per vCPU (at most 16) */
 };
 
 struct cfg_net {

@@ -60,6 +60,10 @@ static const struct cfg_field disk_fields[] = {
 		 "devices say which); io_uring: a restricted io_uring (liburing); "
 		 "aio: Linux AIO (libaio); sync: the disk's worker thread, one "
 		 "request at a time (needs cache=writeback)" },
+	{ .name = "queues", .type = CFG_FT_U32, .off = offsetof(struct cfg_disk, queues),
+	  .min = 0, .max = BLK_MAX_QUEUES, .hint = "N",
+	  .doc = "request queues (virtio-blk multi-queue): the guest spreads its "
+		 "CPUs' requests over them; 0: one per vCPU, at most 16" },
 };
 
 static int validate_disk(const void *spec, struct err *e)
@@ -113,6 +117,13 @@ static enum blk_engine disk_engine(unsigned io)
 	}
 }
 
+/* One queue per vCPU unless the config says how many. */
+static unsigned disk_queues(const struct cfg_disk *d, const struct kiln_config *cfg)
+{
+	unsigned n = d->queues ? d->queues : cfg ? cfg->vcpus : 1;
+	return n < 1 ? 1 : n > BLK_MAX_QUEUES ? BLK_MAX_QUEUES : n;
+}
+
 static int create_disk(struct vm *vm, const struct cfg_device *dev,
 		       struct err *e)
 {
@@ -127,6 +138,7 @@ static int create_disk(struct vm *vm, const struct cfg_device *dev,
 		.thread_setup = disk_thread_setup,
 		.thread_setup_arg = vm,
 		.defer_worker = true,
+		.num_queues = disk_queues(d, vm->cfg),
 	};
 	struct virtio_blk *blk;
 	int rc = blk_create(&bc, &vm->mem, vm->loop, &blk, e);

@@ -5,6 +5,7 @@
 for d in vda vdb vdc vdd; do
 	[ -b /dev/$d ] || { echo "KILN-ERROR no /dev/$d"; exit 1; }
 	echo "KILN-DISK $d sectors=$(cat /sys/block/$d/size) ro=$(cat /sys/block/$d/ro) serial=$(cat /sys/block/$d/serial 2>/dev/null)"
+	echo "KILN-DISK-QUEUES $d $(ls /sys/block/$d/mq | wc -l)"
 done
 echo "KILN-VDA-SHA256 $(sha256sum /dev/vda | cut -d' ' -f1)"
 
