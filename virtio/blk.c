@@ -363,7 +363,7 @@ static void blk_io_done(void *opaque, struct blk_io *io)
 
 	if (io->res == -EOPNOTSUPP) {
 		status = VIRTIO_BLK_S_UNSUPP;
-	} else if (io->res == -ECANCELED) {
+	} else if (io->res == -ECANCELED && (blk->quiet || blk->resetting)) {
 		status = VIRTIO_BLK_S_IOERR; /* reset or teardown: nobody reads it */
 	} else if (io->res) {
 		status = VIRTIO_BLK_S_IOERR;

@@ -1123,6 +1123,7 @@ Test(blk_fs, uring_buffered_stays_in_the_ring, .init = setup_uring,
      .fini = teardown)
 {
 	T.buffered = true;
+	make_file(T.path, 2 * BLK_WORKER_CHUNK, 1); /* room for a long read */
 	start();
 	cr_assert_str_eq(blk_backend_of(T.blk)->ops->name, "io_uring");
 	cr_assert_not(blk_backend_of(T.blk)->direct);
@@ -1131,6 +1132,9 @@ Test(blk_fs, uring_buffered_stays_in_the_ring, .init = setup_uring,
 	uint64_t buf = read_at(3, 1024, S_OK, 1025);
 	cr_assert(guest_has_pat(buf, 2 * 512 + 512, 512, 12));
 	cr_assert_eq(blk_backend_of(T.blk)->worker_ios, 0);
+	/* Past one chunk a page-cache copy would hold the loop: the worker. */
+	read_at(0, BLK_WORKER_CHUNK + 4096, S_OK, BLK_WORKER_CHUNK + 4096 + 1);
+	cr_assert_eq(blk_backend_of(T.blk)->worker_ios, 1);
 }
 #endif
 

@@ -102,7 +102,9 @@ struct blk_backend_config {
 	bool buffered;         /* aio: never try O_DIRECT */
 	bool format_raw;       /* format=raw: the bytes as they are, whatever
 				* image header they start with */
-	unsigned max_inflight; /* requests the device may have submitted */
+	unsigned max_inflight; /* requests the engine gives the kernel at once
+				* (aio context, io_uring entries); more wait in
+				* its queue, in order */
 	blk_thread_setup_fn thread_setup; /* NULL: none */
 	void *thread_setup_arg;
 	bool defer_start;      /* the worker starts in blk_worker_start_deferred */
@@ -333,6 +335,10 @@ bool blk_io_dio_aligned(const struct blk_backend *be, const struct blk_io *io);
  * naming the path. Main thread.
  */
 int blk_file_reopen_buffered(struct blk_backend *be, int *out, struct err *e);
+
+/* The io_uring engine's kernel worker threads (io-wq), at most: they are
+ * threads of kiln's process, so a jail's process limit must allow them. */
+#define BLK_URING_KERNEL_THREADS 3
 
 /*
  * blk_uring_available - whether this kernel gives kiln a restricted

@@ -73,7 +73,16 @@ int blk_backend_open(const struct blk_backend_config *cfg, int done_fd,
 		if (!blk_uring_available(&why))
 			log_info("%s: io=auto: aio, as %s", cfg->path, why.msg);
 	}
-	return engine_open[engine](cfg, done_fd, out, e);
+	if (engine != BLK_ENGINE_URING || cfg->engine != BLK_ENGINE_AUTO)
+		return engine_open[engine](cfg, done_fd, out, e);
+	/* auto: a ring this disk cannot have (memory, a limit) is no reason
+	 * to fail; a file that cannot be opened fails aio the same way, and
+	 * aio's message is the one reported. */
+	struct err why = { 0 };
+	if (!blk_uring_open(cfg, done_fd, out, &why))
+		return 0;
+	log_info("io=auto: aio, as %s", why.msg);
+	return blk_aio_open(cfg, done_fd, out, e);
 }
 
 int blk_backend_drain_loop(struct blk_backend *be, bool cancel,

@@ -65,6 +65,7 @@ struct blk_uring {
 	unsigned unsubmitted;   /* prepared, io_uring_submit not yet taken */
 	struct blk_io *pending; /* waiting for a submission slot, in order */
 	struct blk_io **pending_tail;
+	struct log_ratelimit warn_rl;
 };
 
 #define to_uring(b) container_of(b, struct blk_uring, be)
@@ -120,6 +121,15 @@ int blk_uring_ring_create(struct io_uring *ring, unsigned entries, int fd,
 		rc = -EOPNOTSUPP; /* < 5.5: completions could be dropped */
 		goto err;
 	}
+	/* The kernel's io-wq threads serving this task count against
+	 * RLIMIT_NPROC, which a jail sets to what kiln needs: at most
+	 * BLK_URING_KERNEL_THREADS of them (bounded work, then unbounded),
+	 * and the jail counts them (kinds.c). */
+	unsigned max_workers[2] = { BLK_URING_KERNEL_THREADS - 1, 1 };
+	*step = "IORING_REGISTER_IOWQ_MAX_WORKERS";
+	rc = ring_register(ring, IORING_REGISTER_IOWQ_MAX_WORKERS, max_workers, 2);
+	if (rc)
+		goto err;
 	*step = "IORING_REGISTER_FILES";
 	rc = io_uring_register_files(ring, &fd, 1);
 	if (!rc && event_fd >= 0) {
@@ -175,6 +185,12 @@ static void uring_queue(struct blk_uring *u, struct blk_io *io)
 	switch (io->op) {
 	case BLK_IO_READ:
 	case BLK_IO_WRITE:
+		if (!u->be.direct) {
+			/* A page-cache hit is copied inside io_uring_enter, on
+			 * the loop: past one chunk, the worker copies it. */
+			kernel = io->len - io->done <= BLK_WORKER_CHUNK;
+			break;
+		}
 		kernel = blk_io_dio_aligned(&u->be, io);
 		u->be.unaligned += !kernel;
 		break;
@@ -244,7 +260,8 @@ static void uring_kick(struct blk_backend *be)
 	 * loop comes back through the completion eventfd to retry, so a
 	 * stuck submission never spins inside one turn. */
 	static const uint64_t one = 1;
-	if (rc < 0 && rc != -EAGAIN && rc != -EINTR && rc != -EBUSY)
+	if (rc < 0 && rc != -EAGAIN && rc != -EINTR && rc != -EBUSY &&
+	    log_ratelimit_ok(&u->warn_rl, 5))
 		log_warn("%s: io_uring_submit: %s", be->path, strerror(-rc));
 	if (write(be->done_fd, &one, sizeof(one)) < 0)
 		log_warn("%s: completion eventfd: %s", be->path, strerror(errno));
@@ -316,8 +333,14 @@ static bool uring_kernel_busy(const struct blk_backend *be)
 static int uring_wait_kernel(struct blk_backend *be, unsigned left_ms,
 			     blk_done_fn done, void *opaque)
 {
-	struct pollfd pfd = { .fd = to_uring(be)->ring.ring_fd, .events = POLLIN };
-	if (poll(&pfd, 1, left_ms ? (int)left_ms : -1) < 0 && errno != EINTR)
+	struct blk_uring *u = to_uring(be);
+	struct pollfd pfd = { .fd = u->ring.ring_fd, .events = POLLIN };
+	int ms = left_ms ? (int)left_ms : -1;
+	/* Only requests the kernel refused to take so far: nothing will
+	 * complete, so come back in a millisecond and submit again. */
+	if (u->in_kernel == u->unsubmitted)
+		ms = 1;
+	if (poll(&pfd, 1, ms) < 0 && errno != EINTR)
 		return -errno;
 	return 0;
 }

@@ -151,7 +151,9 @@ static const struct cfg_kind kind_disk = {
 	.form = CFG_LIST,
 	.max = CFG_MAX_DISKS,
 	.spec_size = sizeof(struct cfg_disk),
-	.threads = 1, /* its block worker */
+	/* Its block worker, and the kernel's io_uring workers (io=auto,
+	 * io_uring) that the jail's process limit must leave room for. */
+	.threads = 1 + BLK_URING_KERNEL_THREADS,
 	.spec = SPEC(disk_fields),
 	.bare = "path",
 	.usage = "path=FILE[,readonly=on][,serial=ID][,format=raw][,cache=none|writeback][,io=aio|sync][,id=NAME]",

@@ -384,7 +384,8 @@ static int add_rules(scmp_filter_ctx ctx, enum seccomp_thread kind)
 	 * register operation itself, this keeps the call to that one. */
 	if (!rc)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(io_uring_register), 1,
-				      SCMP_A1(SCMP_CMP_EQ, IORING_UNREGISTER_FILES));
+				      SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu,
+					      IORING_UNREGISTER_FILES));
 	return rc;
 }
 
