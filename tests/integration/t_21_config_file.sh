@@ -43,7 +43,7 @@ import json, sys
 f, m = (json.load(open(p)) for p in sys.argv[1:3])
 guest, tmp = sys.argv[3:5]
 want_disks = [{"id": "data", "path": tmp + "/data.img", "readonly": True, "serial": "CFG-DATA",
-              "format": "auto", "cache": "none", "io": "aio"}]
+              "format": "auto", "cache": "none", "io": "auto", "queues": 0}]
 boot = {"kernel": guest + "/generic/vmlinuz", "initrd": guest + "/initramfs-generic.cpio.gz",
         "cmdline": "console=ttyS0 quiet panic=-1 kiln.scenario=config", "protocol": "auto"}
 want_file = {"machine": {"vcpus": 1, "memory_mib": 256}, "boot": boot, "disks": want_disks,

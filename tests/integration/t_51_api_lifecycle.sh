@@ -136,7 +136,7 @@ import json, sys
 i = json.load(open(sys.argv[1]))
 c = i["config"]
 want_disks = [{"id": "disk0", "path": sys.argv[2], "readonly": True, "serial": "KILN-MODS",
-              "format": "auto", "cache": "none", "io": "aio"}]
+              "format": "auto", "cache": "none", "io": "auto", "queues": 0}]
 want_nets = [{"id": "net0", "tap": "kt51", "mac": sys.argv[3], "fd": 0}]
 bad = []
 if i["state"] != "configuring": bad.append("state %r" % i["state"])
