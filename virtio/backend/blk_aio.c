@@ -280,10 +280,7 @@ static void aio_close(struct blk_backend *be)
 	blk_backend_fini(be);
 	if (a->ctx)
 		io_destroy(a->ctx);
-	if (a->be.fd_buffered >= 0 && a->be.fd_buffered != be->fd)
-		close(a->be.fd_buffered);
-	if (be->fd >= 0)
-		close(be->fd);
+	blk_backend_close_files(be);
 	free(a->slots);
 	free(a->batch);
 	free(a->events);
@@ -332,26 +329,10 @@ int blk_aio_open(const struct blk_backend_config *cfg, int done_fd,
 
 	if (!a)
 		return err_set(e, -ENOMEM, "%s: out of memory", cfg->path);
-	a->be.ops = &aio_ops;
-	a->be.readonly = cfg->readonly;
-	a->be.format_raw = cfg->format_raw;
-	a->be.done_fd = done_fd;
-	a->be.fd = a->be.fd_buffered = -1;
 	a->pending_tail = &a->pending;
-	rc = blk_backend_init(&a->be);
-	if (rc) {
-		err_set(e, rc, "%s: %s", cfg->path, strerror(-rc));
-		goto err;
-	}
-	rc = blk_file_open(&a->be, cfg->path, !cfg->buffered, e);
+	rc = blk_backend_start(&a->be, &aio_ops, cfg, done_fd, !cfg->buffered, e);
 	if (rc)
 		goto err;
-	a->be.fd_buffered = a->be.fd;
-	if (a->be.direct) {
-		rc = blk_file_reopen_buffered(&a->be, &a->be.fd_buffered, e);
-		if (rc)
-			goto err;
-	}
 	rc = aio_setup(a, cfg->max_inflight ? cfg->max_inflight : 128, e);
 	if (!rc)
 		rc = blk_worker_start(&a->be, cfg, e);

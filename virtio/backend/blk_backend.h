@@ -259,6 +259,21 @@ int blk_worker_wait(struct blk_backend *be, bool cancel, unsigned limit_ms);
  */
 void blk_worker_stop(struct blk_backend *be);
 
+/*
+ * blk_backend_start - fill (be)'s common part for (ops) and (cfg), with
+ * completions on (done_fd): locks and lists (blk_backend_init), the file
+ * opened (blk_file_open, O_DIRECT when (direct)) and, when O_DIRECT took,
+ * the buffered second fd. 0, or -errno with (e) naming the path; on
+ * failure (be) is still safe to hand to the engine's close. Main thread.
+ */
+int blk_backend_start(struct blk_backend *be, const struct blk_backend_ops *ops,
+		      const struct blk_backend_config *cfg, int done_fd,
+		      bool direct, struct err *e);
+
+/* blk_backend_close_files - close (be)'s fds (the buffered one when it is
+ * a second fd), after the engine let go of them. Main thread. */
+void blk_backend_close_files(struct blk_backend *be);
+
 /* blk_backend_init - the common state's locks and lists, before
  * blk_file_open. 0 or -errno. blk_backend_fini undoes it (idempotent). */
 int blk_backend_init(struct blk_backend *be);

@@ -85,6 +85,33 @@ int blk_backend_open(const struct blk_backend_config *cfg, int done_fd,
 	return blk_aio_open(cfg, done_fd, out, e);
 }
 
+int blk_backend_start(struct blk_backend *be, const struct blk_backend_ops *ops,
+		      const struct blk_backend_config *cfg, int done_fd,
+		      bool direct, struct err *e)
+{
+	be->ops = ops;
+	be->readonly = cfg->readonly;
+	be->format_raw = cfg->format_raw;
+	be->done_fd = done_fd;
+	be->fd = be->fd_buffered = -1;
+	int rc = blk_backend_init(be);
+	if (rc)
+		return err_set(e, rc, "%s: %s", cfg->path, strerror(-rc));
+	rc = blk_file_open(be, cfg->path, direct, e);
+	if (!rc && be->direct)
+		rc = blk_file_reopen_buffered(be, &be->fd_buffered, e);
+	return rc;
+}
+
+void blk_backend_close_files(struct blk_backend *be)
+{
+	if (be->fd_buffered >= 0 && be->fd_buffered != be->fd)
+		close(be->fd_buffered);
+	if (be->fd >= 0)
+		close(be->fd);
+	be->fd = be->fd_buffered = -1;
+}
+
 int blk_backend_drain_loop(struct blk_backend *be, bool cancel,
 			   unsigned limit_ms, blk_done_fn done, void *opaque,
 			   const struct blk_drain_hooks *hooks)

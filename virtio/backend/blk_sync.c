@@ -42,8 +42,7 @@ static int sync_drain(struct blk_backend *be, bool cancel, unsigned limit_ms,
 static void sync_close(struct blk_backend *be)
 {
 	blk_backend_fini(be);
-	if (be->fd >= 0)
-		close(be->fd);
+	blk_backend_close_files(be);
 	free(be);
 }
 
@@ -64,17 +63,7 @@ int blk_sync_open(const struct blk_backend_config *cfg, int done_fd,
 
 	if (!be)
 		return err_set(e, -ENOMEM, "%s: out of memory", cfg->path);
-	be->ops = &sync_ops;
-	be->readonly = cfg->readonly;
-	be->format_raw = cfg->format_raw;
-	be->done_fd = done_fd;
-	be->fd = be->fd_buffered = -1;
-	rc = blk_backend_init(be);
-	if (rc) {
-		err_set(e, rc, "%s: %s", cfg->path, strerror(-rc));
-		goto err;
-	}
-	rc = blk_file_open(be, cfg->path, false, e);
+	rc = blk_backend_start(be, &sync_ops, cfg, done_fd, false, e);
 	if (!rc)
 		rc = blk_worker_start(be, cfg, e);
 	if (rc)

@@ -372,10 +372,7 @@ static void uring_close(struct blk_backend *be)
 				 strerror(-rc));
 		io_uring_queue_exit(&u->ring);
 	}
-	if (be->fd_buffered >= 0 && be->fd_buffered != be->fd)
-		close(be->fd_buffered);
-	if (be->fd >= 0)
-		close(be->fd);
+	blk_backend_close_files(be);
 	free(u);
 }
 
@@ -402,26 +399,10 @@ int blk_uring_open(const struct blk_backend_config *cfg, int done_fd,
 	u = calloc(1, sizeof(*u));
 	if (!u)
 		return err_set(e, -ENOMEM, "%s: out of memory", cfg->path);
-	u->be.ops = &uring_ops;
-	u->be.readonly = cfg->readonly;
-	u->be.format_raw = cfg->format_raw;
-	u->be.done_fd = done_fd;
-	u->be.fd = u->be.fd_buffered = -1;
 	u->pending_tail = &u->pending;
-	rc = blk_backend_init(&u->be);
-	if (rc) {
-		err_set(e, rc, "%s: %s", cfg->path, strerror(-rc));
-		goto err;
-	}
-	rc = blk_file_open(&u->be, cfg->path, !cfg->buffered, e);
+	rc = blk_backend_start(&u->be, &uring_ops, cfg, done_fd, !cfg->buffered, e);
 	if (rc)
 		goto err;
-	u->be.fd_buffered = u->be.fd;
-	if (u->be.direct) {
-		rc = blk_file_reopen_buffered(&u->be, &u->be.fd_buffered, e);
-		if (rc)
-			goto err;
-	}
 	u->nr_entries = cfg->max_inflight ? cfg->max_inflight : 128;
 	rc = blk_uring_ring_create(&u->ring, u->nr_entries, u->be.fd, done_fd,
 				   &step);
