@@ -1,5 +1,5 @@
 #!/bin/bash
-# timeout: 600
+# timeout: 900
 # A hostile guest (issue 13): tests/guest/hostile.c, run as root in the
 # guest, unbinds the driver of each device kind in turn (pvpanic, then the
 # virtio blk, net, console, rng and fs), programs the device itself through
@@ -21,7 +21,9 @@
 #     the share and that directory's listing are unchanged; the guest powers
 #     off and kiln exits 0, having logged no panic and the crash-kernel
 #     event once however often it came; kiln's log stays small (its
-#     guest-caused warnings are rate limited).
+#     guest-caused warnings are rate limited). A boot lost to the nested
+#     environment's silent triple fault boots again without the kinds it
+#     finished (at most 5 times; KILN-IT-FLAKY, docs/testing.md).
 #  2. A second boot re-offers one 1 MiB rng buffer and one 1016 KiB
 #     virtio-fs READ without end: vm.info still answers within 1 s, the READs
 #     keep being served, and SIGTERM stops kiln within 10 s with 143.
@@ -45,15 +47,19 @@ trap cleanup EXIT
 
 # start_kiln LOGNAME SCENARIO [OPTION...]: kiln in the background (stdout:
 # the guest's console, stderr: kiln's own log), the tap up with a
-# link-local address.
+# link-local address. One vCPU: the nested environment loses L2 guests with
+# two far more often (2026-12-04: boot 1 lost in 5 runs of 5 with 2 vCPUs, 1
+# of 3 with one); the disks keep two queues each (queues=2), so the hostile
+# program attacks a second queue too (the guest's own driver, with one CPU,
+# uses the first).
 start_kiln() {
 	local name=$1 scenario=$2
 	shift 2
 	rm -f "$sock"
 	"$KILN" run --api-socket "$sock" --kernel "$GUEST/generic/vmlinuz" \
 		--initrd "$GUEST/initramfs-generic.cpio.gz" \
-		--cmdline "console=ttyS0 quiet panic=-1 kiln.scenario=$scenario" --cpus 2 --memory 384M \
-		--disk path=attacked.img --disk path=control.img --net tap=kt56,mac=52:54:00:56:00:01 \
+		--cmdline "console=ttyS0 quiet panic=-1 kiln.scenario=$scenario${cmdline_extra:-}" --cpus 1 --memory 384M \
+		--disk path=attacked.img,queues=2 --disk path=control.img,queues=2 --net tap=kt56,mac=52:54:00:56:00:01 \
 		--console file=hvc.out --rng "$@" </dev/null >"$name.log" 2>"$name.kiln" &
 	pid=$!
 	for _ in $(seq 100); do
@@ -100,45 +106,71 @@ share_ls() { find "$share" -mindepth 1 -maxdepth 1 -printf '%f\n' | sort | tr '\
 fsroot_before=$(fsroot_ls)
 share_opt=path=$share,tag=hostile
 
-step "boot 1: kiln.scenario=hostile"
-start_kiln boot1 hostile --pvpanic --fs "$share_opt"
-# The poller runs at a higher priority than kiln and the guest's vCPUs, so
-# what it measures is kiln's answer, not L1's scheduler (2 CPUs, both busy
-# with the guest).
-nice -n -10 "$PY" "$here/api_poll.py" "$sock" "$TMPDIR/poll1.stop" 1000 0.1 boot1.log >poll1.out 2>&1 &
-poller=$!
-# Frames for the receive queue while it is under attack: the host pings a
-# guest address, so ARP requests keep arriving on the tap.
-busybox ping -q -i 1 169.254.56.2 >/dev/null 2>&1 &
-pinger=$!
-rc=0
-wait_kiln "$pid" 300 boot1.log || rc=$?
-pid=
-touch poll1.stop
-wait "$poller" || true
-poller=
-kill "$pinger" 2>/dev/null || true # gone with the tap when kiln exits
-wait "$pinger" 2>/dev/null || true
-pinger=
-step "kiln exited $rc"
-tr -d '\r' <boot1.log >console1.txt
-grep -a '^KILN-' console1.txt | grep -v '^KILN-HOSTILE-CHECK .* ok ' | sed 's/^/guest: /' || true
-cat poll1.out
 # kiln's own log, not the guest's: its block warnings may say "I/O error",
 # which run.sh's scan of this output would take for guest trouble.
 # (head first: a reader that stops early would end sed with SIGPIPE.)
 kiln_log() { head -n "$2" "$1" | sed -e 's/^/kiln: /' -e 's/I\/O error/I\/O-error/g'; }
-kiln_log boot1.kiln 40
-echo "kiln: ... $(wc -l <boot1.kiln) lines, $(wc -c <boot1.kiln) bytes in all; the last ones:"
-tail -n 15 boot1.kiln | sed -e 's/^/kiln: /' -e 's/I\/O error/I\/O-error/g'
 
-if ((rc != 0)); then
+# Boot 1 may lose its guest to the nested environment: a triple fault of a
+# vCPU with nothing from the guest's kernel before it (docs/testing.md, "The
+# hostile guest"). Such a boot is repeated, at most 5 times, without the
+# device kinds it had finished (kiln.hostile_skip), each repeat said on a
+# KILN-IT-FLAKY line; any other failure of kiln or the guest is the test's.
+# Every boot's console, kiln log and vm.info record are checked below.
+boots=() done_kinds=''
+for attempt in 1 2 3 4 5 6; do
+	name=boot1
+	((attempt == 1)) || name=boot1-$attempt
+	boots+=("$name")
+	step "boot 1${done_kinds:+ (attempt $attempt, without $done_kinds)}: kiln.scenario=hostile"
+	cmdline_extra=${done_kinds:+ kiln.hostile_skip=$done_kinds}
+	start_kiln "$name" hostile --pvpanic --fs "$share_opt"
+	cmdline_extra=''
+	# The poller runs at a higher priority than kiln and the guest's vCPUs, so
+	# what it measures is kiln's answer, not L1's scheduler (2 CPUs, busy with
+	# the guest's vCPU and kiln's loop).
+	rm -f poll1.stop
+	nice -n -10 "$PY" "$here/api_poll.py" "$sock" "$TMPDIR/poll1.stop" 1000 0.1 "$name.log" >"$name.poll" 2>&1 &
+	poller=$!
+	# Frames for the receive queue while it is under attack: the host pings a
+	# guest address, so ARP requests keep arriving on the tap.
+	busybox ping -q -i 1 169.254.56.2 >/dev/null 2>&1 &
+	pinger=$!
+	rc=0
+	wait_kiln "$pid" 300 "$name.log" || rc=$?
+	pid=
+	touch poll1.stop
+	wait "$poller" || true
+	poller=
+	kill "$pinger" 2>/dev/null || true # gone with the tap when kiln exits
+	wait "$pinger" 2>/dev/null || true
+	pinger=
+	step "kiln exited $rc"
+	tr -d '\r' <"$name.log" >"$name.txt"
+	grep -a '^KILN-' "$name.txt" | grep -v '^KILN-HOSTILE-CHECK .* ok ' | sed 's/^/guest: /' || true
+	cat "$name.poll"
+	kiln_log "$name.kiln" 40
+	echo "kiln: ... $(wc -l <"$name.kiln") lines, $(wc -c <"$name.kiln") bytes in all; the last ones:"
+	tail -n 15 "$name.kiln" | sed -e 's/^/kiln: /' -e 's/I\/O error/I\/O-error/g'
+	((rc != 0)) || break
 	# What the guest's kernel said last (an oops, a stall) tells a kiln bug
-	# from the environment's guest loss (docs/testing.md).
+	# from the environment's guest loss.
 	echo "the guest's console, last 40 lines that are not markers:"
-	grep -av '^KILN-' console1.txt | tail -n 40 | sed 's/^/console: /'
+	{ grep -av '^KILN-' "$name.txt" || true; } | tail -n 40 | sed 's/^/console: /'
+	# (A guest-kernel message, even the environment's other signature, the
+	# fault on the syscall entry, stays in this test's logs, where run.sh
+	# finds it: the whole test then runs again, or fails.)
+	if ((attempt < 6)) && grep -q 'triple fault (KVM_EXIT_SHUTDOWN)' "$name.kiln" &&
+		! grep -Eaq "$GUEST_TROUBLE" "$name.txt"; then
+		finished=$(sed -n 's/^KILN-HOSTILE \([a-z]*\) end bad-checks=.*/\1/p' "$name.txt" | paste -sd, -)
+		done_kinds=$done_kinds${done_kinds:+${finished:+,}}$finished
+		echo "KILN-IT-FLAKY boot 1, attempt $attempt: the guest triple-faulted with nothing from its kernel (the nested environment's, docs/testing.md) after finishing ${finished:-no device kind}; it boots again${done_kinds:+ without $done_kinds}"
+		continue
+	fi
 	problem "kiln exited $rc after the hostile scenario"
-fi
+	break
+done
+for b in "${boots[@]}"; do cat "$b.txt"; done >console1.txt
 grep -q '^KILN-RESULT rc=0$' console1.txt || problem "the scenario did not end with rc=0"
 for k in pvpanic blk net console rng fs; do
 	grep -q "^KILN-HOSTILE $k end bad-checks=0\$" console1.txt ||
@@ -155,15 +187,23 @@ if grep -q '^KILN-HOSTILE-CHECK .* BAD ' console1.txt; then
 fi
 grep -q '^KILN-HOSTILE blk blk-requests done' console1.txt || problem "the block request attacks did not run"
 grep -q '^KILN-HOSTILE fs fuse done' console1.txt || problem "the FUSE request attacks did not run"
-read -r calls max slow errors < <(sed -n 's/^POLL calls=\([0-9]*\) max_ms=\([0-9]*\) slow=\([0-9]*\) errors=\([0-9]*\)$/\1 \2 \3 \4/p' poll1.out) ||
-	problem "api_poll.py gave no result"
-((${calls:-0} >= 50)) || problem "only ${calls:-0} vm.info calls answered during the run"
-((${slow:-1} == 0 && ${errors:-1} == 0)) || problem "vm.info: $slow answers over 1 s, $errors errors (slowest ${max} ms)"
+# vm.info through every boot: each answer within 1 s, and enough of them.
+calls_all=0
+for b in "${boots[@]}"; do
+	read -r calls max slow errors < <(sed -n 's/^POLL calls=\([0-9]*\) max_ms=\([0-9]*\) slow=\([0-9]*\) errors=\([0-9]*\)$/\1 \2 \3 \4/p' "$b.poll") ||
+		problem "$b: api_poll.py gave no result"
+	calls_all=$((calls_all + ${calls:-0}))
+	((${slow:-1} == 0 && ${errors:-1} == 0)) || problem "$b: vm.info: $slow answers over 1 s, $errors errors (slowest ${max} ms)"
+done
+((calls_all >= 50)) || problem "only $calls_all vm.info calls answered during the run"
 before=$(marker_value console1.txt KILN-CTL-BEFORE)
 [[ $before == "$control_sum" ]] || problem "control disk: the guest read $before before, the file holds $control_sum"
 [[ $(marker_value console1.txt KILN-CTL-AFTER) == "$control_sum" ]] || problem "control disk changed during the attacks"
-grep -Eq '^KILN-CTL-READS [1-9][0-9]* mismatches 0$' console1.txt ||
-	problem "control disk reads: $(grep -a '^KILN-CTL-READS' console1.txt || echo none)"
+# Every boot that finished printed its reads (a lost boot's reader went with it).
+reads_ok=$(grep -ac '^KILN-CTL-READS [1-9][0-9]* mismatches 0$' console1.txt || true)
+reads_all=$(grep -ac '^KILN-CTL-READS' console1.txt || true)
+((reads_ok >= 1 && reads_ok == reads_all)) ||
+	problem "control disk reads: $(grep -a '^KILN-CTL-READS' console1.txt | tr '\n' '|' || echo none)"
 read -r wrote readback < <(sed -n 's/^KILN-CTL-WRITE //p' console1.txt) || true
 [[ -n ${wrote:-} && $wrote == "$readback" && $(tail -c +$(((8 << 20) + 1)) control.img | head -c $((1 << 20)) | sha256sum | cut -d' ' -f1) == "$wrote" ]] ||
 	problem "control disk write after the attacks: wrote ${wrote:-?}, read back ${readback:-?}"
@@ -188,13 +228,20 @@ grep -q '^KILN-FS-UNMOUNTED$' console1.txt || problem "virtio-fs after the attac
 [[ $(sha256sum <"$fsroot/kiln-canary" | cut -d' ' -f1) == "$canary_sum" ]] || problem "the canary beside the share changed"
 [[ $(fsroot_ls) == "$fsroot_before" ]] || problem "the directory around the share changed: $(fsroot_ls | tr '\n' '|')"
 # pvpanic: no write ended the VM or was taken for a panic; the crash-kernel
-# event (bit 1, written again and again) is logged once.
-grep -q 'panicked' boot1.kiln && problem "kiln took a pvpanic write for a guest panic"
-crash_lines=$(grep -c 'crash kernel takes over' boot1.kiln || true)
-((crash_lines == 1)) || problem "the pvpanic crash-kernel event was logged $crash_lines times, expected once"
+# event (bit 1, written again and again) is logged once by the boot that
+# finished pvpanic's attacks, at most once by a boot lost during them.
+for b in "${boots[@]}"; do
+	grep -q 'panicked' "$b.kiln" && problem "$b: kiln took a pvpanic write for a guest panic"
+	crash_lines=$(grep -c 'crash kernel takes over' "$b.kiln" || true)
+	if grep -q '^KILN-HOSTILE pvpanic end ' "$b.txt"; then
+		((crash_lines == 1)) || problem "$b: the pvpanic crash-kernel event was logged $crash_lines times, expected once"
+	else
+		((crash_lines <= 1)) || problem "$b: the pvpanic crash-kernel event was logged $crash_lines times"
+	fi
+done
 # Guest-caused warnings are rate limited (5 or 10 a second per kind, a
 # handful of kinds), never one per guest action.
-lines=$(wc -l <boot1.kiln)
+lines=$(for b in "${boots[@]}"; do cat "$b.kiln"; done | wc -l)
 ((lines <= 100 + 60 * SECONDS)) || problem "kiln logged $lines lines in ${SECONDS}s"
 
 # ---- 2. an rng buffer and a virtio-fs READ re-offered without end; SIGTERM ----
