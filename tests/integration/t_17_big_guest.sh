@@ -18,14 +18,28 @@ cd "$TMPDIR"
 
 # boot_big WHAT LOG MIN_TIMEOUT CMDLINE_EXTRA KILN_ARGS...: boot scenario "big",
 # leave the console with CRs stripped in LOG's .txt twin, and fail unless kiln
-# exited 0 and the scenario finished with rc=0.
+# exited 0 and the scenario finished with rc=0. A boot lost to the nested
+# environment's silent triple fault (kiln's `triple fault (KVM_EXIT_SHUTDOWN)`,
+# nothing from the guest's kernel; docs/testing.md) boots again, at most 3
+# times, each said on a KILN-IT-FLAKY line: on 2026-12-04 the 16-vCPU guest
+# was lost that way seconds into its first boot in CI and in the next run.
 boot_big() {
-	local what=$1 log=$2 min=$3 extra=$4 rc=0
+	local what=$1 log=$2 min=$3 extra=$4 rc attempt
 	shift 4
-	KILN_BOOT_TIMEOUT=$((KILN_BOOT_TIMEOUT > min ? KILN_BOOT_TIMEOUT : min)) \
-		boot_guest "$log" --kernel "$GUEST/generic/vmlinuz" --initrd "$GUEST/initramfs-generic.cpio.gz" \
-		--cmdline "console=ttyS0 quiet panic=-1 kiln.scenario=big$extra" "$@" || rc=$?
-	tr -d '\r' <"$log" >"${log%.log}.txt"
+	for attempt in 1 2 3 4; do
+		rc=0
+		KILN_BOOT_TIMEOUT=$((KILN_BOOT_TIMEOUT > min ? KILN_BOOT_TIMEOUT : min)) \
+			boot_guest "$log" --kernel "$GUEST/generic/vmlinuz" --initrd "$GUEST/initramfs-generic.cpio.gz" \
+			--cmdline "console=ttyS0 quiet panic=-1 kiln.scenario=big$extra" "$@" || rc=$?
+		tr -d '\r' <"$log" >"${log%.log}.txt"
+		if ((rc != 0 && attempt < 4)) && grep -aq 'triple fault (KVM_EXIT_SHUTDOWN)' "$log" &&
+			! grep -Eaq "$GUEST_TROUBLE" "$log"; then
+			mv "$log" "${log%.log}-lost-$attempt.log"
+			echo "KILN-IT-FLAKY $what, attempt $attempt: the guest triple-faulted with nothing from its kernel (the nested environment's, docs/testing.md); it boots again"
+			continue
+		fi
+		break
+	done
 	((rc == 0)) || { show_tail "$log"; fail "$what: kiln exited $rc"; }
 	grep -qx 'KILN-RESULT rc=0' "${log%.log}.txt" || { show_tail "$log"; fail "$what: the scenario did not finish with rc=0"; }
 }
