@@ -381,6 +381,10 @@ seed("fuzz_queue", "one_chain", ring_seed(2, 0, [(0x8000, 16, F_NEXT, 1), (0x810
 seed("fuzz_queue", "two_chains_event_idx", ring_seed(3, 0x10, [(0x8000, 64, 0, 0), (0x8100, 64, F_WRITE, 0)], [0, 1]))
 seed("fuzz_queue", "indirect", ring_seed(2, 0x20, [(0x8000, 32, 4, 0)], [0],
                                          struct.pack("<QIHH", 0x8100, 16, F_NEXT, 1) + struct.pack("<QIHH", 0x8200, 8, F_WRITE, 0)))
+# A descriptor chained to itself with no bytes: no length total ever grows, so
+# only the hop bound ends the walk (the sabotage stage's queue-no-loop-bound
+# must time out on this seed, not on one the fuzzer may or may not find).
+seed("fuzz_queue", "zero_length_loop", ring_seed(1, 0, [(0x8000, 0, F_NEXT, 0)], [0]))
 
 # --- FUSE requests (fuzz_fs) ----------------------------------------------------
 # byte 0: bit 0 read-only share, bit 1 no INIT first; then per request a u16
