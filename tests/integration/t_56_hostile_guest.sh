@@ -122,7 +122,9 @@ for attempt in 1 2 3 4 5 6; do
 	name=boot1
 	((attempt == 1)) || name=boot1-$attempt
 	boots+=("$name")
-	step "boot 1${done_kinds:+ (attempt $attempt, without $done_kinds)}: kiln.scenario=hostile"
+	again=''
+	((attempt == 1)) || again=" (attempt $attempt${done_kinds:+, without $done_kinds})"
+	step "boot 1$again: kiln.scenario=hostile"
 	cmdline_extra=${done_kinds:+ kiln.hostile_skip=$done_kinds}
 	start_kiln "$name" hostile --pvpanic --fs "$share_opt"
 	cmdline_extra=''
