@@ -114,6 +114,15 @@ console_trouble() {
 	printf '%s\n' "$found"
 }
 
+# silent_triple_fault KILN_LOG CONSOLE: whether a boot was lost the way the
+# nested environment loses guests (docs/testing.md): kiln reported a vCPU's
+# triple fault and the guest's kernel said nothing of trouble before it. The
+# files may be one (kiln's log and the console together). Tests that repeat
+# such a boot say so on a KILN-IT-FLAKY line.
+silent_triple_fault() {
+	grep -aq 'triple fault (KVM_EXIT_SHUTDOWN)' "$1" && ! grep -Eaq "$GUEST_TROUBLE" "$2"
+}
+
 step() { printf '[%3ds] %s\n' $((SECONDS - t0)) "$*"; }
 problems=()
 problem() {

@@ -32,8 +32,7 @@ boot_big() {
 			boot_guest "$log" --kernel "$GUEST/generic/vmlinuz" --initrd "$GUEST/initramfs-generic.cpio.gz" \
 			--cmdline "console=ttyS0 quiet panic=-1 kiln.scenario=big$extra" "$@" || rc=$?
 		tr -d '\r' <"$log" >"${log%.log}.txt"
-		if ((rc != 0 && attempt < 4)) && grep -aq 'triple fault (KVM_EXIT_SHUTDOWN)' "$log" &&
-			! grep -Eaq "$GUEST_TROUBLE" "$log"; then
+		if ((rc != 0 && attempt < 4)) && silent_triple_fault "$log" "$log"; then
 			mv "$log" "${log%.log}-lost-$attempt.log"
 			echo "KILN-IT-FLAKY $what, attempt $attempt: the guest triple-faulted with nothing from its kernel (the nested environment's, docs/testing.md); it boots again"
 			continue

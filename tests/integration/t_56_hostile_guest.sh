@@ -162,8 +162,7 @@ for attempt in 1 2 3 4 5 6; do
 	# (A guest-kernel message, even the environment's other signature, the
 	# fault on the syscall entry, stays in this test's logs, where run.sh
 	# finds it: the whole test then runs again, or fails.)
-	if ((attempt < 6)) && grep -q 'triple fault (KVM_EXIT_SHUTDOWN)' "$name.kiln" &&
-		! grep -Eaq "$GUEST_TROUBLE" "$name.txt"; then
+	if ((attempt < 6)) && silent_triple_fault "$name.kiln" "$name.txt"; then
 		finished=$(sed -n 's/^KILN-HOSTILE \([a-z]*\) end bad-checks=.*/\1/p' "$name.txt" | paste -sd, -)
 		done_kinds=$done_kinds${done_kinds:+${finished:+,}}$finished
 		echo "KILN-IT-FLAKY boot 1, attempt $attempt: the guest triple-faulted with nothing from its kernel (the nested environment's, docs/testing.md) after finishing ${finished:-no device kind}; it boots again${done_kinds:+ without $done_kinds}"
