@@ -21,6 +21,7 @@ passed=0
 failed=0
 flaky=()
 failures=()
+whys=() # "STAGE why: NAME: REASON" lines of the stages that failed
 step() { printf '\n== %s (%s)\n' "$*" "$(date +%T)"; }
 
 # stage_deadline MAX AFTER: seconds a stage may take: MAX, or less when the
@@ -87,6 +88,11 @@ run_counted() {
 			-e 's/^kvm-run: the command found L1 broken while running: \(.*\) (.*/\1/p' "$out" | head -n 1 | tr ' ' '_'))")
 	fi
 	add "$stage" "$p" "$f"
+	# Its "STAGE why: NAME: REASON" lines, said again by finish (CI shows a
+	# long log's head and tail only; the failures' details are in between).
+	if ((f > 0)); then
+		mapfile -t -O "${#whys[@]}" whys < <(tr -d '\r' <"$out" | grep -a "^$stage why: " | awk '!seen[$0]++' | head -n 20)
+	fi
 	rm -f "$out"
 }
 
@@ -102,6 +108,7 @@ run_unit() {
 
 finish() {
 	echo
+	((${#whys[@]} == 0)) || printf '%s\n' "${whys[@]}"
 	((${#failures[@]} == 0)) || echo "failed stages: ${failures[*]}"
 	((${#flaky[@]} == 0)) || echo "passed only on a retry: ${flaky[*]}"
 	if ((${#flaky[@]})); then

@@ -133,6 +133,19 @@ environment_failure() {
 	return 1
 }
 
+# failure_reason LOG: one line saying why a test failed, for the closing
+# lines (a long CI log is shown with its middle left out, and the test's
+# own output is in that middle): its last "FAIL:" line, else the guest
+# trouble run.sh found, else its timeout, else its last line.
+failure_reason() {
+	local why
+	why=$(grep -a '^FAIL: ' "$1" | tail -n 1 || true)
+	[[ -n $why ]] || why=$(grep -a -A1 '^the guest reported trouble:$' "$1" | tail -n 1 | sed 's/^/guest trouble: /' || true)
+	[[ -n $why ]] || why=$(grep -a '^timed out after ' "$1" | tail -n 1 || true)
+	[[ -n $why ]] || why=$(tail -n 1 "$1" || true)
+	printf '%s\n' "${why:0:600}"
+}
+
 # budget: "TESTS IDLE TOTAL" for kvm-run: how many tests there are, a silence
 # bound longer than the longest test's own timeout, and a session bound that
 # lets every test run to its timeout (plus one retry of the longest), capped at
@@ -197,7 +210,7 @@ main() {
 	# attempt is named on "integration flaky:" with that signature and counted
 	# on the closing line's "N flaky", so it never reads as a plain pass.
 	local retries=${KILN_IT_RETRIES:-1}
-	local passed=0 failed=0 name limit start secs rc log attempt why cause='' again trouble failed_names=() flaky=()
+	local passed=0 failed=0 name limit start secs rc log attempt why cause='' again trouble failed_names=() flaky=() reasons=()
 	for t in "${tests[@]}"; do
 		name=$(basename "$t" .sh)
 		limit=$(test_timeout "$t")
@@ -251,6 +264,7 @@ main() {
 		else
 			failed=$((failed + 1))
 			failed_names+=("$name")
+			reasons+=("$name: $(failure_reason "$log")")
 		fi
 	done
 	if [[ -n ${KILN_IO_DIR:-} ]]; then
@@ -264,8 +278,10 @@ main() {
 		else
 			failed=$((failed + 1))
 			failed_names+=(seccomp_log_sweep)
+			reasons+=("seccomp_log_sweep: the kernel logged seccomp records of kiln")
 		fi
 	fi
+	for why in "${reasons[@]}"; do echo "integration why: $why"; done
 	summary "$passed" "$failed" "${failed_names[*]}" "${flaky[*]}"
 }
 

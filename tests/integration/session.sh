@@ -44,6 +44,7 @@ else
 fi
 read -r _ idle total < <("$HERE/run.sh" --budget)
 declare -A result=() # name -> PASS | FAIL
+declare -A reason=() # name -> run.sh's "integration why:" line for it
 flaky=()
 lost_during=() # the test running each time an L1 was lost
 remaining=("${all[@]}")
@@ -67,6 +68,9 @@ for ((session = 0; session <= restarts; session++)); do
 		[[ $verdict == FAIL && ($rest == *"running it again"* || $rest == *"running it once more"*) ]] && continue
 		result[$name]=$verdict
 	done < <(tr -d '\r' <"$out" | grep -aE '^(PASS|FAIL) t_[0-9A-Za-z_]+ ')
+	while IFS= read -r line; do
+		reason[${line%%:*}]=${line#*: }
+	done < <(tr -d '\r' <"$out" | sed -n 's/^integration why: //p')
 	while read -r name; do flaky+=("$name"); done < <(tr -d '\r' <"$out" | sed -n 's/^integration flaky: //p' | tr ' ' '\n' | grep .)
 	grep -aqE '^integration: [0-9]+ passed, [0-9]+ failed' "$out" && break
 	left=()
@@ -85,21 +89,27 @@ done
 for t in "${lost_during[@]}"; do
 	[[ ${result[$t]:-} == PASS ]] && flaky+=("L1-lost-during-$t")
 done
-passed=0 failed=0 failed_names=()
+passed=0 failed=0 failed_names=() whys=()
 for t in "${all[@]}"; do
 	case ${result[$t]:-} in
 	PASS) passed=$((passed + 1)) ;;
 	FAIL)
 		failed=$((failed + 1))
 		failed_names+=("$t")
+		whys+=("$t: ${reason[$t]:-(run.sh gave no reason)}")
 		;;
 	*)
 		failed=$((failed + 1))
 		failed_names+=("$t(no-result)")
+		whys+=("$t: no result (L1 lost while it ran, or no time left)")
 		;;
 	esac
 done
 echo
+# Why each test failed, once more at the end: CI shows a long log's head
+# and tail, and the tests' own output is in the middle (check.sh repeats
+# these lines last of all).
+for why in "${whys[@]}"; do echo "integration why: $why"; done
 # shellcheck source=SCRIPTDIR/lib.sh
 . "$HERE/lib.sh"
 summary "$passed" "$failed" "${failed_names[*]}" "${flaky[*]}"
