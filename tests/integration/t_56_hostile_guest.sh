@@ -29,6 +29,8 @@
 #     keep being served, and SIGTERM stops kiln within 10 s with 143.
 #  3. A third boot writes the pvpanic event by hand: kiln exits 3 and says
 #     the guest panicked (t_18 has the real kernel panic).
+#  Boots 2 and 3 lost to the silent triple fault boot again too (at most
+#  4 times each, KILN-IT-FLAKY).
 set -euo pipefail
 # shellcheck source=SCRIPTDIR/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -72,16 +74,33 @@ start_kiln() {
 	ip link set kt56 up
 }
 
-# wait_console FILE REGEX SECONDS
+# wait_console NAME REGEX SECONDS: wait for a line of NAME.log (the
+# guest's console) matching REGEX. Status 1 when kiln ended first with the
+# nested environment's silent triple fault (the caller boots again);
+# otherwise the test fails, showing the console's and kiln's last lines.
 wait_console() {
 	local i
 	for ((i = 0; i < $3 * 5; i++)); do
-		tr -d '\r' <"$1" | grep -Eq -- "$2" && return 0
+		tr -d '\r' <"$1.log" | grep -Eq -- "$2" && return 0
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.2
 	done
-	show_tail "$1"
+	if ! kill -0 "$pid" 2>/dev/null; then
+		wait "$pid" 2>/dev/null || true
+		pid=
+		tr -d '\r' <"$1.log" >"$1.txt"
+		silent_triple_fault "$1.kiln" "$1.txt" && return 1
+	fi
+	show_tail "$1.log"
+	tail -n 30 "$1.kiln" | sed -e 's/^/kiln: /' -e 's/I\/O error/I\/O-error/g'
 	fail "no console line matching /$2/ within $3 s"
+}
+
+# lost_again NAME ATTEMPT MAX: after wait_console's status 1, say the
+# boot was lost (KILN-IT-FLAKY), and whether another may follow.
+lost_again() {
+	echo "KILN-IT-FLAKY $1, attempt $2: the guest triple-faulted with nothing from its kernel (the nested environment's, docs/testing.md); it boots again"
+	(($2 < $3)) || fail "$1: the guest was lost to the silent triple fault $2 times in a row"
 }
 
 # ---- 1. every attack, every device kind ------------------------------------
@@ -246,10 +265,14 @@ lines=$(for b in "${boots[@]}"; do cat "$b.kiln"; done | wc -l)
 ((lines <= 100 + 60 * SECONDS)) || problem "kiln logged $lines lines in ${SECONDS}s"
 
 # ---- 2. an rng buffer and a virtio-fs READ re-offered without end; SIGTERM ----
-step "boot 2: kiln.scenario=hostile-forever"
-start_kiln boot2 hostile-forever --fs "$share_opt"
-wait_console boot2.log '^KILN-HOSTILE rng reoffer-forever started$' 120
-wait_console boot2.log '^KILN-HOSTILE fs reoffer-forever started$' 10
+# (Both loops share the guest's one vCPU, hence 30 s for the second.)
+for attempt in 1 2 3 4; do
+	step "boot 2: kiln.scenario=hostile-forever$( ((attempt == 1)) || echo " (attempt $attempt)")"
+	start_kiln boot2 hostile-forever --fs "$share_opt"
+	wait_console boot2 '^KILN-HOSTILE rng reoffer-forever started$' 120 &&
+		wait_console boot2 '^KILN-HOSTILE fs reoffer-forever started$' 30 && break
+	lost_again "boot 2" "$attempt" 4
+done
 rm -f poll2.stop
 nice -n -10 "$PY" "$here/api_poll.py" "$sock" "$TMPDIR/poll2.stop" 1000 0.1 boot2.log >poll2.out 2>&1 &
 poller=$!
@@ -292,12 +315,17 @@ lines=$(wc -l <boot2.kiln)
 ((lines <= 200)) || problem "kiln logged $lines lines during the rng and virtio-fs flood"
 
 # ---- 3. the pvpanic event, written by hand --------------------------------------
-step "boot 3: kiln.scenario=hostile-pvpanic"
-start_kiln boot3 hostile-pvpanic --pvpanic
-rc=0
-wait_kiln "$pid" 120 boot3.log || rc=$?
-pid=
-step "kiln exited $rc"
+for attempt in 1 2 3 4; do
+	step "boot 3: kiln.scenario=hostile-pvpanic$( ((attempt == 1)) || echo " (attempt $attempt)")"
+	start_kiln boot3 hostile-pvpanic --pvpanic
+	rc=0
+	wait_kiln "$pid" 120 boot3.log || rc=$?
+	pid=
+	step "kiln exited $rc"
+	tr -d '\r' <boot3.log >boot3.txt
+	if ((rc == 0 || rc == 3)) || ! silent_triple_fault boot3.kiln boot3.txt; then break; fi
+	lost_again "boot 3" "$attempt" 4
+done
 kiln_log boot3.kiln 10
 ((rc == 3)) || { show_tail boot3.log; problem "pvpanic's event written by hand: kiln exited $rc, expected 3"; }
 grep -aq '^KILN-HOSTILE pvpanic panic-write' boot3.log || problem "the pvpanic event was not written"
