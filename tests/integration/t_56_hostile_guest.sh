@@ -96,9 +96,12 @@ wait_console() {
 	fail "no console line matching /$2/ within $3 s"
 }
 
-# lost_again NAME ATTEMPT MAX: after wait_console's status 1, say the
-# boot was lost (KILN-IT-FLAKY), and whether another may follow.
+# lost_again NAME ATTEMPT MAX: a boot NAME lost to the silent triple
+# fault: its logs kept as NAME-lost-ATTEMPT.*, a KILN-IT-FLAKY line, and
+# the test fails after MAX such boots in a row.
 lost_again() {
+	local f
+	for f in log kiln txt; do [[ -f $1.$f ]] && mv "$1.$f" "$1-lost-$2.$f"; done
 	echo "KILN-IT-FLAKY $1, attempt $2: the guest triple-faulted with nothing from its kernel (the nested environment's, docs/testing.md); it boots again"
 	(($2 < $3)) || fail "$1: the guest was lost to the silent triple fault $2 times in a row"
 }
@@ -271,7 +274,7 @@ for attempt in 1 2 3 4; do
 	start_kiln boot2 hostile-forever --fs "$share_opt"
 	wait_console boot2 '^KILN-HOSTILE rng reoffer-forever started$' 120 &&
 		wait_console boot2 '^KILN-HOSTILE fs reoffer-forever started$' 30 && break
-	lost_again "boot 2" "$attempt" 4
+	lost_again boot2 "$attempt" 4
 done
 rm -f poll2.stop
 nice -n -10 "$PY" "$here/api_poll.py" "$sock" "$TMPDIR/poll2.stop" 1000 0.1 boot2.log >poll2.out 2>&1 &
@@ -324,7 +327,7 @@ for attempt in 1 2 3 4; do
 	step "kiln exited $rc"
 	tr -d '\r' <boot3.log >boot3.txt
 	if ((rc == 0 || rc == 3)) || ! silent_triple_fault boot3.kiln boot3.txt; then break; fi
-	lost_again "boot 3" "$attempt" 4
+	lost_again boot3 "$attempt" 4
 done
 kiln_log boot3.kiln 10
 ((rc == 3)) || { show_tail boot3.log; problem "pvpanic's event written by hand: kiln exited $rc, expected 3"; }
