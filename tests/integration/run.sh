@@ -111,7 +111,9 @@ guest_trouble() {
 environment_failure() {
 	local f
 	grep -q '^# no-retry' "$1" && return 1
-	for f in "$2"/*.log "$2"/*/*.log "$3"; do
+	# (*.kiln and *.err: kiln's own log where a test keeps it apart from the
+	# guest's console, e.g. t_56's boots; a triple fault is said there.)
+	for f in "$2"/*.log "$2"/*/*.log "$2"/*.kiln "$2"/*.err "$3"; do
 		[[ -f $f ]] || continue
 		# The guest kernel faulting on the first instruction of its own
 		# syscall entry (swapgs): a VMM never touches that state after boot.
