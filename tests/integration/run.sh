@@ -126,8 +126,9 @@ environment_failure() {
 			return 0
 		fi
 		# A hang, whichever bound saw it: boot_guest's, wait_kiln's (its
-		# line is quoted, indented, in the test's output) or the test's.
-		if grep -aqE '^boot_guest: kiln did not finish within|wait_kiln: kiln still running after [0-9]+s|^timed out after [0-9]+s$' "$f"; then
+		# line is quoted, indented, in the test's output), the test's, or
+		# a test's own "guest_hang:" line (a guest silent while kiln runs).
+		if grep -aqE '^boot_guest: kiln did not finish within|wait_kiln: kiln still running after [0-9]+s|^timed out after [0-9]+s$|^guest_hang: ' "$f"; then
 			printf 'hang %s\n' "${f##*/}"
 			return 0
 		fi
