@@ -119,6 +119,12 @@ on_fail() {
 	in_box journalctl --no-pager -n 40 2>&1
 	show_tail systemd.out
 	show_tail console.out
+	# kiln-adhoc logs to its own file, not the journal: the reason it ended
+	# (the environment's triple fault, which run.sh retries, or kiln's).
+	if [[ -n ${ad:-} && -f $ad/kiln.log ]]; then
+		echo "--- last 30 lines of kiln-adhoc's log ---"
+		tail -n 30 "$ad/kiln.log"
+	fi
 }
 
 step "systemd $(in_box systemctl --version | head -n 1 | cut -d' ' -f2) is PID 1 in the container (L1 pid $sd)"
@@ -147,6 +153,7 @@ info=$(KILN_SOCKET=$root/run/kiln/t58.sock "$KILN" ctl vm.info 2>&1) || fail "vm
 grep -q '"state": *"running"' <<<"$info" || fail "vm.info after start: $info"
 
 # A client attaching after the boot gets the boot's output, then what follows.
+: >console.txt
 "$PY" - "$root/run/kiln/t58.console" console.txt <<'PY' &
 import socket, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
