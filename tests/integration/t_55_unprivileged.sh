@@ -48,9 +48,12 @@ as_user() {
 		--bounding-set=-all -- "$@"
 }
 
-# Someone else's tap: refused with the reason.
+# Someone else's tap: refused with the reason. (A step line first: a full
+# check of 2026-12-04 saw this test time out with none at all.)
+step "someone else's tap"
 rc=0
-as_user "$home/kiln" run --kernel "$home/vmlinuz" --net tap=kt6 </dev/null >other.log 2>&1 || rc=$?
+as_user "$home/kiln" run --kernel "$home/vmlinuz" --net tap=kt6 </dev/null >other.log 2>&1 &
+wait_kiln $! 60 other.log || rc=$?
 ((rc == 1)) || { cat other.log; fail "someone else's tap: kiln exited $rc, expected 1"; }
 grep -q "tap kt6: permission denied" other.log || { cat other.log; fail "someone else's tap: no reason given"; }
 
@@ -109,9 +112,11 @@ boot() {
 }
 
 # 1. A tap made for the user, opened by name.
+step "a tap made for the user, by name"
 boot by-name tap=kt5
 # 2. A tap made by root for nobody in particular, handed over as an fd.
 ip link del kt5
 ip tuntap add kt7 mode tap
 ip addr add 169.254.79.1/24 dev kt7 && ip link set kt7 up
+step "a tap made by root, handed over as fd 9"
 boot by-fd fd=9 "$PY" -c "$tap_fd_helper" kt7
