@@ -268,6 +268,9 @@ main() {
 			failed=$((failed + 1))
 			failed_names+=("$name")
 			reasons+=("$name: $(failure_reason "$log")")
+			# At once too: if L1 is lost before the closing lines,
+			# session.sh still has it.
+			echo "integration why: ${reasons[-1]}"
 		fi
 	done
 	if [[ -n ${KILN_IO_DIR:-} ]]; then
