@@ -147,11 +147,14 @@ two_at_once() {
 	wait "$pa" || st=$?
 	step "two at once: statuses $st, $(grep -c . "$TMPDIR/a.out") and $(grep -c . "$TMPDIR/b.out") lines"
 }
-two_at_once
-if ((st == 124)) || { ((st != 0)) && grep -qs 'triple fault (KVM_EXIT_SHUTDOWN)' "$TMPDIR/a.out" "$TMPDIR/b.out"; }; then
-	echo "KILN-IT-FLAKY two at once: a guest triple-faulted or hung (status $st; the nested environment's, docs/testing.md); the pair runs once more"
+# Up to 3 repeats of a pair lost to the environment (a full check of
+# 2026-12-04 lost the pair and its one repeat to triple faults).
+for pair in 1 2 3 4; do
 	two_at_once
-fi
+	((pair < 4)) || break
+	((st == 124)) || { ((st != 0)) && grep -qs 'triple fault (KVM_EXIT_SHUTDOWN)' "$TMPDIR/a.out" "$TMPDIR/b.out"; } || break
+	echo "KILN-IT-FLAKY two at once, attempt $pair: a guest triple-faulted or hung (status $st; the nested environment's, docs/testing.md); the pair runs again"
+done
 expect_status "two at once" 0
 [[ $(seq 200 | sed 's/^/A/') == "$(cat "$TMPDIR/a.out")" ]] ||
 	problem "two at once: the first one's output is not its 200 lines: $(grep -v '^A[0-9]*$' "$TMPDIR/a.out" | head -n 5 | tr '\n' '|')"
