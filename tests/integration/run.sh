@@ -213,7 +213,7 @@ main() {
 	# attempt is named on "integration flaky:" with that signature and counted
 	# on the closing line's "N flaky", so it never reads as a plain pass.
 	local retries=${KILN_IT_RETRIES:-1}
-	local passed=0 failed=0 name limit start secs rc log attempt why cause='' again trouble failed_names=() flaky=() reasons=()
+	local passed=0 failed=0 name limit start secs rc log attempt why cause='' again trouble failed_names=() flaky=()
 	for t in "${tests[@]}"; do
 		name=$(basename "$t" .sh)
 		limit=$(test_timeout "$t")
@@ -267,10 +267,9 @@ main() {
 		else
 			failed=$((failed + 1))
 			failed_names+=("$name")
-			reasons+=("$name: $(failure_reason "$log")")
-			# At once too: if L1 is lost before the closing lines,
-			# session.sh still has it.
-			echo "integration why: ${reasons[-1]}"
+			# At once, not at the end: if L1 is lost before the closing
+			# lines, session.sh still has it.
+			echo "integration why: $name: $(failure_reason "$log")"
 		fi
 	done
 	if [[ -n ${KILN_IO_DIR:-} ]]; then
@@ -284,10 +283,9 @@ main() {
 		else
 			failed=$((failed + 1))
 			failed_names+=(seccomp_log_sweep)
-			reasons+=("seccomp_log_sweep: the kernel logged seccomp records of kiln")
+			echo "integration why: seccomp_log_sweep: the kernel logged seccomp records of kiln"
 		fi
 	fi
-	for why in "${reasons[@]}"; do echo "integration why: $why"; done
 	summary "$passed" "$failed" "${failed_names[*]}" "${flaky[*]}"
 }
 
