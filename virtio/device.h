@@ -123,6 +123,18 @@ struct virtio_transport_ops {
 	 * Loop thread. Optional: without it the device's queue_notify is
 	 * called directly while vdev->activated. */
 	void (*kick)(struct virtio_device *vdev, unsigned q);
+	/* The eventfd the driver's notifications of queue (q) arrive on,
+	 * taken (take: the transport stops reading it, so an in-kernel
+	 * datapath can wait on it instead) or given back (the transport
+	 * reads it again; a notification that came meanwhile becomes a
+	 * kick). -1 when the transport has none. Loop thread. Optional. */
+	int (*queue_kick_fd)(struct virtio_device *vdev, unsigned q, bool take);
+	/* The eventfd that raises queue (q)'s interrupt without the loop
+	 * (KVM's irqfd of its MSI-X vector), for an in-kernel datapath to
+	 * signal: taken (take; a mask of the vector then leaves it pending,
+	 * so nothing signalled meanwhile is lost) or given back. -1 when the
+	 * queue has no vector. Loop thread. Optional. */
+	int (*queue_irqfd)(struct virtio_device *vdev, unsigned q, bool take);
 };
 
 /* A drain left over by virtio_queue_drain (budget spent), posted to the

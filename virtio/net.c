@@ -50,7 +50,8 @@ void net_signal(struct virtio_net *net, unsigned q)
 void net_be_watch(struct virtio_net *net)
 {
 	uint32_t ev = 0;
-	if (net->active && !net->be_dead && !net->quiesced) {
+	/* With vhost the tap is the worker's whenever the device runs. */
+	if (net->active && !net->be_dead && !net->quiesced && !net->vhost) {
 		if (!net->rx_waiting)
 			ev |= EPOLLIN;
 		if (net->tx_blocked)
@@ -146,6 +147,12 @@ static int net_activate(struct virtio_device *vdev)
 	}
 	net->active = true;
 	net->rx_waiting = false;
+	if (net->vhost) {
+		rc = net_vhost_start(net);
+		if (rc)
+			net->active = false;
+		return rc;
+	}
 	net_be_watch(net);
 	net_tx_kick(net);
 	return 0;
@@ -156,6 +163,12 @@ static void net_queue_notify(struct virtio_device *vdev, unsigned q)
 	struct virtio_net *net = to_net(vdev);
 	if (!net->active)
 		return;
+	if (net->vhost) {
+		/* A kick that reached the loop (taken before the worker
+		 * started, or re-posted after a pause) is the worker's. */
+		net_vhost_kick(net, q);
+		return;
+	}
 	if (q == NET_TXQ)
 		net_tx_kick(net);
 	else if (q == NET_RXQ)
@@ -167,6 +180,7 @@ static void net_queue_notify(struct virtio_device *vdev, unsigned q)
 static int net_reset(struct virtio_device *vdev, bool wait)
 {
 	struct virtio_net *net = to_net(vdev);
+	net_vhost_stop(net, false);
 	net->active = false;
 	net_rx_drop(net);
 	net_tx_drop(net);
@@ -184,6 +198,9 @@ static int net_quiesce(struct virtio_device *vdev)
 {
 	struct virtio_net *net = to_net(vdev);
 	net->quiesced = true;
+	/* The worker stops and its ring position becomes the queues' (a
+	 * snapshot saves it); resume starts it again from there. */
+	net_vhost_stop(net, true);
 	net_be_watch(net);
 	return 0;
 }
@@ -195,6 +212,11 @@ static void net_resume(struct virtio_device *vdev)
 	net_be_watch(net);
 	if (!net->active)
 		return;
+	if (net->vhost) {
+		if (net_vhost_start(net))
+			virtio_device_set_needs_reset(vdev, "vhost-net did not restart");
+		return;
+	}
 	if (net->tx_count && (net->be_dead || !net->tx_blocked))
 		net_tx_resume(net); /* the backend went away while paused */
 	if (net->rx_len && !net->rx_waiting)
@@ -218,6 +240,7 @@ static void net_destroy_vdev(struct virtio_device *vdev)
 {
 	struct virtio_net *net = to_net(vdev);
 	net_reset(vdev, true);
+	net_vhost_fini(net);
 	if (net->watching)
 		evl_del(vdev->loop, net->be->fd);
 	net_backend_close(net->be);
@@ -273,6 +296,8 @@ int net_create_backend(const struct net_config *cfg, struct net_backend *be,
 		return err_set(e, -ENOMEM, "virtio-net: out of memory");
 	}
 	net->be = be;
+	for (unsigned i = 0; i < VHOST_NET_QUEUES; i++)
+		net->vhost_kick[i] = net->vhost_call[i].fd = net->vhost_err[i].fd = -1;
 	memcpy(net->mac, cfg->mac, sizeof(net->mac));
 	net->mac_given = cfg->mac_given;
 	net->rx_buf = malloc(NET_RX_BUF);
@@ -282,6 +307,8 @@ int net_create_backend(const struct net_config *cfg, struct net_backend *be,
 	}
 	rc = virtio_device_init(&net->vdev, &net_ops, mem, loop, 2,
 				NET_QUEUE_SIZE, NET_FEATURES, e);
+	if (!rc && cfg->vhost)
+		rc = net_vhost_init(net, e);
 	if (rc)
 		goto err;
 	/* Registered with no events: nothing is read before activation. */
@@ -292,8 +319,8 @@ int net_create_backend(const struct net_config *cfg, struct net_backend *be,
 		goto err;
 	}
 	net->watching = true;
-	log_info("virtio-net: %s %s, MAC %02x:%02x:%02x:%02x:%02x:%02x",
-		 be->ops->kind, be->name, net->mac[0], net->mac[1], net->mac[2],
+	log_info("virtio-net: %s %s%s, MAC %02x:%02x:%02x:%02x:%02x:%02x",
+		 be->ops->kind, be->name, net->vhost ? " (vhost-net)" : "", net->mac[0], net->mac[1], net->mac[2],
 		 net->mac[3], net->mac[4], net->mac[5]);
 	*out = net;
 	return 0;

@@ -50,6 +50,9 @@ struct net_config {
 	/* The config gave (mac): a restore keeps it rather than the
 	 * snapshot's (a clone's own MAC; docs/snapshot.md). */
 	bool mac_given;
+	/* Serve the queues with the kernel's vhost-net worker (net_vhost.c)
+	 * instead of the event loop. */
+	bool vhost;
 };
 
 /* Counters (loop thread writes; readers take a snapshot). Bytes count

@@ -13,8 +13,16 @@
 #include <stdint.h>
 
 #include "net.h"
+#include "backend/vhost_net.h"
 #include "../vmm/base/container_of.h"
 
+
+/* An eventfd the vhost-net worker signals for queue (q) (net_vhost.c). */
+struct net_vhost_fd {
+	struct virtio_net *net;
+	unsigned q;
+	int fd;
+};
 
 /* The bounce buffer for one received packet, header included. */
 #define NET_RX_BUF (NET_HDR_LEN + NET_MAX_FRAME)
@@ -44,6 +52,14 @@ struct virtio_net {
 	unsigned tx_first, tx_count;
 	struct vq_chain tx[NET_QUEUE_SIZE];
 	struct net_stats stats;
+	/* vhost=on (net_vhost.c): the kernel's worker serves the queues
+	 * while vhost_running (between activation and reset, pause aside);
+	 * the tap is never watched by the loop then. */
+	struct vhost_net *vhost;
+	bool vhost_running;
+	int vhost_kick[VHOST_NET_QUEUES]; /* the transport's, while taken */
+	struct net_vhost_fd vhost_call[VHOST_NET_QUEUES];
+	struct net_vhost_fd vhost_err[VHOST_NET_QUEUES];
 };
 
 static inline struct virtio_net *to_net(struct virtio_device *vdev)
@@ -94,5 +110,20 @@ struct state_buf;
 int net_save(struct virtio_device *vdev, struct state_buf *out, struct err *e);
 int net_restore(struct virtio_device *vdev, struct state_buf *in,
 		struct err *e);
+
+/* net_vhost_init - open vhost-net for (net) and its eventfds (vhost=on).
+ * 0 or -errno with (e) set. Main thread. */
+int net_vhost_init(struct virtio_net *net, struct err *e);
+/* net_vhost_fini - close what net_vhost_init opened (stops the worker). */
+void net_vhost_fini(struct virtio_net *net);
+/* net_vhost_start - let the worker serve both queues from where they
+ * are. 0 or -errno (logged). */
+int net_vhost_start(struct virtio_net *net);
+/* net_vhost_stop - stop the worker; with (keep_position) the queues take
+ * the ring position it reached (pause, snapshot), else they are about
+ * to be reset. */
+void net_vhost_stop(struct virtio_net *net, bool keep_position);
+/* net_vhost_kick - pass a kick of queue (q) on to the worker. */
+void net_vhost_kick(struct virtio_net *net, unsigned q);
 
 #endif

@@ -157,6 +157,15 @@ static int go_live(struct virtio_net *net, struct err *e)
 		return err_set(e, rc, "virtio-net %s: cannot set offloads: %s",
 			       net->be->name, strerror(-rc));
 	net->active = true;
+	if (net->vhost) {
+		rc = net_vhost_start(net);
+		if (rc) {
+			net->active = false;
+			return err_set(e, rc, "virtio-net %s: vhost-net did not start",
+				       net->be->name);
+		}
+		return 0;
+	}
 	net_be_watch(net);
 	return 0;
 }

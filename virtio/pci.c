@@ -242,10 +242,49 @@ static void signal_config(struct virtio_device *vdev)
 	raise_vector(vp, __atomic_load_n(&vp->config_vector, __ATOMIC_RELAXED));
 }
 
+static int queue_kick_fd(struct virtio_device *vdev, unsigned q, bool take)
+{
+	struct virtio_pci *vp = vdev->transport_priv;
+	if (q >= vdev->nr_queues || vp->notify[q].fd < 0)
+		return -1;
+	int rc = evl_mod(vdev->loop, vp->notify[q].fd, take ? 0 : EPOLLIN);
+	if (rc) {
+		log_warn("%s: queue %u notification: epoll: %s", vp->pci.name, q,
+			 strerror(-rc));
+		return -1;
+	}
+	return vp->notify[q].fd;
+}
+
+static int queue_irqfd(struct virtio_device *vdev, unsigned q, bool take)
+{
+	struct virtio_pci *vp = vdev->transport_priv;
+	if (q >= vdev->nr_queues)
+		return -1;
+	if (!take) {
+		uint16_t taken = vp->irqfd_taken[q];
+		vp->irqfd_taken[q] = 0;
+		bool shared = false; /* another queue's datapath uses it too */
+		for (unsigned i = 0; taken && i < vdev->nr_queues; i++)
+			shared |= vp->irqfd_taken[i] == taken;
+		if (taken && !shared)
+			pci_msix_set_external(&vp->msix, taken - 1u, false);
+		return -1;
+	}
+	uint16_t v = __atomic_load_n(&vp->queue_vector[q], __ATOMIC_RELAXED);
+	if (v == VIRTIO_MSI_NO_VECTOR || v >= vp->nr_vectors)
+		return -1;
+	pci_msix_set_external(&vp->msix, v, true);
+	vp->irqfd_taken[q] = (uint16_t)(v + 1);
+	return vp->irqfd[v];
+}
+
 static const struct virtio_transport_ops pci_transport_ops = {
 	.signal_queue = signal_queue,
 	.signal_config = signal_config,
 	.kick = kick_queue,
+	.queue_kick_fd = queue_kick_fd,
+	.queue_irqfd = queue_irqfd,
 };
 
 static void msix_fire(void *opaque, unsigned vector)

@@ -83,6 +83,9 @@ struct virtio_pci {
 	unsigned nr_vectors;
 	unsigned gsi[VIRTIO_MAX_QUEUES + 1];
 	int irqfd[VIRTIO_MAX_QUEUES + 1]; /* from plat->vector_alloc; ours to close */
+	/* Per queue: 1 + the vector whose irqfd a device took
+	 * (queue_irqfd), 0: none. Loop thread. */
+	uint16_t irqfd_taken[VIRTIO_MAX_QUEUES];
 	struct virtio_pci_notify notify[VIRTIO_MAX_QUEUES];
 	bool held;              /* VM paused: kicks are remembered, not run */
 	uint64_t held_kicks;    /* bit q: queue q was kicked while held */

@@ -69,6 +69,8 @@ static void vector_changed(struct pci_msix *m, unsigned v,
 		if (m->ops && m->ops->vector_update)
 			m->ops->vector_update(m->opaque, v, &msg, masked);
 	}
+	if (masked && !old_masked && (m->external[v / 64] >> (v % 64)) & 1)
+		set_pending(m, v, true);
 	if (!masked && pending(m, v)) {
 		set_pending(m, v, false);
 		if (m->ops && m->ops->fire)
@@ -103,7 +105,8 @@ int pci_msix_init(struct pci_msix *m, struct pci_device *dev,
 		    dev->name, table_offset, pba_offset, bar);
 	m->table = calloc(nr_vectors, sizeof(*m->table));
 	m->pba = calloc(pba_bytes(nr_vectors) / 8, sizeof(*m->pba));
-	if (!m->table || !m->pba) {
+	m->external = calloc(pba_bytes(nr_vectors) / 8, sizeof(*m->external));
+	if (!m->table || !m->pba || !m->external) {
 		pci_msix_fini(m);
 		return err_set(e, -ENOMEM, "%s: out of memory", dev->name);
 	}
@@ -159,8 +162,10 @@ void pci_msix_fini(struct pci_msix *m)
 		pthread_mutex_destroy(&m->lock);
 	free(m->table);
 	free(m->pba);
+	free(m->external);
 	m->table = NULL;
 	m->pba = NULL;
+	m->external = NULL;
 	m->dev = NULL;
 }
 
@@ -308,6 +313,18 @@ bool pci_msix_get_vector(struct pci_msix *m, unsigned vector,
 	bool masked = masked_with(m, vector, m->enabled, m->fmask);
 	pthread_mutex_unlock(&m->lock);
 	return masked;
+}
+
+void pci_msix_set_external(struct pci_msix *m, unsigned vector, bool on)
+{
+	if (!m->dev || vector >= m->nr_vectors)
+		return;
+	pthread_mutex_lock(&m->lock);
+	if (on)
+		m->external[vector / 64] |= 1ull << (vector % 64);
+	else
+		m->external[vector / 64] &= ~(1ull << (vector % 64));
+	pthread_mutex_unlock(&m->lock);
 }
 
 bool pci_msix_pending(struct pci_msix *m, unsigned vector)

@@ -90,6 +90,9 @@ struct pci_msix {
 	bool fmask;	       /* Function Mask, mirrored */
 	struct pci_msix_entry *table; /* nr_vectors entries */
 	uint64_t *pba;		      /* (nr_vectors + 63) / 64 words */
+	/* Vectors something outside the VMM raises too (their irqfd handed
+	 * to the kernel's vhost worker): masking one marks it pending. */
+	uint64_t *external;	      /* as pba */
 };
 
 /*
@@ -150,6 +153,16 @@ bool pci_msix_signal(struct pci_msix *m, unsigned vector);
  */
 bool pci_msix_get_vector(struct pci_msix *m, unsigned vector,
 			 struct msi_msg *msg);
+
+/*
+ * pci_msix_set_external - whether (vector) is also raised behind the
+ * VMM's back, straight through its irqfd (an in-kernel datapath). KVM
+ * drops such a message while the vector is masked, and the VMM never sees
+ * it to set the pending bit (§6.8.3.5); so while (on), masking the vector
+ * sets its pending bit, and the unmask delivers one message: at worst a
+ * spurious interrupt, never a lost one. Any thread.
+ */
+void pci_msix_set_external(struct pci_msix *m, unsigned vector, bool on);
 
 /* pci_msix_pending - (vector)'s PBA bit (false if out of range). Any thread. */
 bool pci_msix_pending(struct pci_msix *m, unsigned vector);

@@ -216,6 +216,7 @@ struct cfg_net {
 	char *tap; /* host tap device name */
 	unsigned fd; /* > 0: an inherited fd attached to it; 0: open it */
 	struct cfg_mac mac;
+	bool vhost; /* the kernel's vhost-net worker moves the packets */
 };
 
 struct cfg_fs {

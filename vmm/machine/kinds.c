@@ -180,13 +180,20 @@ static const struct cfg_field net_fields[] = {
 		 "IFF_NO_PI, IFF_VNET_HDR) by a more privileged parent (when tap "
 		 "is given too, the fd must be attached to it); 0: kiln opens the "
 		 "tap by name" },
+	{ .name = "vhost", .type = CFG_FT_BOOL, .off = offsetof(struct cfg_net, vhost),
+	  .hint = "on|off",
+	  .doc = "on: the host kernel's vhost-net worker moves the packets "
+		 "(/dev/vhost-net, opened at start), not kiln's event loop; faster, "
+		 "but the guest's rings are then parsed by host kernel code "
+		 "(docs/network.md)" },
 };
 
 static int create_net(struct vm *vm, const struct cfg_device *dev,
 		      struct err *e)
 {
 	const struct cfg_net *n = dev->spec;
-	struct net_config nc = { .tap = n->tap, .tap_fd = (int)n->fd, .mac_given = n->mac.set };
+	struct net_config nc = { .tap = n->tap, .tap_fd = (int)n->fd,
+				 .mac_given = n->mac.set, .vhost = n->vhost };
 	if (n->mac.set)
 		memcpy(nc.mac, n->mac.b, 6);
 	else
@@ -208,7 +215,7 @@ static const struct cfg_kind kind_net = {
 	.max = CFG_MAX_NETS,
 	.spec_size = sizeof(struct cfg_net),
 	.spec = SPEC(net_fields),
-	.usage = "tap=NAME[,mac=MAC][,fd=N][,id=NAME] | fd=N[,mac=MAC][,id=NAME]",
+	.usage = "tap=NAME[,mac=MAC][,fd=N][,vhost=on][,id=NAME] | fd=N[,mac=MAC][,vhost=on][,id=NAME]",
 	.doc = "a virtio-net NIC on a host tap device",
 	.addable = true,
 	.one_of = (const char *const[]){ "tap", "fd", NULL },

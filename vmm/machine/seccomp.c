@@ -6,7 +6,8 @@
  * misread) and compares arguments, which the lists below need:
  *
  *  - ioctl only with the request numbers kiln makes after setup: KVM_*
- *    on the VM and vCPU fds, TUN on taps, the terminal's TCGETS/TCSETS;
+ *    on the VM and vCPU fds, TUN on taps, VHOST on vhost-net (vhost=on),
+ *    the terminal's TCGETS/TCSETS;
  *  - mmap and mprotect never with PROT_EXEC (no new code after setup);
  *  - socket only for AF_UNIX (the console socket's clients come by
  *    accept4; a tap needs no socket once open);
@@ -39,6 +40,7 @@
 #include <string.h>
 #include <time.h>
 #include <sys/ioctl.h>
+#include <linux/vhost.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -216,6 +218,18 @@ static const unsigned long loop_ioctls[] = {
 	KVM_IRQFD,     /* deassigned at teardown */
 	KVM_IOEVENTFD, /* deassigned at teardown */
 	TUNSETOFFLOAD, /* the guest's offload features, at DRIVER_OK */
+	/* vhost=on: the worker started at DRIVER_OK and after a pause,
+	 * stopped at reset and pause (virtio/net_vhost.c). */
+	VHOST_SET_FEATURES,
+	VHOST_SET_MEM_TABLE,
+	VHOST_SET_VRING_NUM,
+	VHOST_SET_VRING_BASE,
+	VHOST_GET_VRING_BASE,
+	VHOST_SET_VRING_ADDR,
+	VHOST_SET_VRING_KICK,
+	VHOST_SET_VRING_CALL,
+	VHOST_SET_VRING_ERR,
+	VHOST_NET_SET_BACKEND,
 	TIOCGWINSZ,    /* the console's size */
 	TCGETS,
 	TCSETS, /* the terminal back at exit */

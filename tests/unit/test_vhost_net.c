@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vhost-net's setup as far as it runs without the kernel's datapath: the
+ * feature bits the worker is told, and the errors a user sees when the
+ * device cannot be used (no such file, not a vhost device, a virtio-net
+ * asked for vhost=on where /dev/vhost-net is missing). With the module
+ * loaded (the nested harness), t_41 runs the datapath itself.
+ */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_net.h>
+#include <linux/virtio_ring.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "fakes/vq_driver.h"
+#include "virtio/backend/vhost_net.h"
+#include "virtio/net.h"
+#include "vmm/base/evloop.h"
+#include "vmm/base/log.h"
+
+#define F(b) (1ULL << (b))
+
+static unsigned open_fds(void)
+{
+	unsigned n = 0;
+	DIR *d = opendir("/proc/self/fd");
+	cr_assert_not_null(d);
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+static void setup(void)
+{
+	log_set_level(LOG_ERROR);
+}
+
+TestSuite(vhost_net, .init = setup);
+
+Test(vhost_net, ring_features_leave_offloads_to_the_tap)
+{
+	uint64_t ring = F(VIRTIO_F_VERSION_1) | F(VIRTIO_RING_F_EVENT_IDX) |
+			F(VIRTIO_RING_F_INDIRECT_DESC) | F(VIRTIO_NET_F_MRG_RXBUF);
+	uint64_t offloads = F(VIRTIO_NET_F_CSUM) | F(VIRTIO_NET_F_GUEST_CSUM) |
+			    F(VIRTIO_NET_F_HOST_TSO4) | F(VIRTIO_NET_F_GUEST_TSO6) |
+			    F(VIRTIO_NET_F_MAC) | F(VIRTIO_NET_F_STATUS);
+	cr_assert_eq(vhost_net_ring_features(ring | offloads), ring);
+	cr_assert_eq(vhost_net_ring_features(offloads), 0);
+	cr_assert_eq(vhost_net_ring_features(F(VIRTIO_F_VERSION_1)),
+		     F(VIRTIO_F_VERSION_1));
+}
+
+Test(vhost_net, missing_device_is_named)
+{
+	struct vhost_net *vn = NULL;
+	struct err e = {0};
+	unsigned fds = open_fds();
+	int rc = vhost_net_open("/nonexistent/vhost-net", &vn, &e);
+	cr_assert_eq(rc, -ENOENT);
+	cr_assert_null(vn);
+	cr_assert(strstr(e.msg, "/nonexistent/vhost-net"), "%s", e.msg);
+	cr_assert(strstr(e.msg, "vhost_net module"), "%s", e.msg);
+	cr_assert_eq(open_fds(), fds);
+}
+
+Test(vhost_net, not_a_vhost_device)
+{
+	struct vhost_net *vn = NULL;
+	struct err e = {0};
+	unsigned fds = open_fds();
+	int rc = vhost_net_open("/dev/null", &vn, &e);
+	cr_assert_lt(rc, 0);
+	cr_assert_null(vn);
+	cr_assert(strstr(e.msg, "VHOST_SET_OWNER on /dev/null"), "%s", e.msg);
+	cr_assert_eq(open_fds(), fds, "the fd is closed again");
+	vhost_net_close(NULL);
+}
+
+/* virtio-net with vhost=on: where /dev/vhost-net is missing, creation
+ * fails naming it and leaves nothing open; where it exists, the device is
+ * made (the datapath starts only at DRIVER_OK, on a real tap). */
+Test(vhost_net, net_device_with_vhost)
+{
+	struct vqd_mem mem;
+	struct evloop *loop;
+	int sv[2];
+	struct net_backend *be;
+	struct virtio_net *net = NULL;
+	struct err e = {0};
+	memset(&mem, 0, sizeof(mem));
+	cr_assert_eq(vqd_mem_add(&mem, 0, 1 << 20), 0);
+	cr_assert_eq(evl_create(&loop, NULL), 0);
+	unsigned fds = open_fds();
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	cr_assert_eq(net_backend_fd(sv[0], "pair", &be, &e), 0, "%s", e.msg);
+	struct net_config cfg = { .mac = { 0x52, 0x54, 0, 1, 2, 3 }, .vhost = true };
+	int rc = net_create_backend(&cfg, be, &mem.gm, loop, &net, &e);
+	if (access("/dev/vhost-net", F_OK) != 0) {
+		cr_assert_eq(rc, -ENOENT);
+		cr_assert_null(net);
+		cr_assert(strstr(e.msg, "/dev/vhost-net"), "%s", e.msg);
+	} else {
+		cr_assert_eq(rc, 0, "%s", e.msg);
+		cr_assert_str_eq(net_vdev(net)->host_engine, "vhost-net");
+		net_destroy(net);
+	}
+	close(sv[1]);
+	cr_assert_eq(open_fds(), fds, "nothing left open");
+	evl_destroy(loop);
+	vqd_mem_fini(&mem);
+}
