@@ -77,6 +77,7 @@ vm_cmd() {
 		[[ $dev == disk ]] && CMD+=(--disk path=/dev/ram0)
 		[[ $dev == diskfile ]] && CMD+=(--disk "path=$DISKFILE")
 		[[ $dev == net ]] && CMD+=(--net tap=bt0,mac=52:54:00:12:34:56)
+		[[ $dev == netvhost ]] && CMD+=(--net tap=bt0,mac=52:54:00:12:34:56,vhost=on)
 		[[ $dev == fs ]] && CMD+=(--fs "path=$FSDIR/src,tag=src,readonly=on" --fs "path=$FSDIR/rw,tag=rw")
 		[[ $dev == fsroot ]] && CMD+=(--fs path=/,tag=root,readonly=on)
 	else
@@ -88,6 +89,8 @@ vm_cmd() {
 		[[ $dev == diskfile ]] && CMD+=(-drive "if=none,id=d0,file=$DISKFILE,format=raw,cache=none,aio=io_uring"
 			-device virtio-blk-pci,drive=d0,disable-legacy=on)
 		[[ $dev == net ]] && CMD+=(-netdev tap,id=n0,ifname=bt0,script=no,downscript=no,vhost=off
+			-device virtio-net-pci,netdev=n0,disable-legacy=on,mac=52:54:00:12:34:56)
+		[[ $dev == netvhost ]] && CMD+=(-netdev tap,id=n0,ifname=bt0,script=no,downscript=no,vhost=on
 			-device virtio-net-pci,netdev=n0,disable-legacy=on,mac=52:54:00:12:34:56)
 		[[ $dev == fs ]] && CMD+=(-virtfs "local,path=$FSDIR/src,mount_tag=src,security_model=none,readonly=on"
 			-virtfs "local,path=$FSDIR/rw,mount_tag=rw,security_model=none")
@@ -263,6 +266,14 @@ want net && for ((r = 1; r <= ROUNDS; r++)); do
 	for v in $(order "$r"); do
 		vm_cmd "$v" "$BZIMAGE" iperf3 512 "$INITRD_TOOLS" "bench.rt=$RT" net
 		run_vm net "$r" "$v" $((2 * RT + 120)) --netup "$NETUP"
+	done
+	# Both with the kernel's vhost-net datapath (kiln's vhost=on, QEMU's vhost=on).
+	[[ -c /dev/vhost-net ]] || modprobe -d "$G/generic/modules" vhost_net 2>/dev/null ||
+		modprobe vhost_net 2>/dev/null || true
+	[[ -c /dev/vhost-net ]] || { echo "bench: no /dev/vhost-net: the vhost rows stay empty" >&2; FAILS=$((FAILS + 1)); continue; }
+	for v in $(order "$r"); do
+		vm_cmd "$v" "$BZIMAGE" iperf3 512 "$INITRD_TOOLS" "bench.rt=$RT" netvhost
+		run_vm netvhost "$r" "$v" $((2 * RT + 120)) --netup "$NETUP"
 	done
 done
 

@@ -99,6 +99,8 @@ rows += [
 rows += [
     ("iperf3 guest->host (Mbit/s)", "net", lambda d: float(d["iperf_tx"].split()[1]), "high"),
     ("iperf3 host->guest (Mbit/s)", "net", lambda d: float(d["iperf_rx"].split()[1]), "high"),
+    ("iperf3 guest->host, vhost=on both (Mbit/s)", "netvhost", lambda d: float(d["iperf_tx"].split()[1]), "high"),
+    ("iperf3 host->guest, vhost=on both (Mbit/s)", "netvhost", lambda d: float(d["iperf_rx"].split()[1]), "high"),
     ("VMM CPU s/GiB, disk (user+sys)", "fio", per_gib(fio_gib, False), "low"),
     ("VMM CPU s/GiB, disk (user+sys - guest)", "fio", per_gib(fio_gib, True), "low"),
     ("VMM CPU s/GiB, net (user+sys)", "net", per_gib(net_gib, False), "low"),
@@ -115,6 +117,8 @@ TARGETS = {
     "private memory beside guest RAM, 128 MiB guest, one of two (KiB)": ("kiln", "<=", 512),
     "iperf3 guest->host (Mbit/s)": ("ratio", ">=", 1.0),
     "iperf3 host->guest (Mbit/s)": ("ratio", ">=", 1.0),
+    "iperf3 guest->host, vhost=on both (Mbit/s)": ("ratio", ">=", 1.0),
+    "iperf3 host->guest, vhost=on both (Mbit/s)": ("ratio", ">=", 1.0),
     "VMM CPU s/GiB, disk (user+sys)": ("ratio", "<=", 1.0),
     "VMM CPU s/GiB, net (user+sys)": ("ratio", "<=", 1.0),
     "round trip: kiln exec -- true vs QEMU 9p root (ms)": ("ratio", "<=", 0.5),
