@@ -170,6 +170,12 @@ static void on_signal(void *opaque, uint32_t events)
 	struct signalfd_siginfo si;
 	if (read(c->signal_fd, &si, sizeof(si)) != (ssize_t)sizeof(si))
 		return;
+	/* The lease on a restored VM's memory file is breaking. */
+	if (si.ssi_signo == SIGIO) {
+		if (c->vm)
+			vm_memory_file_changing(c->vm);
+		return;
+	}
 	/* A service's stop: the guest gets the chance to shut down first
 	 * (a second SIGTERM, or the bound, stops it). */
 	if (si.ssi_signo == SIGTERM && c->shutdown_timeout_s && c->vm &&
@@ -209,6 +215,8 @@ static void on_shutdown_timeout(void *opaque, uint32_t events)
  * SIGINT, SIGTERM and SIGHUP are blocked in every thread (vCPU threads
  * inherit the mask) and read from a signalfd on the loop: a signal is an
  * orderly stop, never an asynchronous exit with the terminal left raw.
+ * SIGIO too: the kernel's word that a restored VM's memory file is about
+ * to change (memory_lease.h), never a stop.
  * SIGUSR1, the vCPU kick, stays blocked outside vCPU threads.
  */
 static int setup_signals(struct vmctl *c, struct err *e)
@@ -219,6 +227,7 @@ static int setup_signals(struct vmctl *c, struct err *e)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGIO); /* a memory file's lease breaking (vm.h) */
 	if (pthread_sigmask(SIG_BLOCK, &set, NULL))
 		return err_set(e, -EINVAL, "pthread_sigmask failed");
 	sigdelset(&set, SIGUSR1);

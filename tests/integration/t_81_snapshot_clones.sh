@@ -12,6 +12,11 @@
 # which the guest's driver takes when it binds the device again: kiln's
 # device presents it from the restore on), writes "done N" to its own disk
 # and ends; every kiln exits 0 and no clone's disk got another's line.
+# While the three run (each guest waiting for its number on its disk), the
+# snapshot's memory file is truncated under them: each kiln is told by its
+# lease on the file, pauses, copies guest RAM off it and lets the truncation
+# go on (memory_lease.h); only then do the clones get their numbers, so the
+# 100 MiB they check is what those copies kept.
 set -euo pipefail
 # shellcheck source=SCRIPTDIR/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -76,12 +81,26 @@ step "snapshot of a 1 GiB guest using $((used >> 10)) MiB (and $((reserved >> 10
 
 for n in 1 2 3; do
 	truncate -s 1M "clone$n.img"
-	printf 'clone %s' "$n" | dd of="clone$n.img" conv=notrunc status=none
 	"$KILN" run -v --restore "$TMPDIR/snap" --disk "id=disk0,path=$TMPDIR/clone$n.img" \
 		--net "id=net0,tap=kt81c$n,mac=52:54:00:81:00:0$n" </dev/null >"clone$n.log" 2>&1 &
 	pids+=($!)
 done
 step "three clones restored at once"
+for n in 1 2 3; do
+	for ((i = 0; i < 300; i++)); do
+		grep -q 'vmgenid: a new generation for the restored guest' "clone$n.log" && break
+		kill -0 "${pids[n - 1]}" 2>/dev/null || fail "clone $n: kiln ended before it ran"
+		sleep 0.2
+	done
+done
+sleep 2
+t_trunc=$SECONDS
+timeout 60 truncate -s 0 "$TMPDIR/snap/memory" || fail "the memory file could not be truncated within 60 s"
+step "the memory file truncated under the running clones, $((SECONDS - t_trunc)) s (each copied its RAM off it first)"
+for n in 1 2 3; do
+	kill -0 "${pids[n - 1]}" 2>/dev/null || fail "clone $n: kiln ended when its memory file was truncated"
+	printf 'clone %s' "$n" | dd of="clone$n.img" conv=notrunc status=none
+done
 for n in 1 2 3; do
 	rc=0
 	wait_kiln "${pids[n - 1]}" 180 "clone$n.log" || rc=$?
@@ -97,6 +116,10 @@ for n in 1 2 3; do
 		fail "clone $n's kernel did not reseed its RNG (no new VM generation ID seen)"
 	head -c 1024 "clone$n.img" | tail -c 512 | tr -d '\0' | grep -qx "done $n" ||
 		fail "clone $n's disk does not hold 'done $n'"
+	grep -q 'copying guest RAM off it first (VM paused)' "clone$n.log" ||
+		fail "clone $n: kiln did not pause to copy its RAM off the changing memory file"
+	grep -q "guest RAM is off the snapshot's memory file: [0-9]* MiB copied" "clone$n.log" ||
+		fail "clone $n: kiln did not say it copied its RAM off the memory file"
 	grep -q 'device disk0: its file is not the one snapshotted' "clone$n.log" ||
 		fail "clone $n: kiln -v did not note that disk0 is another file than the snapshot's"
 	mac=$(line "clone$n.log" KILN-MAC)

@@ -140,6 +140,7 @@ static int build(const struct kiln_config *cfg, struct evloop *loop,
 	vm->cfg = cfg;
 	vm->restoring = snap != NULL;
 	vm->kvm_fd = vm->vm_fd = -1;
+	vm->lease.fd = vm->lease.pagemap_fd = -1;
 	pthread_mutex_init(&vm->pause_lock, NULL);
 	pthread_cond_init(&vm->pause_cond, NULL);
 	pthread_cond_init(&vm->parked_cond, NULL);
@@ -148,6 +149,10 @@ static int build(const struct kiln_config *cfg, struct evloop *loop,
 	rc = open_kvm(vm, e);
 	if (!rc)
 		rc = setup_memory(vm, snap ? snapshot_memory_fd(snap) : -1, e);
+	/* Before anything can write guest RAM: a detach then needs no pause. */
+	if (!rc && snap)
+		rc = memory_lease_take(&vm->lease, snapshot_memory_fd(snap),
+				       vm->mem.ram_bytes, &vm->mem, e);
 	if (!rc)
 		rc = arch_vm_init(vm, e);
 	if (!rc && !snap)
@@ -485,6 +490,32 @@ int vm_request_shutdown(struct vm *vm)
 	return rc;
 }
 
+void vm_memory_file_changing(struct vm *vm)
+{
+	if (!memory_lease_held(&vm->lease))
+		return;
+	struct err e = {0};
+	bool was_paused = vm_is_paused(vm), paused = was_paused;
+	/* The copy needs guest RAM still: a guest write during it would be
+	 * lost. A VM that will not pause (a vCPU stuck, or the VM stopping)
+	 * is copied all the same: the other process waits for kiln only
+	 * until the kernel's lease-break-time, and then the file's change
+	 * would reach the guest (or fault) anyway. */
+	if (!was_paused) {
+		paused = vm_pause(vm, 5000, &e) == 0;
+		if (!paused)
+			log_warn("the VM did not pause (%s): copying its RAM off the "
+				 "changing memory file as it runs", e.msg);
+	}
+	log_info("another process is changing the snapshot's memory file: "
+		 "copying guest RAM off it first%s", paused && !was_paused ? " (VM paused)" : "");
+	e = (struct err){0};
+	if (memory_lease_detach(&vm->lease, &vm->mem, &e))
+		log_warn("%s", e.msg);
+	if (paused && !was_paused)
+		vm_resume(vm);
+}
+
 bool vm_is_paused(struct vm *vm)
 {
 	pthread_mutex_lock(&vm->pause_lock);
@@ -514,6 +545,7 @@ void vm_destroy(struct vm *vm)
 		close(vm->vm_fd);
 	if (vm->kvm_fd >= 0)
 		close(vm->kvm_fd);
+	memory_lease_fini(&vm->lease);
 	gm_free(&vm->mem);
 	pthread_mutex_destroy(&vm->pause_lock);
 	pthread_cond_destroy(&vm->pause_cond);

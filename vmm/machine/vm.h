@@ -28,6 +28,7 @@
 #include "../base/memory.h"
 #include "../base/memory_image.h"
 #include "../base/pci.h"
+#include "memory_lease.h"
 
 struct vcpu;
 
@@ -58,6 +59,9 @@ struct vm {
 	int vm_fd;
 	int vcpu_mmap_size;
 	struct guest_mem mem;
+	/* A restored VM's hold on its snapshot's memory file (fd -1: none,
+	 * or let go after guest RAM was copied off it). */
+	struct memory_lease lease;
 	struct bus pio;
 	struct bus mmio;
 	struct evloop *loop;
@@ -239,6 +243,14 @@ int vm_request_shutdown(struct vm *vm);
 
 /* vm_uptime_ms - milliseconds since vm_start. Any thread. */
 uint64_t vm_uptime_ms(const struct vm *vm);
+
+/*
+ * vm_memory_file_changing - another process is opening the snapshot's
+ * memory file to write or truncating it (a lease break: SIGIO): copy guest
+ * RAM off the file with the VM paused for that time, then let the other
+ * process go on. Nothing when no lease is held. Loop thread.
+ */
+void vm_memory_file_changing(struct vm *vm);
 
 /* vm_is_paused - whether vm_pause completed and no resume followed. */
 bool vm_is_paused(struct vm *vm);
