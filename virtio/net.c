@@ -18,6 +18,7 @@
 #include <linux/if_ether.h>
 #include <linux/virtio_ids.h>
 #include <linux/virtio_net.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -36,6 +37,9 @@
 	 F(VIRTIO_NET_F_HOST_TSO6) | F(VIRTIO_NET_F_HOST_ECN) |                \
 	 F(VIRTIO_NET_F_GUEST_TSO4) | F(VIRTIO_NET_F_GUEST_TSO6) |             \
 	 F(VIRTIO_NET_F_GUEST_ECN) | F(VIRTIO_NET_F_MRG_RXBUF))
+/* With more than one queue pair (§5.1.6.5.5): the control queue, which
+ * multi-queue needs, and nothing else on it but the MQ command. */
+#define NET_MQ_FEATURES (F(VIRTIO_NET_F_CTRL_VQ) | F(VIRTIO_NET_F_MQ))
 /* mac, status, max_virtqueue_pairs, mtu: the fields up to mtu (§5.1.4). */
 #define NET_CONFIG_SIZE (offsetof(struct virtio_net_config, mtu) + 2)
 
@@ -93,7 +97,7 @@ static void net_config_read(struct virtio_device *vdev, uint32_t offset,
 	 * here); max_virtqueue_pairs means 1 without MQ; mtu is 0 without
 	 * F_MTU. Little-endian, as every virtio 1.x field. */
 	cfg.status = htole16(VIRTIO_NET_S_LINK_UP);
-	cfg.max_virtqueue_pairs = htole16(1);
+	cfg.max_virtqueue_pairs = htole16((uint16_t)to_net(vdev)->max_pairs);
 	memcpy(buf, (const uint8_t *)&cfg + offset, len);
 }
 
@@ -163,6 +167,10 @@ static void net_queue_notify(struct virtio_device *vdev, unsigned q)
 	struct virtio_net *net = to_net(vdev);
 	if (!net->active)
 		return;
+	if (net->max_pairs > 1 && q == 2 * net->max_pairs) {
+		net_ctrl_kick(net);
+		return;
+	}
 	if (net->vhost) {
 		/* A kick that reached the loop (taken before the worker
 		 * started, or re-posted after a pause) is the worker's. */
@@ -182,6 +190,9 @@ static int net_reset(struct virtio_device *vdev, bool wait)
 	struct virtio_net *net = to_net(vdev);
 	net_vhost_stop(net, false);
 	net->active = false;
+	/* §5.1.6.5.5: after a reset only the first pair is used again. */
+	if (net->curr_pairs != 1)
+		net_vhost_set_pairs(net, 1);
 	net_rx_drop(net);
 	net_tx_drop(net);
 	net_be_watch(net);
@@ -296,8 +307,11 @@ int net_create_backend(const struct net_config *cfg, struct net_backend *be,
 		return err_set(e, -ENOMEM, "virtio-net: out of memory");
 	}
 	net->be = be;
-	for (unsigned i = 0; i < VHOST_NET_QUEUES; i++)
-		net->vhost_kick[i] = net->vhost_call[i].fd = net->vhost_err[i].fd = -1;
+	for (unsigned p = 0; p < NET_MAX_PAIRS; p++)
+		for (unsigned i = 0; i < VHOST_NET_QUEUES; i++)
+			net->vp[p].kick[i] = net->vp[p].call[i].fd = net->vp[p].err[i].fd = -1;
+	net->max_pairs = cfg->queue_pairs > 1 ? cfg->queue_pairs : 1;
+	net->curr_pairs = 1;
 	memcpy(net->mac, cfg->mac, sizeof(net->mac));
 	net->mac_given = cfg->mac_given;
 	net->rx_buf = malloc(NET_RX_BUF);
@@ -305,10 +319,24 @@ int net_create_backend(const struct net_config *cfg, struct net_backend *be,
 		rc = err_set(e, -ENOMEM, "virtio-net: out of memory");
 		goto err;
 	}
-	rc = virtio_device_init(&net->vdev, &net_ops, mem, loop, 2,
-				NET_QUEUE_SIZE, NET_FEATURES, e);
+	if (net->max_pairs > 1 && (!cfg->vhost || net->max_pairs > NET_MAX_PAIRS ||
+				   be->nr_queues != net->max_pairs)) {
+		rc = err_set(e, -EINVAL, "virtio-net %s: %u queue pairs need vhost=on, "
+			     "at most %u, and as many tap queues (it has %u)", be->name,
+			     net->max_pairs, NET_MAX_PAIRS, be->nr_queues);
+		goto err;
+	}
+	/* Pairs, then the control queue when there are several. */
+	rc = virtio_device_init(&net->vdev, &net_ops, mem, loop,
+				net->max_pairs > 1 ? 2 * net->max_pairs + 1 : 2,
+				NET_QUEUE_SIZE,
+				NET_FEATURES | (net->max_pairs > 1 ? NET_MQ_FEATURES : 0), e);
 	if (!rc && cfg->vhost)
 		rc = net_vhost_init(net, e);
+	/* Until the driver asks for more, the tap hands packets to the
+	 * first pair's queue only. */
+	if (!rc)
+		net_vhost_set_pairs(net, 1);
 	if (rc)
 		goto err;
 	/* Registered with no events: nothing is read before activation. */
@@ -319,8 +347,11 @@ int net_create_backend(const struct net_config *cfg, struct net_backend *be,
 		goto err;
 	}
 	net->watching = true;
-	log_info("virtio-net: %s %s%s, MAC %02x:%02x:%02x:%02x:%02x:%02x",
-		 be->ops->kind, be->name, net->vhost ? " (vhost-net)" : "", net->mac[0], net->mac[1], net->mac[2],
+	char pairs[32] = "";
+	if (net->max_pairs > 1)
+		snprintf(pairs, sizeof(pairs), ", %u queue pairs", net->max_pairs);
+	log_info("virtio-net: %s %s%s%s, MAC %02x:%02x:%02x:%02x:%02x:%02x",
+		 be->ops->kind, be->name, net->vhost ? " (vhost-net)" : "", pairs, net->mac[0], net->mac[1], net->mac[2],
 		 net->mac[3], net->mac[4], net->mac[5]);
 	*out = net;
 	return 0;
@@ -338,11 +369,24 @@ int net_create(const struct net_config *cfg, const struct guest_mem *mem,
 	int rc = check_mac(cfg->mac, e);
 	if (rc)
 		return rc;
+	unsigned pairs = cfg->queue_pairs > 1 ? cfg->queue_pairs : 1;
+	if (pairs > 1 && (!cfg->vhost || cfg->tap_fd > 0 || pairs > NET_MAX_PAIRS))
+		return err_set(e, -EINVAL,
+			       "virtio-net: %u queue pairs need vhost=on and a tap kiln opens by "
+			       "name (not fd=), at most %u", pairs, NET_MAX_PAIRS);
 	rc = cfg->tap_fd > 0 ? tap_adopt(cfg->tap_fd, cfg->tap, NET_HDR_LEN, &tap, e)
-			     : tap_open(cfg->tap, NET_HDR_LEN, &tap, e);
+			     : tap_open_queues(cfg->tap, NET_HDR_LEN, pairs, &tap, e);
+	if (rc == -EINVAL && pairs > 1 && cfg->queue_pairs_fallback) {
+		log_info("virtio-net: tap %s is not multi-queue: one queue pair", cfg->tap);
+		pairs = 1;
+		*e = (struct err){0};
+		rc = tap_open_queues(cfg->tap, NET_HDR_LEN, 1, &tap, e);
+	}
 	if (rc)
 		return rc;
-	return net_create_backend(cfg, tap_backend(tap), mem, loop, out, e);
+	struct net_config c = *cfg;
+	c.queue_pairs = pairs;
+	return net_create_backend(&c, tap_backend(tap), mem, loop, out, e);
 }
 
 struct virtio_device *net_vdev(struct virtio_net *net)

@@ -39,6 +39,7 @@
 #define NET_HDR_LEN 12	    /* struct virtio_net_hdr_v1 (VERSION_1) */
 #define NET_MAX_FRAME 65550 /* largest frame either way, header aside */
 #define NET_RX_BUDGET 64    /* packets received per event-loop callback */
+#define NET_MAX_PAIRS 8	    /* queue pairs (vhost=on): NET_BACKEND_MAX_QUEUES */
 
 struct evloop;
 struct virtio_net;
@@ -53,6 +54,12 @@ struct net_config {
 	/* Serve the queues with the kernel's vhost-net worker (net_vhost.c)
 	 * instead of the event loop. */
 	bool vhost;
+	/* Queue pairs offered (0 or 1: one; more need vhost and a tap kiln
+	 * opens by name, as a multi-queue tap). */
+	unsigned queue_pairs;
+	/* queue_pairs is a default, not asked for: a persistent tap made
+	 * without multi_queue gets one pair instead of an error. */
+	bool queue_pairs_fallback;
 };
 
 /* Counters (loop thread writes; readers take a snapshot). Bytes count

@@ -52,14 +52,22 @@ struct virtio_net {
 	unsigned tx_first, tx_count;
 	struct vq_chain tx[NET_QUEUE_SIZE];
 	struct net_stats stats;
-	/* vhost=on (net_vhost.c): the kernel's worker serves the queues
-	 * while vhost_running (between activation and reset, pause aside);
-	 * the tap is never watched by the loop then. */
-	struct vhost_net *vhost;
+	/* Queue pairs: offered (max_pairs; more than one only with vhost,
+	 * then with a control queue after them), and in use (curr_pairs:
+	 * 1 until the driver sets more, virtio 1.2 §5.1.6.5.5). */
+	unsigned max_pairs, curr_pairs;
+	/* vhost=on (net_vhost.c): the kernel's workers, one per pair, serve
+	 * the pairs in use while vhost_running (between activation and
+	 * reset, pause aside); the tap is never watched by the loop then. */
+	bool vhost;
 	bool vhost_running;
-	int vhost_kick[VHOST_NET_QUEUES]; /* the transport's, while taken */
-	struct net_vhost_fd vhost_call[VHOST_NET_QUEUES];
-	struct net_vhost_fd vhost_err[VHOST_NET_QUEUES];
+	struct net_vhost_pair {
+		struct vhost_net *vn;
+		bool running;
+		int kick[VHOST_NET_QUEUES]; /* the transport's, while taken */
+		struct net_vhost_fd call[VHOST_NET_QUEUES];
+		struct net_vhost_fd err[VHOST_NET_QUEUES];
+	} vp[NET_MAX_PAIRS];
 };
 
 static inline struct virtio_net *to_net(struct virtio_device *vdev)
@@ -123,7 +131,23 @@ int net_vhost_start(struct virtio_net *net);
  * the ring position it reached (pause, snapshot), else they are about
  * to be reset. */
 void net_vhost_stop(struct virtio_net *net, bool keep_position);
-/* net_vhost_kick - pass a kick of queue (q) on to the worker. */
+/* net_vhost_kick - pass a kick of queue (q) on to its worker. */
 void net_vhost_kick(struct virtio_net *net, unsigned q);
+/* net_vhost_set_pairs - the driver wants (n) pairs in use: start and
+ * stop workers (if running) and tap queues to match. 0 or -errno. */
+int net_vhost_set_pairs(struct virtio_net *net, unsigned n);
+
+/* The longest control command kiln reads (class, command and data). */
+#define NET_CTRL_MAX 16
+/*
+ * net_ctrl_parse - the ack (VIRTIO_NET_OK / VIRTIO_NET_ERR) for the
+ * driver-written command (cmd, len): class, command, data. OK only for
+ * VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET with 1 .. (max_pairs), stored in
+ * (*pairs). Pure.
+ */
+uint8_t net_ctrl_parse(unsigned max_pairs, const void *cmd, size_t len,
+		       unsigned *pairs);
+/* net_ctrl_kick - the driver kicked the control queue (net_ctrl.c). */
+void net_ctrl_kick(struct virtio_net *net);
 
 #endif

@@ -25,7 +25,10 @@
 #include "net_internal.h"
 
 #define NET_STATE_KIND "virtio-net.dev"
-#define NET_STATE_VERSION 1
+/* 2: a device with several queue pairs, which saves how many are in use
+ * after the rest (the same config builds the same device, so a restore
+ * expects the version its device saves). */
+#define NET_STATE_VERSION(net) ((net)->max_pairs > 1 ? 2 : 1)
 
 static void put_heads(struct state_buf *out, const struct vq_chain *ring,
 		      unsigned first, unsigned count)
@@ -38,7 +41,7 @@ static void put_heads(struct state_buf *out, const struct vq_chain *ring,
 int net_save(struct virtio_device *vdev, struct state_buf *out, struct err *e)
 {
 	struct virtio_net *net = to_net(vdev);
-	state_begin(out, NET_STATE_KIND, NET_STATE_VERSION);
+	state_begin(out, NET_STATE_KIND, NET_STATE_VERSION(net));
 	state_put(out, net->mac, sizeof(net->mac));
 	state_put_u16(out, VIRTIO_NET_S_LINK_UP); /* net_config_read's */
 	state_put_bool(out, net->rx_waiting);
@@ -46,6 +49,8 @@ int net_save(struct virtio_device *vdev, struct state_buf *out, struct err *e)
 	put_heads(out, net->tx, net->tx_first, net->tx_count);
 	state_put_u32(out, (uint32_t)net->rx_len);
 	state_put(out, net->rx_buf, net->rx_len);
+	if (net->max_pairs > 1)
+		state_put_u16(out, (uint16_t)net->curr_pairs);
 	return 0;
 }
 
@@ -75,10 +80,11 @@ static int get_heads(struct state_buf *in, uint16_t *heads, unsigned *count,
 }
 
 /* Everything but the packet bytes, checked. */
-static int net_load(struct state_buf *in, struct net_saved *ns, struct err *e)
+static int net_load(const struct virtio_net *net, struct state_buf *in,
+		    struct net_saved *ns, struct err *e)
 {
 	static const uint8_t zero[6];
-	int rc = state_expect(in, NET_STATE_KIND, NET_STATE_VERSION, e);
+	int rc = state_expect(in, NET_STATE_KIND, NET_STATE_VERSION(net), e);
 	if (rc)
 		return rc;
 	state_get(in, ns->mac, sizeof(ns->mac));
@@ -174,7 +180,7 @@ int net_restore(struct virtio_device *vdev, struct state_buf *in, struct err *e)
 {
 	struct virtio_net *net = to_net(vdev);
 	struct net_saved ns = {0};
-	int rc = net_load(in, &ns, e);
+	int rc = net_load(net, in, &ns, e);
 	if (rc)
 		return rc;
 	/* Only a running device holds chains, a packet or a wait. */
@@ -186,9 +192,13 @@ int net_restore(struct virtio_device *vdev, struct state_buf *in, struct err *e)
 	/* The packet goes straight to the bounce buffer: it only counts once
 	 * rx_len is set, below. */
 	state_get(in, net->rx_buf, ns.rx_len);
+	unsigned pairs = net->max_pairs > 1 ? state_get_u16(in) : 1;
 	rc = state_check(in, NET_STATE_KIND, e);
 	if (rc)
 		return rc;
+	if (pairs < 1 || pairs > net->max_pairs)
+		return err_set(e, -EINVAL, NET_STATE_KIND " state: %u queue pairs in use, "
+			       "the device has %u", pairs, net->max_pairs);
 	/* virtio_device_restore reset a running device: nothing is held. */
 	net_rx_drop(net);
 	net_tx_drop(net);
@@ -221,6 +231,7 @@ int net_restore(struct virtio_device *vdev, struct state_buf *in, struct err *e)
 	net->tx_first = 0;
 	net->tx_count = ns.ntx;
 	net->tx_blocked = ns.ntx > 0;
+	net->curr_pairs = pairs;
 	if (!vdev->activated)
 		return 0;
 	rc = go_live(net, e);

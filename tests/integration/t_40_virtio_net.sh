@@ -5,9 +5,11 @@
 # sees the configured MAC, pings both host ends, and moves 32 MiB each way
 # over TCP with matching sha256; the host pings the guest; kiln exits 0.
 # With KILN_NET_VHOST=1 (t_41), both NICs are vhost=on: the kernel's
-# vhost-net worker moves the packets, vm.info names that engine, and the VM
-# is paused and resumed five times while the data moves (the worker stops
-# and starts again from the ring position it reached each time).
+# vhost-net workers move the packets, one per queue pair, two pairs each
+# (one per vCPU, on multi-queue taps kiln makes; the guest's driver asks for
+# both through the control queue), vm.info names that engine, and the VM
+# is paused and resumed five times while the data moves (the workers stop
+# and start again from the ring positions they reached each time).
 set -euo pipefail
 # shellcheck source=SCRIPTDIR/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -88,6 +90,12 @@ print(" ".join("%s=%s" % (d["id"], d.get("engine")) for d in json.load(sys.stdin
 		sleep 0.7
 	done
 	step "paused and resumed 5 times"
+	for t in kt0 kt1; do
+		grep -q "virtio-net: tap $t (vhost-net), 2 queue pairs" console.log ||
+			fail "kiln did not make $t's NIC with 2 queue pairs"
+	done
+	n=$(grep -c 'virtio-net net[01]: 2 queue pairs in use' console.log) || true
+	((n == 2)) || fail "the guest's driver did not take 2 queue pairs on both NICs ($n): $(grep 'queue pairs' console.log | tr '\n' ' ')"
 fi
 rc=0
 # 400 s for the test: up to 120 s to listen, then 200 s, leaving the hang

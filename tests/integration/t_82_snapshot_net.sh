@@ -79,6 +79,9 @@ boot_guest run2.log -v --restore "$TMPDIR/snap" || rc=$?
 ((rc == 0)) || fail "the restored kiln exited $rc"
 if [[ -n $vhost ]]; then
 	grep -q "virtio-net: tap $tap (vhost-net)" run1.log || fail "the first kiln did not use vhost-net"
+	# 2 vCPUs would make 2 queue pairs, but this persistent tap has one queue.
+	grep -q "tap $tap is not multi-queue: one queue pair" run1.log ||
+		fail "the first kiln did not fall back to one queue pair on a single-queue tap"
 	grep -q "virtio-net: tap $tap (vhost-net)" run2.log || fail "the restored kiln did not use vhost-net"
 fi
 timeout 30 tail --pid="$sink" -f /dev/null || fail "the host listener did not see the connection end"

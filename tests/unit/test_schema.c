@@ -22,8 +22,8 @@ static const char full_json[] =
 	"            {\"id\": \"data\", \"path\": \"/y.img\", \"readonly\": true, \"serial\": null,"
 	"             \"format\": \"raw\", \"cache\": \"none\", \"io\": \"aio\", \"queues\": 4}],"
 	" \"nets\": [{\"id\": \"net0\", \"tap\": \"kt0\", \"mac\": \"52:54:00:12:34:56\", \"fd\": 0,"
-	"           \"vhost\": true},"
-	"          {\"id\": \"lan\", \"tap\": \"kt1\", \"mac\": null, \"fd\": 5, \"vhost\": false}],"
+	"           \"vhost\": true, \"queues\": 4},"
+	"          {\"id\": \"lan\", \"tap\": \"kt1\", \"mac\": null, \"fd\": 5, \"vhost\": false, \"queues\": 0}],"
 	" \"fs\": [{\"id\": \"src\", \"path\": \"/srv/src\", \"tag\": \"src\", \"readonly\": true}],"
 	" \"console\": \"socket=/run/c.sock\", \"rng\": true, \"pvpanic\": true,"
 	" \"serial\": \"file=/var/log/ttyS0.log\", \"acpi\": true, \"seccomp\": \"log\", \"on_reboot\": \"restart\", \"jail\": {\"dir\": \"/srv/jail\", \"uid\": 4242, \"gid\": 0,"
@@ -73,6 +73,7 @@ Test(schema, full_config_round_trips)
 	cr_assert_not(NET(&cfg, 1)->mac.set);
 	cr_assert(NET(&cfg, 0)->vhost);
 	cr_assert_not(NET(&cfg, 1)->vhost);
+	cr_assert_eq(NET(&cfg, 0)->queues, 4);
 	cr_assert_str_eq(CONSOLE(&cfg), "socket=/run/c.sock");
 	cr_assert_str_eq(cfg.serial, "file=/var/log/ttyS0.log");
 	cr_assert(NR(&cfg, "rng"));
@@ -233,7 +234,7 @@ Test(schema, unknown_fields_at_every_level)
 		{ "{\"boot\": {\"kernal\": \"/k\"}}", "boot.kernal: unknown field (known: kernel, initrd, cmdline, protocol)" },
 		{ "{\"disks\": [{\"path\": \"/a\"}, {\"path\": \"/b\", \"ro\": true}]}",
 		  "disks[1].ro: unknown field (known: id, path, readonly, serial, format, cache, io, queues)" },
-		{ "{\"nets\": [{\"tap\": \"t\", \"ip\": \"10.0.0.1\"}]}", "nets[0].ip: unknown field (known: id, tap, mac, fd, vhost)" },
+		{ "{\"nets\": [{\"tap\": \"t\", \"ip\": \"10.0.0.1\"}]}", "nets[0].ip: unknown field (known: id, tap, mac, fd, vhost, queues)" },
 	};
 	CHECK_BAD(cases);
 }

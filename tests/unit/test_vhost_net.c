@@ -19,6 +19,7 @@
 #include "fakes/vq_driver.h"
 #include "virtio/backend/vhost_net.h"
 #include "virtio/net.h"
+#include "virtio/net_internal.h"
 #include "vmm/base/evloop.h"
 #include "vmm/base/log.h"
 
@@ -111,6 +112,61 @@ Test(vhost_net, net_device_with_vhost)
 	}
 	close(sv[1]);
 	cr_assert_eq(open_fds(), fds, "nothing left open");
+	evl_destroy(loop);
+	vqd_mem_fini(&mem);
+}
+
+/* The control queue's one command (virtio 1.2 §5.1.6.5.5): how many queue
+ * pairs the driver uses; everything else is refused. */
+Test(vhost_net, ctrl_command_parse)
+{
+	unsigned pairs = 0;
+	for (unsigned n = 1; n <= 4; n++) {
+		const uint8_t ok[] = { VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET,
+				       (uint8_t)n, 0 };
+		cr_assert_eq(net_ctrl_parse(4, ok, sizeof(ok), &pairs), VIRTIO_NET_OK);
+		cr_assert_eq(pairs, n);
+	}
+	pairs = 99;
+	const uint8_t zero[] = { VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, 0, 0 };
+	const uint8_t five[] = { VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, 5, 0 };
+	const uint8_t big[] = { VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, 1, 1 };
+	const uint8_t rx[] = { VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, 1 };
+	const uint8_t rss[] = { VIRTIO_NET_CTRL_MQ, 1 /* RSS_CONFIG */, 1, 0 };
+	cr_assert_eq(net_ctrl_parse(4, zero, sizeof(zero), &pairs), VIRTIO_NET_ERR);
+	cr_assert_eq(net_ctrl_parse(4, five, sizeof(five), &pairs), VIRTIO_NET_ERR);
+	cr_assert_eq(net_ctrl_parse(4, big, sizeof(big), &pairs), VIRTIO_NET_ERR, "257 pairs");
+	cr_assert_eq(net_ctrl_parse(4, rx, sizeof(rx), &pairs), VIRTIO_NET_ERR);
+	cr_assert_eq(net_ctrl_parse(4, rss, sizeof(rss), &pairs), VIRTIO_NET_ERR);
+	cr_assert_eq(net_ctrl_parse(4, five, 3, &pairs), VIRTIO_NET_ERR, "short");
+	cr_assert_eq(net_ctrl_parse(4, five, 0, &pairs), VIRTIO_NET_ERR, "empty");
+	cr_assert_eq(pairs, 99, "untouched when refused");
+}
+
+/* Several queue pairs are the kernel workers' only: without vhost, or over
+ * a backend with one queue, the device is refused naming why. */
+Test(vhost_net, pairs_need_vhost_and_tap_queues)
+{
+	struct vqd_mem mem;
+	struct evloop *loop;
+	int sv[2];
+	struct net_backend *be;
+	struct virtio_net *net = NULL;
+	struct err e = {0};
+	memset(&mem, 0, sizeof(mem));
+	cr_assert_eq(vqd_mem_add(&mem, 0, 1 << 20), 0);
+	cr_assert_eq(evl_create(&loop, NULL), 0);
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	cr_assert_eq(net_backend_fd(sv[0], "pair", &be, &e), 0, "%s", e.msg);
+	struct net_config cfg = { .mac = { 0x52, 0x54, 0, 1, 2, 3 }, .queue_pairs = 2 };
+	cr_assert_eq(net_create_backend(&cfg, be, &mem.gm, loop, &net, &e), -EINVAL);
+	cr_assert_null(net);
+	cr_assert(strstr(e.msg, "2 queue pairs need vhost=on"), "%s", e.msg);
+	struct net_config byname = { .tap = "kt-none", .mac = { 0x52, 0x54, 0, 1, 2, 3 },
+				     .queue_pairs = 2, .tap_fd = 7, .vhost = true };
+	cr_assert_eq(net_create(&byname, &mem.gm, loop, &net, &e), -EINVAL);
+	cr_assert(strstr(e.msg, "not fd="), "%s", e.msg);
+	close(sv[1]);
 	evl_destroy(loop);
 	vqd_mem_fini(&mem);
 }

@@ -90,12 +90,15 @@ static void tap_be_close(struct net_backend *be)
 	tap_close(container_of(be, struct tap, be));
 }
 
+static int tap_queue_enable(struct net_backend *be, unsigned q, bool on);
+
 static const struct net_backend_ops tap_ops = {
     .kind = "tap",
     .recv = be_readv,
     .send = be_writev, /* a character device: no SIGPIPE */
     .set_offload = tap_be_set_offload,
     .close = tap_be_close,
+    .queue_enable = tap_queue_enable,
 };
 
 /* The kernel's rule for interface names (dev_valid_name), checked here
@@ -217,6 +220,45 @@ static int tap_finish(struct tap *tap, struct ifreq *ifr, unsigned vnet_hdr_len,
 int tap_open(const char *name, unsigned vnet_hdr_len, struct tap **out,
 	     struct err *e)
 {
+	return tap_open_queues(name, vnet_hdr_len, 1, out, e);
+}
+
+/* The extra queues of a multi-queue tap (ifr: the first's, with the
+ * kernel's name). */
+static int open_more_queues(struct tap *tap, struct ifreq *ifr, unsigned queues,
+			    struct err *e)
+{
+	for (unsigned q = 1; q < queues; q++) {
+		int fd = open_tun(tap->be.name, e);
+		if (fd < 0)
+			return fd;
+		tap->be.queue_fd[tap->be.nr_queues++] = fd;
+		if (ioctl(fd, TUNSETIFF, ifr) < 0)
+			return err_set(e, -errno, "tap %s: queue %u: TUNSETIFF: %s",
+				       tap->be.name, q, strerror(errno));
+	}
+	return 0;
+}
+
+static int tap_queue_enable(struct net_backend *be, unsigned q, bool on)
+{
+	if (q >= be->nr_queues)
+		return -EINVAL;
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_flags = on ? IFF_ATTACH_QUEUE : IFF_DETACH_QUEUE;
+	/* EINVAL: the queue is already in that state. */
+	if (ioctl(be->queue_fd[q], TUNSETQUEUE, &ifr) < 0 && errno != EINVAL)
+		return -errno;
+	return 0;
+}
+
+int tap_open_queues(const char *name, unsigned vnet_hdr_len, unsigned queues,
+		    struct tap **out, struct err *e)
+{
+	if (queues < 1 || queues > NET_BACKEND_MAX_QUEUES)
+		return err_set(e, -EINVAL, "tap %s: %u queues (1..%u)", name ? name : "",
+			       queues, NET_BACKEND_MAX_QUEUES);
 	int rc = check_name(name, e);
 	if (!rc)
 		rc = check_hdr_len(name, vnet_hdr_len, e);
@@ -231,15 +273,22 @@ int tap_open(const char *name, unsigned vnet_hdr_len, struct tap **out,
 		rc = tap->be.fd;
 		goto err;
 	}
+	tap->be.queue_fd[0] = tap->be.fd;
+	tap->be.nr_queues = 1;
 	struct ifreq ifr;
 	memset(&ifr, 0, sizeof(ifr));
 	memcpy(ifr.ifr_name, name, strlen(name));
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR |
+			(queues > 1 ? IFF_MULTI_QUEUE : 0);
 	if (ioctl(tap->be.fd, TUNSETIFF, &ifr) < 0) {
 		rc = attach_error(name, -errno, e);
 		goto err;
 	}
 	rc = tap_finish(tap, &ifr, vnet_hdr_len, e);
+	if (!rc && queues > 1) {
+		ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | IFF_MULTI_QUEUE;
+		rc = open_more_queues(tap, &ifr, queues, e);
+	}
 	if (rc)
 		goto err;
 	*out = tap;
@@ -284,6 +333,8 @@ int tap_adopt(int fd, const char *name, unsigned vnet_hdr_len,
 		return err_set(e, -ENOMEM, "tap %s: out of memory", name);
 	tap->be.ops = &tap_ops;
 	tap->be.fd = fd;
+	tap->be.queue_fd[0] = fd;
+	tap->be.nr_queues = 1;
 	rc = tap_finish(tap, &ifr, vnet_hdr_len, e);
 	if (rc) {
 		tap->be.fd = -1; /* not ours until adopted */
@@ -320,6 +371,8 @@ void tap_close(struct tap *tap)
 		return;
 	if (tap->be.fd >= 0)
 		close(tap->be.fd);
+	for (unsigned q = 1; q < tap->be.nr_queues; q++)
+		close(tap->be.queue_fd[q]);
 	free(tap);
 }
 
@@ -377,6 +430,8 @@ int net_backend_fd(int fd, const char *name, struct net_backend **out,
 	fb->is_socket = getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0;
 	fb->be.ops = &fd_ops;
 	fb->be.fd = fd;
+	fb->be.queue_fd[0] = fd;
+	fb->be.nr_queues = 1;
 	if (name)
 		snprintf(fb->be.name, sizeof(fb->be.name), "%s", name);
 	else

@@ -58,12 +58,22 @@ struct net_backend_ops {
 	int (*set_offload)(struct net_backend *be, uint64_t features);
 	/* close - close the fd and free (be). */
 	void (*close)(struct net_backend *be);
+	/* queue_enable - let the interface hand packets to queue (q) (1 ..
+	 * nr_queues - 1) or stop it (a multi-queue tap's TUNSETQUEUE).
+	 * 0 or -errno. NULL: a single queue. */
+	int (*queue_enable)(struct net_backend *be, unsigned q, bool on);
 };
+
+#define NET_BACKEND_MAX_QUEUES 8
 
 struct net_backend {
 	const struct net_backend_ops *ops;
-	int fd;	       /* non-blocking; for the event loop */
+	int fd;	       /* non-blocking; for the event loop; queue 0 */
 	char name[32]; /* interface name, or "fd N" */
+	/* Queues of a multi-queue tap (tap_open_queues): queue_fd[0] is fd.
+	 * 1 for every other backend. */
+	unsigned nr_queues;
+	int queue_fd[NET_BACKEND_MAX_QUEUES];
 };
 
 struct tap;
@@ -80,6 +90,16 @@ struct tap;
  */
 int tap_open(const char *name, unsigned vnet_hdr_len, struct tap **out,
 	     struct err *e);
+
+/*
+ * tap_open_queues - tap_open with (queues) queues (1 ..
+ * NET_BACKEND_MAX_QUEUES): more than one makes an IFF_MULTI_QUEUE tap
+ * (a persistent one must have been made multi_queue), one fd per queue
+ * (be->queue_fd), all attached: the kernel spreads received flows over
+ * them. Same errors as tap_open. Main thread.
+ */
+int tap_open_queues(const char *name, unsigned vnet_hdr_len, unsigned queues,
+		    struct tap **out, struct err *e);
 
 /*
  * tap_adopt - use (fd), a tap fd someone else opened and attached to the

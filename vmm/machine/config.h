@@ -217,6 +217,7 @@ struct cfg_net {
 	unsigned fd; /* > 0: an inherited fd attached to it; 0: open it */
 	struct cfg_mac mac;
 	bool vhost; /* the kernel's vhost-net worker moves the packets */
+	unsigned queues; /* queue pairs; 0: one per vCPU (at most 8) with vhost, else 1 */
 };
 
 struct cfg_fs {

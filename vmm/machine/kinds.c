@@ -185,15 +185,44 @@ static const struct cfg_field net_fields[] = {
 	  .doc = "on: the host kernel's vhost-net worker moves the packets "
 		 "(/dev/vhost-net, opened at start), not kiln's event loop; faster, "
 		 "but the guest's rings are then parsed by host kernel code "
-		 "(docs/network.md)" },
+		 "(docs/security.md)" },
+	{ .name = "queues", .type = CFG_FT_U32, .off = offsetof(struct cfg_net, queues),
+	  .min = 0, .max = NET_MAX_PAIRS, .hint = "N",
+	  .doc = "queue pairs (virtio-net multi-queue, vhost=on only: one worker "
+		 "and one tap queue each); 0: one per vCPU (at most 8) with vhost=on, "
+		 "falling back to one on a persistent tap made without multi_queue; "
+		 "else 1" },
 };
+
+static int validate_net(const void *spec, struct err *e)
+{
+	const struct cfg_net *n = spec;
+	if (n->queues > 1 && !n->vhost) {
+		err_field(e, "queues");
+		return err_set(e, -EINVAL, "queues=%u: several queue pairs need vhost=on "
+			       "(kiln's own datapath serves one)", n->queues);
+	}
+	if (n->queues > 1 && n->fd) {
+		err_field(e, "queues");
+		return err_set(e, -EINVAL, "queues=%u: an inherited fd is one tap queue",
+			       n->queues);
+	}
+	return 0;
+}
 
 static int create_net(struct vm *vm, const struct cfg_device *dev,
 		      struct err *e)
 {
 	const struct cfg_net *n = dev->spec;
 	struct net_config nc = { .tap = n->tap, .tap_fd = (int)n->fd,
-				 .mac_given = n->mac.set, .vhost = n->vhost };
+				 .mac_given = n->mac.set, .vhost = n->vhost,
+				 .queue_pairs = n->queues };
+	/* Unset with vhost: one pair per vCPU, where the tap allows. */
+	if (!n->queues && n->vhost && !n->fd) {
+		unsigned v = vm->cfg ? vm->cfg->vcpus : 1;
+		nc.queue_pairs = v < 1 ? 1 : v > NET_MAX_PAIRS ? NET_MAX_PAIRS : v;
+		nc.queue_pairs_fallback = true;
+	}
 	if (n->mac.set)
 		memcpy(nc.mac, n->mac.b, 6);
 	else
@@ -215,8 +244,9 @@ static const struct cfg_kind kind_net = {
 	.max = CFG_MAX_NETS,
 	.spec_size = sizeof(struct cfg_net),
 	.spec = SPEC(net_fields),
-	.usage = "tap=NAME[,mac=MAC][,fd=N][,vhost=on][,id=NAME] | fd=N[,mac=MAC][,vhost=on][,id=NAME]",
+	.usage = "tap=NAME[,mac=MAC][,fd=N][,vhost=on[,queues=N]][,id=NAME] | fd=N[,mac=MAC][,vhost=on][,id=NAME]",
 	.doc = "a virtio-net NIC on a host tap device",
+	.validate = validate_net,
 	.addable = true,
 	.one_of = (const char *const[]){ "tap", "fd", NULL },
 	.create = create_net,

@@ -218,6 +218,7 @@ static const unsigned long loop_ioctls[] = {
 	KVM_IRQFD,     /* deassigned at teardown */
 	KVM_IOEVENTFD, /* deassigned at teardown */
 	TUNSETOFFLOAD, /* the guest's offload features, at DRIVER_OK */
+	TUNSETQUEUE,   /* a multi-queue tap's queues follow the pairs in use */
 	/* vhost=on: the worker started at DRIVER_OK and after a pause,
 	 * stopped at reset and pause (virtio/net_vhost.c). */
 	VHOST_SET_FEATURES,
