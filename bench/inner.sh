@@ -78,6 +78,8 @@ vm_cmd() {
 		[[ $dev == diskfile ]] && CMD+=(--disk "path=$DISKFILE")
 		[[ $dev == net ]] && CMD+=(--net tap=bt0,mac=52:54:00:12:34:56)
 		[[ $dev == netvhost ]] && CMD+=(--net tap=bt0,mac=52:54:00:12:34:56,vhost=on)
+		# vhost=on with 2 vCPUs: 2 queue pairs (one per vCPU, kiln's default)
+		[[ $dev == netmq ]] && CMD+=(--net tap=bt0,mac=52:54:00:12:34:56,vhost=on)
 		[[ $dev == fs ]] && CMD+=(--fs "path=$FSDIR/src,tag=src,readonly=on" --fs "path=$FSDIR/rw,tag=rw")
 		[[ $dev == fsroot ]] && CMD+=(--fs path=/,tag=root,readonly=on)
 	else
@@ -92,6 +94,8 @@ vm_cmd() {
 			-device virtio-net-pci,netdev=n0,disable-legacy=on,mac=52:54:00:12:34:56)
 		[[ $dev == netvhost ]] && CMD+=(-netdev tap,id=n0,ifname=bt0,script=no,downscript=no,vhost=on
 			-device virtio-net-pci,netdev=n0,disable-legacy=on,mac=52:54:00:12:34:56)
+		[[ $dev == netmq ]] && CMD+=(-netdev tap,id=n0,ifname=bt0,script=no,downscript=no,vhost=on,queues=2
+			-device virtio-net-pci,netdev=n0,disable-legacy=on,mac=52:54:00:12:34:56,mq=on,vectors=6)
 		[[ $dev == fs ]] && CMD+=(-virtfs "local,path=$FSDIR/src,mount_tag=src,security_model=none,readonly=on"
 			-virtfs "local,path=$FSDIR/rw,mount_tag=rw,security_model=none")
 		[[ $dev == fsroot ]] && CMD+=(-virtfs local,path=/,mount_tag=root,security_model=none,readonly=on,multidevs=remap)
@@ -274,6 +278,11 @@ want net && for ((r = 1; r <= ROUNDS; r++)); do
 	for v in $(order "$r"); do
 		vm_cmd "$v" "$BZIMAGE" iperf3 512 "$INITRD_TOOLS" "bench.rt=$RT" netvhost
 		run_vm netvhost "$r" "$v" $((2 * RT + 120)) --netup "$NETUP"
+	done
+	# Multi-queue: 2 vCPUs, 2 queue pairs with vhost, 4 iperf3 streams.
+	for v in $(order "$r"); do
+		CPUS=2 vm_cmd "$v" "$BZIMAGE" iperf3 512 "$INITRD_TOOLS" "bench.rt=$RT bench.streams=4" netmq
+		run_vm netmq "$r" "$v" $((2 * RT + 120)) --netup "$NETUP"
 	done
 done
 

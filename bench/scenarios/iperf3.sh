@@ -3,6 +3,7 @@
 #   KILN-IPERF tx|rx MBYTES MBITS_PER_S   (receiver side figures)
 arg() { sed -n "s/.*$1=\([^ ]*\).*/\1/p" /proc/cmdline; }
 t=$(arg bench.rt); t=${t:-10}
+p=$(arg bench.streams); p=${p:-1} # parallel streams (-P): the receiver line is their sum
 ip link set lo up
 ip link set eth0 up && ip addr add 169.254.80.2/24 dev eth0
 ok=
@@ -11,7 +12,7 @@ for i in $(seq 120); do ping -c 1 -W 1 169.254.80.1 >/dev/null 2>&1 && { ok=1; b
 rc=0
 one() { # DIR [ -R ]
 	d=$1; shift
-	iperf3 -c 169.254.80.1 -t "$t" -f m "$@" >/tmp/ip.out 2>&1 || { echo "KILN-ERROR iperf3 $d: $(tail -c 300 /tmp/ip.out)"; rc=1; return; }
+	iperf3 -c 169.254.80.1 -t "$t" -P "$p" -f m "$@" >/tmp/ip.out 2>&1 || { echo "KILN-ERROR iperf3 $d: $(tail -c 300 /tmp/ip.out)"; rc=1; return; }
 	line=$(awk -v d="$d" '/receiver/ { for (i = 1; i <= NF; i++) { if ($i == "MBytes") mb = $(i-1); if ($i == "Mbits/sec") r = $(i-1) } }
 		END { if (mb != "" && r != "") print "KILN-IPERF", d, mb, r }' /tmp/ip.out)
 	# iperf3 said it succeeded but its summary has no receiver figures: a
