@@ -82,25 +82,45 @@ Test(vhost_net, not_a_vhost_device)
 	vhost_net_close(NULL);
 }
 
+/* Guest memory, a loop and a packet-socket backend with its peer. */
+struct pair_fixture {
+	struct vqd_mem mem;
+	struct evloop *loop;
+	int peer;
+	struct net_backend *be;
+};
+
+static void pair_backend(struct pair_fixture *f)
+{
+	int sv[2];
+	struct err e = {0};
+	memset(f, 0, sizeof(*f));
+	cr_assert_eq(vqd_mem_add(&f->mem, 0, 1 << 20), 0);
+	cr_assert_eq(evl_create(&f->loop, NULL), 0);
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	cr_assert_eq(net_backend_fd(sv[0], "pair", &f->be, &e), 0, "%s", e.msg);
+	f->peer = sv[1];
+}
+
+static void pair_fini(struct pair_fixture *f)
+{
+	close(f->peer);
+	evl_destroy(f->loop);
+	vqd_mem_fini(&f->mem);
+}
+
 /* virtio-net with vhost=on: where /dev/vhost-net is missing, creation
  * fails naming it and leaves nothing open; where it exists, the device is
  * made (the datapath starts only at DRIVER_OK, on a real tap). */
 Test(vhost_net, net_device_with_vhost)
 {
-	struct vqd_mem mem;
-	struct evloop *loop;
-	int sv[2];
-	struct net_backend *be;
+	struct pair_fixture f;
 	struct virtio_net *net = NULL;
 	struct err e = {0};
-	memset(&mem, 0, sizeof(mem));
-	cr_assert_eq(vqd_mem_add(&mem, 0, 1 << 20), 0);
-	cr_assert_eq(evl_create(&loop, NULL), 0);
-	unsigned fds = open_fds();
-	cr_assert_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
-	cr_assert_eq(net_backend_fd(sv[0], "pair", &be, &e), 0, "%s", e.msg);
+	pair_backend(&f);
+	unsigned fds = open_fds() - 2; /* once the backend and its peer are closed */
 	struct net_config cfg = { .mac = { 0x52, 0x54, 0, 1, 2, 3 }, .vhost = true };
-	int rc = net_create_backend(&cfg, be, &mem.gm, loop, &net, &e);
+	int rc = net_create_backend(&cfg, f.be, &f.mem.gm, f.loop, &net, &e);
 	if (access("/dev/vhost-net", F_OK) != 0) {
 		cr_assert_eq(rc, -ENOENT);
 		cr_assert_null(net);
@@ -110,10 +130,10 @@ Test(vhost_net, net_device_with_vhost)
 		cr_assert_str_eq(net_vdev(net)->host_engine, "vhost-net");
 		net_destroy(net);
 	}
-	close(sv[1]);
+	close(f.peer);
+	f.peer = -1;
 	cr_assert_eq(open_fds(), fds, "nothing left open");
-	evl_destroy(loop);
-	vqd_mem_fini(&mem);
+	pair_fini(&f);
 }
 
 /* The control queue's one command (virtio 1.2 §5.1.6.5.5): how many queue
@@ -147,26 +167,17 @@ Test(vhost_net, ctrl_command_parse)
  * a backend with one queue, the device is refused naming why. */
 Test(vhost_net, pairs_need_vhost_and_tap_queues)
 {
-	struct vqd_mem mem;
-	struct evloop *loop;
-	int sv[2];
-	struct net_backend *be;
+	struct pair_fixture f;
 	struct virtio_net *net = NULL;
 	struct err e = {0};
-	memset(&mem, 0, sizeof(mem));
-	cr_assert_eq(vqd_mem_add(&mem, 0, 1 << 20), 0);
-	cr_assert_eq(evl_create(&loop, NULL), 0);
-	cr_assert_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
-	cr_assert_eq(net_backend_fd(sv[0], "pair", &be, &e), 0, "%s", e.msg);
+	pair_backend(&f);
 	struct net_config cfg = { .mac = { 0x52, 0x54, 0, 1, 2, 3 }, .queue_pairs = 2 };
-	cr_assert_eq(net_create_backend(&cfg, be, &mem.gm, loop, &net, &e), -EINVAL);
+	cr_assert_eq(net_create_backend(&cfg, f.be, &f.mem.gm, f.loop, &net, &e), -EINVAL);
 	cr_assert_null(net);
 	cr_assert(strstr(e.msg, "2 queue pairs need vhost=on"), "%s", e.msg);
 	struct net_config byname = { .tap = "kt-none", .mac = { 0x52, 0x54, 0, 1, 2, 3 },
 				     .queue_pairs = 2, .tap_fd = 7, .vhost = true };
-	cr_assert_eq(net_create(&byname, &mem.gm, loop, &net, &e), -EINVAL);
+	cr_assert_eq(net_create(&byname, &f.mem.gm, f.loop, &net, &e), -EINVAL);
 	cr_assert(strstr(e.msg, "not fd="), "%s", e.msg);
-	close(sv[1]);
-	evl_destroy(loop);
-	vqd_mem_fini(&mem);
+	pair_fini(&f);
 }
