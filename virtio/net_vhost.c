@@ -269,15 +269,28 @@ int net_vhost_set_pairs(struct virtio_net *net, unsigned n)
 		return 0;
 	}
 	/* Pairs given up stop where they are (the driver may take them again
-	 * later, from the same position); new ones start. */
-	for (unsigned p = n; p < old; p++)
-		stop_pair(net, p, true);
-	tap_queues_match(net);
+	 * later, from the same position); new ones start, and then the tap
+	 * steers flows to them. */
+	if (n < old) {
+		/* The tap stops steering flows to them first. */
+		tap_queues_match(net);
+		for (unsigned p = n; p < old; p++)
+			stop_pair(net, p, true);
+		return 0;
+	}
 	for (unsigned p = old; p < n; p++) {
 		int rc = start_pair(net, p);
-		if (rc)
+		if (rc) {
+			/* (A driver that never enabled those queues.) Back to
+			 * what was in use, so no tap queue waits for a worker. */
+			for (unsigned k = old; k < p; k++)
+				stop_pair(net, k, true);
+			net->curr_pairs = old;
+			tap_queues_match(net);
 			return rc;
+		}
 	}
+	tap_queues_match(net);
 	return 0;
 }
 
