@@ -170,10 +170,12 @@ static void on_signal(void *opaque, uint32_t events)
 	struct signalfd_siginfo si;
 	if (read(c->signal_fd, &si, sizeof(si)) != (ssize_t)sizeof(si))
 		return;
-	/* The lease on a restored VM's memory file is breaking. */
+	/* The lease on a restored VM's memory file is breaking (F_SETSIG
+	 * makes the kernel say which fd, with POLL_MSG); another SIGIO
+	 * (kill -IO) is ignored. */
 	if (si.ssi_signo == SIGIO) {
-		if (c->vm)
-			vm_memory_file_changing(c->vm);
+		if (c->vm && si.ssi_code == POLL_MSG)
+			vm_memory_file_changing(c->vm, si.ssi_fd);
 		return;
 	}
 	/* A service's stop: the guest gets the chance to shut down first

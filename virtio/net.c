@@ -167,11 +167,14 @@ static void net_queue_notify(struct virtio_device *vdev, unsigned q)
 	struct virtio_net *net = to_net(vdev);
 	if (!net->active)
 		return;
-	if (net->max_pairs > 1 && q == 2 * net->max_pairs) {
+	if (net->max_pairs > 1 && q == net_ctrl_queue(net)) {
 		net_ctrl_kick(net);
 		return;
 	}
 	if (net->vhost) {
+		/* After a restore the workers start at the first kick. */
+		if (!net->vhost_running && !net->quiesced && net_vhost_start(net))
+			virtio_device_set_needs_reset(vdev, "vhost-net did not start");
 		/* A kick that reached the loop (taken before the worker
 		 * started, or re-posted after a pause) is the worker's. */
 		net_vhost_kick(net, q);
@@ -250,8 +253,10 @@ static void net_stats_emit(struct virtio_device *vdev, dev_stat_fn emit,
 static void net_destroy_vdev(struct virtio_device *vdev)
 {
 	struct virtio_net *net = to_net(vdev);
-	net_reset(vdev, true);
+	/* The transport is gone already (virtio/pci_device.c vp_destroy):
+	 * the workers stop without handing its fds back. */
 	net_vhost_fini(net);
+	net_reset(vdev, true);
 	if (net->watching)
 		evl_del(vdev->loop, net->be->fd);
 	net_backend_close(net->be);

@@ -41,7 +41,8 @@ static int ctrl_handle(struct virtio_device *vdev, struct virtqueue *vq,
 	 * it is 4 bytes; longer ones are no command of ours. */
 	size_t len = chain->err ? 0 : vq_cursor_remaining(&rd);
 	if (len <= sizeof(cmd) && vq_cursor_copy_from(&rd, cmd, len) == 0)
-		ack = net_ctrl_parse(net->max_pairs, cmd, len, &pairs);
+		ack = net_ctrl_parse(virtio_has_feature(vdev, VIRTIO_NET_F_MQ) ? net->max_pairs : 1,
+				     cmd, len, &pairs);
 	else if (log_ratelimit_ok(&net->vdev.warn_rl, 5))
 		log_warn("%s: a %zu-byte control command refused", vdev->label, len);
 	if (ack == VIRTIO_NET_OK && pairs != net->curr_pairs) {
@@ -59,5 +60,5 @@ static int ctrl_handle(struct virtio_device *vdev, struct virtqueue *vq,
 
 void net_ctrl_kick(struct virtio_net *net)
 {
-	virtio_queue_drain(&net->vdev, 2 * net->max_pairs, ctrl_handle);
+	virtio_queue_drain(&net->vdev, net_ctrl_queue(net), ctrl_handle);
 }

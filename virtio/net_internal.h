@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <linux/virtio_net.h>
 
 #include "net.h"
 #include "backend/vhost_net.h"
@@ -122,7 +123,8 @@ int net_restore(struct virtio_device *vdev, struct state_buf *in,
 /* net_vhost_init - open vhost-net for (net) and its eventfds (vhost=on).
  * 0 or -errno with (e) set. Main thread. */
 int net_vhost_init(struct virtio_net *net, struct err *e);
-/* net_vhost_fini - close what net_vhost_init opened (stops the worker). */
+/* net_vhost_fini - close what net_vhost_init opened; the workers stop
+ * without handing the transport's fds back (it may be gone: destroy). */
 void net_vhost_fini(struct virtio_net *net);
 /* net_vhost_start - let the worker serve both queues from where they
  * are. 0 or -errno (logged). */
@@ -147,6 +149,12 @@ int net_vhost_set_pairs(struct virtio_net *net, unsigned n);
  */
 uint8_t net_ctrl_parse(unsigned max_pairs, const void *cmd, size_t len,
 		       unsigned *pairs);
+/* net_ctrl_queue - the control queue's index (§5.1.2): after every pair
+ * with MQ negotiated, else 2. Meaningful with CTRL_VQ negotiated. */
+static inline unsigned net_ctrl_queue(const struct virtio_net *net)
+{
+	return virtio_has_feature(&net->vdev, VIRTIO_NET_F_MQ) ? 2 * net->max_pairs : 2;
+}
 /* net_ctrl_kick - the driver kicked the control queue (net_ctrl.c). */
 void net_ctrl_kick(struct virtio_net *net);
 

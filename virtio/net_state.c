@@ -163,15 +163,11 @@ static int go_live(struct virtio_net *net, struct err *e)
 		return err_set(e, rc, "virtio-net %s: cannot set offloads: %s",
 			       net->be->name, strerror(-rc));
 	net->active = true;
-	if (net->vhost) {
-		rc = net_vhost_start(net);
-		if (rc) {
-			net->active = false;
-			return err_set(e, rc, "virtio-net %s: vhost-net did not start",
-				       net->be->name);
-		}
+	/* The workers start at the transport's first kick after the restore,
+	 * once its registers (each queue's MSI-X vector, whose irqfd a worker
+	 * signals) are back (net_queue_notify). */
+	if (net->vhost)
 		return 0;
-	}
 	net_be_watch(net);
 	return 0;
 }
@@ -183,6 +179,14 @@ int net_restore(struct virtio_device *vdev, struct state_buf *in, struct err *e)
 	int rc = net_load(net, in, &ns, e);
 	if (rc)
 		return rc;
+	/* The workers take the rings from their position: chains kiln's own
+	 * datapath had taken (a snapshot with vhost=off) would never
+	 * complete. */
+	if (net->vhost && (ns.nrx || ns.ntx || ns.rx_len))
+		return err_set(e, -EINVAL,
+			       NET_STATE_KIND " state: %u receive and %u transmit chains in "
+			       "kiln's own datapath (saved with vhost=off): restore it with "
+			       "vhost=off", ns.nrx, ns.ntx);
 	/* Only a running device holds chains, a packet or a wait. */
 	if (!vdev->activated &&
 	    (ns.nrx || ns.ntx || ns.rx_len || ns.rx_waiting))

@@ -196,6 +196,16 @@ static void stop_pair(struct virtio_net *net, unsigned p, bool keep_position)
 	int rc = vhost_net_stop(vp->vn, avail);
 	vp->running = false;
 	give_fds_back(net, p);
+	/* An interrupt the worker raised through the relay just before it
+	 * stopped is the guest's still (a pause publishes what completed);
+	 * at a reset it is dropped. */
+	for (unsigned i = 0; i < VHOST_NET_QUEUES; i++) {
+		uint64_t n;
+		if (read(vp->call[i].fd, &n, sizeof(n)) == sizeof(n) && n && keep_position) {
+			net->vdev.interrupts++;
+			net->vdev.transport->signal_queue(&net->vdev, pair_queue(p, i));
+		}
+	}
 	if (!keep_position)
 		return;
 	if (rc) {

@@ -320,6 +320,10 @@ void pci_msix_set_external(struct pci_msix *m, unsigned vector, bool on)
 	if (!m->dev || vector >= m->nr_vectors)
 		return;
 	pthread_mutex_lock(&m->lock);
+	/* Masked already: what the other side signals from now on is
+	 * dropped by KVM until the unmask, which then delivers one. */
+	if (on && masked_with(m, vector, m->enabled, m->fmask))
+		set_pending(m, vector, true);
 	if (on)
 		m->external[vector / 64] |= 1ull << (vector % 64);
 	else

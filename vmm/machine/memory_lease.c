@@ -51,28 +51,73 @@ static bool all_zero(const uint8_t *p)
 	return !memcmp(p, zero, PAGE);
 }
 
-/* A hole of the file at [src, src + len): only the pages the guest wrote
- * since the restore hold anything, and those are the process's own
- * (pagemap). Without pagemap each page is read and copied unless zero. */
-static int copy_hole(const struct memory_lease *ml, const uint8_t *src,
-		     uint8_t *dst, uint64_t len, struct detach_counts *c)
+/* Pagemap entries of (n) pages from (src) into (pm); false without them. */
+static bool read_pagemap(const struct memory_lease *ml, const uint8_t *src,
+			 uint64_t n, uint64_t *pm)
+{
+	off_t at = (off_t)((uintptr_t)src / PAGE * sizeof(uint64_t));
+	return ml->pagemap_fd >= 0 &&
+	       pread(ml->pagemap_fd, pm, n * sizeof(uint64_t), at) == (ssize_t)(n * sizeof(uint64_t));
+}
+
+static bool own_page(uint64_t pm)
+{
+	return (pm & (PM_PRESENT | PM_SWAPPED)) && !(pm & PM_FILE);
+}
+
+/* Read [off, off + len) of the file into (dst): pread, which a file cut
+ * short under us (the lease revoked after lease-break-time) answers with
+ * a short count, where reading the mapping would raise SIGBUS. */
+static int read_file(const struct memory_lease *ml, uint8_t *dst, uint64_t len, off_t off)
+{
+	while (len) {
+		ssize_t n = pread(ml->fd, dst, len, off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -ENODATA;
+		dst += n;
+		off += n;
+		len -= (uint64_t)n;
+	}
+	return 0;
+}
+
+/*
+ * [src, src + len) at file offset (off), a hole of the file or its data,
+ * into (dst). The pages the guest wrote since the restore are its own
+ * (pagemap) and are copied from guest RAM; the others hold what the file
+ * holds: nothing to copy in a hole, and the file's bytes (pread) in data.
+ * Without pagemap everything comes from guest RAM (a hole's pages only
+ * when not zero).
+ */
+static int copy_range(const struct memory_lease *ml, const uint8_t *src, uint8_t *dst,
+		      uint64_t len, off_t off, bool hole, struct detach_counts *c)
 {
 	uint64_t pm[PM_BATCH];
 	uint64_t npages = len / PAGE;
 	for (uint64_t i = 0; i < npages; i += PM_BATCH) {
 		uint64_t n = npages - i < PM_BATCH ? npages - i : PM_BATCH;
-		bool have_pm = false;
-		if (ml->pagemap_fd >= 0) {
-			off_t at = (off_t)(((uintptr_t)src / PAGE + i) * sizeof(uint64_t));
-			have_pm = pread(ml->pagemap_fd, pm, n * sizeof(uint64_t), at) ==
-				  (ssize_t)(n * sizeof(uint64_t));
-		}
-		for (uint64_t k = 0; k < n; k++) {
-			const uint8_t *p = src + (i + k) * PAGE;
-			if (have_pm ? !((pm[k] & (PM_PRESENT | PM_SWAPPED)) && !(pm[k] & PM_FILE))
-				    : all_zero(p))
+		bool have_pm = read_pagemap(ml, src + i * PAGE, n, pm);
+		uint64_t run = 0; /* file pages before page k, read in one go */
+		for (uint64_t k = 0; k <= n; k++) {
+			uint64_t at = (i + k) * PAGE;
+			bool from_file = k < n && have_pm && !own_page(pm[k]);
+			if (from_file) {
+				run++;
 				continue;
-			memcpy(dst + (i + k) * PAGE, p, PAGE);
+			}
+			if (run && !hole) {
+				uint64_t start = at - run * PAGE;
+				int rc = read_file(ml, dst + start, run * PAGE, off + (off_t)start);
+				if (rc)
+					return rc;
+				c->copied += run * PAGE;
+			}
+			run = 0;
+			if (k == n || (hole && !have_pm && all_zero(src + at)))
+				continue;
+			memcpy(dst + at, src + at, PAGE);
 			c->copied += PAGE;
 		}
 	}
@@ -93,8 +138,8 @@ static int detach_region(const struct memory_lease *ml, uint8_t *hva, uint64_t s
 			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (dst == MAP_FAILED)
 		return -errno;
-	/* As gm_alloc's: huge pages advised, left out of core dumps. */
-	madvise(dst, size, MADV_HUGEPAGE);
+	/* Left out of core dumps, as gm_alloc's; huge pages only once in
+	 * place (advised now, a sparse page written here would cost 2 MiB). */
 	madvise(dst, size, MADV_DONTDUMP);
 	uint64_t pos = 0;
 	int rc = 0;
@@ -119,9 +164,9 @@ static int detach_region(const struct memory_lease *ml, uint8_t *hva, uint64_t s
 		}
 		if (len > size - pos)
 			len = size - pos;
-		if (hole && !(len % PAGE) && !(pos % PAGE)) {
-			rc = copy_hole(ml, hva + pos, dst + pos, len, c);
-		} else {
+		if (!(len % PAGE) && !(pos % PAGE)) {
+			rc = copy_range(ml, hva + pos, dst + pos, len, here, hole, c);
+		} else { /* not page-aligned: no file system reports that */
 			memcpy(dst + pos, hva + pos, len);
 			c->copied += len;
 		}
@@ -129,9 +174,12 @@ static int detach_region(const struct memory_lease *ml, uint8_t *hva, uint64_t s
 	}
 	if (!rc && mremap(dst, size, size, MREMAP_MAYMOVE | MREMAP_FIXED, hva) == MAP_FAILED)
 		rc = -errno;
-	if (rc)
+	if (rc) {
 		munmap(dst, size);
-	return rc;
+		return rc;
+	}
+	madvise(hva, size, MADV_HUGEPAGE);
+	return 0;
 }
 
 static void let_go(struct memory_lease *ml)
@@ -168,7 +216,9 @@ int memory_lease_detach(struct memory_lease *ml, const struct guest_mem *gm,
 	let_go(ml);
 	if (rc)
 		return err_set(e, rc, "guest RAM could not all be copied off the "
-				      "snapshot's memory file: %s", strerror(-rc));
+				      "snapshot's memory file: %s%s", strerror(-rc),
+			       rc == -ENODATA ? " (the file was cut short: the kernel's "
+						"lease-break-time passed first?)" : "");
 	log_info("guest RAM is off the snapshot's memory file: %llu MiB copied "
 		 "in %llu ms", (unsigned long long)(c.copied >> 20),
 		 (unsigned long long)(now_ms() - t0));

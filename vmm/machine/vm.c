@@ -490,9 +490,9 @@ int vm_request_shutdown(struct vm *vm)
 	return rc;
 }
 
-void vm_memory_file_changing(struct vm *vm)
+void vm_memory_file_changing(struct vm *vm, int fd)
 {
-	if (!memory_lease_held(&vm->lease))
+	if (!memory_lease_held(&vm->lease) || fd != vm->lease.fd)
 		return;
 	struct err e = {0};
 	bool was_paused = vm_is_paused(vm), paused = was_paused;
@@ -510,8 +510,13 @@ void vm_memory_file_changing(struct vm *vm)
 	log_info("another process is changing the snapshot's memory file: "
 		 "copying guest RAM off it first%s", paused && !was_paused ? " (VM paused)" : "");
 	e = (struct err){0};
-	if (memory_lease_detach(&vm->lease, &vm->mem, &e))
-		log_warn("%s", e.msg);
+	if (memory_lease_detach(&vm->lease, &vm->mem, &e)) {
+		/* Guest RAM is the cut file's still: the guest cannot go on,
+		 * and kiln must not read it. */
+		log_error("%s: stopping the VM", e.msg);
+		vm_request_exit(vm, VM_EXIT_ERROR, 1);
+		return;
+	}
 	if (paused && !was_paused)
 		vm_resume(vm);
 }

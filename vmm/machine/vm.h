@@ -246,11 +246,12 @@ uint64_t vm_uptime_ms(const struct vm *vm);
 
 /*
  * vm_memory_file_changing - another process is opening the snapshot's
- * memory file to write or truncating it (a lease break: SIGIO): copy guest
- * RAM off the file with the VM paused for that time, then let the other
- * process go on. Nothing when no lease is held. Loop thread.
+ * memory file to write or truncating it (a lease break on (fd): SIGIO):
+ * copy guest RAM off the file with the VM paused for that time, then let
+ * the other process go on; if the copy fails, stop the VM. Nothing when
+ * (fd) is not the leased one. Loop thread.
  */
-void vm_memory_file_changing(struct vm *vm);
+void vm_memory_file_changing(struct vm *vm, int fd);
 
 /* vm_is_paused - whether vm_pause completed and no resume followed. */
 bool vm_is_paused(struct vm *vm);
