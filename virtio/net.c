@@ -172,9 +172,12 @@ static void net_queue_notify(struct virtio_device *vdev, unsigned q)
 		return;
 	}
 	if (net->vhost) {
-		/* After a restore the workers start at the first kick. */
-		if (!net->vhost_running && !net->quiesced && net_vhost_start(net))
-			virtio_device_set_needs_reset(vdev, "vhost-net did not start");
+		/* After a restore the workers start after the first kick;
+		 * they look at every ring as they start. */
+		if (!net->vhost_running) {
+			net_vhost_start_later(net);
+			return;
+		}
 		/* A kick that reached the loop (taken before the worker
 		 * started, or re-posted after a pause) is the worker's. */
 		net_vhost_kick(net, q);
@@ -191,6 +194,7 @@ static void net_queue_notify(struct virtio_device *vdev, unsigned q)
 static int net_reset(struct virtio_device *vdev, bool wait)
 {
 	struct virtio_net *net = to_net(vdev);
+	net_vhost_cancel_start(net);
 	net_vhost_stop(net, false);
 	net->active = false;
 	/* §5.1.6.5.5: after a reset only the first pair is used again. */

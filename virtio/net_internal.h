@@ -62,6 +62,8 @@ struct virtio_net {
 	 * reset, pause aside); the tap is never watched by the loop then. */
 	bool vhost;
 	bool vhost_running;
+	/* A start posted to the loop (net_vhost_start_later). */
+	struct evl_work vhost_start_work;
 	struct net_vhost_pair {
 		struct vhost_net *vn;
 		bool running;
@@ -133,6 +135,13 @@ int net_vhost_start(struct virtio_net *net);
  * the ring position it reached (pause, snapshot), else they are about
  * to be reset. */
 void net_vhost_stop(struct virtio_net *net, bool keep_position);
+/* net_vhost_start_later - start the workers from the loop, once the
+ * current work is done: after a restore, the first kick comes before the
+ * vCPUs' state is back, and an interrupt a worker raised then would land
+ * in a local APIC that the restore then overwrites. */
+void net_vhost_start_later(struct virtio_net *net);
+/* net_vhost_cancel_start - take a posted start back (reset, destroy). */
+void net_vhost_cancel_start(struct virtio_net *net);
 /* net_vhost_kick - pass a kick of queue (q) on to its worker. */
 void net_vhost_kick(struct virtio_net *net, unsigned q);
 /* net_vhost_set_pairs - the driver wants (n) pairs in use: start and

@@ -96,6 +96,7 @@ int net_vhost_init(struct virtio_net *net, struct err *e)
 
 void net_vhost_fini(struct virtio_net *net)
 {
+	net_vhost_cancel_start(net);
 	net->vhost_running = false;
 	for (unsigned p = 0; p < NET_MAX_PAIRS; p++) {
 		struct net_vhost_pair *vp = &net->vp[p];
@@ -268,6 +269,24 @@ void net_vhost_stop(struct virtio_net *net, bool keep_position)
 	for (unsigned p = 0; p < net->max_pairs; p++)
 		stop_pair(net, p, keep_position);
 	net->vhost_running = false;
+}
+
+static void start_work(void *arg)
+{
+	struct virtio_net *net = arg;
+	if (net->active && !net->quiesced && !net->vhost_running && net_vhost_start(net))
+		virtio_device_set_needs_reset(&net->vdev, "vhost-net did not start");
+}
+
+void net_vhost_start_later(struct virtio_net *net)
+{
+	evl_post_work(net->vdev.loop, &net->vhost_start_work, start_work, net);
+}
+
+void net_vhost_cancel_start(struct virtio_net *net)
+{
+	if (net->vdev.loop) /* not before virtio_device_init */
+		evl_cancel_work(net->vdev.loop, &net->vhost_start_work);
 }
 
 int net_vhost_set_pairs(struct virtio_net *net, unsigned n)
