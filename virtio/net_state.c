@@ -163,9 +163,10 @@ static int go_live(struct virtio_net *net, struct err *e)
 		return err_set(e, rc, "virtio-net %s: cannot set offloads: %s",
 			       net->be->name, strerror(-rc));
 	net->active = true;
-	/* The workers start at the transport's first kick after the restore,
-	 * once its registers (each queue's MSI-X vector, whose irqfd a worker
-	 * signals) are back (net_queue_notify). */
+	/* The workers start from the loop once the whole restore is done
+	 * (net_queue_notify posts it at the transport's first kick): by then
+	 * each queue's MSI-X vector, whose irqfd a worker signals, and the
+	 * vCPUs' local APICs, where its interrupts land, are back. */
 	if (net->vhost)
 		return 0;
 	net_be_watch(net);
