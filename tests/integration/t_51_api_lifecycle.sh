@@ -137,7 +137,8 @@ i = json.load(open(sys.argv[1]))
 c = i["config"]
 want_disks = [{"id": "disk0", "path": sys.argv[2], "readonly": True, "serial": "KILN-MODS",
               "format": "auto", "cache": "none", "io": "auto", "queues": 0}]
-want_nets = [{"id": "net0", "tap": "kt51", "mac": sys.argv[3], "fd": 0}]
+want_nets = [{"id": "net0", "tap": "kt51", "mac": sys.argv[3], "fd": 0,
+             "vhost": False, "queues": 0}]
 bad = []
 if i["state"] != "configuring": bad.append("state %r" % i["state"])
 if c["disks"] != want_disks: bad.append("disks %r" % c["disks"])
