@@ -42,17 +42,28 @@ static bool masked_with(const struct pci_msix *m, unsigned v, bool enabled,
 	return !enabled || fmask || (m->table[v].ctrl & PCI_MSIX_VECTOR_MASKED);
 }
 
+/* Bit (v) of a per-vector bitmap (the PBA, the external vectors). */
+static bool bit_get(const uint64_t *words, unsigned v)
+{
+	return words[v / 64] & (1ull << (v % 64));
+}
+
+static void bit_set(uint64_t *words, unsigned v, bool on)
+{
+	if (on)
+		words[v / 64] |= 1ull << (v % 64);
+	else
+		words[v / 64] &= ~(1ull << (v % 64));
+}
+
 static bool pending(const struct pci_msix *m, unsigned v)
 {
-	return m->pba[v / 64] & (1ull << (v % 64));
+	return bit_get(m->pba, v);
 }
 
 static void set_pending(struct pci_msix *m, unsigned v, bool on)
 {
-	if (on)
-		m->pba[v / 64] |= 1ull << (v % 64);
-	else
-		m->pba[v / 64] &= ~(1ull << (v % 64));
+	bit_set(m->pba, v, on);
 }
 
 /*
@@ -69,7 +80,7 @@ static void vector_changed(struct pci_msix *m, unsigned v,
 		if (m->ops && m->ops->vector_update)
 			m->ops->vector_update(m->opaque, v, &msg, masked);
 	}
-	if (masked && !old_masked && (m->external[v / 64] >> (v % 64)) & 1)
+	if (masked && !old_masked && bit_get(m->external, v))
 		set_pending(m, v, true);
 	if (!masked && pending(m, v)) {
 		set_pending(m, v, false);
@@ -324,10 +335,7 @@ void pci_msix_set_external(struct pci_msix *m, unsigned vector, bool on)
 	 * dropped by KVM until the unmask, which then delivers one. */
 	if (on && masked_with(m, vector, m->enabled, m->fmask))
 		set_pending(m, vector, true);
-	if (on)
-		m->external[vector / 64] |= 1ull << (vector % 64);
-	else
-		m->external[vector / 64] &= ~(1ull << (vector % 64));
+	bit_set(m->external, vector, on);
 	pthread_mutex_unlock(&m->lock);
 }
 
