@@ -6,7 +6,10 @@
   snapfile.py version STATE N     set the header's format version to N (checksum kept)
   snapfile.py host STATE TEXT     say the snapshot was taken on host TEXT, with a valid
                                   header checksum (a snapshot from another machine)
+  snapfile.py flip-data MEMORY    invert a byte in the middle of the memory file's
+                                  largest data extent, in place; print its offset
 """
+import os
 import struct
 import sys
 import zlib
@@ -35,8 +38,34 @@ def sections(data):
     return out
 
 
+def data_extents(fd):
+    size, pos, out = os.fstat(fd).st_size, 0, []
+    while pos < size:
+        try:
+            start = os.lseek(fd, pos, os.SEEK_DATA)
+        except OSError:  # ENXIO: holes to the end
+            break
+        end = os.lseek(fd, start, os.SEEK_HOLE)
+        out.append((start, end))
+        pos = end
+    return out
+
+
+def flip_data(path):
+    fd = os.open(path, os.O_RDWR)
+    start, end = max(data_extents(fd), key=lambda x: x[1] - x[0])
+    off = (start + end) // 2
+    b = os.pread(fd, 1, off)
+    os.pwrite(fd, bytes([b[0] ^ 0xFF]), off)
+    os.close(fd)
+    print(off)
+
+
 def main():
     cmd, path = sys.argv[1], sys.argv[2]
+    if cmd == "flip-data":
+        flip_data(path)
+        return
     data = bytearray(open(path, "rb").read())
     if cmd == "sections":
         for name, off, length in sections(data):

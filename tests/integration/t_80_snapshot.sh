@@ -13,6 +13,7 @@
 #  - damaged copies are refused before any vCPU runs, each with a message
 #    naming what is wrong: a byte flipped in each section of the state file
 #    (the section by name), a wrong format version, a truncated memory file,
+#    a byte flipped in the memory file's data (the 2 MiB holding it),
 #    a snapshot from another host's CPU, a disk of another size (by id, on
 #    the command line and in vm.restore's params), an id vm.restore's params
 #    name that the snapshot lacks;
@@ -130,6 +131,12 @@ refused bad "format version 99" "format version 99"
 rm -rf bad && cp -a snap bad && chmod u+w bad/memory
 truncate -s -4096 bad/memory
 refused bad "a truncated memory file" "memory: .*truncated"
+# A byte of guest RAM flipped in the memory file: its checksum names the
+# 2 MiB that hold it.
+rm -rf bad && cp -a snap bad && chmod u+w bad/memory
+off=$("$py" "$here/snapfile.py" flip-data bad/memory)
+refused bad "a byte flipped in the memory file at $off" \
+	"memory: checksum mismatch in the 2 MiB at offset $((off / (2 << 20) * (2 << 20))) "
 rm -rf bad && cp -a snap bad && chmod u+w bad/state
 "$py" "$here/snapfile.py" host bad/state "x86_64 OtherVendor family 1 model 2 stepping 3"
 refused bad "another host's snapshot" "taken on a x86_64 OtherVendor family 1 model 2 stepping 3 host"
@@ -141,7 +148,7 @@ timeout 120 "$KILN" run --restore "$TMPDIR/snap" --disk "id=disk0,path=$TMPDIR/o
 	</dev/null >refused.out 2>&1 || rc=$?
 ((rc != 0 && rc != 124)) || fail "a restore with a disk of another size: exit $rc"
 grep -q 'disk0.*config space' refused.out || { cat refused.out; fail "the refusal does not name disk0's size"; }
-step "$nsec damaged sections, a wrong version, a truncated memory file, another host, a disk of another size: refused"
+step "$nsec damaged sections, a wrong version, a truncated memory file, a flipped byte of RAM, another host, a disk of another size: refused"
 
 # The restore, in a new process, with no control socket.
 rc=0

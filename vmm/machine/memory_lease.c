@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "../base/log.h"
+#include "../base/mem_digest.h"
 
 #define PAGE 4096ULL
 #define PM_PRESENT (1ULL << 63)
@@ -43,12 +44,6 @@ struct detach_counts {
 bool memory_lease_held(const struct memory_lease *ml)
 {
 	return ml->fd >= 0;
-}
-
-static bool all_zero(const uint8_t *p)
-{
-	static const uint8_t zero[PAGE];
-	return !memcmp(p, zero, PAGE);
 }
 
 /* Pagemap entries of (n) pages from (src) into (pm); false without them. */
@@ -115,7 +110,7 @@ static int copy_range(const struct memory_lease *ml, const uint8_t *src, uint8_t
 				c->copied += run * PAGE;
 			}
 			run = 0;
-			if (k == n || (hole && !have_pm && all_zero(src + at)))
+			if (k == n || (hole && !have_pm && mem_page_is_zero(src + at)))
 				continue;
 			memcpy(dst + at, src + at, PAGE);
 			c->copied += PAGE;

@@ -13,6 +13,7 @@
 #include "../arch/arch.h"
 #include "../base/file.h"
 #include "../base/log.h"
+#include "../base/mem_digest.h"
 #include "../base/snapfile.h"
 #include "../base/state.h"
 #include "vcpu.h"
@@ -34,6 +35,9 @@ struct snapshot {
 	unsigned vcpus;
 	uint64_t ram_bytes;
 	char *config;
+	char *dir;
+	bool has_sums;            /* a section 'memory' (older snapshots have none) */
+	struct mem_digest sums;   /* the memory file's checksum */
 };
 
 static uint64_t now_ms(void)
@@ -53,13 +57,6 @@ static int save_vcpu(struct vcpu *v, void *arg, struct err *e)
 {
 	struct vcpu_saves *s = arg;
 	return arch_vcpu_save(v, &s->buf[v->id], e);
-}
-
-static bool page_is_zero(const uint8_t *p)
-{
-	const uint64_t *w = (const uint64_t *)(const void *)p;
-	/* The first word zero, and every byte equal to the one 8 after it. */
-	return w[0] == 0 && !memcmp(p, p + 8, PAGE - 8);
 }
 
 static int write_all(int fd, const uint8_t *p, size_t n, uint64_t off)
@@ -85,7 +82,7 @@ static int write_all(int fd, const uint8_t *p, size_t n, uint64_t off)
  * so are all when pagemap cannot be read (a jail without /proc).
  */
 static int write_memory(const struct guest_mem *gm, int fd, uint64_t *written,
-			struct err *e)
+			struct mem_digest *sums, struct err *e)
 {
 	int pm = gm->file_backed ? -1 : open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	uint64_t entries[PAGEMAP_CHUNK];
@@ -109,8 +106,10 @@ static int write_memory(const struct guest_mem *gm, int fd, uint64_t *written,
 					}
 				}
 				bool maybe = pm < 0 || (entries[k] >> 62) != 0; /* present or swapped */
-				keep = maybe && !page_is_zero(reg->hva + pg * PAGE);
+				keep = maybe && !mem_page_is_zero(reg->hva + pg * PAGE);
 			}
+			if (keep)
+				mem_digest_add(sums, file_off + pg * PAGE, reg->hva + pg * PAGE);
 			if (keep) {
 				if (!run_len)
 					run_start = pg;
@@ -132,9 +131,11 @@ static int write_memory(const struct guest_mem *gm, int fd, uint64_t *written,
 	return rc ? err_set(e, rc, "memory: cannot write: %s", strerror(-rc)) : 0;
 }
 
+/* DIR/(name): (data, len), or guest RAM (gm) as a sparse file of (size)
+ * with its checksum into (sums); then on disk. */
 static int write_file(int dirfd, const char *name, const void *data, size_t len,
 		      uint64_t size, const struct guest_mem *gm, uint64_t *written,
-		      struct err *e)
+		      struct mem_digest *sums, struct err *e)
 {
 	int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
 			0400);
@@ -145,7 +146,7 @@ static int write_file(int dirfd, const char *name, const void *data, size_t len,
 		if (ftruncate(fd, (off_t)size) < 0)
 			rc = err_set(e, -errno, "%s: cannot size it: %s", name, strerror(errno));
 		else
-			rc = write_memory(gm, fd, written, e);
+			rc = write_memory(gm, fd, written, sums, e);
 	} else {
 		rc = write_all(fd, data, len, 0);
 		if (rc)
@@ -287,21 +288,22 @@ int vm_snapshot(struct vm *vm, const char *dir, const char *config_json,
 		return err_set(e, -EBUSY, "the VM must be paused");
 	struct snapfile_writer w;
 	snapfile_writer_init(&w);
-	int rc = collect_state(vm, config_json, &w, e);
-	struct state_buf file;
-	state_init(&file);
-	char host[SNAPFILE_TEXT_MAX + 1];
-	arch_host_identity(host, sizeof(host));
+	struct mem_digest sums;
+	int rc = mem_digest_init(&sums, vm->mem.ram_bytes);
+	if (rc)
+		err_set(e, rc, "memory: cannot sum %llu bytes: %s",
+			(unsigned long long)vm->mem.ram_bytes, strerror(-rc));
 	if (!rc)
-		rc = snapfile_finish(&w, KILN_VERSION, host, &file, e);
-	snapfile_writer_fini(&w);
+		rc = collect_state(vm, config_json, &w, e);
 	if (rc) {
-		state_fini(&file);
+		snapfile_writer_fini(&w);
+		mem_digest_fini(&sums);
 		return rc;
 	}
 	if (mkdir(dir, 0700) < 0) {
 		rc = -errno;
-		state_fini(&file);
+		snapfile_writer_fini(&w);
+		mem_digest_fini(&sums);
 		err_field(e, "path");
 		return err_set(e, rc, "%s: %s", dir,
 			       rc == -EEXIST ? "exists (a snapshot goes into a new directory)"
@@ -312,10 +314,23 @@ int vm_snapshot(struct vm *vm, const char *dir, const char *config_json,
 		rc = err_set(e, -errno, "%s: %s", dir, strerror(errno));
 	if (!rc)
 		rc = write_file(dirfd, "memory", NULL, 0, vm->mem.ram_bytes, &vm->mem,
-				&st->written_bytes, e);
+				&st->written_bytes, &sums, e);
+	/* The memory file's checksum is a section of the state file, which
+	 * is complete only now. */
+	struct state_buf buf, file;
+	state_init(&file);
+	if (!rc) {
+		state_init(&buf);
+		mem_digest_save(&sums, &buf);
+		rc = add_section(&w, "memory", &buf, e);
+	}
+	char host[SNAPFILE_TEXT_MAX + 1];
+	arch_host_identity(host, sizeof(host));
+	if (!rc)
+		rc = snapfile_finish(&w, KILN_VERSION, host, &file, e);
 	/* The state last: a directory without it is no snapshot. */
 	if (!rc)
-		rc = write_file(dirfd, "state", file.data, file.len, 0, NULL, NULL, e);
+		rc = write_file(dirfd, "state", file.data, file.len, 0, NULL, NULL, NULL, e);
 	if (!rc && fsync(dirfd) < 0)
 		rc = err_set(e, -errno, "%s: fsync: %s", dir, strerror(errno));
 	/* And the directory's own entry in its parent. */
@@ -334,6 +349,8 @@ int vm_snapshot(struct vm *vm, const char *dir, const char *config_json,
 	st->state_bytes = file.len;
 	st->ms = now_ms() - t0;
 	state_fini(&file);
+	snapfile_writer_fini(&w);
+	mem_digest_fini(&sums);
 	return rc;
 }
 
@@ -377,6 +394,38 @@ static int open_memory(struct snapshot *s, const char *dir, struct err *e)
 	return 0;
 }
 
+/* The memory file's checksum, when the snapshot has one (a snapshot of an
+ * older kiln has not: its memory file goes unchecked, said at restore). */
+static int read_sums(struct snapshot *s, struct err *e)
+{
+	const struct snapfile_section *sec = snapfile_find(&s->sf, "memory");
+	if (!sec)
+		return 0;
+	struct state_buf in;
+	state_from(&in, sec->data, sec->len);
+	int rc = mem_digest_load(&s->sums, &in, s->ram_bytes, e);
+	s->has_sums = !rc;
+	return rc;
+}
+
+int snapshot_check_memory(const struct snapshot *s, struct err *e)
+{
+	if (!s->has_sums) {
+		log_warn("snapshot %s has no checksum of its memory file (written by "
+			 "kiln %s): restored unchecked", s->dir, s->sf.kiln_version);
+		return 0;
+	}
+	uint64_t t0 = now_ms(), data = 0;
+	int rc = mem_digest_verify(&s->sums, s->mem_fd, &data, e);
+	if (rc) {
+		err_prefix(e, "snapshot %s", s->dir);
+		return rc;
+	}
+	log_debug("snapshot %s: memory file checked: %llu MiB of data in %llu ms", s->dir,
+		  (unsigned long long)(data >> 20), (unsigned long long)(now_ms() - t0));
+	return 0;
+}
+
 int snapshot_open(const char *dir, struct snapshot **out, struct err *e)
 {
 	struct snapshot *s = calloc(1, sizeof(*s));
@@ -407,6 +456,10 @@ int snapshot_open(const char *dir, struct snapshot **out, struct err *e)
 		rc = err_set(e, -ENOMEM, "out of memory");
 	if (!rc)
 		rc = open_memory(s, dir, e);
+	if (!rc)
+		rc = read_sums(s, e);
+	if (!rc && !(s->dir = strdup(dir)))
+		rc = err_set(e, -ENOMEM, "out of memory");
 	if (rc) {
 		err_prefix(e, "snapshot %s", dir);
 		snapshot_close(s);
@@ -436,7 +489,9 @@ void snapshot_close(struct snapshot *s)
 		close(s->mem_fd);
 	snapfile_fini(&s->sf);
 	file_snapshot_free(&s->file);
+	mem_digest_fini(&s->sums);
 	free(s->config);
+	free(s->dir);
 	free(s);
 }
 

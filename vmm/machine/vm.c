@@ -153,6 +153,10 @@ static int build(const struct kiln_config *cfg, struct evloop *loop,
 	if (!rc && snap)
 		rc = memory_lease_take(&vm->lease, snapshot_memory_fd(snap),
 				       vm->mem.ram_bytes, &vm->mem, e);
+	/* Under the lease the file is what the guest will see: check it now,
+	 * before anything builds on it. */
+	if (!rc && snap)
+		rc = snapshot_check_memory(snap, e);
 	if (!rc)
 		rc = arch_vm_init(vm, e);
 	if (!rc && !snap)
