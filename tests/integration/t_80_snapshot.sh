@@ -20,7 +20,11 @@
 #    and a snapshot into an existing directory is refused over the socket;
 #  - the disk's identity: the first restore (nothing wrote the disk since
 #    the snapshot) says nothing of it; vm.restore after that guest wrote
-#    it warns that disk0's file was written after the snapshot.
+#    it warns that disk0's file was written after the snapshot;
+#  - that restored VM, whose RAM still maps the first snapshot's file, is
+#    snapshotted again without kiln mapping the RAM its guest never touched
+#    (its RSS stays under half the guest's RAM), and the second snapshot
+#    restores and counts on to the end.
 set -euo pipefail
 # shellcheck source=SCRIPTDIR/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -47,7 +51,7 @@ trap cleanup EXIT
 # A kiln still running when the test fails: where its threads are (a
 # full check of 2026-12-04 saw one print nothing at all for 90 s).
 on_fail() {
-	for f in run1.log run2.log; do [[ -f $f ]] && show_tail "$f"; done
+	for f in run1.log run2.log run3.log run4.log; do [[ -f $f ]] && show_tail "$f"; done
 	[[ -n $pid ]] && kill -0 "$pid" 2>/dev/null && hang_report "$pid"
 	return 0
 }
@@ -202,15 +206,42 @@ grep -q '"state": *"paused"' info3.json || fail "vm.restore with paused: vm.info
 sleep 1
 counts run3.log | grep -q . && fail "the guest counted while restored paused"
 ctl vm.resume >/dev/null || fail "vm.resume after vm.restore failed"
+# A snapshot of this restored VM, whose RAM still maps the first snapshot's
+# memory file: the pages its guest did not write come from that file
+# (pread), so kiln does not map all of its RAM to write them.
+first3=$(counts run3.log | head -n 1)
+again_at=$((first3 + 20))
+wait_count run3.log "$again_at" 120
+ctl vm.pause >/dev/null
+ctl vm.snapshot "{\"path\": \"$TMPDIR/snap2\"}" >snap2.json || fail "vm.snapshot of the restored VM failed"
+rss_kib=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status")
+((rss_kib < 128 * 1024)) ||
+	fail "the restored kiln's RSS is $rss_kib KiB after its snapshot: it mapped guest RAM it did not need"
+last2=$(counts run3.log | tail -n 1)
+ctl vm.resume >/dev/null || fail "vm.resume after the second snapshot failed"
+step "snapshot of the restored VM at count $last2: $(tr -d ' \n' <snap2.json), kiln's RSS $((rss_kib >> 10)) MiB"
 rc=0
 wait_kiln "$pid" 180 run3.log || rc=$?
 pid=''
 ((rc == 0)) || fail "the kiln restored through vm.restore exited $rc"
-first3=$(counts run3.log | head -n 1)
 ((first3 == first)) || fail "vm.restore's guest began at count $first3, --restore's at $first"
 tr -d '\r' <run3.log | grep -q '^KILN-RESULT rc=0$' || fail "vm.restore's guest did not end with rc=0"
 # The restored guest of run2 wrote the disk after the snapshot: this restore says so.
 grep -q 'device disk0: its file was written after the snapshot' run3.log ||
 	fail "vm.restore over a disk written since the snapshot did not warn"
 step "vm.restore paused, vm.resume: counted on from $first3 again"
+
+# The second snapshot restores too: its guest counts on from there to the end.
+rc=0
+boot_guest run4.log -v --restore "$TMPDIR/snap2" || rc=$?
+((rc == 0)) || fail "the kiln restored from the second snapshot exited $rc"
+first4=$(counts run4.log | head -n 1)
+((first4 == last2 + 1 || first4 == last2 + 2)) ||
+	fail "the second restore's first count is $first4, the last before its snapshot $last2"
+counts run4.log | tail -n 1 | grep -qx "$N" || fail "the second restore's guest did not count to $N"
+tr -d '\r' <run4.log | grep -q '^KILN-COUNT-VERIFY bad=0$' ||
+	fail "the second restore's guest read back: $(tr -d '\r' <run4.log | grep KILN-COUNT-VERIFY)"
+tr -d '\r' <run4.log | grep -q '^KILN-RESULT rc=0$' || fail "the second restore's guest did not end with rc=0"
+grep -q 'memory file checked' run4.log || fail "the second restore did not check its memory file"
+step "restored from the second snapshot: counted on from $first4 to $N"
 true

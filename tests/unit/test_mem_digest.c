@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -69,11 +70,37 @@ static void teardown(void)
 
 TestSuite(mem_digest, .init = setup, .fini = teardown);
 
+static bool present(const void *p)
+{
+	int pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	cr_assert_geq(pm, 0);
+	uint64_t ent = 0;
+	cr_assert_eq(pread(pm, &ent, 8, (off_t)((uintptr_t)p / PG * 8)), 8);
+	close(pm);
+	return ent >> 63;
+}
+
+/* Both ways a restore can check: by pread, and from the file mapped
+ * privately as guest RAM (its pages dropped again afterwards); they must
+ * agree, to the message. */
 static int verify(struct err *e, uint64_t *data)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	cr_assert_geq(fd, 0);
-	int rc = mem_digest_verify(&sums, fd, data, e);
+	int rc = mem_digest_verify(&sums, fd, NULL, false, data, e);
+	uint8_t *map = mmap(NULL, SIZE, PROT_READ, MAP_PRIVATE, fd, 0);
+	cr_assert_neq(map, MAP_FAILED);
+	struct err e2 = {0};
+	uint64_t data2 = 0;
+	int rc2 = mem_digest_verify(&sums, fd, map, true, &data2, &e2);
+	cr_assert_eq(rc2, rc, "mapped: %s; read: %s", e2.msg, e->msg);
+	cr_assert_str_eq(e2.msg, e->msg);
+	if (data)
+		cr_assert_eq(data2, *data);
+	for (uint64_t off = 0; off < SIZE; off += PG)
+		cr_assert_not(present(map + off), "page at %#llx still mapped",
+			      (unsigned long long)off);
+	munmap(map, SIZE);
 	close(fd);
 	return rc;
 }
@@ -246,4 +273,46 @@ Test(mem_digest, init_refuses_odd_sizes)
 	struct mem_digest d;
 	cr_assert_eq(mem_digest_init(&d, 0), -EINVAL);
 	cr_assert_eq(mem_digest_init(&d, PG + 1), -EINVAL);
+}
+
+/* A larger sparse file: only its data is read, and a mismatch far into it
+ * is named, whether read or mapped. */
+Test(mem_digest_big, large_sparse_file)
+{
+	char big_dir[] = "/var/tmp/kiln-digest-big-XXXXXX", big[80];
+	cr_assert_not_null(mkdtemp(big_dir));
+	snprintf(big, sizeof(big), "%s/memory", big_dir);
+	const uint64_t size = 160 * MIB;
+	int w = open(big, O_RDWR | O_CREAT | O_EXCL, 0600);
+	cr_assert_geq(w, 0);
+	cr_assert_eq(ftruncate(w, (off_t)size), 0);
+	struct mem_digest d;
+	cr_assert_eq(mem_digest_init(&d, size), 0);
+	uint8_t page[PG];
+	for (uint64_t off = 0; off < size; off += 7 * MIB + 3 * PG) {
+		memset(page, (int)(off >> 20) | 1, PG);
+		cr_assert_eq(pwrite(w, page, PG, (off_t)off), (ssize_t)PG);
+		mem_digest_add(&d, off, page);
+	}
+	struct err e = {0};
+	uint64_t data = 0;
+	cr_assert_eq(mem_digest_verify(&d, w, NULL, false, &data, &e), 0, "%s", e.msg);
+	cr_assert_lt(data, 32 * MIB); /* the holes were not read */
+	uint64_t off = 13 * (7 * MIB + 3 * PG) + 100;
+	uint8_t b = 0;
+	cr_assert_eq(pwrite(w, &b, 1, (off_t)off), 1);
+	uint8_t *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, w, 0);
+	cr_assert_neq(map, MAP_FAILED);
+	char want[96];
+	snprintf(want, sizeof(want), "mismatch in the 2 MiB at offset %llu ",
+		 (unsigned long long)(off / (2 * MIB) * (2 * MIB)));
+	cr_assert_eq(mem_digest_verify(&d, w, map, true, NULL, &e), -EINVAL);
+	cr_assert(strstr(e.msg, want), "%s", e.msg);
+	cr_assert_eq(mem_digest_verify(&d, w, NULL, false, NULL, &e), -EINVAL);
+	cr_assert(strstr(e.msg, want), "%s", e.msg);
+	munmap(map, size);
+	mem_digest_fini(&d);
+	close(w);
+	unlink(big);
+	rmdir(big_dir);
 }

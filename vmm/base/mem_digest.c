@@ -4,11 +4,12 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #define DIGEST_KIND "memory"
 #define DIGEST_VERSION 1
-#define READ_BYTES (1u << 20) /* pread at most this much at once */
+#define READ_BYTES (1u << 20) /* read (or populate) at most this much at once */
 
 /* Two odd 64-bit constants with well-mixed bits (the multipliers of
  * XXH64, a fact reused; the rounds below are kiln's own). */
@@ -144,55 +145,107 @@ static int read_exact(int fd, uint8_t *buf, uint64_t len, uint64_t off)
 	return 0;
 }
 
-/* The end of the data extent at or after (*pos), starting it at (*pos);
- * false at the end of the file. Page-aligned: a file system with smaller
+/* The data extent at or after (*pos) and before (limit), as [*pos, *end);
+ * false when there is none. Page-aligned: a file system with smaller
  * blocks may report bounds inside a page, whose rest reads as zeroes. */
-static bool next_data(int fd, uint64_t size, uint64_t *pos, uint64_t *end)
+static bool next_data(int fd, uint64_t limit, uint64_t *pos, uint64_t *end)
 {
+	/* lseek moves the descriptor's shared offset, which nothing here
+	 * uses: each caller goes by the value returned, so threads may share
+	 * the descriptor. */
 	off_t data = lseek(fd, (off_t)*pos, SEEK_DATA);
 	if (data < 0 && errno == ENXIO)
 		return false;
-	if (data < 0) { /* no extent information: everything is data */
-		*end = size;
-		return *pos < size;
-	}
-	off_t hole = lseek(fd, data, SEEK_HOLE);
-	uint64_t start = (uint64_t)data / MEM_DIGEST_PAGE * MEM_DIGEST_PAGE;
-	uint64_t stop = hole > data ? (uint64_t)hole : size;
-	stop = (stop + MEM_DIGEST_PAGE - 1) / MEM_DIGEST_PAGE * MEM_DIGEST_PAGE;
+	uint64_t start = *pos, stop = limit;
+	if (data >= 0) {
+		off_t hole = lseek(fd, data, SEEK_HOLE);
+		start = (uint64_t)data / MEM_DIGEST_PAGE * MEM_DIGEST_PAGE;
+		if (hole > data)
+			stop = ((uint64_t)hole + MEM_DIGEST_PAGE - 1) / MEM_DIGEST_PAGE *
+			       MEM_DIGEST_PAGE;
+	} /* else no extent information: everything is data */
 	if (start < *pos)
 		start = *pos;
 	*pos = start;
-	*end = stop < size ? stop : size;
+	*end = stop < limit ? stop : limit;
 	return start < *end;
 }
 
-int mem_digest_verify(const struct mem_digest *want, int fd, uint64_t *data_bytes,
-		      struct err *e)
+/* A check in progress: the sums of what was read so far into (got). */
+struct verify_job {
+	const struct mem_digest *want;
+	struct mem_digest *got;
+	int fd;
+	const uint8_t *mem;
+	bool drop;
+	uint64_t read;
+	int rc;
+	uint64_t err_off, err_len; /* what could not be read */
+};
+
+/* [pos, pos + n) into the sums: from the mapping (populated in one call,
+ * then hashed in place, then dropped again when asked), or by pread. */
+static int sum_piece(struct verify_job *j, uint8_t *buf, uint64_t pos, uint64_t n)
 {
-	struct mem_digest got;
-	int rc = mem_digest_init(&got, want->bytes);
-	uint8_t *buf = rc ? NULL : malloc(READ_BYTES);
-	if (rc || !buf) {
-		mem_digest_fini(&got);
-		return err_set(e, -ENOMEM, "memory: out of memory to check it");
+	if (!j->mem) {
+		int rc = read_exact(j->fd, buf, n, pos);
+		if (!rc)
+			mem_digest_add_range(j->got, pos, buf, n);
+		return rc;
 	}
-	uint64_t pos = 0, end, read = 0;
-	while (!rc && next_data(fd, want->bytes, &pos, &end)) {
-		while (!rc && pos < end) {
+	uint8_t *p = (uint8_t *)j->mem + pos;
+	/* EFAULT: part of it would raise SIGBUS (the file is shorter than
+	 * the mapping); EINVAL: a kernel before 5.14, pages fault in as read. */
+	if (madvise(p, n, MADV_POPULATE_READ) < 0 && errno != EINVAL)
+		return errno == EFAULT ? -ENODATA : -errno;
+	mem_digest_add_range(j->got, pos, p, n);
+	if (j->drop)
+		madvise(p, n, MADV_DONTNEED);
+	return 0;
+}
+
+/* One thread only: a restore runs this before the jail, whose unshare()
+ * needs a process with a single thread (and a joined thread may still be
+ * leaving the kernel when pthread_join returns). */
+static void verify_all(struct verify_job *j)
+{
+	uint8_t *buf = j->mem ? NULL : malloc(READ_BYTES);
+	if (!j->mem && !buf) {
+		j->rc = -ENOMEM;
+		return;
+	}
+	uint64_t limit = j->want->bytes, pos = 0, end;
+	while (!j->rc && next_data(j->fd, limit, &pos, &end)) {
+		while (!j->rc && pos < end) {
 			uint64_t n = end - pos < READ_BYTES ? end - pos : READ_BYTES;
-			rc = read_exact(fd, buf, n, pos);
-			if (rc) {
-				err_set(e, rc, "memory: cannot read %llu bytes at %llu: %s",
-					(unsigned long long)n, (unsigned long long)pos,
-					rc == -ENODATA ? "the file ends there" : strerror(-rc));
+			j->rc = sum_piece(j, buf, pos, n);
+			if (j->rc) {
+				j->err_off = pos;
+				j->err_len = n;
 				break;
 			}
-			mem_digest_add_range(&got, pos, buf, n);
 			pos += n;
-			read += n;
+			j->read += n;
 		}
 	}
+	free(buf);
+}
+
+int mem_digest_verify(const struct mem_digest *want, int fd, const uint8_t *mem, bool drop,
+		      uint64_t *data_bytes, struct err *e)
+{
+	struct mem_digest got;
+	if (mem_digest_init(&got, want->bytes))
+		return err_set(e, -ENOMEM, "memory: out of memory to check it");
+	struct verify_job job = { want, &got, fd, mem, drop, 0, 0, 0, 0 };
+	verify_all(&job);
+	int rc = job.rc;
+	if (rc == -ENOMEM)
+		err_set(e, rc, "memory: out of memory to check it");
+	else if (rc)
+		err_set(e, rc, "memory: cannot read %llu bytes at %llu: %s",
+			(unsigned long long)job.err_len, (unsigned long long)job.err_off,
+			rc == -ENODATA ? "the file ends there" : strerror(-rc));
 	for (uint64_t i = 0; !rc && i < want->nr_chunks; i++)
 		if (got.sums[i] != want->sums[i])
 			rc = err_set(e, -EINVAL, "memory: checksum mismatch in the %u MiB at "
@@ -201,9 +254,8 @@ int mem_digest_verify(const struct mem_digest *want, int fd, uint64_t *data_byte
 				     MEM_DIGEST_CHUNK >> 20,
 				     (unsigned long long)(i * MEM_DIGEST_CHUNK),
 				     (unsigned long long)(i * MEM_DIGEST_CHUNK));
-	free(buf);
 	mem_digest_fini(&got);
 	if (data_bytes)
-		*data_bytes = read;
+		*data_bytes = job.read;
 	return rc;
 }

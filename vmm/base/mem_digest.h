@@ -64,14 +64,19 @@ int mem_digest_load(struct mem_digest *d, struct state_buf *in, uint64_t bytes,
 		    struct err *e);
 
 /*
- * mem_digest_verify - read the file (fd) and compare its sums with (want):
- * its data extents only (SEEK_DATA / SEEK_HOLE; all of it where the file
- * system cannot say), with pread, so a file cut short meanwhile is an
- * error and never SIGBUS. On a mismatch the error names the first chunk
- * that differs (its file offset). (data_bytes), if not NULL, gets the
- * bytes read.
+ * mem_digest_verify - compare the memory file (fd)'s content with (want).
+ * Only its data extents are looked at (SEEK_DATA / SEEK_HOLE; all of it
+ * where the file system cannot say). The bytes are read from (mem), the
+ * file mapped at offset 0 (a restored VM's guest RAM, or guest RAM copied
+ * off the file), with MADV_POPULATE_READ so that a file cut short is an
+ * error (EFAULT) where touching it would raise SIGBUS; (drop): the pages
+ * are dropped from (mem) again afterwards (a private file mapping nothing
+ * wrote yet, which then costs only what the guest touches). (mem) NULL:
+ * read with pread. On a mismatch the error
+ * names the first chunk that differs (its file offset); (data_bytes), if
+ * not NULL, gets the bytes looked at.
  */
-int mem_digest_verify(const struct mem_digest *want, int fd, uint64_t *data_bytes,
-		      struct err *e);
+int mem_digest_verify(const struct mem_digest *want, int fd, const uint8_t *mem, bool drop,
+		      uint64_t *data_bytes, struct err *e);
 
 #endif

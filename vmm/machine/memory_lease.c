@@ -195,7 +195,7 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-int memory_lease_detach(struct memory_lease *ml, const struct guest_mem *gm,
+int memory_lease_detach(struct memory_lease *ml, struct guest_mem *gm,
 			struct err *e)
 {
 	if (ml->fd < 0)
@@ -214,6 +214,7 @@ int memory_lease_detach(struct memory_lease *ml, const struct guest_mem *gm,
 				      "snapshot's memory file: %s%s", strerror(-rc),
 			       rc == -ENODATA ? " (the file was cut short: the kernel's "
 						"lease-break-time passed first?)" : "");
+	gm->file_backed = false; /* anonymous memory now, as a booted VM's */
 	log_info("guest RAM is off the snapshot's memory file: %llu MiB copied "
 		 "in %llu ms", (unsigned long long)(c.copied >> 20),
 		 (unsigned long long)(now_ms() - t0));
@@ -221,7 +222,7 @@ int memory_lease_detach(struct memory_lease *ml, const struct guest_mem *gm,
 }
 
 int memory_lease_take(struct memory_lease *ml, int mem_fd, uint64_t bytes,
-		      const struct guest_mem *gm, struct err *e)
+		      struct guest_mem *gm, struct err *e)
 {
 	ml->fd = ml->pagemap_fd = -1;
 	ml->bytes = bytes;

@@ -43,7 +43,7 @@ struct memory_lease {
  * 0, or -errno with (e) set (the file changed size; a detach failed).
  */
 int memory_lease_take(struct memory_lease *ml, int mem_fd, uint64_t bytes,
-		      const struct guest_mem *gm, struct err *e);
+		      struct guest_mem *gm, struct err *e);
 
 /* memory_lease_held - whether (ml) still ties guest RAM to the file. */
 bool memory_lease_held(const struct memory_lease *ml);
@@ -58,7 +58,7 @@ bool memory_lease_held(const struct memory_lease *ml);
  * set; the lease is let go of either way (the other process must not
  * wait for kiln past this call).
  */
-int memory_lease_detach(struct memory_lease *ml, const struct guest_mem *gm,
+int memory_lease_detach(struct memory_lease *ml, struct guest_mem *gm,
 			struct err *e);
 
 /* memory_lease_fini - let go of the lease and close what it holds. */

@@ -16,6 +16,7 @@
 #include "../base/mem_digest.h"
 #include "../base/snapfile.h"
 #include "../base/state.h"
+#include "snapshot_memory.h"
 #include "vcpu.h"
 #include "vm.h"
 
@@ -25,8 +26,6 @@
 #define BACKING_VERSION 1
 #define STATE_MAX (64u << 20)      /* a state file is KiBs; refuse absurd ones */
 #define VCPU_SAVE_MS 5000
-#define PAGE 4096u
-#define PAGEMAP_CHUNK 512          /* entries read at once: 2 MiB of RAM */
 
 struct snapshot {
 	struct file_snapshot file;    /* DIR/state */
@@ -74,67 +73,10 @@ static int write_all(int fd, const uint8_t *p, size_t n, uint64_t off)
 	return 0;
 }
 
-/*
- * Guest RAM into (fd) at the regions' file offsets, leaving holes. An
- * anonymous page /proc/self/pagemap shows neither present nor swapped was
- * never touched: skipped unread. A file-backed VM's (itself restored)
- * pages are read all (one not present still holds the file's bytes), and
- * so are all when pagemap cannot be read (a jail without /proc).
- */
-static int write_memory(const struct guest_mem *gm, int fd, uint64_t *written,
-			struct mem_digest *sums, struct err *e)
-{
-	int pm = gm->file_backed ? -1 : open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-	uint64_t entries[PAGEMAP_CHUNK];
-	uint64_t file_off = 0;
-	int rc = 0;
-	for (unsigned r = 0; r < gm->nr_regions && !rc; r++) {
-		const struct gm_region *reg = &gm->regions[r];
-		uint64_t npages = reg->size / PAGE;
-		uint64_t run_start = 0, run_len = 0; /* pages, in this region */
-		for (uint64_t pg = 0; pg <= npages && !rc; pg++) {
-			bool keep = false;
-			if (pg < npages) {
-				uint64_t k = pg % PAGEMAP_CHUNK;
-				if (k == 0 && pm >= 0) {
-					uint64_t vpn = (uintptr_t)(reg->hva + pg * PAGE) / PAGE;
-					size_t want = sizeof(entries);
-					ssize_t got = pread(pm, entries, want, (off_t)(vpn * 8));
-					if (got != (ssize_t)want) {
-						close(pm); /* read everything from here on */
-						pm = -1;
-					}
-				}
-				bool maybe = pm < 0 || (entries[k] >> 62) != 0; /* present or swapped */
-				keep = maybe && !mem_page_is_zero(reg->hva + pg * PAGE);
-			}
-			if (keep)
-				mem_digest_add(sums, file_off + pg * PAGE, reg->hva + pg * PAGE);
-			if (keep) {
-				if (!run_len)
-					run_start = pg;
-				run_len++;
-				if (run_len < 256)
-					continue; /* write at most 1 MiB at once */
-			}
-			if (run_len) {
-				rc = write_all(fd, reg->hva + run_start * PAGE, run_len * PAGE,
-					       file_off + run_start * PAGE);
-				*written += run_len * PAGE;
-				run_len = 0;
-			}
-		}
-		file_off += reg->size;
-	}
-	if (pm >= 0)
-		close(pm);
-	return rc ? err_set(e, rc, "memory: cannot write: %s", strerror(-rc)) : 0;
-}
-
-/* DIR/(name): (data, len), or guest RAM (gm) as a sparse file of (size)
+/* DIR/(name): (data, len), or guest RAM (ram) as a sparse file of (size)
  * with its checksum into (sums); then on disk. */
 static int write_file(int dirfd, const char *name, const void *data, size_t len,
-		      uint64_t size, const struct guest_mem *gm, uint64_t *written,
+		      uint64_t size, const struct ram_source *ram, uint64_t *written,
 		      struct mem_digest *sums, struct err *e)
 {
 	int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
@@ -142,11 +84,11 @@ static int write_file(int dirfd, const char *name, const void *data, size_t len,
 	if (fd < 0)
 		return err_set(e, -errno, "%s: cannot create: %s", name, strerror(errno));
 	int rc = 0;
-	if (gm) {
+	if (ram) {
 		if (ftruncate(fd, (off_t)size) < 0)
 			rc = err_set(e, -errno, "%s: cannot size it: %s", name, strerror(errno));
 		else
-			rc = write_memory(gm, fd, written, sums, e);
+			rc = snapshot_write_memory(ram, fd, sums, written, e);
 	} else {
 		rc = write_all(fd, data, len, 0);
 		if (rc)
@@ -312,8 +254,13 @@ int vm_snapshot(struct vm *vm, const char *dir, const char *config_json,
 	int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (dirfd < 0)
 		rc = err_set(e, -errno, "%s: %s", dir, strerror(errno));
+	/* A restored VM whose RAM still maps its snapshot's file: the pages
+	 * the guest did not write are read from that file, not the mapping. */
+	struct ram_source ram = { &vm->mem,
+				  memory_lease_held(&vm->lease) ? vm->lease.fd : -1,
+				  vm->lease.pagemap_fd };
 	if (!rc)
-		rc = write_file(dirfd, "memory", NULL, 0, vm->mem.ram_bytes, &vm->mem,
+		rc = write_file(dirfd, "memory", NULL, 0, vm->mem.ram_bytes, &ram,
 				&st->written_bytes, &sums, e);
 	/* The memory file's checksum is a section of the state file, which
 	 * is complete only now. */
@@ -408,7 +355,8 @@ static int read_sums(struct snapshot *s, struct err *e)
 	return rc;
 }
 
-int snapshot_check_memory(const struct snapshot *s, struct err *e)
+int snapshot_check_memory(const struct snapshot *s, const struct guest_mem *gm,
+			  struct err *e)
 {
 	if (!s->has_sums) {
 		log_warn("snapshot %s has no checksum of its memory file (written by "
@@ -416,12 +364,15 @@ int snapshot_check_memory(const struct snapshot *s, struct err *e)
 		return 0;
 	}
 	uint64_t t0 = now_ms(), data = 0;
-	int rc = mem_digest_verify(&s->sums, s->mem_fd, &data, e);
+	/* From guest RAM itself: what the guest will see. Still the file's
+	 * private mapping, nothing written: its pages are dropped again, and
+	 * the restore keeps costing what the guest touches. */
+	int rc = mem_digest_verify(&s->sums, s->mem_fd, gm->map_base, gm->file_backed, &data, e);
 	if (rc) {
 		err_prefix(e, "snapshot %s", s->dir);
 		return rc;
 	}
-	log_debug("snapshot %s: memory file checked: %llu MiB of data in %llu ms", s->dir,
+	log_info("snapshot %s: memory file checked: %llu MiB of data in %llu ms", s->dir,
 		  (unsigned long long)(data >> 20), (unsigned long long)(now_ms() - t0));
 	return 0;
 }

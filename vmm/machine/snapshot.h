@@ -26,6 +26,7 @@
 #include "../base/err.h"
 
 struct vm;
+struct guest_mem;
 
 struct snapshot_stats {
 	uint64_t ram_bytes;     /* guest RAM */
@@ -66,13 +67,16 @@ int snapshot_check_shape(const struct snapshot *s, unsigned vcpus,
 			 uint64_t ram_bytes, struct err *e);
 
 /*
- * snapshot_check_memory - read the memory file's data and compare it with
- * the checksum vm.snapshot wrote; -EINVAL with (e) naming the first 2 MiB
- * that differ. Call it once nothing can change the file any more (under
- * the lease, or after guest RAM was copied off it). Costs a read of the
- * file's data (from the page cache when the snapshot is fresh).
+ * snapshot_check_memory - compare guest RAM (gm, mapped from the memory
+ * file, or copied off it) with the checksum vm.snapshot wrote, over the
+ * file's data extents; -EINVAL with (e) naming the first 2 MiB that
+ * differ. Call it once nothing can change the file any more (under the
+ * lease, or after the copy off it) and before anything writes guest RAM.
+ * Costs a read of the file's data (from the page cache when the snapshot
+ * is fresh).
  */
-int snapshot_check_memory(const struct snapshot *s, struct err *e);
+int snapshot_check_memory(const struct snapshot *s, const struct guest_mem *gm,
+			  struct err *e);
 
 /* snapshot_memory_fd - the memory file, to map privately (gm_alloc_file). */
 int snapshot_memory_fd(const struct snapshot *s);

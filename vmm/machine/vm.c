@@ -154,9 +154,9 @@ static int build(const struct kiln_config *cfg, struct evloop *loop,
 		rc = memory_lease_take(&vm->lease, snapshot_memory_fd(snap),
 				       vm->mem.ram_bytes, &vm->mem, e);
 	/* Under the lease the file is what the guest will see: check it now,
-	 * before anything builds on it. */
+	 * before anything writes guest RAM or builds on it. */
 	if (!rc && snap)
-		rc = snapshot_check_memory(snap, e);
+		rc = snapshot_check_memory(snap, &vm->mem, e);
 	if (!rc)
 		rc = arch_vm_init(vm, e);
 	if (!rc && !snap)
