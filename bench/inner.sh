@@ -103,7 +103,8 @@ vm_cmd() {
 	return 0
 }
 
-# run_vm PHASE ROUND VMM TIMEOUT [vmm.py options] -- : runs CMD through vmm.py, appends raw rows.
+# run_vm PHASE ROUND VMM TIMEOUT [vmm.py options] -- : runs CMD through vmm.py (or
+# $RUNNER: many.py starts N copies of CMD at once), appends raw rows.
 # A run that fails (VMM or guest status not 0, or timed out) is reported with its log tail.
 # It is repeated once only when the guest died in a triple fault or hung: the failures
 # the nested environment causes under either VMM (docs/testing.md, "The early triple
@@ -121,7 +122,7 @@ run_vm() {
 		note "$phase round $round: $vmm$([[ $attempt == 1 ]] || echo ' (repeat)')"
 		# vmm.py ends its VMM at the bound; the outer timeout is for a vmm.py
 		# that cannot (a VMM process SIGKILL does not end: docs/testing.md).
-		res=$(timeout -k 5 $((to + 30)) "$PY" "$HERE/vmm.py" --timeout "$to" --log "$log" "$@" -- "${CMD[@]}") || true
+		res=$(timeout -k 5 $((to + 30)) "$PY" "$HERE/${RUNNER:-vmm.py}" --timeout "$to" --log "$log" "$@" -- "${CMD[@]}") || true
 		if grep -q '^rc 0$' <<<"$res" && grep -q '^guest_rc 0$' <<<"$res"; then
 			((attempt == 1)) || FLAKY+=("$phase-$round-$vmm")
 			break
@@ -227,8 +228,10 @@ want mem && for m in "${MEMS[@]}"; do
 done
 # Cost curves (issue 15), only when named (--only curves): boot to the guest's marker and
 # memory beside guest RAM as vCPUs grow (256 MiB) and as RAM grows (1 vCPU), kiln and QEMU
-# alike, the PVH kernel for both; bench/plot.py draws them.
-CURVE_CPUS=${KILN_BENCH_CURVE_CPUS:-"1 2 4 8"} CURVE_MEMS=${KILN_BENCH_CURVE_MEMS:-"128 512 2048 4096"}
+# alike, the PVH kernel for both; and N VMs started at once (128 MiB, 1 vCPU each: until
+# the last is up, their RSS and Pss summed); bench/plot.py draws them.
+CURVE_CPUS=${KILN_BENCH_CURVE_CPUS-"1 2 4 8 16"} CURVE_MEMS=${KILN_BENCH_CURVE_MEMS-"128 512 2048 4096 8192"}
+CURVE_VMS=${KILN_BENCH_CURVE_VMS-"1 2 4 8 16"}
 [[ " $ONLY " == *" curves "* ]] && for ((r = 1; r <= XROUNDS; r++)); do
 	for n in $CURVE_CPUS; do
 		for v in $(order "$r"); do
@@ -240,6 +243,13 @@ CURVE_CPUS=${KILN_BENCH_CURVE_CPUS:-"1 2 4 8"} CURVE_MEMS=${KILN_BENCH_CURVE_MEM
 		for v in $(order "$r"); do
 			vm_cmd "$v" "$VMLINUX" idle "$m" "$INITRD_BOOT" "bench.idle=3" none
 			run_vm "ram$m" "$r" "$v" 240 --mem-mib "$m" --idle-settle 1
+		done
+	done
+	# The guests idle until many.py has measured them all, then it kills them.
+	for n in $CURVE_VMS; do
+		for v in $(order "$r"); do
+			CPUS=1 vm_cmd "$v" "$VMLINUX" idle 128 "$INITRD_BOOT" "bench.idle=3600" none
+			RUNNER=many.py run_vm "vms$n" "$r" "$v" $((120 + 30 * n)) --n "$n" --idle-settle 1
 		done
 	done
 done

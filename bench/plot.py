@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Draw the cost curves of a benchmark run (bench/run.sh --only curves) as SVG.
-usage: plot.py SUMMARY.tsv OUTDIR   (writes OUTDIR/curve-cpus.svg and OUTDIR/curve-ram.svg)
+usage: plot.py SUMMARY.tsv OUTDIR   (writes OUTDIR/curve-SWEEP.svg for each sweep it finds)
 
-Reads the "curve cpus=N: ..." and "curve ram=M: ..." rows bench/report.py wrote and
-draws, for each sweep, the boot to the guest's marker and the memory beside guest RAM
-(RSS and private) of kiln and QEMU, with gnuplot (Debian: gnuplot-nox)."""
+Reads the "curve cpus=N: ...", "curve ram=M: ..." and "curve vms=N: ..." rows
+bench/report.py wrote and draws, for each sweep, kiln's and QEMU's: the boot to the
+guest's marker and the memory beside guest RAM (RSS and private) as vCPUs and RAM grow;
+the time until the last of N VMs started at once is up and their RSS and Pss summed as N
+grows; with gnuplot (Debian: gnuplot-nox)."""
 import collections, os, re, shutil, subprocess, sys, tempfile
 
 if len(sys.argv) != 3:
@@ -17,7 +19,7 @@ if not shutil.which("gnuplot"):
 data = collections.defaultdict(lambda: collections.defaultdict(dict))
 for line in open(summary):
     f = line.rstrip("\n").split("\t")
-    m = re.match(r"curve (cpus|ram)=(\d+): (.*)$", f[0])
+    m = re.match(r"curve (cpus|ram|vms)=(\d+): (.*)$", f[0])
     if not m or len(f) < 3 or not (f[1] or f[2]):
         continue
     # A missing figure (NaN) leaves a gap in its line only.
@@ -27,10 +29,15 @@ if not data:
     sys.exit("plot.py: no curve rows in %s (run bench/run.sh --only curves)" % summary)
 
 TITLES = {"cpus": ("vCPUs (256 MiB guest)", "curve-cpus.svg"),
-          "ram": ("guest RAM, MiB (1 vCPU)", "curve-ram.svg")}
-PANELS = (("boot to marker (ms)", "boot to the guest init, ms"),
+          "ram": ("guest RAM, MiB (1 vCPU)", "curve-ram.svg"),
+          "vms": ("VMs started at once (128 MiB, 1 vCPU each)", "curve-vms.svg")}
+ONE_VM = (("boot to marker (ms)", "boot to the guest init, ms"),
           ("memory overhead RSS (KiB)", "RSS beside guest RAM, KiB"),
           ("private memory (KiB)", "private memory beside guest RAM, KiB"))
+PANELS = {"cpus": ONE_VM, "ram": ONE_VM,
+          "vms": (("start to the last guest up (ms)", "start until the last guest is up, ms"),
+                  ("total RSS (KiB)", "RSS of all N, KiB"),
+                  ("total Pss (KiB)", "Pss of all N (shared pages once), KiB"))}
 os.makedirs(outdir, exist_ok=True)
 with tempfile.TemporaryDirectory() as tmp:
     for sweep, metrics in sorted(data.items()):
@@ -39,9 +46,9 @@ with tempfile.TemporaryDirectory() as tmp:
                   "set output '%s'" % os.path.join(outdir, name),
                   "set multiplot layout 1,3", "set key top left", "set grid",
                   'set xlabel "%s"' % xlabel]
-        if sweep == "ram":
+        if sweep in ("ram", "vms"):
             script.append("set logscale x 2")
-        for i, (metric, ylabel) in enumerate(PANELS):
+        for i, (metric, ylabel) in enumerate(PANELS[sweep]):
             points = metrics.get(metric, {})
             if not points:  # nothing measured: an empty panel, not a gnuplot error
                 script.append("set multiplot next")

@@ -194,17 +194,22 @@ for name, phase, fn, better in rows:
 # the guest's marker and the memory beside guest RAM, kiln and QEMU; bench/plot.py draws them.
 CURVE_METRICS = (("boot to marker (ms)", "marker_ms"), ("memory overhead RSS (KiB)", "overhead_kb"),
                  ("private memory (KiB)", "private_kb"))
-for prefix, what in (("cpus", "vCPUs, 256 MiB"), ("ram", "RAM MiB, 1 vCPU")):
+# N VMs at once (bench/many.py): until the last is up, and what all N hold.
+VMS_METRICS = (("start to the last guest up (ms)", "marker_ms"), ("total RSS (KiB)", "rss_total_kb"),
+               ("total Pss (KiB)", "pss_total_kb"))
+for prefix, what, metrics in (("cpus", "vCPUs, 256 MiB", CURVE_METRICS),
+                              ("ram", "RAM MiB, 1 vCPU", CURVE_METRICS),
+                              ("vms", "VMs started at once, 128 MiB and 1 vCPU each", VMS_METRICS)):
     phases = sorted((p for p in raw if p.startswith(prefix) and p[len(prefix):].isdigit()),
                     key=lambda p: int(p[len(prefix):]))
     if not phases:
         continue
     print()
     print("cost curve over %s: kiln and QEMU (medians)" % what)
-    print("  %8s %s" % (prefix, "".join("%28s" % m for m, _ in CURVE_METRICS)))
+    print("  %8s %s" % (prefix, "".join("%28s" % m for m, _ in metrics)))
     for p in phases:
         cells = []
-        for m, k in CURVE_METRICS:
+        for m, k in metrics:
             kv, nk = med(p, "kiln", key(k))
             qv, nq = med(p, "qemu", key(k))
             cells.append("%13s %13s " % (fmt(kv), fmt(qv)))

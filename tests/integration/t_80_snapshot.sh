@@ -209,9 +209,8 @@ ctl vm.resume >/dev/null || fail "vm.resume after vm.restore failed"
 # A snapshot of this restored VM, whose RAM still maps the first snapshot's
 # memory file: the pages its guest did not write come from that file
 # (pread), so kiln does not map all of its RAM to write them.
-first3=$(counts run3.log | head -n 1)
-again_at=$((first3 + 20))
-wait_count run3.log "$again_at" 120
+# (It counts from where run2's guest began: the same snapshot.)
+wait_count run3.log "$((first + 20))" 120
 ctl vm.pause >/dev/null
 ctl vm.snapshot "{\"path\": \"$TMPDIR/snap2\"}" >snap2.json || fail "vm.snapshot of the restored VM failed"
 rss_kib=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status")
@@ -224,6 +223,7 @@ rc=0
 wait_kiln "$pid" 180 run3.log || rc=$?
 pid=''
 ((rc == 0)) || fail "the kiln restored through vm.restore exited $rc"
+first3=$(counts run3.log | head -n 1)
 ((first3 == first)) || fail "vm.restore's guest began at count $first3, --restore's at $first"
 tr -d '\r' <run3.log | grep -q '^KILN-RESULT rc=0$' || fail "vm.restore's guest did not end with rc=0"
 # The restored guest of run2 wrote the disk after the snapshot: this restore says so.
