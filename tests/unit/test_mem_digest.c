@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fakes/page_present.h"
 #include "vmm/base/mem_digest.h"
 
 #define MIB (1ULL << 20)
@@ -70,16 +71,6 @@ static void teardown(void)
 
 TestSuite(mem_digest, .init = setup, .fini = teardown);
 
-static bool present(const void *p)
-{
-	int pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-	cr_assert_geq(pm, 0);
-	uint64_t ent = 0;
-	cr_assert_eq(pread(pm, &ent, 8, (off_t)((uintptr_t)p / PG * 8)), 8);
-	close(pm);
-	return ent >> 63;
-}
-
 /* Both ways a restore can check: by pread, and from the file mapped
  * privately as guest RAM (its pages dropped again afterwards); they must
  * agree, to the message. */
@@ -98,7 +89,7 @@ static int verify(struct err *e, uint64_t *data)
 	if (data)
 		cr_assert_eq(data2, *data);
 	for (uint64_t off = 0; off < SIZE; off += PG)
-		cr_assert_not(present(map + off), "page at %#llx still mapped",
+		cr_assert_not(page_present(map + off), "page at %#llx still mapped",
 			      (unsigned long long)off);
 	munmap(map, SIZE);
 	close(fd);

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fakes/page_present.h"
 #include "vmm/base/memory.h"
 #include "vmm/machine/snapshot_memory.h"
 
@@ -91,16 +92,6 @@ static void check_new(const struct guest_mem *gm, const struct mem_digest *sums)
 	close(fd);
 }
 
-static bool present(const void *p)
-{
-	int pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-	cr_assert_geq(pm, 0);
-	uint64_t ent = 0;
-	cr_assert_eq(pread(pm, &ent, 8, (off_t)((uintptr_t)p / PG * 8)), 8);
-	close(pm);
-	return ent >> 63;
-}
-
 Test(snapshot_memory, anonymous_ram_in_two_regions)
 {
 	struct gm_range layout[] = { { 0, 2 * MIB }, { 16 * MIB, 2 * MIB } };
@@ -153,8 +144,8 @@ Test(snapshot_memory, restored_ram_reads_the_old_file)
 	cr_assert_eq(written, DATA - 2 * PG + PG, "%llu", (unsigned long long)written);
 	/* The pages the guest never touched were read from the file, not
 	 * faulted into the mapping. */
-	cr_assert_not(present(ram + 5 * PG));
-	cr_assert_not(present(ram + 3 * MIB + 5 * PG));
+	cr_assert_not(page_present(ram + 5 * PG));
+	cr_assert_not(page_present(ram + 3 * MIB + 5 * PG));
 	check_new(&gm, &sums);
 	mem_digest_fini(&sums);
 	gm_free(&gm);

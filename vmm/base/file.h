@@ -67,6 +67,12 @@ int file_read_private(const char *path, uint64_t max,
  */
 int fd_read_all(int fd, size_t max, char **out, size_t *len);
 
+/* fd_pread_exact / fd_pwrite_exact - all (len) bytes at (off), EINTR and
+ * short transfers retried: 0, -errno, or -ENODATA when the file ends
+ * first (a read) / -EIO when a write makes no progress. */
+int fd_pread_exact(int fd, void *buf, size_t len, uint64_t off);
+int fd_pwrite_exact(int fd, const void *buf, size_t len, uint64_t off);
+
 /* file_parent - the directory (path) is in, by cutting (path) (writable)
  * at its last slash: "." when it has none, "/" for an entry of the root.
  * Trailing slashes are dropped first ("a/b/" is in "a"). */

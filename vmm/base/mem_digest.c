@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include "mem_digest.h"
 
+#include "file.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,22 +131,6 @@ int mem_digest_load(struct mem_digest *d, struct state_buf *in, uint64_t bytes,
 	return rc;
 }
 
-/* [off, off + len) of (fd) into (buf): the whole of it, or an error. */
-static int read_exact(int fd, uint8_t *buf, uint64_t len, uint64_t off)
-{
-	while (len) {
-		ssize_t n = pread(fd, buf, len, (off_t)off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -ENODATA;
-		buf += n;
-		off += (uint64_t)n;
-		len -= (uint64_t)n;
-	}
-	return 0;
-}
-
 /* The data extent at or after (*pos) and before (limit), as [*pos, *end);
  * false when there is none. Page-aligned: a file system with smaller
  * blocks may report bounds inside a page, whose rest reads as zeroes. */
@@ -188,7 +174,7 @@ struct verify_job {
 static int sum_piece(struct verify_job *j, uint8_t *buf, uint64_t pos, uint64_t n)
 {
 	if (!j->mem) {
-		int rc = read_exact(j->fd, buf, n, pos);
+		int rc = fd_pread_exact(j->fd, buf, n, pos);
 		if (!rc)
 			mem_digest_add_range(j->got, pos, buf, n);
 		return rc;

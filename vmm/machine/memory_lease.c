@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../base/file.h"
 #include "../base/log.h"
 #include "../base/mem_digest.h"
 
@@ -60,29 +61,14 @@ static bool own_page(uint64_t pm)
 	return (pm & (PM_PRESENT | PM_SWAPPED)) && !(pm & PM_FILE);
 }
 
-/* Read [off, off + len) of the file into (dst): pread, which a file cut
- * short under us (the lease revoked after lease-break-time) answers with
- * a short count, where reading the mapping would raise SIGBUS. */
-static int read_file(const struct memory_lease *ml, uint8_t *dst, uint64_t len, off_t off)
-{
-	while (len) {
-		ssize_t n = pread(ml->fd, dst, len, off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -ENODATA;
-		dst += n;
-		off += n;
-		len -= (uint64_t)n;
-	}
-	return 0;
-}
-
 /*
  * [src, src + len) at file offset (off), a hole of the file or its data,
  * into (dst). The pages the guest wrote since the restore are its own
  * (pagemap) and are copied from guest RAM; the others hold what the file
- * holds: nothing to copy in a hole, and the file's bytes (pread) in data.
+ * holds: nothing to copy in a hole, and the file's bytes in data, by
+ * pread, which a file cut short under us (the lease revoked after
+ * lease-break-time) answers with a short count, where reading the mapping
+ * would raise SIGBUS.
  * Without pagemap everything comes from guest RAM (a hole's pages only
  * when not zero).
  */
@@ -104,7 +90,7 @@ static int copy_range(const struct memory_lease *ml, const uint8_t *src, uint8_t
 			}
 			if (run && !hole) {
 				uint64_t start = at - run * PAGE;
-				int rc = read_file(ml, dst + start, run * PAGE, off + (off_t)start);
+				int rc = fd_pread_exact(ml->fd, dst + start, run * PAGE, (uint64_t)(off + (off_t)start));
 				if (rc)
 					return rc;
 				c->copied += run * PAGE;

@@ -58,21 +58,6 @@ static int save_vcpu(struct vcpu *v, void *arg, struct err *e)
 	return arch_vcpu_save(v, &s->buf[v->id], e);
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n, uint64_t off)
-{
-	while (n) {
-		ssize_t w = pwrite(fd, p, n, (off_t)off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return w < 0 ? -errno : -EIO;
-		p += w;
-		n -= (size_t)w;
-		off += (uint64_t)w;
-	}
-	return 0;
-}
-
 /* DIR/(name): (data, len), or guest RAM (ram) as a sparse file of (size)
  * with its checksum into (sums); then on disk. */
 static int write_file(int dirfd, const char *name, const void *data, size_t len,
@@ -90,7 +75,7 @@ static int write_file(int dirfd, const char *name, const void *data, size_t len,
 		else
 			rc = snapshot_write_memory(ram, fd, sums, written, e);
 	} else {
-		rc = write_all(fd, data, len, 0);
+		rc = fd_pwrite_exact(fd, data, len, 0);
 		if (rc)
 			err_set(e, rc, "%s: cannot write: %s", name, strerror(-rc));
 	}

@@ -18,6 +18,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "../base/file.h"
+
 #define PAGE MEM_DIGEST_PAGE
 #define BATCH 256 /* pages looked at, read and written at once: 1 MiB */
 #define PM_PRESENT (1ULL << 63)
@@ -49,21 +51,6 @@ static bool page_in_data(struct data_cursor *c, uint64_t off)
 		c->known = true;
 	}
 	return off + PAGE > c->data && off < c->hole;
-}
-
-static int pread_exact(int fd, uint8_t *p, size_t n, uint64_t off)
-{
-	while (n) {
-		ssize_t r = pread(fd, p, n, (off_t)off);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return r < 0 ? -errno : -ENODATA;
-		p += r;
-		n -= (size_t)r;
-		off += (uint64_t)r;
-	}
-	return 0;
 }
 
 /* (iov)'s pages, one after the other, at (off); what a short write left
@@ -133,7 +120,7 @@ static int read_from_file(int fd, uint64_t off, unsigned n, uint8_t *buf,
 		unsigned end = k;
 		while (end < n && b->from_file[end])
 			end++;
-		int rc = pread_exact(fd, buf + (size_t)k * PAGE, (size_t)(end - k) * PAGE,
+		int rc = fd_pread_exact(fd, buf + (size_t)k * PAGE, (size_t)(end - k) * PAGE,
 				     off + (uint64_t)k * PAGE);
 		if (rc)
 			return rc;
