@@ -65,6 +65,9 @@ static const char usage_tail[] =
 	"                    was (its config is the snapshot's; flags change it)\n"
 	"  --restore-paused  with --restore and a control socket: start paused\n"
 	"                    (vm.resume runs it)\n"
+	"  --restore-unchecked  with --restore: do not read the memory file\n"
+	"                    against its checksum (restore costs only what the\n"
+	"                    guest touches; a damaged file reaches the guest)\n"
 	"  --print-config    print the effective config as JSON and exit\n"
 	"  -v, --verbose     more log output (repeat for debug); -q, --quiet: errors only\n"
 	"  --log-level error|warn|info|debug  what kiln logs (default warn)\n"
@@ -319,6 +322,9 @@ static bool run_flag(struct cli_request *req, const char *arg, int argc,
 	} else if (!strcmp(arg, "--restore-paused")) {
 		req->restore_paused = true;
 		return true;
+	} else if (!strcmp(arg, "--restore-unchecked")) {
+		req->restore_unchecked = true;
+		return true;
 	} else
 		return false;
 	const char *eq = strchr(arg, '=');
@@ -462,6 +468,8 @@ static int restore_config(struct cli_request *req, struct err *e)
 	req->input_error = rc != 0;
 	if (rc)
 		return rc;
+	if (req->restore_unchecked)
+		snapshot_skip_memory_check(req->snapshot);
 	const char *text = snapshot_config(req->snapshot);
 	cfg_fini(&req->config);
 	rc = schema_config_from_text(text, strlen(text), &req->config, e);
@@ -507,6 +515,8 @@ int cli_parse(int argc, char **argv, struct cli_request *req, struct err *e)
 		return err_set(e, -EINVAL, "--restore and --config: the snapshot holds the config");
 	if (req->restore_paused && !req->restore_dir)
 		return err_set(e, -EINVAL, "--restore-paused: without --restore");
+	if (req->restore_unchecked && !req->restore_dir)
+		return err_set(e, -EINVAL, "--restore-unchecked: without --restore");
 	if (req->restore_dir) {
 		rc = restore_config(req, e);
 		req->verbosity = 0; /* counted again */

@@ -31,6 +31,7 @@ struct cli_request {
 	bool print_config;         /* --print-config: print the JSON and exit */
 	const char *restore_dir;   /* --restore (borrowed from argv) */
 	bool restore_paused;       /* --restore-paused */
+	bool restore_unchecked;    /* --restore-unchecked */
 	/* --restore's snapshot, opened and checked (its config is the base
 	 * of config); the caller owns it (snapshot_close). */
 	struct snapshot *snapshot;

@@ -380,23 +380,26 @@ static const struct cfg_kind *list_kind_of(const char *key)
 }
 
 /* The params of vm.snapshot and vm.restore: {"path": non-empty string}
- * and, where (paused) is given (vm.restore), an optional boolean "paused"
- * and device arrays under list kinds' keys (schema_device_changes; that
- * the snapshot has such devices is the op's to say). 0, or -1 with (err)
- * filled. */
+ * and, where (opt) is given (vm.restore), the optional booleans "paused"
+ * and "unchecked" and device arrays under list kinds' keys
+ * (schema_device_changes; that the snapshot has such devices is the op's
+ * to say). 0, or -1 with (err) filled. */
 static int snapshot_params(const char *method, struct json_object *params,
-			   const char **path, bool *paused, struct jsonrpc_error *err)
+			   const char **path, struct api_restore_opts *opt,
+			   struct jsonrpc_error *err)
 {
 	json_object_object_foreach(params, key, val) {
 		if (!strcmp(key, "path"))
 			continue;
-		if (paused && list_kind_of(key))
+		if (opt && list_kind_of(key))
 			continue; /* a device change: below */
-		if (paused && !strcmp(key, "paused")) {
+		bool *flag = !opt ? NULL : !strcmp(key, "paused") ? &opt->paused
+					 : !strcmp(key, "unchecked") ? &opt->unchecked : NULL;
+		if (flag) {
 			if (!json_object_is_type(val, json_type_boolean))
 				return jsonrpc_set_error(err, JSONRPC_INVALID_PARAMS,
-							 "%s: paused: expected a boolean", method);
-			*paused = json_object_get_boolean(val);
+							 "%s: %s: expected a boolean", method, key);
+			*flag = json_object_get_boolean(val);
 			continue;
 		}
 		return jsonrpc_set_error(err, JSONRPC_INVALID_PARAMS,
@@ -430,15 +433,15 @@ static int m_restore(void *ctx, struct json_object *params,
 {
 	struct api_call *c = ctx;
 	const char *path;
-	bool paused = false;
+	struct api_restore_opts opt = { false, false };
 	if (!c->ops->restore)
 		return unavailable(err, "vm.restore");
-	if (snapshot_params("vm.restore", params, &path, &paused, err))
+	if (snapshot_params("vm.restore", params, &path, &opt, err))
 		return -1;
 	struct err e = { 0 };
 	if (schema_device_changes(params, NULL, &e))
 		return config_error(err, &e);
-	int rc = c->ops->restore(c->vm_ctx, path, paused, params, &e);
+	int rc = c->ops->restore(c->vm_ctx, path, &opt, params, &e);
 	return rc ? op_error("vm.restore", rc, &e, err) : 0;
 }
 

@@ -127,6 +127,12 @@ int jsonrpc_set_error(struct jsonrpc_error *err, int code, const char *fmt, ...)
 
 /* ---- the kiln methods ---- */
 
+/* vm.restore's booleans (docs/api.md). */
+struct api_restore_opts {
+	bool paused;    /* "paused": wait for vm.resume */
+	bool unchecked; /* "unchecked": skip the memory file's checksum */
+};
+
 /*
  * The VM side. Every op runs on the event-loop thread and returns 0 or a
  * negative errno, with (e) saying why. Errno -> JSON-RPC code:
@@ -157,11 +163,12 @@ struct api_vm_ops {
 	int (*snapshot)(void *vm_ctx, const char *path, struct json_object **result,
 			struct err *e);
 	/* restore - build and start the VM from the snapshot in (path)
-	 * instead of vm.configure + vm.boot; paused when (paused). (params),
-	 * borrowed, may change the snapshot's devices by id: under a list
+	 * instead of vm.configure + vm.boot; paused when (opt->paused), its
+	 * memory file not read against its checksum when (opt->unchecked).
+	 * (params), borrowed, may change the snapshot's devices by id: under a list
 	 * kind's key ("disks"), an array of that kind's objects, already
 	 * checked by schema_device_changes without a config. */
-	int (*restore)(void *vm_ctx, const char *path, bool paused,
+	int (*restore)(void *vm_ctx, const char *path, const struct api_restore_opts *opt,
 		       struct json_object *params, struct err *e);
 	/* info - {"state", "config", "uptime_ms", "pid", ...}; new reference,
 	 * NULL on failure */

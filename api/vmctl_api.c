@@ -55,8 +55,14 @@ static int op_boot(void *ctx, struct err *e)
 	if (!c->cfg.kernel)
 		return err_set(e, -EINVAL, "boot.kernel: not configured (call vm.configure first)");
 	rc = vmctl_boot(c, e);
-	if (rc && errmap_apply(&c->cfg, e, ERRMAP_JSON))
-		rc = -EINVAL; /* a config value at fault: -32001 with data.field */
+	/* The snapshot's own fault found while building (its memory file's
+	 * checksum): the params' path, as snapshot_open's errors. */
+	if (rc && !e->field[0] && !strncmp(e->msg, "snapshot ", 9)) {
+		err_field(e, "path");
+		rc = -EINVAL;
+	} else if (rc && errmap_apply(&c->cfg, e, ERRMAP_JSON)) {
+		rc = -EINVAL;
+	} /* a config value at fault: -32001 with data.field */
 	return rc;
 }
 
@@ -122,7 +128,7 @@ static int op_snapshot(void *ctx, const char *path, struct json_object **result,
 	return 0;
 }
 
-static int op_restore(void *ctx, const char *path, bool paused,
+static int op_restore(void *ctx, const char *path, const struct api_restore_opts *opt,
 		      struct json_object *params, struct err *e)
 {
 	struct vmctl *c = ctx;
@@ -131,6 +137,8 @@ static int op_restore(void *ctx, const char *path, bool paused,
 		return rc;
 	struct snapshot *snap;
 	rc = snapshot_open(path, &snap, e);
+	if (!rc && opt->unchecked)
+		snapshot_skip_memory_check(snap);
 	struct kiln_config cfg;
 	cfg_init(&cfg);
 	if (!rc) {
@@ -153,7 +161,7 @@ static int op_restore(void *ctx, const char *path, bool paused,
 	struct kiln_config before = c->cfg;
 	c->cfg = cfg;
 	c->restore = snap;
-	c->restore_paused = paused;
+	c->restore_paused = opt->paused;
 	rc = vmctl_boot(c, e);
 	if (rc && errmap_apply(&c->cfg, e, ERRMAP_JSON))
 		rc = -EINVAL;

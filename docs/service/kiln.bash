@@ -30,7 +30,7 @@ _kiln()
 			--net --fs --console --serial --rng --pvpanic --acpi --seccomp
 			--on-reboot --boot-protocol --jail --uid --gid --cgroup --cgroup-cpu-max
 			--cgroup-memory-max --config --api-socket --api-fd --print-config
-			--restore --restore-paused
+			--restore --restore-paused --restore-unchecked
 			--verbose --quiet --log-level --log-file --shutdown-timeout
 			--help' -- "$cur"))
 		;;

@@ -13,11 +13,14 @@
 #  - damaged copies are refused before any vCPU runs, each with a message
 #    naming what is wrong: a byte flipped in each section of the state file
 #    (the section by name), a wrong format version, a truncated memory file,
-#    a byte flipped in the memory file's data (the 2 MiB holding it),
+#    a byte flipped in the memory file's data (the 2 MiB holding it; by
+#    vm.restore too),
 #    a snapshot from another host's CPU, a disk of another size (by id, on
 #    the command line and in vm.restore's params), an id vm.restore's params
 #    name that the snapshot lacks;
 #    and a snapshot into an existing directory is refused over the socket;
+#  - the first restore uses --restore-unchecked and says it skipped the
+#    memory file's check; the others check it;
 #  - the disk's identity: the first restore (nothing wrote the disk since
 #    the snapshot) says nothing of it; vm.restore after that guest wrote
 #    it warns that disk0's file was written after the snapshot;
@@ -137,9 +140,10 @@ truncate -s -4096 bad/memory
 refused bad "a truncated memory file" "memory: .*truncated"
 # A byte of guest RAM flipped in the memory file: its checksum names the
 # 2 MiB that hold it.
-rm -rf bad && cp -a snap bad && chmod u+w bad/memory
-off=$("$py" "$here/snapfile.py" flip-data bad/memory)
-refused bad "a byte flipped in the memory file at $off" \
+# (Kept for vm.restore below.)
+cp -a snap badmem && chmod u+w badmem/memory
+off=$("$py" "$here/snapfile.py" flip-data badmem/memory)
+refused badmem "a byte flipped in the memory file at $off" \
 	"memory: checksum mismatch in the 2 MiB at offset $((off / (2 << 20) * (2 << 20))) "
 rm -rf bad && cp -a snap bad && chmod u+w bad/state
 "$py" "$here/snapfile.py" host bad/state "x86_64 OtherVendor family 1 model 2 stepping 3"
@@ -154,12 +158,15 @@ timeout 120 "$KILN" run --restore "$TMPDIR/snap" --disk "id=disk0,path=$TMPDIR/o
 grep -q 'disk0.*config space' refused.out || { cat refused.out; fail "the refusal does not name disk0's size"; }
 step "$nsec damaged sections, a wrong version, a truncated memory file, a flipped byte of RAM, another host, a disk of another size: refused"
 
-# The restore, in a new process, with no control socket.
+# The restore, in a new process, with no control socket; --restore-unchecked
+# (the later restores check the memory file).
 rc=0
-boot_guest run2.log -v --restore "$TMPDIR/snap" || rc=$?
+boot_guest run2.log -v --restore "$TMPDIR/snap" --restore-unchecked || rc=$?
 ((rc == 0)) || fail "the restored kiln exited $rc"
 tr -d '\r' <run2.log >run2.txt
 grep -q '^KILN-GUEST-UP' run2.txt && fail "the restored guest booted again"
+grep -q 'memory file not checked (--restore-unchecked)' run2.txt ||
+	fail "--restore-unchecked: kiln does not say it skipped the memory file's check"
 first=$(counts run2.log | head -n 1)
 [[ -n $first ]] || fail "the restored guest printed no count"
 ((first == last + 1 || first == last + 2)) ||
@@ -198,6 +205,13 @@ if ctl vm.restore "{\"path\": \"$TMPDIR/snap\", \"disks\": [{\"id\": \"nodisk\",
 fi
 grep -q "disks\[0\].id: the snapshot has no disk 'nodisk'" r.err ||
 	{ cat r.err; fail "vm.restore's refusal does not name the unknown disk"; }
+# The copy with a flipped byte of guest RAM: refused as the command line's
+# restore refused it, naming the snapshot's path as the params' fault.
+if ctl vm.restore "{\"path\": \"$TMPDIR/badmem\"}" >r.out 2>r.err; then
+	fail "vm.restore of a memory file with a flipped byte was accepted"
+fi
+grep -q 'memory: checksum mismatch in the 2 MiB' r.err ||
+	{ cat r.err; fail "vm.restore's refusal does not name the memory file's checksum"; }
 # disk0 named again, with its own file: a change by id that is accepted.
 ctl vm.restore "{\"path\": \"$TMPDIR/snap\", \"paused\": true, \"disks\": [{\"id\": \"disk0\", \"path\": \"$disk\"}]}" \
 	>/dev/null || fail "vm.restore failed"

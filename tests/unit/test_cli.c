@@ -435,6 +435,7 @@ Test(cli, restore_takes_the_snapshot_config_and_changes_devices_by_id)
 		     0, "%s", e.msg);
 	cr_assert_not_null(req.snapshot);
 	cr_assert(req.restore_paused);
+	cr_assert_not(req.restore_unchecked);
 	cr_assert_eq(req.config.vcpus, 2);
 	cr_assert_eq(req.config.memory_mib, 128);
 	/* disk0 changed in its place, not a third disk */
@@ -495,6 +496,9 @@ Test(cli, restore_errors)
 	cr_assert_neq(PARSE(&req, &e, "run", "--kernel", "/k", "--restore-paused"), 0);
 	cr_assert(strstr(e.msg, "--restore-paused"), "%s", e.msg);
 	cr_assert_not(req.input_error);
+	cfg_fini(&req.config);
+	cr_assert_neq(PARSE(&req, &e, "run", "--kernel", "/k", "--restore-unchecked"), 0);
+	cr_assert(strstr(e.msg, "--restore-unchecked: without --restore"), "%s", e.msg);
 	cfg_fini(&req.config);
 	char *dir = fake_snapshot("{\"boot\": {\"kernel\": \"/k\"}}");
 	cr_assert_neq(PARSE(&req, &e, "run", "--restore", dir, "--config", "/etc/x.json"), 0);

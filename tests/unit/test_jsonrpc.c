@@ -86,13 +86,15 @@ static int f_device_add(void *ctx, const struct cfg_kind *kind,
 	return fake_result(vm, "device_add", e);
 }
 
-static int f_restore(void *ctx, const char *path, bool paused,
+static int f_restore(void *ctx, const char *path, const struct api_restore_opts *opt,
 		     struct json_object *params, struct err *e)
 {
 	struct fake_vm *vm = ctx;
 	json_object_put(vm->last_params);
 	vm->last_params = json_object_get(params);
-	return fake_result(vm, paused ? "restore paused" : "restore", e);
+	return fake_result(vm, opt->paused ? (opt->unchecked ? "restore paused unchecked"
+							       : "restore paused")
+					   : opt->unchecked ? "restore unchecked" : "restore", e);
 }
 
 static const struct api_vm_ops fake_ops = {
@@ -648,4 +650,22 @@ Test(jsonrpc, restore_checks_its_device_changes)
 	expect_error("{\"jsonrpc\": \"2.0\", \"id\": 3, \"method\": \"vm.restore\", \"params\":"
 		     " {\"path\": \"/s\", \"dsks\": []}}",
 		     JSONRPC_INVALID_PARAMS, "vm.restore: unknown member \"dsks\"", "3");
+}
+
+/* vm.restore's booleans reach the op; anything else in them is refused. */
+Test(jsonrpc, restore_booleans)
+{
+	struct json_object *ok = handle(
+		"{\"jsonrpc\": \"2.0\", \"id\": 1, \"method\": \"vm.restore\", \"params\":"
+		" {\"path\": \"/s\", \"unchecked\": true}}");
+	cr_assert(json_object_object_get_ex(ok, "result", NULL), "%s", json_object_to_json_string(ok));
+	json_object_put(ok);
+	cr_assert_str_eq(vm.last, "restore unchecked");
+	ok = handle("{\"jsonrpc\": \"2.0\", \"id\": 2, \"method\": \"vm.restore\", \"params\":"
+		    " {\"path\": \"/s\", \"paused\": true, \"unchecked\": false}}");
+	json_object_put(ok);
+	cr_assert_str_eq(vm.last, "restore paused");
+	expect_error("{\"jsonrpc\": \"2.0\", \"id\": 3, \"method\": \"vm.restore\", \"params\":"
+		     " {\"path\": \"/s\", \"unchecked\": 1}}",
+		     JSONRPC_INVALID_PARAMS, "vm.restore: unchecked: expected a boolean", "3");
 }

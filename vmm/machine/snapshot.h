@@ -78,6 +78,11 @@ int snapshot_check_shape(const struct snapshot *s, unsigned vcpus,
 int snapshot_check_memory(const struct snapshot *s, const struct guest_mem *gm,
 			  struct err *e);
 
+/* snapshot_skip_memory_check - snapshot_check_memory only says so
+ * (--restore-unchecked: a restore that costs only what the guest touches,
+ * on storage the caller trusts). */
+void snapshot_skip_memory_check(struct snapshot *s);
+
 /* snapshot_memory_fd - the memory file, to map privately (gm_alloc_file). */
 int snapshot_memory_fd(const struct snapshot *s);
 
