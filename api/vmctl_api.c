@@ -55,14 +55,8 @@ static int op_boot(void *ctx, struct err *e)
 	if (!c->cfg.kernel)
 		return err_set(e, -EINVAL, "boot.kernel: not configured (call vm.configure first)");
 	rc = vmctl_boot(c, e);
-	/* The snapshot's own fault found while building (its memory file's
-	 * checksum): the params' path, as snapshot_open's errors. */
-	if (rc && !e->field[0] && !strncmp(e->msg, "snapshot ", 9)) {
-		err_field(e, "path");
-		rc = -EINVAL;
-	} else if (rc && errmap_apply(&c->cfg, e, ERRMAP_JSON)) {
-		rc = -EINVAL;
-	} /* a config value at fault: -32001 with data.field */
+	if (rc && errmap_apply(&c->cfg, e, ERRMAP_JSON))
+		rc = -EINVAL; /* a config value at fault: -32001 with data.field */
 	return rc;
 }
 
@@ -163,8 +157,15 @@ static int op_restore(void *ctx, const char *path, const struct api_restore_opts
 	c->restore = snap;
 	c->restore_paused = opt->paused;
 	rc = vmctl_boot(c, e);
-	if (rc && errmap_apply(&c->cfg, e, ERRMAP_JSON))
+	/* The snapshot's own fault found while building (its memory file's
+	 * checksum, prefixed "snapshot DIR:" by snapshot_check_memory): the
+	 * params' path, as snapshot_open's errors. */
+	if (rc && !e->field[0] && !strncmp(e->msg, "snapshot ", 9)) {
+		err_field(e, "path");
 		rc = -EINVAL;
+	} else if (rc && errmap_apply(&c->cfg, e, ERRMAP_JSON)) {
+		rc = -EINVAL;
+	}
 	/* A VM that runs after all (restored, then not paused in time) keeps
 	 * the config it was built from: it points into it. */
 	if (rc && !c->vm) {

@@ -212,6 +212,8 @@ if ctl vm.restore "{\"path\": \"$TMPDIR/badmem\"}" >r.out 2>r.err; then
 fi
 grep -q 'memory: checksum mismatch in the 2 MiB' r.err ||
 	{ cat r.err; fail "vm.restore's refusal does not name the memory file's checksum"; }
+grep -q 'error -32001 ' r.err ||
+	{ cat r.err; fail "vm.restore's refusal of the memory file is not -32001 (the params' path at fault)"; }
 # disk0 named again, with its own file: a change by id that is accepted.
 ctl vm.restore "{\"path\": \"$TMPDIR/snap\", \"paused\": true, \"disks\": [{\"id\": \"disk0\", \"path\": \"$disk\"}]}" \
 	>/dev/null || fail "vm.restore failed"

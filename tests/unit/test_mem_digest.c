@@ -223,7 +223,7 @@ Test(mem_digest, punched_page_is_refused)
 	cr_assert(strstr(e.msg, "offset 2097152 "), "%s", e.msg);
 }
 
-Test(mem_digest, file_cut_short_is_an_error)
+Test(mem_digest, file_cut_short_is_refused)
 {
 	cr_assert_eq(truncate(path, 2 * MIB), 0);
 	struct err e = {0};

@@ -114,6 +114,11 @@ Test(memory_lease, writer_waits_for_the_detach)
 	struct err e = {0};
 	cr_assert_eq(memory_lease_take(&ml, fd, SIZE, &gm, &e), 0, "%s", e.msg);
 	cr_assert(memory_lease_held(&ml), "a root test process can lease its own file");
+	uint64_t now = memory_lease_now_ms(), long_ago = now - ml.break_ms - 1;
+	cr_assert_geq(ml.break_ms, 1000, "lease-break-time: %llu ms",
+		      (unsigned long long)ml.break_ms);
+	/* Nobody wants to write: a long read is as good as a short one. */
+	cr_assert_not(memory_lease_outlived(&ml, long_ago));
 	guest_writes();
 	pid_t child = change_file();
 	sigset_t set;
@@ -123,6 +128,10 @@ Test(memory_lease, writer_waits_for_the_detach)
 	cr_assert_eq(sigtimedwait(&set, NULL, &ten), SIGIO, "no lease break: %s", strerror(errno));
 	int status;
 	cr_assert_eq(waitpid(child, &status, WNOHANG), 0, "the writer waits for the lease");
+	/* A writer waits: a read begun just now is still the file's, one that
+	 * took longer than lease-break-time may not be. */
+	cr_assert_not(memory_lease_outlived(&ml, memory_lease_now_ms()));
+	cr_assert(memory_lease_outlived(&ml, long_ago));
 	cr_assert_eq(memory_lease_detach(&ml, &gm, &e), 0, "%s", e.msg);
 	cr_assert_not(memory_lease_held(&ml));
 	cr_assert_eq(waitpid(child, &status, 0), child);

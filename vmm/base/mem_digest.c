@@ -169,25 +169,26 @@ struct verify_job {
 	uint64_t err_off, err_len; /* what could not be read */
 };
 
-/* [pos, pos + n) into the sums: from the mapping (populated in one call,
- * then hashed in place, then dropped again when asked), or by pread. */
+/* [pos, pos + n) into the sums: from the mapping, populated in one call,
+ * hashed in place and dropped again when asked; or by pread, which is
+ * also the way when populating fails (EFAULT for a file shorter than the
+ * mapping, which touching would turn into SIGBUS, or an I/O error, which
+ * pread names; EINVAL on a kernel before 5.14). */
 static int sum_piece(struct verify_job *j, uint8_t *buf, uint64_t pos, uint64_t n)
 {
-	if (!j->mem) {
-		int rc = fd_pread_exact(j->fd, buf, n, pos);
-		if (!rc)
-			mem_digest_add_range(j->got, pos, buf, n);
-		return rc;
+	if (j->mem) {
+		uint8_t *p = (uint8_t *)j->mem + pos;
+		if (!madvise(p, n, MADV_POPULATE_READ)) {
+			mem_digest_add_range(j->got, pos, p, n);
+			if (j->drop)
+				madvise(p, n, MADV_DONTNEED);
+			return 0;
+		}
 	}
-	uint8_t *p = (uint8_t *)j->mem + pos;
-	/* EFAULT: part of it would raise SIGBUS (the file is shorter than
-	 * the mapping); EINVAL: a kernel before 5.14, pages fault in as read. */
-	if (madvise(p, n, MADV_POPULATE_READ) < 0 && errno != EINVAL)
-		return errno == EFAULT ? -ENODATA : -errno;
-	mem_digest_add_range(j->got, pos, p, n);
-	if (j->drop)
-		madvise(p, n, MADV_DONTNEED);
-	return 0;
+	int rc = fd_pread_exact(j->fd, buf, n, pos);
+	if (!rc)
+		mem_digest_add_range(j->got, pos, buf, n);
+	return rc;
 }
 
 /* One thread only: a restore runs this before the jail, whose unshare()
@@ -195,8 +196,8 @@ static int sum_piece(struct verify_job *j, uint8_t *buf, uint64_t pos, uint64_t 
  * leaving the kernel when pthread_join returns). */
 static void verify_all(struct verify_job *j)
 {
-	uint8_t *buf = j->mem ? NULL : malloc(READ_BYTES);
-	if (!j->mem && !buf) {
+	uint8_t *buf = malloc(READ_BYTES);
+	if (!buf) {
 		j->rc = -ENOMEM;
 		return;
 	}

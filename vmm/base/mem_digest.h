@@ -68,11 +68,12 @@ int mem_digest_load(struct mem_digest *d, struct state_buf *in, uint64_t bytes,
  * Only its data extents are looked at (SEEK_DATA / SEEK_HOLE; all of it
  * where the file system cannot say). The bytes are read from (mem), the
  * file mapped at offset 0 (a restored VM's guest RAM, or guest RAM copied
- * off the file), with MADV_POPULATE_READ so that a file cut short is an
- * error (EFAULT) where touching it would raise SIGBUS; (drop): the pages
- * are dropped from (mem) again afterwards (a private file mapping nothing
- * wrote yet, which then costs only what the guest touches). (mem) NULL:
- * read with pread. On a mismatch the error
+ * off the file), a megabyte at a time populated with MADV_POPULATE_READ,
+ * hashed in place and, with (drop), dropped from (mem) again (a private
+ * file mapping nothing wrote yet, which then costs only what the guest
+ * touches); a piece that cannot be populated (a file cut short, whose
+ * pages would raise SIGBUS if touched; an I/O error; an old kernel) is
+ * read with pread instead, which names the error. (mem) NULL: pread only. On a mismatch the error
  * names the first chunk that differs (its file offset); (data_bytes), if
  * not NULL, gets the bytes looked at.
  */

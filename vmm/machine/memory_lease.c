@@ -47,6 +47,25 @@ bool memory_lease_held(const struct memory_lease *ml)
 	return ml->fd >= 0;
 }
 
+bool memory_lease_outlived(const struct memory_lease *ml, uint64_t started_ms)
+{
+	return ml->fd >= 0 && memory_lease_now_ms() - started_ms >= ml->break_ms &&
+	       fcntl(ml->fd, F_GETLEASE) != F_RDLCK;
+}
+
+/* The kernel's lease-break-time in ms (45 s unless changed). */
+static uint64_t lease_break_ms(void)
+{
+	unsigned long s = 45;
+	FILE *f = fopen("/proc/sys/fs/lease-break-time", "re");
+	if (f) {
+		if (fscanf(f, "%lu", &s) != 1)
+			s = 45;
+		fclose(f);
+	}
+	return (uint64_t)s * 1000;
+}
+
 /* Pagemap entries of (n) pages from (src) into (pm); false without them. */
 static bool read_pagemap(const struct memory_lease *ml, const uint8_t *src,
 			 uint64_t n, uint64_t *pm)
@@ -174,7 +193,7 @@ static void let_go(struct memory_lease *ml)
 	ml->fd = ml->pagemap_fd = -1;
 }
 
-static uint64_t now_ms(void)
+uint64_t memory_lease_now_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -186,7 +205,7 @@ int memory_lease_detach(struct memory_lease *ml, struct guest_mem *gm,
 {
 	if (ml->fd < 0)
 		return 0;
-	uint64_t t0 = now_ms();
+	uint64_t t0 = memory_lease_now_ms();
 	struct detach_counts c = {0};
 	int rc = 0;
 	for (unsigned i = 0; !rc && i < gm->nr_regions; i++) {
@@ -203,7 +222,7 @@ int memory_lease_detach(struct memory_lease *ml, struct guest_mem *gm,
 	gm->file_backed = false; /* anonymous memory now, as a booted VM's */
 	log_info("guest RAM is off the snapshot's memory file: %llu MiB copied "
 		 "in %llu ms", (unsigned long long)(c.copied >> 20),
-		 (unsigned long long)(now_ms() - t0));
+		 (unsigned long long)(memory_lease_now_ms() - t0));
 	return 0;
 }
 
@@ -212,6 +231,7 @@ int memory_lease_take(struct memory_lease *ml, int mem_fd, uint64_t bytes,
 {
 	ml->fd = ml->pagemap_fd = -1;
 	ml->bytes = bytes;
+	ml->break_ms = lease_break_ms();
 	/* SIGIO is vmctl's signalfd's (blocked in every thread); block it
 	 * here too, so a break never meets its default action (exit). */
 	sigset_t set;

@@ -34,6 +34,7 @@ struct memory_lease {
 	int fd;		/* the memory file, our read lease on it; -1: none */
 	int pagemap_fd; /* /proc/self/pagemap, opened before the jail; -1 */
 	uint64_t bytes; /* the file's size at restore (guest RAM) */
+	uint64_t break_ms; /* /proc/sys/fs/lease-break-time, read at take */
 };
 
 /*
@@ -47,6 +48,19 @@ int memory_lease_take(struct memory_lease *ml, int mem_fd, uint64_t bytes,
 
 /* memory_lease_held - whether (ml) still ties guest RAM to the file. */
 bool memory_lease_held(const struct memory_lease *ml);
+
+/*
+ * memory_lease_outlived - whether work that read the file while holding
+ * the lease, begun at (started_ms) (CLOCK_MONOTONIC), may have read it
+ * changed: it took longer than the kernel's lease-break-time and the
+ * lease is no longer a plain read lease (a writer waited and the kernel
+ * let it go on). Reads on the loop thread (the restore's check, a
+ * snapshot of a restored VM) cannot answer a break while they run.
+ */
+bool memory_lease_outlived(const struct memory_lease *ml, uint64_t started_ms);
+
+/* memory_lease_now_ms - CLOCK_MONOTONIC in ms, the clock of the above. */
+uint64_t memory_lease_now_ms(void);
 
 /*
  * memory_lease_detach - move guest RAM (gm) off the file: each region is

@@ -245,9 +245,16 @@ int vm_snapshot(struct vm *vm, const char *dir, const char *config_json,
 	struct ram_source ram = { &vm->mem,
 				  memory_lease_held(&vm->lease) ? vm->lease.fd : -1,
 				  vm->lease.pagemap_fd };
+	uint64_t write_start = memory_lease_now_ms();
 	if (!rc)
 		rc = write_file(dirfd, "memory", NULL, 0, vm->mem.ram_bytes, &ram,
 				&st->written_bytes, &sums, e);
+	/* The old file read past the point where the kernel let a writer
+	 * go on: what was read may be that writer's. */
+	if (!rc && ram.src_fd >= 0 && memory_lease_outlived(&vm->lease, write_start))
+		rc = err_set(e, -EAGAIN, "memory: another process opened the restored "
+					 "snapshot's memory file to write while kiln read it, for "
+					 "longer than the kernel's lease-break-time: not snapshotted");
 	/* The memory file's checksum is a section of the state file, which
 	 * is complete only now. */
 	struct state_buf buf, file;

@@ -155,8 +155,13 @@ static int build(const struct kiln_config *cfg, struct evloop *loop,
 				       vm->mem.ram_bytes, &vm->mem, e);
 	/* Under the lease the file is what the guest will see: check it now,
 	 * before anything writes guest RAM or builds on it. */
+	uint64_t check_start = memory_lease_now_ms();
 	if (!rc && snap)
 		rc = snapshot_check_memory(snap, &vm->mem, e);
+	if (!rc && snap && memory_lease_outlived(&vm->lease, check_start))
+		rc = err_set(e, -EAGAIN, "the snapshot's memory file: another process opened it "
+					 "to write while kiln checked it, for longer than the "
+					 "kernel's lease-break-time: it may have changed");
 	if (!rc)
 		rc = arch_vm_init(vm, e);
 	if (!rc && !snap)
