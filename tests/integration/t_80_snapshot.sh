@@ -165,7 +165,7 @@ boot_guest run2.log -v --restore "$TMPDIR/snap" --restore-unchecked || rc=$?
 ((rc == 0)) || fail "the restored kiln exited $rc"
 tr -d '\r' <run2.log >run2.txt
 grep -q '^KILN-GUEST-UP' run2.txt && fail "the restored guest booted again"
-grep -q 'memory file not checked (--restore-unchecked)' run2.txt ||
+grep -q 'memory file not checked (the restore asked not to)' run2.txt ||
 	fail "--restore-unchecked: kiln does not say it skipped the memory file's check"
 first=$(counts run2.log | head -n 1)
 [[ -n $first ]] || fail "the restored guest printed no count"

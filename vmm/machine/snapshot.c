@@ -357,7 +357,7 @@ int snapshot_check_memory(const struct snapshot *s, const struct guest_mem *gm,
 			  struct err *e)
 {
 	if (s->unchecked) {
-		log_info("snapshot %s: memory file not checked (--restore-unchecked)", s->dir);
+		log_info("snapshot %s: memory file not checked (the restore asked not to)", s->dir);
 		return 0;
 	}
 	if (!s->has_sums) {
