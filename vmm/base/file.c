@@ -236,3 +236,22 @@ int fd_pwrite_exact(int fd, const void *buf, size_t len, uint64_t off)
 	}
 	return 0;
 }
+
+bool fd_data_extent(int fd, uint64_t align, uint64_t limit, uint64_t *pos, uint64_t *end)
+{
+	off_t data = lseek(fd, (off_t)*pos, SEEK_DATA);
+	if (data < 0 && errno == ENXIO)
+		return false;
+	uint64_t start = *pos, stop = limit;
+	if (data >= 0) {
+		off_t hole = lseek(fd, data, SEEK_HOLE);
+		start = (uint64_t)data / align * align;
+		if (hole > data && (uint64_t)hole < limit)
+			stop = ((uint64_t)hole + align - 1) / align * align;
+	}
+	if (start < *pos)
+		start = *pos;
+	*pos = start;
+	*end = stop < limit ? stop : limit;
+	return start < *end;
+}

@@ -73,6 +73,16 @@ int fd_read_all(int fd, size_t max, char **out, size_t *len);
 int fd_pread_exact(int fd, void *buf, size_t len, uint64_t off);
 int fd_pwrite_exact(int fd, const void *buf, size_t len, uint64_t off);
 
+/*
+ * fd_data_extent - the data extent of (fd) at or after (*pos) and before
+ * (limit), as [*pos, *end), rounded out to multiples of (align) (a file
+ * system with smaller blocks may report bounds inside one); false when
+ * there is none. Where the file system cannot say (no SEEK_DATA), all of
+ * [*pos, limit) is data. lseek moves the descriptor's shared offset,
+ * which nothing here relies on: callers go by the values returned.
+ */
+bool fd_data_extent(int fd, uint64_t align, uint64_t limit, uint64_t *pos, uint64_t *end);
+
 /* file_parent - the directory (path) is in, by cutting (path) (writable)
  * at its last slash: "." when it has none, "/" for an entry of the root.
  * Trailing slashes are dropped first ("a/b/" is in "a"). */

@@ -131,32 +131,6 @@ int mem_digest_load(struct mem_digest *d, struct state_buf *in, uint64_t bytes,
 	return rc;
 }
 
-/* The data extent at or after (*pos) and before (limit), as [*pos, *end);
- * false when there is none. Page-aligned: a file system with smaller
- * blocks may report bounds inside a page, whose rest reads as zeroes. */
-static bool next_data(int fd, uint64_t limit, uint64_t *pos, uint64_t *end)
-{
-	/* lseek moves the descriptor's shared offset, which nothing here
-	 * uses: each caller goes by the value returned, so threads may share
-	 * the descriptor. */
-	off_t data = lseek(fd, (off_t)*pos, SEEK_DATA);
-	if (data < 0 && errno == ENXIO)
-		return false;
-	uint64_t start = *pos, stop = limit;
-	if (data >= 0) {
-		off_t hole = lseek(fd, data, SEEK_HOLE);
-		start = (uint64_t)data / MEM_DIGEST_PAGE * MEM_DIGEST_PAGE;
-		if (hole > data)
-			stop = ((uint64_t)hole + MEM_DIGEST_PAGE - 1) / MEM_DIGEST_PAGE *
-			       MEM_DIGEST_PAGE;
-	} /* else no extent information: everything is data */
-	if (start < *pos)
-		start = *pos;
-	*pos = start;
-	*end = stop < limit ? stop : limit;
-	return start < *end;
-}
-
 /* A check in progress: the sums of what was read so far into (got). */
 struct verify_job {
 	const struct mem_digest *want;
@@ -202,7 +176,7 @@ static void verify_all(struct verify_job *j)
 		return;
 	}
 	uint64_t limit = j->want->bytes, pos = 0, end;
-	while (!j->rc && next_data(j->fd, limit, &pos, &end)) {
+	while (!j->rc && fd_data_extent(j->fd, MEM_DIGEST_PAGE, limit, &pos, &end)) {
 		while (!j->rc && pos < end) {
 			uint64_t n = end - pos < READ_BYTES ? end - pos : READ_BYTES;
 			j->rc = sum_piece(j, buf, pos, n);

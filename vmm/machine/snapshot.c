@@ -35,9 +35,9 @@ struct snapshot {
 	uint64_t ram_bytes;
 	char *config;
 	char *dir;
-	bool has_sums;            /* a section 'memory' (older snapshots have none) */
 	bool unchecked;           /* snapshot_skip_memory_check */
-	struct mem_digest sums;   /* the memory file's checksum */
+	struct mem_digest sums;   /* the memory file's checksum; no sums: a
+				   * snapshot of an older kiln, without one */
 };
 
 static uint64_t now_ms(void)
@@ -343,9 +343,7 @@ static int read_sums(struct snapshot *s, struct err *e)
 		return 0;
 	struct state_buf in;
 	state_from(&in, sec->data, sec->len);
-	int rc = mem_digest_load(&s->sums, &in, s->ram_bytes, e);
-	s->has_sums = !rc;
-	return rc;
+	return mem_digest_load(&s->sums, &in, s->ram_bytes, e);
 }
 
 void snapshot_skip_memory_check(struct snapshot *s)
@@ -360,7 +358,7 @@ int snapshot_check_memory(const struct snapshot *s, const struct guest_mem *gm,
 		log_info("snapshot %s: memory file not checked (the restore asked not to)", s->dir);
 		return 0;
 	}
-	if (!s->has_sums) {
+	if (!s->sums.sums) {
 		log_warn("snapshot %s has no checksum of its memory file (written by "
 			 "kiln %s): restored unchecked", s->dir, s->sf.kiln_version);
 		return 0;

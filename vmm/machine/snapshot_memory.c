@@ -37,20 +37,12 @@ struct data_cursor {
 static bool page_in_data(struct data_cursor *c, uint64_t off)
 {
 	if (!c->known || off >= c->hole) {
-		off_t d = lseek(c->fd, (off_t)off, SEEK_DATA);
-		if (d < 0 && errno == ENXIO) { /* holes to the end */
-			c->data = c->hole = UINT64_MAX;
-		} else if (d < 0) { /* no extent information: all data */
-			c->data = 0;
-			c->hole = UINT64_MAX;
-		} else {
-			off_t h = lseek(c->fd, d, SEEK_HOLE);
-			c->data = (uint64_t)d;
-			c->hole = h > d ? (uint64_t)h : UINT64_MAX;
-		}
+		c->data = off;
+		if (!fd_data_extent(c->fd, PAGE, UINT64_MAX, &c->data, &c->hole))
+			c->data = c->hole = UINT64_MAX; /* holes to the end */
 		c->known = true;
 	}
-	return off + PAGE > c->data && off < c->hole;
+	return off >= c->data && off < c->hole;
 }
 
 /* (iov)'s pages, one after the other, at (off); what a short write left
