@@ -3,7 +3,8 @@
 #   bench/inner.sh --kiln PATH --out DIR --rounds N [--quick] [--only "GROUP..."]
 # Groups: boot (boot, PVH boot, tiny), strace, mem, snap (kiln's snapshots: restore vs cold
 # boot, clones), fio, net, fs (round trips and host files); all by default; and curves
-# (boot time and memory as vCPUs and RAM grow), which only --only names.
+# (boot time and memory as vCPUs and RAM grow; N VMs started at once, bench/many.py),
+# which only --only names.
 # Everything runs in a private network namespace (taps, link-local 169.254.80.0/24).
 # kiln and QEMU alternate within each round (the order flips every round). Raw figures go to
 # DIR/raw.tsv; bench/report.py turns them into the table (stdout) and DIR/summary.tsv.

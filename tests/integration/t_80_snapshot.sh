@@ -88,7 +88,7 @@ PY
 pid=$!
 wait_count run1.log 40 "$KILN_BOOT_TIMEOUT"
 step "the guest counts"
-ctl vm.pause >/dev/null
+ctl vm.pause >/dev/null || fail "vm.pause failed (kiln gone? its log follows)"
 ctl vm.snapshot "{\"path\": \"$TMPDIR/snap\"}" >snap.json || fail "vm.snapshot failed"
 step "snapshot: $(tr -d ' \n' <snap.json)"
 if ctl vm.snapshot "{\"path\": \"$TMPDIR/snap\"}" >again.json 2>again.err; then
@@ -227,7 +227,7 @@ ctl vm.resume >/dev/null || fail "vm.resume after vm.restore failed"
 # (pread), so kiln does not map all of its RAM to write them.
 # (It counts from where run2's guest began: the same snapshot.)
 wait_count run3.log "$((first + 20))" 120
-ctl vm.pause >/dev/null
+ctl vm.pause >/dev/null || fail "vm.pause failed (kiln gone? its log follows)"
 ctl vm.snapshot "{\"path\": \"$TMPDIR/snap2\"}" >snap2.json || fail "vm.snapshot of the restored VM failed"
 rss_kib=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status")
 ((rss_kib < 128 * 1024)) ||

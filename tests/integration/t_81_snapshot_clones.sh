@@ -62,7 +62,7 @@ used=$(line orig.log KILN-MEMUSED)
 total=$(line orig.log KILN-MEMTOTAL)
 [[ $total =~ ^[0-9]+$ && $used =~ ^[0-9]+$ ]] || fail "the guest did not report its memory (KILN-MEMTOTAL '$total', KILN-MEMUSED '$used')"
 reserved=$((1048576 - total))
-ctl vm.pause >/dev/null
+ctl vm.pause >/dev/null || fail "vm.pause failed (kiln gone? its log follows)"
 ctl vm.snapshot "{\"path\": \"$TMPDIR/snap\"}" >snap.json || fail "vm.snapshot failed"
 ctl vm.stop >/dev/null || true
 wait "${pids[0]}" 2>/dev/null || true

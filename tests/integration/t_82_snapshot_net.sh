@@ -64,7 +64,7 @@ for _ in $(seq $((KILN_BOOT_TIMEOUT * 5))); do
 done
 got=$(nlines)
 ((got >= 60)) || fail "the host got $got lines, not 60"
-ctl vm.pause >/dev/null
+ctl vm.pause >/dev/null || fail "vm.pause failed (kiln gone? its log follows)"
 ctl vm.snapshot "{\"path\": \"$TMPDIR/snap\"}" >snap.json || fail "vm.snapshot failed"
 kill -KILL "$pid"
 wait "$pid" 2>/dev/null || true
