@@ -18,19 +18,59 @@
  * headers a second time: if the bytes changed in between (a caller that
  * hands us a mapping of a live file), what is copied is still exactly what
  * was checked.
+ *
+ * The image is either in memory or an open file (elf_load_fd): from a
+ * file the headers and notes are read with pread and each segment straight
+ * into guest RAM, so a 60 MiB vmlinux costs one copy and no buffer of its
+ * size; a file cut short meanwhile is a read error, never SIGBUS.
  */
 #include "kernel.h"
 
 #include <elf.h>
 #include <errno.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define XEN_ELFNOTE_PHYS32_ENTRY 18
 /* below 4 GiB; the caller caps it at ram_top */
 #define PVH_INITRD_ADDR_MAX 0xffffffffull
 /* vmlinux has 4 or 5 PT_LOAD segments; the cap keeps the plan on the stack. */
 #define ELF_MAX_LOADS 32
+/* A note segment read from a file is read whole: vmlinux's are a few
+ * hundred bytes. */
+#define ELF_MAX_NOTES_FROM_FILE (1u << 20)
+
+/* The image: (img, len) in memory, or (fd) of (len) bytes when img is NULL. */
+struct elf_src {
+	const uint8_t *img;
+	int fd;
+	size_t len;
+};
+
+/* (n) bytes at (off), which the caller proved lie inside the image, into
+ * (buf). From a file: a short read (the file shrank) or an I/O error is
+ * -EIO with (e) saying so. */
+static int src_read(const struct elf_src *s, uint64_t off, void *buf, size_t n,
+		    struct err *e)
+{
+	if (s->img) {
+		memcpy(buf, s->img + off, n);
+		return 0;
+	}
+	for (size_t got = 0; got < n;) {
+		ssize_t r = pread(s->fd, (uint8_t *)buf + got, n - got, (off_t)(off + got));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return err_set(e, -EIO, "ELF file: reading %zu bytes at 0x%llx: %s", n,
+				       (unsigned long long)off,
+				       r < 0 ? strerror(errno) : "the file is shorter than it was");
+		got += (size_t)r;
+	}
+	return 0;
+}
 
 /* One validated PT_LOAD: file range [off, off + filesz) to paddr, then
  * memsz - filesz zero bytes. */
@@ -62,15 +102,17 @@ static uint64_t le64(const uint8_t *p)
 }
 
 /* ELF header: class, byte order, machine, type and program header table. */
-static int ehdr_check(const uint8_t *img, size_t len, Elf64_Ehdr *eh,
-		      struct err *e)
+static int ehdr_check(const struct elf_src *src, Elf64_Ehdr *eh, struct err *e)
 {
+	size_t len = src->len;
 	if (len < sizeof(*eh))
 		return err_set(
 		    e, -EINVAL,
 		    "ELF file of %zu bytes is shorter than its %zu-byte header",
 		    len, sizeof(*eh));
-	memcpy(eh, img, sizeof(*eh));
+	int rc = src_read(src, 0, eh, sizeof(*eh), e);
+	if (rc)
+		return rc;
 	if (memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0)
 		return err_set(e, -ENOEXEC, "not an ELF file (bad magic)");
 	if (eh->e_ident[EI_CLASS] != ELFCLASS64)
@@ -109,29 +151,20 @@ static int ehdr_check(const uint8_t *img, size_t len, Elf64_Ehdr *eh,
 	return 0;
 }
 
-static void phdr_get(const uint8_t *img, const Elf64_Ehdr *eh, unsigned i,
-		     Elf64_Phdr *ph)
+static int phdr_get(const struct elf_src *src, const Elf64_Ehdr *eh, unsigned i,
+		    Elf64_Phdr *ph, struct err *e)
 {
-	memcpy(ph, img + eh->e_phoff + (uint64_t)i * sizeof(*ph), sizeof(*ph));
+	return src_read(src, eh->e_phoff + (uint64_t)i * sizeof(*ph), ph, sizeof(*ph), e);
 }
 
 /*
- * Walk the notes of one PT_NOTE segment (ELF gABI "Note Section": namesz,
- * descsz, type, then name and desc each padded to 4 bytes). Sets *entry
- * and *found when the PVH entry note is present.
+ * Walk the notes of one PT_NOTE segment, (left) bytes at (p) (ELF gABI
+ * "Note Section": namesz, descsz, type, then name and desc each padded to
+ * 4 bytes). Sets *entry and *found when the PVH entry note is present.
  */
-static int notes_scan(const uint8_t *img, size_t len, const Elf64_Phdr *ph,
-		      unsigned idx, uint64_t *entry, bool *found, struct err *e)
+static int notes_walk(const uint8_t *p, uint64_t left, unsigned idx,
+		      uint64_t *entry, bool *found, struct err *e)
 {
-	if (!in_file(ph->p_offset, ph->p_filesz, len))
-		return err_set(
-		    e, -EINVAL,
-		    "ELF note segment %u at 0x%llx+0x%llx ends past the "
-		    "file end (%zu bytes)",
-		    idx, (unsigned long long)ph->p_offset,
-		    (unsigned long long)ph->p_filesz, len);
-	const uint8_t *p = img + ph->p_offset;
-	uint64_t left = ph->p_filesz;
 	while (left >= 12) {
 		uint64_t namesz = le32(p), descsz = le32(p + 4);
 		uint32_t type = le32(p + 8);
@@ -162,6 +195,34 @@ static int notes_scan(const uint8_t *img, size_t len, const Elf64_Phdr *ph,
 		left -= 12 + name_pad + desc_pad;
 	}
 	return 0;
+}
+
+/* The notes of PT_NOTE segment (idx), which must lie inside the file. */
+static int notes_scan(const struct elf_src *src, const Elf64_Phdr *ph,
+		      unsigned idx, uint64_t *entry, bool *found, struct err *e)
+{
+	size_t len = src->len;
+	if (!in_file(ph->p_offset, ph->p_filesz, len))
+		return err_set(
+		    e, -EINVAL,
+		    "ELF note segment %u at 0x%llx+0x%llx ends past the "
+		    "file end (%zu bytes)",
+		    idx, (unsigned long long)ph->p_offset,
+		    (unsigned long long)ph->p_filesz, len);
+	if (src->img)
+		return notes_walk(src->img + ph->p_offset, ph->p_filesz, idx, entry, found, e);
+	if (ph->p_filesz > ELF_MAX_NOTES_FROM_FILE)
+		return err_set(e, -EINVAL, "ELF note segment %u is %llu bytes (at most %u "
+					   "are read)", idx, (unsigned long long)ph->p_filesz,
+			       ELF_MAX_NOTES_FROM_FILE);
+	uint8_t *buf = malloc(ph->p_filesz ? ph->p_filesz : 1);
+	if (!buf)
+		return err_set(e, -ENOMEM, "out of memory");
+	int rc = src_read(src, ph->p_offset, buf, ph->p_filesz, e);
+	if (!rc)
+		rc = notes_walk(buf, ph->p_filesz, idx, entry, found, e);
+	free(buf);
+	return rc;
 }
 
 /* One PT_LOAD: inside the file, filesz <= memsz, destination is RAM in
@@ -223,7 +284,7 @@ static int plan_add(struct elf_plan *plan, const Elf64_Phdr *ph, unsigned idx,
  * and record the PT_LOAD segments in (plan).
  */
 static int elf_scan(const struct guest_mem *gm, uint64_t base,
-		    const uint8_t *img, size_t len, const Elf64_Ehdr *eh,
+		    const struct elf_src *src, const Elf64_Ehdr *eh,
 		    struct elf_plan *plan, struct kernel_info *out,
 		    struct err *e)
 {
@@ -232,12 +293,13 @@ static int elf_scan(const struct guest_mem *gm, uint64_t base,
 
 	for (unsigned i = 0; i < eh->e_phnum; i++) {
 		Elf64_Phdr ph;
-		phdr_get(img, eh, i, &ph);
-		int rc = 0;
+		int rc = phdr_get(src, eh, i, &ph, e);
+		if (rc)
+			return rc;
 		if (ph.p_type == PT_NOTE)
-			rc = notes_scan(img, len, &ph, i, &entry, &found, e);
+			rc = notes_scan(src, &ph, i, &entry, &found, e);
 		else if (ph.p_type == PT_LOAD && ph.p_memsz > 0)
-			rc = load_check(gm, base, &ph, i, len, e);
+			rc = load_check(gm, base, &ph, i, src->len, e);
 		if (!rc && ph.p_type == PT_LOAD && ph.p_memsz > 0)
 			rc = plan_add(plan, &ph, i, e);
 		if (rc)
@@ -281,7 +343,7 @@ static int elf_scan(const struct guest_mem *gm, uint64_t base,
  * Second pass: for each segment elf_scan validated, copy filesz bytes and
  * zero the rest up to memsz. The headers are not read again.
  */
-static int elf_copy(const struct guest_mem *gm, const uint8_t *img,
+static int elf_copy(const struct guest_mem *gm, const struct elf_src *src,
 		    const struct elf_plan *plan, struct err *e)
 {
 	for (unsigned i = 0; i < plan->nr; i++) {
@@ -291,25 +353,27 @@ static int elf_copy(const struct guest_mem *gm, const uint8_t *img,
 			return err_set(e, -EFAULT,
 				       "ELF load segment %u at 0x%llx is not RAM",
 				       i, (unsigned long long)s->paddr);
-		memcpy(dst, img + s->off, s->filesz);
+		int rc = src_read(src, s->off, dst, s->filesz, e);
+		if (rc)
+			return rc;
 		/* The kernel's bss (17 MiB for Debian's): dropped, not written. */
 		gm_zero(gm, s->paddr + s->filesz, s->memsz - s->filesz);
 	}
 	return 0;
 }
 
-int elf_load(const struct guest_mem *gm, uint64_t base, const uint8_t *img,
-	     size_t len, struct kernel_info *out, struct err *e)
+static int load(const struct guest_mem *gm, uint64_t base, const struct elf_src *src,
+		struct kernel_info *out, struct err *e)
 {
 	Elf64_Ehdr eh;
 	struct elf_plan plan = {0};
 
 	memset(out, 0, sizeof(*out));
-	int rc = ehdr_check(img, len, &eh, e);
+	int rc = ehdr_check(src, &eh, e);
 	if (!rc)
-		rc = elf_scan(gm, base, img, len, &eh, &plan, out, e);
+		rc = elf_scan(gm, base, src, &eh, &plan, out, e);
 	if (!rc)
-		rc = elf_copy(gm, img, &plan, e);
+		rc = elf_copy(gm, src, &plan, e);
 	if (rc) {
 		memset(out, 0, sizeof(*out));
 		return rc;
@@ -317,4 +381,16 @@ int elf_load(const struct guest_mem *gm, uint64_t base, const uint8_t *img,
 	out->format = KERNEL_PVH;
 	out->initrd_addr_max = PVH_INITRD_ADDR_MAX;
 	return 0;
+}
+
+int elf_load(const struct guest_mem *gm, uint64_t base, const uint8_t *img,
+	     size_t len, struct kernel_info *out, struct err *e)
+{
+	return load(gm, base, &(struct elf_src){ .img = img, .fd = -1, .len = len }, out, e);
+}
+
+int elf_load_fd(const struct guest_mem *gm, uint64_t base, int fd, size_t len,
+		struct kernel_info *out, struct err *e)
+{
+	return load(gm, base, &(struct elf_src){ .fd = fd, .len = len }, out, e);
 }

@@ -72,6 +72,16 @@ int elf_load(const struct guest_mem *gm, uint64_t base, const uint8_t *img,
 	     size_t len, struct kernel_info *out, struct err *e);
 
 /*
+ * elf_load_fd - elf_load of the file (fd), (len) bytes long (its size when
+ * the caller checked it): headers read with pread, each segment read
+ * straight into guest RAM. A file shorter than (len) by the time a part is
+ * read, or a read error, is -EIO with (e) saying where; guest RAM may then
+ * hold part of the kernel.
+ */
+int elf_load_fd(const struct guest_mem *gm, uint64_t base, int fd, size_t len,
+		struct kernel_info *out, struct err *e);
+
+/*
  * initrd_load - copy (data, len) into guest RAM at the highest 4 KiB-aligned
  * address such that the initrd lies above kernel->load_end, ends at or below
  * min(kernel->initrd_addr_max, ram_top - 1), and is RAM throughout.

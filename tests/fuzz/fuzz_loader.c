@@ -20,6 +20,9 @@
  * Guest memory lives across inputs (what a load writes is overwritten by
  * the next one, as in a VM; nothing is read back that was not written).
  *
+ * An ELF kernel is also loaded by elf_load and elf_load_fd (from its file,
+ * as the kernel cache's entries are): the two must agree.
+ *
  * Build and run: tests/fuzz/run.sh fuzz_loader.
  */
 #include <stdint.h>
@@ -29,7 +32,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "loader/kernel.h"
 #include "vmm/arch/arch.h"
+#include "vmm/arch/x86_64/layout.h"
 #include "vmm/base/log.h"
 #include "vmm/machine/vm.h"
 
@@ -103,6 +108,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 	} else if (!e.msg[0]) {
 		abort(); /* every refusal says why */
+	}
+	/* An ELF kernel read from its file (the kernel cache's way) and from
+	 * memory: one verdict, one message. */
+	if (klen >= 4 && !memcmp(data, "\177ELF", 4)) {
+		struct kernel_info a, b;
+		struct err ea = { 0 }, eb = { 0 };
+		int ra = elf_load(&gm, X86_KERNEL_LOAD_ADDR, data, klen, &a, &ea);
+		int rb = elf_load_fd(&gm, X86_KERNEL_LOAD_ADDR, kfd, klen, &b, &eb);
+		if (ra != rb || strcmp(ea.msg, eb.msg) || (!ra && a.entry != b.entry))
+			abort();
 	}
 	return 0;
 }

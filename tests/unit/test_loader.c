@@ -8,9 +8,11 @@
 #include <criterion/criterion.h>
 #include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "loader/boot.h"
 #include "loader/kernel.h"
@@ -335,24 +337,32 @@ Test(loader, vmlinux_truncated)
 	free(img);
 }
 
+/* What the mutation tests damage: the ELF header with the program
+ * headers (hdr_len bytes at 0), and the PVH note's segment. */
+static void mutation_targets(const uint8_t *img, size_t *hdr_len, size_t *note_off,
+			     size_t *note_len)
+{
+	Elf64_Ehdr eh;
+	memcpy(&eh, img, sizeof(eh));
+	*hdr_len = eh.e_phoff + eh.e_phnum * sizeof(Elf64_Phdr);
+	*note_off = *note_len = 0;
+	for (unsigned i = 0; i < eh.e_phnum; i++) {
+		Elf64_Phdr ph;
+		memcpy(&ph, img + eh.e_phoff + i * sizeof(ph), sizeof(ph));
+		if (ph.p_type == PT_NOTE)
+			*note_off = ph.p_offset, *note_len = ph.p_filesz;
+	}
+	cr_assert(*hdr_len <= 4096 && *note_len > 0 && *note_len <= 4096);
+}
+
 Test(loader, vmlinux_mutations, .timeout = 100)
 {
 	struct kernel_info ki;
 	struct err e = {0};
 	size_t len;
 	uint8_t *img = guest_file("vmlinux", &len);
-	Elf64_Ehdr eh;
-	memcpy(&eh, img, sizeof(eh));
-	/* targets: the ELF header + program headers, and the notes */
-	size_t hdr_len = eh.e_phoff + eh.e_phnum * sizeof(Elf64_Phdr);
-	size_t note_off = 0, note_len = 0;
-	for (unsigned i = 0; i < eh.e_phnum; i++) {
-		Elf64_Phdr ph;
-		memcpy(&ph, img + eh.e_phoff + i * sizeof(ph), sizeof(ph));
-		if (ph.p_type == PT_NOTE)
-			note_off = ph.p_offset, note_len = ph.p_filesz;
-	}
-	cr_assert(hdr_len <= 4096 && note_len > 0 && note_len <= 4096);
+	size_t hdr_len, note_off, note_len;
+	mutation_targets(img, &hdr_len, &note_off, &note_len);
 	uint8_t saved_hdr[4096], saved_note[4096];
 	memcpy(saved_hdr, img, hdr_len);
 	memcpy(saved_note, img + note_off, note_len);
@@ -374,6 +384,111 @@ Test(loader, vmlinux_mutations, .timeout = 100)
 		memcpy(img, saved_hdr, hdr_len);
 		memcpy(img + note_off, saved_note, note_len);
 	}
+	free(img);
+}
+
+/* (len) bytes of (img) as an unlinked temporary file, open for reading
+ * and writing (the tests change it under the loader). */
+static int temp_file(const uint8_t *img, size_t len)
+{
+	char path[] = "/tmp/kiln-elf-XXXXXX";
+	int fd = mkstemp(path);
+	cr_assert_geq(fd, 0, "mkstemp: %s", strerror(errno));
+	unlink(path);
+	for (size_t off = 0; off < len;) {
+		ssize_t n = pwrite(fd, img + off, len - off, (off_t)off);
+		cr_assert_gt(n, 0);
+		off += (size_t)n;
+	}
+	return fd;
+}
+
+/* From a file (the kernel cache's path): guest RAM and the kernel's
+ * description byte for byte what loading the same bytes from memory gives. */
+Test(loader, vmlinux_from_a_file)
+{
+	struct kernel_info want, got;
+	struct err e = {0};
+	size_t len;
+	uint8_t *img = guest_file("vmlinux", &len);
+	cr_assert_eq(elf_load(&gm, BASE, img, len, &want, &e), 0, "%s", e.msg);
+	uint8_t *from_memory = malloc(RAM_SIZE);
+	cr_assert_not_null(from_memory);
+	memcpy(from_memory, ram, RAM_SIZE);
+	memset(ram, 0xa5, RAM_SIZE); /* the bss must be zeroed again */
+	int fd = temp_file(img, len);
+	cr_assert_eq(elf_load_fd(&gm, BASE, fd, len, &got, &e), 0, "%s", e.msg);
+	cr_assert_eq(memcmp(&got, &want, sizeof(got)), 0);
+	Elf64_Ehdr eh;
+	memcpy(&eh, img, sizeof(eh));
+	for (unsigned i = 0; i < eh.e_phnum; i++) {
+		Elf64_Phdr ph;
+		memcpy(&ph, img + eh.e_phoff + i * sizeof(ph), sizeof(ph));
+		if (ph.p_type == PT_LOAD)
+			cr_assert_eq(memcmp(ram + ph.p_paddr, from_memory + ph.p_paddr,
+					    ph.p_memsz), 0, "segment %u differs", i);
+	}
+	close(fd);
+	free(from_memory);
+	free(img);
+}
+
+/* A file cut short after its size was taken (another process truncated
+ * it): a read error naming where, at each stage of the load (headers,
+ * notes, segments), never a crash. */
+Test(loader, vmlinux_file_cut_short)
+{
+	struct kernel_info ki;
+	struct err e = {0};
+	size_t len;
+	uint8_t *img = guest_file("vmlinux", &len);
+	size_t end = elf_data_end(img);
+	int fd = temp_file(img, len);
+	size_t cuts[] = {end - 1, end / 2, 4096, 64 + 56, 63, 0};
+	for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
+		cr_assert_eq(ftruncate(fd, (off_t)cuts[i]), 0);
+		err_clear(&e);
+		expect_fail(elf_load_fd(&gm, BASE, fd, len, &ki, &e), &e, -EIO, "file cut");
+		cr_assert(strstr(e.msg, "shorter than it was"), "%s", e.msg);
+	}
+	close(fd);
+	free(img);
+}
+
+/* Damaged headers and notes read from a file: the same verdict as from
+ * memory (one validation for both). */
+Test(loader, vmlinux_file_mutations, .timeout = 100)
+{
+	size_t len;
+	uint8_t *img = guest_file("vmlinux", &len);
+	size_t hdr_len, note_off, note_len;
+	mutation_targets(img, &hdr_len, &note_off, &note_len);
+	int fd = temp_file(img, len);
+	uint8_t saved_hdr[4096], saved_note[4096];
+	memcpy(saved_hdr, img, hdr_len);
+	memcpy(saved_note, img + note_off, note_len);
+	unsigned refused = 0;
+	for (int i = 0; i < 60; i++) {
+		for (unsigned j = 0, n = 1 + rng() % 4; j < n; j++) {
+			size_t at = i % 3 ? rng() % hdr_len : note_off + rng() % note_len;
+			img[at] = (uint8_t)rng();
+		}
+		cr_assert_eq(pwrite(fd, img, hdr_len, 0), (ssize_t)hdr_len);
+		cr_assert_eq(pwrite(fd, img + note_off, note_len, (off_t)note_off),
+			     (ssize_t)note_len);
+		struct kernel_info a, b;
+		struct err ea = {0}, eb = {0};
+		int ra = elf_load(&gm, BASE, img, len, &a, &ea);
+		int rb = elf_load_fd(&gm, BASE, fd, len, &b, &eb);
+		cr_assert_eq(ra, rb, "memory: %d (%s), file: %d (%s)", ra, ea.msg, rb, eb.msg);
+		cr_assert_str_eq(ea.msg, eb.msg);
+		cr_assert_eq(memcmp(&a, &b, sizeof(a)), 0);
+		refused += ra != 0;
+		memcpy(img, saved_hdr, hdr_len);
+		memcpy(img + note_off, saved_note, note_len);
+	}
+	cr_assert_gt(refused, 0);
+	close(fd);
 	free(img);
 }
 

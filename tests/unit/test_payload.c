@@ -267,7 +267,7 @@ Test(kernel_cache, decompresses_once_then_reads_the_entry, .init = cache_setup,
 	snprintf(dir, sizeof(dir), "%s/kernels", cache);
 	cr_assert_eq(access(dir, F_OK), -1, "nothing is stored before the caller keeps it");
 	kernel_cache_keep(&v);
-	free(v.data);
+	vmlinux_release(&v);
 	char path[256];
 	only_entry(path, sizeof(path));
 	struct stat st;
@@ -277,8 +277,14 @@ Test(kernel_cache, decompresses_once_then_reads_the_entry, .init = cache_setup,
 
 	cr_assert_eq(kernel_cache_vmlinux(img, len, 1u << 30, false, &v, &e), 0, "%s", e.msg);
 	cr_assert(v.from_cache);
-	cr_assert_eq(memcmp(v.data, ref, vlen), 0);
-	free(v.data);
+	cr_assert_null(v.data, "an entry is read by the ELF loader, not into a buffer");
+	cr_assert_geq(v.fd, 0);
+	uint8_t *entry = malloc(vlen + 1);
+	cr_assert_not_null(entry);
+	cr_assert_eq(pread(v.fd, entry, vlen + 1, 0), (ssize_t)vlen);
+	cr_assert_eq(memcmp(entry, ref, vlen), 0);
+	free(entry);
+	vmlinux_release(&v);
 
 	/* Cut short (a crash, a full disk), or longer than the image says:
 	 * decompressed again, replaced. */
@@ -287,7 +293,7 @@ Test(kernel_cache, decompresses_once_then_reads_the_entry, .init = cache_setup,
 		cr_assert_eq(kernel_cache_vmlinux(img, len, 1u << 30, false, &v, &e), 0, "%s", e.msg);
 		cr_assert_not(v.from_cache, "an entry of %s size is not read", longer ? "a larger" : "half its");
 		kernel_cache_keep(&v);
-		free(v.data);
+		vmlinux_release(&v);
 		cr_assert_eq(stat(path, &st), 0);
 		cr_assert_eq((size_t)st.st_size, vlen);
 	}
@@ -297,7 +303,7 @@ Test(kernel_cache, decompresses_once_then_reads_the_entry, .init = cache_setup,
 		cr_assert_eq(kernel_cache_vmlinux(img, len, 1u << 30, false, &v, &e), 0, "%s", e.msg);
 		cr_assert_not(v.from_cache, "another user's entry is not read");
 		kernel_cache_keep(&v);
-		free(v.data);
+		vmlinux_release(&v);
 		cr_assert_eq(stat(path, &st), 0);
 		cr_assert_eq(st.st_uid, 0, "and it was replaced");
 	}
@@ -306,7 +312,7 @@ Test(kernel_cache, decompresses_once_then_reads_the_entry, .init = cache_setup,
 	cr_assert_eq(kernel_cache_vmlinux(img, len, 1u << 30, false, &v, &e), 0, "%s", e.msg);
 	cr_assert_not(v.from_cache, "an entry others may write is not read");
 	kernel_cache_keep(&v);
-	free(v.data);
+	vmlinux_release(&v);
 	cr_assert_eq(stat(path, &st), 0);
 	cr_assert_eq(st.st_mode & 0777, 0600, "and it was replaced");
 	/* A symlink in place of the entry: not followed. */
@@ -316,13 +322,13 @@ Test(kernel_cache, decompresses_once_then_reads_the_entry, .init = cache_setup,
 	cr_assert_eq(symlink(target, path), 0);
 	cr_assert_eq(kernel_cache_vmlinux(img, len, 1u << 30, false, &v, &e), 0, "%s", e.msg);
 	cr_assert_not(v.from_cache, "a symlinked entry is not read");
-	free(v.data);
+	vmlinux_release(&v);
 	cr_assert_eq(unlink(path), 0);
 	cr_assert_eq(rename(target, path), 0);
 	/* fresh: the caller saw a bad entry. */
 	cr_assert_eq(kernel_cache_vmlinux(img, len, 1u << 30, true, &v, &e), 0, "%s", e.msg);
 	cr_assert_not(v.from_cache);
-	free(v.data);
+	vmlinux_release(&v);
 	free(ref);
 	free(img);
 }
@@ -337,7 +343,7 @@ Test(kernel_cache, off_and_unusable_caches_still_decompress, .init = cache_setup
 	setenv("KILN_KERNEL_CACHE", "off", 1);
 	cr_assert_eq(kernel_cache_vmlinux(img, len, 1u << 30, false, &v, &e), 0, "%s", e.msg);
 	cr_assert_not(v.from_cache);
-	free(v.data);
+	vmlinux_release(&v);
 	char dir[128];
 	snprintf(dir, sizeof(dir), "%s/kernels", cache);
 	cr_assert_eq(access(dir, F_OK), -1, "off writes nothing");
@@ -349,7 +355,7 @@ Test(kernel_cache, off_and_unusable_caches_still_decompress, .init = cache_setup
 	setenv("KILN_KERNEL_CACHE", below, 1);
 	cr_assert_eq(kernel_cache_vmlinux(img, len, 1u << 30, false, &v, &e), 0, "%s", e.msg);
 	cr_assert_not(v.from_cache);
-	free(v.data);
+	vmlinux_release(&v);
 	free(img);
 }
 
@@ -366,7 +372,7 @@ Test(kernel_cache, a_directory_others_may_write_is_not_used, .init = cache_setup
 	struct err e = { 0 };
 	cr_assert_eq(kernel_cache_vmlinux(img, len, 1u << 30, false, &v, &e), 0, "%s", e.msg);
 	kernel_cache_keep(&v);
-	free(v.data);
+	vmlinux_release(&v);
 	char cmd[200];
 	snprintf(cmd, sizeof(cmd), "test -z \"$(ls -A %s)\"", dir);
 	cr_assert_eq(system(cmd), 0, "an entry went into a world-writable directory");
@@ -408,7 +414,7 @@ Test(kernel_cache, the_least_recently_used_entries_go_first, .init = cache_setup
 	cr_assert_eq(utime(stale, &old), 0);
 	cr_assert_eq(kernel_cache_vmlinux(img, len, 1u << 30, false, &v, &e), 0, "%s", e.msg);
 	kernel_cache_keep(&v);
-	free(v.data);
+	vmlinux_release(&v);
 	cr_assert_eq(access(stale, F_OK), -1, "an old temporary file stays");
 	snprintf(path, sizeof(path), "%s/a%063d.vmlinux", dir, 0);
 	cr_assert_eq(access(path, F_OK), -1, "the least recently used entry stays");

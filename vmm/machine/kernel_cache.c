@@ -81,35 +81,26 @@ static bool image_key(const uint8_t *img, size_t len, char key[KEY_HEX + 1])
 #endif
 }
 
-/* The whole entry (size bytes, no more, no less) into a new buffer; NULL
- * when it is missing, of another size, unreadable, or not this user's own
+/* The entry, open for reading, when it is (size) bytes, no more, no
+ * less; -1 when it is missing, of another size, or not this user's own
  * (another user's file, or one others may write, could be any kernel).
- * Read, not mapped: another kiln may replace or remove it meanwhile. */
-static uint8_t *read_entry(const char *path, size_t size)
+ * Opened, not read here: the ELF loader reads its segments straight into
+ * guest RAM. Another kiln may replace or remove the entry meanwhile (a
+ * rename or an unlink: this descriptor still reads the old file); one cut
+ * short is a read error there, and decompressed afresh. */
+static int open_entry(const char *path, size_t size)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
 	if (fd < 0)
-		return NULL;
+		return -1;
 	struct stat st;
-	uint8_t *buf = NULL;
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != size ||
-	    st.st_uid != geteuid() || (st.st_mode & 022))
-		goto out;
-	buf = malloc(size);
-	for (size_t got = 0; buf && got < size;) {
-		ssize_t n = pread(fd, buf + got, size - got, (off_t)got);
-		if (n <= 0) {
-			free(buf);
-			buf = NULL;
-			break;
-		}
-		got += (size_t)n;
+	    st.st_uid != geteuid() || (st.st_mode & 022)) {
+		close(fd);
+		return -1;
 	}
-	if (buf)
-		futimens(fd, NULL); /* recently used: evicted last */
-out:
-	close(fd);
-	return buf;
+	futimens(fd, NULL); /* recently used: evicted last */
+	return fd;
 }
 
 /* The bound: KERNEL_CACHE_MAX_BYTES, or $KILN_KERNEL_CACHE_MAX_MIB. */
@@ -229,6 +220,7 @@ int kernel_cache_vmlinux(const uint8_t *img, size_t len, size_t cap,
 			 bool fresh, struct vmlinux *out, struct err *e)
 {
 	memset(out, 0, sizeof(*out));
+	out->fd = -1;
 	struct kernel_payload p;
 	int rc = bzimage_payload(img, len, &p, e);
 	if (rc)
@@ -248,8 +240,8 @@ int kernel_cache_vmlinux(const uint8_t *img, size_t len, size_t cap,
 	if (cached) {
 		snprintf(name, sizeof(name), "%s%s", key, SUFFIX);
 		snprintf(path, sizeof(path), "%s/%s", dir, name);
-		out->data = fresh ? NULL : read_entry(path, p.size);
-		if (out->data) {
+		out->fd = fresh ? -1 : open_entry(path, p.size);
+		if (out->fd >= 0) {
 			out->size = p.size;
 			out->from_cache = true;
 			return 0;
@@ -264,6 +256,15 @@ int kernel_cache_vmlinux(const uint8_t *img, size_t len, size_t cap,
 		memcpy(out->name, name, sizeof(name));
 	}
 	return 0;
+}
+
+void vmlinux_release(struct vmlinux *v)
+{
+	free(v->data);
+	v->data = NULL;
+	if (v->fd >= 0)
+		close(v->fd);
+	v->fd = -1;
 }
 
 void kernel_cache_keep(const struct vmlinux *v)

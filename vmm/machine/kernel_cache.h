@@ -29,16 +29,19 @@
 #define KERNEL_CACHE_MAX_BYTES (1ull << 30)
 
 struct vmlinux {
-	uint8_t *data; /* malloc'd; free() it */
+	uint8_t *data; /* decompressed now: malloc'd (NULL from the cache) */
+	int fd;        /* from the cache: the entry, open for reading; else -1 */
 	size_t size;
-	bool from_cache;  /* read from the cache, not decompressed now */
+	bool from_cache;  /* the cache's entry (fd), not decompressed now */
 	const char *format; /* the payload's compression: "xz", ... */
 	char dir[4000], name[80]; /* where kernel_cache_keep stores it; "" none */
 };
 
 /*
  * kernel_cache_vmlinux - the vmlinux of the bzImage (img, len), at most
- * (cap) bytes; (fresh): decompress it even when the cache has an entry
+ * (cap) bytes: the cache's entry as an open file (v->fd, for elf_load_fd)
+ * or, decompressed now, a buffer (v->data); vmlinux_release either way.
+ * (fresh): decompress it even when the cache has an entry
  * (one the ELF loader refused), replacing the entry. 0 with (*out) filled; -ENOEXEC (no payload fields),
  * -ENOTSUP (a compression this build lacks), -E2BIG, -EINVAL (corrupt
  * payload), -ENOMEM, with (e) saying which. A cache that cannot be read or
@@ -46,6 +49,9 @@ struct vmlinux {
  */
 int kernel_cache_vmlinux(const uint8_t *img, size_t len, size_t cap,
 			 bool fresh, struct vmlinux *out, struct err *e);
+
+/* vmlinux_release - free (v)'s buffer or close its entry. */
+void vmlinux_release(struct vmlinux *v);
 
 /*
  * kernel_cache_keep - store (v), decompressed by kernel_cache_vmlinux,

@@ -103,10 +103,11 @@ static int load_vmlinux(struct vm *vm, const struct file_snapshot *f,
 					  fresh, &v, e);
 		if (rc)
 			return rc;
-		rc = elf_load(&vm->mem, X86_KERNEL_LOAD_ADDR, v.data, v.size, k, e);
+		rc = v.from_cache ? elf_load_fd(&vm->mem, X86_KERNEL_LOAD_ADDR, v.fd, v.size, k, e)
+				  : elf_load(&vm->mem, X86_KERNEL_LOAD_ADDR, v.data, v.size, k, e);
 		if (!rc)
 			kernel_cache_keep(&v); /* only what booted is kept */
-		free(v.data);
+		vmlinux_release(&v);
 		if (rc && !v.from_cache)
 			break;
 	}
