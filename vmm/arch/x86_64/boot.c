@@ -4,11 +4,15 @@
  * the guest image: kernel, initrd, command line, memory map, MP table and
  * the zero page or PVH start info.
  */
+#include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/kvm.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "../../../loader/boot.h"
 #include "../../../loader/kernel.h"
@@ -118,10 +122,44 @@ static int load_vmlinux(struct vm *vm, const struct file_snapshot *f,
 	return rc;
 }
 
+/*
+ * An ELF vmlinux is read from its file straight into guest RAM
+ * (elf_load_fd: headers validated first, then each segment read where it
+ * goes), never whole into memory first: one copy of its 60-odd MB, not
+ * two. *elf says whether the kernel file is one; 0 and *elf false leaves
+ * the kernel to the caller.
+ */
+static int load_elf_file(struct vm *vm, struct kernel_info *k, bool *elf, struct err *e)
+{
+	int fd;
+	struct stat st;
+	*elf = false;
+	int rc = file_open_checked(vm->cfg->kernel, O_RDONLY, false, &fd, &st, e);
+	if (rc)
+		return rc;
+	uint8_t magic[SELFMAG];
+	*elf = pread(fd, magic, sizeof(magic), 0) == (ssize_t)sizeof(magic) &&
+	       !memcmp(magic, ELFMAG, SELFMAG);
+	if (*elf && (uint64_t)st.st_size > vm->mem.ram_bytes)
+		rc = err_set(e, -E2BIG, "larger than guest RAM (%llu MiB)",
+			     (unsigned long long)(vm->mem.ram_bytes >> 20));
+	else if (*elf)
+		rc = elf_load_fd(&vm->mem, X86_KERNEL_LOAD_ADDR, fd, (size_t)st.st_size, k, e);
+	close(fd);
+	return rc;
+}
+
 static int load_kernel(struct vm *vm, struct kernel_info *k, struct err *e)
 {
+	bool elf;
+	int rc = load_elf_file(vm, k, &elf, e);
+	if (rc || elf) {
+		if (rc)
+			err_field(e, "boot.kernel");
+		return rc;
+	}
 	struct file_snapshot f;
-	int rc = read_image(vm, vm->cfg->kernel, &f, e);
+	rc = read_image(vm, vm->cfg->kernel, &f, e);
 	unsigned proto = vm->cfg->boot_protocol;
 	bool loaded = false;
 	if (!rc && proto != CFG_BOOT_BZIMAGE && kernel_is_bzimage(f.data, f.size)) {
