@@ -32,6 +32,13 @@ run_exec() {
 	st=0
 	timeout -k 5 120 "${ex[@]}" --console-log "$TMPDIR/$name.console" "$@" </dev/null >"$TMPDIR/$name.out" 2>"$TMPDIR/$name.err" || st=$?
 	step "$name: status $st, stdout $(head -c 200 "$TMPDIR/$name.out" | tr '\n' '|'), stderr $(head -c 300 "$TMPDIR/$name.err" | tr '\n' '|')"
+	# This bound, not kiln's --timeout, ended it: a guest that never
+	# finished. Its console's end is shown, and the line names the hang for
+	# run.sh (the nested environment's signature: a retry, reported as such).
+	if ((st == 124)) && ! grep -q '^kiln exec: timed out' "$TMPDIR/$name.err"; then
+		tail -n 15 "$TMPDIR/$name.console" | sed 's/^/    console: /'
+		echo "guest_hang: $name: kiln exec did not end within 120 s"
+	fi
 }
 expect_status() {
 	((st == $2)) || problem "$1: status $st, expected $2"
