@@ -281,6 +281,14 @@ if spread:
         for rnd, k, q in per:
             write_row("%s, round %s" % (name, rnd), k, q, k / q if q else None, 1, 1, "high")
 
+# kiln's first boot of the bzImage, which decompresses it into the kernel cache
+# (inner.sh's bootfirst, before the rounds): what a kernel's first boot costs, once.
+for label, fkey in (("first boot of a kernel, kiln caches it: start -> KILN-GUEST-UP (ms)", "marker_ms"),
+                    ("  same, start -> first KVM_RUN (ms)", "startup_ms")):
+    k, nk = med("bootfirst", "kiln", key(fkey))
+    if k is not None:
+        print("%-*s %12s %12s %8s %2d/-" % (w, label, fmt(k), "", "", nk))
+
 # kiln's own count of its exits (-v), a cross-check of the strace figure; QEMU has none.
 k, nk = med("boot", "kiln", key("exits"))
 if k is not None:
