@@ -38,15 +38,17 @@
 #define PVH_INITRD_ADDR_MAX 0xffffffffull
 /* vmlinux has 4 or 5 PT_LOAD segments; the cap keeps the plan on the stack. */
 #define ELF_MAX_LOADS 32
-/* A note segment read from a file is read whole: vmlinux's are a few
- * hundred bytes. */
-#define ELF_MAX_NOTES_FROM_FILE (1u << 20)
+/* All PT_NOTE segments together, in bytes (vmlinux has one of a few
+ * hundred): a bound on the work of many program headers naming the same
+ * large note, the same from memory and from a file (which reads each). */
+#define ELF_MAX_NOTE_BYTES (1u << 20)
 
-/* The image: (img, len) in memory, or (fd) of (len) bytes when img is NULL. */
+/* The image: (fd) of (len) bytes when fd >= 0, else (img, len) in memory. */
 struct elf_src {
 	const uint8_t *img;
 	int fd;
 	size_t len;
+	uint64_t note_bytes; /* notes scanned so far, against ELF_MAX_NOTE_BYTES */
 };
 
 /* (n) bytes at (off), which the caller proved lie inside the image, into
@@ -55,7 +57,7 @@ struct elf_src {
 static int src_read(const struct elf_src *s, uint64_t off, void *buf, size_t n,
 		    struct err *e)
 {
-	if (s->img) {
+	if (s->fd < 0) {
 		memcpy(buf, s->img + off, n);
 		return 0;
 	}
@@ -198,7 +200,7 @@ static int notes_walk(const uint8_t *p, uint64_t left, unsigned idx,
 }
 
 /* The notes of PT_NOTE segment (idx), which must lie inside the file. */
-static int notes_scan(const struct elf_src *src, const Elf64_Phdr *ph,
+static int notes_scan(struct elf_src *src, const Elf64_Phdr *ph,
 		      unsigned idx, uint64_t *entry, bool *found, struct err *e)
 {
 	size_t len = src->len;
@@ -209,12 +211,13 @@ static int notes_scan(const struct elf_src *src, const Elf64_Phdr *ph,
 		    "file end (%zu bytes)",
 		    idx, (unsigned long long)ph->p_offset,
 		    (unsigned long long)ph->p_filesz, len);
-	if (src->img)
+	/* in_file: p_filesz <= len, so the sum cannot wrap. */
+	src->note_bytes += ph->p_filesz;
+	if (src->note_bytes > ELF_MAX_NOTE_BYTES)
+		return err_set(e, -EINVAL, "ELF note segment %u: the note segments hold more "
+					   "than %u bytes in all", idx, ELF_MAX_NOTE_BYTES);
+	if (src->fd < 0)
 		return notes_walk(src->img + ph->p_offset, ph->p_filesz, idx, entry, found, e);
-	if (ph->p_filesz > ELF_MAX_NOTES_FROM_FILE)
-		return err_set(e, -EINVAL, "ELF note segment %u is %llu bytes (at most %u "
-					   "are read)", idx, (unsigned long long)ph->p_filesz,
-			       ELF_MAX_NOTES_FROM_FILE);
 	uint8_t *buf = malloc(ph->p_filesz ? ph->p_filesz : 1);
 	if (!buf)
 		return err_set(e, -ENOMEM, "out of memory");
@@ -284,7 +287,7 @@ static int plan_add(struct elf_plan *plan, const Elf64_Phdr *ph, unsigned idx,
  * and record the PT_LOAD segments in (plan).
  */
 static int elf_scan(const struct guest_mem *gm, uint64_t base,
-		    const struct elf_src *src, const Elf64_Ehdr *eh,
+		    struct elf_src *src, const Elf64_Ehdr *eh,
 		    struct elf_plan *plan, struct kernel_info *out,
 		    struct err *e)
 {
@@ -362,7 +365,7 @@ static int elf_copy(const struct guest_mem *gm, const struct elf_src *src,
 	return 0;
 }
 
-static int load(const struct guest_mem *gm, uint64_t base, const struct elf_src *src,
+static int load(const struct guest_mem *gm, uint64_t base, struct elf_src *src,
 		struct kernel_info *out, struct err *e)
 {
 	Elf64_Ehdr eh;
@@ -392,5 +395,7 @@ int elf_load(const struct guest_mem *gm, uint64_t base, const uint8_t *img,
 int elf_load_fd(const struct guest_mem *gm, uint64_t base, int fd, size_t len,
 		struct kernel_info *out, struct err *e)
 {
+	if (fd < 0)
+		return err_set(e, -EBADF, "ELF file: no file descriptor");
 	return load(gm, base, &(struct elf_src){ .fd = fd, .len = len }, out, e);
 }

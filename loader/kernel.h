@@ -2,7 +2,8 @@
 /*
  * Kernel image loading for x86_64 guests. Pure functions of (image bytes,
  * guest memory, the addresses the caller's memory map gives them): no KVM,
- * no files, no exit, and no knowledge of the machine's layout. Errors fill
+ * no file opened or named (elf_load_fd reads from a descriptor the caller
+ * opened), no exit, and no knowledge of the machine's layout. Errors fill
  * struct err with a message that says what is wrong with the image, and
  * return -errno:
  *   -ENOEXEC  not a kernel we can boot (bad magic, unsupported protocol,
@@ -76,7 +77,8 @@ int elf_load(const struct guest_mem *gm, uint64_t base, const uint8_t *img,
  * the caller checked it): headers read with pread, each segment read
  * straight into guest RAM. A file shorter than (len) by the time a part is
  * read, or a read error, is -EIO with (e) saying where; guest RAM may then
- * hold part of the kernel.
+ * hold part of the kernel. A file rewritten in place meanwhile may give
+ * the guest a mix of both versions' bytes, within the checked segments.
  */
 int elf_load_fd(const struct guest_mem *gm, uint64_t base, int fd, size_t len,
 		struct kernel_info *out, struct err *e);

@@ -421,13 +421,23 @@ Test(loader, vmlinux_from_a_file)
 	cr_assert_eq(memcmp(&got, &want, sizeof(got)), 0);
 	Elf64_Ehdr eh;
 	memcpy(&eh, img, sizeof(eh));
+	uint64_t next = 0; /* the end of what was checked; segments come in order */
 	for (unsigned i = 0; i < eh.e_phnum; i++) {
 		Elf64_Phdr ph;
 		memcpy(&ph, img + eh.e_phoff + i * sizeof(ph), sizeof(ph));
-		if (ph.p_type == PT_LOAD)
-			cr_assert_eq(memcmp(ram + ph.p_paddr, from_memory + ph.p_paddr,
-					    ph.p_memsz), 0, "segment %u differs", i);
+		if (ph.p_type != PT_LOAD)
+			continue;
+		cr_assert_geq(ph.p_paddr, next);
+		for (uint64_t b = next; b < ph.p_paddr; b++)
+			cr_assert_eq(ram[b], 0xa5, "a byte outside the segments written at 0x%llx",
+				     (unsigned long long)b);
+		cr_assert_eq(memcmp(ram + ph.p_paddr, from_memory + ph.p_paddr, ph.p_memsz), 0,
+			     "segment %u differs", i);
+		next = ph.p_paddr + ph.p_memsz;
 	}
+	for (uint64_t b = next; b < RAM_SIZE; b += 4093)
+		cr_assert_eq(ram[b], 0xa5, "a byte past the segments written at 0x%llx",
+			     (unsigned long long)b);
 	close(fd);
 	free(from_memory);
 	free(img);
@@ -443,13 +453,23 @@ Test(loader, vmlinux_file_cut_short)
 	size_t len;
 	uint8_t *img = guest_file("vmlinux", &len);
 	size_t end = elf_data_end(img);
+	size_t hdr_len, note_off, note_len;
+	mutation_targets(img, &hdr_len, &note_off, &note_len);
 	int fd = temp_file(img, len);
-	size_t cuts[] = {end - 1, end / 2, 4096, 64 + 56, 63, 0};
+	/* Inside the last segment, the middle of the file, inside the notes,
+	 * in the program headers, in the ELF header, nothing left. */
+	size_t cuts[] = {end - 1, end / 2, note_off + note_len / 2, 64 + 56, 63, 0};
 	for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
+		memset(ram, 0x5a, RAM_SIZE);
 		cr_assert_eq(ftruncate(fd, (off_t)cuts[i]), 0);
 		err_clear(&e);
 		expect_fail(elf_load_fd(&gm, BASE, fd, len, &ki, &e), &e, -EIO, "file cut");
 		cr_assert(strstr(e.msg, "shorter than it was"), "%s", e.msg);
+		/* Cut before the segments' data: refused before anything was
+		 * written to guest RAM. */
+		if (cuts[i] <= note_off + note_len)
+			for (uint64_t b = 0; b < RAM_SIZE; b += 4093)
+				cr_assert_eq(ram[b], 0x5a, "cut at %zu: guest RAM written", cuts[i]);
 	}
 	close(fd);
 	free(img);
@@ -648,6 +668,63 @@ Test(loader, elf_small_ok)
 	s.descsz = 4; /* 32-bit descriptor form */
 	cr_assert_eq(load_spec(&s, &ki, &e), 0, "%s", e.msg);
 	cr_assert_eq(ki.entry, 0x200010);
+}
+
+/* The small ELF from a file: its bytes, its bss zeroed over what was
+ * there, nothing around it touched. */
+Test(loader, elf_small_from_a_file)
+{
+	uint8_t buf[4096];
+	struct kernel_info ki;
+	struct err e = {0};
+	size_t len = make_elf(buf, sizeof(buf), &elf_ok);
+	int fd = temp_file(buf, len);
+	memset(ram + 0x200000 - 4096, 0x77, 8192 + 8192);
+	cr_assert_eq(elf_load_fd(&gm, BASE, fd, len, &ki, &e), 0, "%s", e.msg);
+	cr_assert_eq(ki.entry, 0x200010);
+	for (unsigned i = 0; i < 8192; i++)
+		cr_assert_eq(ram[0x200000 + i], i < 1024 ? 0xa5 : 0, "byte %u", i);
+	for (unsigned i = 1; i <= 4096; i++) {
+		cr_assert_eq(ram[0x200000 - i], 0x77);
+		cr_assert_eq(ram[0x202000 + i - 1], 0x77);
+	}
+	close(fd);
+}
+
+/* Many program headers naming one note segment: the notes read in all are
+ * bounded (1 MiB), from memory and from a file alike. */
+Test(loader, elf_note_bytes_bounded)
+{
+	enum { PHNUM = 300, NOTE = 8192 };
+	size_t len = sizeof(Elf64_Ehdr) + PHNUM * sizeof(Elf64_Phdr) + NOTE;
+	uint8_t *buf = calloc(1, len);
+	cr_assert_not_null(buf);
+	Elf64_Ehdr eh = {
+	    .e_type = ET_EXEC, .e_machine = EM_X86_64, .e_version = EV_CURRENT,
+	    .e_phoff = sizeof(Elf64_Ehdr), .e_ehsize = sizeof(Elf64_Ehdr),
+	    .e_phentsize = sizeof(Elf64_Phdr), .e_phnum = PHNUM,
+	};
+	memcpy(eh.e_ident, ELFMAG, SELFMAG);
+	eh.e_ident[EI_CLASS] = ELFCLASS64;
+	eh.e_ident[EI_DATA] = ELFDATA2LSB;
+	eh.e_ident[EI_VERSION] = EV_CURRENT;
+	memcpy(buf, &eh, sizeof(eh));
+	Elf64_Phdr note = { .p_type = PT_NOTE, .p_filesz = NOTE,
+			    .p_offset = sizeof(Elf64_Ehdr) + PHNUM * sizeof(Elf64_Phdr) };
+	for (unsigned i = 0; i < PHNUM; i++)
+		memcpy(buf + sizeof(eh) + i * sizeof(note), &note, sizeof(note));
+	struct kernel_info ki;
+	struct err e = {0};
+	expect_fail(elf_load(&gm, BASE, buf, len, &ki, &e), &e, -EINVAL, "notes from memory");
+	cr_assert(strstr(e.msg, "segment 128: the note segments hold more than 1048576 bytes"),
+		  "%s", e.msg);
+	int fd = temp_file(buf, len);
+	err_clear(&e);
+	expect_fail(elf_load_fd(&gm, BASE, fd, len, &ki, &e), &e, -EINVAL, "notes from a file");
+	cr_assert(strstr(e.msg, "segment 128: the note segments hold more than 1048576 bytes"),
+		  "%s", e.msg);
+	close(fd);
+	free(buf);
 }
 
 Test(loader, elf_rejections)

@@ -137,9 +137,11 @@ static int load_elf_file(struct vm *vm, struct kernel_info *k, bool *elf, struct
 	int rc = file_open_checked(vm->cfg->kernel, O_RDONLY, false, &fd, &st, e);
 	if (rc)
 		return rc;
-	uint8_t magic[SELFMAG];
-	*elf = pread(fd, magic, sizeof(magic), 0) == (ssize_t)sizeof(magic) &&
-	       !memcmp(magic, ELFMAG, SELFMAG);
+	/* ELF and not also a bzImage: kernel_load's order (a bzImage first). */
+	uint8_t head[1024];
+	ssize_t n = pread(fd, head, sizeof(head), 0);
+	*elf = n >= SELFMAG && !memcmp(head, ELFMAG, SELFMAG) &&
+	       !kernel_is_bzimage(head, (size_t)n);
 	if (*elf && (uint64_t)st.st_size > vm->mem.ram_bytes)
 		rc = err_set(e, -E2BIG, "larger than guest RAM (%llu MiB)",
 			     (unsigned long long)(vm->mem.ram_bytes >> 20));
