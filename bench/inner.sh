@@ -77,6 +77,7 @@ vm_cmd() {
 			--cpus "$CPUS" --memory "${mem}M" -v)
 		[[ $dev == disk ]] && CMD+=(--disk path=/dev/ram0)
 		[[ $dev == diskfile ]] && CMD+=(--disk "path=$DISKFILE")
+		[[ $dev == diskmq ]] && CMD+=(--disk path=/dev/ram0,queues=2)
 		[[ $dev == net ]] && CMD+=(--net tap=bt0,mac=52:54:00:12:34:56)
 		[[ $dev == netvhost ]] && CMD+=(--net tap=bt0,mac=52:54:00:12:34:56,vhost=on)
 		# vhost=on with 2 vCPUs: 2 queue pairs (one per vCPU, kiln's default)
@@ -91,6 +92,8 @@ vm_cmd() {
 			-device virtio-blk-pci,drive=d0,disable-legacy=on)
 		[[ $dev == diskfile ]] && CMD+=(-drive "if=none,id=d0,file=$DISKFILE,format=raw,cache=none,aio=io_uring"
 			-device virtio-blk-pci,drive=d0,disable-legacy=on)
+		[[ $dev == diskmq ]] && CMD+=(-drive if=none,id=d0,file=/dev/ram0,format=raw,cache=none,aio=io_uring
+			-device virtio-blk-pci,drive=d0,disable-legacy=on,num-queues=2)
 		[[ $dev == net ]] && CMD+=(-netdev tap,id=n0,ifname=bt0,script=no,downscript=no,vhost=off
 			-device virtio-net-pci,netdev=n0,disable-legacy=on,mac=52:54:00:12:34:56)
 		[[ $dev == netvhost ]] && CMD+=(-netdev tap,id=n0,ifname=bt0,script=no,downscript=no,vhost=on
@@ -286,6 +289,14 @@ want fio && for ((r = 1; r <= ROUNDS; r++)); do
 	for v in $(order "$r"); do
 		vm_cmd "$v" "$BZIMAGE" fio 512 "$INITRD_TOOLS" "bench.rt=$RT" diskfile
 		run_vm fiofile "$r" "$v" $((6 * RT + 120))
+	done
+done
+# Multi-queue: 2 vCPUs, a disk with 2 queues, each depth-32 job run by 2 fio jobs (one
+# per vCPU, so both queues carry requests).
+want fiomq && for ((r = 1; r <= ROUNDS; r++)); do
+	for v in $(order "$r"); do
+		CPUS=2 vm_cmd "$v" "$BZIMAGE" fio 512 "$INITRD_TOOLS" "bench.rt=$RT bench.jobs=2" diskmq
+		run_vm fiomq "$r" "$v" $((4 * RT + 120))
 	done
 done
 want net && for ((r = 1; r <= ROUNDS; r++)); do

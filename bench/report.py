@@ -79,6 +79,12 @@ for j in FIO:
 for j in FIO:  # the same jobs on a raw image file (ext4 on a RAM disk in L1)
     rows.append(("fio %s IOPS, raw file" % j, "fiofile", fio_field(j, "iops"), "high"))
     rows.append(("fio %s MB/s, raw file" % j, "fiofile", fio_field(j, "mbs"), "high"))
+# The depth-32 jobs with 2 vCPUs, a 2-queue disk and 2 fio jobs (one per vCPU), summed.
+FIO_MQ = [j for j in FIO if not j.endswith("qd1")]
+MQ = ", 2 vCPUs, 2 queues, 2 jobs"
+for j in FIO_MQ:
+    rows.append(("fio %s IOPS%s" % (j, MQ), "fiomq", fio_field(j, "iops"), "high"))
+    rows.append(("fio %s MB/s%s" % (j, MQ), "fiomq", fio_field(j, "mbs"), "high"))
 
 def expected(name, phase):
     """Whether this run must fill the row: its phase had a VM run planned."""
@@ -134,7 +140,7 @@ TARGETS = {
     "snapshot: cold boot / restore": ("ratio", ">=", 10),
 }
 for j in FIO:
-    for where in ("", ", raw file"):
+    for where in ("", ", raw file") + ((MQ,) if j in FIO_MQ else ()):
         TARGETS["fio %s IOPS%s" % (j, where)] = TARGETS["fio %s MB/s%s" % (j, where)] = ("ratio", ">=", 1.0)
 
 def target(name, k, ratio):
@@ -259,6 +265,7 @@ def ok_rounds(phase, vmm):
 
 THROUGHPUT = [("fio %s MB/s" % j, "fio", fio_field(j, "mbs")) for j in FIO] + [
     ("fio %s MB/s, raw file" % j, "fiofile", fio_field(j, "mbs")) for j in FIO] + [
+    ("fio %s MB/s%s" % (j, MQ), "fiomq", fio_field(j, "mbs")) for j in FIO_MQ] + [
     (name, phase, fn) for name, phase, fn, _ in rows if name.startswith("iperf3")]
 spread = []
 for name, phase, fn in THROUGHPUT:

@@ -7,7 +7,8 @@
 # raw.tsv and summary.tsv to ${KILN_BENCH_OUT:-build/bench} (the paths are printed).
 # Default 3 rounds (5 s per fio job and iperf3 direction; KILN_BENCH_RT=S to change).
 # --quick: 1 round of every row, shorter: boot + exits (QEMU under strace) + memory at 128
-# MiB and 2 GiB + every fio job for 2 s + 2 s iperf3 each way + snapshots at 128 MiB and
+# MiB and 2 GiB + every fio job for 2 s (the depth-32 ones also with 2 vCPUs and a 2-queue
+# disk) + 2 s iperf3 each way + snapshots at 128 MiB and
 # 2 GiB + the fs group: proves the benchmark runs (CI); exit 0 when everything ran,
 # whatever the figures.
 set -euo pipefail
