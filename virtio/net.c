@@ -247,6 +247,7 @@ static void net_stats_emit(struct virtio_device *vdev, dev_stat_fn emit,
 	const struct net_stats *st = &to_net(vdev)->stats;
 	emit(ctx, "rx_packets", st->rx_packets);
 	emit(ctx, "rx_bytes", st->rx_bytes);
+	emit(ctx, "rx_direct", st->rx_direct);
 	emit(ctx, "rx_dropped", st->rx_dropped);
 	emit(ctx, "tx_packets", st->tx_packets);
 	emit(ctx, "tx_bytes", st->tx_bytes);

@@ -66,6 +66,7 @@ struct net_config {
  * frames, headers aside. */
 struct net_stats {
 	uint64_t rx_packets, rx_bytes;
+	uint64_t rx_direct;	 /* of rx_packets: read straight into the buffers */
 	uint64_t rx_dropped;	 /* no room in the buffers, bad header, runt */
 	uint64_t rx_bad_buffers; /* receive chains unable to hold a header */
 	uint64_t tx_packets, tx_bytes;

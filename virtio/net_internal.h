@@ -27,6 +27,9 @@ struct net_vhost_fd {
 
 /* The bounce buffer for one received packet, header included. */
 #define NET_RX_BUF (NET_HDR_LEN + NET_MAX_FRAME)
+/* Segments one direct read may scatter into (net_rx.c): 64 KiB over
+ * mergeable buffers of 1,500 bytes or more takes 44. */
+#define NET_RX_IOV 128
 
 struct virtio_net {
 	struct virtio_device vdev;
@@ -47,6 +50,7 @@ struct virtio_net {
 	unsigned rx_nheld;
 	uint64_t rx_held_bytes;
 	struct vq_chain rx_held[NET_QUEUE_SIZE];
+	struct iovec rx_iov[NET_RX_IOV]; /* a direct read's destination */
 	/* Transmit: chains popped but not yet sent, oldest first; they wait
 	 * for the backend while it is full (at most the ring's worth). */
 	bool tx_blocked; /* the backend said EAGAIN: wait for EPOLLOUT */

@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * virtio-net receiveq (virtio 1.2 §5.1.6.3, §5.1.6.4): one packet read
- * ahead into a bounce buffer, copied out across as many receive buffers as
- * it needs (MRG_RXBUF) or into one.
+ * virtio-net receiveq (virtio 1.2 §5.1.6.3, §5.1.6.4). A packet is read
+ * straight into the guest's receive buffers when the ones held can take
+ * the largest packet the backend may hand over (one copy, the kernel's);
+ * otherwise it is read ahead into a bounce buffer and copied out across as
+ * many receive buffers as it needs (MRG_RXBUF) or into one, so a driver
+ * that offers little room still gets small packets.
  */
 #include "net_internal.h"
 
@@ -109,22 +112,27 @@ static int rx_gather(struct virtio_net *net, size_t need, unsigned max)
 }
 
 /*
- * Copy the pending packet into the first (nbufs) held chains: header and
- * frame run on from one buffer into the next, and each used element
- * carries the bytes written to its buffer (§5.1.6.4).
+ * Hand the first (nbufs) held chains back to the driver holding a packet
+ * of (len) bytes, header included: header and frame run on from one buffer
+ * into the next, and each used element carries the bytes written to its
+ * buffer (§5.1.6.4). (src): the packet's bytes to copy in first, or NULL
+ * when they are there already (a direct read).
  */
-static void rx_fill(struct virtio_net *net, unsigned nbufs)
+static void rx_complete(struct virtio_net *net, unsigned nbufs, size_t len,
+			const uint8_t *src)
 {
 	struct virtqueue *vq = &net->vdev.queues[NET_RXQ];
 	size_t off = 0;
 	for (unsigned i = 0; i < nbufs; i++) {
 		struct vq_chain *c = &net->rx_held[i];
-		size_t n = net->rx_len - off;
-		struct vq_cursor cur;
+		size_t n = len - off;
 		if (n > c->write_len)
 			n = c->write_len;
-		vq_cursor_init_write(&cur, c);
-		vq_cursor_copy_to(&cur, net->rx_buf + off, n);
+		if (src) {
+			struct vq_cursor cur;
+			vq_cursor_init_write(&cur, c);
+			vq_cursor_copy_to(&cur, src + off, n);
+		}
 		vq_add_used(vq, c->head, (uint32_t)n);
 		net->rx_held_bytes -= c->write_len;
 		vq_chain_fini(c);
@@ -134,6 +142,29 @@ static void rx_fill(struct virtio_net *net, unsigned nbufs)
 	memmove(net->rx_held, net->rx_held + nbufs,
 		net->rx_nheld * sizeof(net->rx_held[0]));
 	net->rx_added = true;
+	net->stats.rx_packets++;
+	net->stats.rx_bytes += len - NET_HDR_LEN;
+}
+
+/* How many of the held chains, from the first, a packet of (len) bytes
+ * fills; 0 when they cannot hold it. */
+static unsigned rx_bufs_for(const struct virtio_net *net, size_t len)
+{
+	unsigned nbufs = 0;
+	size_t room = 0;
+	while (nbufs < net->rx_nheld && room < len)
+		room += net->rx_held[nbufs++].write_len;
+	return room < len ? 0 : nbufs;
+}
+
+/* §5.1.6.4: no checksum flags without GUEST_CSUM; num_buffers is 1
+ * without MRG_RXBUF. */
+static void rx_fix_header(const struct virtio_device *vdev,
+			  struct virtio_net_hdr_v1 *h, unsigned nbufs)
+{
+	if (!virtio_has_feature(vdev, VIRTIO_NET_F_GUEST_CSUM))
+		h->flags = 0;
+	h->num_buffers = htole16((uint16_t)nbufs);
 }
 
 /*
@@ -153,26 +184,110 @@ static int rx_deliver(struct virtio_net *net)
 	int rc = rx_gather(net, len, mrg ? vdev->queues[NET_RXQ].size : 1);
 	if (rc <= 0)
 		return rc;
-	unsigned nbufs = 0;
-	size_t room = 0;
-	while (nbufs < net->rx_nheld && room < len)
-		room += net->rx_held[nbufs++].write_len;
-	if (room < len)
+	unsigned nbufs = rx_bufs_for(net, len);
+	if (!nbufs)
 		goto drop; /* it can never fit: keep the buffers */
-	/* §5.1.6.4: no checksum flags without GUEST_CSUM; num_buffers is
-	 * 1 without MRG_RXBUF. The header is our copy, not the guest's. */
-	if (!virtio_has_feature(vdev, VIRTIO_NET_F_GUEST_CSUM))
-		h->flags = 0;
-	h->num_buffers = htole16((uint16_t)nbufs);
-	rx_fill(net, nbufs);
-	net->stats.rx_packets++;
-	net->stats.rx_bytes += len - NET_HDR_LEN;
+	rx_fix_header(vdev, h, nbufs); /* our copy, not the guest's */
+	rx_complete(net, nbufs, len, net->rx_buf);
 	net->rx_len = 0;
 	return 1;
 drop:
 	net->stats.rx_dropped++;
 	net->rx_len = 0;
 	return 1;
+}
+
+/*
+ * The writable segments of the held chains, in order, until they hold
+ * (need) bytes, into net->rx_iov. Returns how many, or 0 when they do not
+ * reach (need) within NET_RX_IOV segments.
+ */
+static int rx_direct_iov(struct virtio_net *net, size_t need)
+{
+	int cnt = 0;
+	size_t room = 0;
+	for (unsigned i = 0; i < net->rx_nheld && room < need; i++) {
+		const struct vq_chain *c = &net->rx_held[i];
+		const struct iovec *seg = vq_chain_segs(c);
+		for (unsigned j = c->nr_read; j < c->nr_segs && room < need; j++) {
+			if (cnt == NET_RX_IOV)
+				return 0;
+			net->rx_iov[cnt++] = seg[j];
+			room += seg[j].iov_len;
+		}
+	}
+	return room < need ? 0 : cnt;
+}
+
+/* Copy (len) bytes between (buf) and the start of (iov): the header of a
+ * packet read straight into guest buffers. */
+static void rx_iov_header(const struct iovec *iov, void *buf, size_t len,
+			  bool to_iov)
+{
+	uint8_t *p = buf;
+	for (; len; iov++) {
+		size_t n = iov->iov_len < len ? iov->iov_len : len;
+		if (to_iov)
+			memcpy(iov->iov_base, p, n);
+		else
+			memcpy(p, iov->iov_base, n);
+		p += n;
+		len -= n;
+	}
+}
+
+enum rx_direct_result { RXD_DONE, RXD_EMPTY, RXD_GONE, RXD_WAIT, RXD_BOUNCE };
+
+/*
+ * Read one packet straight into the held receive buffers: possible when
+ * they can take any packet (NET_RX_BUF bytes: every buffer the ring holds
+ * with MRG_RXBUF, else one). RXD_DONE: a packet delivered or dropped;
+ * RXD_EMPTY / RXD_GONE: as rx_read; RXD_WAIT: a broken ring, or
+ * unusable buffers handed back up to the budget; RXD_BOUNCE: not enough
+ * room held now, read ahead into the bounce buffer instead (a small
+ * packet may still fit).
+ */
+static enum rx_direct_result rx_read_direct(struct virtio_net *net)
+{
+	struct virtio_device *vdev = &net->vdev;
+	bool mrg = virtio_has_feature(vdev, VIRTIO_NET_F_MRG_RXBUF);
+	int rc = rx_gather(net, NET_RX_BUF, mrg ? vdev->queues[NET_RXQ].size : 1);
+	if (rc < 0)
+		return RXD_WAIT;
+	int cnt = rx_direct_iov(net, NET_RX_BUF);
+	if (!cnt)
+		return RXD_BOUNCE;
+	if (net->be_dead)
+		return RXD_GONE;
+	ssize_t n;
+	do
+		n = net->be->ops->recv(net->be, net->rx_iov, cnt);
+	while (n == -EINTR);
+	if (n == -EAGAIN)
+		return RXD_EMPTY;
+	if (n <= 0) {
+		net_be_gone(net, n ? strerror((int)-n) : "end of file");
+		return RXD_GONE;
+	}
+	/* A runt or a GSO type the driver did not negotiate: dropped. The
+	 * bytes stay in buffers still held, which the next packet
+	 * overwrites: the driver never sees them. */
+	struct virtio_net_hdr_v1 h;
+	if ((size_t)n < NET_HDR_LEN + ETH_HLEN) {
+		net->stats.rx_dropped++;
+		return RXD_DONE;
+	}
+	rx_iov_header(net->rx_iov, &h, sizeof(h), false);
+	if (!rx_gso_ok(vdev, h.gso_type)) {
+		net->stats.rx_dropped++;
+		return RXD_DONE;
+	}
+	unsigned nbufs = rx_bufs_for(net, (size_t)n);
+	rx_fix_header(vdev, &h, nbufs);
+	rx_iov_header(net->rx_iov, &h, sizeof(h), true);
+	rx_complete(net, nbufs, (size_t)n, NULL);
+	net->stats.rx_direct++;
+	return RXD_DONE;
 }
 
 /*
@@ -187,6 +302,15 @@ void net_rx_process(struct virtio_net *net)
 		if (!net->active || net->rx_waiting)
 			break;
 		if (!net->rx_len) {
+			enum rx_direct_result d = rx_read_direct(net);
+			if (d == RXD_EMPTY || d == RXD_GONE)
+				break;
+			if (d == RXD_WAIT) {
+				net->rx_waiting = true;
+				break;
+			}
+			if (d == RXD_DONE)
+				continue;
 			enum rx_read_result r = rx_read(net);
 			if (r == RX_EMPTY || r == RX_GONE)
 				break;
