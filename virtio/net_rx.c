@@ -17,15 +17,16 @@
 
 enum rx_read_result { RX_GOT, RX_EMPTY, RX_SKIP, RX_GONE };
 
-/* Read one packet from the backend into rx_buf. */
-static enum rx_read_result rx_read(struct virtio_net *net)
+/* Read one packet from the backend into (iov, cnt); its length in (*len).
+ * A runt (less than the header and an Ethernet header) is dropped here. */
+static enum rx_read_result rx_recv(struct virtio_net *net,
+				   const struct iovec *iov, int cnt, size_t *len)
 {
-	struct iovec iov = {net->rx_buf, NET_RX_BUF};
 	ssize_t n;
 	if (net->be_dead)
 		return RX_GONE;
 	do
-		n = net->be->ops->recv(net->be, &iov, 1);
+		n = net->be->ops->recv(net->be, iov, cnt);
 	while (n == -EINTR);
 	if (n == -EAGAIN)
 		return RX_EMPTY;
@@ -37,8 +38,15 @@ static enum rx_read_result rx_read(struct virtio_net *net)
 		net->stats.rx_dropped++; /* a runt: nothing to deliver */
 		return RX_SKIP;
 	}
-	net->rx_len = (size_t)n;
+	*len = (size_t)n;
 	return RX_GOT;
+}
+
+/* Read one packet from the backend into rx_buf. */
+static enum rx_read_result rx_read(struct virtio_net *net)
+{
+	struct iovec iov = {net->rx_buf, NET_RX_BUF};
+	return rx_recv(net, &iov, 1, &net->rx_len);
 }
 
 /* §5.1.6.4.1: only GSO types the driver negotiated reach it. */
@@ -257,35 +265,30 @@ static enum rx_direct_result rx_read_direct(struct virtio_net *net)
 	int cnt = rx_direct_iov(net, NET_RX_BUF);
 	if (!cnt)
 		return RXD_BOUNCE;
-	if (net->be_dead)
-		return RXD_GONE;
-	ssize_t n;
-	do
-		n = net->be->ops->recv(net->be, net->rx_iov, cnt);
-	while (n == -EINTR);
-	if (n == -EAGAIN)
-		return RXD_EMPTY;
-	if (n <= 0) {
-		net_be_gone(net, n ? strerror((int)-n) : "end of file");
-		return RXD_GONE;
-	}
 	/* A runt or a GSO type the driver did not negotiate: dropped. The
 	 * bytes stay in buffers still held, which the next packet
 	 * overwrites: the driver never sees them. */
-	struct virtio_net_hdr_v1 h;
-	if ((size_t)n < NET_HDR_LEN + ETH_HLEN) {
-		net->stats.rx_dropped++;
+	size_t n = 0;
+	switch (rx_recv(net, net->rx_iov, cnt, &n)) {
+	case RX_EMPTY:
+		return RXD_EMPTY;
+	case RX_GONE:
+		return RXD_GONE;
+	case RX_SKIP:
 		return RXD_DONE;
+	case RX_GOT:
+		break;
 	}
+	struct virtio_net_hdr_v1 h;
 	rx_iov_header(net->rx_iov, &h, sizeof(h), false);
 	if (!rx_gso_ok(vdev, h.gso_type)) {
 		net->stats.rx_dropped++;
 		return RXD_DONE;
 	}
-	unsigned nbufs = rx_bufs_for(net, (size_t)n);
+	unsigned nbufs = rx_bufs_for(net, n);
 	rx_fix_header(vdev, &h, nbufs);
 	rx_iov_header(net->rx_iov, &h, sizeof(h), true);
-	rx_complete(net, nbufs, (size_t)n, NULL);
+	rx_complete(net, nbufs, n, NULL);
 	net->stats.rx_direct++;
 	return RXD_DONE;
 }

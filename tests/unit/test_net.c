@@ -239,6 +239,19 @@ static size_t rx_take(uint8_t *out, size_t cap, unsigned *nbufs)
 	return got;
 }
 
+/* The next received packet is (pkt, len) over (nbufs) buffers: its bytes
+ * as sent, with num_buffers set by the device. */
+static void expect_rx(uint8_t *pkt, size_t len, unsigned nbufs)
+{
+	static uint8_t got[HDR + NET_MAX_FRAME];
+	unsigned nb;
+	cr_assert_eq(rx_take(got, sizeof(got), &nb), len);
+	cr_assert_eq(nb, nbufs);
+	pkt[10] = (uint8_t)nbufs;
+	pkt[11] = (uint8_t)(nbufs >> 8);
+	cr_assert_arr_eq(got, pkt, len);
+}
+
 static unsigned used_count(struct vq_driver *d, uint32_t want_len)
 {
 	uint32_t id, len;
@@ -462,9 +475,8 @@ Test(net, tx_fuzz_random_chains)
 
 Test(net, rx_single_buffers)
 {
-	static uint8_t pkt[2000], got[4000];
+	static uint8_t pkt[2000];
 	size_t sizes[] = {60, 1514, 800};
-	unsigned nb;
 	activate(vdev->host_features & ~F(MRG_RXBUF));
 	rx_post(4, 1526);
 	for (unsigned i = 0; i < 3; i++) {
@@ -472,11 +484,8 @@ Test(net, rx_single_buffers)
 		    packet(pkt, sizes[i], i, VIRTIO_NET_HDR_F_NEEDS_CSUM, 0);
 		peer_send(pkt, len);
 		run(1, 20);
-		cr_assert_eq(rx_take(got, sizeof(got), &nb), len);
-		cr_assert_eq(nb, 1);
 		/* GUEST_CSUM negotiated: flags pass; num_buffers = 1. */
-		pkt[10] = 1;
-		cr_assert_arr_eq(got, pkt, len);
+		expect_rx(pkt, len, 1);
 	}
 	cr_assert_gt(irqs[NET_RXQ], 0);
 	struct net_stats st = stats();
@@ -487,8 +496,7 @@ Test(net, rx_single_buffers)
 
 Test(net, rx_merged_buffers)
 {
-	static uint8_t pkt[HDR + 9200], got[HDR + 9200];
-	unsigned nb;
+	static uint8_t pkt[HDR + 9200];
 	size_t sizes[] = {9000, 9200, 60};
 	/* 12 + 9000 bytes over 1526-byte buffers: 6; 12 + 9200: 7. */
 	unsigned want[] = {6, 7, 1};
@@ -498,10 +506,7 @@ Test(net, rx_merged_buffers)
 		size_t len = packet(pkt, sizes[i], 10 + i, 0, 0);
 		peer_send(pkt, len);
 		run(1, 20);
-		cr_assert_eq(rx_take(got, sizeof(got), &nb), len);
-		cr_assert_eq(nb, want[i]);
-		pkt[10] = (uint8_t)want[i];
-		cr_assert_arr_eq(got, pkt, len);
+		expect_rx(pkt, len, want[i]);
 	}
 	cr_assert_eq(stats().rx_packets, 3);
 }
@@ -625,9 +630,8 @@ Test(net, rx_header_follows_negotiation)
  * element per buffer filled, the buffers not needed kept for the next. */
 Test(net, rx_direct_into_merged_buffers)
 {
-	static uint8_t pkt[HDR + NET_MAX_FRAME], got[HDR + NET_MAX_FRAME];
+	static uint8_t pkt[HDR + NET_MAX_FRAME];
 	size_t sizes[] = {60, 9000, NET_MAX_FRAME, 1514, 30000};
-	unsigned nb;
 	activate(vdev->host_features);
 	rx_post(QSZ, 1526); /* 195 KiB */
 	for (unsigned i = 0; i < 5; i++) {
@@ -635,11 +639,8 @@ Test(net, rx_direct_into_merged_buffers)
 				    i == 2 ? VIRTIO_NET_HDR_GSO_TCPV4 : 0);
 		peer_send(pkt, len);
 		run(1, 20);
-		cr_assert_eq(rx_take(got, sizeof(got), &nb), len, "packet %u", i);
-		cr_assert_eq(nb, (len + 1525) / 1526, "packet %u", i);
-		pkt[10] = (uint8_t)nb;
-		pkt[11] = (uint8_t)(nb >> 8);
-		cr_assert_arr_eq(got, pkt, len, "packet %u", i);
+		unsigned nb = (unsigned)((len + 1525) / 1526);
+		expect_rx(pkt, len, nb);
 		/* Posted again as the driver refills, so room stays. */
 		rx_post(nb, 1526);
 		vdev->ops->queue_notify(vdev, NET_RXQ);
@@ -664,10 +665,7 @@ Test(net, rx_direct_big_buffers_and_drops)
 	size_t len = packet(pkt, 1000, 2, VIRTIO_NET_HDR_F_NEEDS_CSUM, 0);
 	peer_send(pkt, len);
 	run(3, 20);
-	cr_assert_eq(rx_take(got, sizeof(got), &nb), len);
-	cr_assert_eq(nb, 1);
-	pkt[10] = 1;
-	cr_assert_arr_eq(got, pkt, len);
+	expect_rx(pkt, len, 1);
 	cr_assert_eq(used_count(&rxd, 0), 0); /* nothing else handed back */
 	struct net_stats st = stats();
 	cr_assert_eq(st.rx_dropped, 2);
