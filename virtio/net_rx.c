@@ -18,13 +18,18 @@
 enum rx_read_result { RX_GOT, RX_EMPTY, RX_SKIP, RX_GONE };
 
 /* Read one packet from the backend into (iov, cnt); its length in (*len).
- * A runt (less than the header and an Ethernet header) is dropped here. */
+ * Dropped here: a runt (less than the header and an Ethernet header), and
+ * a packet longer than (iov) (a tap returns the length of a packet it cut
+ * short; one larger than NET_MAX_FRAME needs a host MTU past 64 KiB). */
 static enum rx_read_result rx_recv(struct virtio_net *net,
 				   const struct iovec *iov, int cnt, size_t *len)
 {
 	ssize_t n;
+	size_t room = 0;
 	if (net->be_dead)
 		return RX_GONE;
+	for (int i = 0; i < cnt; i++)
+		room += iov[i].iov_len;
 	do
 		n = net->be->ops->recv(net->be, iov, cnt);
 	while (n == -EINTR);
@@ -34,8 +39,8 @@ static enum rx_read_result rx_recv(struct virtio_net *net,
 		net_be_gone(net, n ? strerror((int)-n) : "end of file");
 		return RX_GONE;
 	}
-	if ((size_t)n < NET_HDR_LEN + ETH_HLEN) {
-		net->stats.rx_dropped++; /* a runt: nothing to deliver */
+	if ((size_t)n < NET_HDR_LEN + ETH_HLEN || (size_t)n > room) {
+		net->stats.rx_dropped++; /* nothing whole to deliver */
 		return RX_SKIP;
 	}
 	*len = (size_t)n;
@@ -250,15 +255,17 @@ enum rx_direct_result { RXD_DONE, RXD_EMPTY, RXD_GONE, RXD_WAIT, RXD_BOUNCE };
  * Read one packet straight into the held receive buffers: possible when
  * they can take any packet (NET_RX_BUF bytes: every buffer the ring holds
  * with MRG_RXBUF, else one). RXD_DONE: a packet delivered or dropped;
- * RXD_EMPTY / RXD_GONE: as rx_read; RXD_WAIT: a broken ring, or
- * unusable buffers handed back up to the budget; RXD_BOUNCE: not enough
- * room held now, read ahead into the bounce buffer instead (a small
- * packet may still fit).
+ * RXD_EMPTY / RXD_GONE: as rx_read; RXD_WAIT: a broken ring; RXD_BOUNCE:
+ * not enough room held now (the ring is empty, or unusable buffers were
+ * handed back up to the budget), read ahead into the bounce buffer
+ * instead: a small packet may still fit.
  */
 static enum rx_direct_result rx_read_direct(struct virtio_net *net)
 {
 	struct virtio_device *vdev = &net->vdev;
 	bool mrg = virtio_has_feature(vdev, VIRTIO_NET_F_MRG_RXBUF);
+	if (net->be_dead)
+		return RXD_GONE; /* no buffers taken for nothing */
 	int rc = rx_gather(net, NET_RX_BUF, mrg ? vdev->queues[NET_RXQ].size : 1);
 	if (rc < 0)
 		return RXD_WAIT;

@@ -709,6 +709,112 @@ Test(net, rx_direct_only_with_room)
 	cr_assert_eq(st.rx_packets, 2);
 }
 
+/* Offer one receive chain of (n) segments (segs[i].len, .write; gpa is
+ * filled in), directly or through an indirect table. Returns its head. */
+static int rx_post_chain(struct vqd_buf *segs, unsigned n, bool indirect)
+{
+	for (unsigned i = 0; i < n; i++) {
+		segs[i].gpa = gbuf(&rxd, segs[i].len);
+		memset(vqd_hva(&rxd, segs[i].gpa, segs[i].len), 0xab, segs[i].len);
+	}
+	int head = indirect ? vqd_add_indirect(&rxd, segs, n) : vqd_add(&rxd, segs, n);
+	cr_assert_geq(head, 0);
+	return head;
+}
+
+/* The writable bytes of (segs) in order, at most (cap), into (out). */
+static size_t chain_bytes(const struct vqd_buf *segs, unsigned n, uint8_t *out,
+			  size_t cap)
+{
+	size_t got = 0;
+	for (unsigned i = 0; i < n && got < cap; i++) {
+		if (!segs[i].write)
+			continue;
+		size_t k = segs[i].len < cap - got ? segs[i].len : cap - got;
+		memcpy(out + got, vqd_hva(&rxd, segs[i].gpa, k), k);
+		got += k;
+	}
+	return got;
+}
+
+/* Without MRG_RXBUF, Linux's shape for big packets is the header in a
+ * segment of its own, then pages. Here the header is split over two
+ * segments, behind a readable descriptor (a driver may put one first,
+ * §2.7.4.2) that no byte may reach. */
+Test(net, rx_direct_header_apart_and_readable_first)
+{
+	static uint8_t pkt[HDR + 30000], got[HDR + 30000];
+	struct vqd_buf segs[20] = {{.len = 64, .write = false},
+				   {.len = 4, .write = true},
+				   {.len = HDR - 4, .write = true}};
+	for (unsigned i = 3; i < 20; i++)
+		segs[i] = (struct vqd_buf){.len = 4096, .write = true};
+	activate(F(GUEST_CSUM));
+	int head = rx_post_chain(segs, 20, false);
+	size_t len = packet(pkt, 30000, 7, VIRTIO_NET_HDR_F_NEEDS_CSUM, 0);
+	peer_send(pkt, len);
+	run(1, 20);
+	uint32_t id, used;
+	cr_assert_eq(vqd_get_used(&rxd, &id, &used), 1);
+	cr_assert_eq(id, (uint32_t)head);
+	cr_assert_eq(used, len);
+	cr_assert_eq(chain_bytes(segs, 20, got, len), len);
+	pkt[10] = 1;
+	cr_assert_arr_eq(got, pkt, len);
+	const uint8_t *ro = vqd_hva(&rxd, segs[0].gpa, 64);
+	for (unsigned i = 0; i < 64; i++)
+		cr_assert_eq(ro[i], 0xab, "readable byte %u written", i);
+	cr_assert_eq(stats().rx_direct, 1);
+}
+
+/* Room enough, but in more segments than one read takes (NET_RX_IOV): the
+ * bounce path, with the same result for the driver. */
+Test(net, rx_direct_not_past_its_segment_limit)
+{
+	static uint8_t pkt[HDR + 3000], got[HDR + 3000];
+	struct vqd_buf segs[4];
+	unsigned nb;
+	activate(vdev->host_features);
+	/* 66 chains of 4 x 256 bytes: 67,584 bytes in 264 segments. */
+	for (unsigned c = 0; c < 66; c++) {
+		for (unsigned i = 0; i < 4; i++)
+			segs[i] = (struct vqd_buf){.len = 256, .write = true};
+		rx_gpa[rx_post_chain(segs, 4, true)] = segs[0].gpa;
+	}
+	size_t len = packet(pkt, 3000, 8, 0, 0);
+	peer_send(pkt, len);
+	run(1, 20);
+	/* 3,012 bytes over 1,024-byte chains: 3 buffers, each contiguous
+	 * (the four segments were allocated back to back). */
+	cr_assert_eq(rx_take(got, sizeof(got), &nb), len);
+	cr_assert_eq(nb, 3);
+	pkt[10] = 3;
+	cr_assert_arr_eq(got, pkt, len);
+	cr_assert_eq(stats().rx_direct, 0);
+	cr_assert_eq(stats().rx_packets, 1);
+}
+
+/* With MRG_RXBUF, a runt and a GSO type not negotiated are dropped after
+ * being read into held buffers; the next packet gets those same buffers,
+ * and only it is handed back. */
+Test(net, rx_direct_drops_keep_merged_buffers)
+{
+	static uint8_t pkt[HDR + 3000];
+	activate(F(MRG_RXBUF) | F(GUEST_CSUM));
+	rx_post(64, 1526);
+	peer_send(pkt, packet(pkt, 3000, 1, 0, VIRTIO_NET_HDR_GSO_TCPV4));
+	peer_send(pkt, 20);
+	size_t len = packet(pkt, 2000, 2, 0, 0);
+	peer_send(pkt, len);
+	run(3, 20);
+	expect_rx(pkt, len, 2);
+	uint32_t id, used;
+	cr_assert_eq(vqd_get_used(&rxd, &id, &used), 0);
+	struct net_stats st = stats();
+	cr_assert_eq(st.rx_dropped, 2);
+	cr_assert_eq(st.rx_direct, 1);
+}
+
 Test(net, rx_random_sizes_merged)
 {
 	static uint8_t pkt[HDR + NET_MAX_FRAME], got[HDR + NET_MAX_FRAME];
