@@ -17,19 +17,17 @@
 
 enum rx_read_result { RX_GOT, RX_EMPTY, RX_SKIP, RX_GONE };
 
-/* Read one packet from the backend into (iov, cnt); its length in (*len).
- * Dropped here: a runt (less than the header and an Ethernet header), and
- * a packet longer than (iov) (a tap returns the length of a packet it cut
- * short; one larger than NET_MAX_FRAME needs a host MTU past 64 KiB). */
+/* Read one packet from the backend into (iov, cnt), which hold NET_RX_BUF
+ * bytes; its length in (*len). Dropped here: a runt (less than the header
+ * and an Ethernet header), and a packet longer than NET_RX_BUF (a tap
+ * returns the length of a packet it cut short; one larger than
+ * NET_MAX_FRAME needs a host MTU past 64 KiB). */
 static enum rx_read_result rx_recv(struct virtio_net *net,
 				   const struct iovec *iov, int cnt, size_t *len)
 {
 	ssize_t n;
-	size_t room = 0;
 	if (net->be_dead)
 		return RX_GONE;
-	for (int i = 0; i < cnt; i++)
-		room += iov[i].iov_len;
 	do
 		n = net->be->ops->recv(net->be, iov, cnt);
 	while (n == -EINTR);
@@ -39,7 +37,7 @@ static enum rx_read_result rx_recv(struct virtio_net *net,
 		net_be_gone(net, n ? strerror((int)-n) : "end of file");
 		return RX_GONE;
 	}
-	if ((size_t)n < NET_HDR_LEN + ETH_HLEN || (size_t)n > room) {
+	if ((size_t)n < NET_HDR_LEN + ETH_HLEN || (size_t)n > NET_RX_BUF) {
 		net->stats.rx_dropped++; /* nothing whole to deliver */
 		return RX_SKIP;
 	}
@@ -211,39 +209,38 @@ drop:
 }
 
 /*
- * The writable segments of the held chains, in order, until they hold
- * (need) bytes, into net->rx_iov. Returns how many, or 0 when they do not
- * reach (need) within NET_RX_IOV segments.
+ * The first NET_RX_BUF writable bytes of the held chains, in order, as
+ * net->rx_iov. Returns how many entries, or 0 when the chains hold less or
+ * need more than NET_RX_IOV entries.
  */
-static int rx_direct_iov(struct virtio_net *net, size_t need)
+static int rx_direct_iov(struct virtio_net *net)
 {
 	int cnt = 0;
 	size_t room = 0;
-	for (unsigned i = 0; i < net->rx_nheld && room < need; i++) {
+	for (unsigned i = 0; i < net->rx_nheld && room < NET_RX_BUF; i++) {
 		const struct vq_chain *c = &net->rx_held[i];
-		const struct iovec *seg = vq_chain_segs(c);
-		for (unsigned j = c->nr_read; j < c->nr_segs && room < need; j++) {
-			if (cnt == NET_RX_IOV)
-				return 0;
-			net->rx_iov[cnt++] = seg[j];
-			room += seg[j].iov_len;
-		}
+		size_t take = NET_RX_BUF - room < c->write_len ? NET_RX_BUF - room
+							 : c->write_len;
+		struct vq_cursor cur;
+		vq_cursor_init_write(&cur, c);
+		int k = vq_cursor_iov(&cur, take, net->rx_iov + cnt,
+				      NET_RX_IOV - (unsigned)cnt);
+		if (k < 0)
+			return 0;
+		cnt += k;
+		room += take;
 	}
-	return room < need ? 0 : cnt;
+	return room < NET_RX_BUF ? 0 : cnt;
 }
 
-/* Copy (len) bytes between (buf) and the start of (iov): the header of a
- * packet read straight into guest buffers. */
-static void rx_iov_header(const struct iovec *iov, void *buf, size_t len,
-			  bool to_iov)
+/* The header of a packet read straight into the guest's buffers, from the
+ * start of (iov): a write cursor cannot read back. */
+static void rx_iov_header(const struct iovec *iov, struct virtio_net_hdr_v1 *h)
 {
-	uint8_t *p = buf;
-	for (; len; iov++) {
+	uint8_t *p = (uint8_t *)h;
+	for (size_t len = sizeof(*h); len; iov++) {
 		size_t n = iov->iov_len < len ? iov->iov_len : len;
-		if (to_iov)
-			memcpy(iov->iov_base, p, n);
-		else
-			memcpy(p, iov->iov_base, n);
+		memcpy(p, iov->iov_base, n);
 		p += n;
 		len -= n;
 	}
@@ -269,7 +266,7 @@ static enum rx_direct_result rx_read_direct(struct virtio_net *net)
 	int rc = rx_gather(net, NET_RX_BUF, mrg ? vdev->queues[NET_RXQ].size : 1);
 	if (rc < 0)
 		return RXD_WAIT;
-	int cnt = rx_direct_iov(net, NET_RX_BUF);
+	int cnt = rx_direct_iov(net);
 	if (!cnt)
 		return RXD_BOUNCE;
 	/* A runt or a GSO type the driver did not negotiate: dropped. The
@@ -287,14 +284,16 @@ static enum rx_direct_result rx_read_direct(struct virtio_net *net)
 		break;
 	}
 	struct virtio_net_hdr_v1 h;
-	rx_iov_header(net->rx_iov, &h, sizeof(h), false);
+	rx_iov_header(net->rx_iov, &h);
 	if (!rx_gso_ok(vdev, h.gso_type)) {
 		net->stats.rx_dropped++;
 		return RXD_DONE;
 	}
 	unsigned nbufs = rx_bufs_for(net, n);
 	rx_fix_header(vdev, &h, nbufs);
-	rx_iov_header(net->rx_iov, &h, sizeof(h), true);
+	struct vq_cursor cur; /* the first chain holds the header (rx_gather) */
+	vq_cursor_init_write(&cur, &net->rx_held[0]);
+	vq_cursor_copy_to(&cur, &h, sizeof(h));
 	rx_complete(net, nbufs, n, NULL);
 	net->stats.rx_direct++;
 	return RXD_DONE;
