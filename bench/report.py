@@ -232,16 +232,17 @@ snap_phases = sorted((p for p in raw if p.startswith("snap") and p[4:].isdigit()
 if snap_phases or "clones" in raw:
     print()
     print("snapshots (kiln alone; medians): RAM MiB, cold boot -> ready (ms), restore -> running (ms),"
-          " cold/restore, vm.snapshot (ms), memory written (MiB)")
+          " cold/restore, vm.snapshot (ms), memory written (MiB), restore -> vCPUs in the guest (ms)")
 for p in snap_phases:
     c, n = med(p, "kiln", key("cold_ms"))
     r, _ = med(p, "kiln", key("restore_ms"))
     sn, _ = med(p, "kiln", key("snapshot_ms"))
     wr, _ = med(p, "kiln", key("written_mib"))
+    vc, _ = med(p, "kiln", key("restore_vcpu_ms"))
     ratio = c / r if c is not None and r else None
     goal, met = target("snapshot: cold boot / restore", None, ratio)
-    print("  %6s %10s %10s %8s %10s %8s  n=%d  target %s: %s" % (p[4:], fmt(c), fmt(r), "%.1fx" % ratio if ratio else "-",
-                                                             fmt(sn), fmt(wr), n, goal, met))
+    print("  %6s %10s %10s %8s %10s %8s %10s  n=%d  target %s: %s"
+          % (p[4:], fmt(c), fmt(r), "%.1fx" % ratio if ratio else "-", fmt(sn), fmt(wr), fmt(vc), n, goal, met))
     write_row("snapshot %s MiB: cold boot / restore" % p[4:], c, r, ratio, n, n, "high", goal, met)
     if ratio is not None:
         complete += 1

@@ -7,7 +7,8 @@ usage: snap.py --kiln PATH --kernel BZIMAGE --initrd INITRD --work DIR --round R
 For each RAM size: a cold boot of the guest (scenario snap) timed from the process start
 to KILN-SNAP-READY; vm.pause and vm.snapshot (its own "ms" and "written_bytes"); then
 `kiln run --restore` timed from the process start to the guest's first KILN-ALIVE: the
-guest running again at the same point. Then N clones restored at once from one snapshot
+guest running again at the same point; and to kiln's -v line "first KVM_RUN" (vCPU 0
+entering the guest: the part of the restore that is kiln's own). Then N clones restored at once from one snapshot
 against N guests cold-booted at once, each group's summed Pss (/proc/PID/smaps_rollup:
 shared pages counted once over their sharers) once every guest of it runs.
 Prints raw rows "phase<TAB>round<TAB>kiln<TAB>key<TAB>value" on stdout (inner.sh's
@@ -22,6 +23,7 @@ while a:
     a = a[2:]
 KILN, WORK, RND = opt["--kiln"], opt["--work"], opt["--round"]
 TIMEOUT = float(opt["--timeout"])
+FIRST_RUN = "kiln: info: first KVM_RUN"  # vmm/machine/vcpu.c, vCPU 0, with -v
 
 
 def row(phase, key, value):
@@ -43,14 +45,21 @@ class Vm:
         self.p = subprocess.Popen([KILN, "run", "-v", "--api-socket", self.sock] + args,
                                   stdin=subprocess.DEVNULL, stdout=self.f, stderr=subprocess.STDOUT)
 
-    def wait_line(self, marker):
-        """ms from the process start to the first line starting with marker, or None."""
+    def wait_line(self, marker, also=None):
+        """ms from the process start to the first line starting with marker, or None.
+        With (also), a marker expected earlier: self.seen[also] is when it was first
+        seen (to the same 5 ms), or stays unset."""
+        self.seen = {}
         deadline = self.t0 + TIMEOUT
         while time.monotonic() < deadline:
+            now = (time.monotonic() - self.t0) * 1000
             with open(self.log, "rb") as f:
                 for line in f:
-                    if line.lstrip(b"\r").startswith(marker.encode()):
-                        return (time.monotonic() - self.t0) * 1000
+                    line = line.lstrip(b"\r")
+                    if also and also not in self.seen and line.startswith(also.encode()):
+                        self.seen[also] = now
+                    if line.startswith(marker.encode()):
+                        return now
             if self.p.poll() is not None:
                 return None
             time.sleep(0.005)
@@ -125,7 +134,10 @@ def one_size(mem):
     vm.stop()
     note("%d MiB: restore" % mem)
     rv = Vm("restore%d" % mem, ["--restore", snapdir])
-    restore = rv.wait_line("KILN-ALIVE")
+    # kiln's own part ends where vCPU 0 enters the guest (its -v line); the rest is
+    # the guest's, from where the snapshot caught it to its next line.
+    restore = rv.wait_line("KILN-ALIVE", also=FIRST_RUN)
+    vcpu = rv.seen.get(FIRST_RUN)
     if restore is None:
         note("restore failed:\n" + rv.tail())
     rv.stop()
@@ -133,6 +145,8 @@ def one_size(mem):
         return None
     row(phase, "cold_ms", "%.1f" % cold)
     row(phase, "restore_ms", "%.1f" % restore)
+    if vcpu is not None:
+        row(phase, "restore_vcpu_ms", "%.1f" % vcpu)
     row(phase, "snapshot_ms", res["ms"])
     row(phase, "written_mib", "%.1f" % (res["written_bytes"] / 2**20))
     row(phase, "rc", 0)
