@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "../vmm/base/evloop.h"
@@ -49,6 +50,9 @@ struct virtio_blk {
 	struct blk_backend *be;
 	int done_fd;              /* the backend's completion eventfd */
 	bool watching;            /* done_fd is on the loop */
+	int hold_fd;              /* timerfd: BLK_HOLD_US after a queue was
+				   * held (blk_hold_notifications) */
+	bool hold_watching;       /* hold_fd is on the loop */
 	bool quiet;               /* reset/destroy: no used entries */
 	bool resetting;           /* a reset waits for I/O: no used entries */
 	bool readonly;
@@ -66,6 +70,7 @@ struct virtio_blk {
 	struct blk_req *free_reqs;
 	struct blk_req *reqs;
 	unsigned nr_reqs, nr_used;
+	unsigned queue_inflight[BLK_MAX_QUEUES]; /* in the backend, per queue */
 };
 
 #define to_blk(v) container_of(v, struct virtio_blk, vdev)
@@ -295,6 +300,7 @@ static void blk_finish(struct virtio_blk *blk, struct blk_req *req,
 	req->next_free = blk->free_reqs;
 	blk->free_reqs = req;
 	blk->stats.inflight--;
+	blk->queue_inflight[req->queue]--;
 }
 
 /* Publish what blk_finish added to each queue and interrupt the driver
@@ -345,6 +351,7 @@ static int blk_handle(struct virtio_device *vdev, struct virtqueue *vq,
 	chain->heap = NULL;
 	chain->heap_cap = 0;
 	req->data_len = 0;
+	blk->queue_inflight[req->queue]++;
 	if (++blk->stats.inflight > blk->stats.inflight_max)
 		blk->stats.inflight_max = blk->stats.inflight;
 	uint8_t status = blk_start(blk, req);
@@ -379,7 +386,29 @@ static void blk_io_done(void *opaque, struct blk_io *io)
 	blk_finish(blk, req, status);
 }
 
-/* The completion eventfd is readable: collect one batch. */
+/*
+ * Drain again every queue whose notifications are off: one held by
+ * blk_hold_notifications, or one whose drain spent its budget (a kick
+ * more costs a ring scan). Through the transport, as the driver's kick
+ * would go: a paused transport keeps it for the resume, a resetting one
+ * drops it.
+ */
+static void blk_drain_held(struct virtio_blk *blk)
+{
+	struct virtio_device *vdev = &blk->vdev;
+	for (unsigned q = 0; q < vdev->nr_queues; q++) {
+		const struct virtqueue *vq = &vdev->queues[q];
+		if (!vq->ready || !vq->notify_off)
+			continue;
+		if (vdev->transport && vdev->transport->kick)
+			vdev->transport->kick(vdev, q);
+		else if (vdev->activated)
+			vdev->ops->queue_notify(vdev, q);
+	}
+}
+
+/* The completion eventfd is readable: collect one batch, publish it, and
+ * pick up what the driver added meanwhile to the queues held for it. */
 static void blk_on_done(void *opaque, uint32_t events)
 {
 	struct virtio_blk *blk = opaque;
@@ -391,6 +420,40 @@ static void blk_on_done(void *opaque, uint32_t events)
 			 strerror(errno));
 	blk->be->ops->poll(blk->be, blk_io_done, blk);
 	blk_publish(blk);
+	blk_drain_held(blk);
+}
+
+/* BLK_HOLD_US passed since a queue was last held without a completion
+ * draining it: drain the held queues now. */
+static void blk_on_hold_timer(void *opaque, uint32_t events)
+{
+	struct virtio_blk *blk = opaque;
+	uint64_t expirations;
+
+	if (read(blk->hold_fd, &expirations, sizeof(expirations)) < 0)
+		return; /* EAGAIN: re-armed meanwhile */
+	blk_drain_held(blk);
+}
+
+/*
+ * virtio_device_ops.hold_notifications: a drain emptied queue (q). While
+ * requests of (q) are in the backend, their completion drains it again
+ * (blk_on_done), so the driver need not kick for what it adds meanwhile:
+ * under a deep queue a kick per request or two becomes one per batch, and
+ * each kick is a VM exit. The timer bounds how long a request can sit
+ * unseen behind slow ones; re-armed at every hold, it fires only once
+ * completions stop for BLK_HOLD_US.
+ */
+static bool blk_hold_notifications(struct virtio_device *vdev, unsigned q)
+{
+	struct virtio_blk *blk = to_blk(vdev);
+	if (blk->hold_fd < 0 || !blk->queue_inflight[q] || blk->quiet ||
+	    blk->resetting)
+		return false;
+	const struct itimerspec its = { .it_value.tv_nsec = BLK_HOLD_US * 1000 };
+	if (timerfd_settime(blk->hold_fd, 0, &its, NULL) < 0)
+		return false; /* no bound: the driver kicks as before */
+	return true;
 }
 
 /*
@@ -529,6 +592,7 @@ static const struct virtio_device_ops blk_ops = {
 	.config_write = blk_config_write,
 	.activate = blk_activate,
 	.queue_notify = blk_queue_notify,
+	.hold_notifications = blk_hold_notifications,
 	.reset = blk_reset,
 	.destroy = blk_ops_destroy,
 	.quiesce = blk_quiesce,
@@ -623,7 +687,7 @@ int blk_create(const struct blk_config *cfg, const struct guest_mem *mem,
 	blk = calloc(1, sizeof(*blk));
 	if (!blk)
 		return err_set(e, -ENOMEM, "%s: out of memory", cfg->path);
-	blk->done_fd = -1;
+	blk->done_fd = blk->hold_fd = -1;
 	blk->readonly = cfg->readonly;
 	blk->quiesce_ms = cfg->quiesce_ms ? cfg->quiesce_ms : BLK_QUIESCE_MS;
 	memcpy(blk->serial, cfg->serial ? cfg->serial : "", serial_len);
@@ -653,6 +717,17 @@ int blk_create(const struct blk_config *cfg, const struct guest_mem *mem,
 		goto err;
 	}
 	blk->watching = true;
+	/* Without the timer no queue is held: the driver kicks for each
+	 * request as it would anyway. */
+	blk->hold_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (blk->hold_fd >= 0) {
+		if (evl_add(loop, blk->hold_fd, EPOLLIN, blk_on_hold_timer, blk) == 0) {
+			blk->hold_watching = true;
+		} else {
+			close(blk->hold_fd);
+			blk->hold_fd = -1;
+		}
+	}
 	blk->vdev.host_engine = blk->be->ops->name;
 	log_info("%s: virtio-blk, %llu sectors, %s engine%s%s", cfg->path,
 		 (unsigned long long)blk->capacity, blk->be->ops->name,
@@ -678,6 +753,10 @@ void blk_destroy(struct virtio_blk *blk)
 		evl_del(blk->vdev.loop, blk->done_fd);
 	if (blk->done_fd >= 0)
 		close(blk->done_fd);
+	if (blk->hold_watching)
+		evl_del(blk->vdev.loop, blk->hold_fd);
+	if (blk->hold_fd >= 0)
+		close(blk->hold_fd);
 	virtio_device_fini(&blk->vdev);
 	free(blk->reqs);
 	free(blk);

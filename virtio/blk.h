@@ -41,6 +41,13 @@
 /* Data bytes one pass of the loop starts before it lets other fds in
  * (virtio_device_ops.drain_bytes). */
 #define BLK_BYTES_PER_TURN (4u << 20)
+/* The longest a request the driver adds waits unseen while the device
+ * holds its queue's notifications off (requests of the queue in flight,
+ * whose completion drains it: virtio_device_ops.hold_notifications): past
+ * it a timer drains the queue anyway, so a request behind a slow one
+ * (a flush, a write to a slow disk) waits this long at most, not for the
+ * slow one. */
+#define BLK_HOLD_US 200
 /* How long a pause (quiesce) waits for the requests in flight before it is
  * refused: a disk that stopped answering (an NFS server gone, a device
  * stuck in the kernel) must not hold the loop, which serves the API and

@@ -151,6 +151,11 @@ unsigned virtio_queue_drain(struct virtio_device *vdev, unsigned q,
 			virtio_queue_kick_later(vdev, q);
 			break;
 		}
+		if (vdev->ops->hold_notifications &&
+		    vdev->ops->hold_notifications(vdev, q)) {
+			vdev->drains_held++;
+			break;
+		}
 		if (!vq_notify_enable(vq))
 			break;
 		vq_notify_disable(vq);

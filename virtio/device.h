@@ -61,6 +61,16 @@ struct virtio_device_ops {
 	 * VIRTIO_DRAIN_BUDGET: a chain count alone does not bound the work of
 	 * large chains (a driver re-offering 1 MiB buffers). 0: no byte bound. */
 	uint32_t drain_bytes;
+	/* Optional. Asked when a drain has emptied queue (q), before it turns
+	 * the driver's notifications back on: true when the device comes back
+	 * to (q) on its own soon (virtio-blk: requests of (q) are in flight,
+	 * and their completion drains it again; a timer bounds the wait), so
+	 * notifications stay off meanwhile and the requests the driver adds
+	 * ride on the next completion instead of a kick each: under a deep
+	 * queue most kicks, each a VM exit, are saved. A device that holds
+	 * must drain (q) again itself (a transport kick is enough). Loop
+	 * thread. */
+	bool (*hold_notifications)(struct virtio_device *vdev, unsigned q);
 	/* Read/write the device config at (offset, len); bounds already
 	 * checked by the transport against config_size. vCPU thread, lock held. */
 	void (*config_read)(struct virtio_device *vdev, uint32_t offset,
@@ -202,6 +212,8 @@ struct virtio_device {
 	uint64_t notifies;
 	uint64_t interrupts;
 	uint64_t drains_reposted; /* drains that spent their budget */
+	uint64_t drains_held;     /* drains that left notifications off
+				   * (ops->hold_notifications) */
 
 	/* Per queue: the rest of a drain that spent its budget, posted to
 	 * the loop (loop thread; cancelled by virtio_device_fini). */
@@ -265,7 +277,8 @@ typedef int (*virtio_queue_handler)(struct virtio_device *vdev,
 
 /*
  * virtio_queue_drain - the device loop for queue (q): notifications off,
- * pop and hand every available chain to (handle), notifications on,
+ * pop and hand every available chain to (handle), notifications on
+ * (unless ops->hold_notifications keeps them off: the device comes back),
  * re-check (no lost kick), then interrupt the guest if it wants one. A
  * broken ring or a handler error sets DEVICE_NEEDS_RESET. At most
  * VIRTIO_DRAIN_BUDGET chains per call, fewer when they hold more than the

@@ -73,6 +73,8 @@ static void vp_stats(struct device *dev, dev_stat_fn emit, void *ctx)
 	struct virtio_device *vdev = to_vp(dev)->vdev;
 	emit(ctx, "notifies", vdev->notifies);
 	emit(ctx, "interrupts", vdev->interrupts);
+	if (vdev->ops->hold_notifications)
+		emit(ctx, "drains_held", vdev->drains_held);
 	if (vdev->ops->stats)
 		vdev->ops->stats(vdev, emit, ctx);
 }
