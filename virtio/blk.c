@@ -389,21 +389,17 @@ static void blk_io_done(void *opaque, struct blk_io *io)
 /*
  * Drain again every queue whose notifications are off: one held by
  * blk_hold_notifications, or one whose drain spent its budget (a kick
- * more costs a ring scan). Through the transport, as the driver's kick
- * would go: a paused transport keeps it for the resume, a resetting one
- * drops it.
+ * more costs a ring scan). As the driver's kick would go
+ * (virtio_queue_kick): a paused transport keeps it for the resume, a
+ * resetting one drops it.
  */
 static void blk_drain_held(struct virtio_blk *blk)
 {
 	struct virtio_device *vdev = &blk->vdev;
 	for (unsigned q = 0; q < vdev->nr_queues; q++) {
 		const struct virtqueue *vq = &vdev->queues[q];
-		if (!vq->ready || !vq->notify_off)
-			continue;
-		if (vdev->transport && vdev->transport->kick)
-			vdev->transport->kick(vdev, q);
-		else if (vdev->activated)
-			vdev->ops->queue_notify(vdev, q);
+		if (vq->ready && vq->notify_off)
+			virtio_queue_kick(vdev, q);
 	}
 }
 

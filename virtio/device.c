@@ -84,20 +84,19 @@ void virtio_device_set_needs_reset(struct virtio_device *vdev, const char *why)
 	vdev->transport->signal_config(vdev);
 }
 
-/*
- * The rest of a drain that spent its budget: kick the queue the way the
- * driver would, so a paused transport holds it and a device that was
- * reset meanwhile ignores it (its queue_notify checks its own state, and
- * virtio_queue_drain a queue that is no longer ready).
- */
+void virtio_queue_kick(struct virtio_device *vdev, unsigned q)
+{
+	if (vdev->transport && vdev->transport->kick)
+		vdev->transport->kick(vdev, q);
+	else if (vdev->activated)
+		vdev->ops->queue_notify(vdev, q);
+}
+
+/* The rest of a drain that spent its budget: kicked as the driver would. */
 static void drain_rest_work(void *arg)
 {
 	struct virtio_drain_rest *rest = arg;
-	struct virtio_device *vdev = rest->vdev;
-	if (vdev->transport && vdev->transport->kick)
-		vdev->transport->kick(vdev, rest->q);
-	else if (vdev->activated)
-		vdev->ops->queue_notify(vdev, rest->q);
+	virtio_queue_kick(rest->vdev, rest->q);
 }
 
 void virtio_queue_kick_later(struct virtio_device *vdev, unsigned q)

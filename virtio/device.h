@@ -292,6 +292,15 @@ unsigned virtio_queue_drain(struct virtio_device *vdev, unsigned q,
 			    virtio_queue_handler handle);
 
 /*
+ * virtio_queue_kick - kick queue (q) now, the way the driver would: through
+ * the transport, so a paused transport holds it and a device that was
+ * reset meanwhile ignores it (its queue_notify checks its own state, and
+ * virtio_queue_drain a queue that is no longer ready); without a transport
+ * kick, ops->queue_notify once activated. Loop thread.
+ */
+void virtio_queue_kick(struct virtio_device *vdev, unsigned q);
+
+/*
  * virtio_queue_kick_later - post a kick of queue (q) to the loop (see
  * virtio_queue_drain for how it is delivered): for a device loop that
  * spent its budget with guest work left. Idempotent while posted. Loop
