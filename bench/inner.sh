@@ -13,6 +13,7 @@ if [[ -z ${KILN_BENCH_NETNS:-} ]]; then
 	exec unshare --net env KILN_BENCH_NETNS=1 bash "$0" "$@"
 fi
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$HERE/../tests/harness/guest-signatures.sh"
 KILN= OUT= ROUNDS=3 QUICK=0 ONLY=
 while (($#)); do
 	case $1 in
@@ -140,8 +141,8 @@ run_vm() {
 		# its workload had printed its figures), or a hang to the run's bound; and
 		# QEMU ending with status 0 but no guest result, which is how -no-reboot
 		# ends it on the same reset. Any other failure counts at once, except the
-		# guest kernel faulting on the first instruction of its own syscall entry,
-		# and a run that left no result at all (both below).
+		# guest kernel faulting on the first instruction of its own syscall entry
+		# or on its CPU entry area, and a run that left no result at all (below).
 		if ((attempt == 1)) && [[ -n $res ]] && { grep -aq 'triple fault (KVM_EXIT_SHUTDOWN)' "$log" ||
 			grep -q '^rc timeout$' <<<"$res" ||
 			{ [[ $vmm == qemu ]] && grep -q '^rc 0$' <<<"$res" && ! grep -q '^guest_rc ' <<<"$res"; }; }; then
@@ -161,8 +162,12 @@ run_vm() {
 			fi
 			((attempt == 1)) && { echo "bench: repeating once" >&2; continue; }
 		fi
-		if ((attempt == 1)) && grep -aq 'RIP: 0010:entry_SYSCALL_64+0x0/' "$log"; then
+		if ((attempt == 1)) && syscall_entry_fault "$log"; then
 			echo "bench: the guest kernel faulted on its syscall entry's first instruction (the environment's, docs/testing.md): repeating once" >&2
+			continue
+		fi
+		if ((attempt == 1)) && entry_area_fault "$log"; then
+			echo "bench: the guest kernel's interrupt entry faulted on its CPU entry area (the environment's, docs/testing.md): repeating once" >&2
 			continue
 		fi
 		FAILS=$((FAILS + 1))

@@ -17,6 +17,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 DEFAULT_TIMEOUT=120
 # shellcheck source=SCRIPTDIR/lib.sh
 . "$HERE/lib.sh" # summary()
+. "$HERE/../harness/guest-signatures.sh"
 
 # seccomp_wrapper DIR MODE: DIR/kiln, which runs $KILN_BIN with --seccomp
 # MODE added to every `kiln run` that does not choose its own filter mode
@@ -103,8 +104,11 @@ guest_trouble() {
 #   - a triple fault (kiln's `triple fault (KVM_EXIT_SHUTDOWN)`) in a test
 #     that does not make one on purpose,
 #   - a guest that hangs (the test's own timeout, or boot_guest's bound),
-#   - a guest fault on its syscall entry's first instruction.
-# Prints the signature's name (syscall-entry-fault, triple-fault, hang)
+#   - a guest fault on its syscall entry's first instruction,
+#   - a guest kernel fault in interrupt context on its own CPU entry area
+#     (its entry code running off the per-CPU entry stack).
+# Prints the signature's name (syscall-entry-fault, entry-area-fault,
+# triple-fault, hang)
 # and the log it was found in. Only such a failure runs
 # again (main, below); a test with a "# no-retry" header never does (t_05
 # makes a triple fault on purpose).
@@ -117,8 +121,17 @@ environment_failure() {
 		[[ -f $f ]] || continue
 		# The guest kernel faulting on the first instruction of its own
 		# syscall entry (swapgs): a VMM never touches that state after boot.
-		if grep -aq 'RIP: 0010:entry_SYSCALL_64+0x0/' "$f"; then
+		if syscall_entry_fault "$f"; then
 			printf 'syscall-entry-fault %s\n' "${f##*/}"
+			return 0
+		fi
+		# The guest kernel's interrupt entry faulting on its CPU entry area
+		# (the GDT, TSS and entry stack, mapped at 0xfffffe0000000000 and
+		# touched only by its entry code) until it panics: the guest side of
+		# the L1 panic at the #VMEXIT (docs/testing.md, "Faults on the CPU
+		# entry area").
+		if entry_area_fault "$f"; then
+			printf 'entry-area-fault %s\n' "${f##*/}"
 			return 0
 		fi
 		if grep -aq 'triple fault (KVM_EXIT_SHUTDOWN)' "$f"; then
