@@ -53,6 +53,7 @@ struct virtio_blk {
 	int hold_fd;              /* timerfd: BLK_HOLD_US after a queue was
 				   * held (blk_hold_notifications) */
 	bool hold_watching;       /* hold_fd is on the loop */
+	bool hold_expired;        /* blk_on_hold_timer's drain: hold no more */
 	bool quiet;               /* reset/destroy: no used entries */
 	bool resetting;           /* a reset waits for I/O: no used entries */
 	bool readonly;
@@ -420,7 +421,11 @@ static void blk_on_done(void *opaque, uint32_t events)
 }
 
 /* BLK_HOLD_US passed since a queue was last held without a completion
- * draining it: drain the held queues now. */
+ * draining it: drain the held queues now, and give the driver its
+ * notifications back (the usual re-check) instead of holding again, so
+ * that a request stuck in the backend costs one wake-up, not one every
+ * BLK_HOLD_US for as long as it is stuck. The driver's next kick holds
+ * again. */
 static void blk_on_hold_timer(void *opaque, uint32_t events)
 {
 	struct virtio_blk *blk = opaque;
@@ -428,7 +433,9 @@ static void blk_on_hold_timer(void *opaque, uint32_t events)
 
 	if (read(blk->hold_fd, &expirations, sizeof(expirations)) < 0)
 		return; /* EAGAIN: re-armed meanwhile */
+	blk->hold_expired = true;
 	blk_drain_held(blk);
+	blk->hold_expired = false;
 }
 
 /*
@@ -444,7 +451,7 @@ static bool blk_hold_notifications(struct virtio_device *vdev, unsigned q)
 {
 	struct virtio_blk *blk = to_blk(vdev);
 	if (blk->hold_fd < 0 || !blk->queue_inflight[q] || blk->quiet ||
-	    blk->resetting)
+	    blk->resetting || blk->hold_expired)
 		return false;
 	const struct itimerspec its = { .it_value.tv_nsec = BLK_HOLD_US * 1000 };
 	if (timerfd_settime(blk->hold_fd, 0, &its, NULL) < 0)
