@@ -212,11 +212,13 @@ void virtio_pci_hold(struct virtio_pci *vp, bool hold)
 		vp->held_activate = false;
 		activate_work(vp);
 	}
+	/* As kicks now: dropped if the reset above is still waiting for
+	 * its I/O (the driver is forgetting those queues). */
 	uint64_t kicks = vp->held_kicks;
 	vp->held_kicks = 0;
 	for (unsigned q = 0; q < vp->vdev->nr_queues; q++)
-		if ((kicks >> q) & 1 && vp->vdev->activated)
-			vp->vdev->ops->queue_notify(vp->vdev, q);
+		if ((kicks >> q) & 1)
+			kick_queue(vp->vdev, q);
 }
 
 /* ---- interrupts --------------------------------------------------- */
