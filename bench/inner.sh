@@ -197,7 +197,9 @@ if want fio; then
 fi
 iperf3 -s >"$WORK/iperf3-server.log" 2>&1 &
 IPERF_PID=$!
-trap 'kill $IPERF_PID 2>/dev/null; umount "$WORK/ext4" 2>/dev/null; rm -rf "$WORK"' EXIT
+# (Each step may fail, e.g. no ext4 mounted without the fio group: under set -e a
+# failing step in the trap would become the script's status.)
+trap 'kill $IPERF_PID 2>/dev/null || true; umount "$WORK/ext4" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 NETUP='ip link show bt0 && ip addr replace 169.254.80.1/24 dev bt0 && ip link set bt0 up'
 
 # kiln's first boot of a kernel decompresses it into the cache (docs/boot.md), once per
