@@ -84,13 +84,25 @@ print(" ".join("%s=%s" % (d["id"], d.get("engine")) for d in json.load(sys.stdin
 	step "vm.info: $engines"
 	[[ $engines == "net0=vhost-net net1=vhost-net" ]] || fail "vm.info's net engines: $engines"
 	# Pauses while the data moves: each stops the worker and starts it again.
+	# A fast run's guest can finish its transfers and power off before the
+	# fifth (a fresh-root check of 2026-12-05: "vm.pause 5 failed", the
+	# socket gone): a pause refused because kiln has exited ends the loop
+	# after at least one; kiln's status, the result and both transfers are
+	# still checked below.
+	paused=0
 	for i in 1 2 3 4 5; do
-		ctl vm.pause >/dev/null || fail "vm.pause $i failed"
-		sleep 0.3
-		ctl vm.resume >/dev/null || fail "vm.resume $i failed"
-		sleep 0.7
+		if ! ctl vm.pause >/dev/null; then
+			((paused >= 1)) && ! kill -0 "$pid" 2>/dev/null && break
+			fail "vm.pause $i failed"
+		fi
+		sleep 0.2
+		if ! ctl vm.resume >/dev/null; then
+			fail "vm.resume $i failed"
+		fi
+		paused=$i
+		sleep 0.4
 	done
-	step "paused and resumed 5 times"
+	step "paused and resumed $paused times$( ((paused == 5)) || echo ' (then the guest had finished)')"
 	for t in kt0 kt1; do
 		grep -q "virtio-net: tap $t (vhost-net), 2 queue pairs" console.log ||
 			fail "kiln did not make $t's NIC with 2 queue pairs"
