@@ -117,7 +117,7 @@ vm_cmd() {
 # closing line; any other failure counts at once.
 FLAKY=()
 run_vm() {
-	local phase=$1 round=$2 vmm=$3 to=$4 res log attempt
+	local phase=$1 round=$2 vmm=$3 to=$4 res log attempt sig
 	shift 4
 	# The run is on record before it starts: one that leaves no result at all
 	# (vmm.py killed, the session lost) still counts as a failed VM run.
@@ -162,12 +162,8 @@ run_vm() {
 			fi
 			((attempt == 1)) && { echo "bench: repeating once" >&2; continue; }
 		fi
-		if ((attempt == 1)) && syscall_entry_fault "$log"; then
-			echo "bench: the guest kernel faulted on its syscall entry's first instruction (the environment's, docs/testing.md): repeating once" >&2
-			continue
-		fi
-		if ((attempt == 1)) && entry_area_fault "$log"; then
-			echo "bench: the guest kernel's interrupt entry faulted on its CPU entry area (the environment's, docs/testing.md): repeating once" >&2
+		if ((attempt == 1)) && sig=$(guest_kernel_fault "$log"); then
+			echo "bench: the guest kernel's $sig (the environment's, docs/testing.md): repeating once" >&2
 			continue
 		fi
 		FAILS=$((FAILS + 1))

@@ -113,25 +113,17 @@ guest_trouble() {
 # again (main, below); a test with a "# no-retry" header never does (t_05
 # makes a triple fault on purpose).
 environment_failure() {
-	local f
+	local f sig
 	grep -q '^# no-retry' "$1" && return 1
 	# (*.kiln and *.err: kiln's own log where a test keeps it apart from the
 	# guest's console, e.g. t_56's boots; a triple fault is said there.)
 	for f in "$2"/*.log "$2"/*/*.log "$2"/*.kiln "$2"/*.err "$3"; do
 		[[ -f $f ]] || continue
-		# The guest kernel faulting on the first instruction of its own
-		# syscall entry (swapgs): a VMM never touches that state after boot.
-		if syscall_entry_fault "$f"; then
-			printf 'syscall-entry-fault %s\n' "${f##*/}"
-			return 0
-		fi
-		# The guest kernel's interrupt entry faulting on its CPU entry area
-		# (the GDT, TSS and entry stack, mapped at 0xfffffe0000000000 and
-		# touched only by its entry code) until it panics: the guest side of
-		# the L1 panic at the #VMEXIT (docs/testing.md, "Faults on the CPU
-		# entry area").
-		if entry_area_fault "$f"; then
-			printf 'entry-area-fault %s\n' "${f##*/}"
+		# The guest kernel faulting on its own syscall entry or on its CPU
+		# entry area (the guest side of the L1 panic at the #VMEXIT): state
+		# a VMM never touches after boot (docs/testing.md).
+		if sig=$(guest_kernel_fault "$f"); then
+			printf '%s %s\n' "$sig" "${f##*/}"
 			return 0
 		fi
 		if grep -aq 'triple fault (KVM_EXIT_SHUTDOWN)' "$f"; then

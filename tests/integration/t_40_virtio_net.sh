@@ -96,9 +96,7 @@ print(" ".join("%s=%s" % (d["id"], d.get("engine")) for d in json.load(sys.stdin
 			fail "vm.pause $i failed"
 		fi
 		sleep 0.2
-		if ! ctl vm.resume >/dev/null; then
-			fail "vm.resume $i failed"
-		fi
+		ctl vm.resume >/dev/null || fail "vm.resume $i failed"
 		paused=$i
 		sleep 0.4
 	done
