@@ -397,6 +397,12 @@ static void blk_io_done(void *opaque, struct blk_io *io)
 static void blk_drain_held(struct virtio_blk *blk)
 {
 	struct virtio_device *vdev = &blk->vdev;
+	/* The queues are the loop's only while the device is activated
+	 * (docs/threading.md): before that, and once a reset has run, a
+	 * vCPU may be enabling a queue under vdev->lock, and no kick would
+	 * reach the device anyway (activation kicks every queue once). */
+	if (!vdev->activated)
+		return;
 	for (unsigned q = 0; q < vdev->nr_queues; q++) {
 		const struct virtqueue *vq = &vdev->queues[q];
 		if (vq->ready && vq->notify_off)
