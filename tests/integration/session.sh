@@ -53,12 +53,16 @@ out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 
 started=$SECONDS
+sessions=() # "DURATIONs[ (lost during NAME)]" per L1 session, for the end
+out_of_time=""
 for ((session = 0; session <= restarts; session++)); do
 	left_s=$((deadline - (SECONDS - started)))
 	if ((left_s < 60)); then
 		echo "integration: no time left for another L1 session (KILN_IT_DEADLINE=${deadline}s)"
+		out_of_time=" (then no time left for another)"
 		break
 	fi
+	session_start=$SECONDS
 	((left_s < total)) && total=$left_s
 	# --retries 0: a lost L1 is handled here, where the finished tests are known.
 	"$REPO/tests/harness/kvm-run" --timeout "$total" --idle-timeout "$idle" --retries 0 -- \
@@ -73,11 +77,15 @@ for ((session = 0; session <= restarts; session++)); do
 		reason[${line%%:*}]=${line#*: }
 	done < <(tr -d '\r' <"$out" | sed -n 's/^integration why: //p')
 	while read -r name; do flaky+=("$name"); done < <(tr -d '\r' <"$out" | sed -n 's/^integration flaky: //p' | tr ' ' '\n' | grep .)
-	grep -aqE '^integration: [0-9]+ passed, [0-9]+ failed' "$out" && break
+	if grep -aqE '^integration: [0-9]+ passed, [0-9]+ failed' "$out"; then
+		sessions+=("$((SECONDS - session_start))s")
+		break
+	fi
 	left=()
 	for t in "${remaining[@]}"; do [[ -n ${result[$t]:-} ]] || left+=("$t"); done
+	lost=${left[0]:-}
+	sessions+=("$((SECONDS - session_start))s${lost:+ (ended during $lost)}")
 	((${#left[@]})) || break
-	lost=${left[0]}
 	if ((session < restarts)); then
 		echo "integration: the L1 VM was lost while running $lost (no closing line from run.sh); running the ${#left[@]} test(s) without a result in a fresh L1"
 		lost_during+=("$lost")
@@ -111,6 +119,9 @@ echo
 # and tail, and the tests' own output is in the middle (check.sh repeats
 # these lines last of all).
 for why in "${whys[@]}"; do echo "integration why: $why"; done
+# Where the stage's time went (its deadline is what a lost L1 costs).
+list=$(printf '%s, ' "${sessions[@]}")
+echo "integration: ${#sessions[@]} L1 session(s) in $((SECONDS - started))s of ${deadline}s: ${list%, }$out_of_time"
 # shellcheck source=SCRIPTDIR/lib.sh
 . "$HERE/lib.sh"
 summary "$passed" "$failed" "${failed_names[*]}" "${flaky[*]}"
