@@ -53,6 +53,28 @@ INITRD_TOOLS=$WORK/img/bench-initramfs.cpio.gz
 mkdir -p "$OUT"
 : >"$RAW"
 FAILS=0
+FLAKY=() # VM runs that passed on their repeat (run_vm)
+# A session retried in a fresh L1 (tests/harness/kvm-run: the earlier one was lost) goes on
+# after the groups the earlier one finished: each finished group leaves the figures so far,
+# the failed-run count and the repeats in $KILN_IO_DIR/carry, which kvm-run hands on.
+CARRY=${KILN_IO_DIR:+$KILN_IO_DIR/carry}
+DONE=""
+if [[ -n $CARRY && -s $CARRY/done ]]; then
+	DONE=$(tr '\n' ' ' <"$CARRY/done")
+	cp "$CARRY/raw.tsv" "$RAW"
+	FAILS=$(<"$CARRY/fails")
+	read -r -a FLAKY <"$CARRY/flaky" || true
+	echo "bench: a fresh L1 after a lost one: going on after the groups already done ($DONE)" >&2
+fi
+# group_done NAME: NAME's figures are in; a retried session skips it.
+group_done() {
+	[[ -n $CARRY ]] || return 0
+	mkdir -p "$CARRY"
+	cp "$RAW" "$CARRY/raw.tsv.new" && mv "$CARRY/raw.tsv.new" "$CARRY/raw.tsv"
+	echo "$FAILS" >"$CARRY/fails"
+	echo "${FLAKY[*]}" >"$CARRY/flaky"
+	echo "$1" >>"$CARRY/done"
+}
 # RT: seconds per fio job and per iperf3 direction. SROUNDS: rounds under strace (one
 # boot under strace takes ~1 min in nested KVM; the counts hardly vary).
 # --quick (CI) fills every row of the table once (issue 15: "CI's quick mode must run
@@ -115,7 +137,6 @@ vm_cmd() {
 # the nested environment causes under either VMM (docs/testing.md, "The early triple
 # fault"). A pass on that repeat is named in the FLAKY list that run.sh puts on the
 # closing line; any other failure counts at once.
-FLAKY=()
 run_vm() {
 	local phase=$1 round=$2 vmm=$3 to=$4 res log attempt sig
 	shift 4
@@ -172,7 +193,7 @@ run_vm() {
 	printf '%s\n' "$res" | awk -v p="$phase" -v r="$round" -v v="$vmm" 'NF { k = $1; $1 = ""; sub(/^ /, ""); print p "\t" r "\t" v "\t" k "\t" $0 }' >>"$RAW"
 }
 
-want() { [[ -z $ONLY || " $ONLY " == *" $1 "* ]]; }
+want() { [[ (-z $ONLY || " $ONLY " == *" $1 "*) && " $DONE " != *" $1 "* ]]; }
 
 order() { if (($1 % 2)); then echo kiln qemu; else echo qemu kiln; fi; }
 
@@ -205,6 +226,13 @@ want boot && {
 	vm_cmd kiln "$BZIMAGE" boot 256 "$INITRD_BOOT" "" none
 	run_vm bootfirst 1 kiln 180
 }
+# A session going on after a lost one (above) has an empty cache here: one untimed boot
+# fills it, as the boot group did in the session that was lost.
+if [[ " $DONE " == *" boot "* ]]; then
+	note "warm-up boot (the kernel cache)"
+	vm_cmd kiln "$BZIMAGE" boot 256 "$INITRD_BOOT" "" none
+	timeout -k 5 120 "${CMD[@]}" </dev/null >"$WORK/warm-up.log" 2>&1 || true
+fi
 want boot && for ((r = 1; r <= ROUNDS; r++)); do
 	for v in $(order "$r"); do
 		vm_cmd "$v" "$BZIMAGE" boot 256 "$INITRD_BOOT" "" none
@@ -215,6 +243,7 @@ want boot && for ((r = 1; r <= ROUNDS; r++)); do
 		run_vm tiny "$r" "$v" 60
 	done
 done
+want boot && group_done boot
 want strace && for ((r = 1; r <= SROUNDS; r++)); do
 	for v in $(order "$r"); do
 		[[ " $STRACE_VMMS " == *" $v "* ]] || continue
@@ -222,6 +251,7 @@ want strace && for ((r = 1; r <= SROUNDS; r++)); do
 		run_vm strace "$r" "$v" 300 --strace "$WORK/strace.out"
 	done
 done
+want strace && group_done strace
 # Memory: a second VM of the same VMM idles beside the measured one, as on a host
 # that runs many: what both map from the same files (the VMM's text, its libraries)
 # is then shared, and the private memory measured is what one more VM costs.
@@ -240,6 +270,7 @@ want mem && for m in "${MEMS[@]}"; do
 		done
 	done
 done
+want mem && group_done mem
 # Cost curves (issue 15), only when named (--only curves): boot to the guest's marker and
 # memory beside guest RAM as vCPUs grow (256 MiB) and as RAM grows (1 vCPU), kiln and QEMU
 # alike, the PVH kernel for both; and N VMs started at once (128 MiB, 1 vCPU each: until
@@ -283,6 +314,7 @@ want snap && for ((r = 1; r <= XROUNDS; r++)); do
 		{ echo "bench: snap.py failed in round $r" >&2; FAILS=$((FAILS + 1)); }
 	rm -rf "$WORK/snap"
 done
+want snap && group_done snap
 want fio && for ((r = 1; r <= ROUNDS; r++)); do
 	for v in $(order "$r"); do
 		vm_cmd "$v" "$BZIMAGE" fio 512 "$INITRD_TOOLS" "bench.rt=$RT" disk
@@ -294,6 +326,7 @@ want fio && for ((r = 1; r <= ROUNDS; r++)); do
 		run_vm fiofile "$r" "$v" $((6 * RT + 120))
 	done
 done
+want fio && group_done fio
 # Multi-queue: 2 vCPUs, a disk with 2 queues, each depth-32 job run by 2 fio jobs (one
 # per vCPU, so both queues carry requests).
 want fiomq && for ((r = 1; r <= ROUNDS; r++)); do
@@ -302,6 +335,7 @@ want fiomq && for ((r = 1; r <= ROUNDS; r++)); do
 		run_vm fiomq "$r" "$v" $((4 * RT + 120))
 	done
 done
+want fiomq && group_done fiomq
 want net && for ((r = 1; r <= ROUNDS; r++)); do
 	for v in $(order "$r"); do
 		vm_cmd "$v" "$BZIMAGE" iperf3 512 "$INITRD_TOOLS" "bench.rt=$RT" net
@@ -321,6 +355,7 @@ want net && for ((r = 1; r <= ROUNDS; r++)); do
 		run_vm netmq "$r" "$v" $((2 * RT + 120)) --netup "$NETUP"
 	done
 done
+want net && group_done net
 
 # File systems on the host's files: kiln's virtio-fs against QEMU's 9p (docs/performance.md
 # "Host files"). The shared tree (headers: ~1,300 entries, ~470 with --quick: 9p's untar
@@ -362,6 +397,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
 	done
 done
 }
+want fs && group_done fs
 note "report"
 "$PY" "$HERE/report.py" "$RAW" "$OUT/summary.tsv"
 # The caller (run.sh) may be outside this VM: hand the raw figures back on stdout.
