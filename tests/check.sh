@@ -191,11 +191,11 @@ if ((images_ok)); then
 	# only a silent L1 reaches it); a lost L1 resumes the tests without a result
 	# in a fresh one, listed as flaky (tests/integration/session.sh).
 	# CI stops the whole run at 90 min. The nested stages' deadlines (what
-	# they may spend restarting lost L1s: 2700 s and 1500 s) shrink to what
+	# they may spend restarting lost L1s: 3000 s and 1500 s) shrink to what
 	# is left of KILN_CHECK_BUDGET (85 min) after the stages still to come
 	# (≈ 15 min after the integration stage, ≈ 9 after the sabotage stage),
 	# so the closing line comes in time even when every stage is slow.
-	KILN_IT_DEADLINE=${KILN_IT_DEADLINE:-$(stage_deadline 2700 900)} \
+	KILN_IT_DEADLINE=${KILN_IT_DEADLINE:-$(stage_deadline 3000 900)} \
 		run_counted integration "$(ls tests/integration/t_*.sh | wc -l)" tests/integration/session.sh "$root/build"
 
 	step sabotage "sabotage: the tests above fail against a broken kiln"
