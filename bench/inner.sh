@@ -55,25 +55,33 @@ mkdir -p "$OUT"
 FAILS=0
 FLAKY=() # VM runs that passed on their repeat (run_vm)
 # A session retried in a fresh L1 (tests/harness/kvm-run: the earlier one was lost) goes on
-# after the groups the earlier one finished: each finished group leaves the figures so far,
-# the failed-run count and the repeats in $KILN_IO_DIR/carry, which kvm-run hands on.
+# after the groups the earlier one finished: each finished group leaves the figures so far
+# and a state file (how many of those rows count, the failed-run count, the repeats, the
+# groups done) in $KILN_IO_DIR/carry, which kvm-run hands on. The state file is replaced
+# in one rename after the rows are written, so an L1 lost in between leaves the last
+# group's state whole, and its rows beyond the count are dropped.
 CARRY=${KILN_IO_DIR:+$KILN_IO_DIR/carry}
 DONE=""
-if [[ -n $CARRY && -s $CARRY/done ]]; then
-	DONE=$(tr '\n' ' ' <"$CARRY/done")
-	cp "$CARRY/raw.tsv" "$RAW"
-	FAILS=$(<"$CARRY/fails")
-	read -r -a FLAKY <"$CARRY/flaky" || true
-	echo "bench: a fresh L1 after a lost one: going on after the groups already done ($DONE)" >&2
+if [[ -n $CARRY && -s $CARRY/state ]]; then
+	if { read -r rows && read -r FAILS && read -r -a FLAKY && read -r DONE; } <"$CARRY/state" &&
+		[[ $rows =~ ^[0-9]+$ && $FAILS =~ ^[0-9]+$ ]] && head -n "$rows" "$CARRY/raw.tsv" >"$RAW"; then
+		echo "bench: a fresh L1 after a lost one: going on after the groups already done ($DONE)" >&2
+	else
+		echo "bench: a fresh L1 after a lost one, but the kept state is unreadable: starting over" >&2
+		DONE="" FAILS=0 FLAKY=()
+		: >"$RAW"
+	fi
 fi
-# group_done NAME: NAME's figures are in; a retried session skips it.
+# group_done NAME: NAME's figures are in; a retried session skips it. Best effort: a share
+# that cannot be written costs the resume, not the benchmark.
 group_done() {
 	[[ -n $CARRY ]] || return 0
-	mkdir -p "$CARRY"
-	cp "$RAW" "$CARRY/raw.tsv.new" && mv "$CARRY/raw.tsv.new" "$CARRY/raw.tsv"
-	echo "$FAILS" >"$CARRY/fails"
-	echo "${FLAKY[*]}" >"$CARRY/flaky"
-	echo "$1" >>"$CARRY/done"
+	{
+		mkdir -p "$CARRY" &&
+			cp "$RAW" "$CARRY/raw.tsv.new" && mv "$CARRY/raw.tsv.new" "$CARRY/raw.tsv" &&
+			printf '%s\n%s\n%s\n%s\n' "$(wc -l <"$RAW")" "$FAILS" "${FLAKY[*]}" "${DONE:+$DONE }$1" \
+				>"$CARRY/state.new" && mv "$CARRY/state.new" "$CARRY/state" && DONE="${DONE:+$DONE }$1"
+	} 2>/dev/null || echo "bench: could not keep group $1's figures for a retried session" >&2
 }
 # RT: seconds per fio job and per iperf3 direction. SROUNDS: rounds under strace (one
 # boot under strace takes ~1 min in nested KVM; the counts hardly vary).
@@ -174,8 +182,8 @@ run_vm() {
 			echo "bench: vmm.py did not come back within the run's bound + 30 s: its VMM did not end on SIGKILL (the environment's, docs/testing.md)" >&2
 			# In L1 that process stays, and every VMM after it hung too (CI of
 			# 2026-12-03: three in a row, then the session's bound): ask kvm-run
-			# for a fresh L1 and end this session without figures (its retry
-			# runs the whole benchmark again and shows on the tally).
+			# for a fresh L1 and end this session (its retry goes on from the
+			# group this run was in, group_done, and shows on the tally).
 			if [[ -n ${KILN_IO_DIR:-} ]] &&
 				echo "a VMM that SIGKILL did not end: $phase round $round $vmm" >"$KILN_IO_DIR/fresh-l1"; then
 				echo "bench: asking for a fresh L1" >&2
@@ -280,8 +288,10 @@ CURVE_VMS=${KILN_BENCH_CURVE_VMS-"1 2 4 8 16"}
 # The 8 GiB point is more than L1's own RAM (6 GiB): an idle guest touches a fraction of
 # it, and kiln maps guest RAM MAP_NORESERVE, but QEMU's plain mapping would be refused by
 # the kernel's heuristic overcommit check. L1 is this run's own: let both map it.
-[[ " $ONLY " == *" curves "* ]] && { sysctl -qw vm.overcommit_memory=1 || true; }
-[[ " $ONLY " == *" curves "* ]] && for ((r = 1; r <= XROUNDS; r++)); do
+# (Only when named: want_named, not want.)
+want_named() { [[ " $ONLY " == *" $1 "* && " $DONE " != *" $1 "* ]]; }
+want_named curves && { sysctl -qw vm.overcommit_memory=1 || true; }
+want_named curves && for ((r = 1; r <= XROUNDS; r++)); do
 	for n in $CURVE_CPUS; do
 		for v in $(order "$r"); do
 			CPUS=$n vm_cmd "$v" "$VMLINUX" idle 256 "$INITRD_BOOT" "bench.idle=3" none
@@ -302,6 +312,7 @@ CURVE_VMS=${KILN_BENCH_CURVE_VMS-"1 2 4 8 16"}
 		done
 	done
 done
+want_named curves && group_done curves
 # Snapshots, kiln alone (bench/snap.py): restore against a cold boot to the same point, as
 # RAM grows; N clones' memory against N cold-booted guests' (the first round only).
 want snap && for ((r = 1; r <= XROUNDS; r++)); do
