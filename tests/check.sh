@@ -101,7 +101,9 @@ run_counted() {
 	# (A stage that names it on its own tally, as bench/run.sh does, is not counted twice.)
 	if grep -aq '^kvm-run: retrying the L1 session' "$out" && [[ " ${flaky[*]} " != *" $stage/L1-session"* ]]; then
 		flaky+=("$stage/L1-session($(sed -n -e 's/^kvm-run: L1 session timed out while running: //p' \
-			-e 's/^kvm-run: the command found L1 broken while running: \(.*\) (.*/\1/p' "$out" | head -n 1 | tr ' ' '_'))")
+			-e 's/^kvm-run: the command found L1 broken while running: \(.*\) (.*/\1/p' \
+			-e 's/^kvm-run: L1 ended without reporting the command.s status (.*was running: \(.*\))$/\1/p' \
+			"$out" | head -n 1 | tr ' ' '_'))")
 	fi
 	add "$stage" "$p" "$f"
 	# Its "STAGE why: NAME: REASON" lines, said again by finish (CI shows a
