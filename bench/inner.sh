@@ -141,9 +141,10 @@ vm_cmd() {
 # run_vm PHASE ROUND VMM TIMEOUT [vmm.py options] -- : runs CMD through vmm.py (or
 # $RUNNER: many.py starts N copies of CMD at once), appends raw rows.
 # A run that fails (VMM or guest status not 0, or timed out) is reported with its log tail.
-# It is repeated once only when the guest died in a triple fault or hung: the failures
+# It is repeated (at most twice) only when the guest died in a triple fault or hung, or the
+# guest kernel faulted where only the environment reaches: the failures
 # the nested environment causes under either VMM (docs/testing.md, "The early triple
-# fault"). A pass on that repeat is named in the FLAKY list that run.sh puts on the
+# fault"). A pass on a repeat is named in the FLAKY list that run.sh puts on the
 # closing line; any other failure counts at once.
 run_vm() {
 	local phase=$1 round=$2 vmm=$3 to=$4 res log attempt sig
@@ -151,7 +152,7 @@ run_vm() {
 	# The run is on record before it starts: one that leaves no result at all
 	# (vmm.py killed, the session lost) still counts as a failed VM run.
 	printf '%s\t%s\t%s\tplanned\t1\n' "$phase" "$round" "$vmm" >>"$RAW"
-	for attempt in 1 2; do
+	for attempt in 1 2 3; do
 		log=$WORK/$phase-$round-$vmm-$attempt.log
 		note "$phase round $round: $vmm$([[ $attempt == 1 ]] || echo ' (repeat)')"
 		# vmm.py ends its VMM at the bound; the outer timeout is for a vmm.py
@@ -172,10 +173,10 @@ run_vm() {
 		# ends it on the same reset. Any other failure counts at once, except the
 		# guest kernel faulting on the first instruction of its own syscall entry
 		# or on its CPU entry area, and a run that left no result at all (below).
-		if ((attempt == 1)) && [[ -n $res ]] && { grep -aq 'triple fault (KVM_EXIT_SHUTDOWN)' "$log" ||
+		if ((attempt < 3)) && [[ -n $res ]] && { grep -aq 'triple fault (KVM_EXIT_SHUTDOWN)' "$log" ||
 			grep -q '^rc timeout$' <<<"$res" ||
 			{ [[ $vmm == qemu ]] && grep -q '^rc 0$' <<<"$res" && ! grep -q '^guest_rc ' <<<"$res"; }; }; then
-			echo "bench: a guest triple fault or hang (the environment's, docs/testing.md): repeating once" >&2
+			echo "bench: a guest triple fault or hang (the environment's, docs/testing.md): repeating" >&2
 			continue
 		fi
 		if [[ -z $res ]]; then
@@ -189,10 +190,10 @@ run_vm() {
 				echo "bench: asking for a fresh L1" >&2
 				exit 75
 			fi
-			((attempt == 1)) && { echo "bench: repeating once" >&2; continue; }
+			((attempt < 3)) && { echo "bench: repeating" >&2; continue; }
 		fi
-		if ((attempt == 1)) && sig=$(guest_kernel_fault "$log"); then
-			echo "bench: the guest kernel's $sig (the environment's, docs/testing.md): repeating once" >&2
+		if ((attempt < 3)) && sig=$(guest_kernel_fault "$log"); then
+			echo "bench: the guest kernel's $sig (the environment's, docs/testing.md): repeating" >&2
 			continue
 		fi
 		FAILS=$((FAILS + 1))
