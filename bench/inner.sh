@@ -290,7 +290,7 @@ CURVE_VMS=${KILN_BENCH_CURVE_VMS-"1 2 4 8 16"}
 # it, and kiln maps guest RAM MAP_NORESERVE, but QEMU's plain mapping would be refused by
 # the kernel's heuristic overcommit check. L1 is this run's own: let both map it.
 # (Only when named: want_named, not want.)
-want_named() { [[ " $ONLY " == *" $1 "* && " $DONE " != *" $1 "* ]]; }
+want_named() { [[ " $ONLY " == *" $1 "* ]] && want "$1"; }
 want_named curves && { sysctl -qw vm.overcommit_memory=1 || true; }
 want_named curves && for ((r = 1; r <= XROUNDS; r++)); do
 	for n in $CURVE_CPUS; do

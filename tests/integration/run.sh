@@ -217,11 +217,11 @@ main() {
 	# triple faults twice in a row; 0: never). A failure without a signature
 	# ends the test's attempts, whichever it was.
 	# Any other failure fails the test at once. The first failure is printed
-	# in full with the signature it had, and a test that passed on its second
+	# in full with the signature it had, and a test that passed on a later
 	# attempt is named on "integration flaky:" with that signature and counted
 	# on the closing line's "N flaky", so it never reads as a plain pass.
 	local retries=${KILN_IT_RETRIES:-2}
-	local passed=0 failed=0 name limit start secs rc log attempt why cause='' again trouble failed_names=() flaky=()
+	local passed=0 failed=0 name limit start secs rc log attempt why cause='' again flaky_as trouble failed_names=() flaky=()
 	for t in "${tests[@]}"; do
 		name=$(basename "$t" .sh)
 		limit=$(test_timeout "$t")
@@ -262,11 +262,12 @@ main() {
 		done
 		if ((rc == 0)); then
 			passed=$((passed + 1))
-			((attempt == 0)) || flaky+=("$name$cause")
+			flaky_as=""
+			((attempt == 0)) || flaky_as="$name$cause"
 			# A test that repeated a step itself for the environment's sake
 			# says so with KILN-IT-FLAKY: a pass then is flaky too.
 			if ((attempt == 0)) && grep -q '^KILN-IT-FLAKY' "$log"; then
-				flaky+=("$name(repeated-a-step)")
+				flaky_as="$name(repeated-a-step)"
 				grep '^KILN-IT-FLAKY' "$log" | sed 's/^/    /'
 			fi
 			echo "PASS $name (${secs}s)$( ((attempt == 0)) || echo ' on attempt '$((attempt + 1)))"
@@ -274,8 +275,9 @@ main() {
 			# lost later never prints the closing "flaky:" line, and
 			# session.sh counts these instead (a fresh-root run of
 			# 2026-12-05 lost three such passes from its tally that way).
-			if ((${#flaky[@]})) && [[ ${flaky[-1]} == "$name("* ]]; then
-				echo "integration flaky-pass: ${flaky[-1]}"
+			if [[ -n $flaky_as ]]; then
+				flaky+=("$flaky_as")
+				echo "integration flaky-pass: $flaky_as"
 			fi
 			# KILN_IT_SHOW=1: a passing test's step lines too (its figures).
 			[[ -z ${KILN_IT_SHOW:-} ]] || grep -E '^\[ *[0-9]+s\]' "$log" | sed 's/^/    /' || true
