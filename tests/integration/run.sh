@@ -221,10 +221,27 @@ main() {
 	# attempt is named on "integration flaky:" with that signature and counted
 	# on the closing line's "N flaky", so it never reads as a plain pass.
 	local retries=${KILN_IT_RETRIES:-2}
+	# Under session.sh in a nested L1 (KILN_IT_FRESH_L1=1), that retry runs in
+	# a fresh L1: run.sh ends the session after the failed attempt with an
+	# "integration fresh-l1:" line, and session.sh starts a new L1 from that
+	# test on, handing the attempts so far back in KILN_IT_PRIOR ("NAME:N:CAUSE"
+	# words). An L1 that lost one guest to the emulator can lose the next ones
+	# too (docs/testing.md, "A retry in a fresh L1"); a fresh one costs ~15 s.
+	# Not with the seccomp sweep, which reads one L1's kernel log.
+	local fresh_l1=0
+	[[ ${KILN_IT_FRESH_L1:-} == 1 && ${KILN_IN_L1:-} == 1 && $sweep != log ]] && fresh_l1=1
+	local -A prior_attempts=() prior_cause=()
+	local word
+	for word in ${KILN_IT_PRIOR:-}; do
+		[[ $word =~ ^(t_[0-9A-Za-z_]+):([0-9]+):([a-z-]+)$ ]] || continue
+		prior_attempts[${BASH_REMATCH[1]}]=${BASH_REMATCH[2]}
+		prior_cause[${BASH_REMATCH[1]}]="(${BASH_REMATCH[3]})"
+	done
 	local passed=0 failed=0 name limit start secs rc log attempt why cause='' again flaky_as trouble failed_names=() flaky=()
 	for t in "${tests[@]}"; do
 		name=$(basename "$t" .sh)
 		limit=$(test_timeout "$t")
+		cause=${prior_cause[$name]:-}
 		if [[ -n ${KILN_IO_DIR:-} ]]; then
 			printf '%s\n' "$name" >"$KILN_IO_DIR/current"
 			# kvm-run's silence bound while this test runs: it prints only
@@ -232,7 +249,7 @@ main() {
 			# minute.
 			printf '%s\n' $((limit + 60)) >"$KILN_IO_DIR/idle"
 		fi
-		for ((attempt = 0; ; attempt++)); do
+		for ((attempt = ${prior_attempts[$name]:-0}; ; attempt++)); do
 			rm -rf "${scratch:?}/$name"
 			mkdir -p "$scratch/$name"
 			log=$scratch/$name.log
@@ -253,6 +270,12 @@ main() {
 			if ((attempt < retries)) && why=$(environment_failure "$t" "$scratch/$name" "$log"); then
 				again=1
 				cause="(${why%% *})"
+				if ((fresh_l1)); then
+					echo "FAIL $name (${secs}s) status $rc: ${why%% *} in ${why#* }, a signature of the nested environment (docs/testing.md), running it once more in a fresh L1 (a pass then counts as flaky)"
+					sed 's/^/    /' "$log"
+					echo "integration fresh-l1: $name $((attempt + 1)) ${why%% *}"
+					exit 3
+				fi
 				echo "FAIL $name (${secs}s) status $rc: ${why%% *} in ${why#* }, a signature of the nested environment (docs/testing.md), running it once more (a pass then counts as flaky)"
 			else
 				echo "FAIL $name (${secs}s) status $rc"

@@ -10,7 +10,11 @@
 # an L2 guest triple-faulted; docs/testing.md). Neither is kiln's doing, and neither says
 # anything about the tests that had not run yet. So when a session ends without run.sh's
 # closing line, the tests with no result yet run again in a fresh L1, up to
-# KILN_L1_RESTARTS (default 8) times. The test that was running when L1 was lost gets
+# KILN_L1_RESTARTS (default 8) times. A test that failed with one of the
+# environment's signatures gets its retry (run.sh) in a fresh L1 too: run.sh
+# ends the session after that attempt ("integration fresh-l1: NAME ATTEMPTS
+# CAUSE"), and the next session starts with that test, told its attempts so far
+# (KILN_IT_PRIOR); such a session end is not a lost L1. The test that was running when L1 was lost gets
 # its result from the new session; if it passes there, the loss is listed as flaky
 # ("L1-lost-during-NAME"). Results already reported stand. One CI run on 2026-12-02 lost
 # three L1s (two panics, one silent), and a full check on 2026-12-04 four (two during
@@ -53,9 +57,15 @@ out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 
 started=$SECONDS
-sessions=() # "DURATIONs[ (lost during NAME)]" per L1 session, for the end
+sessions=() # "DURATIONs[ (why it ended early)]" per L1 session, for the end
 out_of_time=""
-for ((session = 0; session <= restarts; session++)); do
+lost_count=0
+# A failed test with one of the environment's signatures runs again in a
+# fresh L1 (run.sh ends its session with "integration fresh-l1: NAME N
+# CAUSE"); the attempts so far go to the next session's run.sh.
+declare -A prior=() # name -> "ATTEMPTS:CAUSE"
+export KILN_IT_FRESH_L1=1
+while :; do
 	left_s=$((deadline - (SECONDS - started)))
 	if ((left_s < 60)); then
 		echo "integration: no time left for another L1 session (KILN_IT_DEADLINE=${deadline}s)"
@@ -64,8 +74,10 @@ for ((session = 0; session <= restarts; session++)); do
 	fi
 	session_start=$SECONDS
 	((left_s < total)) && total=$left_s
+	prior_words=""
+	for t in "${!prior[@]}"; do prior_words+="$t:${prior[$t]} "; done
 	# --retries 0: a lost L1 is handled here, where the finished tests are known.
-	"$REPO/tests/harness/kvm-run" --timeout "$total" --idle-timeout "$idle" --retries 0 -- \
+	KILN_IT_PRIOR=$prior_words "$REPO/tests/harness/kvm-run" --timeout "$total" --idle-timeout "$idle" --retries 0 -- \
 		"$HERE/run.sh" "$build" "${remaining[@]}" 2>&1 | tee "$out"
 	# Final verdicts: a FAIL followed by "running it again" or "running it
 	# once more" (run.sh's retry) is not one.
@@ -85,13 +97,25 @@ for ((session = 0; session <= restarts; session++)); do
 	fi
 	left=()
 	for t in "${remaining[@]}"; do [[ -n ${result[$t]:-} ]] || left+=("$t"); done
-	lost=${left[0]:-}
-	sessions+=("$((SECONDS - session_start))s${lost:+ (ended during $lost)}")
-	((${#left[@]})) || break
-	if ((session < restarts)); then
-		echo "integration: the L1 VM was lost while running $lost (no closing line from run.sh); running the ${#left[@]} test(s) without a result in a fresh L1"
-		lost_during+=("$lost")
+	((${#left[@]})) || {
+		sessions+=("$((SECONDS - session_start))s")
+		break
+	}
+	fresh=$(tr -d '\r' <"$out" | sed -n 's/^integration fresh-l1: //p' | tail -n 1)
+	read -r fresh_name fresh_n fresh_cause <<<"$fresh"
+	if [[ -n $fresh && $fresh_name == "${left[0]}" ]]; then
+		prior[$fresh_name]="$fresh_n:$fresh_cause"
+		sessions+=("$((SECONDS - session_start))s (ended for $fresh_name's retry)")
+		echo "integration: $fresh_name failed with the environment's signature $fresh_cause; running it once more in a fresh L1, then the ${#left[@]} test(s) from it on"
+		remaining=("${left[@]}")
+		continue
 	fi
+	lost=${left[0]}
+	sessions+=("$((SECONDS - session_start))s (ended during $lost)")
+	((lost_count < restarts)) || break
+	lost_count=$((lost_count + 1))
+	echo "integration: the L1 VM was lost while running $lost (no closing line from run.sh); running the ${#left[@]} test(s) without a result in a fresh L1"
+	lost_during+=("$lost")
 	remaining=("${left[@]}")
 done
 
