@@ -223,17 +223,18 @@ main() {
 	local retries=${KILN_IT_RETRIES:-2}
 	# Under session.sh in a nested L1 (KILN_IT_FRESH_L1=1), that retry runs in
 	# a fresh L1: run.sh ends the session after the failed attempt with an
-	# "integration fresh-l1:" line, and session.sh starts a new L1 from that
-	# test on, handing the attempts so far back in KILN_IT_PRIOR ("NAME:N:CAUSE"
-	# words). An L1 that lost one guest to the emulator can lose the next ones
-	# too (docs/testing.md, "A retry in a fresh L1"); a fresh one costs ~15 s.
-	# Not with the seccomp sweep, which reads one L1's kernel log.
+	# "integration retry-in-fresh-l1:" line, and session.sh starts a new L1
+	# from that test on, handing the attempts so far back in KILN_IT_PRIOR
+	# ("NAME:N:CAUSE" words). An L1 that lost one guest to the emulator can
+	# lose the next ones too (docs/testing.md, "A retry in a fresh L1"); a
+	# fresh one costs 11-14 s. Not with the seccomp sweep, which reads one
+	# L1's kernel log.
 	local fresh_l1=0
 	[[ ${KILN_IT_FRESH_L1:-} == 1 && ${KILN_IN_L1:-} == 1 && $sweep != log ]] && fresh_l1=1
 	local -A prior_attempts=() prior_cause=()
 	local word
 	for word in ${KILN_IT_PRIOR:-}; do
-		[[ $word =~ ^(t_[0-9A-Za-z_]+):([0-9]+):([a-z-]+)$ ]] || continue
+		[[ $word =~ ^([^:]+):([0-9]+):([a-z-]+)$ ]] || continue
 		prior_attempts[${BASH_REMATCH[1]}]=${BASH_REMATCH[2]}
 		prior_cause[${BASH_REMATCH[1]}]="(${BASH_REMATCH[3]})"
 	done
@@ -273,7 +274,9 @@ main() {
 				if ((fresh_l1)); then
 					echo "FAIL $name (${secs}s) status $rc: ${why%% *} in ${why#* }, a signature of the nested environment (docs/testing.md), running it once more in a fresh L1 (a pass then counts as flaky)"
 					sed 's/^/    /' "$log"
-					echo "integration fresh-l1: $name $((attempt + 1)) ${why%% *}"
+					# With the failure's reason, for session.sh to give
+					# if no time is left for that retry.
+					echo "integration retry-in-fresh-l1: $name $((attempt + 1)) ${why%% *} $(failure_reason "$log")"
 					exit 3
 				fi
 				echo "FAIL $name (${secs}s) status $rc: ${why%% *} in ${why#* }, a signature of the nested environment (docs/testing.md), running it once more (a pass then counts as flaky)"

@@ -12,9 +12,10 @@
 # closing line, the tests with no result yet run again in a fresh L1, up to
 # KILN_L1_RESTARTS (default 8) times. A test that failed with one of the
 # environment's signatures gets its retry (run.sh) in a fresh L1 too: run.sh
-# ends the session after that attempt ("integration fresh-l1: NAME ATTEMPTS
-# CAUSE"), and the next session starts with that test, told its attempts so far
-# (KILN_IT_PRIOR); such a session end is not a lost L1. The test that was running when L1 was lost gets
+# ends the session after that attempt ("integration retry-in-fresh-l1: NAME
+# ATTEMPTS CAUSE WHY"), and the next session starts with that test, told its
+# attempts so far (KILN_IT_PRIOR); such a session end is not a lost L1. If no
+# time is left for that retry, the test fails with the first attempt's reason. The test that was running when L1 was lost gets
 # its result from the new session; if it passes there, the loss is listed as flaky
 # ("L1-lost-during-NAME"). Results already reported stand. One CI run on 2026-12-02 lost
 # three L1s (two panics, one silent), and a full check on 2026-12-04 four (two during
@@ -61,9 +62,10 @@ sessions=() # "DURATIONs[ (why it ended early)]" per L1 session, for the end
 out_of_time=""
 lost_count=0
 # A failed test with one of the environment's signatures runs again in a
-# fresh L1 (run.sh ends its session with "integration fresh-l1: NAME N
-# CAUSE"); the attempts so far go to the next session's run.sh.
-declare -A prior=() # name -> "ATTEMPTS:CAUSE"
+# fresh L1 (run.sh ends its session with "integration retry-in-fresh-l1:
+# NAME N CAUSE WHY"); the attempts so far go to the next session's run.sh.
+declare -A prior=()        # name -> "ATTEMPTS:CAUSE"
+declare -A prior_reason=() # name -> why its last attempt failed
 export KILN_IT_FRESH_L1=1
 while :; do
 	left_s=$((deadline - (SECONDS - started)))
@@ -101,10 +103,15 @@ while :; do
 		sessions+=("$((SECONDS - session_start))s")
 		break
 	}
-	fresh=$(tr -d '\r' <"$out" | sed -n 's/^integration fresh-l1: //p' | tail -n 1)
-	read -r fresh_name fresh_n fresh_cause <<<"$fresh"
-	if [[ -n $fresh && $fresh_name == "${left[0]}" ]]; then
+	fresh=$(tr -d '\r' <"$out" | sed -n 's/^integration retry-in-fresh-l1: //p' | tail -n 1)
+	read -r fresh_name fresh_n fresh_cause fresh_why <<<"$fresh"
+	# (The attempt count must grow, or a run.sh that did not take its
+	# KILN_IT_PRIOR would ask for fresh L1s until the deadline.)
+	had=${prior[${fresh_name:-none}]:-0:}
+	if [[ -n $fresh && $fresh_name == "${left[0]}" && $fresh_n =~ ^[0-9]+$ ]] &&
+		((fresh_n > ${had%%:*})); then
 		prior[$fresh_name]="$fresh_n:$fresh_cause"
+		prior_reason[$fresh_name]=$fresh_why
 		sessions+=("$((SECONDS - session_start))s (ended for $fresh_name's retry)")
 		echo "integration: $fresh_name failed with the environment's signature $fresh_cause; running it once more in a fresh L1, then the ${#left[@]} test(s) from it on"
 		remaining=("${left[@]}")
@@ -115,7 +122,9 @@ while :; do
 	((lost_count < restarts)) || break
 	lost_count=$((lost_count + 1))
 	echo "integration: the L1 VM was lost while running $lost (no closing line from run.sh); running the ${#left[@]} test(s) without a result in a fresh L1"
-	lost_during+=("$lost")
+	# A test lost during its retry in a fresh L1 is flaky already if it
+	# passes (run.sh names it with its first failure's signature): once.
+	[[ -n ${prior[$lost]:-} ]] || lost_during+=("$lost")
 	remaining=("${left[@]}")
 done
 
@@ -135,6 +144,14 @@ for t in "${all[@]}"; do
 		;;
 	*)
 		failed=$((failed + 1))
+		if [[ -n ${prior[$t]:-} ]]; then
+			# It failed with the environment's signature, and its
+			# retry in a fresh L1 got no result (no time or no L1
+			# session left for it, or that L1 was lost too).
+			failed_names+=("$t")
+			whys+=("$t: ${prior_reason[$t]:-?} (the environment's signature ${prior[$t]#*:}; its retry in a fresh L1 got no result)")
+			continue
+		fi
 		failed_names+=("$t(no-result)")
 		whys+=("$t: no result (L1 lost while it ran, or no time left)")
 		;;
