@@ -64,7 +64,13 @@ static struct json_object *response_new(struct json_object *id)
 	struct json_object *r = json_object_new_object();
 	if (r) {
 		json_object_object_add(r, "jsonrpc", json_object_new_string("2.0"));
-		json_object_object_add(r, "id", json_object_get(id));
+		/* json-c writes a real back as it was read ("1." too, which
+		 * is not JSON): a real id goes out written anew. */
+		struct json_object *echo =
+			json_object_is_type(id, json_type_double)
+				? json_object_new_double(json_object_get_double(id))
+				: json_object_get(id);
+		json_object_object_add(r, "id", echo);
 	}
 	return r;
 }
@@ -154,18 +160,22 @@ static int parse_request(struct json_object *root, struct request *req,
 			i++;
 		if (i == 4)
 			return jsonrpc_set_error(err, JSONRPC_INVALID_REQUEST,
-						 "invalid request: unknown member \"%.64s\"",
-						 key);
+						 "invalid request: unknown member \"%.*s\"",
+						 schema_utf8_prefix(key, 64), key);
 		(void)val;
 	}
 	json_object_object_get_ex(root, "jsonrpc", &ver);
 	if (!json_object_is_type(ver, json_type_string) ||
+	    json_object_get_string_len(ver) != 3 ||
 	    strcmp(json_object_get_string(ver), "2.0"))
 		return invalid(err, "jsonrpc: expected \"2.0\"", ver);
 	json_object_object_get_ex(root, "method", &method);
 	if (!json_object_is_type(method, json_type_string))
 		return invalid(err, "method: expected string", method);
 	req->method = json_object_get_string(method);
+	/* "vm.info\u0000x" would be found as vm.info by strcmp. */
+	if (strlen(req->method) != (size_t)json_object_get_string_len(method))
+		return invalid(err, "method: holds a NUL character", method);
 	json_object_object_get_ex(root, "params", &req->params);
 	if (req->params && !json_object_is_type(req->params, json_type_object) &&
 	    !json_object_is_type(req->params, json_type_array))
@@ -195,7 +205,8 @@ static int dispatch(const struct request *req, const struct jsonrpc_method *tabl
 			m = &table[i];
 	if (!m)
 		return jsonrpc_set_error(err, JSONRPC_METHOD_NOT_FOUND,
-					 "method not found: \"%.64s\"", req->method);
+					 "method not found: \"%.*s\"",
+					 schema_utf8_prefix(req->method, 64), req->method);
 	char got[64];
 	if (m->params == JSONRPC_PARAMS_NONE && !params_empty(req->params))
 		return jsonrpc_set_error(err, JSONRPC_INVALID_PARAMS,
@@ -396,20 +407,28 @@ static int snapshot_params(const char *method, struct json_object *params,
 		bool *flag = !opt ? NULL : !strcmp(key, "paused") ? &opt->paused
 					 : !strcmp(key, "unchecked") ? &opt->unchecked : NULL;
 		if (flag) {
+			char got[64];
 			if (!json_object_is_type(val, json_type_boolean))
 				return jsonrpc_set_error(err, JSONRPC_INVALID_PARAMS,
-							 "%s: %s: expected a boolean", method, key);
+							 "%s: %s: expected a boolean, got %s", method, key,
+							 schema_describe(val, got, sizeof(got)));
 			*flag = json_object_get_boolean(val);
 			continue;
 		}
 		return jsonrpc_set_error(err, JSONRPC_INVALID_PARAMS,
-					 "%s: unknown member \"%.64s\"", method, key);
+					 "%s: unknown member \"%.*s\"", method,
+					 schema_utf8_prefix(key, 64), key);
 	}
 	struct json_object *p = NULL;
 	json_object_object_get_ex(params, "path", &p);
+	char got[64];
+	if (!p)
+		return jsonrpc_set_error(err, JSONRPC_INVALID_PARAMS,
+					 "%s: path: missing or null (expected a non-empty string)", method);
 	if (!json_object_is_type(p, json_type_string) || !json_object_get_string_len(p))
 		return jsonrpc_set_error(err, JSONRPC_INVALID_PARAMS,
-					 "%s: path: expected a non-empty string", method);
+					 "%s: path: expected a non-empty string, got %s", method,
+					 schema_describe(p, got, sizeof(got)));
 	*path = json_object_get_string(p);
 	return 0;
 }

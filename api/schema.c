@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,13 +155,26 @@ static const struct cfg_section *root(void)
 
 /* ---- messages ---- */
 
+int schema_utf8_prefix(const char *s, size_t max)
+{
+	size_t n = strnlen(s, max + 1);
+	if (n > max) {
+		n = max;
+		/* s[n] is the first byte left out: while it continues a
+		 * character, that character is left out whole. */
+		while (n && ((unsigned char)s[n] & 0xC0) == 0x80)
+			n--;
+	}
+	return (int)n;
+}
+
 const char *schema_describe(struct json_object *v, char *buf, size_t size)
 {
 	const char *s = json_object_to_json_string_ext(
 		v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	size_t max = size > 44 ? 40 : size - 4; /* room for "..." */
 	if (strlen(s) > max)
-		snprintf(buf, size, "%.*s...", (int)max, s);
+		snprintf(buf, size, "%.*s...", schema_utf8_prefix(s, max), s);
 	else
 		snprintf(buf, size, "%s", s);
 	return buf;
@@ -979,6 +993,67 @@ static void line_col(const char *buf, size_t off, unsigned *line,
 	}
 }
 
+/* The offset of the first "\u0000" escape in a member name of (buf), or
+ * (len). json-c keeps a string value with one whole (the schema refuses
+ * it, naming the field) but cuts a member name at it ("vcpus\u0000x"
+ * would set vcpus), so such a name is refused where it is. A string is a
+ * member name when a ':' follows it. */
+static size_t nul_in_name(const char *buf, size_t len)
+{
+	size_t nul_at = len; /* of the string being read */
+	bool in_string = false;
+	for (size_t i = 0; i < len; i++) {
+		if (!in_string) {
+			if (buf[i] == '"') {
+				in_string = true;
+				nul_at = len;
+			}
+			continue;
+		}
+		if (buf[i] == '\\' && i + 1 < len) {
+			if (nul_at == len && buf[i + 1] == 'u' && i + 6 <= len &&
+			    !memcmp(buf + i + 2, "0000", 4))
+				nul_at = i;
+			i++; /* the escaped character, '"' or '\\' included */
+		} else if (buf[i] == '"') {
+			in_string = false;
+			size_t j = i + 1;
+			while (j < len && (buf[j] == ' ' || buf[j] == '\t' ||
+					   buf[j] == '\r' || buf[j] == '\n'))
+				j++;
+			if (nul_at < len && j < len && buf[j] == ':')
+				return nul_at;
+		}
+	}
+	return len;
+}
+
+/* Whether every number in (v) is a JSON number: json-c also takes NaN
+ * and Infinity. */
+static bool numbers_ok(struct json_object *v)
+{
+	switch (json_object_get_type(v)) {
+	case json_type_double:
+		return isfinite(json_object_get_double(v));
+	case json_type_object: {
+		json_object_object_foreach(v, key, member)
+		{
+			(void)key;
+			if (!numbers_ok(member))
+				return false;
+		}
+		return true;
+	}
+	case json_type_array:
+		for (size_t i = 0; i < json_object_array_length(v); i++)
+			if (!numbers_ok(json_object_array_get_idx(v, i)))
+				return false;
+		return true;
+	default:
+		return true;
+	}
+}
+
 int schema_parse_text(const char *buf, size_t len, struct json_object **out,
 		      struct err *e)
 {
@@ -1004,7 +1079,8 @@ int schema_parse_text(const char *buf, size_t len, struct json_object **out,
 	if (!nul) {
 		memcpy(copy, buf, len);
 		copy[len] = '\0';
-		json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+		json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
+						    JSON_TOKENER_VALIDATE_UTF8);
 		obj = json_tokener_parse_ex(tok, copy, (int)len + 1);
 		jerr = json_tokener_get_error(tok);
 		end = json_tokener_get_parse_end(tok);
@@ -1012,14 +1088,24 @@ int schema_parse_text(const char *buf, size_t len, struct json_object **out,
 	}
 	json_tokener_free(tok);
 	free(copy);
-	if (!nul && jerr == json_tokener_success && end >= len) {
-		*out = obj;
-		return 0;
+	bool parsed = !nul && jerr == json_tokener_success && end >= len;
+	if (parsed) {
+		size_t at = nul_in_name(buf, len);
+		if (at < len) {
+			end = at;
+			why = "\\u0000, a NUL character, in a member name";
+		} else if (!numbers_ok(obj)) {
+			end = len;
+			why = "NaN or Infinity is not a JSON number";
+		} else {
+			*out = obj;
+			return 0;
+		}
 	}
 	json_object_put(obj);
 	unsigned line, col;
 	line_col(buf, end < len ? end : len, &line, &col);
-	if (!nul && jerr == json_tokener_success)
+	if (!nul && jerr == json_tokener_success && !parsed)
 		why = "trailing text";
 	return err_set(e, -EINVAL, "line %u, column %u: invalid JSON (%s)",
 		       line, col, why);

@@ -99,12 +99,18 @@ struct json_object *schema_json_schemas(void);
 /*
  * schema_parse_text - parse exactly one JSON value from (buf, len) in
  * json-c's strict mode (no trailing text besides whitespace, no NUL bytes,
- * nesting at most 32 deep). Returns the new object in (*out) (NULL for a
+ * at most 31 objects or arrays nested), refusing what json-c would take that is not
+ * JSON or not usable here: invalid UTF-8, NaN and Infinity, and a
+ * "\u0000" escape in a member name (json-c would cut the name there). Returns the new object in (*out) (NULL for a
  * JSON null) and 0, or -EINVAL with (e) saying where ("offset 12: ...")
  * and why.
  */
 int schema_parse_text(const char *buf, size_t len, struct json_object **out,
 		      struct err *e);
+
+/* How many bytes of (s), at most (max), end on a whole UTF-8 character:
+ * for messages that show the start of a long value. */
+int schema_utf8_prefix(const char *s, size_t max);
 
 /*
  * schema_describe - the JSON text of (v) for error messages, cut to about

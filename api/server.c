@@ -229,12 +229,21 @@ static void client_flush(struct api_client *c)
 
 /* ---- input ---- */
 
+/* The peer is gone: what it sent is still served, its answers dropped. */
+static void client_hung_up(struct api_client *c)
+{
+	c->hup = true;
+	c->out_off = c->out_len = 0; /* undeliverable now */
+}
+
 static void handle_line(struct api_client *c, char *line, size_t len)
 {
 	if (len && line[len - 1] == '\r')
 		len--;
 	size_t i = 0;
-	while (i < len && strchr(" \t\r", line[i]))
+	/* (Not strchr: it finds a NUL byte too, which is not blank but
+	 * a line the parser refuses.) */
+	while (i < len && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r'))
 		i++;
 	if (i == len)
 		return; /* blank lines are ignored */
@@ -369,8 +378,16 @@ static void client_read(struct api_client *c)
 			continue;
 		if (n < 0 && errno == EAGAIN)
 			break;
+		if (n < 0 && errno == ECONNRESET) {
+			/* The peer closed with our answers unread; everything it
+			 * sent before has been read: an end of input like EOF,
+			 * with nowhere for the answers to go. */
+			client_hung_up(c);
+			client_eof(c);
+			return;
+		}
 		if (n < 0) {
-			client_kill(c); /* ECONNRESET and friends */
+			client_kill(c);
 			return;
 		}
 		if (n == 0) {
@@ -395,19 +412,18 @@ static void on_client(void *opaque, uint32_t events)
 	struct api_client *c = opaque;
 	struct api_server *s = c->srv;
 	enter(s);
-	if (events & EPOLLERR)
-		client_kill(c); /* a reset: nothing more can be read */
 	/* A hang-up (the peer closed both ways) still leaves what the peer
 	 * sent before closing in the socket (a script that sends vm.boot and
 	 * vm.stop and exits): read and serve all of it. Its answers have
 	 * nowhere to go and are dropped (client_queue_line); the read reaches
 	 * EOF and closes the client once its input is served. Until then
 	 * epoll keeps reporting HUP, so a read cut short by the budget
-	 * resumes on the next wakeup. */
-	if (events & EPOLLHUP) {
+	 * resumes on the next wakeup. A reset (EPOLLERR: the peer closed
+	 * with answers of ours unread, ECONNRESET) is the same: the kernel
+	 * hands over the data queued before it, then the error. */
+	if (events & (EPOLLHUP | EPOLLERR)) {
 		events |= EPOLLIN;
-		c->hup = true;
-		c->out_off = c->out_len = 0; /* undeliverable now */
+		client_hung_up(c);
 	}
 	if (!c->dead && (events & EPOLLOUT))
 		client_flush(c);
@@ -447,6 +463,12 @@ static bool evict_idlest(struct api_server *s)
 	struct api_client *best = NULL;
 	for (struct api_client *c = s->clients; c; c = c->next) {
 		if (c->state != C_OPEN || c->in_len || pending(c))
+			continue;
+		/* A request may be waiting in its socket, not read yet
+		 * (MSG_PEEK, not FIONREAD: the loop's seccomp filter allows
+		 * recvfrom, not that ioctl). */
+		char b;
+		if (recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) != -1 || errno != EAGAIN)
 			continue;
 		/* The list runs newest first: on a tie the older one wins. */
 		if (!best || (best->subscribed && !c->subscribed) ||

@@ -129,7 +129,7 @@ static int op_restore(void *ctx, const char *path, const struct api_restore_opts
 	int rc = vmctl_check(c, VMA_RESTORE, "vm.restore", e);
 	if (rc)
 		return rc;
-	struct snapshot *snap;
+	struct snapshot *snap = NULL; /* snapshot_open sets it only on success */
 	rc = snapshot_open(path, &snap, e);
 	if (!rc && opt->unchecked)
 		snapshot_skip_memory_check(snap);

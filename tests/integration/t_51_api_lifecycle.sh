@@ -103,6 +103,9 @@ for m in vm.pause vm.resume vm.shutdown; do
 	refused -32000 "$m: not possible while the VM is configuring" "$m"
 done
 refused -32001 "boot.kernel: not configured (call vm.configure first)" vm.boot
+# A snapshot that cannot be opened, after a refused call (its error path
+# once freed a pointer it never set: kiln died of it).
+refused -32001 "snapshot $TMPDIR/nosnap: state: No such file or directory" vm.restore "{\"path\": \"$TMPDIR/nosnap\"}"
 # Files are checked at configure time, errors name the JSON field (not a CLI flag).
 refused -32001 "boot.kernel $TMPDIR/nope: No such file or directory" vm.configure "{\"boot\": {\"kernel\": \"$TMPDIR/nope\"}}"
 refused -32001 "boot.initrd $TMPDIR: not a regular file" vm.configure "{\"boot\": {\"kernel\": \"$TMPDIR/mods.tar\", \"initrd\": \"$TMPDIR\"}}"

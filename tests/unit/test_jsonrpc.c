@@ -667,5 +667,21 @@ Test(jsonrpc, restore_booleans)
 	cr_assert_str_eq(vm.last, "restore paused");
 	expect_error("{\"jsonrpc\": \"2.0\", \"id\": 3, \"method\": \"vm.restore\", \"params\":"
 		     " {\"path\": \"/s\", \"unchecked\": 1}}",
-		     JSONRPC_INVALID_PARAMS, "vm.restore: unchecked: expected a boolean", "3");
+		     JSONRPC_INVALID_PARAMS, "vm.restore: unchecked: expected a boolean, got 1", "3");
+	expect_error("{\"jsonrpc\": \"2.0\", \"id\": 4, \"method\": \"vm.restore\", \"params\":"
+		     " {\"path\": 7}}",
+		     JSONRPC_INVALID_PARAMS, "vm.restore: path: expected a non-empty string, got 7", "4");
+	expect_error("{\"jsonrpc\": \"2.0\", \"id\": 5, \"method\": \"vm.restore\", \"params\": {}}",
+		     JSONRPC_INVALID_PARAMS, "vm.restore: path: missing or null (expected a non-empty string)", "5");
+}
+
+/* A method name with a NUL inside is not the name before the NUL; a real
+ * id goes back as JSON ("1." is json-c's, not JSON). */
+Test(jsonrpc, method_with_a_nul_and_real_ids)
+{
+	expect_error("{\"jsonrpc\": \"2.0\", \"id\": 1., \"method\": \"vm.info\\u0000x\"}",
+		     JSONRPC_INVALID_REQUEST,
+		     "invalid request: method: holds a NUL character, got \"vm.info\\u0000x\"", "1.0");
+	expect_error("{\"jsonrpc\": \"2.0\\u0000\", \"id\": 2, \"method\": \"vm.info\"}",
+		     JSONRPC_INVALID_REQUEST, NULL, "2");
 }

@@ -350,6 +350,19 @@ Test(schema, text_parsing)
 		{ "", "line 1, column 1: invalid JSON (unexpected end of data)" },
 		{ "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]",
 		  "line 1, column 33: invalid JSON (nesting too deep)" },
+		/* json-c takes these; JSON and kiln do not. */
+		{ "{\"id\": NaN}", "line 1, column 12: invalid JSON (NaN or Infinity is not a JSON number)" },
+		{ "[1, -Infinity]", "line 1, column 15: invalid JSON (NaN or Infinity is not a JSON number)" },
+		{ "{\"vcpus\\u0000x\": 5}",
+		  "line 1, column 8: invalid JSON (\\u0000, a NUL character, in a member name)" },
+		{ "{\"a\": 1,\n \"b\\u0000\"\t: 2}",
+		  "line 2, column 4: invalid JSON (\\u0000, a NUL character, in a member name)" },
+		/* In a value it is the schema's to refuse, naming the field. */
+		{ "[\"a\\u0000\", {\"k\": \"\\u0000\"}]", NULL },
+		{ "[\"\xc3(\"]", "line 1, column 4: invalid JSON (invalid utf-8 string)" },
+		/* An escaped backslash then "u0000" is text, not a NUL. */
+		{ "[\"a\\\\u0000\", \"\\\"\\u0041\"]", NULL },
+		{ "[\"\u00e9\u20ac\"]", NULL },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct json_object *o = NULL;
@@ -803,4 +816,26 @@ Test(schema, device_changes_by_id)
 	json_object_put(p);
 	cr_assert_str_eq(DISK(&cfg, 1)->path, "/c.img", "the refused changes changed nothing");
 	cfg_fini(&cfg);
+}
+
+/* Messages show the start of a long value: never half a character. */
+Test(schema, utf8_prefix_keeps_characters_whole)
+{
+	cr_assert_eq(schema_utf8_prefix("abc", 64), 3);
+	cr_assert_eq(schema_utf8_prefix("abcdef", 4), 4);
+	cr_assert_eq(schema_utf8_prefix("\xc3\xa9\xc3\xa9", 3), 2);   /* é é: cut inside the second */
+	cr_assert_eq(schema_utf8_prefix("\xe2\x82\xac\xe2\x82\xac", 4), 3);
+	cr_assert_eq(schema_utf8_prefix("\xe2\x82\xac\xe2\x82\xac", 5), 3);
+	cr_assert_eq(schema_utf8_prefix("\xe2\x82\xac\xe2\x82\xac", 6), 6);
+	cr_assert_eq(schema_utf8_prefix("\xf0\x9f\x98\x80", 2), 0);
+	/* A long value described: 40 bytes at most, then "...", valid UTF-8. */
+	struct json_object *v = json_object_new_string(
+		"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+		"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9");
+	char buf[64];
+	/* '"' and 19 of the 2-byte characters make 39 bytes: the 20th would be cut. */
+	cr_assert_str_eq(schema_describe(v, buf, sizeof(buf)),
+			 "\"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+			 "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9...");
+	json_object_put(v);
 }

@@ -90,13 +90,20 @@ static void pump(int rounds)
 		evl_run_once(loop, 0);
 }
 
-static int client(void)
+/* A connected client the server has not seen yet (the loop not run). */
+static int client_unseen(void)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	strcpy(sa.sun_path, path);
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	cr_assert_geq(fd, 0);
 	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0, "%s", strerror(errno));
+	return fd;
+}
+
+static int client(void)
+{
+	int fd = client_unseen();
 	pump(2);
 	return fd;
 }
@@ -395,6 +402,59 @@ Test(server, a_request_sent_just_before_close_is_served)
 	pump(5);
 	cr_assert_eq(boots, 2, "%d of 2 requests served", boots);
 	cr_assert_eq(api_server_clients(srv), 0);
+}
+
+/* A client that closes with an answer of ours unread: the kernel resets
+ * the connection (EPOLLERR, ECONNRESET), yet the requests it sent before
+ * closing are in the socket and are served (a script that does not read
+ * its answers). */
+Test(server, requests_behind_an_unread_answer_are_served)
+{
+	int fd = client();
+	send_str(fd, BOOT(1)); /* answered; the answer is never read */
+	cr_assert_eq(boots, 1);
+	const char *more = BOOT(2) BOOT(3) BOOT(4);
+	cr_assert_eq(send(fd, more, strlen(more), MSG_NOSIGNAL), (ssize_t)strlen(more));
+	close(fd); /* with the answer unread: a reset */
+	pump(5);
+	cr_assert_eq(boots, 4, "%d of 4 requests served", boots);
+	cr_assert_eq(api_server_clients(srv), 0);
+}
+
+/* The table is full and the idlest client has a request waiting in its
+ * socket, not read yet: that one is not the one closed. */
+Test(server, a_client_with_a_request_in_its_socket_is_not_evicted)
+{
+	int fds[API_MAX_CLIENTS];
+	for (int i = 0; i < API_MAX_CLIENTS; i++)
+		fds[i] = client();
+	/* The newcomer first, then fds[0]'s request (fds[0] is the oldest):
+	 * the loop takes them in that order, so the table is full, and the
+	 * request still unread, when the server looks for a client to close. */
+	int extra = client_unseen();
+	const char *req = BOOT(11);
+	cr_assert_eq(send(fds[0], req, strlen(req), MSG_NOSIGNAL), (ssize_t)strlen(req));
+	pump(3);
+	send_str(extra, BOOT(65));
+	expect_member(extra, "id", "65");
+	expect_member(fds[0], "id", "11");
+	expect_member(fds[1], "error",
+		      "{\"code\":-32002,\"message\":\"closed: idle while the client table was full\"}");
+	close(extra);
+	for (int i = 0; i < API_MAX_CLIENTS; i++)
+		close(fds[i]);
+	pump(5);
+	cr_assert_eq(api_server_clients(srv), 0);
+}
+
+/* A line of NUL bytes is not blank: a parse error, not silence. */
+Test(server, a_nul_line_gets_a_parse_error)
+{
+	int fd = client();
+	cr_assert_eq(send_all(fd, "\0\n", 2), 0);
+	expect_member(fd, "error",
+		      "{\"code\":-32700,\"message\":\"parse error: line 1, column 1: invalid JSON (a NUL byte)\"}");
+	close(fd);
 }
 
 Test(server, a_pipelining_client_is_slowed_not_dropped)
