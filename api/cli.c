@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include "cli.h"
 
+#include "errmap.h"
+
 #include "schema.h"
 #include "../vmm/base/log.h"
 #include "../vmm/machine/builder.h"
@@ -69,7 +71,7 @@ static const char usage_tail[] =
 	"                    against its checksum (restore costs only what the\n"
 	"                    guest touches; a damaged file reaches the guest)\n"
 	"  --print-config    print the effective config as JSON and exit\n"
-	"  -v, --verbose     more log output (repeat for debug); -q, --quiet: errors only\n"
+	"  -v, --verbose     more log output (-vv or twice: debug); -q, --quiet: errors only\n"
 	"  --log-level error|warn|info|debug  what kiln logs (default warn)\n"
 	"  --log-file PATH   kiln's log appended to PATH, each line with an ISO-8601\n"
 	"                    UTC time, instead of stderr\n"
@@ -363,6 +365,30 @@ static bool run_flag(struct cli_request *req, const char *arg, int argc,
 	return true;
 }
 
+/* The whole config's checks, their errors named as the user wrote the
+ * value: the flag (--disk disk0: io=sync ...), or with --config the file
+ * and the JSON field (flags given beside it override the file's values). */
+static int validate(struct cli_request *req, struct err *e)
+{
+	int rc = cfg_validate(&req->config, e);
+	if (!rc)
+		return 0;
+	if (req->config_file) {
+		err_prefix(e, "%s", req->config_file);
+		return rc;
+	}
+	/* cfg_validate says where in the config ("disks[0].io: ..."): that
+	 * path becomes the error's field, for errmap to name the flag. */
+	size_t n = strspn(e->msg, "abcdefghijklmnopqrstuvwxyz_[].0123456789");
+	if (!e->field[0] && n && n < sizeof(e->field) && !strncmp(e->msg + n, ": ", 2)) {
+		memcpy(e->field, e->msg, n);
+		e->field[n] = '\0';
+		memmove(e->msg, e->msg + n + 2, strlen(e->msg + n + 2) + 1);
+	}
+	errmap_apply(&req->config, e, ERRMAP_CLI);
+	return rc;
+}
+
 /* Split "--flag=value" or take the value from the next argument. */
 static int parse_run_args(int argc, char **argv, int i,
 			  struct cli_request *req, struct err *e)
@@ -371,6 +397,10 @@ static int parse_run_args(int argc, char **argv, int i,
 		const char *arg = argv[i];
 		if (!strcmp(arg, "-v") || !strcmp(arg, "--verbose")) {
 			req->verbosity++;
+			continue;
+		}
+		if (!strcmp(arg, "-vv")) { /* -v twice, as README spells debug */
+			req->verbosity += 2;
 			continue;
 		}
 		if (!strcmp(arg, "-q") || !strcmp(arg, "--quiet")) {
@@ -551,11 +581,11 @@ int cli_parse(int argc, char **argv, struct cli_request *req, struct err *e)
 			       "nothing could resume the guest");
 	/* A snapshot's guest needs no kernel file: it is in its memory. */
 	if (req->snapshot)
-		return cfg_validate(&req->config, e);
+		return validate(req, e);
 	/* With a control socket the VM may be configured later over it. */
 	if (!req->config.kernel && (req->api_socket || req->api_fd >= 0))
 		return 0;
 	if (!req->config.kernel)
 		return err_set(e, -EINVAL, "--kernel: a kernel image is required");
-	return cfg_validate(&req->config, e);
+	return validate(req, e);
 }

@@ -98,8 +98,8 @@ static int parse_opts(int argc, char **argv, struct exec_opts *o)
 			i++;
 			break;
 		}
-		if (!strcmp(a, "-v")) {
-			o->verbosity++;
+		if (!strcmp(a, "-v") || !strcmp(a, "-vv")) {
+			o->verbosity += a[2] ? 2 : 1;
 			continue;
 		}
 		if (!strcmp(a, "--no-cwd")) {
@@ -141,7 +141,7 @@ static int parse_opts(int argc, char **argv, struct exec_opts *o)
 			char *end;
 			unsigned long t = strtoul(v, &end, 10);
 			if (*end || !*v || t == 0 || t > 86400 * 365)
-				return fail("--timeout %s: expected whole seconds, 1 or more", v);
+				return fail("--timeout %s: expected whole seconds, 1 to 31536000 (a year)", v);
 			o->timeout_s = (unsigned)t;
 		} else if (!strcmp(a, "--net") && o->nnet < MAX_NETS) {
 			o->net[o->nnet++] = v;
@@ -306,8 +306,15 @@ int exec_main(int argc, char **argv)
 		snprintf(kernel, sizeof(kernel), "%s", o.kernel);
 	}
 	struct err e = { 0 };
-	if (exec_guest_release(kernel, release, sizeof(release), &e))
-		return fail("%s", e.msg);
+	if (o.kernel && !*o.kernel)
+		return fail("--kernel: empty value%s", "");
+	if (exec_guest_release(kernel, release, sizeof(release), &e)) {
+		/* The message starts with the path: say which option gave it
+		 * (or that none did: the host's own kernel). */
+		fprintf(stderr, "kiln exec: %s%s\n", o.kernel ? "--kernel " : "(the host's kernel) ",
+			e.msg);
+		return EXEC_STATUS_KILN;
+	}
 	if (o.modules)
 		snprintf(moddir, sizeof(moddir), "%s", o.modules);
 	else
@@ -380,10 +387,14 @@ int exec_main(int argc, char **argv)
 	int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (null_fd < 0)
 		return fail("/dev/null: %s", strerror(errno));
-	int log_fd = o.console_log ? open(o.console_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)
+	/* Emptied only once the VM's options are known to be good (below): a
+	 * bad --cpus must not cost the user the log of an earlier run. */
+	int log_fd = o.console_log ? open(o.console_log, O_WRONLY | O_CREAT | O_CLOEXEC, 0644)
 				   : null_fd;
-	if (log_fd < 0)
-		return fail("--console-log: %s", strerror(errno));
+	if (log_fd < 0) {
+		fprintf(stderr, "kiln exec: --console-log %s: %s\n", o.console_log, strerror(errno));
+		return EXEC_STATUS_KILN;
+	}
 	if (relay.out_fd < 0 || relay.err_fd < 0 || dup2(log_fd, STDOUT_FILENO) < 0 ||
 	    dup2(null_fd, STDIN_FILENO) < 0)
 		return fail("stdio: %s", strerror(errno));
@@ -418,6 +429,11 @@ int exec_main(int argc, char **argv)
 	if (cli_parse(n, (char **)args, &req, &e)) {
 		cfg_fini(&req.config);
 		return fail("%s", e.msg);
+	}
+	if (o.console_log && ftruncate(STDOUT_FILENO, 0) && errno != EINVAL) {
+		cfg_fini(&req.config);
+		fprintf(stderr, "kiln exec: --console-log %s: %s\n", o.console_log, strerror(errno));
+		return EXEC_STATUS_KILN;
 	}
 	relay.seccomp_mode = req.config.seccomp;
 	if (exec_relay_start(&relay, &e)) {

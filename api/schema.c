@@ -200,7 +200,7 @@ static const char *expected(const struct cfg_field *f, char *buf, size_t size)
 	case F_MAC:
 		return "unicast MAC address like \"52:54:00:12:34:56\"";
 	case F_CONSOLE:
-		return "\"stdio\", \"pty\", \"none\", \"file=PATH\" or \"socket=PATH\"";
+		return "\"stdio\", \"pty\", \"none\", \"file=PATH\", \"socket=PATH\" or \"fd=N\"";
 	case F_OBJECT:
 		return "object";
 	case F_ENUM: {
@@ -346,7 +346,13 @@ static int parse_console(const struct cfg_field *f, struct json_object *v,
 	const char *s = NULL;
 	if (v && check_string(f, v, path, &s, e))
 		return -EINVAL;
-	if (s && builder_check_console(s, NULL))
+	struct err why = { 0 };
+	int rc = s ? builder_check_console(s, &why) : 0;
+	/* A closed fd or a path too long: the spelling is right, so the
+	 * backend's own reason, not the list of spellings. */
+	if (rc == -EBADF || rc == -ENAMETOOLONG)
+		return err_set(e, -EINVAL, "%s: %s", path, why.msg);
+	if (rc)
 		return bad_value(e, f, path, v);
 	return store_string((char **)((char *)base + f->off), s, e);
 }

@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../vmm/base/file.h"
+
 /* ---- newc cpio ------------------------------------------------------------ */
 
 static int grow(struct cpio *c, size_t more)
@@ -114,11 +116,15 @@ void cpio_free(struct cpio *c)
 int bzimage_release(const char *path, char *out, size_t size, struct err *e)
 {
 	uint8_t hdr[0x270];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return err_set(e, -errno, "%s: %s", path, strerror(errno));
+	int fd;
+	struct stat st;
+	/* (Checked: a FIFO would block here, a directory say "no HdrS".) */
+	int rc = file_open_checked(path, O_RDONLY, false, &fd, &st, e);
+	if (rc) {
+		err_prefix(e, "%s", path);
+		return rc;
+	}
 	ssize_t n = pread(fd, hdr, sizeof(hdr), 0);
-	int rc = 0;
 	if (n != (ssize_t)sizeof(hdr) || memcmp(hdr + 0x202, "HdrS", 4)) {
 		rc = err_set(e, -ENOEXEC, "%s: not a bzImage (no HdrS header)", path);
 		goto out;
@@ -164,9 +170,10 @@ static void mod_name(const char *path, size_t len, char *out, size_t size)
 
 static char *read_file(const char *path, struct err *e)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		err_set(e, -errno, "%s: %s", path, strerror(errno));
+	int fd;
+	struct stat st;
+	if (file_open_checked(path, O_RDONLY, false, &fd, &st, e)) {
+		err_prefix(e, "%s", path);
 		return NULL;
 	}
 	size_t cap = 1 << 16, len = 0;

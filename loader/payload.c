@@ -113,11 +113,11 @@ int bzimage_payload(const uint8_t *img, size_t len, struct kernel_payload *out,
 	uint64_t pm = (uint64_t)(sects + 1) * BZ_SECTOR;
 	uint64_t at = pm + hdr.payload_offset;
 	if (at > len || hdr.payload_length > len - at)
-		return err_set(e, -EINVAL, "bzImage payload at 0x%llx+0x%x ends "
+		return err_set(e, -EBADMSG, "bzImage payload at 0x%llx+0x%x ends "
 					   "past the file end (%zu bytes)",
 			       (unsigned long long)at, hdr.payload_length, len);
 	if (hdr.payload_length <= SIZE_TRAILER)
-		return err_set(e, -EINVAL, "bzImage payload of %u bytes is too "
+		return err_set(e, -EBADMSG, "bzImage payload of %u bytes is too "
 					   "short for its size trailer",
 			       hdr.payload_length);
 	out->data = img + at;
@@ -146,16 +146,16 @@ static int unxz(const struct kernel_payload *p, uint8_t *dst, struct err *e)
 	if (r == LZMA_STREAM_END && got == p->size)
 		return 0;
 	if (r == LZMA_STREAM_END)
-		return err_set(e, -EINVAL, "xz: the stream ends after %llu bytes, "
+		return err_set(e, -EBADMSG, "xz: the stream ends after %llu bytes, "
 					   "the trailer says %u",
 			       (unsigned long long)got, p->size);
 	if (r == LZMA_OK || r == LZMA_BUF_ERROR)
-		return err_set(e, -EINVAL, "xz: %s after %llu bytes (the trailer "
+		return err_set(e, -EBADMSG, "xz: %s after %llu bytes (the trailer "
 					   "says %u)",
 			       left ? "the stream is cut short"
 					   : "more data than the trailer says",
 			       (unsigned long long)got, p->size);
-	return err_set(e, -EINVAL, "xz: corrupt stream (liblzma error %d after "
+	return err_set(e, -EBADMSG, "xz: corrupt stream (liblzma error %d after "
 				   "%llu bytes)",
 		       (int)r, (unsigned long long)got);
 }
@@ -179,7 +179,7 @@ static int gunzip(const struct kernel_payload *p, uint8_t *dst, struct err *e)
 	inflateEnd(&z);
 	if (r == Z_STREAM_END && got == p->size)
 		return 0;
-	return err_set(e, -EINVAL, "gzip: %s after %lu bytes (the trailer says %u)",
+	return err_set(e, -EBADMSG, "gzip: %s after %lu bytes (the trailer says %u)",
 		       r == Z_STREAM_END   ? "the stream ends"
 		       : r == Z_BUF_ERROR ? (left ? "the stream is cut short"
 							 : "more data than the trailer says")
@@ -199,7 +199,7 @@ static int unlz4(const struct kernel_payload *p, uint8_t *dst, struct err *e)
 		if (n == LZ4_LEGACY_MAGIC)
 			continue; /* a frame starts */
 		if (n > (size_t)(end - in) || n > (uint32_t)LZ4_compressBound(LZ4_LEGACY_BLOCK))
-			return err_set(e, -EINVAL, "lz4: a block of %u bytes at 0x%zx "
+			return err_set(e, -EBADMSG, "lz4: a block of %u bytes at 0x%zx "
 						   "runs past the payload",
 				       n, (size_t)(in - 4 - p->data));
 		size_t room = p->size - got;
@@ -208,7 +208,7 @@ static int unlz4(const struct kernel_payload *p, uint8_t *dst, struct err *e)
 		int out = LZ4_decompress_safe((const char *)in, (char *)dst + got,
 					      (int)n, (int)room);
 		if (out < 0)
-			return err_set(e, -EINVAL, "lz4: corrupt block at 0x%zx%s",
+			return err_set(e, -EBADMSG, "lz4: corrupt block at 0x%zx%s",
 				       (size_t)(in - 4 - p->data),
 				       got + room == p->size ? " (or more data than "
 							       "the trailer says)" : "");
@@ -216,7 +216,7 @@ static int unlz4(const struct kernel_payload *p, uint8_t *dst, struct err *e)
 		in += n;
 	}
 	if (in != end || got != p->size)
-		return err_set(e, -EINVAL, "lz4: %zu bytes out (the trailer says %u)%s",
+		return err_set(e, -EBADMSG, "lz4: %zu bytes out (the trailer says %u)%s",
 			       got, p->size, in != end ? ", the last block cut short" : "");
 	return 0;
 }
@@ -231,7 +231,7 @@ int payload_decompress(const struct kernel_payload *p, size_t cap,
 		return err_set(e, -ENOTSUP, "%s payload: not built into this kiln",
 			       name);
 	if (p->size == 0)
-		return err_set(e, -EINVAL, "%s payload: its size trailer says 0 bytes",
+		return err_set(e, -EBADMSG, "%s payload: its size trailer says 0 bytes",
 			       name);
 	if (p->size > cap)
 		return err_set(e, -E2BIG, "%s payload decompresses to %u bytes "

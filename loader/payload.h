@@ -53,7 +53,7 @@ bool payload_supported(enum payload_format f);
  * bzimage_payload - find the compressed kernel in the bzImage (img, len):
  * protocol >= 2.08, the payload inside the protected-mode part, its format
  * from its first bytes. 0 with *out filled; -ENOEXEC (not a bzImage, or a
- * protocol without payload fields), -EINVAL (fields pointing outside the
+ * protocol without payload fields), -EBADMSG (fields pointing outside the
  * file, a payload too short for its trailer) with (e) saying which.
  */
 int bzimage_payload(const uint8_t *img, size_t len, struct kernel_payload *out,
@@ -63,7 +63,7 @@ int bzimage_payload(const uint8_t *img, size_t len, struct kernel_payload *out,
  * payload_decompress - decompress (p) into a new buffer of exactly
  * p->size bytes (*out, to free()), refusing a size above (cap) before
  * allocating. -ENOTSUP (format not built in or not known), -E2BIG (above
- * cap), -EINVAL (corrupt stream, or one that ends short of or runs past
+ * cap), -EBADMSG (corrupt stream, or one that ends short of or runs past
  * the size the trailer gives), -ENOMEM; (e) names the format and what
  * went wrong.
  */

@@ -307,7 +307,9 @@ Test(cli, disk_errors_name_key_and_value)
 	cr_assert_eq(DISK(&req.config, 0)->io, CFG_DISK_IO_SYNC);
 	cfg_fini(&req.config);
 	cr_assert_eq(PARSE(&req, &e, "run", "--kernel", "/k", "--disk", "path=a,io=sync"), -EINVAL);
-	cr_assert(strstr(e.msg, "disks[0].io") && strstr(e.msg, "cache=writeback"), "%s", e.msg);
+	/* Named by its flag, as the user wrote it (not disks[0].io). */
+	cr_assert(strstr(e.msg, "--disk disk0: ") == e.msg && strstr(e.msg, "cache=writeback"),
+		  "%s", e.msg);
 	cfg_fini(&req.config);
 	cr_assert_eq(PARSE(&req, &e, "run", "--kernel", "/k", "--disk", "path=a,cache=unsafe"), -EINVAL);
 	cr_assert(strstr(e.msg, "cache: expected none|writeback, got 'unsafe'"), "%s", e.msg);
@@ -354,7 +356,7 @@ Test(cli, nets)
 	cr_assert(strstr(e.msg, "twice"), "%s", e.msg);
 	cfg_fini(&req.config);
 	cr_assert_eq(PARSE(&req, &e, "run", "--kernel", "/k", "--net", "mac=52:54:00:12:34:56"), -EINVAL);
-	cr_assert_str_eq(e.msg, "nets[0]: tap or fd is required");
+	cr_assert_str_eq(e.msg, "--net net0: tap or fd is required");
 	cfg_fini(&req.config);
 	cr_assert_eq(PARSE(&req, &e, "run", "--kernel", "/k", "--net", "fd=9"), 0, "%s", e.msg);
 	cr_assert_null(NET(&req.config, 0)->tap);

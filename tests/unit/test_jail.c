@@ -63,8 +63,8 @@ Test(jail, bad_values_are_named)
 		{ "--uid", "-1", "--uid: expected a number" },
 		{ "--gid", "4294967295", "--gid: expected a number 0..4294967294, got '4294967295'" },
 		{ "--jail", "", "--jail: empty value" },
-		{ "--jail", "rel/dir", "jail.dir: an absolute path, got 'rel/dir'" },
-		{ "--jail", "/", "jail.dir: '/' is no jail" },
+		{ "--jail", "rel/dir", "--jail rel/dir: an absolute path, got 'rel/dir'" },
+		{ "--jail", "/", "--jail /: '/' is no jail" },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct cli_request req;
@@ -86,7 +86,7 @@ Test(jail, ids_and_limits_need_their_jail_or_cgroup)
 		{ "--gid", "1", "--gid needs --jail" },
 		{ "--cgroup-cpu-max", "max", "--cgroup-cpu-max needs --cgroup" },
 		{ "--cgroup-memory-max", "1G", "--cgroup-memory-max needs --cgroup" },
-		{ "--cgroup", "vm1", "jail.cgroup: an absolute path, got 'vm1'" },
+		{ "--cgroup", "vm1", "--cgroup vm1: an absolute path, got 'vm1'" },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct cli_request req;

@@ -81,7 +81,7 @@ Test(payload, cloud_kernel_is_lz4_and_decompresses_to_its_vmlinux)
 }
 
 /* The generic image with (fn) applied to its payload; decompression must
- * fail with -EINVAL and a message holding (needle). */
+ * fail with -EBADMSG (damaged) and a message holding (needle). */
 static void mutated(void (*fn)(uint8_t *img, struct kernel_payload *p), const char *flavour,
 		    const char *needle)
 {
@@ -92,7 +92,7 @@ static void mutated(void (*fn)(uint8_t *img, struct kernel_payload *p), const ch
 	cr_assert_eq(bzimage_payload(img, len, &p, &e), 0, "%s", e.msg);
 	fn(img, &p);
 	uint8_t *out = NULL;
-	cr_assert_eq(payload_decompress(&p, 1u << 30, &out, &e), -EINVAL, "%s", needle);
+	cr_assert_eq(payload_decompress(&p, 1u << 30, &out, &e), -EBADMSG, "%s", needle);
 	cr_assert(strstr(e.msg, needle), "'%s' has no '%s'", e.msg, needle);
 	cr_assert_null(out);
 	free(img);
@@ -149,7 +149,7 @@ Test(payload, payload_fields_must_lie_in_the_file)
 	struct err e = { 0 };
 	cr_assert_eq(bzimage_payload(img, len, &p, &e), 0, "%s", e.msg);
 	size_t cut = (size_t)(p.data - img) + p.len / 2; /* inside the payload */
-	cr_assert_eq(bzimage_payload(img, cut, &p, &e), -EINVAL);
+	cr_assert_eq(bzimage_payload(img, cut, &p, &e), -EBADMSG);
 	cr_assert(strstr(e.msg, "ends past the file end"), "%s", e.msg);
 	img[0x206] = 0x07; /* boot protocol 2.07: no payload fields */
 	memset(&e, 0, sizeof(e));
@@ -196,7 +196,7 @@ Test(payload, a_gzip_payload_decompresses)
 	/* A flipped byte: gzip's CRC32 or the inflater catches it. */
 	img[pm + 64 + glen / 2] ^= 0x10;
 	memset(&e, 0, sizeof(e));
-	cr_assert_eq(payload_decompress(&p, 1 << 20, &out, &e), -EINVAL);
+	cr_assert_eq(payload_decompress(&p, 1 << 20, &out, &e), -EBADMSG);
 	cr_assert(strstr(e.msg, "gzip:"), "%s", e.msg);
 	free(img);
 	free(bz);

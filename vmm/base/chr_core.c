@@ -80,9 +80,13 @@ int chr_parse(const char *spec, struct chr_config *out, struct err *e)
 			    "'%s' takes no value (got '%s')", name,
 			    spec);
 		if (spellings[i].takes_path && (!eq || !eq[1]))
-			return err_set(e, -EINVAL,
-				       "'%s' needs a path: %s=PATH",
-				       name, name);
+			return spellings[i].kind == CHR_FDS
+				       ? err_set(e, -EINVAL,
+						 "'%s' needs a descriptor number: %s=N",
+						 name, name)
+				       : err_set(e, -EINVAL,
+						 "'%s' needs a path: %s=PATH",
+						 name, name);
 		memset(out, 0, sizeof(*out));
 		out->kind = spellings[i].kind;
 		out->in_fd = out->out_fd = -1;

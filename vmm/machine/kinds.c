@@ -156,7 +156,8 @@ static const struct cfg_kind kind_disk = {
 	.threads = 1 + BLK_URING_KERNEL_THREADS,
 	.spec = SPEC(disk_fields),
 	.bare = "path",
-	.usage = "path=FILE[,readonly=on][,serial=ID][,format=raw][,cache=none|writeback][,io=aio|sync][,id=NAME]",
+	.usage = "path=FILE[,readonly=on][,serial=ID][,format=raw][,cache=none|writeback]"
+		 "[,io=auto|io_uring|aio|sync][,queues=N][,id=NAME]",
 	.doc = "a virtio-blk disk; /dev/vda, vdb... in order",
 	.addable = true,
 	.validate = validate_disk,

@@ -455,7 +455,7 @@ int snapshot_check_shape(const struct snapshot *s, unsigned vcpus,
 			       vcpus, s->vcpus);
 	}
 	if (ram_bytes != s->ram_bytes) {
-		err_field(e, "machine.memory");
+		err_field(e, "machine.memory_mib");
 		return err_set(e, -EINVAL, "%llu MiB, the snapshot's guest has %llu MiB",
 			       (unsigned long long)(ram_bytes >> 20),
 			       (unsigned long long)(s->ram_bytes >> 20));

@@ -167,7 +167,13 @@ static int load_kernel(struct vm *vm, struct kernel_info *k, struct err *e)
 	if (!rc && proto != CFG_BOOT_BZIMAGE && kernel_is_bzimage(f.data, f.size)) {
 		rc = load_vmlinux(vm, &f, k, e);
 		loaded = !rc;
-		if (rc && proto == CFG_BOOT_AUTO) {
+		/* A damaged compressed kernel (a corrupt stream, a payload past
+		 * the file's end) would fail in the guest's own decompressor
+		 * too: refused here, named. Anything else (a format not built
+		 * in, no PVH note) leaves the bzImage to boot itself. */
+		if (rc == -EBADMSG) {
+			err_prefix(e, "the bzImage's compressed kernel is damaged");
+		} else if (rc && proto == CFG_BOOT_AUTO) {
 			log_info("kernel: booting the bzImage itself (%s)", e->msg);
 			err_clear(e);
 			rc = 0;
