@@ -47,6 +47,16 @@ struct cli_request {
  */
 int cli_parse(int argc, char **argv, struct cli_request *req, struct err *e);
 
+/*
+ * cli_check_files - the files (req)'s config names, checked before kiln
+ * sets anything up (a jail, a cgroup, the API socket, /dev/kvm): they
+ * exist and kiln may use them, and the kernel starts like a kernel
+ * (kernel_probe; the rest is read when it loads). 0, or -errno with (e)
+ * naming the flag (or the --config file and field); req->input_error is
+ * then set (an input's fault: exit status 1).
+ */
+int cli_check_files(struct cli_request *req, struct err *e);
+
 /* cli_usage - the --help text. */
 const char *cli_usage(void);
 

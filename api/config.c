@@ -308,6 +308,12 @@ int cfg_check_files(const struct kiln_config *cfg, struct err *e)
 		err_field(e, "boot.initrd");
 		return rc;
 	}
+	return cfg_check_devices(cfg, e);
+}
+
+int cfg_check_devices(const struct kiln_config *cfg, struct err *e)
+{
+	int rc = 0;
 	for (unsigned i = 0; i < cfg->nr_devices; i++) {
 		rc = cfg_check_device(&cfg->devices[i], e);
 		if (rc) {

@@ -49,6 +49,10 @@ int cfg_fill_ids(struct kiln_config *cfg, struct err *e);
  */
 int cfg_check_files(const struct kiln_config *cfg, struct err *e);
 
+/* cfg_check_devices - cfg_check_files for the devices only (a restored
+ * guest's kernel is in its memory, not in a file). */
+int cfg_check_devices(const struct kiln_config *cfg, struct err *e);
+
 /* cfg_check_device - cfg_check_files for one device; e->field names the
  * value within the device ("path"). */
 int cfg_check_device(const struct cfg_device *dev, struct err *e);

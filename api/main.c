@@ -100,6 +100,13 @@ int main(int argc, char **argv)
 			status = print_config(&req.config);
 			break;
 		}
+		/* Before the jail, the cgroup, the API socket and /dev/kvm: a
+		 * bad input is named even where those would fail first. */
+		if (cli_check_files(&req, &e)) {
+			fprintf(stderr, "kiln: error: %s\n", e.msg);
+			status = 1;
+			break;
+		}
 		/* Under a service manager: its socket, opened before the
 		 * jail (the child in a PID namespace sends; the unit says
 		 * NotifyAccess=all). */

@@ -41,21 +41,35 @@ bool kernel_is_bzimage(const uint8_t *img, size_t len)
 	return magic_matches(&kernel_formats[0], img, len);
 }
 
+/* The format whose magic (img, len) has, or NULL with (e) saying why:
+ * (size) is the whole file's, for the message. */
+static const struct kernel_format_desc *format_of(const uint8_t *img, size_t len,
+						   uint64_t size, struct err *e)
+{
+	if (!img || size == 0) {
+		err_set(e, -ENOEXEC, "kernel image is empty (0 bytes)");
+		return NULL;
+	}
+	size_t n = sizeof(kernel_formats) / sizeof(kernel_formats[0]);
+	for (size_t i = 0; i < n; i++)
+		if (magic_matches(&kernel_formats[i], img, len))
+			return &kernel_formats[i];
+	err_set(e, -ENOEXEC,
+		"not a kernel image (%llu bytes): no bzImage \"HdrS\" "
+		"signature at 0x202 and no ELF magic at 0",
+		(unsigned long long)size);
+	return NULL;
+}
+
+int kernel_probe(const uint8_t *head, size_t len, uint64_t size, struct err *e)
+{
+	return format_of(head, len, size, e) ? 0 : -ENOEXEC;
+}
+
 int kernel_load(const struct guest_mem *gm, uint64_t base, const uint8_t *img,
 		size_t len, struct kernel_info *out, struct err *e)
 {
 	memset(out, 0, sizeof(*out));
-	if (!img || len == 0)
-		return err_set(e, -ENOEXEC, "kernel image is empty (0 bytes)");
-
-	size_t n = sizeof(kernel_formats) / sizeof(kernel_formats[0]);
-	for (size_t i = 0; i < n; i++) {
-		const struct kernel_format_desc *f = &kernel_formats[i];
-		if (magic_matches(f, img, len))
-			return f->load(gm, base, img, len, out, e);
-	}
-	return err_set(e, -ENOEXEC,
-		       "not a kernel image (%zu bytes): no bzImage \"HdrS\" "
-		       "signature at 0x202 and no ELF magic at 0",
-		       len);
+	const struct kernel_format_desc *f = format_of(img, len, len, e);
+	return f ? f->load(gm, base, img, len, out, e) : -ENOEXEC;
 }

@@ -62,6 +62,14 @@ int kernel_load(const struct guest_mem *gm, uint64_t base, const uint8_t *img,
 bool kernel_is_bzimage(const uint8_t *img, size_t len);
 
 /*
+ * kernel_probe - whether the first (len) bytes of a kernel file of (size)
+ * bytes start a format kernel_load knows (the magic numbers only: the
+ * rest is checked when it loads). 0, or -ENOEXEC with (e) as kernel_load
+ * would say it. For the command line, before anything else is set up.
+ */
+int kernel_probe(const uint8_t *head, size_t len, uint64_t size, struct err *e);
+
+/*
  * bzimage_load / elf_load - the two halves of kernel_load, for an image
  * whose format kernel_load has already recognised (bzImage: "HdrS" at
  * 0x202; ELF: "\177ELF" at 0). Same arguments, returns and errors as

@@ -113,8 +113,8 @@ int bzimage_payload(const uint8_t *img, size_t len, struct kernel_payload *out,
 	uint64_t pm = (uint64_t)(sects + 1) * BZ_SECTOR;
 	uint64_t at = pm + hdr.payload_offset;
 	if (at > len || hdr.payload_length > len - at)
-		return err_set(e, -EBADMSG, "bzImage payload at 0x%llx+0x%x ends "
-					   "past the file end (%zu bytes)",
+		return err_set(e, -EBADMSG, "bzImage truncated: its payload at "
+					   "0x%llx+0x%x ends past the file end (%zu bytes)",
 			       (unsigned long long)at, hdr.payload_length, len);
 	if (hdr.payload_length <= SIZE_TRAILER)
 		return err_set(e, -EBADMSG, "bzImage payload of %u bytes is too "

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api/cli.h"
 #include "vmm/base/chr.h"
@@ -521,4 +524,53 @@ Test(cli, restore_errors)
 	req.snapshot = NULL;
 	cfg_fini(&req.config);
 	remove_snapshot(dir);
+}
+
+/* A temporary file holding (len) bytes of (byte); its path (to free). */
+static char *temp_file(int byte, size_t len)
+{
+	char *path = strdup("/tmp/kiln-cli-XXXXXX");
+	int fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	char buf[4096];
+	memset(buf, byte, sizeof(buf));
+	for (size_t done = 0; done < len; done += sizeof(buf))
+		cr_assert_eq(write(fd, buf, sizeof(buf)), (ssize_t)sizeof(buf));
+	close(fd);
+	return path;
+}
+
+/* The files are checked before anything is set up, named by their flag,
+ * as an input's fault (exit status 1); a kernel must start like one. */
+Test(cli, files_are_checked_first_and_named_by_flag)
+{
+	char *junk = temp_file('x', 8192);
+	char *disk = temp_file(0, 4096);
+	struct cli_request req;
+	struct err e;
+	cr_assert_eq(PARSE(&req, &e, "run", "--kernel", junk), 0, "%s", e.msg);
+	cr_assert_eq(cli_check_files(&req, &e), -ENOEXEC);
+	cr_assert(req.input_error);
+	char want[256];
+	snprintf(want, sizeof(want), "--kernel %s: not a kernel image (8192 bytes): no bzImage \"HdrS\" "
+		 "signature at 0x202 and no ELF magic at 0", junk);
+	cr_assert_str_eq(e.msg, want);
+	cfg_fini(&req.config);
+
+	/* An ELF header is enough here; the rest is read when it loads. */
+	FILE *f = fopen(junk, "r+");
+	fwrite("\x7f" "ELF", 1, 4, f);
+	fclose(f);
+	cr_assert_eq(PARSE(&req, &e, "run", "--kernel", junk, "--disk", "path=/nonexistent/d.img"), 0,
+		     "%s", e.msg);
+	cr_assert_eq(cli_check_files(&req, &e), -ENOENT);
+	cr_assert_str_eq(e.msg, "--disk /nonexistent/d.img: No such file or directory");
+	cfg_fini(&req.config);
+	cr_assert_eq(PARSE(&req, &e, "run", "--kernel", junk, "--disk", disk), 0, "%s", e.msg);
+	cr_assert_eq(cli_check_files(&req, &e), 0, "%s", e.msg);
+	cfg_fini(&req.config);
+	unlink(junk);
+	unlink(disk);
+	free(junk);
+	free(disk);
 }
