@@ -175,6 +175,15 @@ static bool at_eof(int fd)
 	return !line;
 }
 
+/* Close clients fds[from..] of a full table; then none is left. */
+static void close_table(int *fds, int from)
+{
+	for (int i = from; i < API_MAX_CLIENTS; i++)
+		close(fds[i]);
+	pump(5);
+	cr_assert_eq(api_server_clients(srv), 0);
+}
+
 #define BOOT(id) "{\"jsonrpc\":\"2.0\",\"method\":\"vm.boot\",\"id\":" #id "}\n"
 
 Test(server, request_and_response)
@@ -285,10 +294,7 @@ Test(server, sixty_four_busy_clients_and_the_sixty_fifth)
 	send_str(again, BOOT(99));
 	expect_member(again, "id", "99");
 	close(again);
-	for (int i = 1; i < API_MAX_CLIENTS; i++)
-		close(fds[i]);
-	pump(5);
-	cr_assert_eq(api_server_clients(srv), 0);
+	close_table(fds, 1);
 }
 
 /* 64 idle clients must not lock everyone out: the 65th displaces the one
@@ -317,10 +323,7 @@ Test(server, a_full_table_of_idle_clients_lets_a_newcomer_in)
 		expect_member(fds[i], "id", "7");
 	}
 	close(extra);
-	for (int i = 0; i < API_MAX_CLIENTS; i++)
-		close(fds[i]);
-	pump(5);
-	cr_assert_eq(api_server_clients(srv), 0);
+	close_table(fds, 0);
 }
 
 static void sleep_ms(long ms)
@@ -441,10 +444,7 @@ Test(server, a_client_with_a_request_in_its_socket_is_not_evicted)
 	expect_member(fds[1], "error",
 		      "{\"code\":-32002,\"message\":\"closed: idle while the client table was full\"}");
 	close(extra);
-	for (int i = 0; i < API_MAX_CLIENTS; i++)
-		close(fds[i]);
-	pump(5);
-	cr_assert_eq(api_server_clients(srv), 0);
+	close_table(fds, 0);
 }
 
 /* A line of NUL bytes is not blank: a parse error, not silence. */
