@@ -271,7 +271,7 @@ static int await_response(struct ctl *c)
 		}
 		struct json_object *resp = NULL, *id = NULL, *res = NULL, *error = NULL;
 		struct err e = { 0 };
-		if (schema_parse_text(line, strlen(line), &resp, &e) ||
+		if (schema_parse_answer(line, strlen(line), &resp, &e) ||
 		    !json_object_is_type(resp, json_type_object)) {
 			fprintf(stderr, "kiln ctl: %s: malformed answer: %s\n", c->path,
 				e.msg[0] ? e.msg : "not an object");

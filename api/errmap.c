@@ -128,6 +128,6 @@ bool errmap_apply(const struct kiln_config *cfg, struct err *e,
 	char head[160];
 	snprintf(head, sizeof(head), "%s%s%s", name, value ? " " : "",
 		 value ? value : "");
-	err_prefix(e, "%s", head);
+	err_prefix(e, "%s", head); /* (err_prefix keeps characters whole) */
 	return true;
 }

@@ -14,6 +14,7 @@
 
 #include "openrpc.h"
 #include "schema.h"
+#include "../vmm/base/utf8.h"
 
 /* The names are what kiln ctl prints ("error -32001 (configuration)");
  * docs/api.md's error table must match (tests/unit/test_api_docs.c). */
@@ -56,6 +57,7 @@ int jsonrpc_set_error(struct jsonrpc_error *err, int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err->message, sizeof(err->message), fmt, ap);
 	va_end(ap);
+	utf8_trim_cut(err->message);
 	return -1;
 }
 
@@ -428,6 +430,11 @@ static int snapshot_params(const char *method, struct json_object *params,
 	if (!json_object_is_type(p, json_type_string) || !json_object_get_string_len(p))
 		return jsonrpc_set_error(err, JSONRPC_INVALID_PARAMS,
 					 "%s: path: expected a non-empty string, got %s", method,
+					 schema_describe(p, got, sizeof(got)));
+	/* (A path cut at a NUL would be another directory.) */
+	if (strlen(json_object_get_string(p)) != (size_t)json_object_get_string_len(p))
+		return jsonrpc_set_error(err, JSONRPC_INVALID_PARAMS,
+					 "%s: path: holds a NUL character, got %s", method,
 					 schema_describe(p, got, sizeof(got)));
 	*path = json_object_get_string(p);
 	return 0;

@@ -13,12 +13,14 @@
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "../vmm/base/file.h"
+#include "../vmm/base/utf8.h"
 #include "../vmm/machine/builder.h"
 
 /* The kinds of field are the config model's (struct cfg_field); their
@@ -157,15 +159,7 @@ static const struct cfg_section *root(void)
 
 int schema_utf8_prefix(const char *s, size_t max)
 {
-	size_t n = strnlen(s, max + 1);
-	if (n > max) {
-		n = max;
-		/* s[n] is the first byte left out: while it continues a
-		 * character, that character is left out whole. */
-		while (n && ((unsigned char)s[n] & 0xC0) == 0x80)
-			n--;
-	}
-	return (int)n;
+	return (int)utf8_prefix_len(s, max);
 }
 
 const char *schema_describe(struct json_object *v, char *buf, size_t size)
@@ -368,7 +362,9 @@ static struct json_object *emit_str(const struct cfg_field *f, const void *base)
 static int parse_enum(const struct cfg_field *f, struct json_object *v,
 		      void *base, const char *path, struct err *e)
 {
+	/* (strcmp would take "exit\u0000junk" for "exit".) */
 	if (!json_object_is_type(v, json_type_string) ||
+	    strlen(json_object_get_string(v)) != (size_t)json_object_get_string_len(v) ||
 	    cfg_parse_enum(f->names, json_object_get_string(v),
 			   (unsigned *)((char *)base + f->off)))
 		return bad_value(e, f, path, v);
@@ -1034,8 +1030,8 @@ static size_t nul_in_name(const char *buf, size_t len)
 	return len;
 }
 
-/* Whether every number in (v) is a JSON number: json-c also takes NaN
- * and Infinity. */
+/* Whether every number in (v) is finite: json-c also takes NaN and
+ * Infinity, and makes 1e400 an infinity. */
 static bool numbers_ok(struct json_object *v)
 {
 	switch (json_object_get_type(v)) {
@@ -1060,8 +1056,8 @@ static bool numbers_ok(struct json_object *v)
 	}
 }
 
-int schema_parse_text(const char *buf, size_t len, struct json_object **out,
-		      struct err *e)
+static int parse_text(const char *buf, size_t len, bool utf8_only,
+		      struct json_object **out, struct err *e)
 {
 	*out = NULL;
 	if (len > SCHEMA_MAX_TEXT)
@@ -1086,7 +1082,7 @@ int schema_parse_text(const char *buf, size_t len, struct json_object **out,
 		memcpy(copy, buf, len);
 		copy[len] = '\0';
 		json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
-						    JSON_TOKENER_VALIDATE_UTF8);
+						    (utf8_only ? JSON_TOKENER_VALIDATE_UTF8 : 0));
 		obj = json_tokener_parse_ex(tok, copy, (int)len + 1);
 		jerr = json_tokener_get_error(tok);
 		end = json_tokener_get_parse_end(tok);
@@ -1102,7 +1098,7 @@ int schema_parse_text(const char *buf, size_t len, struct json_object **out,
 			why = "\\u0000, a NUL character, in a member name";
 		} else if (!numbers_ok(obj)) {
 			end = len;
-			why = "NaN or Infinity is not a JSON number";
+			why = "a number that is not finite: NaN, Infinity or out of range";
 		} else {
 			*out = obj;
 			return 0;
@@ -1115,6 +1111,18 @@ int schema_parse_text(const char *buf, size_t len, struct json_object **out,
 		why = "trailing text";
 	return err_set(e, -EINVAL, "line %u, column %u: invalid JSON (%s)",
 		       line, col, why);
+}
+
+int schema_parse_text(const char *buf, size_t len, struct json_object **out,
+		      struct err *e)
+{
+	return parse_text(buf, len, true, out, e);
+}
+
+int schema_parse_answer(const char *buf, size_t len, struct json_object **out,
+			struct err *e)
+{
+	return parse_text(buf, len, false, out, e);
 }
 
 /* "-": the config text from stdin, up to SCHEMA_MAX_TEXT bytes (a CLI

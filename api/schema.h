@@ -108,6 +108,12 @@ struct json_object *schema_json_schemas(void);
 int schema_parse_text(const char *buf, size_t len, struct json_object **out,
 		      struct err *e);
 
+/* schema_parse_answer - schema_parse_text without the UTF-8 check: for
+ * kiln ctl reading kiln's answers, whose messages may hold a file name's
+ * bytes as they are. */
+int schema_parse_answer(const char *buf, size_t len, struct json_object **out,
+			struct err *e);
+
 /* How many bytes of (s), at most (max), end on a whole UTF-8 character:
  * for messages that show the start of a long value. */
 int schema_utf8_prefix(const char *s, size_t max);

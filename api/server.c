@@ -468,8 +468,8 @@ static bool evict_idlest(struct api_server *s)
 		 * (MSG_PEEK, not FIONREAD: the loop's seccomp filter allows
 		 * recvfrom, not that ioctl). */
 		char b;
-		if (recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) != -1 || errno != EAGAIN)
-			continue;
+		if (recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) > 0)
+			continue; /* (0, or an error: the peer is gone, evictable) */
 		/* The list runs newest first: on a tie the older one wins. */
 		if (!best || (best->subscribed && !c->subscribed) ||
 		    (best->subscribed == c->subscribed &&

@@ -42,14 +42,14 @@ core=$(ls vmm/base/*.c vmm/devices/*.c vmm/machine/*.c vmm/arch/x86_64/*.c virti
 	virtio/backend/*.c loader/*.c api/*.c | grep -vE '^api/(main|exec|exec_relay)\.c$' | tr '\n' ' ')
 corelibs="-ljson-c -laio -luring -lfdt -lseccomp -lcap-ng -llzma -llz4 -lz -lnettle -lpthread"
 declare -A sources=(
-	[fuzz_queue]="tests/fuzz/fuzz_queue.c virtio/queue.c virtio/queue_chain.c tests/fakes/vq_driver.c vmm/base/memory.c vmm/base/err.c vmm/base/log.c vmm/base/term.c"
+	[fuzz_queue]="tests/fuzz/fuzz_queue.c virtio/queue.c virtio/queue_chain.c tests/fakes/vq_driver.c vmm/base/memory.c vmm/base/err.c vmm/base/utf8.c vmm/base/log.c vmm/base/term.c"
 	[fuzz_api]="tests/fuzz/fuzz_api.c $core"
 	[fuzz_virtio]="tests/fuzz/fuzz_virtio.c tests/fakes/vpci_machine.c $core"
 	[fuzz_pio]="tests/fuzz/fuzz_pio.c tests/fakes/vpci_machine.c $core"
 	[fuzz_loader]="tests/fuzz/fuzz_loader.c $core"
 	[fuzz_server]="tests/fuzz/fuzz_server.c $core"
 	[fuzz_config]="tests/fuzz/fuzz_config.c $core"
-	[fuzz_fs]="tests/fuzz/fuzz_fs.c virtio/backend/fs_share.c vmm/base/err.c vmm/base/log.c vmm/base/term.c"
+	[fuzz_fs]="tests/fuzz/fuzz_fs.c virtio/backend/fs_share.c vmm/base/err.c vmm/base/utf8.c vmm/base/log.c vmm/base/term.c"
 )
 declare -A libs=([fuzz_queue]="" [fuzz_api]="$corelibs" [fuzz_virtio]="$corelibs"
 	[fuzz_pio]="$corelibs" [fuzz_loader]="$corelibs" [fuzz_server]="$corelibs"

@@ -673,6 +673,9 @@ Test(jsonrpc, restore_booleans)
 		     JSONRPC_INVALID_PARAMS, "vm.restore: path: expected a non-empty string, got 7", "4");
 	expect_error("{\"jsonrpc\": \"2.0\", \"id\": 5, \"method\": \"vm.restore\", \"params\": {}}",
 		     JSONRPC_INVALID_PARAMS, "vm.restore: path: missing or null (expected a non-empty string)", "5");
+	expect_error("{\"jsonrpc\": \"2.0\", \"id\": 6, \"method\": \"vm.restore\", \"params\":"
+		     " {\"path\": \"/s\\u0000x\"}}",
+		     JSONRPC_INVALID_PARAMS, "vm.restore: path: holds a NUL character, got \"/s\\u0000x\"", "6");
 }
 
 /* A method name with a NUL inside is not the name before the NUL; a real

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "api/schema.h"
+#include "vmm/base/utf8.h"
 #include "vmm/base/chr.h"
 #include "cfg_access.h"
 
@@ -351,13 +352,14 @@ Test(schema, text_parsing)
 		{ "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]",
 		  "line 1, column 33: invalid JSON (nesting too deep)" },
 		/* json-c takes these; JSON and kiln do not. */
-		{ "{\"id\": NaN}", "line 1, column 12: invalid JSON (NaN or Infinity is not a JSON number)" },
-		{ "[1, -Infinity]", "line 1, column 15: invalid JSON (NaN or Infinity is not a JSON number)" },
+		{ "{\"id\": NaN}", "line 1, column 12: invalid JSON (a number that is not finite: NaN, Infinity or out of range)" },
+		{ "[1, -Infinity]", "line 1, column 15: invalid JSON (a number that is not finite: NaN, Infinity or out of range)" },
 		{ "{\"vcpus\\u0000x\": 5}",
 		  "line 1, column 8: invalid JSON (\\u0000, a NUL character, in a member name)" },
 		{ "{\"a\": 1,\n \"b\\u0000\"\t: 2}",
 		  "line 2, column 4: invalid JSON (\\u0000, a NUL character, in a member name)" },
-		/* In a value it is the schema's to refuse, naming the field. */
+		/* In a value it is the schema's to refuse, naming the field
+		 * (an enum's too: config_nul_in_enum_value). */
 		{ "[\"a\\u0000\", {\"k\": \"\\u0000\"}]", NULL },
 		{ "[\"\xc3(\"]", "line 1, column 4: invalid JSON (invalid utf-8 string)" },
 		/* An escaped backslash then "u0000" is text, not a NUL. */
@@ -828,6 +830,29 @@ Test(schema, utf8_prefix_keeps_characters_whole)
 	cr_assert_eq(schema_utf8_prefix("\xe2\x82\xac\xe2\x82\xac", 5), 3);
 	cr_assert_eq(schema_utf8_prefix("\xe2\x82\xac\xe2\x82\xac", 6), 6);
 	cr_assert_eq(schema_utf8_prefix("\xf0\x9f\x98\x80", 2), 0);
+	/* What snprintf leaves when it cuts inside a character is dropped. */
+	static const struct {
+		const char *in, *out;
+	} cuts[] = {
+		{ "ab\xc3", "ab" }, { "ab\xc3\xa9", "ab\xc3\xa9" }, { "a\xe2\x82", "a" },
+		{ "a\xe2\x82\xac", "a\xe2\x82\xac" }, { "\xf0\x9f\x98", "" }, { "abc", "abc" }, { "", "" },
+	};
+	for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
+		char buf[16];
+		snprintf(buf, sizeof(buf), "%s", cuts[i].in);
+		utf8_trim_cut(buf);
+		cr_assert_str_eq(buf, cuts[i].out, "case %zu", i);
+	}
+	/* An error message cut to its buffer ends on a whole character. */
+	struct err ce = { 0 };
+	char longv[600];
+	for (size_t i = 0; i + 2 < sizeof(longv); i += 2)
+		memcpy(longv + i, "\xc3\xa9", 2);
+	longv[sizeof(longv) - 2] = '\0';
+	/* 511 bytes fit: the 256th character's first byte would be the last. */
+	err_set(&ce, -EINVAL, "%s", longv);
+	size_t ml = strlen(ce.msg);
+	cr_assert(ml == 510 && (unsigned char)ce.msg[ml - 1] == 0xa9, "%zu", ml);
 	/* A long value described: 40 bytes at most, then "...", valid UTF-8. */
 	struct json_object *v = json_object_new_string(
 		"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
@@ -838,4 +863,15 @@ Test(schema, utf8_prefix_keeps_characters_whole)
 			 "\"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
 			 "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9...");
 	json_object_put(v);
+}
+
+/* "exit\u0000junk" is not "exit": strcmp would have taken it. */
+Test(schema, config_nul_in_enum_value)
+{
+	struct kiln_config cfg;
+	struct err e;
+	cr_assert_eq(load("{\"boot\": {\"kernel\": \"/k\"}, \"on_reboot\": \"exit\\u0000junk\"}", &cfg, &e),
+		     -EINVAL);
+	cr_assert(strstr(e.msg, "on_reboot: expected"), "%s", e.msg);
+	cfg_fini(&cfg);
 }

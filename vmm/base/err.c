@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include "err.h"
 
+#include "utf8.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,6 +22,7 @@ static void store_joined(struct err *e, const char *head, const char *tail)
 		pos += tl;
 	}
 	e->msg[pos] = '\0';
+	utf8_trim_cut(e->msg); /* a message cut to its buffer */
 }
 
 /* Put the formatted (fmt, ap) in front of the message kept so far. */
@@ -28,6 +31,7 @@ static void prepend(struct err *e, const char *fmt, va_list ap)
 	char head[sizeof(e->msg)];
 	char old[sizeof(e->msg)];
 	vsnprintf(head, sizeof(head), fmt, ap);
+	utf8_trim_cut(head);
 	memcpy(old, e->msg, sizeof(old));
 	old[sizeof(old) - 1] = '\0';
 	store_joined(e, head, old);
