@@ -2,17 +2,13 @@
 #include "cli.h"
 
 #include "errmap.h"
-
 #include "schema.h"
-#include "../loader/kernel.h"
-#include "../vmm/base/file.h"
 #include "../vmm/base/log.h"
 #include "../vmm/machine/builder.h"
 #include "../vmm/machine/snapshot.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -397,20 +393,9 @@ int cli_check_files(struct cli_request *req, struct err *e)
 	/* A restored guest's kernel is in its memory: no file to check. */
 	int rc = req->snapshot ? cfg_check_devices(&req->config, e)
 			       : cfg_check_files(&req->config, e);
-	if (!rc && req->config.kernel && !req->snapshot) {
-		int fd;
-		struct stat st;
-		uint8_t head[1024];
-		rc = file_open_checked(req->config.kernel, O_RDONLY, false, &fd, &st, e);
-		if (!rc) {
-			ssize_t n = pread(fd, head, sizeof(head), 0);
-			rc = n < 0 ? err_set(e, -errno, "%s", strerror(errno))
-				   : kernel_probe(head, (size_t)n, (uint64_t)st.st_size, e);
-			close(fd);
-		}
-		if (rc)
-			err_field(e, "boot.kernel");
-	}
+	if (!rc && req->config.kernel && !req->snapshot &&
+	    (rc = builder_check_kernel(req->config.kernel, e)))
+		err_field(e, "boot.kernel");
 	if (!rc)
 		return 0;
 	req->input_error = true;

@@ -35,6 +35,11 @@ int builder_serial(const struct kiln_config *cfg, struct chr_config *out,
  * what is wrong (without the field name). For the front ends' parsers. */
 int builder_check_console(const char *spec, struct err *e);
 
+/* builder_check_kernel - whether (path) is a file kiln can open that
+ * starts like a kernel it loads (kernel_probe: the magic numbers only; the
+ * rest is checked when it loads). 0 or -errno with (e) saying why. */
+int builder_check_kernel(const char *path, struct err *e);
+
 /* builder_add_virtio - put (vdev) (owned from here: freed on failure)
  * behind a virtio-pci function named (id) and on the VM's device list.
  * For the kinds' create functions. */
