@@ -364,27 +364,37 @@ static bool run_flag(struct cli_request *req, const char *arg, int argc,
 	return true;
 }
 
-/* The whole config's checks, their errors named as the user wrote the
- * value: the flag (--disk disk0: io=sync ...), or with --config the file
- * and the JSON field (flags given beside it override the file's values). */
+/* Name the value (e) is about as the user wrote it: with --config, the
+ * file and the JSON field (flags given beside it override the file's
+ * values); otherwise the flag (errmap: "--disk disk0: ..."). */
+static void name_error(struct cli_request *req, struct err *e)
+{
+	if (!req->config_file) {
+		errmap_apply(&req->config, e, ERRMAP_CLI);
+		return;
+	}
+	if (e->field[0])
+		err_prefix(e, "%s", e->field);
+	err_prefix(e, "%s", req->config_file);
+}
+
+/* The whole config's checks, their errors named as the user wrote them. */
 static int validate(struct cli_request *req, struct err *e)
 {
 	int rc = cfg_validate(&req->config, e);
 	if (!rc)
 		return 0;
-	if (req->config_file) {
-		err_prefix(e, "%s", req->config_file);
-		return rc;
-	}
-	/* cfg_validate says where in the config ("disks[0].io: ..."): that
-	 * path becomes the error's field, for errmap to name the flag. */
+	/* cfg_validate says where in the config ("disks[0].io: ..."): without
+	 * --config, that path becomes the error's field, for errmap to name
+	 * the flag. */
 	size_t n = strspn(e->msg, "abcdefghijklmnopqrstuvwxyz_[].0123456789");
-	if (!e->field[0] && n && n < sizeof(e->field) && !strncmp(e->msg + n, ": ", 2)) {
+	if (!req->config_file && !e->field[0] && n && n < sizeof(e->field) &&
+	    !strncmp(e->msg + n, ": ", 2)) {
 		memcpy(e->field, e->msg, n);
 		e->field[n] = '\0';
 		memmove(e->msg, e->msg + n + 2, strlen(e->msg + n + 2) + 1);
 	}
-	errmap_apply(&req->config, e, ERRMAP_CLI);
+	name_error(req, e);
 	return rc;
 }
 
@@ -399,12 +409,7 @@ int cli_check_files(struct cli_request *req, struct err *e)
 	if (!rc)
 		return 0;
 	req->input_error = true;
-	if (req->config_file) {
-		err_prefix(e, "%s", e->field);
-		err_prefix(e, "%s", req->config_file);
-	} else {
-		errmap_apply(&req->config, e, ERRMAP_CLI);
-	}
+	name_error(req, e);
 	return rc;
 }
 

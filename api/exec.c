@@ -307,7 +307,7 @@ int exec_main(int argc, char **argv)
 	}
 	struct err e = { 0 };
 	if (o.kernel && !*o.kernel)
-		return fail("--kernel: empty value%s", "");
+		return fail("%s", "--kernel: empty value");
 	if (exec_guest_release(kernel, release, sizeof(release), &e)) {
 		/* The message starts with the path: say which option gave it
 		 * (or that none did: the host's own kernel). */

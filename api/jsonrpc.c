@@ -163,20 +163,17 @@ static int parse_request(struct json_object *root, struct request *req,
 		if (i == 4)
 			return jsonrpc_set_error(err, JSONRPC_INVALID_REQUEST,
 						 "invalid request: unknown member \"%.*s\"",
-						 schema_utf8_prefix(key, 64), key);
+						 (int)utf8_prefix_len(key, 64), key);
 		(void)val;
 	}
 	json_object_object_get_ex(root, "jsonrpc", &ver);
-	if (!json_object_is_type(ver, json_type_string) ||
-	    json_object_get_string_len(ver) != 3 ||
-	    strcmp(json_object_get_string(ver), "2.0"))
+	if (!schema_string_whole(ver) || strcmp(json_object_get_string(ver), "2.0"))
 		return invalid(err, "jsonrpc: expected \"2.0\"", ver);
 	json_object_object_get_ex(root, "method", &method);
 	if (!json_object_is_type(method, json_type_string))
 		return invalid(err, "method: expected string", method);
 	req->method = json_object_get_string(method);
-	/* "vm.info\u0000x" would be found as vm.info by strcmp. */
-	if (strlen(req->method) != (size_t)json_object_get_string_len(method))
+	if (!schema_string_whole(method)) /* strcmp would find vm.info in "vm.info\u0000x" */
 		return invalid(err, "method: holds a NUL character", method);
 	json_object_object_get_ex(root, "params", &req->params);
 	if (req->params && !json_object_is_type(req->params, json_type_object) &&
@@ -208,7 +205,7 @@ static int dispatch(const struct request *req, const struct jsonrpc_method *tabl
 	if (!m)
 		return jsonrpc_set_error(err, JSONRPC_METHOD_NOT_FOUND,
 					 "method not found: \"%.*s\"",
-					 schema_utf8_prefix(req->method, 64), req->method);
+					 (int)utf8_prefix_len(req->method, 64), req->method);
 	char got[64];
 	if (m->params == JSONRPC_PARAMS_NONE && !params_empty(req->params))
 		return jsonrpc_set_error(err, JSONRPC_INVALID_PARAMS,
@@ -419,7 +416,7 @@ static int snapshot_params(const char *method, struct json_object *params,
 		}
 		return jsonrpc_set_error(err, JSONRPC_INVALID_PARAMS,
 					 "%s: unknown member \"%.*s\"", method,
-					 schema_utf8_prefix(key, 64), key);
+					 (int)utf8_prefix_len(key, 64), key);
 	}
 	struct json_object *p = NULL;
 	json_object_object_get_ex(params, "path", &p);
@@ -432,7 +429,7 @@ static int snapshot_params(const char *method, struct json_object *params,
 					 "%s: path: expected a non-empty string, got %s", method,
 					 schema_describe(p, got, sizeof(got)));
 	/* (A path cut at a NUL would be another directory.) */
-	if (strlen(json_object_get_string(p)) != (size_t)json_object_get_string_len(p))
+	if (!schema_string_whole(p))
 		return jsonrpc_set_error(err, JSONRPC_INVALID_PARAMS,
 					 "%s: path: holds a NUL character, got %s", method,
 					 schema_describe(p, got, sizeof(got)));

@@ -157,9 +157,10 @@ static const struct cfg_section *root(void)
 
 /* ---- messages ---- */
 
-int schema_utf8_prefix(const char *s, size_t max)
+bool schema_string_whole(struct json_object *v)
 {
-	return (int)utf8_prefix_len(s, max);
+	return json_object_is_type(v, json_type_string) &&
+	       strlen(json_object_get_string(v)) == (size_t)json_object_get_string_len(v);
 }
 
 const char *schema_describe(struct json_object *v, char *buf, size_t size)
@@ -168,7 +169,7 @@ const char *schema_describe(struct json_object *v, char *buf, size_t size)
 		v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	size_t max = size > 44 ? 40 : size - 4; /* room for "..." */
 	if (strlen(s) > max)
-		snprintf(buf, size, "%.*s...", schema_utf8_prefix(s, max), s);
+		snprintf(buf, size, "%.*s...", (int)utf8_prefix_len(s, max), s);
 	else
 		snprintf(buf, size, "%s", s);
 	return buf;
@@ -304,10 +305,10 @@ static int check_string(const struct cfg_field *f, struct json_object *v,
 {
 	if (!json_object_is_type(v, json_type_string))
 		return bad_value(e, f, path, v);
+	if (!schema_string_whole(v))
+		return err_set(e, -EINVAL, "%s: contains a NUL character", path);
 	const char *s = json_object_get_string(v);
 	size_t len = (size_t)json_object_get_string_len(v);
-	if (strlen(s) != len)
-		return err_set(e, -EINVAL, "%s: contains a NUL character", path);
 	if ((!len && !(f->flags & F_EMPTY_OK)) ||
 	    (f->max && len > (size_t)f->max))
 		return bad_value(e, f, path, v);
@@ -362,9 +363,7 @@ static struct json_object *emit_str(const struct cfg_field *f, const void *base)
 static int parse_enum(const struct cfg_field *f, struct json_object *v,
 		      void *base, const char *path, struct err *e)
 {
-	/* (strcmp would take "exit\u0000junk" for "exit".) */
-	if (!json_object_is_type(v, json_type_string) ||
-	    strlen(json_object_get_string(v)) != (size_t)json_object_get_string_len(v) ||
+	if (!schema_string_whole(v) ||
 	    cfg_parse_enum(f->names, json_object_get_string(v),
 			   (unsigned *)((char *)base + f->off)))
 		return bad_value(e, f, path, v);

@@ -21,6 +21,7 @@
 #ifndef KILN_API_SCHEMA_H
 #define KILN_API_SCHEMA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <json-c/json.h>
@@ -114,9 +115,10 @@ int schema_parse_text(const char *buf, size_t len, struct json_object **out,
 int schema_parse_answer(const char *buf, size_t len, struct json_object **out,
 			struct err *e);
 
-/* How many bytes of (s), at most (max), end on a whole UTF-8 character:
- * for messages that show the start of a long value. */
-int schema_utf8_prefix(const char *s, size_t max);
+/* schema_string_whole - whether (v) is a JSON string with no NUL inside:
+ * json-c keeps "exit\u0000junk" whole, but C's string functions would see
+ * "exit". */
+bool schema_string_whole(struct json_object *v);
 
 /*
  * schema_describe - the JSON text of (v) for error messages, cut to about

@@ -271,20 +271,18 @@ main() {
 			if ((attempt < retries)) && why=$(environment_failure "$t" "$scratch/$name" "$log"); then
 				again=1
 				cause="(${why%% *})"
-				if ((fresh_l1)); then
-					echo "FAIL $name (${secs}s) status $rc: ${why%% *} in ${why#* }, a signature of the nested environment (docs/testing.md), running it once more in a fresh L1 (a pass then counts as flaky)"
-					sed 's/^/    /' "$log"
-					# With the failure's reason, for session.sh to give
-					# if no time is left for that retry.
-					echo "integration retry-in-fresh-l1: $name $((attempt + 1)) ${why%% *} $(failure_reason "$log")"
-					exit 3
-				fi
-				echo "FAIL $name (${secs}s) status $rc: ${why%% *} in ${why#* }, a signature of the nested environment (docs/testing.md), running it once more (a pass then counts as flaky)"
+				echo "FAIL $name (${secs}s) status $rc: ${why%% *} in ${why#* }, a signature of the nested environment (docs/testing.md), running it once more$( ((fresh_l1)) && echo ' in a fresh L1') (a pass then counts as flaky)"
 			else
 				echo "FAIL $name (${secs}s) status $rc"
 			fi
 			sed 's/^/    /' "$log"
 			((again)) || break
+			if ((fresh_l1)); then
+				# With the failure's reason, for session.sh to give if no
+				# time is left for that retry.
+				echo "integration retry-in-fresh-l1: $name $((attempt + 1)) ${why%% *} $(failure_reason "$log")"
+				exit 3
+			fi
 		done
 		if ((rc == 0)); then
 			passed=$((passed + 1))

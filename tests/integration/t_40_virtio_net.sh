@@ -71,7 +71,9 @@ for _ in $(seq 600); do
 	kill -0 "$pid" 2>/dev/null || break
 	sleep 0.2
 done
-if grep -q KILN-NET-LISTENING console.log; then
+listening=0
+grep -q KILN-NET-LISTENING console.log && listening=1
+if ((listening)); then
 	step "the guest listens"
 else
 	step "no KILN-NET-LISTENING from the guest"
@@ -80,7 +82,7 @@ fi
 # the guest were doing, and whether the guest had gone silent (a fresh-root
 # run of 2026-12-05 lost t_41's guest that way, before its first line, and
 # the test went on to fail on its queue pairs without showing either).
-if ! grep -q KILN-NET-LISTENING console.log && kill -0 "$pid" 2>/dev/null; then
+if ((!listening)) && kill -0 "$pid" 2>/dev/null; then
 	show_tail console.log
 	hang_report "$pid"
 	quiet_s=$(($(date +%s) - $(stat -c %Y console.log)))

@@ -823,13 +823,13 @@ Test(schema, device_changes_by_id)
 /* Messages show the start of a long value: never half a character. */
 Test(schema, utf8_prefix_keeps_characters_whole)
 {
-	cr_assert_eq(schema_utf8_prefix("abc", 64), 3);
-	cr_assert_eq(schema_utf8_prefix("abcdef", 4), 4);
-	cr_assert_eq(schema_utf8_prefix("\xc3\xa9\xc3\xa9", 3), 2);   /* é é: cut inside the second */
-	cr_assert_eq(schema_utf8_prefix("\xe2\x82\xac\xe2\x82\xac", 4), 3);
-	cr_assert_eq(schema_utf8_prefix("\xe2\x82\xac\xe2\x82\xac", 5), 3);
-	cr_assert_eq(schema_utf8_prefix("\xe2\x82\xac\xe2\x82\xac", 6), 6);
-	cr_assert_eq(schema_utf8_prefix("\xf0\x9f\x98\x80", 2), 0);
+	cr_assert_eq(utf8_prefix_len("abc", 64), 3);
+	cr_assert_eq(utf8_prefix_len("abcdef", 4), 4);
+	cr_assert_eq(utf8_prefix_len("\xc3\xa9\xc3\xa9", 3), 2);   /* é é: cut inside the second */
+	cr_assert_eq(utf8_prefix_len("\xe2\x82\xac\xe2\x82\xac", 4), 3);
+	cr_assert_eq(utf8_prefix_len("\xe2\x82\xac\xe2\x82\xac", 5), 3);
+	cr_assert_eq(utf8_prefix_len("\xe2\x82\xac\xe2\x82\xac", 6), 6);
+	cr_assert_eq(utf8_prefix_len("\xf0\x9f\x98\x80", 2), 0);
 	/* What snprintf leaves when it cuts inside a character is dropped. */
 	static const struct {
 		const char *in, *out;
