@@ -128,6 +128,16 @@ static bool valid_id(struct json_object *id)
 	       json_object_is_type(id, json_type_double);
 }
 
+/* json-c saturates an integer beyond 64 bits to UINT64_MAX or INT64_MIN,
+ * and the answer's id would then not be the request's: those two values
+ * are refused (a 64-bit id's one lost value each way). */
+static bool id_saturated(struct json_object *id)
+{
+	return json_object_is_type(id, json_type_int) &&
+	       (json_object_get_int64(id) == INT64_MIN ||
+		json_object_get_uint64(id) == UINT64_MAX);
+}
+
 static int invalid(struct jsonrpc_error *err, const char *what,
 		   struct json_object *got)
 {
@@ -151,6 +161,10 @@ static int parse_request(struct json_object *root, struct request *req,
 		return invalid(err, "expected an object", root);
 	struct json_object *id = NULL, *ver = NULL, *method = NULL;
 	if (json_object_object_get_ex(root, "id", &id) && valid_id(id)) {
+		if (id_saturated(id))
+			return jsonrpc_set_error(err, JSONRPC_INVALID_REQUEST,
+						 "invalid request: id: an integer beyond "
+						 "-9223372036854775807..18446744073709551614");
 		req->id = id;
 		req->has_id = true;
 	} else if (id) {

@@ -688,3 +688,32 @@ Test(jsonrpc, method_with_a_nul_and_real_ids)
 	expect_error("{\"jsonrpc\": \"2.0\\u0000\", \"id\": 2, \"method\": \"vm.info\"}",
 		     JSONRPC_INVALID_REQUEST, NULL, "2");
 }
+
+/* An integer id json-c saturated would come back as another number: it is
+ * refused (with a null id); the largest exact ones go back as they came. */
+Test(jsonrpc, ids_beyond_64_bits)
+{
+	static const char *const far[] = { "18446744073709551616", "99999999999999999999999",
+					    "18446744073709551615", "-9223372036854775809",
+					    "-9223372036854775808" };
+	for (size_t i = 0; i < sizeof(far) / sizeof(far[0]); i++) {
+		char req[160];
+		snprintf(req, sizeof(req), "{\"jsonrpc\": \"2.0\", \"id\": %s, \"method\": \"vm.info\"}",
+			 far[i]);
+		expect_error(req, JSONRPC_INVALID_REQUEST,
+			     "invalid request: id: an integer beyond "
+			     "-9223372036854775807..18446744073709551614",
+			     "null");
+	}
+	static const char *const near[] = { "18446744073709551614", "-9223372036854775807",
+					     "9223372036854775808" };
+	for (size_t i = 0; i < sizeof(near) / sizeof(near[0]); i++) {
+		char req[160];
+		snprintf(req, sizeof(req), "{\"jsonrpc\": \"2.0\", \"id\": %s, \"method\": \"vm.info\"}",
+			 near[i]);
+		struct json_object *r = handle(req);
+		cr_assert(json_object_object_get_ex(r, "result", NULL), "%s", json_object_to_json_string(r));
+		cr_assert_str_eq(json_object_to_json_string(member(r, "id")), near[i]);
+		json_object_put(r);
+	}
+}
