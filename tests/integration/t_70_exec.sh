@@ -24,13 +24,19 @@ kver=$(<"$GUEST/generic/version")
 # leaves out exactly that warning.
 ex=("$KILN" exec --kernel "$GUEST/generic/vmlinuz" --modules "$GUEST/generic/modules/lib/modules/$kver"
 	--memory 256M --cpus 1)
-# run_exec NAME [kiln exec args...] -- CMD...: stdout in NAME.out, stderr in
-# NAME.err, status in $st; bounded.
-run_exec() {
-	local name=$1
-	shift
+# run_in NAME INPUT KILN-EXEC-COMMAND...: one kiln exec, bounded, its console
+# in NAME.console, INPUT ('' for none) piped in as its stdin; stdout in
+# NAME.out, stderr in NAME.err, status in $st. Every run of this test goes
+# through here, so a guest that never finished is named the same way in all.
+run_in() {
+	local name=$1 input=$2
+	shift 2
 	st=0
-	timeout -k 5 120 "${ex[@]}" --console-log "$TMPDIR/$name.console" "$@" </dev/null >"$TMPDIR/$name.out" 2>"$TMPDIR/$name.err" || st=$?
+	if [[ -n $input ]]; then
+		printf '%s\n' "$input" | timeout -k 5 120 "$@" >"$TMPDIR/$name.out" 2>"$TMPDIR/$name.err" || st=$?
+	else
+		timeout -k 5 120 "$@" </dev/null >"$TMPDIR/$name.out" 2>"$TMPDIR/$name.err" || st=$?
+	fi
 	step "$name: status $st, stdout $(head -c 200 "$TMPDIR/$name.out" | tr '\n' '|'), stderr $(head -c 300 "$TMPDIR/$name.err" | tr '\n' '|')"
 	# This bound, not kiln's --timeout, ended it: a guest that never
 	# finished. Its console's end is shown, and the line names the hang for
@@ -39,6 +45,13 @@ run_exec() {
 		tail -n 15 "$TMPDIR/$name.console" | sed 's/^/    console: /'
 		echo "guest_hang: $name: kiln exec did not end within 120 s"
 	fi
+}
+# run_exec NAME [kiln exec args...] -- CMD...: run_in with the generic
+# kernel and no stdin.
+run_exec() {
+	local name=$1
+	shift
+	run_in "$name" "" "${ex[@]}" --console-log "$TMPDIR/$name.console" "$@"
 }
 expect_status() {
 	((st == $2)) || problem "$1: status $st, expected $2"
@@ -73,18 +86,13 @@ grep -qx 1024 "$TMPDIR/big.err" && ! grep -qvx 1024 "$TMPDIR/big.err" ||
 	problem "big: the shares' read-ahead is not 1024 KiB: $(tr '\n' ' ' <"$TMPDIR/big.err")"
 rm -f big.bin
 
-st=0
-echo "hi from stdin" | timeout -k 5 120 "${ex[@]}" --console-log "$TMPDIR/stdin.console" -- cat >"$TMPDIR/stdin.out" 2>"$TMPDIR/stdin.err" || st=$?
-step "stdin: status $st, stdout $(tr '\n' '|' <"$TMPDIR/stdin.out")"
+run_in stdin "hi from stdin" "${ex[@]}" --console-log "$TMPDIR/stdin.console" -- cat
 expect_status stdin 0
 [[ $(cat "$TMPDIR/stdin.out") == "hi from stdin" ]] || problem "stdin: cat gave '$(cat "$TMPDIR/stdin.out")'"
 
 # Stdin goes on after CMD closed its output, and a --rodir holding the
 # current directory does not cover it (parents are mounted first).
-st=0
-echo "kept" | timeout -k 5 120 "${ex[@]}" --console-log "$TMPDIR/quiet.console" --rodir "$TMPDIR" -- sh -c 'exec >/dev/null 2>&1; cat >got.txt' \
-	>"$TMPDIR/quiet.out" 2>"$TMPDIR/quiet.err" || st=$?
-step "quiet: status $st, stderr $(tr '\n' '|' <"$TMPDIR/quiet.err")"
+run_in quiet kept "${ex[@]}" --console-log "$TMPDIR/quiet.console" --rodir "$TMPDIR" -- sh -c 'exec >/dev/null 2>&1; cat >got.txt'
 expect_status quiet 0
 [[ $(cat got.txt 2>/dev/null) == kept ]] || problem "quiet: got.txt is '$(cat got.txt 2>&1)', expected the stdin CMD read after closing its output"
 
@@ -125,10 +133,7 @@ cp -rs "$GUEST/generic/modules/lib/modules/$kver" "$mods"
 ov=$(find "$mods" -name overlay.ko)
 rm "$ov"
 echo "not a module" >"$ov"
-st=0
-timeout -k 5 120 "$KILN" exec --kernel "$GUEST/generic/vmlinuz" --modules "$mods" --memory 256M --cpus 1 --console-log "$TMPDIR/badmod.console" -- true \
-	</dev/null >"$TMPDIR/badmod.out" 2>"$TMPDIR/badmod.err" || st=$?
-step "badmod: status $st, stderr $(tr '\n' '|' <"$TMPDIR/badmod.err")"
+run_in badmod "" "$KILN" exec --kernel "$GUEST/generic/vmlinuz" --modules "$mods" --memory 256M --cpus 1 --console-log "$TMPDIR/badmod.console" -- true
 expect_status badmod 120
 grep -q 'loading module /modules/overlay.ko' "$TMPDIR/badmod.err" || problem "badmod: no message naming overlay.ko"
 
@@ -140,17 +145,29 @@ run_exec panic -- sh -c 'echo c >/proc/sysrq-trigger; sleep 60'
 expect_status panic 121
 grep -q 'the guest kernel panicked' "$TMPDIR/panic.err" || problem "panic: no message naming the panic (pvpanic)"
 
-# Two at once: each gets its own output, whole. Each is bounded. Two L2
-# guests at once in one L1 is where the nested environment loses guests
-# most (docs/testing.md, "The early triple fault": QEMU's too): when one of
-# them ends in a triple fault or hangs past its bound the pair runs once
-# more, and the test says so
-# with a KILN-IT-FLAKY line, which run.sh counts on the closing line.
+# Two at once: each gets its own output, whole. Each is bounded. Both run
+# their commands at the same time (each waits, bounded, for the other's
+# mark in the shared directory), but they boot one after the other: the
+# second starts once the first one's command runs. Two L2 guests booting
+# at once in one L1 is where the nested environment loses guests most, and
+# at times L1 itself (docs/testing.md, "The early triple fault": QEMU's
+# too). When one of them still ends in a triple fault or hangs past its
+# bound the pair runs once more, and the test says so with a KILN-IT-FLAKY
+# line, which run.sh counts on the closing line.
 two_at_once() {
 	st=0
-	timeout -k 5 120 "${ex[@]}" --console-log "$TMPDIR/a.console" -- sh -c 'for i in $(seq 200); do echo "A$i"; done' </dev/null >"$TMPDIR/a.out" 2>&1 &
+	rm -f a.up b.up
+	timeout -k 5 120 "${ex[@]}" --console-log "$TMPDIR/a.console" -- sh -c \
+		'touch a.up; n=0; while [ ! -e b.up ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
+		for i in $(seq 200); do echo "A$i"; done' </dev/null >"$TMPDIR/a.out" 2>&1 &
 	pa=$!
-	timeout -k 5 120 "${ex[@]}" --console-log "$TMPDIR/b.console" -- sh -c 'for i in $(seq 200); do echo "B$i"; done' </dev/null >"$TMPDIR/b.out" 2>&1 || st=$?
+	for _ in $(seq 1200); do
+		[[ -e a.up ]] && break
+		kill -0 "$pa" 2>/dev/null || break
+		sleep 0.1
+	done
+	timeout -k 5 120 "${ex[@]}" --console-log "$TMPDIR/b.console" -- sh -c \
+		'touch b.up; for i in $(seq 200); do echo "B$i"; done' </dev/null >"$TMPDIR/b.out" 2>&1 || st=$?
 	wait "$pa" || st=$?
 	step "two at once: statuses $st, $(grep -c . "$TMPDIR/a.out") and $(grep -c . "$TMPDIR/b.out") lines"
 }
@@ -171,10 +188,8 @@ expect_status "two at once" 0
 # Debian's cloud kernel, with its own modules.
 if [[ -s $GUEST/cloud/vmlinuz ]]; then
 	ckver=$(<"$GUEST/cloud/version")
-	st=0
-	timeout -k 5 120 "$KILN" exec --kernel "$GUEST/cloud/vmlinuz" --modules "$GUEST/cloud/modules/lib/modules/$ckver" \
-		--memory 256M --cpus 1 --console-log "$TMPDIR/cloud.console" -- uname -r </dev/null >"$TMPDIR/cloud.out" 2>"$TMPDIR/cloud.err" || st=$?
-	step "cloud: status $st, stdout $(cat "$TMPDIR/cloud.out"), stderr $(tr '\n' '|' <"$TMPDIR/cloud.err")"
+	run_in cloud "" "$KILN" exec --kernel "$GUEST/cloud/vmlinuz" --modules "$GUEST/cloud/modules/lib/modules/$ckver" \
+		--memory 256M --cpus 1 --console-log "$TMPDIR/cloud.console" -- uname -r
 	expect_status cloud 0
 	[[ $(cat "$TMPDIR/cloud.out") == "$ckver" ]] || problem "cloud: uname -r gave '$(cat "$TMPDIR/cloud.out")', expected $ckver"
 else
