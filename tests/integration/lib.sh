@@ -80,6 +80,21 @@ hang_report() {
 	fi
 }
 
+# vcpus_waiting_in_kiln PID: kiln's vCPU threads of PID that wait in a futex
+# (parked by a pause, or stuck on a lock: kiln's side), one "NAME WCHAN" per
+# line; nothing when every one is in KVM_RUN (guest code running or halted),
+# which is how a guest that stopped inside KVM looks from here.
+vcpus_waiting_in_kiln() {
+	local task name wchan
+	for task in /proc/"$1"/task/*; do
+		name=$(cat "$task/comm" 2>/dev/null) || continue
+		[[ $name == kiln-vcpu* ]] || continue
+		wchan=$(cat "$task/wchan" 2>/dev/null) || continue
+		[[ $wchan == futex* ]] && echo "$name $wchan"
+	done
+	return 0
+}
+
 # private_netns SCRIPT [ARGS...]: run the calling test (SCRIPT "$@", i.e. "$0" "$@")
 # again in a network namespace of its own, with lo up there, so its taps, bridges and
 # addresses never reach the machine's own network; in that copy, just bring lo up.

@@ -180,6 +180,16 @@ if ! timeout 90 tail --pid="$pid" -f /dev/null; then
 	ctl vm.metrics >m4.json 2>&1 || true
 	step "then: $(tr -d ' \n' <m4.json)"
 	show_tail console.log
+	# Where kiln's threads are tells a guest that stopped inside KVM (every
+	# vCPU thread in KVM_RUN: the nested environment's, named as a hang for
+	# run.sh) from a vCPU kiln left parked or stuck (not named: a failure).
+	hang_report "$pid" || true
+	waiting=$(vcpus_waiting_in_kiln "$pid")
+	if [[ -z $waiting ]]; then
+		echo "guest_hang: the guest did not finish with every vCPU thread in KVM_RUN (its threads above)"
+	else
+		echo "vCPU threads waiting in kiln, not in the guest: $(tr '\n' ' ' <<<"$waiting")"
+	fi
 	kill -KILL "$pid"
 fi
 wait "$pid" || rc=$?

@@ -91,6 +91,7 @@ step "the guest counts"
 ctl vm.pause >/dev/null || fail "vm.pause failed (kiln gone? its log follows)"
 ctl vm.snapshot "{\"path\": \"$TMPDIR/snap\"}" >snap.json || fail "vm.snapshot failed"
 step "snapshot: $(tr -d ' \n' <snap.json)"
+snap_mtime=$(stat -c %y "$disk")
 if ctl vm.snapshot "{\"path\": \"$TMPDIR/snap\"}" >again.json 2>again.err; then
 	fail "a second snapshot into the same directory was accepted"
 fi
@@ -100,6 +101,9 @@ wait "$pid" 2>/dev/null || true
 pid=''
 last=$(counts run1.log | tail -n 1)
 step "killed at count $last"
+# The disk's modification time along the way, for the restore's "written
+# after the snapshot" check below: which step moved it, if one did.
+mtimes="after vm.snapshot: $snap_mtime; killed: $(stat -c %y "$disk")"
 
 ram=$((256 << 20))
 blocks=$(stat -c '%b*%B' snap/memory)
@@ -157,6 +161,7 @@ timeout 120 "$KILN" run --restore "$TMPDIR/snap" --disk "id=disk0,path=$TMPDIR/o
 ((rc != 0 && rc != 124)) || fail "a restore with a disk of another size: exit $rc"
 grep -q 'disk0.*config space' refused.out || { cat refused.out; fail "the refusal does not name disk0's size"; }
 step "$nsec damaged sections, a wrong version, a truncated memory file, a flipped byte of RAM, another host, a disk of another size: refused"
+mtimes+="; after the refused restores: $(stat -c %y "$disk")"
 
 # The restore, in a new process, with no control socket; --restore-unchecked
 # (the later restores check the memory file).
@@ -177,7 +182,7 @@ grep -q '^KILN-RESULT rc=0$' run2.txt || fail "the guest scenario did not end wi
 got=$(disk_lines 1 "$N")
 ((got == N)) || fail "the disk file holds $got of $N lines after the restored run"
 grep -q 'written after the snapshot' run2.txt &&
-	fail "the restore warned of a disk written since, which nothing wrote: $(grep 'written after' run2.txt)"
+	fail "the restore warned of a disk written since, which nothing wrote: $(grep 'written after' run2.txt) (the disk's mtime: $mtimes)"
 step "restored: counted on from $first to $N, every line on the disk"
 
 # Again through the control socket: vm.restore, paused, then vm.resume.
