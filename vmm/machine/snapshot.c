@@ -536,13 +536,17 @@ static int apply_devices(struct vm *vm, const struct snapshot *s, struct err *e)
 				       "devices it was saved with; a flag with one's id changes it)",
 				       d->id);
 		rc = section(s, name, &in, e);
+		/* The file as it was left, before the restore: restoring a
+		 * queue kicks it, and a write the guest had queued when it was
+		 * paused goes to the file at once (io_uring's worker), which
+		 * would read as a write by someone else. */
+		if (!rc)
+			check_backing(d, s);
 		if (!rc && d->ops->restore)
 			rc = d->ops->restore(d, &in, e);
 		else if (!rc && in.len)
 			rc = err_set(e, -EINVAL, "it has state, this kiln's %s keeps none",
 				     d->kind);
-		if (!rc)
-			check_backing(d, s);
 		if (rc) {
 			err_prefix(e, "device %s", d->id);
 			return rc;
