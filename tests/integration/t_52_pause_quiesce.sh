@@ -51,6 +51,7 @@ on_term() {
 	trap - TERM
 	step "terminated (timeout)"
 	[[ -f console.log ]] && show_tail console.log
+	[[ -f kiln.log ]] && show_tail kiln.log
 	[[ -f peer.log ]] && sed 's/^/peer: /' peer.log >&2
 	exit 143
 }
@@ -69,6 +70,7 @@ on_fail() {
 		fi
 	fi
 	[[ -f console.log ]] && show_tail console.log
+	[[ -f kiln.log ]] && show_tail kiln.log
 	return 0
 }
 
@@ -104,7 +106,7 @@ step "disk file $disk"
 	--initrd "$GUEST/initramfs-generic.cpio.gz" \
 	--cmdline "console=ttyS0 quiet panic=-1 kiln.scenario=pause-load" --cpus 2 --memory 384M \
 	--disk "path=$disk,id=disk0" --net "tap=$tap,mac=$mac,id=net0" \
-	--console "socket=$TMPDIR/hvc.sock" </dev/null >console.log 2>&1 &
+	--console "socket=$TMPDIR/hvc.sock" </dev/null >console.log 2>kiln.log &
 pid=$!
 for _ in $(seq 100); do
 	ip link show "$tap" >/dev/null 2>&1 && [[ -S $sock ]] && break
@@ -114,7 +116,7 @@ done
 ip link show "$tap" >/dev/null 2>&1 || fail "kiln did not create tap $tap"
 ip addr add "$host_ip/24" dev "$tap"
 ip link set "$tap" up
-grep -a 'virtio-blk' console.log | sed 's/^/disk: /' || true
+grep -a 'virtio-blk' kiln.log | sed 's/^/disk: /' || true
 
 mkdir ctl
 "$py" "$here/pause_peer.py" "$TMPDIR/ctl" "$tap" "$host_ip" "$guest_ip" "$mac" 5052 \
@@ -141,6 +143,7 @@ touch ctl/go
 # network traffic: tests/sabotage breaks both in one tree).
 if ! moving=$("$py" "$here/pause_metrics.py" wait-moving "$KILN" "$sock" m0.json 60); then
 	show_tail console.log
+	show_tail kiln.log
 	problem "the load did not get going: $moving"
 fi
 step "load running: $moving"
@@ -180,6 +183,7 @@ if ! timeout 90 tail --pid="$pid" -f /dev/null; then
 	ctl vm.metrics >m4.json 2>&1 || true
 	step "then: $(tr -d ' \n' <m4.json)"
 	show_tail console.log
+	show_tail kiln.log
 	# Where kiln's threads are tells a guest that stopped inside KVM (every
 	# vCPU thread in KVM_RUN: the nested environment's, named as a hang for
 	# run.sh) from a vCPU kiln left parked or stuck (not named: a failure).
