@@ -148,6 +148,25 @@ no_problems() {
 	((${#problems[@]} == 0)) || fail "${#problems[@]} problem(s): $(printf '%s | ' "${problems[@]}")"
 }
 
+# exec_test_setup: what the kiln exec tests (t_70, t_72) start from. The
+# current directory is a new $TMPDIR/work (the guest's, shared read-write);
+# kver is the generic guest kernel's version; ex is kiln exec with that
+# kernel and its modules, 256 MiB, 1 vCPU. expect_status NAME WANT: a
+# problem unless the last run's status ($st) is WANT.
+exec_test_setup() {
+	work=$TMPDIR/work
+	mkdir -p "$work"
+	cd "$work" || return 1
+	kver=$(<"$GUEST/generic/version")
+	# shellcheck disable=SC2034 # the test's
+	ex=("$KILN" exec --kernel "$GUEST/generic/vmlinuz"
+		--modules "$GUEST/generic/modules/lib/modules/$kver" --memory 256M --cpus 1)
+}
+expect_status() {
+	# shellcheck disable=SC2154 # the test's, set by each run
+	((st == $2)) || problem "$1: status $st, expected $2"
+}
+
 # wait_line FILE REGEX PID SECONDS: wait until FILE has a line matching
 # REGEX (grep -E); the test fails when process PID ends first, or after
 # SECONDS.

@@ -12,18 +12,12 @@ set -euo pipefail
 # shellcheck source=SCRIPTDIR/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 t0=$SECONDS
-problems=()
-work=$TMPDIR/work
-mkdir -p "$work"
-cd "$work"
-kver=$(<"$GUEST/generic/version")
+exec_test_setup
 # Each run's guest console (not quiet here) goes to NAME.console, a name
 # run.sh's scan for guest trouble skips: the panic case panics on purpose, and
 # every console shows the nested environment's XSAVE warning. The end of this
 # test scans them all but the panic's with console_trouble (lib.sh), which
 # leaves out exactly that warning.
-ex=("$KILN" exec --kernel "$GUEST/generic/vmlinuz" --modules "$GUEST/generic/modules/lib/modules/$kver"
-	--memory 256M --cpus 1)
 # run_in NAME INPUT KILN-EXEC-COMMAND...: one kiln exec, bounded, its console
 # in NAME.console, INPUT ('' for none) piped in as its stdin; stdout in
 # NAME.out, stderr in NAME.err, status in $st. Every run of this test goes
@@ -53,9 +47,6 @@ run_exec() {
 	local name=$1
 	shift
 	run_in "$name" "" "${ex[@]}" --console-log "$TMPDIR/$name.console" "$@"
-}
-expect_status() {
-	((st == $2)) || problem "$1: status $st, expected $2"
 }
 
 run_exec split -- sh -c 'echo out; echo err >&2; exit 7'

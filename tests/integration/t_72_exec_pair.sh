@@ -9,16 +9,7 @@ set -euo pipefail
 # shellcheck source=SCRIPTDIR/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 t0=$SECONDS
-problems=()
-work=$TMPDIR/work
-mkdir -p "$work"
-cd "$work"
-kver=$(<"$GUEST/generic/version")
-ex=("$KILN" exec --kernel "$GUEST/generic/vmlinuz" --modules "$GUEST/generic/modules/lib/modules/$kver"
-	--memory 256M --cpus 1)
-expect_status() {
-	((st == $2)) || problem "$1: status $st, expected $2"
-}
+exec_test_setup
 
 # Two at once: each gets its own output, whole. Each is bounded. They boot
 # one after the other: the second starts once the first one's command runs

@@ -693,34 +693,35 @@ Test(jsonrpc, method_with_a_nul_and_real_ids)
  * refused, with a null id (-32600; a json-c whose strict mode refuses such
  * a number itself makes it -32700); the largest exact ids go back as they
  * came. */
+static struct json_object *vm_info_with_id(const char *id)
+{
+	char req[160];
+	snprintf(req, sizeof(req), "{\"jsonrpc\": \"2.0\", \"id\": %s, \"method\": \"vm.info\"}", id);
+	return handle(req);
+}
+
 Test(jsonrpc, ids_beyond_64_bits)
 {
 	static const char *const far[] = { "18446744073709551616", "99999999999999999999999",
 					    "18446744073709551615", "-9223372036854775809",
 					    "-9223372036854775808" };
 	for (size_t i = 0; i < sizeof(far) / sizeof(far[0]); i++) {
-		char req[160];
-		snprintf(req, sizeof(req), "{\"jsonrpc\": \"2.0\", \"id\": %s, \"method\": \"vm.info\"}",
-			 far[i]);
-		struct json_object *r = handle(req);
+		struct json_object *r = vm_info_with_id(far[i]);
 		struct json_object *err = member(r, "error");
 		int code = json_object_get_int(member(err, "code"));
-		cr_assert(code == JSONRPC_INVALID_REQUEST || code == JSONRPC_PARSE_ERROR, "%s -> %s",
-			  req, json_object_to_json_string(r));
+		cr_assert(code == JSONRPC_INVALID_REQUEST || code == JSONRPC_PARSE_ERROR, "id %s -> %s",
+			  far[i], json_object_to_json_string(r));
 		if (code == JSONRPC_INVALID_REQUEST)
 			cr_assert_str_eq(json_object_get_string(member(err, "message")),
 					 "invalid request: id: an integer beyond "
 					 "-9223372036854775807..18446744073709551614");
-		cr_assert_str_eq(json_object_to_json_string(member(r, "id")), "null", "%s", req);
+		cr_assert_str_eq(json_object_to_json_string(member(r, "id")), "null", "id %s", far[i]);
 		json_object_put(r);
 	}
 	static const char *const near[] = { "18446744073709551614", "-9223372036854775807",
 					     "9223372036854775808" };
 	for (size_t i = 0; i < sizeof(near) / sizeof(near[0]); i++) {
-		char req[160];
-		snprintf(req, sizeof(req), "{\"jsonrpc\": \"2.0\", \"id\": %s, \"method\": \"vm.info\"}",
-			 near[i]);
-		struct json_object *r = handle(req);
+		struct json_object *r = vm_info_with_id(near[i]);
 		cr_assert(json_object_object_get_ex(r, "result", NULL), "%s", json_object_to_json_string(r));
 		cr_assert_str_eq(json_object_to_json_string(member(r, "id")), near[i]);
 		json_object_put(r);
