@@ -24,8 +24,11 @@
 #  - the first restore uses --restore-unchecked and says it skipped the
 #    memory file's check; the others check it;
 #  - the disk's identity: the first restore (nothing wrote the disk since
-#    the snapshot) says nothing of it; vm.restore after that guest wrote
-#    it warns that disk0's file was written after the snapshot;
+#    the snapshot) says nothing of it; a restore after that guest wrote it
+#    (--restore-paused: the guest never runs, vm.stop ends it) warns that
+#    disk0's file was written after the snapshot; the later restores get
+#    copies of the disk as each snapshot had it (--disk id=disk0, vm.restore's
+#    disks), so each guest's ext4 goes on from its own disk;
 #  - that restored VM, whose RAM still maps the first snapshot's file, is
 #    snapshotted again without kiln mapping the RAM its guest never touched
 #    (its RSS stays under half the guest's RAM), and the second snapshot
@@ -57,7 +60,7 @@ trap cleanup EXIT
 # A kiln still running when the test fails: where its threads are (a
 # full check of 2026-12-04 saw one print nothing at all for 90 s).
 on_fail() {
-	for f in run1.log run2.log run3.log run4.log; do [[ -f $f ]] && show_tail "$f"; done
+	for f in run1.log run2.log run2b.log run3.log run4.log; do [[ -f $f ]] && show_tail "$f"; done
 	[[ -n $pid ]] && kill -0 "$pid" 2>/dev/null && hang_report "$pid"
 	return 0
 }
@@ -74,19 +77,19 @@ wait_count() {
 }
 # counts LOG: the counts LOG printed, one per line.
 counts() { tr -d '\r' <"$1" | sed -n 's/^KILN-COUNT \([0-9]*\)$/\1/p'; }
-# disk_lines FROM TO: how many of lines FROM..TO of the guest's /count, as
-# the disk file has it, are theirs ("line N" as line N). Read from a copy
+# disk_lines IMAGE FROM TO: how many of lines FROM..TO of the guest's /count,
+# as the disk file IMAGE has it, are theirs ("line N" as line N). Read from a copy
 # whose journal e2fsck replayed (what a mount would do): the guest was
 # killed, or ended, with its ext4 mounted. e2fsck's 0 or 1 (errors it
 # fixed; replaying the journal is one) is fine, more is a damaged file system.
 disk_lines() {
 	local rc=0
-	cp --sparse=always "$disk" check.img
+	cp --sparse=always "$1" check.img
 	e2fsck -fy check.img >e2fsck.out 2>&1 || rc=$?
 	((rc <= 1)) || fail "e2fsck of the disk file: status $rc: $(tail -n 5 e2fsck.out | tr '\n' ' ')"
 	debugfs -R 'cat /count' check.img >count.txt 2>debugfs.err ||
 		fail "debugfs could not read /count: $(tr '\n' ' ' <debugfs.err)"
-	"$py" - count.txt "$1" "$2" <<'PY'
+	"$py" - count.txt "$2" "$3" <<'PY'
 import sys
 lines = open(sys.argv[1], "rb").read().split(b"\n")
 print(sum(i <= len(lines) and lines[i - 1] == b"line %06d" % i
@@ -128,7 +131,11 @@ written=$(sed -n 's/.*"written_bytes": *\([0-9]*\).*/\1/p' snap.json)
 [[ $(stat -c %a snap/state) == 400 && $(stat -c %a snap/memory) == 400 ]] ||
 	fail "snapshot files are not mode 0400: $(stat -c '%n %a' snap/*)"
 [[ $(stat -c %a snap) == 700 ]] || fail "the snapshot directory is not mode 0700"
-got=$(disk_lines 1 "$last")
+got=$(disk_lines "$disk" 1 "$last")
+# The disk as the snapshot has it, for the restores after run2's (the
+# caller keeps its own copy: a snapshot records disks, it does not copy
+# them). Each guest's ext4 must go on from the disk it left.
+cp --sparse=always "$disk" at-snap.img
 ((got == last)) || fail "the disk holds $got of the $last lines written before the snapshot"
 step "memory $((on_disk >> 20)) MiB on disk (RAM $((ram >> 20)) MiB), the disk has lines 1..$last"
 
@@ -192,16 +199,38 @@ first=$(counts run2.log | head -n 1)
 counts run2.log | tail -n 1 | grep -qx "$N" || fail "the restored guest did not count to $N"
 grep -q '^KILN-COUNT-VERIFY bad=0$' run2.txt || fail "the guest read back: $(grep KILN-COUNT-VERIFY run2.txt)"
 grep -q '^KILN-RESULT rc=0$' run2.txt || fail "the guest scenario did not end with rc=0"
-got=$(disk_lines 1 "$N")
+got=$(disk_lines "$disk" 1 "$N")
 ((got == N)) || fail "the disk file holds $got of $N lines after the restored run"
 grep -q 'written after the snapshot' run2.txt &&
 	fail "the restore warned of a disk written since, which nothing wrote: $(grep 'written after' run2.txt) (the disk's mtime: $mtimes)"
 step "restored: counted on from $first to $N, every line on the disk"
 
-# Again through the control socket: vm.restore, paused, then vm.resume.
-# (The guest counts the same counts again over the disk run2's guest
-# wrote: its ext4 allocates as it did then and writes the same lines; the
-# disk is not checked after this.)
+# The same snapshot over the disk run2's guest wrote since, with
+# --restore-paused: kiln warns that disk0's file was written after the
+# snapshot; vm.info says paused and no count comes (the guest, whose ext4
+# no longer matches that disk, never runs); vm.stop ends it, status 0.
+"$KILN" run -v --api-socket "$sock" --restore "$TMPDIR/snap" --restore-paused </dev/null >run2b.log 2>&1 &
+pid=$!
+for _ in $(seq 300); do [[ -S $sock ]] && break; sleep 0.2; done
+ctl vm.info >info2b.json || fail "vm.info of the kiln restored with --restore-paused failed"
+grep -q '"state": *"paused"' info2b.json ||
+	fail "--restore-paused: vm.info says $(tr -d ' \n' <info2b.json | head -c 80)"
+grep -q 'device disk0: its file was written after the snapshot' run2b.log ||
+	fail "a restore over a disk written since the snapshot did not warn"
+sleep 1
+counts run2b.log | grep -q . && fail "the guest counted while restored with --restore-paused"
+ctl vm.stop >/dev/null || fail "vm.stop of the paused restore failed"
+rc=0
+wait_kiln "$pid" 60 run2b.log || rc=$?
+pid=''
+((rc == 0)) || fail "the paused restore ended with $rc after vm.stop"
+rm -f "$sock"
+step "--restore-paused over the disk written since: warned, paused, no count, stopped"
+
+# Again through the control socket: vm.restore, paused, then vm.resume,
+# with disk0 a copy of the disk as snapshotted (the guest counts the same
+# counts again).
+cp --sparse=always at-snap.img run3.img
 "$KILN" run -v --api-socket "$sock" </dev/null >run3.log 2>&1 &
 pid=$!
 for _ in $(seq 100); do [[ -S $sock ]] && break; sleep 0.1; done
@@ -219,7 +248,7 @@ if ctl vm.restore "{\"path\": \"$TMPDIR/snap\", \"disks\": [{\"id\": \"disk0\", 
 	fail "vm.restore with a disk of another size behind disk0 was accepted"
 fi
 grep -q 'disk0.*config space' r.err || { cat r.err; fail "vm.restore's refusal does not name disk0's size"; }
-if ctl vm.restore "{\"path\": \"$TMPDIR/snap\", \"disks\": [{\"id\": \"nodisk\", \"path\": \"$disk\"}]}" \
+if ctl vm.restore "{\"path\": \"$TMPDIR/snap\", \"disks\": [{\"id\": \"nodisk\", \"path\": \"$TMPDIR/run3.img\"}]}" \
 	>r.out 2>r.err; then
 	fail "vm.restore changing a disk the snapshot lacks was accepted"
 fi
@@ -234,8 +263,8 @@ grep -q 'memory: checksum mismatch in the 2 MiB' r.err ||
 	{ cat r.err; fail "vm.restore's refusal does not name the memory file's checksum"; }
 grep -q 'error -32001 ' r.err ||
 	{ cat r.err; fail "vm.restore's refusal of the memory file is not -32001 (the params' path at fault)"; }
-# disk0 named again, with its own file: a change by id that is accepted.
-ctl vm.restore "{\"path\": \"$TMPDIR/snap\", \"paused\": true, \"disks\": [{\"id\": \"disk0\", \"path\": \"$disk\"}]}" \
+# disk0 named again, with the copy: a change by id that is accepted.
+ctl vm.restore "{\"path\": \"$TMPDIR/snap\", \"paused\": true, \"disks\": [{\"id\": \"disk0\", \"path\": \"$TMPDIR/run3.img\"}]}" \
 	>/dev/null || fail "vm.restore failed"
 ctl vm.info >info3.json
 grep -q '"state": *"paused"' info3.json || fail "vm.restore with paused: vm.info says $(tr -d ' \n' <info3.json | head -c 80)"
@@ -250,6 +279,8 @@ wait_count run3.log "$((first + 20))" 120
 ctl vm.pause >/dev/null || fail "vm.pause failed (kiln gone? its log follows)"
 ctl vm.snapshot "{\"path\": \"$TMPDIR/snap2\"}" >snap2.json || fail "vm.snapshot of the restored VM failed"
 rss_kib=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status")
+# The disk as this snapshot has it (paused: its I/O is done), for run4.
+cp --sparse=always run3.img at-snap2.img
 ((rss_kib < 128 * 1024)) ||
 	fail "the restored kiln's RSS is $rss_kib KiB after its snapshot: it mapped guest RAM it did not need"
 last2=$(counts run3.log | tail -n 1)
@@ -262,14 +293,15 @@ pid=''
 first3=$(counts run3.log | head -n 1)
 ((first3 == first)) || fail "vm.restore's guest began at count $first3, --restore's at $first"
 tr -d '\r' <run3.log | grep -q '^KILN-RESULT rc=0$' || fail "vm.restore's guest did not end with rc=0"
-# The restored guest of run2 wrote the disk after the snapshot: this restore says so.
-grep -q 'device disk0: its file was written after the snapshot' run3.log ||
-	fail "vm.restore over a disk written since the snapshot did not warn"
+grep -q 'device disk0: its file is not the one snapshotted' run3.log ||
+	fail "vm.restore with a copy of the disk did not note it is another file"
+got=$(disk_lines run3.img 1 "$N")
+((got == N)) || fail "run3's disk file holds $got of $N lines"
 step "vm.restore paused, vm.resume: counted on from $first3 again"
 
 # The second snapshot restores too: its guest counts on from there to the end.
 rc=0
-boot_guest run4.log -v --restore "$TMPDIR/snap2" || rc=$?
+boot_guest run4.log -v --restore "$TMPDIR/snap2" --disk "id=disk0,path=$TMPDIR/at-snap2.img" || rc=$?
 ((rc == 0)) || fail "the kiln restored from the second snapshot exited $rc"
 first4=$(counts run4.log | head -n 1)
 ((first4 == last2 + 1 || first4 == last2 + 2)) ||
@@ -279,5 +311,7 @@ tr -d '\r' <run4.log | grep -q '^KILN-COUNT-VERIFY bad=0$' ||
 	fail "the second restore's guest read back: $(tr -d '\r' <run4.log | grep KILN-COUNT-VERIFY)"
 tr -d '\r' <run4.log | grep -q '^KILN-RESULT rc=0$' || fail "the second restore's guest did not end with rc=0"
 grep -q 'memory file checked' run4.log || fail "the second restore did not check its memory file"
+got=$(disk_lines at-snap2.img 1 "$N")
+((got == N)) || fail "the second restore's disk file holds $got of $N lines"
 step "restored from the second snapshot: counted on from $first4 to $N"
 true
