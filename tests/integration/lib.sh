@@ -167,6 +167,9 @@ expect_status() {
 	((st == $2)) || problem "$1: status $st, expected $2"
 }
 
+# snapshot_written FILE: the written_bytes of a vm.snapshot result in FILE.
+snapshot_written() { sed -n 's/.*"written_bytes": *\([0-9]*\).*/\1/p' "$1"; }
+
 # wait_line FILE REGEX PID SECONDS: wait until FILE has a line matching
 # REGEX (grep -E); the test fails when process PID ends first, or after
 # SECONDS.

@@ -125,7 +125,7 @@ ram=$((256 << 20))
 blocks=$(stat -c '%b*%B' snap/memory)
 on_disk=$((blocks))
 ((on_disk < ram / 2)) || fail "memory: $on_disk bytes on disk for $ram of RAM: not sparse"
-written=$(sed -n 's/.*"written_bytes": *\([0-9]*\).*/\1/p' snap.json)
+written=$(snapshot_written snap.json)
 [[ -n $written ]] || fail "vm.snapshot's result has no written_bytes"
 ((on_disk <= written + (1 << 20))) || fail "memory: $on_disk bytes on disk, vm.snapshot says $written written"
 [[ $(stat -c %a snap/state) == 400 && $(stat -c %a snap/memory) == 400 ]] ||

@@ -51,17 +51,7 @@ line() { tr -d '\r' <"$1" | sed -n "s/^$2 //p" | head -n 1; }
 	--net "tap=kt81o,mac=52:54:00:81:00:00,id=net0" </dev/null >orig.log 2>&1 &
 pids=($!)
 # wait_mark MARK: until the original's guest prints it (300 s at most).
-wait_mark() {
-	local i
-	for ((i = 0; i < 600; i++)); do
-		tr -d '\r' <orig.log | grep -q "^$1\$" && return 0
-		kill -0 "${pids[0]}" 2>/dev/null || fail "the guest ended before $1"
-		sleep 0.5
-	done
-	fail "the guest did not print $1 within 300 s"
-}
-# written_of FILE: vm.snapshot's written_bytes in FILE.
-written_of() { sed -n 's/.*"written_bytes": *\([0-9]*\).*/\1/p' "$1"; }
+wait_mark() { wait_line orig.log "^$1[[:space:]]*\$" "${pids[0]}" 300; }
 
 # Issue 17: "a 1 GiB guest that touched 100 MiB writes <~ 110 MiB". What
 # a guest touched is at most the RAM it does not have free (RAM - MemFree:
@@ -74,7 +64,7 @@ notfree0=$((1048576 - free0))
 ctl vm.pause >/dev/null || fail "vm.pause (the first) failed"
 ctl vm.snapshot "{\"path\": \"$TMPDIR/snap0\"}" >snap0.json || fail "the first vm.snapshot failed"
 ctl vm.resume >/dev/null || fail "vm.resume after the first snapshot failed"
-written0=$(written_of snap0.json)
+written0=$(snapshot_written snap0.json)
 [[ $written0 =~ ^[0-9]+$ ]] || fail "the first vm.snapshot's result has no written_bytes"
 step "snapshot of the 1 GiB guest as booted, $((notfree0 >> 10)) MiB of its RAM not free: $((written0 >> 20)) MiB written"
 ((written0 * 10 <= (notfree0 << 10) * 11)) ||
@@ -98,7 +88,7 @@ ctl vm.snapshot "{\"path\": \"$TMPDIR/snap\"}" >snap.json || fail "vm.snapshot f
 ctl vm.stop >/dev/null || true
 wait "${pids[0]}" 2>/dev/null || true
 pids=()
-written=$(written_of snap.json)
+written=$(snapshot_written snap.json)
 ms=$(sed -n 's/.*"ms": *\([0-9]*\).*/\1/p' snap.json)
 step "snapshot of a 1 GiB guest using $((used >> 10)) MiB (and $((reserved >> 10)) MiB reserved by its kernel): $((written >> 20)) MiB written in $ms ms"
 ((written >= 100 << 20)) || fail "only $written bytes written: the 100 MiB fill is not all there"
