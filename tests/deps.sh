@@ -12,7 +12,7 @@ packages=(
 	qemu-system-x86 busybox-static cpio xz-utils   # nested-KVM harness, guests
 	zstd lz4                                       # guest kernels (the cloud bzImage is LZ4)
 	kmod python3 iproute2 git                      # guests' modules; test scripts; taps; sabotage copies
-	e2fsprogs                                      # t_52's O_DIRECT disk on brd (mkfs.ext2)
+	e2fsprogs                                      # t_52's O_DIRECT disk on brd (mkfs.ext2); t_80's ext4 disk (mkfs.ext4, e2fsck, debugfs)
 	acpica-tools                                   # ACPI table checks (iasl, acpiexec)
 	clang libclang-rt-14-dev                       # libFuzzer targets
 	strace iperf3                                  # benchmark (bench/run.sh): QEMU's exits, host end of the net test
