@@ -333,6 +333,8 @@ static struct json_object *op_metrics(void *ctx)
 	}
 	json_object_object_add(o, "state", json_object_new_string(vm_state_name(c->state)));
 	json_object_object_add(o, "exits", exits);
+	if (c->vm)
+		emit_stat(o, "pause_notices", vm_pause_notices(c->vm));
 	json_object_object_add(o, "devices", devs);
 	struct proc_mem m;
 	struct err e = { 0 };

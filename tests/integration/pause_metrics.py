@@ -7,13 +7,16 @@ Python start costs seconds).
       net0.rx_bytes >= 256 KiB, disk0.requests_write >= 4 and
       console.bytes_in > 0. The last answer goes to OUT; prints one summary
       line; status 1 when SECONDS passed first.
-  pause_metrics.py check PAUSED1 PAUSED2 RESUMED
+  pause_metrics.py check PAUSED1 PAUSED2 RESUMED VCPUS
       PAUSED1 and PAUSED2 (two answers while paused) must be equal in the
       state ("paused"), every exit count and the whole "devices" array;
+      both must say the guest was told of the pause on each of its VCPUS
+      vCPUs (pause_notices = VCPUS: this is the VM's first pause, and
+      Debian's kernel enables kvmclock, which KVM_KVMCLOCK_CTRL needs);
       RESUMED (after vm.resume) must show disk0.bytes_written,
       disk0.requests_flush, net0.rx_bytes and console.bytes_in grown over
       PAUSED2. Prints one "PROBLEM-PAUSED ..." / "PROBLEM-RESUMED ..." line
-      per failed check, nothing else; status 0 either way.
+      (or "PROBLEM-NOTICE ...") per failed check, nothing else; status 0 either way.
 """
 import json
 import subprocess
@@ -56,11 +59,15 @@ def wait_moving(kiln, sock, out, seconds):
     return 0 if ok else 1
 
 
-def check(p1, p2, r):
+def check(p1, p2, r, vcpus):
     a, b, c = (json.load(open(f)) for f in (p1, p2, r))
     moved = []
     if a.get("state") != "paused" or b.get("state") != "paused":
         moved.append("state %s, %s (not paused)" % (a.get("state"), b.get("state")))
+    for m in (a, b):
+        if m.get("pause_notices") != int(vcpus):
+            print("PROBLEM-NOTICE pause_notices is %s while paused, expected %s "
+                  "(one per vCPU)" % (m.get("pause_notices"), vcpus))
     ea, eb = a.get("exits", {}), b.get("exits", {})
     for k in sorted(set(ea) | set(eb)):
         if ea.get(k) != eb.get(k):
@@ -89,6 +96,6 @@ def check(p1, p2, r):
 if __name__ == "__main__":
     if len(sys.argv) == 6 and sys.argv[1] == "wait-moving":
         sys.exit(wait_moving(*sys.argv[2:]))
-    if len(sys.argv) == 5 and sys.argv[1] == "check":
+    if len(sys.argv) == 6 and sys.argv[1] == "check":
         sys.exit(check(*sys.argv[2:]))
     sys.exit(__doc__)

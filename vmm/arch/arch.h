@@ -49,6 +49,15 @@ int arch_vcpu_init(struct vm *vm, struct vcpu *vcpu, struct err *e);
 /* arch_vcpu_dump - log the vCPU's registers (fatal exits). vCPU thread. */
 void arch_vcpu_dump(struct vcpu *vcpu);
 
+/* arch_vcpu_note_pause - tell the guest that this vCPU stands still for a
+ * pause, so that its watchdogs do not take the wall-clock time that passes
+ * meanwhile for a lockup (x86: KVM_KVMCLOCK_CTRL sets kvmclock's "guest
+ * stopped" flag, which Linux checks and clears in its soft-lockup, RCU-stall
+ * and hung-task checks). 0 when the guest was told; -errno when it cannot
+ * be (-EINVAL: the guest has not enabled its paravirtual clock). vCPU
+ * thread, outside KVM_RUN. */
+int arch_vcpu_note_pause(struct vcpu *vcpu);
+
 /* arch_seccomp_vcpu_ioctls - the ioctl requests the arch's vCPU exit paths
  * make (arch_vcpu_dump), for the vCPU threads' seccomp allow-list; their
  * number in *nr. */

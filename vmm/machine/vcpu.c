@@ -198,6 +198,18 @@ static void complete_exit(struct vcpu *v)
 static void vcpu_park(struct vcpu *v)
 {
 	struct vm *vm = v->vm;
+	/* A pause (not a restart): the guest's clock runs on while this vCPU
+	 * stands still, and its watchdogs would count that time as a CPU that
+	 * hung. Told before the pause counts this vCPU as parked, so a
+	 * vm.metrics of the paused VM reads a settled figure. */
+	if (atomic_load(&vm->pause_requested) && !atomic_load(&vm->reset_pending)) {
+		int rc = arch_vcpu_note_pause(v);
+		if (!rc)
+			__atomic_fetch_add(&v->pause_notices, 1, __ATOMIC_RELAXED);
+		else if (rc != -EINVAL)
+			log_warn("vCPU %u: the guest could not be told of the pause: %s",
+				 v->id, strerror(-rc));
+	}
 	pthread_mutex_lock(&vm->pause_lock);
 	vm->nr_parked++;
 	pthread_cond_broadcast(&vm->parked_cond);

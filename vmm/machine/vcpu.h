@@ -34,6 +34,9 @@ struct vcpu {
 	/* The number of the VM's last vCPU job this vCPU ran (vm_vcpus_do;
 	 * vCPU thread). */
 	unsigned job_epoch;
+	/* Pauses the guest was told of (arch_vcpu_note_pause; written by the
+	 * vCPU thread, read relaxed by vm_pause_notices). */
+	uint64_t pause_notices;
 };
 
 /* vcpu_create - KVM_CREATE_VCPU and map kvm_run. Main thread. */

@@ -464,6 +464,14 @@ const struct device_list *vm_devices(const struct vm *vm)
 	return &vm->devices;
 }
 
+uint64_t vm_pause_notices(const struct vm *vm)
+{
+	uint64_t n = 0;
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		n += __atomic_load_n(&vm->vcpus[i]->pause_notices, __ATOMIC_RELAXED);
+	return n;
+}
+
 void vm_exit_counts(const struct vm *vm, uint64_t *out, unsigned nr)
 {
 	for (unsigned r = 0; r < nr && r < VCPU_EXIT_REASONS; r++) {

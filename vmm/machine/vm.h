@@ -232,6 +232,10 @@ const struct device_list *vm_devices(const struct vm *vm);
  * into out[0..nr) (nr <= VCPU_EXIT_REASONS). Any thread (relaxed reads). */
 void vm_exit_counts(const struct vm *vm, uint64_t *out, unsigned nr);
 
+/* vm_pause_notices - the vCPU pauses the guest was told of
+ * (arch_vcpu_note_pause), summed over the vCPUs. Any thread (relaxed reads). */
+uint64_t vm_pause_notices(const struct vm *vm);
+
 /* vm_memory_use - this process's memory beside the VM's guest RAM, and
  * guest RAM's resident part (vmm/base/proc_mem.h). 0, or -errno when
  * /proc/self/smaps cannot be read (a --jail has no /proc). Any thread. */

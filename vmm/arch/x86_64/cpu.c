@@ -227,6 +227,11 @@ static int setup_lapic(struct vcpu *v, struct err *e)
 	return 0;
 }
 
+int arch_vcpu_note_pause(struct vcpu *vcpu)
+{
+	return ioctl(vcpu->fd, KVM_KVMCLOCK_CTRL, 0) < 0 ? -errno : 0;
+}
+
 int arch_vcpu_init(struct vm *vm, struct vcpu *vcpu, struct err *e)
 {
 	int rc = cpuid_setup(vm, vcpu, e);

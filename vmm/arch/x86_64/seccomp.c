@@ -37,6 +37,8 @@ static const unsigned long vcpu_ioctls[] = {
 	KVM_GET_CPUID2,
 	KVM_GET_TSC_KHZ,
 	KVM_CHECK_EXTENSION,
+	/* vm.pause: the guest is told (arch_vcpu_note_pause) */
+	KVM_KVMCLOCK_CTRL,
 };
 
 static const unsigned long loop_ioctls[] = {
