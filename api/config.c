@@ -137,6 +137,11 @@ int cfg_validate(const struct kiln_config *cfg, struct err *e)
 			       (unsigned long long)cfg->memory_mib);
 	if (!cfg->kernel || !cfg->kernel[0])
 		return err_set(e, -EINVAL, "boot.kernel: a kernel image is required");
+	size_t cmdline_len = cfg->cmdline ? strlen(cfg->cmdline) : 0;
+	if (cmdline_len > CFG_MAX_CMDLINE)
+		return err_set(e, -EINVAL,
+			       "boot.cmdline: expected at most %d bytes, got %zu bytes",
+			       CFG_MAX_CMDLINE, cmdline_len);
 	int rc = cfg_validate_jail(&cfg->jail, e);
 	return rc ? rc : cfg_validate_devices(cfg, e);
 }

@@ -62,7 +62,8 @@ static const struct cfg_field boot_fields[] = {
 	STR("initrd", CFG_OFF(initrd), F_NULLABLE, PATH_MAX - 1,
 	    "initial ramdisk: a readable, non-empty regular file"),
 	{ .name = "cmdline", .type = F_STR, .off = CFG_OFF(cmdline),
-	  .flags = F_NULLABLE | F_EMPTY_OK, .dflt = CFG_DEFAULT_CMDLINE,
+	  .flags = F_NULLABLE | F_EMPTY_OK, .max = CFG_MAX_CMDLINE,
+	  .dflt = CFG_DEFAULT_CMDLINE,
 	  .doc = "kernel command line; \"\" is a valid, empty one" },
 	{ .name = "protocol", .type = F_ENUM, .off = CFG_OFF(boot_protocol),
 	  .names = cfg_boot_protocol_names,
@@ -186,8 +187,12 @@ static const char *expected(const struct cfg_field *f, char *buf, size_t size)
 	case F_BOOL:
 		return "boolean";
 	case F_STR:
-		if (f->flags & F_EMPTY_OK)
-			return "string";
+		if (f->flags & F_EMPTY_OK) {
+			if (!f->max)
+				return "string";
+			snprintf(buf, size, "string of at most %lld bytes", f->max);
+			break;
+		}
 		if (!f->max)
 			return "non-empty string";
 		snprintf(buf, size, "string of 1..%lld bytes", f->max);

@@ -40,14 +40,15 @@ int cmdline_write(const struct guest_mem *gm, const struct kernel_info *k,
 		    n, (unsigned long long)max);
 	/*
 	 * cmdline_size (protocol 2.06+) is the longest command line the
-	 * kernel accepts, not counting the NUL (boot.rst, cmdline_size).
+	 * kernel accepts, not counting the NUL (boot.rst, cmdline_size). A
+	 * kernel entered through PVH has the same limit (its
+	 * COMMAND_LINE_SIZE) and would cut a longer line short silently.
 	 */
-	if (k && k->format == KERNEL_BZIMAGE && k->hdr.version >= 0x206 &&
-	    n > k->hdr.cmdline_size)
+	if (k && k->cmdline_max && n > k->cmdline_max)
 		return err_set(e, -E2BIG,
 			       "command line of %zu bytes is longer than the "
 			       "kernel's cmdline_size of %u bytes",
-			       n, k->hdr.cmdline_size);
+			       n, k->cmdline_max);
 	if (gm_write(gm, gpa, cmdline, n + 1))
 		return err_set(e, -EFAULT,
 			       "command line area 0x%llx+%zu is not guest RAM",

@@ -59,6 +59,15 @@ static int hdr_read(const uint8_t *img, size_t len, struct setup_header *hdr,
 	return 0;
 }
 
+uint32_t bzimage_cmdline_max(const uint8_t *img, size_t len)
+{
+	struct setup_header hdr;
+	if (hdr_read(img, len, &hdr, NULL) || memcmp(&hdr.header, "HdrS", 4) ||
+	    hdr.version < BZ_MIN_VERSION)
+		return 0;
+	return hdr.cmdline_size;
+}
+
 /* Protocol version, load flags and 64-bit entry: can we boot this at all? */
 static int hdr_check(const struct setup_header *hdr, struct err *e)
 {
@@ -208,6 +217,7 @@ int bzimage_load(const struct guest_mem *gm, uint64_t base, const uint8_t *img,
 	out->load_start = lo;
 	out->load_end = hi;
 	out->hdr = hdr;
+	out->cmdline_max = hdr.cmdline_size;
 	/*
 	 * initrd_addr_max exists from protocol 2.03 (we require 2.06). Even
 	 * with XLF_CAN_BE_LOADED_ABOVE_4G we keep the initrd below the 32-bit

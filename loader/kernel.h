@@ -38,6 +38,11 @@ struct kernel_info {
 	/* bzImage only: the setup header as found in the image, for the zero page */
 	struct setup_header hdr;
 	uint64_t initrd_addr_max; /* highest byte an initrd may occupy (inclusive) */
+	/* The longest command line the kernel takes, in bytes without the
+	 * NUL: a bzImage's cmdline_size, also when kiln enters the vmlinux
+	 * inside it through PVH (bzimage_cmdline_max). 0: not known (an ELF
+	 * vmlinux given as it is). */
+	uint32_t cmdline_max;
 };
 
 /*
@@ -60,6 +65,11 @@ int kernel_load(const struct guest_mem *gm, uint64_t base, const uint8_t *img,
 
 /* kernel_is_bzimage - whether kernel_load takes (img, len) for a bzImage. */
 bool kernel_is_bzimage(const uint8_t *img, size_t len);
+
+/* bzimage_cmdline_max - the cmdline_size of the bzImage (img, len), the
+ * longest command line its kernel takes (bytes, without the NUL); 0 when
+ * its setup header cannot be read or its protocol is older than 2.06. */
+uint32_t bzimage_cmdline_max(const uint8_t *img, size_t len);
 
 /*
  * kernel_probe - whether the first (len) bytes of a kernel file of (size)

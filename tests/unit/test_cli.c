@@ -188,6 +188,26 @@ Test(config, validate_names_the_field)
 	cfg_fini(&c);
 }
 
+/* The command line area holds 4095 bytes and the NUL: a longer --cmdline
+ * is a usage error (status 2) naming the flag, found before any file is
+ * read, not a load failure (status 1). */
+Test(cli, cmdline_longer_than_the_area_is_a_usage_error)
+{
+	static char line[CFG_MAX_CMDLINE + 2];
+	memset(line, 'a', CFG_MAX_CMDLINE);
+	struct cli_request req;
+	struct err e;
+	cr_assert_eq(PARSE(&req, &e, "run", "--kernel", "/k", "--cmdline", line), 0,
+		     "%s", e.msg);
+	cr_assert_eq(strlen(req.config.cmdline), CFG_MAX_CMDLINE);
+	cfg_fini(&req.config);
+	line[CFG_MAX_CMDLINE] = 'a';
+	cr_assert_eq(PARSE(&req, &e, "run", "--kernel", "/k", "--cmdline", line), -EINVAL);
+	cr_assert_not(req.input_error);
+	cr_assert_str_eq(e.msg, "--cmdline: expected at most 4095 bytes, got 4096 bytes");
+	cfg_fini(&req.config);
+}
+
 Test(cli, disks_console_rng)
 {
 	struct cli_request req;

@@ -153,6 +153,10 @@ Test(loader, bzimage_real)
 	cr_assert_eq(ki.load_start, 0x100000);
 	cr_assert_geq(ki.load_end, ki.hdr.pref_address + ki.hdr.init_size);
 	cr_assert_eq(ki.initrd_addr_max, ki.hdr.initrd_addr_max);
+	/* Debian's x86 kernels: COMMAND_LINE_SIZE 2048, the NUL included. */
+	cr_assert_eq(ki.cmdline_max, 2047);
+	cr_assert_eq(bzimage_cmdline_max(img, len), 2047);
+	cr_assert_eq(bzimage_cmdline_max(img, 0x1f1 + 10), 0, "a cut header");
 	bz_pm(img, &off, &size);
 	const uint8_t *at = gm_ptr(&gm, 0x100000, size);
 	cr_assert_not_null(at);
@@ -1034,8 +1038,7 @@ Test(loader, cmdline_limits)
 	struct err e = {0};
 	static char line[5000];
 
-	ki.hdr.version = 0x20f;
-	ki.hdr.cmdline_size = 2047;
+	ki.cmdline_max = 2047; /* bzimage_load's, from cmdline_size */
 	cr_assert_eq(
 	    cmdline_write(&gm, &ki, 0x20000, 4096, "console=ttyS0", &e), 0,
 	    "%s", e.msg);
@@ -1052,8 +1055,14 @@ Test(loader, cmdline_limits)
 		    -E2BIG, "cmdline_size");
 	cr_assert(strstr(e.msg, "2047"), "%s", e.msg);
 
-	/* PVH kernels have no cmdline_size: only the area bounds it */
+	/* A PVH entry into a bzImage's vmlinux keeps the bzImage's limit. */
 	ki.format = KERNEL_PVH;
+	err_clear(&e);
+	expect_fail(cmdline_write(&gm, &ki, 0x20000, 4096, line, &e), &e,
+		    -E2BIG, "cmdline_size");
+
+	/* An ELF vmlinux of its own has none: only the area bounds it */
+	ki.cmdline_max = 0;
 	err_clear(&e);
 	cr_assert_eq(cmdline_write(&gm, &ki, 0x20000, 4096, line, &e), 0, "%s",
 		     e.msg);

@@ -32,6 +32,10 @@
 #define CFG_MIN_MEMORY_MIB 16
 #define CFG_MAX_MEMORY_MIB (1024ULL * 1024) /* 1 TiB */
 #define CFG_DEFAULT_CMDLINE "console=ttyS0 panic=-1"
+/* The longest kernel command line in bytes, its NUL not counted: what the
+ * boot layout's command line area holds (x86: 4 KiB at X86_CMDLINE_ADDR).
+ * A kernel may accept less (a bzImage's cmdline_size), found at load. */
+#define CFG_MAX_CMDLINE 4095
 
 #define CFG_MAX_DISKS 16
 #define CFG_SERIAL_MAX 20 /* virtio-blk device ID string (VIRTIO_BLK_ID_BYTES) */

@@ -26,6 +26,10 @@
 #include "layout.h"
 #include "mptable.h"
 
+/* The configuration refuses a longer command line than this area holds. */
+_Static_assert(X86_CMDLINE_MAX == CFG_MAX_CMDLINE + 1,
+	       "the config's command line limit is the x86 area's");
+
 int arch_vm_init(struct vm *vm, struct err *e)
 {
 	/* Intel VMX needs these for real-mode emulation; AMD ignores them. */
@@ -167,6 +171,8 @@ static int load_kernel(struct vm *vm, struct kernel_info *k, struct err *e)
 	if (!rc && proto != CFG_BOOT_BZIMAGE && kernel_is_bzimage(f.data, f.size)) {
 		rc = load_vmlinux(vm, &f, k, e);
 		loaded = !rc;
+		if (loaded)
+			k->cmdline_max = bzimage_cmdline_max(f.data, f.size);
 		/* A damaged compressed kernel (a corrupt stream, a payload past
 		 * the file's end) would fail in the guest's own decompressor
 		 * too: refused here, named. Anything else (a format not built
