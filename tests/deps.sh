@@ -7,10 +7,10 @@ set -euo pipefail
 packages=(
 	build-essential meson ninja-build pkg-config   # build
 	libfdt-dev libaio-dev liburing-dev libjson-c-dev libseccomp-dev libcap-ng-dev # runtime libraries
-	liblzma-dev liblz4-dev zlib1g-dev nettle-dev   # a bzImage's kernel decompressed on the host, cached
+	liblzma-dev liblz4-dev zlib1g-dev libzstd-dev nettle-dev # a bzImage's kernel decompressed on the host, cached
 	libcriterion-dev                               # unit tests
 	qemu-system-x86 busybox-static cpio xz-utils   # nested-KVM harness, guests
-	zstd lz4                                       # guest kernels (the cloud bzImage is LZ4)
+	zstd lz4                                       # guest kernels (the cloud bzImage is LZ4); t_10's zstd kernel
 	kmod python3 iproute2 git                      # guests' modules; test scripts; taps; sabotage copies
 	e2fsprogs                                      # t_52's O_DIRECT disk on brd (mkfs.ext2); t_80's ext4 disk (mkfs.ext4, e2fsck, debugfs)
 	acpica-tools                                   # ACPI table checks (iasl, acpiexec)
@@ -30,7 +30,7 @@ if [[ ${1:-} == --demo ]]; then
 	packages=(
 		build-essential meson ninja-build pkg-config python3
 		libfdt-dev libaio-dev liburing-dev libjson-c-dev libseccomp-dev libcap-ng-dev
-		liblzma-dev liblz4-dev zlib1g-dev nettle-dev
+		liblzma-dev liblz4-dev zlib1g-dev libzstd-dev nettle-dev
 		busybox-static cpio xz-utils zstd lz4 kmod
 	)
 	"$(dirname "$0")/harness/kvm-run" --native-check 2>/dev/null || packages+=(qemu-system-x86)

@@ -2,10 +2,11 @@
 # timeout: 180
 # Debian's generic bzImage + the L2 test initramfs, scenario "info": 4 vCPUs and ~512 MiB
 # must be visible in the guest, the scenario must finish with rc=0 and kiln must exit 0
-# after the guest's reboot. Three boots (docs/boot.md): the default (its xz kernel
+# after the guest's reboot. Four boots (docs/boot.md): the default (its xz kernel
 # decompressed by kiln into an empty cache, entered through its PVH note), the same
 # from the cache, and --boot-protocol bzimage (the guest decompresses); the guest sees
-# the same kernel and command line each time. The boot from the cache has a command
+# the same kernel and command line each time; then a bzImage holding the same kernel
+# compressed with zstd (which only kiln's host path can boot). The boot from the cache has a command
 # line of 2047 bytes, the most Debian's kernel takes (its cmdline_size), and the guest
 # must see all of it; one byte more is refused before the guest runs (status 1, naming
 # cmdline_size), also through PVH, where the guest would cut it short; more than the
@@ -63,3 +64,29 @@ mem=$(marker_value "$out" KILN-MEMTOTAL-KB)
 [[ $mem =~ ^[0-9]+$ ]] || fail "no KILN-MEMTOTAL-KB value in the console output"
 ((mem >= 400000 && mem <= 524288)) || fail "MemTotal $mem kB is not about 512 MiB"
 
+
+# A zstd kernel (CONFIG_KERNEL_ZSTD, which other distributions build with): the
+# generic kernel's own vmlinux, compressed with the zstd program into a bzImage
+# behind the generic image's setup code, its size appended as the kernel build
+# does. kiln decompresses it with libzstd and enters it through PVH; the guest
+# runs the same kernel. (The guest's own decompressor is xz-only, so only the
+# host path can boot this image.)
+zstd -q -3 -T0 -f -o "$TMPDIR/vmlinux.zst" "$GUEST/generic/vmlinux"
+"$PY" - "$GUEST/generic/vmlinuz" "$GUEST/generic/vmlinux" "$TMPDIR/vmlinux.zst" "$TMPDIR/zstd.bzImage" <<'PY'
+import os, struct, sys
+bz = open(sys.argv[1], "rb").read()
+z = open(sys.argv[3], "rb").read()
+pm = ((bz[0x1f1] or 4) + 1) * 512        # the setup code, then the protected-mode part
+img = bytearray(bz[:pm]) + bytes(64) + z + struct.pack("<I", os.path.getsize(sys.argv[2]))
+struct.pack_into("<II", img, 0x248, 64, len(z) + 4)   # payload_offset, payload_length
+open(sys.argv[4], "wb").write(img)
+PY
+out=$TMPDIR/zstd.log
+rc=0
+boot_guest "$out" -v --kernel "$TMPDIR/zstd.bzImage" --initrd "$GUEST/initramfs-generic.cpio.gz" \
+	--cmdline "console=ttyS0 quiet panic=-1 kiln.scenario=info" --memory 512M || rc=$?
+((rc == 0)) || { show_tail "$out"; fail "zstd.log: kiln exited with status $rc"; }
+expect_result "$out"
+expect_line "$out" 'kiln: info: kernel: zstd payload decompressed on the host, [0-9]+ KiB, entered through its PVH note'
+[[ $(line "$out" KILN-UNAME) == "$(line "$TMPDIR/bz.log" KILN-UNAME)" ]] ||
+	fail "the zstd kernel's uname -a '$(line "$out" KILN-UNAME)' is not the xz kernel's '$(line "$TMPDIR/bz.log" KILN-UNAME)'"
