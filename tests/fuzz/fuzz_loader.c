@@ -6,7 +6,7 @@
  * and an initrd file (memfds, reached by path as --kernel/--initrd are), so
  * the bounded private read (file_read_private), format detection, the
  * bzImage and ELF/PVH loaders, a bzImage's payload decompressed on the
- * host (xz, lz4, gzip: loader/payload.c; the cache is off), initrd
+ * host (xz, lz4, gzip, zstd: loader/payload.c; the cache is off), initrd
  * placement, the command line, the MP table and the zero page or PVH
  * start info all run on it.
  *

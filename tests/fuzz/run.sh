@@ -32,7 +32,7 @@ secs=${KILN_FUZZ_SECONDS:-840}
 jobs=${KILN_FUZZ_JOBS:-$(nproc)}
 out=build-fuzz
 mkdir -p "$out"
-cflags=(-std=gnu11 -D_GNU_SOURCE -DKILN_VERSION=\"fuzz\" -DKILN_HAVE_LIBURING -DKILN_HAVE_LZMA -DKILN_HAVE_LZ4 -DKILN_HAVE_ZLIB -DKILN_HAVE_NETTLE -g -O1 -I. -fsanitize=fuzzer,address,undefined
+cflags=(-std=gnu11 -D_GNU_SOURCE -DKILN_VERSION=\"fuzz\" -DKILN_HAVE_LIBURING -DKILN_HAVE_LZMA -DKILN_HAVE_LZ4 -DKILN_HAVE_ZLIB -DKILN_HAVE_ZSTD -DKILN_HAVE_NETTLE -g -O1 -I. -fsanitize=fuzzer,address,undefined
 	-fno-sanitize-recover=undefined)
 
 # The whole core, as kiln links it (without main): the config's device
@@ -40,7 +40,7 @@ cflags=(-std=gnu11 -D_GNU_SOURCE -DKILN_VERSION=\"fuzz\" -DKILN_HAVE_LIBURING -D
 # needs it all.
 core=$(ls vmm/base/*.c vmm/devices/*.c vmm/machine/*.c vmm/arch/x86_64/*.c virtio/*.c \
 	virtio/backend/*.c loader/*.c api/*.c | grep -vE '^api/(main|exec|exec_relay)\.c$' | tr '\n' ' ')
-corelibs="-ljson-c -laio -luring -lfdt -lseccomp -lcap-ng -llzma -llz4 -lz -lnettle -lpthread"
+corelibs="-ljson-c -laio -luring -lfdt -lseccomp -lcap-ng -llzma -llz4 -lz -lzstd -lnettle -lpthread"
 declare -A sources=(
 	[fuzz_queue]="tests/fuzz/fuzz_queue.c virtio/queue.c virtio/queue_chain.c tests/fakes/vq_driver.c vmm/base/memory.c vmm/base/err.c vmm/base/utf8.c vmm/base/log.c vmm/base/term.c"
 	[fuzz_api]="tests/fuzz/fuzz_api.c $core"

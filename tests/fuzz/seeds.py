@@ -14,6 +14,7 @@ import lzma
 import os
 import shutil
 import struct
+import subprocess
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
 corpora = {}
@@ -350,6 +351,12 @@ def xz_payload(data):
     return lzma.compress(data, format=lzma.FORMAT_XZ, check=lzma.CHECK_CRC32) + struct.pack("<I", len(data))
 
 
+def zstd_payload(data):
+    # Debian's python3 has no zstd module: the zstd program (tests/deps.sh).
+    z = subprocess.run(["zstd", "-q", "-c", "-19"], input=data, stdout=subprocess.PIPE, check=True).stdout
+    return z + struct.pack("<I", len(data))
+
+
 INITRD = b"070701" + bytes(104) + b"TRAILER!!!\x00"
 seed("fuzz_loader", "bzimage", loader_input(bzimage(), INITRD))
 seed("fuzz_loader", "bzimage_noinitrd", loader_input(bzimage(), b"", 0x20 | 0x02))
@@ -360,6 +367,7 @@ seed("fuzz_loader", "pvh_elf_bss", loader_input(pvh_elf(memsz=0x100000), b"", 0x
 seed("fuzz_loader", "elf_no_note", loader_input(pvh_elf(with_note=False), INITRD))
 seed("fuzz_loader", "bzimage_xz_pvh", loader_input(bzimage_payload(xz_payload(pvh_elf())), INITRD))
 seed("fuzz_loader", "bzimage_gzip_pvh", loader_input(bzimage_payload(gzip.compress(pvh_elf(), mtime=0)), INITRD))
+seed("fuzz_loader", "bzimage_zstd_pvh", loader_input(bzimage_payload(zstd_payload(pvh_elf())), INITRD))
 seed("fuzz_loader", "bzimage_xz_no_note",
      loader_input(bzimage_payload(xz_payload(pvh_elf(with_note=False))), INITRD))
 seed("fuzz_loader", "elf_below_base", loader_input(pvh_elf(entry=0x1000, paddr=0x1000), INITRD))
