@@ -166,7 +166,7 @@ run_counted package 5 tests/package.sh --cache "${KILN_PACKAGE_CACHE:-$HOME/.cac
 
 step images "guest images"
 images_ok=1
-if ! tests/guest/prepare.sh --cloud; then
+if ! tests/guest/prepare.sh --cloud --trixie; then
 	echo "guest preparation failed: the loader unit tests and every guest test will fail"
 	add guest-images 0 1
 	images_ok=0

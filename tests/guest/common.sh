@@ -11,6 +11,15 @@
 declare -A KILN_KERNEL_META=(
 	[generic]=linux-image-amd64
 	[cloud]=linux-image-cloud-amd64
+	[trixie-generic]=linux-image-amd64
+	[trixie-cloud]=linux-image-cloud-amd64
+)
+# The Debian release a flavour comes from when it is not the host's own: its
+# package lists are kept apart from the system's (apt_suite_opts), so the host's
+# apt configuration is never changed.
+declare -A KILN_KERNEL_SUITE=(
+	[trixie-generic]=trixie
+	[trixie-cloud]=trixie
 )
 
 log() { printf '%s\n' "$*" >&2; }

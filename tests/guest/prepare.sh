@@ -3,8 +3,13 @@
 #   $KILN_GUEST_DIR/generic/{vmlinuz,vmlinux,version,package,modules/lib/modules/<ver>}
 #   $KILN_GUEST_DIR/initramfs-generic.cpio.gz      (the L2 test guest)
 #   ... and the same for the cloud kernel with --cloud.
-# Kernels are Debian 12's packaged ones, resolved through apt (never a fixed version),
+#   $KILN_GUEST_DIR/trixie-{generic,cloud}/... with --trixie: Debian 13's kernels
+#   (zstd-compressed), without an initramfs of their own (tests boot them with
+#   the generic one; their modules are not needed for that).
+# Kernels are Debian's packaged ones, resolved through apt (never a fixed version),
 # fetched with `apt-get download` and unpacked with `dpkg-deb -x` (not installed).
+# Debian 12's come from the host's own apt sources; Debian 13's from deb.debian.org
+# through package lists kept in $KILN_GUEST_DIR/.apt-SUITE (apt_suite_opts).
 # A second run with unchanged inputs only checks stamps.
 set -euo pipefail
 
@@ -20,28 +25,60 @@ GUEST_MODULES=(virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev vi
 
 usage() {
 	cat <<EOF
-usage: $0 [--cloud]
+usage: $0 [--cloud] [--trixie]
 Build or refresh the cached guest kernels and initramfs in \$KILN_GUEST_DIR
-(now: $KILN_GUEST_DIR). --cloud also prepares Debian's cloud kernel.
+(now: $KILN_GUEST_DIR). --cloud also prepares Debian's cloud kernel; --trixie
+Debian 13's generic and cloud kernels (no initramfs of their own).
 EOF
+}
+
+# apt_suite_opts SUITE: fill APT_OPTS with the options that make apt-get and apt-cache
+# use SUITE's package lists from deb.debian.org, kept under $KILN_GUEST_DIR/.apt-SUITE
+# (refreshed when a day old), instead of the system's; empty for the host's own.
+APT_OPTS=()
+apt_suite_opts() {
+	APT_OPTS=()
+	[[ -n $1 ]] || return 0
+	local d=$KILN_GUEST_DIR/.apt-$1
+	mkdir -p "$d/lists/partial" "$d/cache/archives/partial"
+	printf 'deb http://deb.debian.org/debian %s main\n' "$1" >"$d/sources.list"
+	APT_OPTS=(-o "Dir::Etc::SourceList=$d/sources.list" -o Dir::Etc::SourceParts=/nonexistent
+		-o "Dir::State::Lists=$d/lists" -o "Dir::Cache=$d/cache")
+	if [[ -z $(find "$d/lists" -maxdepth 1 -name '*_Packages*' -mmin -1440 2>/dev/null) ]]; then
+		log "guest: apt-get update for Debian's $1"
+		apt-get "${APT_OPTS[@]}" update -qq >&2 || die "apt-get update for $1 failed"
+	fi
 }
 
 # resolve_kernel_pkgs FLAVOUR...: fill RESOLVED[flavour]="<package> <version>", the real
 # kernel package behind each flavour's meta package (apt's candidate). One apt-cache call
-# for all flavours: each costs ~0.4 s and the cached path must stay fast. The meta
-# package pins its kernel with "Depends: linux-image-X (= VERSION)".
+# per suite: each costs ~0.4 s and the cached path must stay fast. The meta package pins
+# its kernel with "Depends: linux-image-X (= VERSION)".
 declare -A RESOLVED=()
 resolve_kernel_pkgs() {
-	local metas=() f try info
+	local suite f
+	for suite in $(for f in "$@"; do echo "${KILN_KERNEL_SUITE[$f]:-host}"; done | sort -u); do
+		local these=()
+		for f in "$@"; do
+			[[ ${KILN_KERNEL_SUITE[$f]:-host} == "$suite" ]] && these+=("$f")
+		done
+		[[ $suite == host ]] && suite=
+		resolve_suite_pkgs "$suite" "${these[@]}"
+	done
+}
+resolve_suite_pkgs() {
+	local suite=$1 metas=() f try info
+	shift
+	apt_suite_opts "$suite"
 	for f in "$@"; do metas+=("${KILN_KERNEL_META[$f]}"); done
 	for try in 1 2; do
-		info=$(apt-cache show --no-all-versions "${metas[@]}" 2>/dev/null |
+		info=$(apt-cache "${APT_OPTS[@]}" show --no-all-versions "${metas[@]}" 2>/dev/null |
 			awk '/^Package: / { p = $2 }
 			     /^Depends: / && match($0, /linux-image-[^ ,]+ \(= [^)]+\)/) {
 				     d = substr($0, RSTART, RLENGTH); gsub(/[(=)]/, "", d); sub(/  +/, " ", d)
 				     print p, d }') || true
 		[[ -n $info ]] && break
-		[[ $try == 1 ]] && apt_update_once
+		[[ $try == 1 && -z $suite ]] && apt_update_once
 	done
 	local meta pkg ver
 	while read -r meta pkg ver; do
@@ -124,7 +161,8 @@ prepare_kernel() {
 	log "guest: downloading $pkg (${want#* })"
 	local quiet=-q
 	[[ -t 2 ]] && quiet= # a terminal: apt's download progress
-	(cd "$tmp" && apt-get download $quiet -o APT::Sandbox::User=root "$pkg=${want#* }" >&2) ||
+	apt_suite_opts "${KILN_KERNEL_SUITE[$flavour]:-}"
+	(cd "$tmp" && apt-get "${APT_OPTS[@]}" download $quiet -o APT::Sandbox::User=root "$pkg=${want#* }" >&2) ||
 		die "apt-get download $pkg failed"
 	log "guest: unpacking $pkg"
 	mkdir -p "$tmp/root" "$tmp/new/modules/lib/modules"
@@ -196,6 +234,7 @@ main() {
 	for arg in "$@"; do
 		case $arg in
 		--cloud) flavours+=(cloud) ;;
+		--trixie) flavours+=(trixie-generic trixie-cloud) ;;
 		-h | --help)
 			usage
 			return 0
@@ -217,7 +256,7 @@ main() {
 	local f
 	for f in "${flavours[@]}"; do
 		prepare_kernel "$f"
-		build_guest_initramfs "$f"
+		[[ -n ${KILN_KERNEL_SUITE[$f]:-} ]] || build_guest_initramfs "$f"
 	done
 }
 

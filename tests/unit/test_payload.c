@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Host-side decompression of a bzImage's kernel (loader/payload.c) and its
- * cache (vmm/machine/kernel_cache.c), on Debian's real kernels: the
- * generic one (xz) and the cloud one (lz4), checked against the vmlinux
- * tests/guest/prepare.sh extracted with the xz and lz4 programs; then
+ * cache (vmm/machine/kernel_cache.c), on Debian's real kernels: Debian
+ * 12's generic one (xz) and cloud one (lz4), Debian 13's two (zstd),
+ * checked against the vmlinux tests/guest/prepare.sh extracted with the
+ * xz, lz4 and zstd programs; then
  * gzip on a payload made here, zstd on the generic vmlinux compressed
  * here, and mutated images.
  */
@@ -84,6 +85,14 @@ Test(payload, cloud_kernel_is_lz4_and_decompresses_to_its_vmlinux)
 	matches_prepared("cloud", PAYLOAD_LZ4);
 }
 
+#ifdef KILN_HAVE_ZSTD
+Test(payload, debian13_kernels_are_zstd_and_decompress_to_their_vmlinux)
+{
+	matches_prepared("trixie-generic", PAYLOAD_ZSTD);
+	matches_prepared("trixie-cloud", PAYLOAD_ZSTD);
+}
+#endif
+
 /* The generic image with (fn) applied to its payload; decompression must
  * fail with -EBADMSG (damaged) and a message holding (needle). */
 static void mutated(void (*fn)(uint8_t *img, struct kernel_payload *p), const char *flavour,
@@ -144,6 +153,17 @@ Test(payload, lz4_output_must_match_the_trailer)
 	mutated(trailer_too_small, "cloud", "lz4:");
 	mutated(trailer_too_large, "cloud", "lz4:");
 }
+#ifdef KILN_HAVE_ZSTD
+/* Debian 13's kernel build writes its frame with a checksum (the zstd
+ * program's default), so a flipped byte is caught too. */
+Test(payload, a_damaged_zstd_kernel_is_refused)
+{
+	mutated(flip_middle, "trixie-generic", "zstd:");
+	mutated(cut_in_half, "trixie-generic", "zstd:");
+	mutated(trailer_too_small, "trixie-generic", "more data than the trailer says");
+	mutated(trailer_too_large, "trixie-generic", "the stream ends after");
+}
+#endif
 
 Test(payload, payload_fields_must_lie_in_the_file)
 {
