@@ -612,6 +612,9 @@ static int m_discover(void *ctx, struct json_object *params,
 	"  \"exits\": {\"type\": \"object\", \"description\": \"vCPU exits by"   \
 	" reason (io, mmio, hlt, ..., reason_N) and their total\","            \
 	"   \"required\": [\"total\"], \"additionalProperties\": " COUNTER "}," \
+	"  \"pause_notices\": {\"type\": \"integer\", \"minimum\": 0,"          \
+	"   \"description\": \"vCPU parkings for a pause the guest was told of"  \
+	" (x86: KVM_KVMCLOCK_CTRL); once a VM exists\"},"                       \
 	"  \"devices\": {\"type\": \"array\", \"items\": {\"type\": \"object\","  \
 	"   \"description\": \"every device with counters: virtio ones have"  \
 	" notifies and interrupts, then their own\","                         \

@@ -231,12 +231,18 @@ static int unlz4(const struct kernel_payload *p, uint8_t *dst, struct err *e)
 #endif
 
 #ifdef KILN_HAVE_ZSTD
-/* One or more zstd frames (the kernel's build writes one, `zstd -22
- * --ultra`), decoded in one pass straight into (dst): no window buffer,
- * and never a byte past the size the trailer gives. */
+/* The one zstd frame the kernel's build writes (`zstd -22 --ultra`),
+ * decoded in one pass straight into (dst): no window buffer, and never a
+ * byte past the size the trailer gives. A second frame behind it (which
+ * libzstd would go on decoding) is no kernel's: refused. */
 static int unzstd(const struct kernel_payload *p, uint8_t *dst, struct err *e)
 {
-	size_t got = ZSTD_decompress(dst, p->size, p->data, p->len - SIZE_TRAILER);
+	size_t n = p->len - SIZE_TRAILER;
+	size_t frame = ZSTD_findFrameCompressedSize(p->data, n);
+	if (!ZSTD_isError(frame) && frame != n)
+		return err_set(e, -EBADMSG, "zstd: %zu bytes follow the frame's %zu",
+			       n - frame, frame);
+	size_t got = ZSTD_decompress(dst, p->size, p->data, n);
 	if (ZSTD_isError(got)) {
 		ZSTD_ErrorCode c = ZSTD_getErrorCode(got);
 		return err_set(e, -EBADMSG, "zstd: %s (the trailer says %u bytes)",
