@@ -201,6 +201,10 @@ expect_line() {
 	fi
 }
 
+# marker_line FILE NAME: the guest's whole first line that starts with "NAME "
+# (carriage returns stripped), or nothing.
+marker_line() { tr -d '\r' <"$1" | grep -m1 "^$2 " || true; }
+
 # marker_value FILE NAME: the value after "NAME " on the last line that starts with it
 # (guest markers look like "KILN-CPUS 4"); carriage returns stripped.
 marker_value() {

@@ -32,25 +32,24 @@ expect_line "$out" 'kiln: info: kernel: xz payload decompressed on the host, [0-
 expect_line "$out" 'kiln: info: kernel: ELF/PVH entry'
 n=$(find "$KILN_KERNEL_CACHE" -name '*.vmlinux' | wc -l)
 ((n == 1)) || fail "the kernel cache has $n entries after one decompression, expected 1"
-# line FILE NAME: the guest's whole "NAME ..." line.
-line() { tr -d '\r' <"$1" | grep -m1 "^$2 " || true; }
 for m in KILN-UNAME KILN-CMDLINE; do
-	[[ -n $(line "$out" $m) && $(line "$out" $m) == "$(line "$TMPDIR/bz.log" $m)" ]] ||
-		fail "$m differs: PVH '$(line "$out" $m)', bzImage '$(line "$TMPDIR/bz.log" $m)'"
+	[[ -n $(marker_line "$out" $m) && $(marker_line "$out" $m) == "$(marker_line "$TMPDIR/bz.log" $m)" ]] ||
+		fail "$m differs: PVH '$(marker_line "$out" $m)', bzImage '$(marker_line "$TMPDIR/bz.log" $m)'"
 done
+# padded N: the info scenario's command line padded to N bytes.
 base="console=ttyS0 quiet panic=-1 kiln.scenario=info kiln.pad="
-pad=$(printf '%*s' $((2047 - ${#base})) '' | tr ' ' p)
-boot cached --cmdline "$base$pad"
+padded() { printf '%s%*s' "$base" $(($1 - ${#base})) '' | tr ' ' p; }
+boot cached --cmdline "$(padded 2047)"
 expect_line "$out" 'kiln: info: kernel: xz payload from the cache, [0-9]+ KiB, entered through its PVH note'
-got=$(line "$out" KILN-CMDLINE)
+got=$(marker_line "$out" KILN-CMDLINE)
 got=${got#KILN-CMDLINE }
-[[ $got == "$base$pad" ]] ||
+[[ $got == "$(padded 2047)" ]] ||
 	fail "a 2047-byte command line reached the guest as ${#got} bytes: '${got:0:60}...'"
 for n in 2048 4096; do
 	rc=0
 	# (timeout: a kiln that let the line through would boot a guest)
 	timeout 60 "$KILN" run -v --kernel "$GUEST/generic/vmlinuz" --memory 256M \
-		--cmdline "$base$(printf '%*s' $((n - ${#base})) '' | tr ' ' p)" \
+		--cmdline "$(padded "$n")" \
 		</dev/null >"$TMPDIR/long$n.log" 2>&1 || rc=$?
 	want=1 what="is longer than the kernel's cmdline_size of 2047 bytes"
 	((n == 4096)) && want=2 what="--cmdline: expected at most 4095 bytes, got 4096 bytes"
@@ -92,5 +91,5 @@ boot_guest "$out" -v --kernel "$TMPDIR/zstd.bzImage" --initrd "$GUEST/initramfs-
 ((rc == 0)) || { show_tail "$out"; fail "zstd.log: kiln exited with status $rc"; }
 expect_result "$out"
 expect_line "$out" 'kiln: info: kernel: zstd payload decompressed on the host, [0-9]+ KiB, entered through its PVH note'
-[[ $(line "$out" KILN-UNAME) == "$(line "$TMPDIR/bz.log" KILN-UNAME)" ]] ||
-	fail "the zstd kernel's uname -a '$(line "$out" KILN-UNAME)' is not the xz kernel's '$(line "$TMPDIR/bz.log" KILN-UNAME)'"
+[[ $(marker_line "$out" KILN-UNAME) == "$(marker_line "$TMPDIR/bz.log" KILN-UNAME)" ]] ||
+	fail "the zstd kernel's uname -a '$(marker_line "$out" KILN-UNAME)' is not the xz kernel's '$(marker_line "$TMPDIR/bz.log" KILN-UNAME)'"

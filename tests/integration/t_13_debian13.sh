@@ -11,7 +11,6 @@ set -euo pipefail
 # shellcheck source=SCRIPTDIR/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 export KILN_KERNEL_CACHE=$TMPDIR/kernels
-line() { tr -d '\r' <"$1" | grep -m1 "^$2 " || true; }
 # boot NAME FLAVOUR [kiln run args...]
 boot() {
 	local name=$1 flavour=$2 rc=0
@@ -31,5 +30,5 @@ for flavour in trixie-generic trixie-cloud; do
 done
 boot bz trixie-generic --boot-protocol bzimage
 expect_line "$out" 'kiln: info: kernel: bzImage entry'
-[[ -n $(line "$out" KILN-UNAME) && $(line "$out" KILN-UNAME) == "$(line "$TMPDIR/trixie-generic.log" KILN-UNAME)" ]] ||
-	fail "uname -a differs: bzImage '$(line "$out" KILN-UNAME)', PVH '$(line "$TMPDIR/trixie-generic.log" KILN-UNAME)'"
+[[ -n $(marker_line "$out" KILN-UNAME) && $(marker_line "$out" KILN-UNAME) == "$(marker_line "$TMPDIR/trixie-generic.log" KILN-UNAME)" ]] ||
+	fail "uname -a differs: bzImage '$(marker_line "$out" KILN-UNAME)', PVH '$(marker_line "$TMPDIR/trixie-generic.log" KILN-UNAME)'"
