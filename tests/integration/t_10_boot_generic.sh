@@ -38,7 +38,7 @@ for m in KILN-UNAME KILN-CMDLINE; do
 done
 # padded N: the info scenario's command line padded to N bytes.
 base="console=ttyS0 quiet panic=-1 kiln.scenario=info kiln.pad="
-padded() { printf '%s%*s' "$base" $(($1 - ${#base})) '' | tr ' ' p; }
+padded() { printf '%s%s' "$base" "$(printf '%*s' $(($1 - ${#base})) '' | tr ' ' p)"; }
 boot cached --cmdline "$(padded 2047)"
 expect_line "$out" 'kiln: info: kernel: xz payload from the cache, [0-9]+ KiB, entered through its PVH note'
 got=$(marker_line "$out" KILN-CMDLINE)
