@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "virtio/backend/fs_share.h"
+#include "vmm/base/state.h"
 
 static char dir[64];
 static struct fs_share *share;
@@ -670,4 +671,227 @@ Test(fs_share, readdir_goes_on_while_entries_are_removed)
 	fs_share_close(share);
 	share = NULL;
 	cr_assert_eq(rmdir(shm) == 0 || !strcmp(shm, dir), true, "%s is not empty", shm);
+}
+
+/* ---- snapshots ----------------------------------------------------------- */
+
+static void forget(uint64_t node, uint64_t count)
+{
+	uint8_t in[64];
+	struct fuse_in_header h = { .len = sizeof(h) + sizeof(struct fuse_forget_in),
+				    .opcode = FUSE_FORGET, .nodeid = node };
+	struct fuse_forget_in f = { .nlookup = count };
+	memcpy(in, &h, sizeof(h));
+	memcpy(in + sizeof(h), &f, sizeof(f));
+	cr_assert_eq(fs_share_handle(share, in, h.len, out, sizeof(out)), 0);
+}
+
+/* Save the share, close it, open the same directory anew and restore:
+ * the restore's count of replaced inodes. */
+static unsigned save_reopen_restore(struct state_buf *blob)
+{
+	struct err e = { 0 };
+	state_init(blob);
+	cr_assert_eq(fs_share_save(share, blob, &e), 0, "%s", e.msg);
+	fs_share_close(share);
+	open_share(false);
+	struct state_buf in;
+	state_from(&in, blob->data, blob->len);
+	unsigned changed = 99;
+	cr_assert_eq(fs_share_restore(share, &in, &changed, &e), 0, "%s", e.msg);
+	cr_assert_eq(in.pos, in.len, "restore left %zu bytes", in.len - in.pos);
+	return changed;
+}
+
+/* The guest's node ids, lookup counts and open files survive a save into
+ * a blob and a restore into a share opened again on the same directory:
+ * reads and writes go on through the old handles, a READDIR on the old
+ * directory handle goes on, a forgotten id stays unknown and LOOKUP finds
+ * the old node. A second save of the restored share writes the same bytes. */
+Test(fs_share, save_and_restore_keep_nodes_and_handles)
+{
+	cr_assert_eq(mkdir(strcat(strcpy((char[128]){ 0 }, dir), "/sub"), 0755), 0);
+	host_write("sub/f", "hello, snapshot", 0644);
+	host_write("g", "gone soon", 0644);
+	open_share(false);
+	init_fs();
+	uint64_t sub = lookup_ok(FUSE_ROOT_ID, "sub");
+	uint64_t f = lookup_ok(sub, "f");
+	uint64_t g = lookup_ok(FUSE_ROOT_ID, "g");
+	forget(g, 1);
+	int32_t err;
+	uint64_t fh = open_node(f, O_RDWR, &err);
+	cr_assert_eq(err, 0);
+	uint64_t dh = opendir_root();
+	struct state_buf blob;
+	cr_assert_eq(save_reopen_restore(&blob), 0);
+
+	struct fs_share_stats st;
+	fs_share_get_stats(share, &st);
+	cr_assert_eq(st.nodes, 3, "root, sub, f: %u", st.nodes);
+	cr_assert_eq(st.handles, 2);
+	size_t len;
+	struct fuse_read_in rd = { .fh = fh, .offset = 7, .size = 100 };
+	cr_assert_eq(call_out(FUSE_READ, f, P(rd), NONE_P, NONE_P, &len), 0);
+	cr_assert_eq(len, 8);
+	cr_assert_eq(memcmp(payload(), "snapshot", 8), 0);
+	struct fuse_write_in w = { .fh = fh, .size = 5, .offset = 0 };
+	cr_assert_eq(call_out(FUSE_WRITE, f, P(w), (struct part){ "HELLO", 5 }, NONE_P, &len), 0);
+	char buf[32];
+	host_read("sub/f", buf, sizeof(buf));
+	cr_assert_str_eq(buf, "HELLO, snapshot");
+	struct fuse_getattr_in ga = { 0 };
+	cr_assert_eq(call(FUSE_GETATTR, g, P(ga), NONE_P), -EBADF, "a forgotten id");
+	cr_assert_eq(lookup_ok(sub, "f"), f, "the restored node, found by its inode");
+	struct fuse_read_in rdd = { .fh = dh, .size = 4096 };
+	cr_assert_eq(call_out(FUSE_READDIR, FUSE_ROOT_ID, P(rdd), NONE_P, NONE_P, &len), 0);
+	cr_assert_gt(len, 0, "the directory handle reads on");
+	forget(f, 1); /* the extra lookup just made */
+
+	struct state_buf again;
+	struct err e = { 0 };
+	state_init(&again);
+	cr_assert_eq(fs_share_save(share, &again, &e), 0, "%s", e.msg);
+	cr_assert_eq(again.len, blob.len);
+	cr_assert_eq(memcmp(again.data, blob.data, blob.len), 0, "a restored share saves other bytes");
+	state_fini(&again);
+	state_fini(&blob);
+}
+
+/* A file replaced on the host (a new inode under the saved name) is taken
+ * as it is now, and counted. */
+Test(fs_share, restore_takes_a_replaced_file_and_counts_it)
+{
+	host_write("f", "old", 0644);
+	open_share(false);
+	init_fs();
+	lookup_ok(FUSE_ROOT_ID, "f");
+	struct err e = { 0 };
+	struct state_buf blob;
+	state_init(&blob);
+	cr_assert_eq(fs_share_save(share, &blob, &e), 0, "%s", e.msg);
+	host_write("f.new", "new", 0644);
+	char from[128], to[128];
+	snprintf(from, sizeof(from), "%s/f.new", dir);
+	snprintf(to, sizeof(to), "%s/f", dir);
+	cr_assert_eq(rename(from, to), 0);
+	fs_share_close(share);
+	open_share(false);
+	struct state_buf in;
+	state_from(&in, blob.data, blob.len);
+	unsigned changed = 0;
+	cr_assert_eq(fs_share_restore(share, &in, &changed, &e), 0, "%s", e.msg);
+	cr_assert_eq(changed, 1);
+	state_fini(&blob);
+}
+
+/* A file the guest holds that was deleted on the host has no name to
+ * write down: the save fails, naming it. So does an open one. */
+Test(fs_share, save_refuses_a_file_deleted_on_the_host)
+{
+	host_write("victim", "x", 0644);
+	open_share(false);
+	init_fs();
+	uint64_t v = lookup_ok(FUSE_ROOT_ID, "victim");
+	int32_t err;
+	open_node(v, O_RDONLY, &err);
+	cr_assert_eq(err, 0);
+	char path[128];
+	snprintf(path, sizeof(path), "%s/victim", dir);
+	cr_assert_eq(unlink(path), 0);
+	struct err e = { 0 };
+	struct state_buf blob;
+	state_init(&blob);
+	cr_assert_eq(fs_share_save(share, &blob, &e), -ENOENT);
+	cr_assert(strstr(e.msg, "/victim") && strstr(e.msg, "no longer a path below the share"),
+		  "%s", e.msg);
+	state_fini(&blob);
+}
+
+/* A blob of one node (beside the root) of (type) at (path), and a handle
+ * on it with (flags) when (flags) >= 0. */
+static void hostile_blob(struct state_buf *b, uint32_t type, const char *path, int flags)
+{
+	state_init(b);
+	state_begin(b, "virtio-fs.share", 1);
+	state_put_bool(b, true);
+	state_put_u32(b, 2);
+	state_put_bool(b, true);
+	state_put_u32(b, S_IFDIR);
+	state_put_u64(b, 1);
+	state_put_u64(b, 0);
+	state_put_u64(b, 0);
+	state_put_u32(b, 0);
+	state_put_bool(b, true);
+	state_put_u32(b, type);
+	state_put_u64(b, 1);
+	state_put_u64(b, 0);
+	state_put_u64(b, 0);
+	state_put_u32(b, (uint32_t)strlen(path));
+	state_put(b, path, strlen(path));
+	state_put_u32(b, flags >= 0);
+	if (flags >= 0) {
+		state_put_bool(b, true);
+		state_put_bool(b, false);
+		state_put_u32(b, (uint32_t)flags);
+		state_put_u32(b, (uint32_t)strlen(path));
+		state_put(b, path, strlen(path));
+	}
+}
+
+/* A restore never opens anything above the share or through a symlink,
+ * takes no file of another kind than saved and no write handle on a
+ * read-only share; a refused blob leaves the share as opened (its root). */
+Test(fs_share, restore_refuses_hostile_blobs)
+{
+	host_write("g", "x", 0644);
+	char link[128];
+	snprintf(link, sizeof(link), "%s/up", dir);
+	cr_assert_eq(symlink("/etc", link), 0);
+	const char *base = strrchr(dir, '/') + 1;
+	char above[128];
+	snprintf(above, sizeof(above), "../%s/g", base);
+	open_share(true);
+	const struct {
+		uint32_t type;
+		const char *path;
+		int flags;
+		const char *says;
+	} cases[] = {
+		{ S_IFREG, above, -1, "g" },
+		{ S_IFREG, "/etc/passwd", -1, "not a path below the share" },
+		{ S_IFREG, "up/passwd", -1, "up/passwd" },
+		{ S_IFDIR, "g", -1, "another kind of file" },
+		{ S_IFREG, "g", O_RDWR, "open flags" },
+		{ S_IFREG, "g", O_RDONLY | O_CREAT, "open flags" },
+		{ 0170000, "g", -1, "type" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct state_buf b, in;
+		hostile_blob(&b, cases[i].type, cases[i].path, cases[i].flags);
+		state_from(&in, b.data, b.len);
+		struct err e = { 0 };
+		unsigned changed;
+		cr_assert_neq(fs_share_restore(share, &in, &changed, &e), 0, "case %zu", i);
+		cr_assert(strstr(e.msg, cases[i].says), "case %zu: %s", i, e.msg);
+		struct fs_share_stats st;
+		fs_share_get_stats(share, &st);
+		cr_assert_eq(st.nodes, 1, "case %zu: %u nodes left", i, st.nodes);
+		cr_assert_eq(st.handles, 0);
+		/* Cut short anywhere: refused too. */
+		for (size_t cut = 0; cut < b.len; cut += 7) {
+			state_from(&in, b.data, cut);
+			cr_assert_neq(fs_share_restore(share, &in, &changed, &e), 0);
+		}
+		state_fini(&b);
+	}
+	/* The well-formed one restores. */
+	struct state_buf b, in;
+	hostile_blob(&b, S_IFREG, "g", O_RDONLY);
+	state_from(&in, b.data, b.len);
+	struct err e = { 0 };
+	unsigned changed;
+	cr_assert_eq(fs_share_restore(share, &in, &changed, &e), 0, "%s", e.msg);
+	cr_assert_eq(changed, 1, "dev/ino 0 is not g's");
+	state_fini(&b);
 }

@@ -8,6 +8,8 @@
  */
 #include "fs_share.h"
 
+#include "../../vmm/base/state.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -1475,4 +1477,299 @@ void fs_share_get_stats(const struct fs_share *s, struct fs_share_stats *out)
 	*out = s->stats;
 	out->nodes = s->held_nodes;
 	out->handles = s->held_handles;
+}
+
+/* ---- snapshots ------------------------------------------------------------- */
+
+#define SHARE_STATE_KIND "virtio-fs.share"
+#define SHARE_STATE_VERSION 1
+/* The open flags a restored handle takes again: what OPEN_FLAGS lets
+ * through and that F_GETFL reports (O_TRUNC was applied at open). */
+#define HANDLE_FLAGS (O_ACCMODE | O_APPEND | O_DSYNC | O_SYNC | O_NOATIME)
+
+/*
+ * The path of the inode (fd) holds below the share, "" for its root, into
+ * (rel): the host's name for it now (/proc/self/fd) less the root's, and
+ * checked by looking it up again below the root (a name the kernel marks
+ * " (deleted)", or one that is now another file's, is not it). -ENOENT
+ * with (e) naming the file when it has none.
+ */
+static int share_path(struct fs_share *s, const char *root, int fd,
+		      const struct stat *st, char rel[PATH_MAX], struct err *e)
+{
+	char name[16], path[PATH_MAX];
+	snprintf(name, sizeof(name), "%d", fd);
+	ssize_t n = readlinkat(s->proc_fd, name, path, sizeof(path) - 1);
+	if (n < 0)
+		return err_set(e, -errno, "%s: a file the guest holds: %s",
+			       s->dir, strerror(errno));
+	path[n] = '\0';
+	size_t rl = strlen(root);
+	const char *below = NULL;
+	if (!strcmp(path, root))
+		below = "";
+	else if (!strcmp(root, "/"))
+		below = path + 1;
+	else if (!strncmp(path, root, rl) && path[rl] == '/')
+		below = path + rl + 1;
+	/* (A stat, not an open: this runs on the loop thread, whose filter
+	 * has no openat2. The kernel's name has no symlink in it; restore
+	 * opens it the safe way.) */
+	struct stat now;
+	if (below && *below &&
+	    (fstatat(s->nodes[0].fd, below, &now, AT_SYMLINK_NOFOLLOW) ||
+	     now.st_dev != st->st_dev || now.st_ino != st->st_ino))
+		below = NULL;
+	if (!below)
+		return err_set(e, -ENOENT, "%s: the guest holds %s, which is no "
+			       "longer a path below the share (deleted or moved "
+			       "out on the host): a snapshot could not give it back",
+			       s->dir, path);
+	snprintf(rel, PATH_MAX, "%s", below);
+	return 0;
+}
+
+static void put_path(struct state_buf *out, const char *rel)
+{
+	uint32_t len = (uint32_t)strlen(rel);
+	state_put_u32(out, len);
+	state_put(out, rel, len);
+}
+
+int fs_share_save(struct fs_share *s, struct state_buf *out, struct err *e)
+{
+	char root[PATH_MAX], rel[PATH_MAX], name[16];
+	snprintf(name, sizeof(name), "%d", s->nodes[0].fd);
+	ssize_t n = readlinkat(s->proc_fd, name, root, sizeof(root) - 1);
+	if (n < 0)
+		return err_set(e, -errno, "%s: %s", s->dir, strerror(errno));
+	root[n] = '\0';
+	state_begin(out, SHARE_STATE_KIND, SHARE_STATE_VERSION);
+	state_put_bool(out, s->initialized);
+	state_put_u32(out, s->nr_nodes);
+	for (uint32_t i = 0; i < s->nr_nodes; i++) {
+		const struct node *nd = &s->nodes[i];
+		state_put_bool(out, nd->fd >= 0);
+		if (nd->fd < 0)
+			continue;
+		struct stat st = { .st_dev = nd->dev, .st_ino = nd->ino };
+		int rc = i ? share_path(s, root, nd->fd, &st, rel, e) : 0;
+		if (rc)
+			return rc;
+		state_put_u32(out, nd->type);
+		state_put_u64(out, nd->nlookup);
+		state_put_u64(out, (uint64_t)nd->dev);
+		state_put_u64(out, (uint64_t)nd->ino);
+		put_path(out, i ? rel : "");
+	}
+	state_put_u32(out, s->nr_handles);
+	for (uint32_t i = 0; i < s->nr_handles; i++) {
+		const struct handle *h = &s->handles[i];
+		state_put_bool(out, h->fd >= 0);
+		if (h->fd < 0)
+			continue;
+		struct stat st;
+		int flags = fcntl(h->fd, F_GETFL);
+		int rc = stat_fd(h->fd, &st);
+		if (rc || flags < 0)
+			return err_set(e, rc ? rc : -errno, "%s: an open file of the guest: %s",
+				       s->dir, strerror(rc ? -rc : errno));
+		rc = share_path(s, root, h->fd, &st, rel, e);
+		if (rc)
+			return rc;
+		state_put_bool(out, h->dir);
+		state_put_u32(out, (uint32_t)flags & HANDLE_FLAGS);
+		put_path(out, rel);
+	}
+	return state_check(out, SHARE_STATE_KIND, e);
+}
+
+/* The next saved path into (rel), or -EINVAL (with e) for one that is too
+ * long or not below the share. (root_ok): the empty path (the root) may
+ * come. */
+static int get_path(struct state_buf *in, char rel[PATH_MAX], bool root_ok,
+		    const char *what, uint32_t idx, struct err *e)
+{
+	uint32_t len = state_get_u32(in);
+	if (len >= PATH_MAX)
+		return err_set(e, -EINVAL, SHARE_STATE_KIND " state: %s %u: a "
+			       "path of %u bytes", what, idx, len);
+	state_get(in, rel, len);
+	rel[len] = '\0';
+	if (state_check(in, SHARE_STATE_KIND, e))
+		return -EINVAL;
+	if (strlen(rel) != len || rel[0] == '/' || (!len && !root_ok))
+		return err_set(e, -EINVAL, SHARE_STATE_KIND " state: %s %u: not a "
+			       "path below the share", what, idx);
+	return 0;
+}
+
+static int restore_nodes(struct fs_share *s, struct state_buf *in,
+			 unsigned *changed, struct err *e)
+{
+	char rel[PATH_MAX];
+	uint32_t count = state_get_u32(in);
+	if (state_check(in, SHARE_STATE_KIND, e))
+		return -EINVAL;
+	/* (Each slot takes a byte at least: no table grows past the blob.) */
+	if (count < 1 || count > MAX_NODES || count > in->len - in->pos)
+		return err_set(e, -EINVAL, SHARE_STATE_KIND " state: %u nodes", count);
+	if (count > s->cap_nodes) {
+		struct node *nn = realloc(s->nodes, count * sizeof(*nn));
+		if (!nn)
+			return err_set(e, -ENOMEM, "%s: out of memory", s->dir);
+		s->nodes = nn;
+		s->cap_nodes = count;
+	}
+	for (uint32_t i = 0; i < count; i++) {
+		bool used = state_get_bool(in);
+		uint32_t type = used ? state_get_u32(in) : 0;
+		uint64_t nlookup = used ? state_get_u64(in) : 0;
+		uint64_t dev = used ? state_get_u64(in) : 0;
+		uint64_t ino = used ? state_get_u64(in) : 0;
+		if (used && get_path(in, rel, i == 0, "node", i + 1, e))
+			return -EINVAL;
+		if (state_check(in, SHARE_STATE_KIND, e))
+			return -EINVAL;
+		if (i == 0) {
+			/* The root: the share's own directory, as opened now. */
+			if (!used || *rel || type != S_IFDIR || !nlookup)
+				return err_set(e, -EINVAL, SHARE_STATE_KIND
+					       " state: node 1 is not the share's root");
+			s->nodes[0].nlookup = nlookup;
+			continue;
+		}
+		if (!used) {
+			s->nodes[i] = (struct node){ .fd = -1, .hash_next = s->free_node };
+			s->free_node = i;
+			s->nr_nodes = i + 1;
+			continue;
+		}
+		if (!nlookup || (type != S_IFREG && type != S_IFDIR && type != S_IFLNK &&
+				 type != S_IFCHR && type != S_IFBLK && type != S_IFIFO &&
+				 type != S_IFSOCK))
+			return err_set(e, -EINVAL, SHARE_STATE_KIND " state: node %u: "
+				       "type 0%o, %llu lookups", i + 1, type,
+				       (unsigned long long)nlookup);
+		if (!fd_take())
+			return err_set(e, -ENFILE, "%s: no file descriptor left for "
+				       "the guest's node %s", s->dir, rel);
+		int fd = open_beneath(s->nodes[0].fd, rel);
+		struct stat st;
+		int rc = fd < 0 ? fd : stat_fd(fd, &st);
+		if (rc) {
+			if (fd >= 0)
+				close(fd);
+			fd_give(1);
+			return err_set(e, rc, "%s: %s, a file the snapshot's guest "
+				       "held: %s", s->dir, rel, strerror(-rc));
+		}
+		if ((st.st_mode & S_IFMT) != type) {
+			close(fd);
+			fd_give(1);
+			return err_set(e, -EINVAL, "%s: %s is another kind of file "
+				       "than the snapshot's guest held (mode 0%o, was "
+				       "0%o)", s->dir, rel, st.st_mode & S_IFMT, type);
+		}
+		if ((uint64_t)st.st_dev != dev || (uint64_t)st.st_ino != ino)
+			(*changed)++;
+		uint32_t b = bucket_of(st.st_dev, st.st_ino);
+		s->nodes[i] = (struct node){ .fd = fd, .type = type, .dev = st.st_dev,
+					     .ino = st.st_ino, .nlookup = nlookup,
+					     .hash_next = s->buckets[b] };
+		s->buckets[b] = i;
+		s->held_nodes++;
+		s->nr_nodes = i + 1;
+	}
+	return 0;
+}
+
+static int restore_handles(struct fs_share *s, struct state_buf *in,
+			   struct err *e)
+{
+	char rel[PATH_MAX];
+	uint32_t count = state_get_u32(in);
+	if (state_check(in, SHARE_STATE_KIND, e))
+		return -EINVAL;
+	if (count > MAX_HANDLES || count > in->len - in->pos)
+		return err_set(e, -EINVAL, SHARE_STATE_KIND " state: %u handles", count);
+	if (count > s->cap_handles) {
+		struct handle *nh = realloc(s->handles, count * sizeof(*nh));
+		if (!nh)
+			return err_set(e, -ENOMEM, "%s: out of memory", s->dir);
+		s->handles = nh;
+		s->cap_handles = count;
+	}
+	for (uint32_t i = 0; i < count; i++) {
+		bool used = state_get_bool(in);
+		bool dir = used && state_get_bool(in);
+		uint32_t flags = used ? state_get_u32(in) : 0;
+		if (used && get_path(in, rel, true, "handle", i, e))
+			return -EINVAL;
+		if (state_check(in, SHARE_STATE_KIND, e))
+			return -EINVAL;
+		if (!used) {
+			s->handles[i] = (struct handle){ .fd = -1, .next_free = s->free_handle };
+			s->free_handle = i;
+			s->nr_handles = i + 1;
+			continue;
+		}
+		if ((flags & ~(uint32_t)HANDLE_FLAGS) || check_open_flags(s, flags) ||
+		    (dir && (flags & O_ACCMODE) != O_RDONLY))
+			return err_set(e, -EINVAL, SHARE_STATE_KIND " state: handle %u: "
+				       "open flags 0%o", i, flags);
+		if (!fd_take())
+			return err_set(e, -ENFILE, "%s: no file descriptor left for "
+				       "the guest's open file %s", s->dir, rel);
+		/* As OPEN and OPENDIR open: below the root, never through a
+		 * symlink, never blocking. */
+		struct open_how how = {
+			.flags = flags | (dir ? O_DIRECTORY : 0) | O_NOFOLLOW |
+				 O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
+			.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+				   RESOLVE_NO_MAGICLINKS,
+		};
+		int fd = (int)syscall(SYS_openat2, s->nodes[0].fd, *rel ? rel : ".",
+				      &how, sizeof(how));
+		struct stat st;
+		int rc = fd < 0 ? -errno : stat_fd(fd, &st);
+		if (!rc && (st.st_mode & S_IFMT) != (dir ? S_IFDIR : S_IFREG))
+			rc = -EINVAL;
+		if (rc) {
+			if (fd >= 0)
+				close(fd);
+			fd_give(1);
+			return err_set(e, rc, "%s: %s, a file the snapshot's guest "
+				       "had open: %s", s->dir, *rel ? rel : ".",
+				       rc == -EINVAL ? "not a regular file or directory"
+						     : strerror(-rc));
+		}
+		/* A directory's stream starts again: its first READDIR after
+		 * the restore seeks to the guest's cookie (dir_read). */
+		s->handles[i] = (struct handle){ .fd = fd, .dir = dir, .next_free = NONE,
+						 .dir_read = dir };
+		s->held_handles++;
+		s->nr_handles = i + 1;
+	}
+	return 0;
+}
+
+int fs_share_restore(struct fs_share *s, struct state_buf *in,
+		     unsigned *changed, struct err *e)
+{
+	*changed = 0;
+	fs_share_reset(s);
+	int rc = state_expect(in, SHARE_STATE_KIND, SHARE_STATE_VERSION, e);
+	if (rc)
+		return rc;
+	bool initialized = state_get_bool(in);
+	rc = restore_nodes(s, in, changed, e);
+	if (!rc)
+		rc = restore_handles(s, in, e);
+	if (rc) {
+		fs_share_reset(s);
+		return rc;
+	}
+	s->initialized = initialized;
+	return 0;
 }

@@ -67,6 +67,30 @@ void fs_share_reset(struct fs_share *s);
 
 void fs_share_get_stats(const struct fs_share *s, struct fs_share_stats *out);
 
+struct state_buf;
+
+/*
+ * Snapshots (docs/snapshot.md, "virtio-fs"): the guest's view of the share
+ * as plain data. Each node the guest holds is written down by its slot (its
+ * node id), lookup count, type, inode and its path below the share; each
+ * open handle by its slot, open flags and path. Only while the share is
+ * idle (the worker quiesced).
+ *
+ * fs_share_save - -ENOENT with (e) naming the file when one the guest
+ * holds has no path below the share any more (deleted, or moved out of it
+ * on the host): that snapshot could not give it back.
+ *
+ * fs_share_restore - into a share just opened (or reset): each path is
+ * opened below the share's directory as LOOKUP opens it (never above it,
+ * never through a symlink) and must be of the saved type; a file that is
+ * now another inode of that type is taken (the guest sees it as it is
+ * now) and counted in (*changed). On error (e says which entry), the share
+ * is reset: only its root remains.
+ */
+int fs_share_save(struct fs_share *s, struct state_buf *out, struct err *e);
+int fs_share_restore(struct fs_share *s, struct state_buf *in,
+		     unsigned *changed, struct err *e);
+
 /* fs_share_refresh_limit - take RLIMIT_NOFILE as it is now (raised to its
  * hard limit) as the budget of every share's fds: at open, and again once
  * the jail has set its own limit (virtio/fs.c's start, before the worker
