@@ -356,25 +356,45 @@ static void fs_stats_emit(struct virtio_device *vdev, dev_stat_fn emit, void *ct
 }
 
 /*
- * Snapshots: the guest's nodes are O_PATH fds of the host files it looked
- * up and its handles are open files, which no blob can carry (a restored
- * share would answer the guest's node ids with ENOENT). Saving refuses, so
- * a VM with a share cannot yield a snapshot that silently lost it; restore
- * refuses a blob from elsewhere claiming one, which would otherwise
- * activate the device over an empty node table.
+ * Snapshots: the guest's nodes and open files are host fds, which the
+ * share writes down as paths below its directory and opens again at
+ * restore (fs_share_save). Both run while the worker is idle: a save only
+ * on a paused VM (quiesced), a restore before the device is activated
+ * again. A file the guest holds that has no path below the share (deleted
+ * on the host while open) makes the save fail, naming it.
  */
 static int fs_save(struct virtio_device *vdev, struct state_buf *out,
 		   struct err *e)
 {
-	return err_set(e, -EOPNOTSUPP,
-		       "a share's open files and inodes cannot be saved");
+	struct virtio_fs *fs = to_fs(vdev);
+	pthread_mutex_lock(&fs->lock);
+	unsigned busy = fs->busy;
+	pthread_mutex_unlock(&fs->lock);
+	/* (Never after a quiesce, which waited for them.) */
+	if (busy)
+		return err_set(e, -EBUSY, "%u file-system requests are still "
+			       "being served", busy);
+	return fs_share_save(fs->share, out, e);
 }
 
 static int fs_restore(struct virtio_device *vdev, struct state_buf *in,
 		      struct err *e)
 {
-	return err_set(e, -EOPNOTSUPP,
-		       "a share's open files and inodes cannot be restored");
+	struct virtio_fs *fs = to_fs(vdev);
+	unsigned changed;
+	fs_wait(fs, false, 0); /* nothing runs: apply() reset an active device */
+	int rc = fs_share_restore(fs->share, in, &changed, e);
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&fs->lock);
+	fs_share_get_stats(fs->share, &fs->stats);
+	pthread_mutex_unlock(&fs->lock);
+	if (changed)
+		log_warn("virtio-fs %.*s: %u of the guest's files are other inodes "
+			 "than when the snapshot was taken (replaced on the host): "
+			 "the guest sees them as they are now", FS_TAG_MAX,
+			 (const char *)fs->config.tag, changed);
+	return vdev->activated ? fs_activate(vdev) : 0;
 }
 
 static void fs_ops_destroy(struct virtio_device *vdev)

@@ -263,10 +263,6 @@ Test(device, the_host_bridge_refuses_bad_windows_and_describes_itself)
 static const char *const no_reset[] = {
 	"mc146818-rtc", /* battery-backed CMOS: clock and NVRAM, as on a PC */
 };
-/* Kinds whose save refuses (-EOPNOTSUPP, naming the device and why). */
-static const char *const refuses_save[] = {
-	"virtio-fs", /* the guest's nodes and handles are open host fds */
-};
 /* Virtio devices with no state of their own beyond the common virtio
  * state, so without save/restore hooks in their virtio_device_ops. */
 static const char *const no_virtio_hooks[] = {
@@ -503,9 +499,7 @@ static const struct virtio_device *virtio_of(const struct device *d)
  * Each device on the list (so each kind's ops table) has save, restore and
  * reset, bar the deliberate exceptions above. Each save into a blob
  * restores into the same device of a twin VM, which then saves the same
- * bytes; a reset leaves the twin as built. A refusing save names the
- * device and why; the blob an older build wrote for it (the common state
- * only) is refused on restore too.
+ * bytes; a reset leaves the twin as built.
  */
 Test(device, every_device_of_a_vm_saves_restores_and_resets,
      .fini = walk_files_rm)
@@ -520,7 +514,6 @@ Test(device, every_device_of_a_vm_saves_restores_and_resets,
 	cr_assert_eq(l->count, 5 + cfg.nr_devices,
 		     "the platform's 4, the host bridge, one per config entry");
 	cr_assert_eq(b.vm->devices.count, l->count);
-	unsigned refused = 0;
 	device_list_foreach(l, d) {
 		const struct device_ops *o = d->ops;
 		struct device *twin = device_list_find(&b.vm->devices, d->id);
@@ -543,46 +536,23 @@ Test(device, every_device_of_a_vm_saves_restores_and_resets,
 		state_init(&s2);
 		state_init(&s3);
 		int rc = o->save(d, &s1, &e);
-		if (LISTED(refuses_save, d->kind)) {
-			char want[160];
-			snprintf(want, sizeof(want),
-				 "%s %s: a share's open files and inodes cannot "
-				 "be saved",
-				 d->kind, d->id);
-			cr_assert_eq(rc, -EOPNOTSUPP, "%s: save gave %d", d->id, rc);
-			cr_assert_str_eq(e.msg, want);
-			/* What was written before the refusal is the common
-			 * state alone: a restore of it is refused too. */
-			memset(&e, 0, sizeof(e));
-			state_from(&in, s1.data, s1.len);
-			cr_assert_eq(twin->ops->restore(twin, &in, &e), -EOPNOTSUPP,
-				     "%s: restore of the common state alone: %s",
-				     d->id, e.msg);
-			snprintf(want, sizeof(want), "%s %s: ", twin->kind, twin->id);
-			cr_assert(!strncmp(e.msg, want, strlen(want)) &&
-					  strstr(e.msg, "cannot be restored"),
-				  "restore's refusal does not name %s: %s", twin->id, e.msg);
-			refused++;
-		} else {
-			cr_assert_eq(rc, 0, "%s (%s): save: %s", d->id, d->kind, e.msg);
-			state_from(&in, s1.data, s1.len);
-			cr_assert_eq(twin->ops->restore(twin, &in, &e), 0,
-				     "%s (%s): restore: %s", d->id, d->kind, e.msg);
-			cr_assert_eq(in.pos, in.len, "%s: restore left %zu bytes",
-				     d->id, in.len - in.pos);
-			cr_assert_eq(twin->ops->save(twin, &s2, &e), 0, "%s", e.msg);
-			walk_blob_eq(&s1, &s2, "the twin saves other bytes", d);
-			if (twin->ops->reset) {
-				twin->ops->reset(twin);
-				cr_assert_eq(twin->ops->save(twin, &s3, &e), 0);
-				walk_blob_eq(&s1, &s3, "reset leaves it unlike built", d);
-			}
+		cr_assert_eq(rc, 0, "%s (%s): save: %s", d->id, d->kind, e.msg);
+		state_from(&in, s1.data, s1.len);
+		cr_assert_eq(twin->ops->restore(twin, &in, &e), 0,
+			     "%s (%s): restore: %s", d->id, d->kind, e.msg);
+		cr_assert_eq(in.pos, in.len, "%s: restore left %zu bytes",
+			     d->id, in.len - in.pos);
+		cr_assert_eq(twin->ops->save(twin, &s2, &e), 0, "%s", e.msg);
+		walk_blob_eq(&s1, &s2, "the twin saves other bytes", d);
+		if (twin->ops->reset) {
+			twin->ops->reset(twin);
+			cr_assert_eq(twin->ops->save(twin, &s3, &e), 0);
+			walk_blob_eq(&s1, &s3, "reset leaves it unlike built", d);
 		}
 		state_fini(&s1);
 		state_fini(&s2);
 		state_fini(&s3);
 	}
-	cr_assert_eq(refused, 1, "one virtio-fs device refuses");
 	walk_free(&a);
 	walk_free(&b);
 	cfg_fini(&cfg);

@@ -136,6 +136,8 @@ static const int loop_syscalls[] = {
 	SCMP_SYS(mkdirat),         /* vm.snapshot: its directory (snapshot.c) */
 	SCMP_SYS(mkdir),
 	SCMP_SYS(ftruncate),       /* ... the memory file's size */
+	SCMP_SYS(readlinkat),      /* ... a virtio-fs share's files' names
+				    * (/proc/self/fd, fs_share_save) */
 };
 
 /* A block worker (virtio/backend/blk_worker.c): synchronous reads and
