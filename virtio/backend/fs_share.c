@@ -1604,23 +1604,39 @@ static int get_path(struct state_buf *in, char rel[PATH_MAX], bool root_ok,
 	return 0;
 }
 
+/* A table's saved slot count, (min) to (max), into (count), and room for
+ * that many entries of (size) bytes in (*table) (of *cap). Each slot takes
+ * a byte of the blob at least, so no table grows past what it holds. */
+static int table_room(struct fs_share *s, struct state_buf *in, uint32_t min,
+		      uint32_t max, const char *what, void **table, uint32_t *cap,
+		      size_t size, uint32_t *count, struct err *e)
+{
+	*count = state_get_u32(in);
+	if (state_check(in, SHARE_STATE_KIND, e))
+		return -EINVAL;
+	if (*count < min || *count > max || *count > in->len - in->pos)
+		return err_set(e, -EINVAL, SHARE_STATE_KIND " state: %u %s", *count, what);
+	if (*count > *cap) {
+		void *grown = realloc(*table, *count * size);
+		if (!grown)
+			return err_set(e, -ENOMEM, "%s: out of memory", s->dir);
+		*table = grown;
+		*cap = *count;
+	}
+	return 0;
+}
+
 static int restore_nodes(struct fs_share *s, struct state_buf *in,
 			 unsigned *changed, struct err *e)
 {
 	char rel[PATH_MAX];
-	uint32_t count = state_get_u32(in);
-	if (state_check(in, SHARE_STATE_KIND, e))
-		return -EINVAL;
-	/* (Each slot takes a byte at least: no table grows past the blob.) */
-	if (count < 1 || count > MAX_NODES || count > in->len - in->pos)
-		return err_set(e, -EINVAL, SHARE_STATE_KIND " state: %u nodes", count);
-	if (count > s->cap_nodes) {
-		struct node *nn = realloc(s->nodes, count * sizeof(*nn));
-		if (!nn)
-			return err_set(e, -ENOMEM, "%s: out of memory", s->dir);
-		s->nodes = nn;
-		s->cap_nodes = count;
-	}
+	uint32_t count;
+	void *table = s->nodes;
+	int rc = table_room(s, in, 1, MAX_NODES, "nodes", &table, &s->cap_nodes,
+			    sizeof(*s->nodes), &count, e);
+	s->nodes = table;
+	if (rc)
+		return rc;
 	for (uint32_t i = 0; i < count; i++) {
 		bool used = state_get_bool(in);
 		uint32_t type = used ? state_get_u32(in) : 0;
@@ -1656,7 +1672,7 @@ static int restore_nodes(struct fs_share *s, struct state_buf *in,
 				       "the guest's node %s", s->dir, rel);
 		int fd = open_beneath(s->nodes[0].fd, rel);
 		struct stat st;
-		int rc = fd < 0 ? fd : stat_fd(fd, &st);
+		rc = fd < 0 ? fd : stat_fd(fd, &st);
 		if (rc) {
 			if (fd >= 0)
 				close(fd);
@@ -1688,18 +1704,13 @@ static int restore_handles(struct fs_share *s, struct state_buf *in,
 			   struct err *e)
 {
 	char rel[PATH_MAX];
-	uint32_t count = state_get_u32(in);
-	if (state_check(in, SHARE_STATE_KIND, e))
-		return -EINVAL;
-	if (count > MAX_HANDLES || count > in->len - in->pos)
-		return err_set(e, -EINVAL, SHARE_STATE_KIND " state: %u handles", count);
-	if (count > s->cap_handles) {
-		struct handle *nh = realloc(s->handles, count * sizeof(*nh));
-		if (!nh)
-			return err_set(e, -ENOMEM, "%s: out of memory", s->dir);
-		s->handles = nh;
-		s->cap_handles = count;
-	}
+	uint32_t count;
+	void *table = s->handles;
+	int rc = table_room(s, in, 0, MAX_HANDLES, "handles", &table, &s->cap_handles,
+			    sizeof(*s->handles), &count, e);
+	s->handles = table;
+	if (rc)
+		return rc;
 	for (uint32_t i = 0; i < count; i++) {
 		bool used = state_get_bool(in);
 		bool dir = used && state_get_bool(in);
@@ -1732,7 +1743,7 @@ static int restore_handles(struct fs_share *s, struct state_buf *in,
 		int fd = (int)syscall(SYS_openat2, s->nodes[0].fd, *rel ? rel : ".",
 				      &how, sizeof(how));
 		struct stat st;
-		int rc = fd < 0 ? -errno : stat_fd(fd, &st);
+		rc = fd < 0 ? -errno : stat_fd(fd, &st);
 		if (!rc && (st.st_mode & S_IFMT) != (dir ? S_IFDIR : S_IFREG))
 			rc = -EINVAL;
 		if (rc) {
