@@ -329,13 +329,34 @@ static int fs_quiesce(struct virtio_device *vdev)
 	return rc;
 }
 
+/* Open what a restore took; the counters follow. Only while the worker
+ * is idle or not yet started. */
+static int fs_open_restored(struct virtio_fs *fs, struct err *e)
+{
+	unsigned changed;
+	int rc = fs_share_restore_open(fs->share, &changed, e);
+	pthread_mutex_lock(&fs->lock);
+	fs_share_get_stats(fs->share, &fs->stats);
+	pthread_mutex_unlock(&fs->lock);
+	if (!rc && changed)
+		log_warn("virtio-fs %.*s: %u of the guest's files are other inodes "
+			 "than when the snapshot was taken (replaced on the host): "
+			 "the guest sees them as they are now", FS_TAG_MAX,
+			 (const char *)fs->config.tag, changed);
+	return rc;
+}
+
 /* After the jail (which sets its own RLIMIT_NOFILE), before the worker
- * and its filter: the share's fd budget from the limit in force now. */
+ * and its filter: the share's fd budget from the limit in force now, then
+ * the restored files opened within it. */
 static int fs_ops_start(struct virtio_device *vdev, struct err *e)
 {
 	struct virtio_fs *fs = to_fs(vdev);
 	fs_share_refresh_limit();
-	return fs->started ? 0 : fs_start_worker(fs, e);
+	if (fs->started)
+		return 0;
+	int rc = fs_open_restored(fs, e);
+	return rc ? rc : fs_start_worker(fs, e);
 }
 
 static void fs_stats_emit(struct virtio_device *vdev, dev_stat_fn emit, void *ctx)
@@ -357,11 +378,14 @@ static void fs_stats_emit(struct virtio_device *vdev, dev_stat_fn emit, void *ct
 
 /*
  * Snapshots: the guest's nodes and open files are host fds, which the
- * share writes down as paths below its directory and opens again at
- * restore (fs_share_save). Both run while the worker is idle: a save only
- * on a paused VM (quiesced), a restore before the device is activated
- * again. A file the guest holds that has no path below the share (deleted
- * on the host while open) makes the save fail, naming it.
+ * share writes down as paths below its directory (fs_share_save) and
+ * opens again at restore. A save runs only on a paused VM (quiesced, the
+ * worker idle); a file the guest holds that has no path below the share
+ * (deleted on the host while open) makes it fail, naming it. A restore
+ * takes the section at once but opens its files at start (fs_ops_start),
+ * after the jail: with the credentials and descriptor limit kiln serves
+ * with, never root's. A restore into a device already started (only the
+ * fuzz target does that) opens them at once.
  */
 static int fs_save(struct virtio_device *vdev, struct state_buf *out,
 		   struct err *e)
@@ -381,19 +405,12 @@ static int fs_restore(struct virtio_device *vdev, struct state_buf *in,
 		      struct err *e)
 {
 	struct virtio_fs *fs = to_fs(vdev);
-	unsigned changed;
 	fs_wait(fs, false, 0); /* nothing runs: apply() reset an active device */
-	int rc = fs_share_restore(fs->share, in, &changed, e);
+	int rc = fs_share_restore(fs->share, in, e);
+	if (!rc && fs->started)
+		rc = fs_open_restored(fs, e);
 	if (rc)
 		return rc;
-	pthread_mutex_lock(&fs->lock);
-	fs_share_get_stats(fs->share, &fs->stats);
-	pthread_mutex_unlock(&fs->lock);
-	if (changed)
-		log_warn("virtio-fs %.*s: %u of the guest's files are other inodes "
-			 "than when the snapshot was taken (replaced on the host): "
-			 "the guest sees them as they are now", FS_TAG_MAX,
-			 (const char *)fs->config.tag, changed);
 	return vdev->activated ? fs_activate(vdev) : 0;
 }
 

@@ -7,6 +7,7 @@
  * requests.
  */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fuse.h>
@@ -686,6 +687,25 @@ static void forget(uint64_t node, uint64_t count)
 	cr_assert_eq(fs_share_handle(share, in, h.len, out, sizeof(out)), 0);
 }
 
+/* Both steps of a restore: take the section, open its files. */
+static int restore(struct state_buf *in, unsigned *changed, struct err *e)
+{
+	int rc = fs_share_restore(share, in, e);
+	return rc ? rc : fs_share_restore_open(share, changed, e);
+}
+
+/* Descriptors the process holds now. */
+static unsigned open_fds(void)
+{
+	unsigned n = 0;
+	DIR *d = opendir("/proc/self/fd");
+	cr_assert_not_null(d);
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
 /* Save the share, close it, open the same directory anew and restore:
  * the restore's count of replaced inodes. */
 static unsigned save_reopen_restore(struct state_buf *blob)
@@ -698,8 +718,20 @@ static unsigned save_reopen_restore(struct state_buf *blob)
 	struct state_buf in;
 	state_from(&in, blob->data, blob->len);
 	unsigned changed = 99;
-	cr_assert_eq(fs_share_restore(share, &in, &changed, &e), 0, "%s", e.msg);
+	cr_assert_eq(fs_share_restore(share, &in, &e), 0, "%s", e.msg);
 	cr_assert_eq(in.pos, in.len, "restore left %zu bytes", in.len - in.pos);
+	/* Taken, not opened: nothing held yet, and a save gives it back as
+	 * it came. */
+	struct fs_share_stats st;
+	fs_share_get_stats(share, &st);
+	cr_assert_eq(st.nodes, 1);
+	cr_assert_eq(st.handles, 0);
+	struct state_buf staged;
+	state_init(&staged);
+	cr_assert_eq(fs_share_save(share, &staged, &e), 0, "%s", e.msg);
+	cr_assert(staged.len == blob->len && !memcmp(staged.data, blob->data, blob->len));
+	state_fini(&staged);
+	cr_assert_eq(fs_share_restore_open(share, &changed, &e), 0, "%s", e.msg);
 	return changed;
 }
 
@@ -780,7 +812,7 @@ Test(fs_share, restore_takes_a_replaced_file_and_counts_it)
 	struct state_buf in;
 	state_from(&in, blob.data, blob.len);
 	unsigned changed = 0;
-	cr_assert_eq(fs_share_restore(share, &in, &changed, &e), 0, "%s", e.msg);
+	cr_assert_eq(restore(&in, &changed, &e), 0, "%s", e.msg);
 	cr_assert_eq(changed, 1);
 	state_fini(&blob);
 }
@@ -840,11 +872,15 @@ static void hostile_blob(struct state_buf *b, uint32_t type, const char *path, i
 }
 
 /* A restore never opens anything above the share or through a symlink,
- * takes no file of another kind than saved and no write handle on a
- * read-only share; a refused blob leaves the share as opened (its root). */
+ * takes no file of another kind than saved, opens no FIFO (nor device)
+ * for I/O and no write handle on a read-only share; a refused blob leaves
+ * the share as opened (its root) and no descriptor behind. */
 Test(fs_share, restore_refuses_hostile_blobs)
 {
 	host_write("g", "x", 0644);
+	char fifo[128];
+	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+	cr_assert_eq(mkfifo(fifo, 0644), 0);
 	char link[128];
 	snprintf(link, sizeof(link), "%s/up", dir);
 	cr_assert_eq(symlink("/etc", link), 0);
@@ -865,14 +901,16 @@ Test(fs_share, restore_refuses_hostile_blobs)
 		{ S_IFREG, "g", O_RDWR, "open flags" },
 		{ S_IFREG, "g", O_RDONLY | O_CREAT, "open flags" },
 		{ 0170000, "g", -1, "type" },
+		{ S_IFIFO, "fifo", O_RDONLY, "not a regular file or directory" },
 	};
+	unsigned fds = open_fds();
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct state_buf b, in;
 		hostile_blob(&b, cases[i].type, cases[i].path, cases[i].flags);
 		state_from(&in, b.data, b.len);
 		struct err e = { 0 };
 		unsigned changed;
-		cr_assert_neq(fs_share_restore(share, &in, &changed, &e), 0, "case %zu", i);
+		cr_assert_neq(restore(&in, &changed, &e), 0, "case %zu", i);
 		cr_assert(strstr(e.msg, cases[i].says), "case %zu: %s", i, e.msg);
 		struct fs_share_stats st;
 		fs_share_get_stats(share, &st);
@@ -881,17 +919,20 @@ Test(fs_share, restore_refuses_hostile_blobs)
 		/* Cut short anywhere: refused too. */
 		for (size_t cut = 0; cut < b.len; cut += 7) {
 			state_from(&in, b.data, cut);
-			cr_assert_neq(fs_share_restore(share, &in, &changed, &e), 0);
+			cr_assert_neq(restore(&in, &changed, &e), 0);
 		}
 		state_fini(&b);
 	}
+	cr_assert_eq(open_fds(), fds, "a refused restore left descriptors open");
 	/* The well-formed one restores. */
 	struct state_buf b, in;
 	hostile_blob(&b, S_IFREG, "g", O_RDONLY);
 	state_from(&in, b.data, b.len);
 	struct err e = { 0 };
 	unsigned changed;
-	cr_assert_eq(fs_share_restore(share, &in, &changed, &e), 0, "%s", e.msg);
+	cr_assert_eq(restore(&in, &changed, &e), 0, "%s", e.msg);
 	cr_assert_eq(changed, 1, "dev/ino 0 is not g's");
 	state_fini(&b);
+	fs_share_reset(share);
+	cr_assert_eq(open_fds(), fds, "a reset after a restore left descriptors open");
 }

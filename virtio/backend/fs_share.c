@@ -103,6 +103,10 @@ struct fs_share {
 	uint32_t nr_handles, cap_handles, free_handle, held_handles;
 	size_t window_bytes; /* every handle's dir_window buffer */
 	bool initialized;   /* INIT answered */
+	/* A restored section not yet opened (fs_share_restore_open): its
+	 * bytes, header first. */
+	uint8_t *pending;
+	size_t pending_len;
 	struct fs_share_stats stats;
 	char dir[PATH_MAX];
 };
@@ -1469,6 +1473,7 @@ void fs_share_close(struct fs_share *s)
 	free(s->nodes);
 	free(s->handles);
 	free(s->buckets);
+	free(s->pending);
 	free(s);
 }
 
@@ -1485,14 +1490,15 @@ void fs_share_get_stats(const struct fs_share *s, struct fs_share_stats *out)
 #define SHARE_STATE_VERSION 1
 /* The open flags a restored handle takes again: what OPEN_FLAGS lets
  * through and that F_GETFL reports (O_TRUNC was applied at open). */
-#define HANDLE_FLAGS (O_ACCMODE | O_APPEND | O_DSYNC | O_SYNC | O_NOATIME)
+#define HANDLE_FLAGS (O_ACCMODE | O_APPEND | O_DSYNC | O_SYNC)
 
 /*
  * The path of the inode (fd) holds below the share, "" for its root, into
  * (rel): the host's name for it now (/proc/self/fd) less the root's, and
  * checked by looking it up again below the root (a name the kernel marks
- * " (deleted)", or one that is now another file's, is not it). -ENOENT
- * with (e) naming the file when it has none.
+ * " (deleted)", or one that is now another file's, is not it; "" must be
+ * the root itself, not another file system's root mounted under the same
+ * name). -ENOENT with (e) naming the file when it has none.
  */
 static int share_path(struct fs_share *s, const char *root, int fd,
 		      const struct stat *st, char rel[PATH_MAX], struct err *e)
@@ -1503,6 +1509,10 @@ static int share_path(struct fs_share *s, const char *root, int fd,
 	if (n < 0)
 		return err_set(e, -errno, "%s: a file the guest holds: %s",
 			       s->dir, strerror(errno));
+	if ((size_t)n == sizeof(path) - 1)
+		return err_set(e, -ENAMETOOLONG, "%s: a file the guest holds has a "
+			       "path of %zu bytes or more below it: a snapshot could "
+			       "not give it back", s->dir, sizeof(path) - 1);
 	path[n] = '\0';
 	size_t rl = strlen(root);
 	const char *below = NULL;
@@ -1516,9 +1526,9 @@ static int share_path(struct fs_share *s, const char *root, int fd,
 	 * has no openat2. The kernel's name has no symlink in it; restore
 	 * opens it the safe way.) */
 	struct stat now;
-	if (below && *below &&
-	    (fstatat(s->nodes[0].fd, below, &now, AT_SYMLINK_NOFOLLOW) ||
-	     now.st_dev != st->st_dev || now.st_ino != st->st_ino))
+	if (below && (fstatat(s->nodes[0].fd, *below ? below : "", &now,
+			      AT_SYMLINK_NOFOLLOW | (*below ? 0 : AT_EMPTY_PATH)) ||
+		      now.st_dev != st->st_dev || now.st_ino != st->st_ino))
 		below = NULL;
 	if (!below)
 		return err_set(e, -ENOENT, "%s: the guest holds %s, which is no "
@@ -1538,6 +1548,10 @@ static void put_path(struct state_buf *out, const char *rel)
 
 int fs_share_save(struct fs_share *s, struct state_buf *out, struct err *e)
 {
+	if (s->pending) { /* restored, not yet opened: as it was */
+		state_put(out, s->pending, s->pending_len);
+		return state_check(out, SHARE_STATE_KIND, e);
+	}
 	char root[PATH_MAX], rel[PATH_MAX], name[16];
 	snprintf(name, sizeof(name), "%d", s->nodes[0].fd);
 	ssize_t n = readlinkat(s->proc_fd, name, root, sizeof(root) - 1);
@@ -1604,19 +1618,20 @@ static int get_path(struct state_buf *in, char rel[PATH_MAX], bool root_ok,
 	return 0;
 }
 
-/* A table's saved slot count, (min) to (max), into (count), and room for
- * that many entries of (size) bytes in (*table) (of *cap). Each slot takes
- * a byte of the blob at least, so no table grows past what it holds. */
-static int table_room(struct fs_share *s, struct state_buf *in, uint32_t min,
-		      uint32_t max, const char *what, void **table, uint32_t *cap,
-		      size_t size, uint32_t *count, struct err *e)
+/* A table's saved slot count, (min) to (max), into (count), and (apply)
+ * room for that many entries of (size) bytes in (*table) (of *cap). Each
+ * slot takes a byte of the blob at least, so no table grows past what it
+ * holds. */
+static int table_room(struct fs_share *s, struct state_buf *in, bool apply,
+		      uint32_t min, uint32_t max, const char *what, void **table,
+		      uint32_t *cap, size_t size, uint32_t *count, struct err *e)
 {
 	*count = state_get_u32(in);
 	if (state_check(in, SHARE_STATE_KIND, e))
 		return -EINVAL;
 	if (*count < min || *count > max || *count > in->len - in->pos)
 		return err_set(e, -EINVAL, SHARE_STATE_KIND " state: %u %s", *count, what);
-	if (*count > *cap) {
+	if (apply && *count > *cap) {
 		void *grown = realloc(*table, *count * size);
 		if (!grown)
 			return err_set(e, -ENOMEM, "%s: out of memory", s->dir);
@@ -1626,13 +1641,24 @@ static int table_room(struct fs_share *s, struct state_buf *in, uint32_t min,
 	return 0;
 }
 
-static int restore_nodes(struct fs_share *s, struct state_buf *in,
+static bool node_type_ok(uint32_t type)
+{
+	return type == S_IFREG || type == S_IFDIR || type == S_IFLNK || type == S_IFCHR ||
+	       type == S_IFBLK || type == S_IFIFO || type == S_IFSOCK;
+}
+
+/*
+ * The node table from (in): every entry checked; with (apply) each path
+ * opened below the root (O_PATH, as LOOKUP opens) and installed in its
+ * slot, a file of the saved type but another inode counted in (changed).
+ */
+static int restore_nodes(struct fs_share *s, struct state_buf *in, bool apply,
 			 unsigned *changed, struct err *e)
 {
 	char rel[PATH_MAX];
 	uint32_t count;
 	void *table = s->nodes;
-	int rc = table_room(s, in, 1, MAX_NODES, "nodes", &table, &s->cap_nodes,
+	int rc = table_room(s, in, apply, 1, MAX_NODES, "nodes", &table, &s->cap_nodes,
 			    sizeof(*s->nodes), &count, e);
 	s->nodes = table;
 	if (rc)
@@ -1652,40 +1678,40 @@ static int restore_nodes(struct fs_share *s, struct state_buf *in,
 			if (!used || *rel || type != S_IFDIR || !nlookup)
 				return err_set(e, -EINVAL, SHARE_STATE_KIND
 					       " state: node 1 is not the share's root");
-			s->nodes[0].nlookup = nlookup;
+			if (apply)
+				s->nodes[0].nlookup = nlookup;
 			continue;
 		}
+		if (used && (!nlookup || !node_type_ok(type)))
+			return err_set(e, -EINVAL, SHARE_STATE_KIND " state: node %u: "
+				       "type 0%o, %llu lookups", i + 1, type,
+				       (unsigned long long)nlookup);
+		if (!apply)
+			continue;
 		if (!used) {
 			s->nodes[i] = (struct node){ .fd = -1, .hash_next = s->free_node };
 			s->free_node = i;
 			s->nr_nodes = i + 1;
 			continue;
 		}
-		if (!nlookup || (type != S_IFREG && type != S_IFDIR && type != S_IFLNK &&
-				 type != S_IFCHR && type != S_IFBLK && type != S_IFIFO &&
-				 type != S_IFSOCK))
-			return err_set(e, -EINVAL, SHARE_STATE_KIND " state: node %u: "
-				       "type 0%o, %llu lookups", i + 1, type,
-				       (unsigned long long)nlookup);
 		if (!fd_take())
 			return err_set(e, -ENFILE, "%s: no file descriptor left for "
 				       "the guest's node %s", s->dir, rel);
 		int fd = open_beneath(s->nodes[0].fd, rel);
 		struct stat st;
 		rc = fd < 0 ? fd : stat_fd(fd, &st);
+		if (!rc && (st.st_mode & S_IFMT) != type)
+			rc = -EINVAL;
 		if (rc) {
 			if (fd >= 0)
 				close(fd);
 			fd_give(1);
+			if (rc == -EINVAL)
+				return err_set(e, rc, "%s: %s is another kind of file than "
+					       "the snapshot's guest held (mode 0%o, was 0%o)",
+					       s->dir, rel, st.st_mode & S_IFMT, type);
 			return err_set(e, rc, "%s: %s, a file the snapshot's guest "
 				       "held: %s", s->dir, rel, strerror(-rc));
-		}
-		if ((st.st_mode & S_IFMT) != type) {
-			close(fd);
-			fd_give(1);
-			return err_set(e, -EINVAL, "%s: %s is another kind of file "
-				       "than the snapshot's guest held (mode 0%o, was "
-				       "0%o)", s->dir, rel, st.st_mode & S_IFMT, type);
 		}
 		if ((uint64_t)st.st_dev != dev || (uint64_t)st.st_ino != ino)
 			(*changed)++;
@@ -1700,14 +1726,40 @@ static int restore_nodes(struct fs_share *s, struct state_buf *in,
 	return 0;
 }
 
-static int restore_handles(struct fs_share *s, struct state_buf *in,
+/*
+ * A saved handle's file opened again: below the root as LOOKUP opens it
+ * (O_PATH, so nothing of a device or FIFO runs), then, only when it is a
+ * regular file (a directory for a directory handle), reopened for I/O
+ * with (flags) as OPEN does (node_reopen). The fd, or -errno (-EINVAL: of
+ * another type).
+ */
+static int handle_reopen(struct fs_share *s, const char *rel, bool dir, uint32_t flags)
+{
+	int path_fd = open_beneath(s->nodes[0].fd, *rel ? rel : ".");
+	if (path_fd < 0)
+		return path_fd;
+	struct stat st;
+	int rc = stat_fd(path_fd, &st);
+	if (!rc && (st.st_mode & S_IFMT) != (dir ? S_IFDIR : S_IFREG))
+		rc = -EINVAL;
+	if (!rc) {
+		struct node tmp = { .fd = path_fd, .type = st.st_mode & S_IFMT };
+		rc = node_reopen(s, &tmp, (int)flags | (dir ? O_DIRECTORY : 0));
+	}
+	close(path_fd);
+	return rc;
+}
+
+/* The handle table from (in): every entry checked; with (apply) each file
+ * opened again (handle_reopen) in its slot. */
+static int restore_handles(struct fs_share *s, struct state_buf *in, bool apply,
 			   struct err *e)
 {
 	char rel[PATH_MAX];
 	uint32_t count;
 	void *table = s->handles;
-	int rc = table_room(s, in, 0, MAX_HANDLES, "handles", &table, &s->cap_handles,
-			    sizeof(*s->handles), &count, e);
+	int rc = table_room(s, in, apply, 0, MAX_HANDLES, "handles", &table,
+			    &s->cap_handles, sizeof(*s->handles), &count, e);
 	s->handles = table;
 	if (rc)
 		return rc;
@@ -1719,41 +1771,28 @@ static int restore_handles(struct fs_share *s, struct state_buf *in,
 			return -EINVAL;
 		if (state_check(in, SHARE_STATE_KIND, e))
 			return -EINVAL;
+		if (used && ((flags & ~(uint32_t)HANDLE_FLAGS) || check_open_flags(s, flags) ||
+			     (dir && (flags & O_ACCMODE) != O_RDONLY)))
+			return err_set(e, -EINVAL, SHARE_STATE_KIND " state: handle %u: "
+				       "open flags 0%o", i, flags);
+		if (!apply)
+			continue;
 		if (!used) {
 			s->handles[i] = (struct handle){ .fd = -1, .next_free = s->free_handle };
 			s->free_handle = i;
 			s->nr_handles = i + 1;
 			continue;
 		}
-		if ((flags & ~(uint32_t)HANDLE_FLAGS) || check_open_flags(s, flags) ||
-		    (dir && (flags & O_ACCMODE) != O_RDONLY))
-			return err_set(e, -EINVAL, SHARE_STATE_KIND " state: handle %u: "
-				       "open flags 0%o", i, flags);
 		if (!fd_take())
 			return err_set(e, -ENFILE, "%s: no file descriptor left for "
 				       "the guest's open file %s", s->dir, rel);
-		/* As OPEN and OPENDIR open: below the root, never through a
-		 * symlink, never blocking. */
-		struct open_how how = {
-			.flags = flags | (dir ? O_DIRECTORY : 0) | O_NOFOLLOW |
-				 O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
-			.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
-				   RESOLVE_NO_MAGICLINKS,
-		};
-		int fd = (int)syscall(SYS_openat2, s->nodes[0].fd, *rel ? rel : ".",
-				      &how, sizeof(how));
-		struct stat st;
-		rc = fd < 0 ? -errno : stat_fd(fd, &st);
-		if (!rc && (st.st_mode & S_IFMT) != (dir ? S_IFDIR : S_IFREG))
-			rc = -EINVAL;
-		if (rc) {
-			if (fd >= 0)
-				close(fd);
+		int fd = handle_reopen(s, rel, dir, flags);
+		if (fd < 0) {
 			fd_give(1);
-			return err_set(e, rc, "%s: %s, a file the snapshot's guest "
-				       "had open: %s", s->dir, *rel ? rel : ".",
-				       rc == -EINVAL ? "not a regular file or directory"
-						     : strerror(-rc));
+			return err_set(e, fd, "%s: %s, a file the snapshot's guest had "
+				       "open: %s", s->dir, *rel ? rel : ".",
+				       fd == -EINVAL ? "not a regular file or directory"
+						     : strerror(-fd));
 		}
 		/* A directory's stream starts again: its first READDIR after
 		 * the restore seeks to the guest's cookie (dir_read). */
@@ -1765,22 +1804,50 @@ static int restore_handles(struct fs_share *s, struct state_buf *in,
 	return 0;
 }
 
-int fs_share_restore(struct fs_share *s, struct state_buf *in,
-		     unsigned *changed, struct err *e)
+/* The whole section from (in), checked; with (apply) installed. */
+static int restore_section(struct fs_share *s, struct state_buf *in, bool apply,
+			   unsigned *changed, struct err *e)
 {
-	*changed = 0;
-	fs_share_reset(s);
 	int rc = state_expect(in, SHARE_STATE_KIND, SHARE_STATE_VERSION, e);
 	if (rc)
 		return rc;
 	bool initialized = state_get_bool(in);
-	rc = restore_nodes(s, in, changed, e);
+	rc = restore_nodes(s, in, apply, changed, e);
 	if (!rc)
-		rc = restore_handles(s, in, e);
-	if (rc) {
-		fs_share_reset(s);
+		rc = restore_handles(s, in, apply, e);
+	if (!rc && apply)
+		s->initialized = initialized;
+	return rc;
+}
+
+int fs_share_restore(struct fs_share *s, struct state_buf *in, struct err *e)
+{
+	size_t start = in->pos;
+	int rc = restore_section(s, in, false, NULL, e);
+	if (rc)
 		return rc;
-	}
-	s->initialized = initialized;
+	uint8_t *copy = malloc(in->pos - start);
+	if (!copy)
+		return err_set(e, -ENOMEM, "%s: out of memory", s->dir);
+	memcpy(copy, in->data + start, in->pos - start);
+	free(s->pending);
+	s->pending = copy;
+	s->pending_len = in->pos - start;
 	return 0;
+}
+
+int fs_share_restore_open(struct fs_share *s, unsigned *changed, struct err *e)
+{
+	*changed = 0;
+	if (!s->pending)
+		return 0;
+	struct state_buf in;
+	state_from(&in, s->pending, s->pending_len);
+	fs_share_reset(s);
+	int rc = restore_section(s, &in, true, changed, e);
+	free(s->pending);
+	s->pending = NULL;
+	if (rc)
+		fs_share_reset(s);
+	return rc;
 }

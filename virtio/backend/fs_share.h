@@ -67,6 +67,12 @@ void fs_share_reset(struct fs_share *s);
 
 void fs_share_get_stats(const struct fs_share *s, struct fs_share_stats *out);
 
+/* fs_share_refresh_limit - take RLIMIT_NOFILE as it is now (raised to its
+ * hard limit) as the budget of every share's fds: at open, and again once
+ * the jail has set its own limit (virtio/fs.c's start, before the worker
+ * serves). Not on a filtered thread (getrlimit). */
+void fs_share_refresh_limit(void);
+
 struct state_buf;
 
 /*
@@ -78,23 +84,24 @@ struct state_buf;
  *
  * fs_share_save - -ENOENT with (e) naming the file when one the guest
  * holds has no path below the share any more (deleted, or moved out of it
- * on the host): that snapshot could not give it back.
+ * on the host): that snapshot could not give it back; -ENAMETOOLONG for
+ * one whose path below the share is PATH_MAX bytes or more.
  *
- * fs_share_restore - into a share just opened (or reset): each path is
- * opened below the share's directory as LOOKUP opens it (never above it,
- * never through a symlink) and must be of the saved type; a file that is
- * now another inode of that type is taken (the guest sees it as it is
- * now) and counted in (*changed). On error (e says which entry), the share
- * is reset: only its root remains.
+ * fs_share_restore - take a saved section from (in), every entry checked
+ * but nothing opened yet: the files are opened by fs_share_restore_open,
+ * once the process has the credentials and descriptor limit it serves
+ * with (after a jail). Until then a save writes the section as it came.
+ *
+ * fs_share_restore_open - open what fs_share_restore took (nothing to do
+ * without it): each path below the share's directory as LOOKUP opens it
+ * (never above it, never through a symlink), of the saved type; a file
+ * that is now another inode of that type is taken (the guest sees it as
+ * it is now) and counted in (*changed); each handle's file opened for I/O
+ * only when it is a regular file or directory, with its saved flags. On
+ * error (e says which entry) the share is reset: only its root remains.
  */
 int fs_share_save(struct fs_share *s, struct state_buf *out, struct err *e);
-int fs_share_restore(struct fs_share *s, struct state_buf *in,
-		     unsigned *changed, struct err *e);
-
-/* fs_share_refresh_limit - take RLIMIT_NOFILE as it is now (raised to its
- * hard limit) as the budget of every share's fds: at open, and again once
- * the jail has set its own limit (virtio/fs.c's start, before the worker
- * serves). Not on a filtered thread (getrlimit). */
-void fs_share_refresh_limit(void);
+int fs_share_restore(struct fs_share *s, struct state_buf *in, struct err *e);
+int fs_share_restore_open(struct fs_share *s, unsigned *changed, struct err *e);
 
 #endif
