@@ -6,8 +6,10 @@
 # read), sub/log open for appending and victim open. The host deletes
 # victim: vm.snapshot is refused naming it, nothing is left behind and the
 # VM runs on. The guest lets victim go (closes it, drops its caches) and
-# the snapshot is taken; kiln is killed and `kiln run --restore` starts the
-# VM in a new process: the guest reads the second line through its old
+# the snapshot is taken; kiln is killed and `kiln run --restore --jail`
+# starts the VM in a new process as uid 4242 (first refused, naming the
+# file, while sub/log is closed to that user: the files are opened after
+# the jail, never as root): the guest reads the second line through its old
 # descriptor, appends through the other, lists its working directory and
 # writes a file beside it, unmounts and exits 0. The host sees the lines
 # and the listing; the restored kiln's vm.metrics, before the guest goes
@@ -81,8 +83,25 @@ wait "$pid" 2>/dev/null || true
 pid=''
 step "snapshot taken (attempt $attempt), kiln killed"
 
+# The restore runs jailed (uid 4242, as a server would run it): the
+# guest's files are opened after the jail, with its credentials, never
+# root's. A file the jail's user may not open fails the restore, named.
+id=4242 jail=$TMPDIR/jail
+mkdir -p "$jail" run
+chmod 0755 "$jail"
+chown "$id:$id" run
+sock=$TMPDIR/run/api.sock
+chmod 0600 "$share/sub/log"
 rc=0
-"$KILN" run -v --api-socket "$sock" --restore "$TMPDIR/snap" </dev/null >run2.log 2>&1 &
+"$KILN" run -v --restore "$TMPDIR/snap" --jail "$jail" --uid $id --gid $id </dev/null >denied.log 2>&1 || rc=$?
+((rc == 1)) || { show_tail denied.log; fail "a jailed restore over a file its user cannot open exited $rc, expected 1"; }
+grep -q 'sub/log, a file the snapshot.s guest had open: Permission denied' denied.log ||
+	{ show_tail denied.log; fail "the refused restore does not name sub/log"; }
+step "jailed restore with sub/log closed to uid $id: refused, naming it"
+chown -R "$id:$id" "$share"
+rc=0
+"$KILN" run -v --api-socket "$sock" --restore "$TMPDIR/snap" --jail "$jail" --uid $id --gid $id \
+	</dev/null >run2.log 2>&1 &
 pid=$!
 # The guest waits for go2: first the restored share's tables, as the
 # metrics count them.
@@ -99,7 +118,7 @@ assert fs, "no fs0 in vm.metrics"
 # root, sub, data, log (and go1, if not forgotten); data and log open
 assert fs[0]["nodes"] >= 4 and fs[0]["handles"] >= 2, fs[0]
 PY
-step "restored in a new process: $(grep -o '"nodes": *[0-9]*' metrics.json), $(grep -o '"handles": *[0-9]*' metrics.json)"
+step "restored in a new jailed process: $(grep -o '"nodes": *[0-9]*' metrics.json), $(grep -o '"handles": *[0-9]*' metrics.json)"
 touch "$share/go2"
 wait_line run2.log '^KILN-FS-AFTER' "$pid" 60
 wait_kiln "$pid" 60 run2.log || rc=$?
