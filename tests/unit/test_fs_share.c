@@ -7,7 +7,6 @@
  * requests.
  */
 #include <criterion/criterion.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fuse.h>
@@ -23,6 +22,7 @@
 
 #include "virtio/backend/fs_share.h"
 #include "vmm/base/state.h"
+#include "open_fds.h"
 
 static char dir[64];
 static struct fs_share *share;
@@ -692,18 +692,6 @@ static int restore(struct state_buf *in, unsigned *changed, struct err *e)
 {
 	int rc = fs_share_restore(share, in, e);
 	return rc ? rc : fs_share_restore_open(share, changed, e);
-}
-
-/* Descriptors the process holds now. */
-static unsigned open_fds(void)
-{
-	unsigned n = 0;
-	DIR *d = opendir("/proc/self/fd");
-	cr_assert_not_null(d);
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n;
 }
 
 /* Save the share, close it, open the same directory anew and restore:

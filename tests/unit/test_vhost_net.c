@@ -7,7 +7,6 @@
  * loaded (the nested harness), t_41 runs the datapath itself.
  */
 #include <criterion/criterion.h>
-#include <dirent.h>
 #include <errno.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_net.h>
@@ -17,6 +16,7 @@
 #include <unistd.h>
 
 #include "fakes/vq_driver.h"
+#include "open_fds.h"
 #include "virtio/backend/vhost_net.h"
 #include "virtio/net.h"
 #include "virtio/net_internal.h"
@@ -24,17 +24,6 @@
 #include "vmm/base/log.h"
 
 #define F(b) (1ULL << (b))
-
-static unsigned open_fds(void)
-{
-	unsigned n = 0;
-	DIR *d = opendir("/proc/self/fd");
-	cr_assert_not_null(d);
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n;
-}
 
 static void setup(void)
 {

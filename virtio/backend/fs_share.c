@@ -1492,6 +1492,23 @@ void fs_share_get_stats(const struct fs_share *s, struct fs_share_stats *out)
  * through and that F_GETFL reports (O_TRUNC was applied at open). */
 #define HANDLE_FLAGS (O_ACCMODE | O_APPEND | O_DSYNC | O_SYNC)
 
+/* The host's name now for the file (fd) holds (/proc/self/fd), into (path). */
+static int fd_link(struct fs_share *s, int fd, char path[PATH_MAX], struct err *e)
+{
+	char name[16];
+	snprintf(name, sizeof(name), "%d", fd);
+	ssize_t n = readlinkat(s->proc_fd, name, path, PATH_MAX - 1);
+	if (n < 0)
+		return err_set(e, -errno, "%s: a file the guest holds: %s",
+			       s->dir, strerror(errno));
+	if (n == PATH_MAX - 1)
+		return err_set(e, -ENAMETOOLONG, "%s: a file the guest holds has a "
+			       "path of %d bytes or more: a snapshot could not give "
+			       "it back", s->dir, PATH_MAX - 1);
+	path[n] = '\0';
+	return 0;
+}
+
 /*
  * The path of the inode (fd) holds below the share, "" for its root, into
  * (rel): the host's name for it now (/proc/self/fd) less the root's, and
@@ -1503,17 +1520,10 @@ void fs_share_get_stats(const struct fs_share *s, struct fs_share_stats *out)
 static int share_path(struct fs_share *s, const char *root, int fd,
 		      const struct stat *st, char rel[PATH_MAX], struct err *e)
 {
-	char name[16], path[PATH_MAX];
-	snprintf(name, sizeof(name), "%d", fd);
-	ssize_t n = readlinkat(s->proc_fd, name, path, sizeof(path) - 1);
-	if (n < 0)
-		return err_set(e, -errno, "%s: a file the guest holds: %s",
-			       s->dir, strerror(errno));
-	if ((size_t)n == sizeof(path) - 1)
-		return err_set(e, -ENAMETOOLONG, "%s: a file the guest holds has a "
-			       "path of %zu bytes or more below it: a snapshot could "
-			       "not give it back", s->dir, sizeof(path) - 1);
-	path[n] = '\0';
+	char path[PATH_MAX];
+	int rc = fd_link(s, fd, path, e);
+	if (rc)
+		return rc;
 	size_t rl = strlen(root);
 	const char *below = NULL;
 	if (!strcmp(path, root))
@@ -1552,12 +1562,10 @@ int fs_share_save(struct fs_share *s, struct state_buf *out, struct err *e)
 		state_put(out, s->pending, s->pending_len);
 		return state_check(out, SHARE_STATE_KIND, e);
 	}
-	char root[PATH_MAX], rel[PATH_MAX], name[16];
-	snprintf(name, sizeof(name), "%d", s->nodes[0].fd);
-	ssize_t n = readlinkat(s->proc_fd, name, root, sizeof(root) - 1);
-	if (n < 0)
-		return err_set(e, -errno, "%s: %s", s->dir, strerror(errno));
-	root[n] = '\0';
+	char root[PATH_MAX], rel[PATH_MAX];
+	int rc = fd_link(s, s->nodes[0].fd, root, e);
+	if (rc)
+		return rc;
 	state_begin(out, SHARE_STATE_KIND, SHARE_STATE_VERSION);
 	state_put_bool(out, s->initialized);
 	state_put_u32(out, s->nr_nodes);
@@ -1567,7 +1575,7 @@ int fs_share_save(struct fs_share *s, struct state_buf *out, struct err *e)
 		if (nd->fd < 0)
 			continue;
 		struct stat st = { .st_dev = nd->dev, .st_ino = nd->ino };
-		int rc = i ? share_path(s, root, nd->fd, &st, rel, e) : 0;
+		rc = i ? share_path(s, root, nd->fd, &st, rel, e) : 0;
 		if (rc)
 			return rc;
 		state_put_u32(out, nd->type);
@@ -1584,7 +1592,7 @@ int fs_share_save(struct fs_share *s, struct state_buf *out, struct err *e)
 			continue;
 		struct stat st;
 		int flags = fcntl(h->fd, F_GETFL);
-		int rc = stat_fd(h->fd, &st);
+		rc = stat_fd(h->fd, &st);
 		if (rc || flags < 0)
 			return err_set(e, rc ? rc : -errno, "%s: an open file of the guest: %s",
 				       s->dir, strerror(rc ? -rc : errno));
@@ -1700,14 +1708,13 @@ static int restore_nodes(struct fs_share *s, struct state_buf *in, bool apply,
 		int fd = open_beneath(s->nodes[0].fd, rel);
 		struct stat st;
 		rc = fd < 0 ? fd : stat_fd(fd, &st);
-		if (!rc && (st.st_mode & S_IFMT) != type)
-			rc = -EINVAL;
-		if (rc) {
+		bool other_type = !rc && (st.st_mode & S_IFMT) != type;
+		if (rc || other_type) {
 			if (fd >= 0)
 				close(fd);
 			fd_give(1);
-			if (rc == -EINVAL)
-				return err_set(e, rc, "%s: %s is another kind of file than "
+			if (other_type)
+				return err_set(e, -EINVAL, "%s: %s is another kind of file than "
 					       "the snapshot's guest held (mode 0%o, was 0%o)",
 					       s->dir, rel, st.st_mode & S_IFMT, type);
 			return err_set(e, rc, "%s: %s, a file the snapshot's guest "
