@@ -154,6 +154,10 @@ run_vm() {
 	printf '%s\t%s\t%s\tplanned\t1\n' "$phase" "$round" "$vmm" >>"$RAW"
 	for attempt in 1 2 3; do
 		log=$WORK/$phase-$round-$vmm-$attempt.log
+		# Every network run gets a server of its own: one whose client vanished
+		# mid-test (a guest that hung and was ended) stays "busy running a test",
+		# and CI of 2026-12-06 lost the runs after such a hang to it.
+		[[ $phase == net* ]] && iperf_server
 		note "$phase round $round: $vmm$([[ $attempt == 1 ]] || echo ' (repeat)')"
 		# vmm.py ends its VMM at the bound; the outer timeout is for a vmm.py
 		# that cannot (a VMM process SIGKILL does not end: docs/testing.md).
@@ -221,11 +225,25 @@ if want fio; then
 		dd if=/dev/zero of="$WORK/ext4/disk.img" bs=1M count=384 oflag=direct status=none &&
 		DISKFILE=$WORK/ext4/disk.img || echo "bench: no ext4 on /dev/ram1: the raw-file rows stay empty" >&2
 fi
-iperf3 -s >"$WORK/iperf3-server.log" 2>&1 &
-IPERF_PID=$!
+IPERF_PID=
+# iperf_server: end the previous iperf3 server (if any) and start a fresh one, ready once
+# it listens on its port (5201).
+iperf_server() {
+	if [[ -n $IPERF_PID ]]; then
+		kill "$IPERF_PID" 2>/dev/null || true
+		wait "$IPERF_PID" 2>/dev/null || true
+	fi
+	iperf3 -s >>"$WORK/iperf3-server.log" 2>&1 &
+	IPERF_PID=$!
+	for _ in $(seq 50); do
+		ss -Htln 'sport = :5201' | grep -q . && return 0
+		sleep 0.1
+	done
+	echo "bench: the iperf3 server did not listen on port 5201 within 5 s" >&2
+}
 # (Each step may fail, e.g. no ext4 mounted without the fio group: under set -e a
 # failing step in the trap would become the script's status.)
-trap 'kill $IPERF_PID 2>/dev/null || true; umount "$WORK/ext4" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+trap '[[ -z $IPERF_PID ]] || kill $IPERF_PID 2>/dev/null || true; umount "$WORK/ext4" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 NETUP='ip link show bt0 && ip addr replace 169.254.80.1/24 dev bt0 && ip link set bt0 up'
 
 # kiln's first boot of a kernel decompresses it into the cache (docs/boot.md), once per

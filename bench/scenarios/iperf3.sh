@@ -12,7 +12,14 @@ for i in $(seq 120); do ping -c 1 -W 1 169.254.80.1 >/dev/null 2>&1 && { ok=1; b
 rc=0
 one() { # DIR [ -R ]
 	d=$1; shift
-	iperf3 -c 169.254.80.1 -t "$t" -P "$p" -f m "$@" >/tmp/ip.out 2>&1 || { echo "KILN-ERROR iperf3 $d: $(tail -c 300 /tmp/ip.out)"; rc=1; return; }
+	# The server takes one test at a time and may still be ending the one before
+	# (tx, then rx at once): "busy" is asked again, a few times, a second apart.
+	for try in 1 2 3 4 5; do
+		iperf3 -c 169.254.80.1 -t "$t" -P "$p" -f m "$@" >/tmp/ip.out 2>&1 && break
+		grep -q 'server is busy' /tmp/ip.out && [ "$try" -lt 5 ] || { echo "KILN-ERROR iperf3 $d: $(tail -c 300 /tmp/ip.out)"; rc=1; return; }
+		echo "KILN-NOTE iperf3 $d: the server was busy; asking again"
+		sleep 1
+	done
 	line=$(awk -v d="$d" '/receiver/ { for (i = 1; i <= NF; i++) { if ($i == "MBytes") mb = $(i-1); if ($i == "Mbits/sec") r = $(i-1) } }
 		END { if (mb != "" && r != "") print "KILN-IPERF", d, mb, r }' /tmp/ip.out)
 	# iperf3 said it succeeded but its summary has no receiver figures: a
