@@ -339,9 +339,9 @@ static int fs_open_restored(struct virtio_fs *fs, struct err *e)
 	fs_share_get_stats(fs->share, &fs->stats);
 	pthread_mutex_unlock(&fs->lock);
 	if (!rc && changed)
-		log_warn("virtio-fs %.*s: %u of the guest's files are other inodes "
-			 "than when the snapshot was taken (replaced on the host): "
-			 "the guest sees them as they are now", FS_TAG_MAX,
+		log_warn("virtio-fs %.*s: %u of the guest's held or open files are "
+			 "other inodes than when the snapshot was taken (replaced on "
+			 "the host): the guest sees them as they are now", FS_TAG_MAX,
 			 (const char *)fs->config.tag, changed);
 	return rc;
 }

@@ -783,9 +783,16 @@ Test(fs_share, save_and_restore_keep_nodes_and_handles)
 Test(fs_share, restore_takes_a_replaced_file_and_counts_it)
 {
 	host_write("f", "old", 0644);
+	host_write("kept", "same", 0644);
 	open_share(false);
 	init_fs();
-	lookup_ok(FUSE_ROOT_ID, "f");
+	uint64_t f = lookup_ok(FUSE_ROOT_ID, "f");
+	uint64_t kept = lookup_ok(FUSE_ROOT_ID, "kept");
+	int32_t err;
+	open_node(f, O_RDONLY, &err);
+	cr_assert_eq(err, 0);
+	open_node(kept, O_RDONLY, &err);
+	cr_assert_eq(err, 0);
 	struct err e = { 0 };
 	struct state_buf blob;
 	state_init(&blob);
@@ -801,7 +808,7 @@ Test(fs_share, restore_takes_a_replaced_file_and_counts_it)
 	state_from(&in, blob.data, blob.len);
 	unsigned changed = 0;
 	cr_assert_eq(restore(&in, &changed, &e), 0, "%s", e.msg);
-	cr_assert_eq(changed, 1);
+	cr_assert_eq(changed, 2, "f's node and its open handle: %u", changed);
 	state_fini(&blob);
 }
 
@@ -854,6 +861,8 @@ static void hostile_blob(struct state_buf *b, uint32_t type, const char *path, i
 		state_put_bool(b, true);
 		state_put_bool(b, false);
 		state_put_u32(b, (uint32_t)flags);
+		state_put_u64(b, 0);
+		state_put_u64(b, 0);
 		state_put_u32(b, (uint32_t)strlen(path));
 		state_put(b, path, strlen(path));
 	}
@@ -919,7 +928,7 @@ Test(fs_share, restore_refuses_hostile_blobs)
 	struct err e = { 0 };
 	unsigned changed;
 	cr_assert_eq(restore(&in, &changed, &e), 0, "%s", e.msg);
-	cr_assert_eq(changed, 1, "dev/ino 0 is not g's");
+	cr_assert_eq(changed, 2, "dev/ino 0 is not g's, for its node nor its handle");
 	state_fini(&b);
 	fs_share_reset(share);
 	cr_assert_eq(open_fds(), fds, "a reset after a restore left descriptors open");

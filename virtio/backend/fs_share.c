@@ -1601,6 +1601,8 @@ int fs_share_save(struct fs_share *s, struct state_buf *out, struct err *e)
 			return rc;
 		state_put_bool(out, h->dir);
 		state_put_u32(out, (uint32_t)flags & HANDLE_FLAGS);
+		state_put_u64(out, (uint64_t)st.st_dev);
+		state_put_u64(out, (uint64_t)st.st_ino);
 		put_path(out, rel);
 	}
 	return state_check(out, SHARE_STATE_KIND, e);
@@ -1737,20 +1739,20 @@ static int restore_nodes(struct fs_share *s, struct state_buf *in, bool apply,
  * A saved handle's file opened again: below the root as LOOKUP opens it
  * (O_PATH, so nothing of a device or FIFO runs), then, only when it is a
  * regular file (a directory for a directory handle), reopened for I/O
- * with (flags) as OPEN does (node_reopen). The fd, or -errno (-EINVAL: of
- * another type).
+ * with (flags) as OPEN does (node_reopen). The fd (*st: the file's stat),
+ * or -errno (-EINVAL: of another type).
  */
-static int handle_reopen(struct fs_share *s, const char *rel, bool dir, uint32_t flags)
+static int handle_reopen(struct fs_share *s, const char *rel, bool dir, uint32_t flags,
+			 struct stat *st)
 {
 	int path_fd = open_beneath(s->nodes[0].fd, *rel ? rel : ".");
 	if (path_fd < 0)
 		return path_fd;
-	struct stat st;
-	int rc = stat_fd(path_fd, &st);
-	if (!rc && (st.st_mode & S_IFMT) != (dir ? S_IFDIR : S_IFREG))
+	int rc = stat_fd(path_fd, st);
+	if (!rc && (st->st_mode & S_IFMT) != (dir ? S_IFDIR : S_IFREG))
 		rc = -EINVAL;
 	if (!rc) {
-		struct node tmp = { .fd = path_fd, .type = st.st_mode & S_IFMT };
+		struct node tmp = { .fd = path_fd, .type = st->st_mode & S_IFMT };
 		rc = node_reopen(s, &tmp, (int)flags | (dir ? O_DIRECTORY : 0));
 	}
 	close(path_fd);
@@ -1758,9 +1760,10 @@ static int handle_reopen(struct fs_share *s, const char *rel, bool dir, uint32_t
 }
 
 /* The handle table from (in): every entry checked; with (apply) each file
- * opened again (handle_reopen) in its slot. */
+ * opened again (handle_reopen) in its slot, one that is another inode now
+ * counted in (changed). */
 static int restore_handles(struct fs_share *s, struct state_buf *in, bool apply,
-			   struct err *e)
+			   unsigned *changed, struct err *e)
 {
 	char rel[PATH_MAX];
 	uint32_t count;
@@ -1774,6 +1777,8 @@ static int restore_handles(struct fs_share *s, struct state_buf *in, bool apply,
 		bool used = state_get_bool(in);
 		bool dir = used && state_get_bool(in);
 		uint32_t flags = used ? state_get_u32(in) : 0;
+		uint64_t dev = used ? state_get_u64(in) : 0;
+		uint64_t ino = used ? state_get_u64(in) : 0;
 		if (used && get_path(in, rel, true, "handle", i, e))
 			return -EINVAL;
 		if (state_check(in, SHARE_STATE_KIND, e))
@@ -1793,7 +1798,8 @@ static int restore_handles(struct fs_share *s, struct state_buf *in, bool apply,
 		if (!fd_take())
 			return err_set(e, -ENFILE, "%s: no file descriptor left for "
 				       "the guest's open file %s", s->dir, rel);
-		int fd = handle_reopen(s, rel, dir, flags);
+		struct stat st;
+		int fd = handle_reopen(s, rel, dir, flags, &st);
 		if (fd < 0) {
 			fd_give(1);
 			return err_set(e, fd, "%s: %s, a file the snapshot's guest had "
@@ -1801,6 +1807,8 @@ static int restore_handles(struct fs_share *s, struct state_buf *in, bool apply,
 				       fd == -EINVAL ? "not a regular file or directory"
 						     : strerror(-fd));
 		}
+		if ((uint64_t)st.st_dev != dev || (uint64_t)st.st_ino != ino)
+			(*changed)++;
 		/* A directory's stream starts again: its first READDIR after
 		 * the restore seeks to the guest's cookie (dir_read). */
 		s->handles[i] = (struct handle){ .fd = fd, .dir = dir, .next_free = NONE,
@@ -1821,7 +1829,7 @@ static int restore_section(struct fs_share *s, struct state_buf *in, bool apply,
 	bool initialized = state_get_bool(in);
 	rc = restore_nodes(s, in, apply, changed, e);
 	if (!rc)
-		rc = restore_handles(s, in, apply, e);
+		rc = restore_handles(s, in, apply, changed, e);
 	if (!rc && apply)
 		s->initialized = initialized;
 	return rc;

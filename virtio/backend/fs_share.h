@@ -79,7 +79,7 @@ struct state_buf;
  * Snapshots (docs/snapshot.md, "virtio-fs"): the guest's view of the share
  * as plain data. Each node the guest holds is written down by its slot (its
  * node id), lookup count, type, inode and its path below the share; each
- * open handle by its slot, open flags and path. Only while the share is
+ * open handle by its slot, open flags, inode and path. Only while the share is
  * idle (the worker quiesced).
  *
  * fs_share_save - -ENOENT with (e) naming the file when one the guest
@@ -97,7 +97,8 @@ struct state_buf;
  * (never above it, never through a symlink), of the saved type; a file
  * that is now another inode of that type is taken (the guest sees it as
  * it is now) and counted in (*changed); each handle's file opened for I/O
- * only when it is a regular file or directory, with its saved flags. On
+ * only when it is a regular file or directory, with its saved flags (one
+ * that is another inode now counted in *changed as well). On
  * error (e says which entry) the share is reset: only its root remains.
  */
 int fs_share_save(struct fs_share *s, struct state_buf *out, struct err *e);
