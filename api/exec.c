@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -373,6 +374,12 @@ int exec_main(int argc, char **argv)
 	}
 	char initrd[64];
 	snprintf(initrd, sizeof(initrd), "/proc/self/fd/%d", initrd_fd);
+	uint8_t *records;
+	size_t records_len;
+	if (exec_guest_run_records(&guest, &records, &records_len, &e)) {
+		fprintf(stderr, "kiln exec: %s\n", e.msg);
+		return EXEC_STATUS_KILN;
+	}
 
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
@@ -383,7 +390,10 @@ int exec_main(int argc, char **argv)
 	struct exec_relay relay = { .sock = sv[1], .in_fd = dup(STDIN_FILENO),
 				    .out_fd = dup(STDOUT_FILENO), .err_fd = dup(STDERR_FILENO),
 				    .main_tid = (pid_t)syscall(SYS_gettid),
-				    .timeout_s = o.timeout_s };
+				    .timeout_s = o.timeout_s, .conf = records,
+				    .conf_len = records_len };
+	if (getrandom(relay.seed, sizeof(relay.seed), 0) != (ssize_t)sizeof(relay.seed))
+		return fail("getrandom: %s", strerror(errno));
 	int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (null_fd < 0)
 		return fail("/dev/null: %s", strerror(errno));
@@ -444,6 +454,7 @@ int exec_main(int argc, char **argv)
 	cfg_fini(&req.config);
 	close(sv[0]); /* the relay reads what is left, then EOF */
 	exec_relay_join(&relay);
+	free(records);
 
 	int status;
 	if (relay.failed) {

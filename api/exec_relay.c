@@ -14,7 +14,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../vmm/machine/exec_guest.h"
 #include "../vmm/base/thread.h"
 #include "../vmm/machine/seccomp.h"
 
@@ -70,6 +69,38 @@ static void on_frame(struct exec_relay *r, uint8_t type, const uint8_t *data, si
 	}
 }
 
+static void put_le(uint8_t *p, uint64_t v, unsigned bytes)
+{
+	for (unsigned i = 0; i < bytes; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* The next frame of the run into (buf): an EXEC_CONF piece of the records,
+ * or, once they are all out, EXEC_GO. Its length. */
+static size_t next_run_frame(struct exec_relay *r, uint8_t *buf)
+{
+	size_t left = r->conf_len - r->conf_sent;
+	if (left) {
+		size_t n = left < EXEC_FRAME_MAX ? left : EXEC_FRAME_MAX;
+		buf[0] = EXEC_CONF;
+		put_le(buf + 1, n, 2);
+		memcpy(buf + EXEC_FRAME_HDR, r->conf + r->conf_sent, n);
+		r->conf_sent += n;
+		return EXEC_FRAME_HDR + n;
+	}
+	/* The clock as the guest starts CMD: a guest restored from a
+	 * snapshot would otherwise run on the time it was taken. */
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	buf[0] = EXEC_GO;
+	put_le(buf + 1, EXEC_GO_LEN, 2);
+	put_le(buf + EXEC_FRAME_HDR, (uint64_t)now.tv_sec, 8);
+	put_le(buf + EXEC_FRAME_HDR + 8, (uint64_t)now.tv_nsec, 4);
+	memcpy(buf + EXEC_FRAME_HDR + 12, r->seed, EXEC_SEED_LEN);
+	r->go_sent = true;
+	return EXEC_FRAME_HDR + EXEC_GO_LEN;
+}
+
 static void *relay_main(void *arg)
 {
 	struct exec_relay *r = arg;
@@ -103,7 +134,12 @@ static void *relay_main(void *arg)
 			stdin_open = false;
 			eof_sent = true;
 		}
-		if (!wlen && !stdin_open && !eof_sent && r->guest_ready) {
+		if (!wlen && r->guest_ready && !r->go_sent && !eof_sent) {
+			/* The run, before anything else goes to the guest. */
+			wlen = next_run_frame(r, wbuf);
+			woff = 0;
+		}
+		if (!wlen && !stdin_open && !eof_sent && r->go_sent) {
 			wbuf[0] = EXEC_EOF;
 			wbuf[1] = wbuf[2] = 0;
 			woff = 0;
@@ -112,7 +148,7 @@ static void *relay_main(void *arg)
 		}
 		struct pollfd p[2] = {
 			{ .fd = r->sock, .events = POLLIN | (wlen ? POLLOUT : 0) },
-			{ .fd = stdin_open && !wlen && r->guest_ready ? r->in_fd : -1,
+			{ .fd = stdin_open && !wlen && r->go_sent ? r->in_fd : -1,
 			  .events = POLLIN },
 		};
 		int wait = -1;

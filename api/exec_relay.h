@@ -2,7 +2,9 @@
 /*
  * kiln exec's relay: one thread ("kiln-exec") between the guest's init
  * (over the virtio console's socket, frames of loader/exec/exec_proto.h)
- * and kiln's own stdin, stdout and stderr. CMD's stdout and stderr bytes
+ * and kiln's own stdin, stdout and stderr. Once the guest is ready it
+ * sends the run (its records, then EXEC_GO with the clock and the seed).
+ * CMD's stdout and stderr bytes
  * go to kiln's, kiln's stdin goes to CMD's (its end too), and the guest's
  * last frame carries CMD's status or why it could not run. With a timeout,
  * the relay ends the VM as SIGTERM would when it passes.
@@ -15,9 +17,11 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "../vmm/base/err.h"
+#include "../vmm/machine/exec_guest.h"
 
 struct exec_relay {
 	/* in: */
@@ -27,6 +31,9 @@ struct exec_relay {
 	pid_t main_tid;       /* told SIGTERM when the timeout passes */
 	unsigned timeout_s;   /* 0: none */
 	unsigned seccomp_mode; /* enum cfg_seccomp */
+	const uint8_t *conf;  /* the run's records (exec_guest_run_records) */
+	size_t conf_len;
+	uint8_t seed[EXEC_SEED_LEN]; /* random bytes for the guest's pool */
 	/* out, after exec_relay_join: */
 	bool got_status;      /* an EXEC_EXIT or EXEC_FAIL frame came */
 	int status;
@@ -34,7 +41,9 @@ struct exec_relay {
 	bool timed_out;
 	bool failed;          /* the relay could not run (its filter) */
 	/* private */
-	bool guest_ready;     /* EXEC_READY came: stdin may go */
+	bool guest_ready;     /* EXEC_READY came: the run may go */
+	size_t conf_sent;     /* bytes of conf in EXEC_CONF frames so far */
+	bool go_sent;         /* EXEC_GO went: stdin may go */
 	bool ack_due;         /* a status frame came: EXEC_ACK goes next */
 	pthread_t thread;
 	bool started;

@@ -16,15 +16,31 @@ enum exec_frame {
 	EXEC_ERR = 'E',  /* guest → host: CMD's stderr bytes */
 	EXEC_EXIT = 'X', /* guest → host: 4 bytes, kiln exec's status (LE) */
 	EXEC_FAIL = 'F', /* guest → host: 4 bytes status, then a message */
-	EXEC_READY = 'R', /* guest → host: hvc0 is raw, stdin may come now */
+	EXEC_READY = 'R', /* guest → host: hvc0 is raw, the run may come now */
+	EXEC_CONF = 'C', /* host → guest: the next bytes of the run's records */
+	EXEC_GO = 'G',   /* host → guest: the records end; EXEC_GO_LEN bytes */
 	EXEC_IN = 'I',   /* host → guest: bytes for CMD's stdin */
 	EXEC_EOF = 'Z',  /* host → guest: CMD's stdin ends */
 	EXEC_ACK = 'K',  /* host → guest: the status frame arrived */
 };
+/*
+ * The run (command, arguments, environment, directory, user, shares) is
+ * not in the initramfs: it comes over hvc0 once the guest said
+ * EXEC_READY, as NUL-terminated "KEY=VALUE" records split over EXEC_CONF
+ * frames (at most EXEC_CONF_MAX bytes in all), then EXEC_GO: the host's
+ * CLOCK_REALTIME (u64 seconds, u32 nanoseconds, LE) and EXEC_SEED_LEN
+ * random bytes for the guest's entropy pool. So the initramfs depends on
+ * the kernel alone, and a guest that waits at EXEC_READY can be any run's.
+ * Stdin frames follow EXEC_GO, never precede it.
+ */
+#define EXEC_CONF_MAX ((1u << 20) - 2)
+#define EXEC_SEED_LEN 32
+#define EXEC_GO_LEN (8 + 4 + EXEC_SEED_LEN)
+
 /* The guest powers off only after EXEC_ACK (or EXEC_ACK_WAIT_MS): a
  * poweroff stops the VM at once, and bytes still in the console's ring
- * would be lost with it. Stdin waits for EXEC_READY: before init puts
- * hvc0 in raw mode the guest's tty would echo it and rewrite '\r'. */
+ * would be lost with it. Nothing goes to the guest before EXEC_READY:
+ * until init puts hvc0 in raw mode its tty would echo it and rewrite '\r'. */
 #define EXEC_ACK_WAIT_MS 5000
 
 /* Statuses kiln exec reports for itself (docs/exec.md). CMD's own statuses

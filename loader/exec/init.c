@@ -4,17 +4,20 @@
  * build and carried inside kiln, which puts it into the initramfs it makes
  * for every run, with /exec.conf and the modules the guest needs.
  *
- * It loads the modules, opens /dev/hvc0 (raw), mounts the host's root
+ * It loads the modules, opens /dev/hvc0 (raw), says EXEC_READY and takes
+ * the run from the host (EXEC_CONF records, then EXEC_GO: the clock and
+ * a seed for the entropy pool), mounts the host's root
  * (virtio-fs tag "kiln-root", read-only) under a tmpfs overlay, mounts the
  * shared directories at their host paths, chroots there, runs CMD in its
  * directory with pipes for stdin, stdout and stderr, and relays them over
  * hvc0 as frames (exec_proto.h) until CMD has exited and its output is
  * drained; then it sends CMD's status and powers the guest off.
  *
- * /exec.conf: NUL-terminated records "KEY=VALUE": mod=PATH (load, in
- * order), share=TAG:PATH (mount TAG at PATH; PATH may contain ':'),
- * rodir=TAG (that share read-only in the guest too), cwd=PATH, env=K=V,
- * arg=ARG (CMD and its arguments, in order).
+ * Records are NUL-terminated "KEY=VALUE". /exec.conf (the initramfs: the
+ * kernel's alone) holds mod=PATH (load, in order). The run's records:
+ * share=TAG:PATH (mount TAG at PATH; PATH may contain ':'), rodir=TAG
+ * (that share read-only in the guest too), cwd=PATH, user=UID:GID[:G,..],
+ * home=PATH, env=K=V, arg=ARG (CMD and its arguments, in order).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -121,19 +124,9 @@ static void die(int status, const char *fmt, ...)
 	power_off();
 }
 
-static void load_conf(void)
+/* Take the records in buf[0..n) (buf[n] is NUL; the values stay there). */
+static void parse_records(char *buf, size_t n)
 {
-	static char buf[1 << 20];
-	int fd = open("/exec.conf", O_RDONLY);
-	if (fd < 0)
-		die(EXEC_STATUS_SETUP, "no /exec.conf: %s", strerror(errno));
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		die(EXEC_STATUS_SETUP, "empty /exec.conf");
-	if (n == (ssize_t)sizeof(buf) - 1)
-		die(EXEC_STATUS_SETUP, "/exec.conf is over %zu bytes", sizeof(buf) - 2);
-	buf[n] = 0;
 	for (char *p = buf; p < buf + n;) {
 		char *next = p + strlen(p) + 1; /* records end with their NUL */
 		char *eq = strchr(p, '=');
@@ -165,6 +158,22 @@ static void load_conf(void)
 		}
 		p = next;
 	}
+}
+
+static void load_conf(void)
+{
+	static char buf[1 << 16];
+	int fd = open("/exec.conf", O_RDONLY);
+	if (fd < 0)
+		die(EXEC_STATUS_SETUP, "no /exec.conf: %s", strerror(errno));
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n < 0)
+		die(EXEC_STATUS_SETUP, "/exec.conf: %s", strerror(errno));
+	if (n == (ssize_t)sizeof(buf) - 1)
+		die(EXEC_STATUS_SETUP, "/exec.conf is over %zu bytes", sizeof(buf) - 2);
+	buf[n] = 0;
+	parse_records(buf, (size_t)n);
 }
 
 /* Load the modules in order. A failure is kept, not fatal here: the
@@ -478,6 +487,73 @@ static void parse_frames(void)
 	}
 }
 
+static uint64_t get_le(const unsigned char *p, unsigned bytes)
+{
+	uint64_t v = 0;
+	for (unsigned i = 0; i < bytes; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
+/* EXEC_GO's payload: the host's clock, and a seed mixed into the pool (the
+ * same guest may be started again from a snapshot: neither its clock nor
+ * its pool may be that moment's). */
+static void take_go(const unsigned char *p)
+{
+	struct timespec ts = { (time_t)get_le(p, 8), (long)get_le(p + 8, 4) };
+	if (ts.tv_nsec < 1000000000L && clock_settime(CLOCK_REALTIME, &ts))
+		fprintf(stderr, "kiln exec init: setting the clock: %s\n", strerror(errno));
+	int fd = open("/dev/urandom", O_WRONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		write_all(fd, p + 12, EXEC_SEED_LEN);
+		close(fd);
+	}
+}
+
+/* The run from the host: EXEC_CONF frames up to EXEC_GO. What follows in
+ * rbuf (stdin) is the relay's. */
+static void receive_run(void)
+{
+	static char conf[EXEC_CONF_MAX + 2];
+	size_t conf_len = 0;
+	for (;;) {
+		while (rlen >= EXEC_FRAME_HDR) {
+			size_t len = rbuf[1] | (size_t)rbuf[2] << 8;
+			if (len > EXEC_FRAME_MAX || (rbuf[0] != EXEC_CONF && rbuf[0] != EXEC_GO))
+				die(EXEC_STATUS_SETUP, "the run: frame '%c' of %zu bytes out of "
+				    "place", rbuf[0], len);
+			if (rlen < EXEC_FRAME_HDR + len)
+				break;
+			if (rbuf[0] == EXEC_CONF) {
+				if (len > EXEC_CONF_MAX - conf_len)
+					die(EXEC_STATUS_SETUP, "the run is over %u bytes",
+					    EXEC_CONF_MAX);
+				memcpy(conf + conf_len, rbuf + EXEC_FRAME_HDR, len);
+				conf_len += len;
+			} else if (len != EXEC_GO_LEN) {
+				die(EXEC_STATUS_SETUP, "EXEC_GO of %zu bytes", len);
+			} else {
+				take_go(rbuf + EXEC_FRAME_HDR);
+			}
+			bool go = rbuf[0] == EXEC_GO;
+			rlen -= EXEC_FRAME_HDR + len;
+			memmove(rbuf, rbuf + EXEC_FRAME_HDR + len, rlen);
+			if (go) {
+				conf[conf_len] = 0;
+				parse_records(conf, conf_len);
+				return;
+			}
+		}
+		ssize_t n = read(hvc, rbuf + rlen, sizeof(rbuf) - rlen);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			die(EXEC_STATUS_SETUP, "hvc0 ended before the run came: %s",
+			    n ? strerror(errno) : "end of file");
+		rlen += (size_t)n;
+	}
+}
+
 /* After the status frame: wait for the host's EXEC_ACK (bounded), so the
  * poweroff cannot cut the frame off in the console's ring. It continues
  * the frame stream where relay() left it; stdin still coming is dropped. */
@@ -516,6 +592,9 @@ static void relay(pid_t pid, int in[2], int out[2], int err[2])
 	bool exited = false;
 	fcntl(stdin_fd, F_SETFL, O_NONBLOCK);
 	signal(SIGPIPE, SIG_IGN);
+	/* Stdin that came with EXEC_GO, already in rbuf: nothing on hvc0
+	 * would wake the poll below for it. */
+	parse_frames();
 	while (!exited) {
 		if (stdin_fd >= 0 && stdin_eof && pend_len == 0) {
 			close(stdin_fd);
@@ -599,6 +678,7 @@ int main(void)
 	load_modules();
 	links_up();
 	open_hvc();
+	receive_run();
 	if (module_error[0])
 		die(EXEC_STATUS_SETUP, "%s", module_error);
 	if (nargs == 0)

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * kiln exec's initramfs (exec_guest.h): init, modules, /exec.conf, as a
- * newc archive in a memfd.
+ * newc archive in a memfd; and the run's records init takes over hvc0.
  */
 #include "exec_guest.h"
 
@@ -99,23 +99,11 @@ static int add_modules(struct cpio *c, struct cpio *conf, const char *moddir,
 	return rc;
 }
 
-int exec_guest_initramfs(const struct exec_guest *g, int *out_fd, struct err *e)
+int exec_guest_run_records(const struct exec_guest *g, uint8_t **out, size_t *out_len,
+			   struct err *e)
 {
-	struct cpio c = { 0 }, conf = { 0 };
-	int rc = cpio_add(&c, "init", S_IFREG | 0755, g->init, g->init_len);
-	/* The mount points the init uses; modules/ comes with its files. */
-	static const char *const dirs[] = { "dev", "proc", "sys", "newroot" };
-	for (size_t i = 0; !rc && i < sizeof(dirs) / sizeof(*dirs); i++)
-		rc = cpio_add(&c, dirs[i], S_IFDIR | 0755, NULL, 0);
-	if (!rc)
-		rc = add_modules(&c, &conf, g->moddir, guest_modules,
-				 sizeof(guest_modules) / sizeof(*guest_modules), false, e);
-	if (!rc && g->net)
-		rc = add_modules(&c, &conf, g->moddir, net_modules,
-				 sizeof(net_modules) / sizeof(*net_modules), false, e);
-	if (!rc)
-		rc = add_modules(&c, &conf, g->moddir, optional_modules,
-				 sizeof(optional_modules) / sizeof(*optional_modules), true, e);
+	struct cpio conf = { 0 };
+	int rc = 0;
 	for (unsigned i = 0; !rc && i < g->nshares; i++) {
 		const struct exec_share *sh = &g->shares[i];
 		char v[sizeof(sh->tag) + sizeof(sh->path) + 2];
@@ -134,6 +122,37 @@ int exec_guest_initramfs(const struct exec_guest *g, int *out_fd, struct err *e)
 		rc = conf_add(&conf, "env", g->env[i]);
 	for (int i = 0; !rc && i < g->argc; i++)
 		rc = conf_add(&conf, "arg", g->argv[i]);
+	if (!rc && conf.len > EXEC_CONF_MAX)
+		rc = err_set(e, -E2BIG, "the command, its arguments and environment take "
+			     "%zu bytes, over the %u the guest takes", conf.len, EXEC_CONF_MAX);
+	else if (rc)
+		err_set(e, rc, "the run's records: %s", strerror(-rc));
+	if (rc) {
+		free(conf.buf);
+		return rc;
+	}
+	*out = conf.buf;
+	*out_len = conf.len;
+	return 0;
+}
+
+int exec_guest_initramfs(const struct exec_guest *g, int *out_fd, struct err *e)
+{
+	struct cpio c = { 0 }, conf = { 0 };
+	int rc = cpio_add(&c, "init", S_IFREG | 0755, g->init, g->init_len);
+	/* The mount points the init uses; modules/ comes with its files. */
+	static const char *const dirs[] = { "dev", "proc", "sys", "newroot" };
+	for (size_t i = 0; !rc && i < sizeof(dirs) / sizeof(*dirs); i++)
+		rc = cpio_add(&c, dirs[i], S_IFDIR | 0755, NULL, 0);
+	if (!rc)
+		rc = add_modules(&c, &conf, g->moddir, guest_modules,
+				 sizeof(guest_modules) / sizeof(*guest_modules), false, e);
+	if (!rc && g->net)
+		rc = add_modules(&c, &conf, g->moddir, net_modules,
+				 sizeof(net_modules) / sizeof(*net_modules), false, e);
+	if (!rc)
+		rc = add_modules(&c, &conf, g->moddir, optional_modules,
+				 sizeof(optional_modules) / sizeof(*optional_modules), true, e);
 	if (!rc)
 		rc = cpio_add(&c, "exec.conf", S_IFREG | 0644, conf.buf, conf.len);
 	if (!rc)

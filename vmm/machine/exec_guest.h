@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The guest side of kiln exec, as the machine layer assembles it: the
- * initramfs made in memory for one run (the static init, the modules the
- * guest needs, /exec.conf) and the kernel's release. The wire between
+ * initramfs made in memory (the static init, the modules the guest needs,
+ * /exec.conf naming them: it depends on the kernel and --net alone), the
+ * run's records its init takes over hvc0 (exec_proto.h), and the kernel's
+ * release. The wire between
  * kiln and that init is loader/exec/exec_proto.h, included here for the
  * API layer (kiln exec's front end and its relay), which sees no loader
  * header itself.
@@ -13,6 +15,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "../../loader/exec/exec_proto.h"
 #include "../base/err.h"
@@ -44,6 +47,13 @@ struct exec_guest {
  * -errno with (e) naming the module or file at fault; e->field is "moddir"
  * when the modules directory lacks what the guest needs. */
 int exec_guest_initramfs(const struct exec_guest *g, int *fd, struct err *e);
+
+/* exec_guest_run_records - the run of (g) (shares, directory, user,
+ * environment, command) as the records EXEC_CONF frames carry, in a new
+ * buffer (*out, *len; the caller frees it). 0, or -errno with (e): -E2BIG
+ * when they exceed EXEC_CONF_MAX. */
+int exec_guest_run_records(const struct exec_guest *g, uint8_t **out, size_t *len,
+			   struct err *e);
 
 /* exec_guest_release - the release string of the bzImage (kernel). */
 int exec_guest_release(const char *kernel, char *out, size_t size, struct err *e);
