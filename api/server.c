@@ -746,7 +746,7 @@ int api_server_create(const char *path, struct evloop *loop,
 int api_server_adopt(int fd, struct evloop *loop, const struct api_vm_ops *ops,
 		     void *vm_ctx, struct api_server **out, struct err *e)
 {
-	/* What it must be: a listening Unix stream socket. */
+	/* What it must be: a listening Unix stream socket, or a connected one. */
 	int domain = 0, type = 0, listening = 0;
 	socklen_t len = sizeof(int);
 	struct stat st;
@@ -756,9 +756,15 @@ int api_server_adopt(int fd, struct evloop *loop, const struct api_vm_ops *ops,
 	    getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0 ||
 	    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 ||
 	    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0 ||
-	    domain != AF_UNIX || type != SOCK_STREAM || !listening)
-		return err_set(e, -ENOTSOCK,
-			       "fd %d: not a listening Unix stream socket", fd);
+	    domain != AF_UNIX || type != SOCK_STREAM)
+		listening = -1;
+	struct sockaddr_un peer;
+	socklen_t peer_len = sizeof(peer);
+	bool connected = listening == 0 &&
+			 getpeername(fd, (struct sockaddr *)&peer, &peer_len) == 0;
+	if (listening != 1 && !connected)
+		return err_set(e, -ENOTSOCK, "fd %d: not a listening Unix stream socket "
+			       "(nor a connected one)", fd);
 	/* Its name, for messages (the file stays the owner's: not unlinked). */
 	struct sockaddr_un sa = { 0 };
 	socklen_t salen = sizeof(sa);
@@ -775,6 +781,15 @@ int api_server_adopt(int fd, struct evloop *loop, const struct api_vm_ops *ops,
 	int rc = server_new(name, loop, ops, vm_ctx, &s, e);
 	if (rc)
 		return rc;
+	if (connected) {
+		/* A connected socket (kiln exec's relay): its one client, no
+		 * listener. The client owns the fd from here. */
+		enter(s);
+		client_new(s, fd);
+		leave(s);
+		*out = s;
+		return 0;
+	}
 	s->fd = fd;
 	rc = evl_add(loop, fd, EPOLLIN, on_accept, s);
 	if (rc) {

@@ -51,7 +51,9 @@ int api_server_create(const char *path, struct evloop *loop,
  * systemd's socket activation), as api_server_create serves its own: it
  * must be a listening AF_UNIX stream socket (else -ENOTSOCK naming the fd),
  * is made non-blocking and close-on-exec, and is closed by
- * api_server_destroy, which leaves its file alone (the owner's).
+ * api_server_destroy, which leaves its file alone (the owner's). A
+ * connected AF_UNIX stream socket (one end of a socketpair: kiln exec's
+ * relay) is served as the server's one client instead, with no listener.
  */
 int api_server_adopt(int fd, struct evloop *loop, const struct api_vm_ops *ops,
 		     void *vm_ctx, struct api_server **out, struct err *e);

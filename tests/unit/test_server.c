@@ -593,6 +593,30 @@ Test(server, an_inherited_listening_socket_is_served)
 	unlink(path);
 }
 
+/* A connected socket (one end of a socketpair, as kiln exec's relay has)
+ * is served as the server's one client; nothing listens, and a socket
+ * neither listening nor connected is still refused by name. */
+Test(server, a_connected_socket_is_served_as_its_one_client)
+{
+	int sv[2];
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	struct api_server *one = NULL;
+	struct err e = { 0 };
+	cr_assert_eq(api_server_adopt(sv[0], loop, &ops, NULL, &one, &e), 0, "%s", e.msg);
+	cr_assert_eq(api_server_clients(one), 1);
+	send_str(sv[1], BOOT(9));
+	expect_member(sv[1], "id", "9");
+	api_server_destroy(one);
+	cr_assert(at_eof(sv[1]), "destroy closes its client");
+	cr_assert_eq(fcntl(sv[0], F_GETFD), -1, "the adopted end is closed");
+	close(sv[1]);
+	int unbound = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	memset(&e, 0, sizeof(e));
+	cr_assert_eq(api_server_adopt(unbound, loop, &ops, NULL, &one, &e), -ENOTSOCK);
+	cr_assert(strstr(e.msg, "nor a connected one"), "%s", e.msg);
+	close(unbound);
+}
+
 Test(server, destroy_disconnects_clients)
 {
 	int fd = client();
