@@ -42,8 +42,7 @@ void kernel_cache_dir(char *buf, size_t size)
 		snprintf(buf, size, "%s/.cache/kiln/kernels", home);
 }
 
-/* mkdir -p, private to the user: the cache holds what they booted. */
-static int make_dirs(const char *path)
+int cache_make_dirs(const char *path)
 {
 	char p[PATH_MAX];
 	if (snprintf(p, sizeof(p), "%s", path) >= (int)sizeof(p))
@@ -175,7 +174,7 @@ static void store_entry(const char *dir, const char *name, const uint8_t *data,
 		log_info("kernel cache: a %zu MiB kernel is more than the cache keeps", size >> 20);
 		return;
 	}
-	if (make_dirs(dir) || lstat(dir, &st) || !S_ISDIR(st.st_mode) ||
+	if (cache_make_dirs(dir) || lstat(dir, &st) || !S_ISDIR(st.st_mode) ||
 	    st.st_uid != geteuid() || (st.st_mode & 022) ||
 	    snprintf(tmp, sizeof(tmp), "%s/.tmp-%s-XXXXXX", dir, name) >= (int)sizeof(tmp) ||
 	    snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path)) {

@@ -68,4 +68,8 @@ void kernel_cache_keep(const struct vmlinux *v);
  */
 void kernel_cache_dir(char *buf, size_t size);
 
+/* cache_make_dirs - mkdir -p (path), each directory made private to the
+ * user (0700: a cache holds what they booted). 0 or -errno. */
+int cache_make_dirs(const char *path);
+
 #endif

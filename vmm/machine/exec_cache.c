@@ -1,0 +1,242 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * kiln exec's snapshot cache (exec_cache.h).
+ */
+#include "exec_cache.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifdef KILN_HAVE_NETTLE
+#include <nettle/sha2.h>
+_Static_assert(sizeof(struct sha256_ctx) <= sizeof(((struct exec_key *)0)->ctx),
+	       "exec_key's room for nettle's context");
+#endif
+
+#include "kernel_cache.h"
+
+/* An entry without its state file older than this was left by a kiln
+ * that died writing it (vm.snapshot takes seconds, not minutes). */
+#define PARTIAL_AGE_S 60
+
+void exec_key_init(struct exec_key *k)
+{
+#ifdef KILN_HAVE_NETTLE
+	sha256_init((struct sha256_ctx *)k->ctx);
+	k->ok = true;
+#else
+	k->ok = false;
+#endif
+}
+
+void exec_key_add(struct exec_key *k, const void *data, size_t len)
+{
+#ifdef KILN_HAVE_NETTLE
+	uint64_t n = len;
+	sha256_update((struct sha256_ctx *)k->ctx, sizeof(n), (const uint8_t *)&n);
+	sha256_update((struct sha256_ctx *)k->ctx, len, data);
+#else
+	(void)k;
+	(void)data;
+	(void)len;
+#endif
+}
+
+void exec_key_add_str(struct exec_key *k, const char *s)
+{
+	exec_key_add(k, s, strlen(s));
+}
+
+void exec_key_add_fd(struct exec_key *k, int fd)
+{
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		k->ok = false;
+		return;
+	}
+	exec_key_add(k, &st.st_size, sizeof(st.st_size));
+#ifdef KILN_HAVE_NETTLE
+	static uint8_t buf[1 << 16];
+	off_t off = 0;
+	for (;;) {
+		ssize_t n = pread(fd, buf, sizeof(buf), off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			k->ok = false;
+			return;
+		}
+		if (n == 0)
+			break;
+		sha256_update((struct sha256_ctx *)k->ctx, (size_t)n, buf);
+		off += n;
+	}
+	/* A file that changed while it was read: its size says so. */
+	if (off != st.st_size)
+		k->ok = false;
+#endif
+}
+
+void exec_key_add_file_id(struct exec_key *k, const char *path)
+{
+	struct stat st;
+	if (stat(path, &st)) {
+		k->ok = false;
+		return;
+	}
+	const uint64_t id[] = { st.st_dev, st.st_ino, (uint64_t)st.st_size,
+				(uint64_t)st.st_mtim.tv_sec, (uint64_t)st.st_mtim.tv_nsec,
+				(uint64_t)st.st_ctim.tv_sec, (uint64_t)st.st_ctim.tv_nsec };
+	exec_key_add(k, id, sizeof(id));
+}
+
+bool exec_key_hex(struct exec_key *k, char out[EXEC_CACHE_KEY_HEX + 1])
+{
+	out[0] = '\0';
+#ifdef KILN_HAVE_NETTLE
+	if (!k->ok)
+		return false;
+	uint8_t d[SHA256_DIGEST_SIZE];
+	sha256_digest((struct sha256_ctx *)k->ctx, sizeof(d), d);
+	for (size_t i = 0; i < sizeof(d); i++)
+		snprintf(out + 2 * i, 3, "%02x", d[i]);
+	return true;
+#else
+	(void)k;
+	return false;
+#endif
+}
+
+/* The user's own, and nobody else may write it. */
+static bool owned(const struct stat *st)
+{
+	return st->st_uid == geteuid() && !(st->st_mode & 022);
+}
+
+void exec_cache_dir(char *buf, size_t size)
+{
+	const char *own = getenv("KILN_EXEC_CACHE");
+	const char *xdg = getenv("XDG_CACHE_HOME");
+	const char *home = getenv("HOME");
+	buf[0] = '\0';
+	if (own && !strcmp(own, "off"))
+		return;
+	if (own && own[0] == '/')
+		snprintf(buf, size, "%s", own);
+	else if (xdg && xdg[0] == '/')
+		snprintf(buf, size, "%s/kiln/exec", xdg);
+	else if (home && home[0] == '/')
+		snprintf(buf, size, "%s/.cache/kiln/exec", home);
+	struct stat st;
+	if (buf[0] && (cache_make_dirs(buf) || lstat(buf, &st) || !S_ISDIR(st.st_mode) ||
+		       !owned(&st)))
+		buf[0] = '\0';
+}
+
+/* (name) in the directory (dirfd): a regular file of the user's own. */
+static bool owned_file(int dirfd, const char *name)
+{
+	struct stat st;
+	return !fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) && S_ISREG(st.st_mode) &&
+	       owned(&st);
+}
+
+bool exec_cache_lookup(const char *dir, const char *key, char path[PATH_MAX])
+{
+	if (snprintf(path, PATH_MAX, "%s/%s", dir, key) >= PATH_MAX)
+		return false;
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	struct stat st;
+	bool ok = !fstat(fd, &st) && owned(&st) && owned_file(fd, "state") &&
+		  owned_file(fd, "memory");
+	if (ok)
+		futimens(fd, NULL); /* used last: pruned last */
+	close(fd);
+	return ok;
+}
+
+void exec_cache_drop(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return;
+	}
+	struct dirent *de;
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			unlinkat(fd, de->d_name, 0);
+	closedir(d);
+	rmdir(path);
+}
+
+struct entry {
+	char name[EXEC_CACHE_KEY_HEX + 1];
+	struct timespec used;
+};
+
+static int older_first(const void *a, const void *b)
+{
+	const struct timespec *x = &((const struct entry *)a)->used;
+	const struct timespec *y = &((const struct entry *)b)->used;
+	if (x->tv_sec != y->tv_sec)
+		return x->tv_sec < y->tv_sec ? -1 : 1;
+	return (x->tv_nsec > y->tv_nsec) - (x->tv_nsec < y->tv_nsec);
+}
+
+/* Whether (name) is an entry's name: EXEC_CACHE_KEY_HEX hex digits. */
+static bool is_key(const char *name)
+{
+	size_t n = strspn(name, "0123456789abcdef");
+	return n == EXEC_CACHE_KEY_HEX && !name[n];
+}
+
+void exec_cache_prune(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	struct entry ents[64];
+	size_t n = 0;
+	struct dirent *de;
+	time_t now = time(NULL);
+	char path[PATH_MAX];
+	while ((de = readdir(d))) {
+		struct stat st;
+		if (!is_key(de->d_name) ||
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISDIR(st.st_mode))
+			continue;
+		char state[PATH_MAX];
+		struct stat sst;
+		if (snprintf(path, sizeof(path), "%s/%.64s", dir, de->d_name) >= (int)sizeof(path) ||
+		    snprintf(state, sizeof(state), "%s/state", path) >= (int)sizeof(state))
+			continue;
+		if (lstat(state, &sst)) {
+			/* No state file: being written, or left by a dead kiln. */
+			if (now - st.st_mtime > PARTIAL_AGE_S)
+				exec_cache_drop(path);
+			continue;
+		}
+		if (n < sizeof(ents) / sizeof(ents[0])) {
+			memcpy(ents[n].name, de->d_name, EXEC_CACHE_KEY_HEX + 1); /* is_key */
+			ents[n++].used = st.st_mtim;
+		}
+	}
+	closedir(d);
+	qsort(ents, n, sizeof(ents[0]), older_first);
+	for (size_t i = 0; n - i >= EXEC_CACHE_MAX_ENTRIES; i++)
+		if (snprintf(path, sizeof(path), "%s/%.64s", dir, ents[i].name) < (int)sizeof(path))
+			exec_cache_drop(path);
+}
