@@ -28,7 +28,9 @@
 #include "exec_relay.h"
 #include "vmctl.h"
 #include "../vmm/base/log.h"
+#include "../vmm/machine/exec_cache.h"
 #include "../vmm/machine/exec_guest.h"
+#include "../vmm/machine/snapshot.h"
 #include "../vmm/machine/vm.h"
 
 extern const unsigned char kiln_exec_init[];
@@ -76,9 +78,60 @@ const char *exec_usage(void)
 	       "  --console-log FILE  the guest kernel's console (default: nowhere)\n"
 	       "  --seccomp on|log|off  as for kiln run (default on)\n"
 	       "  -v                  kiln's own messages\n"
+	       "A guest once up is kept (a snapshot, $XDG_CACHE_HOME/kiln/exec) and the\n"
+	       "next runs of it start from there; KILN_EXEC_CACHE=off boots every time.\n"
 	       "Statuses: CMD's; 128+N when signal N ended it; 120 the guest could not\n"
 	       "set up; 121 the guest ended without CMD's status (a panic); 124 timeout;\n"
 	       "125 kiln exec failed; 126 CMD not executable; 127 CMD not found.\n";
+}
+
+/*
+ * Warm start (vmm/machine/exec_cache.h): the cache entry for this guest,
+ * keyed by everything its state at EXEC_READY depends on: this kiln and
+ * the kernel (which files they are, as they are now), the initramfs
+ * bytes (init and modules), vCPUs, RAM, the kernel
+ * command line, the seccomp mode and the shares' tags (their number and
+ * which are read-only); not the run (it comes after EXEC_READY) nor the
+ * shares' host paths (given again at restore). A NIC has no warm start
+ * (its tap is the host's, per run).
+ */
+struct warm {
+	char dir[PATH_MAX], entry[PATH_MAX];
+	bool hit;  /* entry holds a guest to restore */
+	bool keep; /* no entry yet: this run's guest is kept at EXEC_READY */
+};
+
+static void warm_lookup(const struct exec_opts *o, const char *kernel, int initrd_fd,
+			const char *cmdline, const struct exec_share *sh, unsigned nsh,
+			struct warm *w)
+{
+	*w = (struct warm){ 0 };
+	if (o->nnet)
+		return;
+	exec_cache_dir(w->dir, sizeof(w->dir));
+	/* The path goes into a JSON string as it is (the relay's vm.snapshot). */
+	if (!w->dir[0] || strpbrk(w->dir, "\"\\") || strlen(w->dir) > PATH_MAX - 80)
+		return;
+	struct exec_key k;
+	exec_key_init(&k);
+	exec_key_add_str(&k, "kiln exec warm start, 1");
+	exec_key_add_file_id(&k, "/proc/self/exe");
+	exec_key_add_file_id(&k, kernel);
+	exec_key_add_fd(&k, initrd_fd);
+	exec_key_add_str(&k, o->cpus);
+	exec_key_add_str(&k, o->memory);
+	exec_key_add_str(&k, cmdline);
+	exec_key_add_str(&k, o->seccomp);
+	for (unsigned i = 0; i < nsh; i++)
+		exec_key_add_str(&k, sh[i].tag);
+	char key[EXEC_CACHE_KEY_HEX + 1];
+	if (!exec_key_hex(&k, key))
+		return;
+	w->hit = exec_cache_lookup(w->dir, key, w->entry);
+	if (!w->hit) {
+		exec_cache_prune(w->dir);
+		w->keep = true;
+	}
 }
 
 static int fail(const char *fmt, const char *arg)
@@ -391,7 +444,7 @@ int exec_main(int argc, char **argv)
 				    .out_fd = dup(STDOUT_FILENO), .err_fd = dup(STDERR_FILENO),
 				    .main_tid = (pid_t)syscall(SYS_gettid),
 				    .timeout_s = o.timeout_s, .conf = records,
-				    .conf_len = records_len };
+				    .conf_len = records_len, .api_sock = -1 };
 	if (getrandom(relay.seed, sizeof(relay.seed), 0) != (ssize_t)sizeof(relay.seed))
 		return fail("getrandom: %s", strerror(errno));
 	int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -409,36 +462,81 @@ int exec_main(int argc, char **argv)
 	    dup2(null_fd, STDIN_FILENO) < 0)
 		return fail("stdio: %s", strerror(errno));
 
-	/* The VM, as `kiln run` would be told. */
+	/* The VM, as `kiln run` would be told: restored from the cache, or
+	 * booted (and then kept at EXEC_READY when there is no entry yet). */
 	char console[32], cmdline[256];
 	snprintf(console, sizeof(console), "fd=%d", sv[0]);
 	snprintf(cmdline, sizeof(cmdline), "console=ttyS0 panic=-1 %s",
 		 o.console_log ? "" : "quiet loglevel=1");
-	const char *args[64] = { "kiln", "run", "--kernel", kernel, "--initrd", initrd,
-				 "--cpus", o.cpus, "--memory", o.memory, "--cmdline", cmdline,
-				 "--console", console, "--rng", "--pvpanic", "--seccomp", o.seccomp };
-	int n = 0;
-	while (args[n])
-		n++; /* the fixed arguments above; the shares follow */
 	char fs[MAX_DIRS + 1][sizeof(sh->path) + 64];
-	snprintf(fs[0], sizeof(fs[0]), "path=/,tag=" EXEC_ROOT_TAG ",readonly=on");
-	args[n++] = "--fs";
-	args[n++] = fs[0];
-	for (unsigned i = 0; i < nsh; i++) {
-		if (snprintf(fs[i + 1], sizeof(fs[i + 1]), "path=%s,tag=%s%s", sh[i].path,
-			     sh[i].tag, sh[i].ro ? ",readonly=on" : "") >= (int)sizeof(fs[i + 1]))
+	snprintf(fs[0], sizeof(fs[0]), "id=fs0,path=/,tag=" EXEC_ROOT_TAG ",readonly=on");
+	for (unsigned i = 0; i < nsh; i++)
+		if (snprintf(fs[i + 1], sizeof(fs[i + 1]), "id=fs%u,path=%s,tag=%s%s", i + 1,
+			     sh[i].path, sh[i].tag, sh[i].ro ? ",readonly=on" : "") >=
+		    (int)sizeof(fs[i + 1]))
 			return fail("%s: path too long", sh[i].path);
-		args[n++] = "--fs";
-		args[n++] = fs[i + 1];
+	struct warm warm;
+	warm_lookup(&o, kernel, initrd_fd, cmdline, sh, nsh, &warm);
+	struct cli_request req = { 0 };
+	const char *args[64];
+	int n = 0;
+	if (warm.hit) {
+		const char *restore[] = { "kiln", "run", "--restore", warm.entry, "--console", console,
+					  "--seccomp", o.seccomp };
+		for (; n < (int)(sizeof(restore) / sizeof(*restore)); n++)
+			args[n] = restore[n];
+		for (unsigned i = 0; i <= nsh; i++) {
+			args[n++] = "--fs";
+			args[n++] = fs[i];
+		}
+		if (cli_parse(n, (char **)args, &req, &e)) {
+			/* Not this kiln's, damaged, or another host's: boot, and
+			 * keep that guest instead. */
+			log_info("kiln exec: the cached guest %s: %s; booting instead", warm.entry,
+				 e.msg);
+			cfg_fini(&req.config);
+			snapshot_close(req.snapshot);
+			req = (struct cli_request){ 0 };
+			e = (struct err){ 0 };
+			exec_cache_drop(warm.entry);
+			warm.hit = false;
+			warm.keep = true;
+			n = 0;
+		} else {
+			relay.restored = true;
+			log_info("kiln exec: the guest from the cache, %s", warm.entry);
+		}
 	}
-	for (unsigned i = 0; i < o.nnet; i++) {
-		args[n++] = "--net";
-		args[n++] = o.net[i];
-	}
-	struct cli_request req;
-	if (cli_parse(n, (char **)args, &req, &e)) {
-		cfg_fini(&req.config);
-		return fail("%s", e.msg);
+	int api_sv[2] = { -1, -1 };
+	char api_fd[16];
+	if (!warm.hit) {
+		const char *boot[] = { "kiln", "run", "--kernel", kernel, "--initrd", initrd,
+				       "--cpus", o.cpus, "--memory", o.memory, "--cmdline", cmdline,
+				       "--console", console, "--rng", "--pvpanic", "--seccomp",
+				       o.seccomp };
+		for (; n < (int)(sizeof(boot) / sizeof(*boot)); n++)
+			args[n] = boot[n];
+		for (unsigned i = 0; i <= nsh; i++) {
+			args[n++] = "--fs";
+			args[n++] = fs[i];
+		}
+		for (unsigned i = 0; i < o.nnet; i++) {
+			args[n++] = "--net";
+			args[n++] = o.net[i];
+		}
+		/* Kept at EXEC_READY through the VM's control socket: one end
+		 * of a socket pair, served to the relay alone. */
+		if (warm.keep && !socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, api_sv)) {
+			snprintf(api_fd, sizeof(api_fd), "%d", api_sv[0]);
+			args[n++] = "--api-fd";
+			args[n++] = api_fd;
+			relay.api_sock = api_sv[1];
+			relay.snapshot_path = warm.entry;
+		}
+		if (cli_parse(n, (char **)args, &req, &e)) {
+			cfg_fini(&req.config);
+			return fail("%s", e.msg);
+		}
 	}
 	if (o.console_log && ftruncate(STDOUT_FILENO, 0) && errno != EINVAL) {
 		cfg_fini(&req.config);
@@ -450,11 +548,17 @@ int exec_main(int argc, char **argv)
 		cfg_fini(&req.config);
 		return fail("%s", e.msg);
 	}
-	int vm_status = vmctl_main(&req.config, &(struct vmctl_options){ 0 });
+	int vm_status = vmctl_main(&req.config, &(struct vmctl_options){
+							 .api_fd = api_sv[0] >= 0 ? req.api_fd : -1,
+							 .restore = req.snapshot });
+	req.snapshot = NULL; /* moved */
 	cfg_fini(&req.config);
 	close(sv[0]); /* the relay reads what is left, then EOF */
 	exec_relay_join(&relay);
 	free(records);
+	if (relay.snapshotted)
+		log_info("kiln exec: kept this guest, ready, in %s: the next runs of it start "
+			 "from there", warm.entry);
 
 	int status;
 	if (relay.failed) {

@@ -6,9 +6,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -37,11 +39,69 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* One request (id) over the control socket, its answer awaited (bounded;
+ * event lines, which have no id, are passed over): true when it is a
+ * result, not an error. */
+static bool api_call(struct exec_relay *r, int id, const char *method, const char *params)
+{
+	char req[PATH_MAX + 160];
+	int len = snprintf(req, sizeof(req), "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"%s\"%s%s}\n",
+			   id, method, params ? ",\"params\":" : "", params ? params : "");
+	if (len >= (int)sizeof(req) || write(r->api_sock, req, (size_t)len) != len)
+		return false;
+	char want[32], want_end[32];
+	snprintf(want, sizeof(want), "\"id\":%d,", id);
+	snprintf(want_end, sizeof(want_end), "\"id\":%d}", id);
+	static char buf[4096];
+	size_t got = 0;
+	int64_t deadline = now_ms() + 120000; /* a snapshot of a big guest */
+	for (;;) {
+		char *nl = memchr(buf, '\n', got);
+		if (nl) {
+			*nl = 0;
+			bool mine = strstr(buf, want) || strstr(buf, want_end);
+			bool ok = mine && strstr(buf, "\"result\"") && !strstr(buf, "\"error\"");
+			got -= (size_t)(nl + 1 - buf);
+			memmove(buf, nl + 1, got);
+			if (mine)
+				return ok;
+			continue;
+		}
+		if (got == sizeof(buf))
+			got = 0; /* a line longer than any answer here: not one */
+		struct pollfd p = { .fd = r->api_sock, .events = POLLIN };
+		int64_t left = deadline - now_ms();
+		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+			return false;
+		ssize_t n = read(r->api_sock, buf + got, sizeof(buf) - got);
+		if (n <= 0)
+			return false;
+		got += (size_t)n;
+	}
+}
+
+/* The guest is up and waits for its run: keep it (vm.pause, vm.snapshot,
+ * vm.resume) for the next runs of the same guest. Best effort: without
+ * it this run goes on as it would. */
+static void snapshot_ready_guest(struct exec_relay *r)
+{
+	char params[PATH_MAX + 16];
+	if (snprintf(params, sizeof(params), "{\"path\":\"%s\"}", r->snapshot_path) >=
+	    (int)sizeof(params))
+		return;
+	if (!api_call(r, 2, "vm.pause", NULL))
+		return;
+	r->snapshotted = api_call(r, 3, "vm.snapshot", params);
+	api_call(r, 4, "vm.resume", NULL);
+}
+
 /* One frame from the guest. */
 static void on_frame(struct exec_relay *r, uint8_t type, const uint8_t *data, size_t len)
 {
 	switch (type) {
 	case EXEC_READY:
+		if (r->api_sock >= 0 && r->snapshot_path && !r->guest_ready)
+			snapshot_ready_guest(r);
 		r->guest_ready = true;
 		break;
 	case EXEC_OUT:
@@ -107,6 +167,7 @@ static void *relay_main(void *arg)
 	struct err e = { 0 };
 	pthread_setname_np(pthread_self(), "kiln-exec");
 	fcntl(r->sock, F_SETFL, O_NONBLOCK);
+	r->guest_ready = r->restored;
 	if (seccomp_install(SECCOMP_THREAD_EXEC, r->seccomp_mode, "kiln-exec", &e)) {
 		/* Nothing would read the guest's console: end the VM. */
 		static const char msg[] = "kiln exec: the relay's seccomp filter failed\n";
@@ -116,6 +177,12 @@ static void *relay_main(void *arg)
 		return NULL;
 	}
 	seccomp_test_hook(SECCOMP_THREAD_EXEC);
+	/* A silent client is closed after a minute; a subscriber is not, and
+	 * the guest may take longer than that to be ready. */
+	if (r->api_sock >= 0 && !api_call(r, 1, "events.subscribe", NULL)) {
+		close(r->api_sock);
+		r->api_sock = -1;
+	}
 	static uint8_t rbuf[EXEC_FRAME_HDR + EXEC_FRAME_MAX];
 	size_t rlen = 0;
 	/* Stdin framed and not yet taken by the socket (it is non-blocking). */
@@ -238,5 +305,7 @@ void exec_relay_join(struct exec_relay *r)
 		close(r->sock);
 	if (r->in_fd >= 0)
 		close(r->in_fd);
-	r->sock = r->in_fd = -1;
+	if (r->api_sock >= 0)
+		close(r->api_sock);
+	r->sock = r->in_fd = r->api_sock = -1;
 }

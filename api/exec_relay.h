@@ -34,12 +34,17 @@ struct exec_relay {
 	const uint8_t *conf;  /* the run's records (exec_guest_run_records) */
 	size_t conf_len;
 	uint8_t seed[EXEC_SEED_LEN]; /* random bytes for the guest's pool */
+	/* Warm start (vmm/machine/exec_cache.h): */
+	bool restored;        /* a snapshot taken at EXEC_READY: ready now */
+	int api_sock;         /* -1, or the VM's control socket (connected) */
+	const char *snapshot_path; /* with api_sock: snapshot there at EXEC_READY */
 	/* out, after exec_relay_join: */
 	bool got_status;      /* an EXEC_EXIT or EXEC_FAIL frame came */
 	int status;
 	char fail_msg[400];   /* with EXEC_FAIL: why */
 	bool timed_out;
 	bool failed;          /* the relay could not run (its filter) */
+	bool snapshotted;     /* snapshot_path holds the guest at EXEC_READY */
 	/* private */
 	bool guest_ready;     /* EXEC_READY came: the run may go */
 	size_t conf_sent;     /* bytes of conf in EXEC_CONF frames so far */

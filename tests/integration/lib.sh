@@ -161,6 +161,9 @@ exec_test_setup() {
 	# shellcheck disable=SC2034 # the test's
 	ex=("$KILN" exec --kernel "$GUEST/generic/vmlinuz"
 		--modules "$GUEST/generic/modules/lib/modules/$kver" --memory 256M --cpus 1)
+	# Every run boots: these tests are about the guest's boot path; t_73
+	# tests the warm start, with a cache of its own.
+	export KILN_EXEC_CACHE=off
 }
 expect_status() {
 	# shellcheck disable=SC2154 # the test's, set by each run

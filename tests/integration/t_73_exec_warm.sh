@@ -1,0 +1,81 @@
+#!/bin/bash
+# timeout: 600
+# kiln exec's warm start (docs/exec.md, "Warm start"): the first run of a
+# guest keeps it, up and waiting for its run, in the cache; the next runs
+# restore it instead of booting, each with its own directory, command,
+# environment and stdin, the host's clock and entropy of its own; a damaged
+# entry is booted past and replaced.
+set -euo pipefail
+# shellcheck source=SCRIPTDIR/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+t0=$SECONDS
+exec_test_setup
+export KILN_EXEC_CACHE=$TMPDIR/cache
+mkdir -p d1 d2
+echo one >d1/f
+echo two >d2/f
+ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# run NAME DIR [kiln exec options] -- CMD...: status in st, stdout in NAME.out,
+# stderr (kiln's -v lines among them) in NAME.err, wall time in NAME.ms.
+run() {
+	local name=$1 dir=$2 t
+	shift 2
+	st=0
+	t=$(ms)
+	(cd "$dir" && timeout -k 5 180 "${ex[@]}" -v "$@") <"$TMPDIR/stdin" >"$TMPDIR/$name.out" 2>"$TMPDIR/$name.err" || st=$?
+	echo $(($(ms) - t)) >"$TMPDIR/$name.ms"
+	step "$name: status $st in $(<"$TMPDIR/$name.ms") ms: $(head -c 300 "$TMPDIR/$name.out" | tr '\n' '|')"
+}
+: >"$TMPDIR/stdin"
+
+run cold d1 -- sh -c 'cat f; pwd'
+expect_status "cold" 0
+[[ $(<"$TMPDIR/cold.out") == "one"$'\n'"$work/d1" ]] || problem "cold: output $(tr '\n' '|' <"$TMPDIR/cold.out")"
+grep -q 'kept this guest, ready, in' "$TMPDIR/cold.err" ||
+	problem "cold: the guest was not kept: $(tail -n 3 "$TMPDIR/cold.err" | tr '\n' '|')"
+entries=$(find "$KILN_EXEC_CACHE" -mindepth 1 -maxdepth 1 -type d | wc -l)
+((entries == 1)) || problem "cold: $entries cache entries, expected 1"
+entry=$(find "$KILN_EXEC_CACHE" -mindepth 1 -maxdepth 1 -type d | head -n 1)
+[[ -z $entry || $(stat -c %a "$KILN_EXEC_CACHE") == 700 ]] || problem "the cache directory is not private: mode $(stat -c %a "$KILN_EXEC_CACHE")"
+
+# Time passes between the snapshot and the restore: the guest's clock must
+# still be the host's (EXEC_GO), not the snapshot's.
+sleep 12
+echo "from the host" >"$TMPDIR/stdin"
+run warm1 d2 --env X=warm -- sh -c 'cat f; pwd; echo "$X"; cat; date +%s; head -c 16 /dev/urandom | od -An -tx1 | tr -d " \n"; echo'
+expect_status "warm1" 0
+grep -q 'the guest from the cache' "$TMPDIR/warm1.err" ||
+	problem "warm1: not restored from the cache: $(tail -n 3 "$TMPDIR/warm1.err" | tr '\n' '|')"
+mapfile -t w1 <"$TMPDIR/warm1.out"
+[[ ${w1[0]:-} == two && ${w1[1]:-} == "$work/d2" && ${w1[2]:-} == warm && ${w1[3]:-} == "from the host" ]] ||
+	problem "warm1: another directory, env and stdin: got $(tr '\n' '|' <"$TMPDIR/warm1.out")"
+now=$(date +%s)
+guest_now=${w1[4]:-0}
+((guest_now > now - 10 && guest_now <= now + 2)) || problem "warm1: the guest's clock says $guest_now, the host's $now"
+: >"$TMPDIR/stdin"
+run warm2 d1 -- sh -c 'head -c 16 /dev/urandom | od -An -tx1 | tr -d " \n"; echo; exit 7'
+expect_status "warm2 (its command's status)" 7
+grep -q 'the guest from the cache' "$TMPDIR/warm2.err" || problem "warm2: not restored from the cache"
+r1=${w1[5]:-}
+r2=$(head -n 1 "$TMPDIR/warm2.out")
+[[ ${#r1} == 32 && ${#r2} == 32 && $r1 != "$r2" ]] || problem "two restores of one guest drew the same or no random bytes: '$r1' '$r2'"
+
+# A damaged entry (its memory file cut short) is not restored: the run boots,
+# says why with -v, and keeps a good entry in its place.
+truncate -s 1M "$entry/memory"
+run damaged d1 -- cat f
+expect_status "damaged" 0
+[[ $(<"$TMPDIR/damaged.out") == one ]] || problem "damaged: output $(tr '\n' '|' <"$TMPDIR/damaged.out")"
+grep -q 'booting instead' "$TMPDIR/damaged.err" || problem "damaged: no word of the damaged entry: $(tail -n 3 "$TMPDIR/damaged.err" | tr '\n' '|')"
+grep -q 'kept this guest, ready, in' "$TMPDIR/damaged.err" || problem "damaged: no new entry kept"
+run again d1 -- cat f
+expect_status "after the damaged one" 0
+grep -q 'the guest from the cache' "$TMPDIR/again.err" || problem "after the damaged one: not restored from the new entry"
+
+# Off: every run boots, nothing is kept.
+KILN_EXEC_CACHE=off run off d1 -- true
+expect_status "off" 0
+grep -q 'the guest from the cache\|kept this guest' "$TMPDIR/off.err" && problem "KILN_EXEC_CACHE=off still used the cache"
+step "round trips: cold $(<"$TMPDIR/cold.ms") ms (keeping it), warm $(<"$TMPDIR/warm1.ms") and $(<"$TMPDIR/warm2.ms") ms, booting $(<"$TMPDIR/off.ms") ms"
+no_problems
