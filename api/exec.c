@@ -109,8 +109,12 @@ static void warm_lookup(const struct exec_opts *o, const char *kernel, int initr
 	if (o->nnet)
 		return;
 	exec_cache_dir(w->dir, sizeof(w->dir));
-	/* The path goes into a JSON string as it is (the relay's vm.snapshot). */
-	if (!w->dir[0] || strpbrk(w->dir, "\"\\") || strlen(w->dir) > PATH_MAX - 80)
+	/* The path goes into a JSON string as it is (the relay's vm.snapshot):
+	 * nothing there to escape. */
+	for (const char *p = w->dir; *p; p++)
+		if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20)
+			return;
+	if (!w->dir[0] || strlen(w->dir) > PATH_MAX - 80)
 		return;
 	struct exec_key k;
 	exec_key_init(&k);
@@ -491,16 +495,18 @@ int exec_main(int argc, char **argv)
 		}
 		if (cli_parse(n, (char **)args, &req, &e)) {
 			/* Not this kiln's, damaged, or another host's: boot, and
-			 * keep that guest instead. */
+			 * keep that guest instead. Unless it was written just
+			 * now: another kiln may be finishing it. */
 			log_info("kiln exec: the cached guest %s: %s; booting instead", warm.entry,
 				 e.msg);
 			cfg_fini(&req.config);
 			snapshot_close(req.snapshot);
 			req = (struct cli_request){ 0 };
 			e = (struct err){ 0 };
-			exec_cache_drop(warm.entry);
+			warm.keep = !exec_cache_recent(warm.entry);
+			if (warm.keep)
+				exec_cache_drop(warm.entry);
 			warm.hit = false;
-			warm.keep = true;
 			n = 0;
 		} else {
 			relay.restored = true;
@@ -553,6 +559,10 @@ int exec_main(int argc, char **argv)
 							 .restore = req.snapshot });
 	req.snapshot = NULL; /* moved */
 	cfg_fini(&req.config);
+	/* A VM that ended before serving the relay's end (it failed early)
+	 * must not leave the relay waiting for an answer. */
+	if (api_sv[1] >= 0)
+		shutdown(api_sv[1], SHUT_RDWR);
 	close(sv[0]); /* the relay reads what is left, then EOF */
 	exec_relay_join(&relay);
 	free(records);
@@ -576,6 +586,14 @@ int exec_main(int argc, char **argv)
 		dprintf(relay.err_fd, "kiln exec: the guest kernel panicked (--console-log FILE "
 				      "shows why)\n");
 		status = EXEC_STATUS_CRASH;
+	} else if (vm_status && relay.restored) {
+		/* Its checks past cli_parse (the memory's checksum, the
+		 * devices' state) refused it: no run may meet it again. */
+		exec_cache_drop(warm.entry);
+		dprintf(relay.err_fd, "kiln exec: the cached guest %s did not start (kiln run's "
+			"status %d, its error above): removed, the next run boots\n", warm.entry,
+			vm_status);
+		status = EXEC_STATUS_KILN;
 	} else if (vm_status) {
 		dprintf(relay.err_fd, "kiln exec: the VM failed (kiln run's status %d)\n", vm_status);
 		status = EXEC_STATUS_KILN;

@@ -31,6 +31,7 @@
 #include <string.h>
 #include <dirent.h>
 #include <grp.h>
+#include <linux/random.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
@@ -506,6 +507,11 @@ static void take_go(const unsigned char *p)
 	int fd = open("/dev/urandom", O_WRONLY | O_CLOEXEC);
 	if (fd >= 0) {
 		write_all(fd, p + 12, EXEC_SEED_LEN);
+		/* Mixed in is not used yet: the kernel's generator would run
+		 * on from the snapshot's state until its next timed reseed.
+		 * Reseed it now (as root: CAP_SYS_ADMIN). */
+		if (ioctl(fd, RNDRESEEDCRNG) && errno != EINVAL && errno != ENOTTY)
+			fprintf(stderr, "kiln exec init: reseeding: %s\n", strerror(errno));
 		close(fd);
 	}
 }

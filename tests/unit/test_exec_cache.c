@@ -5,6 +5,7 @@
  */
 #include <criterion/criterion.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -177,4 +178,44 @@ Test(exec_cache, prune_drops_stale_partials_and_the_least_recently_used)
 	exec_cache_prune(dir);
 	cr_assert_not(exists(k[2]), "then the next least recently used");
 	cr_assert(exists(k[1]) && exists(k[3]) && exists(k[4]));
+}
+
+/* The cache directory: made private; refused under a directory others may
+ * write (not sticky), taken under a sticky one (/tmp), as its real path. */
+Test(exec_cache, the_directory_must_be_safe_from_others)
+{
+	char want[128], got[PATH_MAX], open_dir[128];
+	snprintf(want, sizeof(want), "%s/a/b", dir);
+	setenv("KILN_EXEC_CACHE", want, 1);
+	exec_cache_dir(got, sizeof(got));
+	cr_assert_str_eq(got, want);
+	struct stat st;
+	cr_assert_eq(stat(want, &st), 0);
+	cr_assert_eq(st.st_mode & 0777, 0700);
+
+	snprintf(open_dir, sizeof(open_dir), "%s/open", dir);
+	cr_assert_eq(mkdir(open_dir, 0700), 0);
+	cr_assert_eq(chmod(open_dir, 0777), 0);
+	snprintf(want, sizeof(want), "%s/open/cache", dir);
+	setenv("KILN_EXEC_CACHE", want, 1);
+	exec_cache_dir(got, sizeof(got));
+	cr_assert_str_eq(got, "", "under a directory anyone may write: %s", got);
+
+	cr_assert_eq(chmod(open_dir, 01777), 0);
+	exec_cache_dir(got, sizeof(got));
+	cr_assert_str_eq(got, want, "under a sticky one");
+
+	char link[128];
+	snprintf(link, sizeof(link), "%s/link", dir);
+	cr_assert_eq(symlink(open_dir, link), 0);
+	snprintf(want, sizeof(want), "%s/link/cache", dir);
+	setenv("KILN_EXEC_CACHE", want, 1);
+	exec_cache_dir(got, sizeof(got));
+	snprintf(want, sizeof(want), "%s/open/cache", dir);
+	cr_assert_str_eq(got, want, "its real path");
+
+	setenv("KILN_EXEC_CACHE", "off", 1);
+	exec_cache_dir(got, sizeof(got));
+	cr_assert_str_eq(got, "");
+	unsetenv("KILN_EXEC_CACHE");
 }

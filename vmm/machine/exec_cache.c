@@ -120,6 +120,34 @@ static bool owned(const struct stat *st)
 	return st->st_uid == geteuid() && !(st->st_mode & 022);
 }
 
+/*
+ * (buf) made its real path (no symlinks), and every directory on it safe
+ * from others: the last one the user's own and closed to others' writes;
+ * each above it root's or the user's, and closed to others' writes or
+ * sticky (/tmp). Otherwise someone else could put another directory, and
+ * so another guest, in its place (root running with a user's $HOME).
+ */
+static bool safe_path(char *buf, size_t size)
+{
+	char real[PATH_MAX];
+	if (!realpath(buf, real) || strlen(real) >= size)
+		return false;
+	strcpy(buf, real);
+	struct stat st;
+	if (lstat(real, &st) || !S_ISDIR(st.st_mode) || !owned(&st))
+		return false;
+	for (char *slash = strrchr(real, '/'); slash; slash = strrchr(real, '/')) {
+		*slash = '\0';
+		if (lstat(slash == real ? "/" : real, &st) || !S_ISDIR(st.st_mode) ||
+		    (st.st_uid != 0 && st.st_uid != geteuid()) ||
+		    ((st.st_mode & 022) && !(st.st_mode & S_ISVTX)))
+			return false;
+		if (slash == real)
+			break;
+	}
+	return true;
+}
+
 void exec_cache_dir(char *buf, size_t size)
 {
 	const char *own = getenv("KILN_EXEC_CACHE");
@@ -134,9 +162,7 @@ void exec_cache_dir(char *buf, size_t size)
 		snprintf(buf, size, "%s/kiln/exec", xdg);
 	else if (home && home[0] == '/')
 		snprintf(buf, size, "%s/.cache/kiln/exec", home);
-	struct stat st;
-	if (buf[0] && (cache_make_dirs(buf) || lstat(buf, &st) || !S_ISDIR(st.st_mode) ||
-		       !owned(&st)))
+	if (buf[0] && (cache_make_dirs(buf) || !safe_path(buf, size)))
 		buf[0] = '\0';
 }
 
@@ -182,6 +208,34 @@ void exec_cache_drop(const char *path)
 	rmdir(path);
 }
 
+/* Whether the entry at (path) has both its files; (*written) the later of
+ * their modification times (0 for none). */
+static bool complete(const char *path, time_t *written)
+{
+	static const char *const files[] = { "state", "memory" };
+	bool all = true;
+	*written = 0;
+	for (size_t i = 0; i < 2; i++) {
+		char p[PATH_MAX];
+		struct stat st;
+		if (snprintf(p, sizeof(p), "%s/%s", path, files[i]) >= (int)sizeof(p) ||
+		    lstat(p, &st)) {
+			all = false;
+			continue;
+		}
+		if (st.st_mtime > *written)
+			*written = st.st_mtime;
+	}
+	return all;
+}
+
+bool exec_cache_recent(const char *path)
+{
+	time_t written;
+	complete(path, &written);
+	return time(NULL) - written <= PARTIAL_AGE_S;
+}
+
 struct entry {
 	char name[EXEC_CACHE_KEY_HEX + 1];
 	struct timespec used;
@@ -218,14 +272,13 @@ void exec_cache_prune(const char *dir)
 		if (!is_key(de->d_name) ||
 		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISDIR(st.st_mode))
 			continue;
-		char state[PATH_MAX];
-		struct stat sst;
-		if (snprintf(path, sizeof(path), "%s/%.64s", dir, de->d_name) >= (int)sizeof(path) ||
-		    snprintf(state, sizeof(state), "%s/state", path) >= (int)sizeof(state))
+		if (snprintf(path, sizeof(path), "%s/%.64s", dir, de->d_name) >= (int)sizeof(path))
 			continue;
-		if (lstat(state, &sst)) {
-			/* No state file: being written, or left by a dead kiln. */
-			if (now - st.st_mtime > PARTIAL_AGE_S)
+		time_t written;
+		if (!complete(path, &written)) {
+			/* Being written, or left by a dead kiln: judged by its
+			 * last write (a big guest's memory file takes a while). */
+			if (now - (written > st.st_mtime ? written : st.st_mtime) > PARTIAL_AGE_S)
 				exec_cache_drop(path);
 			continue;
 		}

@@ -4,7 +4,8 @@
  * guest taken once it is up and waiting for its run (EXEC_READY), kept in
  * a cache directory and restored by later runs of the same guest instead
  * of booting it: $KILN_EXEC_CACHE (a directory, or "off"), else
- * $XDG_CACHE_HOME/kiln/exec, else $HOME/.cache/kiln/exec. One entry (a
+ * $XDG_CACHE_HOME/kiln/exec, else $HOME/.cache/kiln/exec, taken only
+ * when no one else could put another directory in its place. One entry (a
  * snapshot directory) per key: the SHA-256 of everything the guest's
  * state at EXEC_READY depends on (kiln's version, the kernel and
  * initramfs bytes, the VM's shape and command line, the shares' tags),
@@ -54,9 +55,11 @@ void exec_key_add_file_id(struct exec_key *k, const char *path);
 bool exec_key_hex(struct exec_key *k, char out[EXEC_CACHE_KEY_HEX + 1]);
 
 /*
- * exec_cache_dir - the cache directory into (buf, size), made (0700) if
- * missing: "" when there is none ("off", no $XDG_CACHE_HOME nor $HOME),
- * it cannot be made, or it is not the user's own and closed to others.
+ * exec_cache_dir - the cache directory (its real path) into (buf, size),
+ * made (0700) if missing: "" when there is none ("off", no
+ * $XDG_CACHE_HOME nor $HOME), it cannot be made, it is not the user's own
+ * and closed to others' writes, or a directory above it is neither root's
+ * nor the user's, or others may write it and it is not sticky.
  */
 void exec_cache_dir(char *buf, size_t size);
 
@@ -68,13 +71,18 @@ void exec_cache_dir(char *buf, size_t size);
  */
 bool exec_cache_lookup(const char *dir, const char *key, char path[PATH_MAX]);
 
+/* exec_cache_recent - whether a file of the entry at (path) was written
+ * within the last minute: it may be another kiln's, being written still. */
+bool exec_cache_recent(const char *path);
+
 /* exec_cache_drop - remove the entry at (path) (its files, then it). */
 void exec_cache_drop(const char *path);
 
 /*
  * exec_cache_prune - make room for one more entry under (dir): entries
- * without a state file older than a minute go, then the least recently
- * used complete ones until fewer than EXEC_CACHE_MAX_ENTRIES are left.
+ * without their state or memory file, not written for a minute, go; then
+ * the least recently used complete ones until fewer than
+ * EXEC_CACHE_MAX_ENTRIES are left.
  */
 void exec_cache_prune(const char *dir);
 
