@@ -61,9 +61,18 @@ r1=${w1[5]:-}
 r2=$(head -n 1 "$TMPDIR/warm2.out")
 [[ ${#r1} == 32 && ${#r2} == 32 && $r1 != "$r2" ]] || problem "two restores of one guest drew the same or no random bytes: '$r1' '$r2'"
 
-# A damaged entry (its memory file cut short) is not restored: the run boots,
-# says why with -v, and keeps a good entry in its place.
+# A damaged entry (its memory file cut short) is not restored: the run boots
+# and says why with -v. Written within the last minute, it may be another
+# kiln's still being written: left alone, nothing kept in its place.
 truncate -s 1M "$entry/memory"
+run fresh_damage d1 -- cat f
+expect_status "damaged just now" 0
+[[ $(<"$TMPDIR/fresh_damage.out") == one ]] || problem "damaged just now: output $(tr '\n' '|' <"$TMPDIR/fresh_damage.out")"
+grep -q 'booting instead' "$TMPDIR/fresh_damage.err" || problem "damaged just now: no word of the damaged entry"
+grep -q 'kept this guest' "$TMPDIR/fresh_damage.err" && problem "damaged just now: replaced, though it may be another kiln's being written"
+[[ -e $entry/memory ]] || problem "damaged just now: removed, though it may be another kiln's being written"
+# Older than that, it is removed and a good entry kept in its place.
+touch -d '-2 minutes' "$entry" "$entry"/*
 run damaged d1 -- cat f
 expect_status "damaged" 0
 [[ $(<"$TMPDIR/damaged.out") == one ]] || problem "damaged: output $(tr '\n' '|' <"$TMPDIR/damaged.out")"

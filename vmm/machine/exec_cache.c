@@ -150,18 +150,7 @@ static bool safe_path(char *buf, size_t size)
 
 void exec_cache_dir(char *buf, size_t size)
 {
-	const char *own = getenv("KILN_EXEC_CACHE");
-	const char *xdg = getenv("XDG_CACHE_HOME");
-	const char *home = getenv("HOME");
-	buf[0] = '\0';
-	if (own && !strcmp(own, "off"))
-		return;
-	if (own && own[0] == '/')
-		snprintf(buf, size, "%s", own);
-	else if (xdg && xdg[0] == '/')
-		snprintf(buf, size, "%s/kiln/exec", xdg);
-	else if (home && home[0] == '/')
-		snprintf(buf, size, "%s/.cache/kiln/exec", home);
+	cache_dir_named("KILN_EXEC_CACHE", "exec", buf, size);
 	if (buf[0] && (cache_make_dirs(buf) || !safe_path(buf, size)))
 		buf[0] = '\0';
 }

@@ -26,9 +26,9 @@
 #define KEY_HEX 64 /* SHA-256, in hex */
 #define SUFFIX ".vmlinux"
 
-void kernel_cache_dir(char *buf, size_t size)
+void cache_dir_named(const char *env, const char *name, char *buf, size_t size)
 {
-	const char *own = getenv("KILN_KERNEL_CACHE");
+	const char *own = getenv(env);
 	const char *xdg = getenv("XDG_CACHE_HOME");
 	const char *home = getenv("HOME");
 	buf[0] = '\0';
@@ -37,9 +37,14 @@ void kernel_cache_dir(char *buf, size_t size)
 	if (own && own[0] == '/')
 		snprintf(buf, size, "%s", own);
 	else if (xdg && xdg[0] == '/')
-		snprintf(buf, size, "%s/kiln/kernels", xdg);
+		snprintf(buf, size, "%s/kiln/%s", xdg, name);
 	else if (home && home[0] == '/')
-		snprintf(buf, size, "%s/.cache/kiln/kernels", home);
+		snprintf(buf, size, "%s/.cache/kiln/%s", home, name);
+}
+
+void kernel_cache_dir(char *buf, size_t size)
+{
+	cache_dir_named("KILN_KERNEL_CACHE", "kernels", buf, size);
 }
 
 int cache_make_dirs(const char *path)

@@ -68,6 +68,11 @@ void kernel_cache_keep(const struct vmlinux *v);
  */
 void kernel_cache_dir(char *buf, size_t size);
 
+/* cache_dir_named - kiln's cache directory (name) into (buf, size):
+ * $ENV (a directory; "off": "" for none), else $XDG_CACHE_HOME/kiln/NAME,
+ * else $HOME/.cache/kiln/NAME, else "". Not made here. */
+void cache_dir_named(const char *env, const char *name, char *buf, size_t size);
+
 /* cache_make_dirs - mkdir -p (path), each directory made private to the
  * user (0700: a cache holds what they booted). 0 or -errno. */
 int cache_make_dirs(const char *path);
