@@ -138,6 +138,13 @@ static void warm_lookup(const struct exec_opts *o, const char *kernel, int initr
 	}
 }
 
+/* Append (count) arguments to (args) at (*n). */
+static void add_args(const char **args, int *n, const char *const *more, size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		args[(*n)++] = more[i];
+}
+
 static int fail(const char *fmt, const char *arg)
 {
 	fprintf(stderr, "kiln exec: ");
@@ -472,13 +479,20 @@ int exec_main(int argc, char **argv)
 	snprintf(console, sizeof(console), "fd=%d", sv[0]);
 	snprintf(cmdline, sizeof(cmdline), "console=ttyS0 panic=-1 %s",
 		 o.console_log ? "" : "quiet loglevel=1");
+	/* The shares as "--fs SPEC" pairs, by id: a restore gives them this
+	 * run's paths. */
 	char fs[MAX_DIRS + 1][sizeof(sh->path) + 64];
+	const char *fs_args[2 * (MAX_DIRS + 1)];
 	snprintf(fs[0], sizeof(fs[0]), "id=fs0,path=/,tag=" EXEC_ROOT_TAG ",readonly=on");
 	for (unsigned i = 0; i < nsh; i++)
 		if (snprintf(fs[i + 1], sizeof(fs[i + 1]), "id=fs%u,path=%s,tag=%s%s", i + 1,
 			     sh[i].path, sh[i].tag, sh[i].ro ? ",readonly=on" : "") >=
 		    (int)sizeof(fs[i + 1]))
 			return fail("%s: path too long", sh[i].path);
+	for (unsigned i = 0; i <= nsh; i++) {
+		fs_args[2 * i] = "--fs";
+		fs_args[2 * i + 1] = fs[i];
+	}
 	struct warm warm;
 	warm_lookup(&o, kernel, initrd_fd, cmdline, sh, nsh, &warm);
 	struct cli_request req = { 0 };
@@ -487,12 +501,8 @@ int exec_main(int argc, char **argv)
 	if (warm.hit) {
 		const char *restore[] = { "kiln", "run", "--restore", warm.entry, "--console", console,
 					  "--seccomp", o.seccomp };
-		for (; n < (int)(sizeof(restore) / sizeof(*restore)); n++)
-			args[n] = restore[n];
-		for (unsigned i = 0; i <= nsh; i++) {
-			args[n++] = "--fs";
-			args[n++] = fs[i];
-		}
+		add_args(args, &n, restore, sizeof(restore) / sizeof(*restore));
+		add_args(args, &n, fs_args, 2 * (nsh + 1));
 		if (cli_parse(n, (char **)args, &req, &e)) {
 			/* Not this kiln's, damaged, or another host's: boot, and
 			 * keep that guest instead. Unless it was written just
@@ -520,12 +530,8 @@ int exec_main(int argc, char **argv)
 				       "--cpus", o.cpus, "--memory", o.memory, "--cmdline", cmdline,
 				       "--console", console, "--rng", "--pvpanic", "--seccomp",
 				       o.seccomp };
-		for (; n < (int)(sizeof(boot) / sizeof(*boot)); n++)
-			args[n] = boot[n];
-		for (unsigned i = 0; i <= nsh; i++) {
-			args[n++] = "--fs";
-			args[n++] = fs[i];
-		}
+		add_args(args, &n, boot, sizeof(boot) / sizeof(*boot));
+		add_args(args, &n, fs_args, 2 * (nsh + 1));
 		for (unsigned i = 0; i < o.nnet; i++) {
 			args[n++] = "--net";
 			args[n++] = o.net[i];

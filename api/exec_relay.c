@@ -135,6 +135,14 @@ static void put_le(uint8_t *p, uint64_t v, unsigned bytes)
 		p[i] = (uint8_t)(v >> (8 * i));
 }
 
+/* A frame's header for (len) payload bytes at (buf); the frame's length. */
+static size_t frame_header(uint8_t *buf, uint8_t type, size_t len)
+{
+	buf[0] = type;
+	put_le(buf + 1, len, 2);
+	return EXEC_FRAME_HDR + len;
+}
+
 /* The next frame of the run into (buf): an EXEC_CONF piece of the records,
  * or, once they are all out, EXEC_GO. Its length. */
 static size_t next_run_frame(struct exec_relay *r, uint8_t *buf)
@@ -142,23 +150,19 @@ static size_t next_run_frame(struct exec_relay *r, uint8_t *buf)
 	size_t left = r->conf_len - r->conf_sent;
 	if (left) {
 		size_t n = left < EXEC_FRAME_MAX ? left : EXEC_FRAME_MAX;
-		buf[0] = EXEC_CONF;
-		put_le(buf + 1, n, 2);
 		memcpy(buf + EXEC_FRAME_HDR, r->conf + r->conf_sent, n);
 		r->conf_sent += n;
-		return EXEC_FRAME_HDR + n;
+		return frame_header(buf, EXEC_CONF, n);
 	}
 	/* The clock as the guest starts CMD: a guest restored from a
 	 * snapshot would otherwise run on the time it was taken. */
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
-	buf[0] = EXEC_GO;
-	put_le(buf + 1, EXEC_GO_LEN, 2);
 	put_le(buf + EXEC_FRAME_HDR, (uint64_t)now.tv_sec, 8);
 	put_le(buf + EXEC_FRAME_HDR + 8, (uint64_t)now.tv_nsec, 4);
 	memcpy(buf + EXEC_FRAME_HDR + 12, r->seed, EXEC_SEED_LEN);
 	r->go_sent = true;
-	return EXEC_FRAME_HDR + EXEC_GO_LEN;
+	return frame_header(buf, EXEC_GO, EXEC_GO_LEN);
 }
 
 static void *relay_main(void *arg)
@@ -193,10 +197,8 @@ static void *relay_main(void *arg)
 	for (;;) {
 		if (!wlen && r->ack_due) {
 			/* Ahead of any stdin: the guest waits for it to power off. */
-			wbuf[0] = EXEC_ACK;
-			wbuf[1] = wbuf[2] = 0;
 			woff = 0;
-			wlen = EXEC_FRAME_HDR;
+			wlen = frame_header(wbuf, EXEC_ACK, 0);
 			r->ack_due = false;
 			stdin_open = false;
 			eof_sent = true;
@@ -207,10 +209,8 @@ static void *relay_main(void *arg)
 			woff = 0;
 		}
 		if (!wlen && !stdin_open && !eof_sent && r->go_sent) {
-			wbuf[0] = EXEC_EOF;
-			wbuf[1] = wbuf[2] = 0;
 			woff = 0;
-			wlen = EXEC_FRAME_HDR;
+			wlen = frame_header(wbuf, EXEC_EOF, 0);
 			eof_sent = true;
 		}
 		struct pollfd p[2] = {
@@ -274,11 +274,8 @@ static void *relay_main(void *arg)
 		if (p[1].fd >= 0 && (p[1].revents & (POLLIN | POLLHUP | POLLERR))) {
 			ssize_t n = read(r->in_fd, wbuf + EXEC_FRAME_HDR, EXEC_FRAME_MAX);
 			if (n > 0) {
-				wbuf[0] = EXEC_IN;
-				wbuf[1] = (uint8_t)n;
-				wbuf[2] = (uint8_t)(n >> 8);
 				woff = 0;
-				wlen = EXEC_FRAME_HDR + (size_t)n;
+				wlen = frame_header(wbuf, EXEC_IN, (size_t)n);
 			} else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
 				stdin_open = false;
 			}

@@ -20,6 +20,7 @@ _Static_assert(sizeof(struct sha256_ctx) <= sizeof(((struct exec_key *)0)->ctx),
 	       "exec_key's room for nettle's context");
 #endif
 
+#include "../base/file.h"
 #include "kernel_cache.h"
 
 /* An entry without its state file older than this was left by a kiln
@@ -64,23 +65,17 @@ void exec_key_add_fd(struct exec_key *k, int fd)
 	exec_key_add(k, &st.st_size, sizeof(st.st_size));
 #ifdef KILN_HAVE_NETTLE
 	static uint8_t buf[1 << 16];
-	off_t off = 0;
-	for (;;) {
-		ssize_t n = pread(fd, buf, sizeof(buf), off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
+	/* A file cut short while it is read: fd_pread_exact fails. */
+	for (uint64_t off = 0; off < (uint64_t)st.st_size;) {
+		uint64_t left = (uint64_t)st.st_size - off;
+		size_t n = left < sizeof(buf) ? (size_t)left : sizeof(buf);
+		if (fd_pread_exact(fd, buf, n, off)) {
 			k->ok = false;
 			return;
 		}
-		if (n == 0)
-			break;
-		sha256_update((struct sha256_ctx *)k->ctx, (size_t)n, buf);
+		sha256_update((struct sha256_ctx *)k->ctx, n, buf);
 		off += n;
 	}
-	/* A file that changed while it was read: its size says so. */
-	if (off != st.st_size)
-		k->ok = false;
 #endif
 }
 
@@ -114,11 +109,6 @@ bool exec_key_hex(struct exec_key *k, char out[EXEC_CACHE_KEY_HEX + 1])
 #endif
 }
 
-/* The user's own, and nobody else may write it. */
-static bool owned(const struct stat *st)
-{
-	return st->st_uid == geteuid() && !(st->st_mode & 022);
-}
 
 /*
  * (buf) made its real path (no symlinks), and every directory on it safe
@@ -134,7 +124,7 @@ static bool safe_path(char *buf, size_t size)
 		return false;
 	strcpy(buf, real);
 	struct stat st;
-	if (lstat(real, &st) || !S_ISDIR(st.st_mode) || !owned(&st))
+	if (lstat(real, &st) || !S_ISDIR(st.st_mode) || !cache_owned(&st))
 		return false;
 	for (char *slash = strrchr(real, '/'); slash; slash = strrchr(real, '/')) {
 		*slash = '\0';
@@ -160,7 +150,7 @@ static bool owned_file(int dirfd, const char *name)
 {
 	struct stat st;
 	return !fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) && S_ISREG(st.st_mode) &&
-	       owned(&st);
+	       cache_owned(&st);
 }
 
 bool exec_cache_lookup(const char *dir, const char *key, char path[PATH_MAX])
@@ -171,7 +161,7 @@ bool exec_cache_lookup(const char *dir, const char *key, char path[PATH_MAX])
 	if (fd < 0)
 		return false;
 	struct stat st;
-	bool ok = !fstat(fd, &st) && owned(&st) && owned_file(fd, "state") &&
+	bool ok = !fstat(fd, &st) && cache_owned(&st) && owned_file(fd, "state") &&
 		  owned_file(fd, "memory");
 	if (ok)
 		futimens(fd, NULL); /* used last: pruned last */

@@ -47,6 +47,11 @@ void kernel_cache_dir(char *buf, size_t size)
 	cache_dir_named("KILN_KERNEL_CACHE", "kernels", buf, size);
 }
 
+bool cache_owned(const struct stat *st)
+{
+	return st->st_uid == geteuid() && !(st->st_mode & 022);
+}
+
 int cache_make_dirs(const char *path)
 {
 	char p[PATH_MAX];
@@ -99,7 +104,7 @@ static int open_entry(const char *path, size_t size)
 		return -1;
 	struct stat st;
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != size ||
-	    st.st_uid != geteuid() || (st.st_mode & 022)) {
+	    !cache_owned(&st)) {
 		close(fd);
 		return -1;
 	}

@@ -73,6 +73,11 @@ void kernel_cache_dir(char *buf, size_t size);
  * else $HOME/.cache/kiln/NAME, else "". Not made here. */
 void cache_dir_named(const char *env, const char *name, char *buf, size_t size);
 
+/* cache_owned - whether a cache's file (st) is the user's own and closed
+ * to others' writes: anything else could be anyone's kernel or guest. */
+struct stat;
+bool cache_owned(const struct stat *st);
+
 /* cache_make_dirs - mkdir -p (path), each directory made private to the
  * user (0700: a cache holds what they booted). 0 or -errno. */
 int cache_make_dirs(const char *path);
