@@ -164,6 +164,9 @@ run_vm() {
 		res=$(timeout -k 5 $((to + 30)) "$PY" "$HERE/${RUNNER:-vmm.py}" --timeout "$to" --log "$log" "$@" -- "${CMD[@]}") || true
 		if grep -q '^rc 0$' <<<"$res" && grep -q '^guest_rc 0$' <<<"$res"; then
 			((attempt == 1)) || FLAKY+=("$phase-$round-$vmm")
+			# A pass after the guest retried inside the run (KILN-NOTE) is
+			# named on the closing line too.
+			grep -q '^guest_note ' <<<"$res" && FLAKY+=("$phase-$round-$vmm-guest-retried")
 			break
 		fi
 		echo "bench: $phase round $round $vmm FAILED (attempt $attempt):" >&2

@@ -141,6 +141,9 @@ while True:
             out["guest_rc"] = line.split("rc=")[-1].strip()
         elif "KILN-ERROR" in line:
             out["guest_error"] = line.split("KILN-ERROR", 1)[1].strip().replace(" ", "_")[:200]
+        elif "KILN-NOTE" in line:
+            # the guest retried something (iperf3's busy server): inner.sh names the run
+            out["guest_note"] = line.split("KILN-NOTE", 1)[1].strip().replace(" ", "_")[:200]
         m = re.search(r"(\d+) exits to userspace", line)
         if m:
             out["exits"] = int(m.group(1))
