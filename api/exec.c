@@ -477,7 +477,9 @@ int exec_main(int argc, char **argv)
 	 * booted (and then kept at EXEC_READY when there is no entry yet). */
 	char console[32], cmdline[256];
 	snprintf(console, sizeof(console), "fd=%d", sv[0]);
-	snprintf(cmdline, sizeof(cmdline), "console=ttyS0 panic=-1 %s",
+	/* oops=panic: an oops, which would leave the guest running with CMD
+	 * perhaps stuck in the kernel, becomes a panic and so status 121. */
+	snprintf(cmdline, sizeof(cmdline), "console=ttyS0 panic=-1 oops=panic %s",
 		 o.console_log ? "" : "quiet loglevel=1");
 	/* The shares as "--fs SPEC" pairs, by id: a restore gives them this
 	 * run's paths. */

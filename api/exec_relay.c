@@ -55,6 +55,8 @@ static bool api_call(struct exec_relay *r, int id, const char *method, const cha
 	static char buf[4096];
 	size_t got = 0;
 	int64_t deadline = now_ms() + 120000; /* a snapshot of a big guest */
+	if (r->deadline_ms && r->deadline_ms < deadline)
+		deadline = r->deadline_ms; /* --timeout bounds keeping the guest too */
 	for (;;) {
 		char *nl = memchr(buf, '\n', got);
 		if (nl) {
@@ -181,6 +183,7 @@ static void *relay_main(void *arg)
 		return NULL;
 	}
 	seccomp_test_hook(SECCOMP_THREAD_EXEC);
+	r->deadline_ms = r->timeout_s ? now_ms() + (int64_t)r->timeout_s * 1000 : 0;
 	/* A silent client is closed after a minute; a subscriber is not, and
 	 * the guest may take longer than that to be ready. */
 	if (r->api_sock >= 0 && !api_call(r, 1, "events.subscribe", NULL)) {
@@ -193,7 +196,7 @@ static void *relay_main(void *arg)
 	static uint8_t wbuf[EXEC_FRAME_HDR + EXEC_FRAME_MAX];
 	size_t woff = 0, wlen = 0;
 	bool stdin_open = r->in_fd >= 0, eof_sent = false;
-	int64_t deadline = r->timeout_s ? now_ms() + (int64_t)r->timeout_s * 1000 : 0;
+	int64_t deadline = r->deadline_ms;
 	for (;;) {
 		if (!wlen && r->ack_due) {
 			/* Ahead of any stdin: the guest waits for it to power off. */

@@ -50,6 +50,7 @@ struct exec_relay {
 	size_t conf_sent;     /* bytes of conf in EXEC_CONF frames so far */
 	bool go_sent;         /* EXEC_GO went: stdin may go */
 	bool ack_due;         /* a status frame came: EXEC_ACK goes next */
+	int64_t deadline_ms;  /* --timeout's end (now_ms), 0: none */
 	pthread_t thread;
 	bool started;
 };

@@ -94,6 +94,34 @@ expect_status write 0
 [[ $(cat made.txt 2>/dev/null) == "made in the guest" ]] || problem "write: made.txt on the host: '$(cat made.txt 2>&1)'"
 [[ $(stat -c %a made.txt 2>/dev/null) == 640 ]] || problem "write: made.txt mode $(stat -c %a made.txt 2>&1)"
 
+# Interleaved writes: each stream whole and in its own order, none of one
+# on the other. And the guest turns an oops into a panic (status 121).
+run_exec interleave -- sh -c 'i=0; while [ $i -lt 300 ]; do echo "out$i"; echo "err$i" >&2; i=$((i + 1)); done
+	echo "panic_on_oops=$(cat /proc/sys/kernel/panic_on_oops)"'
+expect_status interleave 0
+[[ $(cat "$TMPDIR/interleave.out") == "$(seq 0 299 | sed 's/^/out/'; echo panic_on_oops=1)" ]] ||
+	problem "interleave: stdout is not out0..out299 then panic_on_oops=1: $(grep -c . "$TMPDIR/interleave.out") lines, $(grep -v '^out[0-9]*$' "$TMPDIR/interleave.out" | head -n 3 | tr '\n' '|')"
+[[ $(grep '^err[0-9]*$' "$TMPDIR/interleave.err") == "$(seq 0 299 | sed 's/^/err/')" ]] ||
+	problem "interleave: stderr's err lines are not err0..err299 in order ($(grep -c '^err' "$TMPDIR/interleave.err") of them)"
+grep -q '^out' "$TMPDIR/interleave.err" && problem "interleave: stdout's lines reached stderr"
+
+# Ways out of the read-write share: a symlink to /, a ".." chain and a hard
+# link to a host file outside it. In the guest they reach the guest's own
+# view of the host (read-only, with a tmpfs over it), never the host's
+# files: nothing appears or changes outside the share.
+outside=$TMPDIR/outside
+mkdir -p "$outside"
+echo "host secret" >"$outside/secret"
+run_exec escape -- sh -c "ln -s / rootlink; echo x >rootlink$outside/by-symlink; echo x >../outside/by-dotdot
+	echo x >../../../../../../..$outside/by-chain; ln $outside/secret hard; ln ../outside/secret hard2; echo x >>rootlink$outside/secret
+	ls ../outside | tr '\n' ' '; echo"
+step "escape: the guest's view of outside/: $(head -n 1 "$TMPDIR/escape.out")"
+[[ $(ls -A "$outside") == secret ]] || problem "escape: files appeared outside the share: $(ls -A "$outside" | tr '\n' ' ')"
+[[ $(cat "$outside/secret") == "host secret" && $(stat -c %h "$outside/secret") == 1 ]] ||
+	problem "escape: the host file outside the share changed or gained a link ($(stat -c %h "$outside/secret") links)"
+[[ ! -e hard && ! -e hard2 ]] || problem "escape: a hard link to the host file outside the share appeared in the share"
+[[ -L rootlink ]] || problem "escape: the guest's symlink did not land in the share"
+
 ro=$TMPDIR/ro
 mkdir -p "$ro"
 echo keep >"$ro/f"
