@@ -21,10 +21,37 @@ echo "do not touch" >"$ro/keep"
 echo "host secret" >"$outside/secret"
 ln -s ../outside "$rw/up"
 ln -s "$outside/secret" "$rw/abs"
+# rw/sw: a directory of the share (with its own "secret"), which the host
+# swaps, for as long as the guest runs, with a symlink to the directory
+# outside the share, and back: the guest looks it up, reads and writes
+# through it meanwhile. A server that resolved a node by its path again, or
+# followed a host symlink, would read the host's secret or plant a file
+# outside the share.
+mkdir "$rw/sw"
+echo "share copy" >"$rw/sw/secret"
+python3 - "$rw" "$outside" >"$TMPDIR/swaps" <<'EOF_SWAP' &
+import os, sys, time
+rw, outside = sys.argv[1:]
+sw, away, link = (os.path.join(rw, n) for n in ("sw", "sw.d", "sw.l"))
+swaps, end = 0, time.monotonic() + 200
+while time.monotonic() < end:
+    os.rename(sw, away)       # the directory leaves
+    os.symlink(outside, link)
+    os.rename(link, sw)       # sw: a symlink to outside the share
+    time.sleep(0.002)
+    os.unlink(sw)
+    os.rename(away, sw)       # the directory is back
+    swaps += 1
+    print(swaps, flush=True)
+    time.sleep(0.002)
+EOF_SWAP
+swapper=$!
 rc=0
 boot_guest "$out" --kernel "$GUEST/generic/vmlinuz" --initrd "$GUEST/initramfs-generic.cpio.gz" \
 	--memory 256M --fs "path=$rw,tag=rw" --fs "path=$ro,tag=ro,readonly=on" -v \
 	--cmdline "console=ttyS0 quiet panic=-1 kiln.scenario=fs" || rc=$?
+kill "$swapper" 2>/dev/null || true
+wait "$swapper" 2>/dev/null || true
 ((rc == 0)) || { show_tail "$out"; fail "kiln exited $rc"; }
 expect_result "$out"
 expect_line "$out" '^KILN-FS-HELLO hello from the host$'
@@ -41,6 +68,13 @@ if grep -a 'KILN-FS-ESCAPE ' "$out"; then
 	fail "a symlink in the share reached a host file outside it"
 fi
 expect_line "$out" '^KILN-FS-UNMOUNTED$'
+expect_line "$out" '^KILN-FS-SWAP-DONE '
+step "the host swapped sw $(tail -n 1 "$TMPDIR/swaps") times; the guest: $(grep -a '^KILN-FS-SWAP-DONE' "$out")"
+[[ -s $TMPDIR/swaps ]] || fail "the host's swapper of rw/sw never swapped"
+[[ $(ls -A "$outside") == secret ]] || fail "files appeared outside the share: $(ls -A "$outside" | tr '\n' ' ')"
+[[ $(stat -c %h "$outside/secret") == 1 ]] || fail "the secret outside the share has $(stat -c %h "$outside/secret") links"
+[[ $(stat -c %h "$ro/keep") == 1 ]] || fail "the read-only share's file has $(stat -c %h "$ro/keep") links"
+[[ ! -e $rw/hard ]] || fail "a hard link to the other share's file appeared in rw"
 # What the guest did, as the host sees it.
 [[ $(cat "$rw/out.txt") == "written by the guest" ]] || fail "out.txt: '$(cat "$rw/out.txt" 2>&1)'"
 [[ $(stat -c %a "$rw/out.txt") == 640 ]] || fail "out.txt mode $(stat -c %a "$rw/out.txt")"

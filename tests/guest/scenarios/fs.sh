@@ -45,6 +45,25 @@ echo "KILN-FS-RO-KEEP $(cat /mnt/ro/keep)"
 if cat /mnt/rw/up/secret 2>/dev/null; then echo "KILN-FS-ESCAPE up"; fi
 if cat /mnt/rw/abs 2>/dev/null; then echo "KILN-FS-ESCAPE abs"; fi
 if cat /mnt/rw/../outside/secret 2>/dev/null; then echo "KILN-FS-ESCAPE dotdot"; fi
+# A hard link from this share to the other share's file: refused (two
+# file systems), and the host sees neither the link nor a second name.
+if ln /mnt/ro/keep /mnt/rw/hard 2>/dev/null; then echo "KILN-FS-ESCAPE hardlink"; fi
+# "sw": the host swaps it between a directory of the share and a symlink to
+# a host directory outside the share while this loop looks it up, reads
+# and writes through it (t_34 checks that nothing lands outside). In the
+# guest the symlink resolves in the guest's own tree, where no secret is.
+inside=0 other=0 i=0
+while [ $i -lt 300 ]; do
+	got=$(cat /mnt/rw/sw/secret 2>/dev/null) || got=
+	case $got in
+	"share copy") inside=$((inside + 1)) ;;
+	"") other=$((other + 1)) ;;
+	*) echo "KILN-FS-ESCAPE swap: read '$got'" ;;
+	esac
+	echo planted >"/mnt/rw/sw/planted-$i" 2>/dev/null || true
+	i=$((i + 1))
+done
+echo "KILN-FS-SWAP-DONE inside=$inside other=$other"
 echo "KILN-FS-ESCAPES-DONE"
 umount /mnt/rw
 umount /mnt/ro
