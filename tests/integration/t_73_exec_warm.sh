@@ -3,8 +3,9 @@
 # kiln exec's warm start (docs/exec.md, "Warm start"): the first run of a
 # guest keeps it, up and waiting for its run, in the cache; the next runs
 # restore it instead of booting, each with its own directory, command,
-# environment and stdin, the host's clock and entropy of its own; a damaged
-# entry is booted past and replaced.
+# environment and stdin, the host's clock and entropy of its own, and
+# --rodir, --user and Debian's cloud kernel as well; a damaged entry is
+# booted past and replaced.
 set -euo pipefail
 # shellcheck source=SCRIPTDIR/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -82,9 +83,47 @@ run again d1 -- cat f
 expect_status "after the damaged one" 0
 grep -q 'the guest from the cache' "$TMPDIR/again.err" || problem "after the damaged one: not restored from the new entry"
 
+# The options a run may change on a kept guest: --user (not in the key),
+# and a --rodir's path (its tag is): the restore serves this run's
+# directory, read-only, and runs CMD as that user.
+mkdir -p d3 d4
+echo three >d3/f
+echo four >d4/f
+run ro_cold d1 --rodir "$work/d3" -- cat "$work/d3/f"
+expect_status "ro_cold" 0
+[[ $(<"$TMPDIR/ro_cold.out") == three ]] || problem "ro_cold: output $(tr '\n' '|' <"$TMPDIR/ro_cold.out")"
+run ro_warm d1 --rodir "$work/d4" -- sh -c "cat '$work/d4/f'; if echo x >'$work/d4/f' 2>/dev/null; then echo wrote; else echo refused; fi"
+expect_status "ro_warm" 0
+grep -q 'the guest from the cache' "$TMPDIR/ro_warm.err" || problem "ro_warm: not restored from the cache"
+[[ $(<"$TMPDIR/ro_warm.out") == "four"$'\n'"refused" ]] || problem "ro_warm: output $(tr '\n' '|' <"$TMPDIR/ro_warm.out"), expected four|refused"
+[[ $(<d4/f) == four ]] || problem "ro_warm: the read-only directory changed"
+# --user, from / with --no-cwd (the test's directory is not nobody's to
+# enter): kept as root, restored as nobody.
+run user_cold / --no-cwd -- id -u
+expect_status "user_cold" 0
+run user_warm / --no-cwd --user nobody -- sh -c 'id -u; echo "$HOME"; if touch /etc/kiln-x 2>/dev/null; then echo wrote; else echo refused; fi'
+expect_status "user_warm" 0
+grep -q 'the guest from the cache' "$TMPDIR/user_warm.err" || problem "user_warm: not restored from the cache"
+want_user=$(printf '%s\n' "$(id -u nobody)" "$(getent passwd nobody | cut -d: -f6)" refused)
+[[ $(<"$TMPDIR/user_cold.out") == 0 && $(<"$TMPDIR/user_warm.out") == "$want_user" ]] ||
+	problem "user: kept as $(tr '\n' '|' <"$TMPDIR/user_cold.out"), restored as $(tr '\n' '|' <"$TMPDIR/user_warm.out"), expected 0 and $(tr '\n' '|' <<<"$want_user")"
+# Debian's cloud kernel: kept and restored like the generic one.
+ckver=$(<"$GUEST/cloud/version")
+ex_generic=("${ex[@]}")
+ex=("$KILN" exec --kernel "$GUEST/cloud/vmlinuz" --modules "$GUEST/cloud/modules/lib/modules/$ckver" --memory 256M --cpus 1)
+run cloud_cold d1 -- uname -r
+expect_status "cloud_cold" 0
+run cloud_warm d2 -- sh -c 'uname -r; cat f'
+expect_status "cloud_warm" 0
+ex=("${ex_generic[@]}")
+grep -q 'kept this guest, ready, in' "$TMPDIR/cloud_cold.err" || problem "cloud_cold: the guest was not kept"
+grep -q 'the guest from the cache' "$TMPDIR/cloud_warm.err" || problem "cloud_warm: not restored from the cache"
+[[ $(<"$TMPDIR/cloud_cold.out") == "$ckver" && $(<"$TMPDIR/cloud_warm.out") == "$ckver"$'\n'two ]] ||
+	problem "cloud: $(tr '\n' '|' <"$TMPDIR/cloud_cold.out") and $(tr '\n' '|' <"$TMPDIR/cloud_warm.out"), expected $ckver and $ckver|two"
+
 # Off: every run boots, nothing is kept.
 KILN_EXEC_CACHE=off run off d1 -- true
 expect_status "off" 0
 grep -q 'the guest from the cache\|kept this guest' "$TMPDIR/off.err" && problem "KILN_EXEC_CACHE=off still used the cache"
-step "round trips: cold $(<"$TMPDIR/cold.ms") ms (keeping it), warm $(<"$TMPDIR/warm1.ms") and $(<"$TMPDIR/warm2.ms") ms, booting $(<"$TMPDIR/off.ms") ms"
+step "round trips: cold $(<"$TMPDIR/cold.ms") ms (keeping it), warm $(<"$TMPDIR/warm1.ms") and $(<"$TMPDIR/warm2.ms") ms, cloud warm $(<"$TMPDIR/cloud_warm.ms") ms, booting $(<"$TMPDIR/off.ms") ms"
 no_problems
