@@ -7,6 +7,7 @@
 #include "fs.h"
 
 #include <errno.h>
+#include <linux/fuse.h>
 #include <linux/virtio_fs.h>
 #include <linux/virtio_ids.h>
 #include <pthread.h>
@@ -66,6 +67,9 @@ struct virtio_fs {
 	struct fs_req *free_reqs;   /* loop thread */
 	struct fs_req reqs[FS_MAX_REQS];
 	uint8_t *in_buf, *out_buf;  /* worker's: FS_SHARE_MAX_MSG each */
+	/* Worker's: a READ's data buffers in guest memory (one per page of the
+	 * largest READ, and a few for buffers that straddle pages). */
+	struct iovec data_iov[FS_SHARE_MAX_IO / 4096 + 4];
 	uint64_t requests;
 	struct fs_share_stats stats; /* the share's, as of the last request (lock) */
 };
@@ -80,7 +84,11 @@ static struct virtio_fs *to_fs(struct virtio_device *vdev)
 /* ---- worker ------------------------------------------------------------- */
 
 /* Serve one request: copy it out of guest memory (a private copy: the
- * guest may rewrite its buffers meanwhile), answer it, copy the reply in. */
+ * guest may rewrite its buffers meanwhile), answer it, copy the reply in.
+ * A READ's data goes straight from the file into the guest's buffers
+ * after the reply header (the chain's segments, checked against guest
+ * memory when it was popped), when they fit in data_iov; else through
+ * out_buf like any other reply. */
 static void fs_serve(struct virtio_fs *fs, struct fs_req *req)
 {
 	struct vq_cursor cur;
@@ -94,9 +102,25 @@ static void fs_serve(struct virtio_fs *fs, struct fs_req *req)
 	size_t out_cap = req->chain.write_len;
 	if (out_cap > FS_SHARE_MAX_MSG)
 		out_cap = FS_SHARE_MAX_MSG;
-	size_t n = fs_share_handle(fs->share, fs->in_buf, in_len, fs->out_buf, out_cap);
+	struct fs_share_direct direct = { .iov = fs->data_iov }, *dp = NULL;
+	const size_t hdr = sizeof(struct fuse_out_header);
+	if (out_cap > hdr) {
+		size_t data = req->chain.write_len - hdr;
+		if (data > FS_SHARE_MAX_IO)
+			data = FS_SHARE_MAX_IO;
+		vq_cursor_init_write(&cur, &req->chain);
+		int cnt = vq_cursor_skip(&cur, hdr) ? -1 :
+			  vq_cursor_iov(&cur, data, fs->data_iov,
+					sizeof(fs->data_iov) / sizeof(fs->data_iov[0]));
+		if (cnt >= 0) {
+			direct.cnt = (unsigned)cnt;
+			dp = &direct;
+		}
+	}
+	size_t n = fs_share_handle_direct(fs->share, fs->in_buf, in_len, fs->out_buf,
+					  out_cap, dp);
 	vq_cursor_init_write(&cur, &req->chain);
-	if (n && vq_cursor_copy_to(&cur, fs->out_buf, n) == 0)
+	if (n && vq_cursor_copy_to(&cur, fs->out_buf, n - direct.placed) == 0)
 		req->written = (uint32_t)n;
 }
 

@@ -231,6 +231,75 @@ Test(fs_share, lookup_read_and_forget)
 	cr_assert_eq(call(FUSE_GETATTR, a, P(ga), NONE_P), -EBADF);
 }
 
+/* A READ whose data goes straight into the caller's buffers: clipped to
+ * the size asked for, across uneven segments; the reply's length counts
+ * it; an error places nothing; the plain path still fills (out). */
+Test(fs_share, read_straight_into_the_callers_buffers)
+{
+	char text[10000];
+	for (size_t i = 0; i < sizeof(text) - 1; i++)
+		text[i] = (char)('a' + i % 26);
+	text[sizeof(text) - 1] = 0;
+	host_write("big", text, 0644);
+	open_share(false);
+	init_fs();
+	uint64_t f = lookup_ok(FUSE_ROOT_ID, "big");
+	int32_t err;
+	uint64_t fh = open_node(f, O_RDONLY, &err);
+	cr_assert_eq(err, 0);
+	static uint8_t a[100], b[3000], c[20000];
+	memset(c, 0xee, sizeof(c));
+	struct iovec iov[3] = { { a, sizeof(a) }, { b, sizeof(b) }, { c, sizeof(c) } };
+	struct fs_share_direct d = { .iov = iov, .cnt = 3, .placed = 77 };
+	struct fuse_in_header h = { .len = sizeof(h) + sizeof(struct fuse_read_in),
+				    .opcode = FUSE_READ, .unique = 5 };
+	struct fuse_read_in rd = { .fh = fh, .offset = 50, .size = 5000 };
+	uint8_t in[sizeof(h) + sizeof(rd)];
+	memcpy(in, &h, sizeof(h));
+	memcpy(in + sizeof(h), &rd, sizeof(rd));
+	size_t room = sizeof(struct fuse_out_header) + sizeof(a) + sizeof(b) + sizeof(c);
+	size_t n = fs_share_handle_direct(share, in, sizeof(in), out, room, &d);
+	struct fuse_out_header oh;
+	memcpy(&oh, out, sizeof(oh));
+	cr_assert_eq(oh.error, 0);
+	cr_assert_eq(d.placed, 5000);
+	cr_assert_eq(n, sizeof(oh) + 5000);
+	cr_assert_eq(oh.len, n);
+	cr_assert_eq(memcmp(a, text + 50, sizeof(a)), 0);
+	cr_assert_eq(memcmp(b, text + 150, sizeof(b)), 0);
+	cr_assert_eq(memcmp(c, text + 3150, 1900), 0);
+	cr_assert_eq(c[1900], 0xee, "past the size asked for: untouched");
+	cr_assert_eq(iov[2].iov_len, 1900, "clipped to the size");
+	/* Near the end of the file: what there is. */
+	struct iovec iov2[1] = { { c, sizeof(c) } };
+	d = (struct fs_share_direct){ .iov = iov2, .cnt = 1 };
+	rd.offset = sizeof(text) - 10;
+	memcpy(in + sizeof(h), &rd, sizeof(rd));
+	n = fs_share_handle_direct(share, in, sizeof(in), out, room, &d);
+	cr_assert_eq(d.placed, 9);
+	cr_assert_eq(n, sizeof(oh) + 9);
+	/* More than the reply may hold: EINVAL, nothing placed. */
+	d = (struct fs_share_direct){ .iov = iov2, .cnt = 1, .placed = 3 };
+	rd.offset = 0;
+	memcpy(in + sizeof(h), &rd, sizeof(rd));
+	n = fs_share_handle_direct(share, in, sizeof(in), out, sizeof(oh) + 100, &d);
+	memcpy(&oh, out, sizeof(oh));
+	cr_assert_eq(oh.error, -EINVAL);
+	cr_assert_eq(d.placed, 0);
+	cr_assert_eq(n, sizeof(oh));
+	/* Any other request ignores the buffers. */
+	struct fuse_getattr_in ga = { 0 };
+	h = (struct fuse_in_header){ .len = sizeof(h) + sizeof(ga), .opcode = FUSE_GETATTR,
+				     .unique = 6, .nodeid = f };
+	uint8_t gin[sizeof(h) + sizeof(ga)];
+	memcpy(gin, &h, sizeof(h));
+	memcpy(gin + sizeof(h), &ga, sizeof(ga));
+	d = (struct fs_share_direct){ .iov = iov2, .cnt = 1 };
+	n = fs_share_handle_direct(share, gin, sizeof(gin), out, room, &d);
+	cr_assert_eq(n, sizeof(oh) + sizeof(struct fuse_attr_out));
+	cr_assert_eq(d.placed, 0);
+}
+
 Test(fs_share, names_that_leave_the_directory_are_refused)
 {
 	open_share(false);

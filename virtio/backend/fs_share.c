@@ -340,6 +340,7 @@ struct req {
 	uint8_t *out;        /* the reply payload (after fuse_out_header) */
 	size_t out_cap;
 	size_t out_len;      /* payload written */
+	struct fs_share_direct *direct; /* a READ's data may go there (or NULL) */
 };
 
 /* The fixed-size argument at the start of the request. */
@@ -882,10 +883,30 @@ static int op_read(struct fs_share *s, struct req *r)
 		return -EINVAL; /* more than offered at INIT, or than the chain holds */
 	if (fd < 0)
 		return fd;
-	ssize_t n = pread(fd, r->out + r->out_len, in.size, (off_t)in.offset);
-	if (n < 0)
-		return -errno;
-	r->out_len += (size_t)n;
+	ssize_t n;
+	struct fs_share_direct *d = r->direct;
+	if (d && r->out_len == 0) {
+		/* Straight into the caller's buffers, clipped to the size asked
+		 * for; they hold at least out_cap, checked above. */
+		size_t left = in.size;
+		unsigned cnt = 0;
+		while (left && cnt < d->cnt) {
+			if (d->iov[cnt].iov_len > left)
+				d->iov[cnt].iov_len = left;
+			left -= d->iov[cnt++].iov_len;
+		}
+		if (left)
+			return -EIO; /* the caller's buffers were short: a bug of its */
+		n = cnt ? preadv(fd, d->iov, (int)cnt, (off_t)in.offset) : 0;
+		if (n < 0)
+			return -errno;
+		d->placed = (size_t)n;
+	} else {
+		n = pread(fd, r->out + r->out_len, in.size, (off_t)in.offset);
+		if (n < 0)
+			return -errno;
+		r->out_len += (size_t)n;
+	}
 	s->stats.bytes_read += (uint64_t)n;
 	return 0;
 }
@@ -1298,7 +1319,15 @@ static const struct op ops[] = {
 size_t fs_share_handle(struct fs_share *s, const void *in, size_t in_len,
 		       void *out, size_t out_cap)
 {
-	struct req r = { 0 };
+	return fs_share_handle_direct(s, in, in_len, out, out_cap, NULL);
+}
+
+size_t fs_share_handle_direct(struct fs_share *s, const void *in, size_t in_len,
+			      void *out, size_t out_cap, struct fs_share_direct *direct)
+{
+	struct req r = { .direct = direct };
+	if (direct)
+		direct->placed = 0;
 	s->stats.requests++;
 	if (in_len < sizeof(r.h)) {
 		s->stats.malformed++;
@@ -1346,12 +1375,15 @@ size_t fs_share_handle(struct fs_share *s, const void *in, size_t in_len,
 		if (rc < -4095 || rc > 0)
 			rc = -EIO;
 		r.out_len = 0;
+		if (direct)
+			direct->placed = 0;
 		s->stats.errors++;
 	}
-	struct fuse_out_header oh = { .len = (uint32_t)(sizeof(oh) + r.out_len),
+	size_t placed = direct ? direct->placed : 0;
+	struct fuse_out_header oh = { .len = (uint32_t)(sizeof(oh) + r.out_len + placed),
 				      .error = rc, .unique = r.h.unique };
 	memcpy(out, &oh, sizeof(oh));
-	return sizeof(oh) + r.out_len;
+	return sizeof(oh) + r.out_len + placed;
 }
 
 /* ---- setup ----------------------------------------------------------------- */

@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "../../vmm/base/err.h"
 
@@ -60,6 +61,25 @@ void fs_share_close(struct fs_share *s);
  */
 size_t fs_share_handle(struct fs_share *s, const void *in, size_t in_len,
 		       void *out, size_t out_cap);
+
+/*
+ * Where a READ's data may go instead of (out): the buffers that follow the
+ * reply header where the reply is delivered (the guest's, as iovecs), at
+ * least as long as (out_cap) minus the header, up to FS_SHARE_MAX_IO. A
+ * READ then reads straight into them (one copy of the bytes fewer) and
+ * sets (placed); the caller delivers the reply's first (length - placed)
+ * bytes from (out). The READ clips (iov) to its size: it is the caller's
+ * to fill again for every request.
+ */
+struct fs_share_direct {
+	struct iovec *iov;
+	unsigned cnt;
+	size_t placed; /* out: data bytes already in (iov) */
+};
+
+/* fs_share_handle with (direct) for a READ's data (NULL: none). */
+size_t fs_share_handle_direct(struct fs_share *s, const void *in, size_t in_len,
+			      void *out, size_t out_cap, struct fs_share_direct *direct);
 
 /* fs_share_reset - forget every node and handle but the root (the
  * driver reset the device, or sent DESTROY). */

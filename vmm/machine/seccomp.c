@@ -171,6 +171,7 @@ static const int fs_syscalls[] = {
 	SCMP_SYS(getdents64),
 	SCMP_SYS(lseek),
 	SCMP_SYS(pread64),
+	SCMP_SYS(preadv),          /* a READ straight into the guest's buffers */
 	SCMP_SYS(pwrite64),
 	SCMP_SYS(fsync),
 	SCMP_SYS(fdatasync),

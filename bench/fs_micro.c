@@ -1,0 +1,219 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * virtio-fs micro-benchmark, no KVM: the driver fake (tests/fakes) puts
+ * sequential 1 MiB FUSE READs on the request queue laid out as Linux's
+ * virtio-fs driver lays out a read-ahead (an indirect table: the request
+ * readable, the reply header in one buffer, the data in 256 page-sized
+ * buffers); the device pops each, its worker reads the file and fills the
+ * reply, the completion eventfd wakes the event loop, the device publishes
+ * the used entry. One READ in flight at a time. Prints MB/s and the
+ * process's CPU time per GiB (both threads), the figure to compare.
+ *
+ *   fs_micro [-n READS] [-d DIR]
+ *
+ * The file (64 MiB, in DIR, default /dev/shm: the page cache, as a warm
+ * host file) is created, read once before timing, and removed at the end.
+ *
+ * Under callgrind, count the worker's part only:
+ *   valgrind --tool=callgrind --collect-atstart=no --toggle-collect=fs_serve \
+ *     build/fs_micro -n 200
+ * and divide the total Ir by the reads.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fuse.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tests/fakes/vq_driver.h"
+#include "virtio/fs.h"
+#include "vmm/base/evloop.h"
+#include "vmm/base/log.h"
+
+#define MEM_LEN 0x800000ULL /* 8 MiB of fake guest RAM */
+#define QSZ 64
+#define RING_GPA 0x8000ULL
+#define HEAP_GPA 0x100000ULL /* requests and indirect tables */
+#define HEAP_LEN 0x100000ULL
+#define DATA_GPA 0x400000ULL /* the reply's data pages */
+#define READ_SIZE (1u << 20)
+#define PAGES (READ_SIZE / 4096)
+#define FILE_LEN (64u << 20)
+
+static void die(const char *what)
+{
+	fprintf(stderr, "fs_micro: %s\n", what);
+	exit(1);
+}
+
+static double now(clockid_t c)
+{
+	struct timespec t;
+	clock_gettime(c, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static void transport_signal_queue(struct virtio_device *d, unsigned q)
+{
+	(void)d;
+	(void)q;
+}
+
+static void transport_signal_config(struct virtio_device *d)
+{
+	(void)d;
+}
+
+static const struct virtio_transport_ops transport = {
+	.signal_queue = transport_signal_queue,
+	.signal_config = transport_signal_config,
+};
+
+static struct vq_driver hiprio, req;
+static struct virtio_fs *fs;
+static struct virtio_device *vdev;
+static uint64_t unique;
+
+/* One request of (in_len) bytes; the reply's header and (data) bytes of
+ * data in page-sized buffers at DATA_GPA. Served and completed; returns
+ * the reply's error, its length in (*len). */
+static int32_t call(const void *in, uint32_t in_len, uint32_t data, uint32_t *len)
+{
+	vqd_heap_reset(&req);
+	uint64_t a = vqd_alloc(&req, in_len, 16), h = vqd_alloc(&req, 16, 16);
+	if (a == VQD_NO_MEM || h == VQD_NO_MEM)
+		die("fake guest memory exhausted");
+	memcpy(vqd_hva(&req, a, in_len), in, in_len);
+	struct vqd_buf b[2 + PAGES] = { { a, in_len, false }, { h, 16, true } };
+	unsigned n = 2;
+	for (uint32_t off = 0; off < data; off += 4096)
+		b[n++] = (struct vqd_buf){ DATA_GPA + off, 4096, true };
+	if (vqd_add_indirect(&req, b, n) < 0)
+		die("vqd_add_indirect");
+	vdev->ops->queue_notify(vdev, 1);
+	fs_wait_idle(fs);
+	uint32_t id;
+	if (vqd_get_used(&req, &id, len) != 1)
+		die("no used entry");
+	struct fuse_out_header oh;
+	memcpy(&oh, vqd_hva(&req, h, sizeof(oh)), sizeof(oh));
+	return oh.error;
+}
+
+int main(int argc, char **argv)
+{
+	unsigned reads = 2000;
+	const char *base = "/dev/shm";
+	int opt;
+	while ((opt = getopt(argc, argv, "n:d:")) != -1) {
+		if (opt == 'n')
+			reads = (unsigned)strtoul(optarg, NULL, 0);
+		else if (opt == 'd')
+			base = optarg;
+		else
+			die("usage: fs_micro [-n READS] [-d DIR]");
+	}
+	log_set_level(LOG_ERROR);
+	char dir[256];
+	snprintf(dir, sizeof(dir), "%s/kiln-fs-micro.XXXXXX", base);
+	if (!mkdtemp(dir))
+		die("mkdtemp");
+	char path[300];
+	snprintf(path, sizeof(path), "%s/f", dir);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	static uint8_t chunk[READ_SIZE];
+	for (unsigned i = 0; i < sizeof(chunk); i++)
+		chunk[i] = (uint8_t)(i * 31 + 7);
+	for (unsigned i = 0; fd >= 0 && i < FILE_LEN / READ_SIZE; i++)
+		if (write(fd, chunk, sizeof(chunk)) != (ssize_t)sizeof(chunk))
+			die("writing the file");
+	if (fd < 0)
+		die("creating the file");
+	close(fd);
+
+	static struct vqd_mem mem;
+	struct evloop *loop;
+	struct err e = { 0 };
+	if (vqd_mem_add(&mem, 0, MEM_LEN) || evl_create(&loop, NULL))
+		die("fake guest memory or event loop");
+	const struct fs_config cfg = { .path = dir, .tag = "micro" };
+	if (fs_create(&cfg, &mem.gm, loop, &fs, &e))
+		die(e.msg);
+	vdev = fs_vdev(fs);
+	vdev->transport = &transport;
+	if (vqd_init(&hiprio, &mem.gm, QSZ, 0x1000, 0x600000, 0x10000) ||
+	    vqd_init(&req, &mem.gm, QSZ, RING_GPA, HEAP_GPA, HEAP_LEN))
+		die("vqd_init");
+	vdev->guest_features = vdev->host_features;
+	vdev->negotiated_features = vdev->guest_features;
+	vdev->status = 0xb; /* ACKNOWLEDGE | DRIVER | FEATURES_OK */
+	if (vqd_attach(&hiprio, &vdev->queues[0], vdev->guest_features, 0) ||
+	    vqd_attach(&req, &vdev->queues[1], vdev->guest_features, 0))
+		die("vqd_attach");
+	vdev->status |= 0x4; /* DRIVER_OK */
+	vdev->activated = true;
+	if (vdev->ops->activate(vdev))
+		die("activate");
+
+	uint32_t len;
+	struct {
+		struct fuse_in_header h;
+		struct fuse_init_in i;
+	} init = { { .len = sizeof(init), .opcode = FUSE_INIT, .unique = ++unique },
+		   { .major = 7, .minor = 38, .flags = FUSE_MAX_PAGES, .max_readahead = READ_SIZE } };
+	if (call(&init, sizeof(init), 4096, &len))
+		die("INIT");
+	struct {
+		struct fuse_in_header h;
+		char name[2];
+	} lk = { { .len = sizeof(lk), .opcode = FUSE_LOOKUP, .unique = ++unique, .nodeid = 1 }, "f" };
+	if (call(&lk, sizeof(lk), 4096, &len))
+		die("LOOKUP");
+	struct fuse_entry_out eo;
+	memcpy(&eo, vqd_hva(&req, DATA_GPA, sizeof(eo)), sizeof(eo));
+	struct {
+		struct fuse_in_header h;
+		struct fuse_open_in o;
+	} op = { { .len = sizeof(op), .opcode = FUSE_OPEN, .unique = ++unique, .nodeid = eo.nodeid },
+		 { .flags = O_RDONLY } };
+	if (call(&op, sizeof(op), 4096, &len))
+		die("OPEN");
+	struct fuse_open_out oo;
+	memcpy(&oo, vqd_hva(&req, DATA_GPA, sizeof(oo)), sizeof(oo));
+
+	struct {
+		struct fuse_in_header h;
+		struct fuse_read_in r;
+	} rd = { { .len = sizeof(rd), .opcode = FUSE_READ, .nodeid = eo.nodeid },
+		 { .fh = oo.fh, .size = READ_SIZE } };
+	double w0 = 0, c0 = 0;
+	for (unsigned i = 0; i < reads + FILE_LEN / READ_SIZE; i++) {
+		if (i == FILE_LEN / READ_SIZE) { /* the file read once: now time */
+			w0 = now(CLOCK_MONOTONIC);
+			c0 = now(CLOCK_PROCESS_CPUTIME_ID);
+		}
+		rd.h.unique = ++unique;
+		rd.r.offset = (uint64_t)(i % (FILE_LEN / READ_SIZE)) * READ_SIZE;
+		if (call(&rd, sizeof(rd), READ_SIZE, &len) || len != 16 + READ_SIZE)
+			die("READ failed or short");
+	}
+	double wall = now(CLOCK_MONOTONIC) - w0, cpu = now(CLOCK_PROCESS_CPUTIME_ID) - c0;
+	const uint8_t *got = vqd_hva(&req, DATA_GPA, READ_SIZE);
+	if (!got || memcmp(got, chunk, READ_SIZE))
+		die("the last READ's data differ from the file's");
+	double gib = (double)reads * READ_SIZE / (1u << 30);
+	printf("fs_micro: %u READs of 1 MiB: %.0f MB/s, CPU %.1f ms per GiB\n", reads,
+	       (double)reads * READ_SIZE / 1e6 / wall, cpu * 1000 / gib);
+
+	fs_destroy(fs);
+	evl_destroy(loop);
+	vqd_fini(&hiprio);
+	vqd_fini(&req);
+	vqd_mem_fini(&mem);
+	unlink(path);
+	rmdir(dir);
+	return 0;
+}
