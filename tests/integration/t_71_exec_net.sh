@@ -48,6 +48,14 @@ busybox ping -c 3 -W 2 169.254.71.2 >host-ping.txt 2>&1 || true
 wait "$kpid" || st=$?
 step "net: status $st, stdout $(tr '\n' '|' <net.out), stderr $(head -c 300 net.err | tr '\n' '|')"
 ((st == 0)) || problem "net: status $st, expected 0"
+if ((st == 124)); then
+	# Bounded by timeout(1), not by --timeout: a guest that went silent.
+	# Named the environment's way for run.sh (as t_70 does), with what the
+	# guest's console shows (the fresh-root check of 15e3f5c lost this run
+	# without a line to tell why).
+	echo "guest_hang: net: kiln exec did not end within 150 s"
+	{ tail -n 15 "$TMPDIR/net.console" 2>/dev/null || true; } | sed 's/^/    console: /'
+fi
 # IFF_UP in each link's flags (operstate follows the carrier a moment later).
 grep -Eq '^links: 1 1 52:54:00:71:00:02$' net.out || problem "net: the links were not up with the MAC given: $(grep '^links' net.out || echo none)"
 grep -qx 'ping: ok' net.out || problem "net: the guest could not ping the host"
