@@ -104,7 +104,11 @@ static void fs_serve(struct virtio_fs *fs, struct fs_req *req)
 		out_cap = FS_SHARE_MAX_MSG;
 	struct fs_share_direct direct = { .iov = fs->data_iov }, *dp = NULL;
 	const size_t hdr = sizeof(struct fuse_out_header);
-	if (out_cap > hdr) {
+	struct fuse_in_header ih;
+	if (in_len >= sizeof(ih))
+		memcpy(&ih, fs->in_buf, sizeof(ih));
+	/* Only a READ has data to place: other requests skip the walk. */
+	if (in_len >= sizeof(ih) && ih.opcode == FUSE_READ && out_cap > hdr) {
 		size_t data = req->chain.write_len - hdr;
 		if (data > FS_SHARE_MAX_IO)
 			data = FS_SHARE_MAX_IO;
