@@ -212,7 +212,9 @@ static int parse_opts(int argc, char **argv, struct exec_opts *o)
 			o->net[o->nnet++] = v;
 		} else if (!strcmp(a, "--rwdir") || !strcmp(a, "--rodir") || !strcmp(a, "--env") ||
 			   !strcmp(a, "--net")) {
-			return fail("%s: too many", a);
+			fprintf(stderr, "kiln exec: %s: too many (at most %d)\n", a,
+				!strcmp(a, "--env") ? MAX_ENV : !strcmp(a, "--net") ? MAX_NETS : MAX_DIRS);
+			return EXEC_STATUS_KILN;
 		} else {
 			return fail("unknown option '%s' (kiln exec --help)", a);
 		}

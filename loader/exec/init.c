@@ -47,11 +47,11 @@
 
 #include "exec_proto.h"
 
-#define MAX_ITEMS 4096
-
 static int hvc = -1;
-static char *mods[MAX_ITEMS], *shares[MAX_ITEMS], *rodirs[MAX_ITEMS];
-static char *envs[MAX_ITEMS], *args[MAX_ITEMS];
+/* The run's lists, as many entries as its records hold: the host bounds
+ * the records (EXEC_CONF_MAX bytes), not their number. args keeps a spare
+ * slot for execvp's NULL. */
+static char **mods, **shares, **rodirs, **envs, **args;
 static int nmods, nshares, nrodirs, nenvs, nargs;
 static const char *cwd = "/";
 static const char *user;  /* "UID:GID[:G1,G2...]": CMD's credentials (--user) */
@@ -125,6 +125,22 @@ static void die(int status, const char *fmt, ...)
 	power_off();
 }
 
+/* Append v to *list (*count entries), keeping a NULL after the last. */
+static void list_add(char ***list, int *count, char *v, const char *key)
+{
+	int n = *count;
+	if ((n & (n + 1)) == 0 || !*list) { /* n + 2 slots needed; grow at 2^k - 1 */
+		size_t cap = (size_t)(n + 1) * 2;
+		char **grown = realloc(*list, cap * sizeof(*grown));
+		if (!grown)
+			die(EXEC_STATUS_SETUP, "%d %s records: out of memory", n + 1, key);
+		*list = grown;
+	}
+	(*list)[n] = v;
+	(*list)[n + 1] = NULL;
+	*count = n + 1;
+}
+
 /* Take the records in buf[0..n) (buf[n] is NUL; the values stay there). */
 static void parse_records(char *buf, size_t n)
 {
@@ -134,28 +150,26 @@ static void parse_records(char *buf, size_t n)
 		if (eq) {
 			*eq = 0; /* p is the key, v the value */
 			char *v = eq + 1;
-			char **list = NULL;
+			char ***list = NULL;
 			int *count = NULL;
 			if (!strcmp(p, "mod"))
-				list = mods, count = &nmods;
+				list = &mods, count = &nmods;
 			else if (!strcmp(p, "share"))
-				list = shares, count = &nshares;
+				list = &shares, count = &nshares;
 			else if (!strcmp(p, "rodir"))
-				list = rodirs, count = &nrodirs;
+				list = &rodirs, count = &nrodirs;
 			else if (!strcmp(p, "env"))
-				list = envs, count = &nenvs;
+				list = &envs, count = &nenvs;
 			else if (!strcmp(p, "arg"))
-				list = args, count = &nargs;
+				list = &args, count = &nargs;
 			else if (!strcmp(p, "cwd"))
 				cwd = v;
 			else if (!strcmp(p, "user"))
 				user = v;
 			else if (!strcmp(p, "home"))
 				home = v;
-			if (list && *count >= MAX_ITEMS - 1) /* args keeps room for NULL */
-				die(EXEC_STATUS_SETUP, "more than %d %s records", MAX_ITEMS - 1, p);
 			if (list)
-				list[(*count)++] = v;
+				list_add(list, count, v, p);
 		}
 		p = next;
 	}
@@ -415,7 +429,6 @@ static pid_t start_cmd(int in[2], int out[2], int err[2])
 			setenv("TERM", "dumb", 1);
 			for (int i = 0; i < nenvs; i++)
 				putenv(envs[i]);
-			args[nargs] = NULL;
 			signal(SIGPIPE, SIG_DFL);
 			execvp(args[0], args);
 			e = errno;

@@ -4,7 +4,7 @@
 # guest sees this machine's / read-only and the current directory read-write,
 # runs the command, and kiln exits with its status. Checked: stdout and
 # stderr apart; statuses 0, 1, 7, 255 and a signal's 128+N; stdin piped
-# through; a host file and a 100 MiB one (its sha256) read; --user; a file written into the shared directory with
+# through; 20,000 arguments; a host file and a 100 MiB one (its sha256) read; --user; a file written into the shared directory with
 # its mode; a --rodir refusing a write; command not found (127); --timeout
 # (124); a guest kernel panic (121); a module that will not load (120); Debian's cloud kernel;
 # every thread filtered, the relay's filter enforced. (Two at once: t_72.)
@@ -66,6 +66,13 @@ expect_status signal 137
 run_exec osrel -- cat /etc/os-release
 expect_status osrel 0
 cmp -s "$TMPDIR/osrel.out" /etc/os-release || problem "osrel: the guest's /etc/os-release is not this machine's"
+
+# More arguments than the guest's init once had room for (4,095): all of
+# them reach CMD, in order.
+run_exec manyargs -- sh -c 'echo "$# $1 ${19999} ${20000}"' sh $(seq 1 20000)
+expect_status manyargs 0
+[[ $(cat "$TMPDIR/manyargs.out") == "20000 1 19999 20000" ]] ||
+	problem "manyargs: CMD saw '$(head -c 200 "$TMPDIR/manyargs.out")', expected '20000 1 19999 20000'"
 
 # 100 MiB of the host's, read through the share in the guest, with the
 # shares' read-ahead (FUSE mounts: bdi "0:N") at the 1 MiB the init sets.
