@@ -77,11 +77,14 @@ static const char usage_tail[] =
 	"                    UTC time, instead of stderr\n"
 	"  --shutdown-timeout S  on SIGTERM ask the guest to shut down and stop it\n"
 	"                    S seconds later if it has not (default 0: stop at\n"
-	"                    once; 30 when $NOTIFY_SOCKET is set, as under systemd)\n"
+	"                    once; 30 when $NOTIFY_SOCKET is set, as under systemd;\n"
+	"                    at most 3600)\n"
 	"\n"
 	"Exit status: 0 when the guest reboots or powers off, 1 on a VMM or guest\n"
-	"error (triple fault, KVM failure), 2 on a usage error, 3 when the guest\n"
-	"kernel panicked (--pvpanic), 128+N when ended by signal N.\n";
+	"error (triple fault, KVM failure) or an input kiln cannot use (a missing\n"
+	"or damaged kernel, initrd, disk or snapshot), 2 on a usage error (a bad\n"
+	"flag or value, a --config file missing or not a valid config), 3 when the\n"
+	"guest kernel panicked (--pvpanic), 128+N when ended by signal N.\n";
 
 static char usage_text[8192];
 static pthread_once_t usage_once = PTHREAD_ONCE_INIT;

@@ -423,7 +423,8 @@ static const struct cfg_kind kind_pvpanic = {
 	.form = CFG_FLAG,
 	.max = 1,
 	.doc = "a pvpanic-pci device: a guest kernel panic ends kiln with status 3 "
-	       "(reason guest-panic) instead of looking like a reboot",
+	       "(reason guest-panic) instead of looking like a reboot; with "
+	       "on_reboot \"restart\" the VM boots again",
 	.create = create_pvpanic,
 };
 
