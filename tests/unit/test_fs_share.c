@@ -300,6 +300,96 @@ Test(fs_share, read_straight_into_the_callers_buffers)
 	cr_assert_eq(d.placed, 0);
 }
 
+/* One READ of (size) at (offset) on (fh) through fs_share_handle_direct
+ * into (iov)[cnt], the reply room (room); the reply header in *oh. */
+static size_t direct_read(uint64_t fh, uint64_t offset, uint32_t size, struct iovec *iov,
+			  unsigned cnt, size_t room, struct fs_share_direct *d,
+			  struct fuse_out_header *oh)
+{
+	struct fuse_in_header h = { .len = sizeof(h) + sizeof(struct fuse_read_in),
+				    .opcode = FUSE_READ, .unique = 9 };
+	struct fuse_read_in rd = { .fh = fh, .offset = offset, .size = size };
+	uint8_t in[sizeof(h) + sizeof(rd)];
+	memcpy(in, &h, sizeof(h));
+	memcpy(in + sizeof(h), &rd, sizeof(rd));
+	*d = (struct fs_share_direct){ .iov = iov, .cnt = cnt, .placed = 55 };
+	size_t n = fs_share_handle_direct(share, in, sizeof(in), out, room, d);
+	memcpy(oh, out, sizeof(*oh));
+	cr_assert_eq(oh->len, n, "the header's length is the reply's");
+	cr_assert_eq(oh->unique, 9);
+	return n;
+}
+
+/* The direct READ's edges: the short reply at the end of the file (its
+ * header says so), an offset past the end and a size of 0 (an empty reply,
+ * nothing placed), a size ending on a segment boundary (the next segment
+ * untouched), empty segments, a handle open for writing only (the host's
+ * EBADF, nothing placed), buffers shorter than the size (EIO, never a
+ * write past them). */
+Test(fs_share, direct_read_edges)
+{
+	char text[301];
+	for (size_t i = 0; i < sizeof(text) - 1; i++)
+		text[i] = (char)('A' + i % 26);
+	text[sizeof(text) - 1] = 0;
+	host_write("f", text, 0644);
+	host_write("w", "", 0644);
+	open_share(false);
+	init_fs();
+	int32_t err;
+	uint64_t fh = open_node(lookup_ok(FUSE_ROOT_ID, "f"), O_RDONLY, &err);
+	cr_assert_eq(err, 0);
+	size_t hdr = sizeof(struct fuse_out_header), room = hdr + 4096;
+	static uint8_t a[64], b[64], c[4096];
+	struct fuse_out_header oh;
+	struct fs_share_direct d;
+
+	size_t len = strlen(text); /* 300: host_write writes the string */
+	struct iovec one[1] = { { c, sizeof(c) } };
+	size_t n = direct_read(fh, len - 20, 100, one, 1, room, &d, &oh);
+	cr_assert_eq(oh.error, 0);
+	cr_assert_eq(d.placed, 20);
+	cr_assert_eq(n, hdr + 20);
+	cr_assert_eq(memcmp(c, text + len - 20, 20), 0);
+
+	one[0] = (struct iovec){ c, sizeof(c) };
+	n = direct_read(fh, len + 1000, 100, one, 1, room, &d, &oh);
+	cr_assert_eq(oh.error, 0);
+	cr_assert_eq(d.placed, 0);
+	cr_assert_eq(n, hdr);
+
+	one[0] = (struct iovec){ c, sizeof(c) };
+	n = direct_read(fh, 0, 0, one, 1, room, &d, &oh);
+	cr_assert_eq(oh.error, 0);
+	cr_assert_eq(d.placed, 0);
+	cr_assert_eq(n, hdr);
+
+	memset(b, 0xee, sizeof(b));
+	struct iovec two[3] = { { a, 0 }, { a, sizeof(a) }, { b, sizeof(b) } };
+	n = direct_read(fh, 1, sizeof(a), two, 3, room, &d, &oh);
+	cr_assert_eq(oh.error, 0);
+	cr_assert_eq(d.placed, sizeof(a));
+	cr_assert_eq(n, hdr + sizeof(a));
+	cr_assert_eq(memcmp(a, text + 1, sizeof(a)), 0);
+	cr_assert_eq(b[0], 0xee, "the segment after the size: untouched");
+
+	uint64_t wfh = open_node(lookup_ok(FUSE_ROOT_ID, "w"), O_WRONLY, &err);
+	cr_assert_eq(err, 0);
+	one[0] = (struct iovec){ c, sizeof(c) };
+	n = direct_read(wfh, 0, 10, one, 1, room, &d, &oh);
+	cr_assert_eq(oh.error, -EBADF);
+	cr_assert_eq(d.placed, 0);
+	cr_assert_eq(n, hdr);
+
+	memset(b, 0xee, sizeof(b));
+	struct iovec short_iov[1] = { { a, sizeof(a) } };
+	n = direct_read(fh, 0, 200, short_iov, 1, room, &d, &oh);
+	cr_assert_eq(oh.error, -EIO);
+	cr_assert_eq(d.placed, 0);
+	cr_assert_eq(n, hdr);
+	cr_assert_eq(b[0], 0xee);
+}
+
 Test(fs_share, names_that_leave_the_directory_are_refused)
 {
 	open_share(false);
