@@ -21,7 +21,12 @@
  * KILN_FUZZ_FS_VERIFY=1 checks after every other input that the tree is
  * still as made (slow: it tests this harness's rule, not the server).
  *
- *   byte 0    bit 0: read-only share; bit 1: no INIT first
+ *   byte 0    bit 0: read-only share; bit 1: no INIT first; bit 2: every
+ *             request through fs_share_handle_direct, with a READ's data
+ *             into a 1 MiB buffer split into segments as bits 3-7 pick
+ *             (as virtio/fs.c passes a chain's writable buffers): then a
+ *             READ's reply is its header and what it placed, and no other
+ *             request places anything
  *   then      requests: u16 length L (little-endian), then L bytes (a
  *             fuse_in_header and its arguments; when bit 15 of L is set,
  *             the header's len field is set to the true length; a
@@ -302,13 +307,42 @@ static void check_outside(void)
 		abort();
 }
 
-static void request(struct fs_share *s, const uint8_t *req, size_t len)
+/* The direct READs' data buffer and its segments (split_data). */
+static uint8_t data_buf[FS_SHARE_MAX_IO];
+static struct iovec data_iov[256];
+
+/* Split data_buf into up to 256 segments of uneven sizes from (pattern)
+ * (0-31: from 1 byte to about 4 KiB, every third twice as long, the last
+ * taking what is left), as a chain's writable buffers arrive. Again before
+ * every request: a READ clips the segments it fills. */
+static unsigned split_data(unsigned pattern)
+{
+	size_t at = 0, step = 1 + pattern * 131;
+	unsigned n = 0;
+	while (at < sizeof(data_buf) && n < 255) {
+		size_t len = n % 3 == 2 ? 2 * step : step;
+		if (len > sizeof(data_buf) - at)
+			len = sizeof(data_buf) - at;
+		data_iov[n++] = (struct iovec){ data_buf + at, len };
+		at += len;
+	}
+	if (at < sizeof(data_buf))
+		data_iov[n++] = (struct iovec){ data_buf + at, sizeof(data_buf) - at };
+	return n;
+}
+
+/* One request; (pattern) >= 0: through fs_share_handle_direct with
+ * data_buf split as split_data(pattern) says. */
+static void request(struct fs_share *s, const uint8_t *req, size_t len, int pattern)
 {
 	memcpy(in, req, len);
 	struct fuse_in_header h = { 0 };
 	if (len >= sizeof(h))
 		memcpy(&h, in, sizeof(h));
-	size_t n = fs_share_handle(s, in, len, out, sizeof(out));
+	struct fs_share_direct d = { .iov = data_iov };
+	if (pattern >= 0)
+		d.cnt = split_data((unsigned)pattern);
+	size_t n = fs_share_handle_direct(s, in, len, out, sizeof(out), pattern >= 0 ? &d : NULL);
 	if (!n)
 		return;
 	struct fuse_out_header oh;
@@ -318,6 +352,10 @@ static void request(struct fs_share *s, const uint8_t *req, size_t len)
 	if (oh.len != n || oh.unique != h.unique || oh.error > 0 || oh.error < -4095 ||
 	    (oh.error && n != sizeof(oh)))
 		abort();
+	if (d.placed > FS_SHARE_MAX_IO || (d.placed && (h.opcode != FUSE_READ || oh.error)))
+		abort();
+	if (pattern >= 0 && h.opcode == FUSE_READ && !oh.error && n != sizeof(oh) + d.placed)
+		abort(); /* a direct READ's reply: its header, then what it placed */
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -334,7 +372,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			struct fuse_init_in i;
 		} init = { { .len = sizeof(init), .opcode = FUSE_INIT, .unique = 1 },
 			   { .major = 7, .minor = 38, .flags = 0xffffffffu } };
-		request(s, (const uint8_t *)&init, sizeof(init));
+		request(s, (const uint8_t *)&init, sizeof(init), -1);
 	}
 	while (size >= 2) {
 		uint16_t l = (uint16_t)(data[0] | data[1] << 8);
@@ -351,7 +389,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		bound_fallocate(req, len);
 		modifying |= may_modify(req, len);
-		request(s, req, len);
+		request(s, req, len, flags & 4 ? flags >> 3 : -1);
 		data += len, size -= len;
 	}
 	fs_share_reset(s); /* every node and handle closed; INIT needed again */

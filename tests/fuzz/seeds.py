@@ -395,7 +395,8 @@ seed("fuzz_queue", "indirect", ring_seed(2, 0x20, [(0x8000, 32, 4, 0)], [0],
 seed("fuzz_queue", "zero_length_loop", ring_seed(1, 0, [(0x8000, 0, F_NEXT, 0)], [0]))
 
 # --- FUSE requests (fuzz_fs) ----------------------------------------------------
-# byte 0: bit 0 read-only share, bit 1 no INIT first; then per request a u16
+# byte 0: bit 0 read-only share, bit 1 no INIT first, bit 2 the direct READ path
+# with its data split as bits 3-7 say (fuzz_fs.c); then per request a u16
 # length (bit 15: set the header's len to the true length) and the request.
 # The share holds "file" (16 bytes), "dir/inner", "root" (a symlink to /) and
 # "fifo"; node 1 is the root, new nodes count from 2, handles from 0.
@@ -425,6 +426,14 @@ seed("fuzz_fs", "lookup_read", fuse_seq(0, fuse("LOOKUP", 1, z("file")), fuse("G
                                         fuse("READ", 2, struct.pack(READ_IN, 0, 4, 8, 0, 0, 0, 0)),
                                         fuse("RELEASE", 2, struct.pack("<QIIQ", 0, 0, 0, 0)),
                                         fuse("FORGET", 2, struct.pack("<Q", 1))))
+# The same through the direct READ path (bit 2), the data split into
+# 1-byte, then 132-byte segments (bits 3-7: 0 and 1).
+for pattern in (0, 1):
+    seed("fuzz_fs", f"read_direct_{pattern}",
+         fuse_seq(4 | pattern << 3, fuse("LOOKUP", 1, z("file")),
+                  fuse("OPEN", 2, struct.pack("<II", 0, 0)),
+                  fuse("READ", 2, struct.pack(READ_IN, 0, 1, 15, 0, 0, 0, 0)),
+                  fuse("GETATTR", 2, bytes(16))))
 seed("fuzz_fs", "create_write", fuse_seq(0, fuse("CREATE", 1, struct.pack("<IIII", 0o1, 0o644, 0, 0) + z("new")),
                                          fuse("WRITE", 2, struct.pack("<QQIIQII", 0, 0, 5, 0, 0, 0, 0) + b"hello"),
                                          fuse("FSYNC", 2, struct.pack("<QII", 0, 1, 0)),
