@@ -245,6 +245,42 @@ Test(fs, chains_that_cannot_hold_a_reply)
 	cr_assert_eq(vdev->status & VIRTIO_CONFIG_S_NEEDS_RESET, 0);
 }
 
+/* INIT, LOOKUP (name) in the share's root, OPEN it read-only, all through
+ * the request queue: the handle. */
+static uint64_t init_and_open(const char *name)
+{
+	offer(&req, &init, sizeof(init), 4096);
+	serve(1);
+	used_len(&req);
+	struct {
+		struct fuse_in_header h;
+		char name[32];
+	} lk = { { .opcode = FUSE_LOOKUP, .unique = 2, .nodeid = 1 }, "" };
+	cr_assert_lt(strlen(name), sizeof(lk.name));
+	strcpy(lk.name, name);
+	lk.h.len = (uint32_t)(sizeof(lk.h) + strlen(name) + 1);
+	uint64_t out = offer(&req, &lk, lk.h.len, 4096);
+	serve(1);
+	used_len(&req);
+	struct fuse_entry_out eo;
+	memcpy(&eo, vqd_hva(&req, out + sizeof(struct fuse_out_header), sizeof(eo)), sizeof(eo));
+	cr_assert_neq(eo.nodeid, 0);
+	struct {
+		struct fuse_in_header h;
+		struct fuse_open_in o;
+	} op = { { .len = sizeof(op), .opcode = FUSE_OPEN, .unique = 3, .nodeid = eo.nodeid },
+		 { .flags = O_RDONLY } };
+	out = offer(&req, &op, sizeof(op), 4096);
+	serve(1);
+	used_len(&req);
+	struct fuse_out_header oh;
+	memcpy(&oh, vqd_hva(&req, out, sizeof(oh)), sizeof(oh));
+	cr_assert_eq(oh.error, 0);
+	struct fuse_open_out oo;
+	memcpy(&oo, vqd_hva(&req, out + sizeof(oh), sizeof(oo)), sizeof(oo));
+	return oo.fh;
+}
+
 /* A READ's chain: the request readable, then writable segments of the
  * sizes in (segs) (n of them; indirect when (indirect)). Returns the
  * segments' guest addresses in (gpa). */
@@ -285,6 +321,26 @@ static void gather(const uint64_t *gpa, const uint32_t *segs, unsigned n, size_t
 	cr_assert_eq(len, 0, "the segments hold fewer bytes than asked");
 }
 
+/* offer_split_read, served: the used length, the reply header and the
+ * data must say (want) bytes came, equal to (file) from (offset). */
+static void read_split(uint64_t fh, uint64_t offset, uint32_t size, const uint32_t *segs,
+		       unsigned n, bool indirect, uint64_t *gpa, const uint8_t *file, size_t want)
+{
+	static uint8_t got[1 << 16];
+	const size_t hdr = sizeof(struct fuse_out_header);
+	struct fuse_out_header oh;
+	cr_assert_leq(want, sizeof(got));
+	offer_split_read(fh, offset, size, segs, n, indirect, gpa);
+	serve(1);
+	cr_assert_eq(used_len(&req), hdr + want);
+	gather(gpa, segs, n, 0, (uint8_t *)&oh, sizeof(oh));
+	cr_assert_eq(oh.error, 0);
+	cr_assert_eq(oh.len, hdr + want);
+	cr_assert_eq(oh.unique, 40);
+	gather(gpa, segs, n, hdr, got, want);
+	cr_assert_eq(memcmp(got, file + offset, want), 0);
+}
+
 /* READs through the queue with the reply header split over segments, the
  * data across uneven ones (placed straight into them), a short READ at the
  * end of the file (its used length says what came), and a chain of more
@@ -292,7 +348,7 @@ static void gather(const uint64_t *gpa, const uint32_t *segs, unsigned n, size_t
  * through the bounce buffer, the same bytes). */
 Test(fs, reads_across_split_buffers)
 {
-	static uint8_t text[20000], got[20000];
+	static uint8_t text[20000];
 	for (size_t i = 0; i < sizeof(text); i++)
 		text[i] = (uint8_t)(i * 7 + i / 251);
 	char path[64];
@@ -300,66 +356,22 @@ Test(fs, reads_across_split_buffers)
 	int fd = open(path, O_WRONLY | O_CREAT, 0644);
 	cr_assert_eq(write(fd, text, sizeof(text)), (ssize_t)sizeof(text));
 	close(fd);
-	offer(&req, &init, sizeof(init), 4096);
-	serve(1);
-	used_len(&req);
-	struct {
-		struct fuse_in_header h;
-		char name[2];
-	} lk = { { .len = sizeof(lk), .opcode = FUSE_LOOKUP, .unique = 2, .nodeid = 1 }, "r" };
-	uint64_t out = offer(&req, &lk, sizeof(lk), 4096);
-	serve(1);
-	used_len(&req);
-	struct fuse_entry_out eo;
-	memcpy(&eo, vqd_hva(&req, out + sizeof(struct fuse_out_header), sizeof(eo)), sizeof(eo));
-	struct {
-		struct fuse_in_header h;
-		struct fuse_open_in o;
-	} op = { { .len = sizeof(op), .opcode = FUSE_OPEN, .unique = 3, .nodeid = eo.nodeid },
-		 { .flags = O_RDONLY } };
-	out = offer(&req, &op, sizeof(op), 4096);
-	serve(1);
-	used_len(&req);
-	struct fuse_open_out oo;
-	memcpy(&oo, vqd_hva(&req, out + sizeof(struct fuse_out_header), sizeof(oo)), sizeof(oo));
-	const size_t hdr = sizeof(struct fuse_out_header);
-	struct fuse_out_header oh;
+	uint64_t fh = init_and_open("r");
 
 	static const uint32_t split[] = { 10, 3, 103, 2900, 9000 }; /* header in 10 + 3 + 3 */
 	uint64_t gpa[600];
-	offer_split_read(oo.fh, 7, 5000, split, 5, false, gpa);
-	serve(1);
-	cr_assert_eq(used_len(&req), hdr + 5000);
-	gather(gpa, split, 5, 0, (uint8_t *)&oh, sizeof(oh));
-	cr_assert_eq(oh.error, 0);
-	cr_assert_eq(oh.len, hdr + 5000);
-	cr_assert_eq(oh.unique, 40);
-	gather(gpa, split, 5, hdr, got, 5000);
-	cr_assert_eq(memcmp(got, text + 7, 5000), 0);
+	read_split(fh, 7, 5000, split, 5, false, gpa, text, 5000);
 	/* The data ends 2000 bytes into the last segment (100 + 2900 before). */
 	cr_assert_eq(*(uint8_t *)vqd_hva(&req, gpa[4] + 1999, 1), text[7 + 4999]);
 	cr_assert_eq(*(uint8_t *)vqd_hva(&req, gpa[4] + 2000, 1), 0xee,
 		     "past the size asked for: untouched");
 
-	offer_split_read(oo.fh, sizeof(text) - 300, 4096, split, 5, false, gpa);
-	serve(1);
-	cr_assert_eq(used_len(&req), hdr + 300);
-	gather(gpa, split, 5, 0, (uint8_t *)&oh, sizeof(oh));
-	cr_assert_eq(oh.len, hdr + 300);
-	gather(gpa, split, 5, hdr, got, 300);
-	cr_assert_eq(memcmp(got, text + sizeof(text) - 300, 300), 0);
+	read_split(fh, sizeof(text) - 300, 4096, split, 5, false, gpa, text, 300);
 
 	static uint32_t many[600];
 	for (unsigned i = 0; i < 600; i++)
 		many[i] = 20;
-	offer_split_read(oo.fh, 100, 8000, many, 600, true, gpa);
-	serve(1);
-	cr_assert_eq(used_len(&req), hdr + 8000);
-	gather(gpa, many, 600, 0, (uint8_t *)&oh, sizeof(oh));
-	cr_assert_eq(oh.error, 0);
-	cr_assert_eq(oh.len, hdr + 8000);
-	gather(gpa, many, 600, hdr, got, 8000);
-	cr_assert_eq(memcmp(got, text + 100, 8000), 0);
+	read_split(fh, 100, 8000, many, 600, true, gpa, text, 8000);
 }
 
 Test(fs, reset_with_requests_in_flight)
@@ -485,34 +497,7 @@ static uint64_t open_file(void)
 	cr_assert_eq(fwrite(content, 1, FILE_LEN, f), FILE_LEN);
 	cr_assert_eq(fclose(f), 0);
 	free(content);
-
-	offer(&req, &init, sizeof(init), 4096);
-	serve(1);
-	used_len(&req);
-	struct {
-		struct fuse_in_header h;
-		char name[4];
-	} lk = { { .len = sizeof(lk), .opcode = FUSE_LOOKUP, .unique = 2, .nodeid = 1 }, "big" };
-	uint64_t out = offer(&req, &lk, sizeof(lk), 4096);
-	serve(1);
-	used_len(&req);
-	struct fuse_entry_out eo;
-	memcpy(&eo, vqd_hva(&req, out + sizeof(struct fuse_out_header), sizeof(eo)), sizeof(eo));
-	cr_assert_neq(eo.nodeid, 0);
-	struct {
-		struct fuse_in_header h;
-		struct fuse_open_in o;
-	} op = { { .len = sizeof(op), .opcode = FUSE_OPEN, .unique = 3, .nodeid = eo.nodeid },
-		 { .flags = O_RDONLY } };
-	out = offer(&req, &op, sizeof(op), 4096);
-	serve(1);
-	used_len(&req);
-	struct fuse_out_header oh;
-	memcpy(&oh, vqd_hva(&req, out, sizeof(oh)), sizeof(oh));
-	cr_assert_eq(oh.error, 0);
-	struct fuse_open_out oo;
-	memcpy(&oo, vqd_hva(&req, out + sizeof(oh), sizeof(oo)), sizeof(oo));
-	return oo.fh;
+	return init_and_open("big");
 }
 
 /* Offer a READ of block (i) of the file (unique 100 + i): its reply's address. */

@@ -231,15 +231,21 @@ Test(fs_share, lookup_read_and_forget)
 	cr_assert_eq(call(FUSE_GETATTR, a, P(ga), NONE_P), -EBADF);
 }
 
+/* (t) of (n) bytes: the alphabet from (a) over and over, then a NUL. */
+static void fill_letters(char *t, size_t n, char a)
+{
+	for (size_t i = 0; i + 1 < n; i++)
+		t[i] = (char)(a + i % 26);
+	t[n - 1] = 0;
+}
+
 /* A READ whose data goes straight into the caller's buffers: clipped to
  * the size asked for, across uneven segments; the reply's length counts
  * it; an error places nothing; the plain path still fills (out). */
 Test(fs_share, read_straight_into_the_callers_buffers)
 {
 	char text[10000];
-	for (size_t i = 0; i < sizeof(text) - 1; i++)
-		text[i] = (char)('a' + i % 26);
-	text[sizeof(text) - 1] = 0;
+	fill_letters(text, sizeof(text), 'a');
 	host_write("big", text, 0644);
 	open_share(false);
 	init_fs();
@@ -329,9 +335,7 @@ static size_t direct_read(uint64_t fh, uint64_t offset, uint32_t size, struct io
 Test(fs_share, direct_read_edges)
 {
 	char text[301];
-	for (size_t i = 0; i < sizeof(text) - 1; i++)
-		text[i] = (char)('A' + i % 26);
-	text[sizeof(text) - 1] = 0;
+	fill_letters(text, sizeof(text), 'A');
 	host_write("f", text, 0644);
 	host_write("w", "", 0644);
 	open_share(false);
