@@ -14,6 +14,9 @@ file given by --log. Markers:
                                  Private_Clean + Private_Dirty beside guest RAM
   'KILN-BENCH-START'/'-END'   -> the VMM's CPU time (utime+stime, and guest_time) between
   'KILN-FIO ...', 'KILN-IPERF ...', 'KILN-FS ...', 'N exits to userspace' -> copied
+At the --timeout deadline, before the kill: 'hang_threads', each thread of the VMM's
+process group as comm:state:cpu_s:guest_s:wchan, busiest first (a vCPU spinning in
+guest mode shows guest time; a VMM loop shows CPU without it).
 Prints 'key value' lines on stdout. With --strace, runs the VMM under
 strace -f -ttt --seccomp-bpf -e trace=ioctl and counts KVM_RUN returns (to the marker and
 to exit) and the time of the first KVM_RUN.
@@ -39,6 +42,36 @@ def cpu(pid):
     fl = s[s.rindex(")") + 2:].split()
     # fields from 3 on: utime=14, stime=15, guest_time=43 (1-based) -> index -3
     return (int(fl[11]) + int(fl[12])) / TCK, int(fl[40]) / TCK
+
+def threads_of_group(pgid):
+    """'comm:state:cpu_s:guest_s:wchan' for every thread of every process in
+    process group (pgid), busiest first: at a deadline, which thread was
+    spinning (a vCPU in guest mode, a VMM thread, or nothing at all)."""
+    rows = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                s = f.read()
+            if int(s[s.rindex(")") + 2:].split()[2]) != pgid:
+                continue
+            for t in os.listdir("/proc/%s/task" % d):
+                base = "/proc/%s/task/%s/" % (d, t)
+                with open(base + "stat") as f:
+                    ts = f.read()
+                fl = ts[ts.rindex(")") + 2:].split()
+                comm = ts[ts.index("(") + 1:ts.rindex(")")].replace(" ", "_").replace(":", "_")
+                try:
+                    with open(base + "wchan") as f:
+                        wchan = f.read().strip() or "-"
+                except OSError:
+                    wchan = "?"
+                busy = (int(fl[11]) + int(fl[12])) / TCK
+                rows.append((busy, "%s:%s:%.2f:%.2f:%s" % (comm, fl[0], busy, int(fl[40]) / TCK, wchan)))
+        except (OSError, ValueError, IndexError):
+            continue  # the process or thread ended meanwhile
+    return ",".join(r for _, r in sorted(rows, reverse=True)) or "-"
 
 KILN_LOG_INSIDE = re.compile(r"^(.+?)(kiln: (?:error|warning|info|debug): .*)$")
 
@@ -86,6 +119,7 @@ netup_done = not opt["--netup"]
 while True:
     left = deadline - time.monotonic()
     if left <= 0:
+        out["hang_threads"] = threads_of_group(pid)
         os.killpg(pid, signal.SIGKILL); killed = True
         break
     r, _, _ = select.select([fd], [], [], min(left, 0.2))
