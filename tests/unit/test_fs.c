@@ -342,7 +342,8 @@ static void read_split(uint64_t fh, uint64_t offset, uint32_t size, const uint32
 }
 
 /* READs through the queue with the reply header split over segments, the
- * data across uneven ones (placed straight into them), a short READ at the
+ * data across uneven ones (straight into them when fs_direct_reads is on,
+ * through out_buf otherwise: the same bytes either way), a short READ at the
  * end of the file (its used length says what came), and a chain of more
  * writable segments than the direct path takes (600, indirect: served
  * through the bounce buffer, the same bytes). */
