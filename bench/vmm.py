@@ -35,13 +35,18 @@ mem_kb = int(opt["--mem-mib"]) * 1024
 TCK = os.sysconf("SC_CLK_TCK")
 out = {}
 
-def cpu(pid):
-    """(user+system seconds, guest seconds) of the whole process (all threads)."""
-    with open("/proc/%d/stat" % pid) as f:
+def stat(path):
+    """(comm, fields from 'state' on, user+system seconds, guest seconds) of a
+    /proc stat file (a process: all its threads; or one thread)."""
+    with open(path) as f:
         s = f.read()
     fl = s[s.rindex(")") + 2:].split()
     # fields from 3 on: utime=14, stime=15, guest_time=43 (1-based) -> index -3
-    return (int(fl[11]) + int(fl[12])) / TCK, int(fl[40]) / TCK
+    return s[s.index("(") + 1:s.rindex(")")], fl, (int(fl[11]) + int(fl[12])) / TCK, int(fl[40]) / TCK
+
+def cpu(pid):
+    """(user+system seconds, guest seconds) of the whole process (all threads)."""
+    return stat("/proc/%d/stat" % pid)[2:]
 
 def threads_of_group(pgid):
     """'comm:state:cpu_s:guest_s:wchan' for every thread of every process in
@@ -52,23 +57,18 @@ def threads_of_group(pgid):
         if not d.isdigit():
             continue
         try:
-            with open("/proc/%s/stat" % d) as f:
-                s = f.read()
-            if int(s[s.rindex(")") + 2:].split()[2]) != pgid:
+            if int(stat("/proc/%s/stat" % d)[1][2]) != pgid:
                 continue
             for t in os.listdir("/proc/%s/task" % d):
                 base = "/proc/%s/task/%s/" % (d, t)
-                with open(base + "stat") as f:
-                    ts = f.read()
-                fl = ts[ts.rindex(")") + 2:].split()
-                comm = ts[ts.index("(") + 1:ts.rindex(")")].replace(" ", "_").replace(":", "_")
+                comm, fl, busy, guest = stat(base + "stat")
+                comm = comm.replace(" ", "_").replace(":", "_")
                 try:
                     with open(base + "wchan") as f:
                         wchan = f.read().strip() or "-"
                 except OSError:
                     wchan = "?"
-                busy = (int(fl[11]) + int(fl[12])) / TCK
-                rows.append((busy, "%s:%s:%.2f:%.2f:%s" % (comm, fl[0], busy, int(fl[40]) / TCK, wchan)))
+                rows.append((busy, "%s:%s:%.2f:%.2f:%s" % (comm, fl[0], busy, guest, wchan)))
         except (OSError, ValueError, IndexError):
             continue  # the process or thread ended meanwhile
     return ",".join(r for _, r in sorted(rows, reverse=True)) or "-"

@@ -129,7 +129,7 @@ static void die(int status, const char *fmt, ...)
 static void list_add(char ***list, int *count, char *v, const char *key)
 {
 	int n = *count;
-	if ((n & (n + 1)) == 0 || !*list) { /* n + 2 slots needed; grow at 2^k - 1 */
+	if ((n & (n + 1)) == 0) { /* n + 2 slots needed: grow at 0, 1, 3, 7, ... */
 		size_t cap = (size_t)(n + 1) * 2;
 		char **grown = realloc(*list, cap * sizeof(*grown));
 		if (!grown)
