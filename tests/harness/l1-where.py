@@ -9,7 +9,13 @@ apart, and prints one line per CPU and sample: RIP (with the L1 kernel's
 symbol from KALLSYMS, the text symbols of L1's /proc/kallsyms, which
 l1-init copies to the share at boot), CPL, whether halted, CR3. A RIP that stays in one L1 function
 across samples tells a loop in L1 from a CPU that is running an L2 guest
-(a user or guest address) or halted."""
+(a user or guest address) or halted.
+
+Then each CPU's local APIC (pending IRR, in-service ISR, PPR): a CPU halted
+with interrupts enabled (RFLAGS.IF) while its APIC holds a vector it could
+take (above PPR and above anything in service) is a wakeup the emulator
+lost, which nothing inside L1 can undo; that is said in one line
+(docs/testing.md, "The emulator's lost wakeup")."""
 import bisect
 import re
 import socket
@@ -64,9 +70,29 @@ def symbol(table, rip):
     return "%s+0x%x" % (names[i], rip - addrs[i])
 
 
+def vectors(text, name):
+    m = re.search(r"^%s\s+(.*)$" % name, text, re.M)
+    return [int(v) for v in re.findall(r"\d+", m.group(1))] if m else []
+
+
+def lost_wakeup(sock, cpu, rflags):
+    """The deliverable vectors of a halted CPU with IF set, else []."""
+    if not rflags & 0x200:
+        return [], ""
+    text = monitor(sock, "info lapic %s" % cpu)
+    irr, isr = vectors(text, "IRR"), vectors(text, "ISR")
+    ppr = re.search(r"PPR 0x([0-9a-f]+)", text)
+    if not ppr:
+        return [], ""
+    floor = max([int(ppr.group(1), 16) >> 4] + [v >> 4 for v in isr])
+    return [v for v in irr if v >> 4 > floor], "PPR 0x%s, ISR %s" % (
+        ppr.group(1), " ".join(map(str, isr)) or "empty")
+
+
 def main():
     sock = sys.argv[1]
     table = load_map(sys.argv[2]) if len(sys.argv) > 2 else None
+    halted = {}
     for sample in range(3):
         try:
             text = monitor(sock, "info registers -a")
@@ -82,11 +108,28 @@ def main():
             hlt = re.search(r"HLT=(\d)", block)
             cr3 = re.search(r"CR3=([0-9a-f]+)", block)
             r = int(rip.group(1), 16)
+            rfl = re.search(r"RFL=([0-9a-f]+)", block)
+            if hlt and hlt.group(1) == "1" and rfl:
+                halted[m.group(1)] = int(rfl.group(1), 16)
+            else:
+                halted.pop(m.group(1), None)
             print("l1-where: sample %d CPU#%s RIP=%016x %s CPL=%s HLT=%s CR3=%s" % (
                 sample, m.group(1), r, symbol(table, r),
                 cpl.group(1) if cpl else "?", hlt.group(1) if hlt else "?",
                 cr3.group(1) if cr3 else "?"))
         time.sleep(1)
+    # Halted in the last sample: is there an interrupt it should have taken?
+    for cpu, rflags in sorted(halted.items()):
+        try:
+            pending, apic = lost_wakeup(sock, cpu, rflags)
+        except OSError as e:
+            print("l1-where: QEMU monitor: %s" % e)
+            return
+        if pending:
+            print("l1-where: CPU#%s is halted with interrupts enabled while its local APIC "
+                  "holds vectors %s it can take (%s): a wakeup the emulator lost, which "
+                  "L1 cannot recover from (docs/testing.md, \"The emulator's lost wakeup\")"
+                  % (cpu, " ".join(map(str, pending)), apic))
 
 
 main()
