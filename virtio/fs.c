@@ -76,11 +76,15 @@ struct virtio_fs {
 
 /*
  * READs placed straight into the chain's buffers (fs_share_handle_direct)
- * are off: with them on, kiln's fs benchmark run hung in 3 of 5 nested runs
- * on 2026-12-07 (the guest spinning in guest mode, no FUSE traffic), with
- * them off in none of 2 (docs/testing.md). Until the cause is found, every
- * READ goes through out_buf as before f9e5c05; the server side stays tested
- * (tests/unit/test_fs_share.c, fuzz_fs).
+ * are off. With them on, 34 repeated nested runs of kiln's fs benchmark
+ * (2026-12-07) had 4 guest hangs, 2 L1s lost and 2 guests whose fio
+ * failed; with them off, 16 of 16 passed. Three hangs had the emulator's
+ * signature (an L1 CPU halted with interrupts it could take pending in its
+ * local APIC: docs/testing.md, "The emulator's lost wakeup"); one guest
+ * spun in guest mode and the fio failures are not explained. Until they
+ * are, every READ goes through out_buf as before
+ * f9e5c05; the server side stays tested (tests/unit/test_fs_share.c,
+ * fuzz_fs).
  */
 static const bool fs_direct_reads = false;
 
