@@ -82,9 +82,8 @@ struct virtio_fs {
  * signature (an L1 CPU halted with interrupts it could take pending in its
  * local APIC: docs/testing.md, "The emulator's lost wakeup"); one guest
  * spun in guest mode and the fio failures are not explained. Until they
- * are, every READ goes through out_buf as before
- * f9e5c05; the server side stays tested (tests/unit/test_fs_share.c,
- * fuzz_fs).
+ * are, every READ goes through out_buf as before f9e5c05; the server side
+ * stays tested (tests/unit/test_fs_share.c, fuzz_fs).
  */
 static const bool fs_direct_reads = false;
 

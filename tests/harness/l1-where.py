@@ -76,7 +76,8 @@ def vectors(text, name):
 
 
 def lost_wakeup(sock, cpu, rflags):
-    """The deliverable vectors of a halted CPU with IF set, else []."""
+    """(the vectors a halted CPU with IF set could take, its APIC in words);
+    ([], "") when it has none or interrupts are off."""
     if not rflags & 0x200:
         return [], ""
     text = monitor(sock, "info lapic %s" % cpu)
