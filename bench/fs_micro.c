@@ -1,15 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * virtio-fs micro-benchmark, no KVM: the driver fake (tests/fakes) puts
- * sequential 1 MiB FUSE READs on the request queue laid out as Linux's
- * virtio-fs driver lays out a read-ahead (an indirect table: the request
- * readable, the reply header in one buffer, the data in 256 page-sized
- * buffers); the device pops each, its worker reads the file and fills the
- * reply, the completion eventfd wakes the event loop, the device publishes
- * the used entry. One READ in flight at a time. Prints MB/s and the
- * process's CPU time per GiB (both threads), the figure to compare.
+ * sequential FUSE READs of SIZE bytes (default 1 MiB) on the request queue
+ * laid out as Linux's virtio-fs driver lays out a read-ahead (an indirect
+ * table: the request readable, the reply header in one buffer, the data in
+ * page-sized buffers: 256 for 1 MiB, one for an O_DIRECT 4 KiB read); the
+ * device pops each, its worker reads the file and fills the reply, the
+ * completion eventfd wakes the event loop, the device publishes the used
+ * entry. One READ in flight at a time. Prints MB/s, READs per second and
+ * the process's CPU time per READ and per GiB (both threads): the figures
+ * to compare.
  *
- *   fs_micro [-n READS] [-d DIR]
+ *   fs_micro [-n READS] [-s SIZE] [-d DIR]     (SIZE: 4096..1048576, a multiple of 4096)
  *
  * The file (64 MiB, in DIR, default /dev/shm: the page cache, as a warm
  * host file) is created, read once before timing, and removed at the end.
@@ -37,8 +39,8 @@
 #define HEAP_GPA 0x100000ULL /* requests and indirect tables */
 #define HEAP_LEN 0x100000ULL
 #define DATA_GPA 0x400000ULL /* the reply's data pages */
-#define READ_SIZE (1u << 20)
-#define PAGES (READ_SIZE / 4096)
+#define MAX_READ (1u << 20)
+#define PAGES (MAX_READ / 4096)
 #define FILE_LEN (64u << 20)
 
 static void die(const char *what)
@@ -111,16 +113,22 @@ static int32_t call(uint32_t opcode, uint64_t nodeid, const void *arg, uint32_t 
 int main(int argc, char **argv)
 {
 	unsigned reads = 2000;
+	uint32_t size = MAX_READ;
 	const char *base = "/dev/shm";
 	int opt;
-	while ((opt = getopt(argc, argv, "n:d:")) != -1) {
+	while ((opt = getopt(argc, argv, "n:s:d:")) != -1) {
 		if (opt == 'n')
 			reads = (unsigned)strtoul(optarg, NULL, 0);
+		else if (opt == 's')
+			size = (uint32_t)strtoul(optarg, NULL, 0);
 		else if (opt == 'd')
 			base = optarg;
 		else
-			die("usage: fs_micro [-n READS] [-d DIR]");
+			die("usage: fs_micro [-n READS] [-s SIZE] [-d DIR]");
 	}
+	if (size < 4096 || size > MAX_READ || size % 4096)
+		die("-s: a READ size from 4096 to 1048576, a multiple of 4096");
+	const unsigned per_file = FILE_LEN / size;
 	log_set_level(LOG_ERROR);
 	char dir[256];
 	snprintf(dir, sizeof(dir), "%s/kiln-fs-micro.XXXXXX", base);
@@ -129,10 +137,10 @@ int main(int argc, char **argv)
 	char path[300];
 	snprintf(path, sizeof(path), "%s/f", dir);
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	static uint8_t chunk[READ_SIZE];
+	static uint8_t chunk[MAX_READ];
 	for (unsigned i = 0; i < sizeof(chunk); i++)
 		chunk[i] = (uint8_t)(i * 31 + 7);
-	for (unsigned i = 0; fd >= 0 && i < FILE_LEN / READ_SIZE; i++)
+	for (unsigned i = 0; fd >= 0 && i < FILE_LEN / MAX_READ; i++)
 		if (write(fd, chunk, sizeof(chunk)) != (ssize_t)sizeof(chunk))
 			die("writing the file");
 	if (fd < 0)
@@ -166,7 +174,7 @@ int main(int argc, char **argv)
 
 	uint32_t len;
 	const struct fuse_init_in init = { .major = 7, .minor = 38, .flags = FUSE_MAX_PAGES,
-					   .max_readahead = READ_SIZE };
+					   .max_readahead = MAX_READ };
 	if (call(FUSE_INIT, 0, &init, sizeof(init), 4096, &len))
 		die("INIT");
 	if (call(FUSE_LOOKUP, FUSE_ROOT_ID, "f", 2, 4096, &len))
@@ -179,25 +187,27 @@ int main(int argc, char **argv)
 	struct fuse_open_out oo;
 	memcpy(&oo, vqd_hva(&req, DATA_GPA, sizeof(oo)), sizeof(oo));
 
-	struct fuse_read_in rd = { .fh = oo.fh, .size = READ_SIZE };
+	struct fuse_read_in rd = { .fh = oo.fh, .size = size };
 	double w0 = 0, c0 = 0;
-	for (unsigned i = 0; i < reads + FILE_LEN / READ_SIZE; i++) {
-		if (i == FILE_LEN / READ_SIZE) { /* the file read once: now time */
+	for (unsigned i = 0; i < reads + per_file; i++) {
+		if (i == per_file) { /* the file read once: now time */
 			w0 = now(CLOCK_MONOTONIC);
 			c0 = now(CLOCK_PROCESS_CPUTIME_ID);
 		}
-		rd.offset = (uint64_t)(i % (FILE_LEN / READ_SIZE)) * READ_SIZE;
-		if (call(FUSE_READ, eo.nodeid, &rd, sizeof(rd), READ_SIZE, &len) ||
-		    len != 16 + READ_SIZE)
+		rd.offset = (uint64_t)(i % per_file) * size;
+		if (call(FUSE_READ, eo.nodeid, &rd, sizeof(rd), size, &len) || len != 16 + size)
 			die("READ failed or short");
 	}
 	double wall = now(CLOCK_MONOTONIC) - w0, cpu = now(CLOCK_PROCESS_CPUTIME_ID) - c0;
-	const uint8_t *got = vqd_hva(&req, DATA_GPA, READ_SIZE);
-	if (!got || memcmp(got, chunk, READ_SIZE))
+	/* The file repeats (chunk) every MiB: the last READ's data are
+	 * chunk's from its offset within that MiB. */
+	const uint8_t *got = vqd_hva(&req, DATA_GPA, size);
+	if (!got || memcmp(got, chunk + rd.offset % MAX_READ, size))
 		die("the last READ's data differ from the file's");
-	double gib = (double)reads * READ_SIZE / (1u << 30);
-	printf("fs_micro: %u READs of 1 MiB: %.0f MB/s, CPU %.1f ms per GiB\n", reads,
-	       (double)reads * READ_SIZE / 1e6 / wall, cpu * 1000 / gib);
+	double gib = (double)reads * size / (1u << 30);
+	printf("fs_micro: %u READs of %u KiB: %.0f MB/s, %.0f READs/s, CPU %.2f us per READ, %.1f ms per GiB\n",
+	       reads, size / 1024, (double)reads * size / 1e6 / wall, reads / wall,
+	       cpu * 1e6 / reads, cpu * 1000 / gib);
 
 	fs_destroy(fs);
 	evl_destroy(loop);
