@@ -341,12 +341,14 @@ static void read_split(uint64_t fh, uint64_t offset, uint32_t size, const uint32
 	cr_assert_eq(memcmp(got, file + offset, want), 0);
 }
 
-/* READs through the queue with the reply header split over segments, the
- * data across uneven ones (straight into them when fs_direct_reads is on,
- * through out_buf otherwise: the same bytes either way), a short READ at the
- * end of the file (its used length says what came), and a chain of more
- * writable segments than the direct path takes (600, indirect: served
- * through the bounce buffer, the same bytes). */
+/* READs through the queue with the reply header split over segments and
+ * the data across uneven ones. A chain with room for less than
+ * FS_DIRECT_MIN_READ (128 KiB) is answered through the worker's buffer, one
+ * with more straight into its segments: the same bytes either way, and
+ * nothing written past what the file gave. A short READ at the end of the
+ * file (its used length says what came), and a wide chain of more writable
+ * segments than the direct path takes (600, indirect: through the buffer
+ * again, the same bytes). */
 Test(fs, reads_across_split_buffers)
 {
 	static uint8_t text[20000];
@@ -359,19 +361,27 @@ Test(fs, reads_across_split_buffers)
 	close(fd);
 	uint64_t fh = init_and_open("r");
 
-	static const uint32_t split[] = { 10, 3, 103, 2900, 9000 }; /* header in 10 + 3 + 3 */
+	/* Header in 10 + 3 + 3; narrow: 12,016 bytes in all, wide: 143,016. */
+	static const uint32_t narrow[] = { 10, 3, 103, 2900, 9000 };
+	static const uint32_t wide[] = { 10, 3, 103, 2900, 140000 };
+	const uint32_t *splits[] = { narrow, wide };
 	uint64_t gpa[600];
-	read_split(fh, 7, 5000, split, 5, false, gpa, text, 5000);
-	/* The data ends 2000 bytes into the last segment (100 + 2900 before). */
-	cr_assert_eq(*(uint8_t *)vqd_hva(&req, gpa[4] + 1999, 1), text[7 + 4999]);
-	cr_assert_eq(*(uint8_t *)vqd_hva(&req, gpa[4] + 2000, 1), 0xee,
-		     "past the size asked for: untouched");
-
-	read_split(fh, sizeof(text) - 300, 4096, split, 5, false, gpa, text, 300);
+	for (unsigned k = 0; k < 2; k++) {
+		read_split(fh, 7, 5000, splits[k], 5, false, gpa, text, 5000);
+		/* The data ends 2000 bytes into the last segment (100 + 2900 before). */
+		cr_assert_eq(*(uint8_t *)vqd_hva(&req, gpa[4] + 1999, 1), text[7 + 4999]);
+		cr_assert_eq(*(uint8_t *)vqd_hva(&req, gpa[4] + 2000, 1), 0xee,
+			     "past the size asked for: untouched (%s chain)", k ? "wide" : "narrow");
+		read_split(fh, sizeof(text) - 300, 4096, splits[k], 5, false, gpa, text, 300);
+		/* 100 bytes in the third segment, 200 in the fourth. */
+		cr_assert_eq(*(uint8_t *)vqd_hva(&req, gpa[3] + 199, 1), text[sizeof(text) - 1]);
+		cr_assert_eq(*(uint8_t *)vqd_hva(&req, gpa[3] + 200, 1), 0xee,
+			     "past the end of the file: untouched (%s chain)", k ? "wide" : "narrow");
+	}
 
 	static uint32_t many[600];
 	for (unsigned i = 0; i < 600; i++)
-		many[i] = 20;
+		many[i] = 256;
 	read_split(fh, 100, 8000, many, 600, true, gpa, text, 8000);
 }
 
