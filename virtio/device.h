@@ -208,6 +208,15 @@ struct virtio_device {
 	 * for a disk) or NULL: vm.info shows it as the device's "engine". */
 	const char *host_engine;
 
+	/* Shared memory region 0 (virtio 1.2 §2.10), or shm_len 0: memory
+	 * of the device's the guest sees behind a BAR of its own (virtio-fs's
+	 * DAX window). The device owns it; the transport places it (a BAR
+	 * and a VIRTIO_PCI_CAP_SHARED_MEMORY_CFG capability) and has the
+	 * platform map it into the guest. Set before the transport is
+	 * created; never changes after. */
+	void *shm_base;
+	uint64_t shm_len;
+
 	/* counters for metrics (loop thread) */
 	uint64_t notifies;
 	uint64_t interrupts;

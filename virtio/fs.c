@@ -23,6 +23,7 @@
 #include "../vmm/base/container_of.h"
 #include "../vmm/base/log.h"
 #include "../vmm/base/thread.h"
+#include "backend/fs_dax.h"
 #include "backend/fs_share.h"
 
 #define FS_HIPRIO_Q 0
@@ -44,6 +45,8 @@ struct virtio_fs {
 	struct virtio_device vdev;
 	struct virtio_fs_config config;
 	struct fs_share *share;
+	void *window;               /* the DAX window's reservation, or NULL */
+	uint64_t window_len;
 	int done_fd;                /* the worker's completion eventfd */
 	bool watching;
 	bool active;
@@ -417,6 +420,11 @@ static void fs_stats_emit(struct virtio_device *vdev, dev_stat_fn emit, void *ct
 	emit(ctx, "bytes_written", st.bytes_written);
 	emit(ctx, "nodes", st.nodes);
 	emit(ctx, "handles", st.handles);
+	if (fs->window) {
+		emit(ctx, "dax_setups", st.dax_setups);
+		emit(ctx, "dax_removals", st.dax_removals);
+		emit(ctx, "dax_mapped_bytes", st.dax_mapped_bytes);
+	}
 }
 
 /*
@@ -479,6 +487,26 @@ static const struct virtio_device_ops fs_ops = {
 	.stats = fs_stats_emit,
 };
 
+/* The DAX window: reserved here, served by the share, placed in the guest
+ * by the transport (shared memory region 0, the cache: §5.11.5). */
+static int fs_setup_window(struct virtio_fs *fs, uint64_t len, struct err *e)
+{
+	if (len < FS_DAX_MIN || len > FS_DAX_MAX || (len & (len - 1)))
+		return err_set(e, -EINVAL, "virtio-fs: DAX window of %llu bytes: a power "
+			       "of two from %llu to %llu MiB", (unsigned long long)len,
+			       FS_DAX_MIN >> 20, FS_DAX_MAX >> 20);
+	fs->window = fs_dax_window_alloc(len, e);
+	if (!fs->window)
+		return -ENOMEM;
+	fs->window_len = len;
+	int rc = fs_share_set_window(fs->share, fs->window, len, e);
+	if (rc)
+		return rc;
+	fs->vdev.shm_base = fs->window;
+	fs->vdev.shm_len = len;
+	return 0;
+}
+
 int fs_create(const struct fs_config *cfg, const struct guest_mem *mem,
 	      struct evloop *loop, struct virtio_fs **out, struct err *e)
 {
@@ -522,6 +550,8 @@ int fs_create(const struct fs_config *cfg, const struct guest_mem *mem,
 				FS_QUEUE_SIZE, 0, e);
 	if (rc)
 		goto fail;
+	if (cfg->dax_window && (rc = fs_setup_window(fs, cfg->dax_window, e)))
+		goto fail;
 	fs->done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (fs->done_fd < 0) {
 		rc = -errno;
@@ -536,8 +566,8 @@ int fs_create(const struct fs_config *cfg, const struct guest_mem *mem,
 	fs->watching = true;
 	if (!cfg->defer_worker && (rc = fs_start_worker(fs, e)))
 		goto fail;
-	log_info("%s: virtio-fs, tag %s%s", cfg->path, cfg->tag,
-		 cfg->readonly ? ", read-only" : "");
+	log_info("%s: virtio-fs, tag %s%s, DAX window %llu MiB", cfg->path, cfg->tag,
+		 cfg->readonly ? ", read-only" : "", (unsigned long long)(cfg->dax_window >> 20));
 	*out = fs;
 	return 0;
 fail:
@@ -566,6 +596,7 @@ void fs_destroy(struct virtio_fs *fs)
 	if (fs->vdev.ops)
 		virtio_device_fini(&fs->vdev);
 	fs_share_close(fs->share);
+	fs_dax_window_free(fs->window, fs->window_len);
 	pthread_cond_destroy(&fs->idle);
 	pthread_cond_destroy(&fs->work);
 	pthread_mutex_destroy(&fs->lock);

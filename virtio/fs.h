@@ -33,6 +33,11 @@
 /* How long one reset attempt waits for the call being served before the
  * transport asks again (virtio_device_ops.reset). */
 #define FS_RESET_POLL_MS 2
+/* DAX window sizes: Linux maps files into it 2 MiB at a time (FUSE_DAX_SZ),
+ * and the window is a BAR in the 32-bit PCI hole (under 1 GiB on x86_64,
+ * naturally aligned), where two of the largest fit beside the other BARs. */
+#define FS_DAX_MIN (2ull << 20)
+#define FS_DAX_MAX (256ull << 20)
 
 struct virtio_fs;
 struct evloop;
@@ -52,6 +57,9 @@ struct fs_config {
 	bool defer_worker;
 	/* How long a pause waits for the requests in flight; 0: FS_QUIESCE_MS. */
 	unsigned quiesce_ms;
+	/* The DAX window's size in bytes (a power of two, FS_DAX_MIN to
+	 * FS_DAX_MAX), or 0: none. docs/virtio-fs.md, "DAX". */
+	uint64_t dax_window;
 };
 
 /* fs_create - a virtio-fs device sharing (cfg->path). Main thread. 0 or

@@ -401,21 +401,41 @@ static const struct pci_device_ops vp_pci_ops = {
 
 /* ---- construction --------------------------------------------------- */
 
-static int add_cap(struct virtio_pci *vp, uint8_t type, uint32_t offset,
-		   uint32_t length, const void *extra, unsigned extra_len,
-		   struct err *e)
+static int add_bar_cap(struct virtio_pci *vp, uint8_t type, uint8_t bar, uint8_t id,
+		       uint32_t offset, uint32_t length, const void *extra,
+		       unsigned extra_len, struct err *e)
 {
 	/* struct virtio_pci_cap minus its id/next bytes, then extra. */
 	uint8_t body[32] = { 0 };
 	unsigned len = sizeof(struct virtio_pci_cap) - 2 + extra_len;
 	body[0] = (uint8_t)(len + 2); /* cap_len */
 	body[1] = type;               /* cfg_type */
-	body[2] = 0;                  /* bar */
+	body[2] = bar;
+	body[3] = id;                 /* shared memory region id */
 	memcpy(&body[6], &offset, 4);
 	memcpy(&body[10], &length, 4);
 	if (extra_len)
 		memcpy(&body[14], extra, extra_len);
 	return pci_add_capability(&vp->pci, PCI_CAP_ID_VENDOR, body, len, e);
+}
+
+/* A capability for a region of BAR 0. */
+static int add_cap(struct virtio_pci *vp, uint8_t type, uint32_t offset,
+		   uint32_t length, const void *extra, unsigned extra_len,
+		   struct err *e)
+{
+	return add_bar_cap(vp, type, 0, 0, offset, length, extra, extra_len, e);
+}
+
+/* §4.1.4.7: shared memory region 0 is all of BAR VP_SHM_BAR (64-bit
+ * length: struct virtio_pci_cap64's high halves follow). */
+static int add_shm_cap(struct virtio_pci *vp, struct err *e)
+{
+	uint64_t len = vp->vdev->shm_len;
+	uint32_t hi[2] = { 0, (uint32_t)(len >> 32) }; /* offset_hi, length_hi */
+	int rc = add_bar_cap(vp, VIRTIO_PCI_CAP_SHARED_MEMORY_CFG, VP_SHM_BAR, 0, 0,
+			     (uint32_t)len, hi, sizeof(hi), e);
+	return rc < 0 ? rc : 0;
 }
 
 static int add_caps(struct virtio_pci *vp, struct err *e)
@@ -432,6 +452,8 @@ static int add_caps(struct virtio_pci *vp, struct err *e)
 	if (vp->vdev->ops->config_size &&
 	    (rc = add_cap(vp, VIRTIO_PCI_CAP_DEVICE_CFG, VP_DEVCFG_OFF,
 			  vp->vdev->ops->config_size, NULL, 0, e)) < 0)
+		return rc;
+	if (vp->vdev->shm_len && (rc = add_shm_cap(vp, e)))
 		return rc;
 	/* §4.1.4.9: the PCI configuration access capability. */
 	rc = add_cap(vp, VIRTIO_PCI_CAP_PCI_CFG, 0, 0, &zero, 4, e);
@@ -494,6 +516,20 @@ static int setup_reset_timer(struct virtio_pci *vp, struct err *e)
 	return 0;
 }
 
+/*
+ * The shared memory region is guest memory at its BAR's fixed address for
+ * the VM's life: BARs never move (vmm/base/pci.h), and the mapping stays
+ * while the guest turns memory decoding off. What the guest could see
+ * there then is only what it mapped itself.
+ */
+static int map_shm(struct virtio_pci *vp, struct err *e)
+{
+	if (!vp->plat->map_memory)
+		return err_set(e, -ENOTSUP, "this platform cannot map a shared memory region");
+	return vp->plat->map_memory(vp->plat->opaque, pci_device_bar_addr(&vp->pci, VP_SHM_BAR),
+				    vp->vdev->shm_base, vp->vdev->shm_len, e);
+}
+
 int virtio_pci_create(struct virtio_device *vdev, const char *id,
 		      struct pci_root *root,
 		      const struct virtio_pci_platform *plat,
@@ -523,12 +559,17 @@ int virtio_pci_create(struct virtio_device *vdev, const char *id,
 			   VIRTIO_PCI_DEVICE_BASE + type, class_for(type), 1);
 	pci_device_set_subsystem(&vp->pci, VIRTIO_PCI_VENDOR, 0x40 + type);
 	int rc = pci_device_add_bar(&vp->pci, 0, VP_BAR_SIZE, PCI_BAR_MEM32, e);
+	if (!rc && vdev->shm_len)
+		rc = pci_device_add_bar(&vp->pci, VP_SHM_BAR, vdev->shm_len,
+					PCI_BAR_MEM64 | PCI_BAR_PREFETCH, e);
 	if (!rc)
 		rc = setup_vectors(vp, e);
 	if (!rc)
 		rc = add_caps(vp, e);
 	if (!rc)
 		rc = pci_root_add_device(root, &vp->pci, PCI_SLOT_ANY, e);
+	if (!rc && vdev->shm_len)
+		rc = map_shm(vp, e);
 	if (!rc)
 		rc = setup_notify(vp, e);
 	if (!rc)

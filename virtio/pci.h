@@ -41,6 +41,12 @@ struct virtio_pci_platform {
 	 * an exit to userspace. Setup. */
 	int (*ioeventfd)(void *opaque, uint64_t addr, uint32_t len, int fd,
 			 struct err *e);
+	/* Make (size) bytes at (hva), the device's, guest memory at
+	 * guest-physical (gpa) for the VM's life (a shared memory region's
+	 * BAR). Setup. Optional: a device with such a region cannot be
+	 * created without it. */
+	int (*map_memory)(void *opaque, uint64_t gpa, void *hva, uint64_t size,
+			  struct err *e);
 };
 
 /* One queue's notification eventfd, as registered on the event loop. */

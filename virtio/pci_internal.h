@@ -18,6 +18,8 @@
 #define VP_PBA_OFF 0x6000
 #define VP_REGION_SIZE 0x1000
 #define VP_BAR_SIZE 0x8000
+/* BAR 2 (and 3: 64 bits): shared memory region 0, when the device has one. */
+#define VP_SHM_BAR 2
 
 /* Back to the initial register state; queues reset. vdev->lock held. */
 void virtio_pci_common_reset(struct virtio_pci *vp);

@@ -29,8 +29,18 @@ static int p_ioevent(void *o, uint64_t addr, uint32_t len, int fd, struct err *e
 	return 0;
 }
 
+static int p_map(void *o, uint64_t gpa, void *hva, uint64_t size, struct err *e)
+{
+	struct vpci_machine *m = o;
+	m->mapped_gpa = gpa;
+	m->mapped_hva = hva;
+	m->mapped_size = size;
+	return 0;
+}
+
 const struct virtio_pci_platform vpm_platform_ops = {
 	.vector_alloc = p_alloc, .vector_route = p_route, .ioeventfd = p_ioevent,
+	.map_memory = p_map,
 };
 
 int vpm_init(struct vpci_machine *m, void *ram, uint64_t ram_len,

@@ -32,6 +32,9 @@ struct vpci_machine {
 	uint64_t ioevent_addr[VPM_MAX_IOEVENTS];
 	int ioevent_fd[VPM_MAX_IOEVENTS];
 	unsigned routes; /* vector_route calls */
+	/* The last map_memory call (a shared memory region). */
+	uint64_t mapped_gpa, mapped_size;
+	void *mapped_hva;
 };
 
 /* The fake platform (opaque: the struct vpci_machine). */

@@ -49,7 +49,7 @@ declare -A sources=(
 	[fuzz_loader]="tests/fuzz/fuzz_loader.c $core"
 	[fuzz_server]="tests/fuzz/fuzz_server.c $core"
 	[fuzz_config]="tests/fuzz/fuzz_config.c $core"
-	[fuzz_fs]="tests/fuzz/fuzz_fs.c virtio/backend/fs_share.c vmm/base/state.c vmm/base/err.c vmm/base/utf8.c vmm/base/log.c vmm/base/term.c"
+	[fuzz_fs]="tests/fuzz/fuzz_fs.c virtio/backend/fs_share.c virtio/backend/fs_dax.c vmm/base/memory.c vmm/base/state.c vmm/base/err.c vmm/base/utf8.c vmm/base/log.c vmm/base/term.c"
 )
 declare -A libs=([fuzz_queue]="" [fuzz_api]="$corelibs" [fuzz_virtio]="$corelibs"
 	[fuzz_pio]="$corelibs" [fuzz_loader]="$corelibs" [fuzz_server]="$corelibs"

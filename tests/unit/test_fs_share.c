@@ -20,6 +20,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "virtio/backend/fs_dax.h"
 #include "virtio/backend/fs_share.h"
 #include "vmm/base/state.h"
 #include "open_fds.h"
@@ -1095,4 +1096,203 @@ Test(fs_share, restore_refuses_hostile_blobs)
 	state_fini(&b);
 	fs_share_reset(share);
 	cr_assert_eq(open_fds(), fds, "a reset after a restore left descriptors open");
+}
+
+/* ---- the DAX window ---------------------------------------------------------- */
+
+#define DAX_WINDOW (4u << 20)
+#define DAX_RANGE (2u << 20) /* what Linux maps at a time (FUSE_DAX_SZ) */
+static void *window;
+
+/* A share with a DAX window (and INIT done): the reply announces the
+ * window's alignment. */
+static void open_share_window(bool readonly)
+{
+	struct err e = { 0 };
+	open_share(readonly);
+	window = fs_dax_window_alloc(DAX_WINDOW, &e);
+	cr_assert_not_null(window, "%s", e.msg);
+	cr_assert_eq(fs_share_set_window(share, window, DAX_WINDOW, &e), 0, "%s", e.msg);
+	struct fuse_init_in in = { .major = 7, .minor = 38, .flags = FUSE_MAX_PAGES | FUSE_MAP_ALIGNMENT };
+	size_t len;
+	cr_assert_eq(call_out(FUSE_INIT, 0, P(in), NONE_P, NONE_P, &len), 0);
+	struct fuse_init_out o;
+	memcpy(&o, payload(), sizeof(o));
+	cr_assert(o.flags & FUSE_MAP_ALIGNMENT);
+	cr_assert_eq(1l << o.map_alignment, sysconf(_SC_PAGESIZE));
+}
+
+static void close_window(void)
+{
+	cleanup();
+	fs_dax_window_free(window, DAX_WINDOW);
+	window = NULL;
+}
+
+static int32_t setupmapping(uint64_t node, uint64_t fh, uint64_t foffset, uint64_t moffset,
+			    uint64_t len, uint64_t flags)
+{
+	struct fuse_setupmapping_in in = { .fh = fh, .foffset = foffset, .len = len,
+					   .flags = flags, .moffset = moffset };
+	return call(FUSE_SETUPMAPPING, node, P(in), NONE_P);
+}
+
+static int32_t removemapping(uint32_t count, const struct fuse_removemapping_one *one,
+			     size_t n)
+{
+	struct fuse_removemapping_in in = { .count = count };
+	return call(FUSE_REMOVEMAPPING, FUSE_ROOT_ID, P(in),
+		    (struct part){ one, n * sizeof(*one) });
+}
+
+/* Whether this process can read the byte at (p): a pipe's write copies it,
+ * or fails with EFAULT, without a signal. */
+static bool readable(const void *p)
+{
+	int fds[2];
+	cr_assert_eq(pipe(fds), 0);
+	bool ok = write(fds[1], p, 1) == 1;
+	close(fds[0]);
+	close(fds[1]);
+	return ok;
+}
+
+static uint64_t mapped_bytes(void)
+{
+	struct fs_share_stats st;
+	fs_share_get_stats(share, &st);
+	return st.dax_mapped_bytes;
+}
+
+/* A file appears in the window where the guest asked for it, as the
+ * host's page cache (a later host write shows), a second mapping replaces
+ * the first, removal makes the range inaccessible again, and so does a
+ * reset; while anything is mapped a snapshot is refused. */
+Test(fs_share, dax_window_maps_files_and_gives_them_back, .fini = close_window)
+{
+	char text[3 * 4096 + 100];
+	fill_letters(text, sizeof(text), 'a');
+	host_write("f", text, 0644);
+	open_share_window(false);
+	uint8_t *w = window;
+	cr_assert_not(readable(w + DAX_RANGE), "the window starts empty");
+	uint64_t f = lookup_ok(FUSE_ROOT_ID, "f");
+	cr_assert_eq(setupmapping(f, UINT64_MAX, 0, DAX_RANGE, DAX_RANGE,
+				  FUSE_SETUPMAPPING_FLAG_READ), 0);
+	cr_assert_eq(memcmp(w + DAX_RANGE, text, sizeof(text) - 1), 0);
+	cr_assert_eq(mapped_bytes(), DAX_RANGE);
+	host_write("f", "HOST", 0644); /* truncates: only the first page is left */
+	cr_assert_eq(memcmp(w + DAX_RANGE, "HOST", 4), 0, "the host's page cache itself");
+	fill_letters(text, sizeof(text), 'k');
+	host_write("f", text, 0644);
+
+	struct state_buf blob;
+	struct err e = { 0 };
+	state_init(&blob);
+	cr_assert_eq(fs_share_save(share, &blob, &e), -EOPNOTSUPP);
+	cr_assert(strstr(e.msg, "DAX"), "%s", e.msg);
+	state_fini(&blob);
+
+	/* Mapped again from the second page on, over the first mapping. */
+	cr_assert_eq(setupmapping(f, UINT64_MAX, 4096, DAX_RANGE, DAX_RANGE,
+				  FUSE_SETUPMAPPING_FLAG_READ), 0);
+	cr_assert_eq(memcmp(w + DAX_RANGE, text + 4096, 4096), 0);
+	cr_assert_eq(mapped_bytes(), DAX_RANGE, "replaced, not added");
+	/* The first 2 MiB too, through an open handle this time. */
+	int32_t err;
+	uint64_t fh = open_node(f, O_RDONLY, &err);
+	cr_assert_eq(err, 0);
+	cr_assert_eq(setupmapping(f, fh, 0, 0, DAX_RANGE, FUSE_SETUPMAPPING_FLAG_READ), 0);
+	cr_assert_eq(memcmp(w, text, 4096), 0);
+	cr_assert_eq(mapped_bytes(), 2 * DAX_RANGE);
+
+	struct fuse_removemapping_one one[2] = { { .moffset = DAX_RANGE, .len = DAX_RANGE } };
+	cr_assert_eq(removemapping(1, one, 1), 0);
+	cr_assert_not(readable(w + DAX_RANGE));
+	cr_assert(readable(w), "the other range stays");
+	cr_assert_eq(mapped_bytes(), DAX_RANGE);
+	struct fs_share_stats st;
+	fs_share_get_stats(share, &st);
+	cr_assert_eq(st.dax_setups, 3);
+	cr_assert_eq(st.dax_removals, 1);
+
+	cr_assert_eq(call(FUSE_DESTROY, FUSE_ROOT_ID, NONE_P, NONE_P), 0);
+	cr_assert_not(readable(w), "a reset unmaps everything");
+	cr_assert_eq(mapped_bytes(), 0);
+}
+
+/* A writable share's file mapped read-write: the guest's stores are the
+ * host file's bytes. */
+Test(fs_share, dax_writable_mapping_writes_the_host_file, .fini = close_window)
+{
+	host_write("f", "0123456789", 0644);
+	open_share_window(false);
+	uint64_t f = lookup_ok(FUSE_ROOT_ID, "f");
+	cr_assert_eq(setupmapping(f, UINT64_MAX, 0, 0, DAX_RANGE,
+				  FUSE_SETUPMAPPING_FLAG_READ | FUSE_SETUPMAPPING_FLAG_WRITE), 0);
+	memcpy(window, "abc", 3);
+	char buf[32];
+	host_read("f", buf, sizeof(buf));
+	cr_assert_str_eq(buf, "abc3456789");
+	/* A handle opened read-only cannot be mapped writable: the host says so. */
+	int32_t err;
+	uint64_t fh = open_node(f, O_RDONLY, &err);
+	cr_assert_eq(err, 0);
+	cr_assert_eq(setupmapping(f, fh, 0, DAX_RANGE, DAX_RANGE,
+				  FUSE_SETUPMAPPING_FLAG_READ | FUSE_SETUPMAPPING_FLAG_WRITE), -EACCES);
+}
+
+/* Every field checked; a bad request changes nothing. */
+Test(fs_share, dax_requests_are_checked, .fini = close_window)
+{
+	host_write("f", "data", 0644);
+	cr_assert_eq(mkdir(strcat(strcpy((char[128]){ 0 }, dir), "/d"), 0755), 0);
+	open_share_window(true);
+	uint64_t f = lookup_ok(FUSE_ROOT_ID, "f");
+	uint64_t d = lookup_ok(FUSE_ROOT_ID, "d");
+	const uint64_t R = FUSE_SETUPMAPPING_FLAG_READ, W = FUSE_SETUPMAPPING_FLAG_WRITE;
+	cr_assert_eq(setupmapping(f, UINT64_MAX, 0, 0, DAX_RANGE, R | W), -EROFS, "read-only share");
+	cr_assert_eq(setupmapping(f, UINT64_MAX, 0, 0, DAX_RANGE, R | 4), -EINVAL, "unknown flag");
+	cr_assert_eq(setupmapping(f, UINT64_MAX, 0, 100, 4096, R), -EINVAL, "unaligned window offset");
+	cr_assert_eq(setupmapping(f, UINT64_MAX, 100, 0, 4096, R), -EINVAL, "unaligned file offset");
+	cr_assert_eq(setupmapping(f, UINT64_MAX, 0, 0, 4000, R), -EINVAL, "unaligned length");
+	cr_assert_eq(setupmapping(f, UINT64_MAX, 0, 0, 0, R), -EINVAL, "empty");
+	cr_assert_eq(setupmapping(f, UINT64_MAX, 0, DAX_RANGE, DAX_WINDOW, R), -EINVAL, "past the end");
+	cr_assert_eq(setupmapping(f, UINT64_MAX, 0, DAX_WINDOW, 4096, R), -EINVAL, "at the end");
+	cr_assert_eq(setupmapping(f, UINT64_MAX, 0, 4096, UINT64_MAX - 4095, R), -EINVAL, "wraps");
+	cr_assert_eq(setupmapping(f, UINT64_MAX, UINT64_MAX - 4095, 0, 4096, R), -EINVAL,
+		     "file offset past off_t");
+	cr_assert_eq(setupmapping(d, UINT64_MAX, 0, 0, DAX_RANGE, R), -EINVAL, "a directory");
+	cr_assert_eq(setupmapping(f, 77, 0, 0, DAX_RANGE, R), -EBADF, "no such handle");
+	cr_assert_eq(setupmapping(12345, UINT64_MAX, 0, 0, DAX_RANGE, R), -EBADF, "no such node");
+	struct fuse_setupmapping_in shortin = { 0 };
+	cr_assert_eq(call(FUSE_SETUPMAPPING, f, (struct part){ &shortin, sizeof(shortin) - 1 },
+			  NONE_P), -EINVAL, "truncated");
+	cr_assert_eq(mapped_bytes(), 0);
+
+	cr_assert_eq(setupmapping(f, UINT64_MAX, 0, 0, DAX_RANGE, R), 0);
+	struct fuse_removemapping_one one[2] = { { .moffset = 0, .len = DAX_RANGE },
+						 { .moffset = DAX_RANGE, .len = DAX_WINDOW } };
+	cr_assert_eq(removemapping(0, one, 0), -EINVAL, "no ranges");
+	cr_assert_eq(removemapping(2, one, 1), -EINVAL, "fewer ranges than counted");
+	cr_assert_eq(removemapping(2, one, 2), -EINVAL, "the second past the end");
+	cr_assert_eq(removemapping(100000, one, 2), -EINVAL, "a count past the limit");
+	cr_assert(readable(window), "nothing removed by a refused request");
+	cr_assert_eq(mapped_bytes(), DAX_RANGE);
+	one[1].len = DAX_RANGE;
+	cr_assert_eq(removemapping(2, one, 2), 0, "an empty range may be removed too");
+	cr_assert_eq(mapped_bytes(), 0);
+}
+
+/* Without a window both requests are ENOSYS, as for any unknown one. */
+Test(fs_share, dax_without_a_window_is_enosys)
+{
+	host_write("f", "data", 0644);
+	open_share(false);
+	init_fs();
+	uint64_t f = lookup_ok(FUSE_ROOT_ID, "f");
+	cr_assert_eq(setupmapping(f, UINT64_MAX, 0, 0, DAX_RANGE, FUSE_SETUPMAPPING_FLAG_READ),
+		     -ENOSYS);
+	struct fuse_removemapping_one one = { .len = DAX_RANGE };
+	cr_assert_eq(removemapping(1, &one, 1), -ENOSYS);
 }

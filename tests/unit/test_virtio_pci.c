@@ -735,3 +735,42 @@ Test(virtio_pci_net, offloads_get_only_offered_and_accepted_bits)
 		     (unsigned long long)rec.offload, (unsigned long long)offered);
 	cr_assert_eq(device_view(v), offered);
 }
+
+/* A device with a shared memory region (virtio-fs's DAX window): BAR 2 is
+ * a 64-bit prefetchable BAR of the region's size, a shared-memory
+ * capability for region 0 points at all of it (64-bit length), and the
+ * platform was asked to map the device's memory at the BAR's address. */
+Test(virtio_pci_shm, shared_memory_region_behind_bar_2, .init = machine_up, .fini = machine_down)
+{
+	struct err e = { 0 };
+	static uint8_t region[1] __attribute__((aligned(4096)));
+	cr_assert_eq(virtio_device_init(&dev.vdev, &fake_ops, &M.gm, M.loop, 2, 64, 0, &e), 0);
+	dev.vdev.shm_base = region;
+	dev.vdev.shm_len = 32ull << 20;
+	transport_up(&dev.vdev);
+	uint32_t lo = cfg_rd(0x18, 4), hi = cfg_rd(0x1c, 4);
+	cr_assert_eq(lo & 0xf, 0x4 | 0x8, "64-bit, prefetchable: 0x%x", lo);
+	uint64_t bar2 = ((uint64_t)hi << 32) | (lo & ~0xfu);
+	cr_assert_eq(bar2, pci_device_bar_addr(&vp->pci, 2));
+	cr_assert_eq(bar2 % (32ull << 20), 0, "naturally aligned");
+	cr_assert_eq(M.mapped_gpa, bar2);
+	cr_assert_eq(M.mapped_hva, region);
+	cr_assert_eq(M.mapped_size, 32ull << 20);
+	uint32_t off, len;
+	unsigned pos = find_cap(VIRTIO_PCI_CAP_SHARED_MEMORY_CFG, &off, &len);
+	cr_assert(pos);
+	cr_assert_eq(cfg_rd(pos + 2, 1), 24, "cap_len of struct virtio_pci_cap64");
+	cr_assert_eq(cfg_rd(pos + 4, 1), 2, "bar");
+	cr_assert_eq(cfg_rd(pos + 5, 1), 0, "region id 0");
+	cr_assert_eq(off, 0);
+	cr_assert_eq(len, 32u << 20);
+	cr_assert_eq(cfg_rd(pos + 16, 4), 0, "offset_hi");
+	cr_assert_eq(cfg_rd(pos + 20, 4), 0, "length_hi");
+	/* Sizing BAR 2 as a guest does: all ones in, the size mask out. */
+	cfg_wr(0x18, 4, 0xffffffff);
+	cfg_wr(0x1c, 4, 0xffffffff);
+	cr_assert_eq(cfg_rd(0x18, 4) & ~0xfu, (uint32_t)~((32u << 20) - 1));
+	cr_assert_eq(cfg_rd(0x1c, 4), 0xffffffff);
+	virtio_pci_destroy(vp);
+	virtio_device_fini(&dev.vdev);
+}

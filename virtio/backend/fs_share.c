@@ -7,6 +7,7 @@
  * '/', and not "." or "..".
  */
 #include "fs_share.h"
+#include "fs_dax.h"
 
 #include "../../vmm/base/state.h"
 
@@ -107,6 +108,7 @@ struct fs_share {
 	 * bytes, header first. */
 	uint8_t *pending;
 	size_t pending_len;
+	struct fs_dax dax;  /* the DAX window, if the device has one */
 	struct fs_share_stats stats;
 	char dir[PATH_MAX];
 };
@@ -492,7 +494,11 @@ static int op_init(struct fs_share *s, struct req *r)
 		return -EPROTO;
 	uint32_t want = FUSE_BIG_WRITES | FUSE_DO_READDIRPLUS | FUSE_READDIRPLUS_AUTO |
 			FUSE_MAX_PAGES | FUSE_PARALLEL_DIROPS;
+	if (s->dax.base)
+		want |= FUSE_MAP_ALIGNMENT;
 	o.flags = in.flags & want;
+	if (o.flags & FUSE_MAP_ALIGNMENT)
+		o.map_alignment = (uint16_t)fs_dax_alignment_shift(&s->dax);
 	o.max_readahead = in.max_readahead;
 	o.max_background = 64;
 	o.congestion_threshold = 48;
@@ -1272,6 +1278,67 @@ enum {
 	DIR_HANDLE = 1 << 4, /* its handle (fh) is a directory's */
 };
 
+/* ---- DAX window ------------------------------------------------------------ */
+
+/*
+ * FUSE_SETUPMAPPING: a piece of a regular file into the window. Linux
+ * names the file by its node and no handle (fh all ones: the server opens
+ * it); a handle, when one is given, must be an open file's. Read-write
+ * only on a writable share; the host's own page protections stand behind
+ * that (a read-only share's files are opened read-only).
+ */
+static int op_setupmapping(struct fs_share *s, struct req *r)
+{
+	struct fuse_setupmapping_in in;
+	if (!s->dax.base)
+		return -ENOSYS;
+	if (take_arg(r, &in, sizeof(in)) ||
+	    (in.flags & ~(FUSE_SETUPMAPPING_FLAG_READ | FUSE_SETUPMAPPING_FLAG_WRITE)))
+		return -EINVAL;
+	bool write = in.flags & FUSE_SETUPMAPPING_FLAG_WRITE;
+	if (write && s->readonly)
+		return -EROFS;
+	if (in.fh != UINT64_MAX) {
+		int fd = handle_fd(s, in.fh, false);
+		return fd < 0 ? fd : fs_dax_map(&s->dax, fd, in.foffset, in.moffset, in.len, write);
+	}
+	if (r->node->type != S_IFREG)
+		return -EINVAL;
+	int fd = node_reopen(s, r->node, write ? O_RDWR : O_RDONLY);
+	if (fd < 0)
+		return fd;
+	int rc = fs_dax_map(&s->dax, fd, in.foffset, in.moffset, in.len, write);
+	close(fd); /* the mapping holds the file */
+	return rc;
+}
+
+/* At most this many ranges per FUSE_REMOVEMAPPING, as Linux sends them
+ * (a page of fuse_removemapping_one): bounds one request's work. */
+#define REMOVEMAPPING_MAX (4096 / sizeof(struct fuse_removemapping_one))
+
+/* FUSE_REMOVEMAPPING: ranges of the window back to nothing. All are
+ * checked before any is removed, so a bad one changes nothing. */
+static int op_removemapping(struct fs_share *s, struct req *r)
+{
+	struct fuse_removemapping_in in;
+	if (!s->dax.base)
+		return -ENOSYS;
+	if (take_arg(r, &in, sizeof(in)) || !in.count || in.count > REMOVEMAPPING_MAX ||
+	    r->arg_len < in.count * sizeof(struct fuse_removemapping_one))
+		return -EINVAL;
+	struct fuse_removemapping_one one[REMOVEMAPPING_MAX];
+	memcpy(one, r->arg, in.count * sizeof(one[0]));
+	for (uint32_t i = 0; i < in.count; i++)
+		if (!fs_dax_range_ok(&s->dax, one[i].moffset, one[i].len))
+			return -EINVAL;
+	for (uint32_t i = 0; i < in.count; i++) {
+		int rc = fs_dax_unmap(&s->dax, one[i].moffset, one[i].len);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
 struct op {
 	int (*fn)(struct fs_share *s, struct req *r);
 	unsigned flags;
@@ -1314,6 +1381,8 @@ static const struct op ops[] = {
 	[FUSE_FALLOCATE] = { op_fallocate, MODIFIES },
 	[FUSE_READDIRPLUS] = { op_readdir, NEEDS_NODE | DIR_HANDLE },
 	[FUSE_LSEEK] = { op_lseek, 0 },
+	[FUSE_SETUPMAPPING] = { op_setupmapping, NEEDS_NODE },
+	[FUSE_REMOVEMAPPING] = { op_removemapping, 0 },
 };
 
 size_t fs_share_handle(struct fs_share *s, const void *in, size_t in_len,
@@ -1390,6 +1459,7 @@ size_t fs_share_handle_direct(struct fs_share *s, const void *in, size_t in_len,
 
 void fs_share_reset(struct fs_share *s)
 {
+	fs_dax_unmap_all(&s->dax);
 	fd_give(s->held_nodes + s->held_handles - 1); /* the root's stays taken */
 	for (uint32_t i = 1; i < s->nr_nodes; i++)
 		if (s->nodes[i].fd >= 0)
@@ -1506,12 +1576,21 @@ void fs_share_close(struct fs_share *s)
 	free(s->handles);
 	free(s->buckets);
 	free(s->pending);
+	fs_dax_fini(&s->dax);
 	free(s);
+}
+
+int fs_share_set_window(struct fs_share *s, void *base, uint64_t size, struct err *e)
+{
+	return fs_dax_init(&s->dax, base, size, e);
 }
 
 void fs_share_get_stats(const struct fs_share *s, struct fs_share_stats *out)
 {
 	*out = s->stats;
+	out->dax_setups = s->dax.setups;
+	out->dax_removals = s->dax.removals;
+	out->dax_mapped_bytes = s->dax.mapped << s->dax.page_shift;
 	out->nodes = s->held_nodes;
 	out->handles = s->held_handles;
 }
@@ -1590,6 +1669,12 @@ static void put_path(struct state_buf *out, const char *rel)
 
 int fs_share_save(struct fs_share *s, struct state_buf *out, struct err *e)
 {
+	if (s->dax.mapped)
+		return err_set(e, -EOPNOTSUPP,
+			       "the guest has %llu KiB of the share's files mapped through "
+			       "its DAX window, which a snapshot does not carry (unmount "
+			       "it, or mount it without dax)",
+			       (unsigned long long)((s->dax.mapped << s->dax.page_shift) >> 10));
 	if (s->pending) { /* restored, not yet opened: as it was */
 		state_put(out, s->pending, s->pending_len);
 		return state_check(out, SHARE_STATE_KIND, e);

@@ -38,6 +38,8 @@ struct fs_share_stats {
 	uint64_t requests, errors, malformed;
 	uint64_t bytes_read, bytes_written;
 	uint32_t nodes, handles; /* held now */
+	uint64_t dax_setups, dax_removals; /* FUSE_SETUPMAPPING / REMOVEMAPPING done */
+	uint64_t dax_mapped_bytes;         /* of the DAX window, now */
 };
 
 /*
@@ -81,6 +83,15 @@ struct fs_share_direct {
 size_t fs_share_handle_direct(struct fs_share *s, const void *in, size_t in_len,
 			      void *out, size_t out_cap, struct fs_share_direct *direct);
 
+/*
+ * fs_share_set_window - answer FUSE_SETUPMAPPING and FUSE_REMOVEMAPPING
+ * by mapping the share's files into (base, size): the device's DAX window
+ * (virtio/backend/fs_dax.h), a reservation the caller owns and keeps for
+ * the share's life. Without it both are ENOSYS. Before the first request.
+ * 0 or -errno with (e) set.
+ */
+int fs_share_set_window(struct fs_share *s, void *base, uint64_t size, struct err *e);
+
 /* fs_share_reset - forget every node and handle but the root (the
  * driver reset the device, or sent DESTROY). */
 void fs_share_reset(struct fs_share *s);
@@ -102,7 +113,8 @@ struct state_buf;
  * open handle by its slot, open flags, inode and path. Only while the share is
  * idle (the worker quiesced).
  *
- * fs_share_save - -ENOENT with (e) naming the file when one the guest
+ * fs_share_save - -EOPNOTSUPP while files are mapped through the DAX
+ * window (the mappings are not saved); -ENOENT with (e) naming the file when one the guest
  * holds has no path below the share any more (deleted, or moved out of it
  * on the host): that snapshot could not give it back; -ENAMETOOLONG for
  * one whose path below the share is PATH_MAX bytes or more.

@@ -37,6 +37,29 @@ int gm_alloc(struct guest_mem *gm, const struct gm_range *layout, unsigned nr,
 	return gm_alloc_file(gm, layout, nr, -1, e);
 }
 
+/*
+ * 2 MiB-aligned: KVM maps a guest range with a 2 MiB NPT/EPT entry only
+ * when the host backs it with a huge page AND host and guest addresses
+ * agree modulo 2 MiB. mmap gives 4 KiB alignment, so map 2 MiB more and
+ * trim. Unaligned, every 4 KiB the guest touches costs a nested page
+ * fault (21,000 in one boot instead of 1,500).
+ */
+void *gm_map_aligned(size_t size, int prot)
+{
+	size_t span = size + GM_HUGE_ALIGN;
+	uint8_t *raw = mmap(NULL, span, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+			    -1, 0);
+	if (raw == MAP_FAILED)
+		return NULL;
+	uint8_t *base = (uint8_t *)(((uintptr_t)raw + GM_HUGE_ALIGN - 1) &
+				    ~(uintptr_t)(GM_HUGE_ALIGN - 1));
+	if (base > raw)
+		munmap(raw, (size_t)(base - raw));
+	if (raw + span > base + size)
+		munmap(base + size, (size_t)(raw + span - (base + size)));
+	return base;
+}
+
 int gm_alloc_file(struct guest_mem *gm, const struct gm_range *layout,
 		  unsigned nr, int fd, struct err *e)
 {
@@ -46,25 +69,10 @@ int gm_alloc_file(struct guest_mem *gm, const struct gm_range *layout,
 	if (total == 0)
 		return err_set(e, -EINVAL, "guest memory size is zero");
 
-	/*
-	 * 2 MiB-aligned: KVM maps a guest range with a 2 MiB NPT/EPT entry
-	 * only when the host backs it with a huge page AND host and guest
-	 * addresses agree modulo 2 MiB. mmap gives 4 KiB alignment, so map
-	 * 2 MiB more and trim. Unaligned, every 4 KiB the guest touches costs
-	 * a nested page fault (21,000 in one boot instead of 1,500).
-	 */
-	size_t span = total + GM_HUGE_ALIGN;
-	uint8_t *raw = mmap(NULL, span, PROT_READ | PROT_WRITE,
-			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (raw == MAP_FAILED)
+	uint8_t *base = gm_map_aligned(total, PROT_READ | PROT_WRITE);
+	if (!base)
 		return err_set(e, -errno, "cannot map %llu MiB of guest memory: %s",
 			       (unsigned long long)(total >> 20), strerror(errno));
-	uint8_t *base = (uint8_t *)(((uintptr_t)raw + GM_HUGE_ALIGN - 1) &
-				    ~(uintptr_t)(GM_HUGE_ALIGN - 1));
-	if (base > raw)
-		munmap(raw, (size_t)(base - raw));
-	if (raw + span > base + total)
-		munmap(base + total, (size_t)(raw + span - (base + total)));
 	/* A snapshot's memory: its pages copied on the guest's first write,
 	 * read from the file (the page cache, shared by every clone) until
 	 * then. Over the aligned reservation, so the alignment holds. */

@@ -64,6 +64,11 @@ int gm_alloc(struct guest_mem *gm, const struct gm_range *layout, unsigned nr,
 int gm_alloc_file(struct guest_mem *gm, const struct gm_range *layout,
 		  unsigned nr, int fd, struct err *e);
 
+/* gm_map_aligned - (size) bytes of anonymous memory (MAP_NORESERVE) with
+ * protection (prot), starting on a GM_HUGE_ALIGN boundary; NULL with
+ * errno set. munmap gives it back. */
+void *gm_map_aligned(size_t size, int prot);
+
 /* gm_free - unmap what gm_alloc mapped; safe on a zeroed or half-built gm. */
 void gm_free(struct guest_mem *gm);
 

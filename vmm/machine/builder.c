@@ -57,6 +57,27 @@ static int plat_ioeventfd(void *opaque, uint64_t addr, uint32_t len, int fd,
 	return 0;
 }
 
+/* A device's memory as guest memory: a KVM slot of its own, after RAM's.
+ * Not guest RAM for kiln (not in vm->mem): no virtqueue may point into it,
+ * and snapshots leave it out. */
+static int plat_map_memory(void *opaque, uint64_t gpa, void *hva, uint64_t size,
+			   struct err *e)
+{
+	struct vm *vm = opaque;
+	struct kvm_userspace_memory_region slot = {
+		.slot = GM_MAX_REGIONS + vm->nr_device_slots,
+		.guest_phys_addr = gpa,
+		.memory_size = size,
+		.userspace_addr = (uintptr_t)hva,
+	};
+	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0)
+		return err_set(e, -errno, "KVM_SET_USER_MEMORY_REGION slot %u (0x%llx+0x%llx): %s",
+			       slot.slot, (unsigned long long)gpa, (unsigned long long)size,
+			       strerror(errno));
+	vm->nr_device_slots++;
+	return 0;
+}
+
 /* ---- device errors --------------------------------------------------- */
 
 struct device_error {
@@ -162,6 +183,7 @@ int builder_pci_devices(struct vm *vm, struct err *e)
 		.vector_alloc = plat_vector_alloc,
 		.vector_route = plat_vector_route,
 		.ioeventfd = plat_ioeventfd,
+		.map_memory = plat_map_memory,
 	};
 	int rc = arch_pci_init(vm, &vm->pci, e);
 	/* Kind by kind in table order (disks first: the guest names them vda,

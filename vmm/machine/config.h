@@ -228,6 +228,7 @@ struct cfg_fs {
 	char *path; /* the host directory shared */
 	char *tag;  /* what the guest mounts: mount -t virtiofs TAG DIR */
 	bool readonly;
+	unsigned dax_mib; /* the DAX window, MiB (a power of two); 0: none */
 };
 
 struct cfg_console {

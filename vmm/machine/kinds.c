@@ -263,6 +263,10 @@ static const struct cfg_field fs_fields[] = {
 	{ .name = "readonly", .type = CFG_FT_BOOL,
 	  .off = offsetof(struct cfg_fs, readonly), .hint = "on|off",
 	  .doc = "refuse every change on the host side (EROFS)" },
+	{ .name = "dax_mib", .type = CFG_FT_U32, .off = offsetof(struct cfg_fs, dax_mib),
+	  .min = 0, .max = FS_DAX_MAX >> 20, .hint = "MIB",
+	  .doc = "a DAX window of this many MiB (a power of two, 2 to 256): the guest "
+		 "maps the share's files into its memory (mount -o dax=always); 0: none" },
 };
 
 static int check_fs(const void *spec, struct err *e)
@@ -276,6 +280,12 @@ static int check_fs(const void *spec, struct err *e)
 	if (!S_ISDIR(st.st_mode)) {
 		err_field(e, "path");
 		return err_set(e, -ENOTDIR, "'%s' is not a directory", f->path);
+	}
+	if (f->dax_mib && ((f->dax_mib & (f->dax_mib - 1)) ||
+			   (uint64_t)f->dax_mib << 20 < FS_DAX_MIN)) {
+		err_field(e, "dax_mib");
+		return err_set(e, -EINVAL, "%u is not a power of two from %llu to %llu",
+			       f->dax_mib, FS_DAX_MIN >> 20, FS_DAX_MAX >> 20);
 	}
 	return 0;
 }
@@ -301,6 +311,7 @@ static int create_fs(struct vm *vm, const struct cfg_device *dev, struct err *e)
 		.path = f->path,
 		.tag = f->tag,
 		.readonly = f->readonly,
+		.dax_window = (uint64_t)f->dax_mib << 20,
 		.thread_setup = fs_thread_setup,
 		.thread_setup_arg = vm,
 		.defer_worker = true,
@@ -318,7 +329,7 @@ static const struct cfg_kind kind_fs = {
 	.spec_size = sizeof(struct cfg_fs),
 	.threads = 1, /* its worker */
 	.spec = SPEC(fs_fields),
-	.usage = "path=DIR,tag=TAG[,readonly=on][,id=NAME]",
+	.usage = "path=DIR,tag=TAG[,readonly=on][,dax_mib=MIB][,id=NAME]",
 	.doc = "a virtio-fs share of a host directory (mount -t virtiofs TAG DIR)",
 	.addable = true,
 	.check = check_fs,

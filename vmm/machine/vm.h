@@ -80,6 +80,9 @@ struct vm {
 	struct pci_root pci;
 	bool pci_ready;
 	struct virtio_pci_platform virtio_plat;
+	/* KVM memory slots of devices' memory (virtio-fs's DAX window),
+	 * numbered from GM_MAX_REGIONS up, past guest RAM's. Setup. */
+	unsigned nr_device_slots;
 
 	/* Device errors for the control plane (loop thread; may be NULL). */
 	void (*on_device_error)(void *opaque, const char *id, const char *why);

@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * virtio-fs's DAX window (virtio 1.2 §5.11.5, "shared memory region 0,
+ * the cache"): a range of guest-physical addresses behind one of the
+ * device's BARs, backed in kiln by a reservation of the same size. The
+ * guest asks for pieces of files to appear in it (FUSE_SETUPMAPPING) and
+ * reads and writes them there as memory, without a request per access; it
+ * gives pieces back with FUSE_REMOVEMAPPING.
+ *
+ * Here a mapping is an mmap(MAP_SHARED | MAP_FIXED) of the host file over
+ * that piece of the reservation, a removal an anonymous PROT_NONE mapping
+ * over it again: KVM follows both through the memory slot over the whole
+ * window (its MMU notifier), kiln itself never touches the window's bytes.
+ * The host's page protections are the wall: a read-only share's files
+ * are opened read-only, so they cannot be mapped writable.
+ *
+ * Which pages are mapped is kept in a bitmap (one bit per host page), for
+ * the counters, for unmapping everything at a reset, and so that a
+ * snapshot can refuse while anything is mapped (the mappings are not part
+ * of a snapshot).
+ *
+ * Thread: the share's (virtio/fs.c's worker); nothing here is locked.
+ */
+#ifndef KILN_VIRTIO_FS_DAX_H
+#define KILN_VIRTIO_FS_DAX_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../../vmm/base/err.h"
+
+struct fs_dax {
+	uint8_t *base;      /* the reservation; NULL: no window */
+	uint64_t size;      /* bytes, a multiple of the page size */
+	unsigned page_shift;
+	uint64_t *bitmap;   /* bit i: page i of the window is a file's */
+	uint64_t mapped;    /* pages set in bitmap */
+	uint64_t setups, removals; /* successful requests, for metrics */
+};
+
+/*
+ * fs_dax_window_alloc - reserve (size) bytes of address space, aligned to
+ * 2 MiB (so that KVM can map host huge pages, where there are any, with
+ * huge nested entries), inaccessible and without memory behind it. The
+ * pointer, or NULL with (e) set. fs_dax_window_free gives it back.
+ */
+void *fs_dax_window_alloc(uint64_t size, struct err *e);
+void fs_dax_window_free(void *base, uint64_t size);
+
+/* fs_dax_init - serve the window (base, size) (size a multiple of the
+ * page size, at most 1 << 40). 0 or -ENOMEM / -EINVAL with (e) set. */
+int fs_dax_init(struct fs_dax *d, void *base, uint64_t size, struct err *e);
+void fs_dax_fini(struct fs_dax *d);
+
+/*
+ * fs_dax_map - map (len) bytes of the file (fd) from (foffset) at
+ * (moffset) in the window, writable with (write). Offsets and length
+ * page-aligned, len > 0, the range inside the window, foffset + len
+ * representable as off_t: else -EINVAL, nothing changed. Whatever was
+ * mapped there before is replaced. 0 or -errno (mmap's: EACCES for a
+ * writable mapping of a file opened read-only).
+ */
+int fs_dax_map(struct fs_dax *d, int fd, uint64_t foffset, uint64_t moffset,
+	       uint64_t len, bool write);
+
+/* fs_dax_range_ok - (moffset, len) is a non-empty, page-aligned range
+ * inside the window (false without a window). */
+bool fs_dax_range_ok(const struct fs_dax *d, uint64_t moffset, uint64_t len);
+
+/* fs_dax_unmap - (moffset, len) back to the reservation (checked as for
+ * fs_dax_map). 0 or -errno. */
+int fs_dax_unmap(struct fs_dax *d, uint64_t moffset, uint64_t len);
+
+/* fs_dax_unmap_all - the whole window back to the reservation (a device
+ * reset, DESTROY). */
+void fs_dax_unmap_all(struct fs_dax *d);
+
+/* Log2 of the alignment FUSE_INIT announces (map_alignment). */
+static inline unsigned fs_dax_alignment_shift(const struct fs_dax *d)
+{
+	return d->page_shift;
+}
+
+#endif
