@@ -119,6 +119,9 @@ struct virtio_device_ops {
 	void (*stats)(struct virtio_device *vdev, dev_stat_fn emit, void *ctx);
 	/* backing_fd: the file of the device's contents, or -1 (device_ops). */
 	int (*backing_fd)(const struct virtio_device *vdev);
+	/* repair_shm: device_ops.repair_memory for the shared memory region.
+	 * Any thread. Optional. */
+	uint64_t (*repair_shm)(struct virtio_device *vdev);
 };
 
 /* What the transport gives the device to reach the guest. */

@@ -424,6 +424,7 @@ static void fs_stats_emit(struct virtio_device *vdev, dev_stat_fn emit, void *ct
 		emit(ctx, "dax_setups", st.dax_setups);
 		emit(ctx, "dax_removals", st.dax_removals);
 		emit(ctx, "dax_mapped_bytes", st.dax_mapped_bytes);
+		emit(ctx, "dax_repaired", st.dax_repaired);
 	}
 }
 
@@ -465,6 +466,11 @@ static int fs_restore(struct virtio_device *vdev, struct state_buf *in,
 	return vdev->activated ? fs_activate(vdev) : 0;
 }
 
+static uint64_t fs_repair_shm(struct virtio_device *vdev)
+{
+	return fs_share_repair_window(to_fs(vdev)->share);
+}
+
 static void fs_ops_destroy(struct virtio_device *vdev)
 {
 	fs_destroy(to_fs(vdev));
@@ -485,6 +491,7 @@ static const struct virtio_device_ops fs_ops = {
 	.save = fs_save,
 	.restore = fs_restore,
 	.stats = fs_stats_emit,
+	.repair_shm = fs_repair_shm,
 };
 
 /* The DAX window: reserved here, served by the share, placed in the guest

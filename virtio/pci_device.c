@@ -101,6 +101,12 @@ static int vp_start(struct device *dev, struct err *e)
 	return vdev->ops->start ? vdev->ops->start(vdev, e) : 0;
 }
 
+static uint64_t vp_repair_memory(struct device *dev)
+{
+	struct virtio_device *vdev = to_vp(dev)->vdev;
+	return vdev->ops->repair_shm ? vdev->ops->repair_shm(vdev) : 0;
+}
+
 const struct device_ops virtio_pci_device_ops = {
 	.start = vp_start,
 	.quiesce = vp_quiesce,
@@ -110,5 +116,6 @@ const struct device_ops virtio_pci_device_ops = {
 	.restore = vp_restore,
 	.stats = vp_stats,
 	.backing_fd = vp_backing_fd,
+	.repair_memory = vp_repair_memory,
 	.destroy = vp_destroy,
 };

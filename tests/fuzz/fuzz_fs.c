@@ -9,6 +9,9 @@
  * and every reply's header is consistent (its length the bytes returned,
  * its unique the request's, its error 0 or a negative errno).
  *
+ * Both shares have a 4 MiB DAX window, so SETUPMAPPING and REMOVEMAPPING
+ * map the tree's files into real reservations and out again.
+ *
  * Every input starts from the same tree and a share holding nothing but its
  * root. Two shares (read-only, writable) on the one share directory stay
  * open across inputs and are reset after each (fs_share_reset, as a device
@@ -46,6 +49,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "virtio/backend/fs_dax.h"
 #include "virtio/backend/fs_share.h"
 #include "vmm/base/log.h"
 
@@ -57,6 +61,10 @@ static uint8_t in[FS_SHARE_MAX_MSG], out[FS_SHARE_MAX_MSG];
 static const char CANARY_TEXT[] = "outside the share";
 
 static struct fs_share *shares[2]; /* [0] writable, [1] read-only */
+/* Each share's DAX window: SETUPMAPPING maps the tree's files into it, a
+ * reset (after each input) unmaps them. Nothing here reads or writes it. */
+#define WINDOW_LEN (4u << 20)
+static void *windows[2];
 static int share_fd = -1;          /* the share directory */
 static uid_t share_uid;
 static gid_t share_gid;
@@ -104,6 +112,8 @@ static void cleanup(void)
 {
 	fs_share_close(shares[0]);
 	fs_share_close(shares[1]);
+	fs_dax_window_free(windows[0], WINDOW_LEN);
+	fs_dax_window_free(windows[1], WINDOW_LEN);
 	if (share_fd >= 0)
 		close(share_fd);
 	rm_tree(top);
@@ -219,7 +229,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	make_tree();
 	for (int ro = 0; ro < 2; ro++) {
 		struct err e = { 0 };
-		if (fs_share_open(share_dir, ro, &shares[ro], &e))
+		if (fs_share_open(share_dir, ro, &shares[ro], &e) ||
+		    !(windows[ro] = fs_dax_window_alloc(WINDOW_LEN, &e)) ||
+		    fs_share_set_window(shares[ro], windows[ro], WINDOW_LEN, &e))
 			abort();
 	}
 	return 0;
@@ -252,8 +264,8 @@ static bool may_modify(const uint8_t *req, size_t len)
 	case FUSE_OPENDIR: case FUSE_READDIR: case FUSE_RELEASEDIR: case FUSE_FSYNCDIR:
 	case FUSE_GETLK: case FUSE_ACCESS: case FUSE_INTERRUPT: case FUSE_BMAP:
 	case FUSE_DESTROY: case FUSE_POLL: case FUSE_BATCH_FORGET: case FUSE_READDIRPLUS:
-	case FUSE_LSEEK:
-		return false;
+	case FUSE_LSEEK: case FUSE_SETUPMAPPING: case FUSE_REMOVEMAPPING:
+		return false; /* a mapping changes no file: nothing stores through it */
 	default:
 		return h.opcode < 64;
 	}

@@ -404,7 +404,8 @@ FUSE = dict(LOOKUP=1, FORGET=2, GETATTR=3, SETATTR=4, READLINK=5, SYMLINK=6, MKN
             UNLINK=10, RMDIR=11, RENAME=12, LINK=13, OPEN=14, READ=15, WRITE=16, STATFS=17,
             RELEASE=18, FSYNC=20, SETXATTR=21, GETXATTR=22, LISTXATTR=23, REMOVEXATTR=24,
             FLUSH=25, OPENDIR=27, READDIR=28, RELEASEDIR=29, ACCESS=34, CREATE=35,
-            BATCH_FORGET=42, FALLOCATE=43, READDIRPLUS=44, RENAME2=45, LSEEK=46)
+            BATCH_FORGET=42, FALLOCATE=43, READDIRPLUS=44, RENAME2=45, LSEEK=46,
+            SETUPMAPPING=48, REMOVEMAPPING=49)
 
 
 def fuse(op, node=1, args=b""):
@@ -459,6 +460,16 @@ seed("fuzz_fs", "xattr_statfs", fuse_seq(0, fuse("LOOKUP", 1, z("file")),
                                          fuse("REMOVEXATTR", 2, z("user.k")), fuse("STATFS", 1),
                                          fuse("ACCESS", 2, struct.pack("<II", 4, 0)),
                                          fuse("BATCH_FORGET", 0, struct.pack("<II", 1, 0) + struct.pack("<QQ", 2, 1))))
+# The DAX window (4 MiB in fuzz_fs): "file" mapped by its node at 2 MiB,
+# then through a handle at 0 read-write, then both ranges removed at once.
+SETUPMAPPING_IN = "<QQQQQ"  # fh, foffset, len, flags, moffset
+seed("fuzz_fs", "dax", fuse_seq(0, fuse("LOOKUP", 1, z("file")),
+                                fuse("SETUPMAPPING", 2, struct.pack(SETUPMAPPING_IN, 2**64 - 1, 0, 2 << 20, 2,
+                                                                    2 << 20)),
+                                fuse("OPEN", 2, struct.pack("<II", 2, 0)),
+                                fuse("SETUPMAPPING", 2, struct.pack(SETUPMAPPING_IN, 0, 0, 4096, 3, 0)),
+                                fuse("REMOVEMAPPING", 1, struct.pack("<I", 2) + struct.pack("<QQQQ", 0, 4096,
+                                                                                             2 << 20, 2 << 20))))
 seed("fuzz_fs", "read_only", fuse_seq(1, fuse("LOOKUP", 1, z("file")), fuse("OPEN", 2, struct.pack("<II", 2, 0)),
                                       fuse("UNLINK", 1, z("file")), fuse("LOOKUP", 1, z("fifo")),
                                       fuse("OPEN", 3, struct.pack("<II", 0, 0))))

@@ -1296,3 +1296,38 @@ Test(fs_share, dax_without_a_window_is_enosys)
 	struct fuse_removemapping_one one = { .len = DAX_RANGE };
 	cr_assert_eq(removemapping(1, &one, 1), -ENOSYS);
 }
+
+/* A host file made shorter under a mapping: the pages past its new end
+ * cannot be read (KVM would fail the guest's vCPU with EFAULT); a repair
+ * makes every such page zeros, leaves the file's own pages the file's, and
+ * finds nothing more to do the second time. */
+Test(fs_share, dax_repair_after_a_host_truncate, .fini = close_window)
+{
+	static char text[DAX_RANGE + 1]; /* a whole range of file: every page readable */
+	fill_letters(text, sizeof(text), 'a');
+	host_write("f", text, 0644);
+	open_share_window(true);
+	uint8_t *w = window;
+	uint64_t f = lookup_ok(FUSE_ROOT_ID, "f");
+	cr_assert_eq(setupmapping(f, UINT64_MAX, 0, 0, DAX_RANGE, FUSE_SETUPMAPPING_FLAG_READ), 0);
+	cr_assert(readable(w + DAX_RANGE - 1));
+	cr_assert_eq(fs_share_repair_window(share), 0, "the file's pages all readable");
+	char path[128];
+	snprintf(path, sizeof(path), "%s/f", dir);
+	cr_assert_eq(truncate(path, 4096), 0);
+	cr_assert_not(readable(w + 2 * 4096), "past the new end");
+	uint64_t n = fs_share_repair_window(share);
+	cr_assert_eq(n, DAX_RANGE / 4096 - 1, "every page past the first: %llu", (unsigned long long)n);
+	cr_assert(readable(w + 2 * 4096));
+	cr_assert_eq(w[2 * 4096], 0);
+	cr_assert_eq(w[DAX_RANGE - 1], 0);
+	cr_assert_eq(memcmp(w, text, 4096), 0, "the file's page is still the file's");
+	cr_assert_eq(fs_share_repair_window(share), 0);
+	struct fs_share_stats st;
+	fs_share_get_stats(share, &st);
+	cr_assert_eq(st.dax_repaired, n);
+	cr_assert_eq(st.dax_mapped_bytes, DAX_RANGE, "still the guest's mapping");
+	struct fuse_removemapping_one one = { .moffset = 0, .len = DAX_RANGE };
+	cr_assert_eq(removemapping(1, &one, 1), 0);
+	cr_assert_not(readable(w + 2 * 4096), "removed like any mapping");
+}

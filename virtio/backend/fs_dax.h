@@ -19,11 +19,19 @@
  * snapshot can refuse while anything is mapped (the mappings are not part
  * of a snapshot).
  *
- * Thread: the share's (virtio/fs.c's worker); nothing here is locked.
+ * A host file that shrinks under a mapping (a truncate on the host) leaves
+ * pages past its new end that the host cannot give KVM: the guest's next
+ * access fails its vCPU's KVM_RUN with EFAULT. fs_dax_repair then puts
+ * zero pages there, so the guest reads zeros, as from a hole, and runs on.
+ *
+ * Threads: map and unmap on the share's (virtio/fs.c's worker), repair on
+ * a vCPU's; (lock) orders them. Counters: read under the lock or with the
+ * worker idle.
  */
 #ifndef KILN_VIRTIO_FS_DAX_H
 #define KILN_VIRTIO_FS_DAX_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -36,6 +44,9 @@ struct fs_dax {
 	uint64_t *bitmap;   /* bit i: page i of the window is a file's */
 	uint64_t mapped;    /* pages set in bitmap */
 	uint64_t setups, removals; /* successful requests, for metrics */
+	uint64_t repaired;  /* pages made zero pages by fs_dax_repair */
+	pthread_mutex_t lock;
+	int probe[2];       /* a pipe: whether a page can be read (repair) */
 };
 
 /*
@@ -74,6 +85,11 @@ int fs_dax_unmap(struct fs_dax *d, uint64_t moffset, uint64_t len);
 /* fs_dax_unmap_all - the whole window back to the reservation (a device
  * reset, DESTROY). */
 void fs_dax_unmap_all(struct fs_dax *d);
+
+/* fs_dax_repair - every mapped page this process cannot read (past the
+ * end of a file that shrank) becomes a private zero page; the count. Any
+ * thread; probes each mapped page (reading it), so only after a fault. */
+uint64_t fs_dax_repair(struct fs_dax *d);
 
 /* Log2 of the alignment FUSE_INIT announces (map_alignment). */
 static inline unsigned fs_dax_alignment_shift(const struct fs_dax *d)

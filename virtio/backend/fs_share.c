@@ -1585,12 +1585,22 @@ int fs_share_set_window(struct fs_share *s, void *base, uint64_t size, struct er
 	return fs_dax_init(&s->dax, base, size, e);
 }
 
-void fs_share_get_stats(const struct fs_share *s, struct fs_share_stats *out)
+uint64_t fs_share_repair_window(struct fs_share *s)
+{
+	return fs_dax_repair(&s->dax);
+}
+
+void fs_share_get_stats(struct fs_share *s, struct fs_share_stats *out)
 {
 	*out = s->stats;
-	out->dax_setups = s->dax.setups;
-	out->dax_removals = s->dax.removals;
-	out->dax_mapped_bytes = s->dax.mapped << s->dax.page_shift;
+	if (s->dax.base) {
+		pthread_mutex_lock(&s->dax.lock);
+		out->dax_setups = s->dax.setups;
+		out->dax_removals = s->dax.removals;
+		out->dax_mapped_bytes = s->dax.mapped << s->dax.page_shift;
+		out->dax_repaired = s->dax.repaired;
+		pthread_mutex_unlock(&s->dax.lock);
+	}
 	out->nodes = s->held_nodes;
 	out->handles = s->held_handles;
 }

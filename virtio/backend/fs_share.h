@@ -40,6 +40,7 @@ struct fs_share_stats {
 	uint32_t nodes, handles; /* held now */
 	uint64_t dax_setups, dax_removals; /* FUSE_SETUPMAPPING / REMOVEMAPPING done */
 	uint64_t dax_mapped_bytes;         /* of the DAX window, now */
+	uint64_t dax_repaired;             /* pages made zeros (fs_share_repair_window) */
 };
 
 /*
@@ -92,11 +93,16 @@ size_t fs_share_handle_direct(struct fs_share *s, const void *in, size_t in_len,
  */
 int fs_share_set_window(struct fs_share *s, void *base, uint64_t size, struct err *e);
 
+/* fs_share_repair_window - fs_dax_repair of the window (0 without one):
+ * pages the guest mapped past the end of a file that shrank on the host
+ * become zeros. Any thread (a vCPU's). */
+uint64_t fs_share_repair_window(struct fs_share *s);
+
 /* fs_share_reset - forget every node and handle but the root (the
  * driver reset the device, or sent DESTROY). */
 void fs_share_reset(struct fs_share *s);
 
-void fs_share_get_stats(const struct fs_share *s, struct fs_share_stats *out);
+void fs_share_get_stats(struct fs_share *s, struct fs_share_stats *out);
 
 /* fs_share_refresh_limit - take RLIMIT_NOFILE as it is now (raised to its
  * hard limit) as the budget of every share's fds: at open, and again once

@@ -83,6 +83,15 @@ void device_list_reset(struct device_list *l)
 			l->items[i]->ops->reset(l->items[i]);
 }
 
+uint64_t device_list_repair_memory(const struct device_list *l)
+{
+	uint64_t n = 0;
+	for (unsigned i = 0; i < l->count; i++)
+		if (l->items[i]->ops->repair_memory)
+			n += l->items[i]->ops->repair_memory(l->items[i]);
+	return n;
+}
+
 void device_list_describe(const struct device_list *l, struct aml_buf *scope)
 {
 	for (unsigned i = 0; i < l->count; i++)

@@ -279,7 +279,22 @@ static void *vcpu_thread(void *arg)
 				v->run->immediate_exit = 0;
 				continue;
 			}
-			log_error("vCPU %u: KVM_RUN: %s", v->id, strerror(errno));
+			/* EFAULT: guest memory the host cannot give KVM. A DAX
+			 * window's page past the end of a file the host made
+			 * shorter is the one kind kiln can mend (zeros there). */
+			if (errno == EFAULT) {
+				uint64_t n = device_list_repair_memory(vm_devices(v->vm));
+				if (n) {
+					log_warn("vCPU %u: %llu page(s) of a DAX window were past the end of "
+						 "their file (made shorter on the host): the guest reads "
+						 "zeros there", v->id, (unsigned long long)n);
+					continue;
+				}
+				log_error("vCPU %u: KVM_RUN: %s (guest memory the host cannot back)",
+					  v->id, strerror(EFAULT));
+			} else {
+				log_error("vCPU %u: KVM_RUN: %s", v->id, strerror(errno));
+			}
 			vm_request_exit(v->vm, VM_EXIT_ERROR, 1);
 			break;
 		}

@@ -228,7 +228,8 @@ void vm_on_restart(struct vm *vm,
  * was made). Any thread. */
 enum vm_exit_reason vm_stop_reason(const struct vm *vm);
 
-/* vm_devices - the device list (metrics, info). Loop thread. */
+/* vm_devices - the device list (metrics, info; a vCPU mending memory after
+ * an EFAULT: the list is fixed once the VM runs). */
 const struct device_list *vm_devices(const struct vm *vm);
 
 /* vm_exit_counts - KVM exits to userspace by reason, summed over the vCPUs,
