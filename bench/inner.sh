@@ -114,6 +114,8 @@ vm_cmd() {
 		# vhost=on with 2 vCPUs: 2 queue pairs (one per vCPU, kiln's default)
 		[[ $dev == netmq ]] && CMD+=(--net tap=bt0,mac=52:54:00:12:34:56,vhost=on)
 		[[ $dev == fs ]] && CMD+=(--fs "path=$FSDIR/src,tag=src,readonly=on" --fs "path=$FSDIR/rw,tag=rw")
+		# The read-only share with a 256 MiB DAX window (the largest), mounted dax=always.
+		[[ $dev == fsdax ]] && CMD+=(--fs "path=$FSDIR/src,tag=src,readonly=on,dax_mib=256" --fs "path=$FSDIR/rw,tag=rw")
 		[[ $dev == fsroot ]] && CMD+=(--fs path=/,tag=root,readonly=on)
 	else
 		CMD=(qemu-system-x86_64 -accel kvm -M pc -nodefaults -no-user-config -nographic -no-reboot
@@ -438,6 +440,13 @@ for ((r = 1; r <= ROUNDS; r++)); do
 		rm -rf "${FSDIR:?}/rw/"*
 		vm_cmd "$v" "$BZIMAGE" fs 512 "$INITRD_TOOLS" "bench.fs=$fs bench.rt=$RT" fs
 		run_vm fs "$r" "$v" $((RT + 290))
+		# kiln again with a DAX window on the read-only share (docs/virtio-fs.md,
+		# "DAX"): the reads' rows against QEMU's 9p of the same round.
+		if [[ $v == kiln ]]; then
+			rm -rf "${FSDIR:?}/rw/"*
+			vm_cmd kiln "$BZIMAGE" fs 512 "$INITRD_TOOLS" "bench.fs=$fs bench.dax=1 bench.rt=$RT" fsdax
+			run_vm fsdax "$r" kiln $((RT + 290))
+		fi
 	done
 done
 }

@@ -104,6 +104,10 @@ rows += [
     ("host files: untar the tree into a rw share (ms)", "fs", key("fs_untar_ms"), "low"),
     ("host files: rm -r of that tree (ms)", "fs", key("fs_rm_ms"), "low"),
     ("host files: fio 4k randread O_DIRECT, qd1 (IOPS)", "fs", key("fs_randread_iops"), "high"),
+    # kiln with a DAX window on the read-only share, against the same QEMU runs.
+    ("host files: cat 100 MiB, kiln with DAX (MB/s)", ("fsdax", "fs"), (mbs_100m, mbs_100m), "high"),
+    ("host files: fio 4k randread O_DIRECT, qd1, kiln with DAX (IOPS)", ("fsdax", "fs"),
+     (key("fs_randread_iops"), key("fs_randread_iops")), "high"),
 ]
 rows += [
     ("iperf3 guest->host (Mbit/s)", "net", lambda d: float(d["iperf_tx"].split()[1]), "high"),
@@ -139,6 +143,7 @@ TARGETS = {
     "host files: untar the tree into a rw share (ms)": ("ratio", "<=", 0.5),
     "host files: rm -r of that tree (ms)": ("ratio", "<=", 0.5),
     "host files: cat 100 MiB (MB/s)": ("ratio", ">=", 1.5),
+    "host files: cat 100 MiB, kiln with DAX (MB/s)": ("ratio", ">=", 1.5),
     # kiln against itself: a cold boot over the restore that replaces it (issue 17)
     "snapshot: cold boot / restore": ("ratio", ">=", 10),
 }

@@ -1,5 +1,6 @@
 # File-system benchmark over host shares (inner.sh's fs phase): the same busybox
 # commands and fio over kiln's virtio-fs or QEMU's 9p (bench.fs=virtiofs|9p).
+# bench.dax=1: kiln's "src" has a DAX window, mounted dax=always.
 # Tag "src" (read-only): tree/ (a few thousand headers), tree.tar, big.bin
 # (100 MiB); tag "rw": an empty directory. One line per figure:
 #   KILN-FS NAME VALUE
@@ -15,7 +16,9 @@ if [ "$fs" = 9p ]; then
 	mount -t 9p -o "$o" rw /rw
 else
 	modprobe -q virtiofs
-	mount -t virtiofs -o ro src /src
+	dax=
+	[ "$(arg bench.dax)" = 1 ] && dax=,dax=always
+	mount -t virtiofs -o "ro$dax" src /src
 	mount -t virtiofs rw /rw
 fi
 # 1 MiB read-ahead on every share, as kiln exec's init sets it (loader/exec/init.c),
