@@ -284,7 +284,7 @@ static int check_fs(const void *spec, struct err *e)
 	if (f->dax_mib && ((f->dax_mib & (f->dax_mib - 1)) ||
 			   (uint64_t)f->dax_mib << 20 < FS_DAX_MIN)) {
 		err_field(e, "dax_mib");
-		return err_set(e, -EINVAL, "%u is not a power of two from %llu to %llu",
+		return err_set(e, -EINVAL, "dax_mib %u: not a power of two from %llu to %llu",
 			       f->dax_mib, FS_DAX_MIN >> 20, FS_DAX_MAX >> 20);
 	}
 	return 0;
