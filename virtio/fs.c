@@ -504,7 +504,7 @@ static int fs_setup_window(struct virtio_fs *fs, uint64_t len, struct err *e)
 			       FS_DAX_MIN >> 20, FS_DAX_MAX >> 20);
 	fs->window = fs_dax_window_alloc(len, e);
 	if (!fs->window)
-		return -ENOMEM;
+		return e && e->code ? e->code : -ENOMEM;
 	fs->window_len = len;
 	int rc = fs_share_set_window(fs->share, fs->window, len, e);
 	if (rc)
@@ -573,8 +573,12 @@ int fs_create(const struct fs_config *cfg, const struct guest_mem *mem,
 	fs->watching = true;
 	if (!cfg->defer_worker && (rc = fs_start_worker(fs, e)))
 		goto fail;
-	log_info("%s: virtio-fs, tag %s%s, DAX window %llu MiB", cfg->path, cfg->tag,
-		 cfg->readonly ? ", read-only" : "", (unsigned long long)(cfg->dax_window >> 20));
+	char dax[40] = "";
+	if (cfg->dax_window)
+		snprintf(dax, sizeof(dax), ", DAX window %llu MiB",
+			 (unsigned long long)(cfg->dax_window >> 20));
+	log_info("%s: virtio-fs, tag %s%s%s", cfg->path, cfg->tag,
+		 cfg->readonly ? ", read-only" : "", dax);
 	*out = fs;
 	return 0;
 fail:

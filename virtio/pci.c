@@ -568,12 +568,14 @@ int virtio_pci_create(struct virtio_device *vdev, const char *id,
 		rc = add_caps(vp, e);
 	if (!rc)
 		rc = pci_root_add_device(root, &vp->pci, PCI_SLOT_ANY, e);
-	if (!rc && vdev->shm_len)
-		rc = map_shm(vp, e);
 	if (!rc)
 		rc = setup_notify(vp, e);
 	if (!rc)
 		rc = setup_reset_timer(vp, e);
+	/* Last: nothing after it can fail, so the region is never left in
+	 * the guest's memory map behind a function that was not built. */
+	if (!rc && vdev->shm_len)
+		rc = map_shm(vp, e);
 	if (rc) {
 		err_prefix(e, "%s", vdev->ops->name);
 		virtio_pci_destroy(vp);

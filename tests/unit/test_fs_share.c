@@ -1119,7 +1119,7 @@ static void open_share_window(bool readonly)
 	struct fuse_init_out o;
 	memcpy(&o, payload(), sizeof(o));
 	cr_assert(o.flags & FUSE_MAP_ALIGNMENT);
-	cr_assert_eq(1l << o.map_alignment, sysconf(_SC_PAGESIZE));
+	cr_assert_eq(o.map_alignment, 21, "Linux's 2 MiB ranges");
 }
 
 static void close_window(void)
@@ -1165,9 +1165,9 @@ static uint64_t mapped_bytes(void)
 }
 
 /* A file appears in the window where the guest asked for it, as the
- * host's page cache (a later host write shows), a second mapping replaces
- * the first, removal makes the range inaccessible again, and so does a
- * reset; while anything is mapped a snapshot is refused. */
+ * host's page cache (a later host write shows), a second mapping (another
+ * file) replaces the first, removal makes the range inaccessible again,
+ * and so does a reset; while anything is mapped a snapshot is refused. */
 Test(fs_share, dax_window_maps_files_and_gives_them_back, .fini = close_window)
 {
 	char text[3 * 4096 + 100];
@@ -1193,10 +1193,12 @@ Test(fs_share, dax_window_maps_files_and_gives_them_back, .fini = close_window)
 	cr_assert(strstr(e.msg, "DAX"), "%s", e.msg);
 	state_fini(&blob);
 
-	/* Mapped again from the second page on, over the first mapping. */
-	cr_assert_eq(setupmapping(f, UINT64_MAX, 4096, DAX_RANGE, DAX_RANGE,
+	/* Another file over the first mapping. */
+	host_write("g", "another file", 0644);
+	uint64_t g = lookup_ok(FUSE_ROOT_ID, "g");
+	cr_assert_eq(setupmapping(g, UINT64_MAX, 0, DAX_RANGE, DAX_RANGE,
 				  FUSE_SETUPMAPPING_FLAG_READ), 0);
-	cr_assert_eq(memcmp(w + DAX_RANGE, text + 4096, 4096), 0);
+	cr_assert_eq(memcmp(w + DAX_RANGE, "another file", 12), 0);
 	cr_assert_eq(mapped_bytes(), DAX_RANGE, "replaced, not added");
 	/* The first 2 MiB too, through an open handle this time. */
 	int32_t err;
@@ -1240,6 +1242,11 @@ Test(fs_share, dax_writable_mapping_writes_the_host_file, .fini = close_window)
 	cr_assert_eq(err, 0);
 	cr_assert_eq(setupmapping(f, fh, 0, DAX_RANGE, DAX_RANGE,
 				  FUSE_SETUPMAPPING_FLAG_READ | FUSE_SETUPMAPPING_FLAG_WRITE), -EACCES);
+	/* A refused mapping over a mapped place leaves what was there: no hole. */
+	cr_assert_eq(setupmapping(f, fh, 0, 0, DAX_RANGE,
+				  FUSE_SETUPMAPPING_FLAG_READ | FUSE_SETUPMAPPING_FLAG_WRITE), -EACCES);
+	cr_assert_eq(memcmp(window, "abc3", 4), 0);
+	cr_assert_eq(mapped_bytes(), DAX_RANGE);
 }
 
 /* Every field checked; a bad request changes nothing. */
@@ -1253,15 +1260,18 @@ Test(fs_share, dax_requests_are_checked, .fini = close_window)
 	const uint64_t R = FUSE_SETUPMAPPING_FLAG_READ, W = FUSE_SETUPMAPPING_FLAG_WRITE;
 	cr_assert_eq(setupmapping(f, UINT64_MAX, 0, 0, DAX_RANGE, R | W), -EROFS, "read-only share");
 	cr_assert_eq(setupmapping(f, UINT64_MAX, 0, 0, DAX_RANGE, R | 4), -EINVAL, "unknown flag");
-	cr_assert_eq(setupmapping(f, UINT64_MAX, 0, 100, 4096, R), -EINVAL, "unaligned window offset");
-	cr_assert_eq(setupmapping(f, UINT64_MAX, 100, 0, 4096, R), -EINVAL, "unaligned file offset");
-	cr_assert_eq(setupmapping(f, UINT64_MAX, 0, 0, 4000, R), -EINVAL, "unaligned length");
+	/* Whole 2 MiB pieces only: a guest mapping 4 KiB pieces could make
+	 * more mappings of kiln's than the kernel allows a process. */
+	cr_assert_eq(setupmapping(f, UINT64_MAX, 0, 4096, DAX_RANGE, R), -EINVAL, "unaligned window offset");
+	cr_assert_eq(setupmapping(f, UINT64_MAX, 4096, 0, DAX_RANGE, R), -EINVAL, "unaligned file offset");
+	cr_assert_eq(setupmapping(f, UINT64_MAX, 0, 0, 4096, R), -EINVAL, "a page, not a range");
 	cr_assert_eq(setupmapping(f, UINT64_MAX, 0, 0, 0, R), -EINVAL, "empty");
 	cr_assert_eq(setupmapping(f, UINT64_MAX, 0, DAX_RANGE, DAX_WINDOW, R), -EINVAL, "past the end");
-	cr_assert_eq(setupmapping(f, UINT64_MAX, 0, DAX_WINDOW, 4096, R), -EINVAL, "at the end");
-	cr_assert_eq(setupmapping(f, UINT64_MAX, 0, 4096, UINT64_MAX - 4095, R), -EINVAL, "wraps");
-	cr_assert_eq(setupmapping(f, UINT64_MAX, UINT64_MAX - 4095, 0, 4096, R), -EINVAL,
-		     "file offset past off_t");
+	cr_assert_eq(setupmapping(f, UINT64_MAX, 0, DAX_WINDOW, DAX_RANGE, R), -EINVAL, "at the end");
+	cr_assert_eq(setupmapping(f, UINT64_MAX, 0, DAX_RANGE, UINT64_MAX - DAX_RANGE + 1, R), -EINVAL,
+		     "wraps");
+	cr_assert_eq(setupmapping(f, UINT64_MAX, (uint64_t)INT64_MAX - DAX_RANGE + 2, 0, DAX_RANGE, R),
+		     -EINVAL, "file offset past off_t");
 	cr_assert_eq(setupmapping(d, UINT64_MAX, 0, 0, DAX_RANGE, R), -EINVAL, "a directory");
 	cr_assert_eq(setupmapping(f, 77, 0, 0, DAX_RANGE, R), -EBADF, "no such handle");
 	cr_assert_eq(setupmapping(12345, UINT64_MAX, 0, 0, DAX_RANGE, R), -EBADF, "no such node");
@@ -1274,6 +1284,9 @@ Test(fs_share, dax_requests_are_checked, .fini = close_window)
 	struct fuse_removemapping_one one[2] = { { .moffset = 0, .len = DAX_RANGE },
 						 { .moffset = DAX_RANGE, .len = DAX_WINDOW } };
 	cr_assert_eq(removemapping(0, one, 0), -EINVAL, "no ranges");
+	one[1].len = 4096;
+	cr_assert_eq(removemapping(2, one, 2), -EINVAL, "the second a page");
+	one[1].len = DAX_WINDOW;
 	cr_assert_eq(removemapping(2, one, 1), -EINVAL, "fewer ranges than counted");
 	cr_assert_eq(removemapping(2, one, 2), -EINVAL, "the second past the end");
 	cr_assert_eq(removemapping(100000, one, 2), -EINVAL, "a count past the limit");
@@ -1318,6 +1331,19 @@ Test(fs_share, dax_repair_after_a_host_truncate, .fini = close_window)
 	cr_assert_not(readable(w + 2 * 4096), "past the new end");
 	uint64_t n = fs_share_repair_window(share);
 	cr_assert_eq(n, DAX_RANGE / 4096 - 1, "every page past the first: %llu", (unsigned long long)n);
+	/* One mapping of zeros for the run, not one per page. */
+	char line[512], want[32];
+	snprintf(want, sizeof(want), "%lx-", (unsigned long)(uintptr_t)(w + 4096));
+	FILE *maps = fopen("/proc/self/maps", "r");
+	bool one_run = false;
+	while (fgets(line, sizeof(line), maps))
+		if (!strncmp(line, want, strlen(want))) {
+			unsigned long lo, hi;
+			cr_assert_eq(sscanf(line, "%lx-%lx", &lo, &hi), 2);
+			one_run = hi == (unsigned long)(uintptr_t)(w + DAX_RANGE);
+		}
+	fclose(maps);
+	cr_assert(one_run, "the zeros are one mapping up to the chunk's end");
 	cr_assert(readable(w + 2 * 4096));
 	cr_assert_eq(w[2 * 4096], 0);
 	cr_assert_eq(w[DAX_RANGE - 1], 0);
@@ -1330,4 +1356,24 @@ Test(fs_share, dax_repair_after_a_host_truncate, .fini = close_window)
 	struct fuse_removemapping_one one = { .moffset = 0, .len = DAX_RANGE };
 	cr_assert_eq(removemapping(1, &one, 1), 0);
 	cr_assert_not(readable(w + 2 * 4096), "removed like any mapping");
+}
+
+/* Files of the kernel's pseudo file systems are never mapped (a sysfs
+ * resource file would give the guest a host device's registers). */
+Test(fs_share, dax_refuses_pseudo_file_systems)
+{
+	struct err e = { 0 };
+	cr_assert_eq(fs_share_open("/proc/self", true, &share, &e), 0, "%s", e.msg);
+	window = fs_dax_window_alloc(DAX_WINDOW, &e);
+	cr_assert_not_null(window);
+	cr_assert_eq(fs_share_set_window(share, window, DAX_WINDOW, &e), 0, "%s", e.msg);
+	init_fs();
+	uint64_t st = lookup_ok(FUSE_ROOT_ID, "status");
+	cr_assert_eq(setupmapping(st, UINT64_MAX, 0, 0, DAX_RANGE, FUSE_SETUPMAPPING_FLAG_READ), -EPERM);
+	cr_assert_eq(mapped_bytes(), 0);
+	cr_assert_not(readable(window), "no hole, no mapping");
+	fs_share_close(share);
+	share = NULL;
+	fs_dax_window_free(window, DAX_WINDOW);
+	window = NULL;
 }

@@ -1593,14 +1593,10 @@ uint64_t fs_share_repair_window(struct fs_share *s)
 void fs_share_get_stats(struct fs_share *s, struct fs_share_stats *out)
 {
 	*out = s->stats;
-	if (s->dax.base) {
-		pthread_mutex_lock(&s->dax.lock);
-		out->dax_setups = s->dax.setups;
-		out->dax_removals = s->dax.removals;
-		out->dax_mapped_bytes = s->dax.mapped << s->dax.page_shift;
-		out->dax_repaired = s->dax.repaired;
-		pthread_mutex_unlock(&s->dax.lock);
-	}
+	out->dax_setups = atomic_load(&s->dax.setups);
+	out->dax_removals = atomic_load(&s->dax.removals);
+	out->dax_mapped_bytes = atomic_load(&s->dax.mapped);
+	out->dax_repaired = atomic_load(&s->dax.repaired);
 	out->nodes = s->held_nodes;
 	out->handles = s->held_handles;
 }
@@ -1679,12 +1675,12 @@ static void put_path(struct state_buf *out, const char *rel)
 
 int fs_share_save(struct fs_share *s, struct state_buf *out, struct err *e)
 {
-	if (s->dax.mapped)
+	uint64_t mapped = atomic_load(&s->dax.mapped);
+	if (mapped)
 		return err_set(e, -EOPNOTSUPP,
-			       "the guest has %llu KiB of the share's files mapped through "
+			       "the guest has %llu MiB of the share's files mapped through "
 			       "its DAX window, which a snapshot does not carry (unmount "
-			       "it, or mount it without dax)",
-			       (unsigned long long)((s->dax.mapped << s->dax.page_shift) >> 10));
+			       "it, or mount it without dax)", (unsigned long long)(mapped >> 20));
 	if (s->pending) { /* restored, not yet opened: as it was */
 		state_put(out, s->pending, s->pending_len);
 		return state_check(out, SHARE_STATE_KIND, e);

@@ -281,6 +281,12 @@ static int check_fs(const void *spec, struct err *e)
 		err_field(e, "path");
 		return err_set(e, -ENOTDIR, "'%s' is not a directory", f->path);
 	}
+	return 0;
+}
+
+static int validate_fs(const void *spec, struct err *e)
+{
+	const struct cfg_fs *f = spec;
 	if (f->dax_mib && ((f->dax_mib & (f->dax_mib - 1)) ||
 			   (uint64_t)f->dax_mib << 20 < FS_DAX_MIN)) {
 		err_field(e, "dax_mib");
@@ -332,6 +338,7 @@ static const struct cfg_kind kind_fs = {
 	.usage = "path=DIR,tag=TAG[,readonly=on][,dax_mib=MIB][,id=NAME]",
 	.doc = "a virtio-fs share of a host directory (mount -t virtiofs TAG DIR)",
 	.addable = true,
+	.validate = validate_fs,
 	.check = check_fs,
 	.create = create_fs,
 };

@@ -284,10 +284,14 @@ static void *vcpu_thread(void *arg)
 			 * shorter is the one kind kiln can mend (zeros there). */
 			if (errno == EFAULT) {
 				uint64_t n = device_list_repair_memory(vm_devices(v->vm));
-				if (n) {
+				if (n)
 					log_warn("vCPU %u: %llu page(s) of a DAX window were past the end of "
 						 "their file (made shorter on the host): the guest reads "
 						 "zeros there", v->id, (unsigned long long)n);
+				/* Nothing to mend: perhaps another vCPU, faulting on
+				 * the same page, mended it first. Once more. */
+				if (n || !v->efault_unmended) {
+					v->efault_unmended = !n;
 					continue;
 				}
 				log_error("vCPU %u: KVM_RUN: %s (guest memory the host cannot back)",
@@ -298,6 +302,7 @@ static void *vcpu_thread(void *arg)
 			vm_request_exit(v->vm, VM_EXIT_ERROR, 1);
 			break;
 		}
+		v->efault_unmended = false;
 		uint32_t reason = v->run->exit_reason;
 		if (reason < VCPU_EXIT_REASONS)
 			v->exits[reason]++;

@@ -37,6 +37,10 @@ struct vcpu {
 	/* Pauses the guest was told of (arch_vcpu_note_pause; written by the
 	 * vCPU thread, read relaxed by vm_pause_notices). */
 	uint64_t pause_notices;
+	/* KVM_RUN failed with EFAULT and no device found memory to mend:
+	 * the next such failure in a row ends the VM (another vCPU may have
+	 * mended the page in between). vCPU thread. */
+	bool efault_unmended;
 };
 
 /* vcpu_create - KVM_CREATE_VCPU and map kvm_run. Main thread. */
