@@ -224,6 +224,19 @@ expect_marker() {
 	fi
 }
 
+# boot_beside PID FILE ARGS...: boot_guest FILE ARGS... while process PID (a
+# host-side helper the test started) runs, then end PID; the test fails
+# unless kiln exited 0 and the scenario ran to its end (expect_result).
+boot_beside() {
+	local pid=$1 rc=0
+	shift
+	boot_guest "$@" || rc=$?
+	kill "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	((rc == 0)) || { show_tail "$1"; fail "kiln exited $rc"; }
+	expect_result "$1"
+}
+
 # expect_result FILE: the scenario ran to its end without a failing step (init
 # runs scenarios with sh -e and prints "KILN-RESULT rc=N").
 expect_result() {

@@ -45,15 +45,9 @@ while time.monotonic() < end:
     print(swaps, flush=True)
     time.sleep(0.04)          # most of the time a directory
 EOF_SWAP
-swapper=$!
-rc=0
-boot_guest "$out" --kernel "$GUEST/generic/vmlinuz" --initrd "$GUEST/initramfs-generic.cpio.gz" \
+boot_beside $! "$out" --kernel "$GUEST/generic/vmlinuz" --initrd "$GUEST/initramfs-generic.cpio.gz" \
 	--memory 256M --fs "path=$rw,tag=rw" --fs "path=$ro,tag=ro,readonly=on" -v \
-	--cmdline "console=ttyS0 quiet panic=-1 kiln.scenario=fs" || rc=$?
-kill "$swapper" 2>/dev/null || true
-wait "$swapper" 2>/dev/null || true
-((rc == 0)) || { show_tail "$out"; fail "kiln exited $rc"; }
-expect_result "$out"
+	--cmdline "console=ttyS0 quiet panic=-1 kiln.scenario=fs"
 expect_line "$out" '^KILN-FS-HELLO hello from the host$'
 expect_marker "$out" KILN-FS-SHA "$want_sha"
 expect_line "$out" '^KILN-FS-RMR ok$'

@@ -32,15 +32,9 @@ zeros_sha=$(head -c $((2047 * 4096)) /dev/zero | sha256sum | cut -d' ' -f1)
 	truncate -s 4096 "$rw/shrink.bin"
 	touch "$rw/truncated"
 ) &
-shrinker=$!
-rc=0
-boot_guest "$out" --kernel "$GUEST/generic/vmlinuz" --initrd "$GUEST/initramfs-generic.cpio.gz" \
+boot_beside $! "$out" --kernel "$GUEST/generic/vmlinuz" --initrd "$GUEST/initramfs-generic.cpio.gz" \
 	--memory 256M --fs "path=$ro,tag=ro,readonly=on,dax_mib=4" --fs "path=$rw,tag=rw,dax_mib=32" -v \
-	--cmdline "console=ttyS0 quiet panic=-1 kiln.scenario=fs-dax" || rc=$?
-kill "$shrinker" 2>/dev/null || true
-wait "$shrinker" 2>/dev/null || true
-((rc == 0)) || { show_tail "$out"; fail "kiln exited $rc"; }
-expect_result "$out"
+	--cmdline "console=ttyS0 quiet panic=-1 kiln.scenario=fs-dax"
 if grep -aq '^KILN-DAX-REFUSED' "$out"; then
 	fail "the guest's virtio-fs did not take the DAX window: $(grep -a 'virtio-fs\|virtiofs' "$out" | head -n 3 | tr '\r\n' '  ')"
 fi
