@@ -47,6 +47,7 @@ struct virtio_fs {
 	struct fs_share *share;
 	void *window;               /* the DAX window's reservation, or NULL */
 	uint64_t window_len;
+	bool watching_window;       /* its inotify fd is on the loop */
 	int done_fd;                /* the worker's completion eventfd */
 	bool watching;
 	bool active;
@@ -424,7 +425,7 @@ static void fs_stats_emit(struct virtio_device *vdev, dev_stat_fn emit, void *ct
 		emit(ctx, "dax_setups", st.dax_setups);
 		emit(ctx, "dax_removals", st.dax_removals);
 		emit(ctx, "dax_mapped_bytes", st.dax_mapped_bytes);
-		emit(ctx, "dax_repaired", st.dax_repaired);
+		emit(ctx, "dax_zeroed", st.dax_zeroed);
 	}
 }
 
@@ -468,7 +469,18 @@ static int fs_restore(struct virtio_device *vdev, struct state_buf *in,
 
 static uint64_t fs_repair_shm(struct virtio_device *vdev)
 {
-	return fs_share_repair_window(to_fs(vdev)->share);
+	return fs_share_refresh_window(to_fs(vdev)->share);
+}
+
+/* A file mapped through the DAX window changed on the host: its end as it
+ * is now, before the guest touches past it (fs_dax.h). Loop thread: an
+ * fstat per mapped chunk, no file data. */
+static void fs_on_window_event(void *opaque, uint32_t events)
+{
+	struct virtio_fs *fs = opaque;
+	if (fs_share_window_events(fs->share))
+		log_debug("%s: a file mapped through the DAX window changed size on the host: "
+			 "its end fitted (zeros past it)", fs->vdev.label);
 }
 
 static void fs_ops_destroy(struct virtio_device *vdev)
@@ -509,6 +521,11 @@ static int fs_setup_window(struct virtio_fs *fs, uint64_t len, struct err *e)
 	int rc = fs_share_set_window(fs->share, fs->window, len, e);
 	if (rc)
 		return rc;
+	rc = evl_add(fs->vdev.loop, fs_share_window_events_fd(fs->share), EPOLLIN,
+		     fs_on_window_event, fs);
+	if (rc)
+		return err_set(e, rc, "virtio-fs: event loop: %s", strerror(-rc));
+	fs->watching_window = true;
 	fs->vdev.shm_base = fs->window;
 	fs->vdev.shm_len = len;
 	return 0;
@@ -602,6 +619,8 @@ void fs_destroy(struct virtio_fs *fs)
 	}
 	if (fs->watching)
 		evl_del(fs->vdev.loop, fs->done_fd);
+	if (fs->watching_window)
+		evl_del(fs->vdev.loop, fs_share_window_events_fd(fs->share));
 	if (fs->done_fd >= 0)
 		close(fs->done_fd);
 	if (fs->vdev.ops)

@@ -1242,11 +1242,12 @@ Test(fs_share, dax_writable_mapping_writes_the_host_file, .fini = close_window)
 	cr_assert_eq(err, 0);
 	cr_assert_eq(setupmapping(f, fh, 0, DAX_RANGE, DAX_RANGE,
 				  FUSE_SETUPMAPPING_FLAG_READ | FUSE_SETUPMAPPING_FLAG_WRITE), -EACCES);
-	/* A refused mapping over a mapped place leaves what was there: no hole. */
+	/* A refused mapping over a mapped place leaves the reservation there
+	 * (the guest asked for it to be replaced): no hole, nothing mapped. */
 	cr_assert_eq(setupmapping(f, fh, 0, 0, DAX_RANGE,
 				  FUSE_SETUPMAPPING_FLAG_READ | FUSE_SETUPMAPPING_FLAG_WRITE), -EACCES);
-	cr_assert_eq(memcmp(window, "abc3", 4), 0);
-	cr_assert_eq(mapped_bytes(), DAX_RANGE);
+	cr_assert_not(readable(window));
+	cr_assert_eq(mapped_bytes(), 0);
 }
 
 /* Every field checked; a bad request changes nothing. */
@@ -1310,52 +1311,75 @@ Test(fs_share, dax_without_a_window_is_enosys)
 	cr_assert_eq(removemapping(1, &one, 1), -ENOSYS);
 }
 
-/* A host file made shorter under a mapping: the pages past its new end
- * cannot be read (KVM would fail the guest's vCPU with EFAULT); a repair
- * makes every such page zeros, leaves the file's own pages the file's, and
- * finds nothing more to do the second time. */
-Test(fs_share, dax_repair_after_a_host_truncate, .fini = close_window)
+/* How many of this process's mappings lie in [lo, hi). */
+static unsigned mappings_in(const void *lo, const void *hi)
 {
-	static char text[DAX_RANGE + 1]; /* a whole range of file: every page readable */
+	char line[512];
+	unsigned n = 0;
+	FILE *maps = fopen("/proc/self/maps", "r");
+	cr_assert_not_null(maps);
+	while (fgets(line, sizeof(line), maps)) {
+		unsigned long a, b;
+		if (sscanf(line, "%lx-%lx", &a, &b) == 2 && a >= (uintptr_t)lo && b <= (uintptr_t)hi)
+			n++;
+	}
+	fclose(maps);
+	return n;
+}
+
+/* Past the end of a mapped file the window holds zeros, never pages the
+ * host cannot give (KVM would retry the guest's access forever): from the
+ * start, after the host truncates the file (its inotify event), and with
+ * the file's pages back when it grows again; a WRITE of the guest's past
+ * the end is in the window before its reply. One mapping of zeros per
+ * chunk, not one per page. */
+Test(fs_share, dax_file_end_follows_the_host_file, .fini = close_window)
+{
+	char text[3 * 4096 + 100], path[128];
 	fill_letters(text, sizeof(text), 'a');
 	host_write("f", text, 0644);
-	open_share_window(true);
+	snprintf(path, sizeof(path), "%s/f", dir);
+	open_share_window(false);
 	uint8_t *w = window;
 	uint64_t f = lookup_ok(FUSE_ROOT_ID, "f");
 	cr_assert_eq(setupmapping(f, UINT64_MAX, 0, 0, DAX_RANGE, FUSE_SETUPMAPPING_FLAG_READ), 0);
-	cr_assert(readable(w + DAX_RANGE - 1));
-	cr_assert_eq(fs_share_repair_window(share), 0, "the file's pages all readable");
-	char path[128];
-	snprintf(path, sizeof(path), "%s/f", dir);
+	cr_assert_eq(memcmp(w, text, sizeof(text) - 1), 0);
+	cr_assert(readable(w + 4 * 4096) && readable(w + DAX_RANGE - 1), "zeros past the end");
+	cr_assert_eq(w[4 * 4096], 0);
+	cr_assert_leq(mappings_in(w, w + DAX_RANGE), 2);
+	cr_assert_eq(fs_share_window_events(share), 0, "nothing changed yet");
+
 	cr_assert_eq(truncate(path, 4096), 0);
-	cr_assert_not(readable(w + 2 * 4096), "past the new end");
-	uint64_t n = fs_share_repair_window(share);
-	cr_assert_eq(n, DAX_RANGE / 4096 - 1, "every page past the first: %llu", (unsigned long long)n);
-	/* One mapping of zeros for the run, not one per page. */
-	char line[512], want[32];
-	snprintf(want, sizeof(want), "%lx-", (unsigned long)(uintptr_t)(w + 4096));
-	FILE *maps = fopen("/proc/self/maps", "r");
-	bool one_run = false;
-	while (fgets(line, sizeof(line), maps))
-		if (!strncmp(line, want, strlen(want))) {
-			unsigned long lo, hi;
-			cr_assert_eq(sscanf(line, "%lx-%lx", &lo, &hi), 2);
-			one_run = hi == (unsigned long)(uintptr_t)(w + DAX_RANGE);
-		}
-	fclose(maps);
-	cr_assert(one_run, "the zeros are one mapping up to the chunk's end");
-	cr_assert(readable(w + 2 * 4096));
-	cr_assert_eq(w[2 * 4096], 0);
-	cr_assert_eq(w[DAX_RANGE - 1], 0);
+	cr_assert_eq(fs_share_window_events(share), 1, "the truncate's event fits the chunk");
+	cr_assert(readable(w + 4096));
+	cr_assert_eq(w[4096], 0);
 	cr_assert_eq(memcmp(w, text, 4096), 0, "the file's page is still the file's");
-	cr_assert_eq(fs_share_repair_window(share), 0);
+	cr_assert_leq(mappings_in(w, w + DAX_RANGE), 2);
+
+	fill_letters(text, sizeof(text), 'k');
+	host_write("f", text, 0644); /* O_TRUNC, then the new bytes: grows back */
+	cr_assert_geq(fs_share_window_events(share), 1);
+	cr_assert_eq(memcmp(w, text, sizeof(text) - 1), 0, "the file's pages again");
+	cr_assert_eq(fs_share_window_events(share), 0);
+
+	/* The guest's own write past the end: no event needed. */
+	int32_t err;
+	uint64_t fh = open_node(f, O_RDWR, &err);
+	cr_assert_eq(err, 0);
+	struct fuse_write_in wr = { .fh = fh, .offset = 5 * 4096, .size = 6 };
+	size_t len;
+	cr_assert_eq(call_out(FUSE_WRITE, f, P(wr), (struct part){ "grown!", 6 }, NONE_P, &len), 0);
+	cr_assert_eq(memcmp(w + 5 * 4096, "grown!", 6), 0, "in the window before the reply");
+
 	struct fs_share_stats st;
 	fs_share_get_stats(share, &st);
-	cr_assert_eq(st.dax_repaired, n);
-	cr_assert_eq(st.dax_mapped_bytes, DAX_RANGE, "still the guest's mapping");
+	cr_assert_geq(st.dax_zeroed, 2, "at the mapping and at the truncate: %llu",
+		      (unsigned long long)st.dax_zeroed);
+	cr_assert_eq(fs_share_refresh_window(share), 0, "all fitted already");
 	struct fuse_removemapping_one one = { .moffset = 0, .len = DAX_RANGE };
 	cr_assert_eq(removemapping(1, &one, 1), 0);
-	cr_assert_not(readable(w + 2 * 4096), "removed like any mapping");
+	cr_assert_not(readable(w + 4096), "removed like any mapping");
+	cr_assert_not(readable(w + DAX_RANGE - 1));
 }
 
 /* Files of the kernel's pseudo file systems are never mapped (a sysfs

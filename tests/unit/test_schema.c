@@ -25,7 +25,7 @@ static const char full_json[] =
 	" \"nets\": [{\"id\": \"net0\", \"tap\": \"kt0\", \"mac\": \"52:54:00:12:34:56\", \"fd\": 0,"
 	"           \"vhost\": true, \"queues\": 4},"
 	"          {\"id\": \"lan\", \"tap\": \"kt1\", \"mac\": null, \"fd\": 5, \"vhost\": false, \"queues\": 0}],"
-	" \"fs\": [{\"id\": \"src\", \"path\": \"/srv/src\", \"tag\": \"src\", \"readonly\": true}],"
+	" \"fs\": [{\"id\": \"src\", \"path\": \"/srv/src\", \"tag\": \"src\", \"readonly\": true, \"dax_mib\": 64}],"
 	" \"console\": \"socket=/run/c.sock\", \"rng\": true, \"pvpanic\": true,"
 	" \"serial\": \"file=/var/log/ttyS0.log\", \"acpi\": true, \"seccomp\": \"log\", \"on_reboot\": \"restart\", \"jail\": {\"dir\": \"/srv/jail\", \"uid\": 4242, \"gid\": 0,"
 	" \"cgroup\": \"/sys/fs/cgroup/vm\", \"cpu_max\": \"50000 100000\", \"memory_max\": null}}";
@@ -75,6 +75,7 @@ Test(schema, full_config_round_trips)
 	cr_assert(NET(&cfg, 0)->vhost);
 	cr_assert_not(NET(&cfg, 1)->vhost);
 	cr_assert_eq(NET(&cfg, 0)->queues, 4);
+	cr_assert_eq(((struct cfg_fs *)cfg_spec(&cfg, "fs", 0))->dax_mib, 64);
 	cr_assert_str_eq(CONSOLE(&cfg), "socket=/run/c.sock");
 	cr_assert_str_eq(cfg.serial, "file=/var/log/ttyS0.log");
 	cr_assert(NR(&cfg, "rng"));

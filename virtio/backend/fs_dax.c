@@ -5,9 +5,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/magic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -49,13 +52,17 @@ int fs_dax_init(struct fs_dax *d, void *base, uint64_t size, struct err *e)
 	if (!base || !size || size > WINDOW_MAX || (size & (FS_DAX_CHUNK - 1)))
 		return err_set(e, -EINVAL, "DAX window of %llu bytes: not a multiple of "
 			       "2 MiB, or empty", (unsigned long long)size);
-	uint64_t chunks = size / FS_DAX_CHUNK;
-	d->bitmap = calloc((chunks + 63) / 64, sizeof(uint64_t));
-	if (!d->bitmap)
+	uint64_t n = size / FS_DAX_CHUNK;
+	d->chunks = calloc(n, sizeof(*d->chunks));
+	if (!d->chunks)
 		return err_set(e, -ENOMEM, "out of memory");
-	if (pipe2(d->probe, O_CLOEXEC | O_NONBLOCK)) {
-		int rc = err_set(e, -errno, "DAX window: pipe: %s", strerror(errno));
-		fs_dax_fini(d); /* base not set yet: the bitmap only */
+	for (uint64_t i = 0; i < n; i++)
+		d->chunks[i] = (struct fs_dax_chunk){ .fd = -1, .wd = -1, .zero_from = FS_DAX_CHUNK };
+	d->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (d->inotify_fd < 0) {
+		int rc = err_set(e, -errno, "DAX window: inotify: %s", strerror(errno));
+		free(d->chunks);
+		d->chunks = NULL;
 		return rc;
 	}
 	pthread_mutex_init(&d->lock, NULL);
@@ -64,14 +71,34 @@ int fs_dax_init(struct fs_dax *d, void *base, uint64_t size, struct err *e)
 	return 0;
 }
 
+/* Chunk (c) maps nothing now; its file's watch goes with the file's last
+ * chunk (watches are per inode: a guest mapping many files over time
+ * must not pile them up to the user's limit). Lock held. */
+static void chunk_forget(struct fs_dax *d, struct fs_dax_chunk *c)
+{
+	if (c->fd < 0)
+		return;
+	close(c->fd);
+	int wd = c->wd;
+	*c = (struct fs_dax_chunk){ .fd = -1, .wd = -1, .zero_from = FS_DAX_CHUNK };
+	atomic_fetch_sub(&d->mapped, FS_DAX_CHUNK);
+	if (wd < 0)
+		return;
+	for (uint64_t i = 0; i < d->size / FS_DAX_CHUNK; i++)
+		if (d->chunks[i].wd == wd)
+			return;
+	inotify_rm_watch(d->inotify_fd, wd);
+}
+
 void fs_dax_fini(struct fs_dax *d)
 {
 	if (d->base) { /* set only once everything below was */
+		for (uint64_t i = 0; i < d->size / FS_DAX_CHUNK; i++)
+			chunk_forget(d, &d->chunks[i]);
 		pthread_mutex_destroy(&d->lock);
-		close(d->probe[0]);
-		close(d->probe[1]);
+		close(d->inotify_fd);
 	}
-	free(d->bitmap);
+	free(d->chunks);
 	memset(d, 0, sizeof(*d));
 }
 
@@ -79,20 +106,6 @@ bool fs_dax_range_ok(const struct fs_dax *d, uint64_t moffset, uint64_t len)
 {
 	return d->base && len && !((moffset | len) & (FS_DAX_CHUNK - 1)) && moffset < d->size &&
 	       len <= d->size - moffset;
-}
-
-/* Set (on) or clear the chunks of (moffset, len) in the bitmap, keeping
- * (mapped) the count of set ones. Lock held. */
-static void mark(struct fs_dax *d, uint64_t moffset, uint64_t len, bool on)
-{
-	uint64_t first = moffset / FS_DAX_CHUNK, n = len / FS_DAX_CHUNK;
-	for (uint64_t c = first; c < first + n; c++) {
-		uint64_t bit = 1ull << (c % 64), *w = &d->bitmap[c / 64];
-		if (!!(*w & bit) == on)
-			continue;
-		*w ^= bit;
-		atomic_fetch_add(&d->mapped, on ? FS_DAX_CHUNK : -FS_DAX_CHUNK);
-	}
 }
 
 /* The range back to the reservation: inaccessible, no memory behind it.
@@ -103,8 +116,73 @@ static int reserve(struct fs_dax *d, uint64_t moffset, uint64_t len)
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) == MAP_FAILED)
 		return -errno;
 	madvise(d->base + moffset, len, MADV_DONTDUMP);
-	mark(d, moffset, len, false);
+	for (uint64_t i = moffset / FS_DAX_CHUNK; i < (moffset + len) / FS_DAX_CHUNK; i++)
+		chunk_forget(d, &d->chunks[i]);
 	return 0;
+}
+
+/* Zeros, the guest's own, over (p, len). */
+static bool zero_pages(uint8_t *p, uint64_t len)
+{
+	if (mmap(p, len, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) == MAP_FAILED)
+		return false;
+	madvise(p, len, MADV_DONTDUMP);
+	return true;
+}
+
+/* (len) bytes of (fd) from (off) at (dst), mapped aside first and moved in
+ * (mremap): a file that refuses to be mapped leaves (dst) as it was. On a
+ * failure of the move itself (dst) may be unmapped: the caller puts
+ * something there again. 0 or -errno. */
+static int map_file_at(uint8_t *dst, int fd, uint64_t off, uint64_t len, bool write)
+{
+	void *tmp = mmap(NULL, len, PROT_READ | (write ? PROT_WRITE : 0), MAP_SHARED, fd, (off_t)off);
+	if (tmp == MAP_FAILED)
+		return -errno;
+	if (mremap(tmp, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, dst) == MAP_FAILED) {
+		int rc = -errno;
+		munmap(tmp, len);
+		return rc;
+	}
+	madvise(dst, len, MADV_DONTDUMP);
+	return 0;
+}
+
+/*
+ * Chunk (i)'s zeros where its file ends now: the part past the end made
+ * zeros, the part the file grew back into its pages again. Lock held. 1
+ * when it changed, 0 when not, -errno when a mapping failed (the chunk is
+ * left with zeros where that was).
+ */
+static int chunk_fit(struct fs_dax *d, uint64_t i)
+{
+	struct fs_dax_chunk *c = &d->chunks[i];
+	struct stat st;
+	if (c->fd < 0 || fstat(c->fd, &st))
+		return 0;
+	uint64_t page = 1ull << d->page_shift, size = (uint64_t)st.st_size;
+	uint64_t in = size <= c->foffset ? 0 : size - c->foffset;
+	/* The page holding the end is the file's: past the end in it reads 0. */
+	uint64_t want = in >= FS_DAX_CHUNK ? FS_DAX_CHUNK : (in + page - 1) & ~(page - 1);
+	uint8_t *p = d->base + i * FS_DAX_CHUNK;
+	if (want == c->zero_from)
+		return 0;
+	if (want < c->zero_from) {
+		if (!zero_pages(p + want, c->zero_from - want))
+			return -errno;
+		c->zero_from = want;
+		atomic_fetch_add(&d->zeroed, 1);
+		return 1;
+	}
+	int rc = map_file_at(p + c->zero_from, c->fd, c->foffset + c->zero_from,
+			     want - c->zero_from, c->write);
+	if (rc) {
+		zero_pages(p + c->zero_from, want - c->zero_from); /* no hole */
+		return rc;
+	}
+	c->zero_from = want;
+	return 1;
 }
 
 /*
@@ -127,6 +205,27 @@ static bool mappable_fs(int fd)
 	}
 }
 
+/* Chunk (i) now maps (fd) from (foffset): its own descriptor of the file
+ * and a watch on it, then its end fitted to the file. Lock held. */
+static int chunk_take(struct fs_dax *d, uint64_t i, int fd, uint64_t foffset, bool write)
+{
+	struct fs_dax_chunk *c = &d->chunks[i];
+	chunk_forget(d, c);
+	int own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (own < 0)
+		return -errno;
+	char path[32];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", own);
+	/* A watch per inode: the same file's chunks share it. Without one
+	 * (the watch limit reached) host-side size changes are still caught
+	 * by a vCPU's EFAULT and by this share's own size changes. */
+	int wd = inotify_add_watch(d->inotify_fd, path, IN_MODIFY);
+	*c = (struct fs_dax_chunk){ .fd = own, .wd = wd, .write = write, .foffset = foffset,
+				    .zero_from = FS_DAX_CHUNK };
+	atomic_fetch_add(&d->mapped, FS_DAX_CHUNK);
+	return chunk_fit(d, i) < 0 ? -EIO : 0;
+}
+
 int fs_dax_map(struct fs_dax *d, int fd, uint64_t foffset, uint64_t moffset,
 	       uint64_t len, bool write)
 {
@@ -135,25 +234,19 @@ int fs_dax_map(struct fs_dax *d, int fd, uint64_t foffset, uint64_t moffset,
 		return -EINVAL;
 	if (!mappable_fs(fd))
 		return -EPERM;
-	int prot = PROT_READ | (write ? PROT_WRITE : 0), rc = 0;
-	/* Mapped elsewhere first, then moved over the place in the window in
-	 * one step: an mmap(MAP_FIXED) whose file refuses to be mapped has
-	 * already taken the old mapping away, and the hole it leaves is
-	 * address space another mmap of this process could be given, with
-	 * the guest's memory slot over it. */
-	void *tmp = mmap(NULL, len, prot, MAP_SHARED, fd, (off_t)foffset);
-	if (tmp == MAP_FAILED)
-		return -errno;
 	pthread_mutex_lock(&d->lock);
-	if (mremap(tmp, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, d->base + moffset) == MAP_FAILED) {
-		rc = -errno;
-		munmap(tmp, len);
-		reserve(d, moffset, len); /* whatever mremap left there */
-	} else {
-		madvise(d->base + moffset, len, MADV_DONTDUMP);
-		mark(d, moffset, len, true);
-		atomic_fetch_add(&d->setups, 1);
+	/* One chunk at a time: each its own file mapping, so that fitting one
+	 * chunk's end never splits another's. */
+	int rc = 0;
+	for (uint64_t off = 0; !rc && off < len; off += FS_DAX_CHUNK) {
+		rc = map_file_at(d->base + moffset + off, fd, foffset + off, FS_DAX_CHUNK, write);
+		if (!rc)
+			rc = chunk_take(d, (moffset + off) / FS_DAX_CHUNK, fd, foffset + off, write);
 	}
+	if (rc)
+		reserve(d, moffset, len); /* all of it, never a hole */
+	else
+		atomic_fetch_add(&d->setups, 1);
 	pthread_mutex_unlock(&d->lock);
 	return rc;
 }
@@ -180,53 +273,23 @@ void fs_dax_unmap_all(struct fs_dax *d)
 	pthread_mutex_unlock(&d->lock);
 }
 
-/* Whether this process can read the byte at (p): the kernel copies it into
- * the probe pipe, or fails with EFAULT where a fault would be a SIGBUS. */
-static bool readable(struct fs_dax *d, const uint8_t *p)
+uint64_t fs_dax_refresh(struct fs_dax *d)
 {
-	char c;
-	if (write(d->probe[1], p, 1) != 1)
-		return false;
-	if (read(d->probe[0], &c, 1) != 1)
-		return false; /* cannot happen: what was just written */
-	return true;
-}
-
-/* Zeros, the guest's own, over (p, len): still a place it has mapped. */
-static bool zero_pages(uint8_t *p, uint64_t len)
-{
-	if (mmap(p, len, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) == MAP_FAILED)
-		return false;
-	madvise(p, len, MADV_DONTDUMP);
-	return true;
-}
-
-uint64_t fs_dax_repair(struct fs_dax *d)
-{
-	uint64_t n = 0, page = 1ull << d->page_shift;
+	uint64_t n = 0;
 	if (!d->base)
 		return 0;
 	pthread_mutex_lock(&d->lock);
-	for (uint64_t c = 0; atomic_load(&d->mapped) && c < d->size / FS_DAX_CHUNK; c++) {
-		if (!(d->bitmap[c / 64] & (1ull << (c % 64))))
-			continue;
-		/* Each run of unreadable pages becomes one mapping of zeros (the
-		 * end of a file that shrank: one run per chunk, or two after a
-		 * second truncate), not one per page. */
-		uint8_t *chunk = d->base + c * FS_DAX_CHUNK, *run = NULL;
-		for (uint8_t *p = chunk; p <= chunk + FS_DAX_CHUNK; p += page) {
-			bool bad = p < chunk + FS_DAX_CHUNK && !readable(d, p);
-			if (bad && !run)
-				run = p;
-			if (!bad && run) {
-				if (zero_pages(run, (uint64_t)(p - run)))
-					n += (uint64_t)(p - run) / page;
-				run = NULL;
-			}
-		}
-	}
-	atomic_fetch_add(&d->repaired, n);
+	for (uint64_t i = 0; atomic_load(&d->mapped) && i < d->size / FS_DAX_CHUNK; i++)
+		n += chunk_fit(d, i) > 0;
 	pthread_mutex_unlock(&d->lock);
 	return n;
+}
+
+bool fs_dax_take_events(struct fs_dax *d)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	bool any = false;
+	while (read(d->inotify_fd, buf, sizeof(buf)) > 0)
+		any = true;
+	return any;
 }

@@ -10,34 +10,34 @@
  * Here a mapping is an mmap(MAP_SHARED) of the host file moved over that
  * piece of the reservation (mremap), a removal an anonymous PROT_NONE
  * mapping over it again: KVM follows both through the memory slot over the
- * whole window (its MMU notifier). kiln reads the window's bytes only to
- * find pages it must mend (fs_dax_repair), and never writes them. The
- * host's page protections are the wall: a read-only share's files are
- * opened read-only, so they cannot be mapped writable; files of the
- * kernel's pseudo file systems (sysfs, procfs, ...) are not mapped at all.
+ * whole window (its MMU notifier). kiln never reads or writes the window's
+ * bytes. The host's page protections are the wall: a read-only share's
+ * files are opened read-only, so they cannot be mapped writable; files of
+ * the kernel's pseudo file systems (sysfs, procfs, ...) are not mapped.
  *
  * Mappings come in FS_DAX_CHUNK pieces (Linux's FUSE_DAX_SZ, announced as
- * INIT's map_alignment), so a window of N MiB is at most N / 2 mappings of
- * the process: a guest cannot split it into enough of them to exhaust
- * vm.max_map_count. Which chunks are mapped is kept in a bitmap, for the
- * counters, for unmapping everything at a reset, and so that a snapshot
- * can refuse while anything is mapped (the mappings are not part of a
- * snapshot).
+ * INIT's map_alignment), so a window of N MiB is at most N / 2 file
+ * mappings of the process (and as many of zeros, below): a guest cannot
+ * split it into enough of them to exhaust vm.max_map_count.
  *
- * A host file that shrinks under a mapping (a truncate on the host) leaves
- * pages past its new end that the host cannot give KVM: the guest's next
- * access fails its vCPU's KVM_RUN with EFAULT. fs_dax_repair then puts
- * zero pages there, so the guest reads zeros, as from a hole, and runs on.
+ * Past the end of a file. A page of a mapping past its file's end cannot
+ * be given to KVM (the host would raise SIGBUS), and a guest touching one
+ * is not told: Linux's KVM retries the fault forever (an asynchronous page
+ * fault that never completes) or fails KVM_RUN with EFAULT. The guest may
+ * touch one legitimately: it believes a file is as long as it was when it
+ * last asked (up to a second ago) and the host may have truncated it
+ * since. So each chunk remembers its file (a descriptor of its own) and
+ * where in it it starts, and the part of a chunk past its file's end is
+ * kept as zeros (an anonymous mapping over that part, as a hole reads):
+ * when the chunk is mapped, and again whenever the file's size changes
+ * (fs_dax_refresh: an inotify watch on each mapped file says when, and a
+ * vCPU's EFAULT asks too). A file that grows back gets its pages back.
  *
- * Threads: map and unmap on the share's (virtio/fs.c's worker), repair on
- * a vCPU's; (lock) orders them. The counters are atomic: read without the
- * lock, so a long repair never holds up the worker's counter copy (and
- * with it the event loop, which takes the device's lock that copy holds).
+ * Threads: map and unmap on the share's (virtio/fs.c's worker), refresh
+ * on the event loop (the inotify fd) and on a vCPU (after EFAULT); (lock)
+ * orders them. Refresh costs an fstat per mapped chunk and never touches
+ * file data. The counters are atomic, read without the lock.
  */
-
-/* The granularity of mappings: 2 MiB, Linux's FUSE_DAX_SZ. */
-#define FS_DAX_CHUNK (2ull << 20)
-#define FS_DAX_CHUNK_SHIFT 21
 #ifndef KILN_VIRTIO_FS_DAX_H
 #define KILN_VIRTIO_FS_DAX_H
 
@@ -48,16 +48,29 @@
 
 #include "../../vmm/base/err.h"
 
+/* The granularity of mappings: 2 MiB, Linux's FUSE_DAX_SZ. */
+#define FS_DAX_CHUNK (2ull << 20)
+#define FS_DAX_CHUNK_SHIFT 21
+
+struct fs_dax_chunk {
+	int fd;            /* the mapped file (our own descriptor), -1: not mapped */
+	int wd;            /* its inotify watch, or -1 */
+	bool write;        /* mapped writable */
+	uint64_t foffset;  /* where in the file the chunk starts */
+	uint64_t zero_from; /* offset in the chunk where zeros start (past the
+			     * file's end); FS_DAX_CHUNK: none */
+};
+
 struct fs_dax {
 	uint8_t *base;      /* the reservation; NULL: no window */
-	uint64_t size;      /* bytes, a multiple of the page size */
+	uint64_t size;      /* bytes, a multiple of FS_DAX_CHUNK */
 	unsigned page_shift;
-	uint64_t *bitmap;   /* bit i: chunk i of the window is mapped (lock) */
+	struct fs_dax_chunk *chunks; /* size / FS_DAX_CHUNK of them (lock) */
+	int inotify_fd;     /* IN_MODIFY of every mapped file */
 	_Atomic uint64_t mapped;   /* bytes of the window mapped */
 	_Atomic uint64_t setups, removals; /* successful requests, for metrics */
-	_Atomic uint64_t repaired; /* pages made zero pages by fs_dax_repair */
+	_Atomic uint64_t zeroed;   /* times a chunk's end was made zeros */
 	pthread_mutex_t lock;
-	int probe[2];       /* a pipe: whether a page can be read (repair) */
 };
 
 /*
@@ -70,7 +83,7 @@ void *fs_dax_window_alloc(uint64_t size, struct err *e);
 void fs_dax_window_free(void *base, uint64_t size);
 
 /* fs_dax_init - serve the window (base, size) (size a multiple of
- * FS_DAX_CHUNK, at most 1 << 40). 0 or -ENOMEM / -EINVAL with (e) set. */
+ * FS_DAX_CHUNK, at most 1 << 40). 0 or -errno with (e) set. */
 int fs_dax_init(struct fs_dax *d, void *base, uint64_t size, struct err *e);
 void fs_dax_fini(struct fs_dax *d);
 
@@ -99,10 +112,14 @@ int fs_dax_unmap(struct fs_dax *d, uint64_t moffset, uint64_t len);
  * reset, DESTROY). */
 void fs_dax_unmap_all(struct fs_dax *d);
 
-/* fs_dax_repair - every mapped page this process cannot read (past the
- * end of a file that shrank) becomes a private zero page; the count. Any
- * thread; probes each mapped page (reading it), so only after a fault. */
-uint64_t fs_dax_repair(struct fs_dax *d);
+/* fs_dax_refresh - every mapped chunk's part past its file's end as it is
+ * now made zeros, and pages a file grew back into its own again. The
+ * chunks changed. Any thread. */
+uint64_t fs_dax_refresh(struct fs_dax *d);
+
+/* fs_dax_take_events - read what the inotify fd holds (without blocking);
+ * true when a refresh is due. Loop thread. */
+bool fs_dax_take_events(struct fs_dax *d);
 
 /* Log2 of the alignment FUSE_INIT announces (map_alignment). */
 static inline unsigned fs_dax_alignment_shift(const struct fs_dax *d)

@@ -1438,6 +1438,12 @@ size_t fs_share_handle_direct(struct fs_share *s, const void *in, size_t in_len,
 		r.arg_len = r.h.len - sizeof(r.h);
 		r.dir = op->flags & DIR_HANDLE;
 		rc = op->fn(s, &r);
+		/* A size the guest changed (a write past the end, a truncate,
+		 * an open with O_TRUNC) is in the window before the reply: the
+		 * guest reads through its mappings as soon as it has it. */
+		if (((op->flags & MODIFIES) || r.h.opcode == FUSE_OPEN) &&
+		    atomic_load(&s->dax.mapped))
+			fs_dax_refresh(&s->dax);
 	}
 	if (rc) {
 		/* Only errnos the guest can know; anything else is EIO. */
@@ -1585,9 +1591,19 @@ int fs_share_set_window(struct fs_share *s, void *base, uint64_t size, struct er
 	return fs_dax_init(&s->dax, base, size, e);
 }
 
-uint64_t fs_share_repair_window(struct fs_share *s)
+uint64_t fs_share_refresh_window(struct fs_share *s)
 {
-	return fs_dax_repair(&s->dax);
+	return fs_dax_refresh(&s->dax);
+}
+
+int fs_share_window_events_fd(const struct fs_share *s)
+{
+	return s->dax.base ? s->dax.inotify_fd : -1;
+}
+
+uint64_t fs_share_window_events(struct fs_share *s)
+{
+	return fs_dax_take_events(&s->dax) ? fs_dax_refresh(&s->dax) : 0;
 }
 
 void fs_share_get_stats(struct fs_share *s, struct fs_share_stats *out)
@@ -1596,7 +1612,7 @@ void fs_share_get_stats(struct fs_share *s, struct fs_share_stats *out)
 	out->dax_setups = atomic_load(&s->dax.setups);
 	out->dax_removals = atomic_load(&s->dax.removals);
 	out->dax_mapped_bytes = atomic_load(&s->dax.mapped);
-	out->dax_repaired = atomic_load(&s->dax.repaired);
+	out->dax_zeroed = atomic_load(&s->dax.zeroed);
 	out->nodes = s->held_nodes;
 	out->handles = s->held_handles;
 }

@@ -40,7 +40,7 @@ struct fs_share_stats {
 	uint32_t nodes, handles; /* held now */
 	uint64_t dax_setups, dax_removals; /* FUSE_SETUPMAPPING / REMOVEMAPPING done */
 	uint64_t dax_mapped_bytes;         /* of the DAX window, now */
-	uint64_t dax_repaired;             /* pages made zeros (fs_share_repair_window) */
+	uint64_t dax_zeroed;               /* times a mapped file's end was made zeros */
 };
 
 /*
@@ -93,10 +93,16 @@ size_t fs_share_handle_direct(struct fs_share *s, const void *in, size_t in_len,
  */
 int fs_share_set_window(struct fs_share *s, void *base, uint64_t size, struct err *e);
 
-/* fs_share_repair_window - fs_dax_repair of the window (0 without one):
- * pages the guest mapped past the end of a file that shrank on the host
- * become zeros. Any thread (a vCPU's). */
-uint64_t fs_share_repair_window(struct fs_share *s);
+/* fs_share_refresh_window - fs_dax_refresh of the window (0 without one):
+ * the mapped files' ends as they are now (zeros past them). The chunks
+ * changed. Any thread (a vCPU's after EFAULT). */
+uint64_t fs_share_refresh_window(struct fs_share *s);
+
+/* fs_share_window_events_fd - the fd that becomes readable when a mapped
+ * file changes on the host (inotify), -1 without a window; then
+ * fs_share_window_events takes the events and refreshes (loop thread). */
+int fs_share_window_events_fd(const struct fs_share *s);
+uint64_t fs_share_window_events(struct fs_share *s);
 
 /* fs_share_reset - forget every node and handle but the root (the
  * driver reset the device, or sent DESTROY). */

@@ -285,7 +285,7 @@ static void *vcpu_thread(void *arg)
 			if (errno == EFAULT) {
 				uint64_t n = device_list_repair_memory(vm_devices(v->vm));
 				if (n)
-					log_warn("vCPU %u: %llu page(s) of a DAX window were past the end of "
+					log_warn("vCPU %u: %llu piece(s) of a DAX window were past the end of "
 						 "their file (made shorter on the host): the guest reads "
 						 "zeros there", v->id, (unsigned long long)n);
 				/* Nothing to mend: perhaps another vCPU, faulting on
