@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -47,7 +48,8 @@ struct virtio_fs {
 	struct fs_share *share;
 	void *window;               /* the DAX window's reservation, or NULL */
 	uint64_t window_len;
-	bool watching_window;       /* its inotify fd is on the loop */
+	int window_timer_fd;        /* its refresh timer (fs_on_window_timer), or -1 */
+	bool watching_window;       /* the timer is on the loop */
 	int done_fd;                /* the worker's completion eventfd */
 	bool watching;
 	bool active;
@@ -472,15 +474,19 @@ static uint64_t fs_repair_shm(struct virtio_device *vdev)
 	return fs_share_refresh_window(to_fs(vdev)->share);
 }
 
-/* A file mapped through the DAX window changed on the host: its end as it
- * is now, before the guest touches past it (fs_dax.h). Loop thread: an
- * fstat per mapped chunk, no file data. */
-static void fs_on_window_event(void *opaque, uint32_t events)
+/* Every FS_DAX_REFRESH_MS: the files mapped through the DAX window fitted
+ * to sizes changed on the host, so that the guest finds zeros past an end,
+ * never a page the host cannot give (fs_dax.h). Loop thread: a statx per
+ * mapped chunk, no file data. */
+static void fs_on_window_timer(void *opaque, uint32_t events)
 {
 	struct virtio_fs *fs = opaque;
-	if (fs_share_window_events(fs->share))
+	uint64_t ticks;
+	if (read(fs->window_timer_fd, &ticks, sizeof(ticks)) < 0)
+		return;
+	if (fs_share_refresh_window(fs->share))
 		log_debug("%s: a file mapped through the DAX window changed size on the host: "
-			 "its end fitted (zeros past it)", fs->vdev.label);
+			  "its end fitted (zeros past it)", fs->vdev.label);
 }
 
 static void fs_ops_destroy(struct virtio_device *vdev)
@@ -521,8 +527,14 @@ static int fs_setup_window(struct virtio_fs *fs, uint64_t len, struct err *e)
 	int rc = fs_share_set_window(fs->share, fs->window, len, e);
 	if (rc)
 		return rc;
-	rc = evl_add(fs->vdev.loop, fs_share_window_events_fd(fs->share), EPOLLIN,
-		     fs_on_window_event, fs);
+	fs->window_timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (fs->window_timer_fd < 0)
+		return err_set(e, -errno, "virtio-fs: timerfd: %s", strerror(errno));
+	const struct timespec every = { .tv_nsec = FS_DAX_REFRESH_MS * 1000000L };
+	struct itimerspec its = { .it_interval = every, .it_value = every };
+	if (timerfd_settime(fs->window_timer_fd, 0, &its, NULL))
+		return err_set(e, -errno, "virtio-fs: timerfd: %s", strerror(errno));
+	rc = evl_add(fs->vdev.loop, fs->window_timer_fd, EPOLLIN, fs_on_window_timer, fs);
 	if (rc)
 		return err_set(e, rc, "virtio-fs: event loop: %s", strerror(-rc));
 	fs->watching_window = true;
@@ -542,6 +554,7 @@ int fs_create(const struct fs_config *cfg, const struct guest_mem *mem,
 	if (!fs)
 		return err_set(e, -ENOMEM, "virtio-fs: out of memory");
 	fs->done_fd = -1;
+	fs->window_timer_fd = -1;
 	fs->quiesce_ms = cfg->quiesce_ms ? cfg->quiesce_ms : FS_QUIESCE_MS;
 	pthread_mutex_init(&fs->lock, NULL);
 	pthread_cond_init(&fs->work, NULL);
@@ -620,7 +633,9 @@ void fs_destroy(struct virtio_fs *fs)
 	if (fs->watching)
 		evl_del(fs->vdev.loop, fs->done_fd);
 	if (fs->watching_window)
-		evl_del(fs->vdev.loop, fs_share_window_events_fd(fs->share));
+		evl_del(fs->vdev.loop, fs->window_timer_fd);
+	if (fs->window_timer_fd >= 0)
+		close(fs->window_timer_fd);
 	if (fs->done_fd >= 0)
 		close(fs->done_fd);
 	if (fs->vdev.ops)

@@ -6,8 +6,8 @@
 # 2 MiB ranges: the guest maps, takes back and maps again) has the right
 # sha256 both times; a page overwritten in place lands in the host file
 # and the rest of it stays; a new file arrives. A file the host truncates
-# while the guest has it mapped reads as zeros past its new end (kiln puts
-# zeros there when the truncate's inotify event comes) and the VM runs on. kiln's counters show the
+# while the guest has it mapped reads as zeros past its new end (kiln's
+# timer finds the new size and puts zeros there) and the VM runs on. kiln's counters show the
 # mappings made and removed. The requests themselves are unit-tested
 # (tests/unit/test_fs_share.c, "dax_*").
 set -euo pipefail

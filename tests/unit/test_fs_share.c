@@ -1329,10 +1329,10 @@ static unsigned mappings_in(const void *lo, const void *hi)
 
 /* Past the end of a mapped file the window holds zeros, never pages the
  * host cannot give (KVM would retry the guest's access forever): from the
- * start, after the host truncates the file (its inotify event), and with
- * the file's pages back when it grows again; a WRITE of the guest's past
- * the end is in the window before its reply. One mapping of zeros per
- * chunk, not one per page. */
+ * start, after the host truncates the file (at the next refresh, which
+ * the loop's timer makes), and with the file's pages back when it grows
+ * again; a WRITE of the guest's past the end is in the window before its
+ * reply. One mapping of zeros per chunk, not one per page. */
 Test(fs_share, dax_file_end_follows_the_host_file, .fini = close_window)
 {
 	char text[3 * 4096 + 100], path[128];
@@ -1347,10 +1347,10 @@ Test(fs_share, dax_file_end_follows_the_host_file, .fini = close_window)
 	cr_assert(readable(w + 4 * 4096) && readable(w + DAX_RANGE - 1), "zeros past the end");
 	cr_assert_eq(w[4 * 4096], 0);
 	cr_assert_leq(mappings_in(w, w + DAX_RANGE), 2);
-	cr_assert_eq(fs_share_window_events(share), 0, "nothing changed yet");
+	cr_assert_eq(fs_share_refresh_window(share), 0, "nothing changed yet");
 
 	cr_assert_eq(truncate(path, 4096), 0);
-	cr_assert_eq(fs_share_window_events(share), 1, "the truncate's event fits the chunk");
+	cr_assert_eq(fs_share_refresh_window(share), 1, "the refresh (the loop's timer) fits the chunk");
 	cr_assert(readable(w + 4096));
 	cr_assert_eq(w[4096], 0);
 	cr_assert_eq(memcmp(w, text, 4096), 0, "the file's page is still the file's");
@@ -1358,9 +1358,9 @@ Test(fs_share, dax_file_end_follows_the_host_file, .fini = close_window)
 
 	fill_letters(text, sizeof(text), 'k');
 	host_write("f", text, 0644); /* O_TRUNC, then the new bytes: grows back */
-	cr_assert_geq(fs_share_window_events(share), 1);
+	cr_assert_geq(fs_share_refresh_window(share), 1);
 	cr_assert_eq(memcmp(w, text, sizeof(text) - 1), 0, "the file's pages again");
-	cr_assert_eq(fs_share_window_events(share), 0);
+	cr_assert_eq(fs_share_refresh_window(share), 0);
 
 	/* The guest's own write past the end: no event needed. */
 	int32_t err;

@@ -8,13 +8,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/inotify.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "../../vmm/base/log.h"
 #include "../../vmm/base/memory.h"
 
 #define WINDOW_MAX (1ull << 40)
@@ -42,7 +42,8 @@ void fs_dax_window_free(void *base, uint64_t size)
 		munmap(base, size);
 }
 
-int fs_dax_init(struct fs_dax *d, void *base, uint64_t size, struct err *e)
+int fs_dax_init(struct fs_dax *d, void *base, uint64_t size,
+		const struct fs_dax_fd_budget *fds, struct err *e)
 {
 	memset(d, 0, sizeof(*d));
 	long page = sysconf(_SC_PAGESIZE);
@@ -57,46 +58,34 @@ int fs_dax_init(struct fs_dax *d, void *base, uint64_t size, struct err *e)
 	if (!d->chunks)
 		return err_set(e, -ENOMEM, "out of memory");
 	for (uint64_t i = 0; i < n; i++)
-		d->chunks[i] = (struct fs_dax_chunk){ .fd = -1, .wd = -1, .zero_from = FS_DAX_CHUNK };
-	d->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (d->inotify_fd < 0) {
-		int rc = err_set(e, -errno, "DAX window: inotify: %s", strerror(errno));
-		free(d->chunks);
-		d->chunks = NULL;
-		return rc;
-	}
+		d->chunks[i] = (struct fs_dax_chunk){ .fd = -1, .zero_from = FS_DAX_CHUNK };
+	d->fds = fds;
 	pthread_mutex_init(&d->lock, NULL);
 	d->base = base;
 	d->size = size;
 	return 0;
 }
 
-/* Chunk (c) maps nothing now; its file's watch goes with the file's last
- * chunk (watches are per inode: a guest mapping many files over time
- * must not pile them up to the user's limit). Lock held. */
+/* Chunk (c) maps nothing now. Lock held (or the window's last user). */
 static void chunk_forget(struct fs_dax *d, struct fs_dax_chunk *c)
 {
 	if (c->fd < 0)
 		return;
 	close(c->fd);
-	int wd = c->wd;
-	*c = (struct fs_dax_chunk){ .fd = -1, .wd = -1, .zero_from = FS_DAX_CHUNK };
+	if (d->fds)
+		d->fds->give(1);
+	*c = (struct fs_dax_chunk){ .fd = -1, .zero_from = FS_DAX_CHUNK };
 	atomic_fetch_sub(&d->mapped, FS_DAX_CHUNK);
-	if (wd < 0)
-		return;
-	for (uint64_t i = 0; i < d->size / FS_DAX_CHUNK; i++)
-		if (d->chunks[i].wd == wd)
-			return;
-	inotify_rm_watch(d->inotify_fd, wd);
 }
 
 void fs_dax_fini(struct fs_dax *d)
 {
 	if (d->base) { /* set only once everything below was */
+		/* No lock: the share's last user (its worker joined, nothing
+		 * on the loop or a vCPU reaches it any more). */
 		for (uint64_t i = 0; i < d->size / FS_DAX_CHUNK; i++)
 			chunk_forget(d, &d->chunks[i]);
 		pthread_mutex_destroy(&d->lock);
-		close(d->inotify_fd);
 	}
 	free(d->chunks);
 	memset(d, 0, sizeof(*d));
@@ -108,33 +97,50 @@ bool fs_dax_range_ok(const struct fs_dax *d, uint64_t moffset, uint64_t len)
 	       len <= d->size - moffset;
 }
 
-/* The range back to the reservation: inaccessible, no memory behind it.
- * Lock held. */
+/* (p, len) of the window inaccessible, no memory behind it. If even that
+ * fails (out of memory for the kernel's own mapping structures), the
+ * process ends: a range of the window with nothing mapped is address
+ * space another mmap of kiln's could be given, inside the guest's memory
+ * slot. */
+static void must_reserve(uint8_t *p, uint64_t len)
+{
+	if (mmap(p, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED,
+		 -1, 0) == MAP_FAILED) {
+		log_error("DAX window: cannot put its reservation back (%s): stopping",
+			  strerror(errno));
+		abort();
+	}
+	madvise(p, len, MADV_DONTDUMP);
+}
+
+/* The range back to the reservation. Lock held. */
 static int reserve(struct fs_dax *d, uint64_t moffset, uint64_t len)
 {
-	if (mmap(d->base + moffset, len, PROT_NONE,
-		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) == MAP_FAILED)
-		return -errno;
-	madvise(d->base + moffset, len, MADV_DONTDUMP);
+	must_reserve(d->base + moffset, len);
 	for (uint64_t i = moffset / FS_DAX_CHUNK; i < (moffset + len) / FS_DAX_CHUNK; i++)
 		chunk_forget(d, &d->chunks[i]);
 	return 0;
 }
 
-/* Zeros, the guest's own, over (p, len). */
-static bool zero_pages(uint8_t *p, uint64_t len)
+/* Zeros over (p, len), writable only where the file's mapping was (what
+ * the guest stores there is lost when the file grows back, as it would be
+ * past the end of a file anywhere). False, with the range reserved again
+ * (never a hole), when they could not be mapped. */
+static bool zero_pages(uint8_t *p, uint64_t len, bool write)
 {
-	if (mmap(p, len, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) == MAP_FAILED)
+	if (mmap(p, len, PROT_READ | (write ? PROT_WRITE : 0),
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) == MAP_FAILED) {
+		must_reserve(p, len);
 		return false;
+	}
 	madvise(p, len, MADV_DONTDUMP);
 	return true;
 }
 
 /* (len) bytes of (fd) from (off) at (dst), mapped aside first and moved in
  * (mremap): a file that refuses to be mapped leaves (dst) as it was. On a
- * failure of the move itself (dst) may be unmapped: the caller puts
- * something there again. 0 or -errno. */
+ * failure of the move itself (dst) may be unmapped: it is reserved again. 0
+ * or -errno. */
 static int map_file_at(uint8_t *dst, int fd, uint64_t off, uint64_t len, bool write)
 {
 	void *tmp = mmap(NULL, len, PROT_READ | (write ? PROT_WRITE : 0), MAP_SHARED, fd, (off_t)off);
@@ -143,6 +149,7 @@ static int map_file_at(uint8_t *dst, int fd, uint64_t off, uint64_t len, bool wr
 	if (mremap(tmp, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, dst) == MAP_FAILED) {
 		int rc = -errno;
 		munmap(tmp, len);
+		must_reserve(dst, len);
 		return rc;
 	}
 	madvise(dst, len, MADV_DONTDUMP);
@@ -158,10 +165,13 @@ static int map_file_at(uint8_t *dst, int fd, uint64_t off, uint64_t len, bool wr
 static int chunk_fit(struct fs_dax *d, uint64_t i)
 {
 	struct fs_dax_chunk *c = &d->chunks[i];
-	struct stat st;
-	if (c->fd < 0 || fstat(c->fd, &st))
+	struct statx st;
+	/* The size as the host's kernel has it, never a round trip to a file
+	 * server: this runs on the event loop and on vCPUs too. */
+	if (c->fd < 0 || statx(c->fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_SIZE, &st) ||
+	    !(st.stx_mask & STATX_SIZE))
 		return 0;
-	uint64_t page = 1ull << d->page_shift, size = (uint64_t)st.st_size;
+	uint64_t page = 1ull << d->page_shift, size = st.stx_size;
 	uint64_t in = size <= c->foffset ? 0 : size - c->foffset;
 	/* The page holding the end is the file's: past the end in it reads 0. */
 	uint64_t want = in >= FS_DAX_CHUNK ? FS_DAX_CHUNK : (in + page - 1) & ~(page - 1);
@@ -169,8 +179,8 @@ static int chunk_fit(struct fs_dax *d, uint64_t i)
 	if (want == c->zero_from)
 		return 0;
 	if (want < c->zero_from) {
-		if (!zero_pages(p + want, c->zero_from - want))
-			return -errno;
+		if (!zero_pages(p + want, c->zero_from - want, c->write))
+			return -ENOMEM;
 		c->zero_from = want;
 		atomic_fetch_add(&d->zeroed, 1);
 		return 1;
@@ -178,7 +188,7 @@ static int chunk_fit(struct fs_dax *d, uint64_t i)
 	int rc = map_file_at(p + c->zero_from, c->fd, c->foffset + c->zero_from,
 			     want - c->zero_from, c->write);
 	if (rc) {
-		zero_pages(p + c->zero_from, want - c->zero_from); /* no hole */
+		zero_pages(p + c->zero_from, want - c->zero_from, c->write); /* no hole */
 		return rc;
 	}
 	c->zero_from = want;
@@ -206,21 +216,22 @@ static bool mappable_fs(int fd)
 }
 
 /* Chunk (i) now maps (fd) from (foffset): its own descriptor of the file
- * and a watch on it, then its end fitted to the file. Lock held. */
+ * (counted in the share's descriptor budget), then its end fitted to the
+ * file. Lock held. */
 static int chunk_take(struct fs_dax *d, uint64_t i, int fd, uint64_t foffset, bool write)
 {
 	struct fs_dax_chunk *c = &d->chunks[i];
 	chunk_forget(d, c);
+	if (d->fds && !d->fds->take())
+		return -ENFILE;
 	int own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-	if (own < 0)
-		return -errno;
-	char path[32];
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", own);
-	/* A watch per inode: the same file's chunks share it. Without one
-	 * (the watch limit reached) host-side size changes are still caught
-	 * by a vCPU's EFAULT and by this share's own size changes. */
-	int wd = inotify_add_watch(d->inotify_fd, path, IN_MODIFY);
-	*c = (struct fs_dax_chunk){ .fd = own, .wd = wd, .write = write, .foffset = foffset,
+	if (own < 0) {
+		int rc = -errno;
+		if (d->fds)
+			d->fds->give(1);
+		return rc;
+	}
+	*c = (struct fs_dax_chunk){ .fd = own, .write = write, .foffset = foffset,
 				    .zero_from = FS_DAX_CHUNK };
 	atomic_fetch_add(&d->mapped, FS_DAX_CHUNK);
 	return chunk_fit(d, i) < 0 ? -EIO : 0;
@@ -283,13 +294,4 @@ uint64_t fs_dax_refresh(struct fs_dax *d)
 		n += chunk_fit(d, i) > 0;
 	pthread_mutex_unlock(&d->lock);
 	return n;
-}
-
-bool fs_dax_take_events(struct fs_dax *d)
-{
-	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-	bool any = false;
-	while (read(d->inotify_fd, buf, sizeof(buf)) > 0)
-		any = true;
-	return any;
 }

@@ -29,14 +29,18 @@
  * since. So each chunk remembers its file (a descriptor of its own) and
  * where in it it starts, and the part of a chunk past its file's end is
  * kept as zeros (an anonymous mapping over that part, as a hole reads):
- * when the chunk is mapped, and again whenever the file's size changes
- * (fs_dax_refresh: an inotify watch on each mapped file says when, and a
- * vCPU's EFAULT asks too). A file that grows back gets its pages back.
+ * when the chunk is mapped, after the share's own requests that change a
+ * size, and every FS_DAX_REFRESH_MS for changes made on the host
+ * (fs_dax_refresh, from a timer on the event loop; a vCPU's EFAULT asks
+ * too). A file that grows back gets its pages back. (inotify would say
+ * sooner, but it names files by path, and a jailed kiln has no /proc to
+ * name them by its descriptors.)
  *
  * Threads: map and unmap on the share's (virtio/fs.c's worker), refresh
- * on the event loop (the inotify fd) and on a vCPU (after EFAULT); (lock)
- * orders them. Refresh costs an fstat per mapped chunk and never touches
- * file data. The counters are atomic, read without the lock.
+ * on the event loop (the timer) and on a vCPU (after EFAULT); (lock)
+ * orders them. Refresh costs a statx per mapped chunk (the size the host's
+ * kernel has, never a file server's round trip) and never touches file
+ * data. The counters are atomic, read without the lock.
  */
 #ifndef KILN_VIRTIO_FS_DAX_H
 #define KILN_VIRTIO_FS_DAX_H
@@ -52,9 +56,18 @@
 #define FS_DAX_CHUNK (2ull << 20)
 #define FS_DAX_CHUNK_SHIFT 21
 
+/* How often mapped files are fitted to changes made on the host. */
+#define FS_DAX_REFRESH_MS 250
+
+/* The share's descriptor budget (each mapped chunk holds a descriptor):
+ * take one (false: none left), give some back. */
+struct fs_dax_fd_budget {
+	bool (*take)(void);
+	void (*give)(unsigned n);
+};
+
 struct fs_dax_chunk {
 	int fd;            /* the mapped file (our own descriptor), -1: not mapped */
-	int wd;            /* its inotify watch, or -1 */
 	bool write;        /* mapped writable */
 	uint64_t foffset;  /* where in the file the chunk starts */
 	uint64_t zero_from; /* offset in the chunk where zeros start (past the
@@ -66,7 +79,7 @@ struct fs_dax {
 	uint64_t size;      /* bytes, a multiple of FS_DAX_CHUNK */
 	unsigned page_shift;
 	struct fs_dax_chunk *chunks; /* size / FS_DAX_CHUNK of them (lock) */
-	int inotify_fd;     /* IN_MODIFY of every mapped file */
+	const struct fs_dax_fd_budget *fds; /* NULL: unbounded */
 	_Atomic uint64_t mapped;   /* bytes of the window mapped */
 	_Atomic uint64_t setups, removals; /* successful requests, for metrics */
 	_Atomic uint64_t zeroed;   /* times a chunk's end was made zeros */
@@ -83,8 +96,10 @@ void *fs_dax_window_alloc(uint64_t size, struct err *e);
 void fs_dax_window_free(void *base, uint64_t size);
 
 /* fs_dax_init - serve the window (base, size) (size a multiple of
- * FS_DAX_CHUNK, at most 1 << 40). 0 or -errno with (e) set. */
-int fs_dax_init(struct fs_dax *d, void *base, uint64_t size, struct err *e);
+ * FS_DAX_CHUNK, at most 1 << 40), the chunks' descriptors counted in
+ * (fds) (may be NULL). 0 or -errno with (e) set. */
+int fs_dax_init(struct fs_dax *d, void *base, uint64_t size,
+		const struct fs_dax_fd_budget *fds, struct err *e);
 void fs_dax_fini(struct fs_dax *d);
 
 /*
@@ -92,7 +107,8 @@ void fs_dax_fini(struct fs_dax *d);
  * (moffset) in the window, writable with (write). Offsets and length
  * multiples of FS_DAX_CHUNK, len > 0, the range inside the window,
  * foffset + len representable as off_t: else -EINVAL, nothing changed.
- * A file of a pseudo file system: -EPERM. Whatever was mapped there before
+ * A file of a pseudo file system: -EPERM; no descriptor left in the
+ * budget: -ENFILE. Whatever was mapped there before
  * is replaced. 0 or -errno (mmap's: EACCES for a writable mapping of a
  * file opened read-only); after a failure the range is unmapped (the
  * reservation), never a hole.
@@ -116,10 +132,6 @@ void fs_dax_unmap_all(struct fs_dax *d);
  * now made zeros, and pages a file grew back into its own again. The
  * chunks changed. Any thread. */
 uint64_t fs_dax_refresh(struct fs_dax *d);
-
-/* fs_dax_take_events - read what the inotify fd holds (without blocking);
- * true when a refresh is due. Loop thread. */
-bool fs_dax_take_events(struct fs_dax *d);
 
 /* Log2 of the alignment FUSE_INIT announces (map_alignment). */
 static inline unsigned fs_dax_alignment_shift(const struct fs_dax *d)

@@ -1439,10 +1439,12 @@ size_t fs_share_handle_direct(struct fs_share *s, const void *in, size_t in_len,
 		r.dir = op->flags & DIR_HANDLE;
 		rc = op->fn(s, &r);
 		/* A size the guest changed (a write past the end, a truncate,
-		 * an open with O_TRUNC) is in the window before the reply: the
-		 * guest reads through its mappings as soon as it has it. */
-		if (((op->flags & MODIFIES) || r.h.opcode == FUSE_OPEN) &&
-		    atomic_load(&s->dax.mapped))
+		 * an open or create with O_TRUNC, an allocation) is in the
+		 * window before the reply: the guest reads through its
+		 * mappings as soon as it has it. */
+		if ((r.h.opcode == FUSE_WRITE || r.h.opcode == FUSE_SETATTR ||
+		     r.h.opcode == FUSE_FALLOCATE || r.h.opcode == FUSE_OPEN ||
+		     r.h.opcode == FUSE_CREATE) && atomic_load(&s->dax.mapped))
 			fs_dax_refresh(&s->dax);
 	}
 	if (rc) {
@@ -1588,7 +1590,8 @@ void fs_share_close(struct fs_share *s)
 
 int fs_share_set_window(struct fs_share *s, void *base, uint64_t size, struct err *e)
 {
-	return fs_dax_init(&s->dax, base, size, e);
+	static const struct fs_dax_fd_budget budget = { fd_take, fd_give };
+	return fs_dax_init(&s->dax, base, size, &budget, e);
 }
 
 uint64_t fs_share_refresh_window(struct fs_share *s)
@@ -1596,15 +1599,6 @@ uint64_t fs_share_refresh_window(struct fs_share *s)
 	return fs_dax_refresh(&s->dax);
 }
 
-int fs_share_window_events_fd(const struct fs_share *s)
-{
-	return s->dax.base ? s->dax.inotify_fd : -1;
-}
-
-uint64_t fs_share_window_events(struct fs_share *s)
-{
-	return fs_dax_take_events(&s->dax) ? fs_dax_refresh(&s->dax) : 0;
-}
 
 void fs_share_get_stats(struct fs_share *s, struct fs_share_stats *out)
 {

@@ -95,14 +95,8 @@ int fs_share_set_window(struct fs_share *s, void *base, uint64_t size, struct er
 
 /* fs_share_refresh_window - fs_dax_refresh of the window (0 without one):
  * the mapped files' ends as they are now (zeros past them). The chunks
- * changed. Any thread (a vCPU's after EFAULT). */
+ * changed. Any thread (the loop's timer, a vCPU's after EFAULT). */
 uint64_t fs_share_refresh_window(struct fs_share *s);
-
-/* fs_share_window_events_fd - the fd that becomes readable when a mapped
- * file changes on the host (inotify), -1 without a window; then
- * fs_share_window_events takes the events and refreshes (loop thread). */
-int fs_share_window_events_fd(const struct fs_share *s);
-uint64_t fs_share_window_events(struct fs_share *s);
 
 /* fs_share_reset - forget every node and handle but the root (the
  * driver reset the device, or sent DESTROY). */

@@ -85,16 +85,15 @@ static const int common_syscalls[] = {
 static const int vcpu_syscalls[] = {
 	SCMP_SYS(close),
 	/* After KVM_RUN's EFAULT: a DAX window's files' sizes (fs_dax.h). */
-	SCMP_SYS(fstat),
-	SCMP_SYS(newfstatat),
+	SCMP_SYS(statx),
 };
 
 /* The main thread after setup: the event loop and its backends (block I/O
  * sync and through libaio, taps, character backends, the API socket),
  * then teardown. */
 static const int loop_syscalls[] = {
-	/* A virtio-fs reset or teardown unmapping its DAX window's files. */
-	SCMP_SYS(inotify_rm_watch),
+	/* A virtio-fs DAX window's files' sizes (its refresh timer). */
+	SCMP_SYS(statx),
 	SCMP_SYS(epoll_wait),
 	SCMP_SYS(epoll_pwait),
 	SCMP_SYS(epoll_ctl),
@@ -169,11 +168,10 @@ static const int blk_syscalls[] = {
  * (the reopen), creating goes through openat2 beneath a node. */
 static const int fs_syscalls[] = {
 	SCMP_SYS(openat2),
-	/* The DAX window: a chunk's own descriptor of its file and a watch
-	 * on it (virtio/backend/fs_dax.c). */
+	/* The DAX window: a chunk's own descriptor of its file and the
+	 * file's size (virtio/backend/fs_dax.c). */
 	SCMP_SYS(fcntl),
-	SCMP_SYS(inotify_add_watch),
-	SCMP_SYS(inotify_rm_watch),
+	SCMP_SYS(statx),
 	SCMP_SYS(close),
 	SCMP_SYS(newfstatat),
 	SCMP_SYS(fstat),
