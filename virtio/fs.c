@@ -516,7 +516,7 @@ static const struct virtio_device_ops fs_ops = {
  * by the transport (shared memory region 0, the cache: §5.11.5). */
 static int fs_setup_window(struct virtio_fs *fs, uint64_t len, struct err *e)
 {
-	if (len < FS_DAX_MIN || len > FS_DAX_MAX || (len & (len - 1)))
+	if (!fs_dax_size_ok(len))
 		return err_set(e, -EINVAL, "virtio-fs: DAX window of %llu bytes: a power "
 			       "of two from %llu to %llu MiB", (unsigned long long)len,
 			       FS_DAX_MIN >> 20, FS_DAX_MAX >> 20);

@@ -39,6 +39,12 @@
 #define FS_DAX_MIN (2ull << 20)
 #define FS_DAX_MAX (256ull << 20)
 
+/* fs_dax_size_ok - (bytes) is a DAX window size kiln offers. */
+static inline bool fs_dax_size_ok(uint64_t bytes)
+{
+	return bytes >= FS_DAX_MIN && bytes <= FS_DAX_MAX && !(bytes & (bytes - 1));
+}
+
 struct virtio_fs;
 struct evloop;
 

@@ -114,12 +114,11 @@ static void must_reserve(uint8_t *p, uint64_t len)
 }
 
 /* The range back to the reservation. Lock held. */
-static int reserve(struct fs_dax *d, uint64_t moffset, uint64_t len)
+static void reserve(struct fs_dax *d, uint64_t moffset, uint64_t len)
 {
 	must_reserve(d->base + moffset, len);
 	for (uint64_t i = moffset / FS_DAX_CHUNK; i < (moffset + len) / FS_DAX_CHUNK; i++)
 		chunk_forget(d, &d->chunks[i]);
-	return 0;
 }
 
 /* Zeros over (p, len), writable only where the file's mapping was (what
@@ -267,11 +266,10 @@ int fs_dax_unmap(struct fs_dax *d, uint64_t moffset, uint64_t len)
 	if (!fs_dax_range_ok(d, moffset, len))
 		return -EINVAL;
 	pthread_mutex_lock(&d->lock);
-	int rc = reserve(d, moffset, len);
-	if (!rc)
-		atomic_fetch_add(&d->removals, 1);
+	reserve(d, moffset, len);
+	atomic_fetch_add(&d->removals, 1);
 	pthread_mutex_unlock(&d->lock);
-	return rc;
+	return 0;
 }
 
 void fs_dax_unmap_all(struct fs_dax *d)
@@ -287,8 +285,8 @@ void fs_dax_unmap_all(struct fs_dax *d)
 uint64_t fs_dax_refresh(struct fs_dax *d)
 {
 	uint64_t n = 0;
-	if (!d->base)
-		return 0;
+	if (!d->base || !atomic_load(&d->mapped))
+		return 0; /* the refresh timer's usual case: no lock taken */
 	pthread_mutex_lock(&d->lock);
 	for (uint64_t i = 0; atomic_load(&d->mapped) && i < d->size / FS_DAX_CHUNK; i++)
 		n += chunk_fit(d, i) > 0;

@@ -52,7 +52,8 @@
 
 #include "../../vmm/base/err.h"
 
-/* The granularity of mappings: 2 MiB, Linux's FUSE_DAX_SZ. */
+/* The granularity of mappings: 2 MiB, Linux's FUSE_DAX_SZ (and its log2,
+ * what FUSE_INIT announces as map_alignment). */
 #define FS_DAX_CHUNK (2ull << 20)
 #define FS_DAX_CHUNK_SHIFT 21
 
@@ -121,7 +122,7 @@ int fs_dax_map(struct fs_dax *d, int fd, uint64_t foffset, uint64_t moffset,
 bool fs_dax_range_ok(const struct fs_dax *d, uint64_t moffset, uint64_t len);
 
 /* fs_dax_unmap - (moffset, len) back to the reservation (checked as for
- * fs_dax_map). 0 or -errno. */
+ * fs_dax_map). 0 or -EINVAL. */
 int fs_dax_unmap(struct fs_dax *d, uint64_t moffset, uint64_t len);
 
 /* fs_dax_unmap_all - the whole window back to the reservation (a device
@@ -132,11 +133,5 @@ void fs_dax_unmap_all(struct fs_dax *d);
  * now made zeros, and pages a file grew back into its own again. The
  * chunks changed. Any thread. */
 uint64_t fs_dax_refresh(struct fs_dax *d);
-
-/* Log2 of the alignment FUSE_INIT announces (map_alignment). */
-static inline unsigned fs_dax_alignment_shift(const struct fs_dax *d)
-{
-	return FS_DAX_CHUNK_SHIFT;
-}
 
 #endif

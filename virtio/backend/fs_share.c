@@ -498,7 +498,7 @@ static int op_init(struct fs_share *s, struct req *r)
 		want |= FUSE_MAP_ALIGNMENT;
 	o.flags = in.flags & want;
 	if (o.flags & FUSE_MAP_ALIGNMENT)
-		o.map_alignment = (uint16_t)fs_dax_alignment_shift(&s->dax);
+		o.map_alignment = FS_DAX_CHUNK_SHIFT;
 	o.max_readahead = in.max_readahead;
 	o.max_background = 64;
 	o.congestion_threshold = 48;
@@ -1599,8 +1599,7 @@ uint64_t fs_share_refresh_window(struct fs_share *s)
 	return fs_dax_refresh(&s->dax);
 }
 
-
-void fs_share_get_stats(struct fs_share *s, struct fs_share_stats *out)
+void fs_share_get_stats(const struct fs_share *s, struct fs_share_stats *out)
 {
 	*out = s->stats;
 	out->dax_setups = atomic_load(&s->dax.setups);

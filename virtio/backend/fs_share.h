@@ -102,7 +102,7 @@ uint64_t fs_share_refresh_window(struct fs_share *s);
  * driver reset the device, or sent DESTROY). */
 void fs_share_reset(struct fs_share *s);
 
-void fs_share_get_stats(struct fs_share *s, struct fs_share_stats *out);
+void fs_share_get_stats(const struct fs_share *s, struct fs_share_stats *out);
 
 /* fs_share_refresh_limit - take RLIMIT_NOFILE as it is now (raised to its
  * hard limit) as the budget of every share's fds: at open, and again once

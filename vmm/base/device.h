@@ -77,7 +77,7 @@ struct device_ops {
 	/* repair_memory - memory of the device's that the guest sees as
 	 * memory (a shared memory region) and that this process can no
 	 * longer read (a file truncated under a mapping) made readable
-	 * again, as zeros; the pages repaired. Called on a vCPU thread
+	 * again, as zeros; how many pieces changed. Called on a vCPU thread
 	 * after KVM_RUN failed with EFAULT, while the rest of the VM runs:
 	 * the device locks what it needs. NULL: none. */
 	uint64_t (*repair_memory)(struct device *dev);
@@ -129,8 +129,8 @@ void device_list_resume(struct device_list *l);
 void device_list_reset(struct device_list *l);
 /* device_list_describe - every device's ACPI node into (scope), in order. */
 void device_list_describe(const struct device_list *l, struct aml_buf *scope);
-/* device_list_repair_memory - every device's repair_memory; the pages
- * repaired in all. Any thread (the list is fixed once the VM runs). */
+/* device_list_repair_memory - every device's repair_memory; the pieces
+ * changed in all. Any thread (the list is fixed once the VM runs). */
 uint64_t device_list_repair_memory(const struct device_list *l);
 /* device_list_log_stats - one info line per device with counters:
  * "ID (KIND): key=value ..." (kiln run -v prints them at exit). */

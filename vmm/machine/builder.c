@@ -64,18 +64,10 @@ static int plat_map_memory(void *opaque, uint64_t gpa, void *hva, uint64_t size,
 			   struct err *e)
 {
 	struct vm *vm = opaque;
-	struct kvm_userspace_memory_region slot = {
-		.slot = GM_MAX_REGIONS + vm->nr_device_slots,
-		.guest_phys_addr = gpa,
-		.memory_size = size,
-		.userspace_addr = (uintptr_t)hva,
-	};
-	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0)
-		return err_set(e, -errno, "KVM_SET_USER_MEMORY_REGION slot %u (0x%llx+0x%llx): %s",
-			       slot.slot, (unsigned long long)gpa, (unsigned long long)size,
-			       strerror(errno));
-	vm->nr_device_slots++;
-	return 0;
+	int rc = vm_set_memory_slot(vm, GM_MAX_REGIONS + vm->nr_device_slots, gpa, hva, size, e);
+	if (!rc)
+		vm->nr_device_slots++;
+	return rc;
 }
 
 /* ---- device errors --------------------------------------------------- */

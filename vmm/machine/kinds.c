@@ -287,8 +287,7 @@ static int check_fs(const void *spec, struct err *e)
 static int validate_fs(const void *spec, struct err *e)
 {
 	const struct cfg_fs *f = spec;
-	if (f->dax_mib && ((f->dax_mib & (f->dax_mib - 1)) ||
-			   (uint64_t)f->dax_mib << 20 < FS_DAX_MIN)) {
+	if (f->dax_mib && !fs_dax_size_ok((uint64_t)f->dax_mib << 20)) {
 		err_field(e, "dax_mib");
 		return err_set(e, -EINVAL, "dax_mib %u: not a power of two from %llu to %llu",
 			       f->dax_mib, FS_DAX_MIN >> 20, FS_DAX_MAX >> 20);

@@ -69,6 +69,22 @@ static int open_kvm(struct vm *vm, struct err *e)
 	return 0;
 }
 
+int vm_set_memory_slot(struct vm *vm, unsigned slot, uint64_t gpa, void *hva,
+		       uint64_t size, struct err *e)
+{
+	struct kvm_userspace_memory_region r = {
+		.slot = slot,
+		.guest_phys_addr = gpa,
+		.memory_size = size,
+		.userspace_addr = (uintptr_t)hva,
+	};
+	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0)
+		return err_set(e, -errno, "KVM_SET_USER_MEMORY_REGION slot %u (0x%llx+0x%llx): %s",
+			       slot, (unsigned long long)gpa, (unsigned long long)size,
+			       strerror(errno));
+	return 0;
+}
+
 static int setup_memory(struct vm *vm, int mem_fd, struct err *e)
 {
 	struct gm_range layout[GM_MAX_REGIONS];
@@ -82,17 +98,9 @@ static int setup_memory(struct vm *vm, int mem_fd, struct err *e)
 		return rc;
 	for (unsigned i = 0; i < vm->mem.nr_regions; i++) {
 		const struct gm_region *r = &vm->mem.regions[i];
-		struct kvm_userspace_memory_region slot = {
-			.slot = i,
-			.guest_phys_addr = r->gpa,
-			.memory_size = r->size,
-			.userspace_addr = (uintptr_t)r->hva,
-		};
-		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &slot) < 0)
-			return err_set(e, -errno,
-				       "KVM_SET_USER_MEMORY_REGION slot %u (0x%llx+0x%llx): %s",
-				       i, (unsigned long long)r->gpa,
-				       (unsigned long long)r->size, strerror(errno));
+		rc = vm_set_memory_slot(vm, i, r->gpa, r->hva, r->size, e);
+		if (rc)
+			return rc;
 	}
 	return 0;
 }

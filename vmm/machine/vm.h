@@ -228,6 +228,11 @@ void vm_on_restart(struct vm *vm,
  * was made). Any thread. */
 enum vm_exit_reason vm_stop_reason(const struct vm *vm);
 
+/* vm_set_memory_slot - KVM memory slot (slot): guest-physical (gpa, size)
+ * backed by (hva). 0 or -errno with (e) naming the slot. Setup. */
+int vm_set_memory_slot(struct vm *vm, unsigned slot, uint64_t gpa, void *hva,
+		       uint64_t size, struct err *e);
+
 /* vm_devices - the device list (metrics, info; a vCPU mending memory after
  * an EFAULT: the list is fixed once the VM runs). */
 const struct device_list *vm_devices(const struct vm *vm);
