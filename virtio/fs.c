@@ -474,19 +474,34 @@ static uint64_t fs_repair_shm(struct virtio_device *vdev)
 	return fs_share_refresh_window(to_fs(vdev)->share);
 }
 
-/* Every FS_DAX_REFRESH_MS: the files mapped through the DAX window fitted
- * to sizes changed on the host, so that the guest finds zeros past an end,
- * never a page the host cannot give (fs_dax.h). Loop thread: a statx per
- * mapped chunk, no file data. */
+/* Every FS_DAX_REFRESH_MS while the guest maps files through the DAX
+ * window: those files fitted to sizes changed on the host, so that the
+ * guest finds zeros past an end, never a page the host cannot give
+ * (fs_dax.h). Loop thread: a statx per mapped chunk, no file data. The
+ * timer stops once nothing is mapped (fs_window_watch). */
 static void fs_on_window_timer(void *opaque, uint32_t events)
 {
 	struct virtio_fs *fs = opaque;
 	uint64_t ticks;
 	if (read(fs->window_timer_fd, &ticks, sizeof(ticks)) < 0)
 		return;
-	if (fs_share_refresh_window(fs->share))
+	if (fs_share_refresh_window_watched(fs->share))
 		log_debug("%s: a file mapped through the DAX window changed size on the host: "
 			  "its end fitted (zeros past it)", fs->vdev.label);
+}
+
+/* fs_dax_watch_fn: the refresh timer runs while something is mapped, so
+ * that a guest that maps nothing costs no wake-ups. A share worker starts
+ * it (the first SETUPMAPPING), the timer stops itself. If the timer cannot
+ * be set, a vCPU's EFAULT on a page past a file's end still has it fitted
+ * (fs_repair_shm), later than the timer would. */
+static void fs_window_watch(void *opaque, bool mapped)
+{
+	struct virtio_fs *fs = opaque;
+	const struct timespec every = { .tv_nsec = mapped ? FS_DAX_REFRESH_MS * 1000000L : 0 };
+	const struct itimerspec its = { .it_interval = every, .it_value = every };
+	if (timerfd_settime(fs->window_timer_fd, 0, &its, NULL))
+		log_warn("%s: DAX refresh timer: %s", fs->vdev.label, strerror(errno));
 }
 
 static void fs_ops_destroy(struct virtio_device *vdev)
@@ -530,10 +545,8 @@ static int fs_setup_window(struct virtio_fs *fs, uint64_t len, struct err *e)
 	fs->window_timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (fs->window_timer_fd < 0)
 		return err_set(e, -errno, "virtio-fs: timerfd: %s", strerror(errno));
-	const struct timespec every = { .tv_nsec = FS_DAX_REFRESH_MS * 1000000L };
-	struct itimerspec its = { .it_interval = every, .it_value = every };
-	if (timerfd_settime(fs->window_timer_fd, 0, &its, NULL))
-		return err_set(e, -errno, "virtio-fs: timerfd: %s", strerror(errno));
+	/* Armed by the first mapping (fs_window_watch). */
+	fs_share_watch_window(fs->share, fs_window_watch, fs);
 	rc = evl_add(fs->vdev.loop, fs->window_timer_fd, EPOLLIN, fs_on_window_timer, fs);
 	if (rc)
 		return err_set(e, rc, "virtio-fs: event loop: %s", strerror(-rc));

@@ -31,8 +31,8 @@
  * kept as zeros (an anonymous mapping over that part, as a hole reads):
  * when the chunk is mapped, after the share's own requests that change a
  * size, and every FS_DAX_REFRESH_MS for changes made on the host
- * (fs_dax_refresh, from a timer on the event loop; a vCPU's EFAULT asks
- * too). A file that grows back gets its pages back. (inotify would say
+ * (fs_dax_refresh, from a timer on the event loop that runs while
+ * anything is mapped: fs_dax_set_watch; a vCPU's EFAULT asks too). A file that grows back gets its pages back. (inotify would say
  * sooner, but it names files by path, and a jailed kiln has no /proc to
  * name them by its descriptors.)
  *
@@ -75,6 +75,9 @@ struct fs_dax_chunk {
 			     * file's end); FS_DAX_CHUNK: none */
 };
 
+/* Told whether anything is mapped, as that changes (fs_dax_set_watch). */
+typedef void fs_dax_watch_fn(void *opaque, bool mapped);
+
 struct fs_dax {
 	uint8_t *base;      /* the reservation; NULL: no window */
 	uint64_t size;      /* bytes, a multiple of FS_DAX_CHUNK */
@@ -84,6 +87,9 @@ struct fs_dax {
 	_Atomic uint64_t mapped;   /* bytes of the window mapped */
 	_Atomic uint64_t setups, removals; /* successful requests, for metrics */
 	_Atomic uint64_t zeroed;   /* times a chunk's end was made zeros */
+	fs_dax_watch_fn *watch;    /* NULL: nobody is told */
+	void *watch_opaque;
+	bool watching;             /* watch was last told true (lock) */
 	pthread_mutex_t lock;
 };
 
@@ -133,5 +139,20 @@ void fs_dax_unmap_all(struct fs_dax *d);
  * now made zeros, and pages a file grew back into its own again. The
  * chunks changed. Any thread. */
 uint64_t fs_dax_refresh(struct fs_dax *d);
+
+/*
+ * fs_dax_set_watch - tell (watch) when the window starts to map something
+ * (true: the first chunk mapped while it was last told false) and when
+ * fs_dax_refresh_watched finds nothing mapped (false), so that the refresh
+ * timer runs only while there is something to refresh: a VM whose guest
+ * maps nothing never wakes for it. (watch) runs with the window's lock
+ * held, from the thread that maps (a share worker) or the timer's. Set
+ * once, after fs_dax_init and before any map.
+ */
+void fs_dax_set_watch(struct fs_dax *d, fs_dax_watch_fn *watch, void *opaque);
+
+/* fs_dax_refresh_watched - fs_dax_refresh for the refresh timer: also tells
+ * the watch false when nothing is mapped any more. */
+uint64_t fs_dax_refresh_watched(struct fs_dax *d);
 
 #endif

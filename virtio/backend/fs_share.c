@@ -1594,9 +1594,19 @@ int fs_share_set_window(struct fs_share *s, void *base, uint64_t size, struct er
 	return fs_dax_init(&s->dax, base, size, &budget, e);
 }
 
+void fs_share_watch_window(struct fs_share *s, fs_dax_watch_fn *watch, void *opaque)
+{
+	fs_dax_set_watch(&s->dax, watch, opaque);
+}
+
 uint64_t fs_share_refresh_window(struct fs_share *s)
 {
 	return fs_dax_refresh(&s->dax);
+}
+
+uint64_t fs_share_refresh_window_watched(struct fs_share *s)
+{
+	return fs_dax_refresh_watched(&s->dax);
 }
 
 void fs_share_get_stats(const struct fs_share *s, struct fs_share_stats *out)

@@ -26,6 +26,7 @@
 #include <sys/uio.h>
 
 #include "../../vmm/base/err.h"
+#include "fs_dax.h"
 
 /* The largest READ or WRITE payload offered at INIT (max_write, and
  * max_pages * 4 KiB): a request and its reply fit in FS_SHARE_MAX_MSG. */
@@ -93,10 +94,19 @@ size_t fs_share_handle_direct(struct fs_share *s, const void *in, size_t in_len,
  */
 int fs_share_set_window(struct fs_share *s, void *base, uint64_t size, struct err *e);
 
+/* fs_share_watch_window - fs_dax_set_watch of the window: (watch) is told
+ * when the guest starts to map files and when the refresh timer
+ * (fs_share_refresh_window_watched) finds nothing mapped. After
+ * fs_share_set_window, before the first request. */
+void fs_share_watch_window(struct fs_share *s, fs_dax_watch_fn *watch, void *opaque);
+
 /* fs_share_refresh_window - fs_dax_refresh of the window (0 without one):
  * the mapped files' ends as they are now (zeros past them). The chunks
- * changed. Any thread (the loop's timer, a vCPU's after EFAULT). */
+ * changed. Any thread (the loop's timer, a vCPU's after EFAULT).
+ * fs_share_refresh_window_watched: the same for the refresh timer, which
+ * also tells the watch when nothing is mapped any more. */
 uint64_t fs_share_refresh_window(struct fs_share *s);
+uint64_t fs_share_refresh_window_watched(struct fs_share *s);
 
 /* fs_share_reset - forget every node and handle but the root (the
  * driver reset the device, or sent DESTROY). */

@@ -172,6 +172,9 @@ static const int fs_syscalls[] = {
 	 * file's size (virtio/backend/fs_dax.c). */
 	SCMP_SYS(fcntl),
 	SCMP_SYS(statx),
+	/* ... and its refresh timer, started by the first mapping
+	 * (virtio/fs.c fs_window_watch). */
+	SCMP_SYS(timerfd_settime),
 	SCMP_SYS(close),
 	SCMP_SYS(newfstatat),
 	SCMP_SYS(fstat),
