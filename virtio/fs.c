@@ -492,16 +492,18 @@ static void fs_on_window_timer(void *opaque, uint32_t events)
 
 /* fs_dax_watch_fn: the refresh timer runs while something is mapped, so
  * that a guest that maps nothing costs no wake-ups. A share worker starts
- * it (the first SETUPMAPPING), the timer stops itself. If the timer cannot
- * be set, a vCPU's EFAULT on a page past a file's end still has it fitted
- * (fs_repair_shm), later than the timer would. */
-static void fs_window_watch(void *opaque, bool mapped)
+ * it (the first SETUPMAPPING), the timer stops itself at its first tick
+ * with nothing mapped. A timer that cannot be started is tried again at the
+ * next mapping. */
+static bool fs_window_watch(void *opaque, bool mapped)
 {
 	struct virtio_fs *fs = opaque;
 	const struct timespec every = { .tv_nsec = mapped ? FS_DAX_REFRESH_MS * 1000000L : 0 };
 	const struct itimerspec its = { .it_interval = every, .it_value = every };
-	if (timerfd_settime(fs->window_timer_fd, 0, &its, NULL))
-		log_warn("%s: DAX refresh timer: %s", fs->vdev.label, strerror(errno));
+	if (timerfd_settime(fs->window_timer_fd, 0, &its, NULL) == 0)
+		return true;
+	log_warn("%s: DAX refresh timer: %s", fs->vdev.label, strerror(errno));
+	return false;
 }
 
 static void fs_ops_destroy(struct virtio_device *vdev)

@@ -1227,11 +1227,14 @@ Test(fs_share, dax_window_maps_files_and_gives_them_back, .fini = close_window)
 static int watch_calls;
 static bool watch_mapped;
 
-static void record_watch(void *opaque, bool mapped)
+static bool watch_fails; /* the watch cannot start its timer */
+
+static bool record_watch(void *opaque, bool mapped)
 {
 	cr_assert_eq(opaque, &watch_calls);
 	watch_calls++;
 	watch_mapped = mapped;
+	return !(mapped && watch_fails);
 }
 
 /* The refresh timer runs only while something is mapped: the first mapping
@@ -1243,6 +1246,7 @@ Test(fs_share, dax_refresh_timer_runs_only_while_mapped, .fini = close_window)
 	host_write("f", "file", 0644);
 	open_share_window(false);
 	watch_calls = 0;
+	watch_fails = false;
 	fs_share_watch_window(share, record_watch, &watch_calls);
 	cr_assert_eq(fs_share_refresh_window_watched(share), 0);
 	cr_assert_eq(watch_calls, 0, "nothing mapped yet: nothing to stop");
@@ -1250,34 +1254,43 @@ Test(fs_share, dax_refresh_timer_runs_only_while_mapped, .fini = close_window)
 	uint64_t f = lookup_ok(FUSE_ROOT_ID, "f");
 	cr_assert_eq(setupmapping(f, UINT64_MAX, 0, 2 * DAX_RANGE, DAX_RANGE,
 				  FUSE_SETUPMAPPING_FLAG_READ), -EINVAL, "past the window");
-	cr_assert_eq(watch_calls, 0, "a refused mapping starts nothing");
+	int32_t err;
+	uint64_t fh = open_node(f, O_RDONLY, &err);
+	cr_assert_eq(err, 0);
+	cr_assert_eq(setupmapping(f, fh, 0, 0, DAX_RANGE,
+				  FUSE_SETUPMAPPING_FLAG_READ | FUSE_SETUPMAPPING_FLAG_WRITE), -EACCES);
+	cr_assert_eq(watch_calls, 0, "a refused mapping starts nothing (checked, or failed mapping)");
+	watch_fails = true;
 	cr_assert_eq(setupmapping(f, UINT64_MAX, 0, 0, DAX_RANGE, FUSE_SETUPMAPPING_FLAG_READ), 0);
 	cr_assert_eq(watch_calls, 1);
+	watch_fails = false;
+	cr_assert_eq(setupmapping(f, UINT64_MAX, 0, 0, DAX_RANGE, FUSE_SETUPMAPPING_FLAG_READ), 0);
+	cr_assert_eq(watch_calls, 2, "a timer that could not start is tried again");
 	cr_assert(watch_mapped, "the first mapping starts the timer");
 	cr_assert_eq(setupmapping(f, UINT64_MAX, 0, DAX_RANGE, DAX_RANGE,
 				  FUSE_SETUPMAPPING_FLAG_READ), 0);
-	cr_assert_eq(watch_calls, 1, "a second mapping: already running");
+	cr_assert_eq(watch_calls, 2, "a second mapping: already running");
 	fs_share_refresh_window_watched(share);
-	cr_assert_eq(watch_calls, 1, "still mapped: the timer goes on");
+	cr_assert_eq(watch_calls, 2, "still mapped: the timer goes on");
 
 	struct fuse_removemapping_one one[2] = { { .moffset = 0, .len = DAX_RANGE },
 						 { .moffset = DAX_RANGE, .len = DAX_RANGE } };
 	cr_assert_eq(removemapping(2, one, 2), 0);
 	cr_assert_eq(mapped_bytes(), 0);
 	fs_share_refresh_window(share);
-	cr_assert_eq(watch_calls, 1, "a vCPU's refresh leaves the timer alone");
+	cr_assert_eq(watch_calls, 2, "a vCPU's refresh leaves the timer alone");
 	fs_share_refresh_window_watched(share);
-	cr_assert_eq(watch_calls, 2);
+	cr_assert_eq(watch_calls, 3);
 	cr_assert_not(watch_mapped, "nothing mapped: the timer stops itself");
 	fs_share_refresh_window_watched(share);
-	cr_assert_eq(watch_calls, 2, "stopped once");
+	cr_assert_eq(watch_calls, 3, "stopped once");
 
 	cr_assert_eq(setupmapping(f, UINT64_MAX, 0, 0, DAX_RANGE, FUSE_SETUPMAPPING_FLAG_READ), 0);
-	cr_assert_eq(watch_calls, 3);
+	cr_assert_eq(watch_calls, 4);
 	cr_assert(watch_mapped, "a new mapping starts it again");
 	cr_assert_eq(call(FUSE_DESTROY, FUSE_ROOT_ID, NONE_P, NONE_P), 0);
 	fs_share_refresh_window_watched(share);
-	cr_assert_eq(watch_calls, 4);
+	cr_assert_eq(watch_calls, 5);
 	cr_assert_not(watch_mapped, "after a reset the timer stops too");
 }
 

@@ -257,10 +257,10 @@ int fs_dax_map(struct fs_dax *d, int fd, uint64_t foffset, uint64_t moffset,
 		reserve(d, moffset, len); /* all of it, never a hole */
 	} else {
 		atomic_fetch_add(&d->setups, 1);
-		if (d->watch && !d->watching) {
-			d->watching = true;
-			d->watch(d->watch_opaque, true);
-		}
+		/* A watch that could not start its timer is asked again
+		 * at the next mapping. */
+		if (d->watch && !d->watching)
+			d->watching = d->watch(d->watch_opaque, true);
 	}
 	pthread_mutex_unlock(&d->lock);
 	return rc;
@@ -308,15 +308,17 @@ void fs_dax_set_watch(struct fs_dax *d, fs_dax_watch_fn *watch, void *opaque)
 
 uint64_t fs_dax_refresh_watched(struct fs_dax *d)
 {
+	uint64_t n = 0;
 	if (!d->base)
 		return 0;
-	uint64_t n = fs_dax_refresh(d);
+	pthread_mutex_lock(&d->lock);
+	for (uint64_t i = 0; atomic_load(&d->mapped) && i < d->size / FS_DAX_CHUNK; i++)
+		n += chunk_fit(d, i) > 0;
 	/* Under the lock, as a map's true is told: a map between the check
 	 * and the false would otherwise be left without its timer. */
-	pthread_mutex_lock(&d->lock);
 	if (d->watch && d->watching && !atomic_load(&d->mapped)) {
-		d->watching = false;
 		d->watch(d->watch_opaque, false);
+		d->watching = false;
 	}
 	pthread_mutex_unlock(&d->lock);
 	return n;

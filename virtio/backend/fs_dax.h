@@ -32,9 +32,10 @@
  * when the chunk is mapped, after the share's own requests that change a
  * size, and every FS_DAX_REFRESH_MS for changes made on the host
  * (fs_dax_refresh, from a timer on the event loop that runs while
- * anything is mapped: fs_dax_set_watch; a vCPU's EFAULT asks too). A file that grows back gets its pages back. (inotify would say
- * sooner, but it names files by path, and a jailed kiln has no /proc to
- * name them by its descriptors.)
+ * anything is mapped: fs_dax_set_watch; a vCPU's EFAULT asks too). A
+ * file that grows back gets its pages back. (inotify would say sooner,
+ * but it names files by path, and a jailed kiln has no /proc to name them
+ * by its descriptors.)
  *
  * Threads: map and unmap on the share's (virtio/fs.c's worker), refresh
  * on the event loop (the timer) and on a vCPU (after EFAULT); (lock)
@@ -75,8 +76,9 @@ struct fs_dax_chunk {
 			     * file's end); FS_DAX_CHUNK: none */
 };
 
-/* Told whether anything is mapped, as that changes (fs_dax_set_watch). */
-typedef void fs_dax_watch_fn(void *opaque, bool mapped);
+/* Told whether anything is mapped, as that changes (fs_dax_set_watch);
+ * false: it could not act on a true (told again at the next mapping). */
+typedef bool fs_dax_watch_fn(void *opaque, bool mapped);
 
 struct fs_dax {
 	uint8_t *base;      /* the reservation; NULL: no window */

@@ -130,8 +130,10 @@ static const int loop_syscalls[] = {
 	SCMP_SYS(recvmsg),
 	SCMP_SYS(shutdown),
 	SCMP_SYS(getsockopt),
-	SCMP_SYS(timerfd_settime), /* the pty backend's slave poll */
-	SCMP_SYS(poll),            /* ... and its zero-timeout check */
+	/* The pty backend's slave poll, a disk's notification hold, a
+	 * virtio-fs DAX window's refresh timer (stopping it). */
+	SCMP_SYS(timerfd_settime),
+	SCMP_SYS(poll),            /* the pty backend's zero-timeout check */
 	SCMP_SYS(ppoll),
 	SCMP_SYS(unlink),          /* the API and console sockets at exit */
 	SCMP_SYS(unlinkat),
