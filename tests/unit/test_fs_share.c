@@ -1226,7 +1226,6 @@ Test(fs_share, dax_window_maps_files_and_gives_them_back, .fini = close_window)
 /* What the watch (the device's refresh timer) was last told, and how often. */
 static int watch_calls;
 static bool watch_mapped;
-
 static bool watch_fails; /* the watch cannot start its timer */
 
 static bool record_watch(void *opaque, bool mapped)

@@ -287,14 +287,21 @@ void fs_dax_unmap_all(struct fs_dax *d)
 	pthread_mutex_unlock(&d->lock);
 }
 
-uint64_t fs_dax_refresh(struct fs_dax *d)
+/* Every mapped chunk fitted to its file's end; how many changed. Lock held. */
+static uint64_t fit_all(struct fs_dax *d)
 {
 	uint64_t n = 0;
-	if (!d->base || !atomic_load(&d->mapped))
-		return 0; /* the refresh timer's usual case: no lock taken */
-	pthread_mutex_lock(&d->lock);
 	for (uint64_t i = 0; atomic_load(&d->mapped) && i < d->size / FS_DAX_CHUNK; i++)
 		n += chunk_fit(d, i) > 0;
+	return n;
+}
+
+uint64_t fs_dax_refresh(struct fs_dax *d)
+{
+	if (!d->base || !atomic_load(&d->mapped))
+		return 0; /* nothing mapped: no lock taken */
+	pthread_mutex_lock(&d->lock);
+	uint64_t n = fit_all(d);
 	pthread_mutex_unlock(&d->lock);
 	return n;
 }
@@ -308,12 +315,10 @@ void fs_dax_set_watch(struct fs_dax *d, fs_dax_watch_fn *watch, void *opaque)
 
 uint64_t fs_dax_refresh_watched(struct fs_dax *d)
 {
-	uint64_t n = 0;
 	if (!d->base)
 		return 0;
 	pthread_mutex_lock(&d->lock);
-	for (uint64_t i = 0; atomic_load(&d->mapped) && i < d->size / FS_DAX_CHUNK; i++)
-		n += chunk_fit(d, i) > 0;
+	uint64_t n = fit_all(d);
 	/* Under the lock, as a map's true is told: a map between the check
 	 * and the false would otherwise be left without its timer. */
 	if (d->watch && d->watching && !atomic_load(&d->mapped)) {
